@@ -1,0 +1,242 @@
+// Command gowsgi serves a Python WSGI (PEP 3333) application.
+//
+//	gowsgi cloudacademy/playground.py --bind :5000
+//	gowsgi myproject.wsgi:application -w 4 --threads 8
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/gowsgi/gowsgi/internal/config"
+	"github.com/gowsgi/gowsgi/internal/front"
+	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/pyshim"
+	"github.com/gowsgi/gowsgi/internal/workers"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// fail prints one line, gowsgi-prefixed, to stderr and returns the exit code.
+func fail(code int, format string, a ...any) int {
+	fmt.Fprintf(os.Stderr, "gowsgi: "+format+"\n", a...)
+	return code
+}
+
+func run(args []string) int {
+	cfg, err := config.Parse(args, os.Getenv, os.Stdout)
+	if errors.Is(err, config.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+	if cfg.ShowVersion {
+		fmt.Println("gowsgi", version)
+		return 0
+	}
+	log := newLogger(cfg.LogLevel)
+	slog.SetDefault(log)
+
+	python, err := pyshim.FindPython(cfg.Python)
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	env := os.Environ()
+	if os.Getenv("PYTHONUNBUFFERED") == "" {
+		// print() in the app shows up at once, as under wsgiref in a terminal.
+		env = append(env, "PYTHONUNBUFFERED=1")
+	}
+	pool := workers.New(workers.Options{
+		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
+		Env: env, Workers: cfg.Workers, Threads: cfg.Threads,
+		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
+		Log: log,
+	})
+	// Load the app before binding: a broken app never takes a port.
+	if err := pool.Start(); err != nil {
+		var be *workers.BootError
+		if errors.As(err, &be) {
+			detail := strings.TrimRight(be.Detail, "\n")
+			if strings.Contains(detail, "\n") {
+				fmt.Fprintf(os.Stderr, "gowsgi: cannot load %s:\n%s\n", cfg.Target, detail)
+				return 1
+			}
+			return fail(1, "cannot load %s: %s", cfg.Target, detail)
+		}
+		return fail(1, "%v", err)
+	}
+
+	listeners, err := listen(cfg.Binds)
+	if err != nil {
+		pool.Stop(cfg.GracefulTimeout)
+		return fail(1, "%v", err)
+	}
+
+	var accessLog *front.AccessLog
+	switch cfg.AccessLog {
+	case "":
+	case "-":
+		accessLog = front.NewAccessLog(os.Stdout)
+	default:
+		f, err := os.OpenFile(cfg.AccessLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		if err != nil {
+			pool.Stop(cfg.GracefulTimeout)
+			return fail(1, "cannot open access log: %v", err)
+		}
+		defer f.Close()
+		accessLog = front.NewAccessLog(f)
+	}
+
+	handler := &front.Handler{
+		Pool: pool, RootPath: strings.TrimRight(cfg.RootPath, "/"), Scheme: "http",
+		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory,
+		AccessLog: accessLog, Log: log,
+	}
+	srv := &http1.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.HeaderTimeout,
+		IdleTimeout:       cfg.KeepAlive,
+		BodyReadTimeout:   cfg.BodyTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		MaxRequestLine:    cfg.MaxRequestLine,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxHeaderFields:   cfg.MaxHeaderFields,
+		MaxConns:          cfg.MaxConnections,
+		ErrorLog:          log,
+	}
+
+	var serving sync.WaitGroup
+	for _, l := range listeners {
+		serving.Add(1)
+		go func(l net.Listener) {
+			defer serving.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http1.ErrServerClosed) {
+				log.Error("listener failed", "addr", l.Addr().String(), "err", err)
+			}
+		}(l)
+		log.Info("listening", "url", listenURL(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
+	}
+
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	sig := <-sigs
+	log.Info("shutting down: finishing in-flight requests", "signal", sig.String(), "graceful_timeout", cfg.GracefulTimeout.String())
+
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.GracefulTimeout)
+	defer cancel()
+	go func() {
+		// A second Ctrl-C means now.
+		select {
+		case s := <-sigs:
+			log.Warn("second signal: stopping at once", "signal", s.String())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	code := 0
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("graceful timeout reached; closing remaining connections", "err", err)
+		srv.Close()
+	}
+	serving.Wait()
+	stopWait := cfg.GracefulTimeout
+	if ctx.Err() != nil {
+		stopWait = 0
+	}
+	pool.Stop(stopWait)
+	for _, b := range cfg.Binds {
+		if network, addr, _ := config.ParseBind(b); network == "unix" {
+			os.Remove(addr)
+		}
+	}
+	if accessLog != nil {
+		accessLog.Close()
+	}
+	log.Info("stopped")
+	return code
+}
+
+// listen binds every address, or none: a port in use is one clear line.
+func listen(binds []string) ([]net.Listener, error) {
+	var ls []net.Listener
+	for _, b := range binds {
+		network, addr, err := config.ParseBind(b)
+		if err == nil && network == "unix" {
+			err = removeStaleSocket(addr)
+		}
+		var l net.Listener
+		if err == nil {
+			l, err = net.Listen(network, addr)
+		}
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("cannot listen on %s: address already in use (is another server running?)", b)
+			}
+			var oe *net.OpError
+			if errors.As(err, &oe) && oe.Err != nil {
+				err = oe.Err
+			}
+			return nil, fmt.Errorf("cannot listen on %s: %v", b, err)
+		}
+		if ul, ok := l.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(true)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// removeStaleSocket deletes a socket file no server answers on, left by a
+// crash; a live one is reported as in use.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return nil // absent, or not a socket: net.Listen will say
+	}
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return syscall.EADDRINUSE
+	}
+	return os.Remove(path)
+}
+
+func listenURL(l net.Listener) string {
+	if l.Addr().Network() == "unix" {
+		return "unix:" + l.Addr().String()
+	}
+	return "http://" + l.Addr().String()
+}
+
+func newLogger(level string) *slog.Logger {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lv = slog.LevelDebug
+	case "warning", "warn":
+		lv = slog.LevelWarn
+	case "error", "critical":
+		lv = slog.LevelError
+	default:
+		lv = slog.LevelInfo
+	}
+	var w io.Writer = os.Stderr
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+}

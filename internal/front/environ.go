@@ -1,0 +1,160 @@
+package front
+
+import (
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/wire"
+)
+
+// appendEnviron appends the CGI part of the WSGI environ for r (PEP 3333
+// "environ Variables"); the worker adds the wsgi.* objects. bodyLen is the
+// length of the body as read, so a chunked request gets a real
+// CONTENT_LENGTH, which apps that ignore wsgi.input_terminated rely on.
+func (h *Handler) appendEnviron(b []byte, r *http1.Request, bodyLen int64) []byte {
+	b = wire.AppendEnvStr(b, "REQUEST_METHOD", r.Method)
+	path := unquote(r.Path)
+	script := h.RootPath
+	if script != "" && strings.HasPrefix(path, script) && (len(path) == len(script) || path[len(script)] == '/') {
+		path = path[len(script):]
+	}
+	b = wire.AppendEnvStr(b, "SCRIPT_NAME", script)
+	b = wire.AppendEnvStr(b, "PATH_INFO", path)
+	b = wire.AppendEnvStr(b, "QUERY_STRING", r.RawQuery)
+	b = wire.AppendEnvStr(b, "REQUEST_URI", r.Target)
+	b = wire.AppendEnvStr(b, "RAW_URI", r.Target)
+	b = wire.AppendEnvStr(b, "SERVER_PROTOCOL", r.Proto())
+	b = wire.AppendEnvStr(b, "wsgi.url_scheme", h.Scheme)
+
+	name, port := h.serverNamePort(r)
+	b = wire.AppendEnvStr(b, "SERVER_NAME", name)
+	b = wire.AppendEnvStr(b, "SERVER_PORT", port)
+	raddr, rport := splitAddr(r.RemoteAddr)
+	b = wire.AppendEnvStr(b, "REMOTE_ADDR", raddr)
+	b = wire.AppendEnvStr(b, "REMOTE_PORT", rport)
+	if r.Chunked || r.ContentLength > 0 {
+		b = wire.AppendEnvStr(b, "CONTENT_LENGTH", strconv.FormatInt(bodyLen, 10))
+	}
+
+	var key []byte
+	for i, f := range r.Header {
+		if strings.IndexByte(f.Name, '_') >= 0 {
+			// "X_Forwarded_For" must not pass for "X-Forwarded-For".
+			continue
+		}
+		switch {
+		case strings.EqualFold(f.Name, "Content-Type"):
+			b = wire.AppendEnvStr(b, "CONTENT_TYPE", f.Value)
+			continue
+		case strings.EqualFold(f.Name, "Content-Length"):
+			continue // set above from what was read
+		case r.Chunked && strings.EqualFold(f.Name, "Transfer-Encoding"):
+			continue // the worker gets the body de-chunked
+		}
+		if seenBefore(r.Header[:i], f.Name) {
+			continue // already joined into the first occurrence
+		}
+		key = append(key[:0], "HTTP_"...)
+		for j := 0; j < len(f.Name); j++ {
+			c := f.Name[j]
+			switch {
+			case c == '-':
+				c = '_'
+			case 'a' <= c && c <= 'z':
+				c -= 'a' - 'A'
+			}
+			key = append(key, c)
+		}
+		b = wire.AppendEnvKey(b, string(key))
+		b = wire.AppendLatin1(b, joinValues(f, r.Header[i+1:]))
+	}
+	return b
+}
+
+func seenBefore(fields []http1.Field, name string) bool {
+	for _, g := range fields {
+		if strings.EqualFold(g.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// joinValues joins the values of f and of later fields of the same name with
+// ",", as RFC 9110 §5.3 allows for list-valued fields.
+func joinValues(f http1.Field, rest []http1.Field) string {
+	v := f.Value
+	for _, g := range rest {
+		if strings.EqualFold(g.Name, f.Name) {
+			v += "," + g.Value
+		}
+	}
+	return v
+}
+
+// serverNamePort follows the Host header, as gunicorn does, and falls back to
+// the address the request came in on.
+func (h *Handler) serverNamePort(r *http1.Request) (string, string) {
+	defPort := "80"
+	if h.Scheme == "https" {
+		defPort = "443"
+	}
+	if host := r.Host; host != "" {
+		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+			return host[:i], host[i+1:]
+		}
+		return host, defPort
+	}
+	name, port := splitAddr(r.LocalAddr)
+	if port == "" {
+		port = defPort
+	}
+	return name, port
+}
+
+func splitAddr(a net.Addr) (string, string) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.String(), strconv.Itoa(a.Port)
+	case nil:
+		return "", ""
+	}
+	return "", ""
+}
+
+// unquote percent-decodes a request path into raw bytes. Malformed escapes
+// stay as they are, as in urllib.parse.unquote and gunicorn.
+func unquote(s string) string {
+	i := strings.IndexByte(s, '%')
+	if i < 0 {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c == '%' && i+2 < len(s) && ishex(s[i+1]) && ishex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}

@@ -1,0 +1,83 @@
+package front
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
+)
+
+// hopByHop are the headers PEP 3333 forbids an application to set: they
+// describe one connection, which the server owns.
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "TE", "Trailers", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// tokenChar marks the bytes allowed in an HTTP token (RFC 9110 §5.6.2).
+var tokenChar = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// parseStatus checks a WSGI status string ("200 OK": three digits, a space,
+// a reason phrase without control characters) and splits it.
+func parseStatus(s string) (int, string, error) {
+	if len(s) < 4 || s[3] != ' ' || !isDigit(s[0]) || !isDigit(s[1]) || !isDigit(s[2]) {
+		return 0, "", fmt.Errorf("status %q is not of the form '200 OK'", s)
+	}
+	code := int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
+	if code < 200 {
+		return 0, "", fmt.Errorf("status %q: an informational (1xx) status cannot be a final response", s)
+	}
+	reason := s[4:]
+	for i := 0; i < len(reason); i++ {
+		if c := reason[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return 0, "", fmt.Errorf("status %q contains a control character", s)
+		}
+	}
+	return code, reason, nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// checkField validates one application header: a token name that is not
+// hop-by-hop, and a value free of CR, LF and other controls (header
+// injection). A Content-Length must be a plain number.
+func checkField(f http1.Field) error {
+	if f.Name == "" {
+		return fmt.Errorf("empty response header name")
+	}
+	for i := 0; i < len(f.Name); i++ {
+		if !tokenChar[f.Name[i]] {
+			return fmt.Errorf("response header name %q contains %q, not allowed in a header name", f.Name, f.Name[i])
+		}
+	}
+	for i := 0; i < len(f.Value); i++ {
+		if c := f.Value[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return fmt.Errorf("value of response header %q contains the control character %q (CR/LF would allow header injection)", f.Name, c)
+		}
+	}
+	for _, h := range hopByHop {
+		if strings.EqualFold(f.Name, h) {
+			return fmt.Errorf("response header %q is hop-by-hop; PEP 3333 leaves it to the server", f.Name)
+		}
+	}
+	if strings.EqualFold(f.Name, "Content-Length") {
+		if f.Value == "" {
+			return fmt.Errorf("Content-Length is empty")
+		}
+		for i := 0; i < len(f.Value); i++ {
+			if !isDigit(f.Value[i]) {
+				return fmt.Errorf("Content-Length %q is not a number", f.Value)
+			}
+		}
+	}
+	return nil
+}

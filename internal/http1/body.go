@@ -1,0 +1,342 @@
+package http1
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"time"
+)
+
+// A BodyError is returned by Request.Body.Read when the request body is
+// malformed (a bad chunk size, a missing CRLF after chunk data, a bad trailer
+// field). The connection is closed after the response, since the end of the
+// body, and so the start of the next request, cannot be known. Status is the
+// status code a server should answer with (400).
+type BodyError struct {
+	Status int
+	Msg    string
+}
+
+func (e *BodyError) Error() string { return "http1: malformed request body: " + e.Msg }
+
+func bodyError(msg string) *BodyError { return &BodyError{Status: 400, Msg: msg} }
+
+// chunkLineMax bounds a chunk-size line (with its extensions) and each
+// trailer field line.
+const chunkLineMax = 4096
+
+// maxDiscard is how much unread request body the server reads and throws away
+// after the handler returns, to keep the connection; with more left, it
+// closes the connection instead.
+const maxDiscard = 256 << 10
+
+const (
+	bodyNone = iota
+	bodyFixed
+	bodyChunked
+)
+
+// States of the chunked decoder.
+const (
+	csSize    = iota // expecting a chunk-size line
+	csData           // inside chunk data, n bytes left
+	csCRLF           // expecting the CRLF after chunk data
+	csTrailer        // reading trailer fields
+)
+
+var errLineTooLong = errors.New("line too long")
+
+// body is the Request.Body of a connection. It reads through the
+// connection's buffer, so bytes after the body stay there for the next
+// request.
+type body struct {
+	c            *conn
+	kind         int
+	n            int64 // bodyFixed: bytes left; bodyChunked: bytes left in the chunk
+	cs           int
+	trailerBytes int
+	err          error // sticky: io.EOF at the end, or the error that broke the body
+}
+
+func (b *body) reset(c *conn) {
+	*b = body{c: c}
+}
+
+// done reports whether the whole body has been read.
+func (b *body) done() bool { return b.kind == bodyNone || b.err == io.EOF }
+
+// Read reads request body bytes into p.
+func (b *body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	c := b.c
+	if c.continuePending {
+		c.continuePending = false
+		if !c.rw.headSent {
+			if err := c.writeContinue(); err != nil {
+				b.err = err
+				return 0, err
+			}
+		}
+	}
+	switch b.kind {
+	case bodyFixed:
+		if len(p) == 0 {
+			return 0, nil
+		}
+		if int64(len(p)) > b.n {
+			p = p[:b.n]
+		}
+		n, err := c.readBody(p)
+		b.n -= int64(n)
+		if err != nil {
+			b.fail(err)
+		} else if b.n == 0 {
+			b.err = io.EOF
+		}
+		return n, err
+	case bodyChunked:
+		return b.readChunked(p)
+	}
+	b.err = io.EOF
+	return 0, io.EOF
+}
+
+func (b *body) fail(err error) {
+	b.err = err
+	b.c.closeAfter = true
+}
+
+func (b *body) readChunked(p []byte) (int, error) {
+	c := b.c
+	for {
+		switch b.cs {
+		case csSize:
+			line, err := c.readLine(chunkLineMax)
+			if err != nil {
+				return 0, b.chunkErr(err, "chunk-size line too long")
+			}
+			size, ok := parseChunkSize(line)
+			if !ok {
+				b.fail(bodyError("bad chunk-size line"))
+				return 0, b.err
+			}
+			if size == 0 {
+				b.cs = csTrailer
+			} else {
+				b.cs, b.n = csData, size
+			}
+		case csData:
+			if len(p) == 0 {
+				return 0, nil
+			}
+			if int64(len(p)) > b.n {
+				p = p[:b.n]
+			}
+			n, err := c.readBody(p)
+			b.n -= int64(n)
+			if b.n == 0 {
+				b.cs = csCRLF
+			}
+			if err != nil {
+				b.fail(err)
+			}
+			return n, err
+		case csCRLF:
+			for c.rend-c.rpos < 2 {
+				if err := c.fillBody(0); err != nil {
+					b.fail(err)
+					return 0, err
+				}
+			}
+			if c.rbuf[c.rpos] != '\r' || c.rbuf[c.rpos+1] != '\n' {
+				b.fail(bodyError("chunk data not followed by CRLF"))
+				return 0, b.err
+			}
+			c.rpos += 2
+			b.cs = csSize
+		case csTrailer:
+			line, err := c.readLine(chunkLineMax)
+			if err != nil {
+				return 0, b.chunkErr(err, "trailer field too long")
+			}
+			if len(line) == 1 && line[0] == '\r' {
+				b.err = io.EOF
+				return 0, io.EOF
+			}
+			b.trailerBytes += len(line) + 1
+			if b.trailerBytes > c.cfg.maxHeaderBytes {
+				b.fail(bodyError("trailer section too large"))
+				return 0, b.err
+			}
+			if len(line) == 0 || line[len(line)-1] != '\r' {
+				b.fail(bodyError("trailer field not ended by CRLF"))
+				return 0, b.err
+			}
+			if _, ok := parseFieldLine(line[:len(line)-1]); !ok {
+				b.fail(bodyError("bad trailer field"))
+				return 0, b.err
+			}
+		}
+	}
+}
+
+func (b *body) chunkErr(err error, tooLong string) error {
+	if err == errLineTooLong {
+		err = bodyError(tooLong)
+	}
+	b.fail(err)
+	return err
+}
+
+// parseChunkSize parses a chunk-size line without its LF: 1*16HEXDIG, then
+// optional whitespace and chunk extensions, which are ignored; the line must
+// end in CR.
+func parseChunkSize(line []byte) (int64, bool) {
+	if len(line) == 0 || line[len(line)-1] != '\r' {
+		return 0, false
+	}
+	line = line[:len(line)-1]
+	var n int64
+	i := 0
+	for ; i < len(line) && isHexDigit[line[i]]; i++ {
+		if i == 16 {
+			return 0, false
+		}
+		n = n<<4 | int64(unhex(line[i]))
+	}
+	if i == 0 || n < 0 {
+		return 0, false
+	}
+	rest := line[i:]
+	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+		rest = rest[1:]
+	}
+	if len(rest) == 0 {
+		return n, true
+	}
+	if rest[0] != ';' {
+		return 0, false
+	}
+	for _, c := range rest {
+		if !isValueOct[c] {
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// readBody reads body bytes into p from the buffer, or straight from the
+// connection when the buffer is empty and p is at least as big as it.
+func (c *conn) readBody(p []byte) (int, error) {
+	if c.rpos == c.rend {
+		if len(p) >= len(c.rbuf) {
+			c.armBodyDeadline()
+			for i := 0; i < 100; i++ {
+				n, err := c.rwc.Read(p)
+				if n > 0 {
+					return n, nil
+				}
+				if err != nil {
+					return 0, bodyReadErr(err)
+				}
+			}
+			return 0, io.ErrNoProgress
+		}
+		if err := c.fillBody(0); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, c.rbuf[c.rpos:c.rend])
+	c.rpos += n
+	return n, nil
+}
+
+// fillBody reads more body bytes into the buffer, growing it up to max
+// (0: no growth).
+func (c *conn) fillBody(max int) error {
+	c.armBodyDeadline()
+	if err := c.fill(max); err != nil {
+		return bodyReadErr(err)
+	}
+	return nil
+}
+
+func bodyReadErr(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (c *conn) armBodyDeadline() {
+	t := c.cfg.bodyReadTimeout
+	c.setReadDeadline(time.Now().Add(t), t/8)
+}
+
+// readLine returns the next line from the buffer, up to and without its LF.
+// The line stays valid until the buffer is next filled. A line (with its LF)
+// longer than limit gives errLineTooLong.
+func (c *conn) readLine(limit int) ([]byte, error) {
+	scan := 0
+	for {
+		buf := c.rbuf[c.rpos:c.rend]
+		if k := bytes.IndexByte(buf[scan:], '\n'); k >= 0 {
+			k += scan
+			if k+1 > limit {
+				return nil, errLineTooLong
+			}
+			c.rpos += k + 1
+			return buf[:k], nil
+		}
+		scan = len(buf)
+		if len(buf) >= limit {
+			return nil, errLineTooLong
+		}
+		if err := c.fillBody(limit); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// discardBody reads and drops what the handler left of the request body so
+// the connection can serve the next request. It reports whether the
+// connection may be kept.
+func (c *conn) discardBody() bool {
+	b := &c.body
+	if b.done() {
+		return true
+	}
+	if b.err != nil || c.continuePending || c.continueSkipped {
+		// A broken body, or a client still waiting for 100 (Continue)
+		// that may never send the body.
+		return false
+	}
+	if b.kind == bodyFixed && b.n > maxDiscard {
+		return false
+	}
+	buf := c.rw.bodyBuf[:cap(c.rw.bodyBuf)]
+	var total int
+	for total <= maxDiscard {
+		n, err := b.Read(buf)
+		total += n
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
+}

@@ -1,0 +1,298 @@
+package http1
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Buffer sizes of a connection.
+const (
+	readBufSize  = 4 << 10  // grows for large heads, up to the head limits
+	writeBufSize = 16 << 10 // head + a full bodyBuf in one write
+)
+
+// lingerTimeout bounds how long a closing connection keeps reading (and
+// dropping) what the client still sends, after the server's FIN, so that the
+// kernel does not answer unread data with a RST that could destroy the
+// response before the client reads it.
+const (
+	lingerTimeout = 500 * time.Millisecond
+	lingerMax     = 256 << 10
+)
+
+// Connection states, for Shutdown.
+const (
+	stateActive = iota // reading or serving a request
+	stateIdle          // waiting for the first byte of a request
+	stateClosed        // closed by Shutdown or Close
+)
+
+var errBufferFull = errors.New("http1: read buffer full")
+
+// conn is the state of one client connection, pooled with its buffers.
+type conn struct {
+	srv   *Server
+	cfg   *config
+	rwc   net.Conn
+	state atomic.Int32
+
+	rbuf       []byte
+	rpos, rend int // buffered, unconsumed input is rbuf[rpos:rend]
+	rdl        time.Time
+	wdl        time.Time
+
+	bw      *bufio.Writer // writes through cw to rwc
+	cw      connWriter
+	werr    error
+	scratch [64]byte
+
+	req  Request
+	rw   ResponseWriter
+	body body
+	hdr  []Field
+	fidx []fieldIdx
+
+	closeAfter      bool // close the connection after this response
+	continuePending bool // 100 (Continue) owed on the first Body.Read
+	continueSkipped bool // the final head went out while 100 was still owed
+	aborted         bool
+}
+
+var connPool sync.Pool
+
+func newConn(s *Server, rwc net.Conn) *conn {
+	s.init()
+	c, _ := connPool.Get().(*conn)
+	if c == nil {
+		c = &conn{
+			rbuf: make([]byte, readBufSize),
+			hdr:  make([]Field, 0, 16),
+			fidx: make([]fieldIdx, 0, 16),
+		}
+		c.cw.c = c
+		c.bw = bufio.NewWriterSize(&c.cw, writeBufSize)
+		c.rw.bodyBuf = make([]byte, 0, bodyBufSize)
+	}
+	if c.rbuf == nil {
+		c.rbuf = make([]byte, readBufSize)
+	}
+	c.srv, c.cfg, c.rwc = s, &s.cfg, rwc
+	c.state.Store(stateActive)
+	c.rpos, c.rend = 0, 0
+	c.rdl, c.wdl = time.Time{}, time.Time{}
+	c.werr = nil
+	c.aborted = false
+	c.bw.Reset(&c.cw)
+	return c
+}
+
+// release returns c to the pool once its goroutine is done with it.
+func (c *conn) release() {
+	c.srv.trackConn(c, false)
+	if c.srv.sem != nil {
+		<-c.srv.sem
+	}
+	if len(c.rbuf) > readBufSize {
+		c.rbuf = nil // drop a buffer grown for a large head
+	}
+	c.srv, c.cfg, c.rwc = nil, nil, nil
+	c.req = Request{}
+	clear(c.hdr[:cap(c.hdr)])
+	c.rw.reset(nil, false)
+	c.body = body{}
+	c.bw.Reset(&c.cw)
+	connPool.Put(c)
+}
+
+// serve runs the request loop of one connection.
+func (c *conn) serve() {
+	defer c.release()
+	raddr, laddr := c.rwc.RemoteAddr(), c.rwc.LocalAddr()
+	for {
+		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, Body: &c.body}
+		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
+		st := c.readHead()
+		if st != 0 {
+			if st > 0 {
+				c.writeError(st)
+				c.closeGraceful()
+			} else {
+				c.rwc.Close()
+			}
+			return
+		}
+		c.rw.reset(c, c.req.Method == "HEAD")
+		c.callHandler()
+		if c.aborted {
+			return
+		}
+		rw := &c.rw
+		if !rw.wroteHeader {
+			rw.WriteHeader(500, "Internal Server Error", nil)
+		}
+		rw.Finish()
+		switch {
+		case c.werr != nil || c.aborted:
+			c.rwc.Close()
+			return
+		case c.closeAfter || !c.discardBody() || c.srv.shuttingDown():
+			c.closeGraceful()
+			return
+		}
+	}
+}
+
+// callHandler runs the handler, turning a panic into a 500 (or an aborted
+// connection, when the head is already out) and a log entry, as net/http
+// does, so that one bad request does not take the server down.
+func (c *conn) callHandler() {
+	defer func() {
+		if p := recover(); p != nil {
+			c.cfg.log.Error("http1: panic serving request", "remote", c.req.RemoteAddr,
+				"method", c.req.Method, "target", c.req.Target, "panic", p, "stack", string(debug.Stack()))
+			if c.rw.headSent || c.aborted {
+				c.rw.Abort()
+				return
+			}
+			c.rw.reset(c, c.req.Method == "HEAD")
+			c.closeAfter = true
+			c.rw.WriteHeader(500, "Internal Server Error", nil)
+		}
+	}()
+	c.srv.Handler.ServeHTTP1(&c.rw, &c.req)
+}
+
+// fill reads more input into the buffer: it first makes room by moving the
+// unconsumed bytes to the front, and grows the buffer (up to max bytes) only
+// when they fill it.
+func (c *conn) fill(max int) error {
+	if c.rpos == c.rend {
+		c.rpos, c.rend = 0, 0
+	}
+	if c.rend == len(c.rbuf) {
+		if c.rpos > 0 {
+			c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+			c.rpos = 0
+		} else {
+			if len(c.rbuf) >= max {
+				return errBufferFull
+			}
+			n := min(2*len(c.rbuf), max)
+			nb := make([]byte, n)
+			copy(nb, c.rbuf[:c.rend])
+			c.rbuf = nb
+		}
+	}
+	for i := 0; i < 100; i++ {
+		n, err := c.rwc.Read(c.rbuf[c.rend:])
+		c.rend += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// setReadDeadline arms the read deadline t, but leaves an armed deadline
+// that is earlier by at most slack alone: that saves a timer update per
+// request while still bounding the wait to between t-slack and t.
+func (c *conn) setReadDeadline(t time.Time, slack time.Duration) {
+	if !c.rdl.IsZero() && !c.rdl.After(t) && t.Sub(c.rdl) <= slack {
+		return
+	}
+	c.rdl = t
+	c.rwc.SetReadDeadline(t)
+}
+
+// connWriter is the io.Writer under the connection's bufio.Writer: it bounds
+// every write with WriteTimeout and remembers the first error.
+type connWriter struct{ c *conn }
+
+func (w *connWriter) Write(p []byte) (int, error) {
+	c := w.c
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	wt := c.cfg.writeTimeout
+	t := time.Now().Add(wt)
+	if c.wdl.IsZero() || c.wdl.After(t) || t.Sub(c.wdl) > wt/8 {
+		c.wdl = t
+		c.rwc.SetWriteDeadline(t)
+	}
+	n, err := c.rwc.Write(p)
+	if err != nil {
+		c.werr = err
+		c.closeAfter = true
+	}
+	return n, err
+}
+
+// writeContinue sends the interim 100 (Continue) response.
+func (c *conn) writeContinue() error {
+	c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+	c.bw.Flush()
+	return c.werr
+}
+
+var statusText = map[int]string{
+	400: "Bad Request",
+	408: "Request Timeout",
+	414: "URI Too Long",
+	417: "Expectation Failed",
+	431: "Request Header Fields Too Large",
+	500: "Internal Server Error",
+	501: "Not Implemented",
+	505: "HTTP Version Not Supported",
+}
+
+// writeError sends an engine-generated error response; the connection is
+// closed after it.
+func (c *conn) writeError(status int) {
+	text := statusText[status]
+	body := strconv.Itoa(status) + " " + text + "\n"
+	bw := c.bw
+	bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + text + "\r\n" +
+		"Content-Type: text/plain; charset=utf-8\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
+		"Connection: close\r\n")
+	bw.Write(dateLine(time.Now()))
+	bw.WriteString(c.cfg.serverLine)
+	bw.WriteString("\r\n")
+	bw.WriteString(body)
+	bw.Flush()
+}
+
+// closeGraceful closes the connection after a response: it sends FIN, then
+// reads and drops what the client still sends for a short while before the
+// full close (see lingerTimeout).
+func (c *conn) closeGraceful() {
+	if c.werr == nil {
+		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
+			buf := c.rbuf[:cap(c.rbuf)]
+			for total := 0; total < lingerMax; {
+				n, err := c.rwc.Read(buf)
+				total += n
+				if err != nil {
+					break
+				}
+			}
+		}
+	}
+	c.rwc.Close()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,79 @@
+// Package http1 is a strict, fast HTTP/1.0 and HTTP/1.1 server engine: the
+// front door of gowsgi, in front of the Python workers.
+//
+// It exists because net/http does not fit a WSGI server: it cannot send the
+// application's own reason phrase ("200 Everything Fine" must reach the
+// client verbatim), it canonicalizes header-name case, it sniffs
+// Content-Type, and it costs several times the CPU per request. This engine
+// serves plain HTTP/1.x over TCP or unix sockets; TLS and HTTP/2 are out of
+// scope.
+//
+// # Design
+//
+// Each connection runs on one goroutine, with no goroutine per request. Its
+// state (read buffer, bufio.Writer, Request, ResponseWriter, header slice) is
+// pooled and reused from request to request; all strings of a Request share
+// a single allocation of the request head. A Request and its ResponseWriter
+// are therefore valid only until the handler returns.
+//
+// # Parsing
+//
+// Requests are parsed strictly, because a lenient parser behind a proxy that
+// reads the message differently is what makes request smuggling possible.
+// The engine answers, without calling the handler, and closes the
+// connection:
+//
+//   - 400 for a line not ended by CRLF (bare LF, or CR inside a line); a
+//     request line that is not exactly "method SP target SP HTTP/1.x"; a
+//     method that is not a token; a target with control characters, or of
+//     a form its method does not allow (origin form "/p", absolute form
+//     "http[s]://a/p", "*" for OPTIONS only, authority form for CONNECT
+//     only); a field name that is not a token, whitespace before the colon,
+//     obs-fold (a line starting with SP or HTAB), or a control character
+//     other than HTAB in a value; no Host in an HTTP/1.1 request, more than
+//     one Host, or an invalid one; a Content-Length that is not 1*DIGIT or
+//     several that differ; Transfer-Encoding in an HTTP/1.0 request, with
+//     Content-Length, with chunked not last or twice, or with no coding;
+//   - 414 for a request line over Server.MaxRequestLine bytes, 431 for more
+//     than Server.MaxHeaderFields fields or Server.MaxHeaderBytes bytes;
+//   - 417 for an Expect other than 100-continue;
+//   - 501 for a transfer coding other than chunked;
+//   - 505 for an HTTP major version other than 1 (HTTP/1.x with x > 1 is
+//     served as HTTP/1.1);
+//   - 408 when Server.ReadHeaderTimeout runs out after the first byte.
+//
+// Empty lines before a request line are skipped (RFC 9112 §2.2). A
+// malformed chunked body is reported to the handler by Request.Body as a
+// *BodyError, and the connection is closed after the response.
+//
+// # Responses
+//
+// The status line is always "HTTP/1.1 <status> <reason>" with the reason as
+// given. The engine adds Date (formatted once a second) and Server fields
+// unless the application sent them, and frames the body:
+//
+//   - HEAD, 204 and 304 responses have no body: writes are discarded, and
+//     no Transfer-Encoding (nor, for 204 and 304, Content-Length) is added.
+//   - With the application's Content-Length, exactly that many bytes are
+//     sent; more are dropped, and a short body closes the connection.
+//   - Otherwise, a body that is finished before any flush and fits the
+//     8 KiB body buffer gets a Content-Length (a HEAD response gets the
+//     length its GET would have, when its handler wrote a body).
+//   - Otherwise HTTP/1.1 responses are chunked, one chunk per Flush, and
+//     HTTP/1.0 responses are delimited by closing the connection.
+//
+// The common response (head and small body) goes out in one write system
+// call.
+//
+// # Connections
+//
+// HTTP/1.1 connections persist unless either side sends "Connection: close";
+// HTTP/1.0 ones close unless the client sent "Connection: keep-alive" and the
+// response is self-delimiting, in which case it gets "Connection: keep-alive".
+// Pipelined requests are served in order. After the handler returns, up to
+// 256 KiB of unread request body is read and dropped to keep the connection;
+// with more left, the connection is closed. A client sending
+// "Expect: 100-continue" gets "100 Continue" on the handler's first
+// Body.Read; if the handler answers without reading, none is sent and the
+// connection is closed after the response.
+package http1

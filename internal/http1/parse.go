@@ -1,0 +1,590 @@
+package http1
+
+import (
+	"bytes"
+	"math"
+	"time"
+)
+
+// Byte classes, indexed by octet.
+var (
+	isTchar    [256]bool // RFC 9110 tchar: the octets of a token
+	isValueOct [256]bool // field-value octets: HTAB, SP, VCHAR, obs-text
+	isRegName  [256]bool // RFC 3986 reg-name octets: unreserved, sub-delims, '%'
+	isIPLit    [256]bool // octets inside an IP-literal's brackets
+	isHexDigit [256]bool
+)
+
+func init() {
+	for c := 0; c < 256; c++ {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		isTchar[c] = alnum
+		isRegName[c] = alnum
+		isIPLit[c] = alnum
+		isValueOct[c] = c == '\t' || c >= 0x20 && c != 0x7f
+		isHexDigit[c] = c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+	}
+	for _, c := range []byte("!#$%&'*+-.^_`|~") {
+		isTchar[c] = true
+	}
+	for _, c := range []byte("-._~!$&'()*+,;=%") {
+		isRegName[c] = true
+	}
+	for _, c := range []byte(":.-_~!$&'()*+,;=%") {
+		isIPLit[c] = true
+	}
+}
+
+// The forms of request-target (RFC 9112 §3.2).
+const (
+	formOrigin    = iota // "/path?query"
+	formAbsolute         // "http://host/path?query"
+	formAuthority        // "host:port", CONNECT only
+	formAsterisk         // "*", OPTIONS only
+)
+
+// reqLine holds offsets into a request line that passed parseRequestLine.
+type reqLine struct {
+	mEnd           int // method is line[:mEnd]
+	tStart, tEnd   int // target is line[tStart:tEnd]
+	minor          int
+	form           int
+	authorityStart int // absolute form: where the authority begins in the target
+}
+
+// fieldIdx locates a header field in the request head: name is head[ns:ne]
+// and the (trimmed) value is head[vs:ve].
+type fieldIdx struct{ ns, ne, vs, ve int32 }
+
+// parseRequestLine checks a request line (without its CRLF) and records
+// where its parts are. It returns 0 when the line is acceptable, 505 for an
+// HTTP version other than 1.x, and 400 for anything malformed.
+func parseRequestLine(b []byte, rl *reqLine) int {
+	i := 0
+	for i < len(b) && isTchar[b[i]] {
+		i++
+	}
+	if i == 0 || i == len(b) || b[i] != ' ' {
+		return 400
+	}
+	j := i + 1
+	for j < len(b) && b[j] > ' ' && b[j] != 0x7f {
+		j++
+	}
+	if j == i+1 || j == len(b) || b[j] != ' ' {
+		return 400
+	}
+	v := b[j+1:]
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || !isDigit(v[5]) || v[6] != '.' || !isDigit(v[7]) {
+		return 400
+	}
+	if v[5] != '1' {
+		return 505
+	}
+	rl.mEnd, rl.tStart, rl.tEnd = i, i+1, j
+	rl.minor = 0
+	if v[7] != '0' {
+		rl.minor = 1
+	}
+	return checkTarget(b[:i], b[i+1:j], rl)
+}
+
+// checkTarget decides the form of a request-target and checks that it is
+// allowed with the method (RFC 9112 §3.2).
+func checkTarget(method, t []byte, rl *reqLine) int {
+	connect := string(method) == "CONNECT"
+	switch {
+	case t[0] == '/':
+		if connect {
+			return 400
+		}
+		rl.form = formOrigin
+	case len(t) == 1 && t[0] == '*':
+		if string(method) != "OPTIONS" {
+			return 400
+		}
+		rl.form = formAsterisk
+	case schemeLen(t) > 0:
+		if connect {
+			return 400
+		}
+		n := schemeLen(t)
+		a := authorityEnd(t[n:])
+		if !validHost(t[n:n+a], false, false) {
+			return 400
+		}
+		rl.form = formAbsolute
+		rl.authorityStart = n
+	default:
+		if !connect || !validHost(t, false, true) {
+			return 400
+		}
+		rl.form = formAuthority
+	}
+	return 0
+}
+
+// schemeLen returns the length of an "http://" or "https://" prefix of t
+// (scheme compared case-insensitively), or 0 when t has neither.
+func schemeLen[S ~string | ~[]byte](t S) int {
+	if len(t) >= 7 && lowerEq(t[:4], "http") {
+		if string(t[4:7]) == "://" {
+			return 7
+		}
+		if len(t) >= 8 && lower(t[4]) == 's' && string(t[5:8]) == "://" {
+			return 8
+		}
+	}
+	return 0
+}
+
+// authorityEnd returns the length of the authority at the start of s, which
+// ends at the first '/', '?' or '#'.
+func authorityEnd[S ~string | ~[]byte](s S) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' || s[i] == '?' || s[i] == '#' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+// validHost reports whether h is a valid uri-host [":" port] (RFC 9110
+// §7.2). Userinfo is refused, as RFC 9110 §4.2.4 asks. An empty h is valid
+// only when allowEmpty is set (a Host header may be empty); needPort
+// requires the ":port" part (CONNECT's authority form).
+func validHost[S ~string | ~[]byte](h S, allowEmpty, needPort bool) bool {
+	if len(h) == 0 {
+		return allowEmpty && !needPort
+	}
+	var rest S
+	if h[0] == '[' {
+		k := 1
+		for k < len(h) && h[k] != ']' {
+			if !isIPLit[h[k]] {
+				return false
+			}
+			k++
+		}
+		if k == len(h) || k == 1 {
+			return false
+		}
+		rest = h[k+1:]
+	} else {
+		k := 0
+		for k < len(h) && h[k] != ':' {
+			if !isRegName[h[k]] {
+				return false
+			}
+			k++
+		}
+		if k == 0 {
+			return false
+		}
+		rest = h[k:]
+	}
+	if len(rest) == 0 {
+		return !needPort
+	}
+	if rest[0] != ':' {
+		return false
+	}
+	for i := 1; i < len(rest); i++ {
+		if !isDigit(rest[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseFieldLine checks one field line (without its CRLF) and returns where
+// its name and trimmed value are, relative to the line.
+func parseFieldLine(b []byte) (fieldIdx, bool) {
+	i := 0
+	for i < len(b) && isTchar[b[i]] {
+		i++
+	}
+	// An empty name also catches obs-fold (a line starting with SP/HTAB)
+	// and whitespace before the colon.
+	if i == 0 || i == len(b) || b[i] != ':' {
+		return fieldIdx{}, false
+	}
+	vs, ve := i+1, len(b)
+	for vs < ve && (b[vs] == ' ' || b[vs] == '\t') {
+		vs++
+	}
+	for ve > vs && (b[ve-1] == ' ' || b[ve-1] == '\t') {
+		ve--
+	}
+	for k := vs; k < ve; k++ {
+		if !isValueOct[b[k]] {
+			return fieldIdx{}, false
+		}
+	}
+	return fieldIdx{0, int32(i), int32(vs), int32(ve)}, true
+}
+
+// readHead reads and checks the head of the next request on c, and fills in
+// c.req. It returns 0 when a request is ready for the handler, the status
+// code of an error response the engine must send, or -1 when the
+// connection must be closed silently (client gone, idle timeout, shutdown).
+//
+// Each line is checked as soon as its LF arrives, so a bad request line is
+// answered at once instead of after the whole head. The size limits are
+// enforced on partial lines too, so a client cannot make the server buffer
+// more than the limits allow.
+func (c *conn) readHead() int {
+	cfg := c.cfg
+	var (
+		rl         reqLine
+		lineNo     int
+		ls, scan   int // start of the current line and first unscanned byte, relative to c.rpos
+		hb         int // header section bytes so far
+		first      time.Time
+		started    bool
+		idleArmed  bool
+		fieldCount int
+	)
+	c.fidx = c.fidx[:0]
+	for {
+		if lineNo == 0 {
+			// RFC 9112 §2.2: skip empty lines before the request line.
+			for c.rend-c.rpos >= 2 && c.rbuf[c.rpos] == '\r' && c.rbuf[c.rpos+1] == '\n' {
+				c.rpos += 2
+				scan = 0
+			}
+		}
+		buf := c.rbuf[c.rpos:c.rend]
+		if k := bytes.IndexByte(buf[scan:], '\n'); k >= 0 {
+			le := scan + k
+			line := buf[ls:le]
+			cr := len(line) > 0 && line[len(line)-1] == '\r'
+			if lineNo == 0 {
+				n := len(line)
+				if cr {
+					n--
+				}
+				if n > cfg.maxRequestLine {
+					return 414
+				}
+				if !cr {
+					return 400
+				}
+				if st := parseRequestLine(line[:n], &rl); st != 0 {
+					return st
+				}
+			} else {
+				if len(line) == 1 && cr {
+					return c.buildRequest(&rl, le+1)
+				}
+				hb += len(line) + 1
+				if hb > cfg.maxHeaderBytes {
+					return 431
+				}
+				if !cr {
+					return 400
+				}
+				fieldCount++
+				if fieldCount > cfg.maxHeaderFields {
+					return 431
+				}
+				f, ok := parseFieldLine(line[:len(line)-1])
+				if !ok {
+					return 400
+				}
+				f.ns, f.ne, f.vs, f.ve = f.ns+int32(ls), f.ne+int32(ls), f.vs+int32(ls), f.ve+int32(ls)
+				c.fidx = append(c.fidx, f)
+			}
+			lineNo++
+			ls = le + 1
+			scan = ls
+			continue
+		}
+		scan = len(buf)
+		if l := len(buf) - ls; lineNo == 0 {
+			if l-1 > cfg.maxRequestLine {
+				return 414
+			}
+		} else if l >= 2 && hb+l+1 > cfg.maxHeaderBytes {
+			return 431
+		}
+
+		// Need more bytes.
+		idle := len(buf) == 0
+		if idle {
+			c.state.Store(stateIdle)
+			if c.srv.shuttingDown() {
+				return -1
+			}
+			if !idleArmed {
+				idleArmed = true
+				c.setReadDeadline(time.Now().Add(cfg.idleTimeout), cfg.idleTimeout/8)
+			}
+		} else {
+			if !started {
+				started = true
+				first = time.Now()
+			}
+			c.setReadDeadline(first.Add(cfg.readHeaderTimeout), 0)
+		}
+		err := c.fill(cfg.maxHead)
+		if idle {
+			if !c.state.CompareAndSwap(stateIdle, stateActive) {
+				return -1 // closed by Shutdown
+			}
+		}
+		if err != nil {
+			if err == errBufferFull {
+				return 431
+			}
+			if isTimeout(err) && c.rend > c.rpos {
+				return 408
+			}
+			return -1
+		}
+	}
+}
+
+// buildRequest turns the checked head (the first n buffered bytes) into
+// c.req and applies the rules that need the whole header section: Host,
+// message framing, Expect and Connection.
+func (c *conn) buildRequest(rl *reqLine, n int) int {
+	s := string(c.rbuf[c.rpos : c.rpos+n]) // the one allocation per request
+	c.rpos += n
+	r := &c.req
+	r.Method = s[:rl.mEnd]
+	r.Target = s[rl.tStart:rl.tEnd]
+	r.ProtoMinor = rl.minor
+	hdr := c.hdr[:0]
+	for _, f := range c.fidx {
+		hdr = append(hdr, Field{s[f.ns:f.ne], s[f.vs:f.ve]})
+	}
+	c.hdr = hdr
+	r.Header = hdr
+
+	var (
+		hostN                int
+		host                 string
+		cl                   int64 = -1
+		clBad                bool
+		te, chunked          bool
+		teBad, teUnknown     bool
+		connClose, keepAlive bool
+		expect100, expectBad bool
+	)
+	for i := range hdr {
+		name, v := hdr[i].Name, hdr[i].Value
+		switch len(name) {
+		case 4:
+			if lowerEq(name, "host") {
+				hostN++
+				host = v
+			}
+		case 6:
+			if lowerEq(name, "expect") {
+				for len(v) > 0 {
+					var e string
+					e, v = nextElem(v)
+					if e == "" {
+						continue
+					}
+					if lowerEq(e, "100-continue") {
+						expect100 = true
+					} else {
+						expectBad = true
+					}
+				}
+			}
+		case 10:
+			if lowerEq(name, "connection") {
+				for len(v) > 0 {
+					var e string
+					e, v = nextElem(v)
+					if lowerEq(e, "close") {
+						connClose = true
+					} else if lowerEq(e, "keep-alive") {
+						keepAlive = true
+					}
+				}
+			}
+		case 14:
+			if lowerEq(name, "content-length") {
+				n, ok := parseContentLength(v)
+				if !ok || cl >= 0 && n != cl {
+					clBad = true
+				}
+				cl = n
+			}
+		case 17:
+			if lowerEq(name, "transfer-encoding") {
+				te = true
+				for len(v) > 0 {
+					var e string
+					e, v = nextElem(v)
+					switch {
+					case e == "":
+						// RFC 9110 §5.6.1: empty list elements are ignored.
+					case chunked:
+						teBad = true // chunked must be the final coding, and only once
+					case lowerEq(e, "chunked"):
+						chunked = true
+					default:
+						teUnknown = true
+					}
+				}
+			}
+		}
+	}
+
+	switch {
+	case hostN > 1, hostN == 0 && rl.minor == 1, hostN == 1 && !validHost(host, true, false):
+		return 400
+	case clBad:
+		return 400
+	case te && (rl.minor == 0 || cl >= 0 || teBad):
+		return 400
+	case te && teUnknown:
+		return 501
+	case te && !chunked:
+		return 400 // a Transfer-Encoding field with no coding at all
+	case expectBad:
+		return 417
+	}
+
+	// Split the target.
+	t := r.Target
+	r.Host = host
+	switch rl.form {
+	case formAsterisk:
+		r.Path, r.RawQuery = "*", ""
+		return c.setBody(cl, chunked, expect100, connClose, keepAlive)
+	case formAuthority:
+		r.Path, r.RawQuery = "", ""
+		return c.setBody(cl, chunked, expect100, connClose, keepAlive)
+	case formAbsolute:
+		t = t[rl.authorityStart:]
+		a := authorityEnd(t)
+		r.Host = t[:a]
+		t = t[a:]
+	}
+	for i := 0; i < len(t); i++ {
+		if t[i] == '#' {
+			t = t[:i]
+			break
+		}
+	}
+	r.Path, r.RawQuery = t, ""
+	for i := 0; i < len(t); i++ {
+		if t[i] == '?' {
+			r.Path, r.RawQuery = t[:i], t[i+1:]
+			break
+		}
+	}
+	if r.Path == "" {
+		r.Path = "/"
+	}
+	return c.setBody(cl, chunked, expect100, connClose, keepAlive)
+}
+
+// setBody finishes c.req: body framing and connection persistence.
+func (c *conn) setBody(cl int64, chunked, expect100, connClose, keepAlive bool) int {
+	r := &c.req
+	r.Chunked = chunked
+	c.body.reset(c)
+	switch {
+	case chunked:
+		r.ContentLength = -1
+		c.body.kind = bodyChunked
+	case cl > 0:
+		r.ContentLength = cl
+		c.body.kind = bodyFixed
+		c.body.n = cl
+	default:
+		r.ContentLength = 0
+	}
+	r.expectContinue = expect100 && r.ProtoMinor == 1
+	c.continuePending = r.expectContinue && c.body.kind != bodyNone
+	if r.ProtoMinor == 1 {
+		r.Close = connClose
+	} else {
+		r.Close = connClose || !keepAlive
+	}
+	if c.srv.shuttingDown() {
+		r.Close = true
+	}
+	c.closeAfter = r.Close
+	return 0
+}
+
+// parseContentLength parses a Content-Length field value: 1*DIGIT, or a
+// comma-separated list of such values that are all the same (RFC 9110 §8.6).
+func parseContentLength(v string) (int64, bool) {
+	var n int64 = -1
+	for {
+		var e string
+		e, v = nextElem(v)
+		if e == "" {
+			return -1, false
+		}
+		var m int64
+		for i := 0; i < len(e); i++ {
+			if !isDigit(e[i]) || m > (math.MaxInt64-int64(e[i]-'0'))/10 {
+				return -1, false
+			}
+			m = m*10 + int64(e[i]-'0')
+		}
+		if n >= 0 && m != n {
+			return -1, false
+		}
+		n = m
+		if v == "" {
+			return n, true
+		}
+	}
+}
+
+// nextElem splits the first element off a comma-separated list and trims
+// optional whitespace around it. rest is "" after the last element.
+func nextElem(v string) (elem, rest string) {
+	i := 0
+	for i < len(v) && v[i] != ',' {
+		i++
+	}
+	elem = v[:i]
+	if i < len(v) {
+		rest = v[i+1:]
+		if rest == "" {
+			rest = " " // keep a trailing empty element visible to callers
+		}
+	}
+	for len(elem) > 0 && (elem[0] == ' ' || elem[0] == '\t') {
+		elem = elem[1:]
+	}
+	for len(elem) > 0 && (elem[len(elem)-1] == ' ' || elem[len(elem)-1] == '\t') {
+		elem = elem[:len(elem)-1]
+	}
+	return elem, rest
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// lowerEq reports whether s equals the lower-case ASCII string l, ignoring
+// ASCII case in s.
+func lowerEq[S ~string | ~[]byte](s S, l string) bool {
+	if len(s) != len(l) {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if lower(s[i]) != l[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,113 @@
+package http1
+
+import (
+	"io"
+	"net"
+)
+
+// A Field is one header field line of a request or response.
+//
+// Name keeps the case it was sent (or given) with. Value holds the raw octets
+// of the field value, leading and trailing whitespace removed; octets above
+// 0x7F are kept as they are (HTTP field values are latin-1, not UTF-8).
+type Field struct {
+	Name, Value string
+}
+
+// A Handler responds to an HTTP/1.x request.
+//
+// ServeHTTP1 should call w.WriteHeader, write the body with w.Write and end it
+// with w.Finish. A handler that returns without calling WriteHeader gets a
+// 500 response; one that returns without Finish has its response finished for
+// it.
+//
+// The Request, its Header slice and the ResponseWriter belong to the
+// connection and are reused for its next request: they must not be used after
+// ServeHTTP1 returns, and neither may be used from two goroutines at once.
+type Handler interface {
+	ServeHTTP1(w *ResponseWriter, r *Request)
+}
+
+// The HandlerFunc type is an adapter to allow the use of ordinary functions as
+// HTTP/1.x handlers.
+type HandlerFunc func(w *ResponseWriter, r *Request)
+
+// ServeHTTP1 calls f(w, r).
+func (f HandlerFunc) ServeHTTP1(w *ResponseWriter, r *Request) { f(w, r) }
+
+// A Request is an HTTP/1.x request as received by the server, already checked
+// against the strict parsing rules described in the package documentation.
+//
+// All strings of a Request share one allocation per request. A Request is
+// valid only until the handler returns.
+type Request struct {
+	// Method is the request method exactly as received (a token; case
+	// matters: "get" is not "GET").
+	Method string
+
+	// Target is the request-target exactly as received.
+	Target string
+
+	// Path is the path part of Target, still percent-encoded. For the
+	// absolute form ("http://h/p?q") it is "/p", or "/" when the target has
+	// no path; for the asterisk form ("*", OPTIONS only) it is "*"; for the
+	// authority form (CONNECT only) it is "".
+	Path string
+
+	// RawQuery is the part of Target after the first '?', without a
+	// fragment ('#...'), undecoded.
+	RawQuery string
+
+	// ProtoMinor is the minor version of the protocol: 0 for HTTP/1.0 and 1
+	// for HTTP/1.1 (and for any later HTTP/1.x, as RFC 9110 §2.5 asks).
+	ProtoMinor int
+
+	// Header holds the header fields in the order received, names as sent.
+	Header []Field
+
+	// Host is the value of the Host header field, or for a request in
+	// absolute form the authority of its target. It is "" for an HTTP/1.0
+	// request without Host.
+	Host string
+
+	// ContentLength is the declared length of the body: -1 for a chunked
+	// body and 0 when there is no body.
+	ContentLength int64
+
+	// Chunked reports whether the body uses the chunked transfer coding.
+	Chunked bool
+
+	// Body reads the request body. It is never nil and returns io.EOF at the
+	// end of the body (at once when there is none). A malformed chunked body
+	// makes it return a *BodyError; a client that goes away or stalls for
+	// longer than Server.BodyReadTimeout makes it return the network error.
+	// For a request with "Expect: 100-continue" the first Read sends the
+	// interim "100 Continue" response, unless the final response head has
+	// already been sent.
+	Body io.Reader
+
+	// RemoteAddr and LocalAddr are the addresses of the connection.
+	RemoteAddr net.Addr
+	LocalAddr  net.Addr
+
+	// Close reports whether the connection will be closed after this
+	// response, as known when the request was parsed ("Connection: close",
+	// HTTP/1.0 without keep-alive, server shutting down). The engine may
+	// still decide to close later (see ResponseWriter.SetClose).
+	Close bool
+
+	expectContinue bool
+}
+
+// Proto returns the protocol version of r: "HTTP/1.0" or "HTTP/1.1".
+func (r *Request) Proto() string {
+	if r.ProtoMinor == 0 {
+		return "HTTP/1.0"
+	}
+	return "HTTP/1.1"
+}
+
+// ExpectContinue reports whether the client sent "Expect: 100-continue" on an
+// HTTP/1.1 request and so may be waiting for a 100 (Continue) response before
+// it sends the body.
+func (r *Request) ExpectContinue() bool { return r.expectContinue }

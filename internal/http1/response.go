@@ -1,0 +1,451 @@
+package http1
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// bodyBufSize is the size of the buffer that holds the start of a response
+// body until the head is sent. A response whose whole body fits in it and is
+// finished before any Flush gets a Content-Length instead of chunked framing.
+const bodyBufSize = 8 << 10
+
+var (
+	errFinished = errors.New("http1: write after Finish")
+	errAborted  = errors.New("http1: response aborted")
+)
+
+// Response body framings.
+const (
+	modeNone    = iota // no body may be sent (HEAD, 204, 304)
+	modeLength         // Content-Length
+	modeChunked        // Transfer-Encoding: chunked
+	modeClose          // delimited by closing the connection (HTTP/1.0)
+)
+
+// A ResponseWriter writes the response to one request. It buffers: nothing
+// reaches the client before Flush, Finish, or a body that outgrows the
+// buffer.
+//
+// A ResponseWriter must not be used after the handler returns, nor from two
+// goroutines at once.
+type ResponseWriter struct {
+	c *conn
+
+	status int
+	reason string
+	header []Field
+
+	clen     int64 // Content-Length given by the application, or -1
+	accepted int64 // body bytes accepted for the client
+	appBytes int64 // all body bytes written by the application
+
+	wroteHeader bool
+	headSent    bool
+	finished    bool
+	isHead      bool
+	noBody      bool
+	hasDate     bool
+	hasServer   bool
+	mode        int
+
+	bodyBuf []byte // body bytes not yet handed to the connection's writer
+	err     error
+}
+
+func (w *ResponseWriter) reset(c *conn, isHead bool) {
+	buf := w.bodyBuf[:0]
+	*w = ResponseWriter{c: c, clen: -1, isHead: isHead, bodyBuf: buf}
+}
+
+// WriteHeader records the status line and header fields of the response;
+// nothing is sent yet.
+//
+// status must be in 200..999 (interim 1xx responses are the engine's
+// business). reason is sent verbatim, even when empty, as the application
+// gave it. header is the application's list of fields, written in order
+// with names exactly as given; the caller must not change it until the
+// response is finished. The engine adds Date and Server fields unless the
+// list has them (compared case-insensitively), and decides the framing
+// itself: the list's Content-Length is honoured (the caller must have
+// checked it is 1*DIGIT), while Transfer-Encoding and Connection fields are
+// left out because framing and persistence are the engine's (a "close"
+// token in Connection makes the engine close the connection after the
+// response).
+//
+// A reason or field that could split the response (CR, LF or other control
+// characters, a name that is not a token) is not sent: the response becomes
+// a 500 with the connection closed after it, and the problem is logged.
+//
+// WriteHeader panics when called twice, or after Write, Flush or Finish
+// (which imply WriteHeader(200, "OK", nil)).
+func (w *ResponseWriter) WriteHeader(status int, reason string, header []Field) {
+	if w.wroteHeader {
+		panic("http1: WriteHeader called twice or after Write")
+	}
+	if status < 200 || status > 999 {
+		panic("http1: WriteHeader: invalid status code " + strconv.Itoa(status))
+	}
+	w.wroteHeader = true
+	w.status, w.reason, w.header = status, reason, header
+	if !w.checkHeader() {
+		w.c.cfg.log.Error("http1: handler sent an invalid response head; sending 500 instead",
+			"status", status, "remote", w.c.req.RemoteAddr)
+		w.status, w.reason, w.header = 500, "Internal Server Error", nil
+		w.clen, w.hasDate, w.hasServer = -1, false, false
+		w.c.closeAfter = true
+	}
+	w.noBody = w.isHead || w.status == 204 || w.status == 304
+}
+
+// checkHeader scans the application's head once: it validates it and
+// notes the fields that matter to the engine.
+func (w *ResponseWriter) checkHeader() bool {
+	for i := 0; i < len(w.reason); i++ {
+		if !isValueOct[w.reason[i]] {
+			return false
+		}
+	}
+	for i := range w.header {
+		name, v := w.header[i].Name, w.header[i].Value
+		if name == "" {
+			return false
+		}
+		for j := 0; j < len(name); j++ {
+			if !isTchar[name[j]] {
+				return false
+			}
+		}
+		for j := 0; j < len(v); j++ {
+			if !isValueOct[v[j]] {
+				return false
+			}
+		}
+		switch len(name) {
+		case 4:
+			if lowerEq(name, "date") {
+				w.hasDate = true
+			}
+		case 6:
+			if lowerEq(name, "server") {
+				w.hasServer = true
+			}
+		case 10:
+			if lowerEq(name, "connection") {
+				for len(v) > 0 {
+					var e string
+					e, v = nextElem(v)
+					if lowerEq(e, "close") {
+						w.c.closeAfter = true
+					}
+				}
+			}
+		case 14:
+			if lowerEq(name, "content-length") && w.clen < 0 {
+				n, ok := parseContentLength(v)
+				if !ok {
+					return false
+				}
+				w.clen = n
+			}
+		}
+	}
+	return true
+}
+
+// Write writes body bytes. They are buffered; see the package documentation
+// for how the response is framed. Bytes beyond a Content-Length the
+// application declared are dropped, and bytes for a response that cannot
+// have a body (HEAD, 204, 304) are discarded, and in both cases Write still
+// reports them written. An error means the client is gone or stopped
+// reading for longer than Server.WriteTimeout; the connection is then
+// closed.
+func (w *ResponseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(200, "OK", nil)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.finished {
+		return 0, errFinished
+	}
+	n := len(p)
+	w.appBytes += int64(n)
+	if w.noBody {
+		return n, nil
+	}
+	if w.clen >= 0 {
+		if left := w.clen - w.accepted; int64(len(p)) > left {
+			p = p[:left]
+		}
+	}
+	if len(p) == 0 {
+		return n, nil
+	}
+	if !w.headSent {
+		if len(w.bodyBuf)+len(p) <= cap(w.bodyBuf) {
+			w.bodyBuf = append(w.bodyBuf, p...)
+			w.accepted += int64(len(p))
+			return n, nil
+		}
+		w.sendHead(false)
+	}
+	if w.mode == modeChunked {
+		if len(w.bodyBuf)+len(p) <= cap(w.bodyBuf) {
+			w.bodyBuf = append(w.bodyBuf, p...)
+		} else {
+			w.writeChunk(w.bodyBuf)
+			w.bodyBuf = w.bodyBuf[:0]
+			if len(p) >= cap(w.bodyBuf) {
+				w.writeChunk(p)
+			} else {
+				w.bodyBuf = append(w.bodyBuf, p...)
+			}
+		}
+	} else {
+		if len(w.bodyBuf) > 0 {
+			w.c.bw.Write(w.bodyBuf)
+			w.bodyBuf = w.bodyBuf[:0]
+		}
+		w.c.bw.Write(p)
+	}
+	if err := w.c.werr; err != nil {
+		w.err = err
+		return 0, err
+	}
+	w.accepted += int64(len(p))
+	return n, nil
+}
+
+// Flush sends the head, if not yet sent, and every body byte written so far.
+// A response flushed before Finish cannot get a computed Content-Length: it
+// is chunked (HTTP/1.1) or delimited by closing the connection (HTTP/1.0),
+// unless the application declared a Content-Length.
+func (w *ResponseWriter) Flush() error {
+	if !w.wroteHeader {
+		w.WriteHeader(200, "OK", nil)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if w.finished {
+		return nil
+	}
+	if !w.headSent {
+		w.sendHead(false)
+	}
+	w.writeBuffered()
+	return w.flush()
+}
+
+// Finish ends the response: it sends the head if not yet sent, the buffered
+// body, and the last chunk of a chunked body, and flushes. When the body
+// is shorter than the Content-Length the application declared, the
+// connection is closed after it, so the client sees the truncation. Finish
+// is idempotent; the engine calls it when the handler did not.
+func (w *ResponseWriter) Finish() error {
+	if !w.wroteHeader {
+		w.WriteHeader(200, "OK", nil)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if w.finished {
+		return nil
+	}
+	w.finished = true
+	if !w.headSent {
+		w.sendHead(true)
+	}
+	w.writeBuffered()
+	switch w.mode {
+	case modeChunked:
+		w.c.bw.WriteString("0\r\n\r\n")
+	case modeLength:
+		if w.accepted < w.clen {
+			w.c.closeAfter = true
+		}
+	}
+	return w.flush()
+}
+
+// Abort closes the connection at once, leaving the response incomplete, for
+// an application that failed in the middle of a response. The client sees
+// a truncated body (or no response at all when nothing was sent yet).
+func (w *ResponseWriter) Abort() {
+	c := w.c
+	if c.aborted {
+		return
+	}
+	c.aborted = true
+	c.closeAfter = true
+	w.finished = true
+	w.err = errAborted
+	c.rwc.Close()
+}
+
+// SetClose makes the connection close after this response. When the head has
+// not been sent yet it gets a "Connection: close" field.
+func (w *ResponseWriter) SetClose() { w.c.closeAfter = true }
+
+// Written returns the number of body bytes accepted for the client so far:
+// what Write was given, less bytes beyond a declared Content-Length and
+// bytes of a response that cannot have a body. It is meant for access logs.
+func (w *ResponseWriter) Written() int64 {
+	if w.noBody {
+		return 0
+	}
+	return w.accepted
+}
+
+// Status returns the status code given to WriteHeader, or 0 before it.
+func (w *ResponseWriter) Status() int { return w.status }
+
+// writeBuffered hands the buffered body to the connection's writer.
+func (w *ResponseWriter) writeBuffered() {
+	if len(w.bodyBuf) == 0 {
+		return
+	}
+	if w.mode == modeChunked {
+		w.writeChunk(w.bodyBuf)
+	} else {
+		w.c.bw.Write(w.bodyBuf)
+	}
+	w.bodyBuf = w.bodyBuf[:0]
+}
+
+func (w *ResponseWriter) writeChunk(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	c := w.c
+	b := strconv.AppendInt(c.scratch[:0], int64(len(p)), 16)
+	b = append(b, '\r', '\n')
+	c.bw.Write(b)
+	c.bw.Write(p)
+	c.bw.WriteString("\r\n")
+}
+
+func (w *ResponseWriter) flush() error {
+	c := w.c
+	c.bw.Flush()
+	if c.werr != nil {
+		w.err = c.werr
+	}
+	return w.err
+}
+
+// sendHead writes the response head into the connection's writer. final is
+// set when called from Finish: the whole body is then in bodyBuf and its
+// length is known.
+func (w *ResponseWriter) sendHead(final bool) {
+	c := w.c
+	r := &c.req
+	w.headSent = true
+	addLength := int64(-1)
+	switch {
+	case w.noBody:
+		w.mode = modeNone
+		if w.isHead && w.clen < 0 && final && w.appBytes > 0 && w.appBytes <= int64(cap(w.bodyBuf)) {
+			addLength = w.appBytes
+		}
+	case w.clen >= 0:
+		w.mode = modeLength
+		if final && w.accepted < w.clen {
+			c.closeAfter = true
+		}
+	case final:
+		w.mode = modeLength
+		w.clen = int64(len(w.bodyBuf))
+		addLength = w.clen
+	case r.ProtoMinor == 1:
+		w.mode = modeChunked
+	default:
+		w.mode = modeClose
+		c.closeAfter = true
+	}
+	if c.continuePending {
+		// The client may be waiting for 100 (Continue) before it sends the
+		// body; it will not get one now, so the body may never come.
+		c.continuePending = false
+		c.continueSkipped = true
+		if !c.body.done() {
+			c.closeAfter = true
+		}
+	}
+	if c.body.err != nil && c.body.err != io.EOF || c.srv.shuttingDown() {
+		c.closeAfter = true
+	}
+
+	bw := c.bw
+	bw.WriteString("HTTP/1.1 ")
+	s := w.status
+	bw.WriteByte(byte('0' + s/100))
+	bw.WriteByte(byte('0' + s/10%10))
+	bw.WriteByte(byte('0' + s%10))
+	bw.WriteByte(' ')
+	bw.WriteString(w.reason)
+	bw.WriteString("\r\n")
+	if !w.hasServer {
+		bw.WriteString(c.cfg.serverLine)
+	}
+	if !w.hasDate {
+		bw.Write(dateLine(time.Now()))
+	}
+	for i := range w.header {
+		f := &w.header[i]
+		if len(f.Name) == 10 && lowerEq(f.Name, "connection") ||
+			len(f.Name) == 17 && lowerEq(f.Name, "transfer-encoding") {
+			continue
+		}
+		bw.WriteString(f.Name)
+		bw.WriteString(": ")
+		bw.WriteString(f.Value)
+		bw.WriteString("\r\n")
+	}
+	if addLength >= 0 {
+		b := append(c.scratch[:0], "Content-Length: "...)
+		b = strconv.AppendInt(b, addLength, 10)
+		b = append(b, '\r', '\n')
+		bw.Write(b)
+	}
+	if w.mode == modeChunked {
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	switch {
+	case c.closeAfter:
+		bw.WriteString("Connection: close\r\n")
+	case r.ProtoMinor == 0:
+		// An HTTP/1.0 client asked for keep-alive and the response is
+		// self-delimiting.
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	bw.WriteString("\r\n")
+}
+
+// dateEntry is a formatted Date header line for one second.
+type dateEntry struct {
+	sec  int64
+	line []byte
+}
+
+var curDate atomic.Pointer[dateEntry]
+
+// dateLine returns "Date: <IMF-fixdate>\r\n" for now, formatting it at most
+// once a second (per process).
+func dateLine(now time.Time) []byte {
+	sec := now.Unix()
+	if d := curDate.Load(); d != nil && d.sec == sec {
+		return d.line
+	}
+	b := make([]byte, 0, 40)
+	b = append(b, "Date: "...)
+	b = now.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
+	b = append(b, '\r', '\n')
+	curDate.Store(&dateEntry{sec, b})
+	return b
+}

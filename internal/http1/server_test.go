@@ -1,0 +1,686 @@
+package http1
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// echo answers with the request path and body.
+func echo(w *ResponseWriter, r *Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		w.WriteHeader(400, "Bad Body", nil)
+		return
+	}
+	w.WriteHeader(200, "OK", []Field{{"Content-Type", "text/plain"}})
+	w.Write([]byte(r.Path + ":" + string(b)))
+}
+
+func TestKeepAlive(t *testing.T) {
+	_, addr := startServer(t, echo)
+	c := dial(t, addr)
+	for i := 0; i < 3; i++ {
+		p := "/" + strconv.Itoa(i)
+		c.send("GET " + p + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		r := c.read("GET")
+		if r.Status != 200 || string(r.Body) != p+":" || r.get("Content-Length") != strconv.Itoa(len(p)+1) || r.get("Connection") != "" {
+			t.Fatalf("response %d:\n%s%q", i, r.Raw, r.Body)
+		}
+	}
+	c.send("GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	if r := c.read("GET"); r.get("Connection") != "close" {
+		t.Fatalf("no Connection: close:\n%s", r.Raw)
+	}
+	c.expectEOF()
+}
+
+func TestPipelining(t *testing.T) {
+	_, addr := startServer(t, echo)
+	c := dial(t, addr)
+	c.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n" +
+		"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz" +
+		"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n" +
+		"HEAD /d HTTP/1.1\r\nHost: x\r\n\r\n")
+	for i, want := range []string{"/a:", "/b:xyz", "/c:hi", ""} {
+		m := "GET"
+		if i == 3 {
+			m = "HEAD"
+		}
+		if r := c.read(m); string(r.Body) != want {
+			t.Fatalf("response %d: body %q, want %q", i, r.Body, want)
+		}
+	}
+	c.send("GET /e HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); string(r.Body) != "/e:" {
+		t.Fatalf("after pipeline: %q", r.Body)
+	}
+}
+
+func TestHTTP10(t *testing.T) {
+	stream := func(w *ResponseWriter, r *Request) {
+		w.WriteHeader(200, "OK", nil)
+		w.Write([]byte("part1 "))
+		w.Flush()
+		w.Write([]byte("part2"))
+	}
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		if r.Path == "/stream" {
+			stream(w, r)
+			return
+		}
+		echo(w, r)
+	})
+
+	t.Run("close", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET /x HTTP/1.0\r\n\r\n")
+		r := c.read("GET")
+		if r.get("Connection") != "close" || r.get("Content-Length") != "3" || string(r.Body) != "/x:" {
+			t.Fatalf("%s%q", r.Raw, r.Body)
+		}
+		c.expectEOF()
+	})
+	t.Run("keep-alive", func(t *testing.T) {
+		c := dial(t, addr)
+		for i := 0; i < 2; i++ {
+			c.send("GET /x HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+			r := c.read("GET")
+			if r.get("Connection") != "keep-alive" || string(r.Body) != "/x:" {
+				t.Fatalf("%s%q", r.Raw, r.Body)
+			}
+		}
+	})
+	t.Run("keep-alive without length", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+		r := c.read("GET") // body read until EOF
+		if r.get("Connection") != "close" || r.get("Transfer-Encoding") != "" || string(r.Body) != "part1 part2" {
+			t.Fatalf("%s%q", r.Raw, r.Body)
+		}
+	})
+}
+
+func TestExpectContinue(t *testing.T) {
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		if r.Path == "/read" {
+			echo(w, r)
+			return
+		}
+		w.WriteHeader(413, "Too Big", nil)
+		w.Write([]byte("no"))
+	})
+	const head = " HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 5\r\n\r\n"
+
+	t.Run("read", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("POST /read" + head)
+		line, err := c.br.ReadString('\n')
+		if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+			t.Fatalf("got %q %v", line, err)
+		}
+		if l, _ := c.br.ReadString('\n'); l != "\r\n" {
+			t.Fatalf("100 not followed by an empty line: %q", l)
+		}
+		c.send("hello")
+		if r := c.read("POST"); r.Status != 200 || string(r.Body) != "/read:hello" {
+			t.Fatalf("%s%q", r.Raw, r.Body)
+		}
+		// The connection persists.
+		c.send("GET /read HTTP/1.1\r\nHost: x\r\n\r\n")
+		if r := c.read("GET"); string(r.Body) != "/read:" {
+			t.Fatalf("%q", r.Body)
+		}
+	})
+	t.Run("not read", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("POST /reject" + head)
+		r := c.read("POST")
+		if r.Status != 413 || r.Reason != "Too Big" || r.get("Connection") != "close" {
+			t.Fatalf("%s", r.Raw)
+		}
+		c.expectEOF()
+	})
+	t.Run("no body", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("POST /read HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n")
+		if r := c.read("POST"); r.Status != 200 {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+}
+
+func TestNoBodyResponses(t *testing.T) {
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		switch r.Path {
+		case "/204":
+			w.WriteHeader(204, "No Content", nil)
+		case "/304":
+			w.WriteHeader(304, "Not Modified", []Field{{"ETag", `"x"`}})
+		case "/empty":
+			w.WriteHeader(200, "OK", nil)
+			return
+		case "/big":
+			w.WriteHeader(200, "OK", nil)
+			w.Write(make([]byte, 3*bodyBufSize))
+			return
+		default:
+			w.WriteHeader(200, "OK", nil)
+		}
+		n, err := w.Write([]byte("hello"))
+		if n != 5 || err != nil {
+			panic("Write on a bodyless response failed")
+		}
+	})
+	c := dial(t, addr)
+	check := func(method, path, cl string) {
+		t.Helper()
+		c.send(method + " " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		r := c.read(method)
+		if r.get("Content-Length") != cl || r.get("Transfer-Encoding") != "" || r.get("Connection") != "" {
+			t.Fatalf("%s %s:\n%s", method, path, r.Raw)
+		}
+	}
+	check("HEAD", "/", "5")    // the length GET would have
+	check("HEAD", "/empty", "") // nothing written: no length
+	check("HEAD", "/big", "")   // too big to buffer: GET is chunked, HEAD has neither
+	check("GET", "/204", "")
+	check("GET", "/304", "")
+	check("GET", "/empty", "0")
+	// Nothing leaked into the connection: the next response parses.
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); string(r.Body) != "hello" {
+		t.Fatalf("%q", r.Body)
+	}
+}
+
+func TestAppContentLength(t *testing.T) {
+	written := make(chan int64, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		switch r.Path {
+		case "/short":
+			w.WriteHeader(200, "OK", []Field{{"content-length", "10"}})
+			w.Write([]byte("12345"))
+		case "/long":
+			w.WriteHeader(200, "OK", []Field{{"Content-Length", "5"}})
+			n, err := w.Write([]byte("1234567890"))
+			if n != 10 || err != nil {
+				panic("Write beyond Content-Length must report success")
+			}
+			w.Write([]byte("more"))
+		case "/streamed":
+			w.WriteHeader(200, "OK", []Field{{"Content-Length", "20000"}})
+			for i := 0; i < 4; i++ {
+				w.Write(make([]byte, 5000))
+				w.Flush()
+			}
+		}
+		written <- w.Written()
+	})
+	t.Run("long", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET /long HTTP/1.1\r\nHost: x\r\n\r\n")
+		if r := c.read("GET"); string(r.Body) != "12345" || r.count("Content-Length") != 1 {
+			t.Fatalf("%s%q", r.Raw, r.Body)
+		}
+		if n := <-written; n != 5 {
+			t.Fatalf("Written() = %d, want 5", n)
+		}
+		c.send("GET /long HTTP/1.1\r\nHost: x\r\n\r\n") // still in sync
+		if r := c.read("GET"); string(r.Body) != "12345" {
+			t.Fatalf("%q", r.Body)
+		}
+		<-written
+	})
+	t.Run("short", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET /short HTTP/1.1\r\nHost: x\r\n\r\n")
+		_, err := readResponse(c.br, "GET")
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("want a truncated body, got %v", err)
+		}
+		<-written
+	})
+	t.Run("streamed", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET /streamed HTTP/1.1\r\nHost: x\r\n\r\n")
+		if r := c.read("GET"); len(r.Body) != 20000 || r.get("Transfer-Encoding") != "" {
+			t.Fatalf("%s %d", r.Raw, len(r.Body))
+		}
+		<-written
+	})
+}
+
+func TestChunkedStreaming(t *testing.T) {
+	step := make(chan bool)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		w.WriteHeader(200, "OK", nil)
+		w.Write([]byte("a"))
+		w.Flush()
+		<-step // the client must have the first chunk before we go on
+		w.Write([]byte("bb"))
+		w.Write([]byte("cc"))
+		w.Flush()
+		w.Write(make([]byte, 20000)) // bigger than the buffer: goes out as chunks
+		w.Write([]byte("end"))
+	})
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	var head []string
+	for {
+		l, err := readCRLF(c.br)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l == "" {
+			break
+		}
+		head = append(head, l)
+	}
+	if !strings.Contains(strings.Join(head, "\n"), "Transfer-Encoding: chunked") {
+		t.Fatalf("not chunked: %q", head)
+	}
+	if l, _ := readCRLF(c.br); l != "1" {
+		t.Fatalf("first chunk size %q", l)
+	}
+	if l, _ := readCRLF(c.br); l != "a" {
+		t.Fatalf("first chunk %q", l)
+	}
+	step <- true
+	if l, _ := readCRLF(c.br); l != "4" {
+		t.Fatalf("second chunk size %q", l)
+	}
+	if l, _ := readCRLF(c.br); l != "bbcc" {
+		t.Fatalf("second chunk %q", l)
+	}
+	var body []byte
+	for {
+		l, _ := readCRLF(c.br)
+		n, err := strconv.ParseInt(l, 16, 64)
+		if err != nil {
+			t.Fatalf("chunk size %q", l)
+		}
+		if n == 0 {
+			break
+		}
+		b := make([]byte, n+2)
+		io.ReadFull(c.br, b)
+		body = append(body, b[:n]...)
+	}
+	if len(body) != 20003 || string(body[20000:]) != "end" {
+		t.Fatalf("streamed body: %d bytes", len(body))
+	}
+	if l, _ := readCRLF(c.br); l != "" {
+		t.Fatalf("after last chunk: %q", l)
+	}
+}
+
+func TestResponseHead(t *testing.T) {
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		switch r.Path {
+		case "/reason":
+			w.WriteHeader(200, "Everything Fine", []Field{{"x-MiXeD-case", "Value  with  spaces"}})
+		case "/empty-reason":
+			w.WriteHeader(499, "", nil)
+		case "/date":
+			w.WriteHeader(200, "OK", []Field{{"date", "Thu, 01 Jan 1970 00:00:00 GMT"}, {"SERVER", "app"}})
+		case "/conn":
+			w.WriteHeader(200, "OK", []Field{{"Connection", "close"}, {"Transfer-Encoding", "chunked"}})
+		case "/bad":
+			w.WriteHeader(200, "OK", []Field{{"X", "a\r\nSet-Cookie: evil"}})
+		case "/badreason":
+			w.WriteHeader(200, "OK\r\nX: y", nil)
+		}
+		w.Write([]byte("body"))
+	}, func(s *Server) { s.Name = "test-server" })
+	c := dial(t, addr)
+	get := func(path string) *response {
+		c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
+		return c.read("GET")
+	}
+	r := get("/reason")
+	if !strings.HasPrefix(string(r.Raw), "HTTP/1.1 200 Everything Fine\r\n") ||
+		!strings.Contains(string(r.Raw), "\r\nx-MiXeD-case: Value  with  spaces\r\n") {
+		t.Fatalf("%s", r.Raw)
+	}
+	if r.count("Date") != 1 || r.count("Server") != 1 || r.get("Server") != "test-server" {
+		t.Fatalf("Date/Server:\n%s", r.Raw)
+	}
+	if _, err := time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", r.get("Date")); err != nil {
+		t.Fatalf("Date: %v", err)
+	}
+	r = get("/empty-reason")
+	if !strings.HasPrefix(string(r.Raw), "HTTP/1.1 499 \r\n") {
+		t.Fatalf("%s", r.Raw)
+	}
+	r = get("/date")
+	if r.count("Date") != 1 || r.get("Date") != "Thu, 01 Jan 1970 00:00:00 GMT" || r.count("Server") != 1 || r.get("Server") != "app" {
+		t.Fatalf("%s", r.Raw)
+	}
+	r = get("/conn")
+	if r.count("Connection") != 1 || r.get("Connection") != "close" || r.get("Transfer-Encoding") != "" || string(r.Body) != "body" {
+		t.Fatalf("%s", r.Raw)
+	}
+	c.expectEOF()
+	for _, p := range []string{"/bad", "/badreason"} {
+		c = dial(t, addr)
+		r = get(p)
+		if r.Status != 500 || strings.Contains(string(r.Raw), "evil") || r.get("Connection") != "close" {
+			t.Fatalf("%s: %s", p, r.Raw)
+		}
+		c.expectEOF()
+	}
+}
+
+func TestHandlerMistakes(t *testing.T) {
+	panicked := make(chan any, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		switch r.Path {
+		case "/nothing":
+		case "/panic":
+			panic("boom")
+		case "/twice":
+			w.WriteHeader(200, "OK", nil)
+			func() {
+				defer func() { panicked <- recover() }()
+				w.WriteHeader(201, "Created", nil)
+			}()
+			w.Write([]byte("x"))
+		case "/write-only":
+			w.Write([]byte("implicit"))
+		case "/panic-after-flush":
+			w.WriteHeader(200, "OK", nil)
+			w.Write([]byte("partial"))
+			w.Flush()
+			panic("late boom")
+		}
+	})
+	c := dial(t, addr)
+	c.send("GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); r.Status != 500 {
+		t.Fatalf("%s", r.Raw)
+	}
+	c.send("GET /twice HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); r.Status != 200 || <-panicked == nil {
+		t.Fatalf("second WriteHeader did not panic: %s", r.Raw)
+	}
+	c.send("GET /write-only HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); r.Status != 200 || string(r.Body) != "implicit" {
+		t.Fatalf("%s", r.Raw)
+	}
+	c.send("GET /panic HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); r.Status != 500 || r.get("Connection") != "close" {
+		t.Fatalf("%s", r.Raw)
+	}
+	c.expectEOF()
+
+	c = dial(t, addr)
+	c.send("GET /panic-after-flush HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := readResponse(c.br, "GET"); err == nil {
+		t.Fatal("a response broken by a panic must not look complete")
+	}
+}
+
+func TestAbort(t *testing.T) {
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		w.WriteHeader(200, "OK", []Field{{"Content-Length", "100"}})
+		w.Write([]byte("partial"))
+		w.Flush()
+		w.Abort()
+		if _, err := w.Write([]byte("x")); err == nil {
+			panic("Write after Abort succeeded")
+		}
+	})
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := readResponse(c.br, "GET"); !errors.Is(err, io.ErrUnexpectedEOF) && !isReset(err) {
+		t.Fatalf("want truncated response, got %v", err)
+	}
+}
+
+func TestUnreadBody(t *testing.T) {
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		w.WriteHeader(200, "OK", nil)
+		w.Write([]byte("ignored body"))
+	})
+	t.Run("small is discarded", func(t *testing.T) {
+		c := dial(t, addr)
+		body := strings.Repeat("x", 100000)
+		c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + body)
+		c.read("POST")
+		c.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+		c.read("POST")
+		c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if r := c.read("GET"); r.get("Connection") != "" {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+	t.Run("large closes", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\nxxxx")
+		c.read("POST")
+		c.expectEOF()
+	})
+	t.Run("large chunked closes", func(t *testing.T) {
+		c := dial(t, addr)
+		go func() {
+			c.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"))
+			chunk := []byte("10000\r\n" + strings.Repeat("y", 0x10000) + "\r\n")
+			for i := 0; i < 10; i++ {
+				if _, err := c.Write(chunk); err != nil {
+					return
+				}
+			}
+		}()
+		c.read("POST")
+		c.expectEOF()
+	})
+}
+
+func TestTimeouts(t *testing.T) {
+	bodyErr := make(chan error, 1)
+	writeErr := make(chan error, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		switch r.Path {
+		case "/body":
+			_, err := io.ReadAll(r.Body)
+			bodyErr <- err
+			w.WriteHeader(400, "Bad", nil)
+		case "/write":
+			w.WriteHeader(200, "OK", nil)
+			buf := make([]byte, 64<<10)
+			var err error
+			for i := 0; i < 4096 && err == nil; i++ { // up to 256 MiB
+				_, err = w.Write(buf)
+			}
+			writeErr <- err
+		default:
+			w.WriteHeader(200, "OK", nil)
+		}
+	}, func(s *Server) {
+		s.ReadHeaderTimeout = 200 * time.Millisecond
+		s.IdleTimeout = 200 * time.Millisecond
+		s.BodyReadTimeout = 200 * time.Millisecond
+		s.WriteTimeout = 200 * time.Millisecond
+	})
+
+	t.Run("idle new connection", func(t *testing.T) {
+		c := dial(t, addr)
+		c.expectEOF()
+	})
+	t.Run("idle keep-alive", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.read("GET")
+		c.expectEOF()
+	})
+	t.Run("slow head", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET / HTTP/1.1\r\nHost: x\r\n")
+		r := c.read("GET")
+		if r.Status != 408 || r.get("Connection") != "close" {
+			t.Fatalf("%s", r.Raw)
+		}
+		c.expectEOF()
+	})
+	t.Run("slowloris", func(t *testing.T) {
+		c := dial(t, addr)
+		go func() { // trickle bytes faster than any per-read timeout
+			for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\nX-A: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb") {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+		if r := c.read("GET"); r.Status != 408 {
+			t.Fatalf("%s", r.Raw)
+		}
+	})
+	t.Run("body", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+		if err := <-bodyErr; !isTimeout(err) {
+			t.Fatalf("body read error %v, want a timeout", err)
+		}
+		c.read("POST")
+		c.expectEOF()
+	})
+	t.Run("write", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send("GET /write HTTP/1.1\r\nHost: x\r\n\r\n")
+		// Never read.
+		select {
+		case err := <-writeErr:
+			if err == nil {
+				t.Fatal("writes to a stalled client never failed")
+			}
+		case <-time.After(8 * time.Second):
+			t.Fatal("writes to a stalled client never timed out")
+		}
+	})
+}
+
+func TestShutdown(t *testing.T) {
+	started := make(chan bool)
+	release := make(chan bool)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{ErrorLog: discardLog, Handler: HandlerFunc(func(w *ResponseWriter, r *Request) {
+		if r.Path == "/slow" {
+			started <- true
+			<-release
+		}
+		w.WriteHeader(200, "OK", nil)
+		w.Write([]byte("done"))
+	})}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	addr := ln.Addr().String()
+
+	idle := dial(t, addr)
+	idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	idle.read("GET")
+
+	busy := dial(t, addr)
+	busy.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+	<-started
+
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+
+	idle.expectEOF() // idle keep-alive connections are closed at once
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned %v with a request in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Fatal("still accepting after Shutdown")
+	}
+	release <- true
+	r := busy.read("GET")
+	if string(r.Body) != "done" || r.get("Connection") != "close" {
+		t.Fatalf("%s%q", r.Raw, r.Body)
+	}
+	busy.expectEOF()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != ErrServerClosed {
+		t.Fatalf("Serve: %v", err)
+	}
+}
+
+func TestShutdownContext(t *testing.T) {
+	release := make(chan bool)
+	s, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		<-release
+		w.WriteHeader(200, "OK", nil)
+	})
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != context.DeadlineExceeded {
+		t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	close(release)
+}
+
+func TestMaxConns(t *testing.T) {
+	var n atomic.Int32
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		n.Add(1)
+		w.WriteHeader(200, "OK", nil)
+	}, func(s *Server) { s.MaxConns = 1 })
+	c1 := dial(t, addr)
+	c1.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c1.read("GET")
+
+	c2 := dial(t, addr) // the kernel completes the handshake; the server does not accept
+	c2.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	c2.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if _, err := c2.br.ReadByte(); !isTimeout(err) {
+		t.Fatalf("second connection served over the limit (err %v)", err)
+	}
+	c1.Close()
+	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if r := c2.read("GET"); r.Status != 200 || n.Load() != 2 {
+		t.Fatalf("%s", r.Raw)
+	}
+}
+
+func TestUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Skip(err)
+	}
+	s := &Server{Handler: HandlerFunc(echo), ErrorLog: discardLog}
+	go s.Serve(ln)
+	defer s.Close()
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok"))
+	r, err := readResponse(bufio.NewReader(conn), "POST")
+	if err != nil || string(r.Body) != "/u:ok" {
+		t.Fatalf("%v %v", r, err)
+	}
+	os.Remove(path)
+}

@@ -1,0 +1,72 @@
+// Package pyshim holds the Python side of gowsgi — a stdlib-only worker
+// program embedded in the binary — and knows how to start it.
+//
+// The source is handed to the interpreter on a pipe (fd 3) rather than written
+// to disk, so one static binary serves any interpreter and leaves nothing
+// behind; `ps` shows a short command line.
+package pyshim
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+//go:embed worker.py
+var WorkerSource []byte
+
+// Loader is the -c program that reads and runs WorkerSource from fd 3.
+const Loader = "import os;exec(compile(os.fdopen(3,'rb').read(),'gowsgi-worker.py','exec'))"
+
+// First descriptors in the child: the source pipe, the control socket, then
+// one socket per slot.
+const (
+	FDSource  = 3
+	FDControl = 4
+	FDSlots   = 5
+)
+
+// Config is what a worker needs to know, passed as JSON in argv.
+type Config struct {
+	Target     string   `json:"target"`
+	Chdir      string   `json:"chdir,omitempty"`
+	PythonPath []string `json:"pythonpath,omitempty"`
+	Threads    int      `json:"threads"`
+	Workers    int      `json:"workers"`
+}
+
+// Args returns the interpreter arguments that start a worker.
+func (c Config) Args() []string {
+	b, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // plain strings and ints always marshal
+	}
+	return []string{"-c", Loader, string(b)}
+}
+
+// FindPython resolves the interpreter: the explicit flag, else
+// $VIRTUAL_ENV/bin/python, else python3 on PATH.
+func FindPython(flag string) (string, error) {
+	if flag != "" {
+		p, err := exec.LookPath(flag)
+		if err != nil {
+			return "", fmt.Errorf("python interpreter %q not found", flag)
+		}
+		return p, nil
+	}
+	if venv := os.Getenv("VIRTUAL_ENV"); venv != "" {
+		p := filepath.Join(venv, "bin", "python")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	p, err := exec.LookPath("python3")
+	if err != nil {
+		return "", errors.New("no python3 on PATH; install Python 3.8+ or pass --python")
+	}
+	return p, nil
+}

@@ -1,0 +1,469 @@
+"""gowsgi worker: runs a WSGI application for the gowsgi Go front.
+
+Started by gowsgi as ``python -c <loader> <config-json>`` with this source on
+fd 3, the control socket on fd 4 and one socket per slot from fd 5 on. Each
+slot is served by one thread; frames on a slot socket are described in
+internal/wire/wire.go. Standard library only; Python 3.8+.
+"""
+
+import json
+import marshal
+import os
+import socket
+import struct
+import sys
+import threading
+import traceback
+from collections import deque
+from io import BytesIO
+
+HDR = struct.Struct('<IBI')
+T_REQUEST, T_ABORT = ord('R'), ord('A')
+T_START, T_WHOLE, T_BODY, T_END, T_ERROR = b'SWBEX'
+T_READY, T_BOOT_FAILED = ord('Y'), ord('Z')
+ANC_SIZE = socket.CMSG_SPACE(4 * 4)
+HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
+                        'te', 'trailers', 'transfer-encoding', 'upgrade'))
+
+_loads, _dumps, _pack = marshal.loads, marshal.dumps, HDR.pack
+
+
+def log(msg):
+    sys.stderr.write('[gowsgi worker %d] %s\n' % (os.getpid(), msg))
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- app loading
+
+class LoadError(Exception):
+    """The target cannot be turned into a WSGI callable; str() is one line."""
+
+
+def callables_of(module):
+    """Names of the public callables a module defines (its own first)."""
+    own, other = [], []
+    for name, obj in sorted(vars(module).items()):
+        if name.startswith('_') or not callable(obj) or isinstance(obj, type(sys)):
+            continue
+        (own if getattr(obj, '__module__', None) == module.__name__ else other).append(name)
+    return own + other
+
+
+def load_app(target):
+    """Import target (``module[:expr]`` or ``file.py[:expr]``) and return
+    (callable, description). expr is a name, a dotted attribute path, or a
+    factory call ``name(args)`` with literal arguments."""
+    import ast
+    import importlib
+    import importlib.util
+
+    spec, _, expr = target.partition(':')
+    if spec.endswith('.py') or os.sep in spec:
+        path = os.path.abspath(spec)
+        if not os.path.isfile(path):
+            raise LoadError('file not found: %s' % spec)
+        name = os.path.splitext(os.path.basename(path))[0]
+        sys.path.insert(0, os.path.dirname(path))
+        spec_obj = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec_obj)
+        sys.modules[name] = module
+        spec_obj.loader.exec_module(module)
+        where = "%s (%s)" % (name, spec)
+    else:
+        try:
+            module = importlib.import_module(spec)
+        except ModuleNotFoundError as e:
+            if e.name and (spec == e.name or spec.startswith(e.name + '.')):
+                raise LoadError("no module named %r (looked in %s)" % (
+                    e.name, ', '.join(p or '.' for p in sys.path)))
+            raise
+        where = spec
+
+    if not expr:
+        for candidate in ('app', 'application'):
+            if callable(getattr(module, candidate, None)):
+                return getattr(module, candidate), '%s:%s' % (spec, candidate)
+        for candidate in ('app', 'application'):
+            if hasattr(module, candidate):
+                raise LoadError('%s:%s is a %s, not a callable' % (
+                    spec, candidate, type(getattr(module, candidate)).__name__))
+        raise LoadError("module %s has no callable 'app' or 'application'; callables it defines: %s" % (
+            where, ', '.join(callables_of(module)) or 'none'))
+
+    try:
+        node = ast.parse(expr.strip(), mode='eval').body
+    except SyntaxError:
+        raise LoadError('cannot parse callable %r in %r' % (expr, target))
+    call_args, call_kwargs = None, None
+    if isinstance(node, ast.Call):
+        try:
+            call_args = [ast.literal_eval(a) for a in node.args]
+            call_kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+        except ValueError:
+            raise LoadError('factory arguments in %r must be literals' % expr)
+        node = node.func
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        raise LoadError('cannot parse callable %r in %r' % (expr, target))
+    parts.append(node.id)
+    obj = module
+    for i, part in enumerate(reversed(parts)):
+        if not hasattr(obj, part):
+            if i == 0:
+                raise LoadError("module %s has no attribute %r; callables it defines: %s" % (
+                    where, part, ', '.join(callables_of(module)) or 'none'))
+            raise LoadError('%r has no attribute %r' % ('.'.join(reversed(parts[-i:])), part))
+        obj = getattr(obj, part)
+    if call_args is not None:
+        if not callable(obj):
+            raise LoadError('factory %r in %s is not callable' % (expr, where))
+        obj = obj(*call_args, **call_kwargs)
+        if obj is None:
+            raise LoadError('factory %r in %s returned None, not a WSGI callable' % (expr, where))
+    if not callable(obj):
+        raise LoadError('%s:%s is a %s, not a callable' % (spec, expr, type(obj).__name__))
+    return obj, '%s:%s' % (spec, expr)
+
+
+# ---------------------------------------------------------------- wsgi objects
+
+class FileWrapper:
+    """wsgi.file_wrapper: iterates a file-like object in blocks."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, 'close'):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+class ClientGone(OSError):
+    """Raised by write() when the client has disconnected."""
+
+
+# ---------------------------------------------------------------- slots
+
+class Slot:
+    """One worker thread's end of the wire: reads request frames, runs the
+    application, writes response frames."""
+
+    def __init__(self, sock, app, base_environ):
+        self.sock = sock
+        self.app = app
+        self.base = base_environ
+        self.buf = bytearray(1 << 16)
+        self.view = memoryview(self.buf)
+        self.start = self.end = 0
+        self.fds = deque()
+        self.aborted = set()
+
+    # Reading.
+
+    def _fill(self, flags=0):
+        """Read more bytes into the buffer; False at EOF."""
+        n, anc, _, _ = self.sock.recvmsg_into([self.view[self.end:]], ANC_SIZE, flags)
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                self.fds.extend(struct.unpack('%di' % (len(data) // 4), data[:len(data) - len(data) % 4]))
+        self.end += n
+        return n > 0
+
+    def _frame(self):
+        """The next complete frame in the buffer as (type, id, payload view),
+        or None. The view is valid until the next read."""
+        avail = self.end - self.start
+        if avail >= 9:
+            n, t, rid = HDR.unpack_from(self.buf, self.start)
+            total = 9 + n
+            if avail >= total:
+                p = self.view[self.start + 9:self.start + total]
+                self.start += total
+                return t, rid, p
+            need = total
+        else:
+            need = 9
+        # Make room for the rest of this frame.
+        if need > len(self.buf):
+            buf = bytearray(max(need, 1 << 16))
+            buf[:avail] = self.view[self.start:self.end]
+            self.buf, self.view = buf, memoryview(buf)
+            self.start, self.end = 0, avail
+        elif need > len(self.buf) - self.start:
+            self.buf[:avail] = self.view[self.start:self.end]
+            self.start, self.end = 0, avail
+        return None
+
+    def next_frame(self):
+        while True:
+            if self.start == self.end:
+                self.start = self.end = 0
+            f = self._frame()
+            if f is not None:
+                return f
+            if not self._fill():
+                return None
+
+    def abort_requested(self, rid):
+        """Whether the front has asked to abort request rid. Never blocks; only
+        Abort frames are taken off the socket while a request runs."""
+        self._take_aborts()
+        if rid in self.aborted:
+            return True
+        if self.start == self.end:
+            self.start = self.end = 0
+        if self.end == len(self.buf):
+            return False
+        try:
+            if not self._fill(socket.MSG_DONTWAIT):
+                self.aborted.add(rid)  # the front is gone
+        except BlockingIOError:
+            return False
+        self._take_aborts()
+        return rid in self.aborted
+
+    def _take_aborts(self):
+        while self.end - self.start >= 9:
+            n, t, rid = HDR.unpack_from(self.buf, self.start)
+            if t != T_ABORT:
+                return
+            self.start += 9 + n
+            self.aborted.add(rid)
+
+    # Writing.
+
+    def send(self, parts):
+        total = sum(map(len, parts))
+        sent = self.sock.sendmsg(parts)
+        if sent < total:
+            self.sock.sendall(b''.join(parts)[sent:])
+
+    def send_head(self, ftype, rid, state, data):
+        status, headers = state
+        try:
+            head = _dumps((status, headers), 2)
+        except ValueError:
+            raise TypeError(describe_bad_head(status, headers)) from None
+        self.send((_pack(len(head) + len(data), ftype, rid), head, data))
+
+    # Serving.
+
+    def serve(self):
+        while True:
+            f = self.next_frame()
+            if f is None:
+                return
+            t, rid, payload = f
+            if t == T_REQUEST:
+                self.aborted.discard(rid)
+                self.handle(rid, payload)
+            elif t == T_ABORT:
+                self.aborted.add(rid)  # a response already finished; stale
+
+    def handle(self, rid, payload):
+        environ, body = _loads(payload)
+        environ.update(self.base)
+        if body is None:
+            environ['wsgi.input'] = open(self.fds.popleft(), 'rb', closefd=True)
+        else:
+            environ['wsgi.input'] = BytesIO(body)
+        state = None       # (status, headers) once start_response was called
+        head_sent = False
+
+        def start_response(status, headers, exc_info=None):
+            nonlocal state
+            if exc_info:
+                try:
+                    if head_sent:
+                        raise exc_info[1].with_traceback(exc_info[2])
+                finally:
+                    exc_info = None
+            elif state is not None:
+                raise AssertionError('start_response() called a second time without exc_info')
+            state = (status, headers)
+            return write
+
+        def write(data):
+            nonlocal head_sent
+            if type(data) is not bytes:
+                raise TypeError('write() argument must be bytes, not %s' % type(data).__name__)
+            if state is None:
+                raise AssertionError('write() called before start_response()')
+            if not head_sent:
+                self.send_head(T_START, rid, state, data)
+                head_sent = True
+            elif data:
+                if self.abort_requested(rid):
+                    raise ClientGone('client disconnected')
+                self.send((_pack(len(data), T_BODY, rid), data))
+
+        result = None
+        try:
+            result = self.app(environ, start_response)
+            if type(result) is list or type(result) is tuple:
+                for data in result:
+                    if type(data) is not bytes:
+                        raise TypeError(body_type_error(data))
+                if state is None:
+                    raise AssertionError('the application returned without calling start_response()')
+                data = result[0] if len(result) == 1 else b''.join(result)
+                if head_sent:
+                    if data:
+                        self.send((_pack(len(data), T_BODY, rid), data))
+                    self.send((_pack(0, T_END, rid),))
+                else:
+                    self.send_head(T_WHOLE, rid, state, data)
+            else:
+                for data in result:
+                    if type(data) is not bytes:
+                        raise TypeError(body_type_error(data))
+                    if not data:
+                        continue
+                    if state is None:
+                        raise AssertionError('the application yielded body data before calling start_response()')
+                    if not head_sent:
+                        self.send_head(T_START, rid, state, data)
+                        head_sent = True
+                    elif self.abort_requested(rid):
+                        break
+                    else:
+                        self.send((_pack(len(data), T_BODY, rid), data))
+                if head_sent:
+                    self.send((_pack(0, T_END, rid),))
+                elif state is None:
+                    raise AssertionError('the application returned without calling start_response()')
+                else:
+                    self.send_head(T_WHOLE, rid, state, b'')
+        except ClientGone:
+            self.send((_pack(0, T_END, rid),))
+        except Exception as e:
+            self.fail(rid, environ, e, head_sent)
+        finally:
+            close = getattr(result, 'close', None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log('error in close() of the response iterable for %s:\n%s' % (
+                        request_line(environ), traceback.format_exc()))
+            inp = environ.get('wsgi.input')
+            if body is None and inp is not None:
+                inp.close()
+
+    def fail(self, rid, environ, exc, head_sent):
+        tb = traceback.format_exc()
+        when = 'after the response started; aborting the connection' if head_sent else 'answering 500'
+        log('error in the application for %s (%s):\n%s' % (request_line(environ), when, tb.rstrip()))
+        msg = ('%s: %s' % (type(exc).__name__, exc)).encode('utf-8', 'replace')
+        try:
+            self.send((_pack(len(msg), T_ERROR, rid), msg))
+        except OSError:
+            pass
+
+
+def request_line(environ):
+    return '%s %s' % (environ.get('REQUEST_METHOD', '?'), environ.get('REQUEST_URI', '?'))
+
+
+def body_type_error(data):
+    return 'response body items must be bytes, not %s (%.60r)' % (type(data).__name__, data)
+
+
+def describe_bad_head(status, headers):
+    """A plain-words reason why marshal could not encode the head."""
+    if type(status) is not str:
+        return 'status must be str, not %s' % type(status).__name__
+    if type(headers) is not list:
+        return 'response headers must be a list, not %s' % type(headers).__name__
+    for i, h in enumerate(headers):
+        if type(h) is not tuple or len(h) != 2:
+            return 'response header %d must be a (name, value) tuple, not %r' % (i, h)
+        for part in h:
+            if type(part) is not str:
+                return 'response header %r: %r is of type %s, not str' % (h[0], part, type(part).__name__)
+    return 'response head cannot be encoded'
+
+
+# ---------------------------------------------------------------- main
+
+def send_frame(sock, ftype, payload):
+    sock.sendall(_pack(len(payload), ftype, 0) + payload)
+
+
+def main():
+    import signal
+    import faulthandler
+
+    cfg = json.loads(sys.argv[1])
+    control = socket.socket(fileno=4)
+    # Ctrl-C in a terminal reaches the whole process group; the front decides.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+    for p in reversed(cfg.get('pythonpath') or []):
+        sys.path.insert(0, os.path.abspath(p))
+    if cfg.get('chdir'):
+        os.chdir(cfg['chdir'])
+    if '' not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    sys.argv = [cfg['target']]
+
+    try:
+        app, desc = load_app(cfg['target'])
+    except LoadError as e:
+        send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
+        sys.exit(3)
+    except BaseException:
+        send_frame(control, T_BOOT_FAILED, traceback.format_exc().encode('utf-8', 'replace'))
+        sys.exit(3)
+
+    threads = cfg['threads']
+    base = {
+        'wsgi.version': (1, 0),
+        'wsgi.multithread': threads > 1,
+        'wsgi.multiprocess': cfg['workers'] > 1,
+        'wsgi.run_once': False,
+        'wsgi.errors': sys.stderr,
+        'wsgi.file_wrapper': FileWrapper,
+        'wsgi.input_terminated': True,
+    }
+    slots = []
+    for i in range(threads):
+        sock = socket.socket(fileno=5 + i)
+        slots.append(Slot(sock, app, base))
+
+    def run(slot):
+        try:
+            slot.serve()
+        except Exception:
+            log('slot failed:\n' + traceback.format_exc())
+            os._exit(4)
+
+    for slot in slots:
+        threading.Thread(target=run, args=(slot,), daemon=True, name='gowsgi-slot').start()
+
+    ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc}
+    send_frame(control, T_READY, _dumps(ready, 2))
+    # The front closes the control socket to ask for an exit, after it has
+    # drained this worker's slots.
+    try:
+        while control.recv(4096):
+            pass
+    except OSError:
+        pass
+    sys.exit(0)
+
+
+if __name__ == '__main__':
+    main()

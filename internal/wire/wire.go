@@ -1,0 +1,98 @@
+// Package wire is the private protocol between the Go front and the Python
+// worker processes.
+//
+// Each worker thread (a "slot") owns one end of a Unix socketpair. Both sides
+// exchange frames: a 9-byte header (payload length u32, type u8, request id
+// u32, all little-endian) followed by the payload. A slot serves one request
+// at a time, so frames of different requests never interleave on a socket;
+// the request id is there to tell a stale ABORT from a current one.
+//
+// Structured payloads use CPython's marshal format, because marshal.loads and
+// marshal.dumps run at C speed in the worker and need nothing beyond the
+// standard library. Go writes the subset in EncodeRequest and reads the
+// version-2 subset that marshal.dumps(obj, 2) produces in DecodeHead.
+//
+// Frames, Go → Python:
+//
+//	R  request: marshal (environ dict[str,str|bool|int], body bytes|None).
+//	   body None means the body was spooled to a file whose descriptor
+//	   travels with the frame (SCM_RIGHTS).
+//	A  abort: the client went away or the response was refused; the worker
+//	   stops iterating, calls close() and answers E.
+//
+// Frames, Python → Go:
+//
+//	S  start: marshal (status str, headers list[tuple[str,str]]) followed by
+//	   the first body bytes (maybe none); more frames follow.
+//	W  whole: like S, and the response is complete.
+//	B  body bytes.
+//	E  end of the response.
+//	X  error: UTF-8 message; the response is over. Before S it becomes a 500,
+//	   after S the client connection is aborted.
+//	Y  ready (control socket): marshal dict with the worker's facts.
+//	Z  boot failed (control socket): UTF-8 text, a traceback or one line.
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// HeaderSize is the length of a frame header.
+const HeaderSize = 9
+
+// MaxPayload bounds a frame's payload; a worker that announces more is
+// broken and gets killed.
+const MaxPayload = 64 << 20
+
+// Type is a frame type.
+type Type byte
+
+// Frame types; see the package documentation.
+const (
+	Request    Type = 'R'
+	Abort      Type = 'A'
+	Start      Type = 'S'
+	Whole      Type = 'W'
+	Body       Type = 'B'
+	End        Type = 'E'
+	Error      Type = 'X'
+	Ready      Type = 'Y'
+	BootFailed Type = 'Z'
+)
+
+func (t Type) String() string {
+	switch t {
+	case Request, Abort, Start, Whole, Body, End, Error, Ready, BootFailed:
+		return string(rune(t))
+	}
+	return fmt.Sprintf("0x%02x", byte(t))
+}
+
+// Header is a decoded frame header.
+type Header struct {
+	Len  int
+	Type Type
+	ID   uint32
+}
+
+// ErrFrameTooLarge reports a header announcing more than MaxPayload bytes.
+var ErrFrameTooLarge = errors.New("wire: frame larger than MaxPayload")
+
+// AppendHeader appends a frame header for a payload of n bytes.
+func AppendHeader(dst []byte, t Type, id uint32, n int) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
+	dst = append(dst, byte(t))
+	return binary.LittleEndian.AppendUint32(dst, id)
+}
+
+// ParseHeader decodes the first HeaderSize bytes of b.
+func ParseHeader(b []byte) (Header, error) {
+	_ = b[HeaderSize-1]
+	n := binary.LittleEndian.Uint32(b)
+	if n > MaxPayload {
+		return Header{}, ErrFrameTooLarge
+	}
+	return Header{Len: int(n), Type: Type(b[4]), ID: binary.LittleEndian.Uint32(b[5:])}, nil
+}

@@ -1,0 +1,218 @@
+package workers
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gowsgi/gowsgi/internal/pyshim"
+	"github.com/gowsgi/gowsgi/internal/wire"
+)
+
+// Worker is one Python worker process and its slots.
+type Worker struct {
+	ID  int // stable, small, for logs: "worker 3"
+	PID int
+
+	cmd     *exec.Cmd
+	control *net.UnixConn
+	slots   []*Slot
+
+	exited     chan struct{} // closed once the process has been reaped
+	exitStatus string        // how it ended, set before exited is closed
+	retiring   atomic.Bool   // no new requests; replaced, then stopped
+	stopped    atomic.Bool   // exit was asked for: not a crash
+}
+
+// String names the worker for logs.
+func (w *Worker) String() string { return fmt.Sprintf("worker %d (pid %d)", w.ID, w.PID) }
+
+// Exited is closed when the process has ended.
+func (w *Worker) Exited() <-chan struct{} { return w.exited }
+
+// ExitStatus describes how the process ended ("exit status 1", "signal:
+// killed"); empty while it runs.
+func (w *Worker) ExitStatus() string {
+	select {
+	case <-w.exited:
+		return w.exitStatus
+	default:
+		return ""
+	}
+}
+
+func (w *Worker) alive() bool {
+	select {
+	case <-w.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// BootError is a worker that could not load the application; Detail is the
+// Python traceback or a one-line reason.
+type BootError struct{ Detail string }
+
+func (e *BootError) Error() string { return strings.TrimRight(e.Detail, "\n") }
+
+// spawn starts a worker process and waits until it has loaded the app.
+func (p *Pool) spawn(id int) (*Worker, error) {
+	o := p.opts
+	n := o.Threads
+	parent := make([]*os.File, 0, n+1)
+	child := make([]*os.File, 0, n+2)
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	srcR, srcW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	child = append(child, srcR)
+	for i := 0; i <= n; i++ {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			closeAll(parent)
+			closeAll(child)
+			srcW.Close()
+			return nil, fmt.Errorf("socketpair: %w", err)
+		}
+		parent = append(parent, os.NewFile(uintptr(fds[0]), "gowsgi-slot"))
+		child = append(child, os.NewFile(uintptr(fds[1]), "gowsgi-slot-child"))
+	}
+
+	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: n, Workers: o.Workers}
+	cmd := exec.Command(o.Python, cfg.Args()...)
+	cmd.ExtraFiles = child
+	cmd.Stdout = os.Stdout
+	cmd.Stderr = os.Stderr
+	cmd.Env = o.Env
+	// Its own process group: a terminal's Ctrl-C reaches gowsgi, which then
+	// shuts workers down in order instead of every process at once.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		closeAll(parent)
+		closeAll(child)
+		srcW.Close()
+		return nil, fmt.Errorf("starting %s: %w", o.Python, err)
+	}
+	closeAll(child)
+	go func() {
+		srcW.Write(pyshim.WorkerSource)
+		srcW.Close()
+	}()
+
+	w := &Worker{ID: id, PID: cmd.Process.Pid, cmd: cmd, exited: make(chan struct{})}
+	conns := make([]*net.UnixConn, len(parent))
+	for i, f := range parent {
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			cmd.Process.Kill()
+			return nil, err
+		}
+		conns[i] = c.(*net.UnixConn)
+	}
+	w.control = conns[0]
+	for _, c := range conns[1:] {
+		w.slots = append(w.slots, newSlot(w, c))
+	}
+	go func() {
+		err := cmd.Wait()
+		if err == nil {
+			w.exitStatus = "exit status 0"
+		} else {
+			w.exitStatus = err.Error()
+		}
+		close(w.exited)
+		w.closeConns()
+	}()
+
+	if err := w.awaitReady(o.BootTimeout); err != nil {
+		w.kill()
+		<-w.exited
+		return nil, err
+	}
+	return w, nil
+}
+
+// awaitReady reads the first control frame: Ready, or BootFailed with the
+// reason the app could not be loaded.
+func (w *Worker) awaitReady(timeout time.Duration) error {
+	w.control.SetReadDeadline(time.Now().Add(timeout))
+	defer w.control.SetReadDeadline(time.Time{})
+	var hb [wire.HeaderSize]byte
+	if _, err := readFull(w.control, hb[:]); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return fmt.Errorf("%s did not load the application within %s", w, timeout)
+		}
+		// The process died before saying anything; its stderr has the story.
+		select {
+		case <-w.exited:
+		case <-time.After(2 * time.Second):
+		}
+		return &BootError{Detail: fmt.Sprintf("%s exited during boot (%s) before loading the application", w, w.ExitStatus())}
+	}
+	h, err := wire.ParseHeader(hb[:])
+	if err != nil {
+		return err
+	}
+	payload := make([]byte, h.Len)
+	if _, err := readFull(w.control, payload); err != nil {
+		return fmt.Errorf("%s: reading control frame: %w", w, err)
+	}
+	switch h.Type {
+	case wire.Ready:
+		if _, err := wire.DecodeDict(payload); err != nil {
+			return fmt.Errorf("%s: bad ready frame: %w", w, err)
+		}
+		return nil
+	case wire.BootFailed:
+		return &BootError{Detail: string(payload)}
+	}
+	return fmt.Errorf("%s: unexpected control frame %s", w, h.Type)
+}
+
+func readFull(c net.Conn, b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := c.Read(b[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// stop asks the worker to exit: closing the control socket is the signal.
+// The caller has made sure no request is in flight on its slots.
+func (w *Worker) stop() {
+	w.stopped.Store(true)
+	w.control.Close()
+}
+
+// kill ends the worker at once.
+func (w *Worker) kill() {
+	w.stopped.Store(true)
+	w.cmd.Process.Signal(syscall.SIGKILL)
+}
+
+func (w *Worker) closeConns() {
+	w.control.Close()
+	for _, s := range w.slots {
+		s.conn.Close()
+	}
+}

@@ -1,0 +1,1 @@
+app = "I am a string"
