@@ -256,6 +256,33 @@ func TestWorkerCrash(t *testing.T) {
 	}
 }
 
+// A worker that sends a malformed frame is killed and replaced; the server
+// itself carries on.
+func TestMalformedFrameKillsWorker(t *testing.T) {
+	s := StartServer(t, probe, "-w", "1", "--threads", "1")
+	before := envOf(t, s, "/env")["_pid"]
+	resp, body := get(t, s, "GET", "/garbage", nil)
+	if resp.StatusCode != 502 || strings.Contains(body, "never relayed") {
+		t.Fatalf("garbage frame: %d %q", resp.StatusCode, body)
+	}
+	if !waitFor(10*time.Second, func() bool {
+		r, err := client().Get(s.URL("/"))
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	}) {
+		t.Fatal("server did not recover")
+	}
+	if after := envOf(t, s, "/env")["_pid"]; after == before {
+		t.Fatalf("worker %v was not replaced", before)
+	}
+	if !strings.Contains(s.Stderr.String(), "protocol error from worker") {
+		t.Errorf("protocol error not logged:\n%s", s.Stderr)
+	}
+}
+
 func TestEnviron(t *testing.T) {
 	s := StartServer(t, probe)
 	env := envOf(t, s, "/env/caf%C3%A9/a%2Fb?x=1&y=%20z",
@@ -437,7 +464,7 @@ func TestResponses(t *testing.T) {
 			}
 		}
 		for _, w := range []string{"control character", "not latin-1", "hop-by-hop", "not of the form '200 OK'", "informational (1xx)", "must be a list, not tuple", "must be str, not int", "not allowed in a header name", "is not a number", "status must be str, not bytes", "'X-Obj'"} {
-			if !strings.Contains(s.Stderr.String(), w) {
+			if !waitFor(5*time.Second, func() bool { return strings.Contains(s.Stderr.String(), w) }) {
 				t.Errorf("error log lacks %q", w)
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/pyshim"
+	"github.com/gowsgi/gowsgi/internal/reload"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
@@ -65,7 +66,9 @@ func run(args []string) int {
 		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		Env: env, Workers: cfg.Workers, Threads: cfg.Threads,
 		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
-		Log: log,
+		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
+		MaxMemory: int64(cfg.MaxMemoryMiB) << 20,
+		Log:       log,
 	})
 	// Load the app before binding: a broken app never takes a port.
 	if err := pool.Start(); err != nil {
@@ -105,7 +108,7 @@ func run(args []string) int {
 	handler := &front.Handler{
 		Pool: pool, RootPath: strings.TrimRight(cfg.RootPath, "/"), Scheme: "http",
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory,
-		AccessLog: accessLog, Log: log,
+		Timeout: cfg.Timeout, AccessLog: accessLog, Log: log,
 	}
 	srv := &http1.Server{
 		Handler:           handler,
@@ -132,9 +135,67 @@ func run(args []string) int {
 		log.Info("listening", "url", listenURL(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
 	}
 
+	var changed <-chan string
+	if cfg.Reload {
+		w, err := reload.New(log)
+		if err != nil {
+			log.Error("--reload: cannot watch files", "err", err)
+		} else {
+			w.Watch(append(pool.AppFiles(), cfg.ReloadExtraFiles...))
+			watchCtx, stopWatch := context.WithCancel(context.Background())
+			defer stopWatch()
+			go w.Run(watchCtx)
+			changed = w.Changed
+			reloadWatcher = w
+		}
+	}
+
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	sig := <-sigs
+	control := make(chan os.Signal, 4)
+	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+	var sig os.Signal
+loop:
+	for {
+		select {
+		case sig = <-sigs:
+			break loop
+		case err := <-pool.Fatal():
+			log.Error("cannot keep any worker running; exiting")
+			fmt.Fprintf(os.Stderr, "gowsgi: workers keep failing to boot:\n%s\n", strings.TrimRight(err.Error(), "\n"))
+			srv.Close()
+			pool.Stop(0)
+			return 1
+		case s := <-control:
+			switch s {
+			case syscall.SIGHUP:
+				log.Info("reloading: starting a new generation of workers", "signal", "SIGHUP")
+				go reloadWorkers(log, pool, "")
+			case syscall.SIGTTIN:
+				go func() {
+					if err := pool.Scale(1); err != nil {
+						log.Error("cannot add a worker", "err", firstLine(err))
+						return
+					}
+					log.Info("added a worker", "signal", "SIGTTIN", "workers", pool.Size())
+				}()
+			case syscall.SIGTTOU:
+				go func() {
+					if err := pool.Scale(-1); err != nil {
+						log.Warn("cannot remove a worker", "err", err)
+						return
+					}
+					log.Info("removing a worker", "signal", "SIGTTOU", "workers", pool.Size())
+				}()
+			}
+		case f := <-changed:
+			fmt.Fprintf(os.Stderr, "gowsgi: %s changed; reloading\n", f)
+			reloadWorkers(log, pool, f)
+			if reloadWatcher != nil {
+				reloadWatcher.Watch(pool.AppFiles())
+			}
+		}
+	}
 	log.Info("shutting down: finishing in-flight requests", "signal", sig.String(), "graceful_timeout", cfg.GracefulTimeout.String())
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.GracefulTimeout)
@@ -169,6 +230,33 @@ func run(args []string) int {
 	}
 	log.Info("stopped")
 	return code
+}
+
+// reloadWatcher is the --reload file watcher, when there is one.
+var reloadWatcher *reload.Watcher
+
+// reloadWorkers rolls the pool to freshly imported code. If the new code does
+// not load, the traceback is shown and the old workers keep serving.
+func reloadWorkers(log *slog.Logger, pool *workers.Pool, changed string) {
+	err := pool.Reload()
+	if err == nil {
+		log.Info("reload complete: new workers serving, old ones draining")
+		return
+	}
+	var be *workers.BootError
+	if errors.As(err, &be) {
+		fmt.Fprintf(os.Stderr, "gowsgi: reload failed; the previous workers keep serving. The new code does not load:\n%s\n", strings.TrimRight(be.Detail, "\n"))
+		return
+	}
+	log.Error("reload failed; the previous workers keep serving", "err", err)
+}
+
+func firstLine(err error) string {
+	s := strings.TrimRight(err.Error(), "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 // listen binds every address, or none: a port in use is one clear line.

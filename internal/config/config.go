@@ -44,6 +44,12 @@ type Config struct {
 	MaxHeaderBytes    int
 	MaxHeaderFields   int
 	BootTimeout       time.Duration
+	Timeout           time.Duration
+	MaxRequests       int
+	MaxRequestsJitter int
+	MaxMemoryMiB      int
+	Reload            bool
+	ReloadExtraFiles  []string
 	ShowVersion       bool
 	ShowHelp          bool
 	noAccessLog       bool
@@ -75,17 +81,23 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	fs.StringVar(&c.maxBodySizeText, "max-body-size", "0", "largest request body accepted (e.g. 10M); larger gets 413; 0 = unlimited")
 	fs.StringVar(&c.bodyMemoryText, "body-memory", "1M", "request bodies larger than this are spooled to a temp file")
 	fs.IntVar(&c.MaxQueue, "max-queue", 2048, "requests that may wait for a free worker; beyond, 503")
-	fs.DurationVar(&c.QueueTimeout, "queue-timeout", 30*time.Second, "longest wait for a free worker before 503")
-	fs.DurationVar(&c.GracefulTimeout, "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
-	fs.DurationVar(&c.KeepAlive, "keep-alive", 5*time.Second, "how long an idle keep-alive connection is kept open")
-	fs.DurationVar(&c.HeaderTimeout, "header-timeout", 10*time.Second, "time allowed to send a request's head (slowloris protection)")
-	fs.DurationVar(&c.BodyTimeout, "body-timeout", 30*time.Second, "longest pause allowed while a client sends a request body")
-	fs.DurationVar(&c.WriteTimeout, "write-timeout", 30*time.Second, "longest a client may stall reading a response")
+	durationVar(fs, &c.QueueTimeout, "", "queue-timeout", 30*time.Second, "longest wait for a free worker before 503")
+	durationVar(fs, &c.GracefulTimeout, "", "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
+	durationVar(fs, &c.KeepAlive, "", "keep-alive", 5*time.Second, "how long an idle keep-alive connection is kept open")
+	durationVar(fs, &c.HeaderTimeout, "", "header-timeout", 10*time.Second, "time allowed to send a request's head (slowloris protection)")
+	durationVar(fs, &c.BodyTimeout, "", "body-timeout", 30*time.Second, "longest pause allowed while a client sends a request body")
+	durationVar(fs, &c.WriteTimeout, "", "write-timeout", 30*time.Second, "longest a client may stall reading a response")
 	fs.IntVar(&c.MaxConnections, "max-connections", 10000, "open client connections; beyond, new ones wait to be accepted")
 	fs.IntVar(&c.MaxRequestLine, "limit-request-line", 8190, "longest request line; longer gets 414")
 	fs.StringVar(&c.maxHeaderByteText, "limit-request-header-size", "64K", "largest request header section; larger gets 431")
 	fs.IntVar(&c.MaxHeaderFields, "limit-request-fields", 100, "most request header fields; more gets 431")
-	fs.DurationVar(&c.BootTimeout, "boot-timeout", 2*time.Minute, "time a worker may take to import the app")
+	durationVar(fs, &c.BootTimeout, "", "boot-timeout", 2*time.Minute, "time a worker may take to import the app")
+	durationVar(fs, &c.Timeout, "t", "timeout", 30*time.Second, "a worker silent this long on a request has its stacks logged, gets 504 and is replaced; 0 = never")
+	fs.IntVar(&c.MaxRequests, "max-requests", 0, "recycle a worker after this many requests; 0 = never")
+	fs.IntVar(&c.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to --max-requests per worker")
+	fs.IntVar(&c.MaxMemoryMiB, "max-memory", 0, "recycle a worker whose resident memory exceeds this many MiB; 0 = never")
+	fs.BoolVar(&c.Reload, "reload", false, "development: restart workers when a Python file of the app changes")
+	fs.StringArrayVar(&c.ReloadExtraFiles, "reload-extra-file", nil, "with --reload, also watch this file (repeatable)")
 	fs.BoolVarP(&c.ShowVersion, "version", "v", false, "print the version and exit")
 	fs.BoolVarP(&c.ShowHelp, "help", "h", false, "show this help")
 
@@ -152,6 +164,12 @@ func (c *Config) finish() error {
 	}
 	if c.Threads < 1 {
 		return fmt.Errorf("--threads must be at least 1, got %d", c.Threads)
+	}
+	if c.MaxRequests < 0 || c.MaxRequestsJitter < 0 || c.MaxMemoryMiB < 0 {
+		return errors.New("--max-requests, --max-requests-jitter and --max-memory cannot be negative")
+	}
+	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
+		return errors.New("--reload-extra-file needs --reload")
 	}
 	var err error
 	if c.MaxBodySize, err = ParseSize(c.maxBodySizeText); err != nil {
@@ -227,3 +245,30 @@ func ParseBind(b string) (network, addr string, err error) {
 
 // Getenv is os.Getenv, for callers that pass the real environment.
 func Getenv(k string) string { return os.Getenv(k) }
+
+// secondsOrDuration is a duration flag that also takes plain seconds, so
+// gunicorn's "-t 30" works as well as "-t 30s" or "-t 1m30s".
+type secondsOrDuration struct{ d *time.Duration }
+
+func (v secondsOrDuration) String() string { return v.d.String() }
+func (v secondsOrDuration) Type() string   { return "duration" }
+func (v secondsOrDuration) Set(s string) error {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 {
+			return fmt.Errorf("%q is negative", s)
+		}
+		*v.d = time.Duration(f * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is not a duration (e.g. 30, 30s, 500ms, 2m)", s)
+	}
+	*v.d = d
+	return nil
+}
+
+func durationVar(fs *pflag.FlagSet, p *time.Duration, short, name string, def time.Duration, usage string) {
+	*p = def
+	fs.VarP(secondsOrDuration{p}, name, short, usage)
+}

@@ -397,6 +397,38 @@ def describe_bad_head(status, headers):
 
 # ---------------------------------------------------------------- main
 
+def app_files():
+    """Source files of the modules loaded so far that belong to the
+    application rather than to Python or its installed packages: what a
+    development reloader should watch."""
+    import sysconfig
+    skip = {os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}}
+    for name in ('stdlib', 'platstdlib', 'purelib', 'platlib'):
+        try:
+            skip.add(os.path.realpath(sysconfig.get_paths()[name]))
+        except KeyError:
+            pass
+    files = set()
+    for module in list(sys.modules.values()):
+        f = getattr(module, '__file__', None)
+        if not f or not f.endswith('.py'):
+            continue
+        f = os.path.realpath(f)
+        if any(f.startswith(s + os.sep) for s in skip) or 'site-packages' in f or 'dist-packages' in f:
+            continue
+        files.add(f)
+    return sorted(files)
+
+
+def app_traceback(exc):
+    """The traceback of exc without gowsgi's and importlib's own frames, so
+    a failed import reads as it would under `python app.py`."""
+    te = traceback.TracebackException.from_exception(exc)
+    te.stack = traceback.StackSummary.from_list(
+        [f for f in te.stack if f.filename != 'gowsgi-worker.py' and not f.filename.startswith('<frozen importlib')])
+    return ''.join(te.format())
+
+
 def send_frame(sock, ftype, payload):
     sock.sendall(_pack(len(payload), ftype, 0) + payload)
 
@@ -424,8 +456,8 @@ def main():
     except LoadError as e:
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
         sys.exit(3)
-    except BaseException:
-        send_frame(control, T_BOOT_FAILED, traceback.format_exc().encode('utf-8', 'replace'))
+    except BaseException as e:
+        send_frame(control, T_BOOT_FAILED, app_traceback(e).encode('utf-8', 'replace'))
         sys.exit(3)
 
     threads = cfg['threads']
@@ -453,7 +485,8 @@ def main():
     for slot in slots:
         threading.Thread(target=run, args=(slot,), daemon=True, name='gowsgi-slot').start()
 
-    ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc}
+    ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
+             'files': '\n'.join(app_files())}
     send_frame(control, T_READY, _dumps(ready, 2))
     # The front closes the control socket to ask for an exit, after it has
     # drained this worker's slots.

@@ -4,13 +4,21 @@
 // Dispatch is a single channel of idle slots: a request takes a slot only
 // when one is idle, so no request ever queues behind another inside a
 // worker, and waits in a bounded queue otherwise.
+//
+// Workers are replaced without dropping anything: gowsgi owns every client
+// connection, so a worker that is recycled (max requests, max memory), rolled
+// (reload) or scaled away first stops receiving requests, finishes the ones it
+// has, and only then exits; its replacement is ready before that starts.
 package workers
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -27,6 +35,11 @@ type Options struct {
 	BootTimeout  time.Duration // loading the app; default 2 minutes
 	MaxQueue     int           // requests waiting for a slot; beyond → ErrQueueFull
 	QueueTimeout time.Duration // longest wait for a slot → ErrQueueTimeout
+
+	MaxRequests       int           // recycle a worker after this many requests; 0 = never
+	MaxRequestsJitter int           // add up to this many, so workers do not recycle together
+	MaxMemory         int64         // recycle a worker whose RSS exceeds this many bytes; 0 = never
+	MemoryCheck       time.Duration // how often RSS is read; default 1s
 
 	Log *slog.Logger
 }
@@ -45,17 +58,27 @@ type Pool struct {
 
 	idle     chan *Slot
 	waiting  atomic.Int64
+	refused  atomic.Int64
 	stopping chan struct{}
 	stopOnce sync.Once
+	fatal    chan error
+
+	reloadMu sync.Mutex // one reload or scale step at a time
 
 	mu      sync.Mutex
-	workers map[*Worker]struct{}
+	workers map[*Worker]struct{} // every process still running, retiring ones too
+	target  int                  // how many serving workers the pool keeps
 	nextID  int
-	wg      sync.WaitGroup // supervisor goroutines
+	failing int            // consecutive boot failures while no worker serves
+	wg      sync.WaitGroup // supervisors and background tasks
 }
 
 // maxSlots bounds the idle channel; far above any sane workers×threads.
 const maxSlots = 1 << 14
+
+// fatalBootFailures is how many boot failures in a row, with no worker left
+// serving, make the pool give up (gunicorn's "worker failed to boot").
+const fatalBootFailures = 5
 
 // New returns a pool; Start launches its workers.
 func New(o Options) *Pool {
@@ -65,6 +88,9 @@ func New(o Options) *Pool {
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = 1 << 30
 	}
+	if o.MemoryCheck <= 0 {
+		o.MemoryCheck = time.Second
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -73,20 +99,43 @@ func New(o Options) *Pool {
 		log:      o.Log,
 		idle:     make(chan *Slot, maxSlots),
 		stopping: make(chan struct{}),
+		fatal:    make(chan error, 1),
 		workers:  map[*Worker]struct{}{},
+		target:   o.Workers,
 	}
 }
+
+// Fatal delivers an error when the pool cannot go on: every worker keeps
+// failing to boot. The server should exit non-zero with it.
+func (p *Pool) Fatal() <-chan error { return p.fatal }
 
 // Start launches every worker and returns once all have loaded the app, or
 // with the first failure (a *BootError carries the Python traceback). On
 // failure nothing is left running.
 func (p *Pool) Start() error {
+	ws, err := p.spawnN(p.opts.Workers)
+	if err != nil {
+		return err
+	}
+	for _, w := range ws {
+		p.add(w)
+	}
+	if p.opts.MaxMemory > 0 {
+		p.wg.Add(1)
+		go p.watchMemory()
+	}
+	return nil
+}
+
+// spawnN starts n workers in parallel; all of them, or none and the first
+// error.
+func (p *Pool) spawnN(n int) ([]*Worker, error) {
 	type result struct {
 		w   *Worker
 		err error
 	}
-	results := make(chan result, p.opts.Workers)
-	for i := 0; i < p.opts.Workers; i++ {
+	results := make(chan result, n)
+	for i := 0; i < n; i++ {
 		id := p.newID()
 		go func() {
 			w, err := p.spawn(id)
@@ -94,8 +143,8 @@ func (p *Pool) Start() error {
 		}()
 	}
 	var first error
-	started := []*Worker{}
-	for i := 0; i < p.opts.Workers; i++ {
+	var ws []*Worker
+	for i := 0; i < n; i++ {
 		r := <-results
 		if r.err != nil {
 			if first == nil {
@@ -103,19 +152,16 @@ func (p *Pool) Start() error {
 			}
 			continue
 		}
-		started = append(started, r.w)
+		ws = append(ws, r.w)
 	}
 	if first != nil {
-		for _, w := range started {
+		for _, w := range ws {
 			w.kill()
 			<-w.exited
 		}
-		return first
+		return nil, first
 	}
-	for _, w := range started {
-		p.add(w)
-	}
-	return nil
+	return ws, nil
 }
 
 func (p *Pool) newID() int {
@@ -127,8 +173,15 @@ func (p *Pool) newID() int {
 
 // add puts a ready worker into service and supervises it.
 func (p *Pool) add(w *Worker) {
+	if p.opts.MaxRequests > 0 {
+		w.maxRequests = int64(p.opts.MaxRequests)
+		if p.opts.MaxRequestsJitter > 0 {
+			w.maxRequests += rand.Int64N(int64(p.opts.MaxRequestsJitter) + 1)
+		}
+	}
 	p.mu.Lock()
 	p.workers[w] = struct{}{}
+	p.failing = 0
 	p.mu.Unlock()
 	p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
 	for _, s := range w.slots {
@@ -138,24 +191,41 @@ func (p *Pool) add(w *Worker) {
 	go p.supervise(w)
 }
 
-// supervise waits for w to end and replaces it unless the pool is stopping.
+// supervise waits for w to end and replaces it if it was not meant to go.
 func (p *Pool) supervise(w *Worker) {
 	defer p.wg.Done()
 	<-w.exited
 	p.mu.Lock()
 	delete(p.workers, w)
 	p.mu.Unlock()
-	if p.isStopping() {
+	if p.isStopping() || w.retiring.Load() {
 		return
 	}
-	if !w.stopped.Load() {
-		p.log.Error("worker died", "worker", w.ID, "pid", w.PID, "status", w.exitStatus)
+	switch {
+	case w.timedOut.Load():
+		p.log.Warn("worker killed after a request timeout; replacing it", "worker", w.ID, "pid", w.PID)
+	case w.stopped.Load():
+		p.log.Warn("worker stopped; replacing it", "worker", w.ID, "pid", w.PID, "status", w.exitStatus)
+	default:
+		p.log.Error("worker died; replacing it", "worker", w.ID, "pid", w.PID, "status", w.exitStatus)
 	}
 	p.replace(w.ID)
 }
 
+// serving counts workers that take requests.
+func (p *Pool) serving() int {
+	n := 0
+	for w := range p.workers {
+		if !w.retiring.Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // replace starts a worker in place of one that ended, backing off while the
-// app fails to boot so a broken deploy does not spin.
+// app fails to boot so a broken deploy does not spin. When no worker is left
+// serving and boots keep failing, the pool reports a fatal error.
 func (p *Pool) replace(id int) {
 	backoff := 100 * time.Millisecond
 	for !p.isStopping() {
@@ -168,7 +238,19 @@ func (p *Pool) replace(id int) {
 			p.add(w)
 			return
 		}
-		p.log.Error("worker failed to boot; retrying", "worker", id, "in", backoff.String(), "err", err)
+		p.mu.Lock()
+		p.failing++
+		giveUp := p.failing >= fatalBootFailures && p.serving() == 0
+		p.mu.Unlock()
+		if giveUp {
+			p.log.Error("workers keep failing to boot and none is serving; giving up")
+			select {
+			case p.fatal <- err:
+			default:
+			}
+			return
+		}
+		p.log.Error("worker failed to boot; retrying", "worker", id, "in", backoff.String(), "err", firstLine(err.Error()))
 		select {
 		case <-time.After(backoff):
 		case <-p.stopping:
@@ -176,6 +258,16 @@ func (p *Pool) replace(id int) {
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
+}
+
+func firstLine(s string) string {
+	for i := len(s) - 1; i >= 0; i-- {
+		// The last line of a traceback is the exception; use it.
+		if s[i] == '\n' && i < len(s)-1 {
+			return s[i+1:]
+		}
+	}
+	return s
 }
 
 func (p *Pool) isStopping() bool {
@@ -192,13 +284,29 @@ func usable(s *Slot) bool {
 	return !s.broken && s.worker.alive() && !s.worker.retiring.Load()
 }
 
+// take claims s for a request, or reports that its worker is leaving. The
+// busy count goes up before the retiring flag is read again, and retire sets
+// the flag before it reads busy, so a worker is never stopped under a
+// request.
+func take(s *Slot) bool {
+	if !usable(s) {
+		return false
+	}
+	s.worker.busy.Add(1)
+	if s.worker.retiring.Load() {
+		s.worker.busy.Add(-1)
+		return false
+	}
+	return true
+}
+
 // Acquire returns an idle slot, waiting in the bounded queue while every slot
 // is busy. The caller must Release it.
 func (p *Pool) Acquire() (*Slot, error) {
 	for {
 		select {
 		case s := <-p.idle:
-			if usable(s) {
+			if take(s) {
 				return s, nil
 			}
 			continue
@@ -211,6 +319,7 @@ func (p *Pool) Acquire() (*Slot, error) {
 	}
 	if p.waiting.Add(1) > int64(p.opts.MaxQueue) {
 		p.waiting.Add(-1)
+		p.refused.Add(1)
 		return nil, ErrQueueFull
 	}
 	defer p.waiting.Add(-1)
@@ -223,10 +332,11 @@ func (p *Pool) Acquire() (*Slot, error) {
 	for {
 		select {
 		case s := <-p.idle:
-			if usable(s) {
+			if take(s) {
 				return s, nil
 			}
 		case <-timeout:
+			p.refused.Add(1)
 			return nil, ErrQueueTimeout
 		case <-p.stopping:
 			return nil, ErrStopped
@@ -238,27 +348,236 @@ func (p *Pool) Acquire() (*Slot, error) {
 // (worker died, malformed frame) is not reused; a live worker behind a broken
 // stream is killed, since it can no longer be trusted to stay in step.
 func (p *Pool) Release(s *Slot) {
+	w := s.worker
+	defer w.busy.Add(-1)
 	if s.broken {
-		if s.worker.alive() {
-			p.log.Error("killing worker after a protocol error", "worker", s.worker.ID, "pid", s.worker.PID)
-			s.worker.kill()
+		if w.alive() && !w.timedOut.Load() {
+			p.log.Error("killing worker after a protocol error", "worker", w.ID, "pid", w.PID)
+			w.kill()
 		}
 		return
 	}
-	if !s.worker.alive() {
+	if !w.alive() {
+		return
+	}
+	if n := w.served.Add(1); w.maxRequests > 0 && n == w.maxRequests {
+		p.recycle(w, fmt.Sprintf("served %d requests (--max-requests)", n))
+	}
+	if w.retiring.Load() {
 		return
 	}
 	p.idle <- s
 }
 
+// Refused returns how many requests got 503 because the queue was full or
+// they waited too long.
+func (p *Pool) Refused() int64 { return p.refused.Load() }
+
 // Waiting returns the number of requests queued for a slot.
 func (p *Pool) Waiting() int { return int(p.waiting.Load()) }
+
+// recycle replaces w: a new worker is started first, and w keeps serving
+// until it is ready; then w is retired.
+func (p *Pool) recycle(w *Worker, why string) {
+	if !w.recycling.CompareAndSwap(false, true) {
+		return
+	}
+	p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID, "reason", why)
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		p.reloadMu.Lock()
+		defer p.reloadMu.Unlock()
+		nw, err := p.spawn(p.newID())
+		if err != nil {
+			p.log.Error("replacement worker failed to boot; the old one keeps serving", "worker", w.ID, "err", firstLine(err.Error()))
+			w.recycling.Store(false)
+			return
+		}
+		if p.isStopping() {
+			nw.stop()
+			return
+		}
+		p.add(nw)
+		p.retire(w)
+	}()
+}
+
+// retire stops sending requests to w, lets it finish the ones it has, then
+// asks it to exit.
+func (p *Pool) retire(w *Worker) {
+	if !w.retiring.CompareAndSwap(false, true) {
+		return
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for w.busy.Load() > 0 && w.alive() {
+			time.Sleep(10 * time.Millisecond)
+		}
+		w.stop()
+		select {
+		case <-w.exited:
+		case <-time.After(10 * time.Second):
+			p.log.Warn("retired worker did not exit; killing it", "worker", w.ID, "pid", w.PID)
+			w.kill()
+		}
+		p.log.Info("worker retired", "worker", w.ID, "pid", w.PID)
+	}()
+}
+
+// Reload starts a new generation of workers with freshly imported code and,
+// once every one of them is ready, retires the old generation. If the new
+// code does not load, the old generation keeps serving and the error is
+// returned (a *BootError holds the traceback).
+func (p *Pool) Reload() error {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	if p.isStopping() {
+		return ErrStopped
+	}
+	p.mu.Lock()
+	n := p.target
+	var old []*Worker
+	for w := range p.workers {
+		if !w.retiring.Load() {
+			old = append(old, w)
+		}
+	}
+	p.mu.Unlock()
+	ws, err := p.spawnN(n)
+	if err != nil {
+		return err
+	}
+	if p.isStopping() {
+		for _, w := range ws {
+			w.stop()
+		}
+		return ErrStopped
+	}
+	for _, w := range ws {
+		p.add(w)
+	}
+	for _, w := range old {
+		p.retire(w)
+	}
+	return nil
+}
+
+// Scale adds (delta > 0) or retires (delta < 0) workers, keeping at least one.
+func (p *Pool) Scale(delta int) error {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	if delta > 0 {
+		ws, err := p.spawnN(delta)
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.target += delta
+		p.mu.Unlock()
+		for _, w := range ws {
+			p.add(w)
+		}
+		return nil
+	}
+	p.mu.Lock()
+	var victims []*Worker
+	for w := range p.workers {
+		if len(victims) < -delta && !w.retiring.Load() && p.target-len(victims) > 1 {
+			victims = append(victims, w)
+		}
+	}
+	p.target -= len(victims)
+	p.mu.Unlock()
+	if len(victims) == 0 {
+		return errors.New("already at one worker")
+	}
+	for _, w := range victims {
+		p.retire(w)
+	}
+	return nil
+}
+
+// AppFiles returns the application's own source files loaded by the
+// serving workers, for a development reloader to watch.
+func (p *Pool) AppFiles() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for w := range p.workers {
+		if w.retiring.Load() {
+			continue
+		}
+		for _, f := range w.files {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	return out
+}
+
+// Size returns the number of workers the pool keeps serving.
+func (p *Pool) Size() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.target
+}
+
+// TimedOut handles a request whose worker sent nothing for too long: the
+// Python stack of every thread of that worker goes to the error log (through
+// faulthandler, which works even while the thread is stuck), then the worker
+// is killed. The caller answers 504; the supervisor starts a replacement.
+func (p *Pool) TimedOut(s *Slot) {
+	w := s.worker
+	s.broken = true
+	if !w.timedOut.CompareAndSwap(false, true) {
+		return
+	}
+	w.cmd.Process.Signal(syscall.SIGUSR1)
+	// faulthandler writes from its signal handler; give it a moment.
+	time.Sleep(200 * time.Millisecond)
+	w.kill()
+}
+
+// watchMemory retires workers whose resident memory passed MaxMemory.
+func (p *Pool) watchMemory() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.opts.MemoryCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopping:
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		ws := make([]*Worker, 0, len(p.workers))
+		for w := range p.workers {
+			ws = append(ws, w)
+		}
+		p.mu.Unlock()
+		for _, w := range ws {
+			if w.retiring.Load() || w.recycling.Load() {
+				continue
+			}
+			if rss, err := residentBytes(w.PID); err == nil && rss > p.opts.MaxMemory {
+				p.recycle(w, fmt.Sprintf("resident memory %d MiB over --max-memory %d MiB", rss>>20, p.opts.MaxMemory>>20))
+			}
+		}
+	}
+}
 
 // Stop ends every worker: politely (close the control socket, the worker
 // exits), then SIGKILL for any still running after timeout. Callers stop
 // sending requests first.
 func (p *Pool) Stop(timeout time.Duration) {
 	p.stopOnce.Do(func() { close(p.stopping) })
+	p.reloadMu.Lock() // let a reload in progress settle
+	p.reloadMu.Unlock()
 	p.mu.Lock()
 	ws := make([]*Worker, 0, len(p.workers))
 	for w := range p.workers {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -138,6 +139,10 @@ func (s *Slot) fill(n int) error {
 	}
 	return nil
 }
+
+// SetReadDeadline bounds the wait for the worker's next frame; see
+// net.Conn.SetReadDeadline.
+func (s *Slot) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }
 
 // MarkBroken takes the slot out of service: its stream is out of step, so
 // Release kills the worker instead of reusing it.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -28,8 +29,16 @@ type Worker struct {
 
 	exited     chan struct{} // closed once the process has been reaped
 	exitStatus string        // how it ended, set before exited is closed
-	retiring   atomic.Bool   // no new requests; replaced, then stopped
+	retiring   atomic.Bool   // takes no new requests; exits once idle
+	recycling  atomic.Bool   // a replacement is on its way
 	stopped    atomic.Bool   // exit was asked for: not a crash
+	timedOut   atomic.Bool   // killed because a request ran past --timeout
+
+	files []string // the app's own source files, as the worker reported them
+
+	busy        atomic.Int32 // slots serving a request now
+	served      atomic.Int64 // requests finished
+	maxRequests int64        // recycle after this many; 0 = never
 }
 
 // String names the worker for logs.
@@ -175,8 +184,12 @@ func (w *Worker) awaitReady(timeout time.Duration) error {
 	}
 	switch h.Type {
 	case wire.Ready:
-		if _, err := wire.DecodeDict(payload); err != nil {
+		info, err := wire.DecodeDict(payload)
+		if err != nil {
 			return fmt.Errorf("%s: bad ready frame: %w", w, err)
+		}
+		if files, ok := info["files"].(string); ok && files != "" {
+			w.files = strings.Split(files, "\n")
 		}
 		return nil
 	case wire.BootFailed:
@@ -215,4 +228,21 @@ func (w *Worker) closeConns() {
 	for _, s := range w.slots {
 		s.conn.Close()
 	}
+}
+
+// residentBytes reads a process's resident set size from /proc.
+func residentBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("unexpected /proc/%d/statm: %q", pid, b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return pages * int64(os.Getpagesize()), nil
 }

@@ -190,6 +190,9 @@ def tracked_route(environ, start_response):
 
 
 def crash_route(environ, start_response):
+    if q(environ, 'sig') == 'SEGV':
+        import ctypes
+        ctypes.string_at(0)  # a real segmentation fault, as a C extension would
     if q(environ, 'after'):
         start_response('200 OK', [('Content-Type', 'text/plain')])
 
@@ -199,6 +202,22 @@ def crash_route(environ, start_response):
             os._exit(7)
         return gen()
     os._exit(7)
+
+
+def garbage_route(environ, start_response):
+    """Writes a malformed frame on this thread's slot socket (fd 5 with
+    --threads 1): gowsgi must kill this worker, not crash itself."""
+    os.write(5, b'\xff\xff\xff\x7fQ\x00\x00\x00\x00')
+    return text(start_response, 'never relayed')
+
+
+HOARD = []
+
+
+def hog_route(environ, start_response):
+    """Grows this worker's memory by mb MiB and keeps it."""
+    HOARD.append(bytearray(int(q(environ, 'mb', '64')) << 20))
+    return text(start_response, 'hoarding %d MiB' % (sum(map(len, HOARD)) >> 20))
 
 
 def errors_route(environ, start_response):
@@ -242,7 +261,7 @@ ROUTES = {
     '/write': write_route, '/stream': stream_route, '/cl': cl_route, '/raise-before': raise_before,
     '/raise-after': raise_after, '/excinfo': excinfo_route, '/excinfo-late': excinfo_late,
     '/nonbytes': nonbytes_route, '/tracked': tracked_route, '/crash': crash_route,
-    '/errors': errors_route, '/filewrapper': filewrapper_route, '/sleep': sleep_route,
+    '/errors': errors_route, '/hog': hog_route, '/garbage': garbage_route, '/filewrapper': filewrapper_route, '/sleep': sleep_route,
     '/nobody': nobody_route, '/big': big_route,
 }
 
