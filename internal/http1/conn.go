@@ -48,10 +48,17 @@ type conn struct {
 	rdl        time.Time
 	wdl        time.Time
 
-	bw      *bufio.Writer // writes through cw to rwc
+	out     *outBufs      // nil while idle
+	bw      *bufio.Writer // out.bw: writes through cw to rwc
 	cw      connWriter
 	werr    error
 	scratch [64]byte
+
+	// now is the time taken for the response head; nowFresh says it is
+	// still fresh enough to stand for time.Now (no wait since), which
+	// saves the clock reads of the write and idle deadlines.
+	now      time.Time
+	nowFresh bool
 
 	req  Request
 	rw   ResponseWriter
@@ -72,13 +79,10 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c, _ := connPool.Get().(*conn)
 	if c == nil {
 		c = &conn{
-			rbuf: make([]byte, readBufSize),
 			hdr:  make([]Field, 0, 16),
 			fidx: make([]fieldIdx, 0, 16),
 		}
 		c.cw.c = c
-		c.bw = bufio.NewWriterSize(&c.cw, writeBufSize)
-		c.rw.bodyBuf = make([]byte, 0, bodyBufSize)
 	}
 	if c.rbuf == nil {
 		c.rbuf = make([]byte, readBufSize)
@@ -89,8 +93,42 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c.rdl, c.wdl = time.Time{}, time.Time{}
 	c.werr = nil
 	c.aborted = false
-	c.bw.Reset(&c.cw)
+	c.nowFresh = false
 	return c
+}
+
+// outBufs are a connection's output buffers. A connection holds them only
+// while it serves a request and gives them back while it waits idle for the
+// next one, so that idle keep-alive connections cost little memory.
+type outBufs struct {
+	bw   *bufio.Writer
+	body []byte
+}
+
+var outPool sync.Pool
+
+func (c *conn) acquireOut() {
+	if c.out != nil {
+		return
+	}
+	ob, _ := outPool.Get().(*outBufs)
+	if ob == nil {
+		ob = &outBufs{
+			bw:   bufio.NewWriterSize(nil, writeBufSize),
+			body: make([]byte, 0, bodyBufSize),
+		}
+	}
+	ob.bw.Reset(&c.cw)
+	c.out, c.bw, c.rw.bodyBuf = ob, ob.bw, ob.body[:0]
+}
+
+func (c *conn) releaseOut() {
+	if c.out == nil {
+		return
+	}
+	c.out.bw.Reset(nil)
+	outPool.Put(c.out)
+	c.out, c.bw, c.rw.bodyBuf = nil, nil, nil
 }
 
 // release returns c to the pool once its goroutine is done with it.
@@ -102,12 +140,12 @@ func (c *conn) release() {
 	if len(c.rbuf) > readBufSize {
 		c.rbuf = nil // drop a buffer grown for a large head
 	}
+	c.releaseOut()
 	c.srv, c.cfg, c.rwc = nil, nil, nil
 	c.req = Request{}
 	clear(c.hdr[:cap(c.hdr)])
-	c.rw.reset(nil, false)
+	c.rw = ResponseWriter{}
 	c.body = body{}
-	c.bw.Reset(&c.cw)
 	connPool.Put(c)
 }
 
@@ -119,6 +157,7 @@ func (c *conn) serve() {
 		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, Body: &c.body}
 		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
 		st := c.readHead()
+		c.nowFresh = false
 		if st != 0 {
 			if st > 0 {
 				c.writeError(st)
@@ -128,6 +167,7 @@ func (c *conn) serve() {
 			}
 			return
 		}
+		c.acquireOut()
 		c.rw.reset(c, c.req.Method == "HEAD")
 		c.callHandler()
 		if c.aborted {
@@ -138,6 +178,9 @@ func (c *conn) serve() {
 			rw.WriteHeader(500, "Internal Server Error", nil)
 		}
 		rw.Finish()
+		if !c.body.done() {
+			c.nowFresh = false // discardBody may wait
+		}
 		switch {
 		case c.werr != nil || c.aborted:
 			c.rwc.Close()
@@ -224,7 +267,12 @@ func (w *connWriter) Write(p []byte) (int, error) {
 		return 0, c.werr
 	}
 	wt := c.cfg.writeTimeout
-	t := time.Now().Add(wt)
+	var t time.Time
+	if c.nowFresh {
+		t = c.now.Add(wt)
+	} else {
+		t = time.Now().Add(wt)
+	}
 	if c.wdl.IsZero() || c.wdl.After(t) || t.Sub(c.wdl) > wt/8 {
 		c.wdl = t
 		c.rwc.SetWriteDeadline(t)
@@ -260,6 +308,7 @@ var statusText = map[int]string{
 func (c *conn) writeError(status int) {
 	text := statusText[status]
 	body := strconv.Itoa(status) + " " + text + "\n"
+	c.acquireOut()
 	bw := c.bw
 	bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + text + "\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n" +

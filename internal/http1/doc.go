@@ -25,8 +25,9 @@
 //
 //   - 400 for a line not ended by CRLF (bare LF, or CR inside a line); a
 //     request line that is not exactly "method SP target SP HTTP/1.x"; a
-//     method that is not a token; a target with control characters, or of
-//     a form its method does not allow (origin form "/p", absolute form
+//     method that is not a token; a target with control characters
+//     (octets above 0x7F are let through), or of a form its method does
+//     not allow (origin form "/p", absolute form
 //     "http[s]://a/p", "*" for OPTIONS only, authority form for CONNECT
 //     only); a field name that is not a token, whitespace before the colon,
 //     obs-fold (a line starting with SP or HTAB), or a control character

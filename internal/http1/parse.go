@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"time"
 )
@@ -216,12 +217,49 @@ func parseFieldLine(b []byte) (fieldIdx, bool) {
 	for ve > vs && (b[ve-1] == ' ' || b[ve-1] == '\t') {
 		ve--
 	}
-	for k := vs; k < ve; k++ {
-		if !isValueOct[b[k]] {
-			return fieldIdx{}, false
-		}
+	if !validValue(b[vs:ve]) {
+		return fieldIdx{}, false
 	}
 	return fieldIdx{0, int32(i), int32(vs), int32(ve)}, true
+}
+
+// validValue reports whether v holds only field-value octets: HTAB, SP,
+// VCHAR and obs-text (RFC 9110 §5.5). This is the hottest loop of request
+// parsing, so it tests eight octets at a time for any octet below 0x20 or
+// equal to 0x7F, and only looks closer at the rare words that have one
+// (usually an HTAB).
+func validValue(v []byte) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for len(v) >= 8 {
+		x := binary.LittleEndian.Uint64(v)
+		y := x ^ (0x7f * lo)
+		// Nonzero exactly when some octet is < 0x20, or == 0x7F.
+		if ((x-0x20*lo)&^x|(y-lo)&^y)&hi != 0 {
+			for _, c := range v[:8] {
+				if !isValueOct[c] {
+					return false
+				}
+			}
+		}
+		v = v[8:]
+	}
+	for _, c := range v {
+		if !isValueOct[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// validValueString is validValue for strings (response fields), where the
+// plain table loop is fast enough.
+func validValueString(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !isValueOct[v[i]] {
+			return false
+		}
+	}
+	return true
 }
 
 // readHead reads and checks the head of the next request on c, and fills in
@@ -312,13 +350,18 @@ func (c *conn) readHead() int {
 		// Need more bytes.
 		idle := len(buf) == 0
 		if idle {
+			c.releaseOut()
 			c.state.Store(stateIdle)
 			if c.srv.shuttingDown() {
 				return -1
 			}
 			if !idleArmed {
 				idleArmed = true
-				c.setReadDeadline(time.Now().Add(cfg.idleTimeout), cfg.idleTimeout/8)
+				now := c.now
+				if !c.nowFresh {
+					now = time.Now()
+				}
+				c.setReadDeadline(now.Add(cfg.idleTimeout), cfg.idleTimeout/8)
 			}
 		} else {
 			if !started {

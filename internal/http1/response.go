@@ -104,10 +104,8 @@ func (w *ResponseWriter) WriteHeader(status int, reason string, header []Field) 
 // checkHeader scans the application's head once: it validates it and
 // notes the fields that matter to the engine.
 func (w *ResponseWriter) checkHeader() bool {
-	for i := 0; i < len(w.reason); i++ {
-		if !isValueOct[w.reason[i]] {
-			return false
-		}
+	if !validValueString(w.reason) {
+		return false
 	}
 	for i := range w.header {
 		name, v := w.header[i].Name, w.header[i].Value
@@ -119,10 +117,8 @@ func (w *ResponseWriter) checkHeader() bool {
 				return false
 			}
 		}
-		for j := 0; j < len(v); j++ {
-			if !isValueOct[v[j]] {
-				return false
-			}
+		if !validValueString(v) {
+			return false
 		}
 		switch len(name) {
 		case 4:
@@ -213,6 +209,7 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 		}
 		w.c.bw.Write(p)
 	}
+	w.c.nowFresh = false // the handler may take its time before the next write
 	if err := w.c.werr; err != nil {
 		w.err = err
 		return 0, err
@@ -239,7 +236,9 @@ func (w *ResponseWriter) Flush() error {
 		w.sendHead(false)
 	}
 	w.writeBuffered()
-	return w.flush()
+	err := w.flush()
+	w.c.nowFresh = false
+	return err
 }
 
 // Finish ends the response: it sends the head if not yet sent, the buffered
@@ -381,6 +380,7 @@ func (w *ResponseWriter) sendHead(final bool) {
 		c.closeAfter = true
 	}
 
+	c.now, c.nowFresh = time.Now(), true
 	bw := c.bw
 	bw.WriteString("HTTP/1.1 ")
 	s := w.status
@@ -394,7 +394,7 @@ func (w *ResponseWriter) sendHead(final bool) {
 		bw.WriteString(c.cfg.serverLine)
 	}
 	if !w.hasDate {
-		bw.Write(dateLine(time.Now()))
+		bw.Write(dateLine(c.now))
 	}
 	for i := range w.header {
 		f := &w.header[i]

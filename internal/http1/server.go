@@ -144,6 +144,7 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 	s.init()
 	if !s.trackListener(&l, true) {
+		l.Close()
 		return ErrServerClosed
 	}
 	defer s.trackListener(&l, false)

@@ -190,7 +190,7 @@ func TestNoBodyResponses(t *testing.T) {
 			t.Fatalf("%s %s:\n%s", method, path, r.Raw)
 		}
 	}
-	check("HEAD", "/", "5")    // the length GET would have
+	check("HEAD", "/", "5")     // the length GET would have
 	check("HEAD", "/empty", "") // nothing written: no length
 	check("HEAD", "/big", "")   // too big to buffer: GET is chunked, HEAD has neither
 	check("GET", "/204", "")
@@ -683,4 +683,141 @@ func TestUnixSocket(t *testing.T) {
 		t.Fatalf("%v %v", r, err)
 	}
 	os.Remove(path)
+}
+
+func TestLargeHead(t *testing.T) {
+	got := make(chan *seen, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		got <- snapshot(r)
+		w.WriteHeader(200, "OK", nil)
+	})
+	big := strings.Repeat("v", 30000)
+	c := dial(t, addr)
+	// Sent in pieces, so the buffer fills, compacts and grows.
+	head := "GET /" + strings.Repeat("p", 8000) + " HTTP/1.1\r\nHost: x\r\nBig: " + big + "\r\nBig2: " + big + "\r\n\r\n"
+	for i := 0; i < len(head); i += 3000 {
+		c.send(head[i:min(i+3000, len(head))])
+		time.Sleep(time.Millisecond)
+	}
+	if r := c.read("GET"); r.Status != 200 {
+		t.Fatalf("%s", r.Raw)
+	}
+	if s := <-got; len(s.Path) != 8001 || s.Header[1].Value != big || s.Header[2].Value != big {
+		t.Fatal("large head mangled")
+	}
+	// Default limits: 8190 for the request line, 64 KiB of fields.
+	c.send("GET /" + strings.Repeat("p", 8190) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+	if r := c.read("GET"); r.Status != 414 {
+		t.Fatalf("%s", r.Raw)
+	}
+	c = dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\nBig: " + big + "\r\nBig2: " + big + "\r\nBig3: " + big + "\r\n\r\n")
+	if r := c.read("GET"); r.Status != 431 {
+		t.Fatalf("%s", r.Raw)
+	}
+	c = dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("A: b\r\n", 100) + "\r\n")
+	if r := c.read("GET"); r.Status != 431 {
+		t.Fatalf("%s", r.Raw)
+	}
+}
+
+func TestChunkLineLimit(t *testing.T) {
+	got := make(chan error, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		_, err := io.ReadAll(r.Body)
+		got <- err
+		w.WriteHeader(400, "Bad Request", nil)
+	})
+	c := dial(t, addr)
+	c.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;" + strings.Repeat("e", chunkLineMax) + "\r\nhello\r\n0\r\n\r\n")
+	var be *BodyError
+	if err := <-got; !errors.As(err, &be) || !strings.Contains(be.Error(), "too long") {
+		t.Fatalf("got %v", err)
+	}
+	c.read("POST")
+	c.expectEOF()
+}
+
+func TestResponseWriterAccessors(t *testing.T) {
+	type info struct {
+		proto         string
+		status        int
+		written       int64
+		close, expect bool
+		remote, local string
+	}
+	got := make(chan info, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		w.WriteHeader(201, "Created", nil)
+		w.Write([]byte("abc"))
+		w.SetClose()
+		w.Finish()
+		w.Finish() // idempotent
+		if _, err := w.Write([]byte("x")); err == nil {
+			panic("Write after Finish succeeded")
+		}
+		got <- info{r.Proto(), w.Status(), w.Written(), r.Close, r.ExpectContinue(), r.RemoteAddr.String(), r.LocalAddr.String()}
+	})
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	r := c.read("GET")
+	if r.Status != 201 || r.get("Connection") != "close" || string(r.Body) != "abc" {
+		t.Fatalf("%s", r.Raw)
+	}
+	i := <-got
+	if i.proto != "HTTP/1.0" || i.status != 201 || i.written != 3 || i.close || i.expect ||
+		i.remote != c.LocalAddr().String() || i.local != c.RemoteAddr().String() {
+		t.Fatalf("%+v", i)
+	}
+	c.expectEOF()
+}
+
+func TestLargeBody(t *testing.T) {
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		buf := make([]byte, 64<<10)
+		var n int64
+		var sum byte
+		for {
+			k, err := r.Body.Read(buf)
+			for _, b := range buf[:k] {
+				sum += b
+			}
+			n += int64(k)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				w.WriteHeader(400, "Bad", nil)
+				return
+			}
+		}
+		w.WriteHeader(200, "OK", nil)
+		w.Write([]byte(strconv.FormatInt(n, 10) + " " + strconv.Itoa(int(sum))))
+	})
+	body := make([]byte, 3<<20)
+	var sum byte
+	for i := range body {
+		body[i] = byte(i * 7)
+		sum += body[i]
+	}
+	want := strconv.Itoa(len(body)) + " " + strconv.Itoa(int(sum))
+	c := dial(t, addr)
+	go func() {
+		c.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n"))
+		c.Write(body)
+		c.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"))
+		for i := 0; i < len(body); i += 100000 {
+			chunk := body[i:min(i+100000, len(body))]
+			c.Write([]byte(strconv.FormatInt(int64(len(chunk)), 16) + "\r\n"))
+			c.Write(chunk)
+			c.Write([]byte("\r\n"))
+		}
+		c.Write([]byte("0\r\n\r\n"))
+	}()
+	for i := 0; i < 2; i++ {
+		if r := c.read("POST"); string(r.Body) != want {
+			t.Fatalf("request %d: %q, want %q", i, r.Body, want)
+		}
+	}
 }
