@@ -486,25 +486,27 @@ func TestResponses(t *testing.T) {
 		if !strings.HasPrefix(out, "HTTP/1.1 200 OK") || !strings.Contains(out, "already sent") || strings.Contains(out, "unreachable") || strings.HasSuffix(out, "0\r\n\r\n") {
 			t.Fatalf("after head: %q", out)
 		}
-		if !strings.Contains(s.Stderr.String(), "ValueError: too late") {
+		if !waitFor(5*time.Second, func() bool { return strings.Contains(s.Stderr.String(), "ValueError: too late") }) {
 			t.Errorf("re-raised exc_info not logged:\n%s", s.Stderr)
 		}
 	})
 
 	t.Run("app errors", func(t *testing.T) {
 		resp, _ := get(t, s, "GET", "/raise-before", nil)
-		if resp.StatusCode != 500 || !strings.Contains(s.Stderr.String(), "RuntimeError: boom before headers") {
+		if resp.StatusCode != 500 || !waitFor(5*time.Second, func() bool { return strings.Contains(s.Stderr.String(), "RuntimeError: boom before headers") }) {
 			t.Fatalf("raise before: %d\n%s", resp.StatusCode, s.Stderr)
 		}
 		out := raw(t, s.Addr, "GET /raise-after HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second)
 		if !strings.HasPrefix(out, "HTTP/1.1 200 OK") || !strings.Contains(out, "partial") || strings.HasSuffix(out, "0\r\n\r\n") {
 			t.Fatalf("raise after: %q", out)
 		}
-		if !strings.Contains(s.Stderr.String(), "RuntimeError: boom after headers") {
+		if !waitFor(5*time.Second, func() bool { return strings.Contains(s.Stderr.String(), "RuntimeError: boom after headers") }) {
 			t.Error("traceback after headers not logged")
 		}
 		resp, _ = get(t, s, "GET", "/nonbytes", nil)
-		if resp.StatusCode != 500 || !strings.Contains(s.Stderr.String(), "response body items must be bytes, not str") {
+		if resp.StatusCode != 500 || !waitFor(5*time.Second, func() bool {
+			return strings.Contains(s.Stderr.String(), "response body items must be bytes, not str")
+		}) {
 			t.Fatalf("non-bytes: %d", resp.StatusCode)
 		}
 	})

@@ -2,6 +2,7 @@
 //
 //	gowsgi cloudacademy/playground.py --bind :5000
 //	gowsgi myproject.wsgi:application -w 4 --threads 8
+//	gowsgi check myproject.wsgi:application
 package main
 
 import (
@@ -13,10 +14,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
 
+	"github.com/gowsgi/gowsgi/internal/check"
 	"github.com/gowsgi/gowsgi/internal/config"
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/http1"
@@ -39,6 +42,9 @@ func fail(code int, format string, a ...any) int {
 }
 
 func run(args []string) int {
+	if len(args) > 0 && args[0] == "check" {
+		return check.Main(args[1:], os.Stdout, os.Stderr)
+	}
 	cfg, err := config.Parse(args, os.Getenv, os.Stdout)
 	if errors.Is(err, config.ErrHelp) {
 		return 0
@@ -52,6 +58,15 @@ func run(args []string) int {
 	}
 	log := newLogger(cfg.LogLevel)
 	slog.SetDefault(log)
+	if path := os.Getenv("GOWSGI_CPUPROFILE"); path != "" {
+		// For bench/: profile the Go side until shutdown.
+		f, err := os.Create(path)
+		if err != nil {
+			return fail(1, "GOWSGI_CPUPROFILE: %v", err)
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 
 	python, err := pyshim.FindPython(cfg.Python)
 	if err != nil {
@@ -64,11 +79,12 @@ func run(args []string) int {
 	}
 	pool := workers.New(workers.Options{
 		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
-		Env: env, Workers: cfg.Workers, Threads: cfg.Threads,
+		Env: env, Workers: cfg.Workers, Threads: cfg.Threads, Preload: cfg.Preload,
 		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
 		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
-		MaxMemory: int64(cfg.MaxMemoryMiB) << 20,
-		Log:       log,
+		PipelineDepth: cfg.PipelineDepth,
+		MaxMemory:     int64(cfg.MaxMemoryMiB) << 20,
+		Log:           log,
 	})
 	// Load the app before binding: a broken app never takes a port.
 	if err := pool.Start(); err != nil {
@@ -123,6 +139,11 @@ func run(args []string) int {
 		ErrorLog:          log,
 	}
 
+	// Signals are ours before the first request is accepted.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	control := make(chan os.Signal, 4)
+	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
 	var serving sync.WaitGroup
 	for _, l := range listeners {
 		serving.Add(1)
@@ -150,10 +171,6 @@ func run(args []string) int {
 		}
 	}
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	control := make(chan os.Signal, 4)
-	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
 	var sig os.Signal
 loop:
 	for {

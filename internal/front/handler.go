@@ -40,10 +40,6 @@ type Handler struct {
 // frameBufs recycles request frame buffers; most requests fit in 4 KiB.
 var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// inlineBodyMax is the largest body copied into the request frame; larger
-// ones go out with a second iovec in the same write.
-const inlineBodyMax = 16 << 10
-
 // ServeHTTP1 implements http1.Handler.
 func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 	var start time.Time
@@ -68,30 +64,26 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 	}
 	defer putBody(body)
 
-	slot, err := h.Pool.Acquire()
-	if err != nil {
+	bp := frameBufs.Get().(*[]byte)
+	defer frameBufs.Put(bp)
+	frame, off := wire.BeginRequest((*bp)[:0], 0) // the pool fills in the id
+	frame = h.appendEnviron(frame, r, n)
+	frame = wire.FinishRequest(frame, off, len(body), file != nil)
+	*bp = frame
+
+	t, err := h.Pool.Dispatch(frame, body, file)
+	if t == nil {
 		h.Log.Warn("request refused", "request", requestLine(r), "reason", err)
 		h.plain(w, 503, "Service Unavailable", []http1.Field{{Name: "Retry-After", Value: "1"}})
 		return
 	}
-	defer h.Pool.Release(slot)
-
-	bp := frameBufs.Get().(*[]byte)
-	defer frameBufs.Put(bp)
-	id := slot.NextID()
-	frame, off := wire.BeginRequest((*bp)[:0], id)
-	frame = h.appendEnviron(frame, r, n)
-	frame = wire.FinishRequest(frame, off, len(body), file != nil)
-	if len(body) <= inlineBodyMax {
-		frame = append(frame, body...)
-		body = nil
-	}
-	*bp = frame
-	if err := slot.Send(frame, body, file); err != nil {
-		h.workerLost(w, r, slot, false, err)
+	defer h.Pool.Release(t)
+	t.Turn()
+	if err != nil {
+		h.workerLost(w, r, t.Slot, false, err)
 		return
 	}
-	h.relay(w, r, slot, id)
+	h.relay(w, r, t.Slot, t.ID)
 }
 
 // relay copies the response frames of request id to the client.
@@ -161,9 +153,7 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, slot *workers
 				if fh.Type == wire.Whole {
 					return
 				}
-				if slot.SendAbort(id) != nil {
-					return
-				}
+				slot.SendAbort(id)
 				continue
 			}
 			w.WriteHeader(code, reason, fields)

@@ -3,6 +3,7 @@ package http1
 import (
 	"errors"
 	"io"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -270,6 +271,68 @@ func (w *ResponseWriter) Finish() error {
 		}
 	}
 	return w.flush()
+}
+
+// SendFile sends n bytes of f, from its current offset, as body bytes, with
+// sendfile(2) where the connection allows it: the file's pages go to the
+// socket without passing through user space. It sends the head first; the
+// caller finishes the response with Finish. A Content-Length the
+// application declared is honoured as with Write; for a response that can
+// have no body nothing is read.
+func (w *ResponseWriter) SendFile(f *os.File, n int64) (int64, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(200, "OK", nil)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	if w.finished {
+		return 0, errFinished
+	}
+	w.appBytes += n
+	if w.noBody {
+		return 0, nil
+	}
+	if w.clen >= 0 && n > w.clen-w.accepted {
+		n = w.clen - w.accepted
+	}
+	if !w.headSent {
+		w.sendHead(false)
+	}
+	w.writeBuffered()
+	c := w.c
+	if w.mode == modeChunked && n > 0 {
+		b := strconv.AppendInt(c.scratch[:0], n, 16)
+		c.bw.Write(append(b, '\r', '\n'))
+	}
+	if err := w.flush(); err != nil {
+		return 0, err
+	}
+	// Copy in pieces, each bounded by WriteTimeout, so a slow but live
+	// client can take a large file while a stalled one is cut off.
+	const piece = 4 << 20
+	var sent int64
+	for sent < n {
+		m := min(piece, n-sent)
+		c.rwc.SetWriteDeadline(time.Now().Add(c.cfg.writeTimeout))
+		k, err := io.Copy(c.rwc, io.LimitReader(f, m))
+		sent += k
+		if err == nil && k < m {
+			err = io.ErrUnexpectedEOF // the file shrank
+		}
+		if err != nil {
+			c.werr, c.closeAfter, w.err = err, true, err
+			w.accepted += sent
+			return sent, err
+		}
+	}
+	c.wdl = time.Time{}
+	w.accepted += sent
+	if w.mode == modeChunked && n > 0 {
+		c.bw.WriteString("\r\n")
+	}
+	c.nowFresh = false
+	return sent, nil
 }
 
 // Abort closes the connection at once, leaving the response incomplete, for

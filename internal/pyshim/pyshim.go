@@ -37,6 +37,9 @@ type Config struct {
 	PythonPath []string `json:"pythonpath,omitempty"`
 	Threads    int      `json:"threads"`
 	Workers    int      `json:"workers"`
+	// Mode "template" (--preload): load the app, then fork workers on
+	// request instead of serving (see internal/wire for the frames).
+	Mode string `json:"mode,omitempty"`
 }
 
 // Args returns the interpreter arguments that start a worker.

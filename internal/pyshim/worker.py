@@ -21,6 +21,7 @@ HDR = struct.Struct('<IBI')
 T_REQUEST, T_ABORT = ord('R'), ord('A')
 T_START, T_WHOLE, T_BODY, T_END, T_ERROR = b'SWBEX'
 T_READY, T_BOOT_FAILED = ord('Y'), ord('Z')
+T_FORK, T_FORKED, T_EXITED = ord('K'), ord('k'), ord('x')
 ANC_SIZE = socket.CMSG_SPACE(4 * 4)
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                         'te', 'trailers', 'transfer-encoding', 'upgrade'))
@@ -167,79 +168,66 @@ class Slot:
         self.view = memoryview(self.buf)
         self.start = self.end = 0
         self.fds = deque()
+        self.queue = deque()
         self.aborted = set()
 
-    # Reading.
+    # Reading. Frames are taken off the socket as they come, several at a
+    # time when the front pipelines requests; Abort frames are noted at once
+    # so a running response can see them, the rest queue in order.
 
     def _fill(self, flags=0):
-        """Read more bytes into the buffer; False at EOF."""
+        """Read more bytes into the buffer and parse them; False at EOF."""
+        if self.start == self.end:
+            self.start = self.end = 0
         n, anc, _, _ = self.sock.recvmsg_into([self.view[self.end:]], ANC_SIZE, flags)
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 self.fds.extend(struct.unpack('%di' % (len(data) // 4), data[:len(data) - len(data) % 4]))
         self.end += n
+        self._parse()
         return n > 0
 
-    def _frame(self):
-        """The next complete frame in the buffer as (type, id, payload view),
-        or None. The view is valid until the next read."""
-        avail = self.end - self.start
-        if avail >= 9:
-            n, t, rid = HDR.unpack_from(self.buf, self.start)
-            total = 9 + n
-            if avail >= total:
-                p = self.view[self.start + 9:self.start + total]
-                self.start += total
-                return t, rid, p
-            need = total
-        else:
-            need = 9
-        # Make room for the rest of this frame.
-        if need > len(self.buf):
-            buf = bytearray(max(need, 1 << 16))
-            buf[:avail] = self.view[self.start:self.end]
-            self.buf, self.view = buf, memoryview(buf)
+    def _parse(self):
+        buf, start, end = self.buf, self.start, self.end
+        while end - start >= 9:
+            n, t, rid = HDR.unpack_from(buf, start)
+            if end - start < 9 + n:
+                break
+            if t == T_ABORT:
+                self.aborted.add(rid)
+            else:
+                self.queue.append((t, rid, bytes(self.view[start + 9:start + 9 + n])))
+            start += 9 + n
+        self.start = start
+        # Make room for the rest of a partial frame.
+        avail = end - start
+        need = 9 + HDR.unpack_from(buf, start)[0] if avail >= 9 else 9
+        if need > len(buf):
+            nbuf = bytearray(max(need, 1 << 16))
+            nbuf[:avail] = self.view[start:end]
+            self.buf, self.view = nbuf, memoryview(nbuf)
             self.start, self.end = 0, avail
-        elif need > len(self.buf) - self.start:
-            self.buf[:avail] = self.view[self.start:self.end]
+        elif need > len(buf) - start:
+            buf[:avail] = self.view[start:end]
             self.start, self.end = 0, avail
-        return None
 
     def next_frame(self):
-        while True:
-            if self.start == self.end:
-                self.start = self.end = 0
-            f = self._frame()
-            if f is not None:
-                return f
+        """The next request-side frame as (type, id, payload), or None when
+        the front closed the socket."""
+        while not self.queue:
             if not self._fill():
                 return None
+        return self.queue.popleft()
 
     def abort_requested(self, rid):
-        """Whether the front has asked to abort request rid. Never blocks; only
-        Abort frames are taken off the socket while a request runs."""
-        self._take_aborts()
-        if rid in self.aborted:
-            return True
-        if self.start == self.end:
-            self.start = self.end = 0
-        if self.end == len(self.buf):
-            return False
-        try:
-            if not self._fill(socket.MSG_DONTWAIT):
-                self.aborted.add(rid)  # the front is gone
-        except BlockingIOError:
-            return False
-        self._take_aborts()
+        """Whether the front has asked to abort request rid. Never blocks."""
+        if rid not in self.aborted:
+            try:
+                if not self._fill(socket.MSG_DONTWAIT):
+                    self.aborted.add(rid)  # the front is gone
+            except BlockingIOError:
+                pass
         return rid in self.aborted
-
-    def _take_aborts(self):
-        while self.end - self.start >= 9:
-            n, t, rid = HDR.unpack_from(self.buf, self.start)
-            if t != T_ABORT:
-                return
-            self.start += 9 + n
-            self.aborted.add(rid)
 
     # Writing.
 
@@ -266,10 +254,10 @@ class Slot:
                 return
             t, rid, payload = f
             if t == T_REQUEST:
-                self.aborted.discard(rid)
+                # An abort always follows the start of its response, so any
+                # noted now are for finished requests.
+                self.aborted.clear()
                 self.handle(rid, payload)
-            elif t == T_ABORT:
-                self.aborted.add(rid)  # a response already finished; stale
 
     def handle(self, rid, payload):
         environ, body = _loads(payload)
@@ -433,12 +421,153 @@ def send_frame(sock, ftype, payload):
     sock.sendall(_pack(len(payload), ftype, 0) + payload)
 
 
+# ---------------------------------------------------------------- preload
+
+MAX_FORK_FDS = 253  # SCM_MAX_FD: a control socket and up to 252 slots
+
+
+def reserve_fds(n):
+    """Hold descriptors 5 .. 4+n with /dev/null while the template imports
+    the app: a forked worker puts its slot sockets there, which must not
+    replace a file or connection the app opened at import time."""
+    null = os.open(os.devnull, os.O_RDONLY)
+    for fd in range(5, 5 + n):
+        if fd != null:
+            os.dup2(null, fd, inheritable=False)
+    if not 5 <= null < 5 + n:
+        os.close(null)
+
+
+def reap(control):
+    """Report every child that has ended (Exited) with its raw wait status."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        send_frame(control, T_EXITED, _dumps({'pid': pid, 'status': status}, 2))
+
+
+def fork_worker(control, fds):
+    """Fork a worker that gets fds; in the template, report its pid
+    (Forked) and return None; in the child, return fds."""
+    # Output the app buffered at import time must not be written once per child.
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except Exception:
+            pass
+    try:
+        pid = os.fork()
+    except OSError as e:
+        pid, err = -1, e
+    if pid == 0:
+        return fds
+    for fd in fds:
+        os.close(fd)
+    if pid < 0:
+        send_frame(control, T_FORKED, _dumps({'error': str(err)}, 2))
+    else:
+        send_frame(control, T_FORKED, _dumps({'pid': pid}, 2))
+    return None
+
+
+def become_worker(control, wake, fds):
+    """In a forked child: drop the template's control socket, wake-up pipe
+    and SIGCHLD handling, and move the descriptors gowsgi sent to 4, 5, ...
+    where a worker started by exec has them. Returns the control socket."""
+    import fcntl
+    import signal
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for fd in wake:
+        os.close(fd)
+    control.close()
+    top = max(fds + [4 + len(fds)]) + 1
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD, top) for fd in fds]
+    for fd in fds:
+        os.close(fd)
+    for i, fd in enumerate(moved):
+        os.dup2(fd, 4 + i)  # replaces the placeholder of reserve_fds
+        os.close(fd)
+    return socket.socket(fileno=4)
+
+
+def run_template(control, ready):
+    """--preload: the app is loaded. Fork a worker for each Fork frame on the
+    control socket, answer Forked with its pid, and report each child that
+    ends (Exited). Stays single-threaded, so every fork copies a consistent
+    process. Returns only in a forked child, with that child's control
+    socket; the template exits when gowsgi closes the control socket."""
+    import gc
+    import select
+    import signal
+
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    # What the app built at import time moves to the permanent generation:
+    # the workers' cyclic GC never walks it, so never copies its pages.
+    gc.freeze()
+    send_frame(control, T_READY, _dumps(ready, 2))
+
+    buf, fds, child = bytearray(), [], None
+    anc_size = socket.CMSG_SPACE(4 * MAX_FORK_FDS)
+    try:
+        while child is None:
+            reap(control)
+            r = select.select([control, wake_r], [], [])[0]
+            if wake_r in r:
+                try:
+                    while os.read(wake_r, 512):
+                        pass
+                except BlockingIOError:
+                    pass
+            if control not in r:
+                continue
+            data, anc, flags, _ = control.recvmsg(1 << 16, anc_size)
+            for level, kind, cdata in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.extend(struct.unpack('%di' % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4]))
+            if not data:
+                break  # gowsgi asks the template to exit
+            if flags & socket.MSG_CTRUNC:
+                log('preload template: descriptors of a fork request were lost; exiting')
+                sys.exit(5)
+            buf += data
+            while child is None and len(buf) >= 9:
+                n, ftype, _ = HDR.unpack_from(buf)
+                if len(buf) < 9 + n:
+                    break
+                payload = bytes(buf[9:9 + n])
+                del buf[:9 + n]
+                if ftype != T_FORK:
+                    log('preload template: unexpected frame %r; exiting' % chr(ftype))
+                    sys.exit(5)
+                want = json.loads(payload)['fds']
+                mine, fds = fds[:want], fds[want:]
+                child = fork_worker(control, mine)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # gowsgi is gone
+    if child is None:
+        sys.exit(0)
+    return become_worker(control, (wake_r, wake_w), child)
+
+
 def main():
     import signal
     import faulthandler
 
     cfg = json.loads(sys.argv[1])
     control = socket.socket(fileno=4)
+    template = cfg.get('mode') == 'template'
+    if template:
+        reserve_fds(cfg['threads'])
     # Ctrl-C in a terminal reaches the whole process group; the front decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
@@ -459,6 +588,12 @@ def main():
     except BaseException as e:
         send_frame(control, T_BOOT_FAILED, app_traceback(e).encode('utf-8', 'replace'))
         sys.exit(3)
+
+    if template:
+        control = run_template(control, {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
+                                         'files': '\n'.join(app_files())})
+        # From here on this is a worker forked from the template.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     threads = cfg['threads']
     base = {

@@ -31,6 +31,17 @@
 //	   after S the client connection is aborted.
 //	Y  ready (control socket): marshal dict with the worker's facts.
 //	Z  boot failed (control socket): UTF-8 text, a traceback or one line.
+//
+// With --preload a template process loads the app once and forks the
+// workers; its control socket also carries:
+//
+//	K  fork (Go → template): JSON {"fds": n}; the request id is the new
+//	   worker's number. n descriptors travel with the frame (SCM_RIGHTS):
+//	   the child's control socket, then one socket per slot.
+//	k  forked (template → Go): marshal dict {'pid': int} of the child, or
+//	   {'error': str} when fork failed. Always before that child's x.
+//	x  exited (template → Go): marshal dict {'pid': int, 'status': int}, a
+//	   child reaped with its raw wait status.
 package wire
 
 import (
@@ -60,11 +71,14 @@ const (
 	Error      Type = 'X'
 	Ready      Type = 'Y'
 	BootFailed Type = 'Z'
+	Fork       Type = 'K'
+	Forked     Type = 'k'
+	Exited     Type = 'x'
 )
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, Ready, BootFailed:
+	case Request, Abort, Start, Whole, Body, End, Error, Ready, BootFailed, Fork, Forked, Exited:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

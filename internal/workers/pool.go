@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,11 +32,13 @@ type Options struct {
 	Env        []string // environment of the workers
 	Workers    int      // processes
 	Threads    int      // slots per process
+	Preload    bool     // import the app once in a template process and fork workers from it
 
 	BootTimeout  time.Duration // loading the app; default 2 minutes
 	MaxQueue     int           // requests waiting for a slot; beyond → ErrQueueFull
 	QueueTimeout time.Duration // longest wait for a slot → ErrQueueTimeout
 
+	PipelineDepth     int           // requests queued on one busy slot; 0 or 1 = no pipelining
 	MaxRequests       int           // recycle a worker after this many requests; 0 = never
 	MaxRequestsJitter int           // add up to this many, so workers do not recycle together
 	MaxMemory         int64         // recycle a worker whose RSS exceeds this many bytes; 0 = never
@@ -57,6 +60,8 @@ type Pool struct {
 	log  *slog.Logger
 
 	idle     chan *Slot
+	roomy    chan *Slot              // busy slots with pipeline room, offered to the queue
+	slots    atomic.Pointer[[]*Slot] // serving workers' slots, for pipelining
 	waiting  atomic.Int64
 	refused  atomic.Int64
 	stopping chan struct{}
@@ -64,6 +69,7 @@ type Pool struct {
 	fatal    chan error
 
 	reloadMu sync.Mutex // one reload or scale step at a time
+	preload  preloader  // --preload: the template processes (template.go)
 
 	mu      sync.Mutex
 	workers map[*Worker]struct{} // every process still running, retiring ones too
@@ -98,6 +104,7 @@ func New(o Options) *Pool {
 		opts:     o,
 		log:      o.Log,
 		idle:     make(chan *Slot, maxSlots),
+		roomy:    make(chan *Slot, maxSlots),
 		stopping: make(chan struct{}),
 		fatal:    make(chan error, 1),
 		workers:  map[*Worker]struct{}{},
@@ -182,6 +189,7 @@ func (p *Pool) add(w *Worker) {
 	p.mu.Lock()
 	p.workers[w] = struct{}{}
 	p.failing = 0
+	p.rebuildSlots()
 	p.mu.Unlock()
 	p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
 	for _, s := range w.slots {
@@ -197,6 +205,7 @@ func (p *Pool) supervise(w *Worker) {
 	<-w.exited
 	p.mu.Lock()
 	delete(p.workers, w)
+	p.rebuildSlots()
 	p.mu.Unlock()
 	if p.isStopping() || w.retiring.Load() {
 		return
@@ -279,12 +288,12 @@ func (p *Pool) isStopping() bool {
 	}
 }
 
-// usable reports whether an idle slot may take a request.
+// usable reports whether a slot may take a request.
 func usable(s *Slot) bool {
-	return !s.broken && s.worker.alive() && !s.worker.retiring.Load()
+	return !s.broken.Load() && s.worker.alive() && !s.worker.retiring.Load()
 }
 
-// take claims s for a request, or reports that its worker is leaving. The
+// take claims s's worker for a request, or reports that it is leaving. The
 // busy count goes up before the retiring flag is read again, and retire sets
 // the flag before it reads busy, so a worker is never stopped under a
 // request.
@@ -300,14 +309,39 @@ func take(s *Slot) bool {
 	return true
 }
 
-// Acquire returns an idle slot, waiting in the bounded queue while every slot
-// is busy. The caller must Release it.
-func (p *Pool) Acquire() (*Slot, error) {
+// issueOn queues a request on s if its worker still takes requests.
+// pipelined requests only go behind a running one, never to an idle slot
+// (idle slots are in the idle channel and are taken from there).
+func (p *Pool) issueOn(s *Slot, frame, body []byte, file *os.File, pipelined bool) (*Ticket, error, bool) {
+	if !take(s) {
+		return nil, nil, false
+	}
+	s.mu.Lock()
+	if s.broken.Load() || (pipelined && (s.inflight < 1 || s.inflight >= int32(p.opts.PipelineDepth))) {
+		s.mu.Unlock()
+		s.worker.busy.Add(-1)
+		return nil, nil, false
+	}
+	t, err := s.issue(frame, body, file)
+	s.mu.Unlock()
+	return t, err, true
+}
+
+// Dispatch sends a request to a worker and returns its ticket; the caller
+// waits for t.Turn, reads the response from t.Slot, then Releases t.
+//
+// An idle slot is used when there is one. When every slot is busy, a small
+// request may be pipelined behind one that began less than pipelineMaxAge
+// ago on a slot with fewer than PipelineDepth requests: a worker answering
+// fast then reads several requests per wake-up, while a slow request is not
+// queued behind. Otherwise the request waits in the bounded queue for an
+// idle slot.
+func (p *Pool) Dispatch(frame, body []byte, file *os.File) (*Ticket, error) {
 	for {
 		select {
 		case s := <-p.idle:
-			if take(s) {
-				return s, nil
+			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
+				return t, err
 			}
 			continue
 		default:
@@ -316,6 +350,14 @@ func (p *Pool) Acquire() (*Slot, error) {
 	}
 	if p.isStopping() {
 		return nil, ErrStopped
+	}
+	pipelinable := file == nil && p.opts.PipelineDepth > 1 && len(frame)+len(body) <= pipelineMaxBytes
+	if pipelinable && p.waiting.Load() == 0 { // never overtake the queue
+		if s := p.pipelineCandidate(); s != nil {
+			if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
+				return t, err
+			}
+		}
 	}
 	if p.waiting.Add(1) > int64(p.opts.MaxQueue) {
 		p.waiting.Add(-1)
@@ -332,8 +374,14 @@ func (p *Pool) Acquire() (*Slot, error) {
 	for {
 		select {
 		case s := <-p.idle:
-			if take(s) {
-				return s, nil
+			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
+				return t, err
+			}
+		case s := <-p.roomy:
+			if pipelinable {
+				if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
+					return t, err
+				}
 			}
 		case <-timeout:
 			p.refused.Add(1)
@@ -344,14 +392,59 @@ func (p *Pool) Acquire() (*Slot, error) {
 	}
 }
 
-// Release returns a slot after its response ended. A slot whose stream broke
-// (worker died, malformed frame) is not reused; a live worker behind a broken
-// stream is killed, since it can no longer be trusted to stay in step.
-func (p *Pool) Release(s *Slot) {
+// Pipelining bounds: only small requests, only behind a request that is
+// still young (a long-running one is likely slow, and whatever queues
+// behind it waits as long).
+const (
+	pipelineMaxBytes = 64 << 10
+	pipelineMaxAge   = time.Millisecond
+)
+
+// pipelineCandidate picks the busy slot with the fewest queued requests
+// among those whose current request is young.
+func (p *Pool) pipelineCandidate() *Slot {
+	slots := p.slots.Load()
+	if slots == nil {
+		return nil
+	}
+	now := time.Now().UnixNano()
+	var best *Slot
+	bestN := int32(p.opts.PipelineDepth)
+	for _, s := range *slots {
+		n := s.hint.Load()
+		if n >= 1 && n < bestN && now-s.turnAt.Load() < int64(pipelineMaxAge) && usable(s) {
+			best, bestN = s, n
+		}
+	}
+	return best
+}
+
+// rebuildSlots refreshes the list of slots the pipeline may use. p.mu is held.
+func (p *Pool) rebuildSlots() {
+	var all []*Slot
+	for w := range p.workers {
+		if !w.retiring.Load() {
+			all = append(all, w.slots...)
+		}
+	}
+	p.slots.Store(&all)
+}
+
+// Release ends a ticket after its response was read (or abandoned). A slot
+// whose stream broke is not reused; a live worker that broke the protocol is
+// killed, since it can no longer be trusted to stay in step.
+func (p *Pool) Release(t *Ticket) {
+	s := t.Slot
 	w := s.worker
+	close(t.done)
+	s.mu.Lock()
+	s.inflight--
+	s.hint.Store(s.inflight)
+	idle := s.inflight == 0
+	s.mu.Unlock()
 	defer w.busy.Add(-1)
-	if s.broken {
-		if w.alive() && !w.timedOut.Load() {
+	if s.broken.Load() {
+		if s.protocolErr.Load() && w.alive() && !w.timedOut.Load() && w.killing.CompareAndSwap(false, true) {
 			p.log.Error("killing worker after a protocol error", "worker", w.ID, "pid", w.PID)
 			w.kill()
 		}
@@ -366,7 +459,16 @@ func (p *Pool) Release(s *Slot) {
 	if w.retiring.Load() {
 		return
 	}
-	p.idle <- s
+	if idle {
+		p.idle <- s
+	} else if p.waiting.Load() > 0 && p.opts.PipelineDepth > 1 && s.hint.Load() < int32(p.opts.PipelineDepth) {
+		// The slot has room in its pipeline: offer it to the queue, so
+		// waiting requests are not overtaken by newer ones.
+		select {
+		case p.roomy <- s:
+		default:
+		}
+	}
 }
 
 // Refused returns how many requests got 503 because the queue was full or
@@ -409,6 +511,9 @@ func (p *Pool) retire(w *Worker) {
 	if !w.retiring.CompareAndSwap(false, true) {
 		return
 	}
+	p.mu.Lock()
+	p.rebuildSlots()
+	p.mu.Unlock()
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -435,6 +540,9 @@ func (p *Pool) Reload() error {
 	defer p.reloadMu.Unlock()
 	if p.isStopping() {
 		return ErrStopped
+	}
+	if err := p.renewTemplate(); err != nil {
+		return err
 	}
 	p.mu.Lock()
 	n := p.target
@@ -533,11 +641,11 @@ func (p *Pool) Size() int {
 // is killed. The caller answers 504; the supervisor starts a replacement.
 func (p *Pool) TimedOut(s *Slot) {
 	w := s.worker
-	s.broken = true
+	s.broken.Store(true)
 	if !w.timedOut.CompareAndSwap(false, true) {
 		return
 	}
-	w.cmd.Process.Signal(syscall.SIGUSR1)
+	w.signal(syscall.SIGUSR1)
 	// faulthandler writes from its signal handler; give it a moment.
 	time.Sleep(200 * time.Millisecond)
 	w.kill()

@@ -1,10 +1,13 @@
 package workers
 
 import (
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,18 +15,42 @@ import (
 	"github.com/gowsgi/gowsgi/internal/wire"
 )
 
-// Slot is the Go end of one worker thread's socketpair. A slot serves one
-// request at a time: the caller that acquired it sends a request frame and
-// reads response frames until the response ends, then releases it.
+// Slot is the Go end of one worker thread's socketpair.
+//
+// Requests on a slot are served in order. Usually a slot has one request at
+// a time; when every slot is busy, a request may be pipelined behind the
+// one running on a slot that is answering fast (see Pool.Dispatch), so that
+// a worker under load reads several requests per wake-up. Each request holds
+// a Ticket that says when its turn to read the response comes.
 type Slot struct {
 	worker *Worker
 	conn   *net.UnixConn
 
-	buf  []byte // read buffer; buf[r:w] is unread
-	r, w int
+	// Write side: frames are appended in dispatch order and written by
+	// whichever dispatcher finds no write in progress, so requests that
+	// arrive together leave in one system call.
+	mu       sync.Mutex
+	wbuf     []byte
+	wspare   []byte
+	fds      []pendingFD // descriptors to attach at offsets of wbuf
+	writing  bool
+	tail     chan struct{} // done channel of the last ticket issued
+	inflight int32         // tickets not yet released (guarded by mu)
+	hint     atomic.Int32  // inflight, readable without mu
+	turnAt   atomic.Int64  // when the response now being read began (unix ns)
 
-	nextID uint32
-	broken bool // the stream is out of step or the worker is gone
+	// Read side, used by the ticket whose turn it is.
+	buf    []byte // buf[r:w] is unread
+	r, w   int
+	nextID uint32 // guarded by mu
+
+	broken      atomic.Bool // the worker is gone or the stream is out of step
+	protocolErr atomic.Bool // the worker sent something invalid
+}
+
+type pendingFD struct {
+	off int // offset in wbuf of the frame the descriptor travels with
+	fd  int // a dup, closed once sent
 }
 
 const slotBufSize = 64 << 10
@@ -35,41 +62,108 @@ func newSlot(w *Worker, conn *net.UnixConn) *Slot {
 // Worker returns the worker process that owns the slot.
 func (s *Slot) Worker() *Worker { return s.worker }
 
-// NextID returns a fresh request id for this slot.
-func (s *Slot) NextID() uint32 {
-	s.nextID++
-	return s.nextID
+// Ticket is one request's place on a slot.
+type Ticket struct {
+	Slot *Slot
+	ID   uint32 // request id on the wire
+	prev chan struct{}
+	done chan struct{}
 }
 
-// Send writes one request frame: prefix (built with wire.BeginRequest and
-// wire.FinishRequest), then body, and passes file's descriptor along when
-// file is not nil. Small requests go out in a single write.
-func (s *Slot) Send(prefix, body []byte, file *os.File) error {
-	var err error
-	switch {
-	case file != nil:
-		oob := unix.UnixRights(int(file.Fd()))
-		_, _, err = s.conn.WriteMsgUnix(prefix, oob, nil)
-	case len(body) == 0:
-		_, err = s.conn.Write(prefix)
-	default:
-		bufs := net.Buffers{prefix, body}
-		_, err = bufs.WriteTo(s.conn)
+// Turn waits until the responses of earlier requests on the slot have been
+// read; then this ticket's response comes next.
+func (t *Ticket) Turn() {
+	if t.prev != nil {
+		<-t.prev
 	}
-	if err != nil {
-		s.broken = true
+	t.Slot.turnAt.Store(time.Now().UnixNano())
+}
+
+// issue gives out the next ticket and queues its request: frame (a request
+// frame from wire.BeginRequest/FinishRequest, whose id is filled in here)
+// followed by body, and file's descriptor when file is not nil. Frames are
+// queued under s.mu, so wire order is ticket order. s.mu is held.
+func (s *Slot) issue(frame, body []byte, file *os.File) (*Ticket, error) {
+	s.nextID++
+	t := &Ticket{Slot: s, ID: s.nextID, prev: s.tail, done: make(chan struct{})}
+	s.tail = t.done
+	s.inflight++
+	s.hint.Store(s.inflight)
+	if s.inflight == 1 {
+		s.turnAt.Store(time.Now().UnixNano())
+	}
+	off := len(s.wbuf)
+	s.wbuf = append(s.wbuf, frame...)
+	binary.LittleEndian.PutUint32(s.wbuf[off+5:], t.ID)
+	s.wbuf = append(s.wbuf, body...)
+	if file != nil {
+		fd, err := unix.Dup(int(file.Fd()))
+		if err != nil {
+			s.wbuf = s.wbuf[:off]
+			s.flushLocked()
+			return t, err
+		}
+		s.fds = append(s.fds, pendingFD{off, fd})
+	}
+	s.flushLocked()
+	return t, nil
+}
+
+// flushLocked writes what is queued unless another dispatcher is already
+// doing so (it will pick up what was added). s.mu is held; it is released
+// during the system calls.
+func (s *Slot) flushLocked() {
+	if s.writing {
+		return
+	}
+	s.writing = true
+	for len(s.wbuf) > 0 {
+		buf, fds := s.wbuf, s.fds
+		s.wbuf, s.wspare, s.fds = s.wspare[:0], nil, nil
+		s.mu.Unlock()
+		err := s.write(buf, fds)
+		s.mu.Lock()
+		if cap(buf) <= 1<<20 {
+			s.wspare = buf[:0]
+		}
+		if err != nil {
+			s.broken.Store(true)
+			for _, p := range s.fds {
+				unix.Close(p.fd)
+			}
+			s.wbuf, s.fds = s.wbuf[:0], nil
+			break
+		}
+	}
+	s.writing = false
+}
+
+func (s *Slot) write(buf []byte, fds []pendingFD) error {
+	pos := 0
+	var err error
+	for _, p := range fds {
+		if err == nil && p.off > pos {
+			_, err = s.conn.Write(buf[pos:p.off])
+		}
+		if err == nil {
+			// The descriptor rides on the first byte of its frame's header.
+			_, _, err = s.conn.WriteMsgUnix(buf[p.off:p.off+wire.HeaderSize], unix.UnixRights(p.fd), nil)
+			pos = p.off + wire.HeaderSize
+		}
+		unix.Close(p.fd)
+	}
+	if err == nil && pos < len(buf) {
+		_, err = s.conn.Write(buf[pos:])
 	}
 	return err
 }
 
 // SendAbort asks the worker to stop producing the response to id.
-func (s *Slot) SendAbort(id uint32) error {
-	var b [wire.HeaderSize]byte
-	_, err := s.conn.Write(wire.AppendHeader(b[:0], wire.Abort, id, 0))
-	if err != nil {
-		s.broken = true
-	}
-	return err
+func (s *Slot) SendAbort(id uint32) {
+	s.mu.Lock()
+	s.wbuf = wire.AppendHeader(s.wbuf, wire.Abort, id, 0)
+	s.flushLocked()
+	s.mu.Unlock()
 }
 
 // ErrWorkerGone reports that the worker closed its end, almost always
@@ -84,7 +178,7 @@ func (s *Slot) ReadFrame() (wire.Header, []byte, error) {
 	}
 	h, err := wire.ParseHeader(s.buf[s.r:])
 	if err != nil {
-		s.broken = true
+		s.MarkBroken()
 		return h, nil, err
 	}
 	if err := s.fill(wire.HeaderSize + h.Len); err != nil {
@@ -103,6 +197,9 @@ func (s *Slot) Buffered() bool { return s.w > s.r }
 func (s *Slot) fill(n int) error {
 	if s.w-s.r >= n {
 		return nil
+	}
+	if s.broken.Load() {
+		return ErrWorkerGone
 	}
 	if s.r == s.w {
 		s.r, s.w = 0, 0
@@ -130,7 +227,10 @@ func (s *Slot) fill(n int) error {
 			if s.w-s.r >= n {
 				return nil
 			}
-			s.broken = true
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return err // the caller decides; the stream is intact
+			}
+			s.broken.Store(true)
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET) {
 				return ErrWorkerGone
 			}
@@ -144,6 +244,9 @@ func (s *Slot) fill(n int) error {
 // net.Conn.SetReadDeadline.
 func (s *Slot) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }
 
-// MarkBroken takes the slot out of service: its stream is out of step, so
-// Release kills the worker instead of reusing it.
-func (s *Slot) MarkBroken() { s.broken = true }
+// MarkBroken takes the slot out of service after a protocol error: its
+// stream is out of step, so Release kills the worker instead of reusing it.
+func (s *Slot) MarkBroken() {
+	s.protocolErr.Store(true)
+	s.broken.Store(true)
+}

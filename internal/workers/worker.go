@@ -23,7 +23,7 @@ type Worker struct {
 	ID  int // stable, small, for logs: "worker 3"
 	PID int
 
-	cmd     *exec.Cmd
+	proc    *os.Process // gowsgi's child, or with --preload the template's
 	control *net.UnixConn
 	slots   []*Slot
 
@@ -33,6 +33,7 @@ type Worker struct {
 	recycling  atomic.Bool   // a replacement is on its way
 	stopped    atomic.Bool   // exit was asked for: not a crash
 	timedOut   atomic.Bool   // killed because a request ran past --timeout
+	killing    atomic.Bool   // being killed after a protocol error
 
 	files []string // the app's own source files, as the worker reported them
 
@@ -42,7 +43,12 @@ type Worker struct {
 }
 
 // String names the worker for logs.
-func (w *Worker) String() string { return fmt.Sprintf("worker %d (pid %d)", w.ID, w.PID) }
+func (w *Worker) String() string {
+	if w.ID == templateID {
+		return fmt.Sprintf("preload template (pid %d)", w.PID)
+	}
+	return fmt.Sprintf("worker %d (pid %d)", w.ID, w.PID)
+}
 
 // Exited is closed when the process has ended.
 func (w *Worker) Exited() <-chan struct{} { return w.exited }
@@ -73,35 +79,81 @@ type BootError struct{ Detail string }
 
 func (e *BootError) Error() string { return strings.TrimRight(e.Detail, "\n") }
 
-// spawn starts a worker process and waits until it has loaded the app.
+// spawn starts a worker process and waits until it has loaded the app. With
+// --preload the worker is forked from the template process (template.go).
 func (p *Pool) spawn(id int) (*Worker, error) {
-	o := p.opts
-	n := o.Threads
-	parent := make([]*os.File, 0, n+1)
-	child := make([]*os.File, 0, n+2)
-	closeAll := func(fs []*os.File) {
-		for _, f := range fs {
-			f.Close()
-		}
+	if p.opts.Preload {
+		return p.forkWorker(id)
 	}
-	srcR, srcW, err := os.Pipe()
-	if err != nil {
-		return nil, err
+	return p.spawnExec(id, "", p.opts.Threads)
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		f.Close()
 	}
-	child = append(child, srcR)
-	for i := 0; i <= n; i++ {
+}
+
+// socketpairs makes n connected pairs: gowsgi's ends and the child's.
+func socketpairs(n int) (parent, child []*os.File, err error) {
+	for i := 0; i < n; i++ {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			closeAll(parent)
 			closeAll(child)
-			srcW.Close()
-			return nil, fmt.Errorf("socketpair: %w", err)
+			return nil, nil, fmt.Errorf("socketpair: %w", err)
 		}
 		parent = append(parent, os.NewFile(uintptr(fds[0]), "gowsgi-slot"))
 		child = append(child, os.NewFile(uintptr(fds[1]), "gowsgi-slot-child"))
 	}
+	return parent, child, nil
+}
 
-	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: n, Workers: o.Workers}
+// attach turns gowsgi's ends of a worker's socketpairs into its control
+// connection and slots.
+func (w *Worker) attach(parent []*os.File) error {
+	conns := make([]*net.UnixConn, 0, len(parent))
+	var err error
+	for _, f := range parent {
+		if err == nil {
+			var c net.Conn
+			if c, err = net.FileConn(f); err == nil {
+				conns = append(conns, c.(*net.UnixConn))
+			}
+		}
+		f.Close()
+	}
+	if err != nil {
+		for _, c := range conns {
+			c.Close()
+		}
+		return err
+	}
+	w.control = conns[0]
+	for _, c := range conns[1:] {
+		w.slots = append(w.slots, newSlot(w, c))
+	}
+	return nil
+}
+
+// spawnExec starts an interpreter running the shim in mode ("" for a worker,
+// "template" for the --preload template) with nslots slot sockets, and waits
+// until it has loaded the app.
+func (p *Pool) spawnExec(id int, mode string, nslots int) (*Worker, error) {
+	o := p.opts
+	srcR, srcW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	parent, child, err := socketpairs(nslots + 1)
+	if err != nil {
+		srcR.Close()
+		srcW.Close()
+		return nil, err
+	}
+	child = append([]*os.File{srcR}, child...)
+
+	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
 	cmd.Stdout = os.Stdout
@@ -122,20 +174,11 @@ func (p *Pool) spawn(id int) (*Worker, error) {
 		srcW.Close()
 	}()
 
-	w := &Worker{ID: id, PID: cmd.Process.Pid, cmd: cmd, exited: make(chan struct{})}
-	conns := make([]*net.UnixConn, len(parent))
-	for i, f := range parent {
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			cmd.Process.Kill()
-			return nil, err
-		}
-		conns[i] = c.(*net.UnixConn)
-	}
-	w.control = conns[0]
-	for _, c := range conns[1:] {
-		w.slots = append(w.slots, newSlot(w, c))
+	w := &Worker{ID: id, PID: cmd.Process.Pid, proc: cmd.Process, exited: make(chan struct{})}
+	if err := w.attach(parent); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
 	}
 	go func() {
 		err := cmd.Wait()
@@ -220,7 +263,17 @@ func (w *Worker) stop() {
 // kill ends the worker at once.
 func (w *Worker) kill() {
 	w.stopped.Store(true)
-	w.cmd.Process.Signal(syscall.SIGKILL)
+	w.signal(syscall.SIGKILL)
+}
+
+// signal sends sig to the process, whether it is gowsgi's child or, with
+// --preload, the template's. os.Process holds a pidfd on Linux, so a
+// process that has already been reaped is never confused with a new one
+// that got its pid.
+func (w *Worker) signal(sig syscall.Signal) {
+	if w.proc != nil {
+		w.proc.Signal(sig)
+	}
 }
 
 func (w *Worker) closeConns() {
