@@ -570,9 +570,23 @@ func TestResponses(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "f.bin")
 		data := strings.Repeat("file-wrapper ", 10000)
 		os.WriteFile(path, []byte(data), 0o644)
-		_, body := get(t, s, "GET", "/filewrapper?path="+path, nil)
-		if body != data {
-			t.Fatalf("file_wrapper body: %d bytes, want %d", len(body), len(data))
+		// A real file goes out with sendfile: the length is known up front.
+		resp, body := get(t, s, "GET", "/filewrapper?path="+path, nil)
+		if body != data || resp.ContentLength != int64(len(data)) {
+			t.Fatalf("file_wrapper: %d bytes, Content-Length %d, want %d", len(body), resp.ContentLength, len(data))
+		}
+		resp, body = get(t, s, "GET", "/filewrapper?seek=13&path="+path, nil)
+		if body != data[13:] || resp.ContentLength != int64(len(data)-13) {
+			t.Fatalf("from an offset: %d bytes, Content-Length %d", len(body), resp.ContentLength)
+		}
+		head := raw(t, s.Addr, "HEAD /filewrapper?path="+path+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
+		if !strings.Contains(head, fmt.Sprintf("Content-Length: %d\r\n", len(data))) || !strings.HasSuffix(head, "\r\n\r\n") {
+			t.Fatalf("HEAD: %q", head)
+		}
+		// A file-like object without a descriptor is iterated instead.
+		resp, body = get(t, s, "GET", "/filewrapper?bytesio=1&path="+path, nil)
+		if body != data || resp.ContentLength != -1 {
+			t.Fatalf("BytesIO: %d bytes, Content-Length %d", len(body), resp.ContentLength)
 		}
 	})
 

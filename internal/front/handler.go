@@ -4,11 +4,13 @@
 package front
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -110,7 +112,7 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, slot *workers
 			return
 		}
 		switch fh.Type {
-		case wire.Start, wire.Whole:
+		case wire.Start, wire.Whole, wire.File:
 			if headSent {
 				slot.MarkBroken()
 				h.workerLost(w, r, slot, !clientGone, errors.New("second response head"))
@@ -146,15 +148,28 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, slot *workers
 			if err == nil {
 				err = bad
 			}
+			var file *os.File
+			if fh.Type == wire.File {
+				if file = slot.TakeFile(); file == nil || len(data) != 16 {
+					slot.MarkBroken()
+					h.workerLost(w, r, slot, false, errors.New("file frame without a descriptor"))
+					return
+				}
+				defer file.Close()
+			}
 			if err != nil {
 				h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "reason", err.Error())
 				h.plain(w, 500, "Internal Server Error", nil)
 				clientGone = true // nothing more goes to the client
-				if fh.Type == wire.Whole {
+				if fh.Type != wire.Start {
 					return
 				}
 				slot.SendAbort(id)
 				continue
+			}
+			if fh.Type == wire.File {
+				h.sendFile(w, file, code, reason, fields, contentLengths > 0, data)
+				return
 			}
 			w.WriteHeader(code, reason, fields)
 			if len(data) > 0 {
@@ -212,6 +227,28 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, slot *workers
 			return
 		}
 	}
+}
+
+// sendFile answers with a regular file the worker passed over (a
+// wsgi.file_wrapper): the kernel copies it to the client. tail holds the
+// offset and length to send. Without a Content-Length from the app, the
+// known length gives one.
+func (h *Handler) sendFile(w *http1.ResponseWriter, f *os.File, code int, reason string, fields []http1.Field, hasLength bool, tail []byte) {
+	offset := int64(binary.LittleEndian.Uint64(tail))
+	count := int64(binary.LittleEndian.Uint64(tail[8:]))
+	if !hasLength && code != 204 && code != 304 {
+		fields = append(fields, http1.Field{Name: "Content-Length", Value: strconv.FormatInt(count, 10)})
+	}
+	w.WriteHeader(code, reason, fields)
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		h.Log.Error("cannot seek the response file", "err", err)
+		w.Abort()
+		return
+	}
+	if _, err := w.SendFile(f, count); err != nil {
+		return // the client went away, or the file shrank: the connection is closed
+	}
+	w.Finish()
 }
 
 // abandon stops relaying to a client that went away: the worker is told to

@@ -6,10 +6,12 @@ slot is served by one thread; frames on a slot socket are described in
 internal/wire/wire.go. Standard library only; Python 3.8+.
 """
 
+import io
 import json
 import marshal
 import os
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -19,7 +21,8 @@ from io import BytesIO
 
 HDR = struct.Struct('<IBI')
 T_REQUEST, T_ABORT = ord('R'), ord('A')
-T_START, T_WHOLE, T_BODY, T_END, T_ERROR = b'SWBEX'
+T_START, T_WHOLE, T_BODY, T_END, T_ERROR, T_FILE = b'SWBEXF'
+OFFSET_COUNT = struct.Struct('<QQ')
 T_READY, T_BOOT_FAILED = ord('Y'), ord('Z')
 T_FORK, T_FORKED, T_EXITED = ord('K'), ord('k'), ord('x')
 ANC_SIZE = socket.CMSG_SPACE(4 * 4)
@@ -245,6 +248,30 @@ class Slot:
             raise TypeError(describe_bad_head(status, headers)) from None
         self.send((_pack(len(head) + len(data), ftype, rid), head, data))
 
+    def send_file(self, rid, state, wrapper):
+        """Hand a wsgi.file_wrapper's regular file to the front, which
+        sends it with sendfile(2): one File frame with the head, the offset
+        and length, and the descriptor. False when the object has no real
+        file behind it; the caller then iterates it."""
+        f = wrapper.filelike
+        try:
+            fd = f.fileno()
+            st = os.fstat(fd)
+            offset = f.tell() if hasattr(f, 'tell') else os.lseek(fd, 0, os.SEEK_CUR)
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return False
+        if not stat.S_ISREG(st.st_mode) or offset > st.st_size:
+            return False
+        status, headers = state
+        try:
+            head = _dumps((status, headers), 2)
+        except ValueError:
+            raise TypeError(describe_bad_head(status, headers)) from None
+        tail = OFFSET_COUNT.pack(offset, st.st_size - offset)
+        hdr = _pack(len(head) + len(tail), T_FILE, rid)
+        self.sock.sendmsg([hdr, head, tail], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', fd))])
+        return True
+
     # Serving.
 
     def serve(self):
@@ -299,7 +326,9 @@ class Slot:
         result = None
         try:
             result = self.app(environ, start_response)
-            if type(result) is list or type(result) is tuple:
+            if type(result) is FileWrapper and state is not None and not head_sent and self.send_file(rid, state, result):
+                pass
+            elif type(result) is list or type(result) is tuple:
                 for data in result:
                     if type(data) is not bytes:
                         raise TypeError(body_type_error(data))

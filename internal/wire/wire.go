@@ -27,6 +27,9 @@
 //	W  whole: like S, and the response is complete.
 //	B  body bytes.
 //	E  end of the response.
+//	F  file: like W, but the body is a regular file whose descriptor travels
+//	   with the frame (SCM_RIGHTS); the payload ends with the offset and
+//	   length (u64 each) to send from it, with sendfile(2).
 //	X  error: UTF-8 message; the response is over. Before S it becomes a 500,
 //	   after S the client connection is aborted.
 //	Y  ready (control socket): marshal dict with the worker's facts.
@@ -69,6 +72,7 @@ const (
 	Body       Type = 'B'
 	End        Type = 'E'
 	Error      Type = 'X'
+	File       Type = 'F'
 	Ready      Type = 'Y'
 	BootFailed Type = 'Z'
 	Fork       Type = 'K'
@@ -78,7 +82,7 @@ const (
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, Ready, BootFailed, Fork, Forked, Exited:
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

@@ -42,7 +42,9 @@ type Slot struct {
 	// Read side, used by the ticket whose turn it is.
 	buf    []byte // buf[r:w] is unread
 	r, w   int
-	nextID uint32 // guarded by mu
+	oob    [64]byte   // control messages of the last read
+	rfds   []*os.File // descriptors received, in order, not yet taken
+	nextID uint32     // guarded by mu
 
 	broken      atomic.Bool // the worker is gone or the stream is out of step
 	protocolErr atomic.Bool // the worker sent something invalid
@@ -221,8 +223,13 @@ func (s *Slot) fill(n int) error {
 		s.buf, s.w, s.r = nb, s.w-s.r, 0
 	}
 	for s.w-s.r < n {
-		m, err := s.conn.Read(s.buf[s.w:])
+		// recvmsg, not read: a File frame brings a descriptor along, and
+		// read would drop it.
+		m, oobn, _, _, err := s.conn.ReadMsgUnix(s.buf[s.w:], s.oob[:])
 		s.w += m
+		if oobn > 0 {
+			s.takeRights(s.oob[:oobn])
+		}
 		if err != nil {
 			if s.w-s.r >= n {
 				return nil
@@ -238,6 +245,34 @@ func (s *Slot) fill(n int) error {
 		}
 	}
 	return nil
+}
+
+func (s *Slot) takeRights(oob []byte) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return
+	}
+	for i := range msgs {
+		fds, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+			s.rfds = append(s.rfds, os.NewFile(uintptr(fd), "gowsgi-response-file"))
+		}
+	}
+}
+
+// TakeFile returns the descriptor that came with the last File frame, or
+// nil if none did (a protocol error).
+func (s *Slot) TakeFile() *os.File {
+	if len(s.rfds) == 0 {
+		return nil
+	}
+	f := s.rfds[0]
+	s.rfds = s.rfds[1:]
+	return f
 }
 
 // SetReadDeadline bounds the wait for the worker's next frame; see

@@ -229,7 +229,12 @@ def errors_route(environ, start_response):
 
 def filewrapper_route(environ, start_response):
     path = q(environ, 'path')
-    f = open(path, 'rb')
+    if q(environ, 'bytesio'):
+        import io
+        f = io.BytesIO(open(path, 'rb').read())  # no real file: iterated
+    else:
+        f = open(path, 'rb')
+        f.seek(int(q(environ, 'seek', '0')))
     start_response('200 OK', [('Content-Type', 'application/octet-stream')])
     return environ['wsgi.file_wrapper'](f, 4096)
 
