@@ -95,7 +95,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	fs.IntVar(&c.MaxHeaderFields, "limit-request-fields", 100, "most request header fields; more gets 431")
 	durationVar(fs, &c.BootTimeout, "", "boot-timeout", 2*time.Minute, "time a worker may take to import the app")
 	durationVar(fs, &c.Timeout, "t", "timeout", 30*time.Second, "a worker silent this long on a request has its stacks logged, gets 504 and is replaced; 0 = never")
-	fs.IntVar(&c.PipelineDepth, "pipeline-depth", 16, "when every worker thread is busy, queue up to this many requests on one that is answering fast (fewer wake-ups under load); 1 = off")
+	fs.IntVar(&c.PipelineDepth, "pipeline-depth", 32, "when every worker thread is busy, queue up to this many requests on one that is answering fast (fewer wake-ups under load); 1 = off")
 	fs.IntVar(&c.MaxRequests, "max-requests", 0, "recycle a worker after this many requests; 0 = never")
 	fs.IntVar(&c.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to --max-requests per worker")
 	fs.IntVar(&c.MaxMemoryMiB, "max-memory", 0, "recycle a worker whose resident memory exceeds this many MiB; 0 = never")

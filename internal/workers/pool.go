@@ -323,8 +323,22 @@ func (p *Pool) issueOn(s *Slot, frame, body []byte, file *os.File, pipelined boo
 		return nil, nil, false
 	}
 	t, err := s.issue(frame, body, file)
+	room := s.inflight < int32(p.opts.PipelineDepth)
 	s.mu.Unlock()
+	if room && p.opts.PipelineDepth > 1 && p.waiting.Load() > 0 {
+		p.offerRoom(s)
+	}
 	return t, err, true
+}
+
+// offerRoom tells the queue that s can take a pipelined request. Each
+// request that takes the offer passes it on while room is left, so a queue
+// that formed while nothing was pipelined drains into the pipeline.
+func (p *Pool) offerRoom(s *Slot) {
+	select {
+	case p.roomy <- s:
+	default:
+	}
 }
 
 // Dispatch sends a request to a worker and returns its ticket; the caller
@@ -464,10 +478,7 @@ func (p *Pool) Release(t *Ticket) {
 	} else if p.waiting.Load() > 0 && p.opts.PipelineDepth > 1 && s.hint.Load() < int32(p.opts.PipelineDepth) {
 		// The slot has room in its pipeline: offer it to the queue, so
 		// waiting requests are not overtaken by newer ones.
-		select {
-		case p.roomy <- s:
-		default:
-		}
+		p.offerRoom(s)
 	}
 }
 
