@@ -25,6 +25,7 @@ import (
 	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/pyshim"
 	"github.com/gowsgi/gowsgi/internal/reload"
+	"github.com/gowsgi/gowsgi/internal/static"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
@@ -66,6 +67,15 @@ func run(args []string) int {
 		}
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+
+	var mounts []*static.Mount
+	for _, spec := range cfg.Static {
+		m, err := static.ParseMount(spec)
+		if err != nil {
+			return fail(2, "%v", err)
+		}
+		mounts = append(mounts, m)
 	}
 
 	python, err := pyshim.FindPython(cfg.Python)
@@ -122,7 +132,8 @@ func run(args []string) int {
 	}
 
 	handler := &front.Handler{
-		Pool: pool, RootPath: strings.TrimRight(cfg.RootPath, "/"), Scheme: "http",
+		Static: mounts,
+		Pool:   pool, RootPath: strings.TrimRight(cfg.RootPath, "/"), Scheme: "http",
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory,
 		Timeout: cfg.Timeout, AccessLog: accessLog, Log: log,
 	}

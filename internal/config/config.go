@@ -26,6 +26,7 @@ type Config struct {
 	Chdir      string
 	PythonPath []string
 	RootPath   string
+	Static     []string // "/URL-PREFIX=DIR"
 
 	AccessLog   string // "-" = stdout, "" = off, else a file path
 	LogLevel    string
@@ -77,6 +78,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	fs.StringVar(&c.Chdir, "chdir", "", "change to this directory before loading the app")
 	fs.StringArrayVar(&c.PythonPath, "pythonpath", nil, "directory to prepend to sys.path (repeatable)")
 	fs.StringVar(&c.RootPath, "root-path", "", "SCRIPT_NAME: the URL prefix the app is mounted under")
+	fs.StringArrayVar(&c.Static, "static", nil, "serve files from DIR at URL-PREFIX from Go, never reaching Python: /URL-PREFIX=DIR (repeatable)")
 	fs.StringVar(&c.AccessLog, "access-log", "-", "access log file, '-' for stdout")
 	fs.BoolVar(&c.noAccessLog, "no-access-log", false, "do not write an access log")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "error log level: debug, info, warning, error")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/static"
 	"github.com/gowsgi/gowsgi/internal/wire"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
@@ -35,6 +36,8 @@ type Handler struct {
 	// worker is replaced. 0 = no limit.
 	Timeout time.Duration
 
+	Static []*static.Mount // URL prefixes served from directories by Go
+
 	AccessLog *AccessLog // nil: no access log
 	Log       *slog.Logger
 }
@@ -48,6 +51,16 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 	if h.AccessLog != nil {
 		start = time.Now()
 		defer func() { h.AccessLog.Log(r, w, start) }()
+	}
+
+	if len(h.Static) > 0 {
+		path := unquote(r.Path)
+		for _, m := range h.Static {
+			if rel, ok := m.Match(path); ok {
+				m.Serve(w, r, rel)
+				return
+			}
+		}
 	}
 
 	body, file, n, err := h.readBody(r)
