@@ -23,6 +23,7 @@ HDR = struct.Struct('<IBI')
 T_REQUEST, T_ABORT = ord('R'), ord('A')
 T_START, T_WHOLE, T_BODY, T_END, T_ERROR, T_FILE = b'SWBEXF'
 OFFSET_COUNT = struct.Struct('<QQ')
+MAX_FRAME_BODY = 4 << 20  # larger body items are split, bounding the front's buffer per slot
 T_READY, T_BOOT_FAILED = ord('Y'), ord('Z')
 T_FORK, T_FORKED, T_EXITED = ord('K'), ord('k'), ord('x')
 ANC_SIZE = socket.CMSG_SPACE(4 * 4)
@@ -246,7 +247,25 @@ class Slot:
             head = _dumps((status, headers), 2)
         except ValueError:
             raise TypeError(describe_bad_head(status, headers)) from None
-        self.send((_pack(len(head) + len(data), ftype, rid), head, data))
+        if len(data) <= MAX_FRAME_BODY:
+            self.send((_pack(len(head) + len(data), ftype, rid), head, data))
+            return
+        data = memoryview(data)
+        self.send((_pack(len(head) + MAX_FRAME_BODY, T_START, rid), head, data[:MAX_FRAME_BODY]))
+        self.send_body(rid, data[MAX_FRAME_BODY:])
+        if ftype == T_WHOLE:
+            self.send((_pack(0, T_END, rid),))
+
+    def send_body(self, rid, data):
+        """Send body bytes, in frames of at most MAX_FRAME_BODY so the front
+        never needs more than that in memory for one slot."""
+        if len(data) <= MAX_FRAME_BODY:
+            self.send((_pack(len(data), T_BODY, rid), data))
+            return
+        data = memoryview(data)
+        for i in range(0, len(data), MAX_FRAME_BODY):
+            part = data[i:i + MAX_FRAME_BODY]
+            self.send((_pack(len(part), T_BODY, rid), part))
 
     def send_file(self, rid, state, wrapper):
         """Hand a wsgi.file_wrapper's regular file to the front, which
@@ -321,7 +340,7 @@ class Slot:
             elif data:
                 if self.abort_requested(rid):
                     raise ClientGone('client disconnected')
-                self.send((_pack(len(data), T_BODY, rid), data))
+                self.send_body(rid, data)
 
         result = None
         try:
@@ -337,7 +356,7 @@ class Slot:
                 data = result[0] if len(result) == 1 else b''.join(result)
                 if head_sent:
                     if data:
-                        self.send((_pack(len(data), T_BODY, rid), data))
+                        self.send_body(rid, data)
                     self.send((_pack(0, T_END, rid),))
                 else:
                     self.send_head(T_WHOLE, rid, state, data)
@@ -355,7 +374,7 @@ class Slot:
                     elif self.abort_requested(rid):
                         break
                     else:
-                        self.send((_pack(len(data), T_BODY, rid), data))
+                        self.send_body(rid, data)
                 if head_sent:
                     self.send((_pack(0, T_END, rid),))
                 elif state is None:

@@ -136,7 +136,7 @@ func DecodeHead(p []byte, header func(name, value string)) (status string, body 
 	if n, ok := d.seqHeader(mTuple); !ok || n != 2 {
 		return "", nil, d.fail("head is not a 2-tuple")
 	}
-	status, err = d.latin1("status")
+	status, err = d.latin1("status", "")
 	if err != nil {
 		return "", nil, err
 	}
@@ -160,11 +160,11 @@ func DecodeHead(p []byte, header func(name, value string)) (status string, body 
 		if m, ok := d.seqHeader(mTuple); !ok || m != 2 {
 			return "", nil, headErr("response header %d must be a (name, value) tuple of 2 items", k)
 		}
-		name, err := d.latin1("header name")
+		name, err := d.latin1("header name", "")
 		if err != nil {
 			return "", nil, err
 		}
-		value, err := d.latin1(fmt.Sprintf("value of header %q", name))
+		value, err := d.latin1("value of header", name)
 		if err != nil {
 			return "", nil, err
 		}
@@ -189,7 +189,7 @@ func DecodeDict(p []byte) (map[string]any, error) {
 		if d.p[d.i] == mNull {
 			return m, nil
 		}
-		k, err := d.latin1("key")
+		k, err := d.latin1("key", "")
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +207,7 @@ func DecodeDict(p []byte) (map[string]any, error) {
 			m[k] = d.p[d.i] == mTrue
 			d.i++
 		default:
-			v, err := d.latin1("value")
+			v, err := d.latin1("value", "")
 			if err != nil {
 				return nil, err
 			}
@@ -239,13 +239,14 @@ func (d *decoder) seqHeader(t byte) (int, bool) {
 	return int(n), true
 }
 
-// latin1 consumes a str and returns it as latin-1 bytes.
-func (d *decoder) latin1(what string) (string, error) {
+// latin1 consumes a str and returns it as latin-1 bytes. what (and name,
+// when not empty) say what the str is, for the error message only.
+func (d *decoder) latin1(what, name string) (string, error) {
 	if d.i >= len(d.p) {
 		return "", errShort
 	}
 	if t := d.p[d.i]; t != mUnicode {
-		return "", headErr("%s must be str, not %s", what, typeName(t))
+		return "", headErr("%s must be str, not %s", describe(what, name), typeName(t))
 	}
 	if d.i+5 > len(d.p) {
 		return "", errShort
@@ -271,12 +272,20 @@ func (d *decoder) latin1(what string) (string, error) {
 	for len(raw) > 0 {
 		r, size := utf8.DecodeRune(raw)
 		if r > 0xFF || (r == utf8.RuneError && size == 1) {
-			return "", headErr("%s contains %q, which is not latin-1 (PEP 3333 allows only code points up to U+00FF)", what, r)
+			return "", headErr("%s contains %q, which is not latin-1 (PEP 3333 allows only code points up to U+00FF)", describe(what, name), r)
 		}
 		out = append(out, byte(r))
 		raw = raw[size:]
 	}
 	return string(out), nil
+}
+
+// describe names a str for an error message: "value of header \"X\"".
+func describe(what, name string) string {
+	if name == "" {
+		return what
+	}
+	return fmt.Sprintf("%s %q", what, name)
 }
 
 func typeName(t byte) string {

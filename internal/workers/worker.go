@@ -95,6 +95,8 @@ func closeAll(fs []*os.File) {
 }
 
 // socketpairs makes n connected pairs: gowsgi's ends and the child's.
+const slotSocketBuffer = 1 << 20
+
 func socketpairs(n int) (parent, child []*os.File, err error) {
 	for i := 0; i < n; i++ {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -102,6 +104,13 @@ func socketpairs(n int) (parent, child []*os.File, err error) {
 			closeAll(parent)
 			closeAll(child)
 			return nil, nil, fmt.Errorf("socketpair: %w", err)
+		}
+		// Room for a large response in flight, so a worker streaming a big
+		// body is not woken for every few hundred KiB (the kernel caps it
+		// at net.core.wmem_max).
+		for _, fd := range fds {
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, slotSocketBuffer)
+			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, slotSocketBuffer)
 		}
 		parent = append(parent, os.NewFile(uintptr(fds[0]), "gowsgi-slot"))
 		child = append(child, os.NewFile(uintptr(fds[1]), "gowsgi-slot-child"))
