@@ -530,6 +530,11 @@ func TestResponses(t *testing.T) {
 			t.Errorf("HTTP/1.0 close-delimited: %q", out)
 		}
 
+		// A body item far larger than one frame arrives whole and in order.
+		_, b = get(t, s, "GET", "/bigone?n=10485760", nil)
+		if len(b) != 10485760 || b[:256] != b[len(b)-256:] || b[1] != 1 {
+			t.Errorf("10 MiB item: %d bytes", len(b))
+		}
 		// Content-Length from the app: extra bytes dropped; short body → closed.
 		resp, b = get(t, s, "GET", "/cl?declared=5&actual=9", nil)
 		if b != "xxxxx" {

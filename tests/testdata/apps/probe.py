@@ -261,13 +261,20 @@ def big_route(environ, start_response):
         yield part
 
 
+def bigone_route(environ, start_response):
+    """One big body item: the worker splits it into frames."""
+    n = int(q(environ, 'n', str(1 << 20)))
+    start_response('200 OK', [('Content-Type', 'application/octet-stream')])
+    return [bytes(range(256)) * (n // 256)]
+
+
 ROUTES = {
     '/env': env_route, '/echo': echo_route, '/status': status_route, '/headers': headers_route,
     '/write': write_route, '/stream': stream_route, '/cl': cl_route, '/raise-before': raise_before,
     '/raise-after': raise_after, '/excinfo': excinfo_route, '/excinfo-late': excinfo_late,
     '/nonbytes': nonbytes_route, '/tracked': tracked_route, '/crash': crash_route,
     '/errors': errors_route, '/hog': hog_route, '/garbage': garbage_route, '/filewrapper': filewrapper_route, '/sleep': sleep_route,
-    '/nobody': nobody_route, '/big': big_route,
+    '/nobody': nobody_route, '/big': big_route, '/bigone': bigone_route,
 }
 
 
