@@ -7,7 +7,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrServerClosed is returned by Server.Serve after a call to Shutdown or
@@ -270,11 +273,34 @@ func (s *Server) closeIdleConns() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
+		if pendingInput(c.rwc) {
+			// A request has arrived but its goroutine has not woken yet:
+			// let it be served (with "Connection: close") rather than
+			// reset under the client.
+			continue
+		}
 		if c.state.CompareAndSwap(stateIdle, stateClosed) {
 			c.rwc.Close()
 		}
 	}
 	return len(s.conns) == 0
+}
+
+// pendingInput reports whether the kernel holds unread bytes for c.
+func pendingInput(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	rc.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+	})
+	return n > 0
 }
 
 // Close closes the listeners and every connection at once; handlers still
