@@ -317,13 +317,13 @@ func (p *Pool) issueOn(s *Slot, frame, body []byte, file *os.File, pipelined boo
 		return nil, nil, false
 	}
 	s.mu.Lock()
-	if s.broken.Load() || (pipelined && (s.inflight < 1 || s.inflight >= int32(p.opts.PipelineDepth))) {
+	if s.broken.Load() || (pipelined && (s.inflight < 1 || s.inflight >= int32(p.opts.PipelineDepth) || !s.fast(time.Now().UnixNano()))) {
 		s.mu.Unlock()
 		s.worker.busy.Add(-1)
 		return nil, nil, false
 	}
 	t, err := s.issue(frame, body, file)
-	room := s.inflight < int32(p.opts.PipelineDepth)
+	room := s.inflight < int32(p.opts.PipelineDepth) && s.fast(time.Now().UnixNano())
 	s.mu.Unlock()
 	if room && p.opts.PipelineDepth > 1 && p.waiting.Load() > 0 {
 		p.offerRoom(s)
@@ -406,9 +406,8 @@ func (p *Pool) Dispatch(frame, body []byte, file *os.File) (*Ticket, error) {
 	}
 }
 
-// Pipelining bounds: only small requests, only behind a request that is
-// still young (a long-running one is likely slow, and whatever queues
-// behind it waits as long).
+// Pipelining bounds: only small requests, only on a slot that answers fast
+// (see Slot.fast): whatever queues behind a slow request waits as long.
 const (
 	pipelineMaxBytes = 64 << 10
 	pipelineMaxAge   = time.Millisecond
@@ -426,7 +425,7 @@ func (p *Pool) pipelineCandidate() *Slot {
 	bestN := int32(p.opts.PipelineDepth)
 	for _, s := range *slots {
 		n := s.hint.Load()
-		if n >= 1 && n < bestN && now-s.turnAt.Load() < int64(pipelineMaxAge) && usable(s) {
+		if n >= 1 && n < bestN && s.fast(now) && usable(s) {
 			best, bestN = s, n
 		}
 	}
@@ -450,6 +449,7 @@ func (p *Pool) rebuildSlots() {
 func (p *Pool) Release(t *Ticket) {
 	s := t.Slot
 	w := s.worker
+	s.served(time.Now().UnixNano()) // before the next ticket's turn starts
 	close(t.done)
 	s.mu.Lock()
 	s.inflight--
@@ -475,7 +475,7 @@ func (p *Pool) Release(t *Ticket) {
 	}
 	if idle {
 		p.idle <- s
-	} else if p.waiting.Load() > 0 && p.opts.PipelineDepth > 1 && s.hint.Load() < int32(p.opts.PipelineDepth) {
+	} else if p.waiting.Load() > 0 && p.opts.PipelineDepth > 1 && s.hint.Load() < int32(p.opts.PipelineDepth) && s.fast(time.Now().UnixNano()) {
 		// The slot has room in its pipeline: offer it to the queue, so
 		// waiting requests are not overtaken by newer ones.
 		p.offerRoom(s)

@@ -38,6 +38,7 @@ type Slot struct {
 	inflight int32         // tickets not yet released (guarded by mu)
 	hint     atomic.Int32  // inflight, readable without mu
 	turnAt   atomic.Int64  // when the response now being read began (unix ns)
+	service  atomic.Int64  // moving average of the time a response takes (ns)
 
 	// Read side, used by the ticket whose turn it is.
 	buf    []byte // buf[r:w] is unread
@@ -79,6 +80,21 @@ func (t *Ticket) Turn() {
 		<-t.prev
 	}
 	t.Slot.turnAt.Store(time.Now().UnixNano())
+}
+
+// fast reports whether s has been answering quickly enough for a request
+// to queue behind the one it is on: its recent responses took less than
+// pipelineMaxAge on average, and the current one began less than that ago.
+// A slow app (a 10 ms sleep, a slow query) is never pipelined.
+func (s *Slot) fast(now int64) bool {
+	return s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
+}
+
+// served records how long the response that just ended took.
+func (s *Slot) served(now int64) {
+	d := now - s.turnAt.Load()
+	old := s.service.Load()
+	s.service.Store(old + (d-old)/8)
 }
 
 // issue gives out the next ticket and queues its request: frame (a request
