@@ -443,3 +443,31 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("chaos: %v", r.status)
 }
+
+// A request that waits for a busy worker is never queued behind a slow
+// request: it goes to whichever thread frees first.
+func TestNoPipeliningBehindSlowRequests(t *testing.T) {
+	s := StartServer(t, probe, "-w", "1", "--threads", "2", "--pipeline-depth", "32")
+	// Teach both slots that this app is slow.
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); fetch(client(), s.URL("/sleep?s=0.2")) }()
+	}
+	wg.Wait()
+	order := make(chan string, 8)
+	go func() { fetch(client(), s.URL("/sleep?s=2")); order <- "slow" }()
+	go func() { fetch(client(), s.URL("/sleep?s=0.3")); order <- "medium" }()
+	time.Sleep(100 * time.Millisecond) // both threads busy now
+	for i := 0; i < 6; i++ {
+		go func() { fetch(client(), s.URL("/")); order <- "fast" }()
+		time.Sleep(10 * time.Millisecond)
+	}
+	var got []string
+	for i := 0; i < 8; i++ {
+		got = append(got, <-order)
+	}
+	if got[0] != "medium" || got[7] != "slow" {
+		t.Fatalf("completion order %v: the queued request waited behind the slow one", got)
+	}
+}
