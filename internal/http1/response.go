@@ -161,14 +161,8 @@ func (w *ResponseWriter) checkHeader() bool {
 // reading for longer than Server.WriteTimeout; the connection is then
 // closed.
 func (w *ResponseWriter) Write(p []byte) (int, error) {
-	if !w.wroteHeader {
-		w.WriteHeader(200, "OK", nil)
-	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.finished {
-		return 0, errFinished
+	if err := w.startBody(); err != nil {
+		return 0, err
 	}
 	n := len(p)
 	w.appBytes += int64(n)
@@ -217,6 +211,21 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 	}
 	w.accepted += int64(len(p))
 	return n, nil
+}
+
+// startBody checks that body bytes may be written now, recording a 200 OK
+// head when the handler gave none.
+func (w *ResponseWriter) startBody() error {
+	if !w.wroteHeader {
+		w.WriteHeader(200, "OK", nil)
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if w.finished {
+		return errFinished
+	}
+	return nil
 }
 
 // Flush sends the head, if not yet sent, and every body byte written so far.
@@ -280,14 +289,8 @@ func (w *ResponseWriter) Finish() error {
 // application declared is honoured as with Write; for a response that can
 // have no body nothing is read.
 func (w *ResponseWriter) SendFile(f *os.File, n int64) (int64, error) {
-	if !w.wroteHeader {
-		w.WriteHeader(200, "OK", nil)
-	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	if w.finished {
-		return 0, errFinished
+	if err := w.startBody(); err != nil {
+		return 0, err
 	}
 	w.appBytes += n
 	if w.noBody {

@@ -540,14 +540,7 @@ def main():
     os.dup2(2, 1)  # the application's own output goes to stderr
     _orig_cwd = os.getcwd()
 
-    # As worker.py's main() prepares the interpreter.
-    for p in reversed(cfg.get('pythonpath') or []):
-        sys.path.insert(0, os.path.abspath(p))
-    if cfg.get('chdir'):
-        os.chdir(cfg['chdir'])
-    if '' not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    sys.argv = [cfg['target']]
+    prepare(cfg)  # worker.py's, so the app loads exactly as under gowsgi
 
     info = {'python': sys.executable, 'python_version': sys.version.split()[0]}
     try:

@@ -456,6 +456,18 @@ def app_files():
     return sorted(files)
 
 
+def prepare(cfg):
+    """Set up the interpreter as the app expects: --pythonpath entries and
+    the working directory on sys.path, --chdir, and argv naming the app."""
+    for p in reversed(cfg.get('pythonpath') or []):
+        sys.path.insert(0, os.path.abspath(p))
+    if cfg.get('chdir'):
+        os.chdir(cfg['chdir'])
+    if '' not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    sys.argv = [cfg['target']]
+
+
 def app_traceback(exc):
     """The traceback of exc without gowsgi's and importlib's own frames, so
     a failed import reads as it would under `python app.py`."""
@@ -620,14 +632,7 @@ def main():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
 
-    for p in reversed(cfg.get('pythonpath') or []):
-        sys.path.insert(0, os.path.abspath(p))
-    if cfg.get('chdir'):
-        os.chdir(cfg['chdir'])
-    if '' not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    sys.argv = [cfg['target']]
-
+    prepare(cfg)
     try:
         app, desc = load_app(cfg['target'])
     except LoadError as e:

@@ -673,13 +673,7 @@ func (p *Pool) watchMemory() {
 			return
 		case <-t.C:
 		}
-		p.mu.Lock()
-		ws := make([]*Worker, 0, len(p.workers))
-		for w := range p.workers {
-			ws = append(ws, w)
-		}
-		p.mu.Unlock()
-		for _, w := range ws {
+		for _, w := range p.snapshot() {
 			if w.retiring.Load() || w.recycling.Load() {
 				continue
 			}
@@ -690,6 +684,17 @@ func (p *Pool) watchMemory() {
 	}
 }
 
+// snapshot returns the workers still running, retiring ones included.
+func (p *Pool) snapshot() []*Worker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ws := make([]*Worker, 0, len(p.workers))
+	for w := range p.workers {
+		ws = append(ws, w)
+	}
+	return ws
+}
+
 // Stop ends every worker: politely (close the control socket, the worker
 // exits), then SIGKILL for any still running after timeout. Callers stop
 // sending requests first.
@@ -697,12 +702,7 @@ func (p *Pool) Stop(timeout time.Duration) {
 	p.stopOnce.Do(func() { close(p.stopping) })
 	p.reloadMu.Lock() // let a reload in progress settle
 	p.reloadMu.Unlock()
-	p.mu.Lock()
-	ws := make([]*Worker, 0, len(p.workers))
-	for w := range p.workers {
-		ws = append(ws, w)
-	}
-	p.mu.Unlock()
+	ws := p.snapshot()
 	for _, w := range ws {
 		w.stop()
 	}
