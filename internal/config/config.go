@@ -121,17 +121,14 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	if envErr != nil {
 		return nil, envErr
 	}
-	if len(c.Binds) > 0 { // from the environment: flags replace, not add
-		envBinds := c.Binds
-		c.Binds = nil
-		defer func() {
-			if len(c.Binds) == 0 {
-				c.Binds = envBinds
-			}
-		}()
-	}
+	// --bind flags replace GOWSGI_BIND rather than add to it.
+	envBinds := c.Binds
+	c.Binds = nil
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if len(c.Binds) == 0 {
+		c.Binds = envBinds
 	}
 	if c.ShowHelp {
 		fmt.Fprintf(usageOut, "Usage: gowsgi [OPTIONS] TARGET\n       gowsgi check [--json] TARGET\n\n"+
