@@ -34,7 +34,8 @@ func (h *Handler) appendEnviron(b []byte, r *http1.Request, bodyLen int64) []byt
 	raddr, rport := splitAddr(r.RemoteAddr)
 	b = wire.AppendEnvStr(b, "REMOTE_ADDR", raddr)
 	b = wire.AppendEnvStr(b, "REMOTE_PORT", rport)
-	if r.Chunked || r.ContentLength > 0 {
+	if r.Chunked || r.ContentLength > 0 || hasField(r.Header, "Content-Length") {
+		// Also "0" for an explicit empty body, as requests.post(url) sends.
 		b = wire.AppendEnvStr(b, "CONTENT_LENGTH", strconv.FormatInt(bodyLen, 10))
 	}
 
@@ -73,6 +74,8 @@ func (h *Handler) appendEnviron(b []byte, r *http1.Request, bodyLen int64) []byt
 	return b
 }
 
+func hasField(fields []http1.Field, name string) bool { return seenBefore(fields, name) }
+
 func seenBefore(fields []http1.Field, name string) bool {
 	for _, g := range fields {
 		if strings.EqualFold(g.Name, name) {
@@ -103,6 +106,9 @@ func (h *Handler) serverNamePort(r *http1.Request) (string, string) {
 	}
 	if host := r.Host; host != "" {
 		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+			if host[i+1:] == "" {
+				return host[:i], defPort // "Host: example.com:" — SERVER_PORT is never empty
+			}
 			return host[:i], host[i+1:]
 		}
 		return host, defPort

@@ -37,7 +37,6 @@
 //     Content-Length, with chunked not last or twice, or with no coding;
 //   - 414 for a request line over Server.MaxRequestLine bytes, 431 for more
 //     than Server.MaxHeaderFields fields or Server.MaxHeaderBytes bytes;
-//   - 417 for an Expect other than 100-continue;
 //   - 501 for a transfer coding other than chunked;
 //   - 505 for an HTTP major version other than 1 (HTTP/1.x with x > 1 is
 //     served as HTTP/1.1);

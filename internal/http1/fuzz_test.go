@@ -305,7 +305,7 @@ func refParse(in string, lim limits) outcome {
 		case strings.EqualFold(e, "100-continue"):
 			expect = minor == 1
 		default:
-			return outcome{kind: outError, status: 417}
+			// Other expectations are ignored.
 		}
 	}
 	hasClose, hasKeepAlive := false, false

@@ -413,7 +413,7 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 		te, chunked          bool
 		teBad, teUnknown     bool
 		connClose, keepAlive bool
-		expect100, expectBad bool
+		expect100            bool
 	)
 	for i := range hdr {
 		name, v := hdr[i].Name, hdr[i].Value
@@ -431,10 +431,11 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 					if e == "" {
 						continue
 					}
+					// Other expectations are ignored: RFC 9110 §10.1.1
+					// allows a 417 but does not require one, and gunicorn,
+					// too, serves such requests.
 					if lowerEq(e, "100-continue") {
 						expect100 = true
-					} else {
-						expectBad = true
 					}
 				}
 			}
@@ -490,8 +491,6 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 		return 501
 	case te && !chunked:
 		return 400 // a Transfer-Encoding field with no coding at all
-	case expectBad:
-		return 417
 	}
 
 	// Split the target.
