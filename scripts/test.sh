@@ -31,3 +31,12 @@ go vet ./...
 
 echo "== go test"
 go test -count=1 -timeout 20m "$@" ./...
+
+# The shim supports Python 3.8+: where older and newer interpreters are
+# installed (pyenv), run the core integration tests under each of them too.
+for py in "$HOME"/.pyenv/versions/3.8*/bin/python3 "$HOME"/.pyenv/versions/3.13*/bin/python3; do
+  [[ -x "$py" ]] || continue
+  echo "== core tests with $("$py" --version 2>&1)"
+  GOWSGI_TEST_PYTHON="$py" go test -count=1 -timeout 10m \
+    -run 'TestSeed|TestLoad|TestEnviron|TestRequestBodies|TestResponses|TestCloseOnClientGone|TestValidator|TestWorkerCrash|TestMalformed|TestRequestTimeout|TestPreload|TestDevReload' ./tests/
+done
