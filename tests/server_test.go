@@ -116,6 +116,21 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// --python pointing at an interpreter older than 3.8 gives one clear line.
+func TestOldPythonRefused(t *testing.T) {
+	// A stand-in interpreter that reports Python 3.7 and otherwise runs the
+	// real one: it receives "-c LOADER CONFIG" as gowsgi passes them.
+	fake := filepath.Join(t.TempDir(), "python3.7")
+	script := "#!/bin/sh\nshift\nexec " + pythonBin + " -c 'import sys; sys.version_info = (3, 7, 17); sys.version = \"3.7.17 (fake)\"; code = sys.argv[1]; sys.argv = sys.argv[1:]; exec(code)' \"$@\"\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runGowsgi(t, 60*time.Second, probe, "--python", fake, "--bind", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
+	if code != 1 || !strings.Contains(stderr, "is Python 3.7.17; gowsgi needs Python 3.8 or newer") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
 func TestBindForms(t *testing.T) {
 	t.Run("port in use", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -20,7 +20,11 @@ import (
 var WorkerSource []byte
 
 // Loader is the -c program that reads and runs WorkerSource from fd 3.
-const Loader = "import os;exec(compile(os.fdopen(3,'rb').read(),'gowsgi-worker.py','exec'))"
+// It first checks the interpreter version, so pointing --python at a
+// Python 2 gives one clear line rather than a syntax error in the shim.
+const Loader = "import sys\n" +
+	"if sys.version_info < (3, 8): sys.exit('gowsgi: %s is Python %s; gowsgi needs Python 3.8 or newer (see --python)' % (sys.executable, sys.version.split()[0]))\n" +
+	"import os;exec(compile(os.fdopen(3,'rb').read(),'gowsgi-worker.py','exec'))"
 
 // First descriptors in the child: the source pipe, the control socket, then
 // one socket per slot.
