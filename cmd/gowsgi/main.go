@@ -202,7 +202,7 @@ loop:
 			case syscall.SIGTTIN:
 				go func() {
 					if err := pool.Scale(1); err != nil {
-						log.Error("cannot add a worker", "err", firstLine(err))
+						log.Error("cannot add a worker", "err", workers.Summary(err))
 						return
 					}
 					log.Info("added a worker", "signal", "SIGTTIN", "workers", pool.Size())
@@ -277,14 +277,6 @@ func reloadWorkers(log *slog.Logger, pool *workers.Pool, changed string) {
 		return
 	}
 	log.Error("reload failed; the previous workers keep serving", "err", err)
-}
-
-func firstLine(err error) string {
-	s := strings.TrimRight(err.Error(), "\n")
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }
 
 // listen binds every address, or none: a port in use is one clear line.

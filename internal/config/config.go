@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -245,9 +244,6 @@ func ParseBind(b string) (network, addr string, err error) {
 	}
 	return "tcp", b, nil
 }
-
-// Getenv is os.Getenv, for callers that pass the real environment.
-func Getenv(k string) string { return os.Getenv(k) }
 
 // secondsOrDuration is a duration flag that also takes plain seconds, so
 // gunicorn's "-t 30" works as well as "-t 30s" or "-t 1m30s".

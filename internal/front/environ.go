@@ -54,7 +54,7 @@ func (h *Handler) appendEnviron(b []byte, r *http1.Request, bodyLen int64) []byt
 		case r.Chunked && strings.EqualFold(f.Name, "Transfer-Encoding"):
 			continue // the worker gets the body de-chunked
 		}
-		if seenBefore(r.Header[:i], f.Name) {
+		if hasField(r.Header[:i], f.Name) {
 			continue // already joined into the first occurrence
 		}
 		key = append(key[:0], "HTTP_"...)
@@ -74,9 +74,8 @@ func (h *Handler) appendEnviron(b []byte, r *http1.Request, bodyLen int64) []byt
 	return b
 }
 
-func hasField(fields []http1.Field, name string) bool { return seenBefore(fields, name) }
-
-func seenBefore(fields []http1.Field, name string) bool {
+// hasField reports whether fields has one named name (case-insensitively).
+func hasField(fields []http1.Field, name string) bool {
 	for _, g := range fields {
 		if strings.EqualFold(g.Name, name) {
 			return true
@@ -121,13 +120,10 @@ func (h *Handler) serverNamePort(r *http1.Request) (string, string) {
 }
 
 func splitAddr(a net.Addr) (string, string) {
-	switch a := a.(type) {
-	case *net.TCPAddr:
+	if a, ok := a.(*net.TCPAddr); ok {
 		return a.IP.String(), strconv.Itoa(a.Port)
-	case nil:
-		return "", ""
 	}
-	return "", ""
+	return "", "" // a unix socket has no address to give
 }
 
 // unquote percent-decodes a request path into raw bytes. Malformed escapes

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -259,7 +260,7 @@ func (p *Pool) replace(id int) {
 			}
 			return
 		}
-		p.log.Error("worker failed to boot; retrying", "worker", id, "in", backoff.String(), "err", firstLine(err.Error()))
+		p.log.Error("worker failed to boot; retrying", "worker", id, "in", backoff.String(), "err", Summary(err))
 		select {
 		case <-time.After(backoff):
 		case <-p.stopping:
@@ -269,12 +270,12 @@ func (p *Pool) replace(id int) {
 	}
 }
 
-func firstLine(s string) string {
-	for i := len(s) - 1; i >= 0; i-- {
-		// The last line of a traceback is the exception; use it.
-		if s[i] == '\n' && i < len(s)-1 {
-			return s[i+1:]
-		}
+// Summary is the last line of an error's message: for a Python traceback,
+// the exception itself, which is what a one-line log needs.
+func Summary(err error) string {
+	s := strings.TrimRight(err.Error(), "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
 	}
 	return s
 }
@@ -503,7 +504,7 @@ func (p *Pool) recycle(w *Worker, why string) {
 		defer p.reloadMu.Unlock()
 		nw, err := p.spawn(p.newID())
 		if err != nil {
-			p.log.Error("replacement worker failed to boot; the old one keeps serving", "worker", w.ID, "err", firstLine(err.Error()))
+			p.log.Error("replacement worker failed to boot; the old one keeps serving", "worker", w.ID, "err", Summary(err))
 			w.recycling.Store(false)
 			return
 		}

@@ -316,7 +316,7 @@ func (t *template) run() {
 	p.log.Error("preload template died; starting a new one, its workers keep serving",
 		"pid", t.proc.PID, "status", t.proc.exitStatus, "err", err, "workers", len(orphans))
 	if _, err := p.currentTemplate(); err != nil {
-		p.log.Error("new preload template failed to boot; retrying when a worker is needed", "err", firstLine(err.Error()))
+		p.log.Error("new preload template failed to boot; retrying when a worker is needed", "err", Summary(err))
 	}
 }
 
@@ -325,7 +325,7 @@ func (t *template) read() error {
 	c := t.proc.control
 	var hb [wire.HeaderSize]byte
 	for {
-		if _, err := readFull(c, hb[:]); err != nil {
+		if _, err := io.ReadFull(c, hb[:]); err != nil {
 			return err
 		}
 		h, err := wire.ParseHeader(hb[:])
@@ -333,7 +333,7 @@ func (t *template) read() error {
 			return err
 		}
 		payload := make([]byte, h.Len)
-		if _, err := readFull(c, payload); err != nil {
+		if _, err := io.ReadFull(c, payload); err != nil {
 			return err
 		}
 		info, err := wire.DecodeDict(payload)

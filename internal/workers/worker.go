@@ -3,6 +3,7 @@ package workers
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -214,7 +215,7 @@ func (w *Worker) awaitReady(timeout time.Duration) error {
 	w.control.SetReadDeadline(time.Now().Add(timeout))
 	defer w.control.SetReadDeadline(time.Time{})
 	var hb [wire.HeaderSize]byte
-	if _, err := readFull(w.control, hb[:]); err != nil {
+	if _, err := io.ReadFull(w.control, hb[:]); err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return fmt.Errorf("%s did not load the application within %s", w, timeout)
@@ -231,7 +232,7 @@ func (w *Worker) awaitReady(timeout time.Duration) error {
 		return err
 	}
 	payload := make([]byte, h.Len)
-	if _, err := readFull(w.control, payload); err != nil {
+	if _, err := io.ReadFull(w.control, payload); err != nil {
 		return fmt.Errorf("%s: reading control frame: %w", w, err)
 	}
 	switch h.Type {
@@ -248,18 +249,6 @@ func (w *Worker) awaitReady(timeout time.Duration) error {
 		return &BootError{Detail: string(payload)}
 	}
 	return fmt.Errorf("%s: unexpected control frame %s", w, h.Type)
-}
-
-func readFull(c net.Conn, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := c.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // stop asks the worker to exit: closing the control socket is the signal.
