@@ -45,6 +45,16 @@
 //	   {'error': str} when fork failed. Always before that child's x.
 //	x  exited (template → Go): marshal dict {'pid': int, 'status': int}, a
 //	   child reaped with its raw wait status.
+//
+// Revocation, on a worker's control socket: the front takes back requests
+// it pipelined on a slot whose current request turned slow, so they can be
+// served elsewhere. Only requests that have not started are given back.
+//
+//	V  revoke (Go → worker): the id field is the slot's index; the payload is
+//	   a u32 request id: revoke every queued request on that slot from it on.
+//	v  revoked (worker → Go): the id field is the slot's index; marshal
+//	   (from int, [ids]) of the requests taken back (maybe none: the others
+//	   have started or will start on that slot).
 package wire
 
 import (
@@ -78,11 +88,13 @@ const (
 	Fork       Type = 'K'
 	Forked     Type = 'k'
 	Exited     Type = 'x'
+	Revoke     Type = 'V'
+	Revoked    Type = 'v'
 )
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited:
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))
