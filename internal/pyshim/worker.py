@@ -391,16 +391,18 @@ class Slot:
                     self.send_head(T_WHOLE, rid, state, b'')
         except ClientGone:
             self.send((_pack(0, T_END, rid),))
-        except Exception as e:
+        except BaseException as e:
+            # SystemExit, KeyboardInterrupt and GeneratorExit too: they end
+            # this request, never the slot's thread.
             self.fail(rid, environ, e, head_sent)
         finally:
             close = getattr(result, 'close', None)
             if close is not None:
                 try:
                     close()
-                except Exception:
-                    log('error in close() of the response iterable for %s:\n%s' % (
-                        request_line(environ), traceback.format_exc()))
+                except BaseException as e:
+                    log('%s in close() of the response iterable for %s:\n%s' % (
+                        type(e).__name__, request_line(environ), traceback.format_exc().rstrip()))
             inp = environ.get('wsgi.input')
             if body is None and inp is not None:
                 inp.close()
@@ -408,8 +410,15 @@ class Slot:
     def fail(self, rid, environ, exc, head_sent):
         tb = traceback.format_exc()
         when = 'after the response started; aborting the connection' if head_sent else 'answering 500'
-        log('error in the application for %s (%s):\n%s' % (request_line(environ), when, tb.rstrip()))
-        msg = ('%s: %s' % (type(exc).__name__, exc)).encode('utf-8', 'replace')
+        what = type(exc).__name__
+        if not isinstance(exc, Exception):
+            what += ', which ends this request only: the worker keeps serving'
+        log('error in the application for %s (%s): %s\n%s' % (request_line(environ), when, what, tb.rstrip()))
+        try:
+            text = str(exc)
+        except BaseException:
+            text = '(unprintable)'
+        msg = ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
         try:
             self.send((_pack(len(msg), T_ERROR, rid), msg))
         except OSError:
@@ -674,8 +683,10 @@ def main():
     def run(slot):
         try:
             slot.serve()
-        except Exception:
-            log('slot failed:\n' + traceback.format_exc())
+        except BaseException:
+            # A slot that stopped serving must not linger: exiting makes the
+            # front replace the whole worker.
+            log('slot failed; exiting:\n' + traceback.format_exc())
             os._exit(4)
 
     for slot in slots:
