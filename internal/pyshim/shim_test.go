@@ -299,7 +299,11 @@ func (c *conn) readResponse(t *testing.T, id uint32, max int) response {
 		if h.ID != id {
 			t.Fatalf("frame %s for request %d while reading request %d (so far %q)", h.Type, h.ID, id, r.frames)
 		}
-		r.frames += h.Type.String()
+		if len(r.frames) < 16 {
+			r.frames += h.Type.String()
+		} else if !strings.HasSuffix(r.frames, "...") {
+			r.frames += "..."
+		}
 		switch h.Type {
 		case wire.Start, wire.Whole:
 			status, body, err := wire.DecodeHead(p, func(string, string) {})
@@ -329,7 +333,7 @@ func (c *conn) readResponse(t *testing.T, id uint32, max int) response {
 func (s *shim) get(i int, id uint32, method, target string) response {
 	s.t.Helper()
 	s.slots[i].write(s.t, request(id, method, target, nil))
-	return s.slots[i].readResponse(s.t, id, 1<<20)
+	return s.slots[i].readResponse(s.t, id, 64<<10)
 }
 
 // expectOK checks that slot i still serves: /ok answers in one Whole frame.
@@ -416,4 +420,61 @@ func TestShimCloseRaisingBaseException(t *testing.T) {
 	if log := s.stderr.String(); !strings.Contains(log, "SystemExit in close()") {
 		t.Fatalf("the log does not report close()'s SystemExit:\n%s", log)
 	}
+}
+
+// checkTaken checks, once the slot has answered a later request (so close()
+// of the earlier one has run), how many items close() says were taken.
+func (s *shim) checkTaken(marker, want string) {
+	s.t.Helper()
+	got, ok := s.marker(marker)
+	if !ok {
+		s.t.Fatalf("close() of %s did not run", marker)
+	}
+	if got != want {
+		s.t.Fatalf("%s: %s items were taken from the iterable, want %s", marker, got, want)
+	}
+}
+
+func TestShimHeadStopsTheIterable(t *testing.T) {
+	s := startShim(t, 1)
+	r := s.get(0, 1, "HEAD", "/endless?head")
+	if r.frames != "SE" || r.status != "200 OK" || len(r.body) != 0 {
+		t.Fatalf("HEAD on an endless body: %+v", r)
+	}
+	s.expectOK(0, 2)
+	s.checkTaken("endless-head", "1")
+
+	// write() after the head sends nothing for HEAD.
+	r = s.get(0, 3, "HEAD", "/write-endless")
+	if r.frames != "SE" || len(r.body) != 0 {
+		t.Fatalf("HEAD with write(): %+v", r)
+	}
+	s.expectOK(0, 4)
+	s.checkTaken("write-endless", "0")
+}
+
+func TestShimContentLengthStopsTheIterable(t *testing.T) {
+	s := startShim(t, 1)
+	r := s.get(0, 1, "GET", "/endless-length?10")
+	if r.frames != "SBBE" || string(r.body) != "abcdabcdab" {
+		t.Fatalf("Content-Length 10 on an endless body: %+v", r)
+	}
+	s.expectOK(0, 2)
+	s.checkTaken("endless-length-10", "3")
+
+	r = s.get(0, 3, "GET", "/endless-length?0")
+	if r.frames != "SE" || len(r.body) != 0 {
+		t.Fatalf("Content-Length 0 on an endless body: %+v", r)
+	}
+	s.expectOK(0, 4)
+	s.checkTaken("endless-length-0", "1")
+
+	// write() counts too: Content-Length 6, then three writes of 4 bytes
+	// and an endless iterable that is never started.
+	r = s.get(0, 5, "GET", "/write-endless")
+	if r.frames != "SBE" || string(r.body) != "abcdef" {
+		t.Fatalf("Content-Length 6 with write(): %+v", r)
+	}
+	s.expectOK(0, 6)
+	s.checkTaken("write-endless", "0")
 }

@@ -320,11 +320,17 @@ class Slot:
             environ['wsgi.input'] = open(self.fds.popleft(), 'rb', closefd=True)
         else:
             environ['wsgi.input'] = BytesIO(body)
+        head_only = environ.get('REQUEST_METHOD') == 'HEAD'
         state = None       # (status, headers) once start_response was called
         head_sent = False
+        # The most body bytes worth producing: 0 for HEAD, else the
+        # Content-Length the application declared (None: no limit). Once
+        # that many were sent the iterable is not advanced any further.
+        limit = None
+        sent = 0           # body bytes sent, counted while limit is set
 
         def start_response(status, headers, exc_info=None):
-            nonlocal state
+            nonlocal state, limit
             if exc_info:
                 try:
                     if head_sent:
@@ -334,14 +340,20 @@ class Slot:
             elif state is not None:
                 raise AssertionError('start_response() called a second time without exc_info')
             state = (status, headers)
+            limit = 0 if head_only else declared_length(headers)
             return write
 
         def write(data):
-            nonlocal head_sent
+            nonlocal head_sent, sent
             if type(data) is not bytes:
                 raise TypeError('write() argument must be bytes, not %s' % type(data).__name__)
             if state is None:
                 raise AssertionError('write() called before start_response()')
+            if limit is not None:
+                if head_sent and sent >= limit:
+                    return  # HEAD, or the declared length is complete
+                data = data[:limit - sent]
+                sent += len(data)
             if not head_sent:
                 self.send_head(T_START, rid, state, data)
                 head_sent = True
@@ -363,19 +375,26 @@ class Slot:
                     raise AssertionError('the application returned without calling start_response()')
                 data = result[0] if len(result) == 1 else b''.join(result)
                 if head_sent:
+                    if limit is not None:
+                        data = data[:limit - sent]
                     if data:
                         self.send_body(rid, data)
                     self.send((_pack(0, T_END, rid),))
                 else:
                     self.send_head(T_WHOLE, rid, state, data)
             else:
-                for data in result:
+                # Nothing more is wanted when write() sent the whole declared length.
+                items = () if head_sent and limit is not None and sent >= limit else result
+                for data in items:
                     if type(data) is not bytes:
                         raise TypeError(body_type_error(data))
                     if not data:
                         continue
                     if state is None:
                         raise AssertionError('the application yielded body data before calling start_response()')
+                    if limit is not None:
+                        data = data[:limit - sent]
+                        sent += len(data)
                     if not head_sent:
                         self.send_head(T_START, rid, state, data)
                         head_sent = True
@@ -383,6 +402,8 @@ class Slot:
                         break
                     else:
                         self.send_body(rid, data)
+                    if limit is not None and sent >= limit:
+                        break  # HEAD, or the declared length is complete
                 if head_sent:
                     self.send((_pack(0, T_END, rid),))
                 elif state is None:
@@ -427,6 +448,21 @@ class Slot:
 
 def request_line(environ):
     return '%s %s' % (environ.get('REQUEST_METHOD', '?'), environ.get('REQUEST_URI', '?'))
+
+
+def declared_length(headers):
+    """The Content-Length the application declared, as an int; None when it
+    declared none or one that is not a plain number (the front refuses
+    those). Malformed headers are reported when the head is sent."""
+    try:
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == 'content-length':
+                if value.isdigit() and value.isascii():
+                    return int(value)
+                return None
+    except Exception:
+        pass
+    return None
 
 
 def body_type_error(data):
