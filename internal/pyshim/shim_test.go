@@ -1,6 +1,6 @@
 package pyshim
 
-// These tests run the real worker.py under /usr/bin/python3, started the way
+// These tests run the real worker.py under testPython, started the way
 // internal/workers starts it (the Loader, the source on fd 3, the control
 // socket on fd 4, slot sockets from fd 5), and play the Go front by hand
 // with internal/wire frames.
@@ -8,12 +8,14 @@ package pyshim
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +26,15 @@ import (
 	"github.com/gowsgi/gowsgi/internal/wire"
 )
 
-const testPython = "/usr/bin/python3"
+// testPython is the interpreter: $GOWSGI_TEST_PYTHON (as scripts/test.sh
+// sets it to run the tests under the oldest and newest Python), else
+// /usr/bin/python3.
+func testPython() string {
+	if p := os.Getenv("GOWSGI_TEST_PYTHON"); p != "" {
+		return p
+	}
+	return "/usr/bin/python3"
+}
 
 // frameTimeout bounds every wait for a frame; nothing in these tests waits
 // on a clock otherwise.
@@ -180,8 +190,9 @@ func socketpair(t *testing.T) (mine *conn, theirs *os.File) {
 // for its Ready frame.
 func startShim(t *testing.T, threads int) *shim {
 	t.Helper()
-	if _, err := os.Stat(testPython); err != nil {
-		t.Fatalf("%s is required: %v", testPython, err)
+	py := testPython()
+	if _, err := os.Stat(py); err != nil {
+		t.Fatalf("%s is required: %v", py, err)
 	}
 	dir := t.TempDir()
 	appFile := filepath.Join(dir, "testapp.py")
@@ -204,7 +215,7 @@ func startShim(t *testing.T, threads int) *shim {
 		child = append(child, f)
 	}
 	cfg := Config{Target: appFile, Threads: threads, Workers: 1}
-	s.cmd = exec.Command(testPython, cfg.Args()...)
+	s.cmd = exec.Command(py, cfg.Args()...)
 	s.cmd.ExtraFiles = child
 	s.cmd.Stderr = s.stderr
 	s.cmd.Dir = dir
@@ -477,4 +488,132 @@ func TestShimContentLengthStopsTheIterable(t *testing.T) {
 	}
 	s.expectOK(0, 6)
 	s.checkTaken("write-endless", "0")
+}
+
+// revoke sends V(slot, from) on the control socket and returns the ids of
+// the Revoked answer, checking it names the same slot and from.
+func (s *shim) revoke(slot int, from uint32) []uint32 {
+	s.t.Helper()
+	v := wire.AppendHeader(nil, wire.Revoke, uint32(slot), 4)
+	s.control.write(s.t, binary.LittleEndian.AppendUint32(v, from))
+	h, p := s.control.read(s.t)
+	if h.Type != wire.Revoked || h.ID != uint32(slot) {
+		s.t.Fatalf("answer to a revoke: frame %s for slot %d", h.Type, h.ID)
+	}
+	gotFrom, ids, err := wire.DecodeRevoked(p)
+	if err != nil || gotFrom != from {
+		s.t.Fatalf("revoked payload %x: from %d, %v", p, gotFrom, err)
+	}
+	return ids
+}
+
+// block starts request id on slot i on the route that waits for the
+// release-<id> marker, and waits until the app is inside it.
+func (s *shim) block(i int, id uint32) {
+	s.t.Helper()
+	name := strconv.Itoa(int(id))
+	s.slots[i].write(s.t, request(id, "GET", "/block?"+name, nil))
+	s.waitMarker("entered-" + name)
+}
+
+// release lets blocked request id on slot i answer, and reads its answer.
+func (s *shim) release(i int, id uint32) {
+	s.t.Helper()
+	name := strconv.Itoa(int(id))
+	s.create("release-" + name)
+	r := s.slots[i].readResponse(s.t, id, 1<<10)
+	if r.frames != "W" || string(r.body) != "released "+name {
+		s.t.Fatalf("blocked request %d: %+v", id, r)
+	}
+}
+
+func TestShimRevokePipelined(t *testing.T) {
+	s := startShim(t, 1)
+	s.block(0, 1)
+	s.slots[0].write(t, append(request(2, "GET", "/ok?2", nil), request(3, "GET", "/ok?3", nil)...))
+	if ids := s.revoke(0, 2); !slices.Equal(ids, []uint32{2, 3}) {
+		t.Fatalf("revoked %v, want [2 3]", ids)
+	}
+	s.release(0, 1)
+	// Nothing ever comes for 2 or 3: the next frames are request 4's.
+	s.expectOK(0, 4)
+	if ids := s.revoke(0, 0); len(ids) != 0 {
+		t.Fatalf("revoked %v on an idle slot", ids)
+	}
+	s.expectOK(0, 5)
+}
+
+func TestShimRevokeIdle(t *testing.T) {
+	s := startShim(t, 1)
+	if ids := s.revoke(0, 0); len(ids) != 0 {
+		t.Fatalf("revoked %v before any request", ids)
+	}
+	s.expectOK(0, 1)
+	if ids := s.revoke(0, 2); len(ids) != 0 {
+		t.Fatalf("revoked %v on an idle slot", ids)
+	}
+	s.expectOK(0, 2)
+}
+
+func TestShimRevokeStarted(t *testing.T) {
+	s := startShim(t, 1)
+	s.block(0, 1)
+	if ids := s.revoke(0, 1); len(ids) != 0 {
+		t.Fatalf("revoked %v: request 1 has started", ids)
+	}
+	s.release(0, 1)
+	s.expectOK(0, 2)
+}
+
+// Only requests with id >= from go, and never one whose body travels as a
+// descriptor (its descriptor must stay paired with it).
+func TestShimRevokeKeepsOlderAndDescriptorBodies(t *testing.T) {
+	s := startShim(t, 1)
+	s.block(0, 1)
+	s.slots[0].write(t, request(2, "GET", "/ok?2", nil))
+
+	f, err := os.CreateTemp(s.dir, "body")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("from a file")
+	f.Seek(0, 0)
+	b, off := wire.BeginRequest(nil, 3)
+	b = wire.AppendEnvStr(b, "REQUEST_METHOD", "POST")
+	b = wire.AppendEnvStr(b, "PATH_INFO", "/echo")
+	b = wire.FinishRequest(b, off, 0, true)
+	if _, _, err := s.slots[0].c.WriteMsgUnix(b, syscall.UnixRights(int(f.Fd())), nil); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	s.slots[0].write(t, request(4, "GET", "/ok?4", nil))
+
+	if ids := s.revoke(0, 3); !slices.Equal(ids, []uint32{4}) {
+		t.Fatalf("revoked %v, want [4]", ids)
+	}
+	s.release(0, 1)
+	if r := s.slots[0].readResponse(t, 2, 1<<10); string(r.body) != "ok 2" {
+		t.Fatalf("request 2: %+v", r)
+	}
+	if r := s.slots[0].readResponse(t, 3, 1<<10); string(r.body) != "echo from a file" {
+		t.Fatalf("request 3: %+v", r)
+	}
+	s.expectOK(0, 5)
+}
+
+// The id field of V and v is the slot's index; other slots keep serving.
+func TestShimRevokeSecondSlot(t *testing.T) {
+	s := startShim(t, 2)
+	s.block(1, 1)
+	s.slots[1].write(t, request(2, "GET", "/ok?2", nil))
+	s.expectOK(0, 10)
+	if ids := s.revoke(0, 0); len(ids) != 0 {
+		t.Fatalf("revoked %v on idle slot 0", ids)
+	}
+	if ids := s.revoke(1, 0); !slices.Equal(ids, []uint32{2}) {
+		t.Fatalf("revoked %v on slot 1, want [2]", ids)
+	}
+	s.release(1, 1)
+	s.expectOK(1, 3)
+	s.expectOK(0, 11)
 }
