@@ -46,15 +46,20 @@
 //	x  exited (template → Go): marshal dict {'pid': int, 'status': int}, a
 //	   child reaped with its raw wait status.
 //
-// Revocation, on a worker's control socket: the front takes back requests
-// it pipelined on a slot whose current request turned slow, so they can be
-// served elsewhere. Only requests that have not started are given back.
+// A worker's control socket also carries revocation, which lets the front
+// take back requests it pipelined on a slot behind one that turned slow,
+// as long as they have not started:
 //
-//	V  revoke (Go → worker): the id field is the slot's index; the payload is
-//	   a u32 request id: revoke every queued request on that slot from it on.
-//	v  revoked (worker → Go): the id field is the slot's index; marshal
-//	   (from int, [ids]) of the requests taken back (maybe none: the others
-//	   have started or will start on that slot).
+//	V  revoke (Go → worker): the request id field is the slot's index (0
+//	   for the socket on fd 5); the payload is a u32 (little-endian) from.
+//	   Every Request queued on that slot, not yet started, with an id >=
+//	   from is dropped, except one whose body travels as a descriptor.
+//	v  revoked (worker → Go): the request id field is the slot's index;
+//	   the payload is marshal (from int, ids list[int]) (see DecodeRevoked),
+//	   the revoked request ids in the order they were sent. Those requests
+//	   never get a frame; every other request sent on the slot starts
+//	   there and is answered as usual. An empty list means nothing was
+//	   revoked. One v answers each V, in order.
 package wire
 
 import (
