@@ -25,6 +25,13 @@ func bodyError(msg string) *BodyError { return &BodyError{Status: 400, Msg: msg}
 // trailer field line.
 const chunkLineMax = 4096
 
+// maxChunkExtBytes bounds the chunk extensions of one body, all chunk-size
+// lines together (everything after the hex size on each line). Extensions
+// carry no data the application sees, so without this bound a client could
+// send gigabytes of them in 1-byte chunks before any body limit, which
+// counts only data, noticed.
+const maxChunkExtBytes = 64 << 10
+
 // maxDiscard is how much unread request body the server reads and throws away
 // after the handler returns, to keep the connection; with more left, it
 // closes the connection instead.
@@ -55,6 +62,7 @@ type body struct {
 	n            int64 // bodyFixed: bytes left; bodyChunked: bytes left in the chunk
 	cs           int
 	trailerBytes int
+	extBytes     int   // chunk-extension bytes so far (see maxChunkExtBytes)
 	err          error // sticky: io.EOF at the end, or the error that broke the body
 }
 
@@ -117,9 +125,13 @@ func (b *body) readChunked(p []byte) (int, error) {
 			if err != nil {
 				return 0, b.chunkErr(err, "chunk-size line too long")
 			}
-			size, ok := parseChunkSize(line)
+			size, ext, ok := parseChunkSize(line)
 			if !ok {
 				b.fail(bodyError("bad chunk-size line"))
+				return 0, b.err
+			}
+			if b.extBytes += ext; b.extBytes > maxChunkExtBytes {
+				b.fail(bodyError("chunk extensions too large"))
 				return 0, b.err
 			}
 			if size == 0 {
@@ -192,39 +204,39 @@ func (b *body) chunkErr(err error, tooLong string) error {
 
 // parseChunkSize parses a chunk-size line without its LF: 1*16HEXDIG, then
 // optional whitespace and chunk extensions, which are ignored; the line must
-// end in CR.
-func parseChunkSize(line []byte) (int64, bool) {
+// end in CR. ext is the length of what follows the hex size, without the CR.
+func parseChunkSize(line []byte) (n int64, ext int, ok bool) {
 	if len(line) == 0 || line[len(line)-1] != '\r' {
-		return 0, false
+		return 0, 0, false
 	}
 	line = line[:len(line)-1]
-	var n int64
 	i := 0
 	for ; i < len(line) && isHexDigit[line[i]]; i++ {
 		if i == 16 {
-			return 0, false
+			return 0, 0, false
 		}
 		n = n<<4 | int64(unhex(line[i]))
 	}
 	if i == 0 || n < 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	rest := line[i:]
+	ext = len(rest)
 	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
 		rest = rest[1:]
 	}
 	if len(rest) == 0 {
-		return n, true
+		return n, ext, true
 	}
 	if rest[0] != ';' {
-		return 0, false
+		return 0, 0, false
 	}
 	for _, c := range rest {
 		if !isValueOct[c] {
-			return 0, false
+			return 0, 0, false
 		}
 	}
-	return n, true
+	return n, ext, true
 }
 
 func unhex(c byte) byte {

@@ -47,7 +47,12 @@
 //
 // Empty lines before a request line are skipped (RFC 9112 §2.2). A
 // malformed chunked body is reported to the handler by Request.Body as a
-// *BodyError, and the connection is closed after the response.
+// *BodyError, and the connection is closed after the response. Chunk
+// extensions are checked and ignored; a chunk-size line may be at most 4 KiB
+// and the extensions of one body (what follows the hex size on every
+// chunk-size line) at most 64 KiB together, past which Read also returns a
+// *BodyError: extensions are not body data, so limits on the body size
+// would not see a client sending gigabytes of them in 1-byte chunks.
 //
 // # Responses
 //

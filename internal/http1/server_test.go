@@ -821,3 +821,52 @@ func TestLargeBody(t *testing.T) {
 		}
 	}
 }
+
+// TestChunkExtensionBudget: chunk extensions count against a per-body budget,
+// so 1-byte chunks with long extensions cannot push unbounded bytes past
+// limits that count only body data.
+func TestChunkExtensionBudget(t *testing.T) {
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		b, err := io.ReadAll(r.Body)
+		got <- result{len(b), err}
+		w.WriteHeader(400, "Bad Request", nil)
+	})
+	ext := ";" + strings.Repeat("e", 4000)
+	chunk := "1" + ext + "\r\nx\r\n"
+
+	// Just under the budget: the body is read whole.
+	c := dial(t, addr)
+	n := (64 << 10) / len(ext) // the documented budget: 64 KiB
+	c.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat(chunk, n) + "0\r\n\r\n")
+	if r := <-got; r.err != nil || r.n != n {
+		t.Fatalf("under the budget: %d bytes, %v", r.n, r.err)
+	}
+	c.read("POST")
+
+	// Past it: a *BodyError after at most the budget's worth of chunks.
+	c = dial(t, addr)
+	go func() {
+		c.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"))
+		for i := 0; i < n+5; i++ { // never ends the body
+			if _, err := c.Write([]byte(chunk)); err != nil {
+				return
+			}
+		}
+	}()
+	r := <-got
+	var be *BodyError
+	if !errors.As(r.err, &be) || be.Status != 400 || !strings.Contains(be.Error(), "extensions") {
+		t.Fatalf("got %v", r.err)
+	}
+	if r.n > n+1 {
+		t.Fatalf("read %d data bytes past the extension budget", r.n)
+	}
+	if resp := c.read("POST"); resp.Status != 400 {
+		t.Fatalf("%s", resp.Raw)
+	}
+}
