@@ -84,4 +84,11 @@
 // "Expect: 100-continue" gets "100 Continue" on the handler's first
 // Body.Read; if the handler answers without reading, none is sent and the
 // connection is closed after the response.
+//
+// A request body must keep coming: Request.Body.Read fails when nothing
+// arrives for Server.BodyReadTimeout, and, with Server.BodyMinRate, when the
+// body so far arrives slower on average than that rate (its deadline is the
+// first Read's time + BodyReadTimeout + bytes received / BodyMinRate), so
+// that a client trickling a byte just inside every BodyReadTimeout cannot hold
+// a request open for ever. IsTimeout tells both apart from other errors.
 package http1

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -549,7 +550,7 @@ func TestTimeouts(t *testing.T) {
 	t.Run("body", func(t *testing.T) {
 		c := dial(t, addr)
 		c.send("POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-		if err := <-bodyErr; !isTimeout(err) {
+		if err := <-bodyErr; !IsTimeout(err) || !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("body read error %v, want a timeout", err)
 		}
 		c.read("POST")
@@ -868,5 +869,83 @@ func TestChunkExtensionBudget(t *testing.T) {
 	}
 	if resp := c.read("POST"); resp.Status != 400 {
 		t.Fatalf("%s", resp.Raw)
+	}
+}
+
+// TestBodyMinRate: with Server.BodyMinRate, a client that trickles its body,
+// each byte well within BodyReadTimeout of the last, is still cut off after
+// about BodyReadTimeout, while a prompt body of any size is read whole.
+func TestBodyMinRate(t *testing.T) {
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		b, err := io.ReadAll(r.Body)
+		got <- result{len(b), err}
+		w.WriteHeader(200, "OK", nil)
+	}, func(s *Server) {
+		s.BodyReadTimeout = 300 * time.Millisecond
+		s.BodyMinRate = 1000
+	})
+
+	t.Run("prompt", func(t *testing.T) {
+		c := dial(t, addr)
+		body := strings.Repeat("b", 1<<20)
+		go c.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+		if r := <-got; r.err != nil || r.n != len(body) {
+			t.Fatalf("%d bytes, %v", r.n, r.err)
+		}
+		c.read("POST")
+	})
+
+	for _, framing := range []string{"Content-Length: 100", "Transfer-Encoding: chunked"} {
+		t.Run("trickle "+framing, func(t *testing.T) {
+			c := dial(t, addr)
+			c.send("POST / HTTP/1.1\r\nHost: x\r\n" + framing + "\r\n\r\n")
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				// 10 bytes a second, a byte every 100ms: never a gap of
+				// BodyReadTimeout, and the whole body would take 10s.
+				msg := "x"
+				if framing != "Content-Length: 100" {
+					msg = "1\r\nx\r\n"
+				}
+				tick := time.NewTicker(100 * time.Millisecond)
+				defer tick.Stop()
+				for i := 0; i < 100; i++ {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					if _, err := c.Write([]byte(msg)); err != nil {
+						return
+					}
+				}
+			}()
+			r := <-got
+			if !IsTimeout(r.err) || !strings.Contains(r.err.Error(), "BodyMinRate") {
+				t.Fatalf("after %d bytes: %v, want a BodyMinRate timeout", r.n, r.err)
+			}
+			if r.n >= 100 {
+				t.Fatalf("read the whole trickled body (%d bytes)", r.n)
+			}
+			c.read("POST")
+			c.expectEOF()
+		})
+	}
+}
+
+func TestIsTimeout(t *testing.T) {
+	for _, err := range []error{nil, io.EOF, io.ErrUnexpectedEOF, bodyError("x"), errors.New("timeout")} {
+		if IsTimeout(err) {
+			t.Errorf("IsTimeout(%v) = true", err)
+		}
+	}
+	if !IsTimeout(fmt.Errorf("wrapped: %w", os.ErrDeadlineExceeded)) {
+		t.Error("IsTimeout(os.ErrDeadlineExceeded) = false")
 	}
 }
