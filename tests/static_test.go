@@ -67,3 +67,57 @@ func TestStaticFiles(t *testing.T) {
 		t.Fatalf("bad --static: %d %s", code, stderr)
 	}
 }
+
+// TestStaticRefusals: by default a static mount answers 404 for dotfiles and
+// for links whose real path leaves the directory, and never sends their
+// bytes; links that stay inside still work.
+func TestStaticRefusals(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("OUTSIDE-SECRET"), 0o644)
+	os.MkdirAll(filepath.Join(outside, "sub"), 0o755)
+	os.WriteFile(filepath.Join(outside, "sub", "more.txt"), []byte("OUTSIDE-SECRET"), 0o644)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("DOTENV-SECRET"), 0o644)
+	os.MkdirAll(filepath.Join(dir, ".git"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".git", "config"), []byte("GIT-SECRET"), 0o644)
+	os.MkdirAll(filepath.Join(dir, ".well-known"), 0o755)
+	os.WriteFile(filepath.Join(dir, ".well-known", "security.txt"), []byte("Contact: x"), 0o644)
+	os.WriteFile(filepath.Join(dir, "ok.txt"), []byte("fine"), 0o644)
+	for link, target := range map[string]string{
+		"leak.txt":  filepath.Join(outside, "secret.txt"), // a file outside
+		"leakdir":   filepath.Join(outside, "sub"),        // a directory outside
+		"rel.txt":   "../" + filepath.Base(outside) + "/secret.txt",
+		"env.txt":   ".env",        // a dotfile inside
+		"git.txt":   ".git/config", // inside a dot directory
+		"alias.txt": "ok.txt",      // fine: stays inside
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// rel.txt only leads outside when both temp dirs share a parent.
+	if filepath.Dir(outside) != filepath.Dir(dir) {
+		os.Remove(filepath.Join(dir, "rel.txt"))
+		os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(dir, "rel.txt"))
+	}
+
+	s := StartServer(t, probe, "--static", "/static="+dir)
+	for _, p := range []string{"/static/.env", "/static/.git/config", "/static/.git/", "/static/%2egit/config",
+		"/static/sub/../.env", "/static/leak.txt", "/static/leakdir/more.txt", "/static/rel.txt",
+		"/static/env.txt", "/static/git.txt", "/static/.well-known/../.env"} {
+		for _, m := range []string{"GET", "HEAD"} {
+			out := raw(t, s.Addr, m+" "+p+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
+			if !strings.HasPrefix(out, "HTTP/1.1 404 ") {
+				t.Errorf("%s %s: %.80q", m, p, out)
+			}
+			if strings.Contains(out, "SECRET") {
+				t.Fatalf("%s %s sent a secret: %q", m, p, out)
+			}
+		}
+	}
+	for p, want := range map[string]string{"/static/ok.txt": "fine", "/static/alias.txt": "fine", "/static/.well-known/security.txt": "Contact: x"} {
+		if resp, body := get(t, s, "GET", p, nil); resp.StatusCode != 200 || body != want {
+			t.Errorf("%s: %d %q", p, resp.StatusCode, body)
+		}
+	}
+}

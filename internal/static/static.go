@@ -4,35 +4,92 @@
 // The HTTP semantics — conditional requests, ranges, content types, HEAD —
 // come from net/http's ServeContent, bridged onto the http1 engine; a whole
 // file goes out with sendfile(2).
+//
+// # What is served
+//
+// Only regular files under the mount's directory: no listings, no devices or
+// FIFOs, and, unless the Options say otherwise, nothing whose real path (all
+// symbolic links resolved) lies outside the directory, and no path with a
+// segment starting with '.' (.git, .env, .htpasswd) before or after the
+// links are resolved. The one dot segment let through is ".well-known"
+// (RFC 8615), which exists to be served; dotfiles inside it are still
+// refused. A refused file is answered 404, like a missing one, so that a
+// client cannot tell which names exist.
+//
+// # Caching
+//
+// With Options.MaxAge > 0, answers carry "Cache-Control: public,
+// max-age=N".
 package static
 
 import (
+	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
-// Mount maps a URL prefix to a directory.
-type Mount struct {
-	Prefix string // "/static", no trailing slash
-	Dir    string // absolute directory
-	files  http.FileSystem
+// Options adjust what a Mount serves. The zero value is the safe default.
+type Options struct {
+	// AllowDotfiles serves paths with segments starting with '.'. By
+	// default they are answered 404: a collected static directory may
+	// still hold a .git, an .env or an editor's backup.
+	AllowDotfiles bool
+
+	// FollowSymlinks serves files reached through symbolic links that lead
+	// out of the mount's directory. By default a file whose real path is
+	// outside the directory is answered 404, so that a stray link (or one
+	// planted by an upload) cannot publish /etc or the application's
+	// settings.
+	FollowSymlinks bool
+
+	// MaxAge, when positive, adds "Cache-Control: public, max-age=N" (N in
+	// whole seconds) to the answers.
+	MaxAge time.Duration
 }
 
-// ParseMount reads "/URL-PREFIX=DIR".
-func ParseMount(s string) (*Mount, error) {
-	prefix, dir, ok := strings.Cut(s, "=")
-	if !ok || !strings.HasPrefix(prefix, "/") || dir == "" {
-		return nil, fmt.Errorf("--static %q: expected /URL-PREFIX=DIRECTORY, e.g. /static=./staticfiles", s)
+// Mount maps a URL prefix to a directory.
+type Mount struct {
+	Prefix string // "/static", no trailing slash ("" for "/")
+	Dir    string // absolute directory
+
+	opts         Options
+	cacheControl string                 // from MaxAge; "" for none
+	realDir      atomic.Pointer[string] // Dir with every link resolved
+}
+
+// NewMount returns a mount that serves the files under dir at the URL path
+// prefix (e.g. "/static"; trailing slashes are dropped, and "/" serves
+// every path). dir may be relative to the working directory; it must be a
+// directory.
+func NewMount(prefix, dir string, o Options) (*Mount, error) {
+	m, err := newMount(prefix, dir, o)
+	if err != nil {
+		return nil, fmt.Errorf("static: %v", err)
+	}
+	return m, nil
+}
+
+func newMount(prefix, dir string, o Options) (*Mount, error) {
+	if !strings.HasPrefix(prefix, "/") {
+		return nil, fmt.Errorf("URL prefix %q does not start with /", prefix)
+	}
+	if dir == "" {
+		return nil, errors.New("no directory")
+	}
+	if o.MaxAge < 0 {
+		return nil, fmt.Errorf("negative MaxAge %v", o.MaxAge)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -40,9 +97,32 @@ func ParseMount(s string) (*Mount, error) {
 	}
 	fi, err := os.Stat(abs)
 	if err != nil || !fi.IsDir() {
-		return nil, fmt.Errorf("--static %q: %s is not a directory", s, dir)
+		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
-	return &Mount{Prefix: strings.TrimRight(prefix, "/"), Dir: abs, files: filesOnly{http.Dir(abs)}}, nil
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	m := &Mount{Prefix: strings.TrimRight(prefix, "/"), Dir: abs, opts: o}
+	m.realDir.Store(&real)
+	if o.MaxAge > 0 {
+		m.cacheControl = "public, max-age=" + strconv.FormatInt(int64(o.MaxAge/time.Second), 10)
+	}
+	return m, nil
+}
+
+// ParseMount reads "/URL-PREFIX=DIR" (the --static flag) into a mount with
+// the default Options.
+func ParseMount(s string) (*Mount, error) {
+	prefix, dir, ok := strings.Cut(s, "=")
+	if !ok || !strings.HasPrefix(prefix, "/") || dir == "" {
+		return nil, fmt.Errorf("--static %q: expected /URL-PREFIX=DIRECTORY, e.g. /static=./staticfiles", s)
+	}
+	m, err := newMount(prefix, dir, Options{})
+	if err != nil {
+		return nil, fmt.Errorf("--static %q: %v", s, err)
+	}
+	return m, nil
 }
 
 // Match returns the part of path (percent-decoded) under the mount, and
@@ -64,16 +144,22 @@ func (m *Mount) Match(path string) (string, bool) {
 // Serve answers r with the file at rel (a path under the mount).
 func (m *Mount) Serve(w *http1.ResponseWriter, r *http1.Request, rel string) {
 	if r.Method != "GET" && r.Method != "HEAD" {
-		msg := "405 Method Not Allowed\n"
-		w.WriteHeader(405, "Method Not Allowed", []http1.Field{
-			{Name: "Allow", Value: "GET, HEAD"},
-			{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
-			{Name: "Content-Length", Value: fmt.Sprint(len(msg))},
-		})
-		w.Write([]byte(msg))
-		w.Finish()
+		plain(w, 405, "Method Not Allowed", http1.Field{Name: "Allow", Value: "GET, HEAD"})
 		return
 	}
+	name := path.Clean("/" + rel)
+	if !m.opts.AllowDotfiles && hasDotSegment(name) {
+		notFound(w)
+		return
+	}
+	full := filepath.Join(m.Dir, filepath.FromSlash(name))
+	f, fi, ok := m.open(full, name)
+	if !ok {
+		notFound(w)
+		return
+	}
+	defer f.Close()
+
 	req := &http.Request{
 		Method:     r.Method,
 		URL:        &url.URL{Path: rel, RawQuery: r.RawQuery},
@@ -88,23 +174,11 @@ func (m *Mount) Serve(w *http1.ResponseWriter, r *http1.Request, rel string) {
 		req.Header.Add(f.Name, f.Value)
 	}
 	sw := &stdWriter{w: w, h: http.Header{}}
-	f, err := m.files.Open(path.Clean("/" + rel))
-	if err != nil {
-		msg := "404 Not Found\n"
-		w.WriteHeader(404, "Not Found", []http1.Field{
-			{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
-			{Name: "Content-Length", Value: fmt.Sprint(len(msg))},
-		})
-		w.Write([]byte(msg))
-		w.Finish()
-		return
+	h := sw.h
+	if m.cacheControl != "" {
+		h.Set("Cache-Control", m.cacheControl)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		w.Abort()
-		return
-	}
+
 	// ServeContent does conditional requests, ranges and the content type.
 	http.ServeContent(sw, req, fi.Name(), fi.ModTime(), f)
 	if !sw.wrote {
@@ -113,20 +187,134 @@ func (m *Mount) Serve(w *http1.ResponseWriter, r *http1.Request, rel string) {
 	w.Finish()
 }
 
-// filesOnly hides directories (no listings). http.Dir already keeps names
-// inside the root ("/../x" is cleaned to "/x").
-type filesOnly struct{ fs http.FileSystem }
+func plain(w *http1.ResponseWriter, status int, reason string, extra ...http1.Field) {
+	msg := strconv.Itoa(status) + " " + reason + "\n"
+	fields := append(extra,
+		http1.Field{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
+		http1.Field{Name: "Content-Length", Value: strconv.Itoa(len(msg))})
+	w.WriteHeader(status, reason, fields)
+	w.Write([]byte(msg))
+	w.Finish()
+}
 
-func (f filesOnly) Open(name string) (http.File, error) {
-	file, err := f.fs.Open(name)
+func notFound(w *http1.ResponseWriter) { plain(w, 404, "Not Found") }
+
+// hasDotSegment reports whether the slash-separated path p has a segment
+// starting with '.', other than ".well-known".
+func hasDotSegment(p string) bool {
+	for p != "" {
+		var seg string
+		seg, p, _ = strings.Cut(p, "/")
+		if seg != "" && seg[0] == '.' && seg != ".well-known" {
+			return true
+		}
+	}
+	return false
+}
+
+// open opens the regular file full (the mount's Dir joined with the cleaned
+// URL path name) after the checks of the package documentation.
+func (m *Mount) open(full, name string) (*os.File, os.FileInfo, bool) {
+	p, ok := m.resolve(full, name)
+	if !ok {
+		return nil, nil, false
+	}
+	f, err := os.Open(p)
 	if err != nil {
-		return nil, err
+		return nil, nil, false
 	}
-	if fi, err := file.Stat(); err != nil || fi.IsDir() {
-		file.Close()
-		return nil, fs.ErrNotExist
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, false
 	}
-	return file, nil
+	return f, fi, true
+}
+
+// resolve returns the path to open for full, or false when full is missing,
+// not a regular file, or refused. Without a symbolic link below Dir (the
+// common case) it costs one lstat per path segment; with one, the real path
+// is checked against the real directory and for dot segments.
+func (m *Mount) resolve(full, name string) (string, bool) {
+	link := false
+	p := m.Dir
+	rest := name[1:]
+	for rest != "" {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "/")
+		p += string(filepath.Separator) + seg
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return "", false
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			link = true
+			break
+		}
+		if rest == "" && !fi.Mode().IsRegular() {
+			return "", false // a directory, FIFO or device: never opened
+		}
+	}
+	if !link {
+		return full, true
+	}
+	if m.opts.FollowSymlinks && m.opts.AllowDotfiles {
+		return full, isRegular(full)
+	}
+	real, err := filepath.EvalSymlinks(full)
+	if err != nil {
+		return "", false
+	}
+	relReal, inside := m.inside(real)
+	if !inside && !m.opts.FollowSymlinks {
+		return "", false
+	}
+	if !m.opts.AllowDotfiles {
+		if inside && hasDotSegment(filepath.ToSlash(relReal)) ||
+			!inside && strings.HasPrefix(filepath.Base(real), ".") {
+			return "", false
+		}
+	}
+	return real, isRegular(real)
+}
+
+// inside reports whether the real path p lies under the mount's real
+// directory, and returns the part below it. When it does not, Dir is
+// resolved again in case its links changed since (a deploy switching a
+// "current" link to a new release).
+func (m *Mount) inside(p string) (string, bool) {
+	for try := 0; try < 2; try++ {
+		root := *m.realDir.Load()
+		if rel, ok := under(root, p); ok {
+			return rel, true
+		}
+		if try == 0 {
+			now, err := filepath.EvalSymlinks(m.Dir)
+			if err != nil || now == root {
+				break
+			}
+			m.realDir.Store(&now)
+		}
+	}
+	return "", false
+}
+
+// under reports whether p is root or below it, with the rest of p.
+func under(root, p string) (string, bool) {
+	if p == root {
+		return "", true
+	}
+	prefix := root
+	if !strings.HasSuffix(prefix, string(filepath.Separator)) {
+		prefix += string(filepath.Separator)
+	}
+	rest, ok := strings.CutPrefix(p, prefix)
+	return rest, ok
+}
+
+func isRegular(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // stdWriter lets a net/http handler write to an http1 response.
