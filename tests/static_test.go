@@ -121,3 +121,79 @@ func TestStaticRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestStaticRanges: Range requests per RFC 9110 §14, where net/http's
+// ServeContent alone gets them wrong.
+func TestStaticRanges(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 100000)
+	for i := range data {
+		data[i] = 'a' + byte(i%26)
+	}
+	os.WriteFile(filepath.Join(dir, "f.bin"), data, 0o644)
+	s := StartServer(t, probe, "--static", "/static="+dir)
+	const size = "100000"
+
+	unsatisfiable := []string{"bytes=-0", "bytes=100000-", "bytes=100000-100010", "bytes=200000-, -0"}
+	var many []string
+	for i := 0; i < 17; i++ {
+		many = append(many, fmt.Sprintf("%d-%d", 10*i, 10*i+1))
+	}
+	unsatisfiable = append(unsatisfiable, "bytes="+strings.Join(many, ","))
+	for _, rg := range unsatisfiable {
+		resp, body := get(t, s, "GET", "/static/f.bin", nil, "Range", rg)
+		if resp.StatusCode != 416 || resp.Header.Get("Content-Range") != "bytes */"+size || strings.Contains(body, "abcdef") {
+			t.Errorf("Range %q: %d %q %.40q", rg, resp.StatusCode, resp.Header.Get("Content-Range"), body)
+		}
+	}
+	for _, c := range []struct{ rg, cr, body string }{
+		{"bytes=0-4", "bytes 0-4/" + size, "abcde"},
+		{"bytes=-3", "bytes 99997-99999/" + size, string(data[99997:])},
+		{"bytes=99998-200000", "bytes 99998-99999/" + size, string(data[99998:])},
+		{"bytes=0-4,3-9", "bytes 0-9/" + size, "abcdefghij"},  // overlapping: merged
+		{"bytes=5-9, 0-4", "bytes 0-9/" + size, "abcdefghij"}, // adjacent: merged
+		{"bytes=2-3, 200000-", "bytes 2-3/" + size, "cd"},     // the unsatisfiable one dropped
+		{"bytes=0-99999," + strings.Join(many, ","), "bytes 0-99999/" + size, string(data)},
+	} {
+		resp, body := get(t, s, "GET", "/static/f.bin", nil, "Range", c.rg)
+		if resp.StatusCode != 206 || resp.Header.Get("Content-Range") != c.cr || body != c.body {
+			t.Errorf("Range %q: %d %q %.40q", c.rg, resp.StatusCode, resp.Header.Get("Content-Range"), body)
+		}
+	}
+	// Two ranges apart: multipart/byteranges.
+	resp, body := get(t, s, "GET", "/static/f.bin", nil, "Range", "bytes=0-1,10-11")
+	if resp.StatusCode != 206 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/byteranges; boundary=") ||
+		!strings.Contains(body, "Content-Range: bytes 0-1/"+size+"\r\n") || !strings.Contains(body, "\r\n\r\nab\r\n--") ||
+		!strings.Contains(body, "Content-Range: bytes 10-11/"+size+"\r\n") || !strings.Contains(body, "\r\n\r\nkl\r\n--") {
+		t.Errorf("two ranges: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	// Ignored: other units, malformed sets, HEAD.
+	for _, rg := range []string{"items=0-5", "bytes=5-1", "bytes=x-"} {
+		if resp, body := get(t, s, "GET", "/static/f.bin", nil, "Range", rg); resp.StatusCode != 200 || len(body) != len(data) {
+			t.Errorf("Range %q: %d, %d bytes", rg, resp.StatusCode, len(body))
+		}
+	}
+	if resp, _ := get(t, s, "HEAD", "/static/f.bin", nil, "Range", "bytes=0-4"); resp.StatusCode != 200 || resp.Header.Get("Content-Length") != size {
+		t.Errorf("HEAD with Range: %d %v", resp.StatusCode, resp.Header)
+	}
+
+	// Preconditions come first (RFC 9110 §13.2.2), and If-Range still decides
+	// whether the range counts.
+	resp, _ = get(t, s, "GET", "/static/f.bin", nil)
+	lm := resp.Header.Get("Last-Modified")
+	if resp, _ := get(t, s, "GET", "/static/f.bin", nil, "Range", "bytes=-0", "If-Modified-Since", lm); resp.StatusCode != 304 {
+		t.Errorf("If-Modified-Since with an unsatisfiable range: %d", resp.StatusCode)
+	}
+	old := time.Unix(1e9, 0).UTC().Format(http.TimeFormat)
+	for _, rg := range []string{"bytes=-0", "bytes=0-4"} {
+		if resp, body := get(t, s, "GET", "/static/f.bin", nil, "Range", rg, "If-Range", old); resp.StatusCode != 200 || len(body) != len(data) {
+			t.Errorf("Range %q with a stale If-Range: %d", rg, resp.StatusCode)
+		}
+	}
+	if resp, body := get(t, s, "GET", "/static/f.bin", nil, "Range", "bytes=0-4", "If-Range", lm); resp.StatusCode != 206 || body != "abcde" {
+		t.Errorf("matching If-Range: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, s, "GET", "/static/f.bin", nil, "Range", "bytes=-0", "If-Range", lm); resp.StatusCode != 416 {
+		t.Errorf("matching If-Range, unsatisfiable: %d", resp.StatusCode)
+	}
+}

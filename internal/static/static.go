@@ -1,9 +1,9 @@
 // Package static serves files from directories straight from the Go front
 // (--static /static=DIR), so collected assets never occupy a Python thread.
 //
-// The HTTP semantics — conditional requests, ranges, content types, HEAD —
-// come from net/http's ServeContent, bridged onto the http1 engine; a whole
-// file goes out with sendfile(2).
+// The HTTP semantics — conditional requests, content types, HEAD — come from
+// net/http's ServeContent, bridged onto the http1 engine; a whole file, or a
+// single range of one, goes out with sendfile(2).
 //
 // # What is served
 //
@@ -15,6 +15,20 @@
 // (RFC 8615), which exists to be served; dotfiles inside it are still
 // refused. A refused file is answered 404, like a missing one, so that a
 // client cannot tell which names exist.
+//
+// # Ranges
+//
+// Range requests follow RFC 9110 §14, which ServeContent alone does not:
+// the Range header is checked and rewritten before ServeContent sees it.
+// Only GET honours it (RFC 9110 §14.2; HEAD ignores it); a unit other than
+// bytes, or a malformed byte-range set, is ignored (200 with the whole
+// file). Overlapping and adjacent ranges are merged and ranges past the end
+// dropped; one range left gives 206, several give a multipart/byteranges
+// 206, more than 16 (after merging) give 416, and so does a set with no
+// satisfiable range ("bytes=-0", a first position at or past the end), with
+// "Content-Range: bytes */SIZE". An empty file is always served whole.
+// If-Range and the other conditional headers keep ServeContent's meaning,
+// evaluated in RFC 9110 §13.2.2 order (a 304 or 412 wins over a 416).
 //
 // # Caching
 //
@@ -68,6 +82,10 @@ type Mount struct {
 	cacheControl string                 // from MaxAge; "" for none
 	realDir      atomic.Pointer[string] // Dir with every link resolved
 }
+
+// maxRanges is the most ranges, after merging, that one request may ask
+// for; more get 416.
+const maxRanges = 16
 
 // NewMount returns a mount that serves the files under dir at the URL path
 // prefix (e.g. "/static"; trailing slashes are dropped, and "/" serves
@@ -179,7 +197,18 @@ func (m *Mount) Serve(w *http1.ResponseWriter, r *http1.Request, rel string) {
 		h.Set("Cache-Control", m.cacheControl)
 	}
 
-	// ServeContent does conditional requests, ranges and the content type.
+	ranged := r.Method == "GET" && len(req.Header.Values("Range")) > 0
+	if r.Method != "GET" {
+		req.Header.Del("Range") // RFC 9110 §14.2: defined for GET only
+	} else if ranged {
+		if v, ok := checkRange(req.Header.Values("Range"), fi.Size()); ok {
+			req.Header.Set("Range", v)
+		} else {
+			req.Header.Del("Range")
+		}
+	}
+	// ServeContent does conditional requests, If-Range, the (now checked)
+	// ranges and the content type.
 	http.ServeContent(sw, req, fi.Name(), fi.ModTime(), f)
 	if !sw.wrote {
 		sw.WriteHeader(200)
@@ -317,6 +346,111 @@ func isRegular(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+type byteRange struct{ first, last int64 } // inclusive
+
+// checkRange checks the Range field values of a GET for a representation of
+// size bytes and returns the Range value to hand to ServeContent, or false
+// to ignore the field (serve the whole file). Unsatisfiable sets, and sets
+// of more than maxRanges after merging, become "bytes=SIZE-", which
+// ServeContent answers with 416 and "Content-Range: bytes */SIZE" once the
+// preconditions and If-Range have had their say.
+func checkRange(values []string, size int64) (string, bool) {
+	if len(values) != 1 || size == 0 {
+		// Several Range fields are malformed; an empty file has no range
+		// to send (ServeContent, too, serves it whole).
+		return "", false
+	}
+	unit, set, ok := strings.Cut(values[0], "=")
+	if !ok || !strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+		return "", false // RFC 9110 §14.2: an unknown unit is ignored
+	}
+	var rs []byteRange
+	specs := 0
+	for _, spec := range strings.Split(set, ",") {
+		spec = strings.Trim(spec, " \t")
+		if spec == "" {
+			continue // RFC 9110 §5.6.1: empty list elements
+		}
+		specs++
+		a, b, ok := strings.Cut(spec, "-")
+		if !ok {
+			return "", false
+		}
+		if a == "" { // suffix-range: the last b bytes
+			n, ok := digits(b)
+			if !ok {
+				return "", false
+			}
+			if n > 0 {
+				rs = append(rs, byteRange{max(0, size-n), size - 1})
+			}
+			continue
+		}
+		first, ok := digits(a)
+		if !ok {
+			return "", false
+		}
+		last := int64(-1)
+		if b != "" {
+			if last, ok = digits(b); !ok || last < first {
+				return "", false
+			}
+		}
+		if first >= size {
+			continue // unsatisfiable
+		}
+		if last < 0 || last >= size {
+			last = size - 1
+		}
+		rs = append(rs, byteRange{first, last})
+	}
+	if specs == 0 {
+		return "", false
+	}
+	unsatisfiable := "bytes=" + strconv.FormatInt(size, 10) + "-"
+	if len(rs) == 0 {
+		return unsatisfiable, true
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].first < rs[j].first })
+	merged := rs[:1]
+	for _, r := range rs[1:] {
+		cur := &merged[len(merged)-1]
+		if r.first <= cur.last+1 {
+			cur.last = max(cur.last, r.last)
+		} else {
+			merged = append(merged, r)
+		}
+	}
+	if len(merged) > maxRanges {
+		return unsatisfiable, true
+	}
+	var sb strings.Builder
+	sb.WriteString("bytes=")
+	for i, r := range merged {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.FormatInt(r.first, 10))
+		sb.WriteByte('-')
+		sb.WriteString(strconv.FormatInt(r.last, 10))
+	}
+	return sb.String(), true
+}
+
+// digits parses 1*DIGIT into an int64.
+func digits(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
 // stdWriter lets a net/http handler write to an http1 response.
 type stdWriter struct {
 	w     *http1.ResponseWriter
@@ -352,8 +486,8 @@ func (s *stdWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// ReadFrom sends a whole file with sendfile; ranges and other readers are
-// copied.
+// ReadFrom sends a whole file, or a single range, with sendfile; other
+// readers (multipart ranges) are copied.
 func (s *stdWriter) ReadFrom(r io.Reader) (int64, error) {
 	if !s.wrote {
 		s.WriteHeader(200)

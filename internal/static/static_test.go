@@ -7,12 +7,69 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
 )
+
+func TestCheckRange(t *testing.T) {
+	const size = 100000
+	const unsat = "bytes=100000-"
+	many := func(n int) string { // n disjoint one-byte ranges
+		var s []string
+		for i := 0; i < n; i++ {
+			s = append(s, strconv.Itoa(2*i)+"-"+strconv.Itoa(2*i))
+		}
+		return "bytes=" + strings.Join(s, ",")
+	}
+	for _, c := range []struct {
+		in   []string
+		size int64
+		want string // "" means: ignore the Range field
+	}{
+		{[]string{"bytes=-0"}, size, unsat},
+		{[]string{"bytes=100000-"}, size, unsat},
+		{[]string{"bytes=100000-100005"}, size, unsat},
+		{[]string{"bytes=-0, 200000-"}, size, unsat},
+		{[]string{"bytes=0-0"}, size, "bytes=0-0"},
+		{[]string{"bytes=0-"}, size, "bytes=0-99999"},
+		{[]string{"bytes=-500"}, size, "bytes=99500-99999"},
+		{[]string{"bytes=-200000"}, size, "bytes=0-99999"},
+		{[]string{"bytes=99990-200000"}, size, "bytes=99990-99999"},
+		{[]string{"bytes=0-4,5-9"}, size, "bytes=0-9"},
+		{[]string{"bytes=10-20,0-5,3-12"}, size, "bytes=0-20"},
+		{[]string{"bytes=0-5, 200000-"}, size, "bytes=0-5"},
+		{[]string{"bytes= 1-2 ,, 4-5 "}, size, "bytes=1-2,4-5"},
+		{[]string{"Bytes=1-2"}, size, "bytes=1-2"},
+		{[]string{many(16)}, size, many(16)},
+		{[]string{many(17)}, size, unsat},
+		{[]string{"bytes=0-99999," + many(17)[6:]}, size, "bytes=0-99999"}, // merged into one
+		// Ignored: malformed, other units, several fields, empty files.
+		{[]string{"bytes=5-1"}, size, ""},
+		{[]string{"items=0-5"}, size, ""},
+		{[]string{"bytes=abc"}, size, ""},
+		{[]string{"bytes="}, size, ""},
+		{[]string{"bytes=,"}, size, ""},
+		{[]string{"bytes=1-2-3"}, size, ""},
+		{[]string{"bytes=+1-2"}, size, ""},
+		{[]string{"bytes=99999999999999999999-"}, size, ""},
+		{[]string{"0-5"}, size, ""},
+		{[]string{"bytes=0-1", "bytes=2-3"}, size, ""},
+		{[]string{"bytes=0-5"}, 0, ""},
+		{[]string{"bytes=-5"}, 0, ""},
+	} {
+		got, ok := checkRange(c.in, c.size)
+		if !ok {
+			got = ""
+		}
+		if got != c.want {
+			t.Errorf("checkRange(%q, %d) = %q, want %q", c.in, c.size, got, c.want)
+		}
+	}
+}
 
 func TestHasDotSegment(t *testing.T) {
 	for p, want := range map[string]bool{
