@@ -197,3 +197,80 @@ func TestStaticRanges(t *testing.T) {
 		t.Errorf("matching If-Range, unsatisfiable: %d", resp.StatusCode)
 	}
 }
+
+// TestStaticPrecompressed: FILE.br, FILE.zst and FILE.gz stand in for FILE
+// when the client accepts their coding, with FILE's type and a Vary; ranges
+// and clients that accept none get FILE itself.
+func TestStaticPrecompressed(t *testing.T) {
+	dir := t.TempDir()
+	css := strings.Repeat("body { color: #333; }\n", 100)
+	files := map[string]string{
+		"site.css": css, "site.css.br": "BR-BYTES", "site.css.zst": "ZSTD-BYTES", "site.css.gz": "GZIP-BYTES",
+		"app.js": "js", "app.js.gz": "GZIP-JS",
+		"plain.txt":        "plain",
+		"app.3f2a9c1b.css": "hashed", "main-5d41402abc4b2a76.js": "hashed js",
+	}
+	for name, body := range files {
+		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	s := StartServer(t, probe, "--static", "/static="+dir)
+
+	for _, c := range []struct{ path, accept, enc, body string }{
+		{"/static/site.css", "gzip, deflate, br, zstd", "br", "BR-BYTES"},
+		{"/static/site.css", "gzip, zstd", "zstd", "ZSTD-BYTES"},
+		{"/static/site.css", "gzip", "gzip", "GZIP-BYTES"},
+		{"/static/site.css", "br;q=0, zstd;q=0, *", "gzip", "GZIP-BYTES"},
+		{"/static/site.css", "*", "br", "BR-BYTES"},
+		{"/static/site.css", "", "", css},
+		{"/static/site.css", "deflate", "", css},
+		{"/static/site.css", "br;q=0", "", css},
+		{"/static/app.js", "br, gzip", "gzip", "GZIP-JS"},
+		{"/static/app.js", "br", "", "js"},
+	} {
+		var hdr []string
+		if c.accept != "" {
+			hdr = []string{"Accept-Encoding", c.accept}
+		}
+		resp, body := get(t, s, "GET", c.path, nil, hdr...)
+		plain, _ := get(t, s, "GET", c.path, nil) // the type of the plain file
+		ctype := plain.Header.Get("Content-Type")
+		if !strings.HasPrefix(ctype, "text/") {
+			t.Fatalf("%s: plain Content-Type %q", c.path, ctype)
+		}
+		if resp.StatusCode != 200 || body != c.body || resp.Header.Get("Content-Encoding") != c.enc ||
+			resp.Header.Get("Content-Type") != ctype || resp.Header.Get("Vary") != "Accept-Encoding" ||
+			resp.ContentLength != int64(len(c.body)) {
+			t.Errorf("%s, Accept-Encoding %q: %d %v %.40q", c.path, c.accept, resp.StatusCode, resp.Header, body)
+		}
+	}
+	// HEAD gives the sibling's length; a range counts bytes of the plain file.
+	if resp, _ := get(t, s, "HEAD", "/static/site.css", nil, "Accept-Encoding", "br"); resp.StatusCode != 200 ||
+		resp.Header.Get("Content-Encoding") != "br" || resp.Header.Get("Content-Length") != "8" {
+		t.Errorf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, body := get(t, s, "GET", "/static/site.css", nil, "Accept-Encoding", "br", "Range", "bytes=0-3")
+	if resp.StatusCode != 206 || body != "body" || resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Errorf("range: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	// A 304 keeps the Vary but no Content-Encoding.
+	resp, _ = get(t, s, "GET", "/static/site.css", nil, "Accept-Encoding", "br")
+	resp, _ = get(t, s, "GET", "/static/site.css", nil, "Accept-Encoding", "br", "If-Modified-Since", resp.Header.Get("Last-Modified"))
+	if resp.StatusCode != 304 || resp.Header.Get("Vary") != "Accept-Encoding" || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("304: %d %v", resp.StatusCode, resp.Header)
+	}
+	// No sibling, no Vary; no --static max-age, no Cache-Control, except for
+	// fingerprinted names.
+	if resp, _ := get(t, s, "GET", "/static/plain.txt", nil, "Accept-Encoding", "gzip, br"); resp.Header.Get("Vary") != "" ||
+		resp.Header.Get("Content-Encoding") != "" || resp.Header.Get("Cache-Control") != "" {
+		t.Errorf("plain: %v", resp.Header)
+	}
+	for _, p := range []string{"/static/app.3f2a9c1b.css", "/static/main-5d41402abc4b2a76.js"} {
+		if resp, _ := get(t, s, "GET", p, nil); resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Errorf("%s: %d %v", p, resp.StatusCode, resp.Header)
+		}
+	}
+	// The siblings themselves can still be fetched as they are.
+	if resp, body := get(t, s, "GET", "/static/site.css.gz", nil); resp.StatusCode != 200 || body != "GZIP-BYTES" || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("sibling itself: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+}

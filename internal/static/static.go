@@ -30,16 +30,35 @@
 // If-Range and the other conditional headers keep ServeContent's meaning,
 // evaluated in RFC 9110 §13.2.2 order (a 304 or 412 wins over a 416).
 //
+// # Precompressed files
+//
+// For a GET or HEAD of FILE (which must exist itself) without a Range
+// header, when FILE.br, FILE.zst or FILE.gz exists (a regular file that
+// passes the same checks) and the client's Accept-Encoding allows that
+// coding (q > 0, by name or by "*"), the sibling's bytes are served, preferring br, then zstd, then gzip, with
+// "Content-Encoding", the Content-Type of FILE and the sibling's own
+// Last-Modified and length. With a Range header the plain file is served, so
+// that ranges always count bytes of the one identity representation (nginx's
+// gzip_static would serve ranges of the compressed bytes instead). Whenever
+// a sibling exists, every answer for FILE carries "Vary: Accept-Encoding".
+//
 // # Caching
 //
 // With Options.MaxAge > 0, answers carry "Cache-Control: public,
-// max-age=N".
+// max-age=N". A fingerprinted name — a dot-separated segment of 8 or more
+// lower-case hex digits that is neither the first nor the last segment
+// ("app.3f2a9c1b.css"), or a segment ending in "-" and 8 or more such digits
+// before the extension ("main-5d41402abc4b2a76.js"), in both cases with at
+// least one digit and one letter so that dates and words do not count — is
+// taken to change name whenever its content changes, and gets
+// "Cache-Control: public, max-age=31536000, immutable" whatever MaxAge says.
 package static
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
@@ -69,7 +88,8 @@ type Options struct {
 	FollowSymlinks bool
 
 	// MaxAge, when positive, adds "Cache-Control: public, max-age=N" (N in
-	// whole seconds) to the answers.
+	// whole seconds) to the answers. Fingerprinted names are cached for a
+	// year whatever MaxAge says; see the package documentation.
 	MaxAge time.Duration
 }
 
@@ -82,6 +102,9 @@ type Mount struct {
 	cacheControl string                 // from MaxAge; "" for none
 	realDir      atomic.Pointer[string] // Dir with every link resolved
 }
+
+// immutable is the Cache-Control of fingerprinted names.
+const immutable = "public, max-age=31536000, immutable"
 
 // maxRanges is the most ranges, after merging, that one request may ask
 // for; more get 416.
@@ -193,11 +216,32 @@ func (m *Mount) Serve(w *http1.ResponseWriter, r *http1.Request, rel string) {
 	}
 	sw := &stdWriter{w: w, h: http.Header{}}
 	h := sw.h
-	if m.cacheControl != "" {
+	if isFingerprinted(path.Base(name)) {
+		h.Set("Cache-Control", immutable)
+	} else if m.cacheControl != "" {
 		h.Set("Cache-Control", m.cacheControl)
 	}
 
+	// A precompressed sibling, unless ranges are asked for.
 	ranged := r.Method == "GET" && len(req.Header.Values("Range")) > 0
+	content, modtime := f, fi.ModTime()
+	sib, sibInfo, enc, anySibling := m.sibling(full, name, req.Header.Values("Accept-Encoding"), ranged)
+	if anySibling {
+		h.Set("Vary", "Accept-Encoding")
+	}
+	if sib != nil {
+		defer sib.Close()
+		ctype := mime.TypeByExtension(filepath.Ext(name))
+		if ctype == "" {
+			var buf [512]byte
+			n, _ := f.ReadAt(buf[:], 0)
+			ctype = http.DetectContentType(buf[:n])
+		}
+		h.Set("Content-Type", ctype)
+		sw.encoding = enc
+		content, modtime, fi = sib, sibInfo.ModTime(), sibInfo
+	}
+
 	if r.Method != "GET" {
 		req.Header.Del("Range") // RFC 9110 §14.2: defined for GET only
 	} else if ranged {
@@ -209,7 +253,7 @@ func (m *Mount) Serve(w *http1.ResponseWriter, r *http1.Request, rel string) {
 	}
 	// ServeContent does conditional requests, If-Range, the (now checked)
 	// ranges and the content type.
-	http.ServeContent(sw, req, fi.Name(), fi.ModTime(), f)
+	http.ServeContent(sw, req, fi.Name(), modtime, content)
 	if !sw.wrote {
 		sw.WriteHeader(200)
 	}
@@ -346,6 +390,128 @@ func isRegular(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
+// codings are the precompressed siblings looked for, in order of preference.
+var codings = [...]struct{ name, ext string }{
+	{"br", ".br"},
+	{"zstd", ".zst"},
+	{"gzip", ".gz"},
+}
+
+// sibling opens the precompressed sibling of full to serve, if any: the
+// first of codings that exists and that acceptEncoding allows (none when
+// ranged). anySibling reports whether one exists at all (for Vary).
+func (m *Mount) sibling(full, name string, acceptEncoding []string, ranged bool) (f *os.File, fi os.FileInfo, coding string, anySibling bool) {
+	var accepted [len(codings)]bool
+	if !ranged {
+		accepted = acceptedCodings(acceptEncoding)
+	}
+	for i, c := range codings {
+		if _, err := os.Lstat(full + c.ext); err != nil {
+			continue // the common case: one failed lstat per coding
+		}
+		if !accepted[i] {
+			if _, ok := m.resolve(full+c.ext, name+c.ext); ok {
+				anySibling = true
+			}
+			continue
+		}
+		if f, fi, ok := m.open(full+c.ext, name+c.ext); ok {
+			return f, fi, c.name, true
+		}
+	}
+	return nil, nil, "", anySibling
+}
+
+// acceptedCodings reads Accept-Encoding field values (RFC 9110 §12.5.3):
+// which of codings have q > 0, by name or through "*". No field at all
+// accepts none of them.
+func acceptedCodings(values []string) [len(codings)]bool {
+	var named [len(codings)]bool // named explicitly, with any q
+	var ok [len(codings)]bool
+	star := false
+	for _, v := range values {
+		for _, elem := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(elem, ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding == "" {
+				continue
+			}
+			q := qvalue(params)
+			if coding == "*" {
+				star = q
+				continue
+			}
+			if coding == "x-gzip" {
+				coding = "gzip"
+			}
+			for i, c := range codings {
+				if c.name == coding {
+					named[i], ok[i] = true, q
+				}
+			}
+		}
+	}
+	for i := range ok {
+		if !named[i] {
+			ok[i] = star
+		}
+	}
+	return ok
+}
+
+// qvalue reports whether the parameters of an Accept-Encoding element give
+// a weight above zero (no weight means 1).
+func qvalue(params string) bool {
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "q") {
+			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return err == nil && q > 0
+		}
+	}
+	return true
+}
+
+// isFingerprinted reports whether a file name carries a content hash; see
+// the package documentation.
+func isFingerprinted(base string) bool {
+	segs := strings.Split(base, ".")
+	if len(segs) < 2 {
+		return false
+	}
+	for i, s := range segs[:len(segs)-1] {
+		if i > 0 && isHash(s) {
+			return true // app.3f2a9c1b.css
+		}
+		if k := strings.LastIndexByte(s, '-'); k > 0 && isHash(s[k+1:]) {
+			return true // main-5d41402abc4b2a76.js
+		}
+	}
+	return false
+}
+
+// isHash reports whether s is 8 or more lower-case hex digits with at least
+// one decimal digit and one letter.
+func isHash(s string) bool {
+	if len(s) < 8 {
+		return false
+	}
+	digit, letter := false, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digit = true
+		case c >= 'a' && c <= 'f':
+			letter = true
+		default:
+			return false
+		}
+	}
+	return digit && letter
+}
+
 type byteRange struct{ first, last int64 } // inclusive
 
 // checkRange checks the Range field values of a GET for a representation of
@@ -453,9 +619,10 @@ func digits(s string) (int64, bool) {
 
 // stdWriter lets a net/http handler write to an http1 response.
 type stdWriter struct {
-	w     *http1.ResponseWriter
-	h     http.Header
-	wrote bool
+	w        *http1.ResponseWriter
+	h        http.Header
+	encoding string // Content-Encoding of a precompressed sibling, for a 200
+	wrote    bool
 }
 
 func (s *stdWriter) Header() http.Header { return s.h }
@@ -465,6 +632,11 @@ func (s *stdWriter) WriteHeader(code int) {
 		return
 	}
 	s.wrote = true
+	if s.encoding != "" && code == 200 {
+		// Set here, not before ServeContent, which leaves Content-Length
+		// out when it sees a Content-Encoding.
+		s.h.Set("Content-Encoding", s.encoding)
+	}
 	names := make([]string, 0, len(s.h))
 	for k := range s.h {
 		names = append(names, k)

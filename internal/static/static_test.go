@@ -71,6 +71,55 @@ func TestCheckRange(t *testing.T) {
 	}
 }
 
+func TestAcceptedCodings(t *testing.T) {
+	for _, c := range []struct {
+		in   []string
+		want [3]bool // br, zstd, gzip
+	}{
+		{nil, [3]bool{}},
+		{[]string{""}, [3]bool{}},
+		{[]string{"gzip, deflate, br, zstd"}, [3]bool{true, true, true}},
+		{[]string{"gzip"}, [3]bool{false, false, true}},
+		{[]string{"x-gzip"}, [3]bool{false, false, true}},
+		{[]string{"GZIP;q=0.5"}, [3]bool{false, false, true}},
+		{[]string{"br;q=0, gzip"}, [3]bool{false, false, true}},
+		{[]string{"br ; q=0.000"}, [3]bool{}},
+		{[]string{"*"}, [3]bool{true, true, true}},
+		{[]string{"*;q=0"}, [3]bool{}},
+		{[]string{"*, br;q=0"}, [3]bool{false, true, true}},
+		{[]string{"*;q=0, zstd"}, [3]bool{false, true, false}},
+		{[]string{"identity"}, [3]bool{}},
+		{[]string{"br", "gzip"}, [3]bool{true, false, true}},
+	} {
+		if got := acceptedCodings(c.in); got != c.want {
+			t.Errorf("acceptedCodings(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func TestIsFingerprinted(t *testing.T) {
+	for name, want := range map[string]bool{
+		"app.3f2a9c1b.css":         true,
+		"main-5d41402abc4b2a76.js": true,
+		"app.3f2a9c1b12ab.min.css": true,
+		"main-5d41402a.min.js":     true,
+		"app.css":                  false,
+		"3f2a9c1b.css":             false, // the whole stem: maybe just a name
+		"app.3f2a9c1.css":          false, // 7 digits
+		"app.3F2A9C1B.css":         false,
+		"report-20240101.pdf":      false, // a date, not a hash
+		"app.deadbeef.css":         false, // a word
+		"jquery-3.6.0.min.js":      false,
+		"main-5d41402abc4b2a76":    false, // no extension
+		"-5d41402abc4b2a76.js":     false,
+		"app.css.3f2a9c1b":         false, // the hash is the extension
+	} {
+		if got := isFingerprinted(name); got != want {
+			t.Errorf("isFingerprinted(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
 func TestHasDotSegment(t *testing.T) {
 	for p, want := range map[string]bool{
 		"/a/b.css":                  false,
@@ -173,6 +222,7 @@ func TestOptions(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, ".env"), []byte("DOTENV SECRET"), 0o644)
 	os.WriteFile(filepath.Join(dir, "app.css"), []byte("css"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app.3f2a9c1b.css"), []byte("hashed"), 0o644)
 	if err := os.Symlink(filepath.Join(outside, "secret.txt"), filepath.Join(dir, "out.txt")); err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +238,9 @@ func TestOptions(t *testing.T) {
 	}
 	if resp, body := fetch(t, u+"/alias.css"); resp.StatusCode != 200 || body != "css" || resp.Header.Get("Cache-Control") != "" {
 		t.Errorf("link inside the directory: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	if resp, _ := fetch(t, u+"/app.3f2a9c1b.css"); resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+		t.Errorf("fingerprinted: %v", resp.Header)
 	}
 
 	dots, _ := NewMount("/", dir, Options{AllowDotfiles: true})
@@ -211,6 +264,9 @@ func TestOptions(t *testing.T) {
 		if resp, _ := fetch(t, u+p); resp.StatusCode != 404 {
 			t.Errorf("FollowSymlinks %s: %d", p, resp.StatusCode)
 		}
+	}
+	if resp, _ := fetch(t, u+"/app.3f2a9c1b.css"); resp.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+		t.Errorf("fingerprinted with MaxAge: %v", resp.Header)
 	}
 	resp, _ := fetch(t, u+"/app.css", "If-Modified-Since", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat))
 	if resp.StatusCode != 304 || resp.Header.Get("Cache-Control") != "public, max-age=90" {
