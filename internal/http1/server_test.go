@@ -886,7 +886,9 @@ func TestBodyMinRate(t *testing.T) {
 		got <- result{len(b), err}
 		w.WriteHeader(200, "OK", nil)
 	}, func(s *Server) {
-		s.BodyReadTimeout = 300 * time.Millisecond
+		// A gap bound far above the client's 100ms pauses, so that only
+		// the rate bound can cut it off, even on a loaded machine.
+		s.BodyReadTimeout = time.Second
 		s.BodyMinRate = 1000
 	})
 
