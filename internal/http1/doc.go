@@ -33,11 +33,12 @@
 //     obs-fold (a line starting with SP or HTAB), or a control character
 //     other than HTAB in a value; no Host in an HTTP/1.1 request, more than
 //     one Host, or an invalid one; a Content-Length that is not exactly
-//     1*DIGIT, which refuses every list form ("5, 5", "5,5") and a second
+//     1*DIGIT, which refuses every list form ("5, 5", "5,5"), or a second
 //     Content-Length field line even when the values agree (a front that
-//     reads such a message otherwise, first or last value, frames it
-//     differently: request smuggling); Transfer-Encoding in an HTTP/1.0 request, with
-//     Content-Length, with chunked not last or twice, or with no coding;
+//     reads such a message otherwise, by the first or the last value,
+//     frames it differently: request smuggling); Transfer-Encoding in an
+//     HTTP/1.0 request, with Content-Length, with chunked not last or
+//     twice, or with no coding;
 //   - 414 for a request line over Server.MaxRequestLine bytes, 431 for more
 //     than Server.MaxHeaderFields fields or Server.MaxHeaderBytes bytes;
 //   - 501 for a transfer coding other than chunked;
