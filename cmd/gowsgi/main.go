@@ -163,6 +163,7 @@ func run(args []string) int {
 		ReadHeaderTimeout: cfg.HeaderTimeout,
 		IdleTimeout:       cfg.KeepAlive,
 		BodyReadTimeout:   cfg.BodyTimeout,
+		BodyMinRate:       1024,
 		WriteTimeout:      cfg.WriteTimeout,
 		MaxRequestLine:    cfg.MaxRequestLine,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,

@@ -260,7 +260,7 @@ func (e *httpError) Error() string { return e.msg }
 
 func isTimeout(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return http1.IsTimeout(err) || errors.As(err, &ne) && ne.Timeout()
 }
 
 // body is a request body as read: in memory (mem, reserved bytes of the

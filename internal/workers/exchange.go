@@ -190,32 +190,40 @@ func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
 // been read. A pipelined request that waits too long asks to be given back.
 func (x *Exchange) awaitTurn() error {
 	t := x.t
-	if t.prev == nil {
-		t.slot.turnAt.Store(time.Now().UnixNano())
-		return nil
+	s := t.slot
+	if t.prev != nil {
+		select {
+		case <-t.prev:
+		default:
+			if err := x.waitPrev(); err != nil {
+				return err
+			}
+		}
 	}
-	select {
-	case <-t.prev:
-		t.slot.turnAt.Store(time.Now().UnixNano())
-		return nil
-	default:
-	}
+	return s.claimTurn(t)
+}
+
+func (x *Exchange) waitPrev() error {
+	t := x.t
 	var timer <-chan time.Time
+	var tm *time.Timer
 	if t.revoked != nil {
-		tm := time.NewTimer(revokeAfter)
+		tm = time.NewTimer(revokeAfter)
 		defer tm.Stop()
 		timer = tm.C
 	}
 	for {
 		select {
 		case <-t.prev:
-			t.slot.turnAt.Store(time.Now().UnixNano())
 			return nil
 		case <-t.revoked:
 			return errRevoked
 		case <-timer:
-			timer = nil
-			t.slot.requestRevoke(t)
+			if t.slot.requestRevoke(t) {
+				timer = nil
+			} else {
+				tm.Reset(revokeAfter) // another request is out; ask again later
+			}
 		}
 	}
 }

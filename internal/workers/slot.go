@@ -39,7 +39,8 @@ type Slot struct {
 	queue    []*ticket    // issued, not yet released, in wire order
 	inflight int32        // len(queue)
 	nextID   uint32       // last request id given out
-	revoking uint32       // lowest id a revoke request is out for; 0: none
+	revoking uint32        // lowest id a revoke request is out for; 0: none
+	answered chan struct{} // closed when the worker answers that request
 	brokenAt uint32       // first request id that may have started when the stream broke
 	hint     atomic.Int32 // inflight, readable without mu
 	noPipe   atomic.Bool  // a request behind the current one was revoked: no pipelining until it ends
@@ -75,6 +76,7 @@ type ticket struct {
 	done    chan struct{} // closed when its response has been read off the slot
 	revoked chan struct{} // pipelined tickets: closed when the worker gave it back
 	gone    bool          // revoked (guarded by slot.mu)
+	turn    bool          // its turn to read has begun: it can no longer be revoked (guarded by slot.mu)
 	stuck   bool          // ran past --timeout (guarded by slot.mu)
 }
 
@@ -244,21 +246,55 @@ func (s *Slot) dropLocked(t *ticket) {
 }
 
 // requestRevoke asks the worker to give back the requests queued on s from
-// t on, unless a request covering them is already out. Pipelining onto s
-// stops until its current request ends.
-func (s *Slot) requestRevoke(t *ticket) {
+// t on, unless t's turn has begun or a request is already out (it reports
+// whether it sent one). Pipelining onto s stops until its current request
+// ends.
+func (s *Slot) requestRevoke(t *ticket) bool {
 	s.noPipe.Store(true)
 	s.mu.Lock()
-	if s.revoking != 0 && !seqBefore(t.id, s.revoking) {
+	if t.turn || t.gone || s.revoking != 0 || s.broken.Load() {
 		s.mu.Unlock()
-		return
+		return false
 	}
 	s.revoking = t.id
+	s.answered = make(chan struct{})
 	s.mu.Unlock()
 	if err := s.worker.sendRevoke(s.index, t.id); err != nil {
+		s.revokedLocked(t.id, nil)
+		return false
+	}
+	return true
+}
+
+// claimTurn starts t's turn once the tickets before it are done: from now
+// on it reads its response and cannot be revoked. While a revoke request
+// that covers t is unanswered, it waits for the answer, so that t never
+// reads for a request the worker gave back. It returns errRevoked when t
+// was given back.
+func (s *Slot) claimTurn(t *ticket) error {
+	for {
 		s.mu.Lock()
-		s.revoking = 0
+		if t.gone {
+			s.mu.Unlock()
+			return errRevoked
+		}
+		if s.revoking == 0 || seqBefore(t.id, s.revoking) {
+			t.turn = true
+			s.mu.Unlock()
+			s.turnAt.Store(time.Now().UnixNano())
+			return nil
+		}
+		wait := s.answered
 		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-s.worker.Exited():
+			// No answer will come; the broken stream tells what started.
+			s.mu.Lock()
+			t.turn = true
+			s.mu.Unlock()
+			return nil
+		}
 	}
 }
 
@@ -266,19 +302,29 @@ func (s *Slot) requestRevoke(t *ticket) {
 // with those ids will never be served here. Each is taken off the slot once
 // the one before it is done, so the tickets behind keep their order.
 func (s *Slot) revoked(from uint32, ids []uint32) {
+	s.revokedLocked(from, ids)
+}
+
+func (s *Slot) revokedLocked(from uint32, ids []uint32) {
 	s.mu.Lock()
-	if s.revoking == from {
-		s.revoking = 0
+	if s.revoking != from {
+		s.mu.Unlock()
+		return // not an answer to the request out
 	}
 	var gone []*ticket
 	for _, id := range ids {
 		for _, t := range s.queue {
-			if t.id == id && t.revoked != nil && !t.gone {
+			// A ticket covered by the request cannot have begun its
+			// turn: claimTurn waits for this answer.
+			if t.id == id && t.revoked != nil && !t.gone && !t.turn {
 				t.gone = true
 				gone = append(gone, t)
 			}
 		}
 	}
+	s.revoking = 0
+	close(s.answered)
+	s.answered = nil
 	s.mu.Unlock()
 	for _, t := range gone {
 		close(t.revoked)
