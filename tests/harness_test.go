@@ -110,7 +110,14 @@ func StartServer(t testing.TB, args ...string) *Server {
 // logs once its signal handlers are in place, so a test may signal at once.
 func StartServerEnv(t testing.TB, env []string, args ...string) *Server {
 	t.Helper()
-	s := startProcessEnv(t, env, args...)
+	return startServerBin(t, gowsgiBin, env, args...)
+}
+
+// startServerBin is StartServerEnv running the gowsgi binary bin (a race
+// build, say) instead of the one TestMain built.
+func startServerBin(t testing.TB, bin string, env []string, args ...string) *Server {
+	t.Helper()
+	s := startProcessBin(t, bin, env, args...)
 	quiet := false
 	for i, a := range args {
 		if (a == "--log-level" && i+1 < len(args) && (args[i+1] == "warning" || args[i+1] == "error")) ||
@@ -147,6 +154,11 @@ func startProcess(t testing.TB, args ...string) *Server {
 // startProcessEnv is startProcess with extra environment variables.
 func startProcessEnv(t testing.TB, env []string, args ...string) *Server {
 	t.Helper()
+	return startProcessBin(t, gowsgiBin, env, args...)
+}
+
+func startProcessBin(t testing.TB, bin string, env []string, args ...string) *Server {
+	t.Helper()
 	hasBind, hasPython, hasWorkers := false, false, false
 	s := &Server{t: t, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
 	for i, a := range args {
@@ -170,7 +182,7 @@ func startProcessEnv(t testing.TB, env []string, args ...string) *Server {
 	if !hasWorkers {
 		args = append(args, "--workers", "1")
 	}
-	s.Cmd = exec.Command(gowsgiBin, args...)
+	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.Dir = repoRoot
 	if len(env) > 0 {
 		s.Cmd.Env = append(os.Environ(), env...)
@@ -436,6 +448,12 @@ func (p *pending) port() int { return p.c.LocalAddr().(*net.TCPAddr).Port }
 
 // wait waits up to d for the response; status 0 and err set if none came.
 func (p *pending) wait(d time.Duration) pendingResult {
+	select {
+	case r := <-p.done:
+		p.done <- r
+		return r
+	default:
+	}
 	select {
 	case r := <-p.done:
 		p.done <- r // later waits see it too

@@ -264,13 +264,32 @@ def sleep_route(environ, start_response):
 def block_route(environ, start_response):
     """Writes STATE_DIR/NAME.entered, then holds its thread until the test
     creates STATE_DIR/NAME.release (or ALL.release), for at most 120 s: a
-    slow request whose end the test decides."""
+    slow request whose end the test decides. Answers "released NAME"."""
     name = q(environ, 'name', 'block')
-    mark(name, '.entered')
     release = os.path.join(STATE_DIR, name + '.release')
     everything = os.path.join(STATE_DIR, 'ALL.release')
     deadline = time.monotonic() + 120
-    while not (os.path.exists(release) or os.path.exists(everything)):
+
+    def released():
+        return os.path.exists(release) or os.path.exists(everything)
+    beat = float(q(environ, 'beat', '0'))
+    if beat:
+        # beat=S: answer at once and send a '.' every S seconds while held,
+        # so the request is never silent.
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        mark(name, '.entered')
+
+        def beats():
+            last = time.monotonic()
+            while not released() and time.monotonic() < deadline:
+                if time.monotonic() - last >= beat:
+                    last = time.monotonic()
+                    yield b'.'
+                time.sleep(0.005)
+            yield ('released %s' % name).encode()
+        return beats()
+    mark(name, '.entered')
+    while not released():
         if time.monotonic() > deadline:
             return text(start_response, 'never released %s\n' % name, status='500 Internal Server Error')
         time.sleep(0.005)
