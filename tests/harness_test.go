@@ -118,13 +118,20 @@ func StartServerEnv(t testing.TB, env []string, args ...string) *Server {
 func startServerBin(t testing.TB, bin string, env []string, args ...string) *Server {
 	t.Helper()
 	s := startProcessBin(t, bin, env, args...)
-	quiet := false
-	for i, a := range args {
-		if (a == "--log-level" && i+1 < len(args) && (args[i+1] == "warning" || args[i+1] == "error")) ||
-			a == "--log-level=warning" || a == "--log-level=error" {
-			quiet = true
+	level := os.Getenv("GOWSGI_LOG_LEVEL")
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "GOWSGI_LOG_LEVEL="); ok {
+			level = v
 		}
 	}
+	for i, a := range args {
+		if a == "--log-level" && i+1 < len(args) {
+			level = args[i+1]
+		} else if v, ok := strings.CutPrefix(a, "--log-level="); ok {
+			level = v
+		}
+	}
+	quiet := level != "" && level != "info" && level != "debug"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
