@@ -53,7 +53,7 @@ type Options struct {
 	MaxRequests       int           // recycle a worker after this many requests; 0 = never
 	MaxRequestsJitter int           // add up to this many, so workers do not recycle together
 	MaxMemory         int64         // recycle a worker whose RSS exceeds this many bytes; 0 = never
-	MemoryCheck       time.Duration // how often RSS is read; default 100ms
+	MemoryCheck       time.Duration // how often RSS is read; default 50ms
 
 	// ResponseBuffer bounds the bytes of one streamed response held in
 	// memory while its client is slower than the worker; ResponseSpool
@@ -115,7 +115,7 @@ func New(o Options) *Pool {
 		o.MaxQueue = 1 << 30
 	}
 	if o.MemoryCheck <= 0 {
-		o.MemoryCheck = 100 * time.Millisecond
+		o.MemoryCheck = 50 * time.Millisecond
 	}
 	if o.ResponseBuffer <= 0 {
 		o.ResponseBuffer = 1 << 20

@@ -680,7 +680,8 @@ func (s *supervisor) stop(timeout time.Duration, done chan struct{}) {
 
 // sampleMemory retires workers whose resident memory passed --max-memory,
 // at once (they get no new requests; a replacement boots), and kills one
-// that reaches twice the limit: a leak that fast would take the machine.
+// that reaches one and a half times the limit: a request leaking that fast
+// would otherwise take the machine before it ends.
 func (s *supervisor) sampleMemory() {
 	p := s.p
 	limit := p.opts.MaxMemory
@@ -693,8 +694,8 @@ func (s *supervisor) sampleMemory() {
 			continue
 		}
 		switch {
-		case rss > 2*limit && !w.killWhenDrained:
-			p.log.Error("killing worker: resident memory over twice --max-memory", "worker", w.ID, "pid", w.PID,
+		case rss > limit+limit/2 && !w.killWhenDrained:
+			p.log.Error("killing worker: resident memory over 1.5 times --max-memory", "worker", w.ID, "pid", w.PID,
 				"rss_mib", rss>>20, "max_memory_mib", limit>>20)
 			w.killWhenDrained, w.stopSent, w.expected = true, true, true
 			w.why = "memory"
