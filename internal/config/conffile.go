@@ -86,6 +86,9 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 			if isCallable && !isHook(closest(name, hookNames)) {
 				continue // a helper function, not a misspelt hook
 			}
+			if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
+				continue // a constant (PORT = 8000), not a misspelt setting
+			}
 			hint := closest(name, known)
 			if hint != "" && hint != name {
 				unknown = append(unknown, fmt.Sprintf("%s (did you mean %s?)", name, hint))
@@ -121,6 +124,9 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 	}
 	if len(c.Hooks.Names) > 0 {
 		c.Hooks.File = r.location
+		if r.File != "" {
+			c.Hooks.File = r.File // absolute, for running them later
+		}
 	}
 	if len(unknown) == 0 {
 		return nil

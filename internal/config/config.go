@@ -42,7 +42,8 @@ type Config struct {
 	// Python is the interpreter as given with --python ("" = look it up
 	// with pyshim.FindPython).
 	Python string
-	// Chdir is the directory the workers change to before loading the app.
+	// Chdir is the directory the workers change to before loading the app;
+	// absolute, and a directory when the configuration was parsed.
 	Chdir string
 	// PythonPath are directories prepended to sys.path, in order (gunicorn's
 	// comma-separated --pythonpath is split).
@@ -185,9 +186,10 @@ type Config struct {
 	given map[string]*given // per setting name: its winning source and values
 	order []*setting        // settings in table order, for printing
 
-	noAccessLog       bool  // --no-access-log, folded into AccessLog
-	workerConnections int   // gunicorn's worker_connections, folded into Threads
-	fieldSize         int64 // gunicorn's limit_request_field_size, folded into MaxHeaderBytes
+	noAccessLog       bool   // --no-access-log, folded into AccessLog
+	workerConnections int    // gunicorn's worker_connections, folded into Threads
+	fieldSize         int64  // gunicorn's limit_request_field_size, folded into MaxHeaderBytes
+	logLevelName      string // LogLevel as gunicorn names it, for --print-config
 }
 
 // Bind is one address to listen on.
@@ -310,7 +312,7 @@ func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Conf
 	}
 	switch len(c.Args) {
 	case 0:
-		if c.Target == "" {
+		if c.Target == "" && !c.PrintConfig {
 			return nil, errors.New("no application given; usage: gowsgi [OPTIONS] TARGET (e.g. gowsgi myproject.wsgi:application)")
 		}
 	case 1:

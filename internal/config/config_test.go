@@ -147,6 +147,7 @@ func TestParseErrors(t *testing.T) {
 		"a --tmp-upload-dir " + file:           "is not a directory",
 		"a --env NOEQUALS":                     `--env: "NOEQUALS": expected KEY=VALUE`,
 		"a --umask 0o1000":                     "is not a umask",
+		"a --chdir /no/such/dir":               "--chdir: /no/such/dir is not a directory",
 		"a --root-path app":                    `--root-path: "app" must start with /`,
 		"a --preload=maybe":                    `--preload: "maybe" is not a boolean`,
 		"a -k uvicorn.workers.UvicornWorker":   "serves ASGI/asyncio applications; gowsgi serves WSGI",
@@ -236,7 +237,7 @@ func TestParseDurationAndBool(t *testing.T) {
 func TestGunicornCommandLine(t *testing.T) {
 	c := mustParse(t, strings.Fields("-w4 -b 0.0.0.0 --access-logfile - --error-logfile - -k gthread --threads 4 "+
 		"--limit-request-field_size 100000 --limit-request-line 4094 --keep-alive 2 --graceful-timeout 10 "+
-		"--max-requests 1000 --max-requests-jitter 50 -t 60 --chdir /srv --pythonpath a,b --pythonpath c "+
+		"--max-requests 1000 --max-requests-jitter 50 -t 60 --chdir /tmp --pythonpath a,b --pythonpath c "+
 		"-e A=1 --env B=2 --preload --reload -p app.pid -m 0o117 --forwarded-allow-ips 10.0.0.1,10.0.0.2 app:app"), nil)
 	if c.Workers != 4 || bindSpecs(c.Binds) != "tcp 0.0.0.0:8000" || c.AccessLog.To != OutputStdout || c.ErrorLog.To != OutputStderr {
 		t.Errorf("workers %d binds %s logs %+v %+v", c.Workers, bindSpecs(c.Binds), c.AccessLog, c.ErrorLog)
@@ -247,7 +248,7 @@ func TestGunicornCommandLine(t *testing.T) {
 	if c.KeepAlive != 2*time.Second || c.GracefulTimeout != 10*time.Second || c.Timeout != time.Minute || c.MaxRequests != 1000 || c.MaxRequestsJitter != 50 {
 		t.Errorf("durations/recycling: %+v", c)
 	}
-	if c.Chdir != "/srv" || strings.Join(c.PythonPath, " ") != "a b c" || strings.Join(c.Env, " ") != "A=1 B=2" {
+	if c.Chdir != "/tmp" || strings.Join(c.PythonPath, " ") != "a b c" || strings.Join(c.Env, " ") != "A=1 B=2" {
 		t.Errorf("chdir %q pythonpath %v env %v", c.Chdir, c.PythonPath, c.Env)
 	}
 	if !c.Preload || !c.Reload || c.PidFile != "app.pid" || c.Umask != 0o117 || strings.Join(c.ForwardedAllowIPs, " ") != "10.0.0.1 10.0.0.2" {
@@ -340,6 +341,7 @@ func TestConfigFile(t *testing.T) {
 	conf := `import multiprocessing, os
 from helper import PORT
 bind = "0.0.0.0:%d" % PORT
+WORKERS = 2
 workers = multiprocessing.cpu_count() * 2 + 1
 threads = "3"
 umask = 0o117
@@ -380,7 +382,7 @@ def post_forks(server, worker):
 	if strings.Join(c.Hooks.Names, " ") != "when_ready post_fork" || c.Hooks.File != filepath.Join(dir, "conf.py") {
 		t.Errorf("hooks %+v", c.Hooks)
 	}
-	wantWarn := filepath.Join(dir, "conf.py") + ": not gunicorn settings, ignored: PORT, post_forks (did you mean post_fork?), preload (did you mean preload_app?)"
+	wantWarn := filepath.Join(dir, "conf.py") + ": not gunicorn settings, ignored: WORKERS (did you mean workers?), post_forks (did you mean post_fork?), preload (did you mean preload_app?)"
 	if !containsPrefix(c.Warnings, wantWarn) || !containsPrefix(c.Warnings, filepath.Join(dir, "conf.py")+" defines gunicorn server hooks (when_ready, post_fork)") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(c.Warnings, "\n"), wantWarn)
 	}

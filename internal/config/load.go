@@ -46,6 +46,9 @@ type recorder struct {
 
 func (r recorder) String() string { return "" }
 func (r recorder) Type() string {
+	if m := metaOf[r.s.name]; m != "" {
+		return m
+	}
 	switch r.s.typ {
 	case tBool:
 		return "bool"
@@ -56,6 +59,16 @@ func (r recorder) Type() string {
 	}
 	return "string"
 }
+
+// metaOf names the value of size and duration flags in --help.
+var metaOf = map[string]string{
+	"max-body-size": "size", "body-memory": "size", "body-memory-total": "size", "body-min-rate": "size",
+	"response-buffer": "size", "response-spool": "size", "limit-request-header-size": "size", "max-memory": "size",
+	"static-max-age": "duration", "queue-timeout": "duration", "graceful-timeout": "duration", "keep-alive": "duration",
+	"header-timeout": "duration", "body-timeout": "duration", "write-timeout": "duration", "boot-timeout": "duration",
+	"timeout": "duration", "bind": "addr", "static": "/prefix=dir", "env": "KEY=VALUE", "access-log": "file", "error-log": "file",
+}
+
 func (r recorder) Set(v string) error { r.l.add(r.s, r.origin, v); return nil }
 
 // flagSet returns a FlagSet whose every flag records into l. Gunicorn's
@@ -85,6 +98,9 @@ func flagSet(l *layer, prefix string) *pflag.FlagSet {
 				sh = short
 			}
 			fl := fs.VarPF(recorder{s, l, prefix + "--" + long}, long, sh, s.usage)
+			if s.typ != tBool && s.def != "" && s.defFn == nil {
+				fl.DefValue = s.def // for --help
+			}
 			if s.typ == tBool {
 				fl.NoOptDefVal = "true"
 				if long == "no-sendfile" {
@@ -94,7 +110,7 @@ func flagSet(l *layer, prefix string) *pflag.FlagSet {
 			if s.name == "proxy-protocol" {
 				fl.NoOptDefVal = "auto"
 			}
-			if !first || s.kind != Native || s.usage == "" {
+			if !first || s.usage == "" || s.kind == Noticed || s.kind == Refused {
 				fl.Hidden = true
 			}
 			first = false

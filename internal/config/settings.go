@@ -260,8 +260,19 @@ func init() {
 
 	a, sh = strField(func(c *Config) *string { return &c.Python })
 	row("python", f("--python"), "", Native, tString, "", "Python interpreter (default: $VIRTUAL_ENV/bin/python, else python3 on PATH)", "", a, sh)
-	a, sh = strField(func(c *Config) *string { return &c.Chdir })
-	row("chdir", f("--chdir"), "chdir", Native, tString, "", "change to this directory before loading the app", "same", a, sh)
+	_, sh = strField(func(c *Config) *string { return &c.Chdir })
+	row("chdir", f("--chdir"), "chdir", Native, tString, "", "change to this directory before loading the app", "same",
+		func(c *Config, v string) error {
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return err
+			}
+			if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", v)
+			}
+			c.Chdir = abs
+			return nil
+		}, sh)
 	_, sh = listField(func(c *Config) *[]string { return &c.PythonPath })
 	row("pythonpath", f("--pythonpath"), "pythonpath", Native, tList, "", "directories to prepend to sys.path (comma-separated, as gunicorn; repeatable)",
 		"same (comma-separated); also repeatable",
@@ -328,9 +339,12 @@ func init() {
 	row("log-level", f("--log-level"), "loglevel", Native, tString, "info", "error log level: debug, info, warning, error, critical", "same",
 		func(c *Config, v string) error {
 			l, err := ParseLogLevel(v)
-			c.LogLevel = l
+			c.LogLevel, c.logLevelName = l, strings.ToLower(strings.TrimSpace(v))
+			if c.logLevelName == "warn" {
+				c.logLevelName = "warning"
+			}
 			return err
-		}, func(c *Config) any { return strings.ToLower(c.LogLevel.String()) })
+		}, func(c *Config) any { return c.logLevelName })
 
 	// --- bodies and responses ---------------------------------------------
 	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxBodySize })
