@@ -388,7 +388,7 @@ func ParseBind(b string) (Bind, error) {
 	if p, ok := strings.CutPrefix(b, "unix:"); ok {
 		p = strings.TrimPrefix(p, "//")
 		if p == "" {
-			return bind, fmt.Errorf("--bind %q: empty socket path", b)
+			return bind, fmt.Errorf("%q: empty socket path", b)
 		}
 		bind.Network, bind.Addr = "unix", p
 		return bind, nil
@@ -396,7 +396,7 @@ func ParseBind(b string) (Bind, error) {
 	if fd, ok := strings.CutPrefix(b, "fd://"); ok {
 		n, err := strconv.Atoi(fd)
 		if err != nil || n < 0 {
-			return bind, fmt.Errorf("--bind %q: %q is not a file descriptor number", b, fd)
+			return bind, fmt.Errorf("%q: %q is not a file descriptor number", b, fd)
 		}
 		bind.Network, bind.Addr = "fd", fd
 		return bind, nil
@@ -407,27 +407,27 @@ func ParseBind(b string) (Bind, error) {
 	case strings.HasPrefix(addr, "["):
 		end := strings.IndexByte(addr, ']')
 		if end < 0 {
-			return bind, fmt.Errorf("--bind %q: unbalanced brackets around the IPv6 address", b)
+			return bind, fmt.Errorf("%q: unbalanced brackets around the IPv6 address", b)
 		}
 		host = addr[:end+1]
 		if rest := addr[end+1:]; rest != "" {
 			p, ok := strings.CutPrefix(rest, ":")
 			if !ok {
-				return bind, fmt.Errorf("--bind %q: expected [IPv6]:PORT", b)
+				return bind, fmt.Errorf("%q: expected [IPv6]:PORT", b)
 			}
 			port = p
 		}
 	case strings.Count(addr, ":") > 1:
-		return bind, fmt.Errorf("--bind %q: put an IPv6 address in brackets, e.g. [::1]:8000", b)
+		return bind, fmt.Errorf("%q: put an IPv6 address in brackets, e.g. [::1]:8000", b)
 	case strings.Contains(addr, "]"):
-		return bind, fmt.Errorf("--bind %q: unbalanced brackets around the IPv6 address", b)
+		return bind, fmt.Errorf("%q: unbalanced brackets around the IPv6 address", b)
 	case strings.Contains(addr, ":"):
 		host, port, _ = strings.Cut(addr, ":")
 	case addr == "":
 		host = "0.0.0.0"
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return bind, fmt.Errorf("--bind %q: port %q is not a number from 0 to 65535", b, port)
+		return bind, fmt.Errorf("%q: port %q is not a number from 0 to 65535", b, port)
 	}
 	bind.Network, bind.Addr = "tcp", host+":"+port
 	return bind, nil
@@ -438,15 +438,15 @@ func ParseBind(b string) (Bind, error) {
 func ParseStatic(s string) (StaticMount, error) {
 	prefix, dir, ok := strings.Cut(s, "=")
 	if !ok || !strings.HasPrefix(prefix, "/") || dir == "" {
-		return StaticMount{}, fmt.Errorf("--static %q: expected /URL-PREFIX=DIRECTORY, e.g. /static=./staticfiles", s)
+		return StaticMount{}, fmt.Errorf("%q: expected /URL-PREFIX=DIRECTORY, e.g. /static=./staticfiles", s)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return StaticMount{}, fmt.Errorf("--static %q: %v", s, err)
+		return StaticMount{}, fmt.Errorf("%q: %v", s, err)
 	}
 	fi, err := os.Stat(abs)
 	if err != nil || !fi.IsDir() {
-		return StaticMount{}, fmt.Errorf("--static %q: %s is not a directory", s, dir)
+		return StaticMount{}, fmt.Errorf("%q: %s is not a directory", s, dir)
 	}
 	return StaticMount{Prefix: strings.TrimRight(prefix, "/"), Dir: abs}, nil
 }

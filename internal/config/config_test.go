@@ -141,6 +141,7 @@ func TestParseErrors(t *testing.T) {
 		"a --log-level loud":                   "--log-level: unknown level \"loud\"",
 		"a --reload-extra-file x.txt":          "needs --reload",
 		"a --no-such-flag":                     "unknown flag: --no-such-flag",
+		"a --max-re 3":                         "ambiguous option --max-re could match --max-requests, --max-requests-jitter",
 		"a --static static=.":                  "expected /URL-PREFIX=DIRECTORY",
 		"a --static /s=/no/such/dir":           "/no/such/dir is not a directory",
 		"a --tmp-upload-dir /no/such/dir":      "--tmp-upload-dir: /no/such/dir is not a directory",
@@ -270,6 +271,11 @@ func TestGunicornCommandLine(t *testing.T) {
 		if strings.Contains(w, "\n") {
 			t.Errorf("notice of several lines: %q", w)
 		}
+	}
+	// argparse's abbreviations, as gunicorn takes them.
+	c = mustParse(t, strings.Fields("a --max-requests-j 3 --worker-cl=gthread --grace 5 --prel"), nil)
+	if c.MaxRequestsJitter != 3 || c.WorkerClass != "gthread" || c.GracefulTimeout != 5*time.Second || !c.Preload {
+		t.Errorf("abbreviations: jitter %d class %s graceful %v preload %v", c.MaxRequestsJitter, c.WorkerClass, c.GracefulTimeout, c.Preload)
 	}
 	// gevent: a thread count instead of green threads; --threads wins.
 	c = mustParse(t, strings.Fields("a -k gevent --worker-connections 20"), nil)

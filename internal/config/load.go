@@ -132,6 +132,10 @@ func FlagUsages() string {
 func load(args []string, getenv func(string) string) (*Config, error) {
 	cli := newLayer(srcFlag)
 	fs := flagSet(cli, "")
+	args, err := expandAbbrev(fs, args)
+	if err != nil {
+		return nil, err
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -144,6 +148,9 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
 		}
 		efs := flagSet(cmdArgs, "GUNICORN_CMD_ARGS: ")
+		if words, err = expandAbbrev(efs, words); err != nil {
+			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
+		}
 		if err := efs.Parse(words); err != nil {
 			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
 		}
@@ -221,6 +228,41 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// expandAbbrev spells out abbreviated long options (--work 4 for
+// --workers 4), which gunicorn's argparse accepts when the prefix names one
+// option only.
+func expandAbbrev(fs *pflag.FlagSet, args []string) ([]string, error) {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		name, rest, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !strings.HasPrefix(a, "--") || len(name) < 2 || fs.Lookup(name) != nil {
+			continue
+		}
+		norm := strings.ReplaceAll(name, "_", "-")
+		var matches []string
+		fs.VisitAll(func(f *pflag.Flag) {
+			if strings.HasPrefix(f.Name, norm) {
+				matches = append(matches, "--"+f.Name)
+			}
+		})
+		switch len(matches) {
+		case 0:
+			continue // pflag reports the unknown flag
+		case 1:
+			out[i] = matches[0]
+			if hasValue {
+				out[i] += "=" + rest
+			}
+		default:
+			return nil, fmt.Errorf("ambiguous option %s could match %s", "--"+name, strings.Join(matches, ", "))
+		}
+	}
+	return out, nil
 }
 
 // byName finds a setting by gowsgi name; byGunicorn by gunicorn's.

@@ -523,8 +523,11 @@ func outputValue(o Output) any {
 func gunicornOnly() {
 	note := func(gname string, flags []string, typ valueType, why string) *setting {
 		name := gname
-		if len(flags) > 0 {
-			name = strings.TrimPrefix(flags[len(flags)-1], "--")
+		for _, fl := range flags {
+			if long, ok := strings.CutPrefix(fl, "--"); ok {
+				name = long // the first long spelling
+				break
+			}
 		}
 		s := &setting{name: name, flags: flags, gunicorn: gname, kind: Noticed, typ: typ, why: why, noEnv: len(flags) == 0}
 		settings = append(settings, s)
@@ -587,7 +590,7 @@ func gunicornOnly() {
 	note("ssl_version", f("--ssl-version"), tString, noTLS)
 	note("cert_reqs", f("--cert-reqs"), tInt, noTLS)
 	note("ca_certs", f("--ca-certs"), tString, noTLS)
-	note("suppress_ragged_eofs", f("--suppress-ragged-eofs"), tBool, noTLS).asks = func(string) bool { return false }
+	note("suppress_ragged_eofs", f("--suppress-ragged-eofs"), tBool, noTLS)
 	note("do_handshake_on_connect", f("--do-handshake-on-connect"), tBool, noTLS)
 	note("ciphers", f("--ciphers"), tString, noTLS)
 	note("http_protocols", f("--http-protocols"), tString, "gowsgi serves HTTP/1.1 here; HTTP/2 is not offered on this listener").asks =
@@ -618,7 +621,7 @@ func gunicornOnly() {
 	note("dirty_graceful_timeout", f("--dirty-graceful-timeout"), tInt, "gowsgi has no dirty arbiters")
 	note("control_socket", f("--control-socket"), tString, "gowsgi has no control socket; use signals (HUP, TTIN, TTOU, TERM)")
 	note("control_socket_mode", f("--control-socket-mode"), tInt, "gowsgi has no control socket; use signals (HUP, TTIN, TTOU, TERM)")
-	note("control_socket_disable", f("--no-control-socket"), tBool, "gowsgi has no control socket to disable").asks = func(string) bool { return false }
+	note("control_socket_disable", f("--no-control-socket"), tBool, "gowsgi has no control socket to disable; it reacts to signals only")
 }
 
 // gunicornAccessFormat is gunicorn's default access_log_format: the
