@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -388,35 +389,8 @@ func TestGunicornConfigFileServes(t *testing.T) {
 		"wsgi_app = 'hello:app'\nmax_request = 100\n", addr, filepath.Join(dir, "site"), pid)
 	os.WriteFile(filepath.Join(dir, "gunicorn.conf.py"), []byte(conf), 0o644)
 
-	s := &Server{t: t, Addr: addr, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
-	s.Cmd = exec.Command(gowsgiBin, "--python", pythonBin)
-	s.Cmd.Dir, s.Cmd.Env = dir, cliEnv()
-	s.Cmd.Stdout, s.Cmd.Stderr = s.Stdout, s.Stderr
-	if err := s.Cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.exit = s.Cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() { s.Stop() })
-	if !waitFor(60*time.Second, func() bool {
-		select {
-		case <-s.done:
-			return true
-		default:
-		}
-		resp, err := http.Get("http://" + addr + "/")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	}) {
-		t.Fatalf("not serving on %s\nstderr:\n%s", addr, s.Stderr)
-	}
-	resp, err := http.Get("http://" + addr + "/")
-	if err != nil {
-		t.Fatalf("%v\nstderr:\n%s", err, s.Stderr)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	s := serveIn(t, dir, nil, addr, "--python", pythonBin)
+	body := fetchBody(t, s, "http://"+addr+"/")
 	if string(body) != "hi "+filepath.Join(dir, "site") {
 		t.Errorf("body %q, want raw_env's GREETING and chdir's directory", body)
 	}
@@ -431,6 +405,94 @@ func TestGunicornConfigFileServes(t *testing.T) {
 	}
 	if _, err := os.Stat(pid); !os.IsNotExist(err) {
 		t.Errorf("pidfile left behind: %v", err)
+	}
+}
+
+// serveIn starts gowsgi with args in dir, with extra descriptors from fd 3
+// on, and waits until url answers. It is stopped when the test ends.
+func serveIn(t *testing.T, dir string, extra []*os.File, addr string, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, Addr: addr, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
+	s.Cmd = exec.Command(gowsgiBin, args...)
+	s.Cmd.Dir, s.Cmd.Env, s.Cmd.ExtraFiles = dir, cliEnv(), extra
+	s.Cmd.Stdout, s.Cmd.Stderr = s.Stdout, s.Stderr
+	if err := s.Cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.exit = s.Cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("gowsgi stderr:\n%s", s.Stderr)
+		}
+	})
+	if !waitFor(60*time.Second, func() bool {
+		select {
+		case <-s.done:
+			return true
+		default:
+		}
+		return strings.Contains(s.Stderr.String(), "msg=listening")
+	}) {
+		t.Fatalf("gowsgi did not start listening within 60s\nstderr:\n%s", s.Stderr)
+	}
+	select {
+	case <-s.done:
+		t.Fatalf("gowsgi exited before serving (%v)\nstderr:\n%s", s.exit, s.Stderr)
+	default:
+	}
+	return s
+}
+
+// fetchBody GETs url with client (unix sockets too) and returns the body of a 200.
+func fetchBody(t *testing.T, s *Server, url string, c ...*http.Client) []byte {
+	t.Helper()
+	cl := client()
+	if len(c) > 0 {
+		cl = c[0]
+	}
+	resp, err := cl.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v\nstderr:\n%s", url, err, s.Stderr)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s %q", url, resp.Status, body)
+	}
+	return body
+}
+
+// TestGunicornFdBindAndUmask: -b fd://N serves on a listening socket the
+// parent passed down, as under systemd socket activation or gunicorn's
+// re-exec; -m sets the mode of the unix sockets gowsgi creates.
+func TestGunicornFdBindAndUmask(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := l.(*net.TCPListener).File()
+	l.Close() // the duplicate in f stays open and listening
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	s := serveIn(t, repoRoot, []*os.File{f}, "", "--python", pythonBin, "-w", "1", "-b", "fd://3", "-b", "unix:"+sock,
+		"-m", "0o077", "tests/testdata/apps/probe.py")
+	if body := fetchBody(t, s, "http://"+l.Addr().String()+"/"); string(body) != "hello from probe\n" {
+		t.Errorf("fd://3: %q", body)
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("unix socket with umask 0o077: %v %v, want mode 0700", fi.Mode(), err)
+	}
+	unixClient := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+	if body := fetchBody(t, s, "http://unix/", unixClient); string(body) != "hello from probe\n" {
+		t.Errorf("unix socket: %q", body)
 	}
 }
 
