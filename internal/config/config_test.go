@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -610,3 +611,42 @@ func TestMigrationTableInREADME(t *testing.T) {
 		t.Errorf("README.md's migration table is not MigrationTable()'s; regenerate it: GOWSGI_UPDATE_README=1 go test ./internal/config -run TestMigrationTableInREADME")
 	}
 }
+
+func TestConfigFileChosenByEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.WriteFile("a.py", []byte("workers = 2\n"), 0o644)
+	os.WriteFile("b.py", []byte("workers = 3\n"), 0o644)
+	os.WriteFile("gunicorn.conf.py", []byte("workers = 4\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{[]string{"x"}, nil, 4},
+		{[]string{"x"}, map[string]string{"GOWSGI_CONFIG": "a.py"}, 2},
+		{[]string{"x"}, map[string]string{"GOWSGI_CONFIG": "a.py", "GUNICORN_CMD_ARGS": "-c b.py"}, 3},
+		{[]string{"x", "-c", "a.py"}, map[string]string{"GUNICORN_CMD_ARGS": "-c b.py"}, 2},
+	} {
+		cfg, err := Parse(c.args, env(c.env), io.Discard)
+		if err != nil || cfg.Workers != c.want {
+			t.Errorf("%v %v: %v, workers %d, want %d", c.args, c.env, err, cfg.Workers, c.want)
+		}
+	}
+}
+
+func TestPrintText(t *testing.T) {
+	c := mustParse(t, strings.Fields("a -w 3 --spew"), nil)
+	var b strings.Builder
+	c.PrintSettings(&b, false)
+	lines := strings.Split(b.String(), "\n")
+	if !strings.HasPrefix(lines[0], "setting ") || !strings.Contains(lines[0], "value") || !strings.Contains(lines[0], "source") {
+		t.Errorf("header %q", lines[0])
+	}
+	if !strings.Contains(b.String(), "\nworkers ") || !regexpMatch(b.String(), `\nworkers +3 +workers +flag\n`) ||
+		!regexpMatch(b.String(), `\npid +\(unset\) +pidfile +default\n`) || !strings.Contains(b.String(), "\nwarning: --spew: ") {
+		t.Errorf("print-config text:\n%s", b.String())
+	}
+}
+
+func regexpMatch(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }
