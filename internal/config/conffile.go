@@ -105,6 +105,11 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 			}
 			continue
 		}
+		if name == "accesslog" && string(raw) == "null" {
+			// gunicorn's accesslog = None: no access log (gowsgi's default is stdout).
+			l.add(byName["no-access-log"], origin, "true")
+			continue
+		}
 		vals, err := fileValues(raw, s)
 		if err != nil {
 			l.add(s, origin, "\x00"+err.Error()) // reported when applied

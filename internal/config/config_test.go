@@ -292,6 +292,12 @@ func TestGunicornCommandLine(t *testing.T) {
 	if c = mustParse(t, strings.Fields("a -k sync --threads 3"), nil); c.Threads != 3 || len(c.Warnings) != 0 {
 		t.Errorf("sync with threads: %d %q", c.Threads, c.Warnings)
 	}
+	// gunicorn's zeros.
+	c = mustParse(t, strings.Fields("a --keep-alive 0 --limit-request-line 0 --limit-request-fields 0"), nil)
+	if c.KeepAlive != 5*time.Second || c.MaxRequestLine != 8190 || c.MaxHeaderFields != 32768 ||
+		!containsPrefix(c.Warnings, "--keep-alive: 0 (no keep-alive) is not offered") || !containsPrefix(c.Warnings, "--limit-request-line: 0 (no limit)") {
+		t.Errorf("zeros: keep-alive %v line %d fields %d %q", c.KeepAlive, c.MaxRequestLine, c.MaxHeaderFields, c.Warnings)
+	}
 	// Values that ask for nothing gowsgi lacks are fine: no refusal.
 	if _, err := parse(t, strings.Fields("a --daemon=false --access-logformat"), nil); err == nil {
 		// --access-logformat needs a value: pflag says so.
@@ -650,3 +656,15 @@ func TestPrintText(t *testing.T) {
 }
 
 func regexpMatch(s, re string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+func TestConfigFileAccessLogNone(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("gunicorn.conf.py", []byte("accesslog = None\nerrorlog = '-'\n"), 0o644)
+	c, err := Parse([]string{"a"}, env(nil), io.Discard)
+	if err != nil || c.AccessLog.To != OutputOff || c.ErrorLog.To != OutputStderr {
+		t.Errorf("accesslog = None: %v %+v", err, c)
+	}
+	if c, _ = Parse([]string{"a", "--access-logfile", "-"}, env(nil), io.Discard); c.AccessLog.To != OutputStdout {
+		t.Errorf("--access-logfile - over accesslog = None: %+v", c.AccessLog)
+	}
+}

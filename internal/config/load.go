@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -395,7 +396,9 @@ func isHook(name string) bool {
 // finish checks what no single setting can, and folds gunicorn's settings
 // into gowsgi's.
 func (c *Config) finish() error {
-	if c.noAccessLog {
+	// --no-access-log wins unless --access-log comes from a stronger source
+	// (accesslog = None in a config file, then --access-logfile -).
+	if n, a := c.given["no-access-log"], c.given["access-log"]; c.noAccessLog && (a == nil || n == nil || n.src >= a.src) {
 		c.AccessLog = Output{}
 	}
 	if c.ErrorLog.To == OutputOff {
@@ -410,6 +413,20 @@ func (c *Config) finish() error {
 	}
 	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
 		return errors.New("--reload-extra-file needs --reload")
+	}
+	// gunicorn's zeros: limit_request_fields 0 is its maximum, 32768;
+	// keepalive 0 and limit_request_line 0 (no keep-alive, no limit) are
+	// not offered by gowsgi's engine, which reads 0 as its default.
+	if c.MaxHeaderFields == 0 {
+		c.MaxHeaderFields = 32768
+	}
+	if g := c.given["keep-alive"]; g != nil && c.KeepAlive == 0 {
+		c.KeepAlive = 5 * time.Second
+		c.Warnings = append(c.Warnings, g.origin+": 0 (no keep-alive) is not offered; idle connections are closed after 5s")
+	}
+	if g := c.given["limit-request-line"]; g != nil && c.MaxRequestLine == 0 {
+		c.MaxRequestLine = 8190
+		c.Warnings = append(c.Warnings, g.origin+": 0 (no limit) is not offered; request lines are limited to 8190 bytes, gunicorn's largest limit")
 	}
 	if c.fieldSize > c.MaxHeaderBytes {
 		c.MaxHeaderBytes = c.fieldSize
