@@ -99,9 +99,12 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 		}
 		origin := r.location + ": " + name
 		if isHook(name) {
-			if isCallable {
+			switch {
+			case isCallable:
 				hooks[name] = true
 				l.add(s, origin, callable.Callable)
+			case string(raw) != "null":
+				l.add(s, origin, "\x00a server hook must be a function, got "+string(raw))
 			}
 			continue
 		}

@@ -423,6 +423,8 @@ func TestConfigFileErrors(t *testing.T) {
 		"threads = [1, 2]\n":            "gunicorn.conf.py: threads: expected one value, got a list",
 		"worker_class = 'gevent.Foo'\n": "worker class gevent.Foo is not one gowsgi can stand in for",
 		"daemon = True\n":               "gunicorn.conf.py: daemon: gowsgi does not daemonize",
+		"post_fork = 3\n":               "gunicorn.conf.py: post_fork: a server hook must be a function, got 3",
+		"spew = object()\n":             "gunicorn.conf.py: spew: <object object at",
 	} {
 		os.WriteFile("gunicorn.conf.py", []byte(body), 0o644)
 		_, err := Parse([]string{"a"}, env(nil), io.Discard)

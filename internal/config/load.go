@@ -326,9 +326,6 @@ func (c *Config) apply(layers []*layer, getenv func(string) string) error {
 				continue
 			}
 			c.given[s.name] = g
-			if s.apply == nil {
-				continue
-			}
 			vals := g.values
 			if s.typ != tList {
 				vals = vals[len(vals)-1:]
@@ -336,6 +333,9 @@ func (c *Config) apply(layers []*layer, getenv func(string) string) error {
 			for _, v := range vals {
 				if msg, bad := strings.CutPrefix(v, "\x00"); bad {
 					return fmt.Errorf("%s: %s", g.origin, msg) // a config-file value fileValues could not read
+				}
+				if s.apply == nil {
+					continue
 				}
 				if err := s.apply(c, v); err != nil {
 					return fmt.Errorf("%s: %v", g.origin, err)
