@@ -1069,7 +1069,7 @@ func pausedKeepAlive(addr string, pause time.Duration) (string, error) {
 	var out strings.Builder
 	for i, p := range []string{"/a", "/b"} {
 		if i > 0 {
-			time.Sleep(pause)
+			time.Sleep(pause) // the pause under test, not an ordering wait
 		}
 		c.SetDeadline(time.Now().Add(2 * time.Second))
 		if _, err := io.WriteString(c, rq("GET "+p+" HTTP/1.1", dHost, "")); err != nil {
@@ -1097,7 +1097,7 @@ func byteByByte(addr, req string) (string, error) {
 		if _, err := c.Write([]byte{req[i]}); err != nil {
 			return "", err
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(time.Millisecond) // pacing: one byte per segment, the case under test
 	}
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	r, _, err := readResp(bufio.NewReader(c), false)

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -100,7 +101,37 @@ func freePort(t testing.TB) int {
 // connections. The process is stopped when the test ends.
 func StartServer(t testing.TB, args ...string) *Server {
 	t.Helper()
-	s := startProcess(t, args...)
+	return StartServerEnv(t, nil, args...)
+}
+
+// StartServerEnv is StartServer with extra environment variables
+// ("KEY=VALUE") for gowsgi and, through it, its workers. Unless the log level
+// hides info lines, it also waits for the "listening" line, which gowsgi
+// logs once its signal handlers are in place, so a test may signal at once.
+func StartServerEnv(t testing.TB, env []string, args ...string) *Server {
+	t.Helper()
+	return startServerBin(t, gowsgiBin, env, args...)
+}
+
+// startServerBin is StartServerEnv running the gowsgi binary bin (a race
+// build, say) instead of the one TestMain built.
+func startServerBin(t testing.TB, bin string, env []string, args ...string) *Server {
+	t.Helper()
+	s := startProcessBin(t, bin, env, args...)
+	level := os.Getenv("GOWSGI_LOG_LEVEL")
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "GOWSGI_LOG_LEVEL="); ok {
+			level = v
+		}
+	}
+	for i, a := range args {
+		if a == "--log-level" && i+1 < len(args) {
+			level = args[i+1]
+		} else if v, ok := strings.CutPrefix(a, "--log-level="); ok {
+			level = v
+		}
+	}
+	quiet := level != "" && level != "info" && level != "debug"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
@@ -110,7 +141,9 @@ func StartServer(t testing.TB, args ...string) *Server {
 		}
 		if c, err := net.DialTimeout("tcp", s.Addr, time.Second); err == nil {
 			c.Close()
-			return s
+			if quiet || strings.Contains(s.Stderr.String(), `msg=listening`) {
+				return s
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("gowsgi did not start listening on %s within 60s\nstderr:\n%s", s.Addr, s.Stderr)
@@ -121,6 +154,17 @@ func StartServer(t testing.TB, args ...string) *Server {
 
 // startProcess starts gowsgi without waiting for it to listen.
 func startProcess(t testing.TB, args ...string) *Server {
+	t.Helper()
+	return startProcessEnv(t, nil, args...)
+}
+
+// startProcessEnv is startProcess with extra environment variables.
+func startProcessEnv(t testing.TB, env []string, args ...string) *Server {
+	t.Helper()
+	return startProcessBin(t, gowsgiBin, env, args...)
+}
+
+func startProcessBin(t testing.TB, bin string, env []string, args ...string) *Server {
 	t.Helper()
 	hasBind, hasPython, hasWorkers := false, false, false
 	s := &Server{t: t, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
@@ -145,8 +189,11 @@ func startProcess(t testing.TB, args ...string) *Server {
 	if !hasWorkers {
 		args = append(args, "--workers", "1")
 	}
-	s.Cmd = exec.Command(gowsgiBin, args...)
+	s.Cmd = exec.Command(bin, args...)
 	s.Cmd.Dir = repoRoot
+	if len(env) > 0 {
+		s.Cmd.Env = append(os.Environ(), env...)
+	}
 	s.Cmd.Stdout = s.Stdout
 	s.Cmd.Stderr = s.Stderr
 	if err := s.Cmd.Start(); err != nil {
@@ -292,4 +339,218 @@ func waitFor(d time.Duration, cond func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return cond()
+}
+
+// LogCount is how many times substr occurs in gowsgi's error log so far.
+func (s *Server) LogCount(substr string) int { return strings.Count(s.Stderr.String(), substr) }
+
+// WaitLog waits up to d until substr occurs at least n times in the error
+// log, and fails the test if it does not.
+func (s *Server) WaitLog(t testing.TB, substr string, n int, d time.Duration) {
+	t.Helper()
+	if !waitFor(d, func() bool { return s.LogCount(substr) >= n }) {
+		t.Fatalf("waited %s for %d× %q in the error log, saw %d:\n%s", d, n, substr, s.LogCount(substr), s.Stderr)
+	}
+}
+
+// probeState is the directory the probe app (PROBE_STATE_DIR) leaves its
+// marker files in and reads release files from: the test's view of what a
+// request is doing inside the worker.
+type probeState struct {
+	t   testing.TB
+	Dir string
+}
+
+// newProbeState gives the test its own state directory.
+func newProbeState(t testing.TB) *probeState { return &probeState{t: t, Dir: t.TempDir()} }
+
+// Env is the environment that points the probe at the directory.
+func (p *probeState) Env() []string { return []string{"PROBE_STATE_DIR=" + p.Dir} }
+
+// Path is the path of a file in the directory.
+func (p *probeState) Path(name string) string { return filepath.Join(p.Dir, name) }
+
+// Exists reports whether the probe (or the test) has written name.
+func (p *probeState) Exists(name string) bool {
+	_, err := os.Stat(p.Path(name))
+	return err == nil
+}
+
+// WaitFile waits up to d for name to appear, and fails the test if it does not.
+func (p *probeState) WaitFile(name string, d time.Duration) {
+	p.t.Helper()
+	if !waitFor(d, func() bool { return p.Exists(name) }) {
+		p.t.Fatalf("%s did not appear within %s", name, d)
+	}
+}
+
+// WaitEntered waits until the probe's /block or /sleep?mark= request NAME
+// is running in a worker thread.
+func (p *probeState) WaitEntered(name string) {
+	p.t.Helper()
+	p.WaitFile(name+".entered", 30*time.Second)
+}
+
+// Release lets /block?name=NAME answer.
+func (p *probeState) Release(name string) {
+	p.t.Helper()
+	if err := os.WriteFile(p.Path(name+".release"), nil, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// StartProbe starts gowsgi on the probe app with its own state directory.
+// Every /block request still held is released when the test ends, before
+// the server is stopped.
+func StartProbe(t testing.TB, args ...string) (*Server, *probeState) {
+	t.Helper()
+	p := newProbeState(t)
+	s := StartServerEnv(t, p.Env(), append([]string{probe}, args...)...)
+	t.Cleanup(func() { os.WriteFile(p.Path("ALL.release"), nil, 0o644) })
+	return s, p
+}
+
+// pending is one request sent on its own raw connection, its response read
+// in the background.
+type pending struct {
+	c    net.Conn
+	done chan pendingResult
+}
+
+type pendingResult struct {
+	status int
+	header http.Header
+	body   string
+	err    error
+}
+
+// sendAsync sends "METHOD PATH HTTP/1.1" (with Connection: close) and reads
+// the response in the background.
+func sendAsync(t testing.TB, addr, method, path string) *pending {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := fmt.Fprintf(c, "%s %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", method, path); err != nil {
+		t.Fatal(err)
+	}
+	p := &pending{c: c, done: make(chan pendingResult, 1)}
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: method})
+		if err != nil {
+			p.done <- pendingResult{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		p.done <- pendingResult{status: resp.StatusCode, header: resp.Header, body: string(b), err: err}
+	}()
+	return p
+}
+
+// port is the client side's port of the connection.
+func (p *pending) port() int { return p.c.LocalAddr().(*net.TCPAddr).Port }
+
+// wait waits up to d for the response; status 0 and err set if none came.
+func (p *pending) wait(d time.Duration) pendingResult {
+	select {
+	case r := <-p.done:
+		p.done <- r
+		return r
+	default:
+	}
+	select {
+	case r := <-p.done:
+		p.done <- r // later waits see it too
+		return r
+	case <-time.After(d):
+		return pendingResult{err: fmt.Errorf("no response within %s", d)}
+	}
+}
+
+// answered reports whether the response has arrived (or the connection
+// failed) already.
+func (p *pending) answered() bool {
+	select {
+	case r := <-p.done:
+		p.done <- r
+		return true
+	default:
+		return false
+	}
+}
+
+// binaryLogs reports whether the binary under test contains msg, i.e.
+// whether that build can log it.
+func binaryLogs(msg string) bool {
+	b, err := os.ReadFile(gowsgiBin)
+	return err == nil && bytes.Contains(b, []byte(msg))
+}
+
+// waitQueued waits until the requests ps, sent while every worker slot is
+// busy, wait in gowsgi for a free slot: it counts n more `msg="request
+// queued"` debug lines (--log-level debug) than before, base being the count
+// taken before they were sent. A build that cannot log that line (the binary
+// lacks it) is waited on by what the kernel shows instead: gowsgi has read
+// every byte the requests sent (their sockets' receive queues are empty).
+func (s *Server) waitQueued(t testing.TB, base, n int, ps ...*pending) {
+	t.Helper()
+	const msg = `msg="request queued"`
+	if binaryLogs("request queued") {
+		s.WaitLog(t, msg, base+n, 30*time.Second)
+		return
+	}
+	ports := map[int]bool{}
+	for _, p := range ps {
+		ports[p.port()] = true
+	}
+	if !waitFor(30*time.Second, func() bool { return unreadBytes(s.port(), ports) == 0 }) {
+		t.Fatalf("gowsgi did not read the %d requests within 30s", len(ps))
+	}
+}
+
+// port is the TCP port of the server's first bind.
+func (s *Server) port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// unreadBytes sums, over the established server-side sockets on local port
+// serverPort whose peer port is in peers (every peer when peers is nil), the
+// bytes the kernel holds that gowsgi has not read yet (rx_queue of
+// /proc/net/tcp). A peer with no such socket yet (not accepted by the
+// kernel) counts as unread.
+func unreadBytes(serverPort int, peers map[int]bool) int {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return -1
+	}
+	seen := map[int]bool{}
+	total := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[3] != "01" {
+			continue
+		}
+		_, lp, _ := strings.Cut(f[1], ":")
+		_, rp, _ := strings.Cut(f[2], ":")
+		l, _ := strconv.ParseInt(lp, 16, 32)
+		r, _ := strconv.ParseInt(rp, 16, 32)
+		if int(l) != serverPort || (peers != nil && !peers[int(r)]) {
+			continue
+		}
+		_, rx, _ := strings.Cut(f[4], ":")
+		q, _ := strconv.ParseInt(rx, 16, 64)
+		total += int(q)
+		seen[int(r)] = true
+	}
+	for p := range peers {
+		if !seen[p] {
+			total++
+		}
+	}
+	return total
 }

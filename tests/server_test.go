@@ -206,28 +206,26 @@ func TestWorkersAndThreads(t *testing.T) {
 	if len(pids) != 2 {
 		t.Fatalf("requests reached %d worker processes, want 2", len(pids))
 	}
-	single := StartServer(t, probe, "-w", "1", "--threads", "1")
+	single, st := StartProbe(t, "-w", "1", "--threads", "1", "--log-level", "debug")
 	env = envOf(t, single, "/env")
 	if env["wsgi.multithread"] != false || env["wsgi.multiprocess"] != false {
 		t.Fatalf("single: multithread %v multiprocess %v", env["wsgi.multithread"], env["wsgi.multiprocess"])
 	}
 	// With one slot, a second request waits for the first instead of failing.
-	done := make(chan int, 1)
-	go func() {
-		resp, err := client().Get(single.URL("/sleep?s=0.5"))
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	time.Sleep(100 * time.Millisecond)
-	if resp, body := get(t, single, "GET", "/", nil); resp.StatusCode != 200 || body != "hello from probe\n" {
-		t.Fatalf("queued request: %d %q", resp.StatusCode, body)
+	first := sendAsync(t, single.Addr, "GET", "/block?name=first")
+	st.WaitEntered("first")
+	base := single.LogCount(`msg="request queued"`)
+	second := sendAsync(t, single.Addr, "GET", "/")
+	single.waitQueued(t, base, 1, second)
+	if second.answered() {
+		t.Fatalf("second request answered while the only slot was held: %+v", second.wait(0))
 	}
-	if code := <-done; code != 200 {
-		t.Fatalf("sleeping request: %d", code)
+	st.Release("first")
+	if r := second.wait(20 * time.Second); r.status != 200 || r.body != "hello from probe\n" {
+		t.Fatalf("queued request: %d %q %v", r.status, r.body, r.err)
+	}
+	if r := first.wait(20 * time.Second); r.status != 200 {
+		t.Fatalf("held request: %d %v", r.status, r.err)
 	}
 }
 
@@ -623,10 +621,8 @@ func TestResponses(t *testing.T) {
 
 // close() runs when the client goes away mid-stream, and the slot is reused.
 func TestCloseOnClientGone(t *testing.T) {
-	dir := t.TempDir()
-	os.Setenv("PROBE_STATE_DIR", dir)
-	defer os.Unsetenv("PROBE_STATE_DIR")
-	s := StartServer(t, probe, "--threads", "1")
+	s, st := StartProbe(t, "--threads", "1")
+	dir := st.Dir
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -664,7 +660,10 @@ func TestAccessLogOptions(t *testing.T) {
 	}
 	quiet := StartServer(t, probe, "--no-access-log")
 	get(t, quiet, "GET", "/", nil)
-	time.Sleep(200 * time.Millisecond)
+	// Once gowsgi has exited, everything it would have logged is in Stdout.
+	if code := quiet.Stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
 	if quiet.Stdout.String() != "" {
 		t.Fatalf("--no-access-log still wrote: %q", quiet.Stdout)
 	}
@@ -680,7 +679,7 @@ func TestAccessLogOptions(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
-	s := StartServer(t, probe, "--threads", "2")
+	s, st := StartProbe(t, "--threads", "2")
 	type result struct {
 		code int
 		body string
@@ -688,7 +687,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := client().Get(s.URL("/sleep?s=1"))
+		resp, err := client().Get(s.URL("/sleep?s=1&mark=inflight"))
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -697,7 +696,7 @@ func TestGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		done <- result{code: resp.StatusCode, body: string(b)}
 	}()
-	time.Sleep(300 * time.Millisecond)
+	st.WaitEntered("inflight")
 	s.Signal(syscall.SIGTERM)
 	r := <-done
 	if r.err != nil || r.code != 200 || r.body != "slept" {

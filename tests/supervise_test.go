@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,6 +87,24 @@ func doneOf(r *loadResult) chan struct{} {
 
 func (r *loadResult) wait() { <-doneOf(r) }
 
+// count is how many requests have ended so far.
+func (r *loadResult) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.total()
+}
+
+// snapshot copies the status counts so far.
+func (r *loadResult) snapshot() map[int]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := map[int]int{}
+	for k, v := range r.status {
+		m[k] = v
+	}
+	return m
+}
+
 func (r *loadResult) total() int {
 	n := 0
 	for _, c := range r.status {
@@ -137,16 +156,16 @@ func TestBootFailureGivesUp(t *testing.T) {
 }
 
 func TestRequestTimeout(t *testing.T) {
-	s := StartServer(t, probe, "-w", "1", "--threads", "2", "--timeout", "1")
+	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--timeout", "1")
 	before := pidOf(t, s)
 	type res struct{ code int }
 	stuck := make(chan res, 1)
 	go func() {
-		code, _, _ := fetch(client(), s.URL("/sleep?s=60"))
+		code, _, _ := fetch(client(), s.URL("/sleep?s=60&mark=stuck"))
 		stuck <- res{code}
 	}()
 	// The other slot keeps serving while one is stuck.
-	time.Sleep(200 * time.Millisecond)
+	st.WaitEntered("stuck")
 	if code, body, _ := fetch(client(), s.URL("/")); code != 200 || body != "hello from probe\n" {
 		t.Fatalf("other slot: %d %q", code, body)
 	}
@@ -250,7 +269,13 @@ func TestReloadUnderLoad(t *testing.T) {
 		if !waitFor(20*time.Second, func() bool { _, body, _ := fetch(client(), s.URL("/")); return body == want }) {
 			t.Fatalf("reload %d: new code not served", i)
 		}
-		time.Sleep(300 * time.Millisecond)
+		// The next reload starts only once this one is complete and the
+		// load has run against the new generation for a while.
+		s.WaitLog(t, "reload complete", i, 20*time.Second)
+		from := r.count()
+		if !waitFor(20*time.Second, func() bool { return r.count() >= from+30 }) {
+			t.Fatalf("reload %d: the load stalled at %d requests: %v", i, r.count(), r.snapshot())
+		}
 	}
 	// Broken code: the old generation keeps serving.
 	os.WriteFile(app, []byte("def broken(:\n"), 0o644)
@@ -273,6 +298,9 @@ func TestReloadUnderLoad(t *testing.T) {
 
 func TestScaleWithSignals(t *testing.T) {
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
+	// gowsgi's handlers are in place once it logs "listening" (StartServer
+	// waits for it); before that, SIGTTIN's default action stops the process.
+	s.WaitLog(t, "msg=listening", 1, 10*time.Second)
 	s.Signal(syscall.SIGTTIN)
 	if !waitFor(20*time.Second, func() bool { return strings.Contains(s.Stderr.String(), "added a worker") }) {
 		t.Fatal("SIGTTIN did not add a worker")
@@ -301,25 +329,21 @@ func TestScaleWithSignals(t *testing.T) {
 	}
 }
 
+// Requests accepted before SIGTERM, in flight or queued, all get their
+// answer before gowsgi exits.
 func TestShutdownFinishesQueued(t *testing.T) {
-	s := StartServer(t, probe, "-w", "1", "--threads", "1")
-	var wg sync.WaitGroup
-	codes := make(chan int, 3)
-	for i := 0; i < 3; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			code, _, _ := fetch(client(), s.URL("/sleep?s=0.4"))
-			codes <- code
-		}()
-	}
-	time.Sleep(150 * time.Millisecond) // one in flight, two queued
+	s, st := StartProbe(t, "-w", "1", "--threads", "1", "--log-level", "debug")
+	first := sendAsync(t, s.Addr, "GET", "/block?name=first")
+	st.WaitEntered("first")
+	base := s.LogCount(`msg="request queued"`)
+	queued := []*pending{sendAsync(t, s.Addr, "GET", "/"), sendAsync(t, s.Addr, "GET", "/sleep?s=0.01")}
+	s.waitQueued(t, base, 2, queued...)
 	s.Signal(syscall.SIGTERM)
-	wg.Wait()
-	close(codes)
-	for c := range codes {
-		if c != 200 {
-			t.Fatalf("request accepted before SIGTERM got %d", c)
+	s.WaitLog(t, "shutting down", 1, 10*time.Second)
+	st.Release("first")
+	for i, p := range append([]*pending{first}, queued...) {
+		if r := p.wait(20 * time.Second); r.status != 200 {
+			t.Fatalf("request %d, accepted before SIGTERM: %d %v", i, r.status, r.err)
 		}
 	}
 	if code := s.Wait(20 * time.Second); code != 0 {
@@ -327,38 +351,77 @@ func TestShutdownFinishesQueued(t *testing.T) {
 	}
 }
 
+// The first SIGINT lets in-flight requests finish; the second stops gowsgi
+// at once, without waiting for the rest.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
-	s := StartServer(t, probe, "-w", "1", "--graceful-timeout", "60")
-	go fetch(client(), s.URL("/sleep?s=30"))
-	time.Sleep(200 * time.Millisecond)
+	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--graceful-timeout", "60")
+	a := sendAsync(t, s.Addr, "GET", "/block?name=a")
+	b := sendAsync(t, s.Addr, "GET", "/block?name=b")
+	st.WaitEntered("a")
+	st.WaitEntered("b")
 	s.Signal(syscall.SIGINT)
-	time.Sleep(200 * time.Millisecond)
+	s.WaitLog(t, "shutting down", 1, 10*time.Second)
+	// Still serving after the first signal: a finishes...
+	st.Release("a")
+	if r := a.wait(20 * time.Second); r.status != 200 || r.body != "released a" {
+		t.Fatalf("in-flight request after the first SIGINT: %d %q %v", r.status, r.body, r.err)
+	}
+	// ...and, b being still in flight, gowsgi has not exited.
 	if code := s.Wait(0); code != -1 {
-		t.Fatalf("exited (%d) before the in-flight request finished", code)
+		t.Fatalf("exited (%d) with a request in flight", code)
 	}
 	s.Signal(syscall.SIGINT)
 	if code := s.Wait(10 * time.Second); code == -1 {
 		t.Fatal("second SIGINT did not stop gowsgi")
 	}
+	if r := b.wait(10 * time.Second); r.status == 200 {
+		t.Fatalf("the request still held got %d after the second SIGINT", r.status)
+	}
 }
 
+// Overload: past --max-queue a request is refused at once, and one queued
+// past --queue-timeout gets 503 too; both with Retry-After, both logged.
 func TestOverload(t *testing.T) {
-	s := StartServer(t, probe, "-w", "1", "--threads", "1", "--max-queue", "1", "--queue-timeout", "0.5")
-	go fetch(client(), s.URL("/sleep?s=2"))
-	time.Sleep(150 * time.Millisecond)
-	queued := make(chan int, 1)
-	go func() { code, _, _ := fetch(client(), s.URL("/")); queued <- code }()
-	time.Sleep(150 * time.Millisecond)
-	resp, _ := get(t, s, "GET", "/", nil)
-	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("queue full: %d Retry-After=%q", resp.StatusCode, resp.Header.Get("Retry-After"))
-	}
-	if code := <-queued; code != 503 {
-		t.Fatalf("queued past --queue-timeout: %d", code)
-	}
-	if !strings.Contains(s.Stderr.String(), "queue is full") || !strings.Contains(s.Stderr.String(), "timed out waiting for a free worker") {
-		t.Errorf("refusals not logged:\n%s", s.Stderr)
-	}
+	t.Run("queue full", func(t *testing.T) {
+		s, st := StartProbe(t, "-w", "1", "--threads", "1", "--max-queue", "1", "--queue-timeout", "60")
+		held := sendAsync(t, s.Addr, "GET", "/block?name=held")
+		st.WaitEntered("held")
+		// Two more: whichever arrives first takes the one queue place, the
+		// other is refused at once.
+		b, c := sendAsync(t, s.Addr, "GET", "/"), sendAsync(t, s.Addr, "GET", "/")
+		var refused, waiting *pending
+		if !waitFor(20*time.Second, func() bool { return b.answered() || c.answered() }) {
+			t.Fatal("neither request was refused with the queue full")
+		}
+		refused, waiting = b, c
+		if c.answered() {
+			refused, waiting = c, b
+		}
+		r := refused.wait(0)
+		if r.status != 503 || r.header.Get("Retry-After") == "" {
+			t.Fatalf("queue full: %d Retry-After=%q %v", r.status, r.header.Get("Retry-After"), r.err)
+		}
+		if waiting.answered() {
+			t.Fatalf("both refused with one queue place: %+v", waiting.wait(0))
+		}
+		st.Release("held")
+		for _, p := range []*pending{held, waiting} {
+			if r := p.wait(20 * time.Second); r.status != 200 {
+				t.Fatalf("after the slot freed: %d %v", r.status, r.err)
+			}
+		}
+		s.WaitLog(t, "queue is full", 1, 10*time.Second)
+	})
+	t.Run("queue timeout", func(t *testing.T) {
+		s, st := StartProbe(t, "-w", "1", "--threads", "1", "--max-queue", "1", "--queue-timeout", "0.5")
+		sendAsync(t, s.Addr, "GET", "/block?name=held")
+		st.WaitEntered("held")
+		r := sendAsync(t, s.Addr, "GET", "/").wait(20 * time.Second)
+		if r.status != 503 || r.header.Get("Retry-After") == "" {
+			t.Fatalf("queued past --queue-timeout: %d Retry-After=%q %v", r.status, r.header.Get("Retry-After"), r.err)
+		}
+		s.WaitLog(t, "timed out waiting for a free worker", 1, 10*time.Second)
+	})
 }
 
 func TestDevReload(t *testing.T) {
@@ -394,11 +457,30 @@ func TestDevReload(t *testing.T) {
 // Chaos: under steady load, workers are killed, hung past the timeout and
 // recycled. Every request must end, with 200, 502, 503 or 504, and the
 // server must be healthy afterwards.
+//
+// The run is random: its seed is logged, and GOWSGI_CHAOS_SEED=N replays the
+// same choices (the timing of the server's reactions still varies).
 func TestChaos(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("GOWSGI_CHAOS_SEED"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("GOWSGI_CHAOS_SEED=%q: %v", v, err)
+		}
+		seed = n
+	}
+	t.Logf("chaos seed %d (rerun with GOWSGI_CHAOS_SEED=%d)", seed, seed)
+	var rmu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	intn := func(n int) int {
+		rmu.Lock()
+		defer rmu.Unlock()
+		return rng.IntN(n)
+	}
 	s := StartServer(t, probe, "-w", "2", "--threads", "4", "--timeout", "1", "--max-requests", "40", "--queue-timeout", "5")
 	stop := make(chan struct{})
 	r := runLoad(s, 8, func() string {
-		switch n := rand.IntN(100); {
+		switch n := intn(100); {
 		case n < 3:
 			return "/crash"
 		case n < 5:
@@ -418,7 +500,9 @@ func TestChaos(t *testing.T) {
 				syscall.Kill(int(env["_pid"].(float64)), syscall.SIGKILL)
 			}
 		}
-		time.Sleep(time.Duration(500+rand.IntN(1000)) * time.Millisecond)
+		// Pacing, not ordering: the kills are spread over the run at random
+		// intervals; nothing below depends on when they happen.
+		time.Sleep(time.Duration(500+intn(1000)) * time.Millisecond)
 	}
 	close(stop)
 	r.wait()
@@ -447,27 +531,45 @@ func TestChaos(t *testing.T) {
 // A request that waits for a busy worker is never queued behind a slow
 // request: it goes to whichever thread frees first.
 func TestNoPipeliningBehindSlowRequests(t *testing.T) {
-	s := StartServer(t, probe, "-w", "1", "--threads", "2", "--pipeline-depth", "32")
-	// Teach both slots that this app is slow.
-	var wg sync.WaitGroup
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() { defer wg.Done(); fetch(client(), s.URL("/sleep?s=0.2")) }()
+	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--pipeline-depth", "32", "--log-level", "debug")
+	// Teach both slots that this app is slow: two requests at once, one on
+	// each thread, each held until both are running.
+	teach := []*pending{sendAsync(t, s.Addr, "GET", "/block?name=teach1"), sendAsync(t, s.Addr, "GET", "/block?name=teach2")}
+	st.WaitEntered("teach1")
+	st.WaitEntered("teach2")
+	st.Release("teach1")
+	st.Release("teach2")
+	for _, p := range teach {
+		if r := p.wait(20 * time.Second); r.status != 200 {
+			t.Fatalf("teaching request: %d %v", r.status, r.err)
+		}
 	}
-	wg.Wait()
-	order := make(chan string, 8)
-	go func() { fetch(client(), s.URL("/sleep?s=2")); order <- "slow" }()
-	go func() { fetch(client(), s.URL("/sleep?s=0.3")); order <- "medium" }()
-	time.Sleep(100 * time.Millisecond) // both threads busy now
+	// Both threads busy: slow stays held to the end, medium is released once
+	// the fast requests wait.
+	slow := sendAsync(t, s.Addr, "GET", "/block?name=slow")
+	medium := sendAsync(t, s.Addr, "GET", "/block?name=medium")
+	st.WaitEntered("slow")
+	st.WaitEntered("medium")
+	base := s.LogCount(`msg="request queued"`)
+	var fast []*pending
 	for i := 0; i < 6; i++ {
-		go func() { fetch(client(), s.URL("/")); order <- "fast" }()
-		time.Sleep(10 * time.Millisecond)
+		fast = append(fast, sendAsync(t, s.Addr, "GET", "/"))
 	}
-	var got []string
-	for i := 0; i < 8; i++ {
-		got = append(got, <-order)
+	s.waitQueued(t, base, len(fast), fast...)
+	st.Release("medium")
+	if r := medium.wait(20 * time.Second); r.status != 200 {
+		t.Fatalf("medium: %d %v", r.status, r.err)
 	}
-	if got[0] != "medium" || got[7] != "slow" {
-		t.Fatalf("completion order %v: the queued request waited behind the slow one", got)
+	for i, p := range fast {
+		if r := p.wait(15 * time.Second); r.status != 200 {
+			t.Fatalf("fast request %d, queued while both threads were busy, did not finish while the slow one was held: %d %v", i, r.status, r.err)
+		}
+	}
+	if slow.answered() {
+		t.Fatalf("slow request answered before its release: %+v", slow.wait(0))
+	}
+	st.Release("slow")
+	if r := slow.wait(20 * time.Second); r.status != 200 {
+		t.Fatalf("slow: %d %v", r.status, r.err)
 	}
 }

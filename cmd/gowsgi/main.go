@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/internal/check"
@@ -88,9 +89,9 @@ func run(args []string) int {
 	}
 
 	var mounts []*static.Mount
+	staticOpts := static.Options{AllowDotfiles: cfg.StaticAllowDotfiles, FollowSymlinks: cfg.StaticFollowSymlinks, MaxAge: cfg.StaticMaxAge}
 	for _, sm := range cfg.Static {
-		// Checked by config; static.NewMount(sm.Prefix, sm.Dir, opts) replaces this.
-		m, err := static.ParseMount(sm.Spec())
+		m, err := static.NewMount(sm.Prefix, sm.Dir, staticOpts)
 		if err != nil {
 			return fail(2, "%v", err)
 		}
@@ -112,27 +113,47 @@ func run(args []string) int {
 		return fail(1, "%v", err)
 	}
 	defer removePid()
-	pool := workers.New(workers.Options{
+
+	// Signals are ours before any port is bound: a SIGTTIN that arrives
+	// once a client can connect must not stop the process (its default).
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	control := make(chan os.Signal, 4)
+	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+
+	var watcher atomic.Pointer[reload.Watcher] // set once watching starts
+	var pool *workers.Pool
+	pool = workers.New(workers.Options{
 		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		Env: env, Workers: cfg.Workers, Threads: cfg.Threads, Preload: cfg.Preload,
 		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
+		Timeout:     cfg.Timeout,
 		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
-		PipelineDepth: cfg.PipelineDepth,
-		MaxMemory:     cfg.MaxMemory,
-		Log:           log,
+		PipelineDepth:  cfg.PipelineDepth,
+		MaxMemory:      cfg.MaxMemory,
+		ResponseBuffer: cfg.ResponseBuffer,
+		ResponseSpool:  cfg.ResponseSpool,
+		TempDir:        cfg.TmpUploadDir,
+		Log:            log,
+		OnReloaded: func() {
+			if w := watcher.Load(); w != nil {
+				go func() { w.Watch(pool.AppFiles()) }()
+			}
+		},
 	})
 	// Load the app before binding: a broken app never takes a port.
-	if err := pool.Start(); err != nil {
-		var be *workers.BootError
-		if errors.As(err, &be) {
-			detail := strings.TrimRight(be.Detail, "\n")
-			if strings.Contains(detail, "\n") {
-				fmt.Fprintf(os.Stderr, "gowsgi: cannot load %s:\n%s\n", cfg.Target, detail)
-				return 1
-			}
-			return fail(1, "cannot load %s: %s", cfg.Target, detail)
+	started := make(chan error, 1)
+	go func() { started <- pool.Start() }()
+	select {
+	case err := <-started:
+		if err != nil {
+			return bootFailed(cfg.Target, err)
 		}
-		return fail(1, "%v", err)
+	case s := <-sigs:
+		log.Info("stopping before the workers finished booting", "signal", s.String())
+		pool.Stop(0)
+		<-started
+		return 0
 	}
 
 	oldUmask := -1
@@ -163,13 +184,15 @@ func run(args []string) int {
 		Static: mounts,
 		Pool:   pool, RootPath: cfg.RootPath, Scheme: "http",
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
-		Timeout: cfg.Timeout, AccessLog: accessLog, Log: log,
+		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
+		AccessLog:  accessLog, Log: log,
 	}
 	srv := &http1.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
 		IdleTimeout:       cfg.KeepAlive,
 		BodyReadTimeout:   cfg.BodyTimeout,
+		BodyMinRate:       cfg.BodyMinRate,
 		WriteTimeout:      cfg.WriteTimeout,
 		MaxRequestLine:    cfg.MaxRequestLine,
 		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
@@ -178,11 +201,6 @@ func run(args []string) int {
 		ErrorLog:          log,
 	}
 
-	// Signals are ours before the first request is accepted.
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	control := make(chan os.Signal, 4)
-	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
 	var serving sync.WaitGroup
 	for _, l := range listeners {
 		serving.Add(1)
@@ -206,10 +224,11 @@ func run(args []string) int {
 			defer stopWatch()
 			go w.Run(watchCtx)
 			changed = w.Changed
-			reloadWatcher = w
+			watcher.Store(w)
 		}
 	}
 
+	// The signal loop only forwards: the pool's supervisor owns the workers.
 	var sig os.Signal
 loop:
 	for {
@@ -225,31 +244,19 @@ loop:
 		case s := <-control:
 			switch s {
 			case syscall.SIGHUP:
-				log.Info("reloading: starting a new generation of workers", "signal", "SIGHUP")
-				go reloadWorkers(log, pool, "")
+				pool.Reload()
 			case syscall.SIGTTIN:
-				go func() {
-					if err := pool.Scale(1); err != nil {
-						log.Error("cannot add a worker", "err", workers.Summary(err))
-						return
-					}
-					log.Info("added a worker", "signal", "SIGTTIN", "workers", pool.Size())
-				}()
+				if err := pool.Scale(1); err != nil {
+					log.Error("cannot add a worker", "err", err)
+				}
 			case syscall.SIGTTOU:
-				go func() {
-					if err := pool.Scale(-1); err != nil {
-						log.Warn("cannot remove a worker", "err", err)
-						return
-					}
-					log.Info("removing a worker", "signal", "SIGTTOU", "workers", pool.Size())
-				}()
+				if err := pool.Scale(-1); err != nil {
+					log.Warn("cannot remove a worker", "err", err)
+				}
 			}
 		case f := <-changed:
 			fmt.Fprintf(os.Stderr, "gowsgi: %s changed; reloading\n", f)
-			reloadWorkers(log, pool, f)
-			if reloadWatcher != nil {
-				reloadWatcher.Watch(pool.AppFiles())
-			}
+			pool.Reload()
 		}
 	}
 	log.Info("shutting down: finishing in-flight requests", "signal", sig.String(), "graceful_timeout", cfg.GracefulTimeout.String())
@@ -288,23 +295,18 @@ loop:
 	return code
 }
 
-// reloadWatcher is the --reload file watcher, when there is one.
-var reloadWatcher *reload.Watcher
-
-// reloadWorkers rolls the pool to freshly imported code. If the new code does
-// not load, the traceback is shown and the old workers keep serving.
-func reloadWorkers(log *slog.Logger, pool *workers.Pool, changed string) {
-	err := pool.Reload()
-	if err == nil {
-		log.Info("reload complete: new workers serving, old ones draining")
-		return
-	}
+// bootFailed reports an app that does not load: the traceback, or one line.
+func bootFailed(target string, err error) int {
 	var be *workers.BootError
 	if errors.As(err, &be) {
-		fmt.Fprintf(os.Stderr, "gowsgi: reload failed; the previous workers keep serving. The new code does not load:\n%s\n", strings.TrimRight(be.Detail, "\n"))
-		return
+		detail := strings.TrimRight(be.Detail, "\n")
+		if strings.Contains(detail, "\n") {
+			fmt.Fprintf(os.Stderr, "gowsgi: cannot load %s:\n%s\n", target, detail)
+			return 1
+		}
+		return fail(1, "cannot load %s: %s", target, detail)
 	}
-	log.Error("reload failed; the previous workers keep serving", "err", err)
+	return fail(1, "%v", err)
 }
 
 // listen binds every address, or none: a port in use is one clear line.

@@ -9,37 +9,38 @@ import (
 	"github.com/gowsgi/gowsgi/internal/wire"
 )
 
-// appendEnviron appends the CGI part of the WSGI environ for r (PEP 3333
+// appendEnviron adds the CGI part of the WSGI environ for r (PEP 3333
 // "environ Variables"); the worker adds the wsgi.* objects. bodyLen is the
 // length of the body as read, so a chunked request gets a real
 // CONTENT_LENGTH, which apps that ignore wsgi.input_terminated rely on.
-func (h *Handler) appendEnviron(b []byte, r *http1.Request, bodyLen int64) []byte {
-	b = wire.AppendEnvStr(b, "REQUEST_METHOD", r.Method)
+func (h *Handler) appendEnviron(e *wire.Environ, r *http1.Request, bodyLen int64) {
+	e.Add("REQUEST_METHOD", r.Method)
 	path := unquote(r.Path)
 	script := h.RootPath
 	if script != "" && strings.HasPrefix(path, script) && (len(path) == len(script) || path[len(script)] == '/') {
 		path = path[len(script):]
 	}
-	b = wire.AppendEnvStr(b, "SCRIPT_NAME", script)
-	b = wire.AppendEnvStr(b, "PATH_INFO", path)
-	b = wire.AppendEnvStr(b, "QUERY_STRING", r.RawQuery)
-	b = wire.AppendEnvStr(b, "REQUEST_URI", r.Target)
-	b = wire.AppendEnvStr(b, "RAW_URI", r.Target)
-	b = wire.AppendEnvStr(b, "SERVER_PROTOCOL", r.Proto())
-	b = wire.AppendEnvStr(b, "wsgi.url_scheme", h.Scheme)
+	e.Add("SCRIPT_NAME", script)
+	e.Add("PATH_INFO", path)
+	e.Add("QUERY_STRING", r.RawQuery)
+	e.Add("REQUEST_URI", r.Target)
+	e.Add("RAW_URI", r.Target)
+	e.Add("SERVER_PROTOCOL", r.Proto())
+	e.Add("wsgi.url_scheme", h.Scheme)
 
 	name, port := h.serverNamePort(r)
-	b = wire.AppendEnvStr(b, "SERVER_NAME", name)
-	b = wire.AppendEnvStr(b, "SERVER_PORT", port)
+	e.Add("SERVER_NAME", name)
+	e.Add("SERVER_PORT", port)
 	raddr, rport := splitAddr(r.RemoteAddr)
-	b = wire.AppendEnvStr(b, "REMOTE_ADDR", raddr)
-	b = wire.AppendEnvStr(b, "REMOTE_PORT", rport)
+	e.Add("REMOTE_ADDR", raddr)
+	e.Add("REMOTE_PORT", rport)
 	if r.Chunked || r.ContentLength > 0 || hasField(r.Header, "Content-Length") {
 		// Also "0" for an explicit empty body, as requests.post(url) sends.
-		b = wire.AppendEnvStr(b, "CONTENT_LENGTH", strconv.FormatInt(bodyLen, 10))
+		e.Add("CONTENT_LENGTH", strconv.FormatInt(bodyLen, 10))
 	}
 
-	var key []byte
+	var kb [128]byte
+	key := kb[:0]
 	for i, f := range r.Header {
 		if strings.IndexByte(f.Name, '_') >= 0 {
 			// "X_Forwarded_For" must not pass for "X-Forwarded-For".
@@ -47,7 +48,7 @@ func (h *Handler) appendEnviron(b []byte, r *http1.Request, bodyLen int64) []byt
 		}
 		switch {
 		case strings.EqualFold(f.Name, "Content-Type"):
-			b = wire.AppendEnvStr(b, "CONTENT_TYPE", f.Value)
+			e.Add("CONTENT_TYPE", f.Value)
 			continue
 		case strings.EqualFold(f.Name, "Content-Length"):
 			continue // set above from what was read
@@ -68,10 +69,9 @@ func (h *Handler) appendEnviron(b []byte, r *http1.Request, bodyLen int64) []byt
 			}
 			key = append(key, c)
 		}
-		b = wire.AppendEnvKey(b, string(key))
-		b = wire.AppendLatin1(b, joinValues(f, r.Header[i+1:]))
+		e.AddKey(key)
+		e.AddValue(joinValues(f, r.Header[i+1:]))
 	}
-	return b
 }
 
 // hasField reports whether fields has one named name (case-insensitively).

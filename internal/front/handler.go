@@ -1,14 +1,17 @@
-// Package front is the HTTP side of gowsgi: it turns each request into a
-// WSGI environ, hands it to an idle worker slot, and relays the response
-// frames to the client as they arrive.
+// Package front is the HTTP side of gowsgi: a plain HTTP ↔ WSGI adapter.
+// It turns each request into a WSGI environ and a body, sends them to the
+// worker pool as an exchange (workers.Exchange), and writes the response
+// the exchange returns to the client. It knows HTTP; frames, deadlines and
+// supervision are the pool's.
 package front
 
 import (
-	"encoding/binary"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -27,14 +30,10 @@ type Handler struct {
 	RootPath string // SCRIPT_NAME; stripped from PATH_INFO
 	Scheme   string // wsgi.url_scheme
 
-	MaxBodySize     int64  // larger request bodies get 413; 0 = no limit
-	BodyMemoryLimit int64  // bodies above this are spooled to a temp file
-	TempDir         string // where spooled bodies go; "" = os.TempDir()
-
-	// Timeout is how long a worker may go without sending anything for a
-	// request; then its stacks are logged, the client gets 504 and the
-	// worker is replaced. 0 = no limit.
-	Timeout time.Duration
+	MaxBodySize     int64           // larger request bodies get 413; 0 = no limit
+	BodyMemoryLimit int64           // bodies above this are spooled to a temp file
+	BodyBudget      *workers.Budget // all bodies held in memory together; nil = no bound
+	TempDir         string          // where spooled bodies go; "" = os.TempDir()
 
 	Static []*static.Mount // URL prefixes served from directories by Go
 
@@ -42,14 +41,16 @@ type Handler struct {
 	Log       *slog.Logger
 }
 
-// frameBufs recycles request frame buffers; most requests fit in 4 KiB.
-var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// envBufs recycles request frame buffers; most requests fit in 4 KiB.
+var envBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// fieldBufs recycles response header lists.
+var fieldBufs = sync.Pool{New: func() any { f := make([]http1.Field, 0, 16); return &f }}
 
 // ServeHTTP1 implements http1.Handler.
 func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
-	var start time.Time
 	if h.AccessLog != nil {
-		start = time.Now()
+		start := time.Now()
 		defer func() { h.AccessLog.Log(r, w, start) }()
 	}
 
@@ -63,255 +64,174 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 		}
 	}
 
-	body, file, n, err := h.readBody(r)
-	if file != nil {
-		defer file.Close()
-	}
+	b, err := h.readBody(r)
+	defer b.free(h.BodyBudget)
 	if err != nil {
 		var he *httpError
-		if errors.As(err, &he) {
+		switch {
+		case errors.As(err, &he):
 			w.SetClose()
 			h.plain(w, he.status, he.msg, nil)
-			return
+		case isTimeout(err):
+			// The client stopped sending its body (or never sent the one
+			// it announced with Expect: 100-continue).
+			w.SetClose()
+			h.plain(w, 408, "Request Timeout", nil)
+		default:
+			w.Abort() // the client went away mid-body
 		}
-		w.Abort() // the client stalled or went away mid-body
 		return
 	}
-	defer putBody(body)
 
-	bp := frameBufs.Get().(*[]byte)
-	defer frameBufs.Put(bp)
-	frame, off := wire.BeginRequest((*bp)[:0], 0) // the pool fills in the id
-	frame = h.appendEnviron(frame, r, n)
-	frame = wire.FinishRequest(frame, off, len(body), file != nil)
-	*bp = frame
-
-	t, err := h.Pool.Dispatch(frame, body, file)
-	if t == nil {
-		h.Log.Warn("request refused", "request", requestLine(r), "reason", err)
-		h.plain(w, 503, "Service Unavailable", []http1.Field{{Name: "Retry-After", Value: "1"}})
-		return
-	}
-	defer h.Pool.Release(t)
-	t.Turn()
+	bp := envBufs.Get().(*[]byte)
+	var env wire.Environ
+	env.Reset(*bp)
+	h.appendEnviron(&env, r, b.n)
+	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.Proto()}
+	x, err := h.Pool.Send(&req)
 	if err != nil {
-		h.workerLost(w, r, t.Slot, false, err)
-		return
+		h.refused(w, r, err)
+	} else {
+		h.relay(w, r, x)
+		x.Close()
 	}
-	h.relay(w, r, t.Slot, t.ID)
+	if buf := env.Buffer(); cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		envBufs.Put(bp)
+	}
 }
 
-// relay copies the response frames of request id to the client.
-func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, slot *workers.Slot, id uint32) {
-	headSent := false
-	clientGone := false
-	var fields []http1.Field
+// refused answers a request the pool would not take.
+func (h *Handler) refused(w *http1.ResponseWriter, r *http1.Request, err error) {
+	h.Log.Warn("request refused", "request", requestLine(r), "reason", err)
+	h.plain(w, 503, "Service Unavailable", []http1.Field{{Name: "Retry-After", Value: "1"}})
+}
+
+// relay writes the response of exchange x to the client.
+func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, x *workers.Exchange) {
+	fp := fieldBufs.Get().(*[]http1.Field)
+	fields := (*fp)[:0]
+	defer func() {
+		clear(fields)
+		*fp = fields[:0]
+		fieldBufs.Put(fp)
+	}()
+	var bad error
+	contentLengths := 0
+	resp, err := x.Head(func(name, value string) {
+		f := http1.Field{Name: name, Value: value}
+		if bad == nil {
+			bad = checkField(f)
+		}
+		if strings.EqualFold(name, "Content-Length") {
+			contentLengths++
+		}
+		fields = append(fields, f)
+	})
+	if err != nil {
+		h.failed(w, r, err, false)
+		return
+	}
+	if resp.File != nil {
+		defer resp.File.Close()
+	}
+	code, reason := 0, ""
+	if bad == nil {
+		code, reason, bad = parseStatus(resp.Status)
+	}
+	if bad == nil && contentLengths > 1 {
+		bad = errors.New("more than one Content-Length header")
+	}
+	if bad != nil {
+		x.Abort()
+		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "reason", bad.Error())
+		h.plain(w, 500, "Internal Server Error", nil)
+		return
+	}
+	if resp.File != nil {
+		h.sendFile(w, resp, code, reason, fields, contentLengths > 0)
+		return
+	}
+	w.WriteHeader(code, reason, fields)
+	if r.Method == "HEAD" && !resp.Complete {
+		x.Abort() // no body goes out: the application need not make it
+	}
+	if len(resp.Body) > 0 {
+		if _, err := w.Write(resp.Body); err != nil {
+			x.Abort()
+			return
+		}
+	}
+	if resp.Complete {
+		w.Finish()
+		return
+	}
 	for {
-		if h.Timeout > 0 {
-			slot.SetReadDeadline(time.Now().Add(h.Timeout))
+		if !x.Ready() && w.Flush() != nil {
+			x.Abort() // the client went away
+			return
 		}
-		fh, p, err := slot.ReadFrame()
+		data, _, err := x.Next()
+		if err == io.EOF {
+			w.Finish()
+			return
+		}
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				h.timedOut(w, r, slot, headSent && !clientGone)
-				return
-			}
-			h.workerLost(w, r, slot, headSent && !clientGone, err)
+			h.failed(w, r, err, true)
 			return
 		}
-		if fh.ID != id {
-			slot.MarkBroken()
-			h.workerLost(w, r, slot, headSent && !clientGone, fmt.Errorf("frame for request %d while serving %d", fh.ID, id))
-			return
-		}
-		switch fh.Type {
-		case wire.Start, wire.Whole, wire.File:
-			if headSent {
-				slot.MarkBroken()
-				h.workerLost(w, r, slot, !clientGone, errors.New("second response head"))
-				return
-			}
-			headSent = true
-			fields = fields[:0]
-			var bad error
-			contentLengths := 0
-			status, data, err := wire.DecodeHead(p, func(name, value string) {
-				f := http1.Field{Name: name, Value: value}
-				if bad == nil {
-					bad = checkField(f)
-				}
-				if strings.EqualFold(name, "Content-Length") {
-					contentLengths++
-				}
-				fields = append(fields, f)
-			})
-			var he *wire.HeadError
-			if err != nil && !errors.As(err, &he) {
-				slot.MarkBroken()
-				h.workerLost(w, r, slot, false, err)
-				return
-			}
-			code, reason := 0, ""
-			if err == nil && bad == nil {
-				code, reason, bad = parseStatus(status)
-			}
-			if err == nil && bad == nil && contentLengths > 1 {
-				bad = errors.New("more than one Content-Length header")
-			}
-			if err == nil {
-				err = bad
-			}
-			var file *os.File
-			if fh.Type == wire.File {
-				if file = slot.TakeFile(); file == nil || len(data) != 16 {
-					slot.MarkBroken()
-					h.workerLost(w, r, slot, false, errors.New("file frame without a descriptor"))
-					return
-				}
-				defer file.Close()
-			}
-			if err != nil {
-				h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "reason", err.Error())
-				h.plain(w, 500, "Internal Server Error", nil)
-				clientGone = true // nothing more goes to the client
-				if fh.Type != wire.Start {
-					return
-				}
-				slot.SendAbort(id)
-				continue
-			}
-			if fh.Type == wire.File {
-				h.sendFile(w, file, code, reason, fields, contentLengths > 0, data)
-				return
-			}
-			w.WriteHeader(code, reason, fields)
-			if len(data) > 0 {
-				if _, err := w.Write(data); err != nil {
-					clientGone = h.abandon(slot, id, fh.Type)
-				}
-			}
-			if fh.Type == wire.Whole {
-				if !clientGone {
-					w.Finish()
-				}
-				return
-			}
-			if !clientGone && !slot.Buffered() {
-				if w.Flush() != nil {
-					clientGone = h.abandon(slot, id, fh.Type)
-				}
-			}
-		case wire.Body:
-			if !headSent {
-				slot.MarkBroken()
-				h.workerLost(w, r, slot, false, errors.New("body before head"))
-				return
-			}
-			if clientGone {
-				continue
-			}
-			if _, err := w.Write(p); err != nil {
-				clientGone = h.abandon(slot, id, fh.Type)
-				continue
-			}
-			if !slot.Buffered() && w.Flush() != nil {
-				clientGone = h.abandon(slot, id, fh.Type)
-			}
-		case wire.End:
-			if !clientGone {
-				w.Finish()
-			}
-			return
-		case wire.Error:
-			// The worker has logged the traceback already.
-			if clientGone {
-				return
-			}
-			if headSent {
-				w.Flush() // what the app produced before failing
-				w.Abort()
-				return
-			}
-			h.plain(w, 500, "Internal Server Error", nil)
-			return
-		default:
-			slot.MarkBroken()
-			h.workerLost(w, r, slot, headSent && !clientGone, fmt.Errorf("unexpected frame type %s", fh.Type))
+		if _, err := w.Write(data); err != nil {
+			x.Abort()
 			return
 		}
 	}
 }
 
 // sendFile answers with a regular file the worker passed over (a
-// wsgi.file_wrapper): the kernel copies it to the client. tail holds the
-// offset and length to send. Without a Content-Length from the app, the
-// known length gives one.
-func (h *Handler) sendFile(w *http1.ResponseWriter, f *os.File, code int, reason string, fields []http1.Field, hasLength bool, tail []byte) {
-	offset := int64(binary.LittleEndian.Uint64(tail))
-	count := int64(binary.LittleEndian.Uint64(tail[8:]))
+// wsgi.file_wrapper): the kernel copies it to the client. Without a
+// Content-Length from the app, the known length gives one.
+func (h *Handler) sendFile(w *http1.ResponseWriter, resp *workers.Response, code int, reason string, fields []http1.Field, hasLength bool) {
 	if !hasLength && code != 204 && code != 304 {
-		fields = append(fields, http1.Field{Name: "Content-Length", Value: strconv.FormatInt(count, 10)})
+		fields = append(fields, http1.Field{Name: "Content-Length", Value: strconv.FormatInt(resp.FileLength, 10)})
 	}
 	w.WriteHeader(code, reason, fields)
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+	if _, err := resp.File.Seek(resp.FileOffset, io.SeekStart); err != nil {
 		h.Log.Error("cannot seek the response file", "err", err)
 		w.Abort()
 		return
 	}
-	if _, err := w.SendFile(f, count); err != nil {
+	if _, err := w.SendFile(resp.File, resp.FileLength); err != nil {
 		return // the client went away, or the file shrank: the connection is closed
 	}
 	w.Finish()
 }
 
-// abandon stops relaying to a client that went away: the worker is told to
-// stop (so the app's close() runs promptly) and the rest of the response is
-// drained and dropped. It returns true for use as the new clientGone.
-func (h *Handler) abandon(slot *workers.Slot, id uint32, t wire.Type) bool {
-	if t != wire.Whole {
-		slot.SendAbort(id)
-	}
-	return true
-}
-
-// workerLost answers a request whose worker stopped answering: 502 when
-// nothing was sent yet, a cut connection otherwise.
-func (h *Handler) workerLost(w *http1.ResponseWriter, r *http1.Request, slot *workers.Slot, started bool, cause error) {
-	wk := slot.Worker()
-	status := ""
-	if errors.Is(cause, workers.ErrWorkerGone) {
-		select {
-		case <-wk.Exited():
-			status = wk.ExitStatus()
-		case <-time.After(time.Second):
-			status = "still running"
-		}
-		h.Log.Error("worker died while serving a request", "worker", wk.ID, "pid", wk.PID, "status", status, "request", requestLine(r))
-	} else {
-		h.Log.Error("protocol error from worker; it will be replaced", "worker", wk.ID, "pid", wk.PID, "err", cause.Error(), "request", requestLine(r))
-	}
+// failed answers a request whose exchange broke: before the head with an
+// error status, after it by cutting the connection (the client sees a
+// truncated response). The pool has logged what happened to the worker.
+func (h *Handler) failed(w *http1.ResponseWriter, r *http1.Request, err error, started bool) {
 	if started {
-		w.Flush()
+		w.Flush() // what the app produced before failing
 		w.Abort()
 		return
 	}
-	w.SetClose()
-	h.plain(w, 502, "Bad Gateway", nil)
-}
-
-// timedOut answers a request whose worker went silent past Timeout.
-func (h *Handler) timedOut(w *http1.ResponseWriter, r *http1.Request, slot *workers.Slot, started bool) {
-	wk := slot.Worker()
-	h.Log.Error("request timed out; the worker's Python stacks follow, then it is killed and replaced",
-		"timeout", h.Timeout.String(), "worker", wk.ID, "pid", wk.PID, "request", requestLine(r))
-	h.Pool.TimedOut(slot)
-	if started {
-		w.Flush()
-		w.Abort()
-		return
+	var ae *workers.AppError
+	var he *wire.HeadError
+	switch {
+	case errors.As(err, &he):
+		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "reason", he.Msg)
+		h.plain(w, 500, "Internal Server Error", nil)
+	case errors.As(err, &ae):
+		h.plain(w, 500, "Internal Server Error", nil) // the worker logged the traceback
+	case errors.Is(err, workers.ErrTimedOut):
+		w.SetClose()
+		h.plain(w, 504, "Gateway Timeout", nil)
+	case errors.Is(err, workers.ErrQueueFull), errors.Is(err, workers.ErrQueueTimeout), errors.Is(err, workers.ErrStopped):
+		h.refused(w, r, err)
+	default:
+		w.SetClose()
+		h.plain(w, 502, "Bad Gateway", nil)
 	}
-	w.SetClose()
-	h.plain(w, 504, "Gateway Timeout", nil)
 }
 
 // plain sends a short text/plain response generated by gowsgi itself.
@@ -319,7 +239,7 @@ func (h *Handler) plain(w *http1.ResponseWriter, status int, reason string, extr
 	msg := fmt.Sprintf("%d %s\n", status, reason)
 	fields := append([]http1.Field{
 		{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
-		{Name: "Content-Length", Value: fmt.Sprint(len(msg))},
+		{Name: "Content-Length", Value: strconv.Itoa(len(msg))},
 	}, extra...)
 	w.WriteHeader(status, reason, fields)
 	w.Write([]byte(msg))
@@ -338,59 +258,131 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
-var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-func putBody(b []byte) {
-	if b != nil && cap(b) <= 1<<20 {
-		b = b[:0]
-		bodyBufs.Put(&b)
-	}
+func isTimeout(err error) bool {
+	var ne net.Error
+	return http1.IsTimeout(err) || errors.As(err, &ne) && ne.Timeout()
 }
 
+// body is a request body as read: in memory (mem, reserved bytes of the
+// shared budget) or spooled to an unlinked file.
+type body struct {
+	mem      []byte
+	file     *os.File
+	n        int64
+	reserved int64
+	pooled   *[]byte
+}
+
+func (b *body) free(budget *workers.Budget) {
+	budget.Release(b.reserved)
+	if b.file != nil {
+		b.file.Close()
+	}
+	if b.pooled != nil {
+		*b.pooled = (*b.pooled)[:0]
+		smallBodies.Put(b.pooled)
+	}
+	*b = body{}
+}
+
+// smallBodies recycles buffers for bodies of up to smallBody bytes; larger
+// ones are allocated to size and left to the garbage collector, so memory
+// that a burst of uploads took is given back.
+const smallBody = 16 << 10
+
+var smallBodies = sync.Pool{New: func() any { b := make([]byte, 0, smallBody); return &b }}
+
 // readBody reads the whole request body before any worker is involved, so a
-// slow upload holds a goroutine, never a Python thread. Up to BodyMemoryLimit
-// it stays in memory; beyond, it goes to an unlinked temp file whose
-// descriptor the worker reads.
-func (h *Handler) readBody(r *http1.Request) (mem []byte, file *os.File, n int64, err error) {
+// slow upload holds a goroutine, never a Python thread. A body stays in
+// memory when it is at most BodyMemoryLimit and the shared BodyBudget has
+// room; otherwise it goes to an unlinked temp file whose descriptor the
+// worker reads.
+func (h *Handler) readBody(r *http1.Request) (b body, err error) {
 	if r.ContentLength == 0 && !r.Chunked {
-		return nil, nil, 0, nil
+		return b, nil
 	}
 	max := h.MaxBodySize
 	if max > 0 && r.ContentLength > max {
-		return nil, nil, 0, &httpError{413, "Content Too Large"}
+		return b, &httpError{413, "Content Too Large"}
 	}
 	memLimit := h.BodyMemoryLimit
 	if r.ContentLength > memLimit {
 		return h.spool(r, nil, max)
 	}
-	bp := bodyBufs.Get().(*[]byte)
-	mem = (*bp)[:0]
-	for {
-		if len(mem) == cap(mem) {
-			if int64(len(mem)) >= memLimit {
-				return h.spool(r, mem, max)
-			}
-			mem = append(mem, 0)[:len(mem)]
+	if r.ContentLength > 0 {
+		// Known length: reserve it whole, read it into a buffer of its size.
+		if !h.BodyBudget.TryAcquire(r.ContentLength) {
+			return h.spool(r, nil, max)
 		}
-		m, err := r.Body.Read(mem[len(mem):cap(mem)])
-		mem = mem[:len(mem)+m]
-		if max > 0 && int64(len(mem)) > max {
-			return nil, nil, 0, &httpError{413, "Content Too Large"}
+		b.reserved = r.ContentLength
+		if r.ContentLength <= smallBody {
+			b.pooled = smallBodies.Get().(*[]byte)
+			b.mem = (*b.pooled)[:r.ContentLength]
+		} else {
+			b.mem = make([]byte, r.ContentLength)
+		}
+		if _, err := io.ReadFull(r.Body, b.mem); err != nil {
+			b.free(h.BodyBudget)
+			return body{}, bodyErr(err)
+		}
+		b.n = r.ContentLength
+		return b, nil
+	}
+	// Chunked: grow, reserving as it grows, until the limits say spool.
+	if !h.BodyBudget.TryAcquire(smallBody) {
+		return h.spool(r, nil, max)
+	}
+	b.reserved = smallBody
+	b.pooled = smallBodies.Get().(*[]byte)
+	b.mem = (*b.pooled)[:0]
+	for {
+		if len(b.mem) == cap(b.mem) {
+			grow := int64(cap(b.mem))
+			if int64(len(b.mem))+grow > memLimit || !h.BodyBudget.TryAcquire(grow) {
+				head := b.mem
+				f, n, err := h.spoolFile(r, head, max)
+				b.free(h.BodyBudget)
+				return body{file: f, n: n}, err
+			}
+			b.reserved += grow
+			nb := make([]byte, len(b.mem), 2*cap(b.mem))
+			copy(nb, b.mem)
+			if b.pooled != nil {
+				*b.pooled = (*b.pooled)[:0]
+				smallBodies.Put(b.pooled)
+				b.pooled = nil
+			}
+			b.mem = nb
+		}
+		m, err := r.Body.Read(b.mem[len(b.mem):cap(b.mem)])
+		b.mem = b.mem[:len(b.mem)+m]
+		if max > 0 && int64(len(b.mem)) > max {
+			b.free(h.BodyBudget)
+			return body{}, &httpError{413, "Content Too Large"}
 		}
 		if err == io.EOF {
-			return mem, nil, int64(len(mem)), nil
+			b.n = int64(len(b.mem))
+			return b, nil
 		}
 		if err != nil {
-			return nil, nil, 0, bodyErr(err)
+			b.free(h.BodyBudget)
+			return body{}, bodyErr(err)
 		}
 	}
 }
 
-func (h *Handler) spool(r *http1.Request, head []byte, max int64) (_ []byte, _ *os.File, _ int64, err error) {
+func (h *Handler) spool(r *http1.Request, head []byte, max int64) (body, error) {
+	f, n, err := h.spoolFile(r, head, max)
+	return body{file: f, n: n}, err
+}
+
+// spoolFile writes head and the rest of the body to an unlinked temp file,
+// through a buffer so a body of many small chunks costs few system calls.
+func (h *Handler) spoolFile(r *http1.Request, head []byte, max int64) (_ *os.File, _ int64, err error) {
 	f, err := os.CreateTemp(h.TempDir, "gowsgi-body-")
 	if err != nil {
 		h.Log.Error("cannot spool request body", "err", err)
-		return nil, nil, 0, &httpError{500, "Internal Server Error"}
+		return nil, 0, &httpError{500, "Internal Server Error"}
 	}
 	os.Remove(f.Name()) // the descriptor keeps it; nothing is left behind
 	defer func() {
@@ -398,26 +390,35 @@ func (h *Handler) spool(r *http1.Request, head []byte, max int64) (_ []byte, _ *
 			f.Close()
 		}
 	}()
-	if _, err := f.Write(head); err != nil {
-		return nil, nil, 0, &httpError{500, "Internal Server Error"}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	bw.Write(head)
+	n := int64(len(head))
+	buf := make([]byte, 64<<10)
+	for {
+		m, rerr := r.Body.Read(buf)
+		n += int64(m)
+		if max > 0 && n > max {
+			return nil, 0, &httpError{413, "Content Too Large"}
+		}
+		if _, werr := bw.Write(buf[:m]); werr != nil {
+			h.Log.Error("cannot spool request body", "err", werr)
+			return nil, 0, &httpError{500, "Internal Server Error"}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return nil, 0, bodyErr(rerr)
+		}
 	}
-	putBody(head)
-	src := r.Body
-	if max > 0 {
-		src = io.LimitReader(r.Body, max-int64(len(head))+1)
-	}
-	n, err := io.Copy(f, src)
-	n += int64(len(head))
-	if err != nil {
-		return nil, nil, 0, bodyErr(err)
-	}
-	if max > 0 && n > max {
-		return nil, nil, 0, &httpError{413, "Content Too Large"}
+	if err := bw.Flush(); err != nil {
+		h.Log.Error("cannot spool request body", "err", err)
+		return nil, 0, &httpError{500, "Internal Server Error"}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, nil, 0, err
+		return nil, 0, err
 	}
-	return nil, f, n, nil
+	return f, n, nil
 }
 
 func bodyErr(err error) error {

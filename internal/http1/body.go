@@ -25,6 +25,13 @@ func bodyError(msg string) *BodyError { return &BodyError{Status: 400, Msg: msg}
 // trailer field line.
 const chunkLineMax = 4096
 
+// maxChunkExtBytes bounds the chunk extensions of one body, all chunk-size
+// lines together (everything after the hex size on each line). Extensions
+// carry no data the application sees, so without this bound a client could
+// send gigabytes of them in 1-byte chunks before any body limit, which
+// counts only data, noticed.
+const maxChunkExtBytes = 64 << 10
+
 // maxDiscard is how much unread request body the server reads and throws away
 // after the handler returns, to keep the connection; with more left, it
 // closes the connection instead.
@@ -55,7 +62,11 @@ type body struct {
 	n            int64 // bodyFixed: bytes left; bodyChunked: bytes left in the chunk
 	cs           int
 	trailerBytes int
-	err          error // sticky: io.EOF at the end, or the error that broke the body
+	extBytes     int       // chunk-extension bytes so far (see maxChunkExtBytes)
+	start        time.Time // first read from the connection for this body (BodyMinRate only)
+	recv         int64     // bytes read from the connection for this body
+	lastArm      time.Time // when the read deadline was last armed (BodyMinRate only)
+	err          error     // sticky: io.EOF at the end, or the error that broke the body
 }
 
 func (b *body) reset(c *conn) {
@@ -117,9 +128,13 @@ func (b *body) readChunked(p []byte) (int, error) {
 			if err != nil {
 				return 0, b.chunkErr(err, "chunk-size line too long")
 			}
-			size, ok := parseChunkSize(line)
+			size, ext, ok := parseChunkSize(line)
 			if !ok {
 				b.fail(bodyError("bad chunk-size line"))
+				return 0, b.err
+			}
+			if b.extBytes += ext; b.extBytes > maxChunkExtBytes {
+				b.fail(bodyError("chunk extensions too large"))
 				return 0, b.err
 			}
 			if size == 0 {
@@ -192,39 +207,39 @@ func (b *body) chunkErr(err error, tooLong string) error {
 
 // parseChunkSize parses a chunk-size line without its LF: 1*16HEXDIG, then
 // optional whitespace and chunk extensions, which are ignored; the line must
-// end in CR.
-func parseChunkSize(line []byte) (int64, bool) {
+// end in CR. ext is the length of what follows the hex size, without the CR.
+func parseChunkSize(line []byte) (n int64, ext int, ok bool) {
 	if len(line) == 0 || line[len(line)-1] != '\r' {
-		return 0, false
+		return 0, 0, false
 	}
 	line = line[:len(line)-1]
-	var n int64
 	i := 0
 	for ; i < len(line) && isHexDigit[line[i]]; i++ {
 		if i == 16 {
-			return 0, false
+			return 0, 0, false
 		}
 		n = n<<4 | int64(unhex(line[i]))
 	}
 	if i == 0 || n < 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	rest := line[i:]
+	ext = len(rest)
 	for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
 		rest = rest[1:]
 	}
 	if len(rest) == 0 {
-		return n, true
+		return n, ext, true
 	}
 	if rest[0] != ';' {
-		return 0, false
+		return 0, 0, false
 	}
 	for _, c := range rest {
 		if !isValueOct[c] {
-			return 0, false
+			return 0, 0, false
 		}
 	}
-	return n, true
+	return n, ext, true
 }
 
 func unhex(c byte) byte {
@@ -246,10 +261,11 @@ func (c *conn) readBody(p []byte) (int, error) {
 			for i := 0; i < 100; i++ {
 				n, err := c.rwc.Read(p)
 				if n > 0 {
+					c.body.recv += int64(n)
 					return n, nil
 				}
 				if err != nil {
-					return 0, bodyReadErr(err)
+					return 0, c.bodyReadErr(err)
 				}
 			}
 			return 0, io.ErrNoProgress
@@ -267,23 +283,96 @@ func (c *conn) readBody(p []byte) (int, error) {
 // (0: no growth).
 func (c *conn) fillBody(max int) error {
 	c.armBodyDeadline()
-	if err := c.fill(max); err != nil {
-		return bodyReadErr(err)
+	buffered := c.rend - c.rpos
+	err := c.fill(max)
+	c.body.recv += int64(c.rend - c.rpos - buffered)
+	if err != nil {
+		return c.bodyReadErr(err)
 	}
 	return nil
 }
 
-func bodyReadErr(err error) error {
+func (c *conn) bodyReadErr(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
+	}
+	if isTimeout(err) {
+		return &bodyTimeoutError{rate: c.rateBound(), err: err}
 	}
 	return err
 }
 
+// armBodyDeadline arms the read deadline before a read of body bytes. The
+// gap bound is BodyReadTimeout from now; with BodyMinRate, the body as a
+// whole must also arrive by start + BodyReadTimeout + recv/BodyMinRate
+// (Apache mod_reqtimeout's MinRate), so that a client trickling a byte now
+// and then, each within the gap bound, is still cut off. Both go through
+// setReadDeadline's slack, so a steady stream of reads does not reset the
+// timer on every call.
 func (c *conn) armBodyDeadline() {
 	t := c.cfg.bodyReadTimeout
-	c.setReadDeadline(time.Now().Add(t), t/8)
+	now := time.Now()
+	dl := now.Add(t)
+	if c.cfg.bodyNsPerByte > 0 {
+		b := &c.body
+		if b.start.IsZero() {
+			b.start = now
+		}
+		b.lastArm = now
+		if r, ok := c.rateDeadline(); ok && r.Before(dl) {
+			dl = r
+		}
+	}
+	c.setReadDeadline(dl, t/8)
 }
+
+// rateDeadline is the BodyMinRate bound of the body so far:
+// start + BodyReadTimeout + recv/BodyMinRate. ok is false when it is too far
+// off to bind (more than a century of allowance).
+func (c *conn) rateDeadline() (time.Time, bool) {
+	b := &c.body
+	a := float64(b.recv) * c.cfg.bodyNsPerByte
+	if a >= 1<<62 {
+		return time.Time{}, false
+	}
+	return b.start.Add(c.cfg.bodyReadTimeout + time.Duration(a)), true
+}
+
+// rateBound reports whether a body read that timed out did so because of
+// BodyMinRate rather than the gap bound: the rate deadline is the earlier.
+func (c *conn) rateBound() bool {
+	if c.cfg.bodyNsPerByte == 0 {
+		return false
+	}
+	r, ok := c.rateDeadline()
+	return ok && r.Before(c.body.lastArm.Add(c.cfg.bodyReadTimeout))
+}
+
+// A bodyTimeoutError is what Request.Body.Read returns when the body did not
+// arrive in time: a gap longer than Server.BodyReadTimeout, or an average
+// rate below Server.BodyMinRate. It is a net.Error whose Timeout is true
+// (see IsTimeout) and wraps the network error (os.ErrDeadlineExceeded).
+type bodyTimeoutError struct {
+	rate bool
+	err  error
+}
+
+func (e *bodyTimeoutError) Error() string {
+	if e.rate {
+		return "http1: request body arrived slower than Server.BodyMinRate"
+	}
+	return "http1: no request body data within Server.BodyReadTimeout"
+}
+
+func (e *bodyTimeoutError) Timeout() bool   { return true }
+func (e *bodyTimeoutError) Temporary() bool { return true }
+func (e *bodyTimeoutError) Unwrap() error   { return e.err }
+
+// IsTimeout reports whether err, as returned by Request.Body.Read, means that
+// the client sent the body too slowly: nothing for longer than
+// Server.BodyReadTimeout, or on average less than Server.BodyMinRate. A
+// server should answer 408 (Request Timeout), if anything.
+func IsTimeout(err error) bool { return isTimeout(err) }
 
 // readLine returns the next line from the buffer, up to and without its LF.
 // The line stays valid until the buffer is next filled. A line (with its LF)

@@ -32,9 +32,13 @@
 //     only); a field name that is not a token, whitespace before the colon,
 //     obs-fold (a line starting with SP or HTAB), or a control character
 //     other than HTAB in a value; no Host in an HTTP/1.1 request, more than
-//     one Host, or an invalid one; a Content-Length that is not 1*DIGIT or
-//     several that differ; Transfer-Encoding in an HTTP/1.0 request, with
-//     Content-Length, with chunked not last or twice, or with no coding;
+//     one Host, or an invalid one; a Content-Length that is not exactly
+//     1*DIGIT, which refuses every list form ("5, 5", "5,5"), or a second
+//     Content-Length field line even when the values agree (a front that
+//     reads such a message otherwise, by the first or the last value,
+//     frames it differently: request smuggling); Transfer-Encoding in an
+//     HTTP/1.0 request, with Content-Length, with chunked not last or
+//     twice, or with no coding;
 //   - 414 for a request line over Server.MaxRequestLine bytes, 431 for more
 //     than Server.MaxHeaderFields fields or Server.MaxHeaderBytes bytes;
 //   - 501 for a transfer coding other than chunked;
@@ -44,7 +48,12 @@
 //
 // Empty lines before a request line are skipped (RFC 9112 §2.2). A
 // malformed chunked body is reported to the handler by Request.Body as a
-// *BodyError, and the connection is closed after the response.
+// *BodyError, and the connection is closed after the response. Chunk
+// extensions are checked and ignored; a chunk-size line may be at most 4 KiB
+// and the extensions of one body (what follows the hex size on every
+// chunk-size line) at most 64 KiB together, past which Read also returns a
+// *BodyError: extensions are not body data, so limits on the body size
+// would not see a client sending gigabytes of them in 1-byte chunks.
 //
 // # Responses
 //
@@ -76,4 +85,11 @@
 // "Expect: 100-continue" gets "100 Continue" on the handler's first
 // Body.Read; if the handler answers without reading, none is sent and the
 // connection is closed after the response.
+//
+// A request body must keep coming: Request.Body.Read fails when nothing
+// arrives for Server.BodyReadTimeout, and, with Server.BodyMinRate, when the
+// body so far arrives slower on average than that rate (its deadline is the
+// first Read's time + BodyReadTimeout + bytes received / BodyMinRate), so
+// that a client trickling a byte just inside every BodyReadTimeout cannot hold
+// a request open for ever. IsTimeout tells both apart from other errors.
 package http1

@@ -261,12 +261,14 @@ func refParse(in string, lim limits) outcome {
 		return outcome{kind: outError, status: 400}
 	}
 	cl := int64(-1)
-	for _, e := range listElems(byName["content-length"]) {
-		if !digitsRE.MatchString(e) {
+	if cls := byName["content-length"]; len(cls) > 1 {
+		return outcome{kind: outError, status: 400}
+	} else if len(cls) == 1 {
+		if !digitsRE.MatchString(cls[0]) {
 			return outcome{kind: outError, status: 400}
 		}
-		n, err := strconv.ParseInt(e, 10, 64)
-		if err != nil || cl >= 0 && n != cl {
+		n, err := strconv.ParseInt(cls[0], 10, 64)
+		if err != nil {
 			return outcome{kind: outError, status: 400}
 		}
 		cl = n

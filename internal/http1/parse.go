@@ -453,8 +453,14 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 			}
 		case 14:
 			if lowerEq(name, "content-length") {
-				n, ok := parseContentLength(v)
-				if !ok || cl >= 0 && n != cl {
+				// One field line holding 1*DIGIT, nothing else: a list
+				// ("5, 5") or a repeated field, even with equal values,
+				// is refused. RFC 9110 §8.6 lets a recipient accept
+				// those, but a proxy in front that reads them otherwise
+				// (first value, last value, refusal) frames the message
+				// differently from us: request smuggling.
+				n, ok := parseDigits(v)
+				if !ok || cl >= 0 {
 					clBad = true
 				}
 				cl = n
@@ -558,8 +564,24 @@ func (c *conn) setBody(cl int64, chunked, expect100, connClose, keepAlive bool) 
 	return 0
 }
 
-// parseContentLength parses a Content-Length field value: 1*DIGIT, or a
-// comma-separated list of such values that are all the same (RFC 9110 §8.6).
+// parseDigits parses a request's Content-Length field value, which must be
+// exactly 1*DIGIT (leading zeros allowed) and fit an int64.
+func parseDigits(v string) (int64, bool) {
+	if v == "" {
+		return -1, false
+	}
+	var m int64
+	for i := 0; i < len(v); i++ {
+		if !isDigit(v[i]) || m > (math.MaxInt64-int64(v[i]-'0'))/10 {
+			return -1, false
+		}
+		m = m*10 + int64(v[i]-'0')
+	}
+	return m, true
+}
+
+// parseContentLength parses a response's Content-Length field value (as the
+// application set it): 1*DIGIT, or a comma-separated list of such values that are all the same (RFC 9110 §8.6).
 func parseContentLength(v string) (int64, bool) {
 	var n int64 = -1
 	for {

@@ -79,8 +79,10 @@ type Request struct {
 
 	// Body reads the request body. It is never nil and returns io.EOF at the
 	// end of the body (at once when there is none). A malformed chunked body
-	// makes it return a *BodyError; a client that goes away or stalls for
-	// longer than Server.BodyReadTimeout makes it return the network error.
+	// makes it return a *BodyError; a client that goes away makes it return
+	// the network error, and one that stalls for longer than
+	// Server.BodyReadTimeout or sends slower than Server.BodyMinRate an
+	// error for which IsTimeout is true.
 	// For a request with "Expect: 100-continue" the first Read sends the
 	// interim "100 Continue" response, unless the final response head has
 	// already been sent.

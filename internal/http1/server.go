@@ -42,6 +42,18 @@ type Server struct {
 	// progress. The default is 30s.
 	BodyReadTimeout time.Duration
 
+	// BodyMinRate, in bytes per second, is the lowest average rate at
+	// which a request body may arrive; 0 (the default) means no bound
+	// beyond BodyReadTimeout. As with Apache mod_reqtimeout's MinRate, the
+	// body's read deadline is never later than T + BodyReadTimeout +
+	// n/BodyMinRate, where T is the time of the first Request.Body.Read and
+	// n the bytes received so far: a client trickling a byte just within
+	// every BodyReadTimeout is cut off after about BodyReadTimeout instead
+	// of never. Read then returns an error for which IsTimeout is true, and
+	// the connection is closed after the response. Timer slack may cut a
+	// body off up to BodyReadTimeout/8 early.
+	BodyMinRate int64
+
 	// WriteTimeout bounds the time one write to the client may block, so a
 	// client that stops reading cannot hold a handler forever. The default
 	// is 30s.
@@ -84,6 +96,7 @@ type config struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	bodyReadTimeout   time.Duration
+	bodyNsPerByte     float64 // 1e9/BodyMinRate; 0: no rate bound
 	writeTimeout      time.Duration
 	maxRequestLine    int
 	maxHeaderBytes    int
@@ -122,6 +135,9 @@ func (s *Server) init() {
 			maxHeaderBytes:    orInt(s.MaxHeaderBytes, 65536),
 			maxHeaderFields:   orInt(s.MaxHeaderFields, 100),
 			log:               s.ErrorLog,
+		}
+		if s.BodyMinRate > 0 {
+			s.cfg.bodyNsPerByte = 1e9 / float64(s.BodyMinRate)
 		}
 		if s.cfg.log == nil {
 			s.cfg.log = slog.Default()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -549,7 +550,7 @@ func TestTimeouts(t *testing.T) {
 	t.Run("body", func(t *testing.T) {
 		c := dial(t, addr)
 		c.send("POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-		if err := <-bodyErr; !isTimeout(err) {
+		if err := <-bodyErr; !IsTimeout(err) || !errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("body read error %v, want a timeout", err)
 		}
 		c.read("POST")
@@ -819,5 +820,134 @@ func TestLargeBody(t *testing.T) {
 		if r := c.read("POST"); string(r.Body) != want {
 			t.Fatalf("request %d: %q, want %q", i, r.Body, want)
 		}
+	}
+}
+
+// TestChunkExtensionBudget: chunk extensions count against a per-body budget,
+// so 1-byte chunks with long extensions cannot push unbounded bytes past
+// limits that count only body data.
+func TestChunkExtensionBudget(t *testing.T) {
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		b, err := io.ReadAll(r.Body)
+		got <- result{len(b), err}
+		w.WriteHeader(400, "Bad Request", nil)
+	})
+	ext := ";" + strings.Repeat("e", 4000)
+	chunk := "1" + ext + "\r\nx\r\n"
+
+	// Just under the budget: the body is read whole.
+	c := dial(t, addr)
+	n := (64 << 10) / len(ext) // the documented budget: 64 KiB
+	c.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + strings.Repeat(chunk, n) + "0\r\n\r\n")
+	if r := <-got; r.err != nil || r.n != n {
+		t.Fatalf("under the budget: %d bytes, %v", r.n, r.err)
+	}
+	c.read("POST")
+
+	// Past it: a *BodyError after at most the budget's worth of chunks.
+	c = dial(t, addr)
+	go func() {
+		c.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"))
+		for i := 0; i < n+5; i++ { // never ends the body
+			if _, err := c.Write([]byte(chunk)); err != nil {
+				return
+			}
+		}
+	}()
+	r := <-got
+	var be *BodyError
+	if !errors.As(r.err, &be) || be.Status != 400 || !strings.Contains(be.Error(), "extensions") {
+		t.Fatalf("got %v", r.err)
+	}
+	if r.n > n+1 {
+		t.Fatalf("read %d data bytes past the extension budget", r.n)
+	}
+	if resp := c.read("POST"); resp.Status != 400 {
+		t.Fatalf("%s", resp.Raw)
+	}
+}
+
+// TestBodyMinRate: with Server.BodyMinRate, a client that trickles its body,
+// each byte well within BodyReadTimeout of the last, is still cut off after
+// about BodyReadTimeout, while a prompt body of any size is read whole.
+func TestBodyMinRate(t *testing.T) {
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		b, err := io.ReadAll(r.Body)
+		got <- result{len(b), err}
+		w.WriteHeader(200, "OK", nil)
+	}, func(s *Server) {
+		// A gap bound far above the client's 100ms pauses, so that only
+		// the rate bound can cut it off, even on a loaded machine.
+		s.BodyReadTimeout = time.Second
+		s.BodyMinRate = 1000
+	})
+
+	t.Run("prompt", func(t *testing.T) {
+		c := dial(t, addr)
+		body := strings.Repeat("b", 1<<20)
+		go c.Write([]byte("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body))
+		if r := <-got; r.err != nil || r.n != len(body) {
+			t.Fatalf("%d bytes, %v", r.n, r.err)
+		}
+		c.read("POST")
+	})
+
+	for _, framing := range []string{"Content-Length: 100", "Transfer-Encoding: chunked"} {
+		t.Run("trickle "+framing, func(t *testing.T) {
+			c := dial(t, addr)
+			c.send("POST / HTTP/1.1\r\nHost: x\r\n" + framing + "\r\n\r\n")
+			stop := make(chan struct{})
+			defer close(stop)
+			go func() {
+				// 10 bytes a second, a byte every 100ms: never a gap of
+				// BodyReadTimeout, and the whole body would take 10s.
+				msg := "x"
+				if framing != "Content-Length: 100" {
+					msg = "1\r\nx\r\n"
+				}
+				tick := time.NewTicker(100 * time.Millisecond)
+				defer tick.Stop()
+				for i := 0; i < 100; i++ {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+					}
+					if _, err := c.Write([]byte(msg)); err != nil {
+						return
+					}
+				}
+			}()
+			r := <-got
+			if !IsTimeout(r.err) || !strings.Contains(r.err.Error(), "BodyMinRate") {
+				t.Fatalf("after %d bytes: %v, want a BodyMinRate timeout", r.n, r.err)
+			}
+			if r.n >= 100 {
+				t.Fatalf("read the whole trickled body (%d bytes)", r.n)
+			}
+			c.read("POST")
+			c.expectEOF()
+		})
+	}
+}
+
+func TestIsTimeout(t *testing.T) {
+	for _, err := range []error{nil, io.EOF, io.ErrUnexpectedEOF, bodyError("x"), errors.New("timeout")} {
+		if IsTimeout(err) {
+			t.Errorf("IsTimeout(%v) = true", err)
+		}
+	}
+	if !IsTimeout(fmt.Errorf("wrapped: %w", os.ErrDeadlineExceeded)) {
+		t.Error("IsTimeout(os.ErrDeadlineExceeded) = false")
 	}
 }

@@ -138,8 +138,6 @@ var vectors = []vector{
 	}, true},
 	{"content-length zero", "POST /" + h11 + "Content-Length: 0\r\n\r\n", 200, bodyIs(""), true},
 	{"content-length leading zeros", "POST /" + h11 + "Content-Length: 005\r\n\r\nhello", 200, bodyIs("hello"), true},
-	{"duplicate identical cl", "POST /" + h11 + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 200, bodyIs("hello"), true},
-	{"cl list identical", "POST /" + h11 + "Content-Length: 5 ,5\r\n\r\nhello", 200, bodyIs("hello"), true},
 	{"chunked", "POST /" + h11 + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1;x=\"q\"\r\n world\r\n0\r\nTrailer: x\r\n\r\n", 200, func(s *seen) string {
 		return all(bodyIs("hello world")(s), want(s.ContentLength, int64(-1), "cl"), want(s.Chunked, true, "chunked"))
 	}, true},
@@ -212,6 +210,15 @@ var vectors = []vector{
 	{"cl empty", "POST /" + h11 + "Content-Length:\r\n\r\n", 400, nil, false},
 	{"cl duplicate different", "POST /" + h11 + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!", 400, nil, false},
 	{"cl list different", "POST /" + h11 + "Content-Length: 5, 6\r\n\r\nhello!", 400, nil, false},
+	// Every list form is refused, even with equal values: a front that takes
+	// the first or the last element would frame the message as we do only
+	// by luck.
+	{"cl duplicate identical", "POST /" + h11 + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400, nil, false},
+	{"cl duplicate identical apart", "POST /" + h11 + "Content-Length: 5\r\nX-A: b\r\ncontent-length: 5\r\n\r\nhello", 400, nil, false},
+	{"cl list identical", "POST /" + h11 + "Content-Length: 5, 5\r\n\r\nhello", 400, nil, false},
+	{"cl list identical no space", "POST /" + h11 + "Content-Length: 5,5\r\n\r\nhello", 400, nil, false},
+	{"cl list identical space before comma", "POST /" + h11 + "Content-Length: 5 ,5\r\n\r\nhello", 400, nil, false},
+	{"cl duplicate zero", "POST /" + h11 + "Content-Length: 0\r\nContent-Length: 0\r\n\r\n", 400, nil, false},
 	{"cl list trailing comma", "POST /" + h11 + "Content-Length: 5,\r\n\r\nhello", 400, nil, false},
 	{"cl overflow", "POST /" + h11 + "Content-Length: 99999999999999999999\r\n\r\n", 400, nil, false},
 

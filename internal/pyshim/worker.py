@@ -3,7 +3,9 @@
 Started by gowsgi as ``python -c <loader> <config-json>`` with this source on
 fd 3, the control socket on fd 4 and one socket per slot from fd 5 on. Each
 slot is served by one thread; frames on a slot socket are described in
-internal/wire/wire.go. Standard library only; Python 3.8+.
+internal/wire/wire.go. The main thread reads the control socket: Revoke
+frames (see Slot.revoke), and EOF, which asks for an exit. Standard library
+only; Python 3.8+.
 """
 
 import io
@@ -26,6 +28,8 @@ OFFSET_COUNT = struct.Struct('<QQ')
 MAX_FRAME_BODY = 4 << 20  # larger body items are split, bounding the front's buffer per slot
 T_READY, T_BOOT_FAILED = ord('Y'), ord('Z')
 T_FORK, T_FORKED, T_EXITED = ord('K'), ord('k'), ord('x')
+T_REVOKE, T_REVOKED = ord('V'), ord('v')
+U32 = struct.Struct('<I')
 ANC_SIZE = socket.CMSG_SPACE(4 * 4)
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                         'te', 'trailers', 'transfer-encoding', 'upgrade'))
@@ -174,6 +178,12 @@ class Slot:
         self.fds = deque()
         self.queue = deque()
         self.aborted = set()
+        # lock guards buf, queue, fds and aborted against the main thread,
+        # which drains the socket to answer a Revoke (see revoke). The slot's
+        # thread holds it while it waits for frames, with reading set, so an
+        # idle slot costs one acquire and release per request.
+        self.lock = threading.Lock()
+        self.reading = False
 
     # Reading. Frames are taken off the socket as they come, several at a
     # time when the front pipelines requests; Abort frames are noted at once
@@ -218,20 +228,63 @@ class Slot:
     def next_frame(self):
         """The next request-side frame as (type, id, payload), or None when
         the front closed the socket."""
-        while not self.queue:
-            if not self._fill():
-                return None
-        return self.queue.popleft()
+        with self.lock:
+            while not self.queue:
+                self.reading = True
+                try:
+                    more = self._fill()
+                finally:
+                    self.reading = False
+                if not more:
+                    return None
+            return self.queue.popleft()
 
     def abort_requested(self, rid):
         """Whether the front has asked to abort request rid. Never blocks."""
-        if rid not in self.aborted:
-            try:
-                if not self._fill(socket.MSG_DONTWAIT):
-                    self.aborted.add(rid)  # the front is gone
-            except BlockingIOError:
-                pass
-        return rid in self.aborted
+        with self.lock:
+            if rid not in self.aborted:
+                try:
+                    if not self._fill(socket.MSG_DONTWAIT):
+                        self.aborted.add(rid)  # the front is gone
+                except BlockingIOError:
+                    pass
+            return rid in self.aborted
+
+    def revoke(self, first):
+        """Called by the main thread for a Revoke frame: take every queued,
+        not yet started request with id >= first off this slot and return
+        their ids in order. Returns [] when the slot's thread is waiting for
+        frames: its queue is empty, so whatever the front sent will start
+        here. A request whose body travels as a descriptor is never revoked."""
+        if self.reading:
+            return []
+        # The slot's thread holds the lock while it waits for frames; a
+        # timed acquire lets that be told apart from a short critical section.
+        while not self.lock.acquire(timeout=0.001):
+            if self.reading:
+                return []
+        try:
+            # Parse every frame the front has sent so far.
+            while True:
+                try:
+                    if not self._fill(socket.MSG_DONTWAIT):
+                        break  # the front closed the socket
+                except BlockingIOError:
+                    break
+            keep, gone = deque(), []
+            for f in self.queue:
+                t, rid, payload = f
+                # A None body (a descriptor) is marshal's b'N' at the very
+                # end; only then is the payload decoded to be sure.
+                if t == T_REQUEST and rid >= first and not (payload.endswith(b'N') and _loads(payload)[1] is None):
+                    gone.append(rid)
+                else:
+                    keep.append(f)
+            if gone:
+                self.queue = keep
+            return gone
+        finally:
+            self.lock.release()
 
     # Writing.
 
@@ -317,14 +370,22 @@ class Slot:
         environ, body = _loads(payload)
         environ.update(self.base)
         if body is None:
-            environ['wsgi.input'] = open(self.fds.popleft(), 'rb', closefd=True)
+            with self.lock:
+                fd = self.fds.popleft()
+            environ['wsgi.input'] = open(fd, 'rb', closefd=True)
         else:
             environ['wsgi.input'] = BytesIO(body)
+        head_only = environ.get('REQUEST_METHOD') == 'HEAD'
         state = None       # (status, headers) once start_response was called
         head_sent = False
+        # The most body bytes worth producing: 0 for HEAD, else the
+        # Content-Length the application declared (None: no limit). Once
+        # that many were sent the iterable is not advanced any further.
+        limit = None
+        sent = 0           # body bytes sent, counted while limit is set
 
         def start_response(status, headers, exc_info=None):
-            nonlocal state
+            nonlocal state, limit
             if exc_info:
                 try:
                     if head_sent:
@@ -334,14 +395,20 @@ class Slot:
             elif state is not None:
                 raise AssertionError('start_response() called a second time without exc_info')
             state = (status, headers)
+            limit = 0 if head_only else declared_length(headers)
             return write
 
         def write(data):
-            nonlocal head_sent
+            nonlocal head_sent, sent
             if type(data) is not bytes:
                 raise TypeError('write() argument must be bytes, not %s' % type(data).__name__)
             if state is None:
                 raise AssertionError('write() called before start_response()')
+            if limit is not None:
+                if head_sent and sent >= limit:
+                    return  # HEAD, or the declared length is complete
+                data = data[:limit - sent]
+                sent += len(data)
             if not head_sent:
                 self.send_head(T_START, rid, state, data)
                 head_sent = True
@@ -363,19 +430,26 @@ class Slot:
                     raise AssertionError('the application returned without calling start_response()')
                 data = result[0] if len(result) == 1 else b''.join(result)
                 if head_sent:
+                    if limit is not None:
+                        data = data[:limit - sent]
                     if data:
                         self.send_body(rid, data)
                     self.send((_pack(0, T_END, rid),))
                 else:
                     self.send_head(T_WHOLE, rid, state, data)
             else:
-                for data in result:
+                # Nothing more is wanted when write() sent the whole declared length.
+                items = () if head_sent and limit is not None and sent >= limit else result
+                for data in items:
                     if type(data) is not bytes:
                         raise TypeError(body_type_error(data))
                     if not data:
                         continue
                     if state is None:
                         raise AssertionError('the application yielded body data before calling start_response()')
+                    if limit is not None:
+                        data = data[:limit - sent]
+                        sent += len(data)
                     if not head_sent:
                         self.send_head(T_START, rid, state, data)
                         head_sent = True
@@ -383,6 +457,8 @@ class Slot:
                         break
                     else:
                         self.send_body(rid, data)
+                    if limit is not None and sent >= limit:
+                        break  # HEAD, or the declared length is complete
                 if head_sent:
                     self.send((_pack(0, T_END, rid),))
                 elif state is None:
@@ -391,16 +467,18 @@ class Slot:
                     self.send_head(T_WHOLE, rid, state, b'')
         except ClientGone:
             self.send((_pack(0, T_END, rid),))
-        except Exception as e:
+        except BaseException as e:
+            # SystemExit, KeyboardInterrupt and GeneratorExit too: they end
+            # this request, never the slot's thread.
             self.fail(rid, environ, e, head_sent)
         finally:
             close = getattr(result, 'close', None)
             if close is not None:
                 try:
                     close()
-                except Exception:
-                    log('error in close() of the response iterable for %s:\n%s' % (
-                        request_line(environ), traceback.format_exc()))
+                except BaseException as e:
+                    log('%s in close() of the response iterable for %s:\n%s' % (
+                        type(e).__name__, request_line(environ), traceback.format_exc().rstrip()))
             inp = environ.get('wsgi.input')
             if body is None and inp is not None:
                 inp.close()
@@ -408,8 +486,15 @@ class Slot:
     def fail(self, rid, environ, exc, head_sent):
         tb = traceback.format_exc()
         when = 'after the response started; aborting the connection' if head_sent else 'answering 500'
-        log('error in the application for %s (%s):\n%s' % (request_line(environ), when, tb.rstrip()))
-        msg = ('%s: %s' % (type(exc).__name__, exc)).encode('utf-8', 'replace')
+        what = type(exc).__name__
+        if not isinstance(exc, Exception):
+            what += ', which ends this request only: the worker keeps serving'
+        log('error in the application for %s (%s): %s\n%s' % (request_line(environ), when, what, tb.rstrip()))
+        try:
+            text = str(exc)
+        except BaseException:
+            text = '(unprintable)'
+        msg = ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
         try:
             self.send((_pack(len(msg), T_ERROR, rid), msg))
         except OSError:
@@ -418,6 +503,21 @@ class Slot:
 
 def request_line(environ):
     return '%s %s' % (environ.get('REQUEST_METHOD', '?'), environ.get('REQUEST_URI', '?'))
+
+
+def declared_length(headers):
+    """The Content-Length the application declared, as an int; None when it
+    declared none or one that is not a plain number (the front refuses
+    those). Malformed headers are reported when the head is sent."""
+    try:
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == 'content-length':
+                if value.isdigit() and value.isascii():
+                    return int(value)
+                return None
+    except Exception:
+        pass
+    return None
 
 
 def body_type_error(data):
@@ -485,8 +585,8 @@ def app_traceback(exc):
     return ''.join(te.format())
 
 
-def send_frame(sock, ftype, payload):
-    sock.sendall(_pack(len(payload), ftype, 0) + payload)
+def send_frame(sock, ftype, payload, fid=0):
+    sock.sendall(_pack(len(payload), ftype, fid) + payload)
 
 
 # ---------------------------------------------------------------- preload
@@ -674,8 +774,10 @@ def main():
     def run(slot):
         try:
             slot.serve()
-        except Exception:
-            log('slot failed:\n' + traceback.format_exc())
+        except BaseException:
+            # A slot that stopped serving must not linger: exiting makes the
+            # front replace the whole worker.
+            log('slot failed; exiting:\n' + traceback.format_exc())
             os._exit(4)
 
     for slot in slots:
@@ -684,14 +786,35 @@ def main():
     ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
              'files': '\n'.join(app_files())}
     send_frame(control, T_READY, _dumps(ready, 2))
-    # The front closes the control socket to ask for an exit, after it has
-    # drained this worker's slots.
+    serve_control(control, slots)
+    sys.exit(0)
+
+
+def serve_control(control, slots):
+    """Answer the front's control frames until it closes the control
+    socket, which asks for an exit once it has drained this worker's slots.
+    Only this thread writes the control socket after Ready."""
+    buf = bytearray()
     try:
-        while control.recv(4096):
-            pass
+        while True:
+            data = control.recv(1 << 16)
+            if not data:
+                return
+            buf += data
+            while len(buf) >= 9:
+                n, ftype, fid = HDR.unpack_from(buf)
+                if len(buf) < 9 + n:
+                    break
+                payload = bytes(buf[9:9 + n])
+                del buf[:9 + n]
+                if ftype == T_REVOKE and n == 4 and fid < len(slots):
+                    first = U32.unpack(payload)[0]
+                    gone = slots[fid].revoke(first)
+                    send_frame(control, T_REVOKED, _dumps((first, gone), 2), fid)
+                else:
+                    log('ignoring a control frame %r for slot %d with %d bytes' % (chr(ftype), fid, n))
     except OSError:
         pass
-    sys.exit(0)
 
 
 if __name__ == '__main__':

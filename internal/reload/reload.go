@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -17,6 +18,7 @@ import (
 // renaming it over the old one, which a watch on the old inode would miss.
 type Watcher struct {
 	w       *fsnotify.Watcher
+	mu      sync.Mutex      // Watch runs beside Run
 	files   map[string]bool // exact files to react to
 	dirs    map[string]bool
 	log     *slog.Logger
@@ -35,8 +37,11 @@ func New(log *slog.Logger) (*Watcher, error) {
 	return &Watcher{w: fw, files: map[string]bool{}, dirs: map[string]bool{}, log: log, Changed: make(chan string, 1)}, nil
 }
 
-// Watch adds files (absolute or relative paths) to the watched set.
+// Watch adds files (absolute or relative paths) to the watched set. It may
+// be called while Run runs.
 func (w *Watcher) Watch(files []string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for _, f := range files {
 		abs, err := filepath.Abs(f)
 		if err != nil {
@@ -74,7 +79,10 @@ func (w *Watcher) Run(ctx context.Context) {
 				continue
 			}
 			// A watched file, or a new Python file beside one (a new module).
-			if !w.files[ev.Name] && !strings.HasSuffix(ev.Name, ".py") {
+			w.mu.Lock()
+			watched := w.files[ev.Name]
+			w.mu.Unlock()
+			if !watched && !strings.HasSuffix(ev.Name, ".py") {
 				continue
 			}
 			pending = ev.Name

@@ -14,6 +14,7 @@ const (
 	mFalse       = 'F'
 	mTrue        = 'T'
 	mInt         = 'i'
+	mLong        = 'l' // ints beyond 32 bits signed: base-2**15 digits
 	mBytes       = 's'
 	mTuple       = '('
 	mSmallTuple  = ')'
@@ -216,6 +217,35 @@ func DecodeDict(p []byte) (map[string]any, error) {
 	}
 }
 
+// DecodeRevoked decodes the payload of a Revoked frame: the marshal
+// (version 2) encoding of (from, [ids...]) with every int in 0 .. 2**32-1.
+// Anything else, or bytes after the value, is an error.
+func DecodeRevoked(p []byte) (from uint32, ids []uint32, err error) {
+	d := decoder{p: p}
+	if n, ok := d.seqHeader(mTuple); !ok || n != 2 {
+		return 0, nil, d.fail("revoked payload is not a 2-tuple")
+	}
+	if from, err = d.uint32(); err != nil {
+		return 0, nil, err
+	}
+	n, ok := d.seqHeader(mList)
+	if !ok {
+		return 0, nil, d.fail("revoked ids are not a list")
+	}
+	ids = make([]uint32, 0, n)
+	for k := 0; k < n; k++ {
+		id, err := d.uint32()
+		if err != nil {
+			return 0, nil, err
+		}
+		ids = append(ids, id)
+	}
+	if d.i != len(d.p) {
+		return 0, nil, d.fail("bytes after the revoked payload")
+	}
+	return from, ids, nil
+}
+
 type decoder struct {
 	p []byte
 	i int
@@ -237,6 +267,53 @@ func (d *decoder) seqHeader(t byte) (int, bool) {
 		return 0, false
 	}
 	return int(n), true
+}
+
+// uint32 consumes an int in 0 .. 2**32-1: marshal writes those below 2**31
+// as 'i' (int32) and the rest as 'l' (count of 15-bit digits, least
+// significant first; a negative count is a negative number).
+func (d *decoder) uint32() (uint32, error) {
+	if d.i >= len(d.p) {
+		return 0, errShort
+	}
+	switch d.p[d.i] {
+	case mInt:
+		if d.i+5 > len(d.p) {
+			return 0, errShort
+		}
+		v := int32(binary.LittleEndian.Uint32(d.p[d.i+1:]))
+		if v < 0 {
+			return 0, d.fail("negative int")
+		}
+		d.i += 5
+		return uint32(v), nil
+	case mLong:
+		if d.i+5 > len(d.p) {
+			return 0, errShort
+		}
+		n := int32(binary.LittleEndian.Uint32(d.p[d.i+1:]))
+		if n < 1 || n > 3 {
+			return 0, d.fail("int out of range")
+		}
+		end := d.i + 5 + 2*int(n)
+		if end > len(d.p) {
+			return 0, errShort
+		}
+		var v uint64
+		for k := int(n) - 1; k >= 0; k-- {
+			digit := binary.LittleEndian.Uint16(d.p[d.i+5+2*k:])
+			if digit >= 1<<15 {
+				return 0, d.fail("bad long digit")
+			}
+			v = v<<15 | uint64(digit)
+		}
+		if v > 1<<32-1 {
+			return 0, d.fail("int out of range")
+		}
+		d.i = end
+		return uint32(v), nil
+	}
+	return 0, d.fail("not an int")
 }
 
 // latin1 consumes a str and returns it as latin-1 bytes. what (and name,

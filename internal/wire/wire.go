@@ -45,6 +45,21 @@
 //	   {'error': str} when fork failed. Always before that child's x.
 //	x  exited (template → Go): marshal dict {'pid': int, 'status': int}, a
 //	   child reaped with its raw wait status.
+//
+// A worker's control socket also carries revocation, which lets the front
+// take back requests it pipelined on a slot behind one that turned slow,
+// as long as they have not started:
+//
+//	V  revoke (Go → worker): the request id field is the slot's index (0
+//	   for the socket on fd 5); the payload is a u32 (little-endian) from.
+//	   Every Request queued on that slot, not yet started, with an id >=
+//	   from is dropped, except one whose body travels as a descriptor.
+//	v  revoked (worker → Go): the request id field is the slot's index;
+//	   the payload is marshal (from int, ids list[int]) (see DecodeRevoked),
+//	   the revoked request ids in the order they were sent. Those requests
+//	   never get a frame; every other request sent on the slot starts
+//	   there and is answered as usual. An empty list means nothing was
+//	   revoked. One v answers each V, in order.
 package wire
 
 import (
@@ -78,11 +93,13 @@ const (
 	Fork       Type = 'K'
 	Forked     Type = 'k'
 	Exited     Type = 'x'
+	Revoke     Type = 'V'
+	Revoked    Type = 'v'
 )
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited:
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

@@ -3,8 +3,11 @@ package wire
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -179,6 +182,7 @@ func FuzzDecodeHead(f *testing.F) {
 	f.Add(append(pySeq(mTuple, pyStr("200 OK"), pySeq(mList, pySeq(mTuple, pyStr("A"), pyStr("b")))), "body"...))
 	f.Add(pySeq(mTuple, pyStr("200 OK"), pySeq(mList)))
 	f.Add([]byte{mDict, mNull})
+	f.Add(pySeq(mTuple, []byte{mInt, 2, 0, 0, 0}, pySeq(mList, []byte{mInt, 3, 0, 0, 0}, []byte{mLong, 3, 0, 0, 0, 0, 0, 0, 0, 2, 0})))
 	f.Add(AppendHeader(nil, Start, 1, 10))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		status, body, err := DecodeHead(p, func(n, v string) {})
@@ -186,6 +190,9 @@ func FuzzDecodeHead(f *testing.F) {
 			t.Fatalf("decoded more than the input")
 		}
 		DecodeDict(p)
+		if _, ids, err := DecodeRevoked(p); err == nil && len(ids) > len(p) {
+			t.Fatalf("decoded more ids than bytes")
+		}
 		if len(p) >= HeaderSize {
 			h, err := ParseHeader(p)
 			if err == nil && (h.Len < 0 || h.Len > MaxPayload) {
@@ -193,4 +200,75 @@ func FuzzDecodeHead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeRevokedAgreesWithPython decodes what the worker sends in a
+// Revoked frame, marshal.dumps((from, ids), 2), as produced by the real
+// interpreter, ints beyond 2**31 (marshal's 'l') included.
+func TestDecodeRevokedAgreesWithPython(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is required for this test")
+	}
+	script := `
+import json, marshal
+cases = [(2, [2, 3]), (0, []), (7, [7]), (2**31, [2**31 - 1, 2**31, 2**32 - 1, 2**15, 2**30, 0, 256])]
+print(json.dumps([[marshal.dumps(c, 2).hex(), c[0], c[1]] for c in cases]))
+`
+	out, err := exec.Command(py, "-c", script).Output()
+	if err != nil {
+		t.Fatalf("python: %v", err)
+	}
+	var cases [][3]json.RawMessage
+	if err := json.Unmarshal(out, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		var h string
+		var wantFrom uint32
+		var wantIDs []uint32
+		if json.Unmarshal(c[0], &h) != nil || json.Unmarshal(c[1], &wantFrom) != nil || json.Unmarshal(c[2], &wantIDs) != nil {
+			t.Fatalf("bad case %s", c)
+		}
+		p, _ := hex.DecodeString(h)
+		from, ids, err := DecodeRevoked(p)
+		if err != nil || from != wantFrom || !slices.Equal(ids, wantIDs) {
+			t.Fatalf("%s: got %d %v %v, want %d %v", h, from, ids, err, wantFrom, wantIDs)
+		}
+		for i := 0; i < len(p); i++ {
+			if _, _, err := DecodeRevoked(p[:i]); err == nil {
+				t.Fatalf("%s truncated at %d: no error", h, i)
+			}
+		}
+		if _, _, err := DecodeRevoked(append(p, 0)); err == nil {
+			t.Fatalf("%s with a trailing byte: no error", h)
+		}
+	}
+}
+
+func TestDecodeRevokedGarbage(t *testing.T) {
+	i32 := func(v int32) []byte { return binary.LittleEndian.AppendUint32([]byte{mInt}, uint32(v)) }
+	long := func(digits ...uint16) []byte {
+		b := binary.LittleEndian.AppendUint32([]byte{mLong}, uint32(len(digits)))
+		for _, d := range digits {
+			b = binary.LittleEndian.AppendUint16(b, d)
+		}
+		return b
+	}
+	for name, p := range map[string][]byte{
+		"empty":         nil,
+		"not a tuple":   pySeq(mList, i32(1), pySeq(mList)),
+		"3-tuple":       pySeq(mTuple, i32(1), pySeq(mList), i32(1)),
+		"negative from": pySeq(mTuple, i32(-1), pySeq(mList)),
+		"ids not list":  pySeq(mTuple, i32(1), pySeq(mTuple)),
+		"id is str":     pySeq(mTuple, i32(1), pySeq(mList, pyStr("2"))),
+		"2**32":         pySeq(mTuple, i32(1), pySeq(mList, long(0, 0, 4))),
+		"negative long": pySeq(mTuple, i32(1), pySeq(mList, []byte{mLong, 0xfd, 0xff, 0xff, 0xff, 0, 0, 0, 0, 2, 0})),
+		"bad digit":     pySeq(mTuple, i32(1), pySeq(mList, long(0x8000, 0, 1))),
+		"huge count":    pySeq(mTuple, i32(1), append([]byte{mList, 0xff, 0xff, 0xff, 0x7f}, i32(2)...)),
+	} {
+		if from, ids, err := DecodeRevoked(p); err == nil {
+			t.Errorf("%s: decoded as %d %v", name, from, ids)
+		}
+	}
 }

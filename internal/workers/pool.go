@@ -1,26 +1,30 @@
-// Package workers runs and supervises the Python worker processes and hands
-// their slots (one per worker thread) to requests.
+// Package workers runs and supervises the Python worker processes and
+// carries requests to them.
 //
-// Dispatch is a single channel of idle slots: a request takes a slot only
-// when one is idle, so no request ever queues behind another inside a
-// worker, and waits in a bounded queue otherwise.
+// Two planes. The data plane (Pool.Send, Exchange) hands each request to a
+// worker slot (one per worker thread): an idle slot when there is one, else
+// a busy slot that has been answering fast (pipelining: the worker then
+// reads several requests per wake-up), else a bounded queue. A pipelined
+// request whose slot turns slow is given back by the worker, unstarted, and
+// sent elsewhere; so are requests queued behind one whose worker died. The
+// response is read off the slot as fast as the worker produces it, so the
+// slot is free again while a slow client is still reading.
 //
-// Workers are replaced without dropping anything: gowsgi owns every client
-// connection, so a worker that is recycled (max requests, max memory), rolled
-// (reload) or scaled away first stops receiving requests, finishes the ones it
-// has, and only then exits; its replacement is ready before that starts.
+// The control plane is one supervisor goroutine (supervisor.go) that owns
+// the set of workers and reacts to events: worker ready, exited, timed out,
+// to be recycled, memory samples, reload, scale, stop. Workers are replaced
+// without dropping anything: a leaving worker first stops receiving
+// requests, finishes the ones it has, and only then exits.
 package workers
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -39,53 +43,68 @@ type Options struct {
 	MaxQueue     int           // requests waiting for a slot; beyond → ErrQueueFull
 	QueueTimeout time.Duration // longest wait for a slot → ErrQueueTimeout
 
+	// Timeout is how long a worker may go without sending anything for a
+	// request; then its stacks are logged, the request fails with
+	// ErrTimedOut and the worker is replaced once its other requests
+	// finish. 0 = no limit.
+	Timeout time.Duration
+
 	PipelineDepth     int           // requests queued on one busy slot; 0 or 1 = no pipelining
 	MaxRequests       int           // recycle a worker after this many requests; 0 = never
 	MaxRequestsJitter int           // add up to this many, so workers do not recycle together
 	MaxMemory         int64         // recycle a worker whose RSS exceeds this many bytes; 0 = never
-	MemoryCheck       time.Duration // how often RSS is read; default 1s
+	MemoryCheck       time.Duration // how often RSS is read; default 100ms
+
+	// ResponseBuffer bounds the bytes of one streamed response held in
+	// memory while its client is slower than the worker; ResponseSpool
+	// the bytes spooled to a temp file in TempDir beyond that (0: none).
+	// Past both, the worker waits for the client. ResponseMemory bounds
+	// all responses' memory together.
+	ResponseBuffer int64
+	ResponseSpool  int64
+	ResponseMemory int64
+	TempDir        string
+
+	// OnReloaded, when set, is called (from the supervisor) after a reload
+	// switched to new workers.
+	OnReloaded func()
 
 	Log *slog.Logger
 }
 
-// Errors returned by Acquire.
+// Errors returned by Send.
 var (
 	ErrQueueFull    = errors.New("all workers busy and the queue is full")
 	ErrQueueTimeout = errors.New("timed out waiting for a free worker")
 	ErrStopped      = errors.New("server is shutting down")
 )
 
-// Pool is the set of live workers.
+// Pool is the set of workers and the way to them.
 type Pool struct {
 	opts Options
 	log  *slog.Logger
 
-	idle     chan *Slot
+	// Data plane.
+	idle     chan *Slot              // idle slots of serving workers
 	roomy    chan *Slot              // busy slots with pipeline room, offered to the queue
 	slots    atomic.Pointer[[]*Slot] // serving workers' slots, for pipelining
 	waiting  atomic.Int64
 	refused  atomic.Int64
-	stopping chan struct{}
+	stopping chan struct{} // closed when Stop begins: nothing new is sent
 	stopOnce sync.Once
+	respMem  *Budget
+
+	// Control plane: the supervisor loop and its inbox.
+	events   chan event
+	loopDone chan struct{}
 	fatal    chan error
-
-	reloadMu sync.Mutex // one reload or scale step at a time
-	preload  preloader  // --preload: the template processes (template.go)
-
-	mu      sync.Mutex
-	workers map[*Worker]struct{} // every process still running, retiring ones too
-	target  int                  // how many serving workers the pool keeps
-	nextID  int
-	failing int            // consecutive boot failures while no worker serves
-	wg      sync.WaitGroup // supervisors and background tasks
+	started  atomic.Bool
+	preload  preloader // --preload: the template processes (template.go)
+	nextID   atomic.Int64
 }
 
 // maxSlots bounds the idle channel; far above any sane workers×threads.
 const maxSlots = 1 << 14
-
-// fatalBootFailures is how many boot failures in a row, with no worker left
-// serving, make the pool give up (gunicorn's "worker failed to boot").
-const fatalBootFailures = 5
 
 // New returns a pool; Start launches its workers.
 func New(o Options) *Pool {
@@ -96,7 +115,13 @@ func New(o Options) *Pool {
 		o.MaxQueue = 1 << 30
 	}
 	if o.MemoryCheck <= 0 {
-		o.MemoryCheck = time.Second
+		o.MemoryCheck = 100 * time.Millisecond
+	}
+	if o.ResponseBuffer <= 0 {
+		o.ResponseBuffer = 1 << 20
+	}
+	if o.ResponseMemory <= 0 {
+		o.ResponseMemory = max(64<<20, 16*o.ResponseBuffer)
 	}
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -107,168 +132,16 @@ func New(o Options) *Pool {
 		idle:     make(chan *Slot, maxSlots),
 		roomy:    make(chan *Slot, maxSlots),
 		stopping: make(chan struct{}),
+		respMem:  NewBudget(o.ResponseMemory),
+		events:   make(chan event, 64),
+		loopDone: make(chan struct{}),
 		fatal:    make(chan error, 1),
-		workers:  map[*Worker]struct{}{},
-		target:   o.Workers,
 	}
 }
 
 // Fatal delivers an error when the pool cannot go on: every worker keeps
 // failing to boot. The server should exit non-zero with it.
 func (p *Pool) Fatal() <-chan error { return p.fatal }
-
-// Start launches every worker and returns once all have loaded the app, or
-// with the first failure (a *BootError carries the Python traceback). On
-// failure nothing is left running.
-func (p *Pool) Start() error {
-	ws, err := p.spawnN(p.opts.Workers)
-	if err != nil {
-		return err
-	}
-	for _, w := range ws {
-		p.add(w)
-	}
-	if p.opts.MaxMemory > 0 {
-		p.wg.Add(1)
-		go p.watchMemory()
-	}
-	return nil
-}
-
-// spawnN starts n workers in parallel; all of them, or none and the first
-// error.
-func (p *Pool) spawnN(n int) ([]*Worker, error) {
-	type result struct {
-		w   *Worker
-		err error
-	}
-	results := make(chan result, n)
-	for i := 0; i < n; i++ {
-		id := p.newID()
-		go func() {
-			w, err := p.spawn(id)
-			results <- result{w, err}
-		}()
-	}
-	var first error
-	var ws []*Worker
-	for i := 0; i < n; i++ {
-		r := <-results
-		if r.err != nil {
-			if first == nil {
-				first = r.err
-			}
-			continue
-		}
-		ws = append(ws, r.w)
-	}
-	if first != nil {
-		for _, w := range ws {
-			w.kill()
-			<-w.exited
-		}
-		return nil, first
-	}
-	return ws, nil
-}
-
-func (p *Pool) newID() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.nextID++
-	return p.nextID
-}
-
-// add puts a ready worker into service and supervises it.
-func (p *Pool) add(w *Worker) {
-	if p.opts.MaxRequests > 0 {
-		w.maxRequests = int64(p.opts.MaxRequests)
-		if p.opts.MaxRequestsJitter > 0 {
-			w.maxRequests += rand.Int64N(int64(p.opts.MaxRequestsJitter) + 1)
-		}
-	}
-	p.mu.Lock()
-	p.workers[w] = struct{}{}
-	p.failing = 0
-	p.rebuildSlots()
-	p.mu.Unlock()
-	p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
-	for _, s := range w.slots {
-		p.idle <- s
-	}
-	p.wg.Add(1)
-	go p.supervise(w)
-}
-
-// supervise waits for w to end and replaces it if it was not meant to go.
-func (p *Pool) supervise(w *Worker) {
-	defer p.wg.Done()
-	<-w.exited
-	p.mu.Lock()
-	delete(p.workers, w)
-	p.rebuildSlots()
-	p.mu.Unlock()
-	if p.isStopping() || w.retiring.Load() {
-		return
-	}
-	switch {
-	case w.timedOut.Load():
-		p.log.Warn("worker killed after a request timeout; replacing it", "worker", w.ID, "pid", w.PID)
-	case w.stopped.Load():
-		p.log.Warn("worker stopped; replacing it", "worker", w.ID, "pid", w.PID, "status", w.exitStatus)
-	default:
-		p.log.Error("worker died; replacing it", "worker", w.ID, "pid", w.PID, "status", w.exitStatus)
-	}
-	p.replace(w.ID)
-}
-
-// serving counts workers that take requests.
-func (p *Pool) serving() int {
-	n := 0
-	for w := range p.workers {
-		if !w.retiring.Load() {
-			n++
-		}
-	}
-	return n
-}
-
-// replace starts a worker in place of one that ended, backing off while the
-// app fails to boot so a broken deploy does not spin. When no worker is left
-// serving and boots keep failing, the pool reports a fatal error.
-func (p *Pool) replace(id int) {
-	backoff := 100 * time.Millisecond
-	for !p.isStopping() {
-		w, err := p.spawn(id)
-		if err == nil {
-			if p.isStopping() {
-				w.stop()
-				return
-			}
-			p.add(w)
-			return
-		}
-		p.mu.Lock()
-		p.failing++
-		giveUp := p.failing >= fatalBootFailures && p.serving() == 0
-		p.mu.Unlock()
-		if giveUp {
-			p.log.Error("workers keep failing to boot and none is serving; giving up")
-			select {
-			case p.fatal <- err:
-			default:
-			}
-			return
-		}
-		p.log.Error("worker failed to boot; retrying", "worker", id, "in", backoff.String(), "err", Summary(err))
-		select {
-		case <-time.After(backoff):
-		case <-p.stopping:
-			return
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
-}
 
 // Summary is the last line of an error's message: for a Python traceback,
 // the exception itself, which is what a one-line log needs.
@@ -291,13 +164,13 @@ func (p *Pool) isStopping() bool {
 
 // usable reports whether a slot may take a request.
 func usable(s *Slot) bool {
-	return !s.broken.Load() && s.worker.alive() && !s.worker.retiring.Load()
+	return !s.broken.Load() && !s.worker.retiring.Load() && s.worker.alive()
 }
 
 // take claims s's worker for a request, or reports that it is leaving. The
-// busy count goes up before the retiring flag is read again, and retire sets
-// the flag before it reads busy, so a worker is never stopped under a
-// request.
+// busy count goes up before the retiring flag is read again, and the
+// supervisor sets the flag before it reads busy, so a worker is never
+// stopped under a request.
 func take(s *Slot) bool {
 	if !usable(s) {
 		return false
@@ -311,9 +184,9 @@ func take(s *Slot) bool {
 }
 
 // issueOn queues a request on s if its worker still takes requests.
-// pipelined requests only go behind a running one, never to an idle slot
+// Pipelined requests only go behind a running one, never to an idle slot
 // (idle slots are in the idle channel and are taken from there).
-func (p *Pool) issueOn(s *Slot, frame, body []byte, file *os.File, pipelined bool) (*Ticket, error, bool) {
+func (p *Pool) issueOn(s *Slot, frame, body []byte, file *os.File, pipelined bool) (*ticket, error, bool) {
 	if !take(s) {
 		return nil, nil, false
 	}
@@ -323,13 +196,17 @@ func (p *Pool) issueOn(s *Slot, frame, body []byte, file *os.File, pipelined boo
 		s.worker.busy.Add(-1)
 		return nil, nil, false
 	}
-	t, err := s.issue(frame, body, file)
+	t, err := s.issue(frame, body, file, pipelined)
 	room := s.inflight < int32(p.opts.PipelineDepth) && s.fast(time.Now().UnixNano())
 	s.mu.Unlock()
+	if err != nil {
+		p.release(t, false)
+		return nil, err, true
+	}
 	if room && p.opts.PipelineDepth > 1 && p.waiting.Load() > 0 {
 		p.offerRoom(s)
 	}
-	return t, err, true
+	return t, nil, true
 }
 
 // offerRoom tells the queue that s can take a pipelined request. Each
@@ -342,16 +219,15 @@ func (p *Pool) offerRoom(s *Slot) {
 	}
 }
 
-// Dispatch sends a request to a worker and returns its ticket; the caller
-// waits for t.Turn, reads the response from t.Slot, then Releases t.
+// dispatch puts a request on a slot and returns its ticket. avoid, when
+// not nil, is a slot the request must not go back to.
 //
 // An idle slot is used when there is one. When every slot is busy, a small
 // request may be pipelined behind one that began less than pipelineMaxAge
 // ago on a slot with fewer than PipelineDepth requests: a worker answering
-// fast then reads several requests per wake-up, while a slow request is not
-// queued behind. Otherwise the request waits in the bounded queue for an
-// idle slot.
-func (p *Pool) Dispatch(frame, body []byte, file *os.File) (*Ticket, error) {
+// fast then reads several requests per wake-up. Otherwise the request
+// waits in the bounded queue for an idle slot.
+func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket, error) {
 	for {
 		select {
 		case s := <-p.idle:
@@ -368,18 +244,22 @@ func (p *Pool) Dispatch(frame, body []byte, file *os.File) (*Ticket, error) {
 	}
 	pipelinable := file == nil && p.opts.PipelineDepth > 1 && len(frame)+len(body) <= pipelineMaxBytes
 	if pipelinable && p.waiting.Load() == 0 { // never overtake the queue
-		if s := p.pipelineCandidate(); s != nil {
+		if s := p.pipelineCandidate(avoid); s != nil {
 			if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
 				return t, err
 			}
 		}
 	}
-	if p.waiting.Add(1) > int64(p.opts.MaxQueue) {
+	n := p.waiting.Add(1)
+	if n > int64(p.opts.MaxQueue) {
 		p.waiting.Add(-1)
 		p.refused.Add(1)
 		return nil, ErrQueueFull
 	}
 	defer p.waiting.Add(-1)
+	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+		p.log.Debug("request queued", "waiting", n)
+	}
 	var timeout <-chan time.Time
 	if p.opts.QueueTimeout > 0 {
 		t := time.NewTimer(p.opts.QueueTimeout)
@@ -393,7 +273,7 @@ func (p *Pool) Dispatch(frame, body []byte, file *os.File) (*Ticket, error) {
 				return t, err
 			}
 		case s := <-p.roomy:
-			if pipelinable {
+			if pipelinable && s != avoid {
 				if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
 					return t, err
 				}
@@ -416,7 +296,7 @@ const (
 
 // pipelineCandidate picks the busy slot with the fewest queued requests
 // among those whose current request is young.
-func (p *Pool) pipelineCandidate() *Slot {
+func (p *Pool) pipelineCandidate(avoid *Slot) *Slot {
 	slots := p.slots.Load()
 	if slots == nil {
 		return nil
@@ -426,50 +306,42 @@ func (p *Pool) pipelineCandidate() *Slot {
 	bestN := int32(p.opts.PipelineDepth)
 	for _, s := range *slots {
 		n := s.hint.Load()
-		if n >= 1 && n < bestN && s.fast(now) && usable(s) {
+		if n >= 1 && n < bestN && s != avoid && s.fast(now) && usable(s) {
 			best, bestN = s, n
 		}
 	}
 	return best
 }
 
-// rebuildSlots refreshes the list of slots the pipeline may use. p.mu is held.
-func (p *Pool) rebuildSlots() {
-	var all []*Slot
-	for w := range p.workers {
-		if !w.retiring.Load() {
-			all = append(all, w.slots...)
-		}
-	}
-	p.slots.Store(&all)
-}
-
-// Release ends a ticket after its response was read (or abandoned). A slot
-// whose stream broke is not reused; a live worker that broke the protocol is
-// killed, since it can no longer be trusted to stay in step.
-func (p *Pool) Release(t *Ticket) {
-	s := t.Slot
+// release ends a ticket after its response was read (or abandoned, or the
+// request was given back). A slot whose stream broke is not reused; a live
+// worker that broke the protocol is killed, since it can no longer be
+// trusted to stay in step. served says the request was answered here.
+func (p *Pool) release(t *ticket, served bool) {
+	s := t.slot
 	w := s.worker
-	s.served(time.Now().UnixNano()) // before the next ticket's turn starts
-	close(t.done)
-	s.mu.Lock()
-	s.inflight--
-	s.hint.Store(s.inflight)
-	idle := s.inflight == 0
-	s.mu.Unlock()
-	defer w.busy.Add(-1)
+	if served {
+		s.served(time.Now().UnixNano()) // before the next ticket's turn starts
+	}
+	idle := s.release(t)
+	defer func() {
+		if w.busy.Add(-1) <= w.stuck.Load() && w.retiring.Load() {
+			p.post(evDrained{w})
+		}
+	}()
 	if s.broken.Load() {
-		if s.protocolErr.Load() && w.alive() && !w.timedOut.Load() && w.killing.CompareAndSwap(false, true) {
-			p.log.Error("killing worker after a protocol error", "worker", w.ID, "pid", w.PID)
-			w.kill()
+		if s.protocolErr.Load() && w.alive() {
+			p.post(evBroken{w})
 		}
 		return
 	}
 	if !w.alive() {
 		return
 	}
-	if n := w.served.Add(1); w.maxRequests > 0 && n == w.maxRequests {
-		p.recycle(w, fmt.Sprintf("served %d requests (--max-requests)", n))
+	if served {
+		if n := w.served.Add(1); w.maxRequests > 0 && n >= w.maxRequests && w.recycleSent.CompareAndSwap(false, true) {
+			p.post(evRecycle{w, "served " + itoa(n) + " requests (--max-requests)"})
+		}
 	}
 	if w.retiring.Load() {
 		return
@@ -483,6 +355,35 @@ func (p *Pool) Release(t *Ticket) {
 	}
 }
 
+// timedOut handles a request whose worker sent nothing for --timeout: the
+// Python stack of every thread of that worker goes to the error log
+// (faulthandler works even while the thread is stuck), the requests queued
+// behind it on the slot are taken back, and the supervisor retires the
+// worker: it takes no new requests, its other requests may finish, then it
+// is killed and replaced.
+func (p *Pool) timedOut(x *Exchange) {
+	t := x.t
+	s := t.slot
+	w := s.worker
+	s.mu.Lock()
+	t.stuck = true
+	var next *ticket
+	for i, q := range s.queue {
+		if q == t && i+1 < len(s.queue) {
+			next = s.queue[i+1]
+		}
+	}
+	s.mu.Unlock()
+	w.stuck.Add(1)
+	p.log.Error("request timed out; the worker's Python stacks follow. It takes no new requests and is replaced once its other requests finish",
+		"timeout", p.opts.Timeout.String(), "worker", w.ID, "pid", w.PID, "request", x.req.line())
+	w.dumpStacks()
+	if next != nil && next.revoked != nil {
+		s.requestRevoke(next)
+	}
+	p.post(evTimedOut{w})
+}
+
 // Refused returns how many requests got 503 because the queue was full or
 // they waited too long.
 func (p *Pool) Refused() int64 { return p.refused.Load() }
@@ -490,237 +391,16 @@ func (p *Pool) Refused() int64 { return p.refused.Load() }
 // Waiting returns the number of requests queued for a slot.
 func (p *Pool) Waiting() int { return int(p.waiting.Load()) }
 
-// recycle replaces w: a new worker is started first, and w keeps serving
-// until it is ready; then w is retired.
-func (p *Pool) recycle(w *Worker, why string) {
-	if !w.recycling.CompareAndSwap(false, true) {
-		return
-	}
-	p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID, "reason", why)
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		p.reloadMu.Lock()
-		defer p.reloadMu.Unlock()
-		nw, err := p.spawn(p.newID())
-		if err != nil {
-			p.log.Error("replacement worker failed to boot; the old one keeps serving", "worker", w.ID, "err", Summary(err))
-			w.recycling.Store(false)
-			return
-		}
-		if p.isStopping() {
-			nw.stop()
-			return
-		}
-		p.add(nw)
-		p.retire(w)
-	}()
-}
-
-// retire stops sending requests to w, lets it finish the ones it has, then
-// asks it to exit.
-func (p *Pool) retire(w *Worker) {
-	if !w.retiring.CompareAndSwap(false, true) {
-		return
-	}
-	p.mu.Lock()
-	p.rebuildSlots()
-	p.mu.Unlock()
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		for w.busy.Load() > 0 && w.alive() {
-			time.Sleep(10 * time.Millisecond)
-		}
-		w.stop()
-		select {
-		case <-w.exited:
-		case <-time.After(10 * time.Second):
-			p.log.Warn("retired worker did not exit; killing it", "worker", w.ID, "pid", w.PID)
-			w.kill()
-		}
-		p.log.Info("worker retired", "worker", w.ID, "pid", w.PID)
-	}()
-}
-
-// Reload starts a new generation of workers with freshly imported code and,
-// once every one of them is ready, retires the old generation. If the new
-// code does not load, the old generation keeps serving and the error is
-// returned (a *BootError holds the traceback).
-func (p *Pool) Reload() error {
-	p.reloadMu.Lock()
-	defer p.reloadMu.Unlock()
-	if p.isStopping() {
-		return ErrStopped
-	}
-	if err := p.renewTemplate(); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	n := p.target
-	var old []*Worker
-	for w := range p.workers {
-		if !w.retiring.Load() {
-			old = append(old, w)
-		}
-	}
-	p.mu.Unlock()
-	ws, err := p.spawnN(n)
-	if err != nil {
-		return err
-	}
-	if p.isStopping() {
-		for _, w := range ws {
-			w.stop()
-		}
-		return ErrStopped
-	}
-	for _, w := range ws {
-		p.add(w)
-	}
-	for _, w := range old {
-		p.retire(w)
-	}
-	return nil
-}
-
-// Scale adds (delta > 0) or retires (delta < 0) workers, keeping at least one.
-func (p *Pool) Scale(delta int) error {
-	p.reloadMu.Lock()
-	defer p.reloadMu.Unlock()
-	if delta > 0 {
-		ws, err := p.spawnN(delta)
-		if err != nil {
-			return err
-		}
-		p.mu.Lock()
-		p.target += delta
-		p.mu.Unlock()
-		for _, w := range ws {
-			p.add(w)
-		}
-		return nil
-	}
-	p.mu.Lock()
-	var victims []*Worker
-	for w := range p.workers {
-		if len(victims) < -delta && !w.retiring.Load() && p.target-len(victims) > 1 {
-			victims = append(victims, w)
-		}
-	}
-	p.target -= len(victims)
-	p.mu.Unlock()
-	if len(victims) == 0 {
-		return errors.New("already at one worker")
-	}
-	for _, w := range victims {
-		p.retire(w)
-	}
-	return nil
-}
-
-// AppFiles returns the application's own source files loaded by the
-// serving workers, for a development reloader to watch.
-func (p *Pool) AppFiles() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	seen := map[string]bool{}
-	var out []string
-	for w := range p.workers {
-		if w.retiring.Load() {
-			continue
-		}
-		for _, f := range w.files {
-			if !seen[f] {
-				seen[f] = true
-				out = append(out, f)
-			}
-		}
-	}
-	return out
-}
-
-// Size returns the number of workers the pool keeps serving.
-func (p *Pool) Size() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.target
-}
-
-// TimedOut handles a request whose worker sent nothing for too long: the
-// Python stack of every thread of that worker goes to the error log (through
-// faulthandler, which works even while the thread is stuck), then the worker
-// is killed. The caller answers 504; the supervisor starts a replacement.
-func (p *Pool) TimedOut(s *Slot) {
-	w := s.worker
-	s.broken.Store(true)
-	if !w.timedOut.CompareAndSwap(false, true) {
-		return
-	}
-	w.signal(syscall.SIGUSR1)
-	// faulthandler writes from its signal handler; give it a moment.
-	time.Sleep(200 * time.Millisecond)
-	w.kill()
-}
-
-// watchMemory retires workers whose resident memory passed MaxMemory.
-func (p *Pool) watchMemory() {
-	defer p.wg.Done()
-	t := time.NewTicker(p.opts.MemoryCheck)
-	defer t.Stop()
+func itoa(n int64) string {
+	var b [20]byte
+	i := len(b)
 	for {
-		select {
-		case <-p.stopping:
-			return
-		case <-t.C:
-		}
-		for _, w := range p.snapshot() {
-			if w.retiring.Load() || w.recycling.Load() {
-				continue
-			}
-			if rss, err := residentBytes(w.PID); err == nil && rss > p.opts.MaxMemory {
-				p.recycle(w, fmt.Sprintf("resident memory %d MiB over --max-memory %d MiB", rss>>20, p.opts.MaxMemory>>20))
-			}
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
 		}
 	}
-}
-
-// snapshot returns the workers still running, retiring ones included.
-func (p *Pool) snapshot() []*Worker {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ws := make([]*Worker, 0, len(p.workers))
-	for w := range p.workers {
-		ws = append(ws, w)
-	}
-	return ws
-}
-
-// Stop ends every worker: politely (close the control socket, the worker
-// exits), then SIGKILL for any still running after timeout. Callers stop
-// sending requests first.
-func (p *Pool) Stop(timeout time.Duration) {
-	p.stopOnce.Do(func() { close(p.stopping) })
-	p.reloadMu.Lock() // let a reload in progress settle
-	p.reloadMu.Unlock()
-	ws := p.snapshot()
-	for _, w := range ws {
-		w.stop()
-	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for _, w := range ws {
-		select {
-		case <-w.exited:
-		case <-deadline.C:
-			for _, w := range ws {
-				if w.alive() {
-					p.log.Warn("worker did not stop in time; killing it", "worker", w.ID, "pid", w.PID)
-					w.kill()
-				}
-			}
-			<-w.exited
-		}
-	}
-	p.wg.Wait()
+	return string(b[i:])
 }

@@ -19,11 +19,13 @@ import (
 //
 // Requests on a slot are served in order. Usually a slot has one request at
 // a time; when every slot is busy, a request may be pipelined behind the
-// one running on a slot that is answering fast (see Pool.Dispatch), so that
+// one running on a slot that is answering fast (see Pool.dispatch), so that
 // a worker under load reads several requests per wake-up. Each request holds
-// a Ticket that says when its turn to read the response comes.
+// a ticket that says when its turn to read the response comes. A request
+// pipelined behind one that turns slow is revoked and served elsewhere.
 type Slot struct {
 	worker *Worker
+	index  int // its place among the worker's slots, for revocation
 	conn   *net.UnixConn
 
 	// Write side: frames are appended in dispatch order and written by
@@ -34,18 +36,22 @@ type Slot struct {
 	wspare   []byte
 	fds      []pendingFD // descriptors to attach at offsets of wbuf
 	writing  bool
-	tail     chan struct{} // done channel of the last ticket issued
-	inflight int32         // tickets not yet released (guarded by mu)
-	hint     atomic.Int32  // inflight, readable without mu
-	turnAt   atomic.Int64  // when the response now being read began (unix ns)
-	service  atomic.Int64  // moving average of the time a response takes (ns)
+	queue    []*ticket    // issued, not yet released, in wire order
+	inflight int32        // len(queue)
+	nextID   uint32       // last request id given out
+	revoking uint32        // lowest id a revoke request is out for; 0: none
+	answered chan struct{} // closed when the worker answers that request
+	brokenAt uint32       // first request id that may have started when the stream broke
+	hint     atomic.Int32 // inflight, readable without mu
+	noPipe   atomic.Bool  // a request behind the current one was revoked: no pipelining until it ends
+	turnAt   atomic.Int64 // when the response now being read began (unix ns)
+	service  atomic.Int64 // moving average of the time a response takes (ns)
 
 	// Read side, used by the ticket whose turn it is.
-	buf    []byte // buf[r:w] is unread
-	r, w   int
-	oob    [64]byte   // control messages of the last read
-	rfds   []*os.File // descriptors received, in order, not yet taken
-	nextID uint32     // guarded by mu
+	buf  []byte // buf[r:w] is unread
+	r, w int
+	oob  [64]byte   // control messages of the last read
+	rfds []*os.File // descriptors received, in order, not yet taken
 
 	broken      atomic.Bool // the worker is gone or the stream is out of step
 	protocolErr atomic.Bool // the worker sent something invalid
@@ -58,28 +64,20 @@ type pendingFD struct {
 
 const slotBufSize = 64 << 10
 
-func newSlot(w *Worker, conn *net.UnixConn) *Slot {
-	return &Slot{worker: w, conn: conn, buf: make([]byte, slotBufSize)}
+func newSlot(w *Worker, index int, conn *net.UnixConn) *Slot {
+	return &Slot{worker: w, index: index, conn: conn, buf: make([]byte, slotBufSize)}
 }
 
-// Worker returns the worker process that owns the slot.
-func (s *Slot) Worker() *Worker { return s.worker }
-
-// Ticket is one request's place on a slot.
-type Ticket struct {
-	Slot *Slot
-	ID   uint32 // request id on the wire
-	prev chan struct{}
-	done chan struct{}
-}
-
-// Turn waits until the responses of earlier requests on the slot have been
-// read; then this ticket's response comes next.
-func (t *Ticket) Turn() {
-	if t.prev != nil {
-		<-t.prev
-	}
-	t.Slot.turnAt.Store(time.Now().UnixNano())
+// ticket is one request's place on a slot.
+type ticket struct {
+	slot    *Slot
+	id      uint32        // request id on the wire
+	prev    chan struct{} // done of the ticket before it; nil when first
+	done    chan struct{} // closed when its response has been read off the slot
+	revoked chan struct{} // pipelined tickets: closed when the worker gave it back
+	gone    bool          // revoked (guarded by slot.mu)
+	turn    bool          // its turn to read has begun: it can no longer be revoked (guarded by slot.mu)
+	stuck   bool          // ran past --timeout (guarded by slot.mu)
 }
 
 // fast reports whether s has been answering quickly enough for a request
@@ -87,7 +85,7 @@ func (t *Ticket) Turn() {
 // pipelineMaxAge on average, and the current one began less than that ago.
 // A slow app (a 10 ms sleep, a slow query) is never pipelined.
 func (s *Slot) fast(now int64) bool {
-	return s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
+	return !s.noPipe.Load() && s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
 }
 
 // served records how long the response that just ended took.
@@ -98,13 +96,22 @@ func (s *Slot) served(now int64) {
 }
 
 // issue gives out the next ticket and queues its request: frame (a request
-// frame from wire.BeginRequest/FinishRequest, whose id is filled in here)
-// followed by body, and file's descriptor when file is not nil. Frames are
-// queued under s.mu, so wire order is ticket order. s.mu is held.
-func (s *Slot) issue(frame, body []byte, file *os.File) (*Ticket, error) {
+// frame whose id is filled in here) followed by body, and file's descriptor
+// when file is not nil. Frames are queued under s.mu, so wire order is
+// ticket order. s.mu is held.
+func (s *Slot) issue(frame, body []byte, file *os.File, pipelined bool) (*ticket, error) {
 	s.nextID++
-	t := &Ticket{Slot: s, ID: s.nextID, prev: s.tail, done: make(chan struct{})}
-	s.tail = t.done
+	if s.nextID == 0 {
+		s.nextID = 1 // 0 means "none" for revoking and brokenAt
+	}
+	t := &ticket{slot: s, id: s.nextID, done: make(chan struct{})}
+	if n := len(s.queue); n > 0 {
+		t.prev = s.queue[n-1].done
+	}
+	if pipelined {
+		t.revoked = make(chan struct{})
+	}
+	s.queue = append(s.queue, t)
 	s.inflight++
 	s.hint.Store(s.inflight)
 	if s.inflight == 1 {
@@ -112,7 +119,7 @@ func (s *Slot) issue(frame, body []byte, file *os.File) (*Ticket, error) {
 	}
 	off := len(s.wbuf)
 	s.wbuf = append(s.wbuf, frame...)
-	binary.LittleEndian.PutUint32(s.wbuf[off+5:], t.ID)
+	binary.LittleEndian.PutUint32(s.wbuf[off+5:], t.id)
 	s.wbuf = append(s.wbuf, body...)
 	if file != nil {
 		fd, err := unix.Dup(int(file.Fd()))
@@ -145,7 +152,7 @@ func (s *Slot) flushLocked() {
 			s.wspare = buf[:0]
 		}
 		if err != nil {
-			s.broken.Store(true)
+			s.breakLocked()
 			for _, p := range s.fds {
 				unix.Close(p.fd)
 			}
@@ -176,8 +183,162 @@ func (s *Slot) write(buf []byte, fds []pendingFD) error {
 	return err
 }
 
-// SendAbort asks the worker to stop producing the response to id.
-func (s *Slot) SendAbort(id uint32) {
+// breakLocked marks the stream as unusable. Requests queued behind the
+// oldest one still on the slot cannot have started (a slot serves in
+// order), so they may be sent elsewhere; brokenAt remembers where that line
+// is. s.mu is held.
+func (s *Slot) breakLocked() {
+	if s.broken.Load() {
+		return
+	}
+	if len(s.queue) > 0 {
+		s.brokenAt = s.queue[0].id
+	} else {
+		s.brokenAt = s.nextID + 1
+	}
+	s.broken.Store(true)
+}
+
+// markBroken is breakLocked for callers without s.mu.
+func (s *Slot) markBroken() {
+	s.mu.Lock()
+	s.breakLocked()
+	s.mu.Unlock()
+}
+
+// neverStarted reports whether t's request cannot have reached the app: the
+// stream broke while an earlier request was still on the slot.
+func (s *Slot) neverStarted(t *ticket) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broken.Load() && t.id != s.brokenAt && seqBefore(s.brokenAt, t.id)
+}
+
+// seqBefore compares request ids, which wrap.
+func seqBefore(a, b uint32) bool { return int32(b-a) > 0 }
+
+// release takes t, whose response has been read (or abandoned), off the
+// slot, and reports whether the slot is now idle.
+func (s *Slot) release(t *ticket) bool {
+	s.mu.Lock()
+	s.dropLocked(t)
+	idle := s.inflight == 0
+	if idle {
+		s.noPipe.Store(false)
+	}
+	s.mu.Unlock()
+	close(t.done)
+	return idle
+}
+
+// dropLocked removes t from the queue. s.mu is held.
+func (s *Slot) dropLocked(t *ticket) {
+	for i, q := range s.queue {
+		if q == t {
+			copy(s.queue[i:], s.queue[i+1:])
+			s.queue[len(s.queue)-1] = nil
+			s.queue = s.queue[:len(s.queue)-1]
+			break
+		}
+	}
+	s.inflight--
+	s.hint.Store(s.inflight)
+}
+
+// requestRevoke asks the worker to give back the requests queued on s from
+// t on, unless t's turn has begun or a request is already out (it reports
+// whether it sent one). Pipelining onto s stops until its current request
+// ends.
+func (s *Slot) requestRevoke(t *ticket) bool {
+	s.noPipe.Store(true)
+	s.mu.Lock()
+	if t.turn || t.gone || s.revoking != 0 || s.broken.Load() {
+		s.mu.Unlock()
+		return false
+	}
+	s.revoking = t.id
+	s.answered = make(chan struct{})
+	s.mu.Unlock()
+	if err := s.worker.sendRevoke(s.index, t.id); err != nil {
+		s.revokedLocked(t.id, nil)
+		return false
+	}
+	return true
+}
+
+// claimTurn starts t's turn once the tickets before it are done: from now
+// on it reads its response and cannot be revoked. While a revoke request
+// that covers t is unanswered, it waits for the answer, so that t never
+// reads for a request the worker gave back. It returns errRevoked when t
+// was given back.
+func (s *Slot) claimTurn(t *ticket) error {
+	for {
+		s.mu.Lock()
+		if t.gone {
+			s.mu.Unlock()
+			return errRevoked
+		}
+		if s.revoking == 0 || seqBefore(t.id, s.revoking) {
+			t.turn = true
+			s.mu.Unlock()
+			s.turnAt.Store(time.Now().UnixNano())
+			return nil
+		}
+		wait := s.answered
+		s.mu.Unlock()
+		select {
+		case <-wait:
+		case <-s.worker.Exited():
+			// No answer will come; the broken stream tells what started.
+			s.mu.Lock()
+			t.turn = true
+			s.mu.Unlock()
+			return nil
+		}
+	}
+}
+
+// revoked handles the worker's answer to a revoke request: the tickets
+// with those ids will never be served here. Each is taken off the slot once
+// the one before it is done, so the tickets behind keep their order.
+func (s *Slot) revoked(from uint32, ids []uint32) {
+	s.revokedLocked(from, ids)
+}
+
+func (s *Slot) revokedLocked(from uint32, ids []uint32) {
+	s.mu.Lock()
+	if s.revoking != from {
+		s.mu.Unlock()
+		return // not an answer to the request out
+	}
+	var gone []*ticket
+	for _, id := range ids {
+		for _, t := range s.queue {
+			// A ticket covered by the request cannot have begun its
+			// turn: claimTurn waits for this answer.
+			if t.id == id && t.revoked != nil && !t.gone && !t.turn {
+				t.gone = true
+				gone = append(gone, t)
+			}
+		}
+	}
+	s.revoking = 0
+	close(s.answered)
+	s.answered = nil
+	s.mu.Unlock()
+	for _, t := range gone {
+		close(t.revoked)
+		go func(t *ticket) {
+			if t.prev != nil {
+				<-t.prev
+			}
+			s.worker.pool.release(t, false)
+		}(t)
+	}
+}
+
+// sendAbort asks the worker to stop producing the response to id.
+func (s *Slot) sendAbort(id uint32) {
 	s.mu.Lock()
 	s.wbuf = wire.AppendHeader(s.wbuf, wire.Abort, id, 0)
 	s.flushLocked()
@@ -188,18 +349,19 @@ func (s *Slot) SendAbort(id uint32) {
 // because the process died.
 var ErrWorkerGone = errors.New("worker process exited")
 
-// ReadFrame returns the next frame. The payload aliases the slot's buffer and
-// is valid until the next call. Any error leaves the slot broken.
-func (s *Slot) ReadFrame() (wire.Header, []byte, error) {
-	if err := s.fill(wire.HeaderSize); err != nil {
+// readFrame returns the next frame. The payload aliases the slot's buffer
+// and is valid until the next call. Any error but a deadline leaves the
+// slot broken.
+func (s *Slot) readFrame() (wire.Header, []byte, error) {
+	if err := s.fill(wire.HeaderSize, true); err != nil {
 		return wire.Header{}, nil, err
 	}
 	h, err := wire.ParseHeader(s.buf[s.r:])
 	if err != nil {
-		s.MarkBroken()
+		s.protocolError()
 		return h, nil, err
 	}
-	if err := s.fill(wire.HeaderSize + h.Len); err != nil {
+	if err := s.fill(wire.HeaderSize+h.Len, true); err != nil {
 		return h, nil, err
 	}
 	p := s.buf[s.r+wire.HeaderSize : s.r+wire.HeaderSize+h.Len]
@@ -207,12 +369,44 @@ func (s *Slot) ReadFrame() (wire.Header, []byte, error) {
 	return h, p, nil
 }
 
-// Buffered reports whether more frame bytes have already arrived, so the
-// caller can hold back a flush to the client until the worker pauses.
-func (s *Slot) Buffered() bool { return s.w > s.r }
+// frameReady reports whether a whole frame is already buffered, after one
+// read that does not wait for more.
+func (s *Slot) frameReady() bool {
+	if s.complete() {
+		return true
+	}
+	if s.broken.Load() {
+		return true // readFrame reports it at once
+	}
+	s.fill(wire.HeaderSize, false)
+	return s.complete()
+}
 
-// fill makes at least n unread bytes available.
-func (s *Slot) fill(n int) error {
+// complete reports whether buf[r:w] starts with a whole frame.
+func (s *Slot) complete() bool {
+	if s.w-s.r < wire.HeaderSize {
+		return false
+	}
+	n := int(binary.LittleEndian.Uint32(s.buf[s.r:]))
+	return s.w-s.r >= wire.HeaderSize+n
+}
+
+// buffered reports whether more frame bytes have already arrived, so the
+// caller can hold back a flush to the client until the worker pauses.
+func (s *Slot) buffered() bool { return s.w > s.r }
+
+// detach hands the read buffer to the caller, whose frame payload it holds,
+// and gives the slot a fresh one holding the unread bytes: a large body
+// then leaves the slot without a copy.
+func (s *Slot) detach() {
+	nb := make([]byte, max(slotBufSize, s.w-s.r))
+	s.w = copy(nb, s.buf[s.r:s.w])
+	s.buf, s.r = nb, 0
+}
+
+// fill makes at least n unread bytes available. With wait false it reads
+// at most once and does not wait for data; then a short buffer is no error.
+func (s *Slot) fill(n int, wait bool) error {
 	if s.w-s.r >= n {
 		return nil
 	}
@@ -238,11 +432,17 @@ func (s *Slot) fill(n int) error {
 		copy(nb, s.buf[s.r:s.w])
 		s.buf, s.w, s.r = nb, s.w-s.r, 0
 	}
+	if !wait {
+		s.tryRead()
+		return nil
+	}
 	for s.w-s.r < n {
 		// recvmsg, not read: a File frame brings a descriptor along, and
 		// read would drop it.
 		m, oobn, _, _, err := s.conn.ReadMsgUnix(s.buf[s.w:], s.oob[:])
-		s.w += m
+		if m > 0 { // -1 on some errors
+			s.w += m
+		}
 		if oobn > 0 {
 			s.takeRights(s.oob[:oobn])
 		}
@@ -253,14 +453,37 @@ func (s *Slot) fill(n int) error {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return err // the caller decides; the stream is intact
 			}
-			s.broken.Store(true)
+			s.markBroken()
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET) {
 				return ErrWorkerGone
 			}
 			return err
 		}
+		if m == 0 && oobn == 0 {
+			s.markBroken()
+			return ErrWorkerGone
+		}
 	}
 	return nil
+}
+
+// tryRead reads what has arrived, without waiting. A closed or broken
+// stream is left for the next blocking read to report.
+func (s *Slot) tryRead() {
+	rc, err := s.conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Read(func(fd uintptr) bool {
+		m, oobn, _, _, err := unix.Recvmsg(int(fd), s.buf[s.w:], s.oob[:], unix.MSG_DONTWAIT)
+		if err == nil && m > 0 {
+			s.w += m
+		}
+		if err == nil && oobn > 0 {
+			s.takeRights(s.oob[:oobn])
+		}
+		return true
+	})
 }
 
 func (s *Slot) takeRights(oob []byte) {
@@ -280,9 +503,9 @@ func (s *Slot) takeRights(oob []byte) {
 	}
 }
 
-// TakeFile returns the descriptor that came with the last File frame, or
+// takeFile returns the descriptor that came with the last File frame, or
 // nil if none did (a protocol error).
-func (s *Slot) TakeFile() *os.File {
+func (s *Slot) takeFile() *os.File {
 	if len(s.rfds) == 0 {
 		return nil
 	}
@@ -291,13 +514,10 @@ func (s *Slot) TakeFile() *os.File {
 	return f
 }
 
-// SetReadDeadline bounds the wait for the worker's next frame; see
-// net.Conn.SetReadDeadline.
-func (s *Slot) SetReadDeadline(t time.Time) error { return s.conn.SetReadDeadline(t) }
-
-// MarkBroken takes the slot out of service after a protocol error: its
-// stream is out of step, so Release kills the worker instead of reusing it.
-func (s *Slot) MarkBroken() {
+// protocolError takes the slot out of service after the worker sent
+// something invalid: its stream is out of step, so the worker is killed
+// instead of reused.
+func (s *Slot) protocolError() {
 	s.protocolErr.Store(true)
-	s.broken.Store(true)
+	s.markBroken()
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -62,9 +63,18 @@ func slotPair(t *testing.T) (*Slot, *net.UnixConn) {
 	}
 	a, b := conn(fds[0]), conn(fds[1])
 	t.Cleanup(func() { a.Close(); b.Close() })
-	w := &Worker{ID: 1, exited: make(chan struct{})}
-	return newSlot(w, a), b
+	w := &Worker{ID: 1, proc: newFakeProcess()}
+	return newSlot(w, 0, a), b
 }
+
+// fakeProcess stands in for a worker process in unit tests.
+type fakeProcess struct{ exited chan struct{} }
+
+func newFakeProcess() *fakeProcess             { return &fakeProcess{exited: make(chan struct{})} }
+func (p *fakeProcess) Pid() int                { return 0 }
+func (p *fakeProcess) Signal(syscall.Signal)   {}
+func (p *fakeProcess) Exited() <-chan struct{} { return p.exited }
+func (p *fakeProcess) ExitStatus() string      { return "exit status 0" }
 
 // Many requests issued on one slot at once are written in ticket order and
 // each ticket reads its own response, whatever order the goroutines run in.
@@ -81,26 +91,23 @@ func TestSlotPipelinesInOrder(t *testing.T) {
 			body := []byte(fmt.Sprintf("request-%d", i))
 			frame := wire.AppendHeader(nil, wire.Request, 0, len(body))
 			s.mu.Lock()
-			tk, err := s.issue(frame, body, nil)
+			tk, err := s.issue(frame, body, nil, false)
 			s.mu.Unlock()
 			if err != nil {
 				errs <- err
 				return
 			}
-			tk.Turn()
-			defer func() {
-				close(tk.done)
-				s.mu.Lock()
-				s.inflight--
-				s.mu.Unlock()
-			}()
-			h, p, err := s.ReadFrame()
+			if tk.prev != nil {
+				<-tk.prev
+			}
+			defer s.release(tk)
+			h, p, err := s.readFrame()
 			if err != nil {
 				errs <- err
 				return
 			}
-			if h.ID != tk.ID || h.Type != wire.Whole {
-				errs <- fmt.Errorf("ticket %d read frame %s for %d", tk.ID, h.Type, h.ID)
+			if h.ID != tk.id || h.Type != wire.Whole {
+				errs <- fmt.Errorf("ticket %d read frame %s for %d", tk.id, h.Type, h.ID)
 				return
 			}
 			if _, got, err := wire.DecodeHead(p, func(string, string) {}); err != nil || string(got) != string(body) {
@@ -125,7 +132,7 @@ func TestSlotPassesDescriptor(t *testing.T) {
 	f.WriteString("spooled")
 	frame := wire.AppendHeader(nil, wire.Request, 0, 0)
 	s.mu.Lock()
-	tk, err := s.issue(frame, nil, f)
+	tk, err := s.issue(frame, nil, f, false)
 	s.mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
@@ -136,8 +143,8 @@ func TestSlotPassesDescriptor(t *testing.T) {
 	if err != nil || n != wire.HeaderSize {
 		t.Fatalf("read %d bytes: %v", n, err)
 	}
-	if id := binary.LittleEndian.Uint32(buf[5:]); id != tk.ID {
-		t.Fatalf("frame id %d, ticket %d", id, tk.ID)
+	if id := binary.LittleEndian.Uint32(buf[5:]); id != tk.id {
+		t.Fatalf("frame id %d, ticket %d", id, tk.id)
 	}
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) != 1 {

@@ -9,14 +9,18 @@ package workers
 // control socket, and the template answers Forked with the child's pid. A
 // forked worker is the template's child, so the template reaps it and
 // reports Exited with its wait status; that is when the worker's exited
-// channel closes. The rest of the pool handles both kinds of worker alike.
+// channel closes. The rest of the pool handles both kinds of worker alike:
+// both are a process (process.go).
 //
 // Reload boots a new template (fresh code) and forks the new generation from
 // it; the old template is stopped once its last worker has gone. A template
-// that dies unexpectedly is replaced; its workers keep serving, watched
-// through a pidfd since nobody reports their exit any more.
+// that dies unexpectedly is replaced when the next worker is needed; its
+// workers keep serving, watched through a pidfd since nobody reports their
+// exit any more. The supervisor decides when workers are forked; the
+// preloader only makes sure one template boots at a time.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +51,7 @@ var errTemplateRetired = errors.New("preload template retired")
 
 // preloader is a pool's set of templates. The zero value is ready.
 type preloader struct {
+	wg      sync.WaitGroup // template goroutines
 	mu      sync.Mutex
 	cur     *template     // the one workers are forked from; nil: boot one
 	booting *templateBoot // a boot under way, shared by concurrent callers
@@ -93,7 +98,7 @@ func (p *Pool) currentTemplate() (*template, error) {
 	gen := pl.gen
 	pl.mu.Unlock()
 
-	b.t, b.err = p.bootTemplate()
+	b.t, b.err = p.bootTemplate(context.Background())
 	pl.mu.Lock()
 	pl.booting = nil
 	stale := b.err == nil && gen != pl.gen
@@ -110,6 +115,20 @@ func (p *Pool) currentTemplate() (*template, error) {
 	return b.t, b.err
 }
 
+// wait waits for every template to have ended (after Stop).
+func (pl *preloader) wait() { pl.wg.Wait() }
+
+// retireAll stops forking; each template exits once its workers are gone.
+func (pl *preloader) retireAll() {
+	pl.mu.Lock()
+	t := pl.cur
+	pl.cur = nil
+	pl.mu.Unlock()
+	if t != nil {
+		t.retire()
+	}
+}
+
 // renewTemplate boots a template with freshly imported code for a reload and
 // makes it current; the old one retires once its workers are gone. If the
 // new code does not load, the old template stays. Without --preload it does
@@ -118,7 +137,7 @@ func (p *Pool) renewTemplate() error {
 	if !p.opts.Preload {
 		return nil
 	}
-	t, err := p.bootTemplate()
+	t, err := p.bootTemplate(context.Background())
 	if err != nil {
 		return err
 	}
@@ -141,29 +160,31 @@ func (pl *preloader) setCurrent(t *template) {
 
 // bootTemplate starts a template process and waits until it has loaded the
 // app; a *BootError carries the traceback as for a worker.
-func (p *Pool) bootTemplate() (*template, error) {
+func (p *Pool) bootTemplate(ctx context.Context) (*template, error) {
 	if p.opts.Threads+1 > maxForkFDs {
 		return nil, fmt.Errorf("--preload allows at most %d threads per worker", maxForkFDs-1)
 	}
-	tw, err := p.spawnExec(templateID, "template", 0)
+	tw, err := p.spawnExec(ctx, templateID, "template", 0)
 	if err != nil {
 		return nil, err
 	}
 	t := &template{p: p, proc: tw, children: map[int]*Worker{}}
 	p.log.Info("preload template ready", "pid", tw.PID)
-	// Callers hold a wg count or reloadMu, so Stop is not yet waiting.
-	p.wg.Add(1)
+	p.preload.wg.Add(1)
 	go t.run()
+	if p.isStopping() {
+		t.retire()
+	}
 	return t, nil
 }
 
 // forkWorker is spawn with --preload.
-func (p *Pool) forkWorker(id int) (*Worker, error) {
+func (p *Pool) forkWorker(ctx context.Context, id int) (*Worker, error) {
 	parent, child, err := socketpairs(p.opts.Threads + 1)
 	if err != nil {
 		return nil, err
 	}
-	w := &Worker{ID: id, exited: make(chan struct{})}
+	w := &Worker{ID: id, pool: p}
 	if err := w.attach(parent); err != nil {
 		closeAll(child)
 		return nil, err
@@ -184,9 +205,13 @@ func (p *Pool) forkWorker(id int) (*Worker, error) {
 		w.closeConns()
 		return nil, err
 	}
-	if err := w.awaitReady(p.opts.BootTimeout); err != nil {
+	go func() {
+		<-w.Exited()
+		w.closeConns()
+	}()
+	if err := w.awaitReady(ctx, p.opts.BootTimeout); err != nil {
 		w.kill()
-		<-w.exited
+		<-w.Exited()
 		return nil, err
 	}
 	return w, nil
@@ -262,7 +287,7 @@ func (t *template) idleLocked() bool {
 // its workers are watched by pidfd and a new template is booted.
 func (t *template) run() {
 	p := t.p
-	defer p.wg.Done()
+	defer p.preload.wg.Done()
 	ended := make(chan struct{})
 	go func() {
 		select {
@@ -289,14 +314,14 @@ func (t *template) run() {
 		t.proc.kill() // dead already, or out of step
 	}
 	select {
-	case <-t.proc.exited:
+	case <-t.proc.Exited():
 	case <-time.After(10 * time.Second):
 		p.log.Warn("preload template did not exit; killing it", "pid", t.proc.PID)
 		t.proc.kill()
-		<-t.proc.exited
+		<-t.proc.Exited()
 	}
 	for _, w := range orphans {
-		go watchOrphan(w)
+		go w.proc.(*forkedProcess).watchOrphan()
 	}
 	if expected {
 		p.log.Info("preload template stopped", "pid", t.proc.PID)
@@ -310,14 +335,11 @@ func (t *template) run() {
 	}
 	pl.mu.Unlock()
 	if !current || p.isStopping() {
-		p.log.Warn("old preload template died", "pid", t.proc.PID, "status", t.proc.exitStatus, "workers", len(orphans))
+		p.log.Warn("old preload template died", "pid", t.proc.PID, "status", t.proc.ExitStatus(), "workers", len(orphans))
 		return
 	}
-	p.log.Error("preload template died; starting a new one, its workers keep serving",
-		"pid", t.proc.PID, "status", t.proc.exitStatus, "err", err, "workers", len(orphans))
-	if _, err := p.currentTemplate(); err != nil {
-		p.log.Error("new preload template failed to boot; retrying when a worker is needed", "err", Summary(err))
-	}
+	p.log.Error("preload template died; a new one boots when a worker is next needed, its workers keep serving",
+		"pid", t.proc.PID, "status", t.proc.ExitStatus(), "err", err, "workers", len(orphans))
 }
 
 // read handles Forked and Exited frames until the stream ends or breaks.
@@ -366,7 +388,7 @@ func (t *template) forked(pid int, msg string) {
 		err = fmt.Errorf("the %s could not fork: %s", t.proc, msg)
 	default:
 		w.PID = pid
-		w.proc, _ = os.FindProcess(pid) // a pidfd: signals never reach a reused pid
+		w.proc = newForkedProcess(pid)
 		t.children[pid] = w
 	}
 	stop := t.idleLocked()
@@ -386,20 +408,10 @@ func (t *template) exited(pid int, ws unix.WaitStatus) {
 	stop := t.idleLocked()
 	t.mu.Unlock()
 	if w != nil {
-		w.forkedExit(exitStatusText(ws))
+		w.proc.(*forkedProcess).ended(exitStatusText(ws))
 	}
 	if stop {
 		t.proc.stop()
-	}
-}
-
-// forkedExit records the end of a forked worker.
-func (w *Worker) forkedExit(status string) {
-	w.exitStatus = status
-	close(w.exited)
-	w.closeConns()
-	if w.proc != nil {
-		w.proc.Release()
 	}
 }
 
@@ -419,34 +431,4 @@ func exitStatusText(ws unix.WaitStatus) string {
 		s += " (core dumped)"
 	}
 	return s
-}
-
-// watchOrphan waits for a worker whose template died to end. It is nobody's
-// child that reports to gowsgi any more; its pidfd becomes readable once it
-// has exited (without pidfds, kill(pid, 0) is polled).
-func watchOrphan(w *Worker) {
-	fd, err := unix.PidfdOpen(w.PID, 0)
-	if errors.Is(err, unix.ESRCH) {
-		w.forkedExit("exit status unknown (its preload template had died)")
-		return
-	}
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for range tick.C {
-		if err == nil {
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if n, _ := unix.Poll(pfd, 0); n > 0 {
-				break
-			}
-		} else if unix.Kill(w.PID, 0) == unix.ESRCH {
-			break
-		}
-	}
-	if err == nil {
-		// Where gowsgi is PID 1 or a subreaper the orphan became its child:
-		// reap it, by pidfd so no other child's status is taken.
-		unix.Waitid(unix.P_PIDFD, fd, &unix.Siginfo{}, unix.WEXITED|unix.WNOHANG, nil)
-		unix.Close(fd)
-	}
-	w.forkedExit("exit status unknown (its preload template had died)")
 }

@@ -1,6 +1,8 @@
 package workers
 
 import (
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -23,24 +26,31 @@ import (
 type Worker struct {
 	ID  int // stable, small, for logs: "worker 3"
 	PID int
+	Gen int // generation: bumped by each reload
 
-	proc    *os.Process // gowsgi's child, or with --preload the template's
-	control *net.UnixConn
-	slots   []*Slot
+	pool     *Pool
+	proc     process
+	control  *net.UnixConn
+	ctlMu    sync.Mutex // serialises writes on control
+	slots    []*Slot
+	files    []string  // the app's own source files, as the worker reported them
+	template *template // with --preload, the template it was forked from
 
-	exited     chan struct{} // closed once the process has been reaped
-	exitStatus string        // how it ended, set before exited is closed
-	retiring   atomic.Bool   // takes no new requests; exits once idle
-	recycling  atomic.Bool   // a replacement is on its way
-	stopped    atomic.Bool   // exit was asked for: not a crash
-	timedOut   atomic.Bool   // killed because a request ran past --timeout
-	killing    atomic.Bool   // being killed after a protocol error
-
-	files []string // the app's own source files, as the worker reported them
-
-	busy        atomic.Int32 // slots serving a request now
+	// Data-plane state, read on every dispatch.
+	retiring    atomic.Bool  // takes no new requests
+	busy        atomic.Int32 // requests on its slots now
+	stuck       atomic.Int32 // of those, requests that ran past --timeout
 	served      atomic.Int64 // requests finished
 	maxRequests int64        // recycle after this many; 0 = never
+	recycleSent atomic.Bool  // the supervisor has been told to recycle it
+
+	// Supervisor state: touched only by the supervisor loop.
+	serving         bool   // in service (its slots are handed out)
+	leaving         bool   // to be replaced; retires once the replacement serves
+	why             string // why it is leaving or retired, for logs
+	killWhenDrained bool   // timed out: killed, not stopped, once drained
+	stopSent        bool
+	expected        bool // its exit is not a crash
 }
 
 // String names the worker for logs.
@@ -52,14 +62,14 @@ func (w *Worker) String() string {
 }
 
 // Exited is closed when the process has ended.
-func (w *Worker) Exited() <-chan struct{} { return w.exited }
+func (w *Worker) Exited() <-chan struct{} { return w.proc.Exited() }
 
 // ExitStatus describes how the process ended ("exit status 1", "signal:
 // killed"); empty while it runs.
 func (w *Worker) ExitStatus() string {
 	select {
-	case <-w.exited:
-		return w.exitStatus
+	case <-w.proc.Exited():
+		return w.proc.ExitStatus()
 	default:
 		return ""
 	}
@@ -67,7 +77,7 @@ func (w *Worker) ExitStatus() string {
 
 func (w *Worker) alive() bool {
 	select {
-	case <-w.exited:
+	case <-w.proc.Exited():
 		return false
 	default:
 		return true
@@ -80,24 +90,18 @@ type BootError struct{ Detail string }
 
 func (e *BootError) Error() string { return strings.TrimRight(e.Detail, "\n") }
 
-// spawn starts a worker process and waits until it has loaded the app. With
-// --preload the worker is forked from the template process (template.go).
-func (p *Pool) spawn(id int) (*Worker, error) {
-	if p.opts.Preload {
-		return p.forkWorker(id)
-	}
-	return p.spawnExec(id, "", p.opts.Threads)
-}
-
 func closeAll(fs []*os.File) {
 	for _, f := range fs {
 		f.Close()
 	}
 }
 
-// socketpairs makes n connected pairs: gowsgi's ends and the child's.
+// slotSocketBuffer is the socket buffer size asked for each slot: room for
+// a large response in flight, so a worker streaming a big body is not woken
+// for every few hundred KiB (the kernel caps it at net.core.wmem_max).
 const slotSocketBuffer = 1 << 20
 
+// socketpairs makes n connected pairs: gowsgi's ends and the child's.
 func socketpairs(n int) (parent, child []*os.File, err error) {
 	for i := 0; i < n; i++ {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -106,9 +110,6 @@ func socketpairs(n int) (parent, child []*os.File, err error) {
 			closeAll(child)
 			return nil, nil, fmt.Errorf("socketpair: %w", err)
 		}
-		// Room for a large response in flight, so a worker streaming a big
-		// body is not woken for every few hundred KiB (the kernel caps it
-		// at net.core.wmem_max).
 		for _, fd := range fds {
 			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, slotSocketBuffer)
 			unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, slotSocketBuffer)
@@ -140,16 +141,25 @@ func (w *Worker) attach(parent []*os.File) error {
 		return err
 	}
 	w.control = conns[0]
-	for _, c := range conns[1:] {
-		w.slots = append(w.slots, newSlot(w, c))
+	for i, c := range conns[1:] {
+		w.slots = append(w.slots, newSlot(w, i, c))
 	}
 	return nil
+}
+
+// spawn starts a worker process and waits until it has loaded the app.
+// With --preload the worker is forked from the current template.
+func (p *Pool) spawn(ctx context.Context, id int) (*Worker, error) {
+	if p.opts.Preload {
+		return p.forkWorker(ctx, id)
+	}
+	return p.spawnExec(ctx, id, "", p.opts.Threads)
 }
 
 // spawnExec starts an interpreter running the shim in mode ("" for a worker,
 // "template" for the --preload template) with nslots slot sockets, and waits
 // until it has loaded the app.
-func (p *Pool) spawnExec(id int, mode string, nslots int) (*Worker, error) {
+func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (*Worker, error) {
 	o := p.opts
 	srcR, srcW, err := os.Pipe()
 	if err != nil {
@@ -172,7 +182,8 @@ func (p *Pool) spawnExec(id int, mode string, nslots int) (*Worker, error) {
 	// Its own process group: a terminal's Ctrl-C reaches gowsgi, which then
 	// shuts workers down in order instead of every process at once.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	proc, err := startExec(cmd)
+	if err != nil {
 		closeAll(parent)
 		closeAll(child)
 		srcW.Close()
@@ -184,45 +195,43 @@ func (p *Pool) spawnExec(id int, mode string, nslots int) (*Worker, error) {
 		srcW.Close()
 	}()
 
-	w := &Worker{ID: id, PID: cmd.Process.Pid, proc: cmd.Process, exited: make(chan struct{})}
+	w := &Worker{ID: id, PID: proc.Pid(), proc: proc, pool: p}
 	if err := w.attach(parent); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
+		proc.Signal(syscall.SIGKILL)
+		<-proc.Exited()
 		return nil, err
 	}
 	go func() {
-		err := cmd.Wait()
-		if err == nil {
-			w.exitStatus = "exit status 0"
-		} else {
-			w.exitStatus = err.Error()
-		}
-		close(w.exited)
+		<-proc.Exited()
 		w.closeConns()
 	}()
-
-	if err := w.awaitReady(o.BootTimeout); err != nil {
+	if err := w.awaitReady(ctx, o.BootTimeout); err != nil {
 		w.kill()
-		<-w.exited
+		<-w.Exited()
 		return nil, err
 	}
 	return w, nil
 }
 
 // awaitReady reads the first control frame: Ready, or BootFailed with the
-// reason the app could not be loaded.
-func (w *Worker) awaitReady(timeout time.Duration) error {
+// reason the app could not be loaded. Cancelling ctx abandons the boot.
+func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 	w.control.SetReadDeadline(time.Now().Add(timeout))
 	defer w.control.SetReadDeadline(time.Time{})
+	stop := context.AfterFunc(ctx, func() { w.control.SetReadDeadline(time.Now()) })
+	defer stop()
 	var hb [wire.HeaderSize]byte
 	if _, err := io.ReadFull(w.control, hb[:]); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return fmt.Errorf("%s did not load the application within %s", w, timeout)
 		}
 		// The process died before saying anything; its stderr has the story.
 		select {
-		case <-w.exited:
+		case <-w.Exited():
 		case <-time.After(2 * time.Second):
 		}
 		return &BootError{Detail: fmt.Sprintf("%s exited during boot (%s) before loading the application", w, w.ExitStatus())}
@@ -251,27 +260,60 @@ func (w *Worker) awaitReady(timeout time.Duration) error {
 	return fmt.Errorf("%s: unexpected control frame %s", w, h.Type)
 }
 
+// readControl reads the worker's control frames once it serves: answers to
+// revoke requests. It returns when the control stream ends.
+func (w *Worker) readControl() {
+	var hb [wire.HeaderSize]byte
+	for {
+		if _, err := io.ReadFull(w.control, hb[:]); err != nil {
+			return
+		}
+		h, err := wire.ParseHeader(hb[:])
+		if err != nil {
+			return
+		}
+		payload := make([]byte, h.Len)
+		if _, err := io.ReadFull(w.control, payload); err != nil {
+			return
+		}
+		if h.Type != wire.Revoked || int(h.ID) >= len(w.slots) {
+			continue // nothing else is expected; ignore rather than guess
+		}
+		from, ids, err := wire.DecodeRevoked(payload)
+		if err != nil {
+			ids = nil // treat as "nothing revoked": the requests stay
+		}
+		w.slots[h.ID].revoked(from, ids)
+	}
+}
+
+// sendRevoke asks the worker to take back the requests queued on slot that
+// have not started and whose id is at least from.
+func (w *Worker) sendRevoke(slot int, from uint32) error {
+	var b [wire.HeaderSize + 4]byte
+	wire.AppendHeader(b[:0], wire.Revoke, uint32(slot), 4)
+	binary.LittleEndian.PutUint32(b[wire.HeaderSize:], from)
+	w.ctlMu.Lock()
+	defer w.ctlMu.Unlock()
+	_, err := w.control.Write(b[:])
+	return err
+}
+
 // stop asks the worker to exit: closing the control socket is the signal.
 // The caller has made sure no request is in flight on its slots.
 func (w *Worker) stop() {
-	w.stopped.Store(true)
 	w.control.Close()
 }
 
 // kill ends the worker at once.
 func (w *Worker) kill() {
-	w.stopped.Store(true)
-	w.signal(syscall.SIGKILL)
+	w.proc.Signal(syscall.SIGKILL)
 }
 
-// signal sends sig to the process, whether it is gowsgi's child or, with
-// --preload, the template's. os.Process holds a pidfd on Linux, so a
-// process that has already been reaped is never confused with a new one
-// that got its pid.
-func (w *Worker) signal(sig syscall.Signal) {
-	if w.proc != nil {
-		w.proc.Signal(sig)
-	}
+// dumpStacks makes the worker write every thread's Python stack to stderr
+// (faulthandler is registered for SIGUSR1).
+func (w *Worker) dumpStacks() {
+	w.proc.Signal(syscall.SIGUSR1)
 }
 
 func (w *Worker) closeConns() {
@@ -283,7 +325,7 @@ func (w *Worker) closeConns() {
 
 // residentBytes reads a process's resident set size from /proc.
 func residentBytes(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
 	if err != nil {
 		return 0, err
 	}

@@ -170,6 +170,7 @@ class Tracked:
 
     def __init__(self, name, chunks, delay):
         self.name, self.chunks, self.delay = name, chunks, delay
+        self.closed = False
 
     def __iter__(self):
         i = 0
@@ -185,7 +186,11 @@ class Tracked:
 
 
 def tracked_route(environ, start_response):
-    start_response('200 OK', [('Content-Type', 'text/plain')])
+    """chunks=-1 yields forever; cl=N declares a Content-Length of N."""
+    headers = [('Content-Type', 'text/plain')]
+    if q(environ, 'cl'):
+        headers.append(('Content-Length', q(environ, 'cl')))
+    start_response('200 OK', headers)
     return Tracked(q(environ, 'name', 'closed'), int(q(environ, 'chunks', '3')), float(q(environ, 'delay', '0')))
 
 
@@ -239,9 +244,111 @@ def filewrapper_route(environ, start_response):
     return environ['wsgi.file_wrapper'](f, 4096)
 
 
+def mark(name, suffix):
+    """Leaves STATE_DIR/name.suffix, written whole (rename) so a test that
+    sees the file sees its content."""
+    path = os.path.join(STATE_DIR, name + suffix)
+    with open(path + '.tmp', 'w') as f:
+        f.write(str(os.getpid()))
+    os.rename(path + '.tmp', path)
+
+
 def sleep_route(environ, start_response):
+    """s=SECONDS; mark=NAME leaves STATE_DIR/NAME.entered on entry."""
+    if q(environ, 'mark'):
+        mark(q(environ, 'mark'), '.entered')
     time.sleep(float(q(environ, 's', '1')))
     return text(start_response, 'slept')
+
+
+def block_route(environ, start_response):
+    """Writes STATE_DIR/NAME.entered, then holds its thread until the test
+    creates STATE_DIR/NAME.release (or ALL.release), for at most 120 s: a
+    slow request whose end the test decides. Answers "released NAME"."""
+    name = q(environ, 'name', 'block')
+    release = os.path.join(STATE_DIR, name + '.release')
+    everything = os.path.join(STATE_DIR, 'ALL.release')
+    deadline = time.monotonic() + 120
+
+    def released():
+        return os.path.exists(release) or os.path.exists(everything)
+    beat = float(q(environ, 'beat', '0'))
+    if beat:
+        # beat=S: answer at once and send a '.' every S seconds while held,
+        # so the request is never silent.
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        mark(name, '.entered')
+
+        def beats():
+            last = time.monotonic()
+            while not released() and time.monotonic() < deadline:
+                if time.monotonic() - last >= beat:
+                    last = time.monotonic()
+                    yield b'.'
+                time.sleep(0.005)
+            yield ('released %s' % name).encode()
+        return beats()
+    mark(name, '.entered')
+    while not released():
+        if time.monotonic() > deadline:
+            return text(start_response, 'never released %s\n' % name, status='500 Internal Server Error')
+        time.sleep(0.005)
+    return text(start_response, 'released %s' % name)
+
+
+def raise_base_route(environ, start_response):
+    """BaseException subclasses out of the app: kind=systemexit raises
+    SystemExit, keyboard KeyboardInterrupt, exit calls sys.exit(3), close
+    returns an iterable whose close() raises SystemExit."""
+    kind = q(environ, 'kind')
+    if kind == 'systemexit':
+        raise SystemExit('app raised SystemExit')
+    if kind == 'keyboard':
+        raise KeyboardInterrupt
+    if kind == 'exit':
+        sys.exit(3)
+    if kind == 'close':
+        class ExitOnClose:
+            def __iter__(self):
+                yield b'body before a close() that exits'
+
+            def close(self):
+                raise SystemExit('close() raised SystemExit')
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return ExitOnClose()
+    return text(start_response, 'unknown kind\n', status='400 Bad Request')
+
+
+def rss_kib():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
+
+
+LEAK = []
+
+
+def leak_route(environ, start_response):
+    """Allocates mb_per_s MiB a second (in tenths) for secs seconds and keeps
+    it; after every step it writes the highest VmRSS it has seen, in MiB, to
+    STATE_DIR/NAME.peak: what a worker over --max-memory reached before it
+    was stopped."""
+    rate, secs = float(q(environ, 'mb_per_s', '300')), float(q(environ, 'secs', '4'))
+    name = q(environ, 'name', 'leak')
+    path = os.path.join(STATE_DIR, name + '.peak')
+    step = int(rate * (1 << 20) / 10)
+    peak = 0
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        LEAK.append(b'\x01' * step)  # filled, so every page is resident
+        peak = max(peak, rss_kib() >> 10)
+        with open(path + '.tmp', 'w') as f:
+            f.write(str(peak))
+        os.rename(path + '.tmp', path)
+        time.sleep(0.1)
+    return text(start_response, 'leaked %d MiB, peak %d MiB' % (sum(map(len, LEAK)) >> 20, peak))
 
 
 def nobody_route(environ, start_response):
@@ -274,7 +381,8 @@ ROUTES = {
     '/raise-after': raise_after, '/excinfo': excinfo_route, '/excinfo-late': excinfo_late,
     '/nonbytes': nonbytes_route, '/tracked': tracked_route, '/crash': crash_route,
     '/errors': errors_route, '/hog': hog_route, '/garbage': garbage_route, '/filewrapper': filewrapper_route, '/sleep': sleep_route,
-    '/nobody': nobody_route, '/big': big_route, '/bigone': bigone_route,
+    '/nobody': nobody_route, '/big': big_route, '/bigone': bigone_route, '/block': block_route,
+    '/raise-base': raise_base_route, '/leak': leak_route,
 }
 
 

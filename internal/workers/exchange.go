@@ -1,0 +1,534 @@
+package workers
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/wire"
+)
+
+// Request is one HTTP request for the application, as the front hands it
+// to the pool: an environ and a body, in memory or in a file.
+type Request struct {
+	Environ  *wire.Environ // the CGI variables; the worker adds the wsgi.* ones
+	Body     []byte        // the body, when it is in memory
+	BodyFile *os.File      // the body, when it was spooled to a file
+
+	Method, Target, Proto string // the request line, for logs
+}
+
+// line is the request line, for logs.
+func (r *Request) line() string { return r.Method + " " + r.Target + " " + r.Proto }
+
+// Response is the head of the application's response, and the start of
+// its body.
+type Response struct {
+	Status string // as the application gave it ("200 OK"); not yet checked
+
+	// Body holds the first body bytes; all of them when Complete.
+	Body     []byte
+	Complete bool
+
+	// File, when not nil, is the body: FileLength bytes from FileOffset of
+	// a regular file the application returned through wsgi.file_wrapper.
+	// The caller closes it.
+	File       *os.File
+	FileOffset int64
+	FileLength int64
+}
+
+// Errors of an exchange. The front turns each into an HTTP answer.
+var (
+	// ErrTimedOut: the worker sent nothing for --timeout; its stacks have
+	// been logged and it is being replaced.
+	ErrTimedOut = errors.New("the application did not answer within --timeout")
+)
+
+// AppError is an exception the application raised; the worker has logged
+// its traceback. Before the head it becomes a 500.
+type AppError struct{ Msg string }
+
+func (e *AppError) Error() string { return e.Msg }
+
+// WorkerError is a worker that died or broke the protocol while it served
+// the request.
+type WorkerError struct {
+	Worker string // "worker 3 (pid 1234)"
+	Status string // how the process ended, when it did
+	Err    error  // ErrWorkerGone, or what was wrong with the stream
+}
+
+func (e *WorkerError) Error() string {
+	if e.Status != "" {
+		return fmt.Sprintf("%s: %v (%s)", e.Worker, e.Err, e.Status)
+	}
+	return fmt.Sprintf("%s: %v", e.Worker, e.Err)
+}
+
+func (e *WorkerError) Unwrap() error { return e.Err }
+
+// errRevoked: the worker gave the request back unstarted.
+var errRevoked = errors.New("revoked")
+
+// maxRedispatch bounds how often one request moves to another slot.
+const maxRedispatch = 4
+
+// copyMax is the largest body piece copied out of a slot's buffer; larger
+// ones take the buffer itself (see Slot.detach).
+const copyMax = 64 << 10
+
+// revokeAfter is how long a pipelined request waits behind the one running
+// on its slot before it asks to be given back: the slot was judged fast
+// (answers under pipelineMaxAge on average), so this wait means the current
+// request turned slow.
+const revokeAfter = 5 * time.Millisecond
+
+// Exchange is one request's round trip to a worker: Send it, read the
+// Head, then the body with Next; Abort stops the application producing;
+// Close must always be called. It is shaped like http.RoundTripper's
+// result so that any HTTP engine can drive it. An Exchange is used by one
+// goroutine at a time.
+type Exchange struct {
+	p     *Pool
+	req   *Request
+	frame []byte
+	t     *ticket
+	moved int // re-dispatches so far
+
+	// held: the response is still being read off the slot. Once a pump
+	// goroutine runs (rb != nil), it alone touches held, t's read side,
+	// chunks and end.
+	held     bool
+	finished bool     // the slot was released
+	chunks   [][]byte // body pieces read but not yet returned, in order
+	end      error    // after the chunks: io.EOF, or why the body broke
+	rb       *respBuffer
+	aborted  bool
+	closed   bool
+}
+
+// Send dispatches req to a worker slot: an idle one, or a busy one that is
+// answering fast, or it waits in the bounded queue. Errors: ErrQueueFull,
+// ErrQueueTimeout, ErrStopped.
+func (p *Pool) Send(req *Request) (*Exchange, error) {
+	bodyLen := len(req.Body)
+	frame := req.Environ.Frame(bodyLen, req.BodyFile != nil)
+	x := &Exchange{p: p, req: req, frame: frame}
+	t, err := p.dispatch(frame, req.Body, req.BodyFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	x.t, x.held = t, true
+	return x, nil
+}
+
+// redispatch sends the request again, to another slot, after its first one
+// gave it back or died before it started.
+func (x *Exchange) redispatch(why string) error {
+	old := x.t.slot
+	x.moved++
+	x.p.log.Debug("request re-dispatched", "request", x.req.line(), "from", old.worker.String(), "reason", why)
+	t, err := x.p.dispatch(x.frame, x.req.Body, x.req.BodyFile, old)
+	if err != nil {
+		x.held = false
+		x.finished = true
+		return err
+	}
+	x.t = t
+	return nil
+}
+
+// Head waits for the response head. header is called for each response
+// header field, in order. It returns *AppError when the application failed
+// before starting a response, *wire.HeadError when its head breaks PEP
+// 3333 (the caller answers 500 and logs why), *WorkerError when the worker died or broke
+// the protocol, ErrTimedOut, or a dispatch error after a re-dispatch.
+func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
+	for {
+		if err := x.awaitTurn(); err != nil {
+			if err == errRevoked && x.moved < maxRedispatch {
+				if err := x.redispatch("the request it waited behind turned slow"); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, err
+		}
+		s := x.t.slot
+		h, p, err := x.read()
+		if err != nil {
+			if err == ErrTimedOut {
+				// Someone must keep reading the slot for the requests
+				// queued behind; Close then has nothing left to do.
+				x.rb = newRespBuffer(0, nil, "", 0)
+				x.rb.close()
+				go x.drainStuck()
+				return nil, err
+			}
+			if s.neverStarted(x.t) && x.moved < maxRedispatch {
+				x.p.release(x.t, false)
+				if err := x.redispatch("its worker died before it started"); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, x.fail(err)
+		}
+		if h.ID != x.t.id {
+			s.protocolError()
+			return nil, x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+		}
+		return x.head(h, p, header)
+	}
+}
+
+// awaitTurn waits until the responses before this request on its slot have
+// been read. A pipelined request that waits too long asks to be given back.
+func (x *Exchange) awaitTurn() error {
+	t := x.t
+	s := t.slot
+	if t.prev != nil {
+		select {
+		case <-t.prev:
+		default:
+			if err := x.waitPrev(); err != nil {
+				return err
+			}
+		}
+	}
+	return s.claimTurn(t)
+}
+
+func (x *Exchange) waitPrev() error {
+	t := x.t
+	var timer <-chan time.Time
+	var tm *time.Timer
+	if t.revoked != nil {
+		tm = time.NewTimer(revokeAfter)
+		defer tm.Stop()
+		timer = tm.C
+	}
+	for {
+		select {
+		case <-t.prev:
+			return nil
+		case <-t.revoked:
+			return errRevoked
+		case <-timer:
+			if t.slot.requestRevoke(t) {
+				timer = nil
+			} else {
+				tm.Reset(revokeAfter) // another request is out; ask again later
+			}
+		}
+	}
+}
+
+// read reads the next frame of this request's response, bounded by
+// --timeout.
+func (x *Exchange) read() (wire.Header, []byte, error) {
+	s := x.t.slot
+	if d := x.p.opts.Timeout; d > 0 && !s.complete() {
+		s.conn.SetReadDeadline(time.Now().Add(d))
+	}
+	h, p, err := s.readFrame()
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		x.p.timedOut(x)
+		return h, nil, ErrTimedOut
+	}
+	return h, p, err
+}
+
+// fail ends the exchange after the worker broke; the slot is given up.
+func (x *Exchange) fail(err error) error {
+	s := x.t.slot
+	x.finishSlot()
+	w := s.worker
+	we := &WorkerError{Worker: w.String(), Err: err}
+	if errors.Is(err, ErrWorkerGone) {
+		select {
+		case <-w.Exited():
+			we.Status = w.ExitStatus()
+		case <-time.After(time.Second):
+			we.Status = "still running"
+		}
+		x.p.log.Error("worker died while serving a request", "worker", w.ID, "pid", w.PID, "status", we.Status, "request", x.req.line())
+	} else {
+		x.p.log.Error("protocol error from worker; it will be replaced", "worker", w.ID, "pid", w.PID, "err", err.Error(), "request", x.req.line())
+	}
+	return we
+}
+
+// head handles the first frame of the response.
+func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)) (*Response, error) {
+	s := x.t.slot
+	switch h.Type {
+	case wire.Error:
+		err := &AppError{Msg: string(p)}
+		x.finishSlot()
+		return nil, err
+	case wire.Start, wire.Whole, wire.File:
+	default:
+		s.protocolError()
+		return nil, x.fail(fmt.Errorf("unexpected frame type %s before the response head", h.Type))
+	}
+	status, data, err := wire.DecodeHead(p, header)
+	var he *wire.HeadError
+	if err != nil && !errors.As(err, &he) {
+		s.protocolError()
+		return nil, x.fail(err)
+	}
+	if he != nil {
+		// The application gave a head PEP 3333 does not allow; the
+		// caller answers 500. The rest of a streamed response is dropped.
+		if h.Type == wire.Start {
+			x.Abort()
+		} else {
+			if h.Type == wire.File {
+				if f := s.takeFile(); f != nil {
+					f.Close()
+				}
+			}
+			x.finishSlot()
+		}
+		return nil, he
+	}
+	resp := &Response{Status: status}
+	switch h.Type {
+	case wire.File:
+		f := s.takeFile()
+		if f == nil || len(data) != 16 {
+			if f != nil {
+				f.Close()
+			}
+			s.protocolError()
+			return nil, x.fail(errors.New("file frame without a descriptor"))
+		}
+		resp.File = f
+		resp.FileOffset = int64(binary.LittleEndian.Uint64(data))
+		resp.FileLength = int64(binary.LittleEndian.Uint64(data[8:]))
+		resp.Complete = true
+		x.finishSlot()
+		x.end = io.EOF
+	case wire.Whole:
+		resp.Body = x.own(data)
+		resp.Complete = true
+		x.finishSlot()
+		x.end = io.EOF
+	case wire.Start:
+		resp.Body = x.own(data)
+		x.collect()
+		if x.held {
+			x.startPump()
+		} else {
+			resp.Complete = len(x.chunks) == 0 && x.end == io.EOF
+			if resp.Complete {
+				x.chunks = nil
+			}
+		}
+	}
+	return resp, nil
+}
+
+// own returns data, which aliases the slot's buffer, in memory the
+// exchange owns: a copy when small, the buffer itself when large.
+func (x *Exchange) own(data []byte) []byte {
+	if len(data) == 0 {
+		return nil
+	}
+	if len(data) <= copyMax {
+		return append([]byte(nil), data...)
+	}
+	x.t.slot.detach()
+	return data
+}
+
+// collect takes the frames of a streamed response that have already
+// arrived, without waiting, so a short one is finished at once.
+func (x *Exchange) collect() {
+	s := x.t.slot
+	for x.held && s.frameReady() {
+		h, p, err := s.readFrame()
+		if err != nil {
+			x.chunks = append(x.chunks, nil)
+			x.end = x.fail(err)
+			return
+		}
+		if !x.body(h, p, func(b []byte) { x.chunks = append(x.chunks, x.own(b)) }) {
+			return
+		}
+	}
+}
+
+// body handles one frame after the head, passing body bytes to put. It
+// reports whether more frames follow.
+func (x *Exchange) body(h wire.Header, p []byte, put func([]byte)) bool {
+	s := x.t.slot
+	if h.ID != x.t.id {
+		s.protocolError()
+		x.end = x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+		return false
+	}
+	switch h.Type {
+	case wire.Body:
+		if len(p) > 0 {
+			put(p)
+		}
+		return true
+	case wire.End:
+		x.end = io.EOF
+		x.finishSlot()
+	case wire.Error:
+		x.end = &AppError{Msg: string(p)}
+		x.finishSlot()
+	default:
+		s.protocolError()
+		x.end = x.fail(fmt.Errorf("unexpected frame type %s in a response body", h.Type))
+	}
+	return false
+}
+
+// startPump reads the rest of a streamed response off the slot in its own
+// goroutine, into a buffer the caller drains at the client's pace: the
+// slot is released as soon as the worker has produced the whole response.
+func (x *Exchange) startPump() {
+	o := &x.p.opts
+	x.rb = newRespBuffer(o.ResponseBuffer, x.p.respMem, o.TempDir, o.ResponseSpool)
+	for _, c := range x.chunks {
+		x.rb.push(c)
+	}
+	x.chunks = nil
+	go x.pump()
+}
+
+func (x *Exchange) pump() {
+	rb := x.rb
+	for x.held {
+		h, p, err := x.read()
+		if err == ErrTimedOut {
+			rb.end(err)
+			x.drainStuck()
+			return
+		}
+		if err != nil {
+			rb.end(x.fail(err))
+			return
+		}
+		x.body(h, p, func(b []byte) { rb.push(x.own(b)) })
+	}
+	rb.end(x.end)
+}
+
+// drainStuck keeps reading a timed-out request's slot, dropping what comes,
+// until the request ends after all or its worker is killed; then the
+// requests queued behind it get their turn (or are sent elsewhere).
+func (x *Exchange) drainStuck() {
+	s := x.t.slot
+	s.conn.SetReadDeadline(time.Time{})
+	for x.held {
+		h, p, err := s.readFrame()
+		if err != nil {
+			x.finishSlot()
+			break
+		}
+		if h.Type == wire.Start || h.Type == wire.Whole || h.Type == wire.File {
+			if h.Type == wire.File {
+				if f := s.takeFile(); f != nil {
+					f.Close()
+				}
+			}
+			if h.Type != wire.Start {
+				x.finishSlot()
+			}
+			continue
+		}
+		x.body(h, p, func([]byte) {})
+	}
+	s.worker.stuck.Add(-1)
+}
+
+// Next returns the next piece of the body, valid until the following call,
+// and whether another is already there (so the caller may hold back a
+// flush). After the last piece it returns io.EOF, or *AppError when the
+// application failed mid-response, *WorkerError, or ErrTimedOut.
+func (x *Exchange) Next() (data []byte, more bool, err error) {
+	if x.rb != nil {
+		return x.rb.pop()
+	}
+	if len(x.chunks) > 0 {
+		data = x.chunks[0]
+		x.chunks = x.chunks[1:]
+		if data == nil && len(x.chunks) == 0 {
+			return nil, false, x.end // a failure recorded by collect
+		}
+		return data, len(x.chunks) > 0, nil
+	}
+	if x.end == nil {
+		return nil, false, io.EOF
+	}
+	return nil, false, x.end
+}
+
+// Ready reports whether Next would return without waiting.
+func (x *Exchange) Ready() bool {
+	if x.rb != nil {
+		return x.rb.ready()
+	}
+	return true
+}
+
+// Abort tells the worker to stop producing the response (the client went
+// away, the request was HEAD, or the head was refused): the application's
+// iterator is closed. What it still sends is dropped.
+func (x *Exchange) Abort() {
+	if x.aborted || x.closed {
+		return
+	}
+	x.aborted = true
+	if x.rb != nil {
+		// The pump owns the slot: it drops the rest once the worker
+		// answers the abort. An abort for a finished request is ignored
+		// by the worker.
+		x.rb.close()
+		x.t.slot.sendAbort(x.t.id)
+		return
+	}
+	if !x.held {
+		return
+	}
+	x.t.slot.sendAbort(x.t.id)
+	x.rb = newRespBuffer(0, nil, "", 0)
+	x.rb.close()
+	go x.pump()
+}
+
+// Close ends the exchange: a response not read to its end is aborted, and
+// what was buffered is dropped. It does not wait for the worker.
+func (x *Exchange) Close() {
+	if x.closed {
+		return
+	}
+	if x.rb == nil && x.held {
+		x.Abort()
+	}
+	x.closed = true
+	if x.rb != nil {
+		x.rb.close()
+	}
+	x.chunks = nil
+}
+
+// finishSlot releases the slot: the response has been read off it (or the
+// stream broke), so the next request there may go ahead.
+func (x *Exchange) finishSlot() {
+	if !x.held {
+		return
+	}
+	x.held = false
+	x.finished = true
+	x.p.release(x.t, true)
+}

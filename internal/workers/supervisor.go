@@ -1,0 +1,727 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The supervisor is one goroutine that owns the worker set, the target
+// count, boot-failure backoff and reloads, in the shape of gunicorn's
+// arbiter: every change arrives as an event (a worker booted or exited, a
+// request timed out, a worker is due for recycling or drained, a memory
+// sample, reload, scale, stop), and after each one it reconciles the
+// workers it has with the ones it should have (manage). Signals, file
+// watchers and the data plane only post events, so nothing races with it:
+// once it is stopping, a scale or reload is refused by construction.
+
+type event interface{}
+
+type (
+	evStart  struct{ done chan error }
+	evBooted struct {
+		w   *Worker
+		err error
+		job *bootJob
+	}
+	evTemplate struct {
+		job *bootJob
+		err error
+	}
+	evExited   struct{ w *Worker }
+	evTimedOut struct{ w *Worker }
+	evRecycle  struct {
+		w   *Worker
+		why string
+	}
+	evDrained struct{ w *Worker }
+	evBroken  struct{ w *Worker }
+	evKill    struct{ w *Worker }
+	evReload  struct{ done chan error }
+	evScale   struct {
+		delta int
+		done  chan error
+	}
+	evStop struct {
+		timeout time.Duration
+		done    chan struct{}
+	}
+	evStopNow struct{}
+	evQuery   struct{ fn func(*supervisor) }
+)
+
+// Kinds of boot job.
+const (
+	jobStart   = iota // the first workers, before the server listens
+	jobReload         // a new generation, switched to once all are ready
+	jobReplace        // one worker, to reach the target count
+)
+
+// bootJob is a set of workers booted together.
+type bootJob struct {
+	kind    int
+	gen     int
+	why     string // jobReplace: "scale" logs "added a worker"
+	pending int
+	ready   []*Worker
+	err     error
+	done    chan error
+}
+
+// fatalBootFailures is how many boot failures in a row, with no worker left
+// serving, make the pool give up (gunicorn's "worker failed to boot").
+const fatalBootFailures = 5
+
+type supervisor struct {
+	p       *Pool
+	ctx     context.Context // cancelled on stop: abandons boots
+	cancel  context.CancelFunc
+	workers map[*Worker]bool // every process still running
+	target  int
+	gen     int
+
+	replacing  int // jobReplace boots in flight
+	failing    int // consecutive boot failures
+	backoff    time.Duration
+	retryAt    time.Time
+	retryTimer *time.Timer
+	retryC     <-chan time.Time
+	gaveUp     bool
+
+	reload      *bootJob
+	reloadAgain bool
+
+	stopping bool
+	stopDone chan struct{}
+}
+
+// post hands an event to the supervisor. It reports false when the
+// supervisor has ended (or never started).
+func (p *Pool) post(ev event) bool {
+	if !p.started.Load() {
+		return false
+	}
+	select {
+	case p.events <- ev:
+		return true
+	case <-p.loopDone:
+		return false
+	}
+}
+
+// Start launches the supervisor and the workers, and returns once all have
+// loaded the app, or with the first failure (a *BootError carries the
+// Python traceback). On failure nothing is left running.
+func (p *Pool) Start() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &supervisor{p: p, ctx: ctx, cancel: cancel, workers: map[*Worker]bool{}, target: p.opts.Workers}
+	p.started.Store(true)
+	go s.run()
+	done := make(chan error, 1)
+	p.post(evStart{done})
+	err := <-done
+	if err != nil {
+		p.Stop(0)
+	}
+	return err
+}
+
+// Reload starts a new generation of workers with freshly imported code and,
+// once every one of them is ready, retires the old generation. If the new
+// code does not load, the old generation keeps serving; the traceback is
+// logged. It returns without waiting.
+func (p *Pool) Reload() {
+	p.post(evReload{})
+}
+
+// Scale asks for delta more (or, negative, fewer) workers, keeping at
+// least one. It returns once the change was decided, not done.
+func (p *Pool) Scale(delta int) error {
+	done := make(chan error, 1)
+	if !p.post(evScale{delta, done}) {
+		return ErrStopped
+	}
+	return <-done
+}
+
+// Stop ends every worker: politely (close the control socket, the worker
+// exits once its requests are done), then SIGKILL for any still running
+// after timeout. Callers stop sending requests first.
+func (p *Pool) Stop(timeout time.Duration) {
+	done := make(chan struct{})
+	if p.post(evStop{timeout, done}) {
+		<-done
+	}
+	<-p.loopDone
+	p.preload.wait()
+}
+
+// AppFiles returns the application's own source files loaded by the
+// serving workers, for a development reloader to watch.
+func (p *Pool) AppFiles() []string {
+	var out []string
+	p.query(func(s *supervisor) {
+		seen := map[string]bool{}
+		for w := range s.workers {
+			if !w.serving {
+				continue
+			}
+			for _, f := range w.files {
+				if !seen[f] {
+					seen[f] = true
+					out = append(out, f)
+				}
+			}
+		}
+	})
+	sort.Strings(out)
+	return out
+}
+
+// Size returns the number of workers the pool keeps serving.
+func (p *Pool) Size() int {
+	n := 0
+	p.query(func(s *supervisor) { n = s.target })
+	return n
+}
+
+// query runs fn in the supervisor and waits for it.
+func (p *Pool) query(fn func(*supervisor)) {
+	done := make(chan struct{})
+	if p.post(evQuery{func(s *supervisor) { fn(s); close(done) }}) {
+		<-done
+	}
+}
+
+func (s *supervisor) run() {
+	p := s.p
+	defer close(p.loopDone)
+	var memC <-chan time.Time
+	if p.opts.MaxMemory > 0 {
+		t := time.NewTicker(p.opts.MemoryCheck)
+		defer t.Stop()
+		memC = t.C
+	}
+	for {
+		select {
+		case ev := <-p.events:
+			s.handle(ev)
+		case <-memC:
+			s.sampleMemory()
+		case <-s.retryC:
+			s.retryC = nil
+			s.manage()
+		}
+		if s.stopping && len(s.workers) == 0 && s.pendingBoots() == 0 {
+			if s.stopDone != nil {
+				close(s.stopDone)
+			}
+			return
+		}
+	}
+}
+
+func (s *supervisor) pendingBoots() int {
+	n := s.replacing
+	if s.reload != nil {
+		n += s.reload.pending
+	}
+	return n
+}
+
+func (s *supervisor) handle(ev event) {
+	p := s.p
+	switch ev := ev.(type) {
+	case evStart:
+		job := &bootJob{kind: jobStart, done: ev.done}
+		for i := 0; i < s.target; i++ {
+			s.boot(job)
+		}
+		s.reload = job
+	case evBooted:
+		s.booted(ev.w, ev.err, ev.job)
+	case evTemplate:
+		ev.job.pending-- // the template boot itself
+		if ev.err != nil {
+			s.jobFailed(ev.job, ev.err)
+			s.finishJob(ev.job)
+			return
+		}
+		for i := 0; i < s.target; i++ {
+			s.boot(ev.job)
+		}
+	case evExited:
+		s.exited(ev.w)
+	case evTimedOut:
+		w := ev.w
+		if !s.workers[w] {
+			return
+		}
+		w.killWhenDrained = true
+		w.why = "a request ran past --timeout"
+		s.retire(w)
+		s.manage()
+	case evRecycle:
+		if w := ev.w; s.workers[w] && w.serving && !w.leaving {
+			p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID, "reason", ev.why)
+			w.leaving, w.why = true, ev.why
+			s.manage()
+		}
+	case evDrained:
+		if s.workers[ev.w] && ev.w.retiring.Load() {
+			s.stopIfDrained(ev.w)
+		}
+	case evBroken:
+		if w := ev.w; s.workers[w] && !w.stopSent {
+			p.log.Error("killing worker after a protocol error", "worker", w.ID, "pid", w.PID)
+			w.stopSent = true
+			w.kill()
+		}
+	case evKill:
+		if w := ev.w; s.workers[w] {
+			if !w.killWhenDrained {
+				p.log.Warn("retired worker did not exit; killing it", "worker", w.ID, "pid", w.PID)
+			}
+			w.kill()
+		}
+	case evReload:
+		if s.stopping {
+			return
+		}
+		if s.reload != nil {
+			s.reloadAgain = true // code changed again meanwhile: reload once more after this one
+			return
+		}
+		s.startReload()
+	case evScale:
+		ev.done <- s.scale(ev.delta)
+	case evStop:
+		s.stop(ev.timeout, ev.done)
+	case evStopNow:
+		for w := range s.workers {
+			if w.alive() {
+				p.log.Warn("worker did not stop in time; killing it", "worker", w.ID, "pid", w.PID)
+				w.kill()
+			}
+		}
+	case evQuery:
+		ev.fn(s)
+	}
+}
+
+// boot starts one worker for job in the background; evBooted follows.
+func (s *supervisor) boot(job *bootJob) {
+	p := s.p
+	job.pending++
+	if job.kind == jobReplace {
+		s.replacing++
+	}
+	id := int(p.nextID.Add(1))
+	ctx := s.ctx
+	go func() {
+		w, err := p.spawn(ctx, id)
+		if w != nil {
+			w.Gen = job.gen
+			if p.opts.MaxRequests > 0 {
+				w.maxRequests = int64(p.opts.MaxRequests)
+				if p.opts.MaxRequestsJitter > 0 {
+					w.maxRequests += rand.Int64N(int64(p.opts.MaxRequestsJitter) + 1)
+				}
+			}
+		}
+		if !p.post(evBooted{w, err, job}) && w != nil {
+			w.kill()
+		}
+	}()
+}
+
+// booted takes in a worker that finished booting (or failed to).
+func (s *supervisor) booted(w *Worker, err error, job *bootJob) {
+	p := s.p
+	job.pending--
+	if job.kind == jobReplace {
+		s.replacing--
+	}
+	if w != nil {
+		s.workers[w] = true
+		go func() {
+			<-w.Exited()
+			p.post(evExited{w})
+		}()
+		go w.readControl()
+	}
+	if s.stopping {
+		if w != nil {
+			s.stopWorker(w)
+		}
+		return
+	}
+	switch job.kind {
+	case jobReplace:
+		if err != nil {
+			s.bootFailed(err)
+			return
+		}
+		s.failing, s.backoff = 0, 0
+		s.serve(w)
+		if job.why == "scale" {
+			p.log.Info("added a worker", "signal", "SIGTTIN", "workers", s.target)
+		}
+		s.manage()
+	default:
+		if err != nil {
+			s.jobFailed(job, err)
+		} else if job.err != nil {
+			s.stopWorker(w)
+		} else {
+			job.ready = append(job.ready, w)
+		}
+		if job.pending == 0 {
+			s.finishJob(job)
+		}
+	}
+}
+
+// jobFailed records the first failure of a start or reload and stops the
+// workers it had booted.
+func (s *supervisor) jobFailed(job *bootJob, err error) {
+	if job.err == nil {
+		job.err = err
+	}
+	for _, w := range job.ready {
+		s.stopWorker(w)
+	}
+	job.ready = nil
+}
+
+// finishJob ends a start or a reload once all its boots are done.
+func (s *supervisor) finishJob(job *bootJob) {
+	p := s.p
+	s.reload = nil
+	switch job.kind {
+	case jobStart:
+		if job.err == nil {
+			for _, w := range job.ready {
+				s.serve(w)
+			}
+		}
+		job.done <- job.err
+	case jobReload:
+		if job.err != nil {
+			var be *BootError
+			if errors.As(job.err, &be) {
+				fmt.Fprintf(os.Stderr, "gowsgi: reload failed; the previous workers keep serving. The new code does not load:\n%s\n", strings.TrimRight(be.Detail, "\n"))
+			} else {
+				p.log.Error("reload failed; the previous workers keep serving", "err", job.err)
+			}
+		} else {
+			for w := range s.workers {
+				if w.serving && w.Gen < job.gen {
+					w.leaving, w.why = true, "reload"
+				}
+			}
+			for _, w := range job.ready {
+				s.serve(w)
+			}
+			p.log.Info("reload complete: new workers serving, old ones draining")
+			if p.opts.OnReloaded != nil {
+				p.opts.OnReloaded()
+			}
+		}
+		if s.reloadAgain {
+			s.reloadAgain = false
+			s.startReload()
+		}
+		s.manage()
+	}
+}
+
+func (s *supervisor) startReload() {
+	p := s.p
+	s.gen++
+	job := &bootJob{kind: jobReload, gen: s.gen}
+	s.reload = job
+	p.log.Info("reloading: starting a new generation of workers", "generation", s.gen)
+	if !p.opts.Preload {
+		for i := 0; i < s.target; i++ {
+			s.boot(job)
+		}
+		return
+	}
+	// The new code is imported once, by a new template; the new
+	// generation is forked from it.
+	job.pending++
+	go func() { p.post(evTemplate{job, p.renewTemplate()}) }()
+}
+
+// bootFailed backs off after a replacement failed to boot, and gives up when
+// boots keep failing and no worker is left serving.
+func (s *supervisor) bootFailed(err error) {
+	p := s.p
+	s.failing++
+	if s.failing >= fatalBootFailures && s.fresh() == 0 {
+		if !s.gaveUp {
+			s.gaveUp = true
+			p.log.Error("workers keep failing to boot and none is serving; giving up")
+			select {
+			case p.fatal <- err:
+			default:
+			}
+		}
+		return
+	}
+	if s.backoff == 0 {
+		s.backoff = 100 * time.Millisecond
+	} else {
+		s.backoff = min(2*s.backoff, 10*time.Second)
+	}
+	s.retryAt = time.Now().Add(s.backoff)
+	p.log.Error("worker failed to boot; retrying", "in", s.backoff.String(), "err", Summary(err))
+	s.manage()
+}
+
+// fresh counts the workers in service that are not leaving.
+func (s *supervisor) fresh() int {
+	n := 0
+	for w := range s.workers {
+		if w.serving && !w.leaving {
+			n++
+		}
+	}
+	return n
+}
+
+// manage reconciles the workers with the target: replacements are booted
+// for missing ones (after a backoff while boots fail), leaving workers are
+// retired once enough fresh ones serve, and extra ones are retired.
+func (s *supervisor) manage() {
+	if s.stopping || s.gaveUp {
+		return
+	}
+	fresh := s.fresh()
+	if need := s.target - fresh - s.replacing; need > 0 && s.reload == nil {
+		if wait := time.Until(s.retryAt); wait > 0 {
+			if s.retryC == nil {
+				s.retryC = time.After(wait)
+			}
+		} else {
+			for i := 0; i < need; i++ {
+				s.boot(&bootJob{kind: jobReplace, gen: s.gen})
+			}
+		}
+	}
+	if fresh >= s.target {
+		for w := range s.workers {
+			if w.serving && w.leaving {
+				s.retire(w)
+			}
+		}
+	}
+	if extra := fresh - s.target; extra > 0 {
+		var ws []*Worker
+		for w := range s.workers {
+			if w.serving && !w.leaving {
+				ws = append(ws, w)
+			}
+		}
+		sort.Slice(ws, func(i, j int) bool { return ws[i].ID < ws[j].ID })
+		for _, w := range ws[:extra] {
+			w.why = "scaled down"
+			s.retire(w)
+		}
+	}
+}
+
+// serve puts a ready worker into service.
+func (s *supervisor) serve(w *Worker) {
+	w.serving = true
+	s.rebuildSlots()
+	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
+	for _, sl := range w.slots {
+		s.p.idle <- sl
+	}
+}
+
+// retire takes w out of service: it gets no new requests, and is stopped
+// once the ones it has are done.
+func (s *supervisor) retire(w *Worker) {
+	w.serving = false
+	w.retiring.Store(true)
+	s.rebuildSlots()
+	// Requests pipelined on its slots that have not started go elsewhere.
+	for _, sl := range w.slots {
+		sl.mu.Lock()
+		var behind *ticket
+		if len(sl.queue) > 1 {
+			behind = sl.queue[1]
+		}
+		sl.mu.Unlock()
+		if behind != nil && behind.revoked != nil {
+			sl.requestRevoke(behind)
+		}
+	}
+	s.stopIfDrained(w)
+}
+
+// stopIfDrained stops a retired worker that has no request left, or kills a
+// timed-out one once only its stuck requests remain.
+func (s *supervisor) stopIfDrained(w *Worker) {
+	if w.stopSent {
+		return
+	}
+	if w.killWhenDrained {
+		for _, sl := range w.slots {
+			sl.mu.Lock()
+			running := len(sl.queue) > 0 && !sl.queue[0].stuck
+			sl.mu.Unlock()
+			if running {
+				return
+			}
+		}
+		w.stopSent, w.expected = true, true
+		// faulthandler writes from its signal handler: give it a moment.
+		time.AfterFunc(250*time.Millisecond, func() { s.p.post(evKill{w}) })
+		return
+	}
+	if w.busy.Load() > 0 {
+		return
+	}
+	s.stopWorker(w)
+}
+
+// stopWorker asks w to exit, and kills it if it has not after 10 s.
+func (s *supervisor) stopWorker(w *Worker) {
+	if w.stopSent && !w.killWhenDrained {
+		return
+	}
+	w.stopSent, w.expected = true, true
+	w.stop()
+	time.AfterFunc(10*time.Second, func() { s.p.post(evKill{w}) })
+}
+
+// exited forgets a worker whose process ended; manage replaces it.
+func (s *supervisor) exited(w *Worker) {
+	p := s.p
+	if !s.workers[w] {
+		return
+	}
+	delete(s.workers, w)
+	wasServing := w.serving
+	if w.serving {
+		w.serving = false
+		w.retiring.Store(true)
+		s.rebuildSlots()
+	}
+	switch {
+	case s.stopping:
+	case w.expected && w.retiring.Load():
+		p.log.Info("worker retired", "worker", w.ID, "pid", w.PID, "reason", w.why)
+	case w.expected:
+	case wasServing:
+		p.log.Error("worker died; replacing it", "worker", w.ID, "pid", w.PID, "status", w.ExitStatus())
+	default:
+		p.log.Warn("worker exited", "worker", w.ID, "pid", w.PID, "status", w.ExitStatus())
+	}
+	s.manage()
+}
+
+func (s *supervisor) scale(delta int) error {
+	if s.stopping {
+		return ErrStopped
+	}
+	if delta > 0 {
+		s.target += delta
+		for i := 0; i < delta && s.reload == nil; i++ {
+			s.boot(&bootJob{kind: jobReplace, gen: s.gen, why: "scale"})
+		}
+		return nil
+	}
+	if s.target+delta < 1 {
+		return errors.New("already at one worker")
+	}
+	s.target += delta
+	s.p.log.Info("removing a worker", "signal", "SIGTTOU", "workers", s.target)
+	s.manage()
+	return nil
+}
+
+// stop ends every worker; evStopNow kills the ones still running after
+// timeout. The loop returns once all have exited.
+func (s *supervisor) stop(timeout time.Duration, done chan struct{}) {
+	p := s.p
+	if s.stopping {
+		close(done)
+		return
+	}
+	s.stopping, s.stopDone = true, done
+	p.stopOnce.Do(func() { close(p.stopping) })
+	s.cancel()
+	if s.reload != nil && s.reload.done != nil {
+		s.reload.done <- ErrStopped
+		s.reload.done = nil
+	}
+	for w := range s.workers {
+		w.retiring.Store(true)
+		s.stopWorker(w)
+	}
+	s.rebuildSlots()
+	p.preload.retireAll()
+	if timeout <= 0 {
+		s.handle(evStopNow{})
+	} else {
+		time.AfterFunc(timeout, func() { p.post(evStopNow{}) })
+	}
+}
+
+// sampleMemory retires workers whose resident memory passed --max-memory,
+// at once (they get no new requests; a replacement boots), and kills one
+// that reaches twice the limit: a leak that fast would take the machine.
+func (s *supervisor) sampleMemory() {
+	p := s.p
+	limit := p.opts.MaxMemory
+	for w := range s.workers {
+		if w.stopSent && !w.alive() {
+			continue
+		}
+		rss, err := residentBytes(w.PID)
+		if err != nil {
+			continue
+		}
+		switch {
+		case rss > 2*limit && !w.killWhenDrained:
+			p.log.Error("killing worker: resident memory over twice --max-memory", "worker", w.ID, "pid", w.PID,
+				"rss_mib", rss>>20, "max_memory_mib", limit>>20)
+			w.killWhenDrained, w.stopSent, w.expected = true, true, true
+			w.why = "memory"
+			if w.serving {
+				w.serving = false
+				w.retiring.Store(true)
+				s.rebuildSlots()
+			}
+			w.kill()
+			s.manage()
+		case rss > limit && w.serving:
+			p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID,
+				"reason", fmt.Sprintf("resident memory %d MiB over --max-memory %d MiB", rss>>20, limit>>20))
+			w.why = "memory"
+			s.retire(w)
+			s.manage()
+		}
+	}
+}
+
+// rebuildSlots refreshes the list of slots the pipeline may use.
+func (s *supervisor) rebuildSlots() {
+	var all []*Slot
+	for w := range s.workers {
+		if w.serving {
+			all = append(all, w.slots...)
+		}
+	}
+	s.p.slots.Store(&all)
+}
