@@ -185,8 +185,9 @@ func TestBindForms(t *testing.T) {
 		}
 	})
 	t.Run("bad bind", func(t *testing.T) {
-		code, _, stderr := runGowsgi(t, 30*time.Second, probe, "--bind", "localhost")
-		if code != 2 || !strings.Contains(stderr, "expected HOST:PORT") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		// A bare host is gunicorn's HOST (port 8000); a bad port is refused.
+		code, _, stderr := runGowsgi(t, 30*time.Second, probe, "--bind", "localhost:http")
+		if code != 2 || !strings.Contains(stderr, `port "http" is not a number`) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
 			t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 		}
 	})

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,7 +59,24 @@ func run(args []string) int {
 		fmt.Println("gowsgi", version)
 		return 0
 	}
-	log := newLogger(cfg.LogLevel)
+	if cfg.PrintConfig {
+		cfg.PrintSettings(os.Stdout, cfg.JSON) // warnings included
+		return 0
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(os.Stderr, "gowsgi: %s\n", w)
+	}
+	if cfg.CheckConfig {
+		return check.CheckConfig(cfg, os.Stdout, os.Stderr)
+	}
+	errOut, closeErr, err := cfg.ErrorLog.Open()
+	if err != nil {
+		return fail(1, "cannot open error log: %v", err)
+	}
+	if closeErr {
+		defer errOut.Close()
+	}
+	log := newLogger(cfg.LogLevel, errOut)
 	slog.SetDefault(log)
 	if path := os.Getenv("GOWSGI_CPUPROFILE"); path != "" {
 		// For bench/: profile the Go side until shutdown.
@@ -71,8 +89,9 @@ func run(args []string) int {
 	}
 
 	var mounts []*static.Mount
-	for _, spec := range cfg.Static {
-		m, err := static.ParseMount(spec)
+	staticOpts := static.Options{AllowDotfiles: cfg.StaticAllowDotfiles, FollowSymlinks: cfg.StaticFollowSymlinks, MaxAge: cfg.StaticMaxAge}
+	for _, sm := range cfg.Static {
+		m, err := static.NewMount(sm.Prefix, sm.Dir, staticOpts)
 		if err != nil {
 			return fail(2, "%v", err)
 		}
@@ -88,6 +107,12 @@ func run(args []string) int {
 		// print() in the app shows up at once, as under wsgiref in a terminal.
 		env = append(env, "PYTHONUNBUFFERED=1")
 	}
+	env = append(env, cfg.Env...)
+	removePid, err := cfg.WritePidFile()
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	defer removePid()
 
 	// Signals are ours before any port is bound: a SIGTTIN that arrives
 	// once a client can connect must not stop the process (its default).
@@ -105,9 +130,10 @@ func run(args []string) int {
 		Timeout:     cfg.Timeout,
 		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
 		PipelineDepth:  cfg.PipelineDepth,
-		MaxMemory:      int64(cfg.MaxMemoryMiB) << 20,
-		ResponseBuffer: 1 << 20,
-		ResponseSpool:  1 << 30,
+		MaxMemory:      cfg.MaxMemory,
+		ResponseBuffer: cfg.ResponseBuffer,
+		ResponseSpool:  cfg.ResponseSpool,
+		TempDir:        cfg.TmpUploadDir,
 		Log:            log,
 		OnReloaded: func() {
 			if w := watcher.Load(); w != nil {
@@ -130,32 +156,35 @@ func run(args []string) int {
 		return 0
 	}
 
+	oldUmask := -1
+	if cfg.Umask >= 0 {
+		oldUmask = syscall.Umask(cfg.Umask) // gunicorn's --umask: for the unix sockets
+	}
 	listeners, err := listen(cfg.Binds)
+	if oldUmask >= 0 {
+		syscall.Umask(oldUmask)
+	}
 	if err != nil {
 		pool.Stop(cfg.GracefulTimeout)
 		return fail(1, "%v", err)
 	}
 
 	var accessLog *front.AccessLog
-	switch cfg.AccessLog {
-	case "":
-	case "-":
-		accessLog = front.NewAccessLog(os.Stdout)
-	default:
-		f, err := os.OpenFile(cfg.AccessLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			pool.Stop(cfg.GracefulTimeout)
-			return fail(1, "cannot open access log: %v", err)
+	if out, mustClose, err := cfg.AccessLog.Open(); err != nil {
+		pool.Stop(cfg.GracefulTimeout)
+		return fail(1, "cannot open access log: %v", err)
+	} else if out != nil {
+		if mustClose {
+			defer out.Close()
 		}
-		defer f.Close()
-		accessLog = front.NewAccessLog(f)
+		accessLog = front.NewAccessLog(out)
 	}
 
 	handler := &front.Handler{
 		Static: mounts,
-		Pool:   pool, RootPath: strings.TrimRight(cfg.RootPath, "/"), Scheme: "http",
-		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory,
-		BodyBudget: workers.NewBudget(64 << 20),
+		Pool:   pool, RootPath: cfg.RootPath, Scheme: "http",
+		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
+		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
 		AccessLog:  accessLog, Log: log,
 	}
 	srv := &http1.Server{
@@ -163,10 +192,10 @@ func run(args []string) int {
 		ReadHeaderTimeout: cfg.HeaderTimeout,
 		IdleTimeout:       cfg.KeepAlive,
 		BodyReadTimeout:   cfg.BodyTimeout,
-		BodyMinRate:       1024,
+		BodyMinRate:       cfg.BodyMinRate,
 		WriteTimeout:      cfg.WriteTimeout,
 		MaxRequestLine:    cfg.MaxRequestLine,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
 		MaxHeaderFields:   cfg.MaxHeaderFields,
 		MaxConns:          cfg.MaxConnections,
 		ErrorLog:          log,
@@ -255,8 +284,8 @@ loop:
 	}
 	pool.Stop(stopWait)
 	for _, b := range cfg.Binds {
-		if network, addr, _ := config.ParseBind(b); network == "unix" {
-			os.Remove(addr)
+		if b.Network == "unix" {
+			os.Remove(b.Addr)
 		}
 	}
 	if accessLog != nil {
@@ -281,17 +310,24 @@ func bootFailed(target string, err error) int {
 }
 
 // listen binds every address, or none: a port in use is one clear line.
-func listen(binds []string) ([]net.Listener, error) {
+func listen(binds []config.Bind) ([]net.Listener, error) {
 	var ls []net.Listener
-	for _, b := range binds {
-		network, addr, err := config.ParseBind(b)
-		if err == nil && network == "unix" {
-			err = removeStaleSocket(addr)
+	for _, bind := range binds {
+		var err error
+		if bind.Network == "unix" {
+			err = removeStaleSocket(bind.Addr)
 		}
 		var l net.Listener
-		if err == nil {
-			l, err = net.Listen(network, addr)
+		switch {
+		case err != nil:
+		case bind.Network == "fd":
+			// gunicorn's fd://N: a listening socket inherited from the parent.
+			fd, _ := strconv.Atoi(bind.Addr)
+			l, err = net.FileListener(os.NewFile(uintptr(fd), bind.Spec))
+		default:
+			l, err = net.Listen(bind.Network, bind.Addr)
 		}
+		b := bind.Spec
 		if err != nil {
 			for _, l := range ls {
 				l.Close()
@@ -334,18 +370,6 @@ func listenURL(l net.Listener) string {
 	return "http://" + l.Addr().String()
 }
 
-func newLogger(level string) *slog.Logger {
-	var lv slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		lv = slog.LevelDebug
-	case "warning", "warn":
-		lv = slog.LevelWarn
-	case "error", "critical":
-		lv = slog.LevelError
-	default:
-		lv = slog.LevelInfo
-	}
-	var w io.Writer = os.Stderr
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lv}))
+func newLogger(level slog.Level, w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

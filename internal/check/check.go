@@ -29,8 +29,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/gowsgi/gowsgi/internal/config"
 	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
 
@@ -120,41 +119,35 @@ Exit status: 0 clean, 1 violations, 2 the application cannot be loaded.
 `
 
 // Main runs `gowsgi check` with args (the arguments after "check") and
-// returns the exit code.
+// returns the exit code. Options are gowsgi's own (config.ParseCheck):
+// --python, --chdir, --pythonpath, a gunicorn config file..., and --timeout
+// bounds each request.
 func Main(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("gowsgi check", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	python := fs.String("python", os.Getenv("GOWSGI_PYTHON"), "Python interpreter (default: $VIRTUAL_ENV/bin/python, else python3 on PATH)")
-	chdir := fs.String("chdir", os.Getenv("GOWSGI_CHDIR"), "change to this directory before loading the app")
-	var pythonPath []string
-	if v := os.Getenv("GOWSGI_PYTHONPATH"); v != "" {
-		pythonPath = []string{v}
-	}
-	fs.StringArrayVar(&pythonPath, "pythonpath", pythonPath, "directory to prepend to sys.path (repeatable)")
-	timeout := fs.Duration("timeout", 30*time.Second, "longest one request may take")
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "gowsgi check: %v\n%s%s", err, usage, fs.FlagUsages())
+	cfg, err := config.ParseCheck(args, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "gowsgi check: %v\n%s%s", err, usage, checkFlags())
 		return ExitNoLoad
 	}
-	if *help {
-		fmt.Fprintf(stdout, "%s%s", usage, fs.FlagUsages())
+	if cfg.ShowHelp {
+		fmt.Fprintf(stdout, "%s%s", usage, checkFlags())
 		return ExitClean
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "gowsgi check: want exactly one TARGET, got %d arguments\n%s%s", fs.NArg(), usage, fs.FlagUsages())
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "gowsgi check: %s\n", w)
+	}
+	if len(cfg.Args) != 1 {
+		fmt.Fprintf(stderr, "gowsgi check: want exactly one TARGET, got %d arguments\n%s%s", len(cfg.Args), usage, checkFlags())
 		return ExitNoLoad
 	}
-	target := fs.Arg(0)
-	py, err := pyshim.FindPython(*python)
+	cfg.Target = cfg.Args[0]
+	py, err := pyshim.FindPython(cfg.Python)
 	if err != nil {
 		fmt.Fprintf(stderr, "gowsgi check: %v\n", err)
 		return ExitNoLoad
 	}
-	rep := Run(Options{Python: py, Target: target, Chdir: *chdir, PythonPath: pythonPath, RequestTimeout: *timeout})
-	if *asJSON {
+	rep := Run(Options{Python: py, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
+		RequestTimeout: cfg.Timeout, BootTimeout: cfg.BootTimeout})
+	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		enc.SetEscapeHTML(false)
@@ -165,6 +158,42 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return rep.ExitCode
 }
 
+// checkFlags lists the options that matter to a check.
+func checkFlags() string {
+	return "Options:\n" +
+		"      --json                print the report as JSON\n" +
+		"      --python string       Python interpreter (default: $VIRTUAL_ENV/bin/python, else python3 on PATH)\n" +
+		"      --chdir string        change to this directory before loading the app\n" +
+		"      --pythonpath string   directories to prepend to sys.path (comma-separated; repeatable)\n" +
+		"  -t, --timeout duration    longest one request may take (default 30s)\n" +
+		"  -c, --config string       gunicorn config file (default: ./gunicorn.conf.py when present)\n" +
+		"Every gowsgi option is accepted; see gowsgi --help.\n"
+}
+
+// CheckConfig is --check-config: it loads the app as the configuration
+// says, in the chosen interpreter, and returns 0 when it loads, else 1
+// (gunicorn's exit codes), printing why to stderr.
+func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
+	py, err := pyshim.FindPython(cfg.Python)
+	if err != nil {
+		fmt.Fprintf(stderr, "gowsgi: %v\n", err)
+		return 1
+	}
+	rep := Load(Options{Python: py, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
+	if !rep.Loaded {
+		fmt.Fprintf(stderr, "gowsgi: cannot load %s: %s\n", cfg.Target, rep.LoadError)
+		if rep.Suggestion != "" {
+			fmt.Fprintf(stderr, "did you mean: %s\n", rep.Suggestion)
+		}
+		if rep.Traceback != "" {
+			fmt.Fprintf(stderr, "%s", indent(rep.Traceback, "  "))
+		}
+		return 1
+	}
+	fmt.Fprintf(stdout, "gowsgi: configuration OK; %s loads (%s)\n", rep.Callable, rep.Type)
+	return 0
+}
+
 // Options say what to check and how.
 type Options struct {
 	Python         string
@@ -173,7 +202,20 @@ type Options struct {
 	PythonPath     []string
 	RequestTimeout time.Duration // per request; 0 = none
 	BootTimeout    time.Duration // for loading the app; 0 = 2 minutes
+	// LoadOnly loads the application and sends it no request
+	// (--check-config).
+	LoadOnly bool
 }
+
+// Load loads the application as Run does, without sending it a request.
+func Load(o Options) *Report {
+	o.LoadOnly = true
+	return Run(o)
+}
+
+// mainGuard is where check.py starts; LoadOnly empties its request list
+// just before it.
+var mainGuard = []byte("\nif __name__ == '__main__':")
 
 // Run performs a check and returns its report (ExitCode set).
 func Run(o Options) *Report {
@@ -227,7 +269,11 @@ func Run(o Options) *Report {
 		w := bufio.NewWriter(srcW)
 		fmt.Fprintf(w, "%d\n", len(pyshim.WorkerSource))
 		w.Write(pyshim.WorkerSource)
-		w.Write(pyshim.CheckSource)
+		src := pyshim.CheckSource
+		if o.LoadOnly {
+			src = bytes.Replace(src, mainGuard, append([]byte("\nREQUESTS = []"), mainGuard...), 1)
+		}
+		w.Write(src)
 		w.Flush()
 		srcW.Close()
 	}()

@@ -1,201 +1,345 @@
-// Package config turns the command line and GOWSGI_* environment variables
-// into one Config value. Flags win over the environment; the environment wins
-// over defaults. Flag names follow gunicorn's where one exists.
+// Package config turns the command line, GUNICORN_CMD_ARGS, GOWSGI_*
+// environment variables and a gunicorn configuration file into one typed
+// Config value. Everything is parsed here, once: main and the packages it
+// starts receive sizes as byte counts, durations as time.Duration, binds and
+// static mounts as checked values.
+//
+// Precedence, highest first: command line, GUNICORN_CMD_ARGS, GOWSGI_*
+// environment, config file (-c FILE, else ./gunicorn.conf.py), defaults.
+// Flag names follow gunicorn's where one exists, and every gunicorn setting
+// is accepted under gunicorn's spellings: honoured, accepted with a one-line
+// notice (Config.Warnings), or refused with a reason (see settings.go).
 package config
 
 import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/spf13/pflag"
 )
 
 // Config is everything gowsgi needs to run.
 type Config struct {
-	Target     string
-	Binds      []string
-	Workers    int
-	Threads    int
-	Python     string
-	Chdir      string
+	// Target is the application: module:callable, module, file.py[:callable]
+	// or module:factory(...). From the positional argument, GOWSGI_APP, or
+	// wsgi_app in a gunicorn config file.
+	Target string
+	// Binds are the addresses to listen on, in order; never empty.
+	Binds []Bind
+	// Workers is the number of worker processes (≥ 1).
+	Workers int
+	// Threads is the number of request slots (Python threads) per worker
+	// (≥ 1). A gevent/eventlet worker class sets it from worker_connections.
+	Threads int
+	// WorkerClass is gunicorn's -k value as given ("sync" by default); it is
+	// already folded into Threads and is kept for --print-config and logs.
+	WorkerClass string
+	// Python is the interpreter as given with --python ("" = look it up
+	// with pyshim.FindPython).
+	Python string
+	// Chdir is the directory the workers change to before loading the app;
+	// absolute, and a directory when the configuration was parsed.
+	Chdir string
+	// PythonPath are directories prepended to sys.path, in order (gunicorn's
+	// comma-separated --pythonpath is split).
 	PythonPath []string
-	RootPath   string
-	Static     []string // "/URL-PREFIX=DIR"
+	// RootPath is SCRIPT_NAME, the URL prefix the app is mounted under,
+	// without a trailing slash.
+	RootPath string
 
-	AccessLog   string // "-" = stdout, "" = off, else a file path
-	LogLevel    string
+	// Static are the URL prefixes served from directories by Go.
+	Static []StaticMount
+	// StaticAllowDotfiles serves files and directories whose name starts
+	// with "." under static mounts (refused with 404 by default).
+	StaticAllowDotfiles bool
+	// StaticFollowSymlinks serves symbolic links under static mounts that
+	// point outside the mount's directory (refused by default).
+	StaticFollowSymlinks bool
+	// StaticMaxAge is the Cache-Control max-age sent with static files;
+	// 0 = no Cache-Control header.
+	StaticMaxAge time.Duration
+
+	// AccessLog is where access lines (Combined Log Format) go.
+	AccessLog Output
+	// ErrorLog is where gowsgi's own log goes (stderr by default).
+	ErrorLog Output
+	// LogLevel is the error log's threshold (gunicorn's "critical" is
+	// slog.LevelError).
+	LogLevel slog.Level
+
+	// MaxBodySize is the largest request body accepted, in bytes; larger
+	// gets 413. 0 = no limit.
 	MaxBodySize int64
-	BodyMemory  int64
-	MaxQueue    int
+	// BodyMemory is the largest request body held in memory, in bytes;
+	// larger bodies are spooled to an unlinked file in TmpUploadDir.
+	BodyMemory int64
+	// BodyMemoryTotal bounds the request-body bytes held in memory by all
+	// requests together; beyond it, bodies are spooled to disk.
+	BodyMemoryTotal int64
+	// BodyMinRate is the average rate, in bytes per second, a client must
+	// keep up while sending a request body; 0 = no minimum.
+	BodyMinRate int64
+	// ResponseBuffer is how many response bytes gowsgi takes off a worker
+	// per request and holds in memory, so a slow reader does not hold a
+	// Python thread.
+	ResponseBuffer int64
+	// ResponseSpool is how many further response bytes per request may be
+	// spooled to a temp file in TmpUploadDir once ResponseBuffer is full;
+	// beyond it the worker waits for the client. 0 = no spooling.
+	ResponseSpool int64
+	// TmpUploadDir is the directory for spooled request bodies and
+	// responses (gunicorn's tmp_upload_dir); absolute, os.TempDir() by
+	// default.
+	TmpUploadDir string
 
-	QueueTimeout      time.Duration
-	GracefulTimeout   time.Duration
-	KeepAlive         time.Duration
-	HeaderTimeout     time.Duration
-	BodyTimeout       time.Duration
-	WriteTimeout      time.Duration
-	MaxConnections    int
-	MaxRequestLine    int
-	MaxHeaderBytes    int
-	MaxHeaderFields   int
-	BootTimeout       time.Duration
-	Timeout           time.Duration
-	MaxRequests       int
-	PipelineDepth     int
+	// MaxQueue is how many requests may wait for a free worker; beyond, 503.
+	MaxQueue int
+	// QueueTimeout is the longest a request waits for a free worker; then 503.
+	QueueTimeout time.Duration
+	// GracefulTimeout is how long in-flight requests may take to finish
+	// after SIGTERM/SIGINT.
+	GracefulTimeout time.Duration
+	// KeepAlive is how long an idle keep-alive connection stays open.
+	KeepAlive time.Duration
+	// HeaderTimeout is the time a client has to send a request head.
+	HeaderTimeout time.Duration
+	// BodyTimeout is the longest pause allowed while a client sends a body.
+	BodyTimeout time.Duration
+	// WriteTimeout is the longest a client may stall reading a response.
+	WriteTimeout time.Duration
+	// MaxConnections bounds open client connections.
+	MaxConnections int
+	// MaxRequestLine is the longest request line, in bytes; longer gets 414.
+	MaxRequestLine int
+	// MaxHeaderBytes bounds the request header section, in bytes; larger
+	// gets 431.
+	MaxHeaderBytes int64
+	// MaxHeaderFields bounds the number of request header fields; more gets
+	// 431.
+	MaxHeaderFields int
+	// BootTimeout is the time a worker may take to import the app.
+	BootTimeout time.Duration
+	// Timeout: a worker silent this long on one request has its stacks
+	// logged, the client gets 504 and the worker is replaced. 0 = never.
+	Timeout time.Duration
+	// MaxRequests recycles a worker after this many requests; 0 = never.
+	MaxRequests int
+	// MaxRequestsJitter adds a random 0..N to MaxRequests per worker.
 	MaxRequestsJitter int
-	MaxMemoryMiB      int
-	Preload           bool
-	Reload            bool
-	ReloadExtraFiles  []string
-	ShowVersion       bool
-	ShowHelp          bool
-	noAccessLog       bool
-	maxBodySizeText   string
-	bodyMemoryText    string
-	maxHeaderByteText string
+	// PipelineDepth is how many requests may be queued on one fast worker
+	// thread when every thread is busy; 1 = no pipelining.
+	PipelineDepth int
+	// MaxMemory recycles a worker whose resident memory exceeds this many
+	// bytes; 0 = never.
+	MaxMemory int64
+	// Preload imports the app once in a template process and forks the
+	// workers from it (gunicorn's preload_app).
+	Preload bool
+	// Reload restarts the workers when one of the app's files changes.
+	Reload bool
+	// ReloadExtraFiles are further files watched with Reload.
+	ReloadExtraFiles []string
+
+	// Env are KEY=VALUE pairs (gunicorn's -e/--env, raw_env) added to the
+	// workers' environment.
+	Env []string
+	// PidFile, when set, is where gowsgi writes its process id while it
+	// runs (gunicorn's -p/--pid); see WritePidFile.
+	PidFile string
+	// Umask is applied while unix sockets are created (gunicorn's -m);
+	// -1 = leave the process umask alone.
+	Umask int
+	// ForwardedAllowIPs are the proxy addresses whose X-Forwarded-* headers
+	// gunicorn would trust (recorded; gowsgi's front does not use them yet).
+	ForwardedAllowIPs []string
+
+	// ConfigFile is the gunicorn config file that was read ("" = none);
+	// "python:module" for a module.
+	ConfigFile string
+	// Hooks are the gunicorn server hooks the config file defines.
+	Hooks Hooks
+
+	// PrintConfig: print every effective setting and exit 0 (--print-config).
+	PrintConfig bool
+	// CheckConfig: load the configuration and the app, then exit 0 or 1.
+	CheckConfig bool
+	// JSON asks --print-config (and `gowsgi check`) for JSON output.
+	JSON bool
+	// ShowVersion: print the version and exit.
+	ShowVersion bool
+	// ShowHelp: usage was asked for (Parse has printed it).
+	ShowHelp bool
+
+	// Warnings are one-line notices for stderr: gunicorn settings accepted
+	// but done differently, unknown config-file names. Print each as
+	// "gowsgi: <warning>".
+	Warnings []string
+
+	// Args are the positional arguments (the target, for `gowsgi check`).
+	Args []string
+
+	given map[string]*given // per setting name: its winning source and values
+	order []*setting        // settings in table order, for printing
+
+	noAccessLog       bool   // --no-access-log, folded into AccessLog
+	workerConnections int    // gunicorn's worker_connections, folded into Threads
+	fieldSize         int64  // gunicorn's limit_request_field_size, folded into MaxHeaderBytes
+	logLevelName      string // LogLevel as gunicorn names it, for --print-config
+}
+
+// Bind is one address to listen on.
+type Bind struct {
+	// Network is "tcp", "unix" or "fd" (an inherited listening socket,
+	// gunicorn's fd://N; Addr is then the descriptor number).
+	Network string
+	// Addr is the address for net.Listen: "host:port", a socket path, or
+	// the descriptor number.
+	Addr string
+	// Spec is the bind as the user wrote it, for messages.
+	Spec string
+}
+
+// String is the bind in --bind syntax, with gunicorn's defaults filled in:
+// "0.0.0.0:8000", "unix:/run/app.sock", "fd://3".
+func (b Bind) String() string {
+	switch b.Network {
+	case "unix":
+		return "unix:" + b.Addr
+	case "fd":
+		return "fd://" + b.Addr
+	}
+	return b.Addr
+}
+
+// StaticMount maps a URL prefix to a directory.
+type StaticMount struct {
+	// Prefix is the URL prefix, starting with "/" and without a trailing
+	// slash ("" for the root).
+	Prefix string
+	// Dir is the absolute directory; it existed and was a directory when
+	// the configuration was parsed.
+	Dir string
+}
+
+// Spec returns the mount as "/PREFIX=DIR" (the --static syntax).
+func (m StaticMount) Spec() string { return m.Prefix + "=" + m.Dir }
+
+// OutputKind says where a log goes.
+type OutputKind int
+
+// Log destinations.
+const (
+	OutputOff    OutputKind = iota // no log
+	OutputStdout                   // the process's stdout
+	OutputStderr                   // the process's stderr
+	OutputFile                     // Output.Path, opened for appending
+)
+
+// Output is a log destination.
+type Output struct {
+	To   OutputKind
+	Path string // for OutputFile: the file, absolute
+}
+
+// String returns the destination as the flags spell it: "-" style names
+// are written out ("stdout", "stderr"), "" for off.
+func (o Output) String() string {
+	switch o.To {
+	case OutputStdout:
+		return "stdout"
+	case OutputStderr:
+		return "stderr"
+	case OutputFile:
+		return o.Path
+	}
+	return ""
+}
+
+// Open returns a writer for the destination, and whether the caller must
+// close it (a file). OutputOff returns (nil, false, nil).
+func (o Output) Open() (io.WriteCloser, bool, error) {
+	switch o.To {
+	case OutputStdout:
+		return os.Stdout, false, nil
+	case OutputStderr:
+		return os.Stderr, false, nil
+	case OutputFile:
+		f, err := os.OpenFile(o.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+		return f, err == nil, err
+	}
+	return nil, false, nil
+}
+
+// Hooks records the gunicorn server hooks (on_starting, post_fork, ...) a
+// config file defines. gowsgi does not run them yet; the names let the
+// server say so and let a later version run them from File.
+type Hooks struct {
+	// File is the config file (or "python:module") that defines them.
+	File string
+	// Names are the hook names defined there, in gunicorn's order.
+	Names []string
 }
 
 // ErrHelp is returned when -h/--help was asked for; usage has been printed.
 var ErrHelp = errors.New("help requested")
 
-// Parse reads args (without the program name) and the environment.
+// UsageError is a configuration mistake: the message is one line, and the
+// process should exit 2.
+type UsageError struct{ Msg string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Parse reads args (without the program name), GUNICORN_CMD_ARGS and the
+// GOWSGI_* environment through getenv, and a gunicorn config file when one
+// is named or ./gunicorn.conf.py exists, for `gowsgi [OPTIONS] TARGET`.
+// -h prints usage to usageOut and returns ErrHelp.
 func Parse(args []string, getenv func(string) string, usageOut io.Writer) (*Config, error) {
-	c := &Config{}
-	fs := pflag.NewFlagSet("gowsgi", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
-
-	fs.StringArrayVarP(&c.Binds, "bind", "b", nil, "address to listen on: HOST:PORT, :PORT (all interfaces), [::1]:PORT or unix:/path (repeatable; default 127.0.0.1:8000)")
-	fs.IntVarP(&c.Workers, "workers", "w", runtime.NumCPU(), "worker processes")
-	fs.IntVar(&c.Threads, "threads", 1, "threads (request slots) per worker process")
-	fs.StringVar(&c.Python, "python", "", "Python interpreter (default: $VIRTUAL_ENV/bin/python, else python3 on PATH)")
-	fs.StringVar(&c.Chdir, "chdir", "", "change to this directory before loading the app")
-	fs.StringArrayVar(&c.PythonPath, "pythonpath", nil, "directory to prepend to sys.path (repeatable)")
-	fs.StringVar(&c.RootPath, "root-path", "", "SCRIPT_NAME: the URL prefix the app is mounted under")
-	fs.StringArrayVar(&c.Static, "static", nil, "serve files from DIR at URL-PREFIX from Go, never reaching Python: /URL-PREFIX=DIR (repeatable)")
-	fs.StringVar(&c.AccessLog, "access-log", "-", "access log file, '-' for stdout")
-	fs.BoolVar(&c.noAccessLog, "no-access-log", false, "do not write an access log")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "error log level: debug, info, warning, error")
-	fs.StringVar(&c.maxBodySizeText, "max-body-size", "0", "largest request body accepted (e.g. 10M); larger gets 413; 0 = unlimited")
-	fs.StringVar(&c.bodyMemoryText, "body-memory", "1M", "request bodies larger than this are spooled to a temp file")
-	fs.IntVar(&c.MaxQueue, "max-queue", 2048, "requests that may wait for a free worker; beyond, 503")
-	durationVar(fs, &c.QueueTimeout, "", "queue-timeout", 30*time.Second, "longest wait for a free worker before 503")
-	durationVar(fs, &c.GracefulTimeout, "", "graceful-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long in-flight requests may take to finish")
-	durationVar(fs, &c.KeepAlive, "", "keep-alive", 5*time.Second, "how long an idle keep-alive connection is kept open")
-	durationVar(fs, &c.HeaderTimeout, "", "header-timeout", 10*time.Second, "time allowed to send a request's head (slowloris protection)")
-	durationVar(fs, &c.BodyTimeout, "", "body-timeout", 30*time.Second, "longest pause allowed while a client sends a request body")
-	durationVar(fs, &c.WriteTimeout, "", "write-timeout", 30*time.Second, "longest a client may stall reading a response")
-	fs.IntVar(&c.MaxConnections, "max-connections", 10000, "open client connections; beyond, new ones wait to be accepted")
-	fs.IntVar(&c.MaxRequestLine, "limit-request-line", 8190, "longest request line; longer gets 414")
-	fs.StringVar(&c.maxHeaderByteText, "limit-request-header-size", "64K", "largest request header section; larger gets 431")
-	fs.IntVar(&c.MaxHeaderFields, "limit-request-fields", 100, "most request header fields; more gets 431")
-	durationVar(fs, &c.BootTimeout, "", "boot-timeout", 2*time.Minute, "time a worker may take to import the app")
-	durationVar(fs, &c.Timeout, "t", "timeout", 30*time.Second, "a worker silent this long on a request has its stacks logged, gets 504 and is replaced; 0 = never")
-	fs.IntVar(&c.PipelineDepth, "pipeline-depth", 32, "when every worker thread is busy, queue up to this many requests on one that is answering fast (fewer wake-ups under load); 1 = off")
-	fs.IntVar(&c.MaxRequests, "max-requests", 0, "recycle a worker after this many requests; 0 = never")
-	fs.IntVar(&c.MaxRequestsJitter, "max-requests-jitter", 0, "add a random 0..N to --max-requests per worker")
-	fs.IntVar(&c.MaxMemoryMiB, "max-memory", 0, "recycle a worker whose resident memory exceeds this many MiB; 0 = never")
-	fs.BoolVar(&c.Preload, "preload", false, "import the app once in a template process and fork the workers from it (copy-on-write; see README)")
-	fs.BoolVar(&c.Reload, "reload", false, "development: restart workers when a Python file of the app changes")
-	fs.StringArrayVar(&c.ReloadExtraFiles, "reload-extra-file", nil, "with --reload, also watch this file (repeatable)")
-	fs.BoolVarP(&c.ShowVersion, "version", "v", false, "print the version and exit")
-	fs.BoolVarP(&c.ShowHelp, "help", "h", false, "show this help")
-
-	// GOWSGI_THREADS=8 is --threads 8; a flag given on the command line wins.
-	var envErr error
-	fs.VisitAll(func(f *pflag.Flag) {
-		v := getenv("GOWSGI_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")))
-		if v == "" || envErr != nil {
-			return
-		}
-		if err := fs.Set(f.Name, v); err != nil {
-			envErr = fmt.Errorf("GOWSGI_%s: %v", strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_")), err)
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	// --bind flags replace GOWSGI_BIND rather than add to it.
-	envBinds := c.Binds
-	c.Binds = nil
-	if err := fs.Parse(args); err != nil {
+	c, err := load(args, getenv)
+	if err != nil {
 		return nil, err
 	}
-	if len(c.Binds) == 0 {
-		c.Binds = envBinds
-	}
 	if c.ShowHelp {
-		fmt.Fprintf(usageOut, "Usage: gowsgi [OPTIONS] TARGET\n       gowsgi check [--json] TARGET\n\n"+
-			"TARGET is module:callable, module (callable app or application), path/to/file.py[:callable]\n"+
-			"or module:factory() to call a factory once per worker.\n\nOptions:\n%s", fs.FlagUsages())
+		fmt.Fprint(usageOut, Usage())
 		return c, ErrHelp
 	}
 	if c.ShowVersion {
 		return c, nil
 	}
-	rest := fs.Args()
-	switch len(rest) {
+	switch len(c.Args) {
 	case 0:
-		if t := getenv("GOWSGI_APP"); t != "" {
-			c.Target = t
-		} else {
+		if c.Target == "" && !c.PrintConfig {
 			return nil, errors.New("no application given; usage: gowsgi [OPTIONS] TARGET (e.g. gowsgi myproject.wsgi:application)")
 		}
 	case 1:
-		c.Target = rest[0]
 	default:
-		return nil, fmt.Errorf("one application expected, got %d: %s", len(rest), strings.Join(rest, " "))
+		return nil, fmt.Errorf("one application expected, got %d: %s", len(c.Args), strings.Join(c.Args, " "))
 	}
-	return c, c.finish()
+	return c, nil
 }
 
-func (c *Config) finish() error {
-	if c.noAccessLog {
-		c.AccessLog = ""
-	}
-	if len(c.Binds) == 0 {
-		c.Binds = []string{"127.0.0.1:8000"}
-	}
-	if c.Workers < 1 {
-		return fmt.Errorf("--workers must be at least 1, got %d", c.Workers)
-	}
-	if c.Threads < 1 {
-		return fmt.Errorf("--threads must be at least 1, got %d", c.Threads)
-	}
-	if c.MaxRequests < 0 || c.MaxRequestsJitter < 0 || c.MaxMemoryMiB < 0 {
-		return errors.New("--max-requests, --max-requests-jitter and --max-memory cannot be negative")
-	}
-	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
-		return errors.New("--reload-extra-file needs --reload")
-	}
-	var err error
-	if c.MaxBodySize, err = ParseSize(c.maxBodySizeText); err != nil {
-		return fmt.Errorf("--max-body-size: %v", err)
-	}
-	if c.BodyMemory, err = ParseSize(c.bodyMemoryText); err != nil {
-		return fmt.Errorf("--body-memory: %v", err)
-	}
-	hb, err := ParseSize(c.maxHeaderByteText)
-	if err != nil {
-		return fmt.Errorf("--limit-request-header-size: %v", err)
-	}
-	c.MaxHeaderBytes = int(hb)
-	switch strings.ToLower(c.LogLevel) {
-	case "debug", "info", "warning", "warn", "error", "critical":
-	default:
-		return fmt.Errorf("--log-level: unknown level %q (debug, info, warning, error)", c.LogLevel)
-	}
-	for _, b := range c.Binds {
-		if _, _, err := ParseBind(b); err != nil {
-			return err
-		}
-	}
-	return nil
+// ParseCheck reads the arguments of `gowsgi check` the way Parse reads
+// gowsgi's: the same flags, environment and config file. The positional
+// arguments are left in Config.Args for the caller to judge; -h sets
+// ShowHelp and prints nothing.
+func ParseCheck(args []string, getenv func(string) string) (*Config, error) {
+	return load(args, getenv)
+}
+
+// Usage is gowsgi's -h text.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString("Usage: gowsgi [OPTIONS] TARGET\n       gowsgi check [--json] TARGET\n\n" +
+		"TARGET is module:callable, module (callable app or application), path/to/file.py[:callable]\n" +
+		"or module:factory() to call a factory once per worker.\n\nOptions:\n")
+	b.WriteString(FlagUsages())
+	b.WriteString("\ngunicorn's options, GUNICORN_CMD_ARGS and gunicorn.conf.py are accepted too;\n" +
+		"see \"Migrating from gunicorn\" in the README, or run with --print-config.\n")
+	return b.String()
 }
 
 // ParseSize reads a byte size: a number with an optional K, M or G suffix
@@ -213,61 +357,164 @@ func ParseSize(s string) (int64, error) {
 		mult, t = 1<<30, t[:len(t)-1]
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 {
+	if err != nil || n < 0 || n > (1<<62)/mult {
 		return 0, fmt.Errorf("%q is not a size (e.g. 512K, 10M, 1G)", s)
 	}
 	return n * mult, nil
 }
 
-// ParseBind splits a --bind value into a network ("tcp" or "unix") and an
-// address for net.Listen.
-func ParseBind(b string) (network, addr string, err error) {
-	if p, ok := strings.CutPrefix(b, "unix:"); ok {
-		if p == "" {
-			return "", "", fmt.Errorf("--bind %q: empty socket path", b)
-		}
-		return "unix", p, nil
-	}
-	if strings.HasPrefix(b, "tcp://") {
-		b = strings.TrimPrefix(b, "tcp://")
-	}
-	i := strings.LastIndexByte(b, ':')
-	if i < 0 {
-		return "", "", fmt.Errorf("--bind %q: expected HOST:PORT, :PORT or unix:/path", b)
-	}
-	host, port := b[:i], b[i+1:]
-	if strings.HasPrefix(host, "[") != strings.HasSuffix(host, "]") {
-		return "", "", fmt.Errorf("--bind %q: unbalanced brackets around the IPv6 address", b)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return "", "", fmt.Errorf("--bind %q: port %q is not a number from 0 to 65535", b, port)
-	}
-	return "tcp", b, nil
-}
-
-// secondsOrDuration is a duration flag that also takes plain seconds, so
-// gunicorn's "-t 30" works as well as "-t 30s" or "-t 1m30s".
-type secondsOrDuration struct{ d *time.Duration }
-
-func (v secondsOrDuration) String() string { return v.d.String() }
-func (v secondsOrDuration) Type() string   { return "duration" }
-func (v secondsOrDuration) Set(s string) error {
+// ParseDuration reads plain seconds ("30", "0.5", as gunicorn takes them)
+// or a Go duration ("500ms", "30s", "2m").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		if f < 0 {
-			return fmt.Errorf("%q is negative", s)
+			return 0, fmt.Errorf("%q is negative", s)
 		}
-		*v.d = time.Duration(f * float64(time.Second))
-		return nil
+		return time.Duration(f * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return fmt.Errorf("%q is not a duration (e.g. 30, 30s, 500ms, 2m)", s)
+		return 0, fmt.Errorf("%q is not a duration (e.g. 30, 30s, 500ms, 2m)", s)
 	}
-	*v.d = d
-	return nil
+	return d, nil
 }
 
-func durationVar(fs *pflag.FlagSet, p *time.Duration, short, name string, def time.Duration, usage string) {
-	*p = def
-	fs.VarP(secondsOrDuration{p}, name, short, usage)
+// ParseBind reads a --bind value as gunicorn does: HOST:PORT, HOST (port
+// 8000), :PORT (every interface), [IPv6]:PORT, tcp://HOST:PORT,
+// unix:/path or unix:///path, and fd://N (an inherited listening socket).
+func ParseBind(b string) (Bind, error) {
+	bind := Bind{Spec: b}
+	if p, ok := strings.CutPrefix(b, "unix:"); ok {
+		p = strings.TrimPrefix(p, "//")
+		if p == "" {
+			return bind, fmt.Errorf("%q: empty socket path", b)
+		}
+		bind.Network, bind.Addr = "unix", p
+		return bind, nil
+	}
+	if fd, ok := strings.CutPrefix(b, "fd://"); ok {
+		n, err := strconv.Atoi(fd)
+		if err != nil || n < 0 {
+			return bind, fmt.Errorf("%q: %q is not a file descriptor number", b, fd)
+		}
+		bind.Network, bind.Addr = "fd", fd
+		return bind, nil
+	}
+	addr := strings.TrimPrefix(b, "tcp://")
+	host, port := addr, "8000"
+	switch {
+	case strings.HasPrefix(addr, "["):
+		end := strings.IndexByte(addr, ']')
+		if end < 0 {
+			return bind, fmt.Errorf("%q: unbalanced brackets around the IPv6 address", b)
+		}
+		host = addr[:end+1]
+		if rest := addr[end+1:]; rest != "" {
+			p, ok := strings.CutPrefix(rest, ":")
+			if !ok {
+				return bind, fmt.Errorf("%q: expected [IPv6]:PORT", b)
+			}
+			port = p
+		}
+	case strings.Count(addr, ":") > 1:
+		return bind, fmt.Errorf("%q: put an IPv6 address in brackets, e.g. [::1]:8000", b)
+	case strings.Contains(addr, "]"):
+		return bind, fmt.Errorf("%q: unbalanced brackets around the IPv6 address", b)
+	case strings.Contains(addr, ":"):
+		host, port, _ = strings.Cut(addr, ":")
+	case addr == "":
+		host = "0.0.0.0"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return bind, fmt.Errorf("%q: port %q is not a number from 0 to 65535", b, port)
+	}
+	bind.Network, bind.Addr = "tcp", host+":"+port
+	return bind, nil
+}
+
+// ParseStatic reads a --static value, "/URL-PREFIX=DIR", and checks that
+// DIR is a directory; Dir comes back absolute.
+func ParseStatic(s string) (StaticMount, error) {
+	prefix, dir, ok := strings.Cut(s, "=")
+	if !ok || !strings.HasPrefix(prefix, "/") || dir == "" {
+		return StaticMount{}, fmt.Errorf("%q: expected /URL-PREFIX=DIRECTORY, e.g. /static=./staticfiles", s)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return StaticMount{}, fmt.Errorf("%q: %v", s, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil || !fi.IsDir() {
+		return StaticMount{}, fmt.Errorf("%q: %s is not a directory", s, dir)
+	}
+	return StaticMount{Prefix: strings.TrimRight(prefix, "/"), Dir: abs}, nil
+}
+
+// ParseLogLevel reads debug, info, warning (warn), error or critical.
+func ParseLogLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warning", "warn":
+		return slog.LevelWarn, nil
+	case "error", "critical":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown level %q (debug, info, warning, error, critical)", s)
+}
+
+// parseOutput reads a log destination: "-" (stdout for the access log,
+// stderr for the error log, as gunicorn), "stdout", "stderr", or a file.
+func parseOutput(s string, dash OutputKind) (Output, error) {
+	switch s {
+	case "":
+		return Output{}, errors.New("empty log destination (use - for the standard stream)")
+	case "-":
+		return Output{To: dash}, nil
+	case "stdout", "/dev/stdout":
+		return Output{To: OutputStdout}, nil
+	case "stderr", "/dev/stderr":
+		return Output{To: OutputStderr}, nil
+	}
+	abs, err := filepath.Abs(s)
+	if err != nil {
+		return Output{}, err
+	}
+	return Output{To: OutputFile, Path: abs}, nil
+}
+
+// parseBool reads a boolean as gunicorn's validate_bool does.
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "yes", "y", "on", "1", "t":
+		return true, nil
+	case "false", "no", "n", "off", "0", "f", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (true or false)", s)
+}
+
+// parseCount reads a non-negative integer (0x and 0o prefixes accepted, as
+// gunicorn's int(value, 0)).
+func parseCount(s string) (int, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 0, 64)
+	if err != nil || n < 0 || n > 1<<31 {
+		return 0, fmt.Errorf("%q is not a whole number ≥ 0", s)
+	}
+	return int(n), nil
+}
+
+// WritePidFile writes the process id to PidFile, when one is set, and
+// returns a function that removes it. Errors name the file.
+func (c *Config) WritePidFile() (remove func(), err error) {
+	if c.PidFile == "" {
+		return func() {}, nil
+	}
+	if err := os.WriteFile(c.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("--pid: %v", err)
+	}
+	return func() { os.Remove(c.PidFile) }, nil
 }

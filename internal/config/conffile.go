@@ -1,0 +1,198 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/pyshim"
+)
+
+// loadconfSource executes a gunicorn config file in the chosen Python and
+// prints what it defines as JSON (see loadconf.py).
+//
+//go:embed loadconf.py
+var loadconfSource string
+
+// fileResult is what loadconf.py found in a config file.
+type fileResult struct {
+	location string
+	Settings map[string]json.RawMessage `json:"settings"`
+	File     string                     `json:"file"`
+	Error    string                     `json:"error"`
+	Trace    string                     `json:"traceback"`
+}
+
+// readConfigFile runs the config file at location (FILE, file:FILE or
+// python:MODULE) in python ("" = pyshim.FindPython's choice).
+func readConfigFile(location, python string, getenv func(string) string) (*fileResult, error) {
+	py, err := pyshim.FindPython(python)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %v", location, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-c", loadconfSource, location)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.Env = os.Environ()
+	runErr := cmd.Run()
+	os.Stderr.Write(errOut.Bytes()) // what the file printed, as under gunicorn
+	res := &fileResult{location: location}
+	if err := json.Unmarshal(out.Bytes(), res); err != nil {
+		if runErr != nil {
+			return nil, fmt.Errorf("config file %s: %s could not read it (%v)", location, py, runErr)
+		}
+		return nil, fmt.Errorf("config file %s: no answer from %s", location, py)
+	}
+	if res.Error != "" {
+		msg := fmt.Sprintf("cannot read config file %s: %s", location, res.Error)
+		if res.Trace != "" {
+			msg += "\n" + strings.TrimRight(res.Trace, "\n")
+		}
+		return nil, &UsageError{msg}
+	}
+	return res, nil
+}
+
+// fill records the file's settings in l (values coerced to text as
+// gunicorn's validators would read them) and its hooks in c, and returns
+// warnings for names that are not gunicorn settings.
+func (r *fileResult) fill(l *layer, c *Config) []string {
+	names := make([]string, 0, len(r.Settings))
+	for k := range r.Settings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	known := gunicornNames()
+	var unknown []string
+	hooks := map[string]bool{}
+	for _, name := range names {
+		raw := r.Settings[name]
+		var callable struct {
+			Callable string `json:"callable"`
+		}
+		isCallable := json.Unmarshal(raw, &callable) == nil && callable.Callable != ""
+		s := byGunicorn[name]
+		if s == nil {
+			if isCallable && !isHook(closest(name, hookNames)) {
+				continue // a helper function, not a misspelt hook
+			}
+			if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
+				continue // a constant (PORT = 8000), not a misspelt setting
+			}
+			hint := closest(name, known)
+			if hint != "" && hint != name {
+				unknown = append(unknown, fmt.Sprintf("%s (did you mean %s?)", name, hint))
+			} else {
+				unknown = append(unknown, name)
+			}
+			continue
+		}
+		origin := r.location + ": " + name
+		if isHook(name) {
+			switch {
+			case isCallable:
+				hooks[name] = true
+				l.add(s, origin, callable.Callable)
+			case string(raw) != "null":
+				l.add(s, origin, "\x00a server hook must be a function, got "+string(raw))
+			}
+			continue
+		}
+		if name == "accesslog" && string(raw) == "null" {
+			// gunicorn's accesslog = None: no access log (gowsgi's default is stdout).
+			l.add(byName["no-access-log"], origin, "true")
+			continue
+		}
+		vals, err := fileValues(raw, s)
+		if err != nil {
+			l.add(s, origin, "\x00"+err.Error()) // reported when applied
+			continue
+		}
+		for _, v := range vals {
+			l.add(s, origin, v)
+		}
+		if len(vals) == 0 {
+			continue
+		}
+	}
+	for _, h := range hookNames {
+		if hooks[h] {
+			c.Hooks.Names = append(c.Hooks.Names, h)
+		}
+	}
+	if len(c.Hooks.Names) > 0 {
+		c.Hooks.File = r.location
+		if r.File != "" {
+			c.Hooks.File = r.File // absolute, for running them later
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: not gunicorn settings, ignored: %s", r.location, strings.Join(unknown, ", "))}
+}
+
+// fileValues coerces a config-file value to the text values the table's
+// parsers read: numbers and booleans as text, a string for a list setting
+// as one item (raw_env = "A=1"), a list item by item, a dict as JSON.
+func fileValues(raw json.RawMessage, s *setting) ([]string, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, err
+	}
+	var one func(x any) (string, error)
+	one = func(x any) (string, error) {
+		switch x := x.(type) {
+		case nil:
+			return "", nil
+		case bool:
+			return strconv.FormatBool(x), nil
+		case float64:
+			return strconv.FormatFloat(x, 'f', -1, 64), nil
+		case string:
+			return x, nil
+		case map[string]any:
+			if c, ok := x["callable"].(string); ok && len(x) == 1 {
+				return c, nil // a class for worker_class, say: refused as custom
+			}
+			if r, ok := x["repr"].(string); ok && len(x) == 1 {
+				return "", fmt.Errorf("%s is not a value gowsgi can read", r)
+			}
+			b, _ := json.Marshal(x)
+			return string(b), nil
+		}
+		return "", fmt.Errorf("%v is not a value gowsgi can read", x)
+	}
+	if list, ok := v.([]any); ok {
+		if s.typ != tList && !(s.name == "pythonpath" || s.name == "forwarded-allow-ips") {
+			return nil, fmt.Errorf("expected one value, got a list")
+		}
+		var out []string
+		for _, x := range list {
+			t, err := one(x)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, t)
+		}
+		return out, nil
+	}
+	if v == nil {
+		return nil, nil
+	}
+	t, err := one(v)
+	if err != nil {
+		return nil, err
+	}
+	return []string{t}, nil
+}

@@ -1,0 +1,577 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// given is the value one source gave a setting.
+type given struct {
+	src    source
+	values []string // one per occurrence; list settings use them all
+	origin string   // for messages: "--workers", "GOWSGI_WORKERS", "gunicorn.conf.py: workers"
+}
+
+// layer is everything one source gave, by setting.
+type layer struct {
+	src  source
+	vals map[*setting]*given
+}
+
+func (l *layer) add(s *setting, origin, v string) {
+	g := l.vals[s]
+	if g == nil {
+		g = &given{src: l.src, origin: origin}
+		l.vals[s] = g
+	}
+	g.values = append(g.values, v)
+}
+
+func newLayer(src source) *layer { return &layer{src: src, vals: map[*setting]*given{}} }
+
+// recorder is the pflag.Value behind every spelling of a setting: it only
+// records; values are read later, in precedence order.
+type recorder struct {
+	s      *setting
+	l      *layer
+	origin string
+}
+
+func (r recorder) String() string { return "" }
+func (r recorder) Type() string {
+	if m := metaOf[r.s.name]; m != "" {
+		return m
+	}
+	switch r.s.typ {
+	case tBool:
+		return "bool"
+	case tInt:
+		return "int"
+	case tList:
+		return "stringArray"
+	}
+	return "string"
+}
+
+// metaOf names the value of size and duration flags in --help.
+var metaOf = map[string]string{
+	"max-body-size": "size", "body-memory": "size", "body-memory-total": "size", "body-min-rate": "size",
+	"response-buffer": "size", "response-spool": "size", "limit-request-header-size": "size", "max-memory": "size",
+	"static-max-age": "duration", "queue-timeout": "duration", "graceful-timeout": "duration", "keep-alive": "duration",
+	"header-timeout": "duration", "body-timeout": "duration", "write-timeout": "duration", "boot-timeout": "duration",
+	"timeout": "duration", "bind": "addr", "static": "/prefix=dir", "env": "KEY=VALUE", "access-log": "file", "error-log": "file",
+}
+
+func (r recorder) Set(v string) error { r.l.add(r.s, r.origin, v); return nil }
+
+// flagSet returns a FlagSet whose every flag records into l. Gunicorn's
+// spellings are hidden from --help; "_" and "-" are interchangeable.
+func flagSet(l *layer, prefix string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("gowsgi", pflag.ContinueOnError)
+	fs.SetOutput(discard{})
+	fs.SortFlags = false
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		return pflag.NormalizedName(strings.ReplaceAll(name, "_", "-"))
+	})
+	for _, s := range settings {
+		short := ""
+		for _, sp := range s.flags {
+			if len(sp) == 2 {
+				short = sp[1:]
+			}
+		}
+		first := true
+		for _, sp := range s.flags {
+			long, ok := strings.CutPrefix(sp, "--")
+			if !ok || fs.Lookup(long) != nil {
+				continue // a short one, or a spelling that differs only in "_"
+			}
+			sh := ""
+			if first {
+				sh = short
+			}
+			fl := fs.VarPF(recorder{s, l, prefix + "--" + long}, long, sh, s.usage)
+			if s.typ != tBool && s.def != "" && s.defFn == nil {
+				fl.DefValue = s.def // for --help
+			}
+			if s.typ == tBool {
+				fl.NoOptDefVal = "true"
+				if long == "no-sendfile" {
+					fl.NoOptDefVal = "false" // gunicorn's store_const False for sendfile
+				}
+			}
+			if s.name == "proxy-protocol" {
+				fl.NoOptDefVal = "auto"
+			}
+			if !first || s.usage == "" || s.kind == Noticed || s.kind == Refused {
+				fl.Hidden = true
+			}
+			first = false
+		}
+	}
+	return fs
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// FlagUsages is the option list of --help: gowsgi's own spellings.
+func FlagUsages() string {
+	return flagSet(newLayer(srcFlag), "").FlagUsages()
+}
+
+// load gathers every source and builds the Config.
+func load(args []string, getenv func(string) string) (*Config, error) {
+	cli := newLayer(srcFlag)
+	fs := flagSet(cli, "")
+	args, err := expandAbbrev(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	positional := fs.Args()
+
+	cmdArgs := newLayer(srcCmdArgs)
+	if v := getenv("GUNICORN_CMD_ARGS"); v != "" {
+		words, err := shellSplit(v)
+		if err != nil {
+			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
+		}
+		efs := flagSet(cmdArgs, "GUNICORN_CMD_ARGS: ")
+		if words, err = expandAbbrev(efs, words); err != nil {
+			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
+		}
+		if err := efs.Parse(words); err != nil {
+			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
+		}
+		if len(efs.Args()) > 0 {
+			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: only options belong here (gunicorn ignores %q); give the application as the argument", strings.Join(efs.Args(), " "))
+		}
+	}
+
+	env := newLayer(srcEnv)
+	for _, s := range settings {
+		if s.noEnv {
+			continue
+		}
+		name := envName(s)
+		if v := getenv(name); v != "" {
+			env.add(s, name, v)
+		}
+	}
+
+	c := &Config{given: map[string]*given{}, Umask: -1}
+	if len(positional) > 0 {
+		cli.add(byName["app"], "TARGET", positional[0])
+	}
+	c.Args = positional
+
+	// The config file: -c on the command line, else in GUNICORN_CMD_ARGS,
+	// else GOWSGI_CONFIG, else ./gunicorn.conf.py.
+	file := newLayer(srcFile)
+	var fileWarnings []string
+	location, explicit := "", false
+	for _, l := range []*layer{cli, cmdArgs, env} {
+		if g := l.vals[byName["config"]]; g != nil {
+			location, explicit = g.values[len(g.values)-1], true
+			break
+		}
+	}
+	if !explicit {
+		if _, err := os.Stat("gunicorn.conf.py"); err == nil {
+			location = "gunicorn.conf.py"
+		}
+	}
+	skipFile := false
+	for _, l := range []*layer{cli, cmdArgs, env} {
+		if g := l.vals[byName["help"]]; g != nil {
+			skipFile = true
+		}
+		if g := l.vals[byName["version"]]; g != nil {
+			skipFile = true
+		}
+	}
+	if location != "" && !skipFile {
+		python := ""
+		for _, l := range []*layer{env, cmdArgs, cli} {
+			if g := l.vals[byName["python"]]; g != nil {
+				python = g.values[len(g.values)-1]
+			}
+		}
+		res, err := readConfigFile(location, python, getenv)
+		if err != nil {
+			return nil, err
+		}
+		fileWarnings = res.fill(file, c)
+		c.ConfigFile = location
+		if !explicit {
+			file.add(byName["config"], location, location)
+		}
+	}
+
+	layers := []*layer{file, env, cmdArgs, cli}
+	if err := c.apply(layers, getenv); err != nil {
+		return nil, err
+	}
+	c.Warnings = append(fileWarnings, c.Warnings...)
+	if err := c.finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// expandAbbrev spells out abbreviated long options (--work 4 for
+// --workers 4), which gunicorn's argparse accepts when the prefix names one
+// option only.
+func expandAbbrev(fs *pflag.FlagSet, args []string) ([]string, error) {
+	out := append([]string(nil), args...)
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		name, rest, hasValue := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !strings.HasPrefix(a, "--") || len(name) < 2 || fs.Lookup(name) != nil {
+			continue
+		}
+		norm := strings.ReplaceAll(name, "_", "-")
+		var matches []string
+		fs.VisitAll(func(f *pflag.Flag) {
+			if strings.HasPrefix(f.Name, norm) {
+				matches = append(matches, "--"+f.Name)
+			}
+		})
+		switch len(matches) {
+		case 0:
+			continue // pflag reports the unknown flag
+		case 1:
+			out[i] = matches[0]
+			if hasValue {
+				out[i] += "=" + rest
+			}
+		default:
+			return nil, fmt.Errorf("ambiguous option %s could match %s", "--"+name, strings.Join(matches, ", "))
+		}
+	}
+	return out, nil
+}
+
+// byName finds a setting by gowsgi name; byGunicorn by gunicorn's.
+var byName, byGunicorn map[string]*setting
+
+// indexSettings builds byName and byGunicorn once the table is complete.
+func indexSettings() {
+	byName, byGunicorn = map[string]*setting{}, map[string]*setting{}
+	for _, s := range settings {
+		if byName[s.name] != nil {
+			panic("config: two settings named " + s.name)
+		}
+		byName[s.name] = s
+		if s.gunicorn != "" {
+			if byGunicorn[s.gunicorn] != nil {
+				panic("config: two settings for gunicorn's " + s.gunicorn)
+			}
+			byGunicorn[s.gunicorn] = s
+		}
+	}
+}
+
+func envName(s *setting) string {
+	return "GOWSGI_" + strings.ToUpper(strings.NewReplacer("-", "_").Replace(s.name))
+}
+
+// apply reads defaults, then every layer from the lowest; a list setting
+// takes only its highest layer's values.
+func (c *Config) apply(layers []*layer, getenv func(string) string) error {
+	c.order = settings
+	winner := map[*setting]*given{}
+	for _, l := range layers {
+		for s, g := range l.vals {
+			winner[s] = g
+		}
+	}
+	for _, s := range settings {
+		def, from := s.def, ""
+		if s.defFn != nil {
+			def, from = s.defFn(getenv)
+		}
+		if from != "" {
+			c.given[s.name] = &given{src: srcEnv, values: []string{def}, origin: from}
+		}
+		if def == "" || s.apply == nil || (s.typ == tList && winner[s] != nil) {
+			continue
+		}
+		if err := s.apply(c, def); err != nil {
+			origin := from
+			if origin == "" {
+				origin = "default --" + s.name
+			}
+			return fmt.Errorf("%s: %v", origin, err)
+		}
+	}
+	for _, l := range layers {
+		for _, s := range settings {
+			g := l.vals[s]
+			if g == nil || (s.typ == tList && winner[s] != g) {
+				continue
+			}
+			c.given[s.name] = g
+			vals := g.values
+			if s.typ != tList {
+				vals = vals[len(vals)-1:]
+			}
+			for _, v := range vals {
+				if msg, bad := strings.CutPrefix(v, "\x00"); bad {
+					return fmt.Errorf("%s: %s", g.origin, msg) // a config-file value fileValues could not read
+				}
+				if s.apply == nil {
+					continue
+				}
+				if err := s.apply(c, v); err != nil {
+					return fmt.Errorf("%s: %v", g.origin, err)
+				}
+			}
+		}
+	}
+	// Refusals and notices, from the winning values only.
+	for _, s := range settings {
+		g := winner[s]
+		if g == nil || (s.kind != Refused && s.kind != Noticed) {
+			continue
+		}
+		if s.kind == Noticed && isHook(s.gunicorn) {
+			continue // one notice for all hooks, in finish
+		}
+		asks := s.asks
+		if asks == nil {
+			asks = defaultAsks(s.typ)
+		}
+		v := g.values[len(g.values)-1]
+		if s.typ == tList {
+			v = strings.Join(g.values, ",")
+		}
+		if !asks(v) {
+			continue
+		}
+		if s.kind == Refused {
+			return &UsageError{fmt.Sprintf("%s: %s", g.origin, s.why)}
+		}
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %s", g.origin, s.why))
+	}
+	return nil
+}
+
+func defaultAsks(t valueType) func(string) bool {
+	return func(v string) bool {
+		switch t {
+		case tBool:
+			b, err := parseBool(v)
+			return err != nil || b
+		case tInt:
+			return v != "" && v != "0"
+		}
+		return v != "" && v != "None"
+	}
+}
+
+func isHook(name string) bool {
+	for _, h := range hookNames {
+		if h == name {
+			return true
+		}
+	}
+	return false
+}
+
+// finish checks what no single setting can, and folds gunicorn's settings
+// into gowsgi's.
+func (c *Config) finish() error {
+	// --no-access-log wins unless --access-log comes from a stronger source
+	// (accesslog = None in a config file, then --access-logfile -).
+	if n, a := c.given["no-access-log"], c.given["access-log"]; c.noAccessLog && (a == nil || n == nil || n.src >= a.src) {
+		c.AccessLog = Output{}
+	}
+	if c.ErrorLog.To == OutputOff {
+		c.ErrorLog = Output{To: OutputStderr}
+	}
+	if len(c.Binds) == 0 {
+		b, _ := ParseBind("127.0.0.1:8000")
+		c.Binds = []Bind{b}
+	}
+	if c.TmpUploadDir == "" {
+		c.TmpUploadDir = os.TempDir()
+	}
+	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
+		return errors.New("--reload-extra-file needs --reload")
+	}
+	// gunicorn's zeros: limit_request_fields 0 is its maximum, 32768;
+	// keepalive 0 and limit_request_line 0 (no keep-alive, no limit) are
+	// not offered by gowsgi's engine, which reads 0 as its default.
+	if c.MaxHeaderFields == 0 {
+		c.MaxHeaderFields = 32768
+	}
+	if g := c.given["keep-alive"]; g != nil && c.KeepAlive == 0 {
+		c.KeepAlive = 5 * time.Second
+		c.Warnings = append(c.Warnings, g.origin+": 0 (no keep-alive) is not offered; idle connections are closed after 5s")
+	}
+	if g := c.given["limit-request-line"]; g != nil && c.MaxRequestLine == 0 {
+		c.MaxRequestLine = 8190
+		c.Warnings = append(c.Warnings, g.origin+": 0 (no limit) is not offered; request lines are limited to 8190 bytes, gunicorn's largest limit")
+	}
+	if c.fieldSize > c.MaxHeaderBytes {
+		c.MaxHeaderBytes = c.fieldSize
+	}
+	if c.WorkerClass == "" {
+		c.WorkerClass = "sync"
+	}
+	kind, err := workerClass(c.WorkerClass)
+	if err != nil {
+		return &UsageError{err.Error()}
+	}
+	wc := c.given["worker-connections"]
+	if kind == "green" {
+		th := c.given["threads"]
+		if th == nil || th.src == srcDefault {
+			c.Threads = min(c.workerConnections, 64)
+			c.given["threads"] = &given{src: c.given["worker-class"].src, values: []string{strconv.Itoa(c.Threads)}, origin: "worker class " + c.WorkerClass}
+		}
+		c.Warnings = append(c.Warnings, fmt.Sprintf("worker class %s: running %d threads per worker instead of green threads; "+
+			"gowsgi absorbs slow clients and idle keep-alive connections in Go, so a thread is only busy while the app works on a request",
+			c.WorkerClass, c.Threads))
+	} else if wc != nil {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: used with gevent/eventlet worker classes only; gowsgi bounds client connections server-wide with --max-connections (%d)", wc.origin, c.MaxConnections))
+	}
+	if c.ConfigFile != "" && len(c.Hooks.Names) > 0 {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s defines gunicorn server hooks (%s); gowsgi does not run them yet",
+			c.ConfigFile, strings.Join(c.Hooks.Names, ", ")))
+	}
+	return nil
+}
+
+// currentName is the current user's (or primary group's) name, "" when
+// unknown.
+func currentName(group bool) string {
+	if group {
+		g, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
+		if err != nil {
+			return ""
+		}
+		return g.Name
+	}
+	u, err := user.Current()
+	if err != nil {
+		return ""
+	}
+	return u.Username
+}
+
+// shellSplit splits s as a POSIX shell would split words (quotes and
+// backslashes; no expansion), as gunicorn's shlex.split does.
+func shellSplit(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord, quote := false, byte(0)
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quote == '\'':
+			if ch == '\'' {
+				quote = 0
+			} else {
+				cur.WriteByte(ch)
+			}
+		case quote == '"':
+			switch {
+			case ch == '"':
+				quote = 0
+			case ch == '\\' && i+1 < len(s) && strings.IndexByte("\\\"$`\n", s[i+1]) >= 0:
+				i++
+				cur.WriteByte(s[i])
+			default:
+				cur.WriteByte(ch)
+			}
+		case ch == '\'' || ch == '"':
+			quote, inWord = ch, true
+		case ch == '\\':
+			if i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			}
+			inWord = true
+		case ch == ' ' || ch == '\t' || ch == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, errors.New("unterminated quote")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// closest returns the known name nearest to n: one it is a prefix of (or
+// that is a prefix of it), else one within an edit distance of a third of
+// its length; "" when none is close.
+func closest(n string, names []string) string {
+	n = strings.ToLower(n)
+	best, bestD := "", 2*max(1, len(n)/3)+1
+	for _, k := range names {
+		d := 2 * editDistance(n, k)
+		if d > 0 && (strings.HasPrefix(k, n) || strings.HasPrefix(n, k)) {
+			d = 1
+		}
+		if d < bestD || (d == bestD && k < best) {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// gunicornNames is every gunicorn setting name the table knows, sorted.
+func gunicornNames() []string {
+	var out []string
+	for n := range byGunicorn {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,674 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Kind says what gowsgi does with a setting.
+type Kind int
+
+const (
+	// Native is a gowsgi option; gunicorn may share it (Gunicorn != "").
+	Native Kind = iota
+	// Honoured is a gunicorn setting gowsgi applies with gunicorn's meaning
+	// and units.
+	Honoured
+	// Noticed is a gunicorn setting gowsgi accepts; when it is given, a
+	// one-line notice says what gowsgi does instead.
+	Noticed
+	// Refused is a gunicorn setting gowsgi cannot honour safely: giving it
+	// (with a value that asks for the feature) is an error, exit 2.
+	Refused
+)
+
+func (k Kind) String() string {
+	return [...]string{"gowsgi", "honoured", "notice", "refused"}[k]
+}
+
+// valueType is how a setting's value is read and printed.
+type valueType int
+
+const (
+	tString valueType = iota
+	tBool
+	tInt
+	tList
+)
+
+// setting is one row of the table: a gowsgi option, a gunicorn setting, or
+// both. The table drives the flag parser, the environment, the config-file
+// reader, --print-config and the README's migration table.
+type setting struct {
+	// name is the gowsgi name: the primary long flag without "--" (and the
+	// GOWSGI_ variable, upper-cased), or gunicorn's name for settings only a
+	// config file can give.
+	name string
+	// flags are every command-line spelling: gowsgi's first, then
+	// gunicorn's ("-w", "--workers"). Underscores and dashes are
+	// interchangeable ("--limit-request-field_size").
+	flags []string
+	// gunicorn is gunicorn's setting (config-file) name; "" = gowsgi only.
+	gunicorn string
+	kind     Kind
+	typ      valueType
+	// def is the default as text; defFn, when set, computes it (from the
+	// environment, like gunicorn's PORT and WEB_CONCURRENCY) and says
+	// which variable it came from.
+	def   string
+	defFn func(getenv func(string) string) (string, string)
+	usage string
+	// why is the README note; for Noticed settings, the notice; for
+	// Refused ones, the reason.
+	why string
+	// noEnv: no GOWSGI_ variable (-h, -v, and settings only a gunicorn
+	// config file can give).
+	noEnv bool
+	// asks reports whether a value asks for the feature: a Refused setting
+	// is refused, a Noticed one noticed, only then. Default: a true boolean,
+	// a non-empty string, a number other than 0.
+	asks func(v string) bool
+	// apply reads one value into c (a list setting gets one call per item).
+	apply func(c *Config, v string) error
+	// show is the value for --print-config in gunicorn's units; nil = the
+	// raw value as given (typed by typ), or null.
+	show func(c *Config) any
+}
+
+// Sources of a value, lowest precedence first.
+type source int
+
+const (
+	srcDefault source = iota
+	srcFile
+	srcEnv
+	srcCmdArgs
+	srcFlag
+)
+
+func (s source) String() string {
+	return [...]string{"default", "config file", "env", "GUNICORN_CMD_ARGS", "flag"}[s]
+}
+
+// Accessors build apply/show pairs for Config fields.
+
+func intField(min int, p func(*Config) *int) (func(*Config, string) error, func(*Config) any) {
+	return func(c *Config, v string) error {
+			n, err := parseCount(v)
+			if err != nil {
+				return err
+			}
+			if n < min {
+				return fmt.Errorf("must be at least %d, got %d", min, n)
+			}
+			*p(c) = n
+			return nil
+		}, func(c *Config) any {
+			return *p(c)
+		}
+}
+
+func sizeField(p func(*Config) *int64) (func(*Config, string) error, func(*Config) any) {
+	return func(c *Config, v string) error {
+			n, err := ParseSize(v)
+			*p(c) = n
+			return err
+		}, func(c *Config) any {
+			return *p(c)
+		}
+}
+
+func durField(p func(*Config) *time.Duration) (func(*Config, string) error, func(*Config) any) {
+	return func(c *Config, v string) error {
+			d, err := ParseDuration(v)
+			*p(c) = d
+			return err
+		}, func(c *Config) any {
+			return seconds(*p(c))
+		}
+}
+
+func boolField(p func(*Config) *bool) (func(*Config, string) error, func(*Config) any) {
+	return func(c *Config, v string) error {
+			b, err := parseBool(v)
+			*p(c) = b
+			return err
+		}, func(c *Config) any {
+			return *p(c)
+		}
+}
+
+func strField(p func(*Config) *string) (func(*Config, string) error, func(*Config) any) {
+	return func(c *Config, v string) error {
+			*p(c) = v
+			return nil
+		}, func(c *Config) any {
+			if *p(c) == "" {
+				return nil
+			}
+			return *p(c)
+		}
+}
+
+func listField(p func(*Config) *[]string) (func(*Config, string) error, func(*Config) any) {
+	return func(c *Config, v string) error {
+			*p(c) = append(*p(c), v)
+			return nil
+		}, func(c *Config) any {
+			return nonNil(*p(c))
+		}
+}
+
+// seconds is a duration in gunicorn's unit: a whole number of seconds when
+// it is one, else a fraction.
+func seconds(d time.Duration) any {
+	if d%time.Second == 0 {
+		return int64(d / time.Second)
+	}
+	return d.Seconds()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// settings is the table. Order matters twice: it is --help's and
+// --print-config's order, and within one source a later row wins where two
+// rows set the same field (a gowsgi option after the gunicorn one it
+// refines).
+var settings []*setting
+
+func init() {
+	add := func(s *setting) { settings = append(settings, s) }
+	row := func(name string, flags []string, gunicorn string, kind Kind, typ valueType, def, usage, why string,
+		apply func(*Config, string) error, show func(*Config) any) *setting {
+		s := &setting{name: name, flags: flags, gunicorn: gunicorn, kind: kind, typ: typ, def: def, usage: usage, why: why, apply: apply, show: show}
+		add(s)
+		return s
+	}
+	f := func(spellings ...string) []string { return spellings }
+
+	// --- what to run -------------------------------------------------------
+	a, sh := strField(func(c *Config) *string { return &c.Target })
+	row("app", nil, "wsgi_app", Native, tString, "", "the application (the positional TARGET; GOWSGI_APP)",
+		"the positional TARGET, as gunicorn's", a, sh)
+
+	row("bind", f("-b", "--bind"), "bind", Native, tList, "127.0.0.1:8000",
+		"address to listen on: HOST:PORT, HOST (port 8000), :PORT (all interfaces), [::1]:PORT, unix:/path or fd://N (repeatable)",
+		"same forms: HOST[:PORT], unix:PATH, fd://N; $PORT sets the default as in gunicorn",
+		func(c *Config, v string) error {
+			b, err := ParseBind(v)
+			if err != nil {
+				return err
+			}
+			c.Binds = append(c.Binds, b)
+			return nil
+		}, func(c *Config) any {
+			out := []string{}
+			for _, b := range c.Binds {
+				out = append(out, b.String())
+			}
+			return out
+		}).defFn = func(getenv func(string) string) (string, string) {
+		if p := getenv("PORT"); p != "" {
+			return "0.0.0.0:" + p, "PORT"
+		}
+		return "127.0.0.1:8000", ""
+	}
+
+	a, sh = intField(1, func(c *Config) *int { return &c.Workers })
+	row("workers", f("-w", "--workers"), "workers", Native, tInt, "", "worker processes (default: $WEB_CONCURRENCY, else the CPU count)",
+		"default: $WEB_CONCURRENCY as in gunicorn, else the CPU count (gunicorn: 1)", a, sh).defFn =
+		func(getenv func(string) string) (string, string) {
+			if w := getenv("WEB_CONCURRENCY"); w != "" {
+				return w, "WEB_CONCURRENCY"
+			}
+			return strconv.Itoa(runtime.NumCPU()), ""
+		}
+	a, sh = intField(1, func(c *Config) *int { return &c.Threads })
+	row("threads", f("--threads"), "threads", Native, tInt, "1", "threads (request slots) per worker process", "same", a, sh)
+	a, sh = strField(func(c *Config) *string { return &c.WorkerClass })
+	row("worker-class", f("-k", "--worker-class"), "worker_class", Honoured, tString, "sync",
+		"gunicorn worker class: sync and gthread run --threads threads; gevent and eventlet run min(--worker-connections, 64) threads",
+		"`sync`, `gthread`: `--threads` threads per worker. `gevent`, `eventlet`, `tornado`: min(`--worker-connections`, 64) threads unless `--threads` is given, since slow clients cost goroutines, not threads. ASGI (uvicorn) and custom classes: refused (exit 2)",
+		func(c *Config, v string) error {
+			if _, err := workerClass(v); err != nil {
+				return err
+			}
+			c.WorkerClass = v
+			return nil
+		}, sh)
+	row("worker-connections", f("--worker-connections"), "worker_connections", Honoured, tInt, "1000",
+		"with -k gevent/eventlet: sets the thread count (capped at 64)",
+		"with `-k gevent`/`eventlet`: threads = min(N, 64); otherwise a notice (`--max-connections` bounds connections server-wide)",
+		func(c *Config, v string) error {
+			n, err := parseCount(v)
+			if err == nil && n < 1 {
+				err = fmt.Errorf("must be at least 1, got %d", n)
+			}
+			c.workerConnections = n
+			return err
+		}, func(c *Config) any { return c.workerConnections })
+
+	a, sh = strField(func(c *Config) *string { return &c.Python })
+	row("python", f("--python"), "", Native, tString, "", "Python interpreter (default: $VIRTUAL_ENV/bin/python, else python3 on PATH)", "", a, sh)
+	_, sh = strField(func(c *Config) *string { return &c.Chdir })
+	row("chdir", f("--chdir"), "chdir", Native, tString, "", "change to this directory before loading the app", "same",
+		func(c *Config, v string) error {
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return err
+			}
+			if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", v)
+			}
+			c.Chdir = abs
+			return nil
+		}, sh)
+	_, sh = listField(func(c *Config) *[]string { return &c.PythonPath })
+	row("pythonpath", f("--pythonpath"), "pythonpath", Native, tList, "", "directories to prepend to sys.path (comma-separated, as gunicorn; repeatable)",
+		"same (comma-separated); also repeatable",
+		func(c *Config, v string) error {
+			for _, p := range strings.Split(v, ",") {
+				if p = strings.TrimSpace(p); p != "" {
+					c.PythonPath = append(c.PythonPath, p)
+				}
+			}
+			return nil
+		}, sh)
+	a, sh = strField(func(c *Config) *string { return &c.RootPath })
+	row("root-path", f("--root-path"), "root_path", Native, tString, "", "SCRIPT_NAME: the URL prefix the app is mounted under", "same",
+		func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "/") {
+				return fmt.Errorf("%q must start with /", v)
+			}
+			c.RootPath = strings.TrimRight(v, "/")
+			return nil
+		}, sh)
+
+	// --- static files ------------------------------------------------------
+	row("static", f("--static"), "", Native, tList, "", "serve files from DIR at URL-PREFIX from Go, never reaching Python: /URL-PREFIX=DIR (repeatable)", "",
+		func(c *Config, v string) error {
+			m, err := ParseStatic(v)
+			if err != nil {
+				return err
+			}
+			c.Static = append(c.Static, m)
+			return nil
+		}, func(c *Config) any {
+			out := []string{}
+			for _, m := range c.Static {
+				out = append(out, m.Spec())
+			}
+			return out
+		})
+	a, sh = boolField(func(c *Config) *bool { return &c.StaticAllowDotfiles })
+	row("static-allow-dotfiles", f("--static-allow-dotfiles"), "", Native, tBool, "false", "serve files and directories whose name starts with '.' under --static", "", a, sh)
+	a, sh = boolField(func(c *Config) *bool { return &c.StaticFollowSymlinks })
+	row("static-follow-symlinks", f("--static-follow-symlinks"), "", Native, tBool, "false", "follow symbolic links under --static, also out of the directory", "", a, sh)
+	a, sh = durField(func(c *Config) *time.Duration { return &c.StaticMaxAge })
+	row("static-max-age", f("--static-max-age"), "", Native, tString, "0", "Cache-Control max-age for static files; 0 = none", "", a, sh)
+
+	// --- logging -----------------------------------------------------------
+	row("access-log", f("--access-log", "--access-logfile"), "accesslog", Native, tString, "-",
+		"access log (Combined Log Format): FILE, or - for stdout",
+		"same; gowsgi writes one by default (to stdout), `--no-access-log` turns it off",
+		func(c *Config, v string) error {
+			o, err := parseOutput(v, OutputStdout)
+			c.AccessLog = o
+			return err
+		}, func(c *Config) any { return outputValue(c.AccessLog) })
+	a, sh = boolField(func(c *Config) *bool { return &c.noAccessLog })
+	row("no-access-log", f("--no-access-log"), "", Native, tBool, "false", "do not write an access log", "", a, sh)
+	row("error-log", f("--error-log", "--error-logfile", "--log-file"), "errorlog", Native, tString, "-",
+		"gowsgi's own log: FILE, or - for stderr (the app's output always goes to stderr)",
+		"same for gowsgi's log; the app's stdout/stderr stay on gowsgi's stderr",
+		func(c *Config, v string) error {
+			o, err := parseOutput(v, OutputStderr)
+			c.ErrorLog = o
+			return err
+		}, func(c *Config) any { return outputValue(c.ErrorLog) })
+	row("log-level", f("--log-level"), "loglevel", Native, tString, "info", "error log level: debug, info, warning, error, critical", "same",
+		func(c *Config, v string) error {
+			l, err := ParseLogLevel(v)
+			c.LogLevel, c.logLevelName = l, strings.ToLower(strings.TrimSpace(v))
+			if c.logLevelName == "warn" {
+				c.logLevelName = "warning"
+			}
+			return err
+		}, func(c *Config) any { return c.logLevelName })
+
+	// --- bodies and responses ---------------------------------------------
+	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxBodySize })
+	row("max-body-size", f("--max-body-size"), "", Native, tString, "0", "largest request body accepted (e.g. 10M); larger gets 413; 0 = unlimited", "", a, sh)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.BodyMemory })
+	row("body-memory", f("--body-memory"), "", Native, tString, "1M", "request bodies larger than this are spooled to a temp file", "", a, sh)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.BodyMemoryTotal })
+	row("body-memory-total", f("--body-memory-total"), "", Native, tString, "64M", "request-body bytes held in memory by all requests together; beyond, bodies spool to disk", "", a, sh)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.BodyMinRate })
+	row("body-min-rate", f("--body-min-rate"), "", Native, tString, "1K", "bytes per second a request body must average; slower gets 408; 0 = off", "", a, sh)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.ResponseBuffer })
+	row("response-buffer", f("--response-buffer"), "", Native, tString, "1M", "response bytes buffered per request, so a slow reader does not hold a worker thread", "", a, sh)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.ResponseSpool })
+	row("response-spool", f("--response-spool"), "", Native, tString, "1G", "beyond --response-buffer, response bytes spooled to a temp file per request; 0 = none", "", a, sh)
+	a, sh = strField(func(c *Config) *string { return &c.TmpUploadDir })
+	row("tmp-upload-dir", f("--tmp-upload-dir"), "tmp_upload_dir", Native, tString, "", "directory for spooled request bodies and responses (default: the system temp dir)",
+		"same: where spooled request bodies (and responses) go",
+		func(c *Config, v string) error {
+			if v == "" {
+				c.TmpUploadDir = ""
+				return nil
+			}
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return err
+			}
+			if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+				return fmt.Errorf("%s is not a directory", v)
+			}
+			c.TmpUploadDir = abs
+			return nil
+		}, sh)
+
+	// --- queueing, timeouts, limits ---------------------------------------
+	a, _ = intField(1, func(c *Config) *int { return &c.MaxQueue })
+	row("backlog", f("--backlog"), "backlog", Noticed, tInt, "",
+		"gunicorn's listen backlog: bounds the requests waiting for a worker (as --max-queue)",
+		"gowsgi accepts every connection at once; the value bounds the requests waiting for a worker instead (--max-queue)", a, nil)
+	a, sh = intField(1, func(c *Config) *int { return &c.MaxQueue })
+	row("max-queue", f("--max-queue"), "", Native, tInt, "2048", "requests that may wait for a free worker; beyond, 503", "", a, sh)
+	a, sh = durField(func(c *Config) *time.Duration { return &c.QueueTimeout })
+	row("queue-timeout", f("--queue-timeout"), "", Native, tString, "30s", "longest wait for a free worker before 503", "", a, sh)
+	a, sh = durField(func(c *Config) *time.Duration { return &c.GracefulTimeout })
+	row("graceful-timeout", f("--graceful-timeout"), "graceful_timeout", Native, tString, "30s", "on SIGTERM/SIGINT, how long in-flight requests may take to finish", "same (seconds, or a Go duration)", a, sh)
+	a, sh = durField(func(c *Config) *time.Duration { return &c.KeepAlive })
+	row("keep-alive", f("--keep-alive"), "keepalive", Native, tString, "5s", "how long an idle keep-alive connection is kept open", "same (seconds; gowsgi's default is 5, gunicorn's 2)", a, sh)
+	a, sh = durField(func(c *Config) *time.Duration { return &c.HeaderTimeout })
+	row("header-timeout", f("--header-timeout"), "", Native, tString, "10s", "time allowed to send a request's head (slowloris protection)", "", a, sh)
+	a, sh = durField(func(c *Config) *time.Duration { return &c.BodyTimeout })
+	row("body-timeout", f("--body-timeout"), "", Native, tString, "30s", "longest pause allowed while a client sends a request body", "", a, sh)
+	a, sh = durField(func(c *Config) *time.Duration { return &c.WriteTimeout })
+	row("write-timeout", f("--write-timeout"), "", Native, tString, "30s", "longest a client may stall reading a response", "", a, sh)
+	a, sh = intField(1, func(c *Config) *int { return &c.MaxConnections })
+	row("max-connections", f("--max-connections"), "", Native, tInt, "10000", "open client connections; beyond, new ones wait to be accepted", "", a, sh)
+	a, sh = intField(0, func(c *Config) *int { return &c.MaxRequestLine })
+	row("limit-request-line", f("--limit-request-line"), "limit_request_line", Native, tInt, "8190", "longest request line; longer gets 414", "same (gowsgi's default is 8190, gunicorn's 4094)", a, sh)
+	row("limit-request-field-size", f("--limit-request-field-size", "--limit-request-field_size"), "limit_request_field_size", Noticed, tInt, "",
+		"gunicorn's per-field limit: raises --limit-request-header-size to at least this",
+		"gowsgi limits the whole header section (--limit-request-header-size); it is raised to at least this many bytes",
+		func(c *Config, v string) error {
+			n, err := ParseSize(v)
+			c.fieldSize = n
+			return err
+		}, nil)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxHeaderBytes })
+	row("limit-request-header-size", f("--limit-request-header-size"), "", Native, tString, "64K", "largest request header section; larger gets 431", "", a, sh)
+	a, sh = intField(0, func(c *Config) *int { return &c.MaxHeaderFields })
+	row("limit-request-fields", f("--limit-request-fields"), "limit_request_fields", Native, tInt, "100", "most request header fields; more gets 431", "same", a, sh)
+
+	// --- workers -----------------------------------------------------------
+	a, sh = durField(func(c *Config) *time.Duration { return &c.BootTimeout })
+	row("boot-timeout", f("--boot-timeout"), "", Native, tString, "2m", "time a worker may take to import the app", "", a, sh)
+	a, sh = durField(func(c *Config) *time.Duration { return &c.Timeout })
+	row("timeout", f("-t", "--timeout"), "timeout", Native, tString, "30s", "a worker silent this long on a request has its stacks logged, gets 504 and is replaced; 0 = never",
+		"same (seconds), plus a stack dump of the stuck worker", a, sh)
+	a, sh = intField(1, func(c *Config) *int { return &c.PipelineDepth })
+	row("pipeline-depth", f("--pipeline-depth"), "", Native, tInt, "32", "when every worker thread is busy, queue up to this many requests on one that is answering fast (fewer wake-ups under load); 1 = off", "", a, sh)
+	a, sh = intField(0, func(c *Config) *int { return &c.MaxRequests })
+	row("max-requests", f("--max-requests"), "max_requests", Native, tInt, "0", "recycle a worker after this many requests; 0 = never", "same; no request is dropped while recycling", a, sh)
+	a, sh = intField(0, func(c *Config) *int { return &c.MaxRequestsJitter })
+	row("max-requests-jitter", f("--max-requests-jitter"), "max_requests_jitter", Native, tInt, "0", "add a random 0..N to --max-requests per worker", "same", a, sh)
+	row("max-memory", f("--max-memory"), "", Native, tString, "0", "recycle a worker whose resident memory exceeds this (a number is MiB; or 512M, 2G); 0 = never", "",
+		func(c *Config, v string) error {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
+				c.MaxMemory = n << 20
+				return nil
+			}
+			n, err := ParseSize(v)
+			c.MaxMemory = n
+			return err
+		}, func(c *Config) any { return c.MaxMemory })
+	a, sh = boolField(func(c *Config) *bool { return &c.Preload })
+	row("preload", f("--preload"), "preload_app", Native, tBool, "false", "import the app once in a template process and fork the workers from it (copy-on-write; see README)",
+		"same (`preload_app` in a config file); SIGHUP still loads new code", a, sh)
+	a, sh = boolField(func(c *Config) *bool { return &c.Reload })
+	row("reload", f("--reload"), "reload", Native, tBool, "false", "development: restart workers when a Python file of the app changes", "same", a, sh)
+	a, sh = listField(func(c *Config) *[]string { return &c.ReloadExtraFiles })
+	row("reload-extra-file", f("--reload-extra-file"), "reload_extra_files", Native, tList, "", "with --reload, also watch this file (repeatable)", "same", a, sh)
+	row("reload-engine", f("--reload-engine"), "reload_engine", Noticed, tString, "", "", "gowsgi has one file watcher; the engine cannot be chosen", nil, nil).asks =
+		func(v string) bool { return v != "auto" && v != "" }
+
+	// --- process -----------------------------------------------------------
+	a, sh = listField(func(c *Config) *[]string { return &c.Env })
+	row("env", f("-e", "--env"), "raw_env", Honoured, tList, "", "set KEY=VALUE in the workers' environment (repeatable)", "same: KEY=VALUE for the workers",
+		func(c *Config, v string) error {
+			if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+				return fmt.Errorf("%q: expected KEY=VALUE", v)
+			}
+			c.Env = append(c.Env, v)
+			return nil
+		}, sh)
+	a, sh = strField(func(c *Config) *string { return &c.PidFile })
+	row("pid", f("-p", "--pid"), "pidfile", Honoured, tString, "", "write the process id to this file while serving", "same", a, sh)
+	row("umask", f("-m", "--umask"), "umask", Honoured, tInt, "", "umask while unix sockets are created (0o117, 0x4f or decimal)", "same (applied while unix sockets are created)",
+		func(c *Config, v string) error {
+			n, err := parseCount(v)
+			if err == nil && n > 0o777 {
+				err = fmt.Errorf("%q is not a umask (0 to 0o777)", v)
+			}
+			c.Umask = n
+			return err
+		}, func(c *Config) any {
+			if c.Umask < 0 {
+				return nil
+			}
+			return c.Umask
+		})
+	row("forwarded-allow-ips", f("--forwarded-allow-ips"), "forwarded_allow_ips", Noticed, tList, "",
+		"", "recorded, but gowsgi does not read X-Forwarded-* headers yet: wsgi.url_scheme and REMOTE_ADDR are the connection's",
+		func(c *Config, v string) error {
+			for _, ip := range strings.Split(v, ",") {
+				if ip = strings.TrimSpace(ip); ip != "" {
+					c.ForwardedAllowIPs = append(c.ForwardedAllowIPs, ip)
+				}
+			}
+			return nil
+		}, func(c *Config) any {
+			if c.ForwardedAllowIPs == nil {
+				return nil
+			}
+			return c.ForwardedAllowIPs
+		})
+
+	// --- configuration and modes -------------------------------------------
+	a, sh = strField(func(c *Config) *string { return &c.ConfigFile })
+	row("config", f("-c", "--config"), "config", Honoured, tString, "", "gunicorn config file: FILE or python:MODULE (default: ./gunicorn.conf.py when present)",
+		"same: FILE, file:FILE or python:MODULE, executed with the workers' Python; ./gunicorn.conf.py by default", a, sh)
+	a, sh = boolField(func(c *Config) *bool { return &c.PrintConfig })
+	row("print-config", f("--print-config"), "print_config", Honoured, tBool, "false", "print every effective setting and where it came from, then exit (with --json: as JSON)",
+		"same; with `--json`, one JSON object", a, sh)
+	a, sh = boolField(func(c *Config) *bool { return &c.CheckConfig })
+	row("check-config", f("--check-config"), "check_config", Honoured, tBool, "false", "load the configuration and the app, then exit 0 (loads) or 1", "same", a, sh)
+	a, sh = boolField(func(c *Config) *bool { return &c.JSON })
+	row("json", f("--json"), "", Native, tBool, "false", "with --print-config (and gowsgi check): JSON output", "", a, sh)
+	a, sh = boolField(func(c *Config) *bool { return &c.ShowVersion })
+	row("version", f("-v", "--version"), "", Native, tBool, "false", "print the version and exit", "", a, sh).noEnv = true
+	a, sh = boolField(func(c *Config) *bool { return &c.ShowHelp })
+	row("help", f("-h", "--help"), "", Native, tBool, "false", "show this help", "", a, sh).noEnv = true
+
+	gunicornOnly()
+	indexSettings()
+}
+
+// outputValue is a log destination as gunicorn prints it.
+func outputValue(o Output) any {
+	switch o.To {
+	case OutputStdout, OutputStderr:
+		return "-"
+	case OutputFile:
+		return o.Path
+	}
+	return nil
+}
+
+// gunicornOnly adds the gunicorn settings gowsgi has no option for.
+func gunicornOnly() {
+	note := func(gname string, flags []string, typ valueType, why string) *setting {
+		name := gname
+		for _, fl := range flags {
+			if long, ok := strings.CutPrefix(fl, "--"); ok {
+				name = long // the first long spelling
+				break
+			}
+		}
+		s := &setting{name: name, flags: flags, gunicorn: gname, kind: Noticed, typ: typ, why: why, noEnv: len(flags) == 0}
+		settings = append(settings, s)
+		return s
+	}
+	refuse := func(gname string, flags []string, typ valueType, why string) *setting {
+		s := note(gname, flags, typ, why)
+		s.kind = Refused
+		return s
+	}
+	f := func(spellings ...string) []string { return spellings }
+	noTLS := "gowsgi does not terminate TLS yet; put a TLS proxy (or load balancer) in front"
+
+	note("spew", f("--spew"), tBool, "gowsgi cannot trace every executed line; use python -X importtime or a profiler")
+	note("sendfile", f("--no-sendfile"), tBool, "gowsgi always sends wsgi.file_wrapper files with sendfile(2) from Go").asks =
+		func(v string) bool { b, _ := parseBool(v); return !b } // --no-sendfile stores False
+	note("reuse_port", f("--reuse-port"), tBool, "gowsgi binds each address once, in one process: SO_REUSEPORT is not needed")
+	refuse("daemon", f("-D", "--daemon"), tBool, "gowsgi does not daemonize; run it under systemd, a container or supervisord (it can be PID 1)")
+	note("worker_tmp_dir", f("--worker-tmp-dir"), tString, "gowsgi workers write no heartbeat files; the supervisor watches them over their sockets")
+	refuse("user", f("-u", "--user"), tString, "gowsgi does not switch users; start it as that user (systemd User=, docker --user)").asks = notCurrentUser(false)
+	refuse("group", f("-g", "--group"), tString, "gowsgi does not switch groups; start it with that group (systemd Group=, docker --user)").asks = notCurrentUser(true)
+	note("initgroups", f("--initgroups"), tBool, "gowsgi does not switch users, so supplementary groups are the ones it was started with")
+	note("secure_scheme_headers", nil, tString, "gowsgi does not read X-Forwarded-Proto yet: wsgi.url_scheme is the connection's scheme")
+	note("disable_redirect_access_to_syslog", f("--disable-redirect-access-to-syslog"), tBool, "gowsgi has no syslog output; the access log goes where --access-logfile says")
+	note("access_log_format", f("--access-logformat"), tString, "gowsgi writes the Combined Log Format (gunicorn's default format); custom formats are not supported").asks =
+		func(v string) bool { return v != "" && v != gunicornAccessFormat }
+	note("capture_output", f("--capture-output"), tBool, "the app's stdout and stderr always go to gowsgi's stderr")
+	note("logger_class", f("--logger-class"), tString, "gowsgi's log is its own; a Python logger class is not used").asks =
+		func(v string) bool { return v != "" && v != "gunicorn.glogging.Logger" && v != "simple" }
+	note("logconfig", f("--log-config"), tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected")
+	note("logconfig_dict", nil, tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected").asks =
+		func(v string) bool { return v != "" && v != "{}" }
+	note("logconfig_json", f("--log-config-json"), tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected")
+	note("syslog_addr", f("--log-syslog-to"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
+	note("syslog", f("--log-syslog"), tBool, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
+	note("syslog_prefix", f("--log-syslog-prefix"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
+	note("syslog_facility", f("--log-syslog-facility"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)").asks =
+		func(v string) bool { return v != "" && v != "user" }
+	note("enable_stdio_inheritance", f("-R", "--enable-stdio-inheritance"), tBool, "workers always inherit gowsgi's stdout and stderr")
+	note("statsd_host", f("--statsd-host"), tString, "gowsgi does not send statsd metrics; the access log has every request")
+	note("dogstatsd_tags", f("--dogstatsd-tags"), tString, "gowsgi does not send statsd metrics; the access log has every request")
+	note("statsd_prefix", f("--statsd-prefix"), tString, "gowsgi does not send statsd metrics; the access log has every request")
+	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send statsd metrics; requests waiting for a worker are bounded by --max-queue")
+	note("proc_name", f("-n", "--name"), tString, "gowsgi does not set process titles; workers show as the Python interpreter")
+	note("default_proc_name", nil, tString, "gowsgi does not set process titles").asks =
+		func(v string) bool { return v != "" && v != "gunicorn" }
+	refuse("paste", f("--paste", "--paster"), tString, "gowsgi does not load PasteDeploy .ini apps; name the WSGI callable instead (module:callable)")
+	for _, h := range hookNames {
+		s := note(h, nil, tString, "") // the notice names every hook at once (see finish)
+		s.why = "recorded in the configuration; gowsgi does not run gunicorn server hooks yet"
+	}
+	refuse("proxy_protocol", f("--proxy-protocol"), tString, "gowsgi does not parse the PROXY protocol; the PROXY line would be taken for a bad request").asks =
+		func(v string) bool { b, err := parseBool(v); return v != "off" && (err != nil || b) }
+	note("proxy_allow_ips", f("--proxy-allow-from"), tList, "gowsgi does not parse the PROXY protocol")
+	refuse("protocol", f("--protocol"), tString, "gowsgi speaks HTTP only, not the uwsgi protocol").asks =
+		func(v string) bool { return v != "" && v != "http" }
+	note("uwsgi_allow_ips", f("--uwsgi-allow-from"), tList, "gowsgi speaks HTTP only, not the uwsgi protocol")
+	refuse("keyfile", f("--keyfile"), tString, noTLS)
+	refuse("certfile", f("--certfile"), tString, noTLS)
+	note("ssl_version", f("--ssl-version"), tString, noTLS)
+	note("cert_reqs", f("--cert-reqs"), tInt, noTLS)
+	note("ca_certs", f("--ca-certs"), tString, noTLS)
+	note("suppress_ragged_eofs", f("--suppress-ragged-eofs"), tBool, noTLS)
+	note("do_handshake_on_connect", f("--do-handshake-on-connect"), tBool, noTLS)
+	note("ciphers", f("--ciphers"), tString, noTLS)
+	note("http_protocols", f("--http-protocols"), tString, "gowsgi serves HTTP/1.1 here; HTTP/2 is not offered on this listener").asks =
+		func(v string) bool { return v != "" && v != "h1" }
+	note("http2_cleartext", f("--http2-cleartext"), tString, "gowsgi serves HTTP/1.1 here; h2c is not offered").asks =
+		func(v string) bool { return v != "" && v != "off" }
+	for _, n := range []string{"http2_max_concurrent_streams", "http2_initial_window_size", "http2_max_frame_size", "http2_max_header_list_size"} {
+		note(n, f("--"+strings.ReplaceAll(n, "_", "-")), tInt, "gowsgi serves HTTP/1.1 here; HTTP/2 settings have no effect")
+	}
+	refuse("raw_paste_global_conf", f("--paste-global"), tList, "gowsgi does not load PasteDeploy .ini apps")
+	note("permit_obsolete_folding", f("--permit-obsolete-folding"), tBool, "gowsgi's HTTP parser refuses obsolete line folding (400), as RFC 9112 asks")
+	note("strip_header_spaces", f("--strip-header-spaces"), tBool, "gowsgi's HTTP parser refuses whitespace before a header's colon (400), as RFC 9112 asks")
+	note("permit_unconventional_http_method", f("--permit-unconventional-http-method"), tBool, "gowsgi accepts any RFC 9110 token as a method, case-sensitively")
+	note("permit_unconventional_http_version", f("--permit-unconventional-http-version"), tBool, "gowsgi accepts HTTP/1.0 and HTTP/1.1 only")
+	note("casefold_http_method", f("--casefold-http-method"), tBool, "gowsgi passes the method as sent; methods are case-sensitive")
+	note("tolerate_dangerous_framing", f("--tolerate-dangerous-framing"), tBool, "gowsgi always refuses ambiguous request framing (Content-Length with Transfer-Encoding)")
+	note("forwarder_headers", f("--forwarder-headers"), tList, "gowsgi does not take SCRIPT_NAME or PATH_INFO from proxy headers; use --root-path")
+	note("header_map", f("--header-map"), tString, "gowsgi drops header names containing '_' (gunicorn's header_map = drop); other modes are not offered").asks =
+		func(v string) bool { return v != "" && v != "drop" }
+	note("asgi_loop", f("--asgi-loop"), tString, "ASGI only; gowsgi serves WSGI").asks = func(v string) bool { return v != "" && v != "auto" }
+	note("asgi_lifespan", f("--asgi-lifespan"), tString, "ASGI only; gowsgi serves WSGI").asks = func(v string) bool { return v != "" && v != "auto" }
+	note("asgi_disconnect_grace_period", f("--asgi-disconnect-grace-period"), tInt, "ASGI only; gowsgi serves WSGI")
+	note("http_parser", f("--http-parser"), tString, "gowsgi always uses its own HTTP/1.1 parser (in Go)").asks = func(v string) bool { return v != "" && v != "auto" }
+	refuse("dirty_apps", f("--dirty-app"), tList, "gowsgi has no dirty arbiters; run long tasks in a task queue or a second gowsgi")
+	refuse("dirty_workers", f("--dirty-workers"), tInt, "gowsgi has no dirty arbiters; run long tasks in a task queue or a second gowsgi")
+	note("dirty_timeout", f("--dirty-timeout"), tInt, "gowsgi has no dirty arbiters")
+	note("dirty_threads", f("--dirty-threads"), tInt, "gowsgi has no dirty arbiters")
+	note("dirty_graceful_timeout", f("--dirty-graceful-timeout"), tInt, "gowsgi has no dirty arbiters")
+	note("control_socket", f("--control-socket"), tString, "gowsgi has no control socket; use signals (HUP, TTIN, TTOU, TERM)")
+	note("control_socket_mode", f("--control-socket-mode"), tInt, "gowsgi has no control socket; use signals (HUP, TTIN, TTOU, TERM)")
+	note("control_socket_disable", f("--no-control-socket"), tBool, "gowsgi has no control socket to disable; it reacts to signals only")
+}
+
+// gunicornAccessFormat is gunicorn's default access_log_format: the
+// Combined Log Format gowsgi writes.
+const gunicornAccessFormat = `%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"`
+
+// hookNames are gunicorn's server hooks, in gunicorn's order (20.1's 15,
+// then 26.x's ssl_context and dirty-arbiter hooks).
+var hookNames = []string{"on_starting", "on_reload", "when_ready", "pre_fork", "post_fork", "post_worker_init",
+	"worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit", "worker_exit",
+	"nworkers_changed", "on_exit", "ssl_context", "on_dirty_starting", "dirty_post_fork", "dirty_worker_init",
+	"dirty_worker_exit"}
+
+// notCurrentUser reports whether a --user/--group value names someone
+// other than the current user (or group): only then is it refused.
+func notCurrentUser(group bool) func(string) bool {
+	return func(v string) bool {
+		if v == "" {
+			return false
+		}
+		id := os.Getuid()
+		if group {
+			id = os.Getgid()
+		}
+		if n, err := strconv.Atoi(v); err == nil {
+			return n != id
+		}
+		return v != currentName(group)
+	}
+}
+
+// workerClass sorts a gunicorn worker class into what gowsgi does with it:
+// "threads" (sync, gthread: --threads threads), "green" (gevent, eventlet,
+// tornado: a thread count from --worker-connections), or an error.
+func workerClass(v string) (string, error) {
+	k := strings.ToLower(strings.TrimSpace(v))
+	k = strings.TrimPrefix(k, "egg:gunicorn#")
+	switch k {
+	case "sync", "gthread", "gunicorn.workers.sync.syncworker", "gunicorn.workers.gthread.threadworker":
+		return "threads", nil
+	case "gevent", "gevent_wsgi", "gevent_pywsgi", "eventlet", "tornado",
+		"gunicorn.workers.ggevent.geventworker", "gunicorn.workers.ggevent.geventpywsgiworker",
+		"gunicorn.workers.geventlet.eventletworker", "gunicorn.workers.gtornado.tornadoworker":
+		return "green", nil
+	}
+	if strings.Contains(k, "uvicorn") || strings.Contains(k, "asgi") || strings.Contains(k, "hypercorn") || strings.Contains(k, "aiohttp") {
+		return "", fmt.Errorf("worker class %s serves ASGI/asyncio applications; gowsgi serves WSGI (PEP 3333) only: run an ASGI server such as uvicorn for this app", v)
+	}
+	return "", fmt.Errorf("worker class %s is not one gowsgi can stand in for: gowsgi runs its own Python workers (use -k sync or gthread with --threads N); custom worker classes are not loaded", v)
+}
