@@ -36,16 +36,16 @@ type Slot struct {
 	wspare   []byte
 	fds      []pendingFD // descriptors to attach at offsets of wbuf
 	writing  bool
-	queue    []*ticket    // issued, not yet released, in wire order
-	inflight int32        // len(queue)
-	nextID   uint32       // last request id given out
+	queue    []*ticket     // issued, not yet released, in wire order
+	inflight int32         // len(queue)
+	nextID   uint32        // last request id given out
 	revoking uint32        // lowest id a revoke request is out for; 0: none
 	answered chan struct{} // closed when the worker answers that request
-	brokenAt uint32       // first request id that may have started when the stream broke
-	hint     atomic.Int32 // inflight, readable without mu
-	noPipe   atomic.Bool  // a request behind the current one was revoked: no pipelining until it ends
-	turnAt   atomic.Int64 // when the response now being read began (unix ns)
-	service  atomic.Int64 // moving average of the time a response takes (ns)
+	brokenAt uint32        // first request id that may have started when the stream broke
+	hint     atomic.Int32  // inflight, readable without mu
+	noPipe   atomic.Bool   // a request behind the current one was revoked: no pipelining until it ends
+	turnAt   atomic.Int64  // when the response now being read began (unix ns)
+	service  atomic.Int64  // moving average of the time a response takes (ns)
 
 	// Read side, used by the ticket whose turn it is.
 	buf  []byte // buf[r:w] is unread
