@@ -101,6 +101,7 @@ type Pool struct {
 	started  atomic.Bool
 	preload  preloader // --preload: the template processes (template.go)
 	nextID   atomic.Int64
+	spawnFn  func(ctx context.Context, id int) (*Worker, error) // tests only
 }
 
 // maxSlots bounds the idle channel; far above any sane workers×threads.

@@ -107,6 +107,11 @@ func (p *Pool) post(ev event) bool {
 		return false
 	}
 	select {
+	case <-p.loopDone:
+		return false
+	default:
+	}
+	select {
 	case p.events <- ev:
 		return true
 	case <-p.loopDone:
@@ -146,7 +151,12 @@ func (p *Pool) Scale(delta int) error {
 	if !p.post(evScale{delta, done}) {
 		return ErrStopped
 	}
-	return <-done
+	select {
+	case err := <-done:
+		return err
+	case <-p.loopDone: // it ended before handling the event
+		return ErrStopped
+	}
 }
 
 // Stop ends every worker: politely (close the control socket, the worker
@@ -155,9 +165,14 @@ func (p *Pool) Scale(delta int) error {
 func (p *Pool) Stop(timeout time.Duration) {
 	done := make(chan struct{})
 	if p.post(evStop{timeout, done}) {
-		<-done
+		select {
+		case <-done:
+		case <-p.loopDone:
+		}
 	}
-	<-p.loopDone
+	if p.started.Load() {
+		<-p.loopDone
+	}
 	p.preload.wait()
 }
 
@@ -194,7 +209,10 @@ func (p *Pool) Size() int {
 func (p *Pool) query(fn func(*supervisor)) {
 	done := make(chan struct{})
 	if p.post(evQuery{func(s *supervisor) { fn(s); close(done) }}) {
-		<-done
+		select {
+		case <-done:
+		case <-p.loopDone:
+		}
 	}
 }
 

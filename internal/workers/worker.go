@@ -150,6 +150,9 @@ func (w *Worker) attach(parent []*os.File) error {
 // spawn starts a worker process and waits until it has loaded the app.
 // With --preload the worker is forked from the current template.
 func (p *Pool) spawn(ctx context.Context, id int) (*Worker, error) {
+	if p.spawnFn != nil {
+		return p.spawnFn(ctx, id) // unit tests: fake workers
+	}
 	if p.opts.Preload {
 		return p.forkWorker(ctx, id)
 	}
