@@ -682,3 +682,34 @@ func listenBacklogs(t *testing.T, port int) []int {
 		}
 	}
 }
+
+// TestBinaryUpgradeFails: when the new process does not start serving
+// (the app no longer loads: it exits 1, after writing the pid file and
+// removing it), the old process logs why, keeps serving, and the pid file
+// names it again.
+func TestBinaryUpgradeFails(t *testing.T) {
+	dir := writeListenApp(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	pidFile := filepath.Join(t.TempDir(), "gowsgi.pid")
+	p := startListenProc(t, gowsgiBin, dir, nil, nil, false, "--bind", addr, "--pid", pidFile, "lapp.py")
+	p.waitLog("msg=listening", 1, 60*time.Second)
+	pid := strconv.Itoa(p.cmd.Process.Pid)
+	if err := os.WriteFile(filepath.Join(dir, "lapp.py"), []byte("def app(:\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGUSR2)
+	p.waitLog("binary upgrade failed; still serving", 1, 60*time.Second)
+	if !strings.Contains(p.output(), "exited before it was ready: exit status 1") || !strings.Contains(p.output(), "SyntaxError") {
+		t.Errorf("the log does not say how the new process ended")
+	}
+	if code, body := getText(t, client(), "http://"+addr+"/"); code != 200 || body != pid {
+		t.Errorf("after the failed upgrade: %d %q, want 200 from %s", code, body, pid)
+	}
+	if b, _ := os.ReadFile(pidFile); strings.TrimSpace(string(b)) != pid {
+		t.Errorf("pid file says %q, want %s", b, pid)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.exitCode(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+}

@@ -1,8 +1,9 @@
 package listen
 
 // A zero-downtime binary upgrade, gunicorn's USR2: the running gowsgi
-// starts its binary again (os.Executable, so a file replaced on disk is the
-// new version) with the same arguments and environment, and hands it its
+// starts its binary again (the path it was started as, so a file replaced
+// on disk or a repointed link is the new version) with the same arguments
+// and environment, and hands it its
 // listening sockets. The new process boots its workers, serves on the same
 // sockets, and says so over a pipe; only then does the old one stop
 // accepting, finish its requests and exit. Both accept from the same
@@ -100,7 +101,7 @@ func (in *Inherited) Ready() error {
 // (the caller drains and exits), or why it is not (it exited first, and the
 // caller keeps serving).
 func StartUpgrade(socks []*Socket, env []string) (pid int, done <-chan error, err error) {
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
 		return 0, nil, fmt.Errorf("cannot find gowsgi's binary: %v", err)
 	}
@@ -155,6 +156,21 @@ func StartUpgrade(socks []*Socket, env []string) (pid int, done <-chan error, er
 		out <- fmt.Errorf("the new process (pid %d) exited before it was ready: %v", cmd.Process.Pid, err)
 	}()
 	return cmd.Process.Pid, out, nil
+}
+
+// executable is the binary to start: the path gowsgi was started as
+// (os.Args[0], looked up in PATH when it has no slash, as the shell did),
+// so that an upgrade that repoints a symbolic link such as
+// /usr/local/bin/gowsgi starts the new version; else os.Executable (which
+// resolves links, and names the replaced file's path when the binary was
+// replaced in place).
+func executable() (string, error) {
+	if a := os.Args[0]; a != "" {
+		if p, err := exec.LookPath(a); err == nil {
+			return p, nil
+		}
+	}
+	return os.Executable()
 }
 
 // dupFile returns a close-on-exec duplicate of l's descriptor for
