@@ -79,6 +79,9 @@ type Inherited struct {
 	socks []*inheritedSock
 	// ready is the upgrade readiness pipe to the parent (Upgrade only).
 	ready *os.File
+	// parent is the pid of the process that upgraded to this one (Upgrade
+	// only).
+	parent int
 }
 
 type inheritedSock struct {

@@ -57,7 +57,7 @@ func inheritUpgrade(v string) (*Inherited, error) {
 		// the descriptors are not ours to take.
 		return nil, nil
 	}
-	in := &Inherited{From: Upgrade}
+	in := &Inherited{From: Upgrade, parent: info.Parent}
 	for i, s := range info.Sockets {
 		fd := firstFD + i
 		l, err := fileListener(fd, s.Name)
@@ -76,10 +76,10 @@ func inheritUpgrade(v string) (*Inherited, error) {
 // Parent returns the pid of the gowsgi process this one was upgraded from,
 // or 0.
 func (in *Inherited) Parent() int {
-	if in == nil || in.From != Upgrade {
+	if in == nil {
 		return 0
 	}
-	return os.Getppid()
+	return in.parent
 }
 
 // Ready tells the process this one was upgraded from that it is serving,
