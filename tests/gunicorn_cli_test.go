@@ -213,7 +213,7 @@ func TestGunicornCommandLines(t *testing.T) {
 			"--worker-tmp-dir /dev/shm --statsd-host localhost:8125 --capture-output -k gevent --worker-connections 30 app:app",
 			map[string]string{"bind": `["unix:/tmp/gowsgi-cli.sock"] flag`, "workers": "2 flag", "errorlog": `"-" flag`,
 				"threads": "30 flag", "worker_class": `"gevent" flag`, "backlog": "64 flag"},
-			[]string{"--backlog: gowsgi accepts every connection", "--worker-tmp-dir: gowsgi workers write no heartbeat files",
+			[]string{"--worker-tmp-dir: gowsgi workers write no heartbeat files",
 				"--statsd-host: gowsgi does not send statsd metrics", "--capture-output: the app's stdout and stderr",
 				"worker class gevent: running 30 threads per worker instead of green threads"}},
 	} {

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,6 +97,11 @@ func run(args []string) int {
 		mounts = append(mounts, m)
 	}
 
+	socks, err := startSockets(cfg, log) // before any worker: they must not inherit LISTEN_FDS
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+
 	python, err := pyshim.FindPython(cfg.Python)
 	if err != nil {
 		return fail(1, "%v", err)
@@ -119,7 +123,7 @@ func run(args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	control := make(chan os.Signal, 4)
-	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR2)
 
 	var watcher atomic.Pointer[reload.Watcher] // set once watching starts
 	var pool *workers.Pool
@@ -136,10 +140,12 @@ func run(args []string) int {
 		TempDir:        cfg.TmpUploadDir,
 		Log:            log,
 		OnReloaded: func() {
+			socks.reloaded()
 			if w := watcher.Load(); w != nil {
 				go func() { w.Watch(pool.AppFiles()) }()
 			}
 		},
+		OnReloadFailed: func(error) { socks.reloaded() },
 	})
 	// Load the app before binding: a broken app never takes a port.
 	started := make(chan error, 1)
@@ -160,7 +166,7 @@ func run(args []string) int {
 	if cfg.Umask >= 0 {
 		oldUmask = syscall.Umask(cfg.Umask) // gunicorn's --umask: for the unix sockets
 	}
-	listeners, err := listen(cfg.Binds)
+	listeners, err := socks.listen()
 	if oldUmask >= 0 {
 		syscall.Umask(oldUmask)
 	}
@@ -212,6 +218,7 @@ func run(args []string) int {
 		}(l)
 		log.Info("listening", "url", listenURL(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
 	}
+	socks.serving()
 
 	var changed <-chan string
 	if cfg.Reload {
@@ -230,6 +237,7 @@ func run(args []string) int {
 
 	// The signal loop only forwards: the pool's supervisor owns the workers.
 	var sig os.Signal
+	newPID := 0 // a binary upgrade's new process, serving: drain and exit
 loop:
 	for {
 		select {
@@ -244,7 +252,10 @@ loop:
 		case s := <-control:
 			switch s {
 			case syscall.SIGHUP:
+				socks.reloading()
 				pool.Reload()
+			case syscall.SIGUSR2:
+				socks.upgrade()
 			case syscall.SIGTTIN:
 				if err := pool.Scale(1); err != nil {
 					log.Error("cannot add a worker", "err", err)
@@ -254,10 +265,17 @@ loop:
 					log.Warn("cannot remove a worker", "err", err)
 				}
 			}
+		case newPID = <-socks.upgraded:
+			sig = syscall.SIGUSR2
+			break loop
 		case f := <-changed:
 			fmt.Fprintf(os.Stderr, "gowsgi: %s changed; reloading\n", f)
 			pool.Reload()
 		}
+	}
+	socks.stopping(newPID)
+	if newPID != 0 {
+		log.Info("binary upgrade: the new process serves; draining", "new_pid", newPID)
 	}
 	log.Info("shutting down: finishing in-flight requests", "signal", sig.String(), "graceful_timeout", cfg.GracefulTimeout.String())
 
@@ -283,11 +301,7 @@ loop:
 		stopWait = 0
 	}
 	pool.Stop(stopWait)
-	for _, b := range cfg.Binds {
-		if b.Network == "unix" {
-			os.Remove(b.Addr)
-		}
-	}
+	socks.cleanup()
 	if accessLog != nil {
 		accessLog.Close()
 	}
@@ -307,60 +321,6 @@ func bootFailed(target string, err error) int {
 		return fail(1, "cannot load %s: %s", target, detail)
 	}
 	return fail(1, "%v", err)
-}
-
-// listen binds every address, or none: a port in use is one clear line.
-func listen(binds []config.Bind) ([]net.Listener, error) {
-	var ls []net.Listener
-	for _, bind := range binds {
-		var err error
-		if bind.Network == "unix" {
-			err = removeStaleSocket(bind.Addr)
-		}
-		var l net.Listener
-		switch {
-		case err != nil:
-		case bind.Network == "fd":
-			// gunicorn's fd://N: a listening socket inherited from the parent.
-			fd, _ := strconv.Atoi(bind.Addr)
-			l, err = net.FileListener(os.NewFile(uintptr(fd), bind.Spec))
-		default:
-			l, err = net.Listen(bind.Network, bind.Addr)
-		}
-		b := bind.Spec
-		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return nil, fmt.Errorf("cannot listen on %s: address already in use (is another server running?)", b)
-			}
-			var oe *net.OpError
-			if errors.As(err, &oe) && oe.Err != nil {
-				err = oe.Err
-			}
-			return nil, fmt.Errorf("cannot listen on %s: %v", b, err)
-		}
-		if ul, ok := l.(*net.UnixListener); ok {
-			ul.SetUnlinkOnClose(true)
-		}
-		ls = append(ls, l)
-	}
-	return ls, nil
-}
-
-// removeStaleSocket deletes a socket file no server answers on, left by a
-// crash; a live one is reported as in use.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if err != nil || fi.Mode()&os.ModeSocket == 0 {
-		return nil // absent, or not a socket: net.Listen will say
-	}
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		return syscall.EADDRINUSE
-	}
-	return os.Remove(path)
 }
 
 func listenURL(l net.Listener) string {

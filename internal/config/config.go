@@ -151,6 +151,12 @@ type Config struct {
 	// PidFile, when set, is where gowsgi writes its process id while it
 	// runs (gunicorn's -p/--pid); see WritePidFile.
 	PidFile string
+	// ReusePort sets SO_REUSEPORT on the TCP sockets gowsgi binds
+	// (gunicorn's --reuse-port), so another process may bind them too.
+	ReusePort bool
+	// Backlog is the listen(2) backlog of the sockets gowsgi binds
+	// (gunicorn's --backlog); 0 = the system default (net.core.somaxconn).
+	Backlog int
 	// Umask is applied while unix sockets are created (gunicorn's -m);
 	// -1 = leave the process umask alone.
 	Umask int
@@ -508,13 +514,19 @@ func parseCount(s string) (int, error) {
 }
 
 // WritePidFile writes the process id to PidFile, when one is set, and
-// returns a function that removes it. Errors name the file.
+// returns a function that removes it, unless it holds another pid by then
+// (a binary upgrade's new process wrote its own). Errors name the file.
 func (c *Config) WritePidFile() (remove func(), err error) {
 	if c.PidFile == "" {
 		return func() {}, nil
 	}
-	if err := os.WriteFile(c.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	pid := strconv.Itoa(os.Getpid()) + "\n"
+	if err := os.WriteFile(c.PidFile, []byte(pid), 0o644); err != nil {
 		return nil, fmt.Errorf("--pid: %v", err)
 	}
-	return func() { os.Remove(c.PidFile) }, nil
+	return func() {
+		if b, err := os.ReadFile(c.PidFile); err == nil && string(b) == pid {
+			os.Remove(c.PidFile)
+		}
+	}, nil
 }

@@ -259,11 +259,11 @@ func TestGunicornCommandLine(t *testing.T) {
 	// Both spellings of the field-size limit, and notices, one line each.
 	c = mustParse(t, strings.Fields("a --limit-request-field-size 10 --worker-tmp-dir /dev/shm --statsd-host localhost:8125 "+
 		"--capture-output --backlog 64 --log-file - --spew"), nil)
-	if c.MaxQueue != 64 || c.MaxHeaderBytes != 64<<10 {
-		t.Errorf("backlog → max-queue %d; small field size must not lower the header limit: %d", c.MaxQueue, c.MaxHeaderBytes)
+	if c.Backlog != 64 || c.MaxHeaderBytes != 64<<10 {
+		t.Errorf("backlog %d; small field size must not lower the header limit: %d", c.Backlog, c.MaxHeaderBytes)
 	}
 	for _, want := range []string{"--limit-request-field-size:", "--worker-tmp-dir: gowsgi workers write no heartbeat files",
-		"--statsd-host: gowsgi does not send statsd", "--capture-output:", "--backlog:", "--spew:"} {
+		"--statsd-host: gowsgi does not send statsd", "--capture-output:", "--spew:"} {
 		if !containsPrefix(c.Warnings, want) {
 			t.Errorf("no notice %q in %q", want, c.Warnings)
 		}

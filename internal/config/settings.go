@@ -379,10 +379,14 @@ func init() {
 		}, sh)
 
 	// --- queueing, timeouts, limits ---------------------------------------
-	a, _ = intField(1, func(c *Config) *int { return &c.MaxQueue })
-	row("backlog", f("--backlog"), "backlog", Noticed, tInt, "",
-		"gunicorn's listen backlog: bounds the requests waiting for a worker (as --max-queue)",
-		"gowsgi accepts every connection at once; the value bounds the requests waiting for a worker instead (--max-queue)", a, nil)
+	a, sh = intField(0, func(c *Config) *int { return &c.Backlog })
+	row("backlog", f("--backlog"), "backlog", Honoured, tInt, "",
+		"listen(2) backlog: connections the kernel queues before gowsgi accepts them (default: the system's somaxconn)",
+		"same: the listen(2) backlog of the sockets gowsgi binds (capped by net.core.somaxconn); requests waiting for a worker are bounded by --max-queue", a, sh)
+	a, sh = boolField(func(c *Config) *bool { return &c.ReusePort })
+	row("reuse-port", f("--reuse-port"), "reuse_port", Honoured, tBool, "false",
+		"set SO_REUSEPORT on the TCP sockets gowsgi binds, so other processes may bind the same address",
+		"same: SO_REUSEPORT on the TCP sockets gowsgi binds", a, sh)
 	a, sh = intField(1, func(c *Config) *int { return &c.MaxQueue })
 	row("max-queue", f("--max-queue"), "", Native, tInt, "2048", "requests that may wait for a free worker; beyond, 503", "", a, sh)
 	a, sh = durField(func(c *Config) *time.Duration { return &c.QueueTimeout })
@@ -544,7 +548,6 @@ func gunicornOnly() {
 	note("spew", f("--spew"), tBool, "gowsgi cannot trace every executed line; use python -X importtime or a profiler")
 	note("sendfile", f("--no-sendfile"), tBool, "gowsgi always sends wsgi.file_wrapper files with sendfile(2) from Go").asks =
 		func(v string) bool { b, _ := parseBool(v); return !b } // --no-sendfile stores False
-	note("reuse_port", f("--reuse-port"), tBool, "gowsgi binds each address once, in one process: SO_REUSEPORT is not needed")
 	refuse("daemon", f("-D", "--daemon"), tBool, "gowsgi does not daemonize; run it under systemd, a container or supervisord (it can be PID 1)")
 	note("worker_tmp_dir", f("--worker-tmp-dir"), tString, "gowsgi workers write no heartbeat files; the supervisor watches them over their sockets")
 	refuse("user", f("-u", "--user"), tString, "gowsgi does not switch users; start it as that user (systemd User=, docker --user)").asks = notCurrentUser(false)

@@ -68,6 +68,9 @@ type Options struct {
 	// OnReloaded, when set, is called (from the supervisor) after a reload
 	// switched to new workers.
 	OnReloaded func()
+	// OnReloadFailed, when set, is called (from the supervisor) when a
+	// reload's new workers did not load; the old ones keep serving.
+	OnReloadFailed func(error)
 
 	Log *slog.Logger
 }

@@ -437,6 +437,9 @@ func (s *supervisor) finishJob(job *bootJob) {
 			} else {
 				p.log.Error("reload failed; the previous workers keep serving", "err", job.err)
 			}
+			if p.opts.OnReloadFailed != nil {
+				p.opts.OnReloadFailed(job.err)
+			}
 		} else {
 			for w := range s.workers {
 				if w.serving && w.Gen < job.gen {
