@@ -29,6 +29,23 @@ type Forwarding struct {
 	Trusted *AllowList
 	// SchemeHeaders is gunicorn's secure_scheme_headers, names upper-cased.
 	SchemeHeaders map[string]string
+
+	schemes []schemeHeader // SchemeHeaders as a slice, by NewForwarding
+}
+
+type schemeHeader struct{ name, https string }
+
+// NewForwarding returns the Forwarding for trusted peers and scheme headers
+// (nil = DefaultSchemeHeaders), prepared for the per-request path.
+func NewForwarding(trusted *AllowList, schemeHeaders map[string]string) *Forwarding {
+	if schemeHeaders == nil {
+		schemeHeaders = DefaultSchemeHeaders
+	}
+	f := &Forwarding{Trusted: trusted, SchemeHeaders: schemeHeaders}
+	for k, v := range schemeHeaders {
+		f.schemes = append(f.schemes, schemeHeader{k, v})
+	}
+	return f
 }
 
 // Origin is what a trusted proxy's headers say about the client's request.
@@ -112,6 +129,14 @@ func (f *Forwarding) Resolve(fields []http1.Field) Origin {
 
 // schemeHeader looks name up in SchemeHeaders, case-insensitively.
 func (f *Forwarding) schemeHeader(name string) (string, bool) {
+	if f.schemes != nil {
+		for _, sh := range f.schemes {
+			if len(sh.name) == len(name) && strings.EqualFold(sh.name, name) {
+				return sh.https, true
+			}
+		}
+		return "", false
+	}
 	for k, v := range f.SchemeHeaders {
 		if len(k) == len(name) && strings.EqualFold(k, name) {
 			return v, true

@@ -35,7 +35,7 @@ func TestAllowList(t *testing.T) {
 
 func TestResolve(t *testing.T) {
 	trusted, _ := ParseAllowList([]string{"127.0.0.1", "10.0.0.0/8"})
-	f := &Forwarding{Trusted: trusted, SchemeHeaders: DefaultSchemeHeaders}
+	f := NewForwarding(trusted, nil)
 	h := func(kv ...string) []http1.Field {
 		var out []http1.Field
 		for i := 0; i < len(kv); i += 2 {
