@@ -116,6 +116,7 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, x *workers.Ex
 	fp := fieldBufs.Get().(*[]http1.Field)
 	fields := (*fp)[:0]
 	defer func() {
+		h.AccessLog.KeepResponseHeader(w, fields) // for %({name}o)s; the fields are recycled
 		clear(fields)
 		*fp = fields[:0]
 		fieldBufs.Put(fp)

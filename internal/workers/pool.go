@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
 
 // Options configure a Pool.
@@ -68,6 +70,12 @@ type Options struct {
 	// OnReloaded, when set, is called (from the supervisor) after a reload
 	// switched to new workers.
 	OnReloaded func()
+
+	// Output, when set, is the workers' stdout and stderr
+	// (--capture-output); nil = gowsgi's own.
+	Output *os.File
+	// LogConfig configures the app's Python logging in each worker.
+	LogConfig pyshim.LogConfig
 
 	Log *slog.Logger
 }
