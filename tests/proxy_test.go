@@ -21,7 +21,9 @@ func envFrom(t *testing.T, s *Server, src string, hdr ...string) map[string]any 
 	t.Helper()
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
 	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) { return d.DialContext(ctx, network, addr) },
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
 	}}
 	req, _ := http.NewRequest("GET", s.URL("/env"), nil)
 	for i := 0; i+1 < len(hdr); i += 2 {
