@@ -155,7 +155,7 @@ func TestProxyProtocol(t *testing.T) {
 
 	// An untrusted peer cannot claim an address: its PROXY line is a bad request.
 	status, env = rawEnv(t, s, "127.0.0.2", []byte("PROXY TCP4 198.51.100.7 192.0.2.1 4444 80\r\n"))
-	if env != nil || strings.HasPrefix(status, "200") {
+	if env != nil || !strings.HasPrefix(status, "400") {
 		t.Errorf("untrusted PROXY header: %s %v", status, env["REMOTE_ADDR"])
 	}
 	status, env = rawEnv(t, s, "127.0.0.2", nil)

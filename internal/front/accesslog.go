@@ -193,8 +193,8 @@ func (l *AccessLog) Log(r *http1.Request, w *http1.ResponseWriter, start time.Ti
 // forwarded the request; "-" for a unix socket peer.
 func (l *AccessLog) remoteHost(r *http1.Request) string {
 	if f := l.opts.Forwarded; f != nil && f.Trusted.TrustsPeer(r.RemoteAddr) {
-		if o := originOf(f, l.opts.Scheme, r); o.remoteAddr != "" {
-			return o.remoteAddr
+		if fo := f.Resolve(r.Header); fo.Addr != "" {
+			return fo.Addr
 		}
 	}
 	if a, ok := r.RemoteAddr.(*net.TCPAddr); ok {
