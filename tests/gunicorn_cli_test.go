@@ -212,9 +212,9 @@ func TestGunicornCommandLines(t *testing.T) {
 		{"gunicorn --bind=unix:/tmp/gowsgi-cli.sock --workers=2 --log-file - --limit-request-field-size 100 --backlog 64 " +
 			"--worker-tmp-dir /dev/shm --statsd-host localhost:8125 --capture-output -k gevent --worker-connections 30 app:app",
 			map[string]string{"bind": `["unix:/tmp/gowsgi-cli.sock"] flag`, "workers": "2 flag", "errorlog": `"-" flag`,
-				"threads": "30 flag", "worker_class": `"gevent" flag`, "backlog": "64 flag"},
+				"threads": "30 flag", "worker_class": `"gevent" flag`, "backlog": "64 flag",
+				"statsd_host": `"localhost:8125" flag`, "capture_output": "true flag"},
 			[]string{"--worker-tmp-dir: gowsgi workers write no heartbeat files",
-				"--statsd-host: gowsgi does not send statsd metrics", "--capture-output: the app's stdout and stderr",
 				"worker class gevent: running 30 threads per worker instead of green threads"}},
 	} {
 		args := strings.Fields(c.line)[1:]

@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -68,14 +67,12 @@ func run(args []string) int {
 	if cfg.CheckConfig {
 		return check.CheckConfig(cfg, os.Stdout, os.Stderr)
 	}
-	errOut, closeErr, err := cfg.ErrorLog.Open()
+	logs, err := openLogs(cfg) // logging.go: both logs, SIGUSR1, statsd, proxies
 	if err != nil {
-		return fail(1, "cannot open error log: %v", err)
+		return fail(1, "%v", err)
 	}
-	if closeErr {
-		defer errOut.Close()
-	}
-	log := newLogger(cfg.LogLevel, errOut)
+	defer logs.close()
+	log := logs.log
 	slog.SetDefault(log)
 	if path := os.Getenv("GOWSGI_CPUPROFILE"); path != "" {
 		// For bench/: profile the Go side until shutdown.
@@ -127,7 +124,7 @@ func run(args []string) int {
 
 	var watcher atomic.Pointer[reload.Watcher] // set once watching starts
 	var pool *workers.Pool
-	pool = workers.New(workers.Options{
+	popts := workers.Options{
 		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		Env: env, Workers: cfg.Workers, Threads: cfg.Threads, Preload: cfg.Preload,
 		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
@@ -146,7 +143,9 @@ func run(args []string) int {
 			}
 		},
 		OnReloadFailed: func(error) { socks.reloaded() },
-	})
+	}
+	logs.workerOptions(cfg, &popts)
+	pool = workers.New(popts)
 	// Load the app before binding: a broken app never takes a port.
 	started := make(chan error, 1)
 	go func() { started <- pool.Start() }()
@@ -170,29 +169,27 @@ func run(args []string) int {
 	if oldUmask >= 0 {
 		syscall.Umask(oldUmask)
 	}
+	if err == nil {
+		listeners, err = logs.proxyListeners(cfg, listeners)
+	}
 	if err != nil {
 		pool.Stop(cfg.GracefulTimeout)
 		return fail(1, "%v", err)
 	}
 
-	var accessLog *front.AccessLog
-	if out, mustClose, err := cfg.AccessLog.Open(); err != nil {
-		pool.Stop(cfg.GracefulTimeout)
-		return fail(1, "cannot open access log: %v", err)
-	} else if out != nil {
-		if mustClose {
-			defer out.Close()
-		}
-		accessLog = front.NewAccessLog(out)
-	}
-
 	handler := &front.Handler{
 		Static: mounts,
-		Pool:   pool, RootPath: cfg.RootPath, Scheme: "http",
+		Pool:   pool, RootPath: cfg.RootPath, Scheme: "http", Forwarded: logs.fwd,
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
-		AccessLog:  accessLog, Log: log,
+		Log:        log,
 	}
+	accessLog, err := logs.accessLog(cfg, handler, pool)
+	if err != nil {
+		pool.Stop(cfg.GracefulTimeout)
+		return fail(2, "%v", err)
+	}
+	handler.AccessLog = accessLog
 	srv := &http1.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
@@ -328,8 +325,4 @@ func listenURL(l net.Listener) string {
 		return "unix:" + l.Addr().String()
 	}
 	return "http://" + l.Addr().String()
-}
-
-func newLogger(level slog.Level, w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/proxy"
 )
 
 // Config is everything gowsgi needs to run.
@@ -71,6 +73,25 @@ type Config struct {
 	// LogLevel is the error log's threshold (gunicorn's "critical" is
 	// slog.LevelError).
 	LogLevel slog.Level
+	// AccessLogFormat is gunicorn's access_log_format; "" = the Combined
+	// Log Format (gunicorn's default format, written by a fixed fast path).
+	AccessLogFormat string
+	// LogFormat is "text" or "json", for both logs.
+	LogFormat string
+	// CaptureOutput sends the workers' stdout and stderr to the error log
+	// file (gunicorn's capture_output); without it they go to gowsgi's.
+	CaptureOutput bool
+	// LogConfig, LogConfigJSON and LogConfigDict configure the app's
+	// Python logging in each worker (gunicorn's logconfig: a fileConfig
+	// file; logconfig_json: a dictConfig JSON file; logconfig_dict: the
+	// dict, as JSON).
+	LogConfig, LogConfigJSON, LogConfigDict string
+	// StatsdHost is where statsd metrics go (HOST:PORT, UDP); "" = none.
+	StatsdHost string
+	// StatsdPrefix is prepended to metric names (gunicorn adds the dot).
+	StatsdPrefix string
+	// DogstatsdTags are appended to every metric as |#tags.
+	DogstatsdTags string
 
 	// MaxBodySize is the largest request body accepted, in bytes; larger
 	// gets 413. 0 = no limit.
@@ -160,9 +181,18 @@ type Config struct {
 	// Umask is applied while unix sockets are created (gunicorn's -m);
 	// -1 = leave the process umask alone.
 	Umask int
-	// ForwardedAllowIPs are the proxy addresses whose X-Forwarded-* headers
-	// gunicorn would trust (recorded; gowsgi's front does not use them yet).
+	// ForwardedAllowIPs are the proxies whose forwarding headers are
+	// believed (gunicorn's forwarded_allow_ips): IPs, CIDR prefixes or "*".
 	ForwardedAllowIPs []string
+	// SecureSchemeHeaders is gunicorn's secure_scheme_headers (names
+	// upper-cased); nil = gunicorn's default table (proxy.DefaultSchemeHeaders).
+	SecureSchemeHeaders map[string]string
+	// ProxyProtocol is which PROXY protocol headers are read from
+	// ProxyAllowIPs peers (gunicorn's proxy_protocol).
+	ProxyProtocol proxy.Mode
+	// ProxyAllowIPs are the peers allowed to send a PROXY header
+	// (gunicorn's proxy_allow_ips).
+	ProxyAllowIPs []string
 
 	// ConfigFile is the gunicorn config file that was read ("" = none);
 	// "python:module" for a module.

@@ -319,8 +319,8 @@ func init() {
 
 	// --- logging -----------------------------------------------------------
 	row("access-log", f("--access-log", "--access-logfile"), "accesslog", Native, tString, "-",
-		"access log (Combined Log Format): FILE, or - for stdout",
-		"same; gowsgi writes one by default (to stdout), `--no-access-log` turns it off",
+		"access log (Combined Log Format, or --access-logformat): FILE, or - for stdout; reopened on SIGUSR1",
+		"same; gowsgi writes one by default (to stdout), `--no-access-log` turns it off; reopened on SIGUSR1 for logrotate",
 		func(c *Config, v string) error {
 			o, err := parseOutput(v, OutputStdout)
 			c.AccessLog = o
@@ -329,8 +329,8 @@ func init() {
 	a, sh = boolField(func(c *Config) *bool { return &c.noAccessLog })
 	row("no-access-log", f("--no-access-log"), "", Native, tBool, "false", "do not write an access log", "", a, sh)
 	row("error-log", f("--error-log", "--error-logfile", "--log-file"), "errorlog", Native, tString, "-",
-		"gowsgi's own log: FILE, or - for stderr (the app's output always goes to stderr)",
-		"same for gowsgi's log; the app's stdout/stderr stay on gowsgi's stderr",
+		"gowsgi's own log: FILE, or - for stderr (the app's output too with --capture-output); reopened on SIGUSR1",
+		"same; reopened on SIGUSR1 for logrotate; the app's stdout/stderr join it with `--capture-output`",
 		func(c *Config, v string) error {
 			o, err := parseOutput(v, OutputStderr)
 			c.ErrorLog = o
@@ -345,6 +345,7 @@ func init() {
 			}
 			return err
 		}, func(c *Config) any { return c.logLevelName })
+	logSettings(row)
 
 	// --- bodies and responses ---------------------------------------------
 	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxBodySize })
@@ -476,21 +477,7 @@ func init() {
 			}
 			return c.Umask
 		})
-	row("forwarded-allow-ips", f("--forwarded-allow-ips"), "forwarded_allow_ips", Noticed, tList, "",
-		"", "recorded, but gowsgi does not read X-Forwarded-* headers yet: wsgi.url_scheme and REMOTE_ADDR are the connection's",
-		func(c *Config, v string) error {
-			for _, ip := range strings.Split(v, ",") {
-				if ip = strings.TrimSpace(ip); ip != "" {
-					c.ForwardedAllowIPs = append(c.ForwardedAllowIPs, ip)
-				}
-			}
-			return nil
-		}, func(c *Config) any {
-			if c.ForwardedAllowIPs == nil {
-				return nil
-			}
-			return c.ForwardedAllowIPs
-		})
+	proxySettings(row)
 
 	// --- configuration and modes -------------------------------------------
 	a, sh = strField(func(c *Config) *string { return &c.ConfigFile })
@@ -553,26 +540,15 @@ func gunicornOnly() {
 	refuse("user", f("-u", "--user"), tString, "gowsgi does not switch users; start it as that user (systemd User=, docker --user)").asks = notCurrentUser(false)
 	refuse("group", f("-g", "--group"), tString, "gowsgi does not switch groups; start it with that group (systemd Group=, docker --user)").asks = notCurrentUser(true)
 	note("initgroups", f("--initgroups"), tBool, "gowsgi does not switch users, so supplementary groups are the ones it was started with")
-	note("secure_scheme_headers", nil, tString, "gowsgi does not read X-Forwarded-Proto yet: wsgi.url_scheme is the connection's scheme")
 	note("disable_redirect_access_to_syslog", f("--disable-redirect-access-to-syslog"), tBool, "gowsgi has no syslog output; the access log goes where --access-logfile says")
-	note("access_log_format", f("--access-logformat"), tString, "gowsgi writes the Combined Log Format (gunicorn's default format); custom formats are not supported").asks =
-		func(v string) bool { return v != "" && v != gunicornAccessFormat }
-	note("capture_output", f("--capture-output"), tBool, "the app's stdout and stderr always go to gowsgi's stderr")
 	note("logger_class", f("--logger-class"), tString, "gowsgi's log is its own; a Python logger class is not used").asks =
 		func(v string) bool { return v != "" && v != "gunicorn.glogging.Logger" && v != "simple" }
-	note("logconfig", f("--log-config"), tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected")
-	note("logconfig_dict", nil, tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected").asks =
-		func(v string) bool { return v != "" && v != "{}" }
-	note("logconfig_json", f("--log-config-json"), tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected")
 	note("syslog_addr", f("--log-syslog-to"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
 	note("syslog", f("--log-syslog"), tBool, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
 	note("syslog_prefix", f("--log-syslog-prefix"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
 	note("syslog_facility", f("--log-syslog-facility"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)").asks =
 		func(v string) bool { return v != "" && v != "user" }
 	note("enable_stdio_inheritance", f("-R", "--enable-stdio-inheritance"), tBool, "workers always inherit gowsgi's stdout and stderr")
-	note("statsd_host", f("--statsd-host"), tString, "gowsgi does not send statsd metrics; the access log has every request")
-	note("dogstatsd_tags", f("--dogstatsd-tags"), tString, "gowsgi does not send statsd metrics; the access log has every request")
-	note("statsd_prefix", f("--statsd-prefix"), tString, "gowsgi does not send statsd metrics; the access log has every request")
 	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send statsd metrics; requests waiting for a worker are bounded by --max-queue")
 	note("proc_name", f("-n", "--name"), tString, "gowsgi does not set process titles; workers show as the Python interpreter")
 	note("default_proc_name", nil, tString, "gowsgi does not set process titles").asks =
@@ -582,9 +558,6 @@ func gunicornOnly() {
 		s := note(h, nil, tString, "") // the notice names every hook at once (see finish)
 		s.why = "recorded in the configuration; gowsgi does not run gunicorn server hooks yet"
 	}
-	refuse("proxy_protocol", f("--proxy-protocol"), tString, "gowsgi does not parse the PROXY protocol; the PROXY line would be taken for a bad request").asks =
-		func(v string) bool { b, err := parseBool(v); return v != "off" && (err != nil || b) }
-	note("proxy_allow_ips", f("--proxy-allow-from"), tList, "gowsgi does not parse the PROXY protocol")
 	refuse("protocol", f("--protocol"), tString, "gowsgi speaks HTTP only, not the uwsgi protocol").asks =
 		func(v string) bool { return v != "" && v != "http" }
 	note("uwsgi_allow_ips", f("--uwsgi-allow-from"), tList, "gowsgi speaks HTTP only, not the uwsgi protocol")

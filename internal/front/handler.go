@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/proxy"
 	"github.com/gowsgi/gowsgi/internal/static"
 	"github.com/gowsgi/gowsgi/internal/wire"
 	"github.com/gowsgi/gowsgi/internal/workers"
@@ -29,6 +30,9 @@ type Handler struct {
 	Pool     *workers.Pool
 	RootPath string // SCRIPT_NAME; stripped from PATH_INFO
 	Scheme   string // wsgi.url_scheme
+	// Forwarded says whose proxy headers set the scheme, REMOTE_ADDR and
+	// host (--forwarded-allow-ips); nil = nobody's.
+	Forwarded *proxy.Forwarding
 
 	MaxBodySize     int64           // larger request bodies get 413; 0 = no limit
 	BodyMemoryLimit int64           // bodies above this are spooled to a temp file
@@ -112,6 +116,7 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, x *workers.Ex
 	fp := fieldBufs.Get().(*[]http1.Field)
 	fields := (*fp)[:0]
 	defer func() {
+		h.AccessLog.KeepResponseHeader(w, fields) // for %({name}o)s; the fields are recycled
 		clear(fields)
 		*fp = fields[:0]
 		fieldBufs.Put(fp)

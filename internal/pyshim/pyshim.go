@@ -44,6 +44,17 @@ type Config struct {
 	// Mode "template" (--preload): load the app, then fork workers on
 	// request instead of serving (see internal/wire for the frames).
 	Mode string `json:"mode,omitempty"`
+	// LogConfig configures the app's Python logging before it is imported.
+	LogConfig
+}
+
+// LogConfig is gunicorn's logconfig (a logging.config.fileConfig file),
+// logconfig_json (a dictConfig JSON file) and logconfig_dict (the dict, as
+// JSON); the worker applies the first one set, dict first, as gunicorn.
+type LogConfig struct {
+	File     string          `json:"logconfig,omitempty"`
+	JSONFile string          `json:"logconfig_json,omitempty"`
+	Dict     json.RawMessage `json:"logconfig_dict,omitempty"`
 }
 
 // Args returns the interpreter arguments that start a worker.

@@ -576,6 +576,26 @@ def prepare(cfg):
     sys.argv = [cfg['target']]
 
 
+def apply_logconfig(cfg):
+    """gunicorn's logconfig_dict, logconfig_json and logconfig (--log-config):
+    configure the app's Python logging before the app is imported, the
+    first one given, in gunicorn's order."""
+    d, j, f = cfg.get('logconfig_dict'), cfg.get('logconfig_json'), cfg.get('logconfig')
+    if not (d or j or f):
+        return
+    import logging.config
+    if j and not d:
+        with open(j) as fh:
+            d = json.load(fh)
+    if d:
+        d = dict(d)
+        d.setdefault('version', 1)
+        d.setdefault('disable_existing_loggers', False)
+        logging.config.dictConfig(d)
+    else:
+        logging.config.fileConfig(f, disable_existing_loggers=False)
+
+
 def app_traceback(exc):
     """The traceback of exc without gowsgi's and importlib's own frames, so
     a failed import reads as it would under `python app.py`."""
@@ -742,6 +762,7 @@ def main():
 
     prepare(cfg)
     try:
+        apply_logconfig(cfg)
         app, desc = load_app(cfg['target'])
     except LoadError as e:
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))

@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
 
 // Options configure a Pool.
@@ -71,6 +73,12 @@ type Options struct {
 	// OnReloadFailed, when set, is called (from the supervisor) when a
 	// reload's new workers did not load; the old ones keep serving.
 	OnReloadFailed func(error)
+
+	// Output, when set, is the workers' stdout and stderr
+	// (--capture-output); nil = gowsgi's own.
+	Output *os.File
+	// LogConfig configures the app's Python logging in each worker.
+	LogConfig pyshim.LogConfig
 
 	Log *slog.Logger
 }

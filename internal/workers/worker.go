@@ -176,11 +176,14 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	}
 	child = append([]*os.File{srcR}, child...)
 
-	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode}
+	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode, LogConfig: o.LogConfig}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
+	if o.Output != nil {
+		cmd.Stdout, cmd.Stderr = o.Output, o.Output // --capture-output
+	}
 	cmd.Env = o.Env
 	// Its own process group: a terminal's Ctrl-C reaches gowsgi, which then
 	// shuts workers down in order instead of every process at once.
