@@ -121,6 +121,11 @@ func run(args []string) int {
 	control := make(chan os.Signal, 4)
 	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
 
+	obs, err := startObservability(cfg, log) // metrics.go
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	defer obs.close()
 	var watcher atomic.Pointer[reload.Watcher] // set once watching starts
 	var pool *workers.Pool
 	pool = workers.New(workers.Options{
@@ -135,12 +140,14 @@ func run(args []string) int {
 		ResponseSpool:  cfg.ResponseSpool,
 		TempDir:        cfg.TmpUploadDir,
 		Log:            log,
+		Observer:       obs.poolObserver(),
 		OnReloaded: func() {
 			if w := watcher.Load(); w != nil {
 				go func() { w.Watch(pool.AppFiles()) }()
 			}
 		},
 	})
+	obs.watchPool(pool)
 	// Load the app before binding: a broken app never takes a port.
 	started := make(chan error, 1)
 	go func() { started <- pool.Start() }()
@@ -187,6 +194,7 @@ func run(args []string) int {
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
 		AccessLog:  accessLog, Log: log,
 	}
+	handler.Observer = obs.frontObserver(handler.Scheme)
 	srv := &http1.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
@@ -259,6 +267,7 @@ loop:
 			pool.Reload()
 		}
 	}
+	obs.draining()
 	log.Info("shutting down: finishing in-flight requests", "signal", sig.String(), "graceful_timeout", cfg.GracefulTimeout.String())
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.GracefulTimeout)

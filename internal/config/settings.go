@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -345,6 +346,20 @@ func init() {
 			}
 			return err
 		}, func(c *Config) any { return c.logLevelName })
+
+	_, sh = strField(func(c *Config) *string { return &c.MetricsBind })
+	row("metrics-bind", f("--metrics-bind"), "", Native, tString, "",
+		"serve Prometheus metrics (/metrics) and health probes (/healthz, /readyz) on HOST:PORT, apart from the app (README: Deployment)", "",
+		func(c *Config, v string) error {
+			c.MetricsBind = strings.TrimSpace(v)
+			if c.MetricsBind == "" {
+				return nil
+			}
+			if _, port, err := net.SplitHostPort(c.MetricsBind); err != nil || port == "" {
+				return fmt.Errorf("%q: expected HOST:PORT (e.g. 127.0.0.1:9100 or :9100)", v)
+			}
+			return nil
+		}, sh)
 
 	// --- bodies and responses ---------------------------------------------
 	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxBodySize })
