@@ -582,10 +582,10 @@ func gunicornOnly() {
 	note("syslog_facility", f("--log-syslog-facility"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)").asks =
 		func(v string) bool { return v != "" && v != "user" }
 	note("enable_stdio_inheritance", f("-R", "--enable-stdio-inheritance"), tBool, "workers always inherit gowsgi's stdout and stderr")
-	note("statsd_host", f("--statsd-host"), tString, "gowsgi does not send statsd metrics; the access log has every request")
-	note("dogstatsd_tags", f("--dogstatsd-tags"), tString, "gowsgi does not send statsd metrics; the access log has every request")
-	note("statsd_prefix", f("--statsd-prefix"), tString, "gowsgi does not send statsd metrics; the access log has every request")
-	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send statsd metrics; requests waiting for a worker are bounded by --max-queue")
+	note("statsd_host", f("--statsd-host"), tString, "gowsgi does not send statsd metrics; --metrics-bind serves Prometheus metrics instead")
+	note("dogstatsd_tags", f("--dogstatsd-tags"), tString, "gowsgi does not send statsd metrics; --metrics-bind serves Prometheus metrics instead")
+	note("statsd_prefix", f("--statsd-prefix"), tString, "gowsgi does not send statsd metrics; --metrics-bind serves Prometheus metrics instead")
+	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send statsd metrics; --metrics-bind serves the backlog as gowsgi_queue_depth")
 	note("proc_name", f("-n", "--name"), tString, "gowsgi does not set process titles; workers show as the Python interpreter")
 	note("default_proc_name", nil, tString, "gowsgi does not set process titles").asks =
 		func(v string) bool { return v != "" && v != "gunicorn" }
