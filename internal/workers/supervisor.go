@@ -548,11 +548,11 @@ func (s *supervisor) manage() {
 // serve puts a ready worker into service.
 func (s *supervisor) serve(w *Worker) {
 	w.serving = true
+	if o := s.p.opts.Observer; o != nil {
+		o.WorkerStarted(w.ID, w.PID) // before Workers(n), so a count includes its RSS
+	}
 	s.rebuildSlots()
 	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
-	if o := s.p.opts.Observer; o != nil {
-		o.WorkerStarted(w.ID, w.PID)
-	}
 	for _, sl := range w.slots {
 		s.p.idle <- sl
 	}
