@@ -425,3 +425,31 @@ func TestOTLPTraces(t *testing.T) {
 		t.Errorf("span request ID %q, response X-Request-ID %q", id, resp.Header.Get("X-Request-ID"))
 	}
 }
+
+// TestWorkerRestartReasons: a worker recycled by --max-requests and one
+// replaced after --timeout are counted under their reasons.
+func TestWorkerRestartReasons(t *testing.T) {
+	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s, _ := StartProbe(t, "--metrics-bind", maddr, "--max-requests", "3", "--timeout", "1")
+	restarts := func(reason string) float64 {
+		v, _ := metricValue(scrapeMetrics(t, maddr), "gowsgi_worker_restarts_total", "reason", reason)
+		return v
+	}
+	for i := 0; i < 3; i++ {
+		if resp, _ := get(t, s, "GET", "/", nil); resp.StatusCode != 200 {
+			t.Fatalf("GET /: %d", resp.StatusCode)
+		}
+	}
+	if !waitFor(30*time.Second, func() bool { return restarts("recycle") == 1 }) {
+		t.Fatalf("restarts{reason=recycle} = %v after --max-requests 3, want 1\n%s", restarts("recycle"), s.Stderr)
+	}
+	if resp, _ := get(t, s, "GET", "/sleep?s=30", nil); resp.StatusCode != 504 {
+		t.Fatalf("a request past --timeout: %d, want 504", resp.StatusCode)
+	}
+	if !waitFor(30*time.Second, func() bool { return restarts("timeout") == 1 }) {
+		t.Fatalf("restarts{reason=timeout} = %v, want 1\n%s", restarts("timeout"), s.Stderr)
+	}
+	if c := restarts("crash"); c != 0 {
+		t.Errorf("restarts{reason=crash} = %v, want 0", c)
+	}
+}
