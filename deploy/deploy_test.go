@@ -192,6 +192,8 @@ func TestDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var from []string
+	stages := map[string]bool{}
+	var copyFrom []string
 	for _, line := range strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
@@ -200,13 +202,26 @@ func TestDockerfile(t *testing.T) {
 		switch strings.ToUpper(f[0]) {
 		case "FROM":
 			from = append(from, f[1])
-		case "ARG", "WORKDIR", "COPY", "RUN", "USER", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "CMD", "ENV":
+			if len(f) == 4 && strings.EqualFold(f[2], "AS") {
+				stages[f[3]] = true
+			}
+		case "COPY":
+			if v, ok := strings.CutPrefix(f[1], "--from="); ok {
+				copyFrom = append(copyFrom, v)
+			}
+		case "ARG", "WORKDIR", "RUN", "USER", "EXPOSE", "STOPSIGNAL", "HEALTHCHECK", "CMD", "ENV":
 		default:
 			t.Errorf("Dockerfile: unknown instruction %q", f[0])
 		}
 	}
 	if len(from) != 2 || !strings.HasPrefix(from[0], "golang:") || !strings.HasPrefix(from[1], "python:") {
 		t.Errorf("stages %v: want golang then python", from)
+	}
+	for _, c := range copyFrom {
+		// A stage, or a build context the header comment tells to pass.
+		if !stages[c] && !bytes.Contains(b, []byte("--build-context "+c+"=")) {
+			t.Errorf("COPY --from=%s: neither a stage nor a documented --build-context", c)
+		}
 	}
 	if !bytes.Contains(b, []byte("CGO_ENABLED=0 go build")) {
 		t.Error("the binary is not built static (CGO_ENABLED=0)")
