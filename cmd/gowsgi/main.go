@@ -122,6 +122,11 @@ func run(args []string) int {
 	control := make(chan os.Signal, 4)
 	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR2)
 
+	obs, err := startObservability(cfg, log) // metrics.go
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	defer obs.close()
 	var watcher atomic.Pointer[reload.Watcher] // set once watching starts
 	var pool *workers.Pool
 	popts := workers.Options{
@@ -136,6 +141,7 @@ func run(args []string) int {
 		ResponseSpool:  cfg.ResponseSpool,
 		TempDir:        cfg.TmpUploadDir,
 		Log:            log,
+		Observer:       obs.poolObserver(),
 		OnReloaded: func() {
 			socks.reloaded()
 			if w := watcher.Load(); w != nil {
@@ -146,6 +152,7 @@ func run(args []string) int {
 	}
 	logs.workerOptions(cfg, &popts)
 	pool = workers.New(popts)
+	obs.watchPool(pool)
 	// Load the app before binding: a broken app never takes a port.
 	started := make(chan error, 1)
 	go func() { started <- pool.Start() }()
@@ -190,6 +197,7 @@ func run(args []string) int {
 		return fail(2, "%v", err)
 	}
 	handler.AccessLog = accessLog
+	handler.Observer = obs.frontObserver(handler.Scheme)
 	srv := &http1.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
@@ -270,6 +278,7 @@ loop:
 			pool.Reload()
 		}
 	}
+	obs.draining()
 	socks.stopping(newPID)
 	if newPID != 0 {
 		log.Info("binary upgrade: the new process serves; draining", "new_pid", newPID)

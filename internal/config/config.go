@@ -194,6 +194,11 @@ type Config struct {
 	// (gunicorn's proxy_allow_ips).
 	ProxyAllowIPs []string
 
+	// MetricsBind is HOST:PORT for Prometheus metrics (/metrics) and the
+	// health probes (/healthz, /readyz), apart from the app's binds;
+	// "" = none.
+	MetricsBind string
+
 	// ConfigFile is the gunicorn config file that was read ("" = none);
 	// "python:module" for a module.
 	ConfigFile string

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -347,6 +348,20 @@ func init() {
 		}, func(c *Config) any { return c.logLevelName })
 	logSettings(row)
 
+	_, sh = strField(func(c *Config) *string { return &c.MetricsBind })
+	row("metrics-bind", f("--metrics-bind"), "", Native, tString, "",
+		"serve Prometheus metrics (/metrics) and health probes (/healthz, /readyz) on HOST:PORT, apart from the app (README: Deployment)", "",
+		func(c *Config, v string) error {
+			c.MetricsBind = strings.TrimSpace(v)
+			if c.MetricsBind == "" {
+				return nil
+			}
+			if _, port, err := net.SplitHostPort(c.MetricsBind); err != nil || port == "" {
+				return fmt.Errorf("%q: expected HOST:PORT (e.g. 127.0.0.1:9100 or :9100)", v)
+			}
+			return nil
+		}, sh)
+
 	// --- bodies and responses ---------------------------------------------
 	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxBodySize })
 	row("max-body-size", f("--max-body-size"), "", Native, tString, "0", "largest request body accepted (e.g. 10M); larger gets 413; 0 = unlimited", "", a, sh)
@@ -549,7 +564,7 @@ func gunicornOnly() {
 	note("syslog_facility", f("--log-syslog-facility"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)").asks =
 		func(v string) bool { return v != "" && v != "user" }
 	note("enable_stdio_inheritance", f("-R", "--enable-stdio-inheritance"), tBool, "workers always inherit gowsgi's stdout and stderr")
-	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send statsd metrics; requests waiting for a worker are bounded by --max-queue")
+	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send a statsd backlog metric; --metrics-bind serves the queue as gowsgi_queue_depth")
 	note("proc_name", f("-n", "--name"), tString, "gowsgi does not set process titles; workers show as the Python interpreter")
 	note("default_proc_name", nil, tString, "gowsgi does not set process titles").asks =
 		func(v string) bool { return v != "" && v != "gunicorn" }

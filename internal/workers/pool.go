@@ -80,6 +80,10 @@ type Options struct {
 	// LogConfig configures the app's Python logging in each worker.
 	LogConfig pyshim.LogConfig
 
+	// Observer, when set, hears about dispatches, workers and readiness
+	// (metrics, health probes); see Observer.
+	Observer Observer
+
 	Log *slog.Logger
 }
 
@@ -244,6 +248,9 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 		select {
 		case s := <-p.idle:
 			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
+				if o := p.opts.Observer; o != nil && avoid == nil && err == nil {
+					o.Dispatched(0)
+				}
 				return t, err
 			}
 			continue
@@ -258,6 +265,9 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 	if pipelinable && p.waiting.Load() == 0 { // never overtake the queue
 		if s := p.pipelineCandidate(avoid); s != nil {
 			if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
+				if o := p.opts.Observer; o != nil && avoid == nil && err == nil {
+					o.Dispatched(0)
+				}
 				return t, err
 			}
 		}
@@ -278,15 +288,21 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 		defer t.Stop()
 		timeout = t.C
 	}
+	var queued time.Time
+	if p.opts.Observer != nil && avoid == nil {
+		queued = time.Now()
+	}
 	for {
 		select {
 		case s := <-p.idle:
 			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
+				p.dequeued(queued, err)
 				return t, err
 			}
 		case s := <-p.roomy:
 			if pipelinable && s != avoid {
 				if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
+					p.dequeued(queued, err)
 					return t, err
 				}
 			}
@@ -296,6 +312,14 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 		case <-p.stopping:
 			return nil, ErrStopped
 		}
+	}
+}
+
+// dequeued reports a request that waited since queued (zero: not
+// observed) and reached a slot.
+func (p *Pool) dequeued(queued time.Time, err error) {
+	if o := p.opts.Observer; o != nil && !queued.IsZero() && err == nil {
+		o.Dispatched(time.Since(queued))
 	}
 }
 
@@ -388,7 +412,7 @@ func (p *Pool) timedOut(x *Exchange) {
 	s.mu.Unlock()
 	w.stuck.Add(1)
 	p.log.Error("request timed out; the worker's Python stacks follow. It takes no new requests and is replaced once its other requests finish",
-		"timeout", p.opts.Timeout.String(), "worker", w.ID, "pid", w.PID, "request", x.req.line())
+		"timeout", p.opts.Timeout.String(), "worker", w.ID, "pid", w.PID, "request", x.req.line(), "request_id", x.req.ID)
 	w.dumpStacks()
 	if next != nil && next.revoked != nil {
 		s.requestRevoke(next)

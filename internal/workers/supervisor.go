@@ -281,13 +281,13 @@ func (s *supervisor) handle(ev event) {
 			return
 		}
 		w.killWhenDrained = true
-		w.why = "a request ran past --timeout"
+		w.why, w.reason = "a request ran past --timeout", ExitTimeout
 		s.retire(w)
 		s.manage()
 	case evRecycle:
 		if w := ev.w; s.workers[w] && w.serving && !w.leaving {
 			p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID, "reason", ev.why)
-			w.leaving, w.why = true, ev.why
+			w.leaving, w.why, w.reason = true, ev.why, ExitRecycle
 			s.manage()
 		}
 	case evDrained:
@@ -427,6 +427,9 @@ func (s *supervisor) finishJob(job *bootJob) {
 			for _, w := range job.ready {
 				s.serve(w)
 			}
+			if o := p.opts.Observer; o != nil {
+				o.Ready(true)
+			}
 		}
 		job.done <- job.err
 	case jobReload:
@@ -443,7 +446,7 @@ func (s *supervisor) finishJob(job *bootJob) {
 		} else {
 			for w := range s.workers {
 				if w.serving && w.Gen < job.gen {
-					w.leaving, w.why = true, "reload"
+					w.leaving, w.why, w.reason = true, "reload", ExitReload
 				}
 			}
 			for _, w := range job.ready {
@@ -457,6 +460,8 @@ func (s *supervisor) finishJob(job *bootJob) {
 		if s.reloadAgain {
 			s.reloadAgain = false
 			s.startReload()
+		} else if o := p.opts.Observer; o != nil {
+			o.Ready(true)
 		}
 		s.manage()
 	}
@@ -467,6 +472,9 @@ func (s *supervisor) startReload() {
 	s.gen++
 	job := &bootJob{kind: jobReload, gen: s.gen}
 	s.reload = job
+	if o := p.opts.Observer; o != nil {
+		o.Ready(false)
+	}
 	p.log.Info("reloading: starting a new generation of workers", "generation", s.gen)
 	if !p.opts.Preload {
 		for i := 0; i < s.target; i++ {
@@ -552,7 +560,7 @@ func (s *supervisor) manage() {
 		}
 		sort.Slice(ws, func(i, j int) bool { return ws[i].ID < ws[j].ID })
 		for _, w := range ws[:extra] {
-			w.why = "scaled down"
+			w.why, w.reason = "scaled down", ExitScale
 			s.retire(w)
 		}
 	}
@@ -561,6 +569,9 @@ func (s *supervisor) manage() {
 // serve puts a ready worker into service.
 func (s *supervisor) serve(w *Worker) {
 	w.serving = true
+	if o := s.p.opts.Observer; o != nil {
+		o.WorkerStarted(w.ID, w.PID) // before Workers(n), so a count includes its RSS
+	}
 	s.rebuildSlots()
 	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
 	for _, sl := range w.slots {
@@ -632,6 +643,9 @@ func (s *supervisor) exited(w *Worker) {
 		return
 	}
 	delete(s.workers, w)
+	if o := p.opts.Observer; o != nil {
+		o.WorkerExited(w.ID, w.PID, s.exitReason(w))
+	}
 	wasServing := w.serving
 	if w.serving {
 		w.serving = false
@@ -680,6 +694,9 @@ func (s *supervisor) stop(timeout time.Duration, done chan struct{}) {
 		return
 	}
 	s.stopping, s.stopDone = true, done
+	if o := p.opts.Observer; o != nil {
+		o.Ready(false)
+	}
 	p.stopOnce.Do(func() { close(p.stopping) })
 	s.cancel()
 	if s.reload != nil && s.reload.done != nil {
@@ -719,7 +736,7 @@ func (s *supervisor) sampleMemory() {
 			p.log.Error("killing worker: resident memory over 1.5 times --max-memory", "worker", w.ID, "pid", w.PID,
 				"rss_mib", rss>>20, "max_memory_mib", limit>>20)
 			w.killWhenDrained, w.stopSent, w.expected = true, true, true
-			w.why = "memory"
+			w.why, w.reason = "memory", ExitMemory
 			if w.serving {
 				w.serving = false
 				w.retiring.Store(true)
@@ -730,7 +747,7 @@ func (s *supervisor) sampleMemory() {
 		case rss > limit && w.serving:
 			p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID,
 				"reason", fmt.Sprintf("resident memory %d MiB over --max-memory %d MiB", rss>>20, limit>>20))
-			w.why = "memory"
+			w.why, w.reason = "memory", ExitMemory
 			s.retire(w)
 			s.manage()
 		}
@@ -740,10 +757,15 @@ func (s *supervisor) sampleMemory() {
 // rebuildSlots refreshes the list of slots the pipeline may use.
 func (s *supervisor) rebuildSlots() {
 	var all []*Slot
+	n := 0
 	for w := range s.workers {
 		if w.serving {
 			all = append(all, w.slots...)
+			n++
 		}
 	}
 	s.p.slots.Store(&all)
+	if o := s.p.opts.Observer; o != nil {
+		o.Workers(n)
+	}
 }

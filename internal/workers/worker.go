@@ -48,6 +48,7 @@ type Worker struct {
 	serving         bool   // in service (its slots are handed out)
 	leaving         bool   // to be replaced; retires once the replacement serves
 	why             string // why it is leaving or retired, for logs
+	reason          string // the same as an Exit* constant, for the Observer
 	killWhenDrained bool   // timed out: killed, not stopped, once drained
 	stopSent        bool
 	expected        bool // its exit is not a crash
