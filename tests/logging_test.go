@@ -39,11 +39,11 @@ func TestAccessLogFormat(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "access.log")
 	format := `%(h)s|%(l)s|%(u)s|%(r)s|%(m)s|%(U)s|%(q)s|%(H)s|%(s)s|%(B)s|%(b)s|%(f)s|%(a)s|` +
-		`%({x-request-id}i)s|%({X-Missing}i)s|%({content-type}o)s|%({path_info}e)s|%({HTTP_X_REQUEST_ID}e)s|` +
+		`%({x-trace-note}i)s|%({X-Missing}i)s|%({content-type}o)s|%({path_info}e)s|%({HTTP_X_TRACE_NOTE}e)s|` +
 		`%(p)s|%(T)s|%(D)s|%(M)s|%(L)s|%(t)s|%(nope)s|100%%`
 	s := StartServer(t, probe, "--access-logfile", logFile, "--access-logformat", format)
 	resp, _ := get(t, s, "GET", "/status/x?s=404+Not+Found&a=%22", nil,
-		"X-Request-Id", `id-1" forged="yes`, "Referer", "http://ref.example/", "User-Agent", "ua\\x", "Authorization", "Basic Ym9iOnNlY3JldA==")
+		"X-Trace-Note", `id-1" forged="yes`, "Referer", "http://ref.example/", "User-Agent", "ua\\x", "Authorization", "Basic Ym9iOnNlY3JldA==")
 	if resp.StatusCode != 404 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
