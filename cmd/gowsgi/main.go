@@ -98,6 +98,11 @@ func run(args []string) int {
 		mounts = append(mounts, m)
 	}
 
+	fe, err := newFrontEnd(cfg, log) // TLS and HTTP/2 (tls.go)
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+
 	python, err := pyshim.FindPython(cfg.Python)
 	if err != nil {
 		return fail(1, "%v", err)
@@ -201,6 +206,7 @@ func run(args []string) int {
 		ErrorLog:          log,
 	}
 
+	listeners = fe.wrap(listeners, handler)
 	var serving sync.WaitGroup
 	for _, l := range listeners {
 		serving.Add(1)
@@ -210,7 +216,7 @@ func run(args []string) int {
 				log.Error("listener failed", "addr", l.Addr().String(), "err", err)
 			}
 		}(l)
-		log.Info("listening", "url", listenURL(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
+		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
 	}
 
 	var changed <-chan string
@@ -245,6 +251,7 @@ loop:
 			switch s {
 			case syscall.SIGHUP:
 				pool.Reload()
+				fe.reload()
 			case syscall.SIGTTIN:
 				if err := pool.Scale(1); err != nil {
 					log.Error("cannot add a worker", "err", err)
@@ -273,11 +280,13 @@ loop:
 		}
 	}()
 	code := 0
+	h2done := fe.shutdown(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("graceful timeout reached; closing remaining connections", "err", err)
 		srv.Close()
 	}
 	serving.Wait()
+	<-h2done
 	stopWait := cfg.GracefulTimeout
 	if ctx.Err() != nil {
 		stopWait = 0

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
 // AccessLog writes one line per request in the Combined Log Format:
@@ -48,7 +46,7 @@ func (l *AccessLog) Close() {
 }
 
 // Log records one finished request.
-func (l *AccessLog) Log(r *http1.Request, w *http1.ResponseWriter, start time.Time) {
+func (l *AccessLog) Log(r *request, w responseWriter, start time.Time) {
 	b := make([]byte, 0, 160)
 	host := "-"
 	if a, ok := r.RemoteAddr.(*net.TCPAddr); ok {
@@ -79,7 +77,7 @@ func (l *AccessLog) Log(r *http1.Request, w *http1.ResponseWriter, start time.Ti
 	l.lines <- b
 }
 
-func headerOr(r *http1.Request, name, def string) string {
+func headerOr(r *request, name, def string) string {
 	for _, f := range r.Header {
 		if strings.EqualFold(f.Name, name) {
 			return f.Value

@@ -13,7 +13,7 @@ import (
 // "environ Variables"); the worker adds the wsgi.* objects. bodyLen is the
 // length of the body as read, so a chunked request gets a real
 // CONTENT_LENGTH, which apps that ignore wsgi.input_terminated rely on.
-func (h *Handler) appendEnviron(e *wire.Environ, r *http1.Request, bodyLen int64) {
+func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 	e.Add("REQUEST_METHOD", r.Method)
 	path := unquote(r.Path)
 	script := h.RootPath
@@ -98,7 +98,7 @@ func joinValues(f http1.Field, rest []http1.Field) string {
 
 // serverNamePort follows the Host header, as gunicorn does, and falls back to
 // the address the request came in on.
-func (h *Handler) serverNamePort(r *http1.Request) (string, string) {
+func (h *Handler) serverNamePort(r *request) (string, string) {
 	defPort := "80"
 	if h.Scheme == "https" {
 		defPort = "443"
