@@ -15,8 +15,10 @@
 //     does: "prior-knowledge" serves a connection that opens with the
 //     HTTP/2 preface, "upgrade" honours an HTTP/1.1 "Upgrade: h2c" first
 //     request (RFC 7540 §3.2), "both" either. A trusted peer on a
-//     prior-knowledge-only listener that sends anything else, or stalls
-//     before a full preface, gets a 400: it is expected to speak HTTP/2.
+//     prior-knowledge-only listener that sends an HTTP/1.x request, or
+//     stalls before a full preface, gets a 400: it is expected to speak
+//     HTTP/2 (gunicorn's rule); other bytes are an invalid preface and the
+//     connection is closed (RFC 9113 §3.4).
 //     Everyone else is served HTTP/1.x untouched.
 package h2
 
@@ -107,8 +109,10 @@ func New(cfg Config) *Mux {
 	}
 	m := &Mux{cfg: cfg, conns: map[net.Conn]struct{}{}}
 	m.base = &http.Server{
-		Handler:        cfg.Handler,
-		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		Handler: cfg.Handler,
+		// The HTTP/2 server advertises this plus 320 (32 bytes of overhead
+		// per field, for ten fields) as SETTINGS_MAX_HEADER_LIST_SIZE.
+		MaxHeaderBytes: max(cfg.MaxHeaderBytes-320, 1),
 		// Connection-level HTTP/2 errors are the client's; keep them out
 		// of the error log unless debugging.
 		ErrorLog: slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug),
@@ -229,9 +233,14 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		m.serveH2(&bufConn{Conn: c, r: br}, &http2.ServeConnOpts{})
 		return
 	case !upgrade:
-		// A trusted peer on a prior-knowledge port must speak HTTP/2.
-		m.cfg.Log.Debug("h2c: trusted peer sent no HTTP/2 preface; answering 400", "remote", c.RemoteAddr().String(), "err", err)
-		writeStatus(c, "400 Bad Request")
+		// A trusted peer on a prior-knowledge port must speak HTTP/2. An
+		// HTTP/1.x request, or a preface that stalls, gets a 400 (as in
+		// gunicorn) that says so; other bytes are an invalid preface, a
+		// connection error (RFC 9113 §3.4): the connection is closed.
+		if err != nil || isHTTP1(br, m.cfg.MaxHeadBytes) {
+			m.cfg.Log.Debug("h2c: trusted peer sent no HTTP/2 preface; answering 400", "remote", c.RemoteAddr().String(), "err", err)
+			writeStatus(c, "400 Bad Request")
+		}
 		c.Close()
 		return
 	case err != nil:
@@ -296,7 +305,7 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 	}()
 	opts.BaseConfig = m.base
 	opts.Handler = m.cfg.Handler
-	m.cfg.Server.ServeConn(c, opts)
+	m.cfg.Server.ServeConn(newFilterConn(c), opts)
 }
 
 // Shutdown sends GOAWAY on every HTTP/2 connection and waits for their
@@ -348,21 +357,38 @@ func peekPreface(br *bufio.Reader) (bool, error) {
 // (through the blank line), reading no further than it; nil when it is
 // larger than limit.
 func peekHead(br *bufio.Reader, limit int) ([]byte, error) {
-	n := 1
 	for {
-		b, err := br.Peek(n)
+		b, _ := br.Peek(br.Buffered())
 		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
 			return b[:i+4], nil
-		}
-		if err != nil {
-			return nil, err
 		}
 		if len(b) >= limit {
 			return nil, errors.New("request head too large")
 		}
-		n = max(br.Buffered(), len(b)) + 1
+		if _, err := br.Peek(len(b) + 1); err != nil { // wait for more
+			return nil, err
+		}
 	}
 }
+
+// isHTTP1 reports whether br starts with an HTTP/1.x request line.
+func isHTTP1(br *bufio.Reader, limit int) bool {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line := bytes.TrimSuffix(b[:i], []byte("\r"))
+			return len(line) > 9 && bytes.HasPrefix(line[len(line)-9:], []byte(" HTTP/1.")) && isDigit(line[len(line)-1])
+		}
+		if len(b) >= limit {
+			return false
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			return false
+		}
+	}
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // upgradeRequest reports whether head asks for h2c, and returns the
 // decoded HTTP2-Settings.
