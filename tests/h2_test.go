@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -393,4 +394,42 @@ func TestH2Spec(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestHTTP2GracefulShutdown: on SIGTERM an HTTP/2 connection gets GOAWAY,
+// its stream in flight finishes, and gowsgi exits 0. --http-protocols h2
+// alone refuses HTTP/1.1 clients.
+func TestHTTP2GracefulShutdown(t *testing.T) {
+	p := newPKI(t)
+	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
+	s, st := StartProbe(t, "--certfile", cf, "--keyfile", kf, "--http-protocols", "h2")
+	if _, err := p.tlsClient("localhost").Get("https://" + s.Addr + "/env"); err == nil {
+		t.Errorf("--http-protocols h2: an HTTP/1.1 client was served")
+	}
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := h2Client(p, "localhost").Get("https://" + s.Addr + "/block?name=inflight")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{resp.StatusCode, string(b), err}
+	}()
+	st.WaitEntered("inflight")
+	s.Signal(syscall.SIGTERM)
+	s.WaitLog(t, "shutting down", 1, 30*time.Second)
+	st.Release("inflight")
+	if r := <-done; r.err != nil || r.code != 200 || r.body != "released inflight" {
+		t.Errorf("the stream in flight: %+v", r)
+	}
+	if code := s.Wait(15 * time.Second); code != 0 {
+		t.Errorf("exit code %d\n%s", code, s.Stderr)
+	}
 }
