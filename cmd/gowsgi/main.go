@@ -191,6 +191,7 @@ func run(args []string) int {
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
 		AccessLog:  accessLog, Log: log,
+		Compress: cfg.Compress,
 	}
 	srv := &http1.Server{
 		Handler:           handler,

@@ -158,6 +158,10 @@ type Config struct {
 	// gunicorn would trust (recorded; gowsgi's front does not use them yet).
 	ForwardedAllowIPs []string
 
+	// Compress compresses responses on the fly (gzip, br, zstd, by the
+	// request's Accept-Encoding); off by default.
+	Compress bool
+
 	// CertFiles and KeyFiles are the TLS certificate chains and their keys
 	// (gunicorn's certfile and keyfile; repeatable, paired in order, the
 	// one matching the client's SNI is served). TLS is on when CertFiles

@@ -506,6 +506,9 @@ func init() {
 			return c.ForwardedAllowIPs
 		})
 
+	a, sh = boolField(func(c *Config) *bool { return &c.Compress })
+	row("compress", f("--compress"), "", Native, tBool, "false", "compress responses on the fly with zstd, br or gzip, as the client's Accept-Encoding asks (not HEAD, ranges, 204/304, encoded or tiny bodies)", "", a, sh)
+
 	// --- TLS and HTTP/2 ------------------------------------------------------
 	a, sh = listField(func(c *Config) *[]string { return &c.CertFiles })
 	row("certfile", f("--certfile"), "certfile", Honoured, tList, "", "TLS certificate chain (PEM); turns TLS on for every bind (repeatable: one per --keyfile, chosen by SNI)",

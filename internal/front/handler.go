@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/compress"
 	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/static"
 	"github.com/gowsgi/gowsgi/internal/wire"
@@ -44,6 +45,10 @@ type Handler struct {
 	MaxRequestLine  int           // a longer :path gets 414; 0 = no bound
 
 	Static []*static.Mount // URL prefixes served from directories by Go
+
+	// Compress compresses responses on the fly (gzip, br, zstd) by the
+	// request's Accept-Encoding; see compression.
+	Compress bool
 
 	AccessLog *AccessLog // nil: no access log
 	Log       *slog.Logger
@@ -163,8 +168,17 @@ func (h *Handler) relay(w responseWriter, r *request, x *workers.Exchange) {
 		h.plain(w, 500, "Internal Server Error", nil)
 		return
 	}
+	compressing := false
+	if h.Compress {
+		var e compress.Encoding
+		var limit int64
+		fields, e, limit = compression(r, fields, code, resp)
+		if e != compress.None {
+			w, compressing = newCompressWriter(w, e, limit), true
+		}
+	}
 	if resp.File != nil {
-		h.sendFile(w, resp, code, reason, fields, contentLengths > 0)
+		h.sendFile(w, resp, code, reason, fields, contentLengths > 0 || compressing)
 		return
 	}
 	w.WriteHeader(code, reason, fields)
