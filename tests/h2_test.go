@@ -69,7 +69,9 @@ func do(t testing.TB, c *http.Client, method, url string, body io.Reader, hdr ..
 func TestHTTP2TLS(t *testing.T) {
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
-	s, _ := StartProbe(t, "--certfile", cf, "--keyfile", kf, "--threads", "4")
+	static := t.TempDir()
+	os.WriteFile(filepath.Join(static, "a.txt"), []byte("static over h2\n"), 0o644)
+	s, _ := StartProbe(t, "--certfile", cf, "--keyfile", kf, "--threads", "4", "--static", "/s="+static)
 	c := h2Client(p, "localhost")
 	base := "https://" + s.Addr
 
@@ -138,6 +140,18 @@ func TestHTTP2TLS(t *testing.T) {
 		t.Errorf("/raise-after: body %q ended cleanly; want a reset stream", b)
 	}
 
+	// Static files are served by Go over HTTP/2 too, ranges included.
+	if resp, body := do(t, c, "GET", base+"/s/a.txt", nil); resp.StatusCode != 200 || body != "static over h2\n" {
+		t.Errorf("static: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := do(t, c, "GET", base+"/s/a.txt", nil, "Range", "bytes=0-5"); resp.StatusCode != 206 || body != "static" {
+		t.Errorf("static range: %d %q", resp.StatusCode, body)
+	}
+	// The access log says HTTP/2.0.
+	if !waitFor(10*time.Second, func() bool { return strings.Contains(s.Stdout.String(), `"GET /env?x=1 HTTP/2.0" 200 `) }) {
+		t.Errorf("access log:\n%s", s.Stdout)
+	}
+
 	// --http-protocols h1: no HTTP/2 by ALPN.
 	s1, _ := StartProbe(t, "--certfile", cf, "--keyfile", kf, "--http-protocols", "h1")
 	if r, err := h2Client(p, "localhost").Get("https://" + s1.Addr + "/env"); err == nil {
@@ -170,7 +184,13 @@ func TestHTTP2Cleartext(t *testing.T) {
 	}
 
 	// Upgrade: h2c; the upgraded request (with its body) is stream 1.
-	sg, _ := StartProbe(t, "--http2-cleartext", "upgrade")
+	sg, _ := StartProbe(t, "--http2-cleartext", "upgrade", "--body-memory", "100")
+	// A body too large to read before the switch: served as HTTP/1.1, no upgrade.
+	big := strings.Repeat("b", 200)
+	if out := raw(t, sg.Addr, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 200\r\nConnection: Upgrade, HTTP2-Settings, close\r\n"+
+		"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"+big, 5*time.Second); !strings.HasPrefix(out, "HTTP/1.1 200 ") || !strings.Contains(out, `"len": 200`) {
+		t.Errorf("upgrade with a large body: %q", out)
+	}
 	if resp, _ := get(t, sg, "GET", "/env", nil); resp.StatusCode != 200 || resp.ProtoMajor != 1 {
 		t.Errorf("upgrade port, plain HTTP/1.1: %d %s", resp.StatusCode, resp.Proto)
 	}

@@ -103,6 +103,7 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 			MaxUploadBufferPerStream: int32(cfg.HTTP2InitialWindowSize),
 			MaxReadFrameSize:         uint32(cfg.HTTP2MaxFrameSize),
 			IdleTimeout:              cfg.KeepAlive,
+			WriteByteTimeout:         cfg.WriteTimeout, // a connection that takes no bytes for this long is closed
 		},
 		Handler: handler,
 		Log:     f.log,

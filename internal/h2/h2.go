@@ -71,7 +71,8 @@ type Config struct {
 	MaxHeadBytes   int
 	MaxHeaderBytes int
 	// MaxUpgradeBody bounds the body of an h2c upgrade request, which must
-	// be read whole before the switch; larger gets 413.
+	// be read whole before the switch; a larger one (or a chunked one) is
+	// served as HTTP/1.1, without the upgrade.
 	MaxUpgradeBody int64
 	// Server holds the HTTP/2 settings (streams, windows, frame size).
 	Server *http2.Server
@@ -252,7 +253,7 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		c.Close()
 		return
 	}
-	if settings, ok := upgradeRequest(head); ok {
+	if settings, ok := upgradeRequest(head, m.cfg.MaxUpgradeBody); ok {
 		m.upgrade(c, br, settings)
 		return
 	}
@@ -390,14 +391,16 @@ func isHTTP1(br *bufio.Reader, limit int) bool {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// upgradeRequest reports whether head asks for h2c, and returns the
-// decoded HTTP2-Settings.
-func upgradeRequest(head []byte) ([]byte, bool) {
+// upgradeRequest reports whether head asks for h2c and may have it, and
+// returns the decoded HTTP2-Settings. A request whose body must be read
+// whole before the switch and is larger than maxBody (or of unknown
+// length) is served as HTTP/1.1 instead: a server may ignore Upgrade.
+func upgradeRequest(head []byte, maxBody int64) ([]byte, bool) {
 	if head == nil {
 		return nil, false
 	}
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
-	if err != nil || !req.ProtoAtLeast(1, 1) {
+	if err != nil || !req.ProtoAtLeast(1, 1) || req.ContentLength < 0 || req.ContentLength > maxBody {
 		return nil, false
 	}
 	if !hasToken(req.Header["Upgrade"], "h2c") || !hasToken(req.Header["Connection"], "upgrade") || !hasToken(req.Header["Connection"], "http2-settings") {
