@@ -290,3 +290,29 @@ func TestTLSSNIAndReload(t *testing.T) {
 		t.Errorf("after a failed reload: served %q", cn)
 	}
 }
+
+// TestTLSConfigErrors: inconsistent TLS and HTTP/2 settings end at once,
+// exit 2, one line, before any worker starts.
+func TestTLSConfigErrors(t *testing.T) {
+	p := newPKI(t)
+	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
+	bad := filepath.Join(p.dir, "bad.pem")
+	os.WriteFile(bad, []byte("not pem"), 0o600)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--keyfile", kf}, "--keyfile needs --certfile"},
+		{[]string{"--certfile", cf, "--keyfile", kf, "--certfile", cf}, "--certfile given 2 times but --keyfile 1 times"},
+		{[]string{"--certfile", bad, "--keyfile", kf}, "--certfile " + bad},
+		{[]string{"--cert-reqs", "1"}, "--cert-reqs needs TLS"},
+		{[]string{"--certfile", cf, "--keyfile", kf, "--ca-certs", bad}, "--ca-certs: " + bad + " holds no PEM certificate"},
+		{[]string{"--http2-cleartext", "both", "--http-protocols", "h1"}, "--http2-cleartext needs h2 in --http-protocols"},
+		{[]string{"--http-protocols", "h2"}, "--http-protocols h2 without h1 needs TLS"},
+	} {
+		code, _, stderr := runGowsgi(t, 30*time.Second, append([]string{probe}, c.args...)...)
+		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line with %q", c.args, code, stderr, c.want)
+		}
+	}
+}
