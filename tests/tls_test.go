@@ -162,10 +162,10 @@ func TestTLS(t *testing.T) {
 		c.Close()
 		t.Errorf("a TLS 1.1 handshake succeeded")
 	}
-	// Cleartext HTTP on a TLS port is not answered as HTTP.
-	out := raw(t, s.Addr, "GET /env HTTP/1.1\r\nHost: x\r\n\r\n", 2*time.Second)
-	if strings.Contains(out, "HTTP/1.1 200") {
-		t.Errorf("plain HTTP got a response on a TLS port: %q", out)
+	// Cleartext HTTP on a TLS port is told so, and not served.
+	out := raw(t, s.Addr, "GET /env HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second)
+	if !strings.HasPrefix(out, "HTTP/1.0 400 Bad Request") || !strings.Contains(out, "HTTP request to an HTTPS server") {
+		t.Errorf("plain HTTP on a TLS port: %q", out)
 	}
 }
 

@@ -202,6 +202,11 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		tc.SetDeadline(deadline)
 		if err := tc.Handshake(); err != nil {
 			m.cfg.Log.Debug("TLS handshake failed", "remote", c.RemoteAddr().String(), "err", err)
+			var re tls.RecordHeaderError
+			if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+				// Plain HTTP on a TLS port: say so, as net/http does.
+				io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			}
 			c.Close()
 			return
 		}
@@ -370,6 +375,16 @@ func peekHead(br *bufio.Reader, limit int) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// looksLikeHTTP reports whether a TLS record header is the start of an
+// HTTP/1.x request instead.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE":
+		return true
+	}
+	return false
 }
 
 // isHTTP1 reports whether br starts with an HTTP/1.x request line.
