@@ -94,6 +94,10 @@ func run(args []string) int {
 		mounts = append(mounts, m)
 	}
 
+	fe, err := newFrontEnd(cfg, log) // TLS and HTTP/2 (tls.go)
+	if err != nil {
+		return fail(2, "%v", err)
+	}
 	socks, err := startSockets(cfg, log) // before any worker: they must not inherit LISTEN_FDS
 	if err != nil {
 		return fail(1, "%v", err)
@@ -190,7 +194,9 @@ func run(args []string) int {
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
 		Log:        log,
+		Compress:   cfg.Compress,
 	}
+	listeners = fe.wrap(listeners, handler) // sets the https scheme: before the log and observer read it
 	accessLog, err := logs.accessLog(cfg, handler, pool)
 	if err != nil {
 		pool.Stop(cfg.GracefulTimeout)
@@ -221,7 +227,7 @@ func run(args []string) int {
 				log.Error("listener failed", "addr", l.Addr().String(), "err", err)
 			}
 		}(l)
-		log.Info("listening", "url", listenURL(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
+		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
 	}
 	socks.serving()
 
@@ -259,6 +265,7 @@ loop:
 			case syscall.SIGHUP:
 				socks.reloading()
 				pool.Reload()
+				fe.reload()
 			case syscall.SIGUSR2:
 				socks.upgrade()
 			case syscall.SIGTTIN:
@@ -297,11 +304,13 @@ loop:
 		}
 	}()
 	code := 0
+	h2done := fe.shutdown(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("graceful timeout reached; closing remaining connections", "err", err)
 		srv.Close()
 	}
 	serving.Wait()
+	<-h2done
 	stopWait := cfg.GracefulTimeout
 	if ctx.Err() != nil {
 		stopWait = 0

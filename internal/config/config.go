@@ -199,6 +199,41 @@ type Config struct {
 	// "" = none.
 	MetricsBind string
 
+	// Compress compresses responses on the fly (gzip, br, zstd, by the
+	// request's Accept-Encoding); off by default.
+	Compress bool
+
+	// CertFiles and KeyFiles are the TLS certificate chains and their keys
+	// (gunicorn's certfile and keyfile; repeatable, paired in order, the
+	// one matching the client's SNI is served). TLS is on when CertFiles
+	// is not empty; a KeyFiles entry left out means the key is in the
+	// certificate file, as gunicorn allows.
+	CertFiles, KeyFiles []string
+	// CACerts is the PEM file of CAs client certificates are verified
+	// against (gunicorn's ca_certs).
+	CACerts string
+	// CertReqs asks for client certificates: 0 none, 1 optional, 2
+	// required (gunicorn's cert_reqs, Python's ssl.CERT_*).
+	CertReqs int
+	// Ciphers is an OpenSSL cipher list (gunicorn's ciphers); "" = Go's
+	// defaults. Checked when parsed.
+	Ciphers string
+	// TLSMinVersion is the lowest TLS version accepted, from gunicorn's
+	// ssl_version (TLS 1.2 by default).
+	TLSMinVersion uint16
+	// HTTPProtocols are the protocols offered, in order: "h2", "h1"
+	// (gunicorn's http_protocols; gowsgi's default is h2,h1). HTTP/2 needs
+	// TLS (ALPN) unless HTTP2Cleartext allows h2c.
+	HTTPProtocols []string
+	// HTTP2Cleartext is gunicorn's http2_cleartext: off, prior-knowledge,
+	// upgrade or both; h2c for peers in ForwardedAllowIPs only.
+	HTTP2Cleartext string
+	// HTTP/2 limits, gunicorn's http2_* settings.
+	HTTP2MaxConcurrentStreams int
+	HTTP2InitialWindowSize    int
+	HTTP2MaxFrameSize         int
+	HTTP2MaxHeaderListSize    int
+
 	// ConfigFile is the gunicorn config file that was read ("" = none);
 	// "python:module" for a module.
 	ConfigFile string
@@ -231,6 +266,7 @@ type Config struct {
 	workerConnections int    // gunicorn's worker_connections, folded into Threads
 	fieldSize         int64  // gunicorn's limit_request_field_size, folded into MaxHeaderBytes
 	logLevelName      string // LogLevel as gunicorn names it, for --print-config
+	sslVersion        string // ssl_version as given, for --print-config
 }
 
 // Bind is one address to listen on.

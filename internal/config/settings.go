@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/tlsconf"
 )
 
 // Kind says what gowsgi does with a setting.
@@ -119,6 +121,22 @@ func sizeField(p func(*Config) *int64) (func(*Config, string) error, func(*Confi
 			n, err := ParseSize(v)
 			*p(c) = n
 			return err
+		}, func(c *Config) any {
+			return *p(c)
+		}
+}
+
+func intRange(lo, hi int, p func(*Config) *int) (func(*Config, string) error, func(*Config) any) {
+	return func(c *Config, v string) error {
+			n, err := parseCount(v)
+			if err != nil {
+				return err
+			}
+			if n < lo || n > hi {
+				return fmt.Errorf("must be between %d and %d, got %d", lo, hi, n)
+			}
+			*p(c) = n
+			return nil
 		}, func(c *Config) any {
 			return *p(c)
 		}
@@ -494,6 +512,86 @@ func init() {
 		})
 	proxySettings(row)
 
+	a, sh = boolField(func(c *Config) *bool { return &c.Compress })
+	row("compress", f("--compress"), "", Native, tBool, "false", "compress responses on the fly with zstd, br or gzip, as the client's Accept-Encoding asks (not HEAD, ranges, 204/304, encoded or tiny bodies)", "", a, sh)
+
+	// --- TLS and HTTP/2 ------------------------------------------------------
+	a, sh = listField(func(c *Config) *[]string { return &c.CertFiles })
+	row("certfile", f("--certfile"), "certfile", Honoured, tList, "", "TLS certificate chain (PEM); turns TLS on for every bind (repeatable: one per --keyfile, chosen by SNI)",
+		"same; repeatable with `--keyfile` in pairs, the certificate matching the client's SNI is served (the first by default); re-read on SIGHUP", a, sh)
+	a, sh = listField(func(c *Config) *[]string { return &c.KeyFiles })
+	row("keyfile", f("--keyfile"), "keyfile", Honoured, tList, "", "private key (PEM) of the --certfile in the same position (repeatable)", "same; repeatable, paired in order with `--certfile`", a, sh)
+	a, sh = strField(func(c *Config) *string { return &c.CACerts })
+	row("ca-certs", f("--ca-certs"), "ca_certs", Honoured, tString, "", "CA certificates (PEM) that client certificates must chain to", "same", a, sh)
+	row("cert-reqs", f("--cert-reqs"), "cert_reqs", Honoured, tString, "0", "client certificates: 0 (none), 1 (optional: verified when sent), 2 (required)",
+		"same: 0, 1, 2 (also none, optional, required); the subject reaches the app as `SSL_CLIENT_S_DN`",
+		func(c *Config, v string) error {
+			n, err := tlsconf.ParseCertReqs(v)
+			c.CertReqs = n
+			return err
+		}, func(c *Config) any { return c.CertReqs })
+	a, sh = strField(func(c *Config) *string { return &c.Ciphers })
+	row("ciphers", f("--ciphers"), "ciphers", Honoured, tString, "", "OpenSSL cipher list for TLS 1.2 and older (e.g. ECDHE+AESGCM:ECDHE+CHACHA20); default: Go's",
+		"same (an OpenSSL cipher list, mapped to Go's suites; unknown names are an error; TLS 1.3 suites are always Go's)",
+		func(c *Config, v string) error {
+			if strings.TrimSpace(v) != "" {
+				if _, err := tlsconf.ParseCiphers(v); err != nil {
+					return err
+				}
+			}
+			c.Ciphers = strings.TrimSpace(v)
+			return nil
+		}, sh)
+	row("ssl-version", f("--ssl-version"), "ssl_version", Honoured, tString, "TLS", "lowest TLS version: TLS (default, TLS 1.2), TLSv1, TLSv1_1, TLSv1_2, TLSv1_3",
+		"a minimum version: TLS, TLS_SERVER and SSLv23 mean TLS 1.2 (gowsgi's floor), TLSv1_2 etc. that version or later; SSLv3 is refused",
+		func(c *Config, v string) error {
+			m, err := tlsconf.ParseSSLVersion(v)
+			c.TLSMinVersion, c.sslVersion = m, v
+			return err
+		}, func(c *Config) any { return c.sslVersion })
+	row("do-handshake-on-connect", f("--do-handshake-on-connect"), "do_handshake_on_connect", Honoured, tBool, "false", "accepted: the TLS handshake always runs as a connection is accepted (on its own goroutine)",
+		"accepted; the handshake always runs as soon as a connection is accepted, on its own goroutine, bounded by --header-timeout",
+		func(c *Config, v string) error { _, err := parseBool(v); return err }, nil)
+	row("http-protocols", f("--http-protocols"), "http_protocols", Honoured, tString, "h2,h1", "protocols offered, in order of preference: h2, h1 (HTTP/2 over TLS by ALPN; over cleartext see --http2-cleartext)",
+		"same values; gowsgi's default is `h2,h1` (gunicorn's `h1`): HTTP/2 is offered by ALPN on TLS listeners",
+		func(c *Config, v string) error {
+			c.HTTPProtocols = nil
+			for _, p := range strings.Split(v, ",") {
+				switch p = strings.ToLower(strings.TrimSpace(p)); p {
+				case "h1", "h2":
+					c.HTTPProtocols = append(c.HTTPProtocols, p)
+				case "h3":
+					return fmt.Errorf("h3 (HTTP/3) is not implemented; use h2,h1")
+				case "":
+				default:
+					return fmt.Errorf("unknown protocol %q: expected h1, h2", p)
+				}
+			}
+			if len(c.HTTPProtocols) == 0 {
+				return fmt.Errorf("no protocol given: expected h1, h2")
+			}
+			return nil
+		}, func(c *Config) any { return strings.Join(c.HTTPProtocols, ",") })
+	row("http2-cleartext", f("--http2-cleartext"), "http2_cleartext", Honoured, tString, "off", "HTTP/2 without TLS (h2c) for peers in --forwarded-allow-ips: off, prior-knowledge, upgrade, both",
+		"same: off, prior-knowledge, upgrade, both; trusted peers (`--forwarded-allow-ips`) only",
+		func(c *Config, v string) error {
+			switch v = strings.ToLower(strings.TrimSpace(v)); v {
+			case "off", "prior-knowledge", "upgrade", "both":
+				c.HTTP2Cleartext = v
+				return nil
+			}
+			return fmt.Errorf("%q: expected off, prior-knowledge, upgrade or both", v)
+		}, func(c *Config) any { return c.HTTP2Cleartext })
+	a, sh = intRange(1, 1<<31-1, func(c *Config) *int { return &c.HTTP2MaxConcurrentStreams })
+	row("http2-max-concurrent-streams", f("--http2-max-concurrent-streams"), "http2_max_concurrent_streams", Honoured, tInt, "100", "HTTP/2 streams a connection may have open at once", "same", a, sh)
+	a, sh = intRange(1, 1<<31-1, func(c *Config) *int { return &c.HTTP2InitialWindowSize })
+	row("http2-initial-window-size", f("--http2-initial-window-size"), "http2_initial_window_size", Honoured, tInt, "65535", "HTTP/2 flow-control window per stream, in bytes", "same", a, sh)
+	a, sh = intRange(16384, 16777215, func(c *Config) *int { return &c.HTTP2MaxFrameSize })
+	row("http2-max-frame-size", f("--http2-max-frame-size"), "http2_max_frame_size", Honoured, tInt, "16384", "largest HTTP/2 frame payload accepted, in bytes", "same", a, sh)
+	a, sh = intRange(0, 1<<31-1, func(c *Config) *int { return &c.HTTP2MaxHeaderListSize })
+	row("http2-max-header-list-size", f("--http2-max-header-list-size"), "http2_max_header_list_size", Honoured, tInt, "65536", "largest HTTP/2 header list (after HPACK), in bytes; 0 = --limit-request-header-size",
+		"same; 0 falls back to `--limit-request-header-size` rather than no limit", a, sh)
+
 	// --- configuration and modes -------------------------------------------
 	a, sh = strField(func(c *Config) *string { return &c.ConfigFile })
 	row("config", f("-c", "--config"), "config", Honoured, tString, "", "gunicorn config file: FILE or python:MODULE (default: ./gunicorn.conf.py when present)",
@@ -545,7 +643,6 @@ func gunicornOnly() {
 		return s
 	}
 	f := func(spellings ...string) []string { return spellings }
-	noTLS := "gowsgi does not terminate TLS yet; put a TLS proxy (or load balancer) in front"
 
 	note("spew", f("--spew"), tBool, "gowsgi cannot trace every executed line; use python -X importtime or a profiler")
 	note("sendfile", f("--no-sendfile"), tBool, "gowsgi always sends wsgi.file_wrapper files with sendfile(2) from Go").asks =
@@ -576,21 +673,8 @@ func gunicornOnly() {
 	refuse("protocol", f("--protocol"), tString, "gowsgi speaks HTTP only, not the uwsgi protocol").asks =
 		func(v string) bool { return v != "" && v != "http" }
 	note("uwsgi_allow_ips", f("--uwsgi-allow-from"), tList, "gowsgi speaks HTTP only, not the uwsgi protocol")
-	refuse("keyfile", f("--keyfile"), tString, noTLS)
-	refuse("certfile", f("--certfile"), tString, noTLS)
-	note("ssl_version", f("--ssl-version"), tString, noTLS)
-	note("cert_reqs", f("--cert-reqs"), tInt, noTLS)
-	note("ca_certs", f("--ca-certs"), tString, noTLS)
-	note("suppress_ragged_eofs", f("--suppress-ragged-eofs"), tBool, noTLS)
-	note("do_handshake_on_connect", f("--do-handshake-on-connect"), tBool, noTLS)
-	note("ciphers", f("--ciphers"), tString, noTLS)
-	note("http_protocols", f("--http-protocols"), tString, "gowsgi serves HTTP/1.1 here; HTTP/2 is not offered on this listener").asks =
-		func(v string) bool { return v != "" && v != "h1" }
-	note("http2_cleartext", f("--http2-cleartext"), tString, "gowsgi serves HTTP/1.1 here; h2c is not offered").asks =
-		func(v string) bool { return v != "" && v != "off" }
-	for _, n := range []string{"http2_max_concurrent_streams", "http2_initial_window_size", "http2_max_frame_size", "http2_max_header_list_size"} {
-		note(n, f("--"+strings.ReplaceAll(n, "_", "-")), tInt, "gowsgi serves HTTP/1.1 here; HTTP/2 settings have no effect")
-	}
+	note("suppress_ragged_eofs", f("--suppress-ragged-eofs"), tBool, "a TLS client that closes without close_notify is taken as gone: a body cut short is a failed request, as Go's TLS reports it").asks =
+		func(v string) bool { b, err := parseBool(v); return err == nil && !b }
 	refuse("raw_paste_global_conf", f("--paste-global"), tList, "gowsgi does not load PasteDeploy .ini apps")
 	note("permit_obsolete_folding", f("--permit-obsolete-folding"), tBool, "gowsgi's HTTP parser refuses obsolete line folding (400), as RFC 9112 asks")
 	note("strip_header_spaces", f("--strip-header-spaces"), tBool, "gowsgi's HTTP parser refuses whitespace before a header's colon (400), as RFC 9112 asks")

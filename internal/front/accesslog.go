@@ -108,7 +108,7 @@ func (l *AccessLog) Close() {
 
 // KeepResponseHeader records the response fields of w for %({name}o)s
 // before the handler recycles them; a no-op unless the format asks.
-func (l *AccessLog) KeepResponseHeader(w *http1.ResponseWriter, fields []http1.Field) {
+func (l *AccessLog) KeepResponseHeader(w responseWriter, fields []http1.Field) {
 	if l == nil || !l.wantResp {
 		return
 	}
@@ -119,7 +119,8 @@ func (l *AccessLog) KeepResponseHeader(w *http1.ResponseWriter, fields []http1.F
 type entry struct {
 	l     *AccessLog
 	r     *http1.Request
-	w     *http1.ResponseWriter
+	proto string // SERVER_PROTOCOL
+	w     responseWriter
 	start time.Time
 	dur   time.Duration
 	resp  []http1.Field
@@ -135,7 +136,8 @@ func (e *entry) origin() *origin {
 }
 
 // Log records one finished request.
-func (l *AccessLog) Log(r *http1.Request, w *http1.ResponseWriter, start time.Time) {
+func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
+	r := rq.Request
 	if l.opts.Stats != nil {
 		l.opts.Stats.Request(time.Since(start), w.Status())
 	}
@@ -144,14 +146,16 @@ func (l *AccessLog) Log(r *http1.Request, w *http1.ResponseWriter, start time.Ti
 		if v, ok := l.resp.LoadAndDelete(w); ok {
 			resp = v.([]http1.Field)
 		} else {
-			resp = w.Header()
+			if hw, ok := w.(interface{ Header() []http1.Field }); ok {
+				resp = hw.Header()
+			}
 		}
 	}
 	if l.lines == nil {
 		return
 	}
 	if l.json {
-		l.lines <- l.jsonLine(r, w, start)
+		l.lines <- l.jsonLine(r, rq.Proto(), w, start)
 		return
 	}
 	if l.atoms != nil {
@@ -205,7 +209,7 @@ func (l *AccessLog) remoteHost(r *http1.Request) string {
 
 // jsonLine is the Combined Log Format's fields (and the request's parts and
 // duration) as one JSON object.
-func (l *AccessLog) jsonLine(r *http1.Request, w *http1.ResponseWriter, start time.Time) []byte {
+func (l *AccessLog) jsonLine(r *http1.Request, proto string, w responseWriter, start time.Time) []byte {
 	dur := time.Since(start)
 	b := make([]byte, 0, 320)
 	b = append(b, `{"time":"`...)
@@ -215,7 +219,7 @@ func (l *AccessLog) jsonLine(r *http1.Request, w *http1.ResponseWriter, start ti
 	b = append(b, `,"user":`...)
 	b = appendJSON(b, basicUser(r))
 	b = append(b, `,"request":`...)
-	b = appendJSON(b, requestLine(r))
+	b = appendJSON(b, r.Method+" "+r.Target+" "+proto)
 	b = append(b, `,"method":`...)
 	b = appendJSON(b, r.Method)
 	b = append(b, `,"path":`...)

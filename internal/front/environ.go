@@ -14,7 +14,7 @@ import (
 // "environ Variables"); the worker adds the wsgi.* objects. bodyLen is the
 // length of the body as read, so a chunked request gets a real
 // CONTENT_LENGTH, which apps that ignore wsgi.input_terminated rely on.
-func (h *Handler) appendEnviron(e *wire.Environ, r *http1.Request, bodyLen int64) {
+func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 	e.Add("REQUEST_METHOD", r.Method)
 	path := unquote(r.Path)
 	script := h.RootPath
@@ -27,10 +27,10 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *http1.Request, bodyLen int64
 	e.Add("REQUEST_URI", r.Target)
 	e.Add("RAW_URI", r.Target)
 	e.Add("SERVER_PROTOCOL", r.Proto())
-	o := originOf(h.Forwarded, h.Scheme, r)
+	o := originOf(h.Forwarded, h.Scheme, r.Request)
 	e.Add("wsgi.url_scheme", o.scheme)
 
-	name, port := o.serverNamePort(r)
+	name, port := o.serverNamePort(r.Request)
 	e.Add("SERVER_NAME", name)
 	e.Add("SERVER_PORT", port)
 	e.Add("REMOTE_ADDR", o.remoteAddr)

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/compress"
 	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/proxy"
 	"github.com/gowsgi/gowsgi/internal/static"
@@ -39,7 +40,19 @@ type Handler struct {
 	BodyBudget      *workers.Budget // all bodies held in memory together; nil = no bound
 	TempDir         string          // where spooled bodies go; "" = os.TempDir()
 
+	// HTTP/2 streams get the HTTP/1.1 engine's body and write bounds from
+	// these (the http1 engine applies its own Server settings).
+	BodyTimeout     time.Duration // longest pause in a request body
+	BodyMinRate     int64         // bytes/s a request body must average; 0 = no bound
+	WriteTimeout    time.Duration // longest a write to the client may block
+	MaxHeaderFields int           // more header fields get 431; 0 = no bound
+	MaxRequestLine  int           // a longer :path gets 414; 0 = no bound
+
 	Static []*static.Mount // URL prefixes served from directories by Go
+
+	// Compress compresses responses on the fly (gzip, br, zstd) by the
+	// request's Accept-Encoding; see compression.
+	Compress bool
 
 	AccessLog *AccessLog // nil: no access log
 	Log       *slog.Logger
@@ -55,27 +68,33 @@ var fieldBufs = sync.Pool{New: func() any { f := make([]http1.Field, 0, 16); ret
 
 // ServeHTTP1 implements http1.Handler.
 func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
+	h.serve(w, &request{Request: r, proto: r.Proto()})
+}
+
+// serve answers one request from either engine: static files, else the
+// body is read and the request goes to a worker.
+func (h *Handler) serve(w responseWriter, r *request) {
 	if h.AccessLog != nil {
 		start := time.Now()
 		defer func() { h.AccessLog.Log(r, w, start) }()
 	}
 	var ob Observation
 	if h.Observer != nil {
-		ob = h.Observer.Begin(r)
-		defer func() { h.Observer.End(ob, r, w.Status()) }()
+		ob = h.Observer.Begin(r.Request)
+		defer func() { h.Observer.End(ob, r.Request, w.Status()) }()
 	}
 
 	if len(h.Static) > 0 {
 		path := unquote(r.Path)
 		for _, m := range h.Static {
 			if rel, ok := m.Match(path); ok {
-				m.Serve(w, r, rel)
+				m.Serve(w, r.Request, rel)
 				return
 			}
 		}
 	}
 
-	b, err := h.readBody(r)
+	b, err := h.readBody(r.Request)
 	defer b.free(h.BodyBudget)
 	if err != nil {
 		var he *httpError
@@ -98,7 +117,8 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 	var env wire.Environ
 	env.Reset(*bp)
 	h.appendEnviron(&env, r, b.n)
-	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.Proto(), ID: h.requestID(r)}
+	appendTLS(&env, r.TLS)
+	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.proto, ID: h.requestID(r.Request)}
 	if ob.Timed {
 		ob.Sending = time.Now()
 	}
@@ -119,13 +139,13 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 }
 
 // refused answers a request the pool would not take.
-func (h *Handler) refused(w *http1.ResponseWriter, r *http1.Request, err error) {
-	h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r), "reason", err)
+func (h *Handler) refused(w responseWriter, r *request, err error) {
+	h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", err)
 	h.plain(w, r, 503, "Service Unavailable", []http1.Field{{Name: "Retry-After", Value: "1"}})
 }
 
 // relay writes the response of exchange x to the client.
-func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, x *workers.Exchange) {
+func (h *Handler) relay(w responseWriter, r *request, x *workers.Exchange) {
 	fp := fieldBufs.Get().(*[]http1.Field)
 	fields := (*fp)[:0]
 	defer func() {
@@ -160,15 +180,24 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, x *workers.Ex
 	if bad == nil && contentLengths > 1 {
 		bad = errors.New("more than one Content-Length header")
 	}
-	fields = h.withRequestID(fields, r)
+	fields = h.withRequestID(fields, r.Request)
 	if bad != nil {
 		x.Abort()
-		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r), "reason", bad.Error())
+		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", bad.Error())
 		h.plain(w, r, 500, "Internal Server Error", nil)
 		return
 	}
+	compressing := false
+	if h.Compress {
+		var e compress.Encoding
+		var limit int64
+		fields, e, limit = compression(r, fields, code, resp)
+		if e != compress.None {
+			w, compressing = newCompressWriter(w, e, limit), true
+		}
+	}
 	if resp.File != nil {
-		h.sendFile(w, resp, code, reason, fields, contentLengths > 0)
+		h.sendFile(w, resp, code, reason, fields, contentLengths > 0 || compressing)
 		return
 	}
 	w.WriteHeader(code, reason, fields)
@@ -209,7 +238,7 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, x *workers.Ex
 // sendFile answers with a regular file the worker passed over (a
 // wsgi.file_wrapper): the kernel copies it to the client. Without a
 // Content-Length from the app, the known length gives one.
-func (h *Handler) sendFile(w *http1.ResponseWriter, resp *workers.Response, code int, reason string, fields []http1.Field, hasLength bool) {
+func (h *Handler) sendFile(w responseWriter, resp *workers.Response, code int, reason string, fields []http1.Field, hasLength bool) {
 	if !hasLength && code != 204 && code != 304 {
 		fields = append(fields, http1.Field{Name: "Content-Length", Value: strconv.FormatInt(resp.FileLength, 10)})
 	}
@@ -228,7 +257,7 @@ func (h *Handler) sendFile(w *http1.ResponseWriter, resp *workers.Response, code
 // failed answers a request whose exchange broke: before the head with an
 // error status, after it by cutting the connection (the client sees a
 // truncated response). The pool has logged what happened to the worker.
-func (h *Handler) failed(w *http1.ResponseWriter, r *http1.Request, err error, started bool) {
+func (h *Handler) failed(w responseWriter, r *request, err error, started bool) {
 	if started {
 		w.Flush() // what the app produced before failing
 		w.Abort()
@@ -238,7 +267,7 @@ func (h *Handler) failed(w *http1.ResponseWriter, r *http1.Request, err error, s
 	var he *wire.HeadError
 	switch {
 	case errors.As(err, &he):
-		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r), "reason", he.Msg)
+		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", he.Msg)
 		h.plain(w, r, 500, "Internal Server Error", nil)
 	case errors.As(err, &ae):
 		h.plain(w, r, 500, "Internal Server Error", nil) // the worker logged the traceback
@@ -254,19 +283,19 @@ func (h *Handler) failed(w *http1.ResponseWriter, r *http1.Request, err error, s
 }
 
 // plain sends a short text/plain response generated by gowsgi itself.
-func (h *Handler) plain(w *http1.ResponseWriter, r *http1.Request, status int, reason string, extra []http1.Field) {
+func (h *Handler) plain(w responseWriter, r *request, status int, reason string, extra []http1.Field) {
 	msg := fmt.Sprintf("%d %s\n", status, reason)
 	fields := append([]http1.Field{
 		{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
 		{Name: "Content-Length", Value: strconv.Itoa(len(msg))},
 	}, extra...)
-	fields = h.withRequestID(fields, r)
+	fields = h.withRequestID(fields, r.Request)
 	w.WriteHeader(status, reason, fields)
 	w.Write([]byte(msg))
 	w.Finish()
 }
 
-func requestLine(r *http1.Request) string {
+func requestLine(r *request) string {
 	return r.Method + " " + r.Target + " " + r.Proto()
 }
 
@@ -401,7 +430,7 @@ func (h *Handler) spool(r *http1.Request, head []byte, max int64) (body, error) 
 func (h *Handler) spoolFile(r *http1.Request, head []byte, max int64) (_ *os.File, _ int64, err error) {
 	f, err := os.CreateTemp(h.TempDir, "gowsgi-body-")
 	if err != nil {
-		h.Log.Error("cannot spool request body", "request", requestLine(r), "request_id", h.requestID(r), "err", err)
+		h.Log.Error("cannot spool request body", "request", r.Method+" "+r.Target, "request_id", h.requestID(r), "err", err)
 		return nil, 0, &httpError{500, "Internal Server Error"}
 	}
 	os.Remove(f.Name()) // the descriptor keeps it; nothing is left behind
@@ -421,7 +450,7 @@ func (h *Handler) spoolFile(r *http1.Request, head []byte, max int64) (_ *os.Fil
 			return nil, 0, &httpError{413, "Content Too Large"}
 		}
 		if _, werr := bw.Write(buf[:m]); werr != nil {
-			h.Log.Error("cannot spool request body", "request", requestLine(r), "request_id", h.requestID(r), "err", werr)
+			h.Log.Error("cannot spool request body", "request", r.Method+" "+r.Target, "request_id", h.requestID(r), "err", werr)
 			return nil, 0, &httpError{500, "Internal Server Error"}
 		}
 		if rerr == io.EOF {
@@ -432,7 +461,7 @@ func (h *Handler) spoolFile(r *http1.Request, head []byte, max int64) (_ *os.Fil
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		h.Log.Error("cannot spool request body", "request", requestLine(r), "request_id", h.requestID(r), "err", err)
+		h.Log.Error("cannot spool request body", "request", r.Method+" "+r.Target, "request_id", h.requestID(r), "err", err)
 		return nil, 0, &httpError{500, "Internal Server Error"}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {

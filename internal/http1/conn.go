@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -159,8 +160,13 @@ func (c *conn) release() {
 func (c *conn) serve() {
 	defer c.release()
 	raddr, laddr := c.rwc.RemoteAddr(), c.rwc.LocalAddr()
+	var tlsState *tls.ConnectionState
+	if tc, ok := c.rwc.(interface{ ConnectionState() tls.ConnectionState }); ok {
+		st := tc.ConnectionState()
+		tlsState = &st
+	}
 	for {
-		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, Body: &c.body}
+		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body}
 		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
 		st := c.readHead()
 		c.nowFresh = false

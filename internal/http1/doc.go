@@ -5,8 +5,10 @@
 // application's own reason phrase ("200 Everything Fine" must reach the
 // client verbatim), it canonicalizes header-name case, it sniffs
 // Content-Type, and it costs several times the CPU per request. This engine
-// serves plain HTTP/1.x over TCP or unix sockets; TLS and HTTP/2 are out of
-// scope.
+// serves HTTP/1.x over TCP or unix sockets. It does no TLS handshake of its
+// own: a listener may hand it TLS connections already negotiated (as gowsgi's
+// front does for clients that chose http/1.1 by ALPN), and Request.TLS then
+// describes the session. HTTP/2 is served by Go's implementation beside it.
 //
 // # Design
 //

@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 )
@@ -91,6 +92,11 @@ type Request struct {
 	// RemoteAddr and LocalAddr are the addresses of the connection.
 	RemoteAddr net.Addr
 	LocalAddr  net.Addr
+
+	// TLS is the state of the connection's TLS session when it is one (the
+	// listener handed the server a connection with a ConnectionState
+	// method, such as a *tls.Conn), else nil.
+	TLS *tls.ConnectionState
 
 	// Close reports whether the connection will be closed after this
 	// response, as known when the request was parsed ("Connection: close",

@@ -183,7 +183,7 @@ func (m *Mount) Match(path string) (string, bool) {
 }
 
 // Serve answers r with the file at rel (a path under the mount).
-func (m *Mount) Serve(w *http1.ResponseWriter, r *http1.Request, rel string) {
+func (m *Mount) Serve(w ResponseWriter, r *http1.Request, rel string) {
 	if r.Method != "GET" && r.Method != "HEAD" {
 		plain(w, 405, "Method Not Allowed", http1.Field{Name: "Allow", Value: "GET, HEAD"})
 		return
@@ -260,7 +260,7 @@ func (m *Mount) Serve(w *http1.ResponseWriter, r *http1.Request, rel string) {
 	w.Finish()
 }
 
-func plain(w *http1.ResponseWriter, status int, reason string, extra ...http1.Field) {
+func plain(w ResponseWriter, status int, reason string, extra ...http1.Field) {
 	msg := strconv.Itoa(status) + " " + reason + "\n"
 	fields := append(extra,
 		http1.Field{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
@@ -270,7 +270,7 @@ func plain(w *http1.ResponseWriter, status int, reason string, extra ...http1.Fi
 	w.Finish()
 }
 
-func notFound(w *http1.ResponseWriter) { plain(w, 404, "Not Found") }
+func notFound(w ResponseWriter) { plain(w, 404, "Not Found") }
 
 // hasDotSegment reports whether the slash-separated path p has a segment
 // starting with '.', other than ".well-known".
@@ -617,9 +617,18 @@ func digits(s string) (int64, bool) {
 	return n, err == nil
 }
 
+// ResponseWriter is what Serve needs of a response: the http1 engine's
+// *http1.ResponseWriter, or the front's adapter over an HTTP/2 stream.
+type ResponseWriter interface {
+	WriteHeader(status int, reason string, header []http1.Field)
+	Write(p []byte) (int, error)
+	SendFile(f *os.File, n int64) (int64, error)
+	Finish() error
+}
+
 // stdWriter lets a net/http handler write to an http1 response.
 type stdWriter struct {
-	w        *http1.ResponseWriter
+	w        ResponseWriter
 	h        http.Header
 	encoding string // Content-Encoding of a precompressed sibling, for a 200
 	wrote    bool

@@ -1,0 +1,49 @@
+package front
+
+import (
+	"crypto/tls"
+	"os"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
+)
+
+// request is one HTTP request as an engine parsed it. The HTTP/1.x engine's
+// *http1.Request carries it; the HTTP/2 side fills one from a net/http
+// request (see h2.go), so environ building, body reading and the relay
+// are the same code for both.
+type request struct {
+	*http1.Request
+	proto string // SERVER_PROTOCOL: HTTP/1.0, HTTP/1.1 or HTTP/2.0
+}
+
+// Proto returns the protocol version as SERVER_PROTOCOL gives it.
+func (r *request) Proto() string { return r.proto }
+
+// TLSState is the request's TLS session, nil over cleartext.
+func (r *request) TLSState() *tls.ConnectionState { return r.TLS }
+
+// responseWriter is what the front needs of an engine's response: the
+// methods of *http1.ResponseWriter, which the HTTP/2 adapter implements on
+// a net/http stream.
+type responseWriter interface {
+	// WriteHeader records status, reason (HTTP/1.x only: HTTP/2 has no
+	// reason phrase) and the application's checked header fields.
+	WriteHeader(status int, reason string, header []http1.Field)
+	Write(p []byte) (int, error)
+	// Flush sends what was written so far.
+	Flush() error
+	// Finish ends the response.
+	Finish() error
+	// SendFile sends n bytes of f from its offset.
+	SendFile(f *os.File, n int64) (int64, error)
+	// Abort cuts the response short: the client sees it truncated (a
+	// closed connection, or a reset HTTP/2 stream).
+	Abort()
+	// SetClose closes the connection after the response (HTTP/1.x).
+	SetClose()
+	// Status and Written are for the access log.
+	Status() int
+	Written() int64
+}
+
+var _ responseWriter = (*http1.ResponseWriter)(nil)

@@ -1,0 +1,253 @@
+package front
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
+)
+
+// ServeHTTP serves a request that Go's HTTP/2 server (golang.org/x/net/http2)
+// parsed, with the same code as ServeHTTP1: the request becomes an
+// *http1.Request, whose fields mean what they mean for HTTP/1.1, and the
+// stream is written through h2Writer. The environ differs only in
+// SERVER_PROTOCOL, HTTP/2.0. HTTP/2 carries no reason phrase, so the
+// application's is dropped; the status code is kept.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	hr := &http1.Request{
+		Method:        r.Method,
+		Target:        r.RequestURI,
+		Host:          r.Host,
+		ContentLength: r.ContentLength,
+		TLS:           r.TLS,
+		ProtoMinor:    1,
+	}
+	hr.Path, hr.RawQuery, _ = strings.Cut(r.RequestURI, "?")
+	if r.Method == "CONNECT" {
+		hr.Path = ""
+	}
+	if hr.ContentLength < 0 {
+		// No content-length: the body ends with the stream. The front reads
+		// it as it reads a chunked HTTP/1.1 body, to the end, and tells
+		// the application its length.
+		hr.Chunked = true
+	}
+	if hr.ContentLength != 0 || hr.Chunked {
+		hr.Body = &h2Body{r: r.Body, rc: rc, timeout: h.BodyTimeout, rate: h.BodyMinRate}
+	} else {
+		hr.Body = http.NoBody
+	}
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			hr.Header = append(hr.Header, http1.Field{Name: name, Value: v})
+		}
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		hr.LocalAddr = a
+	}
+	if host, port, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if ip := net.ParseIP(host); ip != nil {
+			p, _ := strconv.Atoi(port)
+			hr.RemoteAddr = &net.TCPAddr{IP: ip, Port: p}
+		}
+	}
+	hw := &h2Writer{w: w, rc: rc, isHead: r.Method == "HEAD", writeTimeout: h.WriteTimeout}
+	rq := &request{Request: hr, proto: "HTTP/2.0"}
+	if h.MaxRequestLine > 0 && len(r.Method)+len(r.RequestURI)+10 > h.MaxRequestLine {
+		h.plain(hw, rq, 414, "URI Too Long", nil)
+		return
+	}
+	if h.MaxHeaderFields > 0 && len(hr.Header) > h.MaxHeaderFields {
+		h.plain(hw, rq, 431, "Request Header Fields Too Large", nil)
+		return
+	}
+	h.serve(hw, rq)
+	if hw.aborted {
+		// Resets the stream (RST_STREAM): the client sees the response
+		// cut short, as an HTTP/1.1 client sees the connection close.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// h2Body reads an HTTP/2 request body under the HTTP/1.1 engine's rules:
+// each Read must make progress within timeout, and with rate > 0 the body
+// must average at least rate bytes a second (see http1.Server.BodyMinRate).
+type h2Body struct {
+	r       io.Reader
+	rc      *http.ResponseController
+	timeout time.Duration
+	rate    int64
+	start   time.Time
+	n       int64
+}
+
+func (b *h2Body) Read(p []byte) (int, error) {
+	if b.timeout > 0 {
+		now := time.Now()
+		if b.start.IsZero() {
+			b.start = now
+		}
+		dl := now.Add(b.timeout)
+		if b.rate > 0 {
+			if r := b.start.Add(b.timeout + time.Duration(float64(b.n)/float64(b.rate)*float64(time.Second))); r.Before(dl) {
+				dl = r
+			}
+		}
+		b.rc.SetReadDeadline(dl)
+	}
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// h2Writer is a responseWriter over one HTTP/2 stream.
+type h2Writer struct {
+	w            http.ResponseWriter
+	rc           *http.ResponseController
+	writeTimeout time.Duration
+	isHead       bool
+
+	status   int
+	clen     int64 // the application's Content-Length, or -1
+	written  int64
+	wrote    bool
+	noBody   bool
+	aborted  bool
+	finished bool
+}
+
+func (w *h2Writer) WriteHeader(status int, _ string, header []http1.Field) {
+	if w.wrote {
+		panic("front: WriteHeader called twice")
+	}
+	w.wrote, w.status, w.clen = true, status, -1
+	hdr := w.w.Header()
+	hasType, hasServer := false, false
+	for _, f := range header {
+		hdr.Add(f.Name, f.Value)
+		switch {
+		case strings.EqualFold(f.Name, "Content-Type"):
+			hasType = true
+		case strings.EqualFold(f.Name, "Server"):
+			hasServer = true
+		case strings.EqualFold(f.Name, "Content-Length"):
+			if w.clen < 0 {
+				w.clen, _ = strconv.ParseInt(f.Value, 10, 64)
+			}
+		}
+	}
+	if !hasType {
+		hdr["Content-Type"] = nil // no sniffing: the app's headers, as over HTTP/1.1
+	}
+	if !hasServer {
+		hdr.Set("Server", "gowsgi")
+	}
+	w.noBody = w.isHead || status == 204 || status == 304
+	w.w.WriteHeader(status)
+}
+
+func (w *h2Writer) start() error {
+	if !w.wrote {
+		w.WriteHeader(200, "OK", nil)
+	}
+	if w.aborted {
+		return errAbortedStream
+	}
+	return nil
+}
+
+var errAbortedStream = &httpError{500, "stream aborted"}
+
+func (w *h2Writer) Write(p []byte) (int, error) {
+	if err := w.start(); err != nil {
+		return 0, err
+	}
+	n := len(p)
+	if w.noBody {
+		return n, nil
+	}
+	if w.clen >= 0 && int64(len(p)) > w.clen-w.written {
+		p = p[:w.clen-w.written] // as over HTTP/1.1: bytes past Content-Length are dropped
+	}
+	if len(p) == 0 {
+		return n, nil
+	}
+	w.deadline()
+	m, err := w.w.Write(p)
+	w.written += int64(m)
+	if err != nil {
+		return m, err
+	}
+	return n, nil
+}
+
+func (w *h2Writer) deadline() {
+	if w.writeTimeout > 0 {
+		w.rc.SetWriteDeadline(time.Now().Add(w.writeTimeout))
+	}
+}
+
+func (w *h2Writer) Flush() error {
+	if err := w.start(); err != nil {
+		return err
+	}
+	w.deadline()
+	return w.rc.Flush()
+}
+
+// Finish ends the response. The stream ends when ServeHTTP returns; a body
+// shorter than its Content-Length makes Go's server reset the stream.
+func (w *h2Writer) Finish() error {
+	if err := w.start(); err != nil {
+		return err
+	}
+	w.finished = true
+	return nil
+}
+
+func (w *h2Writer) SendFile(f *os.File, n int64) (int64, error) {
+	if err := w.start(); err != nil {
+		return 0, err
+	}
+	if w.noBody {
+		return 0, nil
+	}
+	buf := make([]byte, 32<<10)
+	var sent int64
+	for sent < n {
+		m, err := f.Read(buf[:min(int64(len(buf)), n-sent)])
+		if m > 0 {
+			if _, werr := w.Write(buf[:m]); werr != nil {
+				return sent, werr
+			}
+			sent += int64(m)
+		}
+		if err == io.EOF && sent < n {
+			return sent, io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+func (w *h2Writer) Abort() { w.aborted = true }
+
+// SetClose has nothing to do: an HTTP/2 connection carries other streams.
+func (w *h2Writer) SetClose() {}
+
+func (w *h2Writer) Status() int { return w.status }
+
+func (w *h2Writer) Written() int64 {
+	if w.noBody {
+		return 0
+	}
+	return w.written
+}

@@ -1,0 +1,471 @@
+// Package h2 sorts the connections of a listener between gowsgi's HTTP/1.x
+// engine and Go's HTTP/2 server (golang.org/x/net/http2), and does the TLS
+// handshake for both.
+//
+// A Mux wraps each listener. Its own goroutine accepts; every connection
+// is then looked at on a goroutine of its own, so a slow client never
+// holds up the others:
+//
+//   - over TLS, the handshake (bounded by Config.HeaderTimeout) picks the
+//     protocol by ALPN: "h2" goes to the HTTP/2 server, "http/1.1" (or no
+//     ALPN) comes out of the wrapped listener's Accept for the HTTP/1.x
+//     engine;
+//   - over cleartext, HTTP/2 (h2c) is offered only to trusted peers
+//     (gunicorn's forwarded-allow-ips), as gunicorn 26's http2_cleartext
+//     does: "prior-knowledge" serves a connection that opens with the
+//     HTTP/2 preface, "upgrade" honours an HTTP/1.1 "Upgrade: h2c" first
+//     request (RFC 7540 §3.2), "both" either. A trusted peer on a
+//     prior-knowledge-only listener that sends an HTTP/1.x request, or
+//     stalls before a full preface, gets a 400: it is expected to speak
+//     HTTP/2 (gunicorn's rule); other bytes are an invalid preface and the
+//     connection is closed (RFC 9113 §3.4).
+//     Everyone else is served HTTP/1.x untouched.
+package h2
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http2"
+)
+
+// Cleartext modes (gunicorn's http2_cleartext values).
+const (
+	CleartextOff            = "off"
+	CleartextPriorKnowledge = "prior-knowledge"
+	CleartextUpgrade        = "upgrade"
+	CleartextBoth           = "both"
+)
+
+// Config says what a Mux serves.
+type Config struct {
+	// TLS, when set, makes every connection TLS; its NextProtos should
+	// list "h2" and/or "http/1.1" as HTTP1 and HTTP2 say.
+	TLS *tls.Config
+	// HTTP1 and HTTP2 are the protocols offered (gunicorn's
+	// http_protocols). Without TLS, HTTP2 takes effect only through
+	// Cleartext.
+	HTTP1, HTTP2 bool
+	// Cleartext is the h2c mode for connections without TLS.
+	Cleartext string
+	// Trusted reports whether a peer may use h2c.
+	Trusted func(net.Addr) bool
+	// HeaderTimeout bounds the TLS handshake, an h2c preface and an h2c
+	// upgrade request's head.
+	HeaderTimeout time.Duration
+	// MaxHeadBytes bounds the head of an h2c upgrade request (request line
+	// and header section), and MaxHeaderBytes an HTTP/2 header list
+	// (SETTINGS_MAX_HEADER_LIST_SIZE).
+	MaxHeadBytes   int
+	MaxHeaderBytes int
+	// MaxUpgradeBody bounds the body of an h2c upgrade request, which must
+	// be read whole before the switch; a larger one (or a chunked one) is
+	// served as HTTP/1.1, without the upgrade.
+	MaxUpgradeBody int64
+	// Server holds the HTTP/2 settings (streams, windows, frame size).
+	Server *http2.Server
+	// Handler serves every HTTP/2 request.
+	Handler http.Handler
+	Log     *slog.Logger
+}
+
+// Mux serves HTTP/2 connections itself and passes HTTP/1.x ones on.
+type Mux struct {
+	cfg  Config
+	base *http.Server // HTTP/2 limits it reads from an http.Server; graceful shutdown
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{} // HTTP/2 connections being served
+	serving sync.WaitGroup
+}
+
+// New makes a Mux; cfg.Server must not be used by another Mux.
+func New(cfg Config) *Mux {
+	if cfg.Server == nil {
+		cfg.Server = &http2.Server{}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 10 * time.Second
+	}
+	if cfg.MaxHeadBytes <= 0 {
+		cfg.MaxHeadBytes = 72 << 10
+	}
+	if cfg.MaxUpgradeBody <= 0 {
+		cfg.MaxUpgradeBody = 16 << 20
+	}
+	m := &Mux{cfg: cfg, conns: map[net.Conn]struct{}{}}
+	m.base = &http.Server{
+		Handler: cfg.Handler,
+		// The HTTP/2 server advertises this plus 320 (32 bytes of overhead
+		// per field, for ten fields) as SETTINGS_MAX_HEADER_LIST_SIZE.
+		MaxHeaderBytes: max(cfg.MaxHeaderBytes-320, 1),
+		// Connection-level HTTP/2 errors are the client's; keep them out
+		// of the error log unless debugging.
+		ErrorLog: slog.NewLogLogger(cfg.Log.Handler(), slog.LevelDebug),
+	}
+	http2.ConfigureServer(m.base, cfg.Server)
+	return m
+}
+
+// Listener wraps l: HTTP/2 connections are served by m, and the HTTP/1.x
+// ones (TLS handshake done) come out of the returned listener's Accept.
+func (m *Mux) Listener(l net.Listener) net.Listener {
+	ml := &listener{Listener: l, m: m, conns: make(chan net.Conn), done: make(chan struct{})}
+	go ml.acceptLoop()
+	return ml
+}
+
+type listener struct {
+	net.Listener
+	m     *Mux
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+	err   error
+}
+
+func (l *listener) acceptLoop() {
+	backoff := time.Duration(0)
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				l.close(net.ErrClosed)
+				return
+			}
+			// EMFILE and the like: wait a little, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.m.cfg.Log.Error("accept failed; retrying", "addr", l.Addr().String(), "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-l.done:
+				return
+			}
+			continue
+		}
+		backoff = 0
+		go l.m.handle(c, l)
+	}
+}
+
+func (l *listener) close(err error) {
+	l.once.Do(func() {
+		l.err = err
+		close(l.done)
+	})
+}
+
+// Accept returns the next HTTP/1.x connection.
+func (l *listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, l.err
+	}
+}
+
+func (l *listener) Close() error {
+	l.close(net.ErrClosed)
+	return l.Listener.Close()
+}
+
+// pass hands c to the HTTP/1.x engine.
+func (l *listener) pass(c net.Conn) {
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// handle decides what c speaks.
+func (m *Mux) handle(c net.Conn, l *listener) {
+	deadline := time.Now().Add(m.cfg.HeaderTimeout)
+	if m.cfg.TLS != nil {
+		tc := tls.Server(c, m.cfg.TLS)
+		tc.SetDeadline(deadline)
+		if err := tc.Handshake(); err != nil {
+			m.cfg.Log.Debug("TLS handshake failed", "remote", c.RemoteAddr().String(), "err", err)
+			var re tls.RecordHeaderError
+			if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
+				// Plain HTTP on a TLS port: say so, as net/http does.
+				io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+			}
+			c.Close()
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		switch tc.ConnectionState().NegotiatedProtocol {
+		case http2.NextProtoTLS:
+			m.serveH2(tc, &http2.ServeConnOpts{})
+		default:
+			if !m.cfg.HTTP1 {
+				tc.Close() // HTTP/2 only, and the client did not choose it
+				return
+			}
+			l.pass(tc)
+		}
+		return
+	}
+	mode := m.cfg.Cleartext
+	if !m.cfg.HTTP2 || mode == "" || mode == CleartextOff || m.cfg.Trusted == nil || !m.cfg.Trusted(c.RemoteAddr()) {
+		l.pass(c)
+		return
+	}
+	br := bufio.NewReaderSize(c, m.cfg.MaxHeadBytes+len(http2.ClientPreface))
+	c.SetReadDeadline(deadline)
+	prior := mode == CleartextPriorKnowledge || mode == CleartextBoth
+	upgrade := mode == CleartextUpgrade || mode == CleartextBoth
+	isPreface, err := peekPreface(br)
+	switch {
+	case isPreface && prior:
+		c.SetReadDeadline(time.Time{})
+		m.serveH2(&bufConn{Conn: c, r: br}, &http2.ServeConnOpts{})
+		return
+	case !upgrade:
+		// A trusted peer on a prior-knowledge port must speak HTTP/2. An
+		// HTTP/1.x request, or a preface that stalls, gets a 400 (as in
+		// gunicorn) that says so; other bytes are an invalid preface, a
+		// connection error (RFC 9113 §3.4): the connection is closed.
+		if err != nil || isHTTP1(br, m.cfg.MaxHeadBytes) {
+			m.cfg.Log.Debug("h2c: trusted peer sent no HTTP/2 preface; answering 400", "remote", c.RemoteAddr().String(), "err", err)
+			writeStatus(c, "400 Bad Request")
+		}
+		c.Close()
+		return
+	case err != nil:
+		c.Close()
+		return
+	}
+	head, err := peekHead(br, m.cfg.MaxHeadBytes)
+	if err != nil && br.Buffered() == 0 {
+		c.Close()
+		return
+	}
+	if settings, ok := upgradeRequest(head, m.cfg.MaxUpgradeBody); ok {
+		m.upgrade(c, br, settings)
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	l.pass(&bufConn{Conn: c, r: br})
+}
+
+// upgrade switches c to HTTP/2 after its HTTP/1.1 request, which becomes
+// stream 1 (RFC 7540 §3.2).
+func (m *Mux) upgrade(c net.Conn, br *bufio.Reader, settings []byte) {
+	req, err := http.ReadRequest(br)
+	if err != nil {
+		writeStatus(c, "400 Bad Request")
+		c.Close()
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, m.cfg.MaxUpgradeBody+1))
+	if err != nil {
+		writeStatus(c, "400 Bad Request")
+		c.Close()
+		return
+	}
+	if int64(len(body)) > m.cfg.MaxUpgradeBody {
+		writeStatus(c, "413 Content Too Large")
+		c.Close()
+		return
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.ContentLength = int64(len(body))
+	req.RemoteAddr = c.RemoteAddr().String()
+	if _, err := io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"); err != nil {
+		c.Close()
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	m.serveH2(&bufConn{Conn: c, r: br}, &http2.ServeConnOpts{UpgradeRequest: req, Settings: settings})
+}
+
+// serveH2 serves one HTTP/2 connection until it ends.
+func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
+	m.mu.Lock()
+	m.conns[c] = struct{}{}
+	m.serving.Add(1)
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.conns, c)
+		m.mu.Unlock()
+		m.serving.Done()
+	}()
+	opts.BaseConfig = m.base
+	opts.Handler = m.cfg.Handler
+	m.cfg.Server.ServeConn(newFilterConn(c), opts)
+}
+
+// Shutdown sends GOAWAY on every HTTP/2 connection and waits for their
+// streams to finish, until ctx ends; then it closes what is left. (Closing
+// the wrapped listeners is the HTTP/1.x server's Shutdown.)
+func (m *Mux) Shutdown(ctx context.Context) error {
+	m.base.Shutdown(ctx) // runs the GOAWAY hook; it has no listener of its own
+	done := make(chan struct{})
+	go func() {
+		m.serving.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		m.Close()
+		return ctx.Err()
+	}
+}
+
+// Close closes every HTTP/2 connection at once.
+func (m *Mux) Close() {
+	m.mu.Lock()
+	for c := range m.conns {
+		c.Close()
+	}
+	m.mu.Unlock()
+}
+
+// peekPreface reports whether br starts with the HTTP/2 client preface,
+// deciding at the first byte that differs (an HTTP/1.x request shorter than
+// the preface is not waited on).
+func peekPreface(br *bufio.Reader) (bool, error) {
+	p := http2.ClientPreface
+	for i := 1; i <= len(p); i++ {
+		b, err := br.Peek(i)
+		if err != nil {
+			return false, err
+		}
+		if b[i-1] != p[i-1] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// peekHead returns the head of the HTTP/1.x request at the start of br
+// (through the blank line), reading no further than it; nil when it is
+// larger than limit.
+func peekHead(br *bufio.Reader, limit int) ([]byte, error) {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+			return b[:i+4], nil
+		}
+		if len(b) >= limit {
+			return nil, errors.New("request head too large")
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil { // wait for more
+			return nil, err
+		}
+	}
+}
+
+// looksLikeHTTP reports whether a TLS record header is the start of an
+// HTTP/1.x request instead.
+func looksLikeHTTP(hdr [5]byte) bool {
+	switch string(hdr[:]) {
+	case "GET /", "HEAD ", "POST ", "PUT /", "OPTIO", "DELET", "PATCH", "CONNE", "TRACE":
+		return true
+	}
+	return false
+}
+
+// isHTTP1 reports whether br starts with an HTTP/1.x request line.
+func isHTTP1(br *bufio.Reader, limit int) bool {
+	for {
+		b, _ := br.Peek(br.Buffered())
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line := bytes.TrimSuffix(b[:i], []byte("\r"))
+			return len(line) > 9 && bytes.HasPrefix(line[len(line)-9:], []byte(" HTTP/1.")) && isDigit(line[len(line)-1])
+		}
+		if len(b) >= limit {
+			return false
+		}
+		if _, err := br.Peek(len(b) + 1); err != nil {
+			return false
+		}
+	}
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// upgradeRequest reports whether head asks for h2c and may have it, and
+// returns the decoded HTTP2-Settings. A request whose body must be read
+// whole before the switch and is larger than maxBody (or of unknown
+// length) is served as HTTP/1.1 instead: a server may ignore Upgrade.
+func upgradeRequest(head []byte, maxBody int64) ([]byte, bool) {
+	if head == nil {
+		return nil, false
+	}
+	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+	if err != nil || !req.ProtoAtLeast(1, 1) || req.ContentLength < 0 || req.ContentLength > maxBody {
+		return nil, false
+	}
+	if !hasToken(req.Header["Upgrade"], "h2c") || !hasToken(req.Header["Connection"], "upgrade") || !hasToken(req.Header["Connection"], "http2-settings") {
+		return nil, false
+	}
+	vs := req.Header["Http2-Settings"]
+	if len(vs) != 1 {
+		return nil, false
+	}
+	settings, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(vs[0], "="))
+	if err != nil {
+		return nil, false
+	}
+	return settings, true
+}
+
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func writeStatus(c net.Conn, status string) {
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	msg := status + "\n"
+	io.WriteString(c, "HTTP/1.1 "+status+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "+strconv.Itoa(len(msg))+"\r\n\r\n"+msg)
+}
+
+// bufConn is a connection whose first bytes were read ahead into r.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(p []byte) (int, error) {
+	if c.r.Buffered() > 0 {
+		return c.r.Read(p)
+	}
+	return c.Conn.Read(p)
+}
+
+// ReadFrom keeps sendfile(2) for the HTTP/1.x engine's file responses.
+func (c *bufConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
