@@ -159,7 +159,7 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 		return
 	}
 	if l.atoms != nil {
-		e := entry{l: l, r: r, w: w, start: start, dur: time.Since(start), resp: resp}
+		e := entry{l: l, r: r, proto: rq.Proto(), w: w, start: start, dur: time.Since(start), resp: resp}
 		b := make([]byte, 0, 192)
 		for _, a := range l.atoms {
 			b = a(b, &e)
@@ -176,7 +176,7 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 	b = append(b, ' ')
 	b = appendEscaped(b, r.Target)
 	b = append(b, ' ')
-	b = append(b, r.Proto()...)
+	b = append(b, rq.Proto()...)
 	b = append(b, "\" "...)
 	b = strconv.AppendInt(b, int64(w.Status()), 10)
 	b = append(b, ' ')
@@ -227,7 +227,7 @@ func (l *AccessLog) jsonLine(r *http1.Request, proto string, w responseWriter, s
 	b = append(b, `,"query":`...)
 	b = appendJSON(b, r.RawQuery)
 	b = append(b, `,"protocol":"`...)
-	b = append(b, r.Proto()...)
+	b = append(b, proto...)
 	b = append(b, `","status":`...)
 	b = strconv.AppendInt(b, int64(w.Status()), 10)
 	b = append(b, `,"bytes":`...)
@@ -284,7 +284,7 @@ func compileAtom(a logging.Atom) atomWriter {
 			b = append(b, ' ')
 			b = appendEscaped(b, e.r.Target)
 			b = append(b, ' ')
-			return append(b, e.r.Proto()...)
+			return append(b, e.proto...)
 		}
 	case "m":
 		return str(func(e *entry) string { return e.r.Method })
@@ -293,7 +293,7 @@ func compileAtom(a logging.Atom) atomWriter {
 	case "q":
 		return func(b []byte, e *entry) []byte { return appendEscaped(b, e.r.RawQuery) }
 	case "H":
-		return func(b []byte, e *entry) []byte { return append(b, e.r.Proto()...) }
+		return func(b []byte, e *entry) []byte { return append(b, e.proto...) }
 	case "s":
 		return num(func(e *entry) int64 { return int64(e.w.Status()) })
 	case "B":
@@ -367,7 +367,7 @@ func environValue(e *entry, name string) string {
 	case "REQUEST_URI", "RAW_URI":
 		return r.Target
 	case "SERVER_PROTOCOL":
-		return r.Proto()
+		return e.proto
 	case "WSGI.URL_SCHEME":
 		return e.origin().scheme
 	case "REMOTE_ADDR":
