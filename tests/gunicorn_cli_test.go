@@ -324,7 +324,6 @@ def on_starting(server):
 	}
 	wantWarn := []string{
 		"conf/gunicorn_prod.py: not gunicorn settings, ignored: preload (did you mean preload_app?)",
-		"conf/gunicorn_prod.py defines gunicorn server hooks (on_starting, post_fork); gowsgi does not run them yet",
 	}
 	if strings.Join(warnings, "\n") != strings.Join(wantWarn, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(wantWarn, "\n"))

@@ -113,6 +113,11 @@ func run(args []string) int {
 		return fail(1, "%v", err)
 	}
 	defer removePid()
+	hooks, err := startHooks(cfg, python, env, log) // on_starting; on_exit when run returns
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	defer hooks.Exit()
 
 	// Signals are ours before any port is bound: a SIGTTIN that arrives
 	// once a client can connect must not stop the process (its default).
@@ -135,6 +140,7 @@ func run(args []string) int {
 		ResponseSpool:  cfg.ResponseSpool,
 		TempDir:        cfg.TmpUploadDir,
 		Log:            log,
+		Hooks:          hooks.Supervisor(), Process: processOptions(cfg, log),
 		OnReloaded: func() {
 			if w := watcher.Load(); w != nil {
 				go func() { w.Watch(pool.AppFiles()) }()
@@ -163,6 +169,9 @@ func run(args []string) int {
 	listeners, err := listen(cfg.Binds)
 	if oldUmask >= 0 {
 		syscall.Umask(oldUmask)
+	}
+	if err == nil {
+		err = dropPrivileges(cfg, log) // --user/--group, now that the ports are bound
 	}
 	if err != nil {
 		pool.Stop(cfg.GracefulTimeout)
@@ -212,6 +221,7 @@ func run(args []string) int {
 		}(l)
 		log.Info("listening", "url", listenURL(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
 	}
+	hooks.Call("when_ready")
 
 	var changed <-chan string
 	if cfg.Reload {

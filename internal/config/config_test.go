@@ -156,9 +156,9 @@ func TestParseErrors(t *testing.T) {
 		"a -k myapp.workers.Special":           "worker class myapp.workers.Special is not one gowsgi can stand in for",
 		"a -D":                                 "--daemon: gowsgi does not daemonize",
 		"a --certfile c.pem --keyfile k.pem":   "--keyfile: gowsgi does not terminate TLS",
-		"a --paste development.ini":            "--paste: gowsgi does not load PasteDeploy",
+		"a --paste development.ini":            "--paste: development.ini: no such file",
 		"a --proxy-protocol":                   "--proxy-protocol: gowsgi does not parse the PROXY protocol",
-		"a --user nobody-gowsgi-test":          "--user: gowsgi does not switch users",
+		"a --user nobody-gowsgi-test":          `--user: no user named "nobody-gowsgi-test"`,
 		"a --worker-connections 0":             "--worker-connections: must be at least 1",
 		"a --dirty-workers 2":                  "--dirty-workers: gowsgi has no dirty arbiters",
 		"a --protocol uwsgi":                   "--protocol: gowsgi speaks HTTP only",
@@ -396,7 +396,8 @@ def post_forks(server, worker):
 		t.Errorf("hooks %+v", c.Hooks)
 	}
 	wantWarn := filepath.Join(dir, "conf.py") + ": not gunicorn settings, ignored: WORKERS (did you mean workers?), post_forks (did you mean post_fork?), preload (did you mean preload_app?)"
-	if !containsPrefix(c.Warnings, wantWarn) || !containsPrefix(c.Warnings, filepath.Join(dir, "conf.py")+" defines gunicorn server hooks (when_ready, post_fork)") {
+	// when_ready and post_fork are run, so they are not noticed.
+	if !containsPrefix(c.Warnings, wantWarn) || containsPrefix(c.Warnings, filepath.Join(dir, "conf.py")+" defines gunicorn server hooks") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(c.Warnings, "\n"), wantWarn)
 	}
 	// The command line wins over the file; its target too.

@@ -44,13 +44,31 @@ type Config struct {
 	// Mode "template" (--preload): load the app, then fork workers on
 	// request instead of serving (see internal/wire for the frames).
 	Mode string `json:"mode,omitempty"`
+
+	// Age is the worker's number (gunicorn's worker.age); a worker forked
+	// by the template gets its own in the Fork frame.
+	Age int `json:"age,omitempty"`
+	// MasterPID is gowsgi's pid (the hooks' server.pid).
+	MasterPID int `json:"master_pid,omitempty"`
+	// Hooks is the gunicorn config file whose worker-side server hooks
+	// (HookNames) the worker runs; Settings are the effective settings by
+	// gunicorn name, for worker.cfg.
+	Hooks     string         `json:"hooks,omitempty"`
+	HookNames []string       `json:"hook_names,omitempty"`
+	Settings  map[string]any `json:"settings,omitempty"`
+	// ProcName is the NAME in the process title "gowsgi: worker [NAME]".
+	ProcName string `json:"proc_name,omitempty"`
+	// ServerSoftware is the environ's SERVER_SOFTWARE.
+	ServerSoftware string `json:"server_software,omitempty"`
+	// PasteGlobal are KEY=VALUE pairs for a paste: target's global_conf.
+	PasteGlobal []string `json:"paste_global,omitempty"`
 }
 
 // Args returns the interpreter arguments that start a worker.
 func (c Config) Args() []string {
 	b, err := json.Marshal(c)
 	if err != nil {
-		panic(err) // plain strings and ints always marshal
+		panic(err) // strings, ints and JSON-decoded settings always marshal
 	}
 	return []string{"-c", Loader, string(b)}
 }

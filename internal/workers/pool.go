@@ -69,6 +69,13 @@ type Options struct {
 	// switched to new workers.
 	OnReloaded func()
 
+	// Hooks, when set, is told of gunicorn's server-hook moments (see
+	// Hooks); nil costs nothing.
+	Hooks Hooks
+	// Process is what each worker process is started with besides the
+	// app: worker-side hooks, title, user (see Process).
+	Process Process
+
 	Log *slog.Logger
 }
 

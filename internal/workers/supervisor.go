@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -72,6 +73,9 @@ type bootJob struct {
 	err     error
 	done    chan error
 }
+
+// whyTimeout is why a worker that ran past --timeout is retired.
+const whyTimeout = "a request ran past --timeout"
 
 // fatalBootFailures is how many boot failures in a row, with no worker left
 // serving, make the pool give up (gunicorn's "worker failed to boot").
@@ -263,7 +267,7 @@ func (s *supervisor) handle(ev event) {
 			return
 		}
 		w.killWhenDrained = true
-		w.why = "a request ran past --timeout"
+		w.why = whyTimeout
 		s.retire(w)
 		s.manage()
 	case evRecycle:
@@ -284,6 +288,14 @@ func (s *supervisor) handle(ev event) {
 		}
 	case evKill:
 		if w := ev.w; s.workers[w] {
+			if grace := p.opts.Process.AbortGrace; grace > 0 && w.killWhenDrained && !w.abortSent && w.why == whyTimeout {
+				// worker_abort: the worker runs its hook and exits; killed
+				// if it has not after the grace.
+				w.abortSent = true
+				w.proc.Signal(syscall.SIGABRT)
+				time.AfterFunc(grace, func() { p.post(evKill{w}) })
+				return
+			}
 			if !w.killWhenDrained {
 				p.log.Warn("retired worker did not exit; killing it", "worker", w.ID, "pid", w.PID)
 			}
@@ -323,7 +335,11 @@ func (s *supervisor) boot(job *bootJob) {
 	}
 	id := int(p.nextID.Add(1))
 	ctx := s.ctx
+	gen := job.gen
 	go func() {
+		if h := p.opts.Hooks; h != nil && ctx.Err() == nil {
+			h.PreFork(HookWorker{ID: id, Gen: gen})
+		}
 		w, err := p.spawn(ctx, id)
 		if w != nil {
 			w.Gen = job.gen
@@ -447,6 +463,9 @@ func (s *supervisor) startReload() {
 	job := &bootJob{kind: jobReload, gen: s.gen}
 	s.reload = job
 	p.log.Info("reloading: starting a new generation of workers", "generation", s.gen)
+	if h := p.opts.Hooks; h != nil {
+		h.Reloading()
+	}
 	if !p.opts.Preload {
 		for i := 0; i < s.target; i++ {
 			s.boot(job)
@@ -611,6 +630,9 @@ func (s *supervisor) exited(w *Worker) {
 		return
 	}
 	delete(s.workers, w)
+	if h := p.opts.Hooks; h != nil {
+		h.ChildExit(w.hookWorker())
+	}
 	wasServing := w.serving
 	if w.serving {
 		w.serving = false
@@ -634,6 +656,12 @@ func (s *supervisor) scale(delta int) error {
 	if s.stopping {
 		return ErrStopped
 	}
+	old := s.target
+	defer func() {
+		if h := s.p.opts.Hooks; h != nil && s.target != old {
+			h.WorkersChanged(s.target, old)
+		}
+	}()
 	if delta > 0 {
 		s.target += delta
 		for i := 0; i < delta && s.reload == nil; i++ {

@@ -50,6 +50,7 @@ type Worker struct {
 	why             string // why it is leaving or retired, for logs
 	killWhenDrained bool   // timed out: killed, not stopped, once drained
 	stopSent        bool
+	abortSent       bool // SIGABRT sent for worker_abort (Process.AbortGrace)
 	expected        bool // its exit is not a crash
 }
 
@@ -173,7 +174,12 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	}
 	child = append([]*os.File{srcR}, child...)
 
-	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode}
+	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode,
+		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames, Settings: o.Process.Settings,
+		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal}
+	if cfg.Hooks == "" {
+		cfg.Settings = nil
+	}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
 	cmd.Stdout = os.Stdout
@@ -182,6 +188,9 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	// Its own process group: a terminal's Ctrl-C reaches gowsgi, which then
 	// shuts workers down in order instead of every process at once.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cr := o.Process.Credential; cr != nil && os.Geteuid() == 0 && (cr.Uid != 0 || int(cr.Gid) != os.Getegid()) {
+		cmd.SysProcAttr.Credential = cr // --user/--group, while gowsgi is still root
+	}
 	proc, err := startExec(cmd)
 	if err != nil {
 		closeAll(parent)
