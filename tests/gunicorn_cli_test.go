@@ -357,10 +357,10 @@ func TestGunicornRefusals(t *testing.T) {
 		{[]string{"--worker-class=myapp.workers.CustomWorker", "app:app"}, nil, "worker class myapp.workers.CustomWorker is not one gowsgi can stand in for"},
 		{[]string{"-D", "app:app"}, nil, "--daemon: gowsgi does not daemonize"},
 		{[]string{"--certfile", "cert.pem", "--keyfile", "key.pem", "app:app"}, nil, "gowsgi does not terminate TLS yet"},
-		{[]string{"--paste", "production.ini"}, nil, "--paste: gowsgi does not load PasteDeploy .ini apps"},
+		{[]string{"--paste", "production.ini"}, nil, "--paste: production.ini: no such file"},
 		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--daemon"}, "GUNICORN_CMD_ARGS: --daemon: gowsgi does not daemonize"},
 		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: daemon: gowsgi does not daemonize"},
-		{[]string{"--user", "gowsgi-no-such-user", "app:app"}, nil, "--user: gowsgi does not switch users"},
+		{[]string{"--user", "gowsgi-no-such-user", "app:app"}, nil, `--user: no user named "gowsgi-no-such-user"`},
 		{[]string{"--no-such-option", "app:app"}, nil, "unknown flag: --no-such-option"},
 	} {
 		code, _, stderr := gowsgiIn(t, dir, cliEnv(c.env...), c.args...)
