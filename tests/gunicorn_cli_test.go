@@ -347,7 +347,7 @@ def on_starting(server):
 // with one line that says why.
 func TestGunicornRefusals(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "bad.conf.py"), []byte("import os\ndaemon = True\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.conf.py"), []byte("import os\nproxy_protocol = True\n"), 0o644)
 	for _, c := range []struct {
 		args []string
 		env  []string
@@ -355,11 +355,10 @@ func TestGunicornRefusals(t *testing.T) {
 	}{
 		{[]string{"-k", "uvicorn.workers.UvicornWorker", "app:app"}, nil, "worker class uvicorn.workers.UvicornWorker serves ASGI/asyncio applications"},
 		{[]string{"--worker-class=myapp.workers.CustomWorker", "app:app"}, nil, "worker class myapp.workers.CustomWorker is not one gowsgi can stand in for"},
-		{[]string{"-D", "app:app"}, nil, "--daemon: gowsgi does not daemonize"},
 		{[]string{"--certfile", "cert.pem", "--keyfile", "key.pem", "app:app"}, nil, "gowsgi does not terminate TLS yet"},
 		{[]string{"--paste", "production.ini"}, nil, "--paste: production.ini: no such file"},
-		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--daemon"}, "GUNICORN_CMD_ARGS: --daemon: gowsgi does not daemonize"},
-		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: daemon: gowsgi does not daemonize"},
+		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--proxy-protocol"}, "GUNICORN_CMD_ARGS: --proxy-protocol: gowsgi does not parse the PROXY protocol"},
+		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: proxy_protocol: gowsgi does not parse the PROXY protocol"},
 		{[]string{"--user", "gowsgi-no-such-user", "app:app"}, nil, `--user: no user named "gowsgi-no-such-user"`},
 		{[]string{"--no-such-option", "app:app"}, nil, "unknown flag: --no-such-option"},
 	} {

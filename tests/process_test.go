@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -137,5 +139,61 @@ def factory(global_conf, **local_conf):
 	code, _, errOut := runGowsgi(t, 30*time.Second, "--paste", filepath.Join(dir, "missing.ini"))
 	if code != 2 || !strings.Contains(errOut, "missing.ini: no such file") {
 		t.Errorf("missing .ini: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// --daemon: the command returns 0 once a detached server (its own session,
+// stdio off the terminal) serves; a failure to start is reported by the
+// command itself, with the traceback and exit status.
+func TestDaemon(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "gowsgi.pid")
+	errLog := filepath.Join(dir, "error.log")
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	code, _, errOut := runGowsgi(t, 60*time.Second, probe, "--daemon", "--pid", pidFile, "--bind", addr, "--error-logfile", errLog)
+	if code != 0 {
+		t.Fatalf("gowsgi --daemon: exit %d\n%s", code, errOut)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatalf("no pid file once the command returned: %v", err)
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGTERM)
+		waitFor(15*time.Second, func() bool { return processGone(pid) })
+	})
+	if !strings.Contains(errOut, fmt.Sprintf("serving in the background (pid %d)", pid)) {
+		t.Errorf("launcher output %q", errOut)
+	}
+	// Serving already: no wait needed.
+	s := &Server{t: t, Addr: addr}
+	if resp, body := get(t, s, "GET", "/status", nil); resp.StatusCode != 200 {
+		t.Errorf("daemon: %d %s", resp.StatusCode, body)
+	}
+	stat, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+	if f[3] != strconv.Itoa(pid) { // session id: setsid made it a leader
+		t.Errorf("daemon %d is in session %s, not its own", pid, f[3])
+	}
+	for _, fd := range []string{"0", "1", "2"} {
+		if dest, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd)); dest != "/dev/null" && dest != errLog {
+			t.Errorf("daemon fd %s -> %s", fd, dest)
+		}
+	}
+	if !waitFor(10*time.Second, func() bool { b, _ := os.ReadFile(errLog); return strings.Contains(string(b), "msg=listening") }) {
+		t.Errorf("error log file lacks the listening line")
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	if !waitFor(15*time.Second, func() bool { return processGone(pid) }) {
+		t.Errorf("daemon did not stop on SIGTERM")
+	}
+
+	// An app that does not load: the command says why and fails.
+	code, _, errOut = runGowsgi(t, 60*time.Second, "tests/testdata/apps/broken_import.py", "--daemon")
+	if code != 1 || !strings.Contains(errOut, "ModuleNotFoundError") {
+		t.Errorf("broken app with --daemon: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -33,7 +33,7 @@ func startHooks(cfg *config.Config, python string, env []string, log *slog.Logge
 	}
 	h, err := hooks.Start(hooks.Options{
 		Python: python, File: cfg.Hooks.File, Names: cfg.Hooks.Names, Env: env,
-		Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, Settings: hookSettings(cfg), Log: log,
+		Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, Settings: hookSettings(cfg), Log: log, Stderr: daemonOut,
 	})
 	if err != nil {
 		return nil, err
@@ -48,8 +48,12 @@ func startHooks(cfg *config.Config, python string, env []string, log *slog.Logge
 // nworkers_changed and on_reload.
 func (s *serverHooks) Supervisor() workers.Hooks { return s.host.Supervisor() }
 
-// Call runs a master-side hook (when_ready) and waits for it.
-func (s *serverHooks) Call(hook string) { s.host.Call(hook) }
+// Serving runs when_ready(server) once gowsgi serves, and with --daemon
+// then lets the launcher return.
+func (s *serverHooks) Serving() {
+	s.host.Call("when_ready")
+	daemonServing()
+}
 
 // Exit runs on_exit(server), then ends the host.
 func (s *serverHooks) Exit() {
@@ -89,6 +93,7 @@ func processOptions(cfg *config.Config, log *slog.Logger) workers.Process {
 		ServerSoftware: "gowsgi/" + version,
 		PasteGlobal:    cfg.PasteGlobal,
 		Credential:     credential(cfg, log),
+		Output:         daemonOut,
 	}
 	for _, n := range cfg.Hooks.Names {
 		for _, w := range hooks.Worker {

@@ -63,6 +63,9 @@ func run(args []string) int {
 		cfg.PrintSettings(os.Stdout, cfg.JSON) // warnings included
 		return 0
 	}
+	if code, done := detach(cfg, args); done { // --daemon: the launcher
+		return code
+	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(os.Stderr, "gowsgi: %s\n", w)
 	}
@@ -221,7 +224,7 @@ func run(args []string) int {
 		}(l)
 		log.Info("listening", "url", listenURL(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
 	}
-	hooks.Call("when_ready")
+	hooks.Serving() // when_ready; --daemon returns
 
 	var changed <-chan string
 	if cfg.Reload {

@@ -154,6 +154,9 @@ type Config struct {
 	// Umask is applied while unix sockets are created (gunicorn's -m);
 	// -1 = leave the process umask alone.
 	Umask int
+	// Daemon detaches gowsgi from its terminal (gunicorn's -D/--daemon):
+	// the command returns once the detached server serves.
+	Daemon bool
 	// UID and GID are the user and group the workers run as, and gowsgi
 	// once its ports are bound (gunicorn's --user/--group); -1 = unchanged.
 	// With a UID and no GID, the user's primary group.

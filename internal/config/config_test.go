@@ -154,7 +154,6 @@ func TestParseErrors(t *testing.T) {
 		"a --preload=maybe":                    `--preload: "maybe" is not a boolean`,
 		"a -k uvicorn.workers.UvicornWorker":   "serves ASGI/asyncio applications; gowsgi serves WSGI",
 		"a -k myapp.workers.Special":           "worker class myapp.workers.Special is not one gowsgi can stand in for",
-		"a -D":                                 "--daemon: gowsgi does not daemonize",
 		"a --certfile c.pem --keyfile k.pem":   "--keyfile: gowsgi does not terminate TLS",
 		"a --paste development.ini":            "--paste: development.ini: no such file",
 		"a --proxy-protocol":                   "--proxy-protocol: gowsgi does not parse the PROXY protocol",
@@ -423,7 +422,7 @@ func TestConfigFileErrors(t *testing.T) {
 		"raise SystemExit(3)\n":         "cannot read config file gunicorn.conf.py: SystemExit: 3",
 		"threads = [1, 2]\n":            "gunicorn.conf.py: threads: expected one value, got a list",
 		"worker_class = 'gevent.Foo'\n": "worker class gevent.Foo is not one gowsgi can stand in for",
-		"daemon = True\n":               "gunicorn.conf.py: daemon: gowsgi does not daemonize",
+		"proxy_protocol = True\n":       "gunicorn.conf.py: proxy_protocol: gowsgi does not parse the PROXY protocol",
 		"post_fork = 3\n":               "gunicorn.conf.py: post_fork: a server hook must be a function, got 3",
 		"spew = object()\n":             "gunicorn.conf.py: spew: <object object at",
 	} {

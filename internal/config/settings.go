@@ -546,11 +546,13 @@ func gunicornOnly() {
 	note("sendfile", f("--no-sendfile"), tBool, "gowsgi always sends wsgi.file_wrapper files with sendfile(2) from Go").asks =
 		func(v string) bool { b, _ := parseBool(v); return !b } // --no-sendfile stores False
 	note("reuse_port", f("--reuse-port"), tBool, "gowsgi binds each address once, in one process: SO_REUSEPORT is not needed")
-	refuse("daemon", f("-D", "--daemon"), tBool, "gowsgi does not daemonize; run it under systemd, a container or supervisord (it can be PID 1)")
-	note("worker_tmp_dir", f("--worker-tmp-dir"), tString, "gowsgi workers write no heartbeat files; the supervisor watches them over their sockets")
 	honour := func(s *setting, apply func(*Config, string) error, show func(*Config) any) {
 		s.kind, s.apply, s.show = Honoured, apply, show
 	}
+	a, sh := boolField(func(c *Config) *bool { return &c.Daemon })
+	honour(note("daemon", f("-D", "--daemon"), tBool,
+		"same: gowsgi detaches (a new session, stdio on /dev/null or the --error-logfile file) and the command exits 0 once it serves, or with the failure"), a, sh)
+	note("worker_tmp_dir", f("--worker-tmp-dir"), tString, "gowsgi workers write no heartbeat files; the supervisor watches them over their sockets")
 	honour(note("user", f("-u", "--user"), tString,
 		"same (name or uid): workers start as that user, and gowsgi drops to it once its ports are bound; "+
 			"without --group, the user's primary group (gunicorn keeps the current one)"),
@@ -575,7 +577,7 @@ func gunicornOnly() {
 			}
 			return c.GID
 		})
-	a, sh := boolField(func(c *Config) *bool { return &c.InitGroups })
+	a, sh = boolField(func(c *Config) *bool { return &c.InitGroups })
 	honour(note("initgroups", f("--initgroups"), tBool, "same: with --user, the user's supplementary groups (otherwise none)"), a, sh)
 	note("secure_scheme_headers", nil, tString, "gowsgi does not read X-Forwarded-Proto yet: wsgi.url_scheme is the connection's scheme")
 	note("disable_redirect_access_to_syslog", f("--disable-redirect-access-to-syslog"), tBool, "gowsgi has no syslog output; the access log goes where --access-logfile says")

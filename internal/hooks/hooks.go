@@ -62,6 +62,7 @@ type Options struct {
 	PythonPath []string       // prepended to sys.path
 	Settings   map[string]any // server.cfg: effective settings by gunicorn name
 	Timeout    time.Duration  // per hook; DefaultTimeout when 0
+	Stderr     *os.File       // the host's stderr; nil = gowsgi's
 	Log        *slog.Logger
 }
 
@@ -301,6 +302,9 @@ func (h *Host) spawn() (*proc, error) {
 	cmd := exec.Command(h.o.Python, "-c", hostSource, string(spec))
 	cmd.Env = h.o.Env
 	cmd.Stderr = os.Stderr
+	if h.o.Stderr != nil {
+		cmd.Stderr = h.o.Stderr
+	}
 	// Its own process group: a terminal's Ctrl-C reaches gowsgi only, which
 	// still runs on_exit through this host.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"os"
 	"syscall"
 	"time"
 )
@@ -62,4 +63,7 @@ type Process struct {
 	// PasteGlobal are KEY=VALUE pairs for a PasteDeploy app's global_conf
 	// (gunicorn's --paste-global).
 	PasteGlobal []string
+	// Output, when set, is the workers' stdout and stderr instead of
+	// gowsgi's (--daemon: the error log file, or /dev/null).
+	Output *os.File
 }

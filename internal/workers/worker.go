@@ -182,8 +182,10 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stderr
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if out := o.Process.Output; out != nil {
+		cmd.Stdout, cmd.Stderr = out, out
+	}
 	cmd.Env = o.Env
 	// Its own process group: a terminal's Ctrl-C reaches gowsgi, which then
 	// shuts workers down in order instead of every process at once.
