@@ -15,6 +15,8 @@ import (
 // appends one JSON line to $HOOK_MARKS with what it was handed.
 const hooksConf = `import json, os
 
+raw_env = ['HOOK_SECRET=hunter2']
+
 def mark(hook, **kw):
     with open(os.environ['HOOK_MARKS'], 'a') as f:
         f.write(json.dumps(dict(hook=hook, pid=os.getpid(), **kw)) + '\n')
@@ -37,7 +39,8 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     worker.log.info('hook: post_worker_init')
-    mark('post_worker_init', age=worker.age, wpid=worker.pid, workers=worker.cfg.workers)
+    mark('post_worker_init', age=worker.age, wpid=worker.pid, workers=worker.cfg.workers, raw_env=worker.cfg.raw_env,
+         leaked='GOWSGI_HOOK_SETTINGS' in os.environ)
 
 def worker_int(worker):
     mark('worker_int', wpid=worker.pid)
@@ -189,8 +192,16 @@ func TestServerHooks(t *testing.T) {
 	if pre := ms[markIndex(ms, "pre_fork", nil)]; pre.num("age") != 1 || pre["wpid"] != nil || pre.num("pid") != start.num("pid") {
 		t.Errorf("pre_fork %v: want age 1, no pid yet, in the hook host", pre)
 	}
-	if pwi := ms[markIndex(ms, "post_worker_init", nil)]; pwi.num("wpid") != worker1 || pwi.num("workers") != 1 {
+	if pwi := ms[markIndex(ms, "post_worker_init", nil)]; pwi.num("wpid") != worker1 || pwi.num("workers") != 1 ||
+		fmt.Sprint(pwi["raw_env"]) != "[HOOK_SECRET=hunter2]" || pwi["leaked"] != false {
 		t.Errorf("post_worker_init %v", pwi)
+	}
+	// The settings (raw_env may hold secrets) are in no command line.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, _ := os.ReadFile(p); strings.Contains(string(b), "hunter2") {
+			t.Errorf("%s shows the config's raw_env: %q", p, b)
+		}
 	}
 	if !strings.Contains(s.Stderr.String(), "hook: on_starting") || !strings.Contains(s.Stderr.String(), "hook: post_worker_init") {
 		t.Errorf("server.log / worker.log lines missing from the error log")

@@ -54,6 +54,7 @@ func detach(cfg *config.Config, args []string) (code int, done bool) {
 		}
 		daemonReadyFD = fd
 		syscall.CloseOnExec(fd)
+		syscall.Umask(0o22) // as gunicorn's daemonize
 		out, err := daemonStderr(cfg)
 		if err != nil {
 			return fail(1, "--daemon: %v", err), true

@@ -3,7 +3,8 @@
 # nworkers_changed, on_exit) for the Go supervisor, which has no Python of
 # its own.
 #
-# Usage: python -c <this source> SPEC-JSON
+# Usage: python -c <this source>, with SPEC-JSON as the first line on stdin
+# (not in argv, which every local user can read: settings may hold secrets).
 #
 # SPEC is {"file": config file or "python:module", "pid": gowsgi's pid,
 # "settings": {gunicorn name: effective value}, "chdir", "pythonpath"}. The
@@ -113,7 +114,7 @@ def load_config(location):
 
 
 def main():
-    spec = json.loads(sys.argv[1])
+    spec = json.loads(sys.stdin.readline())
     out = os.fdopen(os.dup(1), 'w')
     os.dup2(2, 1)  # what hooks print goes to stderr
     sys.stdout = sys.stderr

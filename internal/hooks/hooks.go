@@ -299,7 +299,7 @@ func (h *Host) spawn() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(h.o.Python, "-c", hostSource, string(spec))
+	cmd := exec.Command(h.o.Python, "-c", hostSource)
 	cmd.Env = h.o.Env
 	cmd.Stderr = os.Stderr
 	if h.o.Stderr != nil {
@@ -319,6 +319,7 @@ func (h *Host) spawn() (*proc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s for the server hooks: %w", h.o.Python, err)
 	}
+	go in.Write(append(spec, '\n')) // the spec: the first line
 	p := &proc{cmd: cmd, in: in, out: bufio.NewReader(out), dead: make(chan struct{})}
 	go func() {
 		cmd.Wait()

@@ -51,11 +51,11 @@ type Config struct {
 	// MasterPID is gowsgi's pid (the hooks' server.pid).
 	MasterPID int `json:"master_pid,omitempty"`
 	// Hooks is the gunicorn config file whose worker-side server hooks
-	// (HookNames) the worker runs; Settings are the effective settings by
-	// gunicorn name, for worker.cfg.
-	Hooks     string         `json:"hooks,omitempty"`
-	HookNames []string       `json:"hook_names,omitempty"`
-	Settings  map[string]any `json:"settings,omitempty"`
+	// (HookNames) the worker runs. The effective settings for the hooks'
+	// worker.cfg come in the environment (SettingsEnv), not in argv, which
+	// any local user can read: raw_env values may be secrets.
+	Hooks     string   `json:"hooks,omitempty"`
+	HookNames []string `json:"hook_names,omitempty"`
 	// ProcName is the NAME in the process title "gowsgi: worker [NAME]".
 	ProcName string `json:"proc_name,omitempty"`
 	// ServerSoftware is the environ's SERVER_SOFTWARE.
@@ -64,11 +64,16 @@ type Config struct {
 	PasteGlobal []string `json:"paste_global,omitempty"`
 }
 
+// SettingsEnv is the environment variable that hands a worker the
+// effective settings (JSON, by gunicorn name) for its hooks; the worker
+// removes it from os.environ before loading the app.
+const SettingsEnv = "GOWSGI_HOOK_SETTINGS"
+
 // Args returns the interpreter arguments that start a worker.
 func (c Config) Args() []string {
 	b, err := json.Marshal(c)
 	if err != nil {
-		panic(err) // strings, ints and JSON-decoded settings always marshal
+		panic(err) // plain strings and ints always marshal
 	}
 	return []string{"-c", Loader, string(b)}
 }

@@ -1006,6 +1006,11 @@ def main():
     import faulthandler
 
     cfg = json.loads(sys.argv[1])
+    # The settings for the hooks' worker.cfg: in the environment, not in
+    # argv (see pyshim.SettingsEnv), and not for the app.
+    settings = os.environ.pop('GOWSGI_HOOK_SETTINGS', None)
+    if settings:
+        cfg['settings'] = json.loads(settings)
     control = socket.socket(fileno=4)
     template = cfg.get('mode') == 'template'
     if template:

@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -175,11 +176,8 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	child = append([]*os.File{srcR}, child...)
 
 	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode,
-		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames, Settings: o.Process.Settings,
+		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames,
 		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal}
-	if cfg.Hooks == "" {
-		cfg.Settings = nil
-	}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -187,6 +185,12 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 		cmd.Stdout, cmd.Stderr = out, out
 	}
 	cmd.Env = o.Env
+	if cfg.Hooks != "" && o.Process.Settings != nil {
+		b, err := json.Marshal(o.Process.Settings)
+		if err == nil {
+			cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], pyshim.SettingsEnv+"="+string(b))
+		}
+	}
 	// Its own process group: a terminal's Ctrl-C reaches gowsgi, which then
 	// shuts workers down in order instead of every process at once.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
