@@ -220,6 +220,13 @@ func TestServerHooks(t *testing.T) {
 	if post["status"] != "201 Created" || post.num("code") != 201 || post["env_path"] != "/status" {
 		t.Errorf("post_request saw %v", post)
 	}
+	// An app that raises: post_request sees the 500 the client got.
+	if resp, _ := get(t, s, "GET", "/raise-before", nil); resp.StatusCode != 500 {
+		t.Fatalf("/raise-before: %d", resp.StatusCode)
+	}
+	if m := waitMark(t, marks, "post_request", func(m hookMark) bool { return m["path"] == "/raise-before" }); m.num("code") != 500 {
+		t.Errorf("post_request after an exception saw %v", m)
+	}
 
 	// SIGTTIN: nworkers_changed(2, 1), then pre_fork and post_fork of worker 2.
 	s.Signal(syscall.SIGTTIN)

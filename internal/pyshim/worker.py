@@ -737,6 +737,8 @@ class Slot:
             # SystemExit, KeyboardInterrupt and GeneratorExit too: they end
             # this request, never the slot's thread.
             self.fail(rid, environ, e, head_sent)
+            if not head_sent:
+                state = ('500 Internal Server Error', [])  # what the client gets, for post_request
         finally:
             close = getattr(result, 'close', None)
             if close is not None:
