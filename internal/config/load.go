@@ -452,7 +452,7 @@ func (c *Config) finish() error {
 	}
 	var idle []string
 	for _, h := range c.Hooks.Names {
-		if !runHook(h) || h == "pre_exec" {
+		if !runHook(h) {
 			idle = append(idle, h)
 		}
 	}

@@ -626,6 +626,9 @@ func gunicornOnly() {
 	for _, h := range hookNames {
 		s := note(h, nil, tString, "") // the notice names every hook at once (see finish)
 		s.why = "recorded in the configuration; gowsgi does not run this hook"
+		if h == "pre_exec" {
+			s.why = "recorded; never called: gowsgi has no SIGUSR2 binary upgrade, so no new master is ever executed"
+		}
 		if runHook(h) {
 			s.kind = Honoured
 			s.why = hookWhy[h]
@@ -689,8 +692,8 @@ var hookNames = []string{"on_starting", "on_reload", "when_ready", "pre_fork", "
 	"dirty_worker_exit"}
 
 // runHook reports whether gowsgi runs the gunicorn server hook name: the
-// fifteen of gunicorn 20.1 (pre_exec has no moment: gowsgi has no SIGUSR2
-// binary upgrade).
+// fifteen of gunicorn 20.1 but pre_exec, which has no moment (gowsgi has no
+// SIGUSR2 binary upgrade).
 func runHook(name string) bool { return hookWhy[name] != "" }
 
 // hookWhy says where and when each hook gowsgi runs is called.
@@ -703,7 +706,6 @@ var hookWhy = map[string]string{
 	"post_worker_init": "runs in the worker once it has loaded the app",
 	"worker_int":       "runs in a worker sent SIGINT or SIGQUIT, which then exits",
 	"worker_abort":     "runs in a worker that ran past --timeout (sent SIGABRT after the stack dump), which then exits",
-	"pre_exec":         "accepted; never called: gowsgi has no SIGUSR2 binary upgrade",
 	"pre_request":      "runs in the worker thread before each request",
 	"post_request":     "runs in the worker thread after each response, once close() was called",
 	"child_exit":       "runs in the hook host after a worker exited",
