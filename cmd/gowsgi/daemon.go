@@ -55,6 +55,9 @@ func detach(cfg *config.Config, args []string) (code int, done bool) {
 		daemonReadyFD = fd
 		syscall.CloseOnExec(fd)
 		syscall.Umask(0o22) // as gunicorn's daemonize
+		// A launcher killed before it serves must not take it down with
+		// SIGPIPE on its next log line; writes just fail until stderr moves.
+		signal.Ignore(syscall.SIGPIPE)
 		out, err := daemonStderr(cfg)
 		if err != nil {
 			return fail(1, "--daemon: %v", err), true

@@ -143,7 +143,8 @@ func run(args []string) int {
 		ResponseSpool:  cfg.ResponseSpool,
 		TempDir:        cfg.TmpUploadDir,
 		Log:            log,
-		Hooks:          hooks.Supervisor(), Process: processOptions(cfg, log),
+		Hooks:          hooks.Supervisor(),
+		Process:        processOptions(cfg, log),
 		OnReloaded: func() {
 			if w := watcher.Load(); w != nil {
 				go func() { w.Watch(pool.AppFiles()) }()
