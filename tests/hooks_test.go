@@ -23,7 +23,7 @@ def mark(hook, **kw):
 
 def on_starting(server):
     server.log.info('hook: on_starting')
-    mark('on_starting', spid=server.pid, workers=server.cfg.workers, bind=server.cfg.bind, timeout=server.cfg.timeout)
+    mark('on_starting', spid=server.pid, workers=server.cfg.workers, bind=server.cfg.bind, timeout=server.cfg.timeout, uid=server.cfg.uid)
 
 def on_reload(server):
     mark('on_reload', spid=server.pid)
@@ -178,7 +178,7 @@ func TestServerHooks(t *testing.T) {
 		t.Errorf("nworkers_changed at start: %v, want new=1 old=None", m)
 	}
 	start := ms[markIndex(ms, "on_starting", nil)]
-	if start.num("spid") != gowsgiPID || start.num("workers") != 1 || fmt.Sprint(start["bind"]) != "["+s.Addr+"]" || start.num("timeout") != 2 {
+	if start.num("spid") != gowsgiPID || start.num("workers") != 1 || fmt.Sprint(start["bind"]) != "["+s.Addr+"]" || start.num("timeout") != 2 || start.num("uid") != os.Geteuid() {
 		t.Errorf("on_starting saw server.pid/cfg %v; gowsgi is %d on %s", start, gowsgiPID, s.Addr)
 	}
 	if start.num("pid") == gowsgiPID {

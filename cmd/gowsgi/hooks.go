@@ -79,6 +79,13 @@ func hookSettings(cfg *config.Config) map[string]any {
 		}
 	}
 	out["workers"] = cfg.Workers
+	// uid and gid as gunicorn's cfg.uid/cfg.gid (and user/group) give them:
+	// the ones the workers run as.
+	uid, gid := os.Geteuid(), os.Getegid()
+	if cr := credential(cfg, slog.Default()); cr != nil {
+		uid, gid = int(cr.Uid), int(cr.Gid)
+	}
+	out["uid"], out["gid"], out["user"], out["group"] = uid, gid, uid, gid
 	if cfg.ProcName == "" {
 		out["proc_name"] = cfg.Target
 	}
