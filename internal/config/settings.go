@@ -548,6 +548,7 @@ func gunicornOnly() {
 	note("reuse_port", f("--reuse-port"), tBool, "gowsgi binds each address once, in one process: SO_REUSEPORT is not needed")
 	honour := func(s *setting, apply func(*Config, string) error, show func(*Config) any) {
 		s.kind, s.apply, s.show = Honoured, apply, show
+		s.usage = processUsage[s.gunicorn]
 	}
 	a, sh := boolField(func(c *Config) *bool { return &c.Daemon })
 	honour(note("daemon", f("-D", "--daemon"), tBool,
@@ -690,6 +691,18 @@ var hookNames = []string{"on_starting", "on_reload", "when_ready", "pre_fork", "
 	"worker_int", "worker_abort", "pre_exec", "pre_request", "post_request", "child_exit", "worker_exit",
 	"nworkers_changed", "on_exit", "ssl_context", "on_dirty_starting", "dirty_post_fork", "dirty_worker_init",
 	"dirty_worker_exit"}
+
+// processUsage is --help's line for the gunicorn settings gowsgi honours
+// without an option of its own.
+var processUsage = map[string]string{
+	"user":                  "run the workers, and gowsgi once its ports are bound, as this user (name or uid)",
+	"group":                 "with --user: the group (name or gid; default: the user's)",
+	"initgroups":            "with --user: keep the user's supplementary groups",
+	"proc_name":             "name the workers in ps: gowsgi: worker [NAME] (default: the app)",
+	"daemon":                "detach; the command returns once the detached server serves",
+	"paste":                 "serve a PasteDeploy .ini app (Pyramid) instead of a TARGET",
+	"raw_paste_global_conf": "KEY=VALUE for the --paste app's global_conf (repeatable)",
+}
 
 // runHook reports whether gowsgi runs the gunicorn server hook name: the
 // fifteen of gunicorn 20.1 but pre_exec, which has no moment (gowsgi has no
