@@ -362,3 +362,27 @@ def pre_request(worker, req):
 	}
 	get(t, s, "GET", "/status", nil) // still serving
 }
+
+// As under gunicorn, worker_exit runs in a worker that ran past --timeout
+// even when the config file has no worker_abort hook.
+func TestWorkerExitAfterTimeout(t *testing.T) {
+	st := newProbeState(t)
+	conf := st.Path("gunicorn_exit.py")
+	marks := st.Path("marks")
+	os.WriteFile(conf, []byte(`import json, os
+def worker_exit(server, worker):
+    with open(os.environ['HOOK_MARKS'], 'a') as f:
+        f.write(json.dumps({'hook': 'worker_exit', 'wpid': worker.pid, 'pid': os.getpid()}) + '\n')
+`), 0o644)
+	s := StartServerEnv(t, append(st.Env(), "HOOK_MARKS="+marks), probe, "-c", conf, "--timeout", "1")
+	t.Cleanup(func() { os.WriteFile(st.Path("ALL.release"), nil, 0o644) })
+	stuck := envPID(t, s)
+	p := sendAsync(t, s.Addr, "GET", "/block?name=stuck")
+	st.WaitEntered("stuck")
+	if r := p.wait(30 * time.Second); r.status != 504 {
+		t.Fatalf("stuck request: %d %v", r.status, r.err)
+	}
+	if m := waitMark(t, marks, "worker_exit", pidIs(stuck)); m.num("pid") != stuck {
+		t.Errorf("worker_exit %v ran outside the worker", m)
+	}
+}

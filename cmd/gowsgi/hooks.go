@@ -113,7 +113,7 @@ func processOptions(cfg *config.Config, log *slog.Logger) workers.Process {
 		p.HookFile = cfg.Hooks.File
 		p.Settings = hookSettings(cfg)
 		for _, n := range p.HookNames {
-			if n == "worker_abort" {
+			if n == "worker_abort" || n == "worker_exit" { // as gunicorn, worker_exit runs after a timeout too
 				p.AbortGrace = 5 * time.Second
 			}
 		}

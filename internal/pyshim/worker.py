@@ -285,9 +285,10 @@ class Hooks:
 
     def install_signals(self):
         """worker_int on SIGINT and SIGQUIT, worker_abort on SIGABRT (sent by
-        gowsgi when a request ran past --timeout, after the stack dump):
-        the hook runs, then worker_exit, then the worker exits (0 after
-        worker_int, 1 after worker_abort), as a gunicorn worker does."""
+        gowsgi when a request ran past --timeout, after the stack dump, if
+        worker_abort or worker_exit is defined): the hook runs, then
+        worker_exit, then the worker exits (0 after worker_int, 1 after
+        worker_abort), as a gunicorn worker does."""
         import signal
 
         def ended(hook, code):
@@ -305,7 +306,7 @@ class Hooks:
         if 'worker_int' in self.fns:
             signal.signal(signal.SIGINT, ended('worker_int', 0))
             signal.signal(signal.SIGQUIT, ended('worker_int', 0))
-        if 'worker_abort' in self.fns:
+        if 'worker_abort' in self.fns or 'worker_exit' in self.fns:
             signal.signal(signal.SIGABRT, ended('worker_abort', 1))
 
 

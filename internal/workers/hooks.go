@@ -46,10 +46,11 @@ type Process struct {
 	// Settings are the effective settings by gunicorn name, for the
 	// hooks' worker.cfg and server.cfg.
 	Settings map[string]any
-	// AbortGrace, when > 0, changes how a worker that ran past --timeout
-	// ends: once only its stuck requests remain it is sent SIGABRT (its
-	// worker_abort and worker_exit hooks run, then it exits), and it is
-	// killed only if it is still running AbortGrace later.
+	// AbortGrace, when > 0 (a worker_abort or worker_exit hook), changes
+	// how a worker that ran past --timeout ends: once only its stuck
+	// requests remain it is sent SIGABRT (its worker_abort and worker_exit
+	// hooks run, then it exits), and it is killed only if it is still
+	// running AbortGrace later.
 	AbortGrace time.Duration
 	// ProcName names the worker processes in ps: "gowsgi: worker [NAME]".
 	ProcName string
