@@ -32,6 +32,11 @@ go vet ./...
 echo "== go test"
 go test -count=1 -timeout 20m "$@" ./...
 
+# The race detector over every package's own tests (the integration tests
+# also drive a race-built binary: TestRaceBuildReloadAndSignals).
+echo "== go test -race"
+go test -race -count=1 -timeout 20m "$@" $(go list ./... | grep -v /tests$)
+
 # The shim supports Python 3.8+: where older and newer interpreters are
 # installed (pyenv), run the core integration tests under each of them too.
 for py in "$HOME"/.pyenv/versions/3.8*/bin/python3 "$HOME"/.pyenv/versions/3.13*/bin/python3; do

@@ -331,11 +331,12 @@ var (
 	// Set-Cookie expiry dates are computed from the clock, like Date.
 	cookieExpires = regexp.MustCompile(`(?i)(; *expires=)[^;]+`)
 	// Headers that belong to the server or the connection, not the application.
-	serverHeaders = []string{"Date", "Server", "Connection", "Keep-Alive", "Transfer-Encoding"}
+	serverHeaders = []string{"Date", "Server", "Connection", "Keep-Alive", "Transfer-Encoding", "X-Request-Id"}
 )
 
 // normalise returns a copy of r with exactly these differences removed:
-//   - the Date and Server headers (each server's own);
+//   - the Date and Server headers (each server's own), and gowsgi's
+//     X-Request-ID (a new ID per request);
 //   - the connection-framing headers Connection, Keep-Alive and
 //     Transfer-Encoding (wsgiref speaks HTTP/1.0 and closes; gowsgi and
 //     gunicorn keep the connection and may chunk);

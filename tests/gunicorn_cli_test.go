@@ -212,9 +212,9 @@ func TestGunicornCommandLines(t *testing.T) {
 		{"gunicorn --bind=unix:/tmp/gowsgi-cli.sock --workers=2 --log-file - --limit-request-field-size 100 --backlog 64 " +
 			"--worker-tmp-dir /dev/shm --statsd-host localhost:8125 --capture-output -k gevent --worker-connections 30 app:app",
 			map[string]string{"bind": `["unix:/tmp/gowsgi-cli.sock"] flag`, "workers": "2 flag", "errorlog": `"-" flag`,
-				"threads": "30 flag", "worker_class": `"gevent" flag`, "backlog": "64 flag"},
-			[]string{"--backlog: gowsgi accepts every connection", "--worker-tmp-dir: gowsgi workers write no heartbeat files",
-				"--statsd-host: gowsgi does not send statsd metrics", "--capture-output: the app's stdout and stderr",
+				"threads": "30 flag", "worker_class": `"gevent" flag`, "backlog": "64 flag",
+				"statsd_host": `"localhost:8125" flag`, "capture_output": "true flag"},
+			[]string{"--worker-tmp-dir: gowsgi workers write no heartbeat files",
 				"worker class gevent: running 30 threads per worker instead of green threads"}},
 	} {
 		args := strings.Fields(c.line)[1:]
@@ -347,7 +347,7 @@ def on_starting(server):
 // with one line that says why.
 func TestGunicornRefusals(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "bad.conf.py"), []byte("import os\nproxy_protocol = True\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.conf.py"), []byte("import os\ndirty_workers = 2\n"), 0o644)
 	for _, c := range []struct {
 		args []string
 		env  []string
@@ -357,8 +357,8 @@ func TestGunicornRefusals(t *testing.T) {
 		{[]string{"--worker-class=myapp.workers.CustomWorker", "app:app"}, nil, "worker class myapp.workers.CustomWorker is not one gowsgi can stand in for"},
 		{[]string{"--certfile", "cert.pem", "--keyfile", "key.pem", "app:app"}, nil, "gowsgi does not terminate TLS yet"},
 		{[]string{"--paste", "production.ini"}, nil, "--paste: production.ini: no such file"},
-		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--proxy-protocol"}, "GUNICORN_CMD_ARGS: --proxy-protocol: gowsgi does not parse the PROXY protocol"},
-		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: proxy_protocol: gowsgi does not parse the PROXY protocol"},
+		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--dirty-workers 2"}, "GUNICORN_CMD_ARGS: --dirty-workers: gowsgi has no dirty arbiters"},
+		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: dirty_workers: gowsgi has no dirty arbiters"},
 		{[]string{"--user", "gowsgi-no-such-user", "app:app"}, nil, `--user: no user named "gowsgi-no-such-user"`},
 		{[]string{"--no-such-option", "app:app"}, nil, "unknown flag: --no-such-option"},
 	} {

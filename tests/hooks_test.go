@@ -293,7 +293,7 @@ func TestServerHooks(t *testing.T) {
 		t.Errorf("no worker_exit/child_exit for worker %d at shutdown: %v", last, ms)
 	}
 	if markIndex(ms, "pre_exec", nil) >= 0 {
-		t.Errorf("pre_exec ran, but gowsgi never re-executes itself")
+		t.Errorf("pre_exec ran without a SIGUSR2")
 	}
 }
 
@@ -384,5 +384,34 @@ def worker_exit(server, worker):
 	}
 	if m := waitMark(t, marks, "worker_exit", pidIs(stuck)); m.num("pid") != stuck {
 		t.Errorf("worker_exit %v ran outside the worker", m)
+	}
+}
+
+// SIGUSR2: pre_exec runs in the old gowsgi's hook host before the new
+// process starts on the same sockets; the new one runs on_starting and
+// when_ready of its own, and each runs on_exit.
+func TestPreExecOnUpgrade(t *testing.T) {
+	st := newProbeState(t)
+	conf := st.Path("gunicorn_hooks.py")
+	marks := st.Path("marks")
+	os.WriteFile(conf, []byte(hooksConf), 0o644)
+	s := StartServerEnv(t, append(st.Env(), "HOOK_MARKS="+marks), probe, "-c", conf)
+	oldPID := s.Cmd.Process.Pid
+	waitMark(t, marks, "when_ready", nil)
+	s.Signal(syscall.SIGUSR2)
+	waitMark(t, marks, "pre_exec", nil)
+	ready := waitMark(t, marks, "when_ready", func(m hookMark) bool { return m.num("spid") != oldPID })
+	newPID := ready.num("spid")
+	t.Cleanup(func() { syscall.Kill(newPID, syscall.SIGKILL) })
+	ms := hookMarks(t, marks)
+	pre := markIndex(ms, "pre_exec", nil)
+	if start := markIndex(ms, "on_starting", func(m hookMark) bool { return m.num("spid") == newPID }); start < pre {
+		t.Errorf("want pre_exec, then the new process's on_starting: %v", ms)
+	}
+	waitMark(t, marks, "on_exit", func(m hookMark) bool { return m.num("spid") == oldPID }) // the old one drained
+	syscall.Kill(newPID, syscall.SIGTERM)
+	waitMark(t, marks, "on_exit", func(m hookMark) bool { return m.num("spid") == newPID })
+	if code := s.Wait(30 * time.Second); code != 0 {
+		t.Errorf("old process: exit %d", code)
 	}
 }

@@ -236,7 +236,7 @@ func TestMaxRequestsRecyclesWithoutLoss(t *testing.T) {
 }
 
 func TestMaxMemoryRecycles(t *testing.T) {
-	s := StartServer(t, probe, "-w", "1", "--max-memory", "80")
+	s := StartServer(t, probe, "-w", "1", "--max-memory", "100")
 	before := pidOf(t, s)
 	if code, _, _ := fetch(client(), s.URL("/hog?mb=120")); code != 200 {
 		t.Fatalf("hog: %d", code)

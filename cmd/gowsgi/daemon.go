@@ -46,6 +46,11 @@ func detach(cfg *config.Config, args []string) (code int, done bool) {
 	if !cfg.Daemon || cfg.CheckConfig {
 		return 0, false
 	}
+	if os.Getenv("GOWSGI_UPGRADE") != "" {
+		// Started by a detached gowsgi's SIGUSR2 upgrade (internal/listen):
+		// detached already, with its stdio.
+		return 0, false
+	}
 	if v := os.Getenv(daemonEnv); v != "" {
 		os.Unsetenv(daemonEnv) // not for the workers
 		fd, err := strconv.Atoi(v)

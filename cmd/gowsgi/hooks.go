@@ -55,6 +55,15 @@ func (s *serverHooks) Serving() {
 	daemonServing()
 }
 
+// PreExec runs pre_exec(server) before SIGUSR2 starts a new gowsgi on the
+// same sockets (gunicorn runs it before executing the new master), unless
+// an upgrade is already under way.
+func (s *serverHooks) PreExec(socks *sockets) {
+	if !socks.upgrading.Load() {
+		s.host.Call("pre_exec")
+	}
+}
+
 // Exit runs on_exit(server), then ends the host.
 func (s *serverHooks) Exit() {
 	s.host.Call("on_exit")

@@ -9,13 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,14 +70,12 @@ func run(args []string) int {
 	if cfg.CheckConfig {
 		return check.CheckConfig(cfg, os.Stdout, os.Stderr)
 	}
-	errOut, closeErr, err := cfg.ErrorLog.Open()
+	logs, err := openLogs(cfg) // logging.go: both logs, SIGUSR1, statsd, proxies
 	if err != nil {
-		return fail(1, "cannot open error log: %v", err)
+		return fail(1, "%v", err)
 	}
-	if closeErr {
-		defer errOut.Close()
-	}
-	log := newLogger(cfg.LogLevel, errOut)
+	defer logs.close()
+	log := logs.log
 	slog.SetDefault(log)
 	if path := os.Getenv("GOWSGI_CPUPROFILE"); path != "" {
 		// For bench/: profile the Go side until shutdown.
@@ -99,6 +95,11 @@ func run(args []string) int {
 			return fail(2, "%v", err)
 		}
 		mounts = append(mounts, m)
+	}
+
+	socks, err := startSockets(cfg, log) // before any worker: they must not inherit LISTEN_FDS
+	if err != nil {
+		return fail(1, "%v", err)
 	}
 
 	python, err := pyshim.FindPython(cfg.Python)
@@ -127,11 +128,16 @@ func run(args []string) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	control := make(chan os.Signal, 4)
-	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU)
+	signal.Notify(control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR2)
 
+	obs, err := startObservability(cfg, log) // metrics.go
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	defer obs.close()
 	var watcher atomic.Pointer[reload.Watcher] // set once watching starts
 	var pool *workers.Pool
-	pool = workers.New(workers.Options{
+	popts := workers.Options{
 		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		Env: env, Workers: cfg.Workers, Threads: cfg.Threads, Preload: cfg.Preload,
 		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
@@ -143,14 +149,20 @@ func run(args []string) int {
 		ResponseSpool:  cfg.ResponseSpool,
 		TempDir:        cfg.TmpUploadDir,
 		Log:            log,
+		Observer:       obs.poolObserver(),
 		Hooks:          hooks.Supervisor(),
 		Process:        processOptions(cfg, log),
 		OnReloaded: func() {
+			socks.reloaded()
 			if w := watcher.Load(); w != nil {
 				go func() { w.Watch(pool.AppFiles()) }()
 			}
 		},
-	})
+		OnReloadFailed: func(error) { socks.reloaded() },
+	}
+	logs.workerOptions(cfg, &popts)
+	pool = workers.New(popts)
+	obs.watchPool(pool)
 	// Load the app before binding: a broken app never takes a port.
 	started := make(chan error, 1)
 	go func() { started <- pool.Start() }()
@@ -170,9 +182,12 @@ func run(args []string) int {
 	if cfg.Umask >= 0 {
 		oldUmask = syscall.Umask(cfg.Umask) // gunicorn's --umask: for the unix sockets
 	}
-	listeners, err := listen(cfg.Binds)
+	listeners, err := socks.listen()
 	if oldUmask >= 0 {
 		syscall.Umask(oldUmask)
+	}
+	if err == nil {
+		listeners, err = logs.proxyListeners(cfg, listeners)
 	}
 	if err == nil {
 		err = dropPrivileges(cfg, log) // --user/--group, now that the ports are bound
@@ -182,24 +197,20 @@ func run(args []string) int {
 		return fail(1, "%v", err)
 	}
 
-	var accessLog *front.AccessLog
-	if out, mustClose, err := cfg.AccessLog.Open(); err != nil {
-		pool.Stop(cfg.GracefulTimeout)
-		return fail(1, "cannot open access log: %v", err)
-	} else if out != nil {
-		if mustClose {
-			defer out.Close()
-		}
-		accessLog = front.NewAccessLog(out)
-	}
-
 	handler := &front.Handler{
 		Static: mounts,
-		Pool:   pool, RootPath: cfg.RootPath, Scheme: "http",
+		Pool:   pool, RootPath: cfg.RootPath, Scheme: "http", Forwarded: logs.fwd,
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
-		AccessLog:  accessLog, Log: log,
+		Log:        log,
 	}
+	accessLog, err := logs.accessLog(cfg, handler, pool)
+	if err != nil {
+		pool.Stop(cfg.GracefulTimeout)
+		return fail(2, "%v", err)
+	}
+	handler.AccessLog = accessLog
+	handler.Observer = obs.frontObserver(handler.Scheme)
 	srv := &http1.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
@@ -225,6 +236,7 @@ func run(args []string) int {
 		}(l)
 		log.Info("listening", "url", listenURL(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
 	}
+	socks.serving()
 	hooks.Serving() // when_ready; --daemon returns
 
 	var changed <-chan string
@@ -244,6 +256,7 @@ func run(args []string) int {
 
 	// The signal loop only forwards: the pool's supervisor owns the workers.
 	var sig os.Signal
+	newPID := 0 // a binary upgrade's new process, serving: drain and exit
 loop:
 	for {
 		select {
@@ -258,7 +271,11 @@ loop:
 		case s := <-control:
 			switch s {
 			case syscall.SIGHUP:
+				socks.reloading()
 				pool.Reload()
+			case syscall.SIGUSR2:
+				hooks.PreExec(socks)
+				socks.upgrade()
 			case syscall.SIGTTIN:
 				if err := pool.Scale(1); err != nil {
 					log.Error("cannot add a worker", "err", err)
@@ -268,10 +285,18 @@ loop:
 					log.Warn("cannot remove a worker", "err", err)
 				}
 			}
+		case newPID = <-socks.upgraded:
+			sig = syscall.SIGUSR2
+			break loop
 		case f := <-changed:
 			fmt.Fprintf(os.Stderr, "gowsgi: %s changed; reloading\n", f)
 			pool.Reload()
 		}
+	}
+	obs.draining()
+	socks.stopping(newPID)
+	if newPID != 0 {
+		log.Info("binary upgrade: the new process serves; draining", "new_pid", newPID)
 	}
 	log.Info("shutting down: finishing in-flight requests", "signal", sig.String(), "graceful_timeout", cfg.GracefulTimeout.String())
 
@@ -297,11 +322,7 @@ loop:
 		stopWait = 0
 	}
 	pool.Stop(stopWait)
-	for _, b := range cfg.Binds {
-		if b.Network == "unix" {
-			os.Remove(b.Addr)
-		}
-	}
+	socks.cleanup()
 	if accessLog != nil {
 		accessLog.Close()
 	}
@@ -323,67 +344,9 @@ func bootFailed(target string, err error) int {
 	return fail(1, "%v", err)
 }
 
-// listen binds every address, or none: a port in use is one clear line.
-func listen(binds []config.Bind) ([]net.Listener, error) {
-	var ls []net.Listener
-	for _, bind := range binds {
-		var err error
-		if bind.Network == "unix" {
-			err = removeStaleSocket(bind.Addr)
-		}
-		var l net.Listener
-		switch {
-		case err != nil:
-		case bind.Network == "fd":
-			// gunicorn's fd://N: a listening socket inherited from the parent.
-			fd, _ := strconv.Atoi(bind.Addr)
-			l, err = net.FileListener(os.NewFile(uintptr(fd), bind.Spec))
-		default:
-			l, err = net.Listen(bind.Network, bind.Addr)
-		}
-		b := bind.Spec
-		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return nil, fmt.Errorf("cannot listen on %s: address already in use (is another server running?)", b)
-			}
-			var oe *net.OpError
-			if errors.As(err, &oe) && oe.Err != nil {
-				err = oe.Err
-			}
-			return nil, fmt.Errorf("cannot listen on %s: %v", b, err)
-		}
-		if ul, ok := l.(*net.UnixListener); ok {
-			ul.SetUnlinkOnClose(true)
-		}
-		ls = append(ls, l)
-	}
-	return ls, nil
-}
-
-// removeStaleSocket deletes a socket file no server answers on, left by a
-// crash; a live one is reported as in use.
-func removeStaleSocket(path string) error {
-	fi, err := os.Lstat(path)
-	if err != nil || fi.Mode()&os.ModeSocket == 0 {
-		return nil // absent, or not a socket: net.Listen will say
-	}
-	if c, err := net.Dial("unix", path); err == nil {
-		c.Close()
-		return syscall.EADDRINUSE
-	}
-	return os.Remove(path)
-}
-
 func listenURL(l net.Listener) string {
 	if l.Addr().Network() == "unix" {
 		return "unix:" + l.Addr().String()
 	}
 	return "http://" + l.Addr().String()
-}
-
-func newLogger(level slog.Level, w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/proxy"
 )
 
 // Config is everything gowsgi needs to run.
@@ -71,6 +73,25 @@ type Config struct {
 	// LogLevel is the error log's threshold (gunicorn's "critical" is
 	// slog.LevelError).
 	LogLevel slog.Level
+	// AccessLogFormat is gunicorn's access_log_format; "" = the Combined
+	// Log Format (gunicorn's default format, written by a fixed fast path).
+	AccessLogFormat string
+	// LogFormat is "text" or "json", for both logs.
+	LogFormat string
+	// CaptureOutput sends the workers' stdout and stderr to the error log
+	// file (gunicorn's capture_output); without it they go to gowsgi's.
+	CaptureOutput bool
+	// LogConfig, LogConfigJSON and LogConfigDict configure the app's
+	// Python logging in each worker (gunicorn's logconfig: a fileConfig
+	// file; logconfig_json: a dictConfig JSON file; logconfig_dict: the
+	// dict, as JSON).
+	LogConfig, LogConfigJSON, LogConfigDict string
+	// StatsdHost is where statsd metrics go (HOST:PORT, UDP); "" = none.
+	StatsdHost string
+	// StatsdPrefix is prepended to metric names (gunicorn adds the dot).
+	StatsdPrefix string
+	// DogstatsdTags are appended to every metric as |#tags.
+	DogstatsdTags string
 
 	// MaxBodySize is the largest request body accepted, in bytes; larger
 	// gets 413. 0 = no limit.
@@ -151,6 +172,12 @@ type Config struct {
 	// PidFile, when set, is where gowsgi writes its process id while it
 	// runs (gunicorn's -p/--pid); see WritePidFile.
 	PidFile string
+	// ReusePort sets SO_REUSEPORT on the TCP sockets gowsgi binds
+	// (gunicorn's --reuse-port), so another process may bind them too.
+	ReusePort bool
+	// Backlog is the listen(2) backlog of the sockets gowsgi binds
+	// (gunicorn's --backlog); 0 = the system default (net.core.somaxconn).
+	Backlog int
 	// Umask is applied while unix sockets are created (gunicorn's -m);
 	// -1 = leave the process umask alone.
 	Umask int
@@ -172,9 +199,23 @@ type Config struct {
 	// KEY=VALUE pairs.
 	Paste       string
 	PasteGlobal []string
-	// ForwardedAllowIPs are the proxy addresses whose X-Forwarded-* headers
-	// gunicorn would trust (recorded; gowsgi's front does not use them yet).
+	// ForwardedAllowIPs are the proxies whose forwarding headers are
+	// believed (gunicorn's forwarded_allow_ips): IPs, CIDR prefixes or "*".
 	ForwardedAllowIPs []string
+	// SecureSchemeHeaders is gunicorn's secure_scheme_headers (names
+	// upper-cased); nil = gunicorn's default table (proxy.DefaultSchemeHeaders).
+	SecureSchemeHeaders map[string]string
+	// ProxyProtocol is which PROXY protocol headers are read from
+	// ProxyAllowIPs peers (gunicorn's proxy_protocol).
+	ProxyProtocol proxy.Mode
+	// ProxyAllowIPs are the peers allowed to send a PROXY header
+	// (gunicorn's proxy_allow_ips).
+	ProxyAllowIPs []string
+
+	// MetricsBind is HOST:PORT for Prometheus metrics (/metrics) and the
+	// health probes (/healthz, /readyz), apart from the app's binds;
+	// "" = none.
+	MetricsBind string
 
 	// ConfigFile is the gunicorn config file that was read ("" = none);
 	// "python:module" for a module.
@@ -525,13 +566,19 @@ func parseCount(s string) (int, error) {
 }
 
 // WritePidFile writes the process id to PidFile, when one is set, and
-// returns a function that removes it. Errors name the file.
+// returns a function that removes it, unless it holds another pid by then
+// (a binary upgrade's new process wrote its own). Errors name the file.
 func (c *Config) WritePidFile() (remove func(), err error) {
 	if c.PidFile == "" {
 		return func() {}, nil
 	}
-	if err := os.WriteFile(c.PidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	pid := strconv.Itoa(os.Getpid()) + "\n"
+	if err := os.WriteFile(c.PidFile, []byte(pid), 0o644); err != nil {
 		return nil, fmt.Errorf("--pid: %v", err)
 	}
-	return func() { os.Remove(c.PidFile) }, nil
+	return func() {
+		if b, err := os.ReadFile(c.PidFile); err == nil && string(b) == pid {
+			os.Remove(c.PidFile)
+		}
+	}, nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -320,8 +321,8 @@ func init() {
 
 	// --- logging -----------------------------------------------------------
 	row("access-log", f("--access-log", "--access-logfile"), "accesslog", Native, tString, "-",
-		"access log (Combined Log Format): FILE, or - for stdout",
-		"same; gowsgi writes one by default (to stdout), `--no-access-log` turns it off",
+		"access log (Combined Log Format, or --access-logformat): FILE, or - for stdout; reopened on SIGUSR1",
+		"same; gowsgi writes one by default (to stdout), `--no-access-log` turns it off; reopened on SIGUSR1 for logrotate",
 		func(c *Config, v string) error {
 			o, err := parseOutput(v, OutputStdout)
 			c.AccessLog = o
@@ -330,8 +331,8 @@ func init() {
 	a, sh = boolField(func(c *Config) *bool { return &c.noAccessLog })
 	row("no-access-log", f("--no-access-log"), "", Native, tBool, "false", "do not write an access log", "", a, sh)
 	row("error-log", f("--error-log", "--error-logfile", "--log-file"), "errorlog", Native, tString, "-",
-		"gowsgi's own log: FILE, or - for stderr (the app's output always goes to stderr)",
-		"same for gowsgi's log; the app's stdout/stderr stay on gowsgi's stderr",
+		"gowsgi's own log: FILE, or - for stderr (the app's output too with --capture-output); reopened on SIGUSR1",
+		"same; reopened on SIGUSR1 for logrotate; the app's stdout/stderr join it with `--capture-output`",
 		func(c *Config, v string) error {
 			o, err := parseOutput(v, OutputStderr)
 			c.ErrorLog = o
@@ -346,6 +347,21 @@ func init() {
 			}
 			return err
 		}, func(c *Config) any { return c.logLevelName })
+	logSettings(row)
+
+	_, sh = strField(func(c *Config) *string { return &c.MetricsBind })
+	row("metrics-bind", f("--metrics-bind"), "", Native, tString, "",
+		"serve Prometheus metrics (/metrics) and health probes (/healthz, /readyz) on HOST:PORT, apart from the app (README: Deployment)", "",
+		func(c *Config, v string) error {
+			c.MetricsBind = strings.TrimSpace(v)
+			if c.MetricsBind == "" {
+				return nil
+			}
+			if _, port, err := net.SplitHostPort(c.MetricsBind); err != nil || port == "" {
+				return fmt.Errorf("%q: expected HOST:PORT (e.g. 127.0.0.1:9100 or :9100)", v)
+			}
+			return nil
+		}, sh)
 
 	// --- bodies and responses ---------------------------------------------
 	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxBodySize })
@@ -380,10 +396,14 @@ func init() {
 		}, sh)
 
 	// --- queueing, timeouts, limits ---------------------------------------
-	a, _ = intField(1, func(c *Config) *int { return &c.MaxQueue })
-	row("backlog", f("--backlog"), "backlog", Noticed, tInt, "",
-		"gunicorn's listen backlog: bounds the requests waiting for a worker (as --max-queue)",
-		"gowsgi accepts every connection at once; the value bounds the requests waiting for a worker instead (--max-queue)", a, nil)
+	a, sh = intField(0, func(c *Config) *int { return &c.Backlog })
+	row("backlog", f("--backlog"), "backlog", Honoured, tInt, "",
+		"listen(2) backlog: connections the kernel queues before gowsgi accepts them (default: the system's somaxconn)",
+		"same: the listen(2) backlog of the sockets gowsgi binds (capped by net.core.somaxconn); requests waiting for a worker are bounded by --max-queue", a, sh)
+	a, sh = boolField(func(c *Config) *bool { return &c.ReusePort })
+	row("reuse-port", f("--reuse-port"), "reuse_port", Honoured, tBool, "false",
+		"set SO_REUSEPORT on the TCP sockets gowsgi binds, so other processes may bind the same address",
+		"same: SO_REUSEPORT on the TCP sockets gowsgi binds", a, sh)
 	a, sh = intField(1, func(c *Config) *int { return &c.MaxQueue })
 	row("max-queue", f("--max-queue"), "", Native, tInt, "2048", "requests that may wait for a free worker; beyond, 503", "", a, sh)
 	a, sh = durField(func(c *Config) *time.Duration { return &c.QueueTimeout })
@@ -473,21 +493,7 @@ func init() {
 			}
 			return c.Umask
 		})
-	row("forwarded-allow-ips", f("--forwarded-allow-ips"), "forwarded_allow_ips", Noticed, tList, "",
-		"", "recorded, but gowsgi does not read X-Forwarded-* headers yet: wsgi.url_scheme and REMOTE_ADDR are the connection's",
-		func(c *Config, v string) error {
-			for _, ip := range strings.Split(v, ",") {
-				if ip = strings.TrimSpace(ip); ip != "" {
-					c.ForwardedAllowIPs = append(c.ForwardedAllowIPs, ip)
-				}
-			}
-			return nil
-		}, func(c *Config) any {
-			if c.ForwardedAllowIPs == nil {
-				return nil
-			}
-			return c.ForwardedAllowIPs
-		})
+	proxySettings(row)
 
 	// --- configuration and modes -------------------------------------------
 	a, sh = strField(func(c *Config) *string { return &c.ConfigFile })
@@ -545,7 +551,6 @@ func gunicornOnly() {
 	note("spew", f("--spew"), tBool, "gowsgi cannot trace every executed line; use python -X importtime or a profiler")
 	note("sendfile", f("--no-sendfile"), tBool, "gowsgi always sends wsgi.file_wrapper files with sendfile(2) from Go").asks =
 		func(v string) bool { b, _ := parseBool(v); return !b } // --no-sendfile stores False
-	note("reuse_port", f("--reuse-port"), tBool, "gowsgi binds each address once, in one process: SO_REUSEPORT is not needed")
 	honour := func(s *setting, apply func(*Config, string) error, show func(*Config) any) {
 		s.kind, s.apply, s.show = Honoured, apply, show
 		s.usage = processUsage[s.gunicorn]
@@ -580,27 +585,16 @@ func gunicornOnly() {
 		})
 	a, sh = boolField(func(c *Config) *bool { return &c.InitGroups })
 	honour(note("initgroups", f("--initgroups"), tBool, "same: with --user, the user's supplementary groups (otherwise none)"), a, sh)
-	note("secure_scheme_headers", nil, tString, "gowsgi does not read X-Forwarded-Proto yet: wsgi.url_scheme is the connection's scheme")
 	note("disable_redirect_access_to_syslog", f("--disable-redirect-access-to-syslog"), tBool, "gowsgi has no syslog output; the access log goes where --access-logfile says")
-	note("access_log_format", f("--access-logformat"), tString, "gowsgi writes the Combined Log Format (gunicorn's default format); custom formats are not supported").asks =
-		func(v string) bool { return v != "" && v != gunicornAccessFormat }
-	note("capture_output", f("--capture-output"), tBool, "the app's stdout and stderr always go to gowsgi's stderr")
 	note("logger_class", f("--logger-class"), tString, "gowsgi's log is its own; a Python logger class is not used").asks =
 		func(v string) bool { return v != "" && v != "gunicorn.glogging.Logger" && v != "simple" }
-	note("logconfig", f("--log-config"), tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected")
-	note("logconfig_dict", nil, tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected").asks =
-		func(v string) bool { return v != "" && v != "{}" }
-	note("logconfig_json", f("--log-config-json"), tString, "gowsgi's log is configured with --log-level and --error-logfile; Python logging the app sets up is unaffected")
 	note("syslog_addr", f("--log-syslog-to"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
 	note("syslog", f("--log-syslog"), tBool, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
 	note("syslog_prefix", f("--log-syslog-prefix"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)")
 	note("syslog_facility", f("--log-syslog-facility"), tString, "gowsgi has no syslog output; its logs go to stdout/stderr (journald, docker logs)").asks =
 		func(v string) bool { return v != "" && v != "user" }
 	note("enable_stdio_inheritance", f("-R", "--enable-stdio-inheritance"), tBool, "workers always inherit gowsgi's stdout and stderr")
-	note("statsd_host", f("--statsd-host"), tString, "gowsgi does not send statsd metrics; the access log has every request")
-	note("dogstatsd_tags", f("--dogstatsd-tags"), tString, "gowsgi does not send statsd metrics; the access log has every request")
-	note("statsd_prefix", f("--statsd-prefix"), tString, "gowsgi does not send statsd metrics; the access log has every request")
-	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send statsd metrics; requests waiting for a worker are bounded by --max-queue")
+	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send a statsd backlog metric; --metrics-bind serves the queue as gowsgi_queue_depth")
 	a, sh = strField(func(c *Config) *string { return &c.ProcName })
 	honour(note("proc_name", f("-n", "--name"), tString,
 		"same: workers show as `gowsgi: worker [NAME]` in ps (NAME also their comm, for top); gowsgi's own comm becomes NAME"), a, sh)
@@ -627,17 +621,11 @@ func gunicornOnly() {
 	for _, h := range hookNames {
 		s := note(h, nil, tString, "") // the notice names every hook at once (see finish)
 		s.why = "recorded in the configuration; gowsgi does not run this hook"
-		if h == "pre_exec" {
-			s.why = "recorded; never called: gowsgi has no SIGUSR2 binary upgrade, so no new master is ever executed"
-		}
 		if runHook(h) {
 			s.kind = Honoured
 			s.why = hookWhy[h]
 		}
 	}
-	refuse("proxy_protocol", f("--proxy-protocol"), tString, "gowsgi does not parse the PROXY protocol; the PROXY line would be taken for a bad request").asks =
-		func(v string) bool { b, err := parseBool(v); return v != "off" && (err != nil || b) }
-	note("proxy_allow_ips", f("--proxy-allow-from"), tList, "gowsgi does not parse the PROXY protocol")
 	refuse("protocol", f("--protocol"), tString, "gowsgi speaks HTTP only, not the uwsgi protocol").asks =
 		func(v string) bool { return v != "" && v != "http" }
 	note("uwsgi_allow_ips", f("--uwsgi-allow-from"), tList, "gowsgi speaks HTTP only, not the uwsgi protocol")
@@ -705,8 +693,7 @@ var processUsage = map[string]string{
 }
 
 // runHook reports whether gowsgi runs the gunicorn server hook name: the
-// fifteen of gunicorn 20.1 but pre_exec, which has no moment (gowsgi has no
-// SIGUSR2 binary upgrade).
+// fifteen of gunicorn 20.1.
 func runHook(name string) bool { return hookWhy[name] != "" }
 
 // hookWhy says where and when each hook gowsgi runs is called.
@@ -719,6 +706,7 @@ var hookWhy = map[string]string{
 	"post_worker_init": "runs in the worker once it has loaded the app",
 	"worker_int":       "runs in a worker sent SIGINT or SIGQUIT, which then exits",
 	"worker_abort":     "runs in a worker that ran past --timeout (sent SIGABRT after the stack dump), which then exits",
+	"pre_exec":         "runs in the hook host on SIGUSR2, before gowsgi starts its new process on the same sockets",
 	"pre_request":      "runs in the worker thread before each request",
 	"post_request":     "runs in the worker thread after each response, once close() was called",
 	"child_exit":       "runs in the hook host after a worker exited",

@@ -2,32 +2,89 @@ package front
 
 import (
 	"bufio"
+	"encoding/base64"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/logging"
+	"github.com/gowsgi/gowsgi/internal/proxy"
+	"github.com/gowsgi/gowsgi/internal/statsd"
 )
 
-// AccessLog writes one line per request in the Combined Log Format:
+// AccessLog writes one line per request, by default in the Combined Log
+// Format:
 //
 //	127.0.0.1 - - [24/Nov/2026:09:44:11 +0000] "GET / HTTP/1.1" 200 13 "-" "curl/8.0"
+//
+// or in a gunicorn access_log_format, compiled once into a list of atom
+// writers, or as one JSON object a line. Client-controlled values are
+// escaped (quotes, backslashes, control and non-ASCII bytes as \xNN; JSON
+// escapes in JSON lines), so no client can end a line or a quoted field.
 //
 // Lines go through a channel to one writer goroutine, which flushes whenever
 // it has no more lines waiting: immediate when idle, batched under load, and
 // a slow log file never stalls a request.
 type AccessLog struct {
-	lines chan []byte
+	lines chan []byte // nil: no lines, statsd only
 	done  chan struct{}
+
+	atoms []atomWriter // nil: the Combined Log Format fast path
+	json  bool
+	opts  AccessLogOptions
+
+	// wantResp: the format has %({name}o)s atoms, so response headers are
+	// kept per request (relay's field list is recycled before Log runs).
+	wantResp bool
+	resp     sync.Map // *http1.ResponseWriter → []http1.Field
 }
 
-// NewAccessLog starts writing lines to w.
+// AccessLogOptions are the choices behind an access log.
+type AccessLogOptions struct {
+	// Format is gunicorn's access_log_format; "" = Combined Log Format.
+	Format string
+	// JSON writes one JSON object a line instead (Format is then unused).
+	JSON bool
+	// Forwarded, Scheme and RootPath are the Handler's, so %(h)s and
+	// %({var}e)s show the environ the app saw.
+	Forwarded *proxy.Forwarding
+	Scheme    string
+	RootPath  string
+	// Stats, when set, gets every request (gunicorn's statsd metrics), also
+	// when no line is written (w == nil).
+	Stats *statsd.Client
+}
+
+// NewAccessLog starts writing Combined Log Format lines to w.
 func NewAccessLog(w io.Writer) *AccessLog {
-	l := &AccessLog{lines: make(chan []byte, 4096), done: make(chan struct{})}
-	go l.run(bufio.NewWriterSize(w, 64<<10))
+	l, _ := NewAccessLogWith(w, AccessLogOptions{})
 	return l
+}
+
+// NewAccessLogWith starts an access log with opts. w may be nil for an
+// access log that only feeds opts.Stats.
+func NewAccessLogWith(w io.Writer, opts AccessLogOptions) (*AccessLog, error) {
+	l := &AccessLog{opts: opts, json: opts.JSON}
+	if opts.Format != "" && !opts.JSON {
+		atoms, err := logging.ParseAccessFormat(opts.Format)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range atoms {
+			l.atoms = append(l.atoms, compileAtom(a))
+			l.wantResp = l.wantResp || a.Key == "o"
+		}
+	}
+	if w != nil {
+		l.lines, l.done = make(chan []byte, 4096), make(chan struct{})
+		go l.run(bufio.NewWriterSize(w, 64<<10))
+	}
+	return l, nil
 }
 
 func (l *AccessLog) run(bw *bufio.Writer) {
@@ -43,18 +100,71 @@ func (l *AccessLog) run(bw *bufio.Writer) {
 
 // Close flushes the remaining lines. No Log call may follow.
 func (l *AccessLog) Close() {
-	close(l.lines)
-	<-l.done
+	if l.lines != nil {
+		close(l.lines)
+		<-l.done
+	}
+}
+
+// KeepResponseHeader records the response fields of w for %({name}o)s
+// before the handler recycles them; a no-op unless the format asks.
+func (l *AccessLog) KeepResponseHeader(w *http1.ResponseWriter, fields []http1.Field) {
+	if l == nil || !l.wantResp {
+		return
+	}
+	l.resp.Store(w, append([]http1.Field(nil), fields...))
+}
+
+// entry is one finished request, as the atom writers see it.
+type entry struct {
+	l     *AccessLog
+	r     *http1.Request
+	w     *http1.ResponseWriter
+	start time.Time
+	dur   time.Duration
+	resp  []http1.Field
+	org   *origin // computed on first use
+}
+
+func (e *entry) origin() *origin {
+	if e.org == nil {
+		o := originOf(e.l.opts.Forwarded, e.l.opts.Scheme, e.r)
+		e.org = &o
+	}
+	return e.org
 }
 
 // Log records one finished request.
 func (l *AccessLog) Log(r *http1.Request, w *http1.ResponseWriter, start time.Time) {
-	b := make([]byte, 0, 160)
-	host := "-"
-	if a, ok := r.RemoteAddr.(*net.TCPAddr); ok {
-		host = a.IP.String()
+	if l.opts.Stats != nil {
+		l.opts.Stats.Request(time.Since(start), w.Status())
 	}
-	b = append(b, host...)
+	var resp []http1.Field
+	if l.wantResp {
+		if v, ok := l.resp.LoadAndDelete(w); ok {
+			resp = v.([]http1.Field)
+		} else {
+			resp = w.Header()
+		}
+	}
+	if l.lines == nil {
+		return
+	}
+	if l.json {
+		l.lines <- l.jsonLine(r, w, start)
+		return
+	}
+	if l.atoms != nil {
+		e := entry{l: l, r: r, w: w, start: start, dur: time.Since(start), resp: resp}
+		b := make([]byte, 0, 192)
+		for _, a := range l.atoms {
+			b = a(b, &e)
+		}
+		l.lines <- append(b, '\n')
+		return
+	}
+	b := make([]byte, 0, 160)
+	b = append(b, l.remoteHost(r)...)
 	b = append(b, " - - ["...)
 	b = start.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
 	b = append(b, "] \""...)
@@ -79,6 +189,244 @@ func (l *AccessLog) Log(r *http1.Request, w *http1.ResponseWriter, start time.Ti
 	l.lines <- b
 }
 
+// remoteHost is %(h)s: the peer's IP, or the client's when a trusted proxy
+// forwarded the request; "-" for a unix socket peer.
+func (l *AccessLog) remoteHost(r *http1.Request) string {
+	if f := l.opts.Forwarded; f != nil && f.Trusted.TrustsPeer(r.RemoteAddr) {
+		if fo := f.Resolve(r.Header); fo.Addr != "" {
+			return fo.Addr
+		}
+	}
+	if a, ok := r.RemoteAddr.(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return "-"
+}
+
+// jsonLine is the Combined Log Format's fields (and the request's parts and
+// duration) as one JSON object.
+func (l *AccessLog) jsonLine(r *http1.Request, w *http1.ResponseWriter, start time.Time) []byte {
+	dur := time.Since(start)
+	b := make([]byte, 0, 320)
+	b = append(b, `{"time":"`...)
+	b = start.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, `","remote_addr":`...)
+	b = appendJSON(b, l.remoteHost(r))
+	b = append(b, `,"user":`...)
+	b = appendJSON(b, basicUser(r))
+	b = append(b, `,"request":`...)
+	b = appendJSON(b, requestLine(r))
+	b = append(b, `,"method":`...)
+	b = appendJSON(b, r.Method)
+	b = append(b, `,"path":`...)
+	b = appendJSON(b, r.Path)
+	b = append(b, `,"query":`...)
+	b = appendJSON(b, r.RawQuery)
+	b = append(b, `,"protocol":"`...)
+	b = append(b, r.Proto()...)
+	b = append(b, `","status":`...)
+	b = strconv.AppendInt(b, int64(w.Status()), 10)
+	b = append(b, `,"bytes":`...)
+	b = strconv.AppendInt(b, w.Written(), 10)
+	b = append(b, `,"referer":`...)
+	b = appendJSON(b, headerOr(r, "Referer", ""))
+	b = append(b, `,"user_agent":`...)
+	b = appendJSON(b, headerOr(r, "User-Agent", ""))
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, float64(dur.Microseconds())/1000, 'f', -1, 64)
+	return append(b, "}\n"...)
+}
+
+// atomWriter appends one atom of a compiled format.
+type atomWriter func(b []byte, e *entry) []byte
+
+var pidText = "<" + strconv.Itoa(os.Getpid()) + ">"
+
+// compileAtom turns one atom into its writer, with gunicorn's meanings
+// (glogging.Logger.atoms). Unknown atoms print "-".
+func compileAtom(a logging.Atom) atomWriter {
+	if a.Key == "" {
+		lit := a.Lit
+		return func(b []byte, _ *entry) []byte { return append(b, lit...) }
+	}
+	str := func(get func(e *entry) string) atomWriter {
+		return func(b []byte, e *entry) []byte {
+			v := get(e)
+			if v == "" {
+				return append(b, '-')
+			}
+			return appendEscaped(b, v)
+		}
+	}
+	num := func(get func(e *entry) int64) atomWriter {
+		return func(b []byte, e *entry) []byte { return strconv.AppendInt(b, get(e), 10) }
+	}
+	switch a.Key {
+	case "h":
+		return func(b []byte, e *entry) []byte { return append(b, e.l.remoteHost(e.r)...) }
+	case "l":
+		return func(b []byte, _ *entry) []byte { return append(b, '-') }
+	case "u":
+		return str(func(e *entry) string { return basicUser(e.r) })
+	case "t":
+		return func(b []byte, e *entry) []byte {
+			b = append(b, '[')
+			b = e.start.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+			return append(b, ']')
+		}
+	case "r":
+		return func(b []byte, e *entry) []byte {
+			b = appendEscaped(b, e.r.Method)
+			b = append(b, ' ')
+			b = appendEscaped(b, e.r.Target)
+			b = append(b, ' ')
+			return append(b, e.r.Proto()...)
+		}
+	case "m":
+		return str(func(e *entry) string { return e.r.Method })
+	case "U":
+		return func(b []byte, e *entry) []byte { return appendEscaped(b, pathInfo(e.r, e.l.opts.RootPath)) }
+	case "q":
+		return func(b []byte, e *entry) []byte { return appendEscaped(b, e.r.RawQuery) }
+	case "H":
+		return func(b []byte, e *entry) []byte { return append(b, e.r.Proto()...) }
+	case "s":
+		return num(func(e *entry) int64 { return int64(e.w.Status()) })
+	case "B":
+		return num(func(e *entry) int64 { return e.w.Written() })
+	case "b":
+		return func(b []byte, e *entry) []byte {
+			if n := e.w.Written(); n > 0 {
+				return strconv.AppendInt(b, n, 10)
+			}
+			return append(b, '-')
+		}
+	case "f":
+		return str(func(e *entry) string { return headerOr(e.r, "Referer", "") })
+	case "a":
+		return str(func(e *entry) string { return headerOr(e.r, "User-Agent", "") })
+	case "T":
+		return num(func(e *entry) int64 { return int64(e.dur / time.Second) })
+	case "D":
+		return num(func(e *entry) int64 { return e.dur.Microseconds() })
+	case "M":
+		return num(func(e *entry) int64 { return e.dur.Milliseconds() })
+	case "L":
+		return func(b []byte, e *entry) []byte {
+			us := e.dur.Microseconds()
+			b = strconv.AppendInt(b, us/1e6, 10)
+			b = append(b, '.')
+			frac := strconv.FormatInt(us%1e6, 10)
+			b = append(b, "000000"[len(frac):]...)
+			return append(b, frac...)
+		}
+	case "p":
+		return func(b []byte, _ *entry) []byte { return append(b, pidText...) }
+	case "i":
+		name := a.Name
+		return str(func(e *entry) string { return lastField(e.r.Header, name) })
+	case "o":
+		name := a.Name
+		return str(func(e *entry) string { return lastField(e.resp, name) })
+	case "e":
+		name := strings.ToUpper(a.Name)
+		return str(func(e *entry) string { return environValue(e, name) })
+	}
+	return func(b []byte, _ *entry) []byte { return append(b, '-') }
+}
+
+// lastField is the value of the last field named name: gunicorn builds a
+// dict of the headers, so a repeated header shows its last value.
+func lastField(fields []http1.Field, name string) string {
+	v := ""
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, name) {
+			v = f.Value
+		}
+	}
+	return v
+}
+
+// environValue is one CGI variable of the environ the app saw, for
+// %({var}e)s (name upper-cased; wsgi.url_scheme as WSGI.URL_SCHEME).
+func environValue(e *entry, name string) string {
+	r := e.r
+	switch name {
+	case "REQUEST_METHOD":
+		return r.Method
+	case "SCRIPT_NAME":
+		return scriptName(r, e.l.opts.RootPath)
+	case "PATH_INFO":
+		return pathInfo(r, e.l.opts.RootPath)
+	case "QUERY_STRING":
+		return r.RawQuery
+	case "REQUEST_URI", "RAW_URI":
+		return r.Target
+	case "SERVER_PROTOCOL":
+		return r.Proto()
+	case "WSGI.URL_SCHEME":
+		return e.origin().scheme
+	case "REMOTE_ADDR":
+		return e.origin().remoteAddr
+	case "REMOTE_PORT":
+		return e.origin().remotePort
+	case "SERVER_NAME":
+		n, _ := e.origin().serverNamePort(r)
+		return n
+	case "SERVER_PORT":
+		_, p := e.origin().serverNamePort(r)
+		return p
+	case "CONTENT_TYPE":
+		return lastField(r.Header, "Content-Type")
+	case "CONTENT_LENGTH":
+		return lastField(r.Header, "Content-Length")
+	case "HTTP_HOST":
+		return e.origin().host
+	}
+	if h, ok := strings.CutPrefix(name, "HTTP_"); ok {
+		for i, f := range r.Header {
+			if len(f.Name) == len(h) && strings.IndexByte(f.Name, '_') < 0 && strings.EqualFold(strings.ReplaceAll(f.Name, "-", "_"), h) &&
+				!hasField(r.Header[:i], f.Name) {
+				return joinValues(f, r.Header[i+1:])
+			}
+		}
+	}
+	return ""
+}
+
+// pathInfo and scriptName split the decoded path at the root path, as
+// appendEnviron does.
+func pathInfo(r *http1.Request, root string) string {
+	path := unquote(r.Path)
+	if root != "" && strings.HasPrefix(path, root) && (len(path) == len(root) || path[len(root)] == '/') {
+		return path[len(root):]
+	}
+	return path
+}
+
+func scriptName(r *http1.Request, root string) string { return root }
+
+// basicUser is %(u)s: the user name of HTTP Basic authentication.
+func basicUser(r *http1.Request) string {
+	auth := lastField(r.Header, "Authorization")
+	if len(auth) < 6 || !strings.EqualFold(auth[:5], "basic") {
+		return ""
+	}
+	_, cred, ok := strings.Cut(auth, " ")
+	if !ok {
+		return ""
+	}
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return ""
+	}
+	user, _, ok := strings.Cut(string(dec), ":")
+	if !ok {
+		return ""
+	}
+	return user
+}
+
 func headerOr(r *http1.Request, name, def string) string {
 	for _, f := range r.Header {
 		if strings.EqualFold(f.Name, name) {
@@ -101,4 +449,23 @@ func appendEscaped(b []byte, s string) []byte {
 		b = append(b, c)
 	}
 	return b
+}
+
+// appendJSON appends s as a JSON string. Bytes are taken as Latin-1, as
+// WSGI takes header bytes, so any input gives valid JSON on one line.
+func appendJSON(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20 || c >= 0x7f:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/proxy"
 	"github.com/gowsgi/gowsgi/internal/wire"
 )
 
@@ -26,14 +27,17 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *http1.Request, bodyLen int64
 	e.Add("REQUEST_URI", r.Target)
 	e.Add("RAW_URI", r.Target)
 	e.Add("SERVER_PROTOCOL", r.Proto())
-	e.Add("wsgi.url_scheme", h.Scheme)
+	o := originOf(h.Forwarded, h.Scheme, r)
+	e.Add("wsgi.url_scheme", o.scheme)
 
-	name, port := h.serverNamePort(r)
+	name, port := o.serverNamePort(r)
 	e.Add("SERVER_NAME", name)
 	e.Add("SERVER_PORT", port)
-	raddr, rport := splitAddr(r.RemoteAddr)
-	e.Add("REMOTE_ADDR", raddr)
-	e.Add("REMOTE_PORT", rport)
+	e.Add("REMOTE_ADDR", o.remoteAddr)
+	e.Add("REMOTE_PORT", o.remotePort)
+	if o.hostForwarded {
+		e.Add("HTTP_HOST", o.host)
+	}
 	if r.Chunked || r.ContentLength > 0 || hasField(r.Header, "Content-Length") {
 		// Also "0" for an explicit empty body, as requests.post(url) sends.
 		e.Add("CONTENT_LENGTH", strconv.FormatInt(bodyLen, 10))
@@ -54,6 +58,8 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *http1.Request, bodyLen int64
 			continue // set above from what was read
 		case r.Chunked && strings.EqualFold(f.Name, "Transfer-Encoding"):
 			continue // the worker gets the body de-chunked
+		case o.hostForwarded && strings.EqualFold(f.Name, "Host"):
+			continue // HTTP_HOST is the forwarded host, added above
 		}
 		if hasField(r.Header[:i], f.Name) {
 			continue // already joined into the first occurrence
@@ -96,16 +102,55 @@ func joinValues(f http1.Field, rest []http1.Field) string {
 	return v
 }
 
-// serverNamePort follows the Host header, as gunicorn does, and falls back to
-// the address the request came in on.
-func (h *Handler) serverNamePort(r *http1.Request) (string, string) {
+// origin is where a request came from and what it asked for: the
+// connection's values, or what a trusted proxy's headers say.
+type origin struct {
+	scheme                 string // wsgi.url_scheme
+	remoteAddr, remotePort string
+	host                   string // the Host asked for: HTTP_HOST, SERVER_NAME
+	hostForwarded          bool   // host comes from a proxy header, not Host
+	serverPort             string // X-Forwarded-Port; "" = from host
+}
+
+// originOf reads r's origin. The common case, no proxy or an untrusted
+// peer, costs one check of the peer address; only a trusted peer's headers
+// are read (see proxy.Forwarding.Resolve).
+func originOf(fwd *proxy.Forwarding, scheme string, r *http1.Request) origin {
+	o := origin{scheme: scheme, host: r.Host}
+	o.remoteAddr, o.remotePort = splitAddr(r.RemoteAddr)
+	if fwd == nil || !fwd.Trusted.TrustsPeer(r.RemoteAddr) {
+		return o
+	}
+	fo := fwd.Resolve(r.Header)
+	if fo.Scheme != "" {
+		o.scheme = fo.Scheme
+	}
+	if fo.Addr != "" {
+		o.remoteAddr, o.remotePort = fo.Addr, fo.Port
+		if fo.Port == "" {
+			o.remotePort = "0" // the connection's port is the proxy's, not the client's
+		}
+	}
+	if fo.Host != "" {
+		o.host, o.hostForwarded = fo.Host, true
+	}
+	o.serverPort = fo.ServerPort
+	return o
+}
+
+// serverNamePort follows the Host header (or the forwarded host), as
+// gunicorn does, and falls back to the address the request came in on.
+func (o *origin) serverNamePort(r *http1.Request) (string, string) {
 	defPort := "80"
-	if h.Scheme == "https" {
+	if o.scheme == "https" {
 		defPort = "443"
 	}
-	if host := r.Host; host != "" {
+	if o.serverPort != "" {
+		defPort = o.serverPort
+	}
+	if host := o.host; host != "" {
 		if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
-			if host[i+1:] == "" {
+			if host[i+1:] == "" || o.serverPort != "" {
 				return host[:i], defPort // "Host: example.com:" — SERVER_PORT is never empty
 			}
 			return host[:i], host[i+1:]
@@ -113,7 +158,7 @@ func (h *Handler) serverNamePort(r *http1.Request) (string, string) {
 		return host, defPort
 	}
 	name, port := splitAddr(r.LocalAddr)
-	if port == "" {
+	if port == "" || o.serverPort != "" {
 		port = defPort
 	}
 	return name, port

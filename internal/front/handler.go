@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/proxy"
 	"github.com/gowsgi/gowsgi/internal/static"
 	"github.com/gowsgi/gowsgi/internal/wire"
 	"github.com/gowsgi/gowsgi/internal/workers"
@@ -29,6 +30,9 @@ type Handler struct {
 	Pool     *workers.Pool
 	RootPath string // SCRIPT_NAME; stripped from PATH_INFO
 	Scheme   string // wsgi.url_scheme
+	// Forwarded says whose proxy headers set the scheme, REMOTE_ADDR and
+	// host (--forwarded-allow-ips); nil = nobody's.
+	Forwarded *proxy.Forwarding
 
 	MaxBodySize     int64           // larger request bodies get 413; 0 = no limit
 	BodyMemoryLimit int64           // bodies above this are spooled to a temp file
@@ -39,6 +43,8 @@ type Handler struct {
 
 	AccessLog *AccessLog // nil: no access log
 	Log       *slog.Logger
+
+	Observer Observer // metrics, request IDs, traces; nil: none
 }
 
 // envBufs recycles request frame buffers; most requests fit in 4 KiB.
@@ -52,6 +58,11 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 	if h.AccessLog != nil {
 		start := time.Now()
 		defer func() { h.AccessLog.Log(r, w, start) }()
+	}
+	var ob Observation
+	if h.Observer != nil {
+		ob = h.Observer.Begin(r)
+		defer func() { h.Observer.End(ob, r, w.Status()) }()
 	}
 
 	if len(h.Static) > 0 {
@@ -71,12 +82,12 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 		switch {
 		case errors.As(err, &he):
 			w.SetClose()
-			h.plain(w, he.status, he.msg, nil)
+			h.plain(w, r, he.status, he.msg, nil)
 		case isTimeout(err):
 			// The client stopped sending its body (or never sent the one
 			// it announced with Expect: 100-continue).
 			w.SetClose()
-			h.plain(w, 408, "Request Timeout", nil)
+			h.plain(w, r, 408, "Request Timeout", nil)
 		default:
 			w.Abort() // the client went away mid-body
 		}
@@ -87,11 +98,17 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 	var env wire.Environ
 	env.Reset(*bp)
 	h.appendEnviron(&env, r, b.n)
-	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.Proto()}
+	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.Proto(), ID: h.requestID(r)}
+	if ob.Timed {
+		ob.Sending = time.Now()
+	}
 	x, err := h.Pool.Send(&req)
 	if err != nil {
 		h.refused(w, r, err)
 	} else {
+		if ob.Timed {
+			ob.Sent = time.Now()
+		}
 		h.relay(w, r, x)
 		x.Close()
 	}
@@ -103,8 +120,8 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 
 // refused answers a request the pool would not take.
 func (h *Handler) refused(w *http1.ResponseWriter, r *http1.Request, err error) {
-	h.Log.Warn("request refused", "request", requestLine(r), "reason", err)
-	h.plain(w, 503, "Service Unavailable", []http1.Field{{Name: "Retry-After", Value: "1"}})
+	h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r), "reason", err)
+	h.plain(w, r, 503, "Service Unavailable", []http1.Field{{Name: "Retry-After", Value: "1"}})
 }
 
 // relay writes the response of exchange x to the client.
@@ -112,6 +129,7 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, x *workers.Ex
 	fp := fieldBufs.Get().(*[]http1.Field)
 	fields := (*fp)[:0]
 	defer func() {
+		h.AccessLog.KeepResponseHeader(w, fields) // for %({name}o)s; the fields are recycled
 		clear(fields)
 		*fp = fields[:0]
 		fieldBufs.Put(fp)
@@ -142,10 +160,11 @@ func (h *Handler) relay(w *http1.ResponseWriter, r *http1.Request, x *workers.Ex
 	if bad == nil && contentLengths > 1 {
 		bad = errors.New("more than one Content-Length header")
 	}
+	fields = h.withRequestID(fields, r)
 	if bad != nil {
 		x.Abort()
-		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "reason", bad.Error())
-		h.plain(w, 500, "Internal Server Error", nil)
+		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r), "reason", bad.Error())
+		h.plain(w, r, 500, "Internal Server Error", nil)
 		return
 	}
 	if resp.File != nil {
@@ -219,28 +238,29 @@ func (h *Handler) failed(w *http1.ResponseWriter, r *http1.Request, err error, s
 	var he *wire.HeadError
 	switch {
 	case errors.As(err, &he):
-		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "reason", he.Msg)
-		h.plain(w, 500, "Internal Server Error", nil)
+		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r), "reason", he.Msg)
+		h.plain(w, r, 500, "Internal Server Error", nil)
 	case errors.As(err, &ae):
-		h.plain(w, 500, "Internal Server Error", nil) // the worker logged the traceback
+		h.plain(w, r, 500, "Internal Server Error", nil) // the worker logged the traceback
 	case errors.Is(err, workers.ErrTimedOut):
 		w.SetClose()
-		h.plain(w, 504, "Gateway Timeout", nil)
+		h.plain(w, r, 504, "Gateway Timeout", nil)
 	case errors.Is(err, workers.ErrQueueFull), errors.Is(err, workers.ErrQueueTimeout), errors.Is(err, workers.ErrStopped):
 		h.refused(w, r, err)
 	default:
 		w.SetClose()
-		h.plain(w, 502, "Bad Gateway", nil)
+		h.plain(w, r, 502, "Bad Gateway", nil)
 	}
 }
 
 // plain sends a short text/plain response generated by gowsgi itself.
-func (h *Handler) plain(w *http1.ResponseWriter, status int, reason string, extra []http1.Field) {
+func (h *Handler) plain(w *http1.ResponseWriter, r *http1.Request, status int, reason string, extra []http1.Field) {
 	msg := fmt.Sprintf("%d %s\n", status, reason)
 	fields := append([]http1.Field{
 		{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
 		{Name: "Content-Length", Value: strconv.Itoa(len(msg))},
 	}, extra...)
+	fields = h.withRequestID(fields, r)
 	w.WriteHeader(status, reason, fields)
 	w.Write([]byte(msg))
 	w.Finish()
@@ -381,7 +401,7 @@ func (h *Handler) spool(r *http1.Request, head []byte, max int64) (body, error) 
 func (h *Handler) spoolFile(r *http1.Request, head []byte, max int64) (_ *os.File, _ int64, err error) {
 	f, err := os.CreateTemp(h.TempDir, "gowsgi-body-")
 	if err != nil {
-		h.Log.Error("cannot spool request body", "err", err)
+		h.Log.Error("cannot spool request body", "request", requestLine(r), "request_id", h.requestID(r), "err", err)
 		return nil, 0, &httpError{500, "Internal Server Error"}
 	}
 	os.Remove(f.Name()) // the descriptor keeps it; nothing is left behind
@@ -401,7 +421,7 @@ func (h *Handler) spoolFile(r *http1.Request, head []byte, max int64) (_ *os.Fil
 			return nil, 0, &httpError{413, "Content Too Large"}
 		}
 		if _, werr := bw.Write(buf[:m]); werr != nil {
-			h.Log.Error("cannot spool request body", "err", werr)
+			h.Log.Error("cannot spool request body", "request", requestLine(r), "request_id", h.requestID(r), "err", werr)
 			return nil, 0, &httpError{500, "Internal Server Error"}
 		}
 		if rerr == io.EOF {
@@ -412,11 +432,14 @@ func (h *Handler) spoolFile(r *http1.Request, head []byte, max int64) (_ *os.Fil
 		}
 	}
 	if err := bw.Flush(); err != nil {
-		h.Log.Error("cannot spool request body", "err", err)
+		h.Log.Error("cannot spool request body", "request", requestLine(r), "request_id", h.requestID(r), "err", err)
 		return nil, 0, &httpError{500, "Internal Server Error"}
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, 0, err
+	}
+	if h.Observer != nil {
+		h.Observer.Spooled(n)
 	}
 	return f, n, nil
 }

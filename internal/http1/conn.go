@@ -42,6 +42,11 @@ type conn struct {
 	cfg   *config
 	rwc   net.Conn
 	state atomic.Int32
+	// used is set once the first request head is read. Shutdown leaves an
+	// unused connection alone (it ends on its idle deadline): its client
+	// just connected and is sending its first request, which may have been
+	// meant for another process on the same socket (a binary upgrade).
+	used atomic.Bool
 
 	rbuf       []byte
 	rpos, rend int // buffered, unconsumed input is rbuf[rpos:rend]
@@ -89,6 +94,7 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	}
 	c.srv, c.cfg, c.rwc = s, &s.cfg, rwc
 	c.state.Store(stateActive)
+	c.used.Store(false)
 	c.rpos, c.rend = 0, 0
 	c.rdl, c.wdl = time.Time{}, time.Time{}
 	c.werr = nil
@@ -158,6 +164,7 @@ func (c *conn) serve() {
 		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
 		st := c.readHead()
 		c.nowFresh = false
+		c.used.Store(true)
 		if st != 0 {
 			if st > 0 {
 				c.writeError(st)

@@ -352,7 +352,7 @@ func (c *conn) readHead() int {
 		if idle {
 			c.releaseOut()
 			c.state.Store(stateIdle)
-			if c.srv.shuttingDown() {
+			if c.srv.shuttingDown() && c.used.Load() {
 				return -1
 			}
 			if !idleArmed {

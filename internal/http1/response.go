@@ -370,6 +370,10 @@ func (w *ResponseWriter) Written() int64 {
 // Status returns the status code given to WriteHeader, or 0 before it.
 func (w *ResponseWriter) Status() int { return w.status }
 
+// Header returns the header fields given to WriteHeader (the caller's
+// slice: valid until the caller reuses it). It is meant for access logs.
+func (w *ResponseWriter) Header() []Field { return w.header }
+
 // writeBuffered hands the buffered body to the connection's writer.
 func (w *ResponseWriter) writeBuffered() {
 	if len(w.bodyBuf) == 0 {

@@ -82,6 +82,7 @@ type Server struct {
 	initOnce  sync.Once
 	cfg       config
 	inShut    atomic.Bool
+	closed    atomic.Bool   // Close was called: connections accepted late are dropped
 	done      chan struct{} // closed when shutting down
 	doneOnce  sync.Once
 	sem       chan struct{}
@@ -229,11 +230,15 @@ func (s *Server) trackListener(l *net.Listener, add bool) bool {
 	return true
 }
 
+// trackConn adds or removes c. During a graceful Shutdown a connection
+// Accept returned just as the listener closed is still added and served:
+// closing it would reset its client's request (Shutdown waits for Serve to
+// return, so it sees the connection). After Close it is refused.
 func (s *Server) trackConn(c *conn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
-		if s.shuttingDown() {
+		if s.closed.Load() {
 			return false
 		}
 		s.conns[c] = struct{}{}
@@ -259,7 +264,10 @@ func (s *Server) startShutdown() {
 // connections that are idle between requests, lets requests in flight
 // finish (their connections then close, with "Connection: close" when the
 // response head was not sent yet), and returns when every connection is
-// gone, or with ctx's error when ctx ends first. Use Close after a failed
+// gone, or with ctx's error when ctx ends first. A connection accepted but
+// still waiting for its first request is not idle: its request is on the
+// way (it is served, then the connection closes), unless IdleTimeout
+// passes first, as net/http waits for new connections. Use Close after a failed
 // Shutdown to drop what remains.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.startShutdown()
@@ -284,12 +292,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // closeIdleConns closes the connections waiting for a request and reports
-// whether no connection is left.
+// whether no connection is left, and no Serve call that could still add one.
 func (s *Server) closeIdleConns() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if pendingInput(c.rwc) {
+		if !c.used.Load() || pendingInput(c.rwc) {
 			// A request has arrived but its goroutine has not woken yet:
 			// let it be served (with "Connection: close") rather than
 			// reset under the client.
@@ -299,7 +307,7 @@ func (s *Server) closeIdleConns() bool {
 			c.rwc.Close()
 		}
 	}
-	return len(s.conns) == 0
+	return len(s.conns) == 0 && len(s.listeners) == 0
 }
 
 // pendingInput reports whether the kernel holds unread bytes for c.
@@ -322,6 +330,7 @@ func pendingInput(c net.Conn) bool {
 // Close closes the listeners and every connection at once; handlers still
 // running see their writes fail. It does not wait for them.
 func (s *Server) Close() error {
+	s.closed.Store(true)
 	s.startShutdown()
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -951,3 +951,42 @@ func TestIsTimeout(t *testing.T) {
 		t.Error("IsTimeout(os.ErrDeadlineExceeded) = false")
 	}
 }
+
+// TestShutdownServesNewConnection: a connection accepted just before
+// Shutdown, whose first request has not arrived yet, gets that request
+// served (with "Connection: close") instead of being closed under the
+// client, which cannot tell it from a refused request and will not retry.
+func TestShutdownServesNewConnection(t *testing.T) {
+	s, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		w.WriteHeader(200, "OK", nil)
+		w.Write([]byte("done"))
+	})
+	c := dial(t, addr)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the connection was not accepted")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	for !s.shuttingDown() {
+		time.Sleep(time.Millisecond)
+	}
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	r := c.read("GET")
+	if string(r.Body) != "done" || r.get("Connection") != "close" {
+		t.Fatalf("%s%q", r.Raw, r.Body)
+	}
+	c.expectEOF()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}

@@ -62,6 +62,17 @@ type Config struct {
 	ServerSoftware string `json:"server_software,omitempty"`
 	// PasteGlobal are KEY=VALUE pairs for a paste: target's global_conf.
 	PasteGlobal []string `json:"paste_global,omitempty"`
+	// LogConfig configures the app's Python logging before it is imported.
+	LogConfig
+}
+
+// LogConfig is gunicorn's logconfig (a logging.config.fileConfig file),
+// logconfig_json (a dictConfig JSON file) and logconfig_dict (the dict, as
+// JSON); the worker applies the first one set, dict first, as gunicorn.
+type LogConfig struct {
+	File     string          `json:"logconfig,omitempty"`
+	JSONFile string          `json:"logconfig_json,omitempty"`
+	Dict     json.RawMessage `json:"logconfig_dict,omitempty"`
 }
 
 // SettingsEnv is the environment variable that hands a worker the

@@ -157,13 +157,13 @@ def hook_logger(level):
     exception, critical), writing to stderr in gunicorn's format."""
     import logging
     log = logging.getLogger('gunicorn.error')
-    if not log.handlers:
+    if not log.handlers:  # else --log-config configured it: leave it be
         h = logging.StreamHandler(sys.stderr)
         h.setFormatter(logging.Formatter('[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s',
                                          '%Y-%m-%d %H:%M:%S %z'))
         log.addHandler(h)
-    log.setLevel(getattr(logging, str(level).upper(), logging.INFO))
-    log.propagate = False
+        log.setLevel(getattr(logging, str(level).upper(), logging.INFO))
+        log.propagate = False
     return log
 
 
@@ -847,6 +847,26 @@ def prepare(cfg):
     sys.argv = [cfg['target']]
 
 
+def apply_logconfig(cfg):
+    """gunicorn's logconfig_dict, logconfig_json and logconfig (--log-config):
+    configure the app's Python logging before the app is imported, the
+    first one given, in gunicorn's order."""
+    d, j, f = cfg.get('logconfig_dict'), cfg.get('logconfig_json'), cfg.get('logconfig')
+    if not (d or j or f):
+        return
+    import logging.config
+    if j and not d:
+        with open(j) as fh:
+            d = json.load(fh)
+    if d:
+        d = dict(d)
+        d.setdefault('version', 1)
+        d.setdefault('disable_existing_loggers', False)
+        logging.config.dictConfig(d)
+    else:
+        logging.config.fileConfig(f, disable_existing_loggers=False)
+
+
 def app_traceback(exc):
     """The traceback of exc without gowsgi's and importlib's own frames, so
     a failed import reads as it would under `python app.py`."""
@@ -1027,6 +1047,7 @@ def main():
     name_process(cfg, 'preload' if template else 'worker')
     hooks = None
     try:
+        apply_logconfig(cfg)
         if cfg.get('hooks'):
             hooks = Hooks(cfg)
             if not template:

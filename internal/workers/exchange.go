@@ -19,6 +19,7 @@ type Request struct {
 	BodyFile *os.File      // the body, when it was spooled to a file
 
 	Method, Target, Proto string // the request line, for logs
+	ID                    string // the request ID (X-Request-ID), for logs; may be empty
 }
 
 // line is the request line, for logs.
@@ -131,7 +132,7 @@ func (p *Pool) Send(req *Request) (*Exchange, error) {
 func (x *Exchange) redispatch(why string) error {
 	old := x.t.slot
 	x.moved++
-	x.p.log.Debug("request re-dispatched", "request", x.req.line(), "from", old.worker.String(), "reason", why)
+	x.p.log.Debug("request re-dispatched", "request", x.req.line(), "request_id", x.req.ID, "from", old.worker.String(), "reason", why)
 	t, err := x.p.dispatch(x.frame, x.req.Body, x.req.BodyFile, old)
 	if err != nil {
 		x.held = false
@@ -256,9 +257,9 @@ func (x *Exchange) fail(err error) error {
 		case <-time.After(time.Second):
 			we.Status = "still running"
 		}
-		x.p.log.Error("worker died while serving a request", "worker", w.ID, "pid", w.PID, "status", we.Status, "request", x.req.line())
+		x.p.log.Error("worker died while serving a request", "worker", w.ID, "pid", w.PID, "status", we.Status, "request", x.req.line(), "request_id", x.req.ID)
 	} else {
-		x.p.log.Error("protocol error from worker; it will be replaced", "worker", w.ID, "pid", w.PID, "err", err.Error(), "request", x.req.line())
+		x.p.log.Error("protocol error from worker; it will be replaced", "worker", w.ID, "pid", w.PID, "err", err.Error(), "request", x.req.line(), "request_id", x.req.ID)
 	}
 	return we
 }

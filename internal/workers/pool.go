@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
 
 // Options configure a Pool.
@@ -68,6 +70,19 @@ type Options struct {
 	// OnReloaded, when set, is called (from the supervisor) after a reload
 	// switched to new workers.
 	OnReloaded func()
+	// OnReloadFailed, when set, is called (from the supervisor) when a
+	// reload's new workers did not load; the old ones keep serving.
+	OnReloadFailed func(error)
+
+	// Output, when set, is the workers' stdout and stderr
+	// (--capture-output); nil = gowsgi's own.
+	Output *os.File
+	// LogConfig configures the app's Python logging in each worker.
+	LogConfig pyshim.LogConfig
+
+	// Observer, when set, hears about dispatches, workers and readiness
+	// (metrics, health probes); see Observer.
+	Observer Observer
 
 	// Hooks, when set, is told of gunicorn's server-hook moments (see
 	// Hooks); nil costs nothing.
@@ -108,6 +123,7 @@ type Pool struct {
 	started  atomic.Bool
 	preload  preloader // --preload: the template processes (template.go)
 	nextID   atomic.Int64
+	spawnFn  func(ctx context.Context, id int) (*Worker, error) // tests only
 }
 
 // maxSlots bounds the idle channel; far above any sane workers×threads.
@@ -239,6 +255,9 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 		select {
 		case s := <-p.idle:
 			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
+				if o := p.opts.Observer; o != nil && avoid == nil && err == nil {
+					o.Dispatched(0)
+				}
 				return t, err
 			}
 			continue
@@ -253,6 +272,9 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 	if pipelinable && p.waiting.Load() == 0 { // never overtake the queue
 		if s := p.pipelineCandidate(avoid); s != nil {
 			if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
+				if o := p.opts.Observer; o != nil && avoid == nil && err == nil {
+					o.Dispatched(0)
+				}
 				return t, err
 			}
 		}
@@ -273,15 +295,21 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 		defer t.Stop()
 		timeout = t.C
 	}
+	var queued time.Time
+	if p.opts.Observer != nil && avoid == nil {
+		queued = time.Now()
+	}
 	for {
 		select {
 		case s := <-p.idle:
 			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
+				p.dequeued(queued, err)
 				return t, err
 			}
 		case s := <-p.roomy:
 			if pipelinable && s != avoid {
 				if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
+					p.dequeued(queued, err)
 					return t, err
 				}
 			}
@@ -291,6 +319,14 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 		case <-p.stopping:
 			return nil, ErrStopped
 		}
+	}
+}
+
+// dequeued reports a request that waited since queued (zero: not
+// observed) and reached a slot.
+func (p *Pool) dequeued(queued time.Time, err error) {
+	if o := p.opts.Observer; o != nil && !queued.IsZero() && err == nil {
+		o.Dispatched(time.Since(queued))
 	}
 }
 
@@ -383,7 +419,7 @@ func (p *Pool) timedOut(x *Exchange) {
 	s.mu.Unlock()
 	w.stuck.Add(1)
 	p.log.Error("request timed out; the worker's Python stacks follow. It takes no new requests and is replaced once its other requests finish",
-		"timeout", p.opts.Timeout.String(), "worker", w.ID, "pid", w.PID, "request", x.req.line())
+		"timeout", p.opts.Timeout.String(), "worker", w.ID, "pid", w.PID, "request", x.req.line(), "request_id", x.req.ID)
 	w.dumpStacks()
 	if next != nil && next.revoked != nil {
 		s.requestRevoke(next)

@@ -111,6 +111,11 @@ func (p *Pool) post(ev event) bool {
 		return false
 	}
 	select {
+	case <-p.loopDone:
+		return false
+	default:
+	}
+	select {
 	case p.events <- ev:
 		return true
 	case <-p.loopDone:
@@ -150,7 +155,12 @@ func (p *Pool) Scale(delta int) error {
 	if !p.post(evScale{delta, done}) {
 		return ErrStopped
 	}
-	return <-done
+	select {
+	case err := <-done:
+		return err
+	case <-p.loopDone: // it ended before handling the event
+		return ErrStopped
+	}
 }
 
 // Stop ends every worker: politely (close the control socket, the worker
@@ -159,9 +169,14 @@ func (p *Pool) Scale(delta int) error {
 func (p *Pool) Stop(timeout time.Duration) {
 	done := make(chan struct{})
 	if p.post(evStop{timeout, done}) {
-		<-done
+		select {
+		case <-done:
+		case <-p.loopDone:
+		}
 	}
-	<-p.loopDone
+	if p.started.Load() {
+		<-p.loopDone
+	}
 	p.preload.wait()
 }
 
@@ -198,7 +213,10 @@ func (p *Pool) Size() int {
 func (p *Pool) query(fn func(*supervisor)) {
 	done := make(chan struct{})
 	if p.post(evQuery{func(s *supervisor) { fn(s); close(done) }}) {
-		<-done
+		select {
+		case <-done:
+		case <-p.loopDone:
+		}
 	}
 }
 
@@ -267,13 +285,13 @@ func (s *supervisor) handle(ev event) {
 			return
 		}
 		w.killWhenDrained = true
-		w.why = whyTimeout
+		w.why, w.reason = whyTimeout, ExitTimeout
 		s.retire(w)
 		s.manage()
 	case evRecycle:
 		if w := ev.w; s.workers[w] && w.serving && !w.leaving {
 			p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID, "reason", ev.why)
-			w.leaving, w.why = true, ev.why
+			w.leaving, w.why, w.reason = true, ev.why, ExitRecycle
 			s.manage()
 		}
 	case evDrained:
@@ -425,6 +443,9 @@ func (s *supervisor) finishJob(job *bootJob) {
 			for _, w := range job.ready {
 				s.serve(w)
 			}
+			if o := p.opts.Observer; o != nil {
+				o.Ready(true)
+			}
 		}
 		job.done <- job.err
 	case jobReload:
@@ -435,10 +456,13 @@ func (s *supervisor) finishJob(job *bootJob) {
 			} else {
 				p.log.Error("reload failed; the previous workers keep serving", "err", job.err)
 			}
+			if p.opts.OnReloadFailed != nil {
+				p.opts.OnReloadFailed(job.err)
+			}
 		} else {
 			for w := range s.workers {
 				if w.serving && w.Gen < job.gen {
-					w.leaving, w.why = true, "reload"
+					w.leaving, w.why, w.reason = true, "reload", ExitReload
 				}
 			}
 			for _, w := range job.ready {
@@ -452,6 +476,8 @@ func (s *supervisor) finishJob(job *bootJob) {
 		if s.reloadAgain {
 			s.reloadAgain = false
 			s.startReload()
+		} else if o := p.opts.Observer; o != nil {
+			o.Ready(true)
 		}
 		s.manage()
 	}
@@ -462,6 +488,9 @@ func (s *supervisor) startReload() {
 	s.gen++
 	job := &bootJob{kind: jobReload, gen: s.gen}
 	s.reload = job
+	if o := p.opts.Observer; o != nil {
+		o.Ready(false)
+	}
 	p.log.Info("reloading: starting a new generation of workers", "generation", s.gen)
 	if h := p.opts.Hooks; h != nil {
 		h.Reloading()
@@ -550,7 +579,7 @@ func (s *supervisor) manage() {
 		}
 		sort.Slice(ws, func(i, j int) bool { return ws[i].ID < ws[j].ID })
 		for _, w := range ws[:extra] {
-			w.why = "scaled down"
+			w.why, w.reason = "scaled down", ExitScale
 			s.retire(w)
 		}
 	}
@@ -559,6 +588,9 @@ func (s *supervisor) manage() {
 // serve puts a ready worker into service.
 func (s *supervisor) serve(w *Worker) {
 	w.serving = true
+	if o := s.p.opts.Observer; o != nil {
+		o.WorkerStarted(w.ID, w.PID) // before Workers(n), so a count includes its RSS
+	}
 	s.rebuildSlots()
 	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
 	for _, sl := range w.slots {
@@ -633,6 +665,9 @@ func (s *supervisor) exited(w *Worker) {
 	if h := p.opts.Hooks; h != nil {
 		h.ChildExit(w.hookWorker())
 	}
+	if o := p.opts.Observer; o != nil {
+		o.WorkerExited(w.ID, w.PID, s.exitReason(w))
+	}
 	wasServing := w.serving
 	if w.serving {
 		w.serving = false
@@ -687,6 +722,9 @@ func (s *supervisor) stop(timeout time.Duration, done chan struct{}) {
 		return
 	}
 	s.stopping, s.stopDone = true, done
+	if o := p.opts.Observer; o != nil {
+		o.Ready(false)
+	}
 	p.stopOnce.Do(func() { close(p.stopping) })
 	s.cancel()
 	if s.reload != nil && s.reload.done != nil {
@@ -726,7 +764,7 @@ func (s *supervisor) sampleMemory() {
 			p.log.Error("killing worker: resident memory over 1.5 times --max-memory", "worker", w.ID, "pid", w.PID,
 				"rss_mib", rss>>20, "max_memory_mib", limit>>20)
 			w.killWhenDrained, w.stopSent, w.expected = true, true, true
-			w.why = "memory"
+			w.why, w.reason = "memory", ExitMemory
 			if w.serving {
 				w.serving = false
 				w.retiring.Store(true)
@@ -737,7 +775,7 @@ func (s *supervisor) sampleMemory() {
 		case rss > limit && w.serving:
 			p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID,
 				"reason", fmt.Sprintf("resident memory %d MiB over --max-memory %d MiB", rss>>20, limit>>20))
-			w.why = "memory"
+			w.why, w.reason = "memory", ExitMemory
 			s.retire(w)
 			s.manage()
 		}
@@ -747,10 +785,15 @@ func (s *supervisor) sampleMemory() {
 // rebuildSlots refreshes the list of slots the pipeline may use.
 func (s *supervisor) rebuildSlots() {
 	var all []*Slot
+	n := 0
 	for w := range s.workers {
 		if w.serving {
 			all = append(all, w.slots...)
+			n++
 		}
 	}
 	s.p.slots.Store(&all)
+	if o := s.p.opts.Observer; o != nil {
+		o.Workers(n)
+	}
 }

@@ -49,6 +49,7 @@ type Worker struct {
 	serving         bool   // in service (its slots are handed out)
 	leaving         bool   // to be replaced; retires once the replacement serves
 	why             string // why it is leaving or retired, for logs
+	reason          string // the same as an Exit* constant, for the Observer
 	killWhenDrained bool   // timed out: killed, not stopped, once drained
 	stopSent        bool
 	abortSent       bool // SIGABRT sent for worker_abort (Process.AbortGrace)
@@ -152,6 +153,9 @@ func (w *Worker) attach(parent []*os.File) error {
 // spawn starts a worker process and waits until it has loaded the app.
 // With --preload the worker is forked from the current template.
 func (p *Pool) spawn(ctx context.Context, id int) (*Worker, error) {
+	if p.spawnFn != nil {
+		return p.spawnFn(ctx, id) // unit tests: fake workers
+	}
 	if p.opts.Preload {
 		return p.forkWorker(ctx, id)
 	}
@@ -175,14 +179,17 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	}
 	child = append([]*os.File{srcR}, child...)
 
-	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode,
+	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode, LogConfig: o.LogConfig,
 		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames,
 		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if out := o.Process.Output; out != nil {
-		cmd.Stdout, cmd.Stderr = out, out
+		cmd.Stdout, cmd.Stderr = out, out // --daemon
+	}
+	if o.Output != nil {
+		cmd.Stdout, cmd.Stderr = o.Output, o.Output // --capture-output
 	}
 	cmd.Env = o.Env
 	if cfg.Hooks != "" && o.Process.Settings != nil {

@@ -375,6 +375,16 @@ def bigone_route(environ, start_response):
     return [bytes(range(256)) * (n // 256)]
 
 
+def pylog_route(environ, start_response):
+    """Log through Python's logging (for --log-config / logconfig_dict) and
+    print (for --capture-output)."""
+    import logging
+    logging.getLogger(q(environ, 'name', 'probe')).warning(q(environ, 'msg', 'probe log'))
+    print(q(environ, 'print', 'probe print'))
+    sys.stderr.write(q(environ, 'stderr', 'probe stderr') + '\n')
+    return text(start_response, 'logged\n')
+
+
 ROUTES = {
     '/env': env_route, '/echo': echo_route, '/status': status_route, '/headers': headers_route,
     '/write': write_route, '/stream': stream_route, '/cl': cl_route, '/raise-before': raise_before,
@@ -382,7 +392,7 @@ ROUTES = {
     '/nonbytes': nonbytes_route, '/tracked': tracked_route, '/crash': crash_route,
     '/errors': errors_route, '/hog': hog_route, '/garbage': garbage_route, '/filewrapper': filewrapper_route, '/sleep': sleep_route,
     '/nobody': nobody_route, '/big': big_route, '/bigone': bigone_route, '/block': block_route,
-    '/raise-base': raise_base_route, '/leak': leak_route,
+    '/raise-base': raise_base_route, '/leak': leak_route, '/pylog': pylog_route,
 }
 
 

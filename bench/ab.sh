@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# bench/ab.sh: gowsgi at two git revisions, side by side in one run, so a
+# change is judged by a ratio measured under the same machine load.
+#
+#   bench/ab.sh 7d6e4c5 HEAD                 # hello and playground, 1 worker
+#   AB_SCENARIOS="hello echo64k" AB_ROUNDS=6 bench/ab.sh A B
+#
+# Each round runs every scenario against A then B (the order alternates
+# between rounds), wrk -t1 -c50 for AB_DURATION seconds (default 5) after a
+# 1 s warm-up; it prints the median requests/s of each and B/A.
+# Tunables: AB_ROUNDS (5), AB_DURATION (5), AB_WORKERS (1), AB_THREADS (1),
+#   AB_CONNS (50), BENCH_PYTHON (/usr/bin/python3).
+set -Eeuo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+PY=${BENCH_PYTHON:-/usr/bin/python3}
+ROUNDS=${AB_ROUNDS:-5}
+DURATION=${AB_DURATION:-5}
+WORKERS=${AB_WORKERS:-1}
+THREADS=${AB_THREADS:-1}
+CONNS=${AB_CONNS:-50}
+SCENARIOS=(${AB_SCENARIOS:-hello playground})
+(($# == 2)) || { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+command -v wrk >/dev/null || { echo "ab.sh: wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+
+declare -A APP PATH_OF LUA
+APP[hello]=hello:app;           PATH_OF[hello]=/
+APP[playground]=playground:app; PATH_OF[playground]=/
+APP[echo64k]=echo:app;          PATH_OF[echo64k]=/; LUA[echo64k]=$BENCH_DIR/lua/post64k.lua
+APP[big1m]=big:app;             PATH_OF[big1m]=/
+
+WORK=$(mktemp -d)
+trap 'kill $SRV 2>/dev/null || true; rm -rf "$WORK"' EXIT
+build() { # rev name
+  local dir=$WORK/src-$2
+  git -C "$ROOT" worktree add -q --detach "$dir" "$1"
+  (cd "$dir" && CGO_ENABLED=0 go build -o "$WORK/gowsgi-$2" ./cmd/gowsgi)
+  git -C "$ROOT" worktree remove --force "$dir"
+  echo "$2 = $1 ($(git -C "$ROOT" rev-parse --short "$1"))"
+}
+build "$1" A
+build "$2" B
+
+PORT=$((20000 + RANDOM % 20000))
+SRV=""
+run() { # bin scenario -> prints req/s
+  local bin=$1 sc=$2 out
+  "$bin" "${APP[$sc]}" --chdir "$BENCH_DIR/apps" --python "$PY" -b "127.0.0.1:$PORT" \
+    -w "$WORKERS" --threads "$THREADS" --no-access-log --log-level warning >"$WORK/srv.log" 2>&1 &
+  SRV=$!
+  for _ in $(seq 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  local lua=(); [[ -n ${LUA[$sc]:-} ]] && lua=(-s "${LUA[$sc]}")
+  wrk -t1 -c"$CONNS" -d1s "${lua[@]}" "http://127.0.0.1:$PORT${PATH_OF[$sc]}" >/dev/null
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "${lua[@]}" "http://127.0.0.1:$PORT${PATH_OF[$sc]}")
+  kill -TERM "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=""
+  awk '/Requests\/sec/ {print $2}' <<<"$out"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+for sc in "${SCENARIOS[@]}"; do : >"$WORK/$sc.A"; : >"$WORK/$sc.B"; done
+for ((r = 1; r <= ROUNDS; r++)); do
+  for sc in "${SCENARIOS[@]}"; do
+    if ((r % 2)); then order=(A B); else order=(B A); fi
+    for v in "${order[@]}"; do
+      rps=$(run "$WORK/gowsgi-$v" "$sc")
+      echo "$rps" >>"$WORK/$sc.$v"
+      printf 'round %d %-10s %s %s req/s\n' "$r" "$sc" "$v" "$rps" >&2
+    done
+  done
+done
+printf '\n%-12s %12s %12s %8s\n' scenario "A req/s" "B req/s" "B/A"
+for sc in "${SCENARIOS[@]}"; do
+  a=$(median <"$WORK/$sc.A"); b=$(median <"$WORK/$sc.B")
+  printf '%-12s %12.0f %12.0f %8.3f\n' "$sc" "$a" "$b" "$(awk -v a="$a" -v b="$b" 'BEGIN {print b/a}')"
+done

@@ -1,0 +1,152 @@
+package tracing
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
+)
+
+var (
+	local  = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4000}
+	remote = &net.TCPAddr{IP: net.IPv4(203, 0, 113, 9), Port: 4000}
+)
+
+func request(addr net.Addr, fields ...string) *http1.Request {
+	r := &http1.Request{Method: "GET", Target: "/x", Path: "/x", ProtoMinor: 1, RemoteAddr: addr}
+	for i := 0; i+1 < len(fields); i += 2 {
+		r.Header = append(r.Header, http1.Field{Name: fields[i], Value: fields[i+1]})
+	}
+	return r
+}
+
+func count(r *http1.Request, name string) int {
+	n := 0
+	for _, f := range r.Header {
+		if strings.EqualFold(f.Name, name) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestRequestID(t *testing.T) {
+	r := request(local, "Accept", "*/*", "x-request-id", "abc-123", "X-Request-ID", "second")
+	if id := ApplyRequestID(r, Loopback(r.RemoteAddr)); id != "abc-123" {
+		t.Errorf("trusted peer's ID: got %q", id)
+	}
+	if v, _ := get(r, "X-Request-ID"); v != "abc-123" || count(r, "X-Request-ID") != 1 || count(r, "Accept") != 1 {
+		t.Errorf("header after: %v", r.Header)
+	}
+
+	r = request(remote, "X-Request-ID", "chosen-by-client")
+	id := ApplyRequestID(r, Loopback(r.RemoteAddr))
+	if id == "chosen-by-client" || len(id) != 32 {
+		t.Errorf("untrusted peer: got %q, want a new 32-digit ID", id)
+	}
+	if v, _ := get(r, "X-Request-ID"); v != id || count(r, "X-Request-ID") != 1 {
+		t.Errorf("header after: %v", r.Header)
+	}
+
+	r = request(local, "X-Request-ID", "has space", "Host", "h")
+	if id := ApplyRequestID(r, true); id == "has space" {
+		t.Error("an ID with a space was accepted")
+	}
+	r = request(local)
+	if id := ApplyRequestID(r, true); len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+		t.Errorf("generated ID %q is not 32 hex digits", id)
+	}
+	if !Loopback(&net.UnixAddr{Name: "/run/gowsgi.sock", Net: "unix"}) || Loopback(nil) {
+		t.Error("Loopback: unix sockets are local, a missing address is not")
+	}
+}
+
+func TestNewIDUnique(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 10000; i++ {
+		id := NewID()
+		if seen[id] {
+			t.Fatalf("NewID repeated %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestEnabled(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i+1 < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		env  []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"}, true},
+		{[]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:4318/v1/traces"}, true},
+		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://x", "OTEL_SDK_DISABLED", "true"}, false},
+		{[]string{"OTEL_EXPORTER_OTLP_ENDPOINT", "http://x", "OTEL_TRACES_EXPORTER", "none"}, false},
+	} {
+		if got := Enabled(env(c.env...)); got != c.want {
+			t.Errorf("Enabled(%v) = %v, want %v", c.env, got, c.want)
+		}
+	}
+}
+
+func TestSpanContinuesTrustedTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tr := newTracer(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	defer tr.Shutdown(context.Background())
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+	r := request(local, "traceparent", parent)
+	start := time.Now()
+	sp := tr.Start(r, true, "id-1", "http", start)
+	tp, _ := get(r, "traceparent")
+	sp.End(200, start, start.Add(time.Millisecond))
+
+	r2 := request(remote, "traceparent", parent, "tracestate", "evil=1")
+	sp2 := tr.Start(r2, false, "id-2", "http", start)
+	tp2, _ := get(r2, "traceparent")
+	sp2.End(503, time.Time{}, time.Time{})
+
+	spans := rec.Ended()
+	if len(spans) != 2 {
+		t.Fatalf("%d spans, want 2", len(spans))
+	}
+	s := spans[0]
+	if s.SpanContext().TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || s.Parent().SpanID().String() != "00f067aa0ba902b7" {
+		t.Errorf("trusted: trace %s parent %s, want the peer's", s.SpanContext().TraceID(), s.Parent().SpanID())
+	}
+	if want := "00-4bf92f3577b34da6a3ce929d0e0e4736-" + s.SpanContext().SpanID().String() + "-01"; tp != want {
+		t.Errorf("traceparent for the app = %q, want %q (the server span)", tp, want)
+	}
+	attrs := map[string]string{}
+	for _, a := range s.Attributes() {
+		attrs[string(a.Key)] = a.Value.Emit()
+	}
+	for _, k := range []string{"gowsgi.queue_wait_seconds", "gowsgi.worker_seconds", "http.response.status_code", "gowsgi.request_id"} {
+		if attrs[k] == "" {
+			t.Errorf("attribute %s missing: %v", k, attrs)
+		}
+	}
+	s2 := spans[1]
+	if s2.SpanContext().TraceID().String() == "4bf92f3577b34da6a3ce929d0e0e4736" || s2.Parent().IsValid() {
+		t.Error("an untrusted peer's traceparent was continued")
+	}
+	if !strings.Contains(tp2, s2.SpanContext().SpanID().String()) || count(r2, "tracestate") != 0 {
+		t.Errorf("untrusted: traceparent %q, header %v", tp2, r2.Header)
+	}
+}

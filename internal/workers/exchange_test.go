@@ -1,0 +1,188 @@
+package workers
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/wire"
+)
+
+// A whole response frees the slot when its head is read, before the caller
+// has written anything to the client: the next request gets the only slot.
+func TestWholeResponseFreesSlotBeforeItIsRead(t *testing.T) {
+	p := startFakePool(t, Options{Workers: 1, Threads: 1, QueueTimeout: 2 * time.Second})
+	x1, r1, err := send(t, p.Pool, "/a")
+	if err != nil || !r1.Complete {
+		t.Fatalf("first: %v %+v", err, r1)
+	}
+	x2, r2, err := send(t, p.Pool, "/b")
+	if err != nil {
+		t.Fatalf("second request waited for the first one's client: %v", err)
+	}
+	if string(r2.Body) != "ok /b" || string(r1.Body) != "ok /a" {
+		t.Fatalf("bodies %q %q", r1.Body, r2.Body)
+	}
+	x1.Close()
+	x2.Close()
+}
+
+// A streamed response is taken off the slot as fast as the worker makes
+// it, into memory and then a spool file, so a client that reads nothing
+// does not hold the slot; the body still arrives whole and in order.
+func TestStreamedResponseFreesSlotWhileUnread(t *testing.T) {
+	p := startFakePool(t, Options{Workers: 1, Threads: 1, QueueTimeout: 5 * time.Second,
+		ResponseBuffer: 256 << 10, ResponseSpool: 64 << 20, TempDir: t.TempDir()})
+	x1, r1, err := send(t, p.Pool, "/stream")
+	if err != nil || r1.Complete {
+		t.Fatalf("stream head: %v %+v", err, r1)
+	}
+	x2, r2, err := send(t, p.Pool, "/b")
+	if err != nil {
+		t.Fatalf("the slot stayed with an unread stream: %v", err)
+	}
+	x2.Close()
+	if string(r2.Body) != "ok /b" {
+		t.Fatalf("second body %q", r2.Body)
+	}
+	body, err := readAll(x1, r1)
+	x1.Close()
+	if err != nil || len(body) != 64*64<<10 || bytes.Count(body, []byte("x")) != len(body) {
+		t.Fatalf("streamed body: %d bytes, %v", len(body), err)
+	}
+}
+
+// pipeline puts a request behind whatever runs on s, as dispatch does when
+// every slot is busy, and returns its exchange.
+func pipeline(t *testing.T, p *Pool, s *Slot, path string, revocable bool) *Exchange {
+	t.Helper()
+	var env wire.Environ
+	env.Reset(nil)
+	env.Add("PATH_INFO", path)
+	env.Add("QUERY_STRING", "")
+	req := &Request{Environ: &env, Method: "GET", Target: path, Proto: "HTTP/1.1"}
+	frame := env.Frame(0, false)
+	if !take(s) {
+		t.Fatal("slot not usable")
+	}
+	s.mu.Lock()
+	tk, err := s.issue(frame, nil, nil, revocable)
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Exchange{p: p, req: req, frame: frame, t: tk, held: true}
+}
+
+// A request pipelined behind one that turns slow is given back by the
+// worker, unstarted, and served by another slot while the slow one runs.
+func TestPipelinedRequestBehindSlowOneMoves(t *testing.T) {
+	p := startFakePool(t, Options{Workers: 1, Threads: 2, PipelineDepth: 8, QueueTimeout: 5 * time.Second})
+	slow := make(chan error, 1)
+	var xs *Exchange
+	go func() {
+		var err error
+		xs, _, err = send(t, p.Pool, "/block?slow")
+		slow <- err
+	}()
+	if got := <-p.routes.entered; got != "/block?slow" {
+		t.Fatalf("entered %q", got)
+	}
+	// The slot the slow request runs on.
+	var s *Slot
+	for _, sl := range *p.slots.Load() {
+		if sl.hint.Load() == 1 {
+			s = sl
+		}
+	}
+	x := pipeline(t, p.Pool, s, "/c", true)
+	resp, err := x.Head(func(string, string) {})
+	if err != nil || string(resp.Body) != "ok /c" {
+		t.Fatalf("moved request: %v %+v", err, resp)
+	}
+	if x.t.slot == s || x.moved != 1 {
+		t.Fatalf("request not moved (moved %d)", x.moved)
+	}
+	x.Close()
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow request ended first (%v): nothing was proven", err)
+	default:
+	}
+	close(p.routes.gate("slow"))
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	xs.Close()
+}
+
+// When a worker dies, the request it was running fails, and the requests
+// queued behind it, which cannot have started, are served by another
+// worker.
+func TestRequestsBehindDeadWorkerAreRedispatched(t *testing.T) {
+	p := startFakePool(t, Options{Workers: 2, Threads: 1, PipelineDepth: 8, QueueTimeout: 5 * time.Second})
+	first := make(chan error, 1)
+	go func() {
+		_, _, err := send(t, p.Pool, "/block?doomed")
+		first <- err
+	}()
+	<-p.routes.entered
+	var s *Slot
+	for _, sl := range *p.slots.Load() {
+		if sl.hint.Load() == 1 {
+			s = sl
+		}
+	}
+	x := pipeline(t, p.Pool, s, "/c", false) // not revocable: only death moves it
+	done := make(chan struct{})
+	var resp *Response
+	var err error
+	go func() {
+		resp, err = x.Head(func(string, string) {})
+		close(done)
+	}()
+	s.worker.proc.(*fakeProc).exit("signal: killed")
+	var we *WorkerError
+	if e := <-first; !errors.As(e, &we) {
+		t.Fatalf("the running request: %v, want a WorkerError", e)
+	}
+	<-done
+	if err != nil || string(resp.Body) != "ok /c" || x.t.slot.worker == s.worker {
+		t.Fatalf("queued request: %v %+v", err, resp)
+	}
+	x.Close()
+}
+
+// A response buffer keeps order across memory and the spool file, and
+// makes the producer wait only when both are full.
+func TestRespBufferSpillsInOrder(t *testing.T) {
+	rb := newRespBuffer(10, NewBudget(1<<20), t.TempDir(), 1<<20)
+	var want []byte
+	for i := 0; i < 50; i++ {
+		chunk := []byte(strings.Repeat(string(rune('a'+i%26)), 7))
+		want = append(want, chunk...)
+		rb.push(chunk)
+	}
+	rb.end(io.EOF)
+	var got []byte
+	for {
+		b, _, err := rb.pop()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, b...)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if rb.spool == nil {
+		t.Fatal("nothing was spooled past the memory limit")
+	}
+	rb.close()
+}
