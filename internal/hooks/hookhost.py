@@ -1,6 +1,6 @@
 # gowsgi's hook host: runs the master-side gunicorn server hooks of a config
-# file (on_starting, when_ready, on_reload, pre_fork, child_exit,
-# nworkers_changed, on_exit) for the Go supervisor, which has no Python of
+# file (on_starting, when_ready, on_reload, pre_fork, pre_exec, child_exit,
+# nworkers_changed, on_exit) for gowsgi's Go master, which has no Python of
 # its own.
 #
 # Usage: python -c <this source>, with SPEC-JSON as the first line on stdin

@@ -1,5 +1,5 @@
 // Package hooks runs the master-side gunicorn server hooks of a config file
-// (on_starting, when_ready, on_reload, pre_fork, child_exit,
+// (on_starting, when_ready, on_reload, pre_fork, pre_exec, child_exit,
 // nworkers_changed, on_exit) for gowsgi, whose master is Go.
 //
 // A Host is one Python process, the hook host, started with the workers'
