@@ -324,7 +324,6 @@ def on_starting(server):
 	}
 	wantWarn := []string{
 		"conf/gunicorn_prod.py: not gunicorn settings, ignored: preload (did you mean preload_app?)",
-		"conf/gunicorn_prod.py defines gunicorn server hooks (on_starting, post_fork); gowsgi does not run them yet",
 	}
 	if strings.Join(warnings, "\n") != strings.Join(wantWarn, "\n") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(warnings, "\n"), strings.Join(wantWarn, "\n"))
@@ -348,7 +347,7 @@ def on_starting(server):
 // with one line that says why.
 func TestGunicornRefusals(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "bad.conf.py"), []byte("import os\ndaemon = True\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.conf.py"), []byte("import os\ndirty_workers = 2\n"), 0o644)
 	for _, c := range []struct {
 		args []string
 		env  []string
@@ -358,10 +357,13 @@ func TestGunicornRefusals(t *testing.T) {
 		{[]string{"--worker-class=myapp.workers.CustomWorker", "app:app"}, nil, "worker class myapp.workers.CustomWorker is not one gowsgi can stand in for"},
 		{[]string{"-D", "app:app"}, nil, "--daemon: gowsgi does not daemonize"},
 		{[]string{"--certfile", "cert.pem", "--keyfile", "key.pem", "app:app"}, nil, "--certfile cert.pem / --keyfile key.pem: open cert.pem: no such file or directory"},
-		{[]string{"--paste", "production.ini"}, nil, "--paste: gowsgi does not load PasteDeploy .ini apps"},
 		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--daemon"}, "GUNICORN_CMD_ARGS: --daemon: gowsgi does not daemonize"},
 		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: daemon: gowsgi does not daemonize"},
 		{[]string{"--user", "gowsgi-no-such-user", "app:app"}, nil, "--user: gowsgi does not switch users"},
+		{[]string{"--paste", "production.ini"}, nil, "--paste: production.ini: no such file"},
+		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--dirty-workers 2"}, "GUNICORN_CMD_ARGS: --dirty-workers: gowsgi has no dirty arbiters"},
+		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: dirty_workers: gowsgi has no dirty arbiters"},
+		{[]string{"--user", "gowsgi-no-such-user", "app:app"}, nil, `--user: no user named "gowsgi-no-such-user"`},
 		{[]string{"--no-such-option", "app:app"}, nil, "unknown flag: --no-such-option"},
 	} {
 		code, _, stderr := gowsgiIn(t, dir, cliEnv(c.env...), c.args...)

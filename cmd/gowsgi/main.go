@@ -61,6 +61,9 @@ func run(args []string) int {
 		cfg.PrintSettings(os.Stdout, cfg.JSON) // warnings included
 		return 0
 	}
+	if code, done := detach(cfg, args); done { // --daemon: the launcher
+		return code
+	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(os.Stderr, "gowsgi: %s\n", w)
 	}
@@ -118,6 +121,11 @@ func run(args []string) int {
 		return fail(1, "%v", err)
 	}
 	defer removePid()
+	hooks, err := startHooks(cfg, python, env, log) // on_starting; on_exit when run returns
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	defer hooks.Exit()
 
 	// Signals are ours before any port is bound: a SIGTTIN that arrives
 	// once a client can connect must not stop the process (its default).
@@ -146,6 +154,8 @@ func run(args []string) int {
 		TempDir:        cfg.TmpUploadDir,
 		Log:            log,
 		Observer:       obs.poolObserver(),
+		Hooks:          hooks.Supervisor(),
+		Process:        processOptions(cfg, log),
 		OnReloaded: func() {
 			socks.reloaded()
 			if w := watcher.Load(); w != nil {
@@ -182,6 +192,9 @@ func run(args []string) int {
 	}
 	if err == nil {
 		listeners, err = logs.proxyListeners(cfg, listeners)
+	}
+	if err == nil {
+		err = dropPrivileges(cfg, log) // --user/--group, now that the ports are bound
 	}
 	if err != nil {
 		pool.Stop(cfg.GracefulTimeout)
@@ -230,6 +243,7 @@ func run(args []string) int {
 		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
 	}
 	socks.serving()
+	hooks.Serving() // when_ready; --daemon returns
 
 	var changed <-chan string
 	if cfg.Reload {
@@ -267,6 +281,7 @@ loop:
 				pool.Reload()
 				fe.reload()
 			case syscall.SIGUSR2:
+				hooks.PreExec(socks)
 				socks.upgrade()
 			case syscall.SIGTTIN:
 				if err := pool.Scale(1); err != nil {

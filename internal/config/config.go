@@ -181,6 +181,24 @@ type Config struct {
 	// Umask is applied while unix sockets are created (gunicorn's -m);
 	// -1 = leave the process umask alone.
 	Umask int
+	// Daemon detaches gowsgi from its terminal (gunicorn's -D/--daemon):
+	// the command returns once the detached server serves.
+	Daemon bool
+	// UID and GID are the user and group the workers run as, and gowsgi
+	// once its ports are bound (gunicorn's --user/--group); -1 = unchanged.
+	// With a UID and no GID, the user's primary group.
+	UID, GID int
+	// InitGroups gives the user's supplementary groups (gunicorn's
+	// --initgroups); otherwise there are none once the user is switched.
+	InitGroups bool
+	// ProcName names the workers in ps, "gowsgi: worker [NAME]" (gunicorn's
+	// -n/--name); "" = the app.
+	ProcName string
+	// Paste is the PasteDeploy .ini file of gunicorn's --paste (absolute);
+	// Target is then "paste:" + Paste. PasteGlobal are its --paste-global
+	// KEY=VALUE pairs.
+	Paste       string
+	PasteGlobal []string
 	// ForwardedAllowIPs are the proxies whose forwarding headers are
 	// believed (gunicorn's forwarded_allow_ips): IPs, CIDR prefixes or "*".
 	ForwardedAllowIPs []string
@@ -353,8 +371,7 @@ func (o Output) Open() (io.WriteCloser, bool, error) {
 }
 
 // Hooks records the gunicorn server hooks (on_starting, post_fork, ...) a
-// config file defines. gowsgi does not run them yet; the names let the
-// server say so and let a later version run them from File.
+// config file defines; internal/hooks and the workers run them from File.
 type Hooks struct {
 	// File is the config file (or "python:module") that defines them.
 	File string

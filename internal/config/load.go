@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,7 +170,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 		}
 	}
 
-	c := &Config{given: map[string]*given{}, Umask: -1}
+	c := &Config{given: map[string]*given{}, Umask: -1, UID: -1, GID: -1}
 	if len(positional) > 0 {
 		cli.add(byName["app"], "TARGET", positional[0])
 	}
@@ -451,28 +450,17 @@ func (c *Config) finish() error {
 	} else if wc != nil {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: used with gevent/eventlet worker classes only; gowsgi bounds client connections server-wide with --max-connections (%d)", wc.origin, c.MaxConnections))
 	}
-	if c.ConfigFile != "" && len(c.Hooks.Names) > 0 {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("%s defines gunicorn server hooks (%s); gowsgi does not run them yet",
-			c.ConfigFile, strings.Join(c.Hooks.Names, ", ")))
+	var idle []string
+	for _, h := range c.Hooks.Names {
+		if !runHook(h) {
+			idle = append(idle, h)
+		}
+	}
+	if c.ConfigFile != "" && len(idle) > 0 {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s defines gunicorn server hooks gowsgi does not run (%s)",
+			c.ConfigFile, strings.Join(idle, ", ")))
 	}
 	return nil
-}
-
-// currentName is the current user's (or primary group's) name, "" when
-// unknown.
-func currentName(group bool) string {
-	if group {
-		g, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
-		if err != nil {
-			return ""
-		}
-		return g.Name
-	}
-	u, err := user.Current()
-	if err != nil {
-		return ""
-	}
-	return u.Username
 }
 
 // shellSplit splits s as a POSIX shell would split words (quotes and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -647,11 +648,40 @@ func gunicornOnly() {
 	note("spew", f("--spew"), tBool, "gowsgi cannot trace every executed line; use python -X importtime or a profiler")
 	note("sendfile", f("--no-sendfile"), tBool, "gowsgi always sends wsgi.file_wrapper files with sendfile(2) from Go").asks =
 		func(v string) bool { b, _ := parseBool(v); return !b } // --no-sendfile stores False
-	refuse("daemon", f("-D", "--daemon"), tBool, "gowsgi does not daemonize; run it under systemd, a container or supervisord (it can be PID 1)")
+	honour := func(s *setting, apply func(*Config, string) error, show func(*Config) any) {
+		s.kind, s.apply, s.show = Honoured, apply, show
+		s.usage = processUsage[s.gunicorn]
+	}
+	a, sh := boolField(func(c *Config) *bool { return &c.Daemon })
+	honour(note("daemon", f("-D", "--daemon"), tBool,
+		"same: gowsgi detaches (a new session, stdio on /dev/null or the --error-logfile file) and the command exits 0 once it serves, or with the failure"), a, sh)
 	note("worker_tmp_dir", f("--worker-tmp-dir"), tString, "gowsgi workers write no heartbeat files; the supervisor watches them over their sockets")
-	refuse("user", f("-u", "--user"), tString, "gowsgi does not switch users; start it as that user (systemd User=, docker --user)").asks = notCurrentUser(false)
-	refuse("group", f("-g", "--group"), tString, "gowsgi does not switch groups; start it with that group (systemd Group=, docker --user)").asks = notCurrentUser(true)
-	note("initgroups", f("--initgroups"), tBool, "gowsgi does not switch users, so supplementary groups are the ones it was started with")
+	honour(note("user", f("-u", "--user"), tString,
+		"same (name or uid): workers start as that user, and gowsgi drops to it once its ports are bound; "+
+			"without --group, the user's primary group (gunicorn keeps the current one)"),
+		func(c *Config, v string) error {
+			id, err := lookupID(v, false)
+			c.UID = id
+			return err
+		}, func(c *Config) any {
+			if c.UID < 0 {
+				return nil
+			}
+			return c.UID
+		})
+	honour(note("group", f("-g", "--group"), tString, "same (name or gid), for the workers and, once its ports are bound, gowsgi"),
+		func(c *Config, v string) error {
+			id, err := lookupID(v, true)
+			c.GID = id
+			return err
+		}, func(c *Config) any {
+			if c.GID < 0 {
+				return nil
+			}
+			return c.GID
+		})
+	a, sh = boolField(func(c *Config) *bool { return &c.InitGroups })
+	honour(note("initgroups", f("--initgroups"), tBool, "same: with --user, the user's supplementary groups (otherwise none)"), a, sh)
 	note("disable_redirect_access_to_syslog", f("--disable-redirect-access-to-syslog"), tBool, "gowsgi has no syslog output; the access log goes where --access-logfile says")
 	note("logger_class", f("--logger-class"), tString, "gowsgi's log is its own; a Python logger class is not used").asks =
 		func(v string) bool { return v != "" && v != "gunicorn.glogging.Logger" && v != "simple" }
@@ -662,20 +692,44 @@ func gunicornOnly() {
 		func(v string) bool { return v != "" && v != "user" }
 	note("enable_stdio_inheritance", f("-R", "--enable-stdio-inheritance"), tBool, "workers always inherit gowsgi's stdout and stderr")
 	note("enable_backlog_metric", f("--enable-backlog-metric"), tBool, "gowsgi does not send a statsd backlog metric; --metrics-bind serves the queue as gowsgi_queue_depth")
-	note("proc_name", f("-n", "--name"), tString, "gowsgi does not set process titles; workers show as the Python interpreter")
-	note("default_proc_name", nil, tString, "gowsgi does not set process titles").asks =
+	a, sh = strField(func(c *Config) *string { return &c.ProcName })
+	honour(note("proc_name", f("-n", "--name"), tString,
+		"same: workers show as `gowsgi: worker [NAME]` in ps (NAME also their comm, for top); gowsgi's own comm becomes NAME"), a, sh)
+	note("default_proc_name", nil, tString, "workers are named after the app unless --name is given").asks =
 		func(v string) bool { return v != "" && v != "gunicorn" }
-	refuse("paste", f("--paste", "--paster"), tString, "gowsgi does not load PasteDeploy .ini apps; name the WSGI callable instead (module:callable)")
+	honour(note("paste", f("--paste", "--paster"), tString,
+		"same: the app is paste.deploy.loadapp(config:FILE), logging configured from the file's [loggers]; needs PasteDeploy in the workers' Python"),
+		func(c *Config, v string) error {
+			abs, err := filepath.Abs(v)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Stat(abs); err != nil {
+				return fmt.Errorf("%s: no such file", v)
+			}
+			c.Paste, c.Target = abs, "paste:"+abs
+			return nil
+		}, func(c *Config) any {
+			if c.Paste == "" {
+				return nil
+			}
+			return c.Paste
+		})
 	for _, h := range hookNames {
 		s := note(h, nil, tString, "") // the notice names every hook at once (see finish)
-		s.why = "recorded in the configuration; gowsgi does not run gunicorn server hooks yet"
+		s.why = "recorded in the configuration; gowsgi does not run this hook"
+		if runHook(h) {
+			s.kind = Honoured
+			s.why = hookWhy[h]
+		}
 	}
 	refuse("protocol", f("--protocol"), tString, "gowsgi speaks HTTP only, not the uwsgi protocol").asks =
 		func(v string) bool { return v != "" && v != "http" }
 	note("uwsgi_allow_ips", f("--uwsgi-allow-from"), tList, "gowsgi speaks HTTP only, not the uwsgi protocol")
 	note("suppress_ragged_eofs", f("--suppress-ragged-eofs"), tBool, "a TLS client that closes without close_notify is taken as gone: a body cut short is a failed request, as Go's TLS reports it").asks =
 		func(v string) bool { b, err := parseBool(v); return err == nil && !b }
-	refuse("raw_paste_global_conf", f("--paste-global"), tList, "gowsgi does not load PasteDeploy .ini apps")
+	a, sh = listField(func(c *Config) *[]string { return &c.PasteGlobal })
+	honour(note("raw_paste_global_conf", f("--paste-global"), tList, "same: KEY=VALUE for the --paste app's global_conf"), a, sh)
 	note("permit_obsolete_folding", f("--permit-obsolete-folding"), tBool, "gowsgi's HTTP parser refuses obsolete line folding (400), as RFC 9112 asks")
 	note("strip_header_spaces", f("--strip-header-spaces"), tBool, "gowsgi's HTTP parser refuses whitespace before a header's colon (400), as RFC 9112 asks")
 	note("permit_unconventional_http_method", f("--permit-unconventional-http-method"), tBool, "gowsgi accepts any RFC 9110 token as a method, case-sensitively")
@@ -710,22 +764,62 @@ var hookNames = []string{"on_starting", "on_reload", "when_ready", "pre_fork", "
 	"nworkers_changed", "on_exit", "ssl_context", "on_dirty_starting", "dirty_post_fork", "dirty_worker_init",
 	"dirty_worker_exit"}
 
-// notCurrentUser reports whether a --user/--group value names someone
-// other than the current user (or group): only then is it refused.
-func notCurrentUser(group bool) func(string) bool {
-	return func(v string) bool {
-		if v == "" {
-			return false
-		}
-		id := os.Getuid()
-		if group {
-			id = os.Getgid()
-		}
-		if n, err := strconv.Atoi(v); err == nil {
-			return n != id
-		}
-		return v != currentName(group)
+// processUsage is --help's line for the gunicorn settings gowsgi honours
+// without an option of its own.
+var processUsage = map[string]string{
+	"user":                  "run the workers, and gowsgi once its ports are bound, as this user (name or uid)",
+	"group":                 "with --user: the group (name or gid; default: the user's)",
+	"initgroups":            "with --user: keep the user's supplementary groups",
+	"proc_name":             "name the workers in ps: gowsgi: worker [NAME] (default: the app)",
+	"daemon":                "detach; the command returns once the detached server serves",
+	"paste":                 "serve a PasteDeploy .ini app (Pyramid) instead of a TARGET",
+	"raw_paste_global_conf": "KEY=VALUE for the --paste app's global_conf (repeatable)",
+}
+
+// runHook reports whether gowsgi runs the gunicorn server hook name: the
+// fifteen of gunicorn 20.1.
+func runHook(name string) bool { return hookWhy[name] != "" }
+
+// hookWhy says where and when each hook gowsgi runs is called.
+var hookWhy = map[string]string{
+	"on_starting":      "runs in gowsgi's hook host before the workers boot",
+	"on_reload":        "runs in the hook host when SIGHUP (or --reload) starts a new generation",
+	"when_ready":       "runs in the hook host once the ports are bound and the workers serve",
+	"pre_fork":         "runs in the hook host before each worker is started (gowsgi waits for it)",
+	"post_fork":        "runs in the worker before it loads the app (after the fork with --preload)",
+	"post_worker_init": "runs in the worker once it has loaded the app",
+	"worker_int":       "runs in a worker sent SIGINT or SIGQUIT, which then exits",
+	"worker_abort":     "runs in a worker that ran past --timeout (sent SIGABRT after the stack dump), which then exits",
+	"pre_exec":         "runs in the hook host on SIGUSR2, before gowsgi starts its new process on the same sockets",
+	"pre_request":      "runs in the worker thread before each request",
+	"post_request":     "runs in the worker thread after each response, once close() was called",
+	"child_exit":       "runs in the hook host after a worker exited",
+	"worker_exit":      "runs in the worker as it exits",
+	"nworkers_changed": "runs in the hook host at start (old_value None) and on SIGTTIN/SIGTTOU",
+	"on_exit":          "runs in the hook host just before gowsgi exits",
+}
+
+// lookupID reads a --user or --group value as gunicorn does: a number, or
+// a name to look up.
+func lookupID(v string, group bool) (int, error) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return n, nil
 	}
+	if group {
+		g, err := user.LookupGroup(v)
+		if err != nil {
+			return -1, fmt.Errorf("no group named %q", v)
+		}
+		n, _ := strconv.Atoi(g.Gid)
+		return n, nil
+	}
+	u, err := user.Lookup(v)
+	if err != nil {
+		return -1, fmt.Errorf("no user named %q", v)
+	}
+	n, _ := strconv.Atoi(u.Uid)
+	return n, nil
 }
 
 // workerClass sorts a gunicorn worker class into what gowsgi does with it:

@@ -44,6 +44,24 @@ type Config struct {
 	// Mode "template" (--preload): load the app, then fork workers on
 	// request instead of serving (see internal/wire for the frames).
 	Mode string `json:"mode,omitempty"`
+
+	// Age is the worker's number (gunicorn's worker.age); a worker forked
+	// by the template gets its own in the Fork frame.
+	Age int `json:"age,omitempty"`
+	// MasterPID is gowsgi's pid (the hooks' server.pid).
+	MasterPID int `json:"master_pid,omitempty"`
+	// Hooks is the gunicorn config file whose worker-side server hooks
+	// (HookNames) the worker runs. The effective settings for the hooks'
+	// worker.cfg come in the environment (SettingsEnv), not in argv, which
+	// any local user can read: raw_env values may be secrets.
+	Hooks     string   `json:"hooks,omitempty"`
+	HookNames []string `json:"hook_names,omitempty"`
+	// ProcName is the NAME in the process title "gowsgi: worker [NAME]".
+	ProcName string `json:"proc_name,omitempty"`
+	// ServerSoftware is the environ's SERVER_SOFTWARE.
+	ServerSoftware string `json:"server_software,omitempty"`
+	// PasteGlobal are KEY=VALUE pairs for a paste: target's global_conf.
+	PasteGlobal []string `json:"paste_global,omitempty"`
 	// LogConfig configures the app's Python logging before it is imported.
 	LogConfig
 }
@@ -56,6 +74,11 @@ type LogConfig struct {
 	JSONFile string          `json:"logconfig_json,omitempty"`
 	Dict     json.RawMessage `json:"logconfig_dict,omitempty"`
 }
+
+// SettingsEnv is the environment variable that hands a worker the
+// effective settings (JSON, by gunicorn name) for its hooks; the worker
+// removes it from os.environ before loading the app.
+const SettingsEnv = "GOWSGI_HOOK_SETTINGS"
 
 // Args returns the interpreter arguments that start a worker.
 func (c Config) Args() []string {

@@ -66,6 +66,8 @@ def load_app(target):
     import importlib
     import importlib.util
 
+    if target.startswith('paste:'):
+        return load_paste(target[len('paste:'):])
     spec, _, expr = target.partition(':')
     if spec.endswith('.py') or os.sep in spec:
         path = os.path.abspath(spec)
@@ -137,6 +139,267 @@ def load_app(target):
     return obj, '%s:%s' % (spec, expr)
 
 
+# ---------------------------------------------------------------- server hooks and titles
+
+class HookCfg:
+    """worker.cfg and server.cfg: the effective settings by gunicorn name."""
+
+    def __init__(self, settings):
+        self.__dict__.update(settings)
+        self.settings = dict(settings)
+
+    def __getattr__(self, name):
+        raise AttributeError('No configuration setting for: %s' % name)
+
+
+def hook_logger(level):
+    """A logger like gunicorn's error log (info, warning, error, debug,
+    exception, critical), writing to stderr in gunicorn's format."""
+    import logging
+    log = logging.getLogger('gunicorn.error')
+    if not log.handlers:  # else --log-config configured it: leave it be
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter('[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s',
+                                         '%Y-%m-%d %H:%M:%S %z'))
+        log.addHandler(h)
+        log.setLevel(getattr(logging, str(level).upper(), logging.INFO))
+        log.propagate = False
+    return log
+
+
+class HookWorker:
+    """What worker-side hooks get as ``worker``: pid, ppid, age (gowsgi's
+    worker number), log, cfg, alive, booted."""
+
+    def __init__(self, age, cfg, log):
+        self.pid = os.getpid()
+        self.ppid = os.getppid()
+        self.age = age
+        self.cfg = cfg
+        self.log = log
+        self.alive = True
+        self.booted = False
+
+    def __str__(self):
+        return '<Worker %s>' % self.pid
+
+
+class HookServer:
+    """What worker-side hooks get as ``server`` (gunicorn's Arbiter, as far
+    as a worker can see it): pid (gowsgi's), cfg, log, num_workers."""
+
+    def __init__(self, pid, cfg, log):
+        self.pid = pid
+        self.cfg = cfg
+        self.log = log
+        self.num_workers = cfg.settings.get('workers')
+        self.proc_name = cfg.settings.get('proc_name') or cfg.settings.get('default_proc_name')
+        self.address = cfg.settings.get('bind') or []
+
+    def __str__(self):
+        return '<gowsgi master %s>' % self.pid
+
+
+class HookRequest:
+    """pre_request's and post_request's ``req``, built from the environ as
+    gunicorn's Request reads: method, uri, path, query, version, scheme,
+    headers as (NAME, value) pairs with upper-cased names."""
+
+    def __init__(self, environ):
+        self.method = environ.get('REQUEST_METHOD')
+        self.uri = environ.get('RAW_URI') or environ.get('REQUEST_URI')
+        self.path = environ.get('SCRIPT_NAME', '') + environ.get('PATH_INFO', '')
+        self.query = environ.get('QUERY_STRING', '')
+        self.fragment = ''
+        proto = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
+        try:
+            self.version = tuple(int(x) for x in proto.split('/', 1)[1].split('.'))
+        except (IndexError, ValueError):
+            self.version = (1, 1)
+        self.scheme = environ.get('wsgi.url_scheme', 'http')
+        headers = []
+        for k, v in environ.items():
+            if k.startswith('HTTP_'):
+                headers.append((k[5:].replace('_', '-'), v))
+            elif k in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+                headers.append((k.replace('_', '-'), v))
+        self.headers = headers
+        self.body = environ.get('wsgi.input')
+
+
+class HookResponse:
+    """post_request's ``resp``: status ("200 OK"), status_code, headers."""
+
+    def __init__(self, state):
+        self.status, self.headers = state if state is not None else (None, [])
+        try:
+            self.status_code = int(str(self.status).split(None, 1)[0])
+        except (ValueError, IndexError):
+            self.status_code = None
+
+
+class Hooks:
+    """The worker-side gunicorn server hooks of a config file: post_fork,
+    post_worker_init, pre_request, post_request, worker_int, worker_abort,
+    worker_exit. The file is executed once per process, as gunicorn (and
+    gowsgi's config reader) executes it. A hook that raises is logged with
+    its traceback, and the worker carries on."""
+
+    def __init__(self, cfg):
+        import types
+        settings = cfg.get('settings') or {}
+        self.fns = {}
+        mod = load_config_module(cfg['hooks'])
+        for name in cfg.get('hook_names') or ():
+            fn = getattr(mod, name, None)
+            if callable(fn) and not isinstance(fn, types.ModuleType):
+                self.fns[name] = fn
+        self.cfg = HookCfg(settings)
+        self.log = hook_logger(settings.get('loglevel', 'info'))
+        self.server = HookServer(cfg.get('master_pid'), self.cfg, self.log)
+        self.worker = HookWorker(cfg.get('age'), self.cfg, self.log)
+        self.requests = 'pre_request' in self.fns or 'post_request' in self.fns
+
+    def call(self, name, *args):
+        fn = self.fns.get(name)
+        if fn is None:
+            return
+        try:
+            fn(*args)
+        except BaseException:
+            self.log.error('Exception in %s hook:\n%s', name, traceback.format_exc().rstrip())
+
+    def pre_request(self, environ):
+        req = HookRequest(environ)
+        self.call('pre_request', self.worker, req)
+        return req
+
+    def post_request(self, req, environ, state):
+        self.call('post_request', self.worker, req, environ, HookResponse(state))
+
+    def exiting(self):
+        """worker_exit(server, worker), once."""
+        if self.worker.alive:
+            self.worker.alive = False
+            self.call('worker_exit', self.server, self.worker)
+
+    def install_signals(self):
+        """worker_int on SIGINT and SIGQUIT, worker_abort on SIGABRT (sent by
+        gowsgi when a request ran past --timeout, after the stack dump, if
+        worker_abort or worker_exit is defined): the hook runs, then
+        worker_exit, then the worker exits (0 after worker_int, 1 after
+        worker_abort), as a gunicorn worker does."""
+        import signal
+
+        def ended(hook, code):
+            def handler(signum, frame):
+                self.call(hook, self.worker)
+                self.exiting()
+                for f in (sys.stdout, sys.stderr):
+                    try:
+                        f.flush()
+                    except Exception:
+                        pass
+                os._exit(code)
+            return handler
+
+        if 'worker_int' in self.fns:
+            signal.signal(signal.SIGINT, ended('worker_int', 0))
+            signal.signal(signal.SIGQUIT, ended('worker_int', 0))
+        if 'worker_abort' in self.fns or 'worker_exit' in self.fns:
+            signal.signal(signal.SIGABRT, ended('worker_abort', 1))
+
+
+def load_config_module(location):
+    """Execute a gunicorn config file (or import python:module) as module
+    __config__, the way gunicorn and internal/config/loadconf.py do; what it
+    prints goes to stderr."""
+    import importlib
+    import importlib.machinery
+    import importlib.util
+    if location.startswith('python:'):
+        return importlib.import_module(location[len('python:'):])
+    filename = location[len('file:'):] if location.startswith('file:') else location
+    here = os.path.dirname(os.path.abspath(filename))
+    if here not in sys.path:
+        sys.path.insert(1, here)
+    name = '__config__'
+    if os.path.splitext(filename)[1] in ('.py', '.pyc'):
+        spec = importlib.util.spec_from_file_location(name, filename)
+    else:
+        loader = importlib.machinery.SourceFileLoader(name, filename)
+        spec = importlib.util.spec_from_file_location(name, filename, loader=loader)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    out = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        spec.loader.exec_module(mod)
+    finally:
+        sys.stdout = out
+    return mod
+
+
+def set_title(title, comm):
+    """Name this process for ps and top: the command line becomes title
+    (written over argv's memory through /proc/self/mem, as setproctitle
+    does; Python has copied argv already) and comm becomes comm (prctl
+    PR_SET_NAME, 15 bytes). Silently skipped where either is unavailable."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(15, comm.encode('utf-8', 'replace')[:15] + b'\0', 0, 0, 0)
+    except Exception:
+        pass
+    try:
+        with open('/proc/self/stat', 'rb') as f:
+            stat = f.read()
+        fields = stat[stat.rindex(b')') + 2:].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end
+        data = title.encode('utf-8', 'replace')[:end - start - 1]
+        with open('/proc/self/mem', 'r+b', buffering=0) as mem:
+            mem.seek(start)
+            mem.write(data + b'\0' * (end - start - len(data)))
+    except Exception:
+        pass
+
+
+def name_process(cfg, role):
+    """"gowsgi: worker [NAME]" (or "preload"), NAME being --proc-name or
+    the app, as gunicorn's "gunicorn: worker [NAME]"."""
+    name = cfg.get('proc_name') or cfg['target']
+    set_title('gowsgi: %s [%s]' % (role, name), cfg.get('proc_name') or 'gowsgi-' + role)
+
+
+PASTE_GLOBAL = []  # KEY=VALUE pairs (--paste-global), set by main
+
+
+def load_paste(path):
+    """A PasteDeploy .ini app (gunicorn's --paste): logging configured from
+    the file when it has a [loggers] section, then paste.deploy.loadapp."""
+    import configparser
+    try:
+        from paste.deploy import loadapp
+    except ImportError:
+        raise LoadError('--paste %s needs PasteDeploy, which %s cannot import (pip install PasteDeploy, or apt-get install python3-pastedeploy)'
+                        % (path, sys.executable))
+    if not os.path.isfile(path):
+        raise LoadError('file not found: %s' % path)
+    global_conf = {}
+    for item in PASTE_GLOBAL:
+        k, _, v = item.partition('=')
+        global_conf[k.strip()] = v.strip()
+    here = os.path.dirname(os.path.abspath(path))
+    parser = configparser.ConfigParser()
+    parser.read([path])
+    if parser.has_section('loggers'):
+        import logging.config
+        defaults = {'__file__': os.path.abspath(path), 'here': here}
+        defaults.update(global_conf)
+        logging.config.fileConfig(path, defaults, disable_existing_loggers=False)
+    app = loadapp('config:%s' % os.path.abspath(path), relative_to=here, global_conf=global_conf)
+    return app, 'paste:%s' % path
+
+
 # ---------------------------------------------------------------- wsgi objects
 
 class FileWrapper:
@@ -168,10 +431,12 @@ class Slot:
     """One worker thread's end of the wire: reads request frames, runs the
     application, writes response frames."""
 
-    def __init__(self, sock, app, base_environ):
+    def __init__(self, sock, app, base_environ, hooks=None):
         self.sock = sock
         self.app = app
         self.base = base_environ
+        # pre_request/post_request hooks, when the config file has them.
+        self.hooks = hooks if hooks is not None and hooks.requests else None
         self.buf = bytearray(1 << 16)
         self.view = memoryview(self.buf)
         self.start = self.end = 0
@@ -376,6 +641,8 @@ class Slot:
         else:
             environ['wsgi.input'] = BytesIO(body)
         head_only = environ.get('REQUEST_METHOD') == 'HEAD'
+        hooks = self.hooks
+        req = hooks.pre_request(environ) if hooks is not None else None
         state = None       # (status, headers) once start_response was called
         head_sent = False
         # The most body bytes worth producing: 0 for HEAD, else the
@@ -471,6 +738,8 @@ class Slot:
             # SystemExit, KeyboardInterrupt and GeneratorExit too: they end
             # this request, never the slot's thread.
             self.fail(rid, environ, e, head_sent)
+            if not head_sent:
+                state = ('500 Internal Server Error', [])  # what the client gets, for post_request
         finally:
             close = getattr(result, 'close', None)
             if close is not None:
@@ -482,6 +751,8 @@ class Slot:
             inp = environ.get('wsgi.input')
             if body is None and inp is not None:
                 inp.close()
+            if hooks is not None:
+                hooks.post_request(req, environ, state)
 
     def fail(self, rid, environ, exc, head_sent):
         tb = traceback.format_exc()
@@ -684,6 +955,9 @@ def become_worker(control, wake, fds):
     return socket.socket(fileno=4)
 
 
+FORKED_AGE = [None]  # in a forked worker: its number, from the Fork frame
+
+
 def run_template(control, ready):
     """--preload: the app is loaded. Fork a worker for each Fork frame on the
     control socket, answer Forked with its pid, and report each child that
@@ -737,9 +1011,12 @@ def run_template(control, ready):
                 if ftype != T_FORK:
                     log('preload template: unexpected frame %r; exiting' % chr(ftype))
                     sys.exit(5)
-                want = json.loads(payload)['fds']
+                req = json.loads(payload)
+                want = req['fds']
                 mine, fds = fds[:want], fds[want:]
                 child = fork_worker(control, mine)
+                if child is not None:
+                    FORKED_AGE[0] = req.get('age')
     except (BrokenPipeError, ConnectionResetError):
         pass  # gowsgi is gone
     if child is None:
@@ -752,6 +1029,11 @@ def main():
     import faulthandler
 
     cfg = json.loads(sys.argv[1])
+    # The settings for the hooks' worker.cfg: in the environment, not in
+    # argv (see pyshim.SettingsEnv), and not for the app.
+    settings = os.environ.pop('GOWSGI_HOOK_SETTINGS', None)
+    if settings:
+        cfg['settings'] = json.loads(settings)
     control = socket.socket(fileno=4)
     template = cfg.get('mode') == 'template'
     if template:
@@ -761,8 +1043,17 @@ def main():
     faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     prepare(cfg)
+    PASTE_GLOBAL[:] = cfg.get('paste_global') or []
+    name_process(cfg, 'preload' if template else 'worker')
+    hooks = None
     try:
         apply_logconfig(cfg)
+        if cfg.get('hooks'):
+            hooks = Hooks(cfg)
+            if not template:
+                # An exec'd worker is "forked" now; the app is loaded next,
+                # as in a gunicorn worker without preload_app.
+                hooks.call('post_fork', hooks.server, hooks.worker)
         app, desc = load_app(cfg['target'])
     except LoadError as e:
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
@@ -776,6 +1067,14 @@ def main():
                                          'files': '\n'.join(app_files())})
         # From here on this is a worker forked from the template.
         faulthandler.register(signal.SIGUSR1, all_threads=True)
+        name_process(cfg, 'worker')
+        if hooks is not None:
+            hooks.worker.pid, hooks.worker.ppid, hooks.worker.age = os.getpid(), os.getppid(), FORKED_AGE[0]
+            hooks.call('post_fork', hooks.server, hooks.worker)
+    if hooks is not None:
+        hooks.install_signals()
+        hooks.call('post_worker_init', hooks.worker)
+        hooks.worker.booted = True
 
     threads = cfg['threads']
     base = {
@@ -787,10 +1086,12 @@ def main():
         'wsgi.file_wrapper': FileWrapper,
         'wsgi.input_terminated': True,
     }
+    if cfg.get('server_software'):
+        base['SERVER_SOFTWARE'] = cfg['server_software']
     slots = []
     for i in range(threads):
         sock = socket.socket(fileno=5 + i)
-        slots.append(Slot(sock, app, base))
+        slots.append(Slot(sock, app, base, hooks))
 
     def run(slot):
         try:
@@ -808,6 +1109,8 @@ def main():
              'files': '\n'.join(app_files())}
     send_frame(control, T_READY, _dumps(ready, 2))
     serve_control(control, slots)
+    if hooks is not None:
+        hooks.exiting()
     sys.exit(0)
 
 

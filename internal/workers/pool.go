@@ -84,6 +84,13 @@ type Options struct {
 	// (metrics, health probes); see Observer.
 	Observer Observer
 
+	// Hooks, when set, is told of gunicorn's server-hook moments (see
+	// Hooks); nil costs nothing.
+	Hooks Hooks
+	// Process is what each worker process is started with besides the
+	// app: worker-side hooks, title, user (see Process).
+	Process Process
+
 	Log *slog.Logger
 }
 

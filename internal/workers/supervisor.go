@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -72,6 +73,9 @@ type bootJob struct {
 	err     error
 	done    chan error
 }
+
+// whyTimeout is why a worker that ran past --timeout is retired.
+const whyTimeout = "a request ran past --timeout"
 
 // fatalBootFailures is how many boot failures in a row, with no worker left
 // serving, make the pool give up (gunicorn's "worker failed to boot").
@@ -281,7 +285,7 @@ func (s *supervisor) handle(ev event) {
 			return
 		}
 		w.killWhenDrained = true
-		w.why, w.reason = "a request ran past --timeout", ExitTimeout
+		w.why, w.reason = whyTimeout, ExitTimeout
 		s.retire(w)
 		s.manage()
 	case evRecycle:
@@ -302,6 +306,14 @@ func (s *supervisor) handle(ev event) {
 		}
 	case evKill:
 		if w := ev.w; s.workers[w] {
+			if grace := p.opts.Process.AbortGrace; grace > 0 && w.killWhenDrained && !w.abortSent && w.why == whyTimeout {
+				// worker_abort: the worker runs its hook and exits; killed
+				// if it has not after the grace.
+				w.abortSent = true
+				w.proc.Signal(syscall.SIGABRT)
+				time.AfterFunc(grace, func() { p.post(evKill{w}) })
+				return
+			}
 			if !w.killWhenDrained {
 				p.log.Warn("retired worker did not exit; killing it", "worker", w.ID, "pid", w.PID)
 			}
@@ -341,7 +353,11 @@ func (s *supervisor) boot(job *bootJob) {
 	}
 	id := int(p.nextID.Add(1))
 	ctx := s.ctx
+	gen := job.gen
 	go func() {
+		if h := p.opts.Hooks; h != nil && ctx.Err() == nil {
+			h.PreFork(HookWorker{ID: id, Gen: gen})
+		}
 		w, err := p.spawn(ctx, id)
 		if w != nil {
 			w.Gen = job.gen
@@ -476,6 +492,9 @@ func (s *supervisor) startReload() {
 		o.Ready(false)
 	}
 	p.log.Info("reloading: starting a new generation of workers", "generation", s.gen)
+	if h := p.opts.Hooks; h != nil {
+		h.Reloading()
+	}
 	if !p.opts.Preload {
 		for i := 0; i < s.target; i++ {
 			s.boot(job)
@@ -643,6 +662,9 @@ func (s *supervisor) exited(w *Worker) {
 		return
 	}
 	delete(s.workers, w)
+	if h := p.opts.Hooks; h != nil {
+		h.ChildExit(w.hookWorker())
+	}
 	if o := p.opts.Observer; o != nil {
 		o.WorkerExited(w.ID, w.PID, s.exitReason(w))
 	}
@@ -669,6 +691,12 @@ func (s *supervisor) scale(delta int) error {
 	if s.stopping {
 		return ErrStopped
 	}
+	old := s.target
+	defer func() {
+		if h := s.p.opts.Hooks; h != nil && s.target != old {
+			h.WorkersChanged(s.target, old)
+		}
+	}()
 	if delta > 0 {
 		s.target += delta
 		for i := 0; i < delta && s.reload == nil; i++ {

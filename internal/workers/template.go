@@ -241,7 +241,7 @@ func (t *template) fork(w *Worker, fds []*os.File) error {
 	for i, f := range fds {
 		raw[i] = int(f.Fd())
 	}
-	payload, _ := json.Marshal(map[string]int{"fds": len(fds)})
+	payload, _ := json.Marshal(map[string]int{"fds": len(fds), "age": w.ID})
 	frame := append(wire.AppendHeader(nil, wire.Fork, uint32(w.ID), len(payload)), payload...)
 	c := t.proc.control
 	c.SetWriteDeadline(time.Now().Add(forkTimeout))

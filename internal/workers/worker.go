@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -51,6 +52,7 @@ type Worker struct {
 	reason          string // the same as an Exit* constant, for the Observer
 	killWhenDrained bool   // timed out: killed, not stopped, once drained
 	stopSent        bool
+	abortSent       bool // SIGABRT sent for worker_abort (Process.AbortGrace)
 	expected        bool // its exit is not a crash
 }
 
@@ -177,18 +179,31 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	}
 	child = append([]*os.File{srcR}, child...)
 
-	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode, LogConfig: o.LogConfig}
+	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode, LogConfig: o.LogConfig,
+		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames,
+		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stderr
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if out := o.Process.Output; out != nil {
+		cmd.Stdout, cmd.Stderr = out, out // --daemon
+	}
 	if o.Output != nil {
 		cmd.Stdout, cmd.Stderr = o.Output, o.Output // --capture-output
 	}
 	cmd.Env = o.Env
+	if cfg.Hooks != "" && o.Process.Settings != nil {
+		b, err := json.Marshal(o.Process.Settings)
+		if err == nil {
+			cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], pyshim.SettingsEnv+"="+string(b))
+		}
+	}
 	// Its own process group: a terminal's Ctrl-C reaches gowsgi, which then
 	// shuts workers down in order instead of every process at once.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if cr := o.Process.Credential; cr != nil && os.Geteuid() == 0 && (cr.Uid != 0 || int(cr.Gid) != os.Getegid()) {
+		cmd.SysProcAttr.Credential = cr // --user/--group, while gowsgi is still root
+	}
 	proc, err := startExec(cmd)
 	if err != nil {
 		closeAll(parent)
