@@ -355,11 +355,7 @@ func TestGunicornRefusals(t *testing.T) {
 	}{
 		{[]string{"-k", "uvicorn.workers.UvicornWorker", "app:app"}, nil, "worker class uvicorn.workers.UvicornWorker serves ASGI/asyncio applications"},
 		{[]string{"--worker-class=myapp.workers.CustomWorker", "app:app"}, nil, "worker class myapp.workers.CustomWorker is not one gowsgi can stand in for"},
-		{[]string{"-D", "app:app"}, nil, "--daemon: gowsgi does not daemonize"},
 		{[]string{"--certfile", "cert.pem", "--keyfile", "key.pem", "app:app"}, nil, "--certfile cert.pem / --keyfile key.pem: open cert.pem: no such file or directory"},
-		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--daemon"}, "GUNICORN_CMD_ARGS: --daemon: gowsgi does not daemonize"},
-		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: daemon: gowsgi does not daemonize"},
-		{[]string{"--user", "gowsgi-no-such-user", "app:app"}, nil, "--user: gowsgi does not switch users"},
 		{[]string{"--paste", "production.ini"}, nil, "--paste: production.ini: no such file"},
 		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--dirty-workers 2"}, "GUNICORN_CMD_ARGS: --dirty-workers: gowsgi has no dirty arbiters"},
 		{[]string{"-c", "bad.conf.py", "app:app"}, nil, "bad.conf.py: dirty_workers: gowsgi has no dirty arbiters"},
