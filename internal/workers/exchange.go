@@ -110,6 +110,7 @@ type Exchange struct {
 	rb       *respBuffer
 	aborted  bool
 	closed   bool
+	resp     Response // what Head returns
 }
 
 // Send dispatches req to a worker slot: an idle one, or a busy one that is
@@ -205,27 +206,14 @@ func (x *Exchange) awaitTurn() error {
 }
 
 func (x *Exchange) waitPrev() error {
+	// The slot's watch (Slot.watchTurn) asks for this request back if the
+	// one ahead of it turns slow.
 	t := x.t
-	var timer <-chan time.Time
-	var tm *time.Timer
-	if t.revoked != nil {
-		tm = time.NewTimer(revokeAfter)
-		defer tm.Stop()
-		timer = tm.C
-	}
-	for {
-		select {
-		case <-t.prev:
-			return nil
-		case <-t.revoked:
-			return errRevoked
-		case <-timer:
-			if t.slot.requestRevoke(t) {
-				timer = nil
-			} else {
-				tm.Reset(revokeAfter) // another request is out; ask again later
-			}
-		}
+	select {
+	case <-t.prev:
+		return nil
+	case <-t.revoked:
+		return errRevoked
 	}
 }
 
@@ -298,7 +286,8 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		}
 		return nil, he
 	}
-	resp := &Response{Status: status}
+	resp := &x.resp
+	resp.Status = status
 	switch h.Type {
 	case wire.File:
 		f := s.takeFile()

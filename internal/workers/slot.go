@@ -39,6 +39,8 @@ type Slot struct {
 	queue    []*ticket     // issued, not yet released, in wire order
 	inflight int32         // len(queue)
 	nextID   uint32        // last request id given out
+	watch    *time.Timer   // fires revokeAfter into a turn with requests queued behind (see watchTurn)
+	watching bool          // watch is armed
 	revoking uint32        // lowest id a revoke request is out for; 0: none
 	answered chan struct{} // closed when the worker answers that request
 	brokenAt uint32        // first request id that may have started when the stream broke
@@ -110,6 +112,7 @@ func (s *Slot) issue(frame, body []byte, file *os.File, pipelined bool) (*ticket
 	}
 	if pipelined {
 		t.revoked = make(chan struct{})
+		s.armWatchLocked(revokeAfter)
 	}
 	s.queue = append(s.queue, t)
 	s.inflight++
@@ -264,6 +267,50 @@ func (s *Slot) requestRevoke(t *ticket) bool {
 		return false
 	}
 	return true
+}
+
+// armWatchLocked makes sure the slot's watch fires within d: one timer per
+// slot, not per queued request, watches whether the request now running
+// turns slow while others wait behind it. s.mu is held.
+func (s *Slot) armWatchLocked(d time.Duration) {
+	if s.watching {
+		return
+	}
+	s.watching = true
+	if s.watch == nil {
+		s.watch = time.AfterFunc(d, s.watchTurn)
+	} else {
+		s.watch.Reset(d)
+	}
+}
+
+// watchTurn runs revokeAfter into a turn that had requests queued behind
+// it: if that turn is still running, the requests behind it are asked
+// back (they are served elsewhere); otherwise the watch is re-armed for the
+// turn running now, while requests still wait.
+func (s *Slot) watchTurn() {
+	s.mu.Lock()
+	s.watching = false
+	if len(s.queue) < 2 || s.broken.Load() {
+		s.mu.Unlock()
+		return
+	}
+	age := time.Duration(time.Now().UnixNano() - s.turnAt.Load())
+	if age < revokeAfter {
+		s.armWatchLocked(revokeAfter - age)
+		s.mu.Unlock()
+		return
+	}
+	behind := s.queue[1]
+	s.mu.Unlock()
+	if behind.revoked != nil {
+		s.requestRevoke(behind)
+	}
+	s.mu.Lock()
+	if len(s.queue) >= 2 {
+		s.armWatchLocked(revokeAfter) // the answer, or the next turn, comes first
+	}
+	s.mu.Unlock()
 }
 
 // claimTurn starts t's turn once the tickets before it are done: from now
