@@ -9,7 +9,8 @@
 # between rounds), wrk -t1 -c50 for AB_DURATION seconds (default 5) after a
 # 1 s warm-up; it prints the median requests/s of each and B/A.
 # Tunables: AB_ROUNDS (5), AB_DURATION (5), AB_WORKERS (1), AB_THREADS (1),
-#   AB_CONNS (50), BENCH_PYTHON (/usr/bin/python3).
+#   AB_CONNS (50), AB_ARGS_A / AB_ARGS_B (extra gowsgi options for A or B,
+#   e.g. a feature switched off), BENCH_PYTHON (/usr/bin/python3).
 set -Eeuo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,9 +45,10 @@ build "$2" B
 
 PORT=$((20000 + RANDOM % 20000))
 SRV=""
-run() { # bin scenario -> prints req/s
+run() { # bin scenario extra-args -> prints req/s
   local bin=$1 sc=$2 out
-  "$bin" "${APP[$sc]}" --chdir "$BENCH_DIR/apps" --python "$PY" -b "127.0.0.1:$PORT" \
+  local extra=($3)
+  "$bin" "${APP[$sc]}" "${extra[@]}" --chdir "$BENCH_DIR/apps" --python "$PY" -b "127.0.0.1:$PORT" \
     -w "$WORKERS" --threads "$THREADS" --no-access-log --log-level warning >"$WORK/srv.log" 2>&1 &
   SRV=$!
   for _ in $(seq 200); do
@@ -67,7 +69,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for sc in "${SCENARIOS[@]}"; do
     if ((r % 2)); then order=(A B); else order=(B A); fi
     for v in "${order[@]}"; do
-      rps=$(run "$WORK/gowsgi-$v" "$sc")
+      args=${AB_ARGS_A:-}; [[ $v == B ]] && args=${AB_ARGS_B:-}
+      rps=$(run "$WORK/gowsgi-$v" "$sc" "$args")
       echo "$rps" >>"$WORK/$sc.$v"
       printf 'round %d %-10s %s %s req/s\n' "$r" "$sc" "$v" "$rps" >&2
     done

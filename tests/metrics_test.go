@@ -453,3 +453,26 @@ func TestWorkerRestartReasons(t *testing.T) {
 		t.Errorf("restarts{reason=crash} = %v, want 0", c)
 	}
 }
+
+// --request-id pass keeps a trusted peer's ID and makes none up; off leaves
+// the header to the application.
+func TestRequestIDModes(t *testing.T) {
+	pass, _ := StartProbe(t, "--request-id", "pass")
+	resp, body := get(t, pass, "GET", "/env", nil)
+	if id := resp.Header.Get("X-Request-ID"); id != "" || strings.Contains(body, "HTTP_X_REQUEST_ID") {
+		t.Errorf("pass made up an ID: %q", id)
+	}
+	resp, body = get(t, pass, "GET", "/env", nil, "X-Request-ID", "from-proxy-7")
+	if id := resp.Header.Get("X-Request-ID"); id != "from-proxy-7" || !strings.Contains(body, `"HTTP_X_REQUEST_ID": "from-proxy-7"`) {
+		t.Errorf("pass: response %q, environ %s", id, body)
+	}
+	off, _ := StartProbe(t, "--request-id", "off")
+	resp, _ = get(t, off, "GET", "/env", nil)
+	if id := resp.Header.Get("X-Request-ID"); id != "" {
+		t.Errorf("off generated %q", id)
+	}
+	code, _, stderr := runGowsgi(t, 30*time.Second, probe, "--request-id", "maybe")
+	if code != 2 || !strings.Contains(stderr, "expected generate, pass or off") {
+		t.Errorf("bad --request-id: %d %s", code, stderr)
+	}
+}

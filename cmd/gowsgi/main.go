@@ -216,7 +216,7 @@ func run(args []string) int {
 		return fail(2, "%v", err)
 	}
 	handler.AccessLog = accessLog
-	handler.Observer = obs.frontObserver(handler.Scheme)
+	handler.Observer = obs.frontObserver(handler.Scheme, cfg.RequestID)
 	srv := &http1.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.HeaderTimeout,

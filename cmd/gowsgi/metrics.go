@@ -87,8 +87,11 @@ func (o *observability) watchPool(p *workers.Pool) {
 
 // frontObserver is the front's Observer: request IDs always, metrics and
 // spans when they are on. scheme is the handler's wsgi.url_scheme.
-func (o *observability) frontObserver(scheme string) front.Observer {
-	return &requestObserver{m: o.metrics, tr: o.tracer, scheme: scheme}
+func (o *observability) frontObserver(scheme, requestID string) front.Observer {
+	if requestID == "off" && o.metrics == nil && o.tracer == nil {
+		return nil // nothing to observe: no cost per request
+	}
+	return &requestObserver{m: o.metrics, tr: o.tracer, scheme: scheme, ids: requestID}
 }
 
 // draining makes /readyz answer 503 from the start of shutdown.
@@ -117,12 +120,22 @@ type requestObserver struct {
 	m      *metrics.Metrics
 	tr     *tracing.Tracer
 	scheme string
+	ids    string // --request-id: generate, pass or off
 }
 
 func (o *requestObserver) Begin(r *http1.Request) front.Observation {
-	ob := front.Observation{Start: time.Now()}
+	var ob front.Observation
+	if o.m != nil || o.tr != nil {
+		ob.Start = time.Now()
+	}
 	trusted := trustedPeer(r.RemoteAddr)
-	id := tracing.ApplyRequestID(r, trusted)
+	var id string
+	switch o.ids {
+	case "generate":
+		id = tracing.ApplyRequestID(r, trusted)
+	case "pass":
+		id = tracing.PassRequestID(r, trusted)
+	}
 	if o.m != nil {
 		o.m.Begin()
 	}

@@ -212,6 +212,10 @@ type Config struct {
 	// (gunicorn's proxy_allow_ips).
 	ProxyAllowIPs []string
 
+	// RequestID says what happens to X-Request-ID: "generate" (a trusted
+	// peer's own, else a new one), "pass" (a trusted peer's own only) or
+	// "off" (an ordinary header).
+	RequestID string
 	// MetricsBind is HOST:PORT for Prometheus metrics (/metrics) and the
 	// health probes (/healthz, /readyz), apart from the app's binds;
 	// "" = none.

@@ -381,6 +381,18 @@ func init() {
 			return nil
 		}, sh)
 
+	_, sh = strField(func(c *Config) *string { return &c.RequestID })
+	row("request-id", f("--request-id"), "", Native, tString, "generate",
+		"X-Request-ID: generate (a trusted peer's own, else a new one), pass (only a trusted peer's own), off; it reaches the app as HTTP_X_REQUEST_ID, goes back in the response and into the logs", "",
+		func(c *Config, v string) error {
+			switch v = strings.ToLower(strings.TrimSpace(v)); v {
+			case "generate", "pass", "off":
+				c.RequestID = v
+				return nil
+			}
+			return fmt.Errorf("%q: expected generate, pass or off", v)
+		}, sh)
+
 	// --- bodies and responses ---------------------------------------------
 	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxBodySize })
 	row("max-body-size", f("--max-body-size"), "", Native, tString, "0", "largest request body accepted (e.g. 10M); larger gets 413; 0 = unlimited", "", a, sh)

@@ -55,6 +55,22 @@ func ApplyRequestID(r *http1.Request, trusted bool) string {
 	return id
 }
 
+// PassRequestID keeps a trusted peer's own X-Request-ID (as ApplyRequestID
+// does) and returns it; any other X-Request-ID field is removed, and none
+// is made up ("" then).
+func PassRequestID(r *http1.Request, trusted bool) string {
+	id, ok := get(r, RequestIDHeader)
+	if !ok {
+		return ""
+	}
+	if trusted && validID(id) {
+		set(r, RequestIDHeader, id)
+		return id
+	}
+	del(r, RequestIDHeader)
+	return ""
+}
+
 // NewID returns 16 random bytes as 32 hex digits. The bytes come from the
 // runtime's per-thread generator (math/rand/v2): no lock, no system call.
 // Request IDs need to be unique, not unguessable.

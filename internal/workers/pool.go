@@ -103,8 +103,9 @@ var (
 
 // Pool is the set of workers and the way to them.
 type Pool struct {
-	opts Options
-	log  *slog.Logger
+	opts  Options
+	log   *slog.Logger
+	debug bool // the log takes debug lines
 
 	// Data plane.
 	idle     chan *Slot              // idle slots of serving workers
@@ -152,6 +153,7 @@ func New(o Options) *Pool {
 	return &Pool{
 		opts:     o,
 		log:      o.Log,
+		debug:    o.Log.Enabled(context.Background(), slog.LevelDebug),
 		idle:     make(chan *Slot, maxSlots),
 		roomy:    make(chan *Slot, maxSlots),
 		stopping: make(chan struct{}),
@@ -286,7 +288,7 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 		return nil, ErrQueueFull
 	}
 	defer p.waiting.Add(-1)
-	if p.log.Enabled(context.Background(), slog.LevelDebug) {
+	if p.debug {
 		p.log.Debug("request queued", "waiting", n)
 	}
 	var timeout <-chan time.Time
