@@ -632,3 +632,20 @@ func TestRaceBuildReloadAndSignals(t *testing.T) {
 		t.Errorf("no request served: %v %v", r.status, r.errs)
 	}
 }
+
+// gunicorn's limit_request_field_size: one header field longer than the
+// limit (8190 by default) gets 431; the limit can be raised.
+func TestHeaderFieldSizeLimit(t *testing.T) {
+	long := "X-Long: " + strings.Repeat("a", 8190) + "\r\n"
+	s := StartServer(t, probe)
+	if out := raw(t, s.Addr, "GET / HTTP/1.1\r\nHost: x\r\n"+long+"\r\n", 5*time.Second); !strings.HasPrefix(out, "HTTP/1.1 431 ") {
+		t.Fatalf("a %d-byte field: %.60q, want 431", len(long)-2, out)
+	}
+	if out := raw(t, s.Addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Short: "+strings.Repeat("a", 8000)+"\r\n\r\n", 5*time.Second); !strings.HasPrefix(out, "HTTP/1.1 200 ") {
+		t.Fatalf("an 8 KB field: %.60q, want 200", out)
+	}
+	big := StartServer(t, probe, "--limit-request-field_size", "20000")
+	if out := raw(t, big.Addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"+long+"\r\n", 5*time.Second); !strings.HasPrefix(out, "HTTP/1.1 200 ") {
+		t.Fatalf("with the limit raised: %.60q, want 200", out)
+	}
+}

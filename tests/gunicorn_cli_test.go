@@ -208,7 +208,7 @@ func TestGunicornCommandLines(t *testing.T) {
 				"graceful_timeout": "10 flag", "max_requests": "1000 flag", "limit_request_field_size": "16380 flag",
 				"raw_env": `["A=1","B=2"] flag`, "preload_app": "true flag", "umask": "79 flag", "pythonpath": `["lib","vendor"] flag`,
 				"loglevel": `"debug" flag`},
-			[]string{"--limit-request-field-size: gowsgi limits the whole header section"}},
+			nil},
 		{"gunicorn --bind=unix:/tmp/gowsgi-cli.sock --workers=2 --log-file - --limit-request-field-size 100 --backlog 64 " +
 			"--worker-tmp-dir /dev/shm --statsd-host localhost:8125 --capture-output -k gevent --worker-connections 30 app:app",
 			map[string]string{"bind": `["unix:/tmp/gowsgi-cli.sock"] flag`, "workers": "2 flag", "errorlog": `"-" flag`,

@@ -227,6 +227,7 @@ func run(args []string) int {
 		MaxRequestLine:    cfg.MaxRequestLine,
 		MaxHeaderBytes:    int(cfg.MaxHeaderBytes),
 		MaxHeaderFields:   cfg.MaxHeaderFields,
+		MaxFieldBytes:     fieldLimit(cfg.MaxFieldBytes),
 		MaxConns:          cfg.MaxConnections,
 		ErrorLog:          log,
 	}
@@ -358,4 +359,12 @@ func listenURL(l net.Listener) string {
 		return "unix:" + l.Addr().String()
 	}
 	return "http://" + l.Addr().String()
+}
+
+// fieldLimit turns gunicorn's 0 ("no per-field limit") into http1's -1.
+func fieldLimit(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

@@ -143,6 +143,9 @@ type Config struct {
 	// MaxHeaderFields bounds the number of request header fields; more gets
 	// 431.
 	MaxHeaderFields int
+	// MaxFieldBytes bounds one request header field line, in bytes; longer
+	// gets 431 (gunicorn's limit_request_field_size). 0 = no per-field limit.
+	MaxFieldBytes int
 	// BootTimeout is the time a worker may take to import the app.
 	BootTimeout time.Duration
 	// Timeout: a worker silent this long on one request has its stacks
@@ -286,7 +289,6 @@ type Config struct {
 
 	noAccessLog       bool   // --no-access-log, folded into AccessLog
 	workerConnections int    // gunicorn's worker_connections, folded into Threads
-	fieldSize         int64  // gunicorn's limit_request_field_size, folded into MaxHeaderBytes
 	logLevelName      string // LogLevel as gunicorn names it, for --print-config
 	sslVersion        string // ssl_version as given, for --print-config
 }

@@ -427,8 +427,8 @@ func (c *Config) finish() error {
 		c.MaxRequestLine = 8190
 		c.Warnings = append(c.Warnings, g.origin+": 0 (no limit) is not offered; request lines are limited to 8190 bytes, gunicorn's largest limit")
 	}
-	if c.fieldSize > c.MaxHeaderBytes {
-		c.MaxHeaderBytes = c.fieldSize
+	if int64(c.MaxFieldBytes) > c.MaxHeaderBytes {
+		c.MaxHeaderBytes = int64(c.MaxFieldBytes) // one such field must fit the section
 	}
 	if c.WorkerClass == "" {
 		c.WorkerClass = "sync"

@@ -452,14 +452,10 @@ func init() {
 	row("max-connections", f("--max-connections"), "", Native, tInt, "10000", "open client connections; beyond, new ones wait to be accepted", "", a, sh)
 	a, sh = intField(0, func(c *Config) *int { return &c.MaxRequestLine })
 	row("limit-request-line", f("--limit-request-line"), "limit_request_line", Native, tInt, "8190", "longest request line; longer gets 414", "same (gowsgi's default is 8190, gunicorn's 4094)", a, sh)
-	row("limit-request-field-size", f("--limit-request-field-size", "--limit-request-field_size"), "limit_request_field_size", Noticed, tInt, "",
-		"gunicorn's per-field limit: raises --limit-request-header-size to at least this",
-		"gowsgi limits the whole header section (--limit-request-header-size); it is raised to at least this many bytes",
-		func(c *Config, v string) error {
-			n, err := ParseSize(v)
-			c.fieldSize = n
-			return err
-		}, nil)
+	a, sh = intField(0, func(c *Config) *int { return &c.MaxFieldBytes })
+	row("limit-request-field-size", f("--limit-request-field-size", "--limit-request-field_size"), "limit_request_field_size", Honoured, tInt, "8190",
+		"longest request header field line (name and value); longer gets 431; 0 = no limit but --limit-request-header-size",
+		"same (0 = no per-field limit; the whole header section stays bounded by --limit-request-header-size)", a, sh)
 	a, sh = sizeField(func(c *Config) *int64 { return &c.MaxHeaderBytes })
 	row("limit-request-header-size", f("--limit-request-header-size"), "", Native, tString, "64K", "largest request header section; larger gets 431", "", a, sh)
 	a, sh = intField(0, func(c *Config) *int { return &c.MaxHeaderFields })

@@ -316,7 +316,7 @@ func (c *conn) readHead() int {
 					return c.buildRequest(&rl, le+1)
 				}
 				hb += len(line) + 1
-				if hb > cfg.maxHeaderBytes {
+				if hb > cfg.maxHeaderBytes || len(line)-1 > cfg.maxFieldBytes {
 					return 431
 				}
 				if !cr {
@@ -343,7 +343,7 @@ func (c *conn) readHead() int {
 			if l-1 > cfg.maxRequestLine {
 				return 414
 			}
-		} else if l >= 2 && hb+l+1 > cfg.maxHeaderBytes {
+		} else if l >= 2 && (hb+l+1 > cfg.maxHeaderBytes || l-1 > cfg.maxFieldBytes) {
 			return 431
 		}
 

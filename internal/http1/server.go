@@ -71,6 +71,11 @@ type Server struct {
 	// default is 100.
 	MaxHeaderFields int
 
+	// MaxFieldBytes bounds one header field line (name, colon and value);
+	// a longer one gets 431, as gunicorn's limit_request_field_size. The
+	// default is 8190; negative means no bound beyond MaxHeaderBytes.
+	MaxFieldBytes int
+
 	// MaxConns limits the number of open connections. At the limit the
 	// server stops accepting until one closes; 0 means no limit.
 	MaxConns int
@@ -102,6 +107,7 @@ type config struct {
 	maxRequestLine    int
 	maxHeaderBytes    int
 	maxHeaderFields   int
+	maxFieldBytes     int
 	maxHead           int // largest buffer a request head may need
 	log               *slog.Logger
 }
@@ -135,6 +141,7 @@ func (s *Server) init() {
 			maxRequestLine:    orInt(s.MaxRequestLine, 8190),
 			maxHeaderBytes:    orInt(s.MaxHeaderBytes, 65536),
 			maxHeaderFields:   orInt(s.MaxHeaderFields, 100),
+			maxFieldBytes:     orInt(s.MaxFieldBytes, 8190),
 			log:               s.ErrorLog,
 		}
 		if s.BodyMinRate > 0 {
@@ -142,6 +149,9 @@ func (s *Server) init() {
 		}
 		if s.cfg.log == nil {
 			s.cfg.log = slog.Default()
+		}
+		if s.MaxFieldBytes < 0 {
+			s.cfg.maxFieldBytes = s.cfg.maxHeaderBytes
 		}
 		s.cfg.maxHead = s.cfg.maxRequestLine + s.cfg.maxHeaderBytes + 16
 		s.done = make(chan struct{})

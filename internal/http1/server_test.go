@@ -692,7 +692,7 @@ func TestLargeHead(t *testing.T) {
 		got <- snapshot(r)
 		w.WriteHeader(200, "OK", nil)
 	})
-	big := strings.Repeat("v", 30000)
+	big := strings.Repeat("v", 8000) // fields up to the default per-field limit (8190)
 	c := dial(t, addr)
 	// Sent in pieces, so the buffer fills, compacts and grows.
 	head := "GET /" + strings.Repeat("p", 8000) + " HTTP/1.1\r\nHost: x\r\nBig: " + big + "\r\nBig2: " + big + "\r\n\r\n"
@@ -712,7 +712,13 @@ func TestLargeHead(t *testing.T) {
 		t.Fatalf("%s", r.Raw)
 	}
 	c = dial(t, addr)
-	c.send("GET / HTTP/1.1\r\nHost: x\r\nBig: " + big + "\r\nBig2: " + big + "\r\nBig3: " + big + "\r\n\r\n")
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("Big: "+big+"\r\n", 9) + "\r\n")
+	if r := c.read("GET"); r.Status != 431 {
+		t.Fatalf("%s", r.Raw)
+	}
+	// One field over the per-field limit (gunicorn's limit_request_field_size).
+	c = dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\nBig: " + strings.Repeat("v", 8190) + "\r\n\r\n")
 	if r := c.read("GET"); r.Status != 431 {
 		t.Fatalf("%s", r.Raw)
 	}
