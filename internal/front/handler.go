@@ -148,8 +148,9 @@ func (h *Handler) refused(w responseWriter, r *request, err error) {
 func (h *Handler) relay(w responseWriter, r *request, x *workers.Exchange) {
 	fp := fieldBufs.Get().(*[]http1.Field)
 	fields := (*fp)[:0]
+	ow := w // the access log looks the fields up by the engine's writer, not a compressing wrapper
 	defer func() {
-		h.AccessLog.KeepResponseHeader(w, fields) // for %({name}o)s; the fields are recycled
+		h.AccessLog.KeepResponseHeader(ow, fields) // for %({name}o)s; the fields are recycled
 		clear(fields)
 		*fp = fields[:0]
 		fieldBufs.Put(fp)
