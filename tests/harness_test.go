@@ -46,8 +46,14 @@ func TestMain(m *testing.M) {
 	}
 	gowsgiBin = filepath.Join(dir, "gowsgi")
 	build := exec.Command("go", "build", "-o", gowsgiBin, "./cmd/gowsgi")
-	build.Dir = repoRoot
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if raceBinary {
+		// GOWSGI_TEST_RACE=1: every test drives a race-detector build, and
+		// a DATA RACE report in any server's stderr fails that test.
+		build = exec.Command("go", "build", "-race", "-o", gowsgiBin, "./cmd/gowsgi")
+		build.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
+	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building gowsgi: %v\n%s", err, out)
 		os.Exit(1)
@@ -205,12 +211,18 @@ func startProcessBin(t testing.TB, bin string, env []string, args ...string) *Se
 	}()
 	t.Cleanup(func() {
 		s.Stop()
+		if raceBinary && strings.Contains(s.Stderr.String(), "WARNING: DATA RACE") {
+			t.Errorf("the race detector reported a data race in gowsgi")
+		}
 		if t.Failed() {
 			t.Logf("gowsgi stderr:\n%s", s.Stderr)
 		}
 	})
 	return s
 }
+
+// raceBinary: the binary under test is a -race build (GOWSGI_TEST_RACE=1).
+var raceBinary = os.Getenv("GOWSGI_TEST_RACE") != ""
 
 // URL returns http://addr + path.
 func (s *Server) URL(path string) string { return "http://" + s.Addr + path }

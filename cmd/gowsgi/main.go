@@ -232,20 +232,8 @@ func run(args []string) int {
 		ErrorLog:          log,
 	}
 
-	var serving sync.WaitGroup
-	for _, l := range listeners {
-		serving.Add(1)
-		go func(l net.Listener) {
-			defer serving.Done()
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http1.ErrServerClosed) {
-				log.Error("listener failed", "addr", l.Addr().String(), "err", err)
-			}
-		}(l)
-		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
-	}
-	socks.serving()
-	hooks.Serving() // when_ready; --daemon returns
-
+	// Files are watched before the first request: a change made as soon
+	// as the server listens is not missed.
 	var changed <-chan string
 	if cfg.Reload {
 		w, err := reload.New(log)
@@ -260,6 +248,20 @@ func run(args []string) int {
 			watcher.Store(w)
 		}
 	}
+
+	var serving sync.WaitGroup
+	for _, l := range listeners {
+		serving.Add(1)
+		go func(l net.Listener) {
+			defer serving.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http1.ErrServerClosed) {
+				log.Error("listener failed", "addr", l.Addr().String(), "err", err)
+			}
+		}(l)
+		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
+	}
+	socks.serving()
+	hooks.Serving() // when_ready; --daemon returns
 
 	// The signal loop only forwards: the pool's supervisor owns the workers.
 	var sig os.Signal
