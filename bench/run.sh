@@ -20,7 +20,9 @@
 #   --no-install        BENCH_NO_INSTALL=1  do not apt-get missing packages
 #   --no-build          BENCH_NO_BUILD=1    use bench/.bin/gowsgi as it is
 #   --list              BENCH_LIST=1        print the plan, run nothing
-# Tunables: BENCH_WRK_THREADS (nproc), BENCH_WRK_TIMEOUT (5 s),
+# Tunables: BENCH_BJOERN_PATH (a directory with a built bjoern, put on the
+#   Python path; without an importable bjoern it is skipped with a note),
+#   BENCH_WRK_THREADS (nproc), BENCH_WRK_TIMEOUT (5 s),
 #   BENCH_GOWSGI_THREADS (1: threads per gowsgi worker outside the sleep
 #   scenarios), BENCH_UWSGI_SOCKET (http11-socket), BENCH_START_TIMEOUT (30 s),
 #   BENCH_STOP_TIMEOUT (10 s), BENCH_PYTHON (/usr/bin/python3).
@@ -50,6 +52,7 @@ GOWSGI_THREADS=${BENCH_GOWSGI_THREADS:-1}
 UWSGI_SOCKET=${BENCH_UWSGI_SOCKET:-http11-socket}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30}
 STOP_TIMEOUT=${BENCH_STOP_TIMEOUT:-10}
+BJOERN_PATH=${BENCH_BJOERN_PATH:-}
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
@@ -76,9 +79,9 @@ done
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ------------------------------------------------------------ the matrix ----
-ALL_SERVERS=(gowsgi wsgiref gunicorn-sync gunicorn-gthread gunicorn-gevent uwsgi waitress)
+ALL_SERVERS=(gowsgi wsgiref gunicorn-sync gunicorn-gthread gunicorn-gevent uwsgi waitress bjoern)
 ALL_SCENARIOS=(playground hello big1m echo64k sleep-c50 sleep-c500 flask slowclients)
-SINGLE_PROCESS=" wsgiref waitress "   # no multi-process mode: run at workers=1 only
+SINGLE_PROCESS=" wsgiref waitress bjoern "   # no multi-process mode: run at workers=1 only
 
 declare -A S_APP S_PATH S_CONNS S_LUA S_MODE S_BODY
 # name         app            path  conns mode wrk-script                   warm-up POST bytes
@@ -98,7 +101,7 @@ scenario slowclients hello:app      /     50  cpu  ""                           
 # workers=1 and at workers=N. gunicorn-gevent is there where concurrency is
 # the point (and in hello, the "without" of slowclients); wsgiref, the seed
 # tutorial's server, runs the seed's playground app.
-PROD="gowsgi gunicorn-sync gunicorn-gthread uwsgi waitress"
+PROD="gowsgi gunicorn-sync gunicorn-gthread uwsgi waitress bjoern"
 declare -A DM1 DMN
 DM1[playground]="$PROD wsgiref"
 DM1[hello]="$PROD gunicorn-gevent";   DMN[hello]="gowsgi gunicorn-sync"
@@ -273,6 +276,12 @@ check_servers() {
   elif ! timeout 20 uwsgi --plugin python3 --version >/dev/null 2>&1; then UNAVAILABLE[uwsgi]="uwsgi python3 plugin not loadable"; fi
   py_has waitress || UNAVAILABLE[waitress]="python3-waitress not importable"
   py_has wsgiref.simple_server || UNAVAILABLE[wsgiref]="wsgiref not importable"
+  # bjoern (C, libev) is not packaged in Debian; it runs when it is importable,
+  # from BENCH_BJOERN_PATH (a directory holding a built bjoern) or the Python
+  # path. Nothing here builds it (bench/README.md).
+  if ! PYTHONPATH=$BJOERN_PATH timeout 20 "$PY" -c 'import bjoern' >/dev/null 2>&1; then
+    UNAVAILABLE[bjoern]="bjoern not importable (set BENCH_BJOERN_PATH to a directory where it is built; see bench/README.md)"
+  fi
 }
 GOWSGI_BIN=$BENCH_DIR/.bin/gowsgi
 GOWSGI_VERSION="not available"
@@ -311,6 +320,9 @@ server_cmd() {
       CMD=("$GOWSGI_BIN" "$mod" --chdir "$APPS" --python "$PY" -b "127.0.0.1:$port"
            -w "$w" --threads "$t" --no-access-log)
       CONC="$t thread"; if ((t > 1)); then CONC+=s; fi ;;
+    bjoern)
+      CMD=(env "PYTHONPATH=$BJOERN_PATH" "$PY" "$TOOLS/bjoern_serve.py" --chdir "$APPS" --bind "127.0.0.1:$port" "$mod")
+      CONC="1 (libev, one process)" ;;
     wsgiref)
       CMD=("$PY" "$TOOLS/wsgiref_serve.py" --chdir "$APPS" --bind "127.0.0.1:$port" "$mod")
       CONC="1 (HTTP/1.0)" ;;
