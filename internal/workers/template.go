@@ -205,10 +205,7 @@ func (p *Pool) forkWorker(ctx context.Context, id int) (*Worker, error) {
 		w.closeConns()
 		return nil, err
 	}
-	go func() {
-		<-w.Exited()
-		w.closeConns()
-	}()
+	go w.closeWhenExited()
 	if err := w.awaitReady(ctx, p.opts.BootTimeout); err != nil {
 		w.kill()
 		<-w.Exited()

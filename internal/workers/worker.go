@@ -223,10 +223,7 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 		<-proc.Exited()
 		return nil, err
 	}
-	go func() {
-		<-proc.Exited()
-		w.closeConns()
-	}()
+	go w.closeWhenExited()
 	if err := w.awaitReady(ctx, o.BootTimeout); err != nil {
 		w.kill()
 		<-w.Exited()
@@ -337,6 +334,26 @@ func (w *Worker) kill() {
 func (w *Worker) dumpStacks() {
 	w.proc.Signal(syscall.SIGUSR1)
 }
+
+// closeWhenExited releases gowsgi's ends of the worker's sockets once the
+// process has ended. The control socket closes at once. The slot sockets
+// close a while later: what the worker wrote just before it exited is
+// still in them, and a reader that gets to it first sees the data and then
+// end-of-stream, as a dead peer gives (closing our end at the exit instead
+// lost a response head a worker had sent as it died).
+func (w *Worker) closeWhenExited() {
+	<-w.Exited()
+	w.control.Close()
+	time.AfterFunc(slotLinger, func() {
+		for _, s := range w.slots {
+			s.conn.Close()
+		}
+	})
+}
+
+// slotLinger is how long the slot sockets of an exited worker stay open
+// for their readers: far longer than reading what is buffered takes.
+const slotLinger = 10 * time.Second
 
 func (w *Worker) closeConns() {
 	w.control.Close()
