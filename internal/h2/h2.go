@@ -89,6 +89,7 @@ type Mux struct {
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // HTTP/2 connections being served
 	serving sync.WaitGroup
+	closing bool // Shutdown began: no new connection is served (guarded by mu)
 }
 
 // New makes a Mux; cfg.Server must not be used by another Mux.
@@ -300,6 +301,12 @@ func (m *Mux) upgrade(c net.Conn, br *bufio.Reader, settings []byte) {
 // serveH2 serves one HTTP/2 connection until it ends.
 func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 	m.mu.Lock()
+	if m.closing {
+		// Shutdown is waiting: an Add now would race its Wait.
+		m.mu.Unlock()
+		c.Close()
+		return
+	}
 	m.conns[c] = struct{}{}
 	m.serving.Add(1)
 	m.mu.Unlock()
@@ -319,6 +326,9 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 // the wrapped listeners is the HTTP/1.x server's Shutdown.)
 func (m *Mux) Shutdown(ctx context.Context) error {
 	m.base.Shutdown(ctx) // runs the GOAWAY hook; it has no listener of its own
+	m.mu.Lock()
+	m.closing = true
+	m.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		m.serving.Wait()

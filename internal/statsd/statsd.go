@@ -29,6 +29,8 @@ type Client struct {
 	ch     chan []byte
 	done   chan struct{}
 	once   sync.Once
+	mu     sync.RWMutex // send holds it shared; Close, to close ch, alone
+	closed bool
 }
 
 var trailingDots = regexp.MustCompile(`^(.+[^.]+)\.*$`)
@@ -77,7 +79,10 @@ func (c *Client) Close() {
 		return
 	}
 	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed = true // a metric sent from now on (a gauge ticker) is dropped
 		close(c.ch)
+		c.mu.Unlock()
 		<-c.done
 		c.conn.Close()
 	})
@@ -95,10 +100,14 @@ func (c *Client) send(name string, value []byte, typ string, rate bool) {
 		b = append(b, "|@1.0"...)
 	}
 	b = append(b, c.tags...)
-	select {
-	case c.ch <- b:
-	default: // full: drop rather than stall
+	c.mu.RLock()
+	if !c.closed {
+		select {
+		case c.ch <- b:
+		default: // full: drop rather than stall
+		}
 	}
+	c.mu.RUnlock()
 }
 
 // Incr adds n to a counter: "name:n|c|@1.0".
