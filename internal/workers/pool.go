@@ -358,6 +358,21 @@ func (p *Pool) pipelineCandidate(avoid *Slot) *Slot {
 	return best
 }
 
+// otherSlotIdle reports whether a serving slot other than s has no request:
+// somewhere a request taken back from s would start at once.
+func (p *Pool) otherSlotIdle(s *Slot) bool {
+	slots := p.slots.Load()
+	if slots == nil {
+		return false
+	}
+	for _, o := range *slots {
+		if o != s && o.hint.Load() == 0 && usable(o) {
+			return true
+		}
+	}
+	return false
+}
+
 // release ends a ticket after its response was read (or abandoned, or the
 // request was given back). A slot whose stream broke is not reused; a live
 // worker that broke the protocol is killed, since it can no longer be

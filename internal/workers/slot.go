@@ -303,7 +303,10 @@ func (s *Slot) watchTurn() {
 	}
 	behind := s.queue[1]
 	s.mu.Unlock()
-	if behind.revoked != nil {
+	// Only when another slot could serve them sooner: with every other
+	// slot busy too (or none), a request given back would only wait in the
+	// queue, behind newer ones, for a slot to free.
+	if behind.revoked != nil && s.worker.pool.otherSlotIdle(s) {
 		s.requestRevoke(behind)
 	}
 	s.mu.Lock()
