@@ -312,13 +312,20 @@ func (h *Host) spawn() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := cmd.StdoutPipe()
+	// A pipe of our own, not StdoutPipe: Wait, which runs beside the
+	// reader, would close that one as the host exits, before its last
+	// line (the traceback of a config that fails) was read.
+	out, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stdout = pw
 	if err := cmd.Start(); err != nil {
+		out.Close()
+		pw.Close()
 		return nil, fmt.Errorf("starting %s for the server hooks: %w", h.o.Python, err)
 	}
+	pw.Close()                      // the host holds the write end
 	go in.Write(append(spec, '\n')) // the spec: the first line
 	p := &proc{cmd: cmd, in: in, out: bufio.NewReader(out), dead: make(chan struct{})}
 	go func() {
@@ -345,6 +352,7 @@ func (h *Host) spawn() (*proc, error) {
 		in.Close()
 		cmd.Process.Signal(syscall.SIGKILL)
 		<-p.dead
+		out.Close()
 		return nil, err
 	}
 	return p, nil
