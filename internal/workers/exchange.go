@@ -103,14 +103,13 @@ type Exchange struct {
 	// held: the response is still being read off the slot. Once a pump
 	// goroutine runs (rb != nil), it alone touches held, t's read side,
 	// chunks and end.
-	held     bool
-	finished bool     // the slot was released
-	chunks   [][]byte // body pieces read but not yet returned, in order
-	end      error    // after the chunks: io.EOF, or why the body broke
-	rb       *respBuffer
-	aborted  bool
-	closed   bool
-	resp     Response // what Head returns
+	held    bool
+	chunks  [][]byte // body pieces read but not yet returned, in order
+	end     error    // after the chunks: io.EOF, or why the body broke
+	rb      *respBuffer
+	aborted bool
+	closed  bool
+	resp    Response // what Head returns
 }
 
 // Send dispatches req to a worker slot: an idle one, or a busy one that is
@@ -137,7 +136,6 @@ func (x *Exchange) redispatch(why string) error {
 	t, err := x.p.dispatch(x.frame, x.req.Body, x.req.BodyFile, old)
 	if err != nil {
 		x.held = false
-		x.finished = true
 		return err
 	}
 	x.t = t
@@ -519,6 +517,5 @@ func (x *Exchange) finishSlot() {
 		return
 	}
 	x.held = false
-	x.finished = true
 	x.p.release(x.t, true)
 }
