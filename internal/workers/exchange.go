@@ -78,8 +78,9 @@ var errRevoked = errors.New("revoked")
 // maxRedispatch bounds how often one request moves to another slot.
 const maxRedispatch = 4
 
-// copyMax is the largest body piece copied out of a slot's buffer; larger
-// ones take the buffer itself (see Slot.detach).
+// copyMax is the largest frame payload read into a slot's buffer and copied
+// out of it; larger ones are read into memory of their own (see
+// Slot.readFrame).
 const copyMax = 64 << 10
 
 // revokeAfter is how long a pipelined request waits behind the one running
@@ -322,17 +323,17 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 	return resp, nil
 }
 
-// own returns data, which aliases the slot's buffer, in memory the
-// exchange owns: a copy when small, the buffer itself when large.
+// own returns data, a payload readFrame just returned, in memory the
+// exchange owns: a large frame's is already its own, a small one is copied
+// out of the slot's buffer.
 func (x *Exchange) own(data []byte) []byte {
 	if len(data) == 0 {
 		return nil
 	}
-	if len(data) <= copyMax {
-		return append([]byte(nil), data...)
+	if x.t.slot.owned {
+		return data
 	}
-	x.t.slot.detach()
-	return data
+	return append([]byte(nil), data...)
 }
 
 // collect takes the frames of a streamed response that have already

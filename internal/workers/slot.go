@@ -34,7 +34,9 @@ type Slot struct {
 	mu       sync.Mutex
 	wbuf     []byte
 	wspare   []byte
-	fds      []pendingFD // descriptors to attach at offsets of wbuf
+	fds      []pendingFD   // descriptors to attach at offsets of wbuf
+	bodies   []pendingBody // large bodies to send at offsets of wbuf, uncopied
+	iov      net.Buffers   // the writer's scratch for writev
 	writing  bool
 	queue    []*ticket     // issued, not yet released, in wire order
 	inflight int32         // len(queue)
@@ -54,10 +56,28 @@ type Slot struct {
 	r, w int
 	oob  [64]byte   // control messages of the last read
 	rfds []*os.File // descriptors received, in order, not yet taken
+	// A large frame being read into memory of its own (see readFrame).
+	part  []byte
+	partN int
+	partH wire.Header
+	owned bool // the last frame's payload is not in buf
 
 	broken      atomic.Bool // the worker is gone or the stream is out of step
 	protocolErr atomic.Bool // the worker sent something invalid
 }
+
+// pendingBody is a request body written in place, after wbuf[:off], so a
+// large body is not copied into wbuf.
+type pendingBody struct {
+	off int
+	b   []byte
+}
+
+// inlineBody is the largest request body copied into the write buffer;
+// larger ones go out with writev from where the front read them. Those are
+// never recycled by the front (see front.smallBody), so referring to them
+// until the write is done is safe.
+const inlineBody = 16 << 10
 
 type pendingFD struct {
 	off int // offset in wbuf of the frame the descriptor travels with
@@ -123,7 +143,11 @@ func (s *Slot) issue(frame, body []byte, file *os.File, pipelined bool) (*ticket
 	off := len(s.wbuf)
 	s.wbuf = append(s.wbuf, frame...)
 	binary.LittleEndian.PutUint32(s.wbuf[off+5:], t.id)
-	s.wbuf = append(s.wbuf, body...)
+	if len(body) > inlineBody {
+		s.bodies = append(s.bodies, pendingBody{len(s.wbuf), body})
+	} else {
+		s.wbuf = append(s.wbuf, body...)
+	}
 	if file != nil {
 		fd, err := unix.Dup(int(file.Fd()))
 		if err != nil {
@@ -146,10 +170,10 @@ func (s *Slot) flushLocked() {
 	}
 	s.writing = true
 	for len(s.wbuf) > 0 {
-		buf, fds := s.wbuf, s.fds
-		s.wbuf, s.wspare, s.fds = s.wspare[:0], nil, nil
+		buf, fds, bodies := s.wbuf, s.fds, s.bodies
+		s.wbuf, s.wspare, s.fds, s.bodies = s.wspare[:0], nil, nil, nil
 		s.mu.Unlock()
-		err := s.write(buf, fds)
+		err := s.write(buf, fds, bodies)
 		s.mu.Lock()
 		if cap(buf) <= 1<<20 {
 			s.wspare = buf[:0]
@@ -159,30 +183,66 @@ func (s *Slot) flushLocked() {
 			for _, p := range s.fds {
 				unix.Close(p.fd)
 			}
-			s.wbuf, s.fds = s.wbuf[:0], nil
+			s.wbuf, s.fds, s.bodies = s.wbuf[:0], nil, nil
 			break
 		}
 	}
 	s.writing = false
 }
 
-func (s *Slot) write(buf []byte, fds []pendingFD) error {
+// write sends buf with bodies spliced in at their offsets, one writev per
+// run between descriptors; a descriptor rides on the first byte of its
+// frame's header. Only the writer (s.writing) calls it.
+func (s *Slot) write(buf []byte, fds []pendingFD, bodies []pendingBody) error {
 	pos := 0
+	// queue adds buf[pos:end] to the iovecs, with the bodies that go there.
+	queue := func(end int) {
+		for len(bodies) > 0 && bodies[0].off <= end {
+			if bodies[0].off > pos {
+				s.iov = append(s.iov, buf[pos:bodies[0].off])
+				pos = bodies[0].off
+			}
+			s.iov = append(s.iov, bodies[0].b)
+			bodies = bodies[1:]
+		}
+		if end > pos {
+			s.iov = append(s.iov, buf[pos:end])
+			pos = end
+		}
+	}
 	var err error
 	for _, p := range fds {
-		if err == nil && p.off > pos {
-			_, err = s.conn.Write(buf[pos:p.off])
+		if err == nil {
+			queue(p.off)
+			err = s.writeQueued()
 		}
 		if err == nil {
-			// The descriptor rides on the first byte of its frame's header.
 			_, _, err = s.conn.WriteMsgUnix(buf[p.off:p.off+wire.HeaderSize], unix.UnixRights(p.fd), nil)
 			pos = p.off + wire.HeaderSize
 		}
 		unix.Close(p.fd)
 	}
-	if err == nil && pos < len(buf) {
-		_, err = s.conn.Write(buf[pos:])
+	if err == nil {
+		queue(len(buf))
+		err = s.writeQueued()
 	}
+	clear(s.iov[:cap(s.iov)]) // drop references to bodies
+	s.iov = s.iov[:0]
+	return err
+}
+
+// writeQueued writes the queued iovecs and empties the queue.
+func (s *Slot) writeQueued() error {
+	var err error
+	switch len(s.iov) {
+	case 0:
+	case 1:
+		_, err = s.conn.Write(s.iov[0])
+	default:
+		v := s.iov // WriteTo consumes its receiver
+		_, err = v.WriteTo(s.conn)
+	}
+	s.iov = s.iov[:0]
 	return err
 }
 
@@ -400,9 +460,12 @@ func (s *Slot) sendAbort(id uint32) {
 var ErrWorkerGone = errors.New("worker process exited")
 
 // readFrame returns the next frame. The payload aliases the slot's buffer
-// and is valid until the next call. Any error but a deadline leaves the
-// slot broken.
+// and is valid until the next call, unless s.owned says it is memory of its
+// own (a large frame). Any error but a deadline leaves the slot broken.
 func (s *Slot) readFrame() (wire.Header, []byte, error) {
+	if s.part != nil {
+		return s.readLarge()
+	}
 	if err := s.fill(wire.HeaderSize, true); err != nil {
 		return wire.Header{}, nil, err
 	}
@@ -411,11 +474,54 @@ func (s *Slot) readFrame() (wire.Header, []byte, error) {
 		s.protocolError()
 		return h, nil, err
 	}
+	s.owned = false
+	if h.Len > copyMax && s.w-s.r < wire.HeaderSize+h.Len {
+		// Read a large payload straight into memory of its own: no copy
+		// of it out of the slot's buffer, nor of the frames behind it.
+		s.partH, s.part = h, make([]byte, h.Len)
+		s.partN = copy(s.part, s.buf[s.r+wire.HeaderSize:s.w])
+		s.r, s.w = 0, 0
+		return s.readLarge()
+	}
 	if err := s.fill(wire.HeaderSize+h.Len, true); err != nil {
 		return h, nil, err
 	}
 	p := s.buf[s.r+wire.HeaderSize : s.r+wire.HeaderSize+h.Len]
 	s.r += wire.HeaderSize + h.Len
+	return h, p, nil
+}
+
+// readLarge reads the rest of the large frame in s.part. After a deadline
+// the next readFrame goes on where it stopped.
+func (s *Slot) readLarge() (wire.Header, []byte, error) {
+	for s.partN < len(s.part) {
+		if s.broken.Load() {
+			return s.partH, nil, ErrWorkerGone
+		}
+		m, oobn, _, _, err := s.conn.ReadMsgUnix(s.part[s.partN:], s.oob[:])
+		if m > 0 {
+			s.partN += m
+		}
+		if oobn > 0 {
+			s.takeRights(s.oob[:oobn])
+		}
+		if err != nil && s.partN < len(s.part) {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return s.partH, nil, err
+			}
+			s.markBroken()
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET) {
+				return s.partH, nil, ErrWorkerGone
+			}
+			return s.partH, nil, err
+		}
+		if m == 0 && oobn == 0 && err == nil {
+			s.markBroken()
+			return s.partH, nil, ErrWorkerGone
+		}
+	}
+	h, p := s.partH, s.part
+	s.part, s.partN, s.owned = nil, 0, true
 	return h, p, nil
 }
 
@@ -428,30 +534,23 @@ func (s *Slot) frameReady() bool {
 	if s.broken.Load() {
 		return true // readFrame reports it at once
 	}
+	if s.part != nil {
+		return false // the rest of a large frame: only readFrame reads it
+	}
 	s.fill(wire.HeaderSize, false)
 	return s.complete()
 }
 
 // complete reports whether buf[r:w] starts with a whole frame.
 func (s *Slot) complete() bool {
+	if s.part != nil {
+		return false
+	}
 	if s.w-s.r < wire.HeaderSize {
 		return false
 	}
 	n := int(binary.LittleEndian.Uint32(s.buf[s.r:]))
 	return s.w-s.r >= wire.HeaderSize+n
-}
-
-// buffered reports whether more frame bytes have already arrived, so the
-// caller can hold back a flush to the client until the worker pauses.
-func (s *Slot) buffered() bool { return s.w > s.r }
-
-// detach hands the read buffer to the caller, whose frame payload it holds,
-// and gives the slot a fresh one holding the unread bytes: a large body
-// then leaves the slot without a copy.
-func (s *Slot) detach() {
-	nb := make([]byte, max(slotBufSize, s.w-s.r))
-	s.w = copy(nb, s.buf[s.r:s.w])
-	s.buf, s.r = nb, 0
 }
 
 // fill makes at least n unread bytes available. With wait false it reads
