@@ -70,6 +70,7 @@ func run(args []string) int {
 	if cfg.CheckConfig {
 		return check.CheckConfig(cfg, os.Stdout, os.Stderr)
 	}
+	procs := setFrontProcs(cfg.Workers)
 	logs, err := openLogs(cfg) // logging.go: both logs, SIGUSR1, statsd, proxies
 	if err != nil {
 		return fail(1, "%v", err)
@@ -258,7 +259,7 @@ func run(args []string) int {
 				log.Error("listener failed", "addr", l.Addr().String(), "err", err)
 			}
 		}(l)
-		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "app", cfg.Target, "python", python)
+		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "front_procs", procs, "app", cfg.Target, "python", python)
 	}
 	socks.serving()
 	hooks.Serving() // when_ready; --daemon returns
