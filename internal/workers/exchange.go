@@ -30,7 +30,8 @@ func (r *Request) line() string { return r.Method + " " + r.Target + " " + r.Pro
 type Response struct {
 	Status string // as the application gave it ("200 OK"); not yet checked
 
-	// Body holds the first body bytes; all of them when Complete.
+	// Body holds the first body bytes; all of them when Complete. It is
+	// valid until Exchange.Close.
 	Body     []byte
 	Complete bool
 
@@ -108,6 +109,7 @@ type Exchange struct {
 	chunks  [][]byte // body pieces read but not yet returned, in order
 	end     error    // after the chunks: io.EOF, or why the body broke
 	rb      *respBuffer
+	recycle []byte // a whole response's frame buffer, reused after Close
 	aborted bool
 	closed  bool
 	resp    Response // what Head returns
@@ -305,6 +307,9 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		x.end = io.EOF
 	case wire.Whole:
 		resp.Body = x.own(data)
+		if s.owned {
+			x.recycle = s.ownedBuf
+		}
 		resp.Complete = true
 		x.finishSlot()
 		x.end = io.EOF
@@ -496,7 +501,8 @@ func (x *Exchange) Abort() {
 }
 
 // Close ends the exchange: a response not read to its end is aborted, and
-// what was buffered is dropped. It does not wait for the worker.
+// what was buffered is dropped. It does not wait for the worker. The
+// memory of Response.Body may be reused once Close returns.
 func (x *Exchange) Close() {
 	if x.closed {
 		return
@@ -509,6 +515,11 @@ func (x *Exchange) Close() {
 		x.rb.close()
 	}
 	x.chunks = nil
+	if x.recycle != nil {
+		putPayload(x.recycle)
+		x.recycle = nil
+		x.resp.Body = nil
+	}
 }
 
 // finishSlot releases the slot: the response has been read off it (or the

@@ -57,10 +57,11 @@ type Slot struct {
 	oob  [64]byte   // control messages of the last read
 	rfds []*os.File // descriptors received, in order, not yet taken
 	// A large frame being read into memory of its own (see readFrame).
-	part  []byte
-	partN int
-	partH wire.Header
-	owned bool // the last frame's payload is not in buf
+	part     []byte
+	partN    int
+	partH    wire.Header
+	owned    bool   // the last frame's payload is not in buf
+	ownedBuf []byte // then, the buffer it is in (see getPayload)
 
 	broken      atomic.Bool // the worker is gone or the stream is out of step
 	protocolErr atomic.Bool // the worker sent something invalid
@@ -478,7 +479,7 @@ func (s *Slot) readFrame() (wire.Header, []byte, error) {
 	if h.Len > copyMax && s.w-s.r < wire.HeaderSize+h.Len {
 		// Read a large payload straight into memory of its own: no copy
 		// of it out of the slot's buffer, nor of the frames behind it.
-		s.partH, s.part = h, make([]byte, h.Len)
+		s.partH, s.part = h, getPayload(h.Len)
 		s.partN = copy(s.part, s.buf[s.r+wire.HeaderSize:s.w])
 		s.r, s.w = 0, 0
 		return s.readLarge()
@@ -521,7 +522,7 @@ func (s *Slot) readLarge() (wire.Header, []byte, error) {
 		}
 	}
 	h, p := s.partH, s.part
-	s.part, s.partN, s.owned = nil, 0, true
+	s.part, s.partN, s.owned, s.ownedBuf = nil, 0, true, p
 	return h, p, nil
 }
 
