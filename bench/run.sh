@@ -55,7 +55,7 @@ START_TIMEOUT=${BENCH_START_TIMEOUT:-30}
 STOP_TIMEOUT=${BENCH_STOP_TIMEOUT:-10}
 BJOERN_PATH=${BENCH_BJOERN_PATH:-}
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift ;;
