@@ -78,6 +78,13 @@ done
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { echo "cost.sh: $*" >&2; exit 1; }
+GOWSGI_GIVEN=0
+if [[ -n $GOWSGI ]]; then   # a binary given: used as it is, from apps/
+  GOWSGI_GIVEN=1
+  [[ $GOWSGI == */* ]] || GOWSGI=$(command -v "$GOWSGI" || echo "$GOWSGI")
+  [[ -x $GOWSGI && ! -d $GOWSGI ]] || die "COST_GOWSGI '$GOWSGI' is not an executable file"
+  GOWSGI=$(cd "$(dirname "$GOWSGI")" && pwd)/$(basename "$GOWSGI")
+fi
 
 # ---------------------------------------------------------- the matrix ----
 ALL_SERVERS=(gowsgi bjoern uwsgi gunicorn-sync)
@@ -191,9 +198,7 @@ for srv in "${SERVERS[@]}"; do
   case $srv in
     gowsgi)
       if [[ -n $GOWSGI ]]; then
-        [[ $GOWSGI == */* ]] || GOWSGI=$(command -v "$GOWSGI" || echo "$GOWSGI")
-        [[ -x $GOWSGI && ! -d $GOWSGI ]] || die "COST_GOWSGI '$GOWSGI' is not an executable file"
-        GOWSGI=$(cd "$(dirname "$GOWSGI")" && pwd)/$(basename "$GOWSGI")
+        :   # checked above
       elif ! command -v go >/dev/null; then
         UNAVAILABLE[gowsgi]="go not found (PATH=/usr/local/go/bin:\$PATH, or COST_GOWSGI=binary)"
       else
@@ -205,7 +210,10 @@ for srv in "${SERVERS[@]}"; do
         fi
       fi
       if [[ -z ${UNAVAILABLE[gowsgi]:-} ]]; then
-        GOWSGI_VERSION="$GOWSGI (git $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+        GOWSGI_VERSION="$GOWSGI, $(timeout 5 "$GOWSGI" --version 2>&1 | head -n 1 || true)"
+        if ((!GOWSGI_GIVEN)); then
+          GOWSGI_VERSION+=" (built from git $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet HEAD -- '*.go' go.mod go.sum 2>/dev/null || echo ', with uncommitted Go changes'))"
+        fi
         [[ -n $GOWSGI_ARGS ]] && GOWSGI_VERSION+=", extra args: $GOWSGI_ARGS"
       fi ;;
     bjoern)
