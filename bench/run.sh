@@ -21,7 +21,8 @@
 #   --no-build          BENCH_NO_BUILD=1    use bench/.bin/gowsgi as it is
 #   --list              BENCH_LIST=1        print the plan, run nothing
 # Tunables: BENCH_BJOERN_PATH (a directory with a built bjoern, put on the
-#   Python path; without an importable bjoern it is skipped with a note),
+#   Python path; default bench/.bjoern when bjoern imports from there; without
+#   an importable bjoern it is skipped with a note),
 #   BENCH_WRK_THREADS (nproc), BENCH_WRK_TIMEOUT (5 s),
 #   BENCH_GOWSGI_THREADS (1: threads per gowsgi worker outside the sleep
 #   scenarios), BENCH_UWSGI_SOCKET (http11-socket), BENCH_START_TIMEOUT (30 s),
@@ -54,7 +55,7 @@ START_TIMEOUT=${BENCH_START_TIMEOUT:-30}
 STOP_TIMEOUT=${BENCH_STOP_TIMEOUT:-10}
 BJOERN_PATH=${BENCH_BJOERN_PATH:-}
 
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+usage() { sed -n '2,/^set -Eeuo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --duration) DURATION=$2; shift ;;
@@ -268,6 +269,8 @@ install_missing() {
 # ---------------------------------------------------------- availability ----
 declare -A UNAVAILABLE    # server -> reason
 py_has() { timeout 30 "$PY" -c "import $1" >/dev/null 2>&1; }
+# bjoern_in DIR: bjoern imports with PYTHONPATH=DIR (DIR "" = the Python path)
+bjoern_in() { [[ -z $1 || -d $1 ]] && (cd / && PYTHONPATH=$1 timeout 20 "$PY" -c 'import bjoern') >/dev/null 2>&1; }
 check_servers() {
   py_has gunicorn || { UNAVAILABLE[gunicorn-sync]="python3-gunicorn not importable"
     UNAVAILABLE[gunicorn-gthread]=${UNAVAILABLE[gunicorn-sync]}; UNAVAILABLE[gunicorn-gevent]=${UNAVAILABLE[gunicorn-sync]}; }
@@ -277,10 +280,13 @@ check_servers() {
   py_has waitress || UNAVAILABLE[waitress]="python3-waitress not importable"
   py_has wsgiref.simple_server || UNAVAILABLE[wsgiref]="wsgiref not importable"
   # bjoern (C, libev) is not packaged in Debian; it runs when it is importable,
-  # from BENCH_BJOERN_PATH (a directory holding a built bjoern) or the Python
-  # path. Nothing here builds it (bench/README.md).
-  if ! PYTHONPATH=$BJOERN_PATH timeout 20 "$PY" -c 'import bjoern' >/dev/null 2>&1; then
-    UNAVAILABLE[bjoern]="bjoern not importable (set BENCH_BJOERN_PATH to a directory where it is built; see bench/README.md)"
+  # from BENCH_BJOERN_PATH (a directory holding a built bjoern; default
+  # bench/.bjoern when it imports from there) or the Python path
+  # (bench/README.md).
+  if [[ -n $BJOERN_PATH && -d $BJOERN_PATH ]]; then BJOERN_PATH=$(cd "$BJOERN_PATH" && pwd); fi  # servers run in apps/
+  if [[ -z $BJOERN_PATH ]] && bjoern_in "$BENCH_DIR/.bjoern"; then BJOERN_PATH=$BENCH_DIR/.bjoern; fi
+  if ! bjoern_in "$BJOERN_PATH"; then
+    UNAVAILABLE[bjoern]="bjoern not importable (build it into bench/.bjoern, or set BENCH_BJOERN_PATH to a directory where it is built; see bench/README.md)"
   fi
 }
 GOWSGI_BIN=$BENCH_DIR/.bin/gowsgi
