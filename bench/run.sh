@@ -25,7 +25,7 @@
 #   an importable bjoern it is skipped with a note),
 #   BENCH_WRK_THREADS (nproc), BENCH_WRK_TIMEOUT (5 s),
 #   BENCH_GOWSGI_THREADS (1: threads per gowsgi worker outside the sleep
-#   scenarios), BENCH_UWSGI_SOCKET (http11-socket), BENCH_START_TIMEOUT (30 s),
+#   scenarios), BENCH_GOWSGI_IO_THREADS (64: in the sleep scenarios), BENCH_UWSGI_SOCKET (http11-socket), BENCH_START_TIMEOUT (30 s),
 #   BENCH_STOP_TIMEOUT (10 s), BENCH_PYTHON (/usr/bin/python3).
 set -Eeuo pipefail
 
@@ -50,6 +50,7 @@ LIST=${BENCH_LIST:-0}
 WRK_THREADS=${BENCH_WRK_THREADS:-$NPROC}
 WRK_TIMEOUT=${BENCH_WRK_TIMEOUT:-5}
 GOWSGI_THREADS=${BENCH_GOWSGI_THREADS:-1}
+GOWSGI_IO_THREADS=${BENCH_GOWSGI_IO_THREADS:-64}
 UWSGI_SOCKET=${BENCH_UWSGI_SOCKET:-http11-socket}
 START_TIMEOUT=${BENCH_START_TIMEOUT:-30}
 STOP_TIMEOUT=${BENCH_STOP_TIMEOUT:-10}
@@ -322,7 +323,7 @@ server_cmd() {
   local srv=$1 w=$2 mode=$3 mod=$4 port=$5 t
   case $srv in
     gowsgi)
-      t=$GOWSGI_THREADS; [[ $mode == io ]] && t=64
+      t=$GOWSGI_THREADS; [[ $mode == io ]] && t=$GOWSGI_IO_THREADS
       CMD=("$GOWSGI_BIN" "$mod" --chdir "$APPS" --python "$PY" -b "127.0.0.1:$port"
            -w "$w" --threads "$t" --no-access-log)
       CONC="$t thread"; if ((t > 1)); then CONC+=s; fi ;;
