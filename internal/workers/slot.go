@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -170,6 +171,15 @@ func (s *Slot) flushLocked() {
 		return
 	}
 	s.writing = true
+	if s.inflight > 1 {
+		// The worker is busy with the requests ahead, so this one can
+		// wait for the goroutines that are ready to run (other
+		// connections, woken by the same poll) to queue theirs: then
+		// one write carries them all.
+		s.mu.Unlock()
+		runtime.Gosched()
+		s.mu.Lock()
+	}
 	for len(s.wbuf) > 0 {
 		buf, fds, bodies := s.wbuf, s.fds, s.bodies
 		s.wbuf, s.wspare, s.fds, s.bodies = s.wspare[:0], nil, nil, nil
