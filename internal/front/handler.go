@@ -119,6 +119,7 @@ func (h *Handler) serve(w responseWriter, r *request) {
 	h.appendEnviron(&env, r, b.n)
 	appendTLS(&env, r.TLS)
 	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.proto, ID: h.requestID(r.Request)}
+	req.Prefer, _ = r.ConnState.(*workers.Slot) // the slot that served this connection last
 	if ob.Timed {
 		ob.Sending = time.Now()
 	}
@@ -130,6 +131,7 @@ func (h *Handler) serve(w responseWriter, r *request) {
 			ob.Sent = time.Now()
 		}
 		h.relay(w, r, x)
+		r.ConnState = x.Slot()
 		x.Close()
 	}
 	if buf := env.Buffer(); cap(buf) <= 64<<10 {

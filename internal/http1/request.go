@@ -104,6 +104,11 @@ type Request struct {
 	// still decide to close later (see ResponseWriter.SetClose).
 	Close bool
 
+	// ConnState is the handler's, and lasts across the requests of one
+	// connection: what a handler leaves there, the connection's next
+	// request finds (the front keeps the worker slot that served it).
+	ConnState any
+
 	expectContinue bool
 }
 

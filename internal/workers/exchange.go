@@ -20,6 +20,12 @@ type Request struct {
 
 	Method, Target, Proto string // the request line, for logs
 	ID                    string // the request ID (X-Request-ID), for logs; may be empty
+
+	// Prefer is the slot that served the previous request of the same
+	// client connection (Exchange.Slot), or nil. When it is idle the
+	// request goes there: the same worker keeps a connection's
+	// requests, with its caches warm.
+	Prefer *Slot
 }
 
 // line is the request line, for logs.
@@ -122,12 +128,33 @@ func (p *Pool) Send(req *Request) (*Exchange, error) {
 	bodyLen := len(req.Body)
 	frame := req.Environ.Frame(bodyLen, req.BodyFile != nil)
 	x := &Exchange{p: p, req: req, frame: frame}
-	t, err := p.dispatch(frame, req.Body, req.BodyFile, nil)
+	var t *ticket
+	var err error
+	if s := req.Prefer; s != nil && s.worker.pool == p && s.claimIdle() {
+		var ok bool
+		if t, err, ok = p.issueOn(s, frame, req.Body, req.BodyFile, false); ok {
+			if o := p.opts.Observer; o != nil && err == nil {
+				o.Dispatched(0)
+			}
+		} else {
+			t, err = p.dispatch(frame, req.Body, req.BodyFile, nil)
+		}
+	} else {
+		t, err = p.dispatch(frame, req.Body, req.BodyFile, nil)
+	}
 	if err != nil {
 		return nil, err
 	}
 	x.t, x.held = t, true
 	return x, nil
+}
+
+// Slot is the slot that served the request, for Request.Prefer.
+func (x *Exchange) Slot() *Slot {
+	if x.t == nil {
+		return nil
+	}
+	return x.t.slot
 }
 
 // redispatch sends the request again, to another slot, after its first one

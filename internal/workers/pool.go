@@ -127,6 +127,18 @@ type Pool struct {
 	spawnFn  func(ctx context.Context, id int) (*Worker, error) // tests only
 }
 
+// pushIdle makes s available to the next request: it is marked idle and,
+// unless it already has one, gets an entry in the idle channel. A slot
+// taken without its entry (Request.Prefer) leaves that entry in place,
+// which then stands for the slot's next idle spell, so the channel never
+// holds more than one entry per slot.
+func (p *Pool) pushIdle(s *Slot) {
+	s.idle.Store(true)
+	if s.inIdle.CompareAndSwap(false, true) {
+		p.idle <- s
+	}
+}
+
 // maxSlots bounds the idle channel; far above any sane workers×threads.
 const maxSlots = 1 << 14
 
@@ -256,6 +268,9 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 	for {
 		select {
 		case s := <-p.idle:
+			if !s.takeIdleEntry() {
+				continue
+			}
 			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
 				if o := p.opts.Observer; o != nil && avoid == nil && err == nil {
 					o.Dispatched(0)
@@ -304,6 +319,9 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 	for {
 		select {
 		case s := <-p.idle:
+			if !s.takeIdleEntry() {
+				continue
+			}
 			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
 				p.dequeued(queued, err)
 				return t, err
@@ -407,7 +425,7 @@ func (p *Pool) release(t *ticket, served bool) {
 		return
 	}
 	if idle {
-		p.idle <- s
+		p.pushIdle(s)
 	} else if p.waiting.Load() > 0 && p.opts.PipelineDepth > 1 && s.hint.Load() < int32(p.opts.PipelineDepth) && s.fast(time.Now().UnixNano()) {
 		// The slot has room in its pipeline: offer it to the queue, so
 		// waiting requests are not overtaken by newer ones.

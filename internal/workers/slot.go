@@ -64,6 +64,12 @@ type Slot struct {
 	owned    bool   // the last frame's payload is not in buf
 	ownedBuf []byte // then, the buffer it is in (see getPayload)
 
+	// Idle state (see Pool.pushIdle): idle says the slot has no request
+	// and nobody has claimed it; inIdle that it has an entry in the
+	// pool's idle channel.
+	idle   atomic.Bool
+	inIdle atomic.Bool
+
 	broken      atomic.Bool // the worker is gone or the stream is out of step
 	protocolErr atomic.Bool // the worker sent something invalid
 }
@@ -287,6 +293,17 @@ func (s *Slot) neverStarted(t *ticket) bool {
 	defer s.mu.Unlock()
 	return s.broken.Load() && t.id != s.brokenAt && seqBefore(s.brokenAt, t.id)
 }
+
+// takeIdleEntry is called with the slot's entry just taken from the idle
+// channel: it claims the slot, or reports that it was claimed meanwhile
+// (through Request.Prefer) and the entry is spent.
+func (s *Slot) takeIdleEntry() bool {
+	s.inIdle.Store(false)
+	return s.idle.CompareAndSwap(true, false)
+}
+
+// claimIdle claims the slot, if it is idle, without its idle entry.
+func (s *Slot) claimIdle() bool { return s.idle.CompareAndSwap(true, false) }
 
 // seqBefore compares request ids, which wrap.
 func seqBefore(a, b uint32) bool { return int32(b-a) > 0 }

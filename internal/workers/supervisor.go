@@ -594,7 +594,7 @@ func (s *supervisor) serve(w *Worker) {
 	s.rebuildSlots()
 	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
 	for _, sl := range w.slots {
-		s.p.idle <- sl
+		s.p.pushIdle(sl)
 	}
 }
 
