@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -54,10 +53,9 @@ type conn struct {
 	rdl        time.Time
 	wdl        time.Time
 
-	out     *outBufs      // nil while idle
-	bw      *bufio.Writer // out.bw: writes through cw to rwc
-	cw      connWriter
-	werr    error
+	out     *outBufs // nil while idle
+	ob      outBuf   // writes to rwc; its buffer is out.wbuf
+	werr    error    // the first write error
 	scratch [64]byte
 
 	// now is the time taken for the response head; nowFresh says it is
@@ -88,7 +86,7 @@ func newConn(s *Server, rwc net.Conn) *conn {
 			hdr:  make([]Field, 0, 16),
 			fidx: make([]fieldIdx, 0, 16),
 		}
-		c.cw.c = c
+		c.ob.c = c
 	}
 	if c.rbuf == nil {
 		c.rbuf = make([]byte, readBufSize)
@@ -108,8 +106,8 @@ func newConn(s *Server, rwc net.Conn) *conn {
 // while it serves a request and gives them back while it waits idle for the
 // next one, so that idle keep-alive connections cost little memory.
 type outBufs struct {
-	bw   *bufio.Writer
-	body []byte
+	wbuf []byte // the buffer of conn.ob
+	body []byte // ResponseWriter.bodyBuf
 }
 
 var outPool sync.Pool
@@ -118,24 +116,22 @@ func (c *conn) acquireOut() {
 	if c.out != nil {
 		return
 	}
-	ob, _ := outPool.Get().(*outBufs)
-	if ob == nil {
-		ob = &outBufs{
-			bw:   bufio.NewWriterSize(nil, writeBufSize),
+	bufs, _ := outPool.Get().(*outBufs)
+	if bufs == nil {
+		bufs = &outBufs{
+			wbuf: make([]byte, writeBufSize),
 			body: make([]byte, 0, bodyBufSize),
 		}
 	}
-	ob.bw.Reset(&c.cw)
-	c.out, c.bw, c.rw.bodyBuf = ob, ob.bw, ob.body[:0]
+	c.out, c.ob.buf, c.ob.n, c.rw.bodyBuf = bufs, bufs.wbuf, 0, bufs.body[:0]
 }
 
 func (c *conn) releaseOut() {
 	if c.out == nil {
 		return
 	}
-	c.out.bw.Reset(nil)
 	outPool.Put(c.out)
-	c.out, c.bw, c.rw.bodyBuf = nil, nil, nil
+	c.out, c.ob.buf, c.ob.n, c.rw.bodyBuf = nil, nil, 0, nil
 }
 
 // release returns c to the pool once its goroutine is done with it.
@@ -270,38 +266,10 @@ func (c *conn) setReadDeadline(t time.Time, slack time.Duration) {
 	c.rwc.SetReadDeadline(t)
 }
 
-// connWriter is the io.Writer under the connection's bufio.Writer: it bounds
-// every write with WriteTimeout and remembers the first error.
-type connWriter struct{ c *conn }
-
-func (w *connWriter) Write(p []byte) (int, error) {
-	c := w.c
-	if c.werr != nil {
-		return 0, c.werr
-	}
-	wt := c.cfg.writeTimeout
-	var t time.Time
-	if c.nowFresh {
-		t = c.now.Add(wt)
-	} else {
-		t = time.Now().Add(wt)
-	}
-	if c.wdl.IsZero() || c.wdl.After(t) || t.Sub(c.wdl) > wt/8 {
-		c.wdl = t
-		c.rwc.SetWriteDeadline(t)
-	}
-	n, err := c.rwc.Write(p)
-	if err != nil {
-		c.werr = err
-		c.closeAfter = true
-	}
-	return n, err
-}
-
 // writeContinue sends the interim 100 (Continue) response.
 func (c *conn) writeContinue() error {
-	c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-	c.bw.Flush()
+	c.ob.writeString("HTTP/1.1 100 Continue\r\n\r\n")
+	c.ob.flush()
 	return c.werr
 }
 
@@ -322,16 +290,16 @@ func (c *conn) writeError(status int) {
 	text := statusText[status]
 	body := strconv.Itoa(status) + " " + text + "\n"
 	c.acquireOut()
-	bw := c.bw
-	bw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + text + "\r\n" +
+	o := &c.ob
+	o.writeString("HTTP/1.1 " + strconv.Itoa(status) + " " + text + "\r\n" +
 		"Content-Type: text/plain; charset=utf-8\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
 		"Connection: close\r\n")
-	bw.Write(dateLine(time.Now()))
-	bw.WriteString(c.cfg.serverLine)
-	bw.WriteString("\r\n")
-	bw.WriteString(body)
-	bw.Flush()
+	o.write(dateLine(time.Now()))
+	o.writeString(c.cfg.serverLine)
+	o.writeString("\r\n")
+	o.writeString(body)
+	o.flush()
 }
 
 // closeGraceful closes the connection after a response: it sends FIN, then

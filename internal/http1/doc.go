@@ -13,7 +13,7 @@
 // # Design
 //
 // Each connection runs on one goroutine, with no goroutine per request. Its
-// state (read buffer, bufio.Writer, Request, ResponseWriter, header slice) is
+// state (read buffer, output buffer, Request, ResponseWriter, header slice) is
 // pooled and reused from request to request; all strings of a Request share
 // a single allocation of the request head. A Request and its ResponseWriter
 // are therefore valid only until the handler returns.
@@ -74,7 +74,8 @@
 //     HTTP/1.0 responses are delimited by closing the connection.
 //
 // The common response (head and small body) goes out in one write system
-// call.
+// call; a large body piece goes out with the head (or the bytes buffered
+// before it) in one writev, without being copied.
 //
 // # Connections
 //

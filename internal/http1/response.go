@@ -198,11 +198,8 @@ func (w *ResponseWriter) Write(p []byte) (int, error) {
 			}
 		}
 	} else {
-		if len(w.bodyBuf) > 0 {
-			w.c.bw.Write(w.bodyBuf)
-			w.bodyBuf = w.bodyBuf[:0]
-		}
-		w.c.bw.Write(p)
+		w.writeBody(w.bodyBuf, p, w.accepted+int64(len(p)) == w.clen)
+		w.bodyBuf = w.bodyBuf[:0]
 	}
 	w.c.nowFresh = false // the handler may take its time before the next write
 	if err := w.c.werr; err != nil {
@@ -273,7 +270,7 @@ func (w *ResponseWriter) Finish() error {
 	w.writeBuffered()
 	switch w.mode {
 	case modeChunked:
-		w.c.bw.WriteString("0\r\n\r\n")
+		w.c.ob.writeString("0\r\n\r\n")
 	case modeLength:
 		if w.accepted < w.clen {
 			w.c.closeAfter = true
@@ -306,7 +303,7 @@ func (w *ResponseWriter) SendFile(f *os.File, n int64) (int64, error) {
 	c := w.c
 	if w.mode == modeChunked && n > 0 {
 		b := strconv.AppendInt(c.scratch[:0], n, 16)
-		c.bw.Write(append(b, '\r', '\n'))
+		c.ob.write(append(b, '\r', '\n'))
 	}
 	if err := w.flush(); err != nil {
 		return 0, err
@@ -332,7 +329,7 @@ func (w *ResponseWriter) SendFile(f *os.File, n int64) (int64, error) {
 	c.wdl = time.Time{}
 	w.accepted += sent
 	if w.mode == modeChunked && n > 0 {
-		c.bw.WriteString("\r\n")
+		c.ob.writeString("\r\n")
 	}
 	c.nowFresh = false
 	return sent, nil
@@ -374,7 +371,8 @@ func (w *ResponseWriter) Status() int { return w.status }
 // slice: valid until the caller reuses it). It is meant for access logs.
 func (w *ResponseWriter) Header() []Field { return w.header }
 
-// writeBuffered hands the buffered body to the connection's writer.
+// writeBuffered hands the buffered body to the connection's output buffer.
+// A flush always follows (Flush, Finish, SendFile).
 func (w *ResponseWriter) writeBuffered() {
 	if len(w.bodyBuf) == 0 {
 		return
@@ -382,26 +380,50 @@ func (w *ResponseWriter) writeBuffered() {
 	if w.mode == modeChunked {
 		w.writeChunk(w.bodyBuf)
 	} else {
-		w.c.bw.Write(w.bodyBuf)
+		w.writeBody(nil, w.bodyBuf, true)
 	}
 	w.bodyBuf = w.bodyBuf[:0]
 }
 
+// writeBody hands body bytes a, then p, to the connection's output buffer.
+// A large p (see largeWrite) is not copied: it goes out at once, after the
+// buffered bytes and a, in one writev, when it does not fit the buffer or
+// when last says that only a flush follows (nothing would join it in the
+// buffer).
+func (w *ResponseWriter) writeBody(a, p []byte, last bool) {
+	o := &w.c.ob
+	if len(p) >= largeWrite && (last || len(a)+len(p) > o.free()) {
+		o.writev(a, p, nil)
+		return
+	}
+	o.write(a)
+	o.write(p)
+}
+
+var crlf = []byte("\r\n")
+
+// writeChunk hands p to the connection's output buffer as one chunk. A
+// large p that does not fit the buffer is not copied: the buffered bytes
+// (the chunk-size line among them), p and the CRLF after it go out in one
+// writev.
 func (w *ResponseWriter) writeChunk(p []byte) {
 	if len(p) == 0 {
 		return
 	}
-	c := w.c
-	b := strconv.AppendInt(c.scratch[:0], int64(len(p)), 16)
-	b = append(b, '\r', '\n')
-	c.bw.Write(b)
-	c.bw.Write(p)
-	c.bw.WriteString("\r\n")
+	o := &w.c.ob
+	b := strconv.AppendInt(w.c.scratch[:0], int64(len(p)), 16)
+	o.write(append(b, '\r', '\n'))
+	if len(p) >= largeWrite && len(p)+len(crlf) > o.free() {
+		o.writev(nil, p, crlf)
+		return
+	}
+	o.write(p)
+	o.write(crlf)
 }
 
 func (w *ResponseWriter) flush() error {
 	c := w.c
-	c.bw.Flush()
+	c.ob.flush()
 	if c.werr != nil {
 		w.err = c.werr
 	}
@@ -451,20 +473,20 @@ func (w *ResponseWriter) sendHead(final bool) {
 	}
 
 	c.now, c.nowFresh = time.Now(), true
-	bw := c.bw
-	bw.WriteString("HTTP/1.1 ")
+	o := &c.ob
+	o.writeString("HTTP/1.1 ")
 	s := w.status
-	bw.WriteByte(byte('0' + s/100))
-	bw.WriteByte(byte('0' + s/10%10))
-	bw.WriteByte(byte('0' + s%10))
-	bw.WriteByte(' ')
-	bw.WriteString(w.reason)
-	bw.WriteString("\r\n")
+	o.writeByte(byte('0' + s/100))
+	o.writeByte(byte('0' + s/10%10))
+	o.writeByte(byte('0' + s%10))
+	o.writeByte(' ')
+	o.writeString(w.reason)
+	o.writeString("\r\n")
 	if !w.hasServer {
-		bw.WriteString(c.cfg.serverLine)
+		o.writeString(c.cfg.serverLine)
 	}
 	if !w.hasDate {
-		bw.Write(dateLine(c.now))
+		o.write(dateLine(c.now))
 	}
 	for i := range w.header {
 		f := &w.header[i]
@@ -472,29 +494,29 @@ func (w *ResponseWriter) sendHead(final bool) {
 			len(f.Name) == 17 && lowerEq(f.Name, "transfer-encoding") {
 			continue
 		}
-		bw.WriteString(f.Name)
-		bw.WriteString(": ")
-		bw.WriteString(f.Value)
-		bw.WriteString("\r\n")
+		o.writeString(f.Name)
+		o.writeString(": ")
+		o.writeString(f.Value)
+		o.writeString("\r\n")
 	}
 	if addLength >= 0 {
 		b := append(c.scratch[:0], "Content-Length: "...)
 		b = strconv.AppendInt(b, addLength, 10)
 		b = append(b, '\r', '\n')
-		bw.Write(b)
+		o.write(b)
 	}
 	if w.mode == modeChunked {
-		bw.WriteString("Transfer-Encoding: chunked\r\n")
+		o.writeString("Transfer-Encoding: chunked\r\n")
 	}
 	switch {
 	case c.closeAfter:
-		bw.WriteString("Connection: close\r\n")
+		o.writeString("Connection: close\r\n")
 	case r.ProtoMinor == 0:
 		// An HTTP/1.0 client asked for keep-alive and the response is
 		// self-delimiting.
-		bw.WriteString("Connection: keep-alive\r\n")
+		o.writeString("Connection: keep-alive\r\n")
 	}
-	bw.WriteString("\r\n")
+	o.writeString("\r\n")
 }
 
 // dateEntry is a formatted Date header line for one second.
