@@ -46,7 +46,7 @@ ANC_SIZE = socket.CMSG_SPACE(4 * 4)
 # answering within 1 ms); for slower requests the saving is noise and the
 # wait is not.
 HOLD_MAX_WAIT = 200e-6
-HOLD_MAX_BYTES = 64 << 10  # more held than this goes out at once
+HOLD_MAX_BYTES = 64 << 10  # more payload held than this goes out at once
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                         'te', 'trailers', 'transfer-encoding', 'upgrade'))
 
@@ -592,8 +592,8 @@ class Slot:
         (cheaper than sendmsg's iovec set-up); large ones go out with
         sendmsg, without a copy."""
         if self.held:
-            parts = self.held + list(parts)
-            self.held, self.held_size = [], 0
+            self.held += parts
+            parts, self.held, self.held_size = self.held, [], 0
         if len(parts) == 1:
             self.sock.sendall(parts[0])
             return
@@ -605,13 +605,13 @@ class Slot:
         if sent < total:
             self.sock.sendall(b''.join(parts)[sent:])
 
-    def finish(self, parts):
-        """Write a frame that ends a response (Whole, End, Error). While
-        another request is queued on the slot, requests here are short and
-        nothing held has waited long (HOLD_MAX_WAIT), it is held instead: it
-        goes out with the next frame sent, at the latest before the slot
-        waits for frames (next_frame). Streamed Start and Body frames, and
-        File frames, are never held.
+    def finish(self, parts, size):
+        """Write a frame that ends a response (Whole, End, Error; its
+        payload is size bytes). While another request is queued on the
+        slot, requests here are short and nothing held has waited long
+        (HOLD_MAX_WAIT), it is held instead: it goes out with the next frame
+        sent, at the latest before the slot waits for frames (next_frame).
+        Streamed Start and Body frames, and File frames, are never held.
 
         The risk left: a response can wait for one unexpectedly slow request
         that follows it on the slot (a cold path after a run of fast ones).
@@ -623,16 +623,17 @@ class Slot:
         if not self.held:
             self.held_at = self.began
         if self.queue and self.cost < HOLD_MAX_WAIT and self.began - self.held_at < HOLD_MAX_WAIT:
-            self.held.extend(parts)
-            self.held_size += sum(map(len, parts))
+            self.held += parts
+            self.held_size += size
             if self.held_size <= HOLD_MAX_BYTES:
                 return
             parts = ()
         self.send(parts)
 
     def flush(self):
-        """Send the held frames. A failure is left for the next read or
-        write to report, as for the send that failed in handle before."""
+        """Send the held frames. When that fails the front has closed its
+        end: they are dropped, as a failed send in handle drops its frame,
+        and the slot's next read or write finds the stream gone."""
         if self.held:
             try:
                 self.send(())
@@ -646,13 +647,17 @@ class Slot:
         except ValueError:
             raise TypeError(describe_bad_head(status, headers)) from None
         if len(data) <= MAX_FRAME_BODY:
-            (self.finish if ftype == T_WHOLE else self.send)((_pack(len(head) + len(data), ftype, rid), head, data))
+            n = len(head) + len(data)
+            if ftype == T_WHOLE:
+                self.finish((_pack(n, ftype, rid), head, data), n)
+            else:
+                self.send((_pack(n, ftype, rid), head, data))
             return
         data = memoryview(data)
         self.send((_pack(len(head) + MAX_FRAME_BODY, T_START, rid), head, data[:MAX_FRAME_BODY]))
         self.send_body(rid, data[MAX_FRAME_BODY:])
         if ftype == T_WHOLE:
-            self.finish((_pack(0, T_END, rid),))
+            self.finish((_pack(0, T_END, rid),), 0)
 
     def send_body(self, rid, data):
         """Send body bytes, in frames of at most MAX_FRAME_BODY so the front
@@ -779,7 +784,7 @@ class Slot:
                         data = data[:limit - sent]
                     if data:
                         self.send_body(rid, data)
-                    self.finish((_pack(0, T_END, rid),))
+                    self.finish((_pack(0, T_END, rid),), 0)
                 else:
                     self.send_head(T_WHOLE, rid, state, data)
             else:
@@ -805,13 +810,13 @@ class Slot:
                     if limit is not None and sent >= limit:
                         break  # HEAD, or the declared length is complete
                 if head_sent:
-                    self.finish((_pack(0, T_END, rid),))
+                    self.finish((_pack(0, T_END, rid),), 0)
                 elif state is None:
                     raise AssertionError('the application returned without calling start_response()')
                 else:
                     self.send_head(T_WHOLE, rid, state, b'')
         except ClientGone:
-            self.finish((_pack(0, T_END, rid),))
+            self.finish((_pack(0, T_END, rid),), 0)
         except BaseException as e:
             # SystemExit, KeyboardInterrupt and GeneratorExit too: they end
             # this request, never the slot's thread.
@@ -845,7 +850,7 @@ class Slot:
             text = '(unprintable)'
         msg = ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
         try:
-            self.finish((_pack(len(msg), T_ERROR, rid), msg))
+            self.finish((_pack(len(msg), T_ERROR, rid), msg), len(msg))
         except OSError:
             pass
 
