@@ -229,6 +229,82 @@ func TestWorkersAndThreads(t *testing.T) {
 	}
 }
 
+// Many keep-alive clients on one worker thread: the front pipelines their
+// requests, and the worker holds finished responses while more requests
+// are queued (worker.py, Slot.finish). Every response must still come
+// whole, to the right client, whatever its frames: Whole, Start/Body/End
+// (streams, write(), a large generator), File (sendfile), Error.
+func TestLoadPipelinedResponses(t *testing.T) {
+	s := StartServer(t, probe, "-w", "1", "--threads", "1")
+	file := filepath.Join(t.TempDir(), "f.txt")
+	fileData := strings.Repeat("pipelined file ", 200)
+	if err := os.WriteFile(file, []byte(fileData), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const clients, rounds = 40, 60
+	errs := make(chan string, clients)
+	for c := 0; c < clients; c++ {
+		go func() {
+			hc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			defer hc.CloseIdleConnections()
+			for i := 0; i < rounds; i++ {
+				path, wantCode, want := "/", 200, "hello from probe\n"
+				var body io.Reader
+				switch (c + i) % 8 {
+				case 1:
+					path, wantCode, want = "/status?s=201+Made", 201, "custom status\n"
+				case 2:
+					path, want = "/stream?n=3", "chunk 0\nchunk 1\nchunk 2\n"
+				case 3:
+					path, want = "/write", "written-1 written-2 returned"
+				case 4:
+					path, want = "/filewrapper?path="+file, fileData
+				case 5:
+					msg := fmt.Sprintf("client %d round %d", c, i)
+					path, want, body = "/echo", `"data": "`+msg+`"`, strings.NewReader(msg)
+				case 6:
+					path, want = "/big?n=100000", strings.Repeat("0123456789abcdef", 4096)[:65536]
+				case 7:
+					path, wantCode, want = "/raise-before", 500, ""
+				}
+				method := "GET"
+				if body != nil {
+					method = "POST"
+				}
+				req, _ := http.NewRequest(method, s.URL(path), body)
+				resp, err := hc.Do(req)
+				if err != nil {
+					errs <- fmt.Sprintf("client %d, %s %s: %v", c, method, path, err)
+					return
+				}
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got := string(b)
+				ok := err == nil && resp.StatusCode == wantCode
+				switch {
+				case !ok:
+				case (c+i)%8 == 5:
+					ok = strings.Contains(got, want)
+				case (c+i)%8 == 6:
+					ok = len(got) == 100000 && strings.HasPrefix(got, want)
+				case wantCode != 500:
+					ok = got == want
+				}
+				if !ok {
+					errs <- fmt.Sprintf("client %d, %s %s: %d %.80q %v", c, method, path, resp.StatusCode, got, err)
+					return
+				}
+			}
+			errs <- ""
+		}()
+	}
+	for c := 0; c < clients; c++ {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+}
+
 func TestWorkerCrash(t *testing.T) {
 	s := StartServer(t, probe, "-w", "1")
 	before := envOf(t, s, "/env")["_pid"]

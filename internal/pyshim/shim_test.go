@@ -83,6 +83,27 @@ class Tracked:
             raise self.raise_in_close
 
 
+class BlockInClose:
+    """A one-item body whose close() waits for release-<name>."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __iter__(self):
+        yield b'closing ' + self.name.encode()
+
+    def close(self):
+        mark('entered-' + self.name)
+        wait_for('release-' + self.name)
+
+
+def stream_block(name):
+    yield b'first'
+    mark('entered-' + name)
+    wait_for('release-' + name)
+    yield b'second'
+
+
 def raise_after_head():
     yield b'partial'
     raise SystemExit(7)
@@ -132,6 +153,22 @@ def app(environ, start_response):
         wait_for('release-' + query)
         start_response('200 OK', [])
         return [b'released ' + query.encode()]
+    if path == '/sleep':
+        time.sleep(int(query) / 1000)
+        start_response('200 OK', [])
+        return [b'slept ' + query.encode()]
+    if path == '/big':
+        start_response('200 OK', [])
+        return [b'x' * int(query)]
+    if path == '/file':
+        start_response('200 OK', [])
+        return environ['wsgi.file_wrapper'](open(__file__, 'rb'))
+    if path == '/close-block':
+        start_response('200 OK', [])
+        return BlockInClose(query)
+    if path == '/stream-block':
+        start_response('200 OK', [])
+        return stream_block(query)
     start_response('404 Not Found', [])
     return [b'no route ' + path.encode()]
 `
@@ -327,14 +364,14 @@ func (c *conn) readResponse(t *testing.T, id uint32, max int) response {
 			r.body = append(r.body, p...)
 		case wire.Error:
 			r.err = string(p)
-		case wire.End:
+		case wire.End, wire.File: // the descriptor of File is dropped
 		default:
 			t.Fatalf("unexpected frame %s", h.Type)
 		}
 		if len(r.body) > max {
 			t.Fatalf("request %d: body goes past %d bytes (frames %q)", id, max, r.frames)
 		}
-		if h.Type == wire.Whole || h.Type == wire.End || h.Type == wire.Error {
+		if h.Type == wire.Whole || h.Type == wire.End || h.Type == wire.Error || h.Type == wire.File {
 			return r
 		}
 	}
@@ -616,4 +653,143 @@ func TestShimRevokeSecondSlot(t *testing.T) {
 	s.release(1, 1)
 	s.expectOK(1, 3)
 	s.expectOK(0, 11)
+}
+
+// arrived reports whether the worker has sent anything not read yet. It is
+// called once a marker shows the worker is past where it would have sent
+// it: what was sent is already there, so it only waits (briefly) when
+// nothing was.
+func (c *conn) arrived() bool {
+	if c.br.Buffered() > 0 {
+		return true
+	}
+	c.c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	_, err := c.br.Peek(1)
+	return err == nil
+}
+
+// pipeline sends requests on slot i in one write, so the worker reads them
+// all before it starts the first (its queue holds the rest).
+func (s *shim) pipeline(i int, targets ...string) {
+	s.t.Helper()
+	var b []byte
+	for n, target := range targets {
+		b = append(b, request(uint32(n+1), "GET", target, nil)...)
+	}
+	s.slots[i].write(s.t, b)
+}
+
+// Responses to pipelined requests come whole and in order, whatever their
+// frames, and the last is not held once the queue is empty.
+func TestShimPipelinedResponsesInOrder(t *testing.T) {
+	s := startShim(t, 1)
+	s.pipeline(0, "/ok?1", "/endless-length?10", "/ok?3", "/file", "/ok?5", "/big?100000", "/ok?7", "/systemexit", "/ok?9")
+	for i, want := range []string{"W", "SBBE", "W", "F", "W", "W", "W", "X", "W"} {
+		id := uint32(i + 1)
+		r := s.slots[0].readResponse(t, id, 1<<20)
+		if r.frames != want {
+			t.Fatalf("request %d: frames %q, want %q", id, r.frames, want)
+		}
+		if want == "W" && r.status == "200 OK" && id%2 == 1 && string(r.body) != "ok "+strconv.Itoa(int(id)) {
+			t.Fatalf("request %d: %q", id, r.body)
+		}
+	}
+	s.expectOK(0, 10)
+}
+
+// A response held while requests are queued goes out with the next
+// streamed frame, never after it.
+func TestShimStreamedFramesNotHeld(t *testing.T) {
+	s := startShim(t, 1)
+	s.pipeline(0, "/ok?1", "/stream-block?2", "/ok?3")
+	s.waitMarker("entered-2")
+	if !s.slots[0].arrived() {
+		t.Fatal("nothing sent while request 2 streams: response 1 and its first chunk are held")
+	}
+	if r := s.slots[0].readResponse(t, 1, 1<<10); r.frames != "W" || string(r.body) != "ok 1" {
+		t.Fatalf("request 1: %+v", r)
+	}
+	h, p := s.slots[0].read(t)
+	if h.Type != wire.Start || h.ID != 2 || !bytes.HasSuffix(p, []byte("first")) {
+		t.Fatalf("request 2 began with %s for %d (%q)", h.Type, h.ID, p)
+	}
+	s.create("release-2")
+	if r := s.slots[0].readResponse(t, 2, 1<<10); r.frames != "BE" || string(r.body) != "second" {
+		t.Fatalf("rest of request 2: %+v", r)
+	}
+	if r := s.slots[0].readResponse(t, 3, 1<<10); string(r.body) != "ok 3" {
+		t.Fatalf("request 3: %+v", r)
+	}
+}
+
+// A response held because a request was queued behind it goes out before
+// the slot waits, also when a Revoke took that request away meanwhile.
+func TestShimRevokeFlushesHeldFrames(t *testing.T) {
+	s := startShim(t, 1)
+	s.pipeline(0, "/close-block?1", "/ok?2")
+	s.waitMarker("entered-1") // request 1's End was made, then close() blocks
+	h, p := s.slots[0].read(t)
+	if h.Type != wire.Start || h.ID != 1 || !bytes.HasSuffix(p, []byte("closing 1")) {
+		t.Fatalf("request 1 began with %s for %d (%q)", h.Type, h.ID, p)
+	}
+	if s.slots[0].arrived() {
+		t.Fatal("End of request 1 sent while request 2 was queued: nothing held, the test no longer covers holding")
+	}
+	if ids := s.revoke(0, 2); !slices.Equal(ids, []uint32{2}) {
+		t.Fatalf("revoked %v, want [2]", ids)
+	}
+	s.create("release-1")
+	if r := s.slots[0].readResponse(t, 1, 1<<10); r.frames != "E" {
+		t.Fatalf("rest of request 1: %+v", r)
+	}
+	s.expectOK(0, 3)
+}
+
+// After a slow request nothing is held: a fast response queued between a
+// slow request and a blocked one is sent before the blocked one runs. What
+// is held goes out once it has waited 200 us (it waited for a 1 ms
+// request), or past 64 KiB.
+func TestShimHoldOnlyShortAndSmall(t *testing.T) {
+	s := startShim(t, 1)
+	s.pipeline(0, "/sleep?5", "/ok?2", "/block?3")
+	s.waitMarker("entered-3")
+	if !s.slots[0].arrived() {
+		t.Fatal("responses 1 and 2 held while request 3 runs, after a 5 ms request")
+	}
+	if r := s.slots[0].readResponse(t, 1, 1<<10); string(r.body) != "slept 5" {
+		t.Fatalf("request 1: %+v", r)
+	}
+	if r := s.slots[0].readResponse(t, 2, 1<<10); string(r.body) != "ok 2" {
+		t.Fatalf("request 2: %+v", r)
+	}
+	s.release(0, 3)
+
+	// A 1 ms request keeps the average under 200 us, but response 1 has
+	// waited for it: 1, 2 and 3 go out before 4 runs.
+	s = startShim(t, 1)
+	s.pipeline(0, "/ok?1", "/sleep?1", "/ok?3", "/block?4")
+	s.waitMarker("entered-4")
+	if !s.slots[0].arrived() {
+		t.Fatal("responses 1 to 3 held while request 4 runs, after a 1 ms request")
+	}
+	for i, want := range []string{"ok 1", "slept 1", "ok 3"} {
+		id := uint32(i + 1)
+		if r := s.slots[0].readResponse(t, id, 1<<10); string(r.body) != want {
+			t.Fatalf("request %d: %+v", id, r)
+		}
+	}
+	s.release(0, 4)
+
+	s = startShim(t, 1)
+	s.pipeline(0, "/big?40000", "/big?40000", "/block?3")
+	s.waitMarker("entered-3")
+	if !s.slots[0].arrived() {
+		t.Fatal("80000 bytes of responses held while request 3 runs")
+	}
+	for id := uint32(1); id <= 2; id++ {
+		if r := s.slots[0].readResponse(t, id, 1<<20); r.frames != "W" || len(r.body) != 40000 {
+			t.Fatalf("request %d: %s, %d bytes", id, r.frames, len(r.body))
+		}
+	}
+	s.release(0, 3)
 }

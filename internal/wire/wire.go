@@ -5,7 +5,10 @@
 // exchange frames: a 9-byte header (payload length u32, type u8, request id
 // u32, all little-endian) followed by the payload. A slot serves one request
 // at a time, so frames of different requests never interleave on a socket;
-// the request id is there to tell a stale ABORT from a current one.
+// the request id is there to tell a stale ABORT from a current one. While
+// requests are queued behind the one running, the worker may hold the frame
+// that ends a response (W, E, X) and send it with the next one's first
+// frames, or before it waits for more requests.
 //
 // Structured payloads use CPython's marshal format, because marshal.loads and
 // marshal.dumps run at C speed in the worker and need nothing beyond the
