@@ -514,6 +514,13 @@ func (s *Server) waitQueued(t testing.TB, base, n int, ps ...*pending) {
 		s.WaitLog(t, msg, base+n, 30*time.Second)
 		return
 	}
+	s.waitRead(t, ps...)
+}
+
+// waitRead waits until gowsgi has read the requests of ps off their
+// connections: they are queued, or pipelined to a busy worker.
+func (s *Server) waitRead(t testing.TB, ps ...*pending) {
+	t.Helper()
 	ports := map[int]bool{}
 	for _, p := range ps {
 		ports[p.port()] = true
