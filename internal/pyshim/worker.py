@@ -731,6 +731,7 @@ class Slot:
         # The most body bytes worth producing: 0 for HEAD, else the
         # Content-Length the application declared (None: no limit). Once
         # that many were sent the iterable is not advanced any further.
+        # UNKNOWN until a body that needs it comes (a list body does not).
         limit = None
         sent = 0           # body bytes sent, counted while limit is set
 
@@ -745,15 +746,17 @@ class Slot:
             elif state is not None:
                 raise AssertionError('start_response() called a second time without exc_info')
             state = (status, headers)
-            limit = 0 if head_only else declared_length(headers)
+            limit = 0 if head_only else UNKNOWN
             return write
 
         def write(data):
-            nonlocal head_sent, sent
+            nonlocal head_sent, sent, limit
             if type(data) is not bytes:
                 raise TypeError('write() argument must be bytes, not %s' % type(data).__name__)
             if state is None:
                 raise AssertionError('write() called before start_response()')
+            if limit is UNKNOWN:
+                limit = declared_length(state[1])
             if limit is not None:
                 if head_sent and sent >= limit:
                     return  # HEAD, or the declared length is complete
@@ -797,6 +800,8 @@ class Slot:
                         continue
                     if state is None:
                         raise AssertionError('the application yielded body data before calling start_response()')
+                    if limit is UNKNOWN:
+                        limit = declared_length(state[1])
                     if limit is not None:
                         data = data[:limit - sent]
                         sent += len(data)
@@ -857,6 +862,9 @@ class Slot:
 
 def request_line(environ):
     return '%s %s' % (environ.get('REQUEST_METHOD', '?'), environ.get('REQUEST_URI', '?'))
+
+
+UNKNOWN = object()  # a limit not worked out yet
 
 
 def declared_length(headers):
