@@ -486,7 +486,7 @@ func (s *shim) checkTaken(marker, want string) {
 func TestShimHeadStopsTheIterable(t *testing.T) {
 	s := startShim(t, 1)
 	r := s.get(0, 1, "HEAD", "/endless?head")
-	if r.frames != "SE" || r.status != "200 OK" || len(r.body) != 0 {
+	if r.frames != "W" || r.status != "200 OK" || len(r.body) != 0 {
 		t.Fatalf("HEAD on an endless body: %+v", r)
 	}
 	s.expectOK(0, 2)
@@ -511,11 +511,21 @@ func TestShimContentLengthStopsTheIterable(t *testing.T) {
 	s.checkTaken("endless-length-10", "3")
 
 	r = s.get(0, 3, "GET", "/endless-length?0")
-	if r.frames != "SE" || len(r.body) != 0 {
+	if r.frames != "W" || len(r.body) != 0 {
 		t.Fatalf("Content-Length 0 on an endless body: %+v", r)
 	}
 	s.expectOK(0, 4)
 	s.checkTaken("endless-length-0", "1")
+
+	// A first block that is the whole declared body makes a Whole frame
+	// (as Flask's and Django's iterables do), and the iterable is not
+	// advanced again.
+	r = s.get(0, 7, "GET", "/endless-length?4")
+	if r.frames != "W" || string(r.body) != "abcd" {
+		t.Fatalf("Content-Length 4 on an endless body of 4-byte blocks: %+v", r)
+	}
+	s.expectOK(0, 8)
+	s.checkTaken("endless-length-4", "1")
 
 	// write() counts too: Content-Length 6, then three writes of 4 bytes
 	// and an endless iterable that is never started.

@@ -793,6 +793,7 @@ class Slot:
             else:
                 # Nothing more is wanted when write() sent the whole declared length.
                 items = () if head_sent and limit is not None and sent >= limit else result
+                whole = False  # a Whole frame ended the response
                 for data in items:
                     if type(data) is not bytes:
                         raise TypeError(body_type_error(data))
@@ -806,6 +807,12 @@ class Slot:
                         data = data[:limit - sent]
                         sent += len(data)
                     if not head_sent:
+                        if limit is not None and sent >= limit:
+                            # The first block is the whole body the app
+                            # declared (or HEAD): one Whole frame says so.
+                            self.send_head(T_WHOLE, rid, state, data)
+                            whole = head_sent = True
+                            break
                         self.send_head(T_START, rid, state, data)
                         head_sent = True
                     elif self.abort_requested(rid):
@@ -814,7 +821,9 @@ class Slot:
                         self.send_body(rid, data)
                     if limit is not None and sent >= limit:
                         break  # HEAD, or the declared length is complete
-                if head_sent:
+                if whole:
+                    pass
+                elif head_sent:
                     self.finish((_pack(0, T_END, rid),), 0)
                 elif state is None:
                     raise AssertionError('the application returned without calling start_response()')
