@@ -503,6 +503,14 @@ class Slot:
                 break
             if t == T_ABORT:
                 self.aborted.add(rid)
+            elif t == T_REQUEST:
+                # Decoded here, straight from the buffer: a body is copied
+                # once, into the bytes the application gets.
+                try:
+                    req = _loads(self.view[start + 9:start + 9 + n])
+                except Exception as e:
+                    req = e  # raised when the request's turn comes
+                self.queue.append((t, rid, req))
             else:
                 self.queue.append((t, rid, bytes(self.view[start + 9:start + 9 + n])))
             start += 9 + n
@@ -520,7 +528,8 @@ class Slot:
             self.start, self.end = 0, avail
 
     def next_frame(self):
-        """The next request-side frame as (type, id, payload), or None when
+        """The next request-side frame as (type, id, payload), a request's
+        payload decoded to (environ, body), or None when
         the front closed the socket. Held frames go out before it waits."""
         while True:
             if self.held and not self.queue:
@@ -572,10 +581,8 @@ class Slot:
                     break
             keep, gone = deque(), []
             for f in self.queue:
-                t, rid, payload = f
-                # A None body (a descriptor) is marshal's b'N' at the very
-                # end; only then is the payload decoded to be sure.
-                if t == T_REQUEST and rid >= first and not (payload.endswith(b'N') and _loads(payload)[1] is None):
+                t, rid, req = f
+                if t == T_REQUEST and rid >= first and not (type(req) is tuple and req[1] is None):
                     gone.append(rid)
                 else:
                     keep.append(f)
@@ -714,8 +721,10 @@ class Slot:
         finally:
             self.flush()  # nothing held is lost, however the thread ends
 
-    def handle(self, rid, payload):
-        environ, body = _loads(payload)
+    def handle(self, rid, req):
+        if isinstance(req, Exception):
+            raise req  # the front sent what marshal cannot read
+        environ, body = req
         environ.update(self.base)
         if body is None:
             with self.lock:
