@@ -30,6 +30,7 @@ APP[hello]=hello:app;           PATH_OF[hello]=/
 APP[playground]=playground:app; PATH_OF[playground]=/
 APP[echo64k]=echo:app;          PATH_OF[echo64k]=/; LUA[echo64k]=$BENCH_DIR/lua/post64k.lua
 APP[big1m]=big:app;             PATH_OF[big1m]=/
+APP[flask]=flask_app:app;       PATH_OF[flask]=/json
 
 WORK=$(mktemp -d)
 trap 'kill $SRV 2>/dev/null || true; rm -rf "$WORK"' EXIT
