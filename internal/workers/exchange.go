@@ -130,7 +130,9 @@ func (p *Pool) Send(req *Request) (*Exchange, error) {
 	x := &Exchange{p: p, req: req, frame: frame}
 	var t *ticket
 	var err error
-	if s := req.Prefer; s != nil && s.worker.pool == p && s.claimIdle() {
+	// The preferred slot is taken only when nobody is queued: a request
+	// that waits has its turn first.
+	if s := req.Prefer; s != nil && s.worker.pool == p && p.waiting.Load() == 0 && s.claimIdle() {
 		var ok bool
 		if t, err, ok = p.issueOn(s, frame, req.Body, req.BodyFile, false); ok {
 			if o := p.opts.Observer; o != nil && err == nil {
