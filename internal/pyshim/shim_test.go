@@ -227,6 +227,16 @@ func socketpair(t *testing.T) (mine *conn, theirs *os.File) {
 // for its Ready frame.
 func startShim(t *testing.T, threads int) *shim {
 	t.Helper()
+	return startShimEnv(t, threads)
+}
+
+// holdUntilWait makes the worker's main thread leave held frames alone
+// (it looks once a minute), so a test sees what the slot itself holds.
+const holdUntilWait = "GOWSGI_TEST_HOLD_CHECK=60"
+
+// startShimEnv is startShim with environment variables for the worker.
+func startShimEnv(t *testing.T, threads int, env ...string) *shim {
+	t.Helper()
 	py := testPython()
 	if _, err := os.Stat(py); err != nil {
 		t.Fatalf("%s is required: %v", py, err)
@@ -253,6 +263,7 @@ func startShim(t *testing.T, threads int) *shim {
 	}
 	cfg := Config{Target: appFile, Threads: threads, Workers: 1}
 	s.cmd = exec.Command(py, cfg.Args()...)
+	s.cmd.Env = append(os.Environ(), env...)
 	s.cmd.ExtraFiles = child
 	s.cmd.Stderr = s.stderr
 	s.cmd.Dir = dir
@@ -710,7 +721,7 @@ func TestShimPipelinedResponsesInOrder(t *testing.T) {
 // A response held while requests are queued goes out with the next
 // streamed frame, never after it.
 func TestShimStreamedFramesNotHeld(t *testing.T) {
-	s := startShim(t, 1)
+	s := startShimEnv(t, 1, holdUntilWait)
 	s.pipeline(0, "/ok?1", "/stream-block?2", "/ok?3")
 	s.waitMarker("entered-2")
 	if !s.slots[0].arrived() {
@@ -732,10 +743,23 @@ func TestShimStreamedFramesNotHeld(t *testing.T) {
 	}
 }
 
+// A response held behind a request that then hangs is sent by the worker's
+// main thread: it does not wait for the hung one.
+func TestShimHeldFramesSentWhileNextHangs(t *testing.T) {
+	s := startShim(t, 1)
+	s.pipeline(0, "/ok?1", "/block?2")
+	s.waitMarker("entered-2")
+	if r := s.slots[0].readResponse(t, 1, 1<<10); r.frames != "W" || string(r.body) != "ok 1" {
+		t.Fatalf("request 1: %+v", r)
+	}
+	s.release(0, 2)
+	s.expectOK(0, 3)
+}
+
 // A response held because a request was queued behind it goes out before
 // the slot waits, also when a Revoke took that request away meanwhile.
 func TestShimRevokeFlushesHeldFrames(t *testing.T) {
-	s := startShim(t, 1)
+	s := startShimEnv(t, 1, holdUntilWait)
 	s.pipeline(0, "/close-block?1", "/ok?2")
 	s.waitMarker("entered-1") // request 1's End was made, then close() blocks
 	h, p := s.slots[0].read(t)
@@ -760,7 +784,7 @@ func TestShimRevokeFlushesHeldFrames(t *testing.T) {
 // is held goes out once it has waited 200 us (it waited for a 1 ms
 // request), or past 64 KiB.
 func TestShimHoldOnlyShortAndSmall(t *testing.T) {
-	s := startShim(t, 1)
+	s := startShimEnv(t, 1, holdUntilWait)
 	s.pipeline(0, "/sleep?5", "/ok?2", "/block?3")
 	s.waitMarker("entered-3")
 	if !s.slots[0].arrived() {
@@ -776,7 +800,7 @@ func TestShimHoldOnlyShortAndSmall(t *testing.T) {
 
 	// A 1 ms request keeps the average under 200 us, but response 1 has
 	// waited for it: 1, 2 and 3 go out before 4 runs.
-	s = startShim(t, 1)
+	s = startShimEnv(t, 1, holdUntilWait)
 	s.pipeline(0, "/ok?1", "/sleep?1", "/ok?3", "/block?4")
 	s.waitMarker("entered-4")
 	if !s.slots[0].arrived() {
@@ -790,7 +814,7 @@ func TestShimHoldOnlyShortAndSmall(t *testing.T) {
 	}
 	s.release(0, 4)
 
-	s = startShim(t, 1)
+	s = startShimEnv(t, 1, holdUntilWait)
 	s.pipeline(0, "/big?40000", "/big?40000", "/block?3")
 	s.waitMarker("entered-3")
 	if !s.slots[0].arrived() {

@@ -13,6 +13,7 @@ import io
 import json
 import marshal
 import os
+import select
 import socket
 import stat
 import struct
@@ -46,6 +47,12 @@ ANC_SIZE = socket.CMSG_SPACE(4 * 4)
 # answering within 1 ms); for slower requests the saving is noise and the
 # wait is not.
 HOLD_MAX_WAIT = 200e-6
+# Should the request after held frames turn out slow, or hang, the worker's
+# main thread sends them: it looks every HOLD_CHECK seconds while requests
+# come (Slot.watched; see serve_control), so a finished response waits at
+# most about that long, plus the GIL's switch interval when the slow
+# request keeps the interpreter busy. Nothing is held while it does not look.
+HOLD_CHECK = float(os.environ.get('GOWSGI_TEST_HOLD_CHECK') or 0.005)  # tests stretch it
 HOLD_MAX_BYTES = 64 << 10  # more payload held than this goes out at once
 HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                         'te', 'trailers', 'transfer-encoding', 'upgrade'))
@@ -452,6 +459,7 @@ class Slot:
     a burst of short requests costs one send, not one per request. Frames
     always leave in the order they were made."""
 
+    watched = True  # the main thread looks for frames held too long
     def __init__(self, sock, app, base_environ, hooks=None):
         self.sock = sock
         self.app = app
@@ -476,7 +484,9 @@ class Slot:
         # seconds). Only the slot's thread uses them.
         self.held = []
         self.held_size = 0
-        self.held_at = self.began = 0.0
+        self.wlock = threading.Lock()  # the socket's writes and held
+        self.held_at = 0.0
+        self.began = perf_counter()  # a new worker counts as busy (Slot.watched)
         self.cost = 0.0
 
     # Reading. Frames are taken off the socket as they come, several at a
@@ -595,9 +605,14 @@ class Slot:
     # Writing.
 
     def send(self, parts):
-        """Write one frame now, after the held ones. Small frames are joined
-        (cheaper than sendmsg's iovec set-up); large ones go out with
-        sendmsg, without a copy."""
+        """Write one frame now, after the held ones."""
+        with self.wlock:
+            self._send(parts)
+
+    def _send(self, parts):
+        """send, with wlock held. Small frames are joined (cheaper than
+        sendmsg's iovec set-up); large ones go out with sendmsg, without a
+        copy."""
         if self.held:
             self.held += parts
             parts, self.held, self.held_size = self.held, [], 0
@@ -627,25 +642,43 @@ class Slot:
         front pipelines only behind slots that answer fast, and one slow
         request stops the holding here until the average is short again
         (some 20 requests after a 20 ms one)."""
-        if not self.held:
-            self.held_at = self.began
-        if self.queue and self.cost < HOLD_MAX_WAIT and self.began - self.held_at < HOLD_MAX_WAIT:
-            self.held += parts
-            self.held_size += size
-            if self.held_size <= HOLD_MAX_BYTES:
-                return
-            parts = ()
-        self.send(parts)
+        with self.wlock:
+            if not self.held:
+                self.held_at = self.began
+            if (Slot.watched and self.queue and self.cost < HOLD_MAX_WAIT
+                    and self.began - self.held_at < HOLD_MAX_WAIT):
+                self.held += parts
+                self.held_size += size
+                if self.held_size <= HOLD_MAX_BYTES:
+                    return
+                parts = ()
+            self._send(parts)
 
     def flush(self):
         """Send the held frames. When that fails the front has closed its
         end: they are dropped, as a failed send in handle drops its frame,
         and the slot's next read or write finds the stream gone."""
-        if self.held:
+        with self.wlock:
+            if self.held:
+                try:
+                    self._send(())
+                except OSError:
+                    pass
+
+    def flush_stale(self, now):
+        """Called by the main thread every HOLD_CHECK seconds: send what was
+        held for a request that began HOLD_CHECK or more ago. The request
+        after it turned out slow (or hangs), and a finished response must
+        not wait for it. Skipped while the slot's thread is sending, which
+        sends what is held anyway."""
+        if self.held and now - self.held_at >= HOLD_CHECK and self.wlock.acquire(False):
             try:
-                self.send(())
+                if self.held:
+                    self._send(())
             except OSError:
                 pass
+            finally:
+                self.wlock.release()
 
     def send_head(self, ftype, rid, state, data):
         status, headers = state
@@ -698,8 +731,10 @@ class Slot:
             raise TypeError(describe_bad_head(status, headers)) from None
         tail = OFFSET_COUNT.pack(offset, st.st_size - offset)
         hdr = _pack(len(head) + len(tail), T_FILE, rid)
-        self.flush()  # the descriptor travels with this send alone
-        self.sock.sendmsg([hdr, head, tail], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', fd))])
+        with self.wlock:
+            if self.held:  # the descriptor travels with this send alone
+                self._send(())
+            self.sock.sendmsg([hdr, head, tail], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', fd))])
         return True
 
     # Serving.
@@ -1226,10 +1261,19 @@ def main():
 def serve_control(control, slots):
     """Answer the front's control frames until it closes the control
     socket, which asks for an exit once it has drained this worker's slots.
-    Only this thread writes the control socket after Ready."""
+    Only this thread writes the control socket after Ready. Between frames
+    it sends what the slots held too long (Slot.flush_stale): every
+    HOLD_CHECK seconds while a request began in the last second, else it
+    looks once a second and nothing is held."""
     buf = bytearray()
     try:
         while True:
+            if not select.select([control], [], [], HOLD_CHECK if Slot.watched else 1.0)[0]:
+                now = perf_counter()
+                for slot in slots:
+                    slot.flush_stale(now)
+                Slot.watched = now - max(slot.began for slot in slots) < 1.0
+                continue
             data = control.recv(1 << 16)
             if not data:
                 return

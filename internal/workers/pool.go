@@ -228,7 +228,8 @@ func (p *Pool) issueOn(s *Slot, frame, body []byte, file *os.File, pipelined boo
 		return nil, nil, false
 	}
 	s.mu.Lock()
-	if s.broken.Load() || (pipelined && (s.inflight < 1 || s.inflight >= int32(p.opts.PipelineDepth) || !s.fast(time.Now().UnixNano()))) {
+	if s.broken.Load() || (pipelined && (s.inflight < 1 || s.inflight >= int32(p.opts.PipelineDepth) ||
+		s.qbytes+len(frame)+len(body) > pipelineSlotBytes || !s.fast(time.Now().UnixNano()))) {
 		s.mu.Unlock()
 		s.worker.busy.Add(-1)
 		return nil, nil, false
@@ -350,11 +351,15 @@ func (p *Pool) dequeued(queued time.Time, err error) {
 	}
 }
 
-// Pipelining bounds: only small requests, only on a slot that answers fast
-// (see Slot.fast): whatever queues behind a slow request waits as long.
+// Pipelining bounds: only requests of at most pipelineMaxBytes, as long
+// as the requests on the slot come to at most pipelineSlotBytes (the
+// slot's socket buffer, so writing them never waits for the worker), and
+// only on a slot that answers fast (see Slot.fast): whatever queues behind
+// a slow request waits as long.
 const (
-	pipelineMaxBytes = 64 << 10
-	pipelineMaxAge   = time.Millisecond
+	pipelineMaxBytes  = 256 << 10
+	pipelineSlotBytes = slotSocketBuffer
+	pipelineMaxAge    = time.Millisecond
 )
 
 // pipelineCandidate picks the busy slot with the fewest queued requests

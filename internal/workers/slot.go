@@ -40,6 +40,7 @@ type Slot struct {
 	iov      net.Buffers   // the writer's scratch for writev
 	writing  bool
 	queue    []*ticket     // issued, not yet released, in wire order
+	qbytes   int           // their request bytes (ticket.size)
 	inflight int32         // len(queue)
 	nextID   uint32        // last request id given out
 	watch    *time.Timer   // fires revokeAfter into a turn with requests queued behind (see watchTurn)
@@ -108,6 +109,7 @@ type ticket struct {
 	gone    bool          // revoked (guarded by slot.mu)
 	turn    bool          // its turn to read has begun: it can no longer be revoked (guarded by slot.mu)
 	stuck   bool          // ran past --timeout (guarded by slot.mu)
+	size    int           // bytes of its request frame and inline body
 }
 
 // fast reports whether s has been answering quickly enough for a request
@@ -134,7 +136,8 @@ func (s *Slot) issue(frame, body []byte, file *os.File, pipelined bool) (*ticket
 	if s.nextID == 0 {
 		s.nextID = 1 // 0 means "none" for revoking and brokenAt
 	}
-	t := &ticket{slot: s, id: s.nextID, done: make(chan struct{})}
+	t := &ticket{slot: s, id: s.nextID, done: make(chan struct{}), size: len(frame) + len(body)}
+	s.qbytes += t.size
 	if n := len(s.queue); n > 0 {
 		t.prev = s.queue[n-1].done
 	}
@@ -326,6 +329,7 @@ func (s *Slot) release(t *ticket) bool {
 func (s *Slot) dropLocked(t *ticket) {
 	for i, q := range s.queue {
 		if q == t {
+			s.qbytes -= t.size
 			copy(s.queue[i:], s.queue[i+1:])
 			s.queue[len(s.queue)-1] = nil
 			s.queue = s.queue[:len(s.queue)-1]
