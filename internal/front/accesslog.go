@@ -33,6 +33,10 @@ import (
 type AccessLog struct {
 	lines chan []byte // nil: no lines, statsd only
 	done  chan struct{}
+	// mu orders Close after the sends in flight: on a second stop
+	// signal gowsgi exits while handlers may still be logging.
+	mu     sync.RWMutex
+	closed bool
 
 	atoms []atomWriter // nil: the Combined Log Format fast path
 	json  bool
@@ -98,12 +102,26 @@ func (l *AccessLog) run(bw *bufio.Writer) {
 	bw.Flush()
 }
 
-// Close flushes the remaining lines. No Log call may follow.
+// Close flushes the remaining lines; lines logged after it are dropped.
 func (l *AccessLog) Close() {
 	if l.lines != nil {
-		close(l.lines)
+		l.mu.Lock()
+		if !l.closed {
+			l.closed = true
+			close(l.lines)
+		}
+		l.mu.Unlock()
 		<-l.done
 	}
+}
+
+// send queues a line for the writer, unless the log is closed.
+func (l *AccessLog) send(line []byte) {
+	l.mu.RLock()
+	if !l.closed {
+		l.lines <- line
+	}
+	l.mu.RUnlock()
 }
 
 // KeepResponseHeader records the response fields of w for %({name}o)s
@@ -155,7 +173,7 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 		return
 	}
 	if l.json {
-		l.lines <- l.jsonLine(r, rq.Proto(), w, start)
+		l.send(l.jsonLine(r, rq.Proto(), w, start))
 		return
 	}
 	if l.atoms != nil {
@@ -164,7 +182,7 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 		for _, a := range l.atoms {
 			b = a(b, &e)
 		}
-		l.lines <- append(b, '\n')
+		l.send(append(b, '\n'))
 		return
 	}
 	b := make([]byte, 0, 160)
@@ -190,7 +208,7 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 	b = append(b, "\" \""...)
 	b = appendEscaped(b, headerOr(r, "User-Agent", "-"))
 	b = append(b, "\"\n"...)
-	l.lines <- b
+	l.send(b)
 }
 
 // remoteHost is %(h)s: the peer's IP, or the client's when a trusted proxy
