@@ -530,26 +530,10 @@ func (s *Slot) readLarge() (wire.Header, []byte, error) {
 		if s.broken.Load() {
 			return s.partH, nil, ErrWorkerGone
 		}
-		m, oobn, _, _, err := s.conn.ReadMsgUnix(s.part[s.partN:], s.oob[:])
-		if m > 0 {
-			s.partN += m
-		}
-		if oobn > 0 {
-			s.takeRights(s.oob[:oobn])
-		}
+		m, err := s.recv(s.part[s.partN:])
+		s.partN += m
 		if err != nil && s.partN < len(s.part) {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return s.partH, nil, err
-			}
-			s.markBroken()
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET) {
-				return s.partH, nil, ErrWorkerGone
-			}
-			return s.partH, nil, err
-		}
-		if m == 0 && oobn == 0 && err == nil {
-			s.markBroken()
-			return s.partH, nil, ErrWorkerGone
+			return s.partH, nil, s.readFailed(err)
 		}
 	}
 	h, p := s.partH, s.part
@@ -618,34 +602,45 @@ func (s *Slot) fill(n int, wait bool) error {
 		return nil
 	}
 	for s.w-s.r < n {
-		// recvmsg, not read: a File frame brings a descriptor along, and
-		// read would drop it.
-		m, oobn, _, _, err := s.conn.ReadMsgUnix(s.buf[s.w:], s.oob[:])
-		if m > 0 { // -1 on some errors
-			s.w += m
-		}
-		if oobn > 0 {
-			s.takeRights(s.oob[:oobn])
-		}
+		m, err := s.recv(s.buf[s.w:])
+		s.w += m
 		if err != nil {
 			if s.w-s.r >= n {
 				return nil
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				return err // the caller decides; the stream is intact
-			}
-			s.markBroken()
-			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET) {
-				return ErrWorkerGone
-			}
-			return err
-		}
-		if m == 0 && oobn == 0 {
-			s.markBroken()
-			return ErrWorkerGone
+			return s.readFailed(err)
 		}
 	}
 	return nil
+}
+
+// recv reads what has arrived into p and takes the descriptors that came
+// with it: recvmsg, not read, which would drop the one a File frame
+// brings. A read of nothing at all is io.EOF, the worker's end.
+func (s *Slot) recv(p []byte) (int, error) {
+	m, oobn, _, _, err := s.conn.ReadMsgUnix(p, s.oob[:])
+	m = max(m, 0) // -1 on some errors
+	if oobn > 0 {
+		s.takeRights(s.oob[:oobn])
+	}
+	if err == nil && m == 0 && oobn == 0 {
+		err = io.EOF
+	}
+	return m, err
+}
+
+// readFailed is what a read that still wanted bytes reports for err: a
+// deadline as it is (the stream is intact; the caller decides); anything
+// else leaves the slot broken.
+func (s *Slot) readFailed(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	s.markBroken()
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET) {
+		return ErrWorkerGone
+	}
+	return err
 }
 
 // tryRead reads what has arrived, without waiting. A closed or broken
