@@ -128,22 +128,7 @@ func (p *Pool) Send(req *Request) (*Exchange, error) {
 	bodyLen := len(req.Body)
 	frame := req.Environ.Frame(bodyLen, req.BodyFile != nil)
 	x := &Exchange{p: p, req: req, frame: frame}
-	var t *ticket
-	var err error
-	// The preferred slot is taken only when nobody is queued: a request
-	// that waits has its turn first.
-	if s := req.Prefer; s != nil && s.worker.pool == p && p.waiting.Load() == 0 && s.claimIdle() {
-		var ok bool
-		if t, err, ok = p.issueOn(s, frame, req.Body, req.BodyFile, false); ok {
-			if o := p.opts.Observer; o != nil && err == nil {
-				o.Dispatched(0)
-			}
-		} else {
-			t, err = p.dispatch(frame, req.Body, req.BodyFile, nil)
-		}
-	} else {
-		t, err = p.dispatch(frame, req.Body, req.BodyFile, nil)
-	}
+	t, err := p.dispatch(frame, req.Body, req.BodyFile, nil, req.Prefer)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +150,7 @@ func (x *Exchange) redispatch(why string) error {
 	old := x.t.slot
 	x.moved++
 	x.p.log.Debug("request re-dispatched", "request", x.req.line(), "request_id", x.req.ID, "from", old.worker.String(), "reason", why)
-	t, err := x.p.dispatch(x.frame, x.req.Body, x.req.BodyFile, old)
+	t, err := x.p.dispatch(x.frame, x.req.Body, x.req.BodyFile, old, nil)
 	if err != nil {
 		x.held = false
 		return err

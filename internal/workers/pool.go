@@ -258,14 +258,23 @@ func (p *Pool) offerRoom(s *Slot) {
 }
 
 // dispatch puts a request on a slot and returns its ticket. avoid, when
-// not nil, is a slot the request must not go back to.
+// not nil, is a slot the request must not go back to; prefer, when not
+// nil, the one that served the connection's last request (Request.Prefer).
 //
-// An idle slot is used when there is one. When every slot is busy, a small
+// The preferred slot is used when it is idle and nobody is queued (a
+// request that waits has its turn first). Else an idle slot is used when
+// there is one. When every slot is busy, a small
 // request may be pipelined behind one that began less than pipelineMaxAge
 // ago on a slot with fewer than PipelineDepth requests: a worker answering
 // fast then reads several requests per wake-up. Otherwise the request
 // waits in the bounded queue for an idle slot.
-func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket, error) {
+func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) (*ticket, error) {
+	if prefer != nil && prefer.worker.pool == p && p.waiting.Load() == 0 && prefer.claimIdle() {
+		if t, err, ok := p.issueOn(prefer, frame, body, file, false); ok {
+			p.sentAtOnce(avoid, err)
+			return t, err
+		}
+	}
 	for {
 		select {
 		case s := <-p.idle:
@@ -273,9 +282,7 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 				continue
 			}
 			if t, err, ok := p.issueOn(s, frame, body, file, false); ok {
-				if o := p.opts.Observer; o != nil && avoid == nil && err == nil {
-					o.Dispatched(0)
-				}
+				p.sentAtOnce(avoid, err)
 				return t, err
 			}
 			continue
@@ -290,9 +297,7 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 	if pipelinable && p.waiting.Load() == 0 { // never overtake the queue
 		if s := p.pipelineCandidate(avoid); s != nil {
 			if t, err, ok := p.issueOn(s, frame, body, nil, true); ok {
-				if o := p.opts.Observer; o != nil && avoid == nil && err == nil {
-					o.Dispatched(0)
-				}
+				p.sentAtOnce(avoid, err)
 				return t, err
 			}
 		}
@@ -340,6 +345,14 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid *Slot) (*ticket
 		case <-p.stopping:
 			return nil, ErrStopped
 		}
+	}
+}
+
+// sentAtOnce reports a request that reached a slot without waiting in the
+// queue; a re-dispatch (avoid set) was counted the first time.
+func (p *Pool) sentAtOnce(avoid *Slot, err error) {
+	if o := p.opts.Observer; o != nil && avoid == nil && err == nil {
+		o.Dispatched(0)
 	}
 }
 
