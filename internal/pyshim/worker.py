@@ -460,6 +460,7 @@ class Slot:
     always leave in the order they were made."""
 
     watched = True  # the main thread looks for frames held too long
+
     def __init__(self, sock, app, base_environ, hooks=None):
         self.sock = sock
         self.app = app
@@ -635,13 +636,11 @@ class Slot:
         sent, at the latest before the slot waits for frames (next_frame).
         Streamed Start and Body frames, and File frames, are never held.
 
-        The risk left: a response can wait for one unexpectedly slow request
-        that follows it on the slot (a cold path after a run of fast ones).
-        Should that one hang, it is the held response's request that the
-        front times out (--timeout), before the worker is replaced. The
-        front pipelines only behind slots that answer fast, and one slow
-        request stops the holding here until the average is short again
-        (some 20 requests after a 20 ms one)."""
+        Should the request that follows turn out slow (a cold path after a
+        run of fast ones), or hang, the main thread sends what is held
+        (flush_stale), so a response waits about HOLD_CHECK at most. One
+        slow request also stops the holding here until the average is
+        short again (some 20 requests after a 20 ms one)."""
         with self.wlock:
             if not self.held:
                 self.held_at = self.began
@@ -655,15 +654,19 @@ class Slot:
             self._send(parts)
 
     def flush(self):
-        """Send the held frames. When that fails the front has closed its
-        end: they are dropped, as a failed send in handle drops its frame,
-        and the slot's next read or write finds the stream gone."""
+        """Send the held frames."""
         with self.wlock:
-            if self.held:
-                try:
-                    self._send(())
-                except OSError:
-                    pass
+            self._flush()
+
+    def _flush(self):
+        """flush, with wlock held. When the send fails the front has closed
+        its end: the frames are dropped, as a failed send in handle drops
+        its frame, and the slot's next read or write finds the stream gone."""
+        if self.held:
+            try:
+                self._send(())
+            except OSError:
+                pass
 
     def flush_stale(self, now):
         """Called by the main thread every HOLD_CHECK seconds: send what was
@@ -673,10 +676,7 @@ class Slot:
         sends what is held anyway."""
         if self.held and now - self.held_at >= HOLD_CHECK and self.wlock.acquire(False):
             try:
-                if self.held:
-                    self._send(())
-            except OSError:
-                pass
+                self._flush()
             finally:
                 self.wlock.release()
 
@@ -865,10 +865,9 @@ class Slot:
                         self.send_body(rid, data)
                     if limit is not None and sent >= limit:
                         break  # HEAD, or the declared length is complete
-                if whole:
-                    pass
-                elif head_sent:
-                    self.finish((_pack(0, T_END, rid),), 0)
+                if head_sent:
+                    if not whole:
+                        self.finish((_pack(0, T_END, rid),), 0)
                 elif state is None:
                     raise AssertionError('the application returned without calling start_response()')
                 else:
