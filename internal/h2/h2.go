@@ -318,7 +318,11 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 	}()
 	opts.BaseConfig = m.base
 	opts.Handler = m.cfg.Handler
-	m.cfg.Server.ServeConn(newFilterConn(c), opts)
+	maxFrame := int(m.cfg.Server.MaxReadFrameSize)
+	if maxFrame <= 0 {
+		maxFrame = 1 << 20 // x/net/http2's default
+	}
+	m.cfg.Server.ServeConn(newFilterConn(c, m.base.MaxHeaderBytes+320, maxFrame), opts)
 }
 
 // Shutdown sends GOAWAY on every HTTP/2 connection and waits for their
