@@ -20,10 +20,13 @@ import (
 	"syscall"
 
 	"github.com/gowsgi/gowsgi/internal/check"
+	"github.com/gowsgi/gowsgi/internal/compress"
 	"github.com/gowsgi/gowsgi/internal/config"
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/listen"
 	"github.com/gowsgi/gowsgi/internal/pyshim"
+	"github.com/gowsgi/gowsgi/internal/reclaim"
 	"github.com/gowsgi/gowsgi/internal/reload"
 	"github.com/gowsgi/gowsgi/internal/static"
 	"github.com/gowsgi/gowsgi/internal/workers"
@@ -142,9 +145,12 @@ func run(args []string) int {
 	defer obs.close()
 	var watcher atomic.Pointer[reload.Watcher] // set once watching starts
 	var pool *workers.Pool
+	spoolFiles := workers.NewBudget(int64(cfg.MaxSpoolFiles)) // request and response spools share it
+	reclaim.Start()                                           // memory goes back to the OS after a burst
 	popts := workers.Options{
 		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		Env: env, Workers: cfg.Workers, Threads: cfg.Threads, Preload: cfg.Preload,
+		ResponseMemory: cfg.ResponseMemoryTotal, ResponseSpoolTotal: cfg.ResponseSpoolTotal, SpoolFiles: spoolFiles,
 		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
 		Timeout:     cfg.Timeout,
 		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
@@ -192,6 +198,8 @@ func run(args []string) int {
 		syscall.Umask(oldUmask)
 	}
 	if err == nil {
+		// Every connection counts under --max-connections, from accept on.
+		listeners = listen.Limit(listeners, cfg.MaxConnections)
 		listeners, err = logs.proxyListeners(cfg, listeners)
 	}
 	if err == nil {
@@ -206,6 +214,7 @@ func run(args []string) int {
 		Static: mounts,
 		Pool:   pool, RootPath: cfg.RootPath, Scheme: "http", Forwarded: logs.fwd,
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
+		SpoolFiles: spoolFiles, CompressLimit: compress.NewLimiter(cfg.CompressMemory),
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
 		Log:        log,
 		Compress:   cfg.Compress,

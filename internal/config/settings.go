@@ -406,6 +406,12 @@ func init() {
 	row("response-buffer", f("--response-buffer"), "", Native, tString, "1M", "response bytes buffered per request, so a slow reader does not hold a worker thread", "", a, sh)
 	a, sh = sizeField(func(c *Config) *int64 { return &c.ResponseSpool })
 	row("response-spool", f("--response-spool"), "", Native, tString, "1G", "beyond --response-buffer, response bytes spooled to a temp file per request; 0 = none", "", a, sh)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.ResponseMemoryTotal })
+	row("response-memory-total", f("--response-memory-total"), "", Native, tString, "64M", "response bytes held in memory by all requests together, from the worker to the client; beyond, responses spool to disk; with no room there either, new requests get 503", "", a, sh)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.ResponseSpoolTotal })
+	row("response-spool-total", f("--response-spool-total"), "", Native, tString, "1G", "response bytes in spool files of all requests together; beyond, the worker waits for its client, --timeout at most, then the response is cut off", "", a, sh)
+	a, sh = intField(1, func(c *Config) *int { return &c.MaxSpoolFiles })
+	row("max-spool-files", f("--max-spool-files"), "", Native, tInt, "1024", "temp files (descriptors) open for spooled request bodies and responses together; beyond, a body that needs one gets 503", "", a, sh)
 	a, sh = strField(func(c *Config) *string { return &c.TmpUploadDir })
 	row("tmp-upload-dir", f("--tmp-upload-dir"), "tmp_upload_dir", Native, tString, "", "directory for spooled request bodies and responses (default: the system temp dir)",
 		"same: where spooled request bodies (and responses) go",
@@ -449,7 +455,7 @@ func init() {
 	a, sh = durField(func(c *Config) *time.Duration { return &c.WriteTimeout })
 	row("write-timeout", f("--write-timeout"), "", Native, tString, "30s", "longest a client may stall reading a response", "", a, sh)
 	a, sh = intField(1, func(c *Config) *int { return &c.MaxConnections })
-	row("max-connections", f("--max-connections"), "", Native, tInt, "10000", "open client connections; beyond, new ones wait to be accepted", "", a, sh)
+	row("max-connections", f("--max-connections"), "", Native, tInt, "10000", "open client connections of every kind (HTTP/1.x, TLS, HTTP/2, waiting for a PROXY header); beyond, new ones wait to be accepted", "", a, sh)
 	a, sh = intField(0, func(c *Config) *int { return &c.MaxRequestLine })
 	row("limit-request-line", f("--limit-request-line"), "limit_request_line", Native, tInt, "8190", "longest request line; longer gets 414", "same (gowsgi's default is 8190, gunicorn's 4094)", a, sh)
 	a, sh = intField(0, func(c *Config) *int { return &c.MaxFieldBytes })
@@ -523,6 +529,8 @@ func init() {
 
 	a, sh = boolField(func(c *Config) *bool { return &c.Compress })
 	row("compress", f("--compress"), "", Native, tBool, "false", "compress responses on the fly with zstd, br or gzip, as the client's Accept-Encoding asks (not HEAD, ranges, 204/304, encoded or tiny bodies)", "", a, sh)
+	a, sh = sizeField(func(c *Config) *int64 { return &c.CompressMemory })
+	row("compress-memory", f("--compress-memory"), "", Native, tString, "64M", "memory of the on-the-fly compressors of all responses together (about 1 MiB a gzip, 3 a zstd, 4 a br); a response over it is sent uncompressed", "", a, sh)
 
 	// --- TLS and HTTP/2 ------------------------------------------------------
 	a, sh = listField(func(c *Config) *[]string { return &c.CertFiles })
@@ -593,6 +601,8 @@ func init() {
 		}, func(c *Config) any { return c.HTTP2Cleartext })
 	a, sh = intRange(1, 1<<31-1, func(c *Config) *int { return &c.HTTP2MaxConcurrentStreams })
 	row("http2-max-concurrent-streams", f("--http2-max-concurrent-streams"), "http2_max_concurrent_streams", Honoured, tInt, "100", "HTTP/2 streams a connection may have open at once", "same", a, sh)
+	a, sh = intField(1, func(c *Config) *int { return &c.HTTP2MaxStreamsTotal })
+	row("http2-max-streams-total", f("--http2-max-streams-total"), "", Native, tInt, "2048", "HTTP/2 streams served at once over all connections together; beyond, new streams get 503", "", a, sh)
 	a, sh = intRange(1, 1<<31-1, func(c *Config) *int { return &c.HTTP2InitialWindowSize })
 	row("http2-initial-window-size", f("--http2-initial-window-size"), "http2_initial_window_size", Honoured, tInt, "65535", "HTTP/2 flow-control window per stream, in bytes", "same", a, sh)
 	a, sh = intRange(16384, 16777215, func(c *Config) *int { return &c.HTTP2MaxFrameSize })

@@ -116,6 +116,7 @@ type Exchange struct {
 	end     error    // after the chunks: io.EOF, or why the body broke
 	rb      *respBuffer
 	recycle []byte // a whole response's frame buffer, reused after Close
+	charged int64  // bytes of resp.Body and chunks counted as response memory
 	aborted bool
 	closed  bool
 	resp    Response // what Head returns
@@ -128,6 +129,9 @@ func (p *Pool) Send(req *Request) (*Exchange, error) {
 	bodyLen := len(req.Body)
 	frame := req.Environ.Frame(bodyLen, req.BodyFile != nil)
 	x := &Exchange{p: p, req: req, frame: frame}
+	if p.resp.full() {
+		return nil, ErrResponseMemory
+	}
 	t, err := p.dispatch(frame, req.Body, req.BodyFile, nil, req.Prefer)
 	if err != nil {
 		return nil, err
@@ -181,7 +185,7 @@ func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
 			if err == ErrTimedOut {
 				// Someone must keep reading the slot for the requests
 				// queued behind; Close then has nothing left to do.
-				x.rb = newRespBuffer(0, nil, "", 0)
+				x.rb = newRespBuffer(nil)
 				x.rb.close()
 				go x.drainStuck()
 				return nil, err
@@ -327,6 +331,7 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		resp.Complete = true
 		x.finishSlot()
 		x.end = io.EOF
+		x.spoolWhole()
 	case wire.Start:
 		resp.Body = x.own(data)
 		x.collect()
@@ -349,6 +354,7 @@ func (x *Exchange) own(data []byte) []byte {
 	if len(data) == 0 {
 		return nil
 	}
+	x.charge(int64(len(data)))
 	if x.t.slot.owned {
 		return data
 	}
@@ -404,9 +410,9 @@ func (x *Exchange) body(h wire.Header, p []byte, put func([]byte)) bool {
 // goroutine, into a buffer the caller drains at the client's pace: the
 // slot is released as soon as the worker has produced the whole response.
 func (x *Exchange) startPump() {
-	o := &x.p.opts
-	x.rb = newRespBuffer(o.ResponseBuffer, x.p.respMem, o.TempDir, o.ResponseSpool)
+	x.rb = newRespBuffer(x.p.resp)
 	for _, c := range x.chunks {
+		x.charge(-int64(len(c))) // the buffer counts it now
 		x.rb.push(c)
 	}
 	x.chunks = nil
@@ -426,7 +432,14 @@ func (x *Exchange) pump() {
 			rb.end(x.fail(err))
 			return
 		}
-		x.body(h, p, func(b []byte) { rb.push(x.own(b)) })
+		x.body(h, p, func(b []byte) {
+			if !x.t.slot.owned {
+				b = append([]byte(nil), b...) // out of the slot's buffer
+			}
+			if rb.push(b) {
+				x.t.slot.sendAbort(x.t.id) // cut off: the worker stops
+			}
+		})
 	}
 	rb.end(x.end)
 }
@@ -509,7 +522,7 @@ func (x *Exchange) Abort() {
 		return
 	}
 	x.t.slot.sendAbort(x.t.id)
-	x.rb = newRespBuffer(0, nil, "", 0)
+	x.rb = newRespBuffer(nil)
 	x.rb.close()
 	go x.pump()
 }
@@ -529,6 +542,7 @@ func (x *Exchange) Close() {
 		x.rb.close()
 	}
 	x.chunks = nil
+	x.charge(-x.charged)
 	if x.recycle != nil {
 		putPayload(x.recycle)
 		x.recycle = nil
