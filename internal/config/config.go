@@ -273,10 +273,10 @@ type Config struct {
 	HTTP2MaxConcurrentStreams int
 	// HTTP2MaxStreamsTotal bounds the HTTP/2 streams being served over
 	// all connections together; beyond, new streams get 503.
-	HTTP2MaxStreamsTotal int
-	HTTP2InitialWindowSize    int
-	HTTP2MaxFrameSize         int
-	HTTP2MaxHeaderListSize    int
+	HTTP2MaxStreamsTotal   int
+	HTTP2InitialWindowSize int
+	HTTP2MaxFrameSize      int
+	HTTP2MaxHeaderListSize int
 
 	// ConfigFile is the gunicorn config file that was read ("" = none);
 	// "python:module" for a module.
