@@ -271,12 +271,12 @@ type Config struct {
 	HTTP2Cleartext string
 	// HTTP/2 limits, gunicorn's http2_* settings.
 	HTTP2MaxConcurrentStreams int
+	HTTP2InitialWindowSize    int
+	HTTP2MaxFrameSize         int
+	HTTP2MaxHeaderListSize    int
 	// HTTP2MaxStreamsTotal bounds the HTTP/2 streams being served over
 	// all connections together; beyond, new streams get 503.
-	HTTP2MaxStreamsTotal   int
-	HTTP2InitialWindowSize int
-	HTTP2MaxFrameSize      int
-	HTTP2MaxHeaderListSize int
+	HTTP2MaxStreamsTotal int
 
 	// ConfigFile is the gunicorn config file that was read ("" = none);
 	// "python:module" for a module.
