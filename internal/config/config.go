@@ -123,8 +123,8 @@ type Config struct {
 	// --timeout at most, then the response is cut off.
 	ResponseSpoolTotal int64
 	// MaxSpoolFiles bounds the temp files open for spooled request bodies
-	// and responses together (file descriptors); beyond, a body that needs
-	// one gets 503 and a response waits as above.
+	// (file descriptors; all responses share one more); beyond, a body
+	// that needs one gets 503.
 	MaxSpoolFiles int
 	// TmpUploadDir is the directory for spooled request bodies and
 	// responses (gunicorn's tmp_upload_dir); absolute, os.TempDir() by

@@ -411,7 +411,7 @@ func init() {
 	a, sh = sizeField(func(c *Config) *int64 { return &c.ResponseSpoolTotal })
 	row("response-spool-total", f("--response-spool-total"), "", Native, tString, "1G", "response bytes in spool files of all requests together; beyond, the worker waits for its client, --timeout at most, then the response is cut off", "", a, sh)
 	a, sh = intField(1, func(c *Config) *int { return &c.MaxSpoolFiles })
-	row("max-spool-files", f("--max-spool-files"), "", Native, tInt, "1024", "temp files (descriptors) open for spooled request bodies and responses together; beyond, a body that needs one gets 503", "", a, sh)
+	row("max-spool-files", f("--max-spool-files"), "", Native, tInt, "1024", "temp files (descriptors) open for spooled request bodies (one each; all responses share one more); beyond, a body that needs one gets 503", "", a, sh)
 	a, sh = strField(func(c *Config) *string { return &c.TmpUploadDir })
 	row("tmp-upload-dir", f("--tmp-upload-dir"), "tmp_upload_dir", Native, tString, "", "directory for spooled request bodies and responses (default: the system temp dir)",
 		"same: where spooled request bodies (and responses) go",

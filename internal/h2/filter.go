@@ -162,6 +162,9 @@ func (c *filterConn) broken(err error) {
 // header decides what to do with the frame whose header is in c.hdr: read
 // it whole to look at it, or let it pass.
 func (c *filterConn) header() {
+	if c.holdOff {
+		c.dec = nil // never used again: its buffers go
+	}
 	length := int(c.hdr[0])<<16 | int(c.hdr[1])<<8 | int(c.hdr[2])
 	typ, flags := http2.FrameType(c.hdr[3]), http2.Flags(c.hdr[4])
 	stream := binary.BigEndian.Uint32(c.hdr[5:9]) & 0x7fffffff

@@ -331,9 +331,10 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		resp.Complete = true
 		x.finishSlot()
 		x.end = io.EOF
-		x.spoolWhole()
+		x.keepWhole()
 	case wire.Start:
 		resp.Body = x.own(data)
+		x.charge(int64(len(resp.Body)))
 		x.collect()
 		if x.held {
 			x.startPump()
@@ -354,7 +355,6 @@ func (x *Exchange) own(data []byte) []byte {
 	if len(data) == 0 {
 		return nil
 	}
-	x.charge(int64(len(data)))
 	if x.t.slot.owned {
 		return data
 	}
@@ -372,7 +372,7 @@ func (x *Exchange) collect() {
 			x.end = x.fail(err)
 			return
 		}
-		if !x.body(h, p, func(b []byte) { x.chunks = append(x.chunks, x.own(b)) }) {
+		if !x.body(h, p, func(b []byte) { x.chunks = append(x.chunks, x.own(b)); x.charge(int64(len(b))) }) {
 			return
 		}
 	}
@@ -436,8 +436,9 @@ func (x *Exchange) pump() {
 			if !x.t.slot.owned {
 				b = append([]byte(nil), b...) // out of the slot's buffer
 			}
-			if rb.push(b) {
-				x.t.slot.sendAbort(x.t.id) // cut off: the worker stops
+			if rb.push(b) { // cut off: the worker stops
+				x.t.slot.sendAbort(x.t.id)
+				x.p.log.Warn("response cut off: its client read nothing for --timeout with no room left to buffer it", "request", x.req.line(), "request_id", x.req.ID)
 			}
 		})
 	}

@@ -63,8 +63,8 @@ type Options struct {
 	// Past both, the worker waits for the client (for Timeout at most:
 	// then the response is cut off). ResponseMemory bounds all responses'
 	// memory together, ResponseSpoolTotal all their spool files' bytes
-	// (0: no bound), SpoolFiles the spool files open, requests' and
-	// responses' (nil: no bound). See respbuf.go.
+	// (0: no bound); SpoolFiles counts the spool files open, requests'
+	// and the one all responses share (nil: no bound). See respbuf.go.
 	ResponseBuffer     int64
 	ResponseSpool      int64
 	ResponseMemory     int64

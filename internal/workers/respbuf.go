@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Budget bounds a quantity shared by many requests together: bytes held in
@@ -67,7 +69,7 @@ func (b *Budget) Limit() int64 {
 }
 
 // ErrResponseMemory: the responses already held in memory are over
-// --response-memory-total and could go to no spool file; new requests are
+// --response-memory-total and could go to no spool; new requests are
 // refused (503) until clients take them or they are cut off.
 var ErrResponseMemory = errors.New("response memory full (--response-memory-total) and no room to spool")
 
@@ -76,16 +78,15 @@ var ErrResponseMemory = errors.New("response memory full (--response-memory-tota
 // dropped and its worker slot freed.
 var ErrCutOff = errors.New("the client did not read the response for --timeout, with no room left to buffer it")
 
-// respStore is what all responses share: the memory and disk bounds, and
-// the spool files (shared with request bodies' spools).
+// respStore is what all responses share: the memory and disk bounds and
+// the spool file.
 type respStore struct {
-	mem      *Budget // response bytes in memory, all requests (--response-memory-total)
-	disk     *Budget // response bytes in spool files (--response-spool-total)
-	files    *Budget // spool files open, requests' and responses' (--max-spool-files)
-	perMem   int64   // one response's bytes in memory (--response-buffer)
-	perSpool int64   // one response's bytes spooled (--response-spool)
-	dir      string
+	mem      *Budget       // response bytes in memory, all requests (--response-memory-total)
+	disk     *Budget       // response bytes spooled, all requests (--response-spool-total)
+	perMem   int64         // one response's bytes in memory (--response-buffer)
+	perSpool int64         // one response's bytes spooled (--response-spool)
 	cutAfter time.Duration // how long a response may wait for room (--timeout)
+	arena    *spoolArena
 }
 
 func newRespStore(o *Options) *respStore {
@@ -93,29 +94,99 @@ func newRespStore(o *Options) *respStore {
 	if o.ResponseSpoolTotal > 0 {
 		disk = NewBudget(o.ResponseSpoolTotal)
 	}
-	return &respStore{mem: NewBudget(o.ResponseMemory), disk: disk, files: o.SpoolFiles,
-		perMem: o.ResponseBuffer, perSpool: o.ResponseSpool, dir: o.TempDir, cutAfter: o.Timeout}
+	return &respStore{mem: NewBudget(o.ResponseMemory), disk: disk, perMem: o.ResponseBuffer, perSpool: o.ResponseSpool,
+		cutAfter: o.Timeout, arena: &spoolArena{dir: o.TempDir, files: o.SpoolFiles}}
+}
+
+func (s *respStore) budget() *Budget {
+	if s == nil {
+		return nil
+	}
+	return s.mem
 }
 
 // full reports whether new requests must be refused: responses hold more
 // memory than the bound, which happens only when the spool had no room.
 func (s *respStore) full() bool { return s.budget().Over() }
 
-// spoolScratch is the buffer a spooled response is read back through; it
-// counts as response memory while the response lives.
-const spoolScratch = 32 << 10
+// spoolArena is the one spool file of all responses: an unlinked temp
+// file, written at the end, whose regions are handed back as they are
+// read (their pages punched out, so the disk space goes at once); when no
+// region is in use it starts again from the beginning. One descriptor
+// serves every spooled response, however many clients stall. Regions are
+// page-aligned, so a punched region frees whole pages.
+type spoolArena struct {
+	dir   string
+	files *Budget // the descriptor counts under --max-spool-files
+
+	mu   sync.Mutex
+	f    *os.File
+	end  int64 // the next region's offset
+	live int64 // bytes of regions in use
+	err  error // the file could not be made: no spooling
+}
+
+const arenaPage = 4096
+
+// reserve takes a region for n bytes and returns its offset and size.
+func (a *spoolArena) reserve(n int64) (f *os.File, off, size int64, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.err != nil {
+		return nil, 0, 0, false
+	}
+	if a.f == nil {
+		if !a.files.TryAcquire(1) {
+			return nil, 0, 0, false // try again later
+		}
+		f, err := os.CreateTemp(a.dir, "gowsgi-response-")
+		if err != nil {
+			a.files.Release(1)
+			a.err = err
+			return nil, 0, 0, false
+		}
+		os.Remove(f.Name())
+		a.f = f
+	}
+	if a.live == 0 && a.end > 0 {
+		a.f.Truncate(0) // nothing in use: start over
+		a.end = 0
+	}
+	size = (n + arenaPage - 1) &^ (arenaPage - 1)
+	off = a.end
+	a.end += size
+	a.live += size
+	return a.f, off, size, true
+}
+
+// release hands back a region taken with reserve.
+func (a *spoolArena) release(off, size int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.live -= size
+	if a.live > 0 {
+		// Where punching holes is not supported, the space comes back
+		// when nothing is in use (the truncate in reserve).
+		unix.Fallocate(int(a.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, size)
+	}
+}
+
+// spoolScratch is the buffer a spooled response is read back through, one
+// per response reading from the spool: a small, fixed cost per response
+// (like the engines' own per-stream buffers), not counted in the memory
+// budget.
+const spoolScratch = 16 << 10
 
 // respBuffer holds the rest of a streamed response between the goroutine
 // that reads it off the worker's slot (as fast as the worker produces it)
 // and the one that sends it to the client (as fast as the client reads), so
-// a slow client costs memory or disk, never a worker thread. Every byte in
-// memory counts in the shared budget from the moment it is read off the
-// slot until the consumer is done with it (the popped piece counts until
-// the next pop). Up to memLimit bytes (and what the shared budget allows)
-// stay in memory; beyond, bytes go to an unlinked spool file of up to
-// spoolMax bytes (and what the shared disk budget and the spool file count
-// allow); beyond that the producer waits for the consumer, for cutAfter at
-// most: then the response is cut off (ErrCutOff) and the slot goes free.
+// a slow client costs memory or disk, never a worker thread. Up to memLimit
+// bytes, and what the shared memory budget allows, stay in memory, counted
+// until the consumer is done with them (the piece pop returned counts
+// until the next pop); beyond, bytes go to the shared spool, up to
+// spoolMax bytes and what the shared disk budget allows; beyond that the
+// producer waits for the consumer, for cutAfter at most: then the response
+// is cut off (ErrCutOff) and the worker's slot goes free.
 type respBuffer struct {
 	mu       sync.Mutex
 	cond     sync.Cond
@@ -123,13 +194,10 @@ type respBuffer struct {
 	mem      int64 // bytes of memory segments held
 	memLimit int64
 	budget   *Budget // all responses' memory
-	disk     *Budget // all responses' spool bytes
-	files    *Budget // open spool files
-	spool    *os.File
-	spoolDir string
+	disk     *Budget // all responses' spooled bytes
+	arena    *spoolArena
 	spoolMax int64
-	spoolW   int64 // bytes written to the spool
-	spoolR   int64 // bytes of it consumed
+	spooled  int64 // bytes of regions of the spool held
 	popped   int64 // memory of the piece pop last returned, still counted
 	ended    bool  // the producer is done; err says how
 	err      error // io.EOF for a complete response
@@ -139,12 +207,12 @@ type respBuffer struct {
 	expired  bool // the producer waited cutAfter for room
 }
 
-// segment is a run of body bytes: in memory, or n bytes of the spool file
-// at off.
+// segment is a run of body bytes: in memory, or n bytes of the spool at
+// off, in the region [base, base+size) to release once read.
 type segment struct {
-	mem []byte
-	off int64
-	n   int64
+	mem        []byte
+	off, n     int64
+	base, size int64
 }
 
 // newRespBuffer returns a buffer under s's bounds; a nil s: one that
@@ -152,43 +220,39 @@ type segment struct {
 func newRespBuffer(s *respStore) *respBuffer {
 	b := &respBuffer{}
 	if s != nil {
-		b.memLimit, b.budget, b.disk, b.files = s.perMem, s.mem, s.disk, s.files
-		b.spoolDir, b.spoolMax, b.cutAfter = s.dir, s.perSpool, s.cutAfter
+		b.memLimit, b.budget, b.disk, b.arena = s.perMem, s.mem, s.disk, s.arena
+		b.spoolMax, b.cutAfter = s.perSpool, s.cutAfter
 	}
 	b.cond.L = &b.mu
 	return b
 }
 
 // push appends data (which the buffer may keep: the caller must not reuse
-// it); from now on data counts as response memory until it is spooled or
-// consumed. It waits while neither memory nor spool has room, cutAfter at
-// most; it reports whether it cut the response off then: the producer
-// should tell the worker to stop.
+// it). It waits while neither memory nor spool has room, cutAfter at most;
+// it reports whether it cut the response off then: the producer should
+// tell the worker to stop. While it waits, data is held by the producer,
+// which holds a worker slot: there are no more of those than slots.
 func (b *respBuffer) push(data []byte) (cut bool) {
 	n := int64(len(data))
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.budget.Charge(n)
 	var timer *time.Timer
 	for {
 		if b.discard {
-			b.budget.Release(n)
 			return false
 		}
-		if (b.mem == 0 || b.mem+n <= b.memLimit) && !b.budget.Over() {
+		if (b.mem == 0 || b.mem+n <= b.memLimit) && b.budget.TryAcquire(n) {
 			b.segs = append(b.segs, segment{mem: data})
 			b.mem += n
 			b.cond.Broadcast()
 			return false
 		}
-		if b.spoolMax > 0 && b.spoolW+n <= b.spoolMax && b.spoolWrite(data) {
-			b.budget.Release(n) // on disk now
+		if b.spoolWrite(data) {
 			b.cond.Broadcast()
 			return false
 		}
 		if b.expired {
 			// Nowhere to go and nobody reading: cut the response off.
-			b.budget.Release(n)
 			b.dropLocked()
 			b.ended, b.err = true, ErrCutOff
 			return true
@@ -206,40 +270,30 @@ func (b *respBuffer) push(data []byte) (cut bool) {
 	}
 }
 
-// spoolWrite appends data to the spool file. b.mu is held; the write
-// happens without it would be nicer, but the consumer only reads regions
-// already recorded, so holding it is merely slower, never wrong.
+// spoolWrite appends data to the spool, if this response and all of them
+// together have room. b.mu is held; the write happens under it, which is
+// merely slower for the consumer, never wrong.
 func (b *respBuffer) spoolWrite(data []byte) bool {
 	n := int64(len(data))
-	if !b.disk.TryAcquire(n) {
-		return false // all spools together are full: wait for room
-	}
-	if b.spool == nil {
-		if !b.files.TryAcquire(1) {
-			b.disk.Release(n)
-			return false
-		}
-		f, err := os.CreateTemp(b.spoolDir, "gowsgi-response-")
-		if err != nil {
-			b.files.Release(1)
-			b.disk.Release(n)
-			b.spoolMax = 0 // no disk: fall back to backpressure
-			return false
-		}
-		os.Remove(f.Name())
-		b.spool = f
-	}
-	if _, err := b.spool.WriteAt(data, b.spoolW); err != nil {
-		b.disk.Release(n)
-		b.spoolMax = 0
+	if b.arena == nil || b.spoolMax <= 0 || b.spooled+n > b.spoolMax {
 		return false
 	}
-	if k := len(b.segs); k > 0 && b.segs[k-1].mem == nil && b.segs[k-1].off+b.segs[k-1].n == b.spoolW {
-		b.segs[k-1].n += int64(len(data))
-	} else {
-		b.segs = append(b.segs, segment{off: b.spoolW, n: int64(len(data))})
+	size := (n + arenaPage - 1) &^ (arenaPage - 1)
+	if !b.disk.TryAcquire(size) {
+		return false // all spools together are full: wait for room
 	}
-	b.spoolW += int64(len(data))
+	f, off, size, ok := b.arena.reserve(n)
+	if !ok {
+		b.disk.Release(size)
+		return false
+	}
+	if _, err := f.WriteAt(data, off); err != nil {
+		b.arena.release(off, size)
+		b.disk.Release(size)
+		return false
+	}
+	b.segs = append(b.segs, segment{off: off, n: n, base: off, size: size})
+	b.spooled += size
 	return true
 }
 
@@ -279,25 +333,30 @@ func (b *respBuffer) pop() (data []byte, more bool, err error) {
 	} else {
 		if b.scratch == nil {
 			b.scratch = make([]byte, spoolScratch)
-			b.budget.Charge(spoolScratch)
 		}
 		k := min(s.n, int64(len(b.scratch)))
-		m, rerr := b.spool.ReadAt(b.scratch[:k], s.off)
+		m, rerr := b.arena.f.ReadAt(b.scratch[:k], s.off)
 		if m == 0 && rerr != nil {
-			b.discard = true
-			b.cond.Broadcast()
+			b.dropLocked()
 			return nil, false, rerr
 		}
 		data = b.scratch[:m]
 		s.off += int64(m)
 		s.n -= int64(m)
-		b.spoolR += int64(m)
 		if s.n == 0 {
+			b.freeRegion(*s)
 			b.segs = b.segs[1:]
 		}
 	}
 	b.cond.Broadcast() // room for the producer
 	return data, len(b.segs) > 0, nil
+}
+
+// freeRegion gives back the spool region of s; b.mu is held.
+func (b *respBuffer) freeRegion(s segment) {
+	b.arena.release(s.base, s.size)
+	b.disk.Release(s.size)
+	b.spooled -= s.size
 }
 
 // ready reports whether pop would return without waiting.
@@ -314,64 +373,58 @@ func (b *respBuffer) close() {
 	b.dropLocked()
 	b.budget.Release(b.popped)
 	b.popped = 0
-	if b.scratch != nil {
-		b.budget.Release(spoolScratch)
-		b.scratch = nil
-	}
+	b.scratch = nil
 	b.mu.Unlock()
 }
 
-// dropLocked discards what is buffered and frees its memory, disk and
-// spool file; b.mu is held.
+// dropLocked discards what is buffered and frees its memory and spool
+// regions; b.mu is held.
 func (b *respBuffer) dropLocked() {
 	b.discard = true
 	b.budget.Release(b.mem)
 	b.mem = 0
-	b.segs = nil
-	if b.spool != nil {
-		b.spool.Close()
-		b.spool = nil
-		b.files.Release(1)
-		b.disk.Release(b.spoolW)
-		b.spoolW = 0
+	for _, s := range b.segs {
+		if s.mem == nil {
+			b.freeRegion(s)
+		}
 	}
+	b.segs = nil
 	b.cond.Broadcast()
 }
 
 // charge counts n bytes (negative: gives them back) of the response that
-// x holds itself (Response.Body, collected chunks) as response memory.
+// x holds itself (the start of a streamed body, collected chunks) as
+// response memory.
 func (x *Exchange) charge(n int64) {
 	x.charged += n
 	x.p.resp.budget().Charge(n)
 }
 
-func (s *respStore) budget() *Budget {
-	if s == nil {
-		return nil
-	}
-	return s.mem
-}
-
-// spoolWhole moves a whole response's body to a spool file when holding it
-// put response memory over its bound, so that a client that does not read
-// it holds disk, not memory. Without room on disk it stays where it is,
-// and new requests are refused until memory is back under the bound.
-func (x *Exchange) spoolWhole() {
+// keepWhole decides where a whole response's body waits for its client:
+// in memory when the budget has room; else in the spool, so that a client
+// that does not read it holds disk, not memory; else in memory anyway,
+// over the budget, and new requests are refused until memory is back
+// under it.
+func (x *Exchange) keepWhole() {
 	resp := &x.resp
 	n := int64(len(resp.Body))
-	if n == 0 || !x.p.resp.full() {
+	if n == 0 {
+		return
+	}
+	if x.p.resp.budget().TryAcquire(n) {
+		x.charged += n
 		return
 	}
 	rb := newRespBuffer(x.p.resp)
 	rb.mu.Lock()
-	ok := rb.spoolMax >= n && rb.spoolWrite(resp.Body)
+	ok := rb.spoolWrite(resp.Body)
 	rb.mu.Unlock()
 	if !ok {
 		rb.close()
+		x.charge(n)
 		return
 	}
 	rb.end(io.EOF)
-	x.charge(-n)
 	resp.Body, resp.Complete = nil, false
 	if x.recycle != nil {
 		putPayload(x.recycle)
