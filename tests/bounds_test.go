@@ -368,7 +368,7 @@ func TestBoundsCutOffStalledResponse(t *testing.T) {
 // never send their PROXY header hold at most 20 descriptors, the others
 // wait in the kernel's backlog; once they go, a client is served.
 func TestBoundsConnectionsOfEveryKind(t *testing.T) {
-	s, _ := StartProbe(t, "--proxy-protocol", "v1", "--max-connections", "20", "--header-timeout", "60s")
+	s, _ := StartProbe(t, "--proxy-protocol=v1", "--max-connections", "20", "--header-timeout", "60s")
 	pid := s.Cmd.Process.Pid
 	base, _ := fds(pid, "")
 	var idle []net.Conn
