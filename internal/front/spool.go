@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
 )
@@ -11,6 +13,9 @@ import (
 // spoolBufs recycles the buffers a fast upload is copied to its spool file
 // through.
 var spoolBufs = sync.Pool{New: func() any { b := make([]byte, spoolBuf); return &b }}
+
+// spoolRefusalLogged is the second a spool refusal was last logged.
+var spoolRefusalLogged atomic.Int64
 
 const (
 	spoolFirst = 4 << 10  // the first reads: a stalled upload holds this much
@@ -33,7 +38,9 @@ func (h *Handler) spool(r *http1.Request, head []byte, max int64) (b body, err e
 	write := func(p []byte) error {
 		if f == nil {
 			if !h.SpoolFiles.TryAcquire(1) {
-				h.Log.Warn("request refused: too many spool files open (--max-spool-files)", "request", r.Method+" "+r.Target, "request_id", h.requestID(r))
+				if now := time.Now().Unix(); spoolRefusalLogged.Swap(now) != now {
+					h.Log.Warn("request refused: too many spool files open (--max-spool-files); logged at most once a second", "request", r.Method+" "+r.Target, "request_id", h.requestID(r), "limit", h.SpoolFiles.Limit())
+				}
 				return &httpError{503, "Service Unavailable"}
 			}
 			var err error
