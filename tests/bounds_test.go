@@ -505,3 +505,77 @@ func TestBoundsMemoryReturns(t *testing.T) {
 	}
 	t.Logf("RSS: baseline %.0f MiB, peak %.0f MiB, after %.0f MiB", base, high, now)
 }
+
+// TestBoundsHTTP2StreamsTotal: HTTP/2 streams are bounded over all
+// connections together (--http2-max-streams-total): with 50 streams held
+// open by clients that read nothing, the next 50, on other connections,
+// get 503 at once; a legitimate HTTP/1.1 client is still served.
+func TestBoundsHTTP2StreamsTotal(t *testing.T) {
+	s, _ := StartProbe(t, "--http2-cleartext", "both", "-w", "1", "--threads", "2", "--http2-max-streams-total", "50", "--write-timeout", "120s")
+	legit := startLegit(s.URL("/"))
+	statuses := make(chan string, 100)
+	send := func(streams int) {
+		c, fr, err := h2cDial(s.Addr, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(120 * time.Second))
+		var buf bytes.Buffer
+		enc := hpack.NewEncoder(&buf)
+		for k := 0; k < streams; k++ {
+			buf.Reset()
+			for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/rand?n=65536"}, {":authority", "localhost"}} {
+				enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+			}
+			if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*k + 1), BlockFragment: buf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		go func() {
+			var status string
+			dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
+				if f.Name == ":status" {
+					status = f.Value
+				}
+			})
+			for {
+				f, err := fr.ReadFrame()
+				if err != nil {
+					return
+				}
+				if h, ok := f.(*http2.HeadersFrame); ok {
+					status = ""
+					dec.Write(h.HeaderBlockFragment())
+					if status != "" {
+						statuses <- status
+					}
+				}
+			}
+		}()
+	}
+	count := func(n int) map[string]int {
+		got := map[string]int{}
+		for i := 0; i < n; i++ {
+			select {
+			case st := <-statuses:
+				got[st]++
+			case <-time.After(60 * time.Second):
+				t.Fatalf("%d of %d response heads: %v", i, n, got)
+			}
+		}
+		return got
+	}
+	// 50 streams, each answered and stalled on a window that never opens.
+	send(25)
+	send(25)
+	if got := count(50); got["200"] != 50 {
+		t.Fatalf("the first 50 streams: %v, want 50 × 200", got)
+	}
+	send(25)
+	send(25)
+	if got := count(50); got["503"] != 50 {
+		t.Errorf("50 more streams over --http2-max-streams-total 50: %v, want 50 × 503", got)
+	}
+	legit.check(t, 20)
+}
