@@ -579,3 +579,66 @@ func TestBoundsHTTP2StreamsTotal(t *testing.T) {
 	}
 	legit.check(t, 20)
 }
+
+// TestBoundsStalledHTTP1Readers: 100 HTTP/1.1 clients that never read ask
+// for an 8 MB response each, more than the kernel's socket buffers take.
+// The rest waits in the front: in memory up to --response-memory-total
+// (64M), the rest in the shared spool file. The front stays under 300 MiB
+// above its baseline (the memory bound, the frames being read off the
+// workers, and the garbage collector's headroom over them; it took 677
+// MiB when responses were held outside any bound), and a legitimate client
+// is served.
+func TestBoundsStalledHTTP1Readers(t *testing.T) {
+	s, _ := StartProbe(t, "-w", "2", "--threads", "2", "--write-timeout", "120s")
+	pid := s.Cmd.Process.Pid
+	base := rssMiB(t, pid)
+	legit := startLegit(s.URL("/"))
+	peak := peakRSS(t, pid)
+	const readers = 100
+	ports := map[int]bool{}
+	for i := 0; i < readers; i++ {
+		c, err := net.Dial("tcp", s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /cl?declared=8000000&actual=8000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+		ports[c.LocalAddr().(*net.TCPAddr).Port] = true
+	}
+	// Every response is on its way: each reader's socket holds bytes.
+	if !waitFor(90*time.Second, func() bool { return answered(s.port(), ports) == readers }) {
+		t.Fatalf("%d of %d readers got a response", answered(s.port(), ports), readers)
+	}
+	legit.check(t, 50)
+	high := peak()
+	t.Logf("RSS: baseline %.0f MiB, peak %.0f MiB", base, high)
+	if high > base+memBound(300) {
+		t.Errorf("front RSS peaked at %.0f MiB, baseline %.0f MiB: more than 300 MiB for %d stalled readers", high, base, readers)
+	}
+}
+
+// answered counts the client sockets, of local ports ports, connected to
+// serverPort, in whose receive queue the kernel holds bytes.
+func answered(serverPort int, ports map[int]bool) int {
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return -1
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		_, lp, _ := strings.Cut(f[1], ":")
+		_, rp, _ := strings.Cut(f[2], ":")
+		l, _ := strconv.ParseInt(lp, 16, 32)
+		r, _ := strconv.ParseInt(rp, 16, 32)
+		_, rx, _ := strings.Cut(f[4], ":")
+		q, _ := strconv.ParseInt(rx, 16, 64)
+		if int(r) == serverPort && ports[int(l)] && q > 0 {
+			n++
+		}
+	}
+	return n
+}

@@ -2,7 +2,6 @@ package workers
 
 import (
 	"errors"
-	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -197,11 +196,11 @@ type respBuffer struct {
 	disk     *Budget // all responses' spooled bytes
 	arena    *spoolArena
 	spoolMax int64
-	spooled  int64 // bytes of regions of the spool held
-	popped   int64 // memory of the piece pop last returned, still counted
-	ended    bool  // the producer is done; err says how
-	err      error // io.EOF for a complete response
-	discard  bool  // the consumer wants no more
+	spooled  int64  // bytes of regions of the spool held
+	popped   []byte // the memory piece pop last returned, still counted
+	ended    bool   // the producer is done; err says how
+	err      error  // io.EOF for a complete response
+	discard  bool   // the consumer wants no more
 	scratch  []byte
 	cutAfter time.Duration
 	expired  bool // the producer waited cutAfter for room
@@ -227,35 +226,36 @@ func newRespBuffer(s *respStore) *respBuffer {
 	return b
 }
 
-// push appends data (which the buffer may keep: the caller must not reuse
-// it). It waits while neither memory nor spool has room, cutAfter at most;
-// it reports whether it cut the response off then: the producer should
-// tell the worker to stop. While it waits, data is held by the producer,
-// which holds a worker slot: there are no more of those than slots.
-func (b *respBuffer) push(data []byte) (cut bool) {
-	n := int64(len(data))
+// push appends data. It waits while neither memory nor spool has room,
+// cutAfter at most. kept reports that the buffer keeps data (the caller
+// must not reuse it; else it was copied to the spool, or dropped); cut,
+// that it cut the response off: the producer should tell the worker to
+// stop. While it waits, data is held by the producer, which holds a worker
+// slot: there are no more of those than slots.
+func (b *respBuffer) push(data []byte) (kept, cut bool) {
+	n := int64(cap(data)) // the memory it takes, which the budget counts
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var timer *time.Timer
 	for {
 		if b.discard {
-			return false
+			return false, false
 		}
 		if (b.mem == 0 || b.mem+n <= b.memLimit) && b.budget.TryAcquire(n) {
 			b.segs = append(b.segs, segment{mem: data})
 			b.mem += n
 			b.cond.Broadcast()
-			return false
+			return true, false
 		}
 		if b.spoolWrite(data) {
 			b.cond.Broadcast()
-			return false
+			return false, false
 		}
 		if b.expired {
 			// Nowhere to go and nobody reading: cut the response off.
 			b.dropLocked()
 			b.ended, b.err = true, ErrCutOff
-			return true
+			return false, true
 		}
 		if timer == nil && b.cutAfter > 0 {
 			timer = time.AfterFunc(b.cutAfter, func() {
@@ -316,8 +316,7 @@ func (b *respBuffer) end(err error) {
 func (b *respBuffer) pop() (data []byte, more bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.budget.Release(b.popped) // the caller is done with the last piece
-	b.popped = 0
+	b.donePopped() // the caller is done with the last piece
 	for len(b.segs) == 0 {
 		if b.ended {
 			return nil, false, b.err
@@ -327,8 +326,8 @@ func (b *respBuffer) pop() (data []byte, more bool, err error) {
 	s := &b.segs[0]
 	if s.mem != nil {
 		data = s.mem
-		b.mem -= int64(len(data))
-		b.popped = int64(len(data)) // counted until the next pop
+		b.mem -= int64(cap(data))
+		b.popped = data // counted until the next pop
 		b.segs = b.segs[1:]
 	} else {
 		if b.scratch == nil {
@@ -371,10 +370,20 @@ func (b *respBuffer) ready() bool {
 func (b *respBuffer) close() {
 	b.mu.Lock()
 	b.dropLocked()
-	b.budget.Release(b.popped)
-	b.popped = 0
+	b.donePopped()
 	b.scratch = nil
 	b.mu.Unlock()
+}
+
+// donePopped gives back the memory of the piece pop returned last, once
+// the consumer is done with it: its count, and its buffer when it was a
+// large frame's. b.mu is held.
+func (b *respBuffer) donePopped() {
+	if b.popped != nil {
+		b.budget.Release(int64(cap(b.popped)))
+		putPayload(b.popped)
+		b.popped = nil
+	}
 }
 
 // dropLocked discards what is buffered and frees its memory and spool
@@ -392,40 +401,61 @@ func (b *respBuffer) dropLocked() {
 	b.cond.Broadcast()
 }
 
-// charge counts n bytes (negative: gives them back) of the response that
-// x holds itself (the start of a streamed body, collected chunks) as
-// response memory.
-func (x *Exchange) charge(n int64) {
-	x.charged += n
-	x.p.resp.budget().Charge(n)
-}
-
-// keepWhole decides where a whole response's body waits for its client:
-// in memory when the budget has room; else in the spool, so that a client
-// that does not read it holds disk, not memory; else in memory anyway,
-// over the budget, and new requests are refused until memory is back
-// under it.
-func (x *Exchange) keepWhole() {
-	resp := &x.resp
-	n := int64(len(resp.Body))
-	if n == 0 {
-		return
-	}
+// hold counts n bytes of the response that x holds itself (its body's
+// start, the chunks collected with it) as response memory, when they fit
+// the budget; those that do not stay uncounted until spill decides where
+// they go.
+func (x *Exchange) hold(n int64) {
 	if x.p.resp.budget().TryAcquire(n) {
 		x.charged += n
+	} else {
+		x.uncounted += n
+	}
+}
+
+// holding reports the bytes x holds itself.
+func (x *Exchange) holding() int64 { return x.charged + x.uncounted }
+
+// unhold gives back what hold counted: the bytes are gone, or a buffer
+// counts them now.
+func (x *Exchange) unhold() {
+	x.p.resp.budget().Release(x.charged)
+	x.charged, x.uncounted = 0, 0
+}
+
+func (s *respStore) perBuffer() int64 {
+	if s == nil {
+		return 1 << 20
+	}
+	return s.perMem
+}
+
+// spill decides where a finished response that x holds itself waits for
+// its client, when it did not fit the memory budget: in the spool, so that
+// a client that does not read it holds disk, not memory; else in memory
+// anyway, counted over the budget, and new requests are refused until
+// memory is back under it.
+func (x *Exchange) spill() {
+	if x.uncounted == 0 {
 		return
 	}
 	rb := newRespBuffer(x.p.resp)
 	rb.mu.Lock()
-	ok := rb.spoolWrite(resp.Body)
+	ok := len(x.resp.Body) == 0 || rb.spoolWrite(x.resp.Body)
+	for _, c := range x.chunks {
+		ok = ok && (len(c) == 0 || rb.spoolWrite(c))
+	}
 	rb.mu.Unlock()
 	if !ok {
 		rb.close()
-		x.charge(n)
+		x.p.resp.budget().Charge(x.uncounted)
+		x.charged += x.uncounted
+		x.uncounted = 0
 		return
 	}
-	rb.end(io.EOF)
-	resp.Body, resp.Complete = nil, false
+	rb.end(x.end)
+	x.unhold()
+	x.resp.Body, x.resp.Complete, x.chunks = nil, false, nil
 	if x.recycle != nil {
 		putPayload(x.recycle)
 		x.recycle = nil

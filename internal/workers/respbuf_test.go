@@ -86,7 +86,7 @@ func TestRespBufferCutsOffAStalledReader(t *testing.T) {
 	rb.push(make([]byte, 80))
 	rb.push(make([]byte, 80)) // spooled: a page
 	done := make(chan bool, 1)
-	go func() { done <- rb.push(make([]byte, 80)) }()
+	go func() { _, cut := rb.push(make([]byte, 80)); done <- cut }()
 	select {
 	case cut := <-done:
 		if !cut {
