@@ -57,8 +57,9 @@ func (l *limitListener) Close() error {
 }
 
 // limitConn gives its slot back when it is first closed. It passes on the
-// socket's optional methods (sendfile through ReadFrom, half-close, the
-// raw descriptor) that the layers above look for.
+// socket's optional methods (sendfile through ReadFrom, writev through
+// WriteBuffers, half-close, the raw descriptor) that the layers above look
+// for.
 type limitConn struct {
 	net.Conn
 	sem    chan struct{}
@@ -79,6 +80,12 @@ func (c *limitConn) ReadFrom(r io.Reader) (int64, error) {
 		return rf.ReadFrom(r)
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// WriteBuffers keeps writev(2) for the HTTP/1.x engine (http1.BuffersWriter):
+// net.Buffers reach it only when written to the socket itself.
+func (c *limitConn) WriteBuffers(b *net.Buffers) (int64, error) {
+	return b.WriteTo(c.Conn)
 }
 
 // CloseWrite half-closes the socket, as *net.TCPConn does.
