@@ -38,7 +38,7 @@ type Handler struct {
 	BodyMemoryLimit int64           // bodies above this are spooled to a temp file
 	BodyBudget      *workers.Budget // all bodies held in memory together; nil = no bound
 	TempDir         string          // where spooled bodies go; "" = os.TempDir()
-	SpoolFiles      *workers.Budget // spool files open, bodies' and responses'; nil = no bound (spool.go)
+	SpoolFiles      *workers.Budget // spool files open (--max-spool-files); nil = no bound (spool.go)
 
 	// HTTP/2 streams get the HTTP/1.1 engine's body and write bounds from
 	// these (the http1 engine applies its own Server settings).
@@ -325,7 +325,7 @@ func isTimeout(err error) bool {
 type body struct {
 	mem      []byte
 	file     *os.File
-	files    *workers.Budget // the spool file count file is counted in
+	files    *workers.Budget // what file is counted under
 	n        int64
 	reserved int64
 	pooled   *[]byte
