@@ -29,7 +29,7 @@ type logs struct {
 	accessOut *logging.Output   // nil: no access log
 	stats     *statsd.Client    // nil: no statsd
 	workerOut *os.File          // --capture-output: the pipe the workers write to; nil = gowsgi's stdout/stderr
-	fwd       *proxy.Forwarding // nil: no proxy headers are believed
+	fwd       *proxy.Forwarding // whose forwarding headers are believed, and what they say
 }
 
 // openLogs opens both logs and starts the SIGUSR1 handler. Errors are one
@@ -81,14 +81,7 @@ func openLogs(cfg *config.Config) (*logs, error) {
 			return nil, fmt.Errorf("--capture-output: %v", err)
 		}
 	}
-	trusted, err := proxy.ParseAllowList(cfg.ForwardedAllowIPs)
-	if err != nil {
-		l.close()
-		return nil, fmt.Errorf("--forwarded-allow-ips: %v", err)
-	}
-	if !trusted.Empty() {
-		l.fwd = proxy.NewForwarding(trusted, cfg.SecureSchemeHeaders)
-	}
+	l.fwd = proxy.NewForwarding(cfg.ForwardedAllowIPs, cfg.SecureSchemeHeaders)
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	go func() {
@@ -171,13 +164,9 @@ func (l *logs) proxyListeners(cfg *config.Config, ls []net.Listener) ([]net.List
 	if cfg.ProxyProtocol == proxy.Off {
 		return ls, nil
 	}
-	allow, err := proxy.ParseAllowList(cfg.ProxyAllowIPs)
-	if err != nil {
-		return nil, fmt.Errorf("--proxy-allow-from: %v", err)
-	}
 	out := make([]net.Listener, len(ls))
 	for i, x := range ls {
-		out[i] = &proxy.Listener{Listener: x, Allow: allow, Mode: cfg.ProxyProtocol, HeaderTimeout: cfg.HeaderTimeout, Log: l.log}
+		out[i] = &proxy.Listener{Listener: x, Allow: cfg.ProxyAllowIPs, Mode: cfg.ProxyProtocol, HeaderTimeout: cfg.HeaderTimeout, Log: l.log}
 	}
 	return out, nil
 }

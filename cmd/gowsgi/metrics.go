@@ -20,15 +20,11 @@ import (
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
-// trustedPeer decides whose X-Request-ID and traceparent are taken as
-// given: the --forwarded-allow-ips peers (set by startObservability before
-// anything is served; loopback until then).
-var trustedPeer = tracing.Loopback
-
 // observability is what run() wires for metrics, health probes, request
 // IDs and traces. Its methods are safe on a value whose parts are off.
 type observability struct {
 	log     *slog.Logger
+	trusted *proxy.AllowList // whose X-Request-ID and traceparent are taken as given
 	metrics *metrics.Metrics // nil without --metrics-bind
 	srv     *http.Server
 	tracer  *tracing.Tracer // nil unless the OTEL variables ask for traces
@@ -39,10 +35,7 @@ type observability struct {
 // "alive, not ready" while they do), and starts the OTLP exporter when
 // the OpenTelemetry variables ask for it.
 func startObservability(cfg *config.Config, log *slog.Logger) (*observability, error) {
-	o := &observability{log: log}
-	if allow, err := proxy.ParseAllowList(cfg.ForwardedAllowIPs); err == nil {
-		trustedPeer = allow.TrustsPeer
-	}
+	o := &observability{log: log, trusted: cfg.ForwardedAllowIPs}
 	if cfg.MetricsBind != "" {
 		l, err := net.Listen("tcp", cfg.MetricsBind)
 		if err != nil {
@@ -91,7 +84,7 @@ func (o *observability) frontObserver(scheme, requestID string) front.Observer {
 	if requestID == "off" && o.metrics == nil && o.tracer == nil {
 		return nil // nothing to observe: no cost per request
 	}
-	return &requestObserver{m: o.metrics, tr: o.tracer, scheme: scheme, ids: requestID}
+	return &requestObserver{m: o.metrics, tr: o.tracer, trusted: o.trusted, scheme: scheme, ids: requestID}
 }
 
 // draining makes /readyz answer 503 from the start of shutdown.
@@ -117,10 +110,11 @@ func (o *observability) close() {
 
 // requestObserver implements front.Observer.
 type requestObserver struct {
-	m      *metrics.Metrics
-	tr     *tracing.Tracer
-	scheme string
-	ids    string // --request-id: generate, pass or off
+	m       *metrics.Metrics
+	tr      *tracing.Tracer
+	trusted *proxy.AllowList
+	scheme  string
+	ids     string // --request-id: generate, pass or off
 }
 
 func (o *requestObserver) Begin(r *http1.Request) front.Observation {
@@ -128,7 +122,7 @@ func (o *requestObserver) Begin(r *http1.Request) front.Observation {
 	if o.m != nil || o.tr != nil {
 		ob.Start = time.Now()
 	}
-	trusted := trustedPeer(r.RemoteAddr)
+	trusted := o.trusted.TrustsPeer(r.RemoteAddr)
 	var id string
 	switch o.ids {
 	case "generate":

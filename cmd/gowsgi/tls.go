@@ -93,7 +93,7 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 		HTTP1:          slices.Contains(cfg.HTTPProtocols, "h1"),
 		HTTP2:          slices.Contains(cfg.HTTPProtocols, "h2"),
 		Cleartext:      cfg.HTTP2Cleartext,
-		Trusted:        trusted(cfg.ForwardedAllowIPs),
+		Trusted:        cfg.ForwardedAllowIPs.TrustsPeer,
 		HeaderTimeout:  cfg.HeaderTimeout,
 		MaxHeadBytes:   cfg.MaxRequestLine + int(cfg.MaxHeaderBytes) + 4,
 		MaxHeaderBytes: headerList,
@@ -157,51 +157,4 @@ func (f *frontEnd) shutdown(ctx context.Context) <-chan struct{} {
 		}
 	}()
 	return done
-}
-
-// trusted reports whether a peer may speak h2c: gunicorn's
-// forwarded_allow_ips (addresses, networks, or *), 127.0.0.1 and ::1 by
-// default as in gunicorn. Unix-socket peers are local and trusted, as
-// gunicorn trusts them.
-func trusted(allow []string) func(net.Addr) bool {
-	if allow == nil {
-		allow = []string{"127.0.0.1", "::1"}
-	}
-	var nets []*net.IPNet
-	var ips []net.IP
-	all := false
-	for _, a := range allow {
-		switch {
-		case a == "*":
-			all = true
-		case strings.Contains(a, "/"):
-			if _, n, err := net.ParseCIDR(a); err == nil {
-				nets = append(nets, n)
-			}
-		default:
-			if ip := net.ParseIP(a); ip != nil {
-				ips = append(ips, ip)
-			}
-		}
-	}
-	return func(a net.Addr) bool {
-		ta, ok := a.(*net.TCPAddr)
-		if !ok {
-			return true // a unix socket
-		}
-		if all {
-			return true
-		}
-		for _, ip := range ips {
-			if ip.Equal(ta.IP) {
-				return true
-			}
-		}
-		for _, n := range nets {
-			if n.Contains(ta.IP) {
-				return true
-			}
-		}
-		return false
-	}
 }

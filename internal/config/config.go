@@ -202,9 +202,10 @@ type Config struct {
 	// KEY=VALUE pairs.
 	Paste       string
 	PasteGlobal []string
-	// ForwardedAllowIPs are the proxies whose forwarding headers are
-	// believed (gunicorn's forwarded_allow_ips): IPs, CIDR prefixes or "*".
-	ForwardedAllowIPs []string
+	// ForwardedAllowIPs are the peers whose word is taken (gunicorn's
+	// forwarded_allow_ips): their forwarding headers, X-Request-ID and
+	// traceparent are believed, and they may speak h2c. Never nil.
+	ForwardedAllowIPs *proxy.AllowList
 	// SecureSchemeHeaders is gunicorn's secure_scheme_headers (names
 	// upper-cased); nil = gunicorn's default table (proxy.DefaultSchemeHeaders).
 	SecureSchemeHeaders map[string]string
@@ -212,8 +213,8 @@ type Config struct {
 	// ProxyAllowIPs peers (gunicorn's proxy_protocol).
 	ProxyProtocol proxy.Mode
 	// ProxyAllowIPs are the peers allowed to send a PROXY header
-	// (gunicorn's proxy_allow_ips).
-	ProxyAllowIPs []string
+	// (gunicorn's proxy_allow_ips). Never nil.
+	ProxyAllowIPs *proxy.AllowList
 
 	// RequestID says what happens to X-Request-ID: "generate" (a trusted
 	// peer's own, else a new one), "pass" (a trusted peer's own only) or

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/gowsgi/gowsgi/internal/proxy"
 )
 
 // given is the value one source gave a setting.
@@ -406,6 +408,12 @@ func (c *Config) finish() error {
 	if len(c.Binds) == 0 {
 		b, _ := ParseBind("127.0.0.1:8000")
 		c.Binds = []Bind{b}
+	}
+	if c.ForwardedAllowIPs == nil { // a config file's empty list
+		c.ForwardedAllowIPs = &proxy.AllowList{}
+	}
+	if c.ProxyAllowIPs == nil {
+		c.ProxyAllowIPs = &proxy.AllowList{}
 	}
 	if c.TmpUploadDir == "" {
 		c.TmpUploadDir = os.TempDir()

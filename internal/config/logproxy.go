@@ -108,22 +108,20 @@ func logSettings(row rowFunc) {
 // proxySettings are the trusted proxies and the PROXY protocol.
 func proxySettings(row rowFunc) {
 	f := func(spellings ...string) []string { return spellings }
-	allow := func(field func(*Config) *[]string) (func(*Config, string) error, func(*Config) any) {
+	// An allow list is parsed here, once; each value given adds to it.
+	allow := func(field func(*Config) **proxy.AllowList) (func(*Config, string) error, func(*Config) any) {
 		return func(c *Config, v string) error {
-				if _, err := proxy.ParseAllowList([]string{v}); err != nil {
+				l, err := (*field(c)).Extend(v)
+				if err != nil {
 					return err
 				}
-				for _, ip := range strings.Split(v, ",") {
-					if ip = strings.TrimSpace(ip); ip != "" {
-						*field(c) = append(*field(c), ip)
-					}
-				}
+				*field(c) = l
 				return nil
 			}, func(c *Config) any {
-				return nonNil(*field(c))
+				return nonNil((*field(c)).Items())
 			}
 	}
-	a, sh := allow(func(c *Config) *[]string { return &c.ForwardedAllowIPs })
+	a, sh := allow(func(c *Config) **proxy.AllowList { return &c.ForwardedAllowIPs })
 	row("forwarded-allow-ips", f("--forwarded-allow-ips"), "forwarded_allow_ips", Honoured, tList, "127.0.0.1,::1",
 		"proxies whose X-Forwarded-*, Forwarded and secure scheme headers are believed: IPs, CIDRs, or * (default $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1)",
 		"same (IPs, CIDRs, `*`; default `$FORWARDED_ALLOW_IPS`, else `127.0.0.1,::1`); trusted peers also set REMOTE_ADDR (X-Forwarded-For, Forwarded), HTTP_HOST/SERVER_NAME/SERVER_PORT (X-Forwarded-Host/-Port)",
@@ -161,7 +159,7 @@ func proxySettings(row rowFunc) {
 			c.ProxyProtocol = m
 			return err
 		}, func(c *Config) any { return c.ProxyProtocol.String() })
-	a, sh = allow(func(c *Config) *[]string { return &c.ProxyAllowIPs })
+	a, sh = allow(func(c *Config) **proxy.AllowList { return &c.ProxyAllowIPs })
 	row("proxy-allow-from", f("--proxy-allow-from"), "proxy_allow_ips", Honoured, tList, "127.0.0.1,::1",
 		"peers allowed to send a PROXY protocol header: IPs, CIDRs, or *", "same (IPs, CIDRs, `*`; default `127.0.0.1,::1`)", a, sh)
 }

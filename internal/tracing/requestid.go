@@ -7,14 +7,13 @@
 // Both work on the request's header fields before the environ is built:
 // the X-Request-ID and traceparent fields the application sees (as
 // HTTP_X_REQUEST_ID and HTTP_TRACEPARENT) are the ones set here. A peer's
-// own values are taken only from trusted peers (see Loopback); anyone else
-// could otherwise choose the IDs in your logs or graft requests onto a
-// trace of theirs.
+// own values are taken only from trusted peers (the caller asks its
+// proxy.AllowList, --forwarded-allow-ips); anyone else could otherwise
+// choose the IDs in your logs or graft requests onto a trace of theirs.
 package tracing
 
 import (
 	"math/rand/v2"
-	"net"
 	"strings"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
@@ -25,19 +24,6 @@ const RequestIDHeader = "X-Request-ID"
 
 // maxRequestID bounds an accepted request ID; a longer one is replaced.
 const maxRequestID = 200
-
-// Loopback is the default trust check: a peer on the loopback interface
-// or a unix socket (a proxy on the same machine). It stands until the
-// --forwarded-allow-ips list applies to request IDs and trace context.
-func Loopback(a net.Addr) bool {
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		return a.IP.IsLoopback()
-	case nil:
-		return false
-	}
-	return true // a unix socket: only local processes can connect
-}
 
 // ApplyRequestID settles r's X-Request-ID and returns it: a trusted peer's
 // own (the first one, if it sent several, when it is printable ASCII of at
