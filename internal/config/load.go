@@ -48,8 +48,8 @@ type recorder struct {
 
 func (r recorder) String() string { return "" }
 func (r recorder) Type() string {
-	if m := metaOf[r.s.name]; m != "" {
-		return m
+	if r.s.meta != "" {
+		return r.s.meta
 	}
 	switch r.s.typ {
 	case tBool:
@@ -60,15 +60,6 @@ func (r recorder) Type() string {
 		return "stringArray"
 	}
 	return "string"
-}
-
-// metaOf names the value of size and duration flags in --help.
-var metaOf = map[string]string{
-	"max-body-size": "size", "body-memory": "size", "body-memory-total": "size", "body-min-rate": "size",
-	"response-buffer": "size", "response-spool": "size", "limit-request-header-size": "size", "max-memory": "size",
-	"static-max-age": "duration", "queue-timeout": "duration", "graceful-timeout": "duration", "keep-alive": "duration",
-	"header-timeout": "duration", "body-timeout": "duration", "write-timeout": "duration", "boot-timeout": "duration",
-	"timeout": "duration", "bind": "addr", "static": "/prefix=dir", "env": "KEY=VALUE", "access-log": "file", "error-log": "file",
 }
 
 func (r recorder) Set(v string) error { r.l.add(r.s, r.origin, v); return nil }
@@ -105,12 +96,9 @@ func flagSet(l *layer, prefix string) *pflag.FlagSet {
 			}
 			if s.typ == tBool {
 				fl.NoOptDefVal = "true"
-				if long == "no-sendfile" {
-					fl.NoOptDefVal = "false" // gunicorn's store_const False for sendfile
-				}
 			}
-			if s.name == "proxy-protocol" {
-				fl.NoOptDefVal = "auto"
+			if s.noOptDef != "" {
+				fl.NoOptDefVal = s.noOptDef
 			}
 			if !first || s.usage == "" || s.kind == Noticed || s.kind == Refused {
 				fl.Hidden = true
