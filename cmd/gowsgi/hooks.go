@@ -101,16 +101,12 @@ func hookSettings(cfg *config.Config) map[string]any {
 	return out
 }
 
-// processOptions are the workers' per-process settings: worker-side hooks,
-// title, user, SERVER_SOFTWARE, paste global_conf.
-func processOptions(cfg *config.Config, log *slog.Logger) workers.Process {
-	p := workers.Process{
-		ProcName:       cfg.ProcName,
-		ServerSoftware: "gowsgi/" + version,
-		PasteGlobal:    cfg.PasteGlobal,
-		Credential:     credential(cfg, log),
-		Output:         daemonOut,
-	}
+// processOptions completes the workers' per-process settings p (the
+// configuration's): worker-side hooks, user, SERVER_SOFTWARE, output.
+func processOptions(cfg *config.Config, p workers.Process, log *slog.Logger) workers.Process {
+	p.ServerSoftware = "gowsgi/" + version
+	p.Credential = credential(cfg, log)
+	p.Output = daemonOut
 	for _, n := range cfg.Hooks.Names {
 		for _, w := range hooks.Worker {
 			if n == w {

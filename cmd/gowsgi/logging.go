@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/logging"
 	"github.com/gowsgi/gowsgi/internal/proxy"
-	"github.com/gowsgi/gowsgi/internal/pyshim"
 	"github.com/gowsgi/gowsgi/internal/statsd"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
@@ -74,7 +72,7 @@ func openLogs(cfg *config.Config) (*logs, error) {
 			}
 		}
 	}
-	l.log = logging.NewLogger(l.errOut, cfg.LogLevel, cfg.LogFormat, count)
+	l.log = logging.NewLogger(l.errOut, cfg.LogLevel, string(cfg.LogFormat), count)
 	if cfg.CaptureOutput && cfg.ErrorLog.To == config.OutputFile {
 		if err := l.capture(); err != nil {
 			l.close()
@@ -127,15 +125,6 @@ func (l *logs) reopen() {
 	l.log.Info("reopened log files", "signal", "SIGUSR1")
 }
 
-// workerOptions adds the workers' output and Python logging configuration.
-func (l *logs) workerOptions(cfg *config.Config, o *workers.Options) {
-	o.Output = l.workerOut
-	o.LogConfig = pyshim.LogConfig{File: cfg.LogConfig, JSONFile: cfg.LogConfigJSON}
-	if cfg.LogConfigDict != "" {
-		o.LogConfig.Dict = json.RawMessage(cfg.LogConfigDict)
-	}
-}
-
 // accessLog starts the access log for the handler h (nil when there is
 // neither an access log nor statsd), and the gunicorn.workers gauge.
 func (l *logs) accessLog(cfg *config.Config, h *front.Handler, pool *workers.Pool) (*front.AccessLog, error) {
@@ -150,7 +139,7 @@ func (l *logs) accessLog(cfg *config.Config, h *front.Handler, pool *workers.Poo
 	if l.accessOut == nil && l.stats == nil {
 		return nil, nil
 	}
-	opts := front.AccessLogOptions{Format: cfg.AccessLogFormat, JSON: cfg.LogFormat == "json",
+	opts := front.AccessLogOptions{Format: cfg.AccessLogFormat, JSON: cfg.LogFormat == config.LogJSON,
 		Forwarded: h.Forwarded, Scheme: h.Scheme, RootPath: h.RootPath, Stats: l.stats}
 	if l.accessOut == nil {
 		return front.NewAccessLogWith(nil, opts) // statsd only; a nil *Output would not be a nil io.Writer

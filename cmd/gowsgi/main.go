@@ -142,30 +142,19 @@ func run(args []string) int {
 	defer obs.close()
 	var watcher atomic.Pointer[reload.Watcher] // set once watching starts
 	var pool *workers.Pool
-	popts := workers.Options{
-		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
-		Env: env, Workers: cfg.Workers, Threads: cfg.Threads, Preload: cfg.Preload,
-		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
-		Timeout:     cfg.Timeout,
-		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,
-		PipelineDepth:  cfg.PipelineDepth,
-		MaxMemory:      cfg.MaxMemory,
-		ResponseBuffer: cfg.ResponseBuffer,
-		ResponseSpool:  cfg.ResponseSpool,
-		TempDir:        cfg.TmpUploadDir,
-		Log:            log,
-		Observer:       obs.poolObserver(),
-		Hooks:          hooks.Supervisor(),
-		Process:        processOptions(cfg, log),
-		OnReloaded: func() {
-			socks.reloaded()
-			if w := watcher.Load(); w != nil {
-				go func() { w.Watch(pool.AppFiles()) }()
-			}
-		},
-		OnReloadFailed: func(error) { socks.reloaded() },
+	popts := cfg.WorkerOptions()
+	popts.Python, popts.Env, popts.Log = python, env, log
+	popts.Observer = obs.poolObserver()
+	popts.Hooks = hooks.Supervisor()
+	popts.Process = processOptions(cfg, popts.Process, log)
+	popts.OnReloaded = func() {
+		socks.reloaded()
+		if w := watcher.Load(); w != nil {
+			go func() { w.Watch(pool.AppFiles()) }()
+		}
 	}
-	logs.workerOptions(cfg, &popts)
+	popts.OnReloadFailed = func(error) { socks.reloaded() }
+	popts.Output = logs.workerOut
 	pool = workers.New(popts)
 	obs.watchPool(pool)
 	// Load the app before binding: a broken app never takes a port.

@@ -80,8 +80,8 @@ func (o *observability) watchPool(p *workers.Pool) {
 
 // frontObserver is the front's Observer: request IDs always, metrics and
 // spans when they are on. scheme is the handler's wsgi.url_scheme.
-func (o *observability) frontObserver(scheme, requestID string) front.Observer {
-	if requestID == "off" && o.metrics == nil && o.tracer == nil {
+func (o *observability) frontObserver(scheme string, requestID config.RequestIDMode) front.Observer {
+	if requestID == config.RequestIDOff && o.metrics == nil && o.tracer == nil {
 		return nil // nothing to observe: no cost per request
 	}
 	return &requestObserver{m: o.metrics, tr: o.tracer, trusted: o.trusted, scheme: scheme, ids: requestID}
@@ -114,7 +114,7 @@ type requestObserver struct {
 	tr      *tracing.Tracer
 	trusted *proxy.AllowList
 	scheme  string
-	ids     string // --request-id: generate, pass or off
+	ids     config.RequestIDMode // --request-id
 }
 
 func (o *requestObserver) Begin(r *http1.Request) front.Observation {
@@ -125,9 +125,9 @@ func (o *requestObserver) Begin(r *http1.Request) front.Observation {
 	trusted := o.trusted.TrustsPeer(r.RemoteAddr)
 	var id string
 	switch o.ids {
-	case "generate":
+	case config.RequestIDGenerate:
 		id = tracing.ApplyRequestID(r, trusted)
-	case "pass":
+	case config.RequestIDPass:
 		id = tracing.PassRequestID(r, trusted)
 	}
 	if o.m != nil {

@@ -33,7 +33,7 @@ type frontEnd struct {
 func newFrontEnd(cfg *config.Config, log *slog.Logger) (*frontEnd, error) {
 	http1On, http2On := slices.Contains(cfg.HTTPProtocols, "h1"), slices.Contains(cfg.HTTPProtocols, "h2")
 	tlsOn := len(cfg.CertFiles) > 0
-	cleartext := cfg.HTTP2Cleartext != "" && cfg.HTTP2Cleartext != h2.CleartextOff
+	cleartext := cfg.HTTP2Cleartext != "" && cfg.HTTP2Cleartext != config.CleartextOff
 	switch {
 	case !tlsOn && len(cfg.KeyFiles) > 0:
 		return nil, errors.New("--keyfile needs --certfile")
@@ -92,7 +92,7 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 	hc := h2.Config{
 		HTTP1:          slices.Contains(cfg.HTTPProtocols, "h1"),
 		HTTP2:          slices.Contains(cfg.HTTPProtocols, "h2"),
-		Cleartext:      cfg.HTTP2Cleartext,
+		Cleartext:      string(cfg.HTTP2Cleartext),
 		Trusted:        cfg.ForwardedAllowIPs.TrustsPeer,
 		HeaderTimeout:  cfg.HeaderTimeout,
 		MaxHeadBytes:   cfg.MaxRequestLine + int(cfg.MaxHeaderBytes) + 4,

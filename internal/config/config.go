@@ -76,8 +76,8 @@ type Config struct {
 	// AccessLogFormat is gunicorn's access_log_format; "" = the Combined
 	// Log Format (gunicorn's default format, written by a fixed fast path).
 	AccessLogFormat string
-	// LogFormat is "text" or "json", for both logs.
-	LogFormat string
+	// LogFormat is how both logs are written: LogText or LogJSON.
+	LogFormat LogFormat
 	// CaptureOutput sends the workers' stdout and stderr to the error log
 	// file (gunicorn's capture_output); without it they go to gowsgi's.
 	CaptureOutput bool
@@ -216,10 +216,10 @@ type Config struct {
 	// (gunicorn's proxy_allow_ips). Never nil.
 	ProxyAllowIPs *proxy.AllowList
 
-	// RequestID says what happens to X-Request-ID: "generate" (a trusted
-	// peer's own, else a new one), "pass" (a trusted peer's own only) or
-	// "off" (an ordinary header).
-	RequestID string
+	// RequestID says what happens to X-Request-ID: RequestIDGenerate (a
+	// trusted peer's own, else a new one), RequestIDPass (a trusted peer's
+	// own only) or RequestIDOff (an ordinary header).
+	RequestID RequestIDMode
 	// MetricsBind is HOST:PORT for Prometheus metrics (/metrics) and the
 	// health probes (/healthz, /readyz), apart from the app's binds;
 	// "" = none.
@@ -253,7 +253,7 @@ type Config struct {
 	HTTPProtocols []string
 	// HTTP2Cleartext is gunicorn's http2_cleartext: off, prior-knowledge,
 	// upgrade or both; h2c for peers in ForwardedAllowIPs only.
-	HTTP2Cleartext string
+	HTTP2Cleartext Cleartext
 	// HTTP/2 limits, gunicorn's http2_* settings.
 	HTTP2MaxConcurrentStreams int
 	HTTP2InitialWindowSize    int

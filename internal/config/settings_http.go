@@ -113,17 +113,8 @@ var httpSettings = []*setting{
 		name: "http2-cleartext", flags: []string{"--http2-cleartext"}, gunicorn: "http2_cleartext", kind: Honoured, typ: tString, def: "off",
 		usage: "HTTP/2 without TLS (h2c) for peers in --forwarded-allow-ips: off, prior-knowledge, upgrade, both",
 		why:   "same: off, prior-knowledge, upgrade, both; trusted peers (`--forwarded-allow-ips`) only",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				switch v = strings.ToLower(strings.TrimSpace(v)); v {
-				case "off", "prior-knowledge", "upgrade", "both":
-					c.HTTP2Cleartext = v
-					return nil
-				}
-				return fmt.Errorf("%q: expected off, prior-knowledge, upgrade or both", v)
-			},
-			show: func(c *Config) any { return c.HTTP2Cleartext },
-		},
+		accessor: enumField(func(c *Config) *Cleartext { return &c.HTTP2Cleartext }, "%q: expected off, prior-knowledge, upgrade or both",
+			CleartextOff, CleartextPriorKnowledge, CleartextUpgrade, CleartextBoth),
 	},
 	{
 		name: "http2-max-concurrent-streams", flags: []string{"--http2-max-concurrent-streams"}, gunicorn: "http2_max_concurrent_streams", kind: Honoured, typ: tInt, def: "100",

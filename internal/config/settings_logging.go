@@ -85,18 +85,8 @@ var logSettings = []*setting{
 	},
 	{
 		name: "log-format", flags: []string{"--log-format"}, kind: Native, typ: tString, def: "text",
-		usage: "format of both logs: text, or json (one JSON object a line)",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				switch v = strings.ToLower(strings.TrimSpace(v)); v {
-				case "text", "json":
-					c.LogFormat = v
-					return nil
-				}
-				return fmt.Errorf("%q is not a log format (text, json)", v)
-			},
-			show: func(c *Config) any { return c.LogFormat },
-		},
+		usage:    "format of both logs: text, or json (one JSON object a line)",
+		accessor: enumField(func(c *Config) *LogFormat { return &c.LogFormat }, "%q is not a log format (text, json)", LogText, LogJSON),
 	},
 	{
 		name: "capture-output", flags: []string{"--capture-output"}, gunicorn: "capture_output", kind: Honoured, typ: tBool, def: "false",
@@ -199,16 +189,7 @@ var logSettings = []*setting{
 	{
 		name: "request-id", flags: []string{"--request-id"}, kind: Native, typ: tString, def: "generate",
 		usage: "X-Request-ID: generate (a trusted peer's own, else a new one), pass (only a trusted peer's own), off; it reaches the app as HTTP_X_REQUEST_ID, goes back in the response and into the logs",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				switch v = strings.ToLower(strings.TrimSpace(v)); v {
-				case "generate", "pass", "off":
-					c.RequestID = v
-					return nil
-				}
-				return fmt.Errorf("%q: expected generate, pass or off", v)
-			},
-			show: strField(func(c *Config) *string { return &c.RequestID }).show,
-		},
+		accessor: enumField(func(c *Config) *RequestIDMode { return &c.RequestID }, "%q: expected generate, pass or off",
+			RequestIDGenerate, RequestIDPass, RequestIDOff),
 	},
 }

@@ -1,0 +1,57 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The enumerated settings: each is a type of its own, so a misspelt value
+// cannot compile. The values are the spellings the flags take.
+
+// LogFormat is how both logs are written (--log-format).
+type LogFormat string
+
+// Log formats.
+const (
+	LogText LogFormat = "text" // key=value lines
+	LogJSON LogFormat = "json" // one JSON object a line
+)
+
+// RequestIDMode is what happens to X-Request-ID (--request-id).
+type RequestIDMode string
+
+// Request ID modes.
+const (
+	RequestIDGenerate RequestIDMode = "generate" // a trusted peer's own, else a new one
+	RequestIDPass     RequestIDMode = "pass"     // a trusted peer's own only
+	RequestIDOff      RequestIDMode = "off"      // an ordinary header
+)
+
+// Cleartext is gunicorn's http2_cleartext: how HTTP/2 is spoken without
+// TLS (h2c), to trusted peers only. The values are internal/h2's.
+type Cleartext string
+
+// Cleartext HTTP/2 modes.
+const (
+	CleartextOff            Cleartext = "off"             // no h2c
+	CleartextPriorKnowledge Cleartext = "prior-knowledge" // connections that open with the HTTP/2 preface
+	CleartextUpgrade        Cleartext = "upgrade"         // an HTTP/1.1 request with Upgrade: h2c
+	CleartextBoth           Cleartext = "both"            // either
+)
+
+// enumField reads one of values (case and surrounding space ignored) into
+// *p; anything else is the error bad, a format with one %q for the value.
+func enumField[T ~string](p func(*Config) *T, bad string, values ...T) accessor {
+	return accessor{apply: func(c *Config, v string) error {
+		v = strings.ToLower(strings.TrimSpace(v))
+		for _, x := range values {
+			if string(x) == v {
+				*p(c) = x
+				return nil
+			}
+		}
+		return fmt.Errorf(bad, v)
+	}, show: func(c *Config) any {
+		return string(*p(c))
+	}}
+}
