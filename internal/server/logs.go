@@ -1,10 +1,9 @@
-package main
+package server
 
 import (
 	"bufio"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,7 +14,6 @@ import (
 	"github.com/gowsgi/gowsgi/internal/logging"
 	"github.com/gowsgi/gowsgi/internal/proxy"
 	"github.com/gowsgi/gowsgi/internal/statsd"
-	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
 // logs are gowsgi's error log, access log destination, statsd client and
@@ -28,29 +26,31 @@ type logs struct {
 	stats     *statsd.Client    // nil: no statsd
 	workerOut *os.File          // --capture-output: the pipe the workers write to; nil = gowsgi's stdout/stderr
 	fwd       *proxy.Forwarding // whose forwarding headers are believed, and what they say
+	usr1      chan os.Signal
 }
 
-// openLogs opens both logs and starts the SIGUSR1 handler. Errors are one
-// line for the user.
-func openLogs(cfg *config.Config) (*logs, error) {
-	l := &logs{}
+// Provision opens both logs, statsd and the capture pipe, and makes the
+// error log slog's default. Errors are one line for the user.
+func (l *logs) Provision(s *Server) error {
+	cfg := s.cfg
 	var err error
 	switch cfg.ErrorLog.To {
 	case config.OutputFile:
 		if l.errOut, err = logging.OpenFile(cfg.ErrorLog.Path); err != nil {
-			return nil, fmt.Errorf("cannot open error log: %v", err)
+			return fmt.Errorf("cannot open error log: %v", err)
 		}
 	case config.OutputStdout:
 		l.errOut = logging.Stream(os.Stdout)
 	default:
 		l.errOut = logging.Stream(os.Stderr)
 	}
+	s.cleanups.push(func() { l.errOut.Close() })
 	switch cfg.AccessLog.To {
 	case config.OutputFile:
 		if l.accessOut, err = logging.OpenFile(cfg.AccessLog.Path); err != nil {
-			l.errOut.Close()
-			return nil, fmt.Errorf("cannot open access log: %v", err)
+			return fmt.Errorf("cannot open access log: %v", err)
 		}
+		s.cleanups.push(func() { l.accessOut.Close() })
 	case config.OutputStdout:
 		l.accessOut = logging.Stream(os.Stdout)
 	case config.OutputStderr:
@@ -58,9 +58,9 @@ func openLogs(cfg *config.Config) (*logs, error) {
 	}
 	if cfg.StatsdHost != "" {
 		if l.stats, err = statsd.Dial(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags); err != nil {
-			l.close()
-			return nil, fmt.Errorf("--statsd-host: %v", err)
+			return fmt.Errorf("--statsd-host: %v", err)
 		}
+		s.cleanups.push(func() { l.stats.Close() }) // flushes
 	}
 	var count func(slog.Level)
 	if l.stats != nil {
@@ -73,21 +73,41 @@ func openLogs(cfg *config.Config) (*logs, error) {
 		}
 	}
 	l.log = logging.NewLogger(l.errOut, cfg.LogLevel, string(cfg.LogFormat), count)
+	s.log = l.log
+	slog.SetDefault(l.log)
+	s.cleanups.push(func() {
+		if s.served {
+			l.log.Info("stopped")
+		}
+	})
 	if cfg.CaptureOutput && cfg.ErrorLog.To == config.OutputFile {
 		if err := l.capture(); err != nil {
-			l.close()
-			return nil, fmt.Errorf("--capture-output: %v", err)
+			return fmt.Errorf("--capture-output: %v", err)
 		}
 	}
 	l.fwd = proxy.NewForwarding(cfg.ForwardedAllowIPs, cfg.SecureSchemeHeaders)
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, syscall.SIGUSR1)
+	return nil
+}
+
+func (l *logs) Validate() error { return nil }
+
+// Start reopens the log files on SIGUSR1 from now on.
+func (l *logs) Start(s *Server) error {
+	l.usr1 = make(chan os.Signal, 1)
+	signal.Notify(l.usr1, syscall.SIGUSR1)
 	go func() {
-		for range usr1 {
+		for range l.usr1 {
 			l.reopen()
 		}
 	}()
-	return l, nil
+	return nil
+}
+
+// Stop ends SIGUSR1's handling; the files close last, from Provision's
+// cleanups.
+func (l *logs) Stop(s *Server) {
+	signal.Stop(l.usr1)
+	close(l.usr1)
 }
 
 // capture gives the workers one pipe for stdout and stderr; its lines go to
@@ -125,46 +145,74 @@ func (l *logs) reopen() {
 	l.log.Info("reopened log files", "signal", "SIGUSR1")
 }
 
-// accessLog starts the access log for the handler h (nil when there is
-// neither an access log nor statsd), and the gunicorn.workers gauge.
-func (l *logs) accessLog(cfg *config.Config, h *front.Handler, pool *workers.Pool) (*front.AccessLog, error) {
-	if l.stats != nil {
-		go func() {
-			for {
-				l.stats.Gauge("gunicorn.workers", int64(pool.Size()))
-				time.Sleep(time.Second) // gunicorn's arbiter reports it each turn of its 1s loop
-			}
-		}()
-	}
+// accessLog is the front's access log (nil when there is neither an access
+// log nor statsd). It starts before the pool so that it closes after the
+// workers are stopped: the lines of requests that finish while they stop
+// are written.
+type accessLog struct {
+	log *front.AccessLog
+}
+
+func (a *accessLog) Provision(s *Server) error { return nil }
+func (a *accessLog) Validate() error           { return nil }
+
+func (a *accessLog) Start(s *Server) error {
+	l, cfg := s.logs, s.cfg
 	if l.accessOut == nil && l.stats == nil {
-		return nil, nil
+		return nil
 	}
 	opts := front.AccessLogOptions{Format: cfg.AccessLogFormat, JSON: cfg.LogFormat == config.LogJSON,
-		Forwarded: h.Forwarded, Scheme: h.Scheme, RootPath: h.RootPath, Stats: l.stats}
+		Forwarded: l.fwd, Scheme: s.front.scheme(), RootPath: cfg.RootPath, Stats: l.stats}
+	var err error
 	if l.accessOut == nil {
-		return front.NewAccessLogWith(nil, opts) // statsd only; a nil *Output would not be a nil io.Writer
+		a.log, err = front.NewAccessLogWith(nil, opts) // statsd only; a nil *Output would not be a nil io.Writer
+	} else {
+		a.log, err = front.NewAccessLogWith(l.accessOut, opts)
 	}
-	return front.NewAccessLogWith(l.accessOut, opts)
+	return usage(err)
 }
 
-// proxyListeners wraps listeners in PROXY protocol readers when
-// --proxy-protocol asks.
-func (l *logs) proxyListeners(cfg *config.Config, ls []net.Listener) ([]net.Listener, error) {
-	if cfg.ProxyProtocol == proxy.Off {
-		return ls, nil
+func (a *accessLog) Stop(s *Server) {
+	if a.log != nil {
+		a.log.Close()
 	}
-	out := make([]net.Listener, len(ls))
-	for i, x := range ls {
-		out[i] = &proxy.Listener{Listener: x, Allow: cfg.ProxyAllowIPs, Mode: cfg.ProxyProtocol, HeaderTimeout: cfg.HeaderTimeout, Log: l.log}
-	}
-	return out, nil
 }
 
-// close flushes statsd and closes the log files.
-func (l *logs) close() {
-	l.stats.Close()
-	if l.accessOut != nil {
-		l.accessOut.Close()
+// gauge sends statsd's gunicorn.workers every second, as gunicorn's arbiter
+// does each turn of its loop.
+type gauge struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (g *gauge) Provision(s *Server) error { return nil }
+func (g *gauge) Validate() error           { return nil }
+
+func (g *gauge) Start(s *Server) error {
+	stats := s.logs.stats
+	if stats == nil {
+		return nil
 	}
-	l.errOut.Close()
+	g.stop, g.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(g.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			stats.Gauge("gunicorn.workers", int64(s.pool.p.Size()))
+			select {
+			case <-t.C:
+			case <-g.stop:
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+func (g *gauge) Stop(s *Server) {
+	if g.stop != nil {
+		close(g.stop)
+		<-g.done
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -13,75 +13,98 @@ import (
 	"github.com/gowsgi/gowsgi/internal/config"
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/h2"
+	"github.com/gowsgi/gowsgi/internal/static"
 	"github.com/gowsgi/gowsgi/internal/tlsconf"
 )
 
-// frontEnd is run()'s TLS and HTTP/2 wiring: certificates (reloaded on
-// SIGHUP) and the listener wrapper that sends HTTP/2 connections to Go's
-// server and HTTP/1.x ones to the http1 engine. A nil *frontEnd (no TLS,
-// no h2c) leaves the listeners as they are; every method accepts it.
+// frontEnd is what stands before the handler: static mounts, TLS
+// certificates (reloaded on SIGHUP) and the listener wrapper that sends
+// HTTP/2 connections to Go's server and HTTP/1.x ones to the http1 engine.
+// Without TLS and h2c the listeners stay as they are.
 type frontEnd struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	store *tlsconf.Store // nil without TLS
-	mux   *h2.Mux
+	cfg    *config.Config
+	log    *slog.Logger
+	mounts []*static.Mount
+	tlsOn  bool           // --certfile given
+	h2c    bool           // --http2-cleartext on
+	store  *tlsconf.Store // nil without TLS
+	mux    *h2.Mux        // nil until wrap, and without TLS and h2c
 }
 
-// newFrontEnd checks the TLS and HTTP/2 settings and loads the
+// Provision reads the static mounts.
+func (f *frontEnd) Provision(s *Server) error {
+	f.cfg, f.log = s.cfg, s.log
+	opts := static.Options{AllowDotfiles: f.cfg.StaticAllowDotfiles, FollowSymlinks: f.cfg.StaticFollowSymlinks, MaxAge: f.cfg.StaticMaxAge}
+	for _, sm := range f.cfg.Static {
+		m, err := static.NewMount(sm.Prefix, sm.Dir, opts)
+		if err != nil {
+			return usage(err)
+		}
+		f.mounts = append(f.mounts, m)
+	}
+	f.tlsOn = len(f.cfg.CertFiles) > 0
+	f.h2c = f.cfg.HTTP2Cleartext != "" && f.cfg.HTTP2Cleartext != config.CleartextOff
+	return nil
+}
+
+// Validate checks the TLS and HTTP/2 settings together and loads the
 // certificates, before any worker starts: a bad certificate is one line
 // and exit 2.
-func newFrontEnd(cfg *config.Config, log *slog.Logger) (*frontEnd, error) {
+func (f *frontEnd) Validate() error {
+	cfg := f.cfg
 	http1On, http2On := slices.Contains(cfg.HTTPProtocols, "h1"), slices.Contains(cfg.HTTPProtocols, "h2")
-	tlsOn := len(cfg.CertFiles) > 0
-	cleartext := cfg.HTTP2Cleartext != "" && cfg.HTTP2Cleartext != config.CleartextOff
 	switch {
-	case !tlsOn && len(cfg.KeyFiles) > 0:
-		return nil, errors.New("--keyfile needs --certfile")
-	case !tlsOn && cfg.CertReqs != tlsconf.CertNone:
-		return nil, errors.New("--cert-reqs needs TLS: give --certfile and --keyfile")
-	case cleartext && !http2On:
-		return nil, errors.New("--http2-cleartext needs h2 in --http-protocols")
-	case !tlsOn && !http1On && !cleartext:
-		return nil, errors.New("--http-protocols h2 without h1 needs TLS (--certfile) or --http2-cleartext")
+	case !f.tlsOn && len(cfg.KeyFiles) > 0:
+		return errors.New("--keyfile needs --certfile")
+	case !f.tlsOn && cfg.CertReqs != tlsconf.CertNone:
+		return errors.New("--cert-reqs needs TLS: give --certfile and --keyfile")
+	case f.h2c && !http2On:
+		return errors.New("--http2-cleartext needs h2 in --http-protocols")
+	case !f.tlsOn && !http1On && !f.h2c:
+		return errors.New("--http-protocols h2 without h1 needs TLS (--certfile) or --http2-cleartext")
 	}
-	if !tlsOn && !cleartext {
-		return nil, nil // plain HTTP/1.x: the listeners go to the http1 engine as they are
+	if !f.tlsOn {
+		return nil
 	}
-	f := &frontEnd{cfg: cfg, log: log}
-	if tlsOn {
-		var protos []string
-		for _, p := range cfg.HTTPProtocols {
-			if p == "h2" {
-				protos = append(protos, http2.NextProtoTLS)
-			} else {
-				protos = append(protos, "http/1.1")
-			}
+	var protos []string
+	for _, p := range cfg.HTTPProtocols {
+		if p == "h2" {
+			protos = append(protos, http2.NextProtoTLS)
+		} else {
+			protos = append(protos, "http/1.1")
 		}
-		keys := cfg.KeyFiles
-		if len(keys) == 0 {
-			keys = cfg.CertFiles // gunicorn: the key may be in the certificate file
-		}
-		s, err := tlsconf.New(tlsconf.Options{
-			CertFiles: cfg.CertFiles, KeyFiles: keys, CACerts: cfg.CACerts, CertReqs: cfg.CertReqs,
-			Ciphers: cfg.Ciphers, MinVersion: cfg.TLSMinVersion, NextProtos: protos,
-		})
-		if err != nil {
-			return nil, err
-		}
-		f.store = s
 	}
-	return f, nil
+	keys := cfg.KeyFiles
+	if len(keys) == 0 {
+		keys = cfg.CertFiles // gunicorn: the key may be in the certificate file
+	}
+	store, err := tlsconf.New(tlsconf.Options{
+		CertFiles: cfg.CertFiles, KeyFiles: keys, CACerts: cfg.CACerts, CertReqs: cfg.CertReqs,
+		Ciphers: cfg.Ciphers, MinVersion: cfg.TLSMinVersion, NextProtos: protos,
+	})
+	f.store = store
+	return err
+}
+
+// Start and Stop: the front has nothing of its own to run; the HTTP/2
+// connections are drained with the HTTP/1.x ones (httpFront.Stop).
+func (f *frontEnd) Start(s *Server) error { return nil }
+func (f *frontEnd) Stop(s *Server)        {}
+
+// scheme is wsgi.url_scheme of the listeners.
+func (f *frontEnd) scheme() string {
+	if f.store != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // wrap readies handler for TLS and HTTP/2 and wraps the listeners.
 func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listener {
-	if f == nil {
-		return ls
+	if f.store == nil && !f.h2c {
+		return ls // plain HTTP/1.x: the listeners go to the http1 engine as they are
 	}
 	cfg := f.cfg
-	if f.store != nil {
-		handler.Scheme = "https"
-	}
 	// What the http1 engine enforces itself, the HTTP/2 streams get here.
 	handler.BodyTimeout, handler.BodyMinRate, handler.WriteTimeout = cfg.BodyTimeout, cfg.BodyMinRate, cfg.WriteTimeout
 	handler.MaxHeaderFields, handler.MaxRequestLine = cfg.MaxHeaderFields, cfg.MaxRequestLine
@@ -122,7 +145,7 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 // url is the address a listener serves, for the "listening" line.
 func (f *frontEnd) url(l net.Listener) string {
 	u := listenURL(l)
-	if f != nil && f.store != nil {
+	if f.store != nil {
 		u = strings.Replace(u, "http://", "https://", 1)
 	}
 	return u
@@ -132,7 +155,7 @@ func (f *frontEnd) url(l net.Listener) string {
 // ones, open connections keep theirs. A file that does not load leaves
 // the old certificates in use.
 func (f *frontEnd) reload() {
-	if f == nil || f.store == nil {
+	if f.store == nil {
 		return
 	}
 	if err := f.store.Reload(); err != nil {
@@ -146,7 +169,7 @@ func (f *frontEnd) reload() {
 // the channel closes when they are gone.
 func (f *frontEnd) shutdown(ctx context.Context) <-chan struct{} {
 	done := make(chan struct{})
-	if f == nil || f.mux == nil {
+	if f.mux == nil {
 		close(done)
 		return done
 	}
@@ -157,4 +180,12 @@ func (f *frontEnd) shutdown(ctx context.Context) <-chan struct{} {
 		}
 	}()
 	return done
+}
+
+// listenURL is a listener's address as a URL, for the "listening" line.
+func listenURL(l net.Listener) string {
+	if l.Addr().Network() == "unix" {
+		return "unix:" + l.Addr().String()
+	}
+	return "http://" + l.Addr().String()
 }
