@@ -108,6 +108,29 @@ func (s source) String() string {
 
 // Accessors for the common kinds of Config field.
 
+// parsedField reads a value with parse into *p (the zero value parse
+// returns with its error, too) and shows it with show.
+func parsedField[T any](p func(*Config) *T, parse func(string) (T, error), show func(T) any) accessor {
+	return accessor{apply: func(c *Config, v string) error {
+		x, err := parse(v)
+		*p(c) = x
+		return err
+	}, show: func(c *Config) any {
+		return show(*p(c))
+	}}
+}
+
+// asIs shows a value as it is.
+func asIs[T any](x T) any { return x }
+
+// unsetBelowZero shows an id or mask whose -1 means "not given" as null.
+func unsetBelowZero(n int) any {
+	if n < 0 {
+		return nil
+	}
+	return n
+}
+
 func intField(min int, p func(*Config) *int) accessor {
 	return accessor{apply: func(c *Config, v string) error {
 		n, err := parseCount(v)
@@ -124,15 +147,7 @@ func intField(min int, p func(*Config) *int) accessor {
 	}}
 }
 
-func sizeField(p func(*Config) *int64) accessor {
-	return accessor{apply: func(c *Config, v string) error {
-		n, err := ParseSize(v)
-		*p(c) = n
-		return err
-	}, show: func(c *Config) any {
-		return *p(c)
-	}}
-}
+func sizeField(p func(*Config) *int64) accessor { return parsedField(p, ParseSize, asIs[int64]) }
 
 func intRange(lo, hi int, p func(*Config) *int) accessor {
 	return accessor{apply: func(c *Config, v string) error {
@@ -150,25 +165,9 @@ func intRange(lo, hi int, p func(*Config) *int) accessor {
 	}}
 }
 
-func durField(p func(*Config) *time.Duration) accessor {
-	return accessor{apply: func(c *Config, v string) error {
-		d, err := ParseDuration(v)
-		*p(c) = d
-		return err
-	}, show: func(c *Config) any {
-		return seconds(*p(c))
-	}}
-}
+func durField(p func(*Config) *time.Duration) accessor { return parsedField(p, ParseDuration, seconds) }
 
-func boolField(p func(*Config) *bool) accessor {
-	return accessor{apply: func(c *Config, v string) error {
-		b, err := parseBool(v)
-		*p(c) = b
-		return err
-	}, show: func(c *Config) any {
-		return *p(c)
-	}}
-}
+func boolField(p func(*Config) *bool) accessor { return parsedField(p, parseBool, asIs[bool]) }
 
 func strField(p func(*Config) *string) accessor {
 	return accessor{apply: func(c *Config, v string) error {

@@ -35,37 +35,13 @@ var gunicornOnlySettings = []*setting{
 		usage: "run the workers, and gowsgi once its ports are bound, as this user (name or uid)",
 		why: "same (name or uid): workers start as that user, and gowsgi drops to it once its ports are bound; " +
 			"without --group, the user's primary group (gunicorn keeps the current one)",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				id, err := lookupID(v, false)
-				c.UID = id
-				return err
-			},
-			show: func(c *Config) any {
-				if c.UID < 0 {
-					return nil
-				}
-				return c.UID
-			},
-		},
+		accessor: parsedField(func(c *Config) *int { return &c.UID }, func(v string) (int, error) { return lookupID(v, false) }, unsetBelowZero),
 	},
 	{
 		name: "group", flags: []string{"-g", "--group"}, gunicorn: "group", kind: Honoured, typ: tString,
-		usage: "with --user: the group (name or gid; default: the user's)",
-		why:   "same (name or gid), for the workers and, once its ports are bound, gowsgi",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				id, err := lookupID(v, true)
-				c.GID = id
-				return err
-			},
-			show: func(c *Config) any {
-				if c.GID < 0 {
-					return nil
-				}
-				return c.GID
-			},
-		},
+		usage:    "with --user: the group (name or gid; default: the user's)",
+		why:      "same (name or gid), for the workers and, once its ports are bound, gowsgi",
+		accessor: parsedField(func(c *Config) *int { return &c.GID }, func(v string) (int, error) { return lookupID(v, true) }, unsetBelowZero),
 	},
 	{
 		name: "initgroups", flags: []string{"--initgroups"}, gunicorn: "initgroups", kind: Honoured, typ: tBool,

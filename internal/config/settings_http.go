@@ -34,16 +34,9 @@ var httpSettings = []*setting{
 	},
 	{
 		name: "cert-reqs", flags: []string{"--cert-reqs"}, gunicorn: "cert_reqs", kind: Honoured, typ: tString, def: "0",
-		usage: "client certificates: 0 (none), 1 (optional: verified when sent), 2 (required)",
-		why:   "same: 0, 1, 2 (also none, optional, required); the subject reaches the app as `SSL_CLIENT_S_DN`",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				n, err := tlsconf.ParseCertReqs(v)
-				c.CertReqs = n
-				return err
-			},
-			show: func(c *Config) any { return c.CertReqs },
-		},
+		usage:    "client certificates: 0 (none), 1 (optional: verified when sent), 2 (required)",
+		why:      "same: 0, 1, 2 (also none, optional, required); the subject reaches the app as `SSL_CLIENT_S_DN`",
+		accessor: parsedField(func(c *Config) *int { return &c.CertReqs }, tlsconf.ParseCertReqs, asIs[int]),
 	},
 	{
 		name: "ciphers", flags: []string{"--ciphers"}, gunicorn: "ciphers", kind: Honoured, typ: tString,

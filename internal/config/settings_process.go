@@ -34,21 +34,12 @@ var processSettings = []*setting{
 		name: "umask", flags: []string{"-m", "--umask"}, gunicorn: "umask", kind: Honoured, typ: tInt,
 		usage: "umask while unix sockets are created (0o117, 0x4f or decimal)",
 		why:   "same (applied while unix sockets are created)",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				n, err := parseCount(v)
-				if err == nil && n > 0o777 {
-					err = fmt.Errorf("%q is not a umask (0 to 0o777)", v)
-				}
-				c.Umask = n
-				return err
-			},
-			show: func(c *Config) any {
-				if c.Umask < 0 {
-					return nil
-				}
-				return c.Umask
-			},
-		},
+		accessor: parsedField(func(c *Config) *int { return &c.Umask }, func(v string) (int, error) {
+			n, err := parseCount(v)
+			if err == nil && n > 0o777 {
+				err = fmt.Errorf("%q is not a umask (0 to 0o777)", v)
+			}
+			return n, err
+		}, unsetBelowZero),
 	},
 }

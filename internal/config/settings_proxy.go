@@ -50,16 +50,9 @@ var proxySettings = []*setting{
 	},
 	{
 		name: "proxy-protocol", flags: []string{"--proxy-protocol"}, gunicorn: "proxy_protocol", kind: Honoured, typ: tString, def: "off", noOptDef: "auto",
-		usage: "read a PROXY protocol header (v1, v2 or auto; the flag alone = auto) from --proxy-allow-from peers: it sets REMOTE_ADDR/REMOTE_PORT",
-		why:   "same (`off`, `v1`, `v2`, `auto`, or a boolean); a header is read only from `--proxy-allow-from` peers, under `--header-timeout`",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				m, err := proxy.ParseMode(v)
-				c.ProxyProtocol = m
-				return err
-			},
-			show: func(c *Config) any { return c.ProxyProtocol.String() },
-		},
+		usage:    "read a PROXY protocol header (v1, v2 or auto; the flag alone = auto) from --proxy-allow-from peers: it sets REMOTE_ADDR/REMOTE_PORT",
+		why:      "same (`off`, `v1`, `v2`, `auto`, or a boolean); a header is read only from `--proxy-allow-from` peers, under `--header-timeout`",
+		accessor: parsedField(func(c *Config) *proxy.Mode { return &c.ProxyProtocol }, proxy.ParseMode, func(m proxy.Mode) any { return m.String() }),
 	},
 	{
 		name: "proxy-allow-from", flags: []string{"--proxy-allow-from"}, gunicorn: "proxy_allow_ips", kind: Honoured, typ: tList, def: "127.0.0.1,::1",
