@@ -120,35 +120,76 @@ func FlagUsages() string {
 
 // load gathers every source and builds the Config.
 func load(args []string, getenv func(string) string) (*Config, error) {
+	cli, positional, err := flagLayer(args)
+	if err != nil {
+		return nil, err
+	}
+	cmdArgs, err := cmdArgsLayer(getenv("GUNICORN_CMD_ARGS"))
+	if err != nil {
+		return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
+	}
+	env := envLayer(getenv)
+
+	c := &Config{given: map[string]*given{}, Umask: -1, UID: -1, GID: -1}
+	if len(positional) > 0 {
+		cli.add(byName["app"], "TARGET", positional[0])
+	}
+	c.Args = positional
+
+	file, fileWarnings, err := c.fileLayer([]*layer{cli, cmdArgs, env}, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.apply([]*layer{file, env, cmdArgs, cli}, getenv); err != nil {
+		return nil, err
+	}
+	c.Warnings = append(fileWarnings, c.Warnings...)
+	if err := c.finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// flagLayer reads the command line: the options, and the positional
+// arguments left.
+func flagLayer(args []string) (*layer, []string, error) {
 	cli := newLayer(srcFlag)
 	fs := flagSet(cli, "")
 	args, err := expandAbbrev(fs, args)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	return cli, fs.Args(), nil
+}
+
+// cmdArgsLayer reads GUNICORN_CMD_ARGS (v), split as a shell would.
+func cmdArgsLayer(v string) (*layer, error) {
+	l := newLayer(srcCmdArgs)
+	if v == "" {
+		return l, nil
+	}
+	words, err := shellSplit(v)
+	if err != nil {
 		return nil, err
 	}
-	positional := fs.Args()
-
-	cmdArgs := newLayer(srcCmdArgs)
-	if v := getenv("GUNICORN_CMD_ARGS"); v != "" {
-		words, err := shellSplit(v)
-		if err != nil {
-			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
-		}
-		efs := flagSet(cmdArgs, "GUNICORN_CMD_ARGS: ")
-		if words, err = expandAbbrev(efs, words); err != nil {
-			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
-		}
-		if err := efs.Parse(words); err != nil {
-			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
-		}
-		if len(efs.Args()) > 0 {
-			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: only options belong here (gunicorn ignores %q); give the application as the argument", strings.Join(efs.Args(), " "))
-		}
+	fs := flagSet(l, "GUNICORN_CMD_ARGS: ")
+	if words, err = expandAbbrev(fs, words); err != nil {
+		return nil, err
 	}
+	if err := fs.Parse(words); err != nil {
+		return nil, err
+	}
+	if len(fs.Args()) > 0 {
+		return nil, fmt.Errorf("only options belong here (gunicorn ignores %q); give the application as the argument", strings.Join(fs.Args(), " "))
+	}
+	return l, nil
+}
 
+// envLayer reads the GOWSGI_* variables.
+func envLayer(getenv func(string) string) *layer {
 	env := newLayer(srcEnv)
 	for _, s := range settings {
 		if s.noEnv {
@@ -159,19 +200,18 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 			env.add(s, name, v)
 		}
 	}
+	return env
+}
 
-	c := &Config{given: map[string]*given{}, Umask: -1, UID: -1, GID: -1}
-	if len(positional) > 0 {
-		cli.add(byName["app"], "TARGET", positional[0])
-	}
-	c.Args = positional
-
-	// The config file: -c on the command line, else in GUNICORN_CMD_ARGS,
-	// else GOWSGI_CONFIG, else ./gunicorn.conf.py.
+// fileLayer reads the gunicorn config file, if there is one: the one -c
+// names on the command line, else in GUNICORN_CMD_ARGS, else GOWSGI_CONFIG
+// (in those layers, strongest first), else ./gunicorn.conf.py when it
+// exists. -h and -v skip it. It returns the file's values and warnings
+// about names in it that are not settings.
+func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*layer, []string, error) {
 	file := newLayer(srcFile)
-	var fileWarnings []string
 	location, explicit := "", false
-	for _, l := range []*layer{cli, cmdArgs, env} {
+	for _, l := range strongest {
 		if g := l.vals[byName["config"]]; g != nil {
 			location, explicit = g.values[len(g.values)-1], true
 			break
@@ -182,42 +222,31 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 			location = "gunicorn.conf.py"
 		}
 	}
-	skipFile := false
-	for _, l := range []*layer{cli, cmdArgs, env} {
-		if g := l.vals[byName["help"]]; g != nil {
-			skipFile = true
-		}
-		if g := l.vals[byName["version"]]; g != nil {
-			skipFile = true
+	for _, l := range strongest {
+		if l.vals[byName["help"]] != nil || l.vals[byName["version"]] != nil {
+			return file, nil, nil
 		}
 	}
-	if location != "" && !skipFile {
-		python := ""
-		for _, l := range []*layer{env, cmdArgs, cli} {
-			if g := l.vals[byName["python"]]; g != nil {
-				python = g.values[len(g.values)-1]
-			}
-		}
-		res, err := readConfigFile(location, python, getenv)
-		if err != nil {
-			return nil, err
-		}
-		fileWarnings = res.fill(file, c)
-		c.ConfigFile = location
-		if !explicit {
-			file.add(byName["config"], location, location)
+	if location == "" {
+		return file, nil, nil
+	}
+	python := "" // the workers' interpreter runs the file: the strongest --python
+	for _, l := range strongest {
+		if g := l.vals[byName["python"]]; g != nil {
+			python = g.values[len(g.values)-1]
+			break
 		}
 	}
-
-	layers := []*layer{file, env, cmdArgs, cli}
-	if err := c.apply(layers, getenv); err != nil {
-		return nil, err
+	res, err := readConfigFile(location, python, getenv)
+	if err != nil {
+		return nil, nil, err
 	}
-	c.Warnings = append(fileWarnings, c.Warnings...)
-	if err := c.finish(); err != nil {
-		return nil, err
+	warnings := res.fill(file, c)
+	c.ConfigFile = location
+	if !explicit {
+		file.add(byName["config"], location, location)
 	}
-	return c, nil
+	return file, warnings, nil
 }
 
 // expandAbbrev spells out abbreviated long options (--work 4 for
@@ -385,6 +414,21 @@ func isHook(name string) bool {
 // finish checks what no single setting can, and folds gunicorn's settings
 // into gowsgi's.
 func (c *Config) finish() error {
+	c.fillDefaults()
+	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
+		return errors.New("--reload-extra-file needs --reload")
+	}
+	c.gunicornZeros()
+	if err := c.foldWorkerClass(); err != nil {
+		return err
+	}
+	c.noticeIdleHooks()
+	return nil
+}
+
+// fillDefaults settles what no single setting's default can: the logs,
+// the binds, the allow lists and the temp dir.
+func (c *Config) fillDefaults() {
 	// --no-access-log wins unless --access-log comes from a stronger source
 	// (accesslog = None in a config file, then --access-logfile -).
 	if n, a := c.given["no-access-log"], c.given["access-log"]; c.noAccessLog && (a == nil || n == nil || n.src >= a.src) {
@@ -406,12 +450,12 @@ func (c *Config) finish() error {
 	if c.TmpUploadDir == "" {
 		c.TmpUploadDir = os.TempDir()
 	}
-	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
-		return errors.New("--reload-extra-file needs --reload")
-	}
-	// gunicorn's zeros: limit_request_fields 0 is its maximum, 32768;
-	// keepalive 0 and limit_request_line 0 (no keep-alive, no limit) are
-	// not offered by gowsgi's engine, which reads 0 as its default.
+}
+
+// gunicornZeros reads gunicorn's zeros: limit_request_fields 0 is its
+// maximum, 32768; keepalive 0 and limit_request_line 0 (no keep-alive, no
+// limit) are not offered by gowsgi's engine, which reads 0 as its default.
+func (c *Config) gunicornZeros() {
 	if c.MaxHeaderFields == 0 {
 		c.MaxHeaderFields = 32768
 	}
@@ -426,6 +470,12 @@ func (c *Config) finish() error {
 	if int64(c.MaxFieldBytes) > c.MaxHeaderBytes {
 		c.MaxHeaderBytes = int64(c.MaxFieldBytes) // one such field must fit the section
 	}
+}
+
+// foldWorkerClass folds gunicorn's worker class into Threads: a gevent or
+// eventlet worker gets min(worker_connections, 64) threads unless
+// --threads is given.
+func (c *Config) foldWorkerClass() error {
 	if c.WorkerClass == "" {
 		c.WorkerClass = "sync"
 	}
@@ -446,6 +496,12 @@ func (c *Config) finish() error {
 	} else if wc != nil {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: used with gevent/eventlet worker classes only; gowsgi bounds client connections server-wide with --max-connections (%d)", wc.origin, c.MaxConnections))
 	}
+	return nil
+}
+
+// noticeIdleHooks names, in one notice, the hooks a config file defines
+// that gowsgi does not run.
+func (c *Config) noticeIdleHooks() {
 	var idle []string
 	for _, h := range c.Hooks.Names {
 		if !runHook(h) {
@@ -456,7 +512,6 @@ func (c *Config) finish() error {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s defines gunicorn server hooks gowsgi does not run (%s)",
 			c.ConfigFile, strings.Join(idle, ", ")))
 	}
-	return nil
 }
 
 // shellSplit splits s as a POSIX shell would split words (quotes and
