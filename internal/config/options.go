@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/gowsgi/gowsgi/internal/pyshim"
+	"github.com/gowsgi/gowsgi/internal/tlsconf"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
@@ -38,4 +39,30 @@ func (c *Config) WorkerOptions() workers.Options {
 		o.LogConfig.Dict = json.RawMessage(c.LogConfigDict)
 	}
 	return o
+}
+
+// TLSOptions are the TLS settings in tlsconf's shape; nil without
+// --certfile. A certificate without its --keyfile has its key in the
+// certificate file, as gunicorn allows; ALPN offers --http-protocols in
+// their order.
+func (c *Config) TLSOptions() *tlsconf.Options {
+	if len(c.CertFiles) == 0 {
+		return nil
+	}
+	var protos []string
+	for _, p := range c.HTTPProtocols {
+		if p == "h2" {
+			protos = append(protos, "h2") // x/net/http2.NextProtoTLS
+		} else {
+			protos = append(protos, "http/1.1")
+		}
+	}
+	keys := c.KeyFiles
+	if len(keys) == 0 {
+		keys = c.CertFiles
+	}
+	return &tlsconf.Options{
+		CertFiles: c.CertFiles, KeyFiles: keys, CACerts: c.CACerts, CertReqs: c.CertReqs,
+		Ciphers: c.Ciphers, MinVersion: c.TLSMinVersion, NextProtos: protos,
+	}
 }

@@ -49,3 +49,15 @@ func TestEnums(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSOptions: TLS settings in tlsconf's shape, ALPN in the protocols'
+// order, a missing key taken from the certificate file.
+func TestTLSOptions(t *testing.T) {
+	if o := mustParse(t, []string{"a"}, nil).TLSOptions(); o != nil {
+		t.Errorf("without --certfile: %+v", o)
+	}
+	o := mustParse(t, strings.Fields("a --certfile c.pem --cert-reqs 2 --http-protocols h1,h2 --ssl-version TLSv1_3"), nil).TLSOptions()
+	if o == nil || strings.Join(o.KeyFiles, ",") != "c.pem" || o.CertReqs != 2 || strings.Join(o.NextProtos, ",") != "http/1.1,h2" || o.MinVersion != 0x0304 {
+		t.Errorf("options %+v", o)
+	}
+}

@@ -66,22 +66,7 @@ func (f *frontEnd) Validate() error {
 	if !f.tlsOn {
 		return nil
 	}
-	var protos []string
-	for _, p := range cfg.HTTPProtocols {
-		if p == "h2" {
-			protos = append(protos, http2.NextProtoTLS)
-		} else {
-			protos = append(protos, "http/1.1")
-		}
-	}
-	keys := cfg.KeyFiles
-	if len(keys) == 0 {
-		keys = cfg.CertFiles // gunicorn: the key may be in the certificate file
-	}
-	store, err := tlsconf.New(tlsconf.Options{
-		CertFiles: cfg.CertFiles, KeyFiles: keys, CACerts: cfg.CACerts, CertReqs: cfg.CertReqs,
-		Ciphers: cfg.Ciphers, MinVersion: cfg.TLSMinVersion, NextProtos: protos,
-	})
+	store, err := tlsconf.New(*cfg.TLSOptions())
 	f.store = store
 	return err
 }
