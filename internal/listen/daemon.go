@@ -129,28 +129,7 @@ func launch(cfg *config.Config, args []string) (int, error) {
 	if err != nil {
 		return 1, fmt.Errorf("--daemon: %v", err)
 	}
-	// fd://N binds are inherited at their own numbers; the readiness pipe
-	// goes after them.
-	var extra []*os.File
-	for _, b := range cfg.Binds {
-		if b.Network != "fd" {
-			continue
-		}
-		n, _ := strconv.Atoi(b.Addr)
-		for len(extra) <= n-firstFD {
-			extra = append(extra, nil)
-		}
-		if n >= firstFD {
-			extra[n-firstFD] = os.NewFile(uintptr(n), b.Spec)
-		}
-	}
-	readyFD := firstFD + len(extra)
-	extra = append(extra, readyW)
-	for i, f := range extra {
-		if f == nil {
-			extra[i] = null // a hole: /dev/null keeps the numbering
-		}
-	}
+	extra, readyFD := passedFiles(cfg.Binds, readyW, null)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), daemonEnv+"="+strconv.Itoa(readyFD))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, relayW
@@ -180,4 +159,35 @@ func launch(cfg *config.Config, args []string) (int, error) {
 		return code, nil
 	}
 	return 1, nil
+}
+
+// passedFiles are the descriptors the detached server inherits: fd://N
+// binds at their own numbers, then the readiness pipe ready (at readyFD);
+// holes are filled with null so the numbering holds.
+func passedFiles(binds []config.Bind, ready, null *os.File) (files []*os.File, readyFD int) {
+	for _, fd := range fdSlots(binds) {
+		if fd < 0 {
+			files = append(files, null)
+		} else {
+			files = append(files, os.NewFile(uintptr(fd), "fd://"+strconv.Itoa(fd)))
+		}
+	}
+	return append(files, ready), firstFD + len(files)
+}
+
+// fdSlots lays out the fd://N binds from descriptor firstFD on: slot i is
+// descriptor firstFD+i, holding that bind's descriptor, or -1 for a hole.
+func fdSlots(binds []config.Bind) []int {
+	var slots []int
+	for _, b := range binds {
+		n, _ := strconv.Atoi(b.Addr)
+		if b.Network != "fd" || n < firstFD {
+			continue
+		}
+		for len(slots) <= n-firstFD {
+			slots = append(slots, -1)
+		}
+		slots[n-firstFD] = n
+	}
+	return slots
 }
