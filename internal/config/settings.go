@@ -383,7 +383,7 @@ func init() {
 
 	_, sh = strField(func(c *Config) *string { return &c.RequestID })
 	row("request-id", f("--request-id"), "", Native, tString, "generate",
-		"X-Request-ID: generate (a trusted peer's own, else a new one), pass (only a trusted peer's own), off; it reaches the app as HTTP_X_REQUEST_ID, goes back in the response and into the logs", "",
+		"X-Request-ID: generate (a trusted peer's own, else a new one), pass (only a trusted peer's own), off; it reaches the app as gowsgi.request_id, goes back in the response and into the logs", "",
 		func(c *Config, v string) error {
 			switch v = strings.ToLower(strings.TrimSpace(v)); v {
 			case "generate", "pass", "off":

@@ -215,6 +215,7 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 	r.Method = s[:rl.mEnd]
 	r.Target = s[rl.tStart:rl.tEnd]
 	r.ProtoMinor = rl.minor
+	r.ID = ""
 	hdr := c.hdr[:0]
 	for _, f := range c.fidx {
 		hdr = append(hdr, Field{s[f.ns:f.ne], s[f.vs:f.ve]})
