@@ -158,6 +158,7 @@ func badH2Requests(scheme string) []struct {
 		// These Go lets through; gowsgi holds them to HTTP/1.1's rules.
 		{"asterisk for GET", req("GET", "*"), false, "400"},
 		{"path too long", req("GET", "/env?"+strings.Repeat("a", 9000)), false, "414"},
+		{"field line of 8,189 bytes", req("GET", "/env", "x-long", strings.Repeat("q", 8189-len("x-long: "))), false, "431"},
 		{"leading space in a value", req("GET", "/env", "x-a", " padded"), false, "400"},
 		{"trailing tab in a value", req("GET", "/env", "x-a", "padded\t"), false, "400"},
 		{"two different content-lengths", req("POST", "/env", "content-length", "5", "content-length", "7"), true, "400"},
@@ -184,9 +185,10 @@ func checkBadH2(t *testing.T, h *rawH2, scheme string) {
 		}
 		id += 2
 	}
-	sendH2(t, h, id, true, ":method", "GET", ":scheme", scheme, ":path", "/env?a=b", ":authority", "localhost", "x-a", "in ner")
+	sendH2(t, h, id, true, ":method", "GET", ":scheme", scheme, ":path", "/env?a=b", ":authority", "localhost", "x-a", "in ner",
+		"x-long", strings.Repeat("q", 8188-len("x-long: ")))
 	env := h2Env(t, readH2(t, h, id))
-	if env["PATH_INFO"] != "/env" || env["QUERY_STRING"] != "a=b" || env["HTTP_X_A"] != "in ner" || env["REQUEST_METHOD"] != "GET" {
+	if env["PATH_INFO"] != "/env" || env["QUERY_STRING"] != "a=b" || env["HTTP_X_A"] != "in ner" || env["REQUEST_METHOD"] != "GET" || len(fmt.Sprint(env["HTTP_X_LONG"])) != 8180 {
 		t.Errorf("a good request after the refusals: %v", env)
 	}
 }

@@ -16,8 +16,9 @@ import (
 // agrees with :authority, and the authority is a valid host; Content-Length
 // is one field of 1*DIGIT. It returns the split target, and the status
 // HTTP/1.1 would answer a refused request with (0 when it passes): 414 for
-// a :path past MaxRequestLine, 431 for more fields than MaxHeaderFields,
-// 400 for the rest.
+// a :path past MaxRequestLine, 431 for more fields than MaxHeaderFields or
+// a field past MaxFieldBytes (counted as its HTTP/1.1 line, CRLF
+// included), 400 for the rest.
 //
 // Two rules are HTTP/2's own (RFC 9113): :path is the origin form or "*",
 // never the absolute form (§8.3.1), and a field value neither starts nor
@@ -57,6 +58,9 @@ func (h *Handler) checkH2(r *http.Request) (http1.Target, int) {
 			return http1.Target{}, 400
 		}
 		for _, v := range vs {
+			if h.MaxFieldBytes > 0 && len(name)+len(v)+4 > h.MaxFieldBytes {
+				return http1.Target{}, 431 // as the HTTP/1.1 line "name: value" CRLF would
+			}
 			if !http1.ValidFieldValue(v) || padded(v) {
 				return http1.Target{}, 400
 			}

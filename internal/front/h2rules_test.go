@@ -12,7 +12,7 @@ import (
 // Go's server lets through and the HTTP/1.1 parser refuses gets the status
 // HTTP/1.1 gives it.
 func TestCheckH2(t *testing.T) {
-	h := &Handler{MaxRequestLine: 100, MaxHeaderFields: 4}
+	h := &Handler{MaxRequestLine: 100, MaxHeaderFields: 4, MaxFieldBytes: 30}
 	req := func(method, uri string, kv ...string) *http.Request {
 		r := &http.Request{Method: method, RequestURI: uri, Host: "example.com", Header: http.Header{}, ProtoMajor: 2}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -44,6 +44,8 @@ func TestCheckH2(t *testing.T) {
 		{"inner space is fine", req("GET", "/", "X-A", "a b"), 0, http1.Target{Path: "/"}},
 		{"NUL in value", req("GET", "/", "X-A", "a\x00b"), 400, http1.Target{}},
 		{"bad field name", req("GET", "/", "X A", "v"), 400, http1.Target{}},
+		{"field line of 31 bytes", req("GET", "/", "X-Abc", strings.Repeat("v", 22)), 431, http1.Target{}},
+		{"field line of 30 bytes", req("GET", "/", "X-Abc", strings.Repeat("v", 21)), 0, http1.Target{Path: "/"}},
 		{"two content-lengths", req("POST", "/", "Content-Length", "5", "Content-Length", "7"), 400, http1.Target{}},
 		{"two equal content-lengths", req("POST", "/", "Content-Length", "5", "Content-Length", "5"), 400, http1.Target{}},
 		{"content-length list", req("POST", "/", "Content-Length", "5, 5"), 400, http1.Target{}},
