@@ -322,7 +322,9 @@ func TestJSONLogNotForgeable(t *testing.T) {
 // HTTP/1.1 and HTTP/2 alike.
 func TestRequestIDEnviron(t *testing.T) {
 	// 10.9.9.9 is the only trusted proxy: the test client is untrusted.
-	s, _ := StartProbe(t, "--forwarded-allow-ips", "10.9.9.9")
+	access := filepath.Join(t.TempDir(), "access.log")
+	s, _ := StartProbe(t, "--forwarded-allow-ips", "10.9.9.9", "--access-logfile", access,
+		"--access-logformat", "%({x-request-id}i)s|%({gowsgi.request_id}e)s|%({HTTP_X_REQUEST_ID}e)s|")
 	env := func(s *Server, hdr ...string) (string, map[string]any) {
 		t.Helper()
 		resp, body := get(t, s, "GET", "/env", nil, hdr...)
@@ -336,10 +338,13 @@ func TestRequestIDEnviron(t *testing.T) {
 	if _, ok := e["HTTP_X_REQUEST_ID"]; ok || !hex32.MatchString(id) || e["gowsgi.request_id"] != id {
 		t.Errorf("no X-Request-ID sent: HTTP_X_REQUEST_ID %v, gowsgi.request_id %v, response %q", e["HTTP_X_REQUEST_ID"], e["gowsgi.request_id"], id)
 	}
+	// The access log shows the ID, and the header only as the client sent it.
+	fileHas(t, access, id+"|"+id+"|-|\n")
 	id, e = env(s, "X-Request-ID", "client-chosen-7")
 	if e["HTTP_X_REQUEST_ID"] != "client-chosen-7" || id == "client-chosen-7" || e["gowsgi.request_id"] != id || !hex32.MatchString(id) {
 		t.Errorf("untrusted X-Request-ID: HTTP_X_REQUEST_ID %v, gowsgi.request_id %v, response %q", e["HTTP_X_REQUEST_ID"], e["gowsgi.request_id"], id)
 	}
+	fileHas(t, access, id+"|"+id+"|client-chosen-7|\n")
 
 	// A trusted (loopback) peer's own ID is the request's ID, and its
 	// header stays as sent.
