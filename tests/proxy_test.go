@@ -210,13 +210,13 @@ func TestTrustOneList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkEnv(t, "unix peer", env, map[string]string{"wsgi.url_scheme": "https", "REMOTE_ADDR": "203.0.113.5", "HTTP_X_REQUEST_ID": "from-the-peer"})
+	checkEnv(t, "unix peer", env, map[string]string{"wsgi.url_scheme": "https", "REMOTE_ADDR": "203.0.113.5", "gowsgi.request_id": "from-the-peer"})
 
 	// Over TCP from loopback: nobody is trusted.
 	env = envOf(t, s, "/env", hdr...)
 	checkEnv(t, "loopback peer", env, map[string]string{"wsgi.url_scheme": "http", "REMOTE_ADDR": "127.0.0.1"})
-	if id, _ := env["HTTP_X_REQUEST_ID"].(string); id == "from-the-peer" || len(id) != 32 {
-		t.Errorf("loopback peer: X-Request-ID %q, want a new one", id)
+	if id, _ := env["gowsgi.request_id"].(string); id == "from-the-peer" || len(id) != 32 {
+		t.Errorf("loopback peer: request ID %q, want a new one", id)
 	}
 	if r, err := h2Client(nil, "").Get(s.URL("/env")); err == nil {
 		r.Body.Close()

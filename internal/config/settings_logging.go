@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -51,11 +52,18 @@ var logSettings = []*setting{
 		accessor: accessor{
 			apply: func(c *Config, v string) error {
 				l, err := ParseLogLevel(v)
+				if err != nil {
+					// gunicorn falls back to info on a level it does not know;
+					// a deployment script that passes "'info'" with its quotes
+					// must still start. A one-line warning says so.
+					c.Warnings = append(c.Warnings, fmt.Sprintf("--log-level: %v; using info", err))
+					l, v = slog.LevelInfo, "info"
+				}
 				c.LogLevel, c.logLevelName = l, strings.ToLower(strings.TrimSpace(v))
 				if c.logLevelName == "warn" {
 					c.logLevelName = "warning"
 				}
-				return err
+				return nil
 			},
 			show: func(c *Config) any { return c.logLevelName },
 		},
@@ -188,7 +196,7 @@ var logSettings = []*setting{
 	},
 	{
 		name: "request-id", flags: []string{"--request-id"}, kind: Native, typ: tString, def: "generate",
-		usage: "X-Request-ID: generate (a trusted peer's own, else a new one), pass (only a trusted peer's own), off; it reaches the app as HTTP_X_REQUEST_ID, goes back in the response and into the logs",
+		usage: "X-Request-ID: generate (a trusted peer's own, else a new one), pass (only a trusted peer's own), off; it reaches the app as gowsgi.request_id, goes back in the response and into the logs",
 		accessor: enumField(func(c *Config) *RequestIDMode { return &c.RequestID }, "%q: expected generate, pass or off",
 			RequestIDGenerate, RequestIDPass, RequestIDOff),
 	},

@@ -52,7 +52,11 @@ func (o *observability) Start(s *Server) error {
 		if err != nil {
 			return fmt.Errorf("cannot listen on --metrics-bind %s: %v", o.bind, err)
 		}
-		o.srv = &http.Server{Handler: o.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		// Scrapers and probes send small requests: every phase is bounded,
+		// and an idle connection is closed, so nobody can hold the port's
+		// connections open for ever.
+		o.srv = &http.Server{Handler: o.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() {
 			if err := o.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics listener failed", "addr", l.Addr().String(), "err", err)
