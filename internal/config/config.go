@@ -247,10 +247,10 @@ type Config struct {
 	// TLSMinVersion is the lowest TLS version accepted, from gunicorn's
 	// ssl_version (TLS 1.2 by default).
 	TLSMinVersion uint16
-	// HTTPProtocols are the protocols offered, in order: "h2", "h1"
+	// HTTPProtocols are the protocols offered, in order: HTTP2, HTTP1
 	// (gunicorn's http_protocols; gowsgi's default is h2,h1). HTTP/2 needs
-	// TLS (ALPN) unless HTTP2Cleartext allows h2c.
-	HTTPProtocols []string
+	// TLS (ALPN) unless HTTP2Cleartext allows h2c. See Offers.
+	HTTPProtocols []Protocol
 	// HTTP2Cleartext is gunicorn's http2_cleartext: off, prior-knowledge,
 	// upgrade or both; h2c for peers in ForwardedAllowIPs only.
 	HTTP2Cleartext Cleartext

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -38,6 +39,18 @@ const (
 	CleartextUpgrade        Cleartext = "upgrade"         // an HTTP/1.1 request with Upgrade: h2c
 	CleartextBoth           Cleartext = "both"            // either
 )
+
+// Protocol is one of --http-protocols.
+type Protocol string
+
+// HTTP protocols.
+const (
+	HTTP1 Protocol = "h1" // HTTP/1.0 and HTTP/1.1
+	HTTP2 Protocol = "h2" // HTTP/2: by ALPN over TLS, h2c as --http2-cleartext allows
+)
+
+// Offers reports whether --http-protocols offers p.
+func (c *Config) Offers(p Protocol) bool { return slices.Contains(c.HTTPProtocols, p) }
 
 // enumField reads one of values (case and surrounding space ignored) into
 // *p; anything else is the error bad, a format with one %q for the value.

@@ -51,7 +51,7 @@ func (c *Config) TLSOptions() *tlsconf.Options {
 	}
 	var protos []string
 	for _, p := range c.HTTPProtocols {
-		if p == "h2" {
+		if p == HTTP2 {
 			protos = append(protos, "h2") // x/net/http2.NextProtoTLS
 		} else {
 			protos = append(protos, "http/1.1")

@@ -85,8 +85,8 @@ var httpSettings = []*setting{
 				c.HTTPProtocols = nil
 				for _, p := range strings.Split(v, ",") {
 					switch p = strings.ToLower(strings.TrimSpace(p)); p {
-					case "h1", "h2":
-						c.HTTPProtocols = append(c.HTTPProtocols, p)
+					case string(HTTP1), string(HTTP2):
+						c.HTTPProtocols = append(c.HTTPProtocols, Protocol(p))
 					case "h3":
 						return fmt.Errorf("h3 (HTTP/3) is not implemented; use h2,h1")
 					case "":
@@ -99,7 +99,13 @@ var httpSettings = []*setting{
 				}
 				return nil
 			},
-			show: func(c *Config) any { return strings.Join(c.HTTPProtocols, ",") },
+			show: func(c *Config) any {
+				var names []string
+				for _, p := range c.HTTPProtocols {
+					names = append(names, string(p))
+				}
+				return strings.Join(names, ",")
+			},
 		},
 	},
 	{

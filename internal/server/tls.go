@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
 
 	"golang.org/x/net/http2"
@@ -52,7 +51,7 @@ func (f *frontEnd) Provision(s *Server) error {
 // and exit 2.
 func (f *frontEnd) Validate() error {
 	cfg := f.cfg
-	http1On, http2On := slices.Contains(cfg.HTTPProtocols, "h1"), slices.Contains(cfg.HTTPProtocols, "h2")
+	http1On, http2On := cfg.Offers(config.HTTP1), cfg.Offers(config.HTTP2)
 	switch {
 	case !f.tlsOn && len(cfg.KeyFiles) > 0:
 		return errors.New("--keyfile needs --certfile")
@@ -98,8 +97,8 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 		headerList = int(cfg.MaxHeaderBytes)
 	}
 	hc := h2.Config{
-		HTTP1:          slices.Contains(cfg.HTTPProtocols, "h1"),
-		HTTP2:          slices.Contains(cfg.HTTPProtocols, "h2"),
+		HTTP1:          cfg.Offers(config.HTTP1),
+		HTTP2:          cfg.Offers(config.HTTP2),
 		Cleartext:      string(cfg.HTTP2Cleartext),
 		Trusted:        cfg.ForwardedAllowIPs.TrustsPeer,
 		HeaderTimeout:  cfg.HeaderTimeout,
