@@ -6,12 +6,11 @@ package server
 // configuration's worker options.
 
 import (
-	"log/slog"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/config"
-	"github.com/gowsgi/gowsgi/internal/creds"
 	"github.com/gowsgi/gowsgi/internal/hooks"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
@@ -35,7 +34,7 @@ func (h *serverHooks) Start(s *Server) error {
 	}
 	host, err := hooks.Start(hooks.Options{
 		Python: s.pool.python, File: cfg.Hooks.File, Names: cfg.Hooks.Names, Env: s.pool.env,
-		Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, Settings: hookSettings(cfg), Log: s.log, Stderr: s.daemon.Stderr(),
+		Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, Settings: hookSettings(cfg, s.cred), Log: s.log, Stderr: s.daemon.Stderr(),
 	})
 	if err != nil {
 		return err
@@ -72,7 +71,7 @@ func (h *serverHooks) preExec(socks *sockets) {
 // hookSettings are the effective settings as hooks read them, by gunicorn
 // name (server.cfg.workers, server.cfg.bind, ...), gowsgi's name for the
 // options gunicorn lacks.
-func hookSettings(cfg *config.Config) map[string]any {
+func hookSettings(cfg *config.Config, cred *syscall.Credential) map[string]any {
 	out := map[string]any{}
 	for _, s := range cfg.Settings() {
 		name := s.Name
@@ -90,8 +89,8 @@ func hookSettings(cfg *config.Config) map[string]any {
 	// uid and gid as gunicorn's cfg.uid/cfg.gid (and user/group) give them:
 	// the ones the workers run as.
 	uid, gid := os.Geteuid(), os.Getegid()
-	if cr := creds.For(cfg.UID, cfg.GID, cfg.InitGroups, slog.Default()); cr != nil {
-		uid, gid = int(cr.Uid), int(cr.Gid)
+	if cred != nil {
+		uid, gid = int(cred.Uid), int(cred.Gid)
 	}
 	out["uid"], out["gid"], out["user"], out["group"] = uid, gid, uid, gid
 	if cfg.ProcName == "" {
@@ -105,7 +104,7 @@ func hookSettings(cfg *config.Config) map[string]any {
 func processOptions(s *Server, p workers.Process) workers.Process {
 	cfg := s.cfg
 	p.ServerSoftware = "gowsgi/" + s.version
-	p.Credential = creds.For(cfg.UID, cfg.GID, cfg.InitGroups, s.log)
+	p.Credential = s.cred
 	p.Output = s.daemon.Stderr()
 	for _, n := range cfg.Hooks.Names {
 		for _, w := range hooks.Worker {
@@ -116,7 +115,7 @@ func processOptions(s *Server, p workers.Process) workers.Process {
 	}
 	if len(p.HookNames) > 0 {
 		p.HookFile = cfg.Hooks.File
-		p.Settings = hookSettings(cfg)
+		p.Settings = hookSettings(cfg, s.cred)
 		for _, n := range p.HookNames {
 			if n == "worker_abort" || n == "worker_exit" { // as gunicorn, worker_exit runs after a timeout too
 				p.AbortGrace = 5 * time.Second

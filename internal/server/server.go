@@ -99,6 +99,8 @@ type Server struct {
 	served bool
 	// procs is GOMAXPROCS, for the "listening" line.
 	procs int
+	// cred is --user/--group/--initgroups' credential; nil = unchanged.
+	cred *syscall.Credential
 }
 
 // Run runs gowsgi with cfg, a parsed configuration, and returns the exit

@@ -185,9 +185,15 @@ func (l *listeners) Stop(s *Server) {
 // switches to --user/--group (the workers started as that user already).
 type privileges struct{}
 
-func (privileges) Provision(s *Server) error { return nil }
-func (privileges) Validate() error           { return nil }
-func (privileges) Stop(s *Server)            {}
+// Provision settles the credential of --user, --group and --initgroups,
+// once, for the workers, the hooks and gowsgi itself.
+func (privileges) Provision(s *Server) error {
+	s.cred = creds.For(s.cfg.UID, s.cfg.GID, s.cfg.InitGroups, s.log)
+	return nil
+}
+
+func (privileges) Validate() error { return nil }
+func (privileges) Stop(s *Server)  {}
 
 func (privileges) Start(s *Server) error {
 	cfg := s.cfg
@@ -199,5 +205,5 @@ func (privileges) Start(s *Server) error {
 		}
 		os.WriteFile("/proc/self/comm", []byte(name), 0)
 	}
-	return creds.Drop(creds.For(cfg.UID, cfg.GID, cfg.InitGroups, s.log), s.log)
+	return creds.Drop(s.cred, s.log)
 }
