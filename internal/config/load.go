@@ -309,7 +309,8 @@ func envName(s *setting) string {
 }
 
 // apply reads defaults, then every layer from the lowest; a list setting
-// takes only its highest layer's values.
+// takes only its highest layer's values. Then the winning values of
+// Refused and Noticed settings are judged.
 func (c *Config) apply(layers []*layer, getenv func(string) string) error {
 	c.order = settings
 	winner := map[*setting]*given{}
@@ -318,6 +319,20 @@ func (c *Config) apply(layers []*layer, getenv func(string) string) error {
 			winner[s] = g
 		}
 	}
+	if err := c.applyDefaults(winner, getenv); err != nil {
+		return err
+	}
+	for _, l := range layers {
+		if err := c.applyLayer(l, winner); err != nil {
+			return err
+		}
+	}
+	return c.judge(winner)
+}
+
+// applyDefaults reads every setting's default, except a list setting's
+// that a layer gives values for.
+func (c *Config) applyDefaults(winner map[*setting]*given, getenv func(string) string) error {
 	for _, s := range settings {
 		def, from := s.def, ""
 		if s.defFn != nil {
@@ -337,31 +352,40 @@ func (c *Config) apply(layers []*layer, getenv func(string) string) error {
 			return fmt.Errorf("%s: %v", origin, err)
 		}
 	}
-	for _, l := range layers {
-		for _, s := range settings {
-			g := l.vals[s]
-			if g == nil || (s.typ == tList && winner[s] != g) {
+	return nil
+}
+
+// applyLayer reads one layer's values: the last one given for a single
+// value, all of them for a list setting whose winning layer this is.
+func (c *Config) applyLayer(l *layer, winner map[*setting]*given) error {
+	for _, s := range settings {
+		g := l.vals[s]
+		if g == nil || (s.typ == tList && winner[s] != g) {
+			continue
+		}
+		c.given[s.name] = g
+		vals := g.values
+		if s.typ != tList {
+			vals = vals[len(vals)-1:]
+		}
+		for _, v := range vals {
+			if msg, bad := strings.CutPrefix(v, "\x00"); bad {
+				return fmt.Errorf("%s: %s", g.origin, msg) // a config-file value fileValues could not read
+			}
+			if s.apply == nil {
 				continue
 			}
-			c.given[s.name] = g
-			vals := g.values
-			if s.typ != tList {
-				vals = vals[len(vals)-1:]
-			}
-			for _, v := range vals {
-				if msg, bad := strings.CutPrefix(v, "\x00"); bad {
-					return fmt.Errorf("%s: %s", g.origin, msg) // a config-file value fileValues could not read
-				}
-				if s.apply == nil {
-					continue
-				}
-				if err := s.apply(c, v); err != nil {
-					return fmt.Errorf("%s: %v", g.origin, err)
-				}
+			if err := s.apply(c, v); err != nil {
+				return fmt.Errorf("%s: %v", g.origin, err)
 			}
 		}
 	}
-	// Refusals and notices, from the winning values only.
+	return nil
+}
+
+// judge refuses the winning value of a Refused setting that asks for the
+// feature (a UsageError) and notices a Noticed one's (a warning).
+func (c *Config) judge(winner map[*setting]*given) error {
 	for _, s := range settings {
 		g := winner[s]
 		if g == nil || (s.kind != Refused && s.kind != Noticed) {
