@@ -32,30 +32,11 @@ type logs struct {
 // error log slog's default. Errors are one line for the user.
 func (l *logs) Provision(s *Server) error {
 	cfg := s.cfg
-	var err error
-	switch cfg.ErrorLog.To {
-	case config.OutputFile:
-		if l.errOut, err = logging.OpenFile(cfg.ErrorLog.Path); err != nil {
-			return fmt.Errorf("cannot open error log: %v", err)
-		}
-	case config.OutputStdout:
-		l.errOut = logging.Stream(os.Stdout)
-	default:
-		l.errOut = logging.Stream(os.Stderr)
-	}
-	s.cleanups.push(func() { l.errOut.Close() })
-	switch cfg.AccessLog.To {
-	case config.OutputFile:
-		if l.accessOut, err = logging.OpenFile(cfg.AccessLog.Path); err != nil {
-			return fmt.Errorf("cannot open access log: %v", err)
-		}
-		s.cleanups.push(func() { l.accessOut.Close() })
-	case config.OutputStdout:
-		l.accessOut = logging.Stream(os.Stdout)
-	case config.OutputStderr:
-		l.accessOut = logging.Stream(os.Stderr)
+	if err := l.open(s); err != nil {
+		return err
 	}
 	if cfg.StatsdHost != "" {
+		var err error
 		if l.stats, err = statsd.Dial(cfg.StatsdHost, cfg.StatsdPrefix, cfg.DogstatsdTags); err != nil {
 			return fmt.Errorf("--statsd-host: %v", err)
 		}
@@ -85,6 +66,35 @@ func (l *logs) Provision(s *Server) error {
 		}
 	}
 	l.fwd = proxy.NewForwarding(cfg.ForwardedAllowIPs, cfg.SecureSchemeHeaders)
+	return nil
+}
+
+// open opens the error log and the access log's destination.
+func (l *logs) open(s *Server) error {
+	cfg := s.cfg
+	var err error
+	switch cfg.ErrorLog.To {
+	case config.OutputFile:
+		if l.errOut, err = logging.OpenFile(cfg.ErrorLog.Path); err != nil {
+			return fmt.Errorf("cannot open error log: %v", err)
+		}
+	case config.OutputStdout:
+		l.errOut = logging.Stream(os.Stdout)
+	default:
+		l.errOut = logging.Stream(os.Stderr)
+	}
+	s.cleanups.push(func() { l.errOut.Close() })
+	switch cfg.AccessLog.To {
+	case config.OutputFile:
+		if l.accessOut, err = logging.OpenFile(cfg.AccessLog.Path); err != nil {
+			return fmt.Errorf("cannot open access log: %v", err)
+		}
+		s.cleanups.push(func() { l.accessOut.Close() })
+	case config.OutputStdout:
+		l.accessOut = logging.Stream(os.Stdout)
+	case config.OutputStderr:
+		l.accessOut = logging.Stream(os.Stderr)
+	}
 	return nil
 }
 
