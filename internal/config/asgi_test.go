@@ -296,3 +296,21 @@ func TestWorkerClassProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerEnvironment: uvicorn's UVICORN_* and granian's GRANIAN_*
+// variables, as their click command lines read them; GOWSGI_* wins.
+func TestPeerEnvironment(t *testing.T) {
+	c := mustParse(t, []string{"main:app"}, map[string]string{"UVICORN_HOST": "0.0.0.0", "UVICORN_PORT": "9000", "PORT": "5000",
+		"UVICORN_PROXY_HEADERS": "false", "UVICORN_ACCESS_LOG": "false", "UVICORN_LIFESPAN": "off", "UVICORN_WORKERS": "3",
+		"GRANIAN_BACKPRESSURE": "10", "GRANIAN_WEBSOCKETS": "true", "GOWSGI_WORKERS": "5"})
+	if bindSpecs(c.Binds) != "tcp 0.0.0.0:9000" || len(c.ForwardedAllowIPs) != 0 || c.AccessLog.To != OutputOff || c.Lifespan != "off" {
+		t.Errorf("binds %s fwd %v access %+v lifespan %q", bindSpecs(c.Binds), c.ForwardedAllowIPs, c.AccessLog, c.Lifespan)
+	}
+	if c.Workers != 5 || c.LimitConcurrency != 10 || !containsPrefix(c.Warnings, "GRANIAN_WEBSOCKETS: accepted; gowsgi does not serve WebSockets yet") {
+		t.Errorf("workers %d limit %d warnings %q", c.Workers, c.LimitConcurrency, c.Warnings)
+	}
+	// A flag wins over them.
+	if c = mustParse(t, []string{"main:app", "--port", "9100"}, map[string]string{"UVICORN_PORT": "9000"}); bindSpecs(c.Binds) != "tcp 127.0.0.1:9100" {
+		t.Errorf("--port over UVICORN_PORT: %s", bindSpecs(c.Binds))
+	}
+}

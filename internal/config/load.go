@@ -165,6 +165,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 	}
 
 	env := newLayer(srcEnv)
+	peerEnv(env, getenv)
 	for _, s := range settings {
 		if s.noEnv {
 			continue

@@ -627,7 +627,7 @@ func (c *Config) peerBinds(getenv func(string) string) error {
 		return fmt.Errorf("%s: %v", src.origin, err)
 	}
 	bsrc := srcDefault
-	if g := c.given["bind"]; g != nil {
+	if g := c.given["bind"]; g != nil && g.origin != "PORT" { // $PORT's default is a default
 		bsrc = g.src
 	}
 	switch {
@@ -640,4 +640,56 @@ func (c *Config) peerBinds(getenv func(string) string) error {
 	}
 	c.given["bind"] = &given{src: src.src, values: []string{b.String()}, origin: src.origin}
 	return nil
+}
+
+// peerEnv records uvicorn's UVICORN_* and granian's GRANIAN_* environment
+// variables (click's auto_envvar_prefix: the option's parameter name,
+// upper-cased) in l, as the options they stand for; a boolean pair's
+// variable is its positive option's. GOWSGI_* variables, recorded after,
+// win.
+func peerEnv(l *layer, getenv func(string) string) {
+	for _, s := range settings {
+		if s.peer == nil {
+			continue
+		}
+		for _, p := range []struct {
+			prefix string
+			flags  []string
+		}{{"UVICORN_", s.peer.uvicorn}, {"GRANIAN_", s.peer.granian}} {
+			for _, fl := range p.flags {
+				long := strings.TrimPrefix(fl, "--")
+				if strings.HasPrefix(long, "no-") {
+					continue
+				}
+				param := strings.ToUpper(strings.ReplaceAll(long, "-", "_"))
+				if p.prefix == "GRANIAN_" && granianParams[long] != "" {
+					param = granianParams[long]
+				}
+				name := p.prefix + param
+				v := getenv(name)
+				if v == "" {
+					continue
+				}
+				switch {
+				case long == "access-log": // a switch in uvicorn and granian, a file here
+					if b, err := parseBool(v); err == nil && !b {
+						l.add(byName["no-access-log"], name, "true")
+					}
+					continue
+				case s.typ == tList:
+					for _, item := range strings.Fields(v) { // click splits multiple options' variables on spaces
+						l.add(s, name, item)
+					}
+					continue
+				}
+				l.add(s, name, v)
+			}
+		}
+	}
+}
+
+// granianParams are granian's parameter names (GRANIAN_ + name) that are
+// not its option's name.
+var granianParams = map[string]string{
+	"ws": "WEBSOCKETS", "log": "LOG_ENABLED", "access-log": "LOG_ACCESS_ENABLED", "access-log-fmt": "LOG_ACCESS_FMT",
 }
