@@ -256,3 +256,27 @@ def app(environ, start_response):
 		t.Errorf("an access log with --no-access-log:\n%s", s.Stdout)
 	}
 }
+
+// TestCheckASGI: gowsgi check judges an ASGI app in plain words: the
+// lifespan protocol, each request, each protocol violation.
+func TestCheckASGI(t *testing.T) {
+	code, out, errOut := runCheck(t, checkDir+"asgi_violations.py")
+	wantCheck(t, code, out, errOut, 1,
+		"  callable  tests/testdata/check/asgi_violations.py:app (coroutine function, tests/testdata/check/asgi_violations.py:3)\n",
+		"  speaks    ASGI 3\n",
+		"  lifespan startup  ", "not supported (raised ValueError)\n",
+		"6 violations:\n",
+		"  - a second http.response.start: the response had started with status 200 OK (tests/testdata/check/asgi_violations.py:9)\n    on: GET /\n",
+		"after the response ended (its last http.response.body had more_body=False)",
+		"the application returned without sending http.response.start (gowsgi answers 500)",
+		"the body of http.response.body must be bytes, not str",
+		"the status of http.response.start must be an int like 200, not str ('404')",
+		"header names and values must be bytes, not str",
+		"1 warning:\n", "it does not support lifespan; gowsgi carries on without it (--lifespan auto)",
+		"FAIL: 6 violations\n")
+	code, out, errOut = runCheck(t, checkDir+"asgi_clean.py")
+	wantCheck(t, code, out, errOut, 0, "  lifespan startup ", "startup.complete\n", "GET /  ", "200 OK  ", "text/plain, 8 bytes\n",
+		"  lifespan shutdown ", "shutdown.complete\n", "OK: no ASGI violations found\n")
+	code, out, errOut = runCheck(t, "--interface", "asgi", checkDir+"asgi2_app.py")
+	wantCheck(t, code, out, errOut, 0, "  speaks    ASGI 2\n", "OK: no ASGI violations found (1 warning)\n")
+}
