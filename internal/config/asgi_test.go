@@ -132,7 +132,7 @@ func TestASGISettingErrors(t *testing.T) {
 		"a --ssl-keyfile-password pw":    "--ssl-keyfile-password: gowsgi cannot read encrypted private keys",
 		"a --ssl-crl crl.pem":            "--ssl-crl: gowsgi does not check certificate revocation lists",
 		"app --factory":                  "--factory: TARGET app must name the factory as module:function",
-		"a --log-config log.yaml":        "YAML logging configurations are not read",
+		"a --log-config /no/log.yaml":    "--log-config /no/log.yaml: cannot read it: no such file or directory",
 		"a --asgi-loop nope":             `--asgi-loop: "nope": expected auto, asyncio or uvloop`,
 		"a -k aiohttp.GunicornWebWorker": "worker class aiohttp.GunicornWebWorker serves aiohttp's own web.Application",
 	} {
@@ -312,5 +312,20 @@ func TestPeerEnvironment(t *testing.T) {
 	// A flag wins over them.
 	if c = mustParse(t, []string{"main:app", "--port", "9100"}, map[string]string{"UVICORN_PORT": "9000"}); bindSpecs(c.Binds) != "tcp 127.0.0.1:9100" {
 		t.Errorf("--port over UVICORN_PORT: %s", bindSpecs(c.Binds))
+	}
+}
+
+// TestYAMLLogConfig: uvicorn's --log-config log.yaml becomes the dict
+// dictConfig takes.
+func TestYAMLLogConfig(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "log.yaml")
+	os.WriteFile(f, []byte("version: 1\ndisable_existing_loggers: false\nloggers:\n  uvicorn.error:\n    level: INFO\n"), 0o644)
+	c := mustParse(t, []string{"a", "--log-config", f}, nil)
+	if c.LogConfig != "" || c.LogConfigDict != `{"disable_existing_loggers":false,"loggers":{"uvicorn.error":{"level":"INFO"}},"version":1}` {
+		t.Errorf("log config %q dict %q", c.LogConfig, c.LogConfigDict)
+	}
+	os.WriteFile(f, []byte("- a list\n"), 0o644)
+	if _, err := parse(t, []string{"a", "--log-config", f}, nil); err == nil || !strings.Contains(err.Error(), "not YAML") {
+		t.Errorf("a YAML list: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // peerNames are a setting's spellings on uvicorn's and granian's command
@@ -206,7 +209,7 @@ func asgiSettings(row rowFunc) {
 	gr("reload", "same: workers restart when a Python file of the app changes", "--reload", "--no-reload")
 	uv("log-level", "same; `trace` is `debug`", "--log-level")
 	gr("log-level", "same", "--log-level")
-	uv("log-config", "a `.ini` file is applied with `logging.config.fileConfig`, a `.json` file with `dictConfig`, in each worker; YAML is refused (convert it to JSON)", "--log-config")
+	uv("log-config", "a `.ini` file is applied with `logging.config.fileConfig`, a `.json` or `.yaml` file with `dictConfig`, in each worker (gowsgi reads the YAML: PyYAML is not needed)", "--log-config")
 	gr("log-config", "the JSON file is applied with `logging.config.dictConfig` in each worker", "--log-config")
 	uv("no-access-log", "same: no access log", "--no-access-log")
 	gr("no-access-log", "same: no access log", "--no-access-log")
@@ -572,7 +575,11 @@ func (c *Config) finishPeers(getenv func(string) string) error {
 		case ".json":
 			c.LogConfigJSON, c.LogConfig = c.LogConfig, ""
 		case ".yaml", ".yml":
-			return &UsageError{fmt.Sprintf("--log-config %s: YAML logging configurations are not read; convert it to JSON (the same dict) and give the .json file", c.LogConfig)}
+			dict, err := yamlDict(c.LogConfig)
+			if err != nil {
+				return &UsageError{fmt.Sprintf("--log-config %s: %v", c.LogConfig, err)}
+			}
+			c.LogConfigDict, c.LogConfig = dict, ""
 		}
 	}
 	if c.interfaceNoLifespan {
@@ -692,4 +699,26 @@ func peerEnv(l *layer, getenv func(string) string) {
 // not its option's name.
 var granianParams = map[string]string{
 	"ws": "WEBSOCKETS", "log": "LOG_ENABLED", "access-log": "LOG_ACCESS_ENABLED", "access-log-fmt": "LOG_ACCESS_FMT",
+}
+
+// yamlDict reads a YAML logging configuration (uvicorn's --log-config
+// log.yaml) as the JSON of the dict logging.config.dictConfig takes, so the
+// workers need no YAML library.
+func yamlDict(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("cannot read it: %v", errText(err))
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return "", fmt.Errorf("not YAML: %v", err)
+	}
+	if m == nil {
+		return "", fmt.Errorf("not a logging dict (version: 1, handlers: ..., loggers: ...)")
+	}
+	j, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("not a logging dict: %v", err)
+	}
+	return string(j), nil
 }
