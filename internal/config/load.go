@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -100,6 +99,12 @@ func flagSet(l *layer, prefix string) *pflag.FlagSet {
 			if s.noOptDef != "" {
 				fl.NoOptDefVal = s.noOptDef
 			}
+			if s.typ == tBool && strings.HasPrefix(long, "no-") && !strings.HasPrefix(s.name, "no-") {
+				fl.NoOptDefVal = "false" // uvicorn's and granian's --no-X of a setting X
+			}
+			if v, ok := implicitValue[long]; ok {
+				fl.NoOptDefVal = v
+			}
 			if !first || s.usage == "" || s.kind == Noticed || s.kind == Refused {
 				fl.Hidden = true
 			}
@@ -144,7 +149,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c.Warnings = append(fileWarnings, c.Warnings...)
-	if err := c.finish(); err != nil {
+	if err := c.finish(getenv); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -155,7 +160,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 func flagLayer(args []string) (*layer, []string, error) {
 	cli := newLayer(srcFlag)
 	fs := flagSet(cli, "")
-	args, err := expandAbbrev(fs, args)
+	args, err := expandAbbrev(fs, optionalValues(args))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -176,7 +181,7 @@ func cmdArgsLayer(v string) (*layer, error) {
 		return nil, err
 	}
 	fs := flagSet(l, "GUNICORN_CMD_ARGS: ")
-	if words, err = expandAbbrev(fs, words); err != nil {
+	if words, err = expandAbbrev(fs, optionalValues(words)); err != nil {
 		return nil, err
 	}
 	if err := fs.Parse(words); err != nil {
@@ -191,6 +196,7 @@ func cmdArgsLayer(v string) (*layer, error) {
 // envLayer reads the GOWSGI_* variables.
 func envLayer(getenv func(string) string) *layer {
 	env := newLayer(srcEnv)
+	peerEnv(env, getenv)
 	for _, s := range settings {
 		if s.noEnv {
 			continue
@@ -251,7 +257,8 @@ func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*lay
 
 // expandAbbrev spells out abbreviated long options (--work 4 for
 // --workers 4), which gunicorn's argparse accepts when the prefix names one
-// option only.
+// option only. uvicorn's and granian's spellings are never the expansion
+// (peerOnly): adding them changes no gunicorn command line.
 func expandAbbrev(fs *pflag.FlagSet, args []string) ([]string, error) {
 	out := append([]string(nil), args...)
 	for i, a := range out {
@@ -265,7 +272,7 @@ func expandAbbrev(fs *pflag.FlagSet, args []string) ([]string, error) {
 		norm := strings.ReplaceAll(name, "_", "-")
 		var matches []string
 		fs.VisitAll(func(f *pflag.Flag) {
-			if strings.HasPrefix(f.Name, norm) {
+			if strings.HasPrefix(f.Name, norm) && !peerOnly[f.Name] {
 				matches = append(matches, "--"+f.Name)
 			}
 		})
@@ -437,15 +444,21 @@ func isHook(name string) bool {
 
 // finish checks what no single setting can, and folds gunicorn's settings
 // into gowsgi's.
-func (c *Config) finish() error {
+func (c *Config) finish(getenv func(string) string) error {
+	if len(c.envFileVars) > 0 {
+		c.Env = append(append([]string(nil), c.envFileVars...), c.Env...) // --env wins: later values override
+	}
+	if err := c.finishWorkerClass(); err != nil {
+		return err
+	}
+	if err := c.finishPeers(getenv); err != nil {
+		return err
+	}
 	c.fillDefaults()
 	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
 		return errors.New("--reload-extra-file needs --reload")
 	}
 	c.gunicornZeros()
-	if err := c.foldWorkerClass(); err != nil {
-		return err
-	}
 	c.noticeIdleHooks()
 	return nil
 }
@@ -494,33 +507,6 @@ func (c *Config) gunicornZeros() {
 	if int64(c.MaxFieldBytes) > c.MaxHeaderBytes {
 		c.MaxHeaderBytes = int64(c.MaxFieldBytes) // one such field must fit the section
 	}
-}
-
-// foldWorkerClass folds gunicorn's worker class into Threads: a gevent or
-// eventlet worker gets min(worker_connections, 64) threads unless
-// --threads is given.
-func (c *Config) foldWorkerClass() error {
-	if c.WorkerClass == "" {
-		c.WorkerClass = "sync"
-	}
-	kind, err := workerClass(c.WorkerClass)
-	if err != nil {
-		return &UsageError{err.Error()}
-	}
-	wc := c.given["worker-connections"]
-	if kind == "green" {
-		th := c.given["threads"]
-		if th == nil || th.src == srcDefault {
-			c.Threads = min(c.workerConnections, 64)
-			c.given["threads"] = &given{src: c.given["worker-class"].src, values: []string{strconv.Itoa(c.Threads)}, origin: "worker class " + c.WorkerClass}
-		}
-		c.Warnings = append(c.Warnings, fmt.Sprintf("worker class %s: running %d threads per worker instead of green threads; "+
-			"gowsgi absorbs slow clients and idle keep-alive connections in Go, so a thread is only busy while the app works on a request",
-			c.WorkerClass, c.Threads))
-	} else if wc != nil {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: used with gevent/eventlet worker classes only; gowsgi bounds client connections server-wide with --max-connections (%d)", wc.origin, c.MaxConnections))
-	}
-	return nil
 }
 
 // noticeIdleHooks names, in one notice, the hooks a config file defines

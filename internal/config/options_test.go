@@ -20,6 +20,10 @@ func TestWorkerOptions(t *testing.T) {
 		o.ResponseSpool != 0 || strings.Join(o.PythonPath, " ") != "a b" || o.TempDir != dir || o.Chdir != dir {
 		t.Errorf("options: %+v", o)
 	}
+	a := mustParse(t, strings.Fields("app:asgi --interface asgi --lifespan on --loop asyncio --limit-concurrency 7"), nil).WorkerOptions()
+	if a.Interface != "asgi" || a.Lifespan != "on" || a.Loop != "asyncio" || a.LimitConcurrency != 7 {
+		t.Errorf("ASGI options: interface %q lifespan %q loop %q limit %d", a.Interface, a.Lifespan, a.Loop, a.LimitConcurrency)
+	}
 	if o.LogConfig.File != "log.ini" || o.LogConfig.Dict != nil || o.Process.ProcName != "web" || strings.Join(o.Process.PasteGlobal, " ") != "K=V" {
 		t.Errorf("log config %+v, process %+v", o.LogConfig, o.Process)
 	}

@@ -70,6 +70,8 @@ type setting struct {
 	// noOptDef is the value of the flag given alone ("--proxy-protocol"):
 	// "" = "true" for a boolean, none for the others (a value is needed).
 	noOptDef string
+	// peer are uvicorn's and granian's spellings (settings_asgi.go).
+	peer *peerNames
 	// noEnv: no GOWSGI_ variable (-h, -v, and settings only a gunicorn
 	// config file can give).
 	noEnv bool
@@ -220,6 +222,7 @@ func init() {
 	} {
 		settings = append(settings, part...)
 	}
+	asgiSettings() // the ASGI rows, and uvicorn's and granian's spellings of the others
 	indexSettings()
 }
 
@@ -289,24 +292,4 @@ func lookupID(v string, group bool) (int, error) {
 	}
 	n, _ := strconv.Atoi(u.Uid)
 	return n, nil
-}
-
-// workerClass sorts a gunicorn worker class into what gowsgi does with it:
-// "threads" (sync, gthread: --threads threads), "green" (gevent, eventlet,
-// tornado: a thread count from --worker-connections), or an error.
-func workerClass(v string) (string, error) {
-	k := strings.ToLower(strings.TrimSpace(v))
-	k = strings.TrimPrefix(k, "egg:gunicorn#")
-	switch k {
-	case "sync", "gthread", "gunicorn.workers.sync.syncworker", "gunicorn.workers.gthread.threadworker":
-		return "threads", nil
-	case "gevent", "gevent_wsgi", "gevent_pywsgi", "eventlet", "tornado",
-		"gunicorn.workers.ggevent.geventworker", "gunicorn.workers.ggevent.geventpywsgiworker",
-		"gunicorn.workers.geventlet.eventletworker", "gunicorn.workers.gtornado.tornadoworker":
-		return "green", nil
-	}
-	if strings.Contains(k, "uvicorn") || strings.Contains(k, "asgi") || strings.Contains(k, "hypercorn") || strings.Contains(k, "aiohttp") {
-		return "", fmt.Errorf("worker class %s serves ASGI/asyncio applications; gowsgi serves WSGI (PEP 3333) only: run an ASGI server such as uvicorn for this app", v)
-	}
-	return "", fmt.Errorf("worker class %s is not one gowsgi can stand in for: gowsgi runs its own Python workers (use -k sync or gthread with --threads N); custom worker classes are not loaded", v)
 }

@@ -66,11 +66,13 @@ var appSettings = []*setting{
 	},
 	{
 		name: "worker-class", flags: []string{"-k", "--worker-class"}, gunicorn: "worker_class", kind: Honoured, typ: tString, def: "sync",
-		usage: "gunicorn worker class: sync and gthread run --threads threads; gevent and eventlet run min(--worker-connections, 64) threads",
-		why:   "`sync`, `gthread`: `--threads` threads per worker. `gevent`, `eventlet`, `tornado`: min(`--worker-connections`, 64) threads unless `--threads` is given, since slow clients cost goroutines, not threads. ASGI (uvicorn) and custom classes: refused (exit 2)",
+		usage: "gunicorn worker class: sync and gthread run --threads threads; gevent and eventlet run min(--worker-connections, 64) threads; asgi and uvicorn's workers serve ASGI",
+		why: "`sync`, `gthread`: `--threads` threads per worker. `gevent`, `eventlet`, `tornado`, meinheld's: min(`--worker-connections`, 64) threads unless `--threads` is given, since slow clients cost goroutines, not threads. " +
+			"`asgi`, `uvicorn.workers.UvicornWorker` (and `UvicornH11Worker`), `uvicorn_worker.UvicornWorker`: ASGI (`--interface asgi`), a subclass's `CONFIG_KWARGS` honoured. " +
+			"Another class is imported in the workers' Python and runs as the known class it derives from, with a notice; one with no known base is refused (exit 2)",
 		accessor: accessor{
 			apply: func(c *Config, v string) error {
-				if _, err := workerClass(v); err != nil {
+				if _, err := knownWorkerClass(v); err != nil {
 					return err
 				}
 				c.WorkerClass = v
@@ -81,8 +83,8 @@ var appSettings = []*setting{
 	},
 	{
 		name: "worker-connections", flags: []string{"--worker-connections"}, gunicorn: "worker_connections", kind: Honoured, typ: tInt, def: "1000",
-		usage: "with -k gevent/eventlet: sets the thread count (capped at 64)",
-		why:   "with `-k gevent`/`eventlet`: threads = min(N, 64); otherwise a notice (`--max-connections` bounds connections server-wide)",
+		usage: "with -k gevent/eventlet: sets the thread count (capped at 64); with -k asgi/uvicorn: --limit-concurrency",
+		why:   "with `-k gevent`/`eventlet`: threads = min(N, 64); with an ASGI worker class: requests in flight per worker (`--limit-concurrency`); otherwise a notice (`--max-connections` bounds connections server-wide)",
 		accessor: accessor{
 			apply: func(c *Config, v string) error {
 				n, err := parseCount(v)

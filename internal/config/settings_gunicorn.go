@@ -177,18 +177,8 @@ var gunicornLateSettings = []*setting{
 		asks: func(v string) bool { return v != "" && v != "drop" },
 	},
 	{
-		name: "asgi-loop", flags: []string{"--asgi-loop"}, gunicorn: "asgi_loop", kind: Noticed, typ: tString,
-		why:  "ASGI only; gowsgi serves WSGI",
-		asks: func(v string) bool { return v != "" && v != "auto" },
-	},
-	{
-		name: "asgi-lifespan", flags: []string{"--asgi-lifespan"}, gunicorn: "asgi_lifespan", kind: Noticed, typ: tString,
-		why:  "ASGI only; gowsgi serves WSGI",
-		asks: func(v string) bool { return v != "" && v != "auto" },
-	},
-	{
 		name: "asgi-disconnect-grace-period", flags: []string{"--asgi-disconnect-grace-period"}, gunicorn: "asgi_disconnect_grace_period", kind: Noticed, typ: tInt,
-		why: "ASGI only; gowsgi serves WSGI",
+		why: "accepted; a client that goes away reaches the app as `http.disconnect` at once",
 	},
 	{
 		name: "http-parser", flags: []string{"--http-parser"}, gunicorn: "http_parser", kind: Noticed, typ: tString,

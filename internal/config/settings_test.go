@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,5 +49,18 @@ func TestLogAndProxySettings(t *testing.T) {
 	if len(c.SecureSchemeHeaders) != 1 || c.SecureSchemeHeaders["X-SCHEME"] != "https" || !strings.Contains(c.LogConfigDict, `"version":1`) ||
 		strings.Join(c.ForwardedAllowIPs.Items(), ",") != "10.0.0.1,10.0.0.2" {
 		t.Errorf("config file: headers %v dict %q fwd %v", c.SecureSchemeHeaders, c.LogConfigDict, c.ForwardedAllowIPs)
+	}
+}
+
+// TestNoProxyHeaders: uvicorn's --no-proxy-headers trusts no peer, not even
+// a unix-socket one (every other list trusts those).
+func TestNoProxyHeaders(t *testing.T) {
+	unix := &net.UnixAddr{Name: "/run/app.sock", Net: "unix"}
+	if c := mustParse(t, []string{"a"}, nil); !c.ForwardedAllowIPs.TrustsPeer(unix) {
+		t.Error("default list: a unix-socket peer is not trusted")
+	}
+	c := mustParse(t, []string{"a", "--no-proxy-headers"}, nil)
+	if c.ForwardedAllowIPs.TrustsPeer(unix) || c.ForwardedAllowIPs.TrustsPeer(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}) {
+		t.Error("--no-proxy-headers: a peer is trusted")
 	}
 }

@@ -21,17 +21,23 @@ import (
 // The rule for peers without an IP address is gunicorn's: a unix-socket
 // peer is trusted by every list, "connections not associated with an IP
 // address are treated as allowed, unconditionally" (only local processes
-// can reach a unix socket, and its permissions say which). Any other
-// address (none at all included) is never trusted.
+// can reach a unix socket, and its permissions say which). The one list
+// that trusts no peer at all is NoPeers (uvicorn's --no-proxy-headers).
+// Any other address (none at all included) is never trusted.
 //
 // A list is parsed once, by internal/config, and never changes after; the
 // zero value (and nil) trusts no IP address.
 type AllowList struct {
 	all      bool
+	none     bool // NoPeers: not even a unix-socket peer
 	ips      []netip.Addr
 	prefixes []netip.Prefix
 	items    []string // the entries as given, for String and --print-config
 }
+
+// NoPeers returns the list that trusts no peer, unix-socket peers
+// included: uvicorn's --no-proxy-headers.
+func NoPeers() *AllowList { return &AllowList{none: true} }
 
 // ParseAllowList reads gunicorn's comma-separated list (items may also come
 // one per element): "127.0.0.1,::1", "10.0.0.0/8", "*".
@@ -109,14 +115,15 @@ func (a *AllowList) Contains(ip netip.Addr) bool {
 }
 
 // TrustsPeer reports whether a connection from addr is trusted: a TCP
-// peer whose IP is on the list, or any unix-socket peer (see AllowList).
+// peer whose IP is on the list, or any unix-socket peer unless the list is
+// NoPeers (see AllowList).
 func (a *AllowList) TrustsPeer(addr net.Addr) bool {
 	switch t := addr.(type) {
 	case *net.TCPAddr:
 		ip, ok := netip.AddrFromSlice(t.IP)
 		return ok && a.Contains(ip)
 	case *net.UnixAddr:
-		return true
+		return a == nil || !a.none
 	}
 	return false
 }

@@ -35,7 +35,8 @@ func TestAllowList(t *testing.T) {
 
 // TestTrustRule: one rule for every use of a list. TCP peers by IP; a
 // unix-socket peer always (gunicorn's "treated as allowed, unconditionally"),
-// even by an empty or nil list; no address, or another kind, never.
+// even by an empty or nil list, unless the list is NoPeers; no address, or
+// another kind, never.
 func TestTrustRule(t *testing.T) {
 	empty, err := ParseAllowList([]string{""})
 	if err != nil {
@@ -59,6 +60,8 @@ func TestTrustRule(t *testing.T) {
 		{"empty list, unix", empty, unix, true},
 		{"nil list, 127.0.0.1", none, tcp("127.0.0.1"), false},
 		{"nil list, unix", none, unix, true},
+		{"no peers, unix", NoPeers(), unix, false},
+		{"no peers, 127.0.0.1", NoPeers(), tcp("127.0.0.1"), false},
 		{"no address", loop, nil, false},
 		{"a UDP address", loop, &net.UDPAddr{IP: net.ParseIP("127.0.0.1")}, false},
 	} {
