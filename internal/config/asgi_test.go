@@ -180,7 +180,7 @@ func TestWorkerClassesByName(t *testing.T) {
 			t.Errorf("-k %s: interface %q loop %q limit %d warnings %q", k, c.Interface, c.Loop, c.LimitConcurrency, c.Warnings)
 		}
 	}
-	for k, loop := range map[string]string{"uvicorn.workers.UvicornH11Worker": "asyncio", "uvicorn_worker.UvicornH11Worker": "asyncio", "uvloop": "uvloop"} {
+	for k, loop := range map[string]EventLoop{"uvicorn.workers.UvicornH11Worker": "asyncio", "uvicorn_worker.UvicornH11Worker": "asyncio", "uvloop": "uvloop"} {
 		if c := mustParse(t, []string{"a", "-k", k}, nil); c.Interface != "asgi" || c.Loop != loop {
 			t.Errorf("-k %s: interface %q loop %q", k, c.Interface, c.Loop)
 		}

@@ -58,13 +58,13 @@ type Config struct {
 	// coroutine function or an object whose __call__ is one, else WSGI),
 	// "wsgi" or "asgi" (ASGI 3; ASGI 2's double callable is adapted). An
 	// ASGI worker class (-k asgi, uvicorn's) sets "asgi".
-	Interface string
+	Interface AppInterface
 	// Lifespan is the ASGI lifespan protocol: "auto" (an app that raises
 	// on it carries on without it), "on" (startup must succeed) or "off".
-	Lifespan string
+	Lifespan LifespanMode
 	// Loop is an ASGI worker's event loop: "auto" (uvloop when it
 	// imports, else asyncio), "asyncio" or "uvloop".
-	Loop string
+	Loop EventLoop
 	// LimitConcurrency bounds the requests in flight per ASGI worker
 	// (uvicorn's --limit-concurrency, granian's --backpressure, gunicorn's
 	// worker_connections with an ASGI worker class); 0 = the runtime's

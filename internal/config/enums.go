@@ -40,6 +40,36 @@ const (
 	CleartextBoth           Cleartext = "both"            // either
 )
 
+// AppInterface is what the app speaks (--interface).
+type AppInterface string
+
+// App interfaces.
+const (
+	InterfaceAuto AppInterface = "auto" // ASGI when the callable is a coroutine function (or its __call__ is), else WSGI
+	InterfaceWSGI AppInterface = "wsgi" // PEP 3333
+	InterfaceASGI AppInterface = "asgi" // ASGI 3 (ASGI 2's double callable is adapted)
+)
+
+// LifespanMode is the ASGI lifespan protocol (--lifespan).
+type LifespanMode string
+
+// Lifespan modes.
+const (
+	LifespanAuto LifespanMode = "auto" // an app that raises on it carries on without it
+	LifespanOn   LifespanMode = "on"   // startup must succeed
+	LifespanOff  LifespanMode = "off"  // not run
+)
+
+// EventLoop is an ASGI worker's event loop (--loop).
+type EventLoop string
+
+// Event loops.
+const (
+	LoopAuto    EventLoop = "auto"    // uvloop when it imports, else asyncio
+	LoopAsyncio EventLoop = "asyncio" // the standard library's
+	LoopUvloop  EventLoop = "uvloop"  // uvloop, which must import
+)
+
 // Protocol is one of --http-protocols.
 type Protocol string
 

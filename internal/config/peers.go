@@ -181,7 +181,7 @@ func (c *Config) finishPeers(getenv func(string) string) error {
 	}
 	if c.interfaceNoLifespan {
 		if l, i := c.given["lifespan"], c.given["interface"]; l == nil || l.src < i.src {
-			c.Lifespan = "off"
+			c.Lifespan = LifespanOff
 		}
 	}
 	if g := c.given["loop"]; g != nil && c.loopNote != "" {

@@ -104,10 +104,10 @@ func asgiSettings() {
 		accessor: accessor{
 			apply: func(c *Config, v string) error {
 				i, noLifespan, err := parseInterface(v)
-				c.Interface, c.interfaceNoLifespan = i, noLifespan
+				c.Interface, c.interfaceNoLifespan = AppInterface(i), noLifespan
 				return err
 			},
-			show: func(c *Config) any { return c.Interface },
+			show: func(c *Config) any { return string(c.Interface) },
 		},
 	}))
 	uv("interface", "same: `auto`, `asgi3`, `asgi2` (ASGI 2's double callable is adapted), `wsgi`; gowsgi's `auto` also detects WSGI apps", "--interface")
@@ -115,19 +115,9 @@ func asgiSettings() {
 
 	native(add(&setting{
 		name: "lifespan", flags: []string{"--lifespan", "--asgi-lifespan"}, gunicorn: "asgi_lifespan", kind: Native, typ: tString, def: "auto",
-		usage: "ASGI lifespan protocol: auto (an app that raises on it carries on without it), on (startup must succeed), off",
-		why:   "same: auto, on, off",
-		accessor: accessor{
-			apply: func(c *Config, v string) error {
-				switch v = strings.ToLower(strings.TrimSpace(v)); v {
-				case "auto", "on", "off":
-					c.Lifespan = v
-					return nil
-				}
-				return fmt.Errorf("%q: expected auto, on or off", v)
-			},
-			show: func(c *Config) any { return c.Lifespan },
-		},
+		usage:    "ASGI lifespan protocol: auto (an app that raises on it carries on without it), on (startup must succeed), off",
+		why:      "same: auto, on, off",
+		accessor: enumField(func(c *Config) *LifespanMode { return &c.Lifespan }, "%q: expected auto, on or off", LifespanAuto, LifespanOn, LifespanOff),
 	}))
 	uv("lifespan", "same: auto, on, off", "--lifespan")
 
@@ -138,13 +128,13 @@ func asgiSettings() {
 		accessor: accessor{
 			apply: func(c *Config, v string) error {
 				l, note, err := parseLoop(v)
-				c.Loop = l
+				c.Loop = EventLoop(l)
 				if note != "" {
 					c.loopNote = note
 				}
 				return err
 			},
-			show: func(c *Config) any { return c.Loop },
+			show: func(c *Config) any { return string(c.Loop) },
 		},
 	}))
 	uv("loop", "same: auto, asyncio, uvloop (`none` is asyncio)", "--loop")
