@@ -97,6 +97,10 @@ func newRespStore(o *Options) *respStore {
 		cutAfter: o.Timeout, arena: &spoolArena{dir: o.TempDir, files: o.SpoolFiles}}
 }
 
+// SpoolFiles is the count of spool files open (Options.SpoolFiles), which
+// the front's request body spools share.
+func (p *Pool) SpoolFiles() *Budget { return p.opts.SpoolFiles }
+
 func (s *respStore) budget() *Budget {
 	if s == nil {
 		return nil
