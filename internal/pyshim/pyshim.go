@@ -20,7 +20,7 @@ import (
 
 // The shim's source files. Each runs as a module of its own (see Loader).
 //
-//go:embed wire.py wsgi.py worker.py check.py
+//go:embed gunicorn_compat.py wire.py wsgi.py worker.py check.py
 var sources embed.FS
 
 // Part is one module of the shim as the Loader receives it.
@@ -30,23 +30,32 @@ type Part struct {
 	Source []byte
 }
 
+// NewPart names the source of file (NAME.py) as the shim names its
+// modules: _gowsgi_NAME in sys.modules, <gowsgi>/NAME.py in tracebacks.
+func NewPart(file string, src []byte) Part {
+	return Part{Module: "_gowsgi_" + strings.TrimSuffix(file, ".py"), File: "<gowsgi>/" + file, Source: src}
+}
+
 // part is the embedded file name as a Part.
 func part(name string) Part {
 	src, err := sources.ReadFile(name)
 	if err != nil {
 		panic(err) // embedded at build time
 	}
-	return Part{Module: "_gowsgi_" + strings.TrimSuffix(name, ".py"), File: "<gowsgi>/" + name, Source: src}
+	return NewPart(name, src)
 }
 
-// The shim's modules: the wire's frame I/O (Slot, the control loop), the
-// WSGI interface over it, the worker process (app loading, hooks,
+// The shim's modules: how a gunicorn config file is executed and what its
+// hooks are handed (also used by internal/config's reader and
+// internal/hooks' host), the wire's frame I/O (Slot, the control loop),
+// the WSGI interface over it, the worker process (app loading, hooks,
 // --preload's template, main), and `gowsgi check`'s driver.
 var (
-	Wire   = part("wire.py")
-	WSGI   = part("wsgi.py")
-	Worker = part("worker.py")
-	Check  = part("check.py")
+	GunicornCompat = part("gunicorn_compat.py")
+	Wire           = part("wire.py")
+	WSGI           = part("wsgi.py")
+	Worker         = part("worker.py")
+	Check          = part("check.py")
 )
 
 // Bundle is the stream the Loader reads on fd 3: for each part, a line
@@ -62,12 +71,12 @@ func Bundle(parts ...Part) []byte {
 }
 
 // WorkerSource is the worker program, as a Bundle.
-var WorkerSource = Bundle(Wire, WSGI, Worker)
+var WorkerSource = Bundle(GunicornCompat, Wire, WSGI, Worker)
 
 // CheckSource is `gowsgi check`'s program (internal/check): the worker's
 // modules, so the application is loaded by the very code that loads it for
 // serving, then check.py's.
-var CheckSource = Bundle(Wire, WSGI, Worker, Check)
+var CheckSource = Bundle(GunicornCompat, Wire, WSGI, Worker, Check)
 
 // Loader is the -c program that runs a Bundle read from fd 3. It first
 // checks the interpreter version, so pointing --python at a Python 2 gives
@@ -82,6 +91,23 @@ const Loader = "import sys\n" +
 	" n,p,s=h.decode().split();m=sys.modules[n]=types.ModuleType(n)\n" +
 	" exec(compile(f.read(int(s)),p,'exec'),m.__dict__)\n" +
 	"f.close();m.main()"
+
+// Feed makes bundle the program of cmd, an interpreter started with
+// "-c", Loader: it is written on a pipe that becomes the child's fd 3 (cmd
+// must have no ExtraFiles yet). Call started once cmd.Start has returned,
+// whatever it returned.
+func Feed(cmd *exec.Cmd, bundle []byte) (started func(), err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.ExtraFiles = []*os.File{r}
+	go func() {
+		w.Write(bundle) // fails once the child is gone and r closed
+		w.Close()
+	}()
+	return func() { r.Close() }, nil
+}
 
 // First descriptors in the child: the source pipe, the control socket, then
 // one socket per slot.

@@ -19,6 +19,7 @@ import sys
 import threading
 import traceback
 
+import _gowsgi_gunicorn_compat as compat
 import _gowsgi_wsgi as wsgi
 from _gowsgi_wire import (HDR, T_BOOT_FAILED, T_EXITED, T_FORK, T_FORKED, T_READY, _dumps, log, send_frame,
                           serve_control)
@@ -123,98 +124,26 @@ def load_app(target):
     return obj, '%s:%s' % (spec, expr)
 
 
-
-
-
-class HookCfg:
-    """worker.cfg and server.cfg: the effective settings by gunicorn name."""
-
-    def __init__(self, settings):
-        self.__dict__.update(settings)
-        self.settings = dict(settings)
-
-    def __getattr__(self, name):
-        raise AttributeError('No configuration setting for: %s' % name)
-
-
-def hook_logger(level):
-    """A logger like gunicorn's error log (info, warning, error, debug,
-    exception, critical), writing to stderr in gunicorn's format."""
-    import logging
-    log = logging.getLogger('gunicorn.error')
-    if not log.handlers:  # else --log-config configured it: leave it be
-        h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(logging.Formatter('[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s',
-                                         '%Y-%m-%d %H:%M:%S %z'))
-        log.addHandler(h)
-        log.setLevel(getattr(logging, str(level).upper(), logging.INFO))
-        log.propagate = False
-    return log
-
-
-class HookWorker:
-    """What worker-side hooks get as ``worker``: pid, ppid, age (gowsgi's
-    worker number), log, cfg, alive, booted."""
-
-    def __init__(self, age, cfg, log):
-        self.pid = os.getpid()
-        self.ppid = os.getppid()
-        self.age = age
-        self.cfg = cfg
-        self.log = log
-        self.alive = True
-        self.booted = False
-
-    def __str__(self):
-        return '<Worker %s>' % self.pid
-
-
-class HookServer:
-    """What worker-side hooks get as ``server`` (gunicorn's Arbiter, as far
-    as a worker can see it): pid (gowsgi's), cfg, log, num_workers."""
-
-    def __init__(self, pid, cfg, log):
-        self.pid = pid
-        self.cfg = cfg
-        self.log = log
-        self.num_workers = cfg.settings.get('workers')
-        self.proc_name = cfg.settings.get('proc_name') or cfg.settings.get('default_proc_name')
-        self.address = cfg.settings.get('bind') or []
-
-    def __str__(self):
-        return '<gowsgi master %s>' % self.pid
-
+# ---------------------------------------------------------------- server hooks and titles
 
 class Hooks:
     """The worker-side gunicorn server hooks of a config file: post_fork,
     post_worker_init, pre_request, post_request, worker_int, worker_abort,
-    worker_exit. The file is executed once per process, as gunicorn (and
-    gowsgi's config reader) executes it. A hook that raises is logged with
-    its traceback, and the worker carries on."""
+    worker_exit. The file is executed once per process, by gunicorn_compat
+    as the config reader and the hook host execute it. A hook that raises
+    is logged with its traceback, and the worker carries on."""
 
     def __init__(self, cfg):
-        import types
-        settings = cfg.get('settings') or {}
-        self.fns = {}
-        mod = load_config_module(cfg['hooks'])
-        for name in cfg.get('hook_names') or ():
-            fn = getattr(mod, name, None)
-            if callable(fn) and not isinstance(fn, types.ModuleType):
-                self.fns[name] = fn
-        self.cfg = HookCfg(settings)
-        self.log = hook_logger(settings.get('loglevel', 'info'))
-        self.server = HookServer(cfg.get('master_pid'), self.cfg, self.log)
-        self.worker = HookWorker(cfg.get('age'), self.cfg, self.log)
+        mod = compat.load_config(cfg['hooks'])
+        self.fns = compat.hook_functions(mod, cfg.get('hook_names') or ())
+        self.server = compat.server_of(cfg.get('master_pid'), cfg.get('settings'))
+        self.worker = compat.Worker(self.server, pid=os.getpid(), ppid=os.getppid(), age=cfg.get('age'))
         self.requests = 'pre_request' in self.fns or 'post_request' in self.fns
 
     def call(self, name, *args):
         fn = self.fns.get(name)
-        if fn is None:
-            return
-        try:
-            fn(*args)
-        except BaseException:
-            self.log.error('Exception in %s hook:\n%s', name, traceback.format_exc().rstrip())
+        if fn is not None:
+            compat.call_hook(self.server.log, name, fn, *args)
 
     def exiting(self):
         """worker_exit(server, worker), once."""
@@ -247,36 +176,6 @@ class Hooks:
             signal.signal(signal.SIGQUIT, ended('worker_int', 0))
         if 'worker_abort' in self.fns or 'worker_exit' in self.fns:
             signal.signal(signal.SIGABRT, ended('worker_abort', 1))
-
-
-def load_config_module(location):
-    """Execute a gunicorn config file (or import python:module) as module
-    __config__, the way gunicorn and internal/config/loadconf.py do; what it
-    prints goes to stderr."""
-    import importlib
-    import importlib.machinery
-    import importlib.util
-    if location.startswith('python:'):
-        return importlib.import_module(location[len('python:'):])
-    filename = location[len('file:'):] if location.startswith('file:') else location
-    here = os.path.dirname(os.path.abspath(filename))
-    if here not in sys.path:
-        sys.path.insert(1, here)
-    name = '__config__'
-    if os.path.splitext(filename)[1] in ('.py', '.pyc'):
-        spec = importlib.util.spec_from_file_location(name, filename)
-    else:
-        loader = importlib.machinery.SourceFileLoader(name, filename)
-        spec = importlib.util.spec_from_file_location(name, filename, loader=loader)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    out = sys.stdout
-    sys.stdout = sys.stderr
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.stdout = out
-    return mod
 
 
 def set_title(title, comm):
@@ -367,12 +266,7 @@ def app_files():
 def prepare(cfg):
     """Set up the interpreter as the app expects: --pythonpath entries and
     the working directory on sys.path, --chdir, and argv naming the app."""
-    for p in reversed(cfg.get('pythonpath') or []):
-        sys.path.insert(0, os.path.abspath(p))
-    if cfg.get('chdir'):
-        os.chdir(cfg['chdir'])
-    if '' not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    compat.chdir_and_path(cfg.get('chdir'), cfg.get('pythonpath'))
     sys.argv = [cfg['target']]
 
 
