@@ -14,9 +14,9 @@ import (
 
 // The supervisor is one goroutine that owns the worker set, the --preload
 // templates (template.go), the target count, boot-failure backoff and
-// reloads, in the shape of gunicorn's
-// arbiter: every change arrives as an event (a worker booted or exited, a
-// request timed out, a worker is due for recycling or drained, a memory
+// reloads, in the shape of gunicorn's arbiter: every change arrives as an
+// event (a worker booted or exited, a template is wanted, booted or died,
+// a request timed out, a worker is due for recycling or drained, a memory
 // sample, reload, scale, stop), and after each one it reconciles the
 // workers it has with the ones it should have (manage). Signals, file
 // watchers and the data plane only post events, so nothing races with it:
