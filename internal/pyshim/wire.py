@@ -59,7 +59,6 @@ def log(msg):
     sys.stderr.flush()
 
 
-
 class Slot:
     """One worker thread's end of the wire: reads request frames, hands each
     request to handle() (the interface's, in a subclass), writes response
@@ -384,11 +383,8 @@ def describe_bad_head(status, headers):
     return 'response head cannot be encoded'
 
 
-
-
 def send_frame(sock, ftype, payload, fid=0):
     sock.sendall(_pack(len(payload), ftype, fid) + payload)
-
 
 
 def serve_control(control, slots):

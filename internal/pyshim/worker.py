@@ -124,6 +124,36 @@ def load_app(target):
     return obj, '%s:%s' % (spec, expr)
 
 
+PASTE_GLOBAL = []  # KEY=VALUE pairs (--paste-global), set by main
+
+
+def load_paste(path):
+    """A PasteDeploy .ini app (gunicorn's --paste): logging configured from
+    the file when it has a [loggers] section, then paste.deploy.loadapp."""
+    import configparser
+    try:
+        from paste.deploy import loadapp
+    except ImportError:
+        raise LoadError('--paste %s needs PasteDeploy, which %s cannot import (pip install PasteDeploy, or apt-get install python3-pastedeploy)'
+                        % (path, sys.executable))
+    if not os.path.isfile(path):
+        raise LoadError('file not found: %s' % path)
+    global_conf = {}
+    for item in PASTE_GLOBAL:
+        k, _, v = item.partition('=')
+        global_conf[k.strip()] = v.strip()
+    here = os.path.dirname(os.path.abspath(path))
+    parser = configparser.ConfigParser()
+    parser.read([path])
+    if parser.has_section('loggers'):
+        import logging.config
+        defaults = {'__file__': os.path.abspath(path), 'here': here}
+        defaults.update(global_conf)
+        logging.config.fileConfig(path, defaults, disable_existing_loggers=False)
+    app = loadapp('config:%s' % os.path.abspath(path), relative_to=here, global_conf=global_conf)
+    return app, 'paste:%s' % path
+
+
 # ---------------------------------------------------------------- server hooks and titles
 
 class Hooks:
@@ -208,37 +238,7 @@ def name_process(cfg, role):
     set_title('gowsgi: %s [%s]' % (role, name), cfg.get('proc_name') or 'gowsgi-' + role)
 
 
-PASTE_GLOBAL = []  # KEY=VALUE pairs (--paste-global), set by main
-
-
-def load_paste(path):
-    """A PasteDeploy .ini app (gunicorn's --paste): logging configured from
-    the file when it has a [loggers] section, then paste.deploy.loadapp."""
-    import configparser
-    try:
-        from paste.deploy import loadapp
-    except ImportError:
-        raise LoadError('--paste %s needs PasteDeploy, which %s cannot import (pip install PasteDeploy, or apt-get install python3-pastedeploy)'
-                        % (path, sys.executable))
-    if not os.path.isfile(path):
-        raise LoadError('file not found: %s' % path)
-    global_conf = {}
-    for item in PASTE_GLOBAL:
-        k, _, v = item.partition('=')
-        global_conf[k.strip()] = v.strip()
-    here = os.path.dirname(os.path.abspath(path))
-    parser = configparser.ConfigParser()
-    parser.read([path])
-    if parser.has_section('loggers'):
-        import logging.config
-        defaults = {'__file__': os.path.abspath(path), 'here': here}
-        defaults.update(global_conf)
-        logging.config.fileConfig(path, defaults, disable_existing_loggers=False)
-    app = loadapp('config:%s' % os.path.abspath(path), relative_to=here, global_conf=global_conf)
-    return app, 'paste:%s' % path
-
-
-
+# ---------------------------------------------------------------- the interpreter
 
 def app_files():
     """Source files of the modules loaded so far that belong to the
@@ -443,6 +443,8 @@ def run_template(control, ready):
     return become_worker(control, (wake_r, wake_w), child)
 
 
+# ---------------------------------------------------------------- main
+
 def main():
     import signal
     import faulthandler
@@ -495,6 +497,7 @@ def main():
         hooks.call('post_worker_init', hooks.worker)
         hooks.worker.booted = True
 
+    # The interface the slots speak: WSGI (an ASGI worker would make its slots here).
     slots = wsgi.new_slots([socket.socket(fileno=5 + i) for i in range(cfg['threads'])], cfg, app, hooks)
 
     def run(slot):
