@@ -17,9 +17,15 @@ import (
 func TestPreloadStopDuringTemplateBoot(t *testing.T) {
 	gate := t.TempDir()
 	s := startProcessEnv(t, []string{"GATE_DIR=" + gate}, "tests/testdata/apps/gated.py", "--preload", "--workers", "2")
-	var entered []string
+	var entered []string // entered.PID, once gated.py has renamed it into place
 	if !waitFor(30*time.Second, func() bool {
-		entered, _ = filepath.Glob(filepath.Join(gate, "entered.*"))
+		all, _ := filepath.Glob(filepath.Join(gate, "entered.*"))
+		entered = entered[:0]
+		for _, f := range all {
+			if !strings.HasSuffix(f, ".tmp") {
+				entered = append(entered, f)
+			}
+		}
 		return len(entered) > 0
 	}) {
 		t.Fatalf("the template never began importing the app\n%s", s.Stderr)
