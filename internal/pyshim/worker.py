@@ -14,15 +14,14 @@ the interface's (wsgi.py). Standard library only; Python 3.8+.
 import json
 import os
 import socket
-import struct
 import sys
 import threading
 import traceback
 
 import _gowsgi_gunicorn_compat as compat
 import _gowsgi_wsgi as wsgi
-from _gowsgi_wire import (HDR, T_BOOT_FAILED, T_EXITED, T_FORK, T_FORKED, T_READY, _dumps, log, send_frame,
-                          serve_control)
+from _gowsgi_wire import (T_BOOT_FAILED, T_EXITED, T_FORK, T_FORKED, T_READY, _dumps, log, received_fds, send_frame,
+                          serve_control, take_frames)
 
 SHIM_FILE_PREFIX = '<gowsgi>/'  # the shim's own source files, as tracebacks name them
 
@@ -412,21 +411,16 @@ def run_template(control, ready):
             if control not in r:
                 continue
             data, anc, flags, _ = control.recvmsg(1 << 16, anc_size)
-            for level, kind, cdata in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.extend(struct.unpack('%di' % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4]))
+            fds.extend(received_fds(anc))
             if not data:
                 break  # gowsgi asks the template to exit
             if flags & socket.MSG_CTRUNC:
                 log('preload template: descriptors of a fork request were lost; exiting')
                 sys.exit(5)
             buf += data
-            while child is None and len(buf) >= 9:
-                n, ftype, _ = HDR.unpack_from(buf)
-                if len(buf) < 9 + n:
-                    break
-                payload = bytes(buf[9:9 + n])
-                del buf[:9 + n]
+            for ftype, _, payload in take_frames(buf):
+                if child is not None:
+                    break  # in the forked child: the rest is the template's
                 if ftype != T_FORK:
                     log('preload template: unexpected frame %r; exiting' % chr(ftype))
                     sys.exit(5)

@@ -285,12 +285,13 @@ func (p *Pool) forkWorker(ctx context.Context, id int) (*Worker, error) {
 		w.closeConns()
 		return nil, err
 	}
-	go w.closeWhenExited()
 	if err := w.awaitReady(ctx, p.opts.BootTimeout); err != nil {
 		w.kill()
 		<-w.Exited()
+		w.closeConns()
 		return nil, err
 	}
+	go w.closeWhenExited() // after the boot: awaitReady owns the control socket until then
 	return w, nil
 }
 
