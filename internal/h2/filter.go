@@ -37,7 +37,7 @@ import (
 // anyway), and only frames up to the server's frame size; anything else
 // passes as it comes, and Go's own limits (MaxHeaderBytes, the CONTINUATION
 // flood protection, the frame size) apply to it. An idle connection holds
-// no buffer. Should the filter lose track of the header state (a frame it
+// no read buffer (only the HPACK decoder's table). Should the filter lose track of the header state (a frame it
 // cannot parse, a block too large), it stops looking at header blocks for
 // the rest of the connection and passes everything as it comes.
 type filterConn struct {
