@@ -113,7 +113,12 @@ type legitClient struct {
 	finished    chan struct{}
 }
 
-func startLegit(url string) *legitClient {
+func startLegit(url string) *legitClient { return startLegitBody(url, -1) }
+
+// startLegitBody is startLegit for a response of size bytes (-1: any),
+// which the client reads to the end: a request counts when its whole
+// body came within the second.
+func startLegitBody(url string, size int64) *legitClient {
 	l := &legitClient{done: make(chan struct{}), finished: make(chan struct{})}
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
 	go func() {
@@ -128,12 +133,13 @@ func startLegit(url string) *legitClient {
 			}
 			start := time.Now()
 			resp, err := c.Get(url)
+			var n int64
 			if err == nil {
-				io.Copy(io.Discard, resp.Body)
+				n, err = io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
 			l.total.Add(1)
-			if err == nil && resp.StatusCode == 200 && time.Since(start) <= time.Second {
+			if err == nil && resp.StatusCode == 200 && (size < 0 || n == size) && time.Since(start) <= time.Second {
 				l.fast.Add(1)
 			}
 		}

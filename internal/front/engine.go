@@ -41,6 +41,10 @@ type responseWriter interface {
 	Abort()
 	// SetClose closes the connection after the response (HTTP/1.x).
 	SetClose()
+	// Interrupt makes a write blocked on the client fail at once, and the
+	// response end there; unlike the others it may be called from another
+	// goroutine, while the handler runs (workers.Exchange.OnCutOff).
+	Interrupt()
 	// Status and Written are for the access log.
 	Status() int
 	Written() int64

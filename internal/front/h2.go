@@ -233,6 +233,11 @@ func (w *h2Writer) SendFile(f *os.File, n int64) (int64, error) {
 
 func (w *h2Writer) Abort() { w.aborted = true }
 
+// Interrupt resets the stream at once (a write deadline in the past does
+// that in Go's HTTP/2 server), failing a write blocked on its flow-control
+// window.
+func (w *h2Writer) Interrupt() { w.rc.SetWriteDeadline(time.Unix(1, 0)) }
+
 // SetClose has nothing to do: an HTTP/2 connection carries other streams.
 func (w *h2Writer) SetClose() {}
 

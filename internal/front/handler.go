@@ -210,6 +210,7 @@ func (h *Handler) relay(w responseWriter, r *request, x *workers.Exchange) {
 		return
 	}
 	w.WriteHeader(code, reason, fields)
+	x.OnCutOff(ow.Interrupt) // a client that takes nothing while others need the room
 	if r.Method == "HEAD" && !resp.Complete {
 		x.Abort() // no body goes out: the application need not make it
 	}
@@ -268,7 +269,9 @@ func (h *Handler) sendFile(w responseWriter, resp *workers.Response, code int, r
 // truncated response). The pool has logged what happened to the worker.
 func (h *Handler) failed(w responseWriter, r *request, err error, started bool) {
 	if started {
-		w.Flush() // what the app produced before failing
+		if !errors.Is(err, workers.ErrCutOff) { // a client cut off takes nothing more
+			w.Flush() // what the app produced before failing
+		}
 		w.Abort()
 		return
 	}

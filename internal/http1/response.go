@@ -350,6 +350,13 @@ func (w *ResponseWriter) Abort() {
 	c.rwc.Close()
 }
 
+// Interrupt closes the connection at once, so that a write blocked on a
+// client that reads nothing fails now rather than after WriteTimeout. Unlike
+// the other methods it may be called from another goroutine while the
+// handler runs (not after it returns): the front cuts off the response of
+// a stalled client whose buffered response others need the room of.
+func (w *ResponseWriter) Interrupt() { w.c.rwc.Close() }
+
 // SetClose makes the connection close after this response. When the head has
 // not been sent yet it gets a "Connection: close" field.
 func (w *ResponseWriter) SetClose() { w.c.closeAfter = true }

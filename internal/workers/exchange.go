@@ -115,6 +115,7 @@ type Exchange struct {
 	chunks    [][]byte // body pieces read but not yet returned, in order
 	end       error    // after the chunks: io.EOF, or why the body broke
 	rb        *respBuffer
+	pumping   bool   // a pump goroutine reads the slot (startPump)
 	recycle   []byte // a whole response's frame buffer, reused after Close
 	charged   int64  // bytes of resp.Body and chunks counted as response memory
 	uncounted int64  // and those that did not fit the budget (see spill)
@@ -130,7 +131,7 @@ func (p *Pool) Send(req *Request) (*Exchange, error) {
 	bodyLen := len(req.Body)
 	frame := req.Environ.Frame(bodyLen, req.BodyFile != nil)
 	x := &Exchange{p: p, req: req, frame: frame}
-	if p.resp.full() {
+	if p.resp.full() && !p.resp.makeRoom() {
 		return nil, ErrResponseMemory
 	}
 	t, err := p.dispatch(frame, req.Body, req.BodyFile, nil, req.Prefer)
@@ -181,6 +182,7 @@ func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
 			return nil, err
 		}
 		s := x.t.slot
+		x.p.resp.awaitRoom() // the response is read off the slot into the front's memory
 		h, p, err := x.read()
 		if err != nil {
 			if err == ErrTimedOut {
@@ -428,6 +430,7 @@ func (x *Exchange) startPump() {
 		x.rb.push(c)
 	}
 	x.chunks = nil
+	x.pumping = true
 	go x.pump()
 }
 
@@ -455,7 +458,9 @@ func (x *Exchange) pump() {
 			}
 			if cut { // cut off: the worker stops
 				x.t.slot.sendAbort(x.t.id)
-				x.p.log.Warn("response cut off: its client read nothing for --timeout with no room left to buffer it", "request", x.req.line(), "request_id", x.req.ID)
+				if rb.timedOut() { // evictions are logged by the store, a line a second
+					x.p.log.Warn("response cut off: its client read nothing for --timeout with no room left to buffer it", "request", x.req.line(), "request_id", x.req.ID)
+				}
 			}
 		})
 	}
@@ -520,6 +525,19 @@ func (x *Exchange) Ready() bool {
 	return true
 }
 
+// OnCutOff gives the exchange a way to make the caller's write to its
+// client fail at once, from another goroutine: it is called when the
+// response is cut off because its client took nothing while responses
+// were out of room (see respStore.evict), so the caller does not stay
+// blocked on that client for --write-timeout, holding what it writes;
+// Next then returns ErrCutOff. Only a response buffered in the front can
+// be cut off; f is never called after Close begins.
+func (x *Exchange) OnCutOff(f func()) {
+	if x.rb != nil {
+		x.rb.setInterrupt(f)
+	}
+}
+
 // Abort tells the worker to stop producing the response (the client went
 // away, the request was HEAD, or the head was refused): the application's
 // iterator is closed. What it still sends is dropped.
@@ -531,9 +549,11 @@ func (x *Exchange) Abort() {
 	if x.rb != nil {
 		// The pump owns the slot: it drops the rest once the worker
 		// answers the abort. An abort for a finished request is ignored
-		// by the worker.
+		// by the worker. Without a pump, the response was finished.
 		x.rb.close()
-		x.t.slot.sendAbort(x.t.id)
+		if x.pumping {
+			x.t.slot.sendAbort(x.t.id)
+		}
 		return
 	}
 	if !x.held {

@@ -167,6 +167,9 @@ func TestRespBufferSpillsInOrder(t *testing.T) {
 		rb.push(chunk)
 	}
 	rb.end(io.EOF)
+	if rb.spooled == 0 {
+		t.Fatal("nothing was spooled past the memory limit")
+	}
 	var got []byte
 	for {
 		b, _, err := rb.pop()
@@ -181,8 +184,8 @@ func TestRespBufferSpillsInOrder(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
-	if rb.arena.f == nil {
-		t.Fatal("nothing was spooled past the memory limit")
+	if rb.arena.f != nil {
+		t.Fatal("the spool file is still open with nothing in it")
 	}
 	rb.close()
 }

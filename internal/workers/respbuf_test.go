@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 )
@@ -106,4 +107,100 @@ func TestRespBufferCutsOffAStalledReader(t *testing.T) {
 		t.Fatalf("pop after end: %v, want ErrCutOff", err)
 	}
 	rb.close()
+}
+
+// stall makes b's client look as if it took nothing for d.
+func stall(b *respBuffer, d time.Duration) {
+	b.mu.Lock()
+	b.since = monoNow() - int64(d)
+	b.mu.Unlock()
+}
+
+// With no room anywhere, a response that needs some evicts the response
+// whose client has taken nothing for the longest (past evictGrace): that
+// one's consumer is interrupted and sees ErrCutOff, its producer is told
+// to stop, its room is given back, and the new response goes on without
+// waiting. A client that took nothing for less than the grace, or that
+// waits for its response, is not evicted.
+func TestRespBufferEvictsTheLongestStalled(t *testing.T) {
+	s := &respStore{perMem: 1 << 20, mem: NewBudget(200), cutAfter: time.Minute, log: slog.New(slog.DiscardHandler)}
+	old, young, reader := newRespBuffer(s), newRespBuffer(s), newRespBuffer(s)
+	interrupted := make(chan string, 3)
+	old.setInterrupt(func() { interrupted <- "old" })
+	young.setInterrupt(func() { interrupted <- "young" })
+	reader.setInterrupt(func() { interrupted <- "reader" })
+	// reader's client took its piece and waits for more: moving.
+	reader.push(make([]byte, 100))
+	if _, _, err := reader.pop(); err != nil {
+		t.Fatal(err)
+	}
+	popping := make(chan error, 1)
+	go func() { _, _, err := reader.pop(); popping <- err }()
+	waitFor(t, func() bool { reader.mu.Lock(); defer reader.mu.Unlock(); return reader.waiting })
+	for _, b := range []*respBuffer{old, young} {
+		if kept, cut := b.push(make([]byte, 100)); !kept || cut {
+			t.Fatalf("push with room: kept %v cut %v", kept, cut)
+		}
+	}
+	stall(reader, time.Hour) // its last piece was long ago, but it waits on us
+	stall(old, 3*evictGrace)
+	stall(young, evictGrace/2)
+
+	fresh := newRespBuffer(s)
+	kept, cut := fresh.push(make([]byte, 100)) // memory full: 200 of 200
+	if !kept || cut {
+		t.Fatalf("push after eviction: kept %v cut %v", kept, cut)
+	}
+	if who := <-interrupted; who != "old" {
+		t.Fatalf("%s was interrupted, want old", who)
+	}
+	if _, _, err := old.pop(); !errors.Is(err, ErrCutOff) {
+		t.Fatalf("the evicted response's pop: %v, want ErrCutOff", err)
+	}
+	if _, cut := old.push(make([]byte, 10)); !cut {
+		t.Fatal("the evicted response's producer was not told to stop")
+	}
+	if _, cut := old.push(make([]byte, 10)); cut {
+		t.Fatal("the evicted response's producer was told twice")
+	}
+	// Nothing else may be evicted: young has stalled for less than the
+	// grace, reader waits. The next push waits (its own client is
+	// reading nothing either), and young becomes evictable after the grace.
+	start := time.Now()
+	another := newRespBuffer(s)
+	if kept, cut := another.push(make([]byte, 200)); !kept || cut {
+		t.Fatalf("push: kept %v cut %v", kept, cut)
+	}
+	if who := <-interrupted; who != "young" {
+		t.Fatalf("%s was interrupted, want young", who)
+	}
+	if d := time.Since(start); d < evictGrace/4 {
+		t.Errorf("young was evicted after %s, before the grace", d)
+	}
+	select {
+	case who := <-interrupted:
+		t.Fatalf("%s was interrupted too", who)
+	default:
+	}
+	reader.end(io.EOF)
+	if err := <-popping; err != io.EOF {
+		t.Fatalf("the reader's pop: %v, want io.EOF", err)
+	}
+	for _, b := range []*respBuffer{old, young, reader, fresh, another} {
+		b.close()
+	}
+	if s.mem.InUse() != 0 || len(s.live) != 0 {
+		t.Fatalf("after close: memory %d, %d buffers live", s.mem.InUse(), len(s.live))
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
