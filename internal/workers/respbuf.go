@@ -132,9 +132,9 @@ type respStore struct {
 	// that slots do not go on reading responses that have nowhere to go.
 	pending atomic.Int64
 
-	evicted   atomic.Int64 // responses evicted, all told
-	unlogged  atomic.Int64 // evictions since the last log line
-	lastLog   atomic.Int64 // when that line was written (monotonic ns)
+	evicted  atomic.Int64 // responses evicted, all told
+	unlogged atomic.Int64 // evictions since the last log line
+	lastLog  atomic.Int64 // when that line was written (monotonic ns)
 }
 
 func newRespStore(o *Options) *respStore {
