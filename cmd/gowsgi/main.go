@@ -203,8 +203,8 @@ func run(args []string) int {
 	}
 
 	handler := &front.Handler{
-		Static: mounts,
-		Pool:   pool, RootPath: cfg.RootPath, Scheme: "http", Forwarded: logs.fwd,
+		Static:   mounts,
+		Upstream: front.PoolUpstream(pool), RootPath: cfg.RootPath, Scheme: "http", Forwarded: logs.fwd,
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
 		Log:        log,

@@ -1,6 +1,7 @@
 package front
 
 import (
+	"context"
 	"crypto/tls"
 	"os"
 
@@ -13,7 +14,8 @@ import (
 // are the same code for both.
 type request struct {
 	*http1.Request
-	proto string // SERVER_PROTOCOL: HTTP/1.0, HTTP/1.1 or HTTP/2.0
+	proto string          // SERVER_PROTOCOL: HTTP/1.0, HTTP/1.1 or HTTP/2.0
+	ctx   context.Context // ends when the client goes away
 }
 
 // Proto returns the protocol version as SERVER_PROTOCOL gives it.

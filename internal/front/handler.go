@@ -1,8 +1,10 @@
 // Package front is the HTTP side of gowsgi: a plain HTTP ↔ WSGI adapter.
-// It turns each request into a WSGI environ and a body, sends them to the
-// worker pool as an exchange (workers.Exchange), and writes the response
-// the exchange returns to the client. It knows HTTP; frames, deadlines and
-// supervision are the pool's.
+// It turns each request into a WSGI environ and a body, sends them
+// upstream (the worker pool, through the Upstream interface) as an
+// exchange, and writes the response the exchange returns to the client.
+// It knows HTTP; frames, deadlines and supervision are the pool's. Each
+// request carries its client's context, so a client that goes away
+// cancels its request wherever it is.
 package front
 
 import (
@@ -28,9 +30,9 @@ import (
 
 // Handler serves HTTP requests with the worker pool.
 type Handler struct {
-	Pool     *workers.Pool
-	RootPath string // SCRIPT_NAME; stripped from PATH_INFO
-	Scheme   string // wsgi.url_scheme
+	Upstream Upstream // the worker pool (PoolUpstream)
+	RootPath string   // SCRIPT_NAME; stripped from PATH_INFO
+	Scheme   string   // wsgi.url_scheme
 	// Forwarded says whose proxy headers set the scheme, REMOTE_ADDR and
 	// host (--forwarded-allow-ips); nil = nobody's.
 	Forwarded *proxy.Forwarding
@@ -58,6 +60,8 @@ type Handler struct {
 	Log       *slog.Logger
 
 	Observer Observer // metrics, request IDs, traces; nil: none
+
+	refusals logLimit // "request refused" lines: one a second at most
 }
 
 // envBufs recycles request frame buffers; most requests fit in 4 KiB.
@@ -68,7 +72,7 @@ var fieldBufs = sync.Pool{New: func() any { f := make([]http1.Field, 0, 16); ret
 
 // ServeHTTP1 implements http1.Handler.
 func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
-	h.serve(w, &request{Request: r, proto: r.Proto()})
+	h.serve(w, &request{Request: r, proto: r.Proto(), ctx: r.Context()})
 }
 
 // serve answers one request from either engine: static files, else the
@@ -120,10 +124,11 @@ func (h *Handler) serve(w responseWriter, r *request) {
 	appendTLS(&env, r.TLS)
 	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.proto, ID: h.requestID(r.Request)}
 	req.Prefer, _ = r.ConnState.(*workers.Slot) // the slot that served this connection last
+	req.Finished = r.Finished()
 	if ob.Timed {
 		ob.Sending = time.Now()
 	}
-	x, err := h.Pool.Send(&req)
+	x, err := h.Upstream.Send(r.ctx, &req)
 	if err != nil {
 		h.refused(w, r, err)
 	} else {
@@ -140,14 +145,26 @@ func (h *Handler) serve(w responseWriter, r *request) {
 	}
 }
 
-// refused answers a request the pool would not take.
+// refused answers a request the pool would not take: 503, logged at most
+// once a second (with the count of those not logged), since under a flood
+// every request is refused. A request whose client went away gets nothing.
 func (h *Handler) refused(w responseWriter, r *request, err error) {
-	h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", err)
+	if errors.Is(err, workers.ErrCanceled) {
+		w.Abort()
+		return
+	}
+	if ok, held := h.refusals.allow(time.Now()); ok {
+		if held > 0 {
+			h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", err, "refused_unlogged", held)
+		} else {
+			h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", err)
+		}
+	}
 	h.plain(w, r, 503, "Service Unavailable", []http1.Field{{Name: "Retry-After", Value: "1"}})
 }
 
 // relay writes the response of exchange x to the client.
-func (h *Handler) relay(w responseWriter, r *request, x *workers.Exchange) {
+func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 	fp := fieldBufs.Get().(*[]http1.Field)
 	fields := (*fp)[:0]
 	ow := w // the access log looks the fields up by the engine's writer, not a compressing wrapper
@@ -277,7 +294,8 @@ func (h *Handler) failed(w responseWriter, r *request, err error, started bool) 
 	case errors.Is(err, workers.ErrTimedOut):
 		w.SetClose()
 		h.plain(w, r, 504, "Gateway Timeout", nil)
-	case errors.Is(err, workers.ErrQueueFull), errors.Is(err, workers.ErrQueueTimeout), errors.Is(err, workers.ErrStopped):
+	case errors.Is(err, workers.ErrQueueFull), errors.Is(err, workers.ErrQueueTimeout), errors.Is(err, workers.ErrStopped),
+		errors.Is(err, workers.ErrCanceled):
 		h.refused(w, r, err)
 	default:
 		w.SetClose()

@@ -479,3 +479,7 @@ func (c *bufConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
+
+// NetConn is the connection under the read-ahead buffer (the HTTP/1.x
+// engine watches its descriptor for a client that goes away).
+func (c *bufConn) NetConn() net.Conn { return c.Conn }

@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -69,6 +70,13 @@ type conn struct {
 	body body
 	hdr  []Field
 	fidx []fieldIdx
+
+	// ctx ends when the client goes away (see watch.go); made when the
+	// first request arrives.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	fin      chan struct{} // closed on the client's FIN (Request.Finished)
+	watchKey uint64
 
 	closeAfter      bool // close the connection after this response
 	continuePending bool // 100 (Continue) owed on the first Body.Read
@@ -144,6 +152,13 @@ func (c *conn) release() {
 		c.rbuf = nil // drop a buffer grown for a large head
 	}
 	c.releaseOut()
+	if c.watchKey != 0 {
+		watcher.forget(c.watchKey)
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+	c.ctx, c.cancel, c.fin, c.watchKey = nil, nil, nil, 0
 	c.srv, c.cfg, c.rwc = nil, nil, nil
 	c.req = Request{}
 	clear(c.hdr[:cap(c.hdr)])
@@ -162,7 +177,7 @@ func (c *conn) serve() {
 		tlsState = &st
 	}
 	for {
-		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body, ConnState: c.req.ConnState}
+		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body, ConnState: c.req.ConnState, ctx: c.ctx, fin: c.fin}
 		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
 		st := c.readHead()
 		c.nowFresh = false
@@ -175,6 +190,9 @@ func (c *conn) serve() {
 				c.rwc.Close()
 			}
 			return
+		}
+		if c.ctx == nil {
+			c.watch()
 		}
 		c.acquireOut()
 		c.rw.reset(c, c.req.Method == "HEAD")
@@ -197,6 +215,19 @@ func (c *conn) serve() {
 		case c.closeAfter || !c.discardBody() || c.srv.shuttingDown():
 			c.closeGraceful()
 			return
+		}
+	}
+}
+
+// watch gives the connection the context its requests carry, canceled
+// when the client goes away (see watch.go).
+func (c *conn) watch() {
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.req.ctx = c.ctx
+	if w := closeWatcher(); w != nil {
+		fin := make(chan struct{})
+		if c.watchKey = w.add(c.rwc, c.cancel, fin); c.watchKey != 0 {
+			c.fin, c.req.fin = fin, fin
 		}
 	}
 }

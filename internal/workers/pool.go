@@ -268,7 +268,14 @@ func (p *Pool) offerRoom(s *Slot) {
 // ago on a slot with fewer than PipelineDepth requests: a worker answering
 // fast then reads several requests per wake-up. Otherwise the request
 // waits in the bounded queue for an idle slot.
-func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) (*ticket, error) {
+//
+// A request whose ctx has ended is not dispatched; one that waits in the
+// queue leaves it (freeing its place) when ctx ends or finished closes:
+// ErrCanceled.
+func (p *Pool) dispatch(ctx context.Context, finished <-chan struct{}, frame, body []byte, file *os.File, avoid, prefer *Slot) (*ticket, error) {
+	if ctx.Err() != nil {
+		return nil, ErrCanceled
+	}
 	if prefer != nil && prefer.worker.pool == p && p.waiting.Load() == 0 && prefer.claimIdle() {
 		if t, err, ok := p.issueOn(prefer, frame, body, file, false); ok {
 			p.sentAtOnce(avoid, err)
@@ -322,6 +329,7 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) 
 	if p.opts.Observer != nil && avoid == nil {
 		queued = time.Now()
 	}
+	gone := ctx.Done()
 	for {
 		select {
 		case s := <-p.idle:
@@ -342,6 +350,16 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) 
 		case <-timeout:
 			p.refused.Add(1)
 			return nil, ErrQueueTimeout
+		case <-finished:
+			if p.debug {
+				p.log.Debug("request canceled while queued: the client went away")
+			}
+			return nil, ErrCanceled
+		case <-gone:
+			if p.debug {
+				p.log.Debug("request canceled while queued: the client went away")
+			}
+			return nil, ErrCanceled
 		case <-p.stopping:
 			return nil, ErrStopped
 		}
