@@ -317,7 +317,7 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 		m.serving.Done()
 	}()
 	opts.BaseConfig = m.base
-	opts.Handler = m.cfg.Handler
+	opts.Handler = &resetGuard{h: m.cfg.Handler}
 	m.cfg.Server.ServeConn(newFilterConn(c), opts)
 }
 
