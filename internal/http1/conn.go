@@ -1,7 +1,6 @@
 package http1
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -73,8 +72,7 @@ type conn struct {
 
 	// ctx ends when the client goes away (see watch.go); made when the
 	// first request arrives.
-	ctx      context.Context
-	cancel   context.CancelFunc
+	ctx      *connCtx
 	fin      chan struct{} // closed on the client's FIN (Request.Finished)
 	watchKey uint64
 
@@ -155,10 +153,10 @@ func (c *conn) release() {
 	if c.watchKey != 0 {
 		watcher.forget(c.watchKey)
 	}
-	if c.cancel != nil {
-		c.cancel()
+	if c.ctx != nil {
+		c.ctx.end()
 	}
-	c.ctx, c.cancel, c.fin, c.watchKey = nil, nil, nil, 0
+	c.ctx, c.fin, c.watchKey = nil, nil, 0
 	c.srv, c.cfg, c.rwc = nil, nil, nil
 	c.req = Request{}
 	clear(c.hdr[:cap(c.hdr)])
@@ -177,7 +175,10 @@ func (c *conn) serve() {
 		tlsState = &st
 	}
 	for {
-		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body, ConnState: c.req.ConnState, ctx: c.ctx, fin: c.fin}
+		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body, ConnState: c.req.ConnState, fin: c.fin}
+		if c.ctx != nil {
+			c.req.ctx = c.ctx
+		}
 		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
 		st := c.readHead()
 		c.nowFresh = false
@@ -222,11 +223,11 @@ func (c *conn) serve() {
 // watch gives the connection the context its requests carry, canceled
 // when the client goes away (see watch.go).
 func (c *conn) watch() {
-	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.ctx = newConnCtx()
 	c.req.ctx = c.ctx
 	if w := closeWatcher(); w != nil {
 		fin := make(chan struct{})
-		if c.watchKey = w.add(c.rwc, c.cancel, fin); c.watchKey != 0 {
+		if c.watchKey = w.add(c.rwc, c.ctx.end, fin); c.watchKey != 0 {
 			c.fin, c.req.fin = fin, fin
 		}
 	}

@@ -43,7 +43,7 @@ type closeWatch struct {
 
 // watched is one connection's registration.
 type watched struct {
-	cancel context.CancelFunc // on a reset
+	cancel func() // on a reset
 	fin    chan struct{}      // closed on the peer's FIN, or a reset
 	closed bool               // fin is closed (guarded by closeWatch.mu)
 }
@@ -68,7 +68,7 @@ func closeWatcher() *closeWatch {
 // add watches rwc: cancel is called when its peer resets it, fin closed
 // when the peer sends FIN or resets. It returns the key to forget it by
 // (0: not watched, e.g. not a socket).
-func (w *closeWatch) add(rwc net.Conn, cancel context.CancelFunc, fin chan struct{}) uint64 {
+func (w *closeWatch) add(rwc net.Conn, cancel func(), fin chan struct{}) uint64 {
 	sc, ok := socketOf(rwc).(syscall.Conn)
 	if !ok {
 		return 0
@@ -140,4 +140,61 @@ func socketOf(c net.Conn) net.Conn {
 		c = u.NetConn()
 	}
 	return c
+}
+
+// connCtx is a connection's context (Request.Context): canceled when the
+// client resets the connection, or when the connection is done. Its
+// NotifyEnd (see workers.EndNotifier) runs one registered function when
+// it ends, at the cost of a lock per request, where context.AfterFunc
+// allocates and keeps a map: the connection's requests come one at a
+// time, so one registration is enough.
+type connCtx struct {
+	context.Context
+	cancel context.CancelFunc
+	stopFn func() bool // c.stop, made once
+
+	mu    sync.Mutex
+	f     func()
+	ended bool
+}
+
+func newConnCtx() *connCtx {
+	c := &connCtx{}
+	c.Context, c.cancel = context.WithCancel(context.Background())
+	c.stopFn = c.stop
+	return c
+}
+
+// NotifyEnd registers f to run, on a goroutine of its own, when c ends
+// (at once if it has), replacing any function registered before.
+func (c *connCtx) NotifyEnd(f func()) (stop func() bool) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		go f()
+		return c.stopFn
+	}
+	c.f = f
+	c.mu.Unlock()
+	return c.stopFn
+}
+
+func (c *connCtx) stop() bool {
+	c.mu.Lock()
+	had := c.f != nil
+	c.f = nil
+	c.mu.Unlock()
+	return had
+}
+
+// end cancels c and runs the registered function.
+func (c *connCtx) end() {
+	c.cancel()
+	c.mu.Lock()
+	f := c.f
+	c.f, c.ended = nil, true
+	c.mu.Unlock()
+	if f != nil {
+		go f()
+	}
 }

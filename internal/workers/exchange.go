@@ -163,10 +163,22 @@ func (p *Pool) Send(ctx context.Context, req *Request) (*Exchange, error) {
 		return nil, err
 	}
 	x.t, x.held = t, true
-	if ctx.Done() != nil {
+	if n, ok := ctx.(EndNotifier); ok {
+		x.stopWait = n.NotifyEnd(x.cancel)
+	} else if ctx.Done() != nil {
 		x.stopWait = context.AfterFunc(ctx, x.cancel)
 	}
 	return x, nil
+}
+
+// EndNotifier is a context that runs a function when it ends more cheaply
+// than context.AfterFunc, which allocates and locks a map per call: the
+// HTTP/1.x engine's connection context, whose requests come one at a time.
+// NotifyEnd registers f (one at a time) to run on a goroutine of its own
+// when the context ends; stop unregisters it and reports whether it had
+// not run.
+type EndNotifier interface {
+	NotifyEnd(f func()) (stop func() bool)
 }
 
 // cancel runs, on a goroutine of its own, when the exchange's context
