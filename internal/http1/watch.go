@@ -43,9 +43,9 @@ type closeWatch struct {
 
 // watched is one connection's registration.
 type watched struct {
-	cancel func() // on a reset
-	fin    chan struct{}      // closed on the peer's FIN, or a reset
-	closed bool               // fin is closed (guarded by closeWatch.mu)
+	cancel func()        // on a reset
+	fin    chan struct{} // closed on the peer's FIN, or a reset
+	closed bool          // fin is closed (guarded by closeWatch.mu)
 }
 
 var (
