@@ -62,6 +62,7 @@ type Handler struct {
 	Observer Observer // metrics, request IDs, traces; nil: none
 
 	refusals logLimit // "request refused" lines: one a second at most
+	cancels  logLimit // "request canceled" lines: one a second at most
 }
 
 // envBufs recycles request frame buffers; most requests fit in 4 KiB.
@@ -80,7 +81,11 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 func (h *Handler) serve(w responseWriter, r *request) {
 	if h.AccessLog != nil {
 		start := time.Now()
-		defer func() { h.AccessLog.Log(r, w, start) }()
+		defer func() {
+			if !r.gone {
+				h.AccessLog.Log(r, w, start)
+			}
+		}()
 	}
 	var ob Observation
 	if h.Observer != nil {
@@ -150,6 +155,12 @@ func (h *Handler) serve(w responseWriter, r *request) {
 // every request is refused. A request whose client went away gets nothing.
 func (h *Handler) refused(w responseWriter, r *request, err error) {
 	if errors.Is(err, workers.ErrCanceled) {
+		// Nothing reached the application and nobody is there to answer:
+		// no access log line either, and a line a second here at most.
+		r.gone = true
+		if ok, held := h.cancels.allow(time.Now()); ok {
+			h.Log.Info("request canceled: the client went away before it reached a worker", "request", requestLine(r), "canceled_unlogged", held)
+		}
 		w.Abort()
 		return
 	}
@@ -294,8 +305,9 @@ func (h *Handler) failed(w responseWriter, r *request, err error, started bool) 
 	case errors.Is(err, workers.ErrTimedOut):
 		w.SetClose()
 		h.plain(w, r, 504, "Gateway Timeout", nil)
-	case errors.Is(err, workers.ErrQueueFull), errors.Is(err, workers.ErrQueueTimeout), errors.Is(err, workers.ErrStopped),
-		errors.Is(err, workers.ErrCanceled):
+	case errors.Is(err, workers.ErrCanceled):
+		w.Abort() // the client went away while a worker had the request
+	case errors.Is(err, workers.ErrQueueFull), errors.Is(err, workers.ErrQueueTimeout), errors.Is(err, workers.ErrStopped):
 		h.refused(w, r, err)
 	default:
 		w.SetClose()
