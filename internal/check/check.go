@@ -2,7 +2,9 @@
 // application exactly as gowsgi's workers do, drives it in-process through
 // wsgiref.validate with a handful of requests, and reports what it found —
 // the callable, each request's status, content type and size, and every PEP
-// 3333 violation in plain words, with file:line where one is known.
+// 3333 violation in plain words, with file:line where one is known. An ASGI
+// application goes through the lifespan protocol and the same requests
+// instead, every message it sends checked against the ASGI spec.
 //
 // The Python side is pyshim.CheckSource (check.py), run in a namespace that
 // already holds pyshim.WorkerSource's definitions, so loading is the
@@ -57,6 +59,7 @@ type Report struct {
 	Loaded        bool      `json:"loaded"`
 	Callable      string    `json:"callable,omitempty"`   // as the worker names it: file.py:app
 	Type          string    `json:"type,omitempty"`       // function, flask.app.Flask instance...
+	Interface     string    `json:"interface,omitempty"`  // ASGI 3 or ASGI 2; "" = WSGI
 	DefinedAt     string    `json:"defined_at,omitempty"` // file:line, for functions
 	LoadError     string    `json:"load_error,omitempty"`
 	Suggestion    string    `json:"suggestion,omitempty"` // a TARGET that names an existing callable
@@ -145,7 +148,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gowsgi check: %v\n", err)
 		return ExitNoLoad
 	}
-	rep := Run(Options{Python: py, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
+	rep := Run(Options{Python: py, Target: cfg.Target, Interface: cfg.Interface, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		RequestTimeout: cfg.Timeout, BootTimeout: cfg.BootTimeout})
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
@@ -179,7 +182,7 @@ func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gowsgi: %v\n", err)
 		return 1
 	}
-	rep := Load(Options{Python: py, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
+	rep := Load(Options{Python: py, Target: cfg.Target, Interface: cfg.Interface, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
 	if !rep.Loaded {
 		fmt.Fprintf(stderr, "gowsgi: cannot load %s: %s\n", cfg.Target, rep.LoadError)
 		if rep.Suggestion != "" {
@@ -190,7 +193,11 @@ func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "gowsgi: configuration OK; %s loads (%s)\n", rep.Callable, rep.Type)
+	kind := rep.Type
+	if rep.asgi() {
+		kind += ", " + rep.Interface
+	}
+	fmt.Fprintf(stdout, "gowsgi: configuration OK; %s loads (%s)\n", rep.Callable, kind)
 	return 0
 }
 
@@ -198,6 +205,7 @@ func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 type Options struct {
 	Python         string
 	Target         string
+	Interface      string // --interface: auto, wsgi or asgi ("" = auto)
 	Chdir          string
 	PythonPath     []string
 	RequestTimeout time.Duration // per request; 0 = none
@@ -226,7 +234,8 @@ func Run(o Options) *Report {
 	cfg := struct {
 		pyshim.Config
 		RequestTimeout float64 `json:"request_timeout"`
-	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1}, o.RequestTimeout.Seconds()}
+		Interface      string  `json:"interface"`
+	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1}, o.RequestTimeout.Seconds(), o.Interface}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		panic(err) // strings and numbers always marshal
@@ -297,6 +306,7 @@ func Run(o Options) *Report {
 				PythonVersion string `json:"python_version"`
 				Callable      string `json:"callable"`
 				Type          string `json:"type"`
+				Interface     string `json:"interface"`
 				DefinedAt     string `json:"defined_at"`
 				Error         string `json:"error"`
 				Suggestion    string `json:"suggestion"`
@@ -308,6 +318,9 @@ func Run(o Options) *Report {
 				rep.Python = l.Python
 			}
 			rep.Callable, rep.Type, rep.DefinedAt = l.Callable, l.Type, l.DefinedAt
+			if strings.HasPrefix(l.Interface, "ASGI") {
+				rep.Interface = l.Interface // a WSGI report stays as it was
+			}
 			rep.LoadError, rep.Suggestion, rep.Traceback = l.Error, l.Suggestion, l.Traceback
 		case "begin":
 			var b struct {
@@ -416,6 +429,9 @@ func (rep *Report) WriteText(w io.Writer) {
 		callable += ", " + rep.DefinedAt
 	}
 	fmt.Fprintf(w, "  callable  %s)\n", callable)
+	if rep.asgi() {
+		fmt.Fprintf(w, "  speaks    %s\n", rep.Interface)
+	}
 	fmt.Fprintf(w, "  python    %s %s\n\n", rep.Python, rep.PythonVersion)
 
 	wl, ws := 0, 0
@@ -427,6 +443,10 @@ func (rep *Report) WriteText(w io.Writer) {
 		ct := "-"
 		if r.ContentType != nil {
 			ct = *r.ContentType
+		}
+		if rep.asgi() && r.Method == "" && !r.Stopped { // the ASGI lifespan protocol
+			fmt.Fprintf(w, "  %s  %s\n", pad(r.Request, wl), r.statusText())
+			continue
 		}
 		fmt.Fprintf(w, "  %s  %s  %s, %d bytes\n", pad(r.Request, wl), pad(r.statusText(), ws), ct, r.Size)
 	}
@@ -463,12 +483,16 @@ func (rep *Report) WriteText(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
+	spec := "PEP 3333"
+	if rep.asgi() {
+		spec = "ASGI"
+	}
 	switch {
 	case rep.ExitCode == ExitClean && len(rep.Warnings) > 0:
 		n := len(groupFindings(rep.Warnings))
-		fmt.Fprintf(w, "OK: no PEP 3333 violations found (%d %s)\n", n, plural(n, "warning"))
+		fmt.Fprintf(w, "OK: no %s violations found (%d %s)\n", spec, n, plural(n, "warning"))
 	case rep.ExitCode == ExitClean:
-		fmt.Fprintln(w, "OK: no PEP 3333 violations found")
+		fmt.Fprintf(w, "OK: no %s violations found\n", spec)
 	case len(rep.Violations) > 0:
 		n := len(groupFindings(rep.Violations))
 		fmt.Fprintf(w, "FAIL: %d %s\n", n, plural(n, "violation"))
@@ -476,6 +500,9 @@ func (rep *Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, "FAIL: the application did not answer every request")
 	}
 }
+
+// asgi reports whether the application speaks ASGI (3, or 2 adapted).
+func (rep *Report) asgi() bool { return strings.HasPrefix(rep.Interface, "ASGI") }
 
 func (r Request) statusText() string {
 	switch {

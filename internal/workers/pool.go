@@ -41,6 +41,17 @@ type Options struct {
 	Threads    int      // slots per process
 	Preload    bool     // import the app once in a template process and fork workers from it
 
+	// Interface is what the app speaks: "auto" (detect it when loaded),
+	// "wsgi" or "asgi". Lifespan is the ASGI lifespan protocol: "auto",
+	// "on" or "off". Loop is an ASGI worker's event loop: "auto" (uvloop
+	// when it imports), "asyncio" or "uvloop". LimitConcurrency bounds the
+	// requests in flight per ASGI worker; 0 = the runtime's measured
+	// default. Read by the ASGI runtime; WSGI workers ignore them.
+	Interface        string
+	Lifespan         string
+	Loop             string
+	LimitConcurrency int
+
 	BootTimeout  time.Duration // loading the app; default 2 minutes
 	MaxQueue     int           // requests waiting for a slot; beyond → ErrQueueFull
 	QueueTimeout time.Duration // longest wait for a slot → ErrQueueTimeout
