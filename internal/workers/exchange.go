@@ -348,6 +348,13 @@ func (x *Exchange) discard() {
 			return
 		}
 		if err != nil {
+			if x.t.slot.neverStarted(x.t) {
+				// The worker died before it came to this request: there
+				// is nothing to report about it.
+				x.held = false
+				x.p.release(x.t, false)
+				return
+			}
 			x.fail(err)
 			return
 		}
