@@ -453,27 +453,31 @@ func TestCancelHTTP1Queued(t *testing.T) {
 	}
 }
 
-// TestCancelHTTP1Running: a streamed response whose client resets the
-// connection is stopped: the application's iterable is closed (the probe
-// leaves a marker), long before it would end.
+// TestCancelHTTP1Running: a streamed response whose client closes the
+// connection (FIN, or a reset) is stopped: the application's iterable is
+// closed (the probe leaves a marker), long before it would end.
 func TestCancelHTTP1Running(t *testing.T) {
 	s, p := StartProbe(t, "--threads", "1")
-	c, err := net.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
-	io.WriteString(c, "GET /tracked?name=run.closed&chunks=100000&delay=0.02 HTTP/1.1\r\nHost: x\r\n\r\n")
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
-		t.Fatalf("head: %q %v", line, err)
-	}
-	c.(*net.TCPConn).SetLinger(0) // the close resets the connection
-	c.Close()
-	p.WaitFile("run.closed", 20*time.Second)
-	if resp, body := get(t, s, "GET", "/", nil); resp.StatusCode != 200 || body != "hello from probe\n" {
-		t.Fatalf("after: %d %q", resp.StatusCode, body)
+	for _, reset := range []bool{false, true} {
+		name := fmt.Sprintf("run-%v.closed", reset)
+		c, err := net.Dial("tcp", s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		io.WriteString(c, "GET /tracked?name="+name+"&chunks=100000&delay=0.02 HTTP/1.1\r\nHost: x\r\n\r\n")
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 200 ") {
+			t.Fatalf("head: %q %v", line, err)
+		}
+		if reset {
+			c.(*net.TCPConn).SetLinger(0)
+		}
+		c.Close()
+		p.WaitFile(name, 20*time.Second)
+		if resp, body := get(t, s, "GET", "/", nil); resp.StatusCode != 200 || body != "hello from probe\n" {
+			t.Fatalf("after: %d %q", resp.StatusCode, body)
+		}
 	}
 }
 
@@ -493,5 +497,37 @@ func TestCancelHTTP1HalfClose(t *testing.T) {
 	b, _ := io.ReadAll(c)
 	if !strings.HasPrefix(string(b), "HTTP/1.1 200 ") || !strings.HasSuffix(string(b), "slept") {
 		t.Fatalf("half-closed client: %q", b)
+	}
+}
+
+// TestCancelH2Queued: HTTP/2 streams queued behind a busy worker that
+// their client resets leave the queue and never run; the connection
+// goes on serving.
+func TestCancelH2Queued(t *testing.T) {
+	s, p := StartProbe(t, "--http2-cleartext", "both", "--threads", "1", "--log-level", "debug")
+	hold := sendAsync(t, s.Addr, "GET", "/block?name=held")
+	p.WaitEntered("held")
+	fr, _ := h2cConn(t, s.Addr)
+	h := newRawH2(fr)
+	const n = 5
+	base := s.LogCount(`msg="request queued"`)
+	for i := 0; i < n; i++ {
+		h.writeRequest(t, uint32(1+2*i), "GET", fmt.Sprintf("/sleep?s=0&mark=h2q%d", i), true)
+	}
+	s.WaitLog(t, `msg="request queued"`, base+n, 10*time.Second)
+	for i := 0; i < n; i++ {
+		fr.WriteRSTStream(uint32(1+2*i), http2.ErrCodeCancel)
+	}
+	s.WaitLog(t, `msg="request canceled while queued: the client went away"`, n, 10*time.Second)
+	p.Release("held")
+	if r := hold.wait(10 * time.Second); r.status != 200 {
+		t.Fatalf("held request: %+v", r)
+	}
+	h.writeRequest(t, 11, "GET", "/sleep?s=0&mark=h2after", true)
+	if status, body := h.readStream(t, 11); status != "200" || body != "slept" {
+		t.Fatalf("after: %s %q", status, body)
+	}
+	if k := p.entered("h2q"); k != 0 {
+		t.Errorf("%d of %d reset streams ran", k, n)
 	}
 }
