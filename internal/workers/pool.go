@@ -8,7 +8,10 @@
 // request whose slot turns slow is given back by the worker, unstarted, and
 // sent elsewhere; so are requests queued behind one whose worker died. The
 // response is read off the slot as fast as the worker produces it, so the
-// slot is free again while a slow client is still reading.
+// slot is free again while a slow client is still reading. A request
+// carries its client's context: when the client goes away the request
+// leaves the queue, or is dropped unstarted by its worker, or is stopped
+// (see Pool.Send).
 //
 // The control plane is one supervisor goroutine (supervisor.go) that owns
 // the set of workers and reacts to events: worker ready, exited, timed out,
