@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -154,18 +153,18 @@ func (f *h2Flood) attack(addr string, conn int, forced bool, path func(int, uint
 	}
 }
 
-// legitClient sends requests one after the other until stopped, each with
+// mixedLegit sends requests one after the other until stopped, each with
 // a 1 s budget, over HTTP/2 and HTTP/1.1 in turn, and counts the answers
-// that came in time.
-type legitClient struct {
+// that came in time (bounds_test.go's legitClient speaks HTTP/1.1 only).
+type mixedLegit struct {
 	stop     chan struct{}
 	done     chan struct{}
 	sent, ok atomic.Int64
 	failures []string
 }
 
-func startLegit(s *Server) *legitClient {
-	l := &legitClient{stop: make(chan struct{}), done: make(chan struct{})}
+func startMixedLegit(s *Server) *mixedLegit {
+	l := &mixedLegit{stop: make(chan struct{}), done: make(chan struct{})}
 	h2 := h2Client(nil, "")
 	h2.Timeout = time.Second
 	h1 := &http.Client{Timeout: time.Second}
@@ -200,57 +199,10 @@ func startLegit(s *Server) *legitClient {
 	return l
 }
 
-func (l *legitClient) Stop() (sent, ok int64) {
+func (l *mixedLegit) Stop() (sent, ok int64) {
 	close(l.stop)
 	<-l.done
 	return l.sent.Load(), l.ok.Load()
-}
-
-// rssSampler records the largest VmRSS of the server process.
-type rssSampler struct {
-	stop chan struct{}
-	done chan struct{}
-	max  atomic.Int64 // KiB
-}
-
-func sampleRSS(pid int) *rssSampler {
-	r := &rssSampler{stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if kb := vmRSS(pid); kb > r.max.Load() {
-				r.max.Store(kb)
-			}
-			select {
-			case <-r.stop:
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return r
-}
-
-func (r *rssSampler) Stop() int64 {
-	close(r.stop)
-	<-r.done
-	return r.max.Load()
-}
-
-func vmRSS(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
 }
 
 // entered counts the probe's markers NAME.entered whose name starts with
@@ -295,9 +247,9 @@ func drain(t *testing.T, s *Server, n int) {
 	wg.Wait()
 }
 
-// rssBoundKiB bounds the front's memory under the floods below: it idles
+// rssBoundMiB bounds the front's memory under the floods below: it idles
 // near 20 MiB, and Go's HTTP/2 server bounds what each connection holds.
-const rssBoundKiB = 256 << 10
+const rssBoundMiB = 256
 
 // testH2Flood runs one flood variant for 3 s against 2 workers × 2
 // threads while a legitimate client keeps asking, then checks what the
@@ -305,10 +257,8 @@ const rssBoundKiB = 256 << 10
 // of its own.
 func testH2Flood(t *testing.T, forced bool) {
 	s, p := StartProbe(t, "--http2-cleartext", "both", "-w", "2", "--threads", "2")
-	pid := s.Cmd.Process.Pid
-	base := vmRSS(pid)
-	rss := sampleRSS(pid)
-	legit := startLegit(s)
+	rss := peakRSS(t, s.Cmd.Process.Pid)
+	legit := startMixedLegit(s)
 	flood := startH2Flood(t, s.Addr, 4, forced, func(conn int, id uint32) string {
 		return fmt.Sprintf("/sleep?s=0.05&mark=atk-%d-%d", conn, id)
 	})
@@ -322,15 +272,15 @@ func testH2Flood(t *testing.T, forced bool) {
 	sent, ok := legit.Stop()
 	streams := flood.Stop()
 	stopped := time.Now()
-	maxRSS := rss.Stop()
+	maxRSS := rss()
 	drain(t, s, 8)
 	ran := p.entered("atk-")
 	// Once the attack's connections are closed every one of its requests
 	// is canceled; one that had started may still write its mark in the
 	// moments after, so "after" leaves it half a second.
 	ranAfter := p.enteredAfter("atk-", stopped.Add(500*time.Millisecond))
-	t.Logf("attack: %d streams on %d connections; legitimate client: %d/%d answered within 1 s; app ran %d attack requests, %d after the attack; front RSS %d KiB at start, %d KiB at most",
-		streams, flood.conns.Load(), ok, sent, ran, ranAfter, base, maxRSS)
+	t.Logf("attack: %d streams on %d connections; legitimate client: %d/%d answered within 1 s; app ran %d attack requests, %d after the attack; front RSS %.0f MiB at most",
+		streams, flood.conns.Load(), ok, sent, ran, ranAfter, maxRSS)
 	if streams < 1000 {
 		t.Fatalf("the attack sent only %d streams: nothing was tested", streams)
 	}
@@ -347,8 +297,8 @@ func testH2Flood(t *testing.T, forced bool) {
 	if limit := 100; ran > limit {
 		t.Errorf("the app ran %d requests of reset streams (%d streams), want at most %d", ran, streams, limit)
 	}
-	if maxRSS > rssBoundKiB {
-		t.Errorf("front RSS reached %d KiB under the attack, bound %d KiB", maxRSS, rssBoundKiB)
+	if maxRSS > rssBoundMiB {
+		t.Errorf("front RSS reached %.0f MiB under the attack, bound %d MiB", maxRSS, rssBoundMiB)
 	}
 	if n := s.LogCount("request refused"); n > 10 {
 		t.Errorf("%d 'request refused' lines under the attack", n)

@@ -6,11 +6,11 @@
 // application goes through the lifespan protocol and the same requests
 // instead, every message it sends checked against the ASGI spec.
 //
-// The Python side is pyshim.CheckSource (check.py), run in a namespace that
-// already holds pyshim.WorkerSource's definitions, so loading is the
-// worker's own code. Both sources reach the interpreter on a pipe (fd 3);
-// check.py answers with JSON lines on stdout, while anything the application
-// prints goes to stderr.
+// The Python side is pyshim.CheckSource: the worker's modules and check.py,
+// which loads the application with the worker's own code. It reaches the
+// interpreter on a pipe (fd 3), run by pyshim.Loader; check.py answers with
+// JSON lines on stdout, while anything the application prints goes to
+// stderr.
 //
 // Exit codes: 0 clean, 1 violations (or the application failed a request),
 // 2 the application cannot be loaded (or the check could not run).
@@ -41,15 +41,6 @@ const (
 	ExitViolations = 1
 	ExitNoLoad     = 2
 )
-
-// loader runs on `python -c`: it reads "<len(worker)>\n<worker><check>" from
-// fd 3, execs the worker source in a fresh namespace named gowsgi_worker (so
-// its main() stays put), then execs the check source in that same namespace
-// as __main__.
-const loader = "import os;f=os.fdopen(3,'rb');n=int(f.readline());w=f.read(n);c=f.read();f.close();" +
-	"g={'__name__':'gowsgi_worker','__builtins__':__builtins__};" +
-	"exec(compile(w,'gowsgi-worker.py','exec'),g);g['__name__']='__main__';" +
-	"exec(compile(c,'gowsgi-check.py','exec'),g)"
 
 // Report is what a check found; --json prints it.
 type Report struct {
@@ -148,7 +139,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gowsgi check: %v\n", err)
 		return ExitNoLoad
 	}
-	rep := Run(Options{Python: py, Target: cfg.Target, Interface: cfg.Interface, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
+	rep := Run(Options{Python: py, Target: cfg.Target, Interface: string(cfg.Interface), Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		RequestTimeout: cfg.Timeout, BootTimeout: cfg.BootTimeout})
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
@@ -182,7 +173,7 @@ func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gowsgi: %v\n", err)
 		return 1
 	}
-	rep := Load(Options{Python: py, Target: cfg.Target, Interface: cfg.Interface, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
+	rep := Load(Options{Python: py, Target: cfg.Target, Interface: string(cfg.Interface), Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
 	if !rep.Loaded {
 		fmt.Fprintf(stderr, "gowsgi: cannot load %s: %s\n", cfg.Target, rep.LoadError)
 		if rep.Suggestion != "" {
@@ -221,10 +212,6 @@ func Load(o Options) *Report {
 	return Run(o)
 }
 
-// mainGuard is where check.py starts; LoadOnly empties its request list
-// just before it.
-var mainGuard = []byte("\nif __name__ == '__main__':")
-
 // Run performs a check and returns its report (ExitCode set).
 func Run(o Options) *Report {
 	rep := &Report{Target: o.Target, Python: o.Python, Requests: []Request{}, Violations: []Finding{}, Warnings: []Finding{}}
@@ -235,7 +222,8 @@ func Run(o Options) *Report {
 		pyshim.Config
 		RequestTimeout float64 `json:"request_timeout"`
 		Interface      string  `json:"interface"`
-	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1}, o.RequestTimeout.Seconds(), o.Interface}
+		LoadOnly       bool    `json:"load_only,omitempty"`
+	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1}, o.RequestTimeout.Seconds(), o.Interface, o.LoadOnly}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		panic(err) // strings and numbers always marshal
@@ -251,7 +239,7 @@ func Run(o Options) *Report {
 	if err != nil {
 		return rep.fail("cannot create a pipe: %v", err)
 	}
-	cmd := exec.CommandContext(ctx, o.Python, "-c", loader, string(cfgJSON))
+	cmd := exec.CommandContext(ctx, o.Python, "-c", pyshim.Loader, string(cfgJSON))
 	cmd.ExtraFiles = []*os.File{srcR} // fd 3
 	cmd.Env = os.Environ()
 	if os.Getenv("PYTHONUNBUFFERED") == "" {
@@ -275,15 +263,7 @@ func Run(o Options) *Report {
 	}
 	srcR.Close()
 	go func() {
-		w := bufio.NewWriter(srcW)
-		fmt.Fprintf(w, "%d\n", len(pyshim.WorkerSource))
-		w.Write(pyshim.WorkerSource)
-		src := pyshim.CheckSource
-		if o.LoadOnly {
-			src = bytes.Replace(src, mainGuard, append([]byte("\nREQUESTS = []"), mainGuard...), 1)
-		}
-		w.Write(src)
-		w.Flush()
+		srcW.Write(pyshim.CheckSource)
 		srcW.Close()
 	}()
 
