@@ -54,7 +54,7 @@ func run(args []string) int {
 		return fail(2, "%v", err)
 	}
 	if cfg.ShowVersion {
-		fmt.Println("gowsgi", version)
+		fmt.Println("gowsgi", version, pyshim.About(cfg.Python)) // the interpreter the workers would run
 		return 0
 	}
 	if cfg.PrintConfig {

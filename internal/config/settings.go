@@ -279,7 +279,7 @@ func init() {
 		}, func(c *Config) any { return c.workerConnections })
 
 	a, sh = strField(func(c *Config) *string { return &c.Python })
-	row("python", f("--python"), "", Native, tString, "", "Python interpreter (default: $VIRTUAL_ENV/bin/python, else python3 on PATH)", "", a, sh)
+	row("python", f("--python"), "", Native, tString, "", "Python interpreter (default: the venv gowsgi is installed in, else $VIRTUAL_ENV/bin/python, else python3 on PATH)", "", a, sh)
 	_, sh = strField(func(c *Config) *string { return &c.Chdir })
 	row("chdir", f("--chdir"), "chdir", Native, tString, "", "change to this directory before loading the app", "same",
 		func(c *Config, v string) error {
