@@ -5,6 +5,7 @@
 #   bash scripts/build-wheels.sh --platform linux/amd64   # just one (repeatable)
 #   GOWSGI_PLATFORMS="linux/amd64 darwin/arm64" bash scripts/build-wheels.sh
 #   bash scripts/build-wheels.sh --no-deb                 # wheels only
+#   bash scripts/build-wheels.sh --out DIR                # elsewhere than dist/
 #
 # Each platform gets a static binary (CGO_ENABLED=0, cross-compiled by Go)
 # packed with the gowsgi Python package (python/gowsgi) into a wheel by
@@ -15,6 +16,7 @@
 # The version is the git tag HEAD is exactly on (v1.2.3 -> 1.2.3), else the
 # VERSION file's.
 set -euo pipefail
+start=$PWD
 cd "$(dirname "$0")/.."
 
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
@@ -26,15 +28,23 @@ fi
 ALL="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 linux/386 linux/arm linux/ppc64le linux/s390x"
 platforms=()
 deb=1
+out=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--platform) platforms+=("$2"); shift 2 ;;
 	--platform=*) platforms+=("${1#--platform=}"); shift ;;
 	--no-deb) deb=0; shift ;;
-	-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--out) out=$2; shift 2 ;;
+	--out=*) out=${1#--out=}; shift ;;
+	-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "build-wheels.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
+case "$out" in
+"") out=dist ;;
+/*) ;;
+*) out=$start/$out ;; # relative to where the script was run from
+esac
 if [ ${#platforms[@]} -eq 0 ]; then
 	read -r -a platforms <<<"${GOWSGI_PLATFORMS:-$ALL}"
 fi
@@ -53,7 +63,7 @@ env -u GOOS -u GOARCH go build -o "$work/mkwheel" ./tools/mkwheel
 if [ $deb = 1 ]; then
 	env -u GOOS -u GOARCH go build -o "$work/mkdeb" ./tools/mkdeb
 fi
-mkdir -p dist
+mkdir -p "$out"
 
 for p in "${platforms[@]}"; do
 	goos=${p%/*} goarch=${p#*/}
@@ -61,8 +71,8 @@ for p in "${platforms[@]}"; do
 	echo "== $p" >&2
 	GOOS=$goos GOARCH=$goarch GOARM=7 CGO_ENABLED=0 \
 		go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o "$bin" ./cmd/gowsgi
-	"$work/mkwheel" -version "$VERSION" -goos "$goos" -goarch "$goarch" -binary "$bin" -out dist
+	"$work/mkwheel" -version "$VERSION" -goos "$goos" -goarch "$goarch" -binary "$bin" -out "$out"
 	if [ $deb = 1 ] && [ "$goos" = linux ]; then
-		"$work/mkdeb" -version "$VERSION" -goarch "$goarch" -binary "$bin" -units deploy/systemd -out dist
+		"$work/mkdeb" -version "$VERSION" -goarch "$goarch" -binary "$bin" -units deploy/systemd -out "$out"
 	fi
 done
