@@ -404,3 +404,65 @@ func TestWheelInVirtualenvs(t *testing.T) {
 		})
 	}
 }
+
+// TestDebPackage: the .deb installs with dpkg -i, puts the binary in
+// /usr/bin and deploy/'s units where systemd reads them, pointed at that
+// binary; systemd-analyze verify accepts them; dpkg --purge removes it all.
+func TestDebPackage(t *testing.T) {
+	buildPackages(t)
+	// One dpkg at a time: another run of this test waits here rather than
+	// failing on dpkg's own lock.
+	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "gowsgi-deb-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+
+	const unitDir = "/usr/lib/systemd/system"
+	installed := []string{"/usr/bin/gowsgi", unitDir + "/gowsgi.service", unitDir + "/gowsgi.socket"}
+	purge := func() string {
+		out, err := exec.Command("dpkg", "--purge", "gowsgi").CombinedOutput()
+		if err != nil {
+			t.Errorf("dpkg --purge gowsgi: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	out, err := exec.Command("dpkg", "-i", packages.deb).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dpkg -i %s: %v\n%s", packages.deb, err, out)
+	}
+	purged := false
+	t.Cleanup(func() {
+		if !purged {
+			purge()
+		}
+	})
+	for _, p := range installed {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("not installed: %v", err)
+		}
+	}
+	if out := runClean(t, "/", time.Minute, "/usr/bin/gowsgi", "--version"); !strings.HasPrefix(out, "gowsgi "+packages.version+" (python: ") {
+		t.Errorf("/usr/bin/gowsgi --version = %q", out)
+	}
+	unit, _ := os.ReadFile(unitDir + "/gowsgi.service")
+	if !strings.Contains(string(unit), "ExecStart=/usr/bin/gowsgi ") {
+		t.Errorf("the installed gowsgi.service does not run /usr/bin/gowsgi:\n%s", unit)
+	}
+	verify := exec.Command("systemd-analyze", "verify", unitDir+"/gowsgi.service", unitDir+"/gowsgi.socket")
+	if out, err := verify.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+
+	purge()
+	purged = true
+	for _, p := range installed {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left after dpkg --purge", p)
+		}
+	}
+}
