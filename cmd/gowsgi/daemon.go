@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gowsgi/gowsgi/internal/config"
 )
 
@@ -165,5 +167,5 @@ func daemonServing() {
 	ready.Write([]byte{'R'})
 	ready.Close()
 	daemonReadyFD = -1
-	syscall.Dup3(int(daemonOut.Fd()), 2, 0)
+	unix.Dup2(int(daemonOut.Fd()), 2)
 }
