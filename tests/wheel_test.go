@@ -292,6 +292,24 @@ func awaitGone(t *testing.T, what string, pids []int, addr string) {
 	}
 }
 
+// serveScript serves an app object (not a function: found by its
+// module-level name) waitress-style; %d is the port.
+const serveScript = `import gowsgi
+
+
+class Hello:
+    def __call__(self, environ, start_response):
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return [b'Hello, WSGI!\n']
+
+
+application = Hello()
+
+if __name__ == '__main__':
+    gowsgi.serve(application, listen='127.0.0.1:%d', workers=1, threads=2)
+    print('serve() returned', flush=True)
+`
+
 // TestWheelInVirtualenvs: pip installs the wheel into fresh venvs of
 // Python 3.11 and 3.8, none activated and without Go on PATH; the seed app
 // is wheelProc by venv/bin/gowsgi, by venv/bin/python -m gowsgi and by the
@@ -378,6 +396,42 @@ func TestWheelInVirtualenvs(t *testing.T) {
 				s.cmd.Process.Kill()
 				<-s.done
 				awaitGone(t, "after SIGKILL to python", procs, addr)
+			})
+
+			t.Run("serve, waitress-style", func(t *testing.T) {
+				app := t.TempDir()
+				port := freePort(t)
+				os.WriteFile(filepath.Join(app, "site.py"), []byte(fmt.Sprintf(serveScript, port)), 0o644)
+				addr := fmt.Sprintf("127.0.0.1:%d", port)
+				s := startServed(t, app, py, "site.py")
+				awaitHello(t, s, addr)
+				if !strings.Contains(s.out.String(), "workers=1 threads=2") {
+					t.Errorf("serve()'s keywords did not reach gowsgi:\n%s", s.out)
+				}
+				procs := descendants(s.cmd.Process.Pid)
+				s.cmd.Process.Signal(syscall.SIGINT)
+				select {
+				case <-s.done:
+				case <-time.After(30 * time.Second):
+					t.Fatalf("python did not exit within 30s of SIGINT:\n%s", s.out)
+				}
+				// As waitress.serve, serve() returns on Ctrl-C.
+				if code := s.cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(s.out.String(), "serve() returned") {
+					t.Errorf("exit %d, want serve() to return and the script to end normally:\n%s", code, s.out)
+				}
+				awaitGone(t, "after Ctrl-C", procs, addr)
+			})
+			t.Run("a lambda is refused", func(t *testing.T) {
+				app := t.TempDir()
+				os.WriteFile(filepath.Join(app, "lam.py"), []byte("from gowsgi import make_server\n"+
+					"if __name__ == '__main__':\n    make_server('127.0.0.1', 0, lambda environ, start_response: []).serve_forever()\n"), 0o644)
+				cmd := exec.Command(py, "lam.py")
+				cmd.Dir, cmd.Env = app, cleanEnv()
+				out, err := cmd.CombinedOutput()
+				if err == nil || !strings.Contains(string(out), "it is a lambda, which has no name the workers can import") ||
+					!strings.Contains(string(out), "Define it at module level") {
+					t.Errorf("want a clear error, got %v:\n%s", err, out)
+				}
 			})
 
 			out = runClean(t, dir, time.Minute, py, "-m", "pip", "uninstall", "-y", "gowsgi")
