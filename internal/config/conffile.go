@@ -20,7 +20,12 @@ import (
 // prints what it defines as JSON (see loadconf.py).
 //
 //go:embed loadconf.py
-var loadconfSource string
+var loadconfSource []byte
+
+// loadconfProgram is loadconf.py after the module that executes the file
+// (pyshim.GunicornCompat, which the hook host and the workers use too).
+var loadconfProgram = pyshim.Bundle(pyshim.GunicornCompat,
+	pyshim.NewPart("loadconf.py", loadconfSource))
 
 // fileResult is what loadconf.py found in a config file.
 type fileResult struct {
@@ -40,11 +45,19 @@ func readConfigFile(location, python string, getenv func(string) string) (*fileR
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-c", loadconfSource, location)
+	cmd := exec.CommandContext(ctx, py, "-c", pyshim.Loader, location)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.Env = os.Environ()
-	runErr := cmd.Run()
+	started, err := pyshim.Feed(cmd, loadconfProgram)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %v", location, err)
+	}
+	runErr := cmd.Start()
+	started()
+	if runErr == nil {
+		runErr = cmd.Wait()
+	}
 	os.Stderr.Write(errOut.Bytes()) // what the file printed, as under gunicorn
 	res := &fileResult{location: location}
 	if err := json.Unmarshal(out.Bytes(), res); err != nil {
@@ -83,17 +96,8 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 		isCallable := json.Unmarshal(raw, &callable) == nil && callable.Callable != ""
 		s := byGunicorn[name]
 		if s == nil {
-			if isCallable && !isHook(closest(name, hookNames)) {
-				continue // a helper function, not a misspelt hook
-			}
-			if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
-				continue // a constant (PORT = 8000), not a misspelt setting
-			}
-			hint := closest(name, known)
-			if hint != "" && hint != name {
-				unknown = append(unknown, fmt.Sprintf("%s (did you mean %s?)", name, hint))
-			} else {
-				unknown = append(unknown, name)
+			if u := unknownName(name, isCallable, known); u != "" {
+				unknown = append(unknown, u)
 			}
 			continue
 		}
@@ -121,12 +125,36 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 		for _, v := range vals {
 			l.add(s, origin, v)
 		}
-		if len(vals) == 0 {
-			continue
-		}
 	}
+	r.recordHooks(c, hooks)
+	if len(unknown) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: not gunicorn settings, ignored: %s", r.location, strings.Join(unknown, ", "))}
+}
+
+// unknownName is how the notice names a config-file global that is not a
+// gunicorn setting, with the closest setting when one is near; "" for one
+// that is not meant as a setting: a helper function whose name is not near
+// a hook's, or an upper-case constant (PORT = 8000).
+func unknownName(name string, isCallable bool, known []string) string {
+	if isCallable && !isHook(closest(name, hookNames)) {
+		return ""
+	}
+	if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
+		return ""
+	}
+	if hint := closest(name, known); hint != "" && hint != name {
+		return fmt.Sprintf("%s (did you mean %s?)", name, hint)
+	}
+	return name
+}
+
+// recordHooks records the hooks the file defines (defined), in gunicorn's
+// order, and where they are.
+func (r *fileResult) recordHooks(c *Config, defined map[string]bool) {
 	for _, h := range hookNames {
-		if hooks[h] {
+		if defined[h] {
 			c.Hooks.Names = append(c.Hooks.Names, h)
 		}
 	}
@@ -136,10 +164,6 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 			c.Hooks.File = r.File // absolute, for running them later
 		}
 	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	return []string{fmt.Sprintf("%s: not gunicorn settings, ignored: %s", r.location, strings.Join(unknown, ", "))}
 }
 
 // fileValues coerces a config-file value to the text values the table's

@@ -54,6 +54,23 @@ type Config struct {
 	// without a trailing slash.
 	RootPath string
 
+	// Interface is what the app speaks: "auto" (ASGI when it is a
+	// coroutine function or an object whose __call__ is one, else WSGI),
+	// "wsgi" or "asgi" (ASGI 3; ASGI 2's double callable is adapted). An
+	// ASGI worker class (-k asgi, uvicorn's) sets "asgi".
+	Interface AppInterface
+	// Lifespan is the ASGI lifespan protocol: "auto" (an app that raises
+	// on it carries on without it), "on" (startup must succeed) or "off".
+	Lifespan LifespanMode
+	// Loop is an ASGI worker's event loop: "auto" (uvloop when it
+	// imports, else asyncio), "asyncio" or "uvloop".
+	Loop EventLoop
+	// LimitConcurrency bounds the requests in flight per ASGI worker
+	// (uvicorn's --limit-concurrency, granian's --backpressure, gunicorn's
+	// worker_connections with an ASGI worker class); 0 = the runtime's
+	// measured default.
+	LimitConcurrency int
+
 	// Static are the URL prefixes served from directories by Go.
 	Static []StaticMount
 	// StaticAllowDotfiles serves files and directories whose name starts
@@ -76,8 +93,8 @@ type Config struct {
 	// AccessLogFormat is gunicorn's access_log_format; "" = the Combined
 	// Log Format (gunicorn's default format, written by a fixed fast path).
 	AccessLogFormat string
-	// LogFormat is "text" or "json", for both logs.
-	LogFormat string
+	// LogFormat is how both logs are written: LogText or LogJSON.
+	LogFormat LogFormat
 	// CaptureOutput sends the workers' stdout and stderr to the error log
 	// file (gunicorn's capture_output); without it they go to gowsgi's.
 	CaptureOutput bool
@@ -113,6 +130,19 @@ type Config struct {
 	// spooled to a temp file in TmpUploadDir once ResponseBuffer is full;
 	// beyond it the worker waits for the client. 0 = no spooling.
 	ResponseSpool int64
+	// ResponseMemoryTotal bounds the response bytes held in memory by all
+	// requests together (what is read off the workers, until the client
+	// has it); beyond it responses spool to disk, and with no room there
+	// new requests get 503.
+	ResponseMemoryTotal int64
+	// ResponseSpoolTotal bounds the response bytes in spool files of all
+	// requests together; beyond it a worker waits for its client, for
+	// --timeout at most, then the response is cut off.
+	ResponseSpoolTotal int64
+	// MaxSpoolFiles bounds the temp files open for spooled request bodies
+	// (file descriptors; all responses share one more); beyond, a body
+	// that needs one gets 503.
+	MaxSpoolFiles int
 	// TmpUploadDir is the directory for spooled request bodies and
 	// responses (gunicorn's tmp_upload_dir); absolute, os.TempDir() by
 	// default.
@@ -202,9 +232,10 @@ type Config struct {
 	// KEY=VALUE pairs.
 	Paste       string
 	PasteGlobal []string
-	// ForwardedAllowIPs are the proxies whose forwarding headers are
-	// believed (gunicorn's forwarded_allow_ips): IPs, CIDR prefixes or "*".
-	ForwardedAllowIPs []string
+	// ForwardedAllowIPs are the peers whose word is taken (gunicorn's
+	// forwarded_allow_ips): their forwarding headers, X-Request-ID and
+	// traceparent are believed, and they may speak h2c. Never nil.
+	ForwardedAllowIPs *proxy.AllowList
 	// SecureSchemeHeaders is gunicorn's secure_scheme_headers (names
 	// upper-cased); nil = gunicorn's default table (proxy.DefaultSchemeHeaders).
 	SecureSchemeHeaders map[string]string
@@ -212,13 +243,13 @@ type Config struct {
 	// ProxyAllowIPs peers (gunicorn's proxy_protocol).
 	ProxyProtocol proxy.Mode
 	// ProxyAllowIPs are the peers allowed to send a PROXY header
-	// (gunicorn's proxy_allow_ips).
-	ProxyAllowIPs []string
+	// (gunicorn's proxy_allow_ips). Never nil.
+	ProxyAllowIPs *proxy.AllowList
 
-	// RequestID says what happens to X-Request-ID: "generate" (a trusted
-	// peer's own, else a new one), "pass" (a trusted peer's own only) or
-	// "off" (an ordinary header).
-	RequestID string
+	// RequestID says what happens to X-Request-ID: RequestIDGenerate (a
+	// trusted peer's own, else a new one), RequestIDPass (a trusted peer's
+	// own only) or RequestIDOff (an ordinary header).
+	RequestID RequestIDMode
 	// MetricsBind is HOST:PORT for Prometheus metrics (/metrics) and the
 	// health probes (/healthz, /readyz), apart from the app's binds;
 	// "" = none.
@@ -227,6 +258,9 @@ type Config struct {
 	// Compress compresses responses on the fly (gzip, br, zstd, by the
 	// request's Accept-Encoding); off by default.
 	Compress bool
+	// CompressMemory bounds the memory of the compressors of all
+	// responses together; a response over it is sent uncompressed.
+	CompressMemory int64
 
 	// CertFiles and KeyFiles are the TLS certificate chains and their keys
 	// (gunicorn's certfile and keyfile; repeatable, paired in order, the
@@ -246,18 +280,21 @@ type Config struct {
 	// TLSMinVersion is the lowest TLS version accepted, from gunicorn's
 	// ssl_version (TLS 1.2 by default).
 	TLSMinVersion uint16
-	// HTTPProtocols are the protocols offered, in order: "h2", "h1"
+	// HTTPProtocols are the protocols offered, in order: HTTP2, HTTP1
 	// (gunicorn's http_protocols; gowsgi's default is h2,h1). HTTP/2 needs
-	// TLS (ALPN) unless HTTP2Cleartext allows h2c.
-	HTTPProtocols []string
+	// TLS (ALPN) unless HTTP2Cleartext allows h2c. See Offers.
+	HTTPProtocols []Protocol
 	// HTTP2Cleartext is gunicorn's http2_cleartext: off, prior-knowledge,
 	// upgrade or both; h2c for peers in ForwardedAllowIPs only.
-	HTTP2Cleartext string
+	HTTP2Cleartext Cleartext
 	// HTTP/2 limits, gunicorn's http2_* settings.
 	HTTP2MaxConcurrentStreams int
 	HTTP2InitialWindowSize    int
 	HTTP2MaxFrameSize         int
 	HTTP2MaxHeaderListSize    int
+	// HTTP2MaxStreamsTotal bounds the HTTP/2 streams being served over
+	// all connections together; beyond, new streams get 503.
+	HTTP2MaxStreamsTotal int
 
 	// ConfigFile is the gunicorn config file that was read ("" = none);
 	// "python:module" for a module.
@@ -291,6 +328,21 @@ type Config struct {
 	workerConnections int    // gunicorn's worker_connections, folded into Threads
 	logLevelName      string // LogLevel as gunicorn names it, for --print-config
 	sslVersion        string // ssl_version as given, for --print-config
+
+	// uvicorn's and granian's options, folded in by finishPeers.
+	host, port          string   // --host, --port ("" = not given)
+	uds                 string   // --uds
+	fd                  int      // --fd
+	proxyHeaders        bool     // --proxy-headers (default) / --no-proxy-headers
+	httpParser          string   // --http h11/httptools, for a notice
+	envFileVars         []string // --env-file's KEY=VALUE pairs, before --env's
+	factory             bool     // --factory: TARGET + "()"
+	sslClientVerify     bool     // granian's --ssl-client-verify: --cert-reqs 2
+	staticRoute         string   // granian's --static-path-route
+	staticMount         string   // granian's --static-path-mount
+	staticExpires       time.Duration
+	interfaceNoLifespan bool   // granian's --interface asginl
+	loopNote            string // why a granian loop name runs auto
 }
 
 // Bind is one address to listen on.
@@ -554,7 +606,7 @@ func ParseStatic(s string) (StaticMount, error) {
 // ParseLogLevel reads debug, info, warning (warn), error or critical.
 func ParseLogLevel(s string) (slog.Level, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "debug":
+	case "debug", "trace": // uvicorn's trace: gowsgi has nothing below debug
 		return slog.LevelDebug, nil
 	case "info":
 		return slog.LevelInfo, nil

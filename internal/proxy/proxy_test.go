@@ -33,6 +33,63 @@ func TestAllowList(t *testing.T) {
 	}
 }
 
+// TestTrustRule: one rule for every use of a list. TCP peers by IP; a
+// unix-socket peer always (gunicorn's "treated as allowed, unconditionally"),
+// even by an empty or nil list, unless the list is NoPeers; no address, or
+// another kind, never.
+func TestTrustRule(t *testing.T) {
+	empty, err := ParseAllowList([]string{""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop, _ := ParseAllowList([]string{"127.0.0.1,::1"})
+	var none *AllowList
+	unix := &net.UnixAddr{Name: "/run/app.sock", Net: "unix"}
+	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 1234} }
+	for _, c := range []struct {
+		name string
+		list *AllowList
+		addr net.Addr
+		want bool
+	}{
+		{"loopback list, 127.0.0.1", loop, tcp("127.0.0.1"), true},
+		{"loopback list, mapped 127.0.0.1", loop, tcp("::ffff:127.0.0.1"), true},
+		{"loopback list, 127.0.0.2", loop, tcp("127.0.0.2"), false},
+		{"loopback list, unix", loop, unix, true},
+		{"empty list, 127.0.0.1", empty, tcp("127.0.0.1"), false},
+		{"empty list, unix", empty, unix, true},
+		{"nil list, 127.0.0.1", none, tcp("127.0.0.1"), false},
+		{"nil list, unix", none, unix, true},
+		{"no peers, unix", NoPeers(), unix, false},
+		{"no peers, 127.0.0.1", NoPeers(), tcp("127.0.0.1"), false},
+		{"no address", loop, nil, false},
+		{"a UDP address", loop, &net.UDPAddr{IP: net.ParseIP("127.0.0.1")}, false},
+	} {
+		if got := c.list.TrustsPeer(c.addr); got != c.want {
+			t.Errorf("%s: TrustsPeer = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestExtend: a list is extended into a new one, the old left as it was;
+// String and Items give the entries as written.
+func TestExtend(t *testing.T) {
+	a, _ := ParseAllowList([]string{"10.1.0.0/16"})
+	b, err := a.Extend(" ::1 ,", "[::2]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != "10.1.0.0/16" || b.String() != "10.1.0.0/16,::1,[::2]" {
+		t.Errorf("a %q, b %q", a, b)
+	}
+	if a.Contains(netip.MustParseAddr("::1")) || !b.Contains(netip.MustParseAddr("::2")) || !b.Contains(netip.MustParseAddr("10.1.9.9")) {
+		t.Error("Extend changed the old list or lost an entry")
+	}
+	if _, err := b.Extend("10.0.0.0/33"); err == nil {
+		t.Error("a bad prefix was accepted")
+	}
+}
+
 func TestResolve(t *testing.T) {
 	trusted, _ := ParseAllowList([]string{"127.0.0.1", "10.0.0.0/8"})
 	f := NewForwarding(trusted, nil)
@@ -60,6 +117,14 @@ func TestResolve(t *testing.T) {
 		{"host port", h("X-Forwarded-Host", "a.example, b.example:8443", "X-Forwarded-Port", "443"), Origin{Host: "b.example:8443", ServerPort: "443"}},
 		{"forwarded", h("Forwarded", `for="[2001:db8::1]:4711";proto=https;host=app.example, for=10.0.0.2`), Origin{Addr: "2001:db8::1", Port: "4711", Scheme: "https", Host: "app.example"}},
 		{"forwarded wins over xff", h("X-Forwarded-For", "9.9.9.9", "Forwarded", "for=3.3.3.3"), Origin{Addr: "3.3.3.3"}},
+		// A forwarded host is held to the Host header's rule; a bad one is
+		// ignored, as if absent.
+		{"forged host", h("X-Forwarded-Host", "evil.example/p@x y"), Origin{}},
+		{"host with userinfo", h("X-Forwarded-Host", "user@evil.example"), Origin{}},
+		{"bad last host", h("X-Forwarded-Host", "good.example", "X-Forwarded-Host", "bad host"), Origin{}},
+		{"forwarded forged host", h("Forwarded", `for=3.3.3.3;host="evil.example/p@x y"`), Origin{Addr: "3.3.3.3"}},
+		{"forwarded bad host keeps xfh", h("X-Forwarded-Host", "a.example", "Forwarded", `host="a b"`), Origin{Host: "a.example"}},
+		{"ipv6 host", h("X-Forwarded-Host", "[::1]:8080"), Origin{Host: "[::1]:8080"}},
 	}
 	for _, c := range cases {
 		if got := f.Resolve(c.fields); got != c.want {

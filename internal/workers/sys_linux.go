@@ -36,3 +36,9 @@ func awaitExitPidfd(pid int) bool {
 	unix.Waitid(unix.P_PIDFD, fd, &unix.Siginfo{}, unix.WEXITED|unix.WNOHANG, nil)
 	return true
 }
+
+// punchHole gives a spool file's region back to the filesystem, the file's
+// size kept (where the filesystem supports it; errors are ignored).
+func punchHole(fd int, off, size int64) {
+	unix.Fallocate(fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, size)
+}
