@@ -31,7 +31,7 @@ import (
 // Lines are appended to a buffer that one writer goroutine writes out: it
 // is woken when the buffer stops being empty, lets lines gather for
 // batchWait, and writes them all in one write. A line reaches the file
-// about a millisecond after its request; under load a write carries many
+// within about 10 ms of its request; under load a write carries many
 // lines, and a request costs no goroutine wake-up or system call of its
 // own. A slow log file stalls requests only once maxPending bytes wait.
 type AccessLog struct {
@@ -101,7 +101,7 @@ func NewAccessLogWith(w io.Writer, opts AccessLogOptions) (*AccessLog, error) {
 
 const (
 	// batchWait is how long the writer lets lines gather once woken.
-	batchWait = time.Millisecond
+	batchWait = 10 * time.Millisecond
 	// maxPending bounds the bytes waiting for a slow log file; past it a
 	// request waits for the writer.
 	maxPending = 4 << 20

@@ -71,6 +71,20 @@ class Slot:
     always leave in the order they were made."""
 
     watched = True  # the main thread looks for frames held too long
+    wake_fd = None  # serve_control's wake-up pipe (write end), see watch
+
+    @classmethod
+    def watch(cls):
+        """Make the main thread look for held frames again: after a second
+        without requests it looks only once a second, and a request that
+        comes then wakes it (one write per idle spell), so the first
+        requests after an idle spell are held and batched like the rest."""
+        cls.watched = True
+        if cls.wake_fd is not None:
+            try:
+                os.write(cls.wake_fd, b'w')
+            except OSError:
+                pass  # the pipe is full: the main thread is woken already
 
     def __init__(self, sock):
         self.sock = sock
@@ -458,6 +472,8 @@ class Slot:
                     if self.aborted and self.canceled(rid, payload):
                         continue
                     self.began = began = perf_counter()
+                    if not Slot.watched:
+                        Slot.watch()  # after began: the main thread sees it busy
                     self.handle(rid, payload)
                     self.cost += (perf_counter() - began - self.cost) / 8
         finally:
@@ -512,16 +528,29 @@ def serve_control(control, slots):
     Only this thread writes the control socket after Ready. Between frames
     it sends what the slots held too long (Slot.flush_stale): every
     HOLD_CHECK seconds while a request began in the last second, else it
-    looks once a second and nothing is held."""
+    looks once a second, nothing is held, and the next request wakes it
+    (Slot.watch)."""
     buf = bytearray()
+    wake, Slot.wake_fd = os.pipe()
+    os.set_blocking(wake, False)
+    os.set_blocking(Slot.wake_fd, False)
     try:
         while True:
-            if not select.select([control], [], [], HOLD_CHECK if Slot.watched else 1.0)[0]:
+            ready = select.select([control, wake], [], [], HOLD_CHECK if Slot.watched else 1.0)[0]
+            if not ready:
                 now = perf_counter()
                 for slot in slots:
                     slot.flush_stale(now)
                 Slot.watched = now - max(slot.began for slot in slots) < 1.0
                 continue
+            if wake in ready:
+                try:
+                    os.read(wake, 4096)
+                except OSError:
+                    pass
+                Slot.watched = True  # a request began (Slot.watch)
+                if control not in ready:
+                    continue
             data = control.recv(1 << 16)
             if not data:
                 return
