@@ -78,6 +78,31 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 		e.AddKey(key)
 		e.AddValue(joinValues(f, r.Header[i+1:]))
 	}
+	if h.Pool != nil && h.Pool.ASGI() {
+		appendRawHeaders(e, r.Request)
+	}
+}
+
+// appendRawHeaders adds gowsgi.headers for an ASGI worker: every header
+// field as received, in order, duplicates kept, as "name\x00value\x00..."
+// (a field never holds a NUL), which the ASGI scope's headers need and the
+// HTTP_* variables, joined and filtered for WSGI, no longer tell. A request
+// without a Host field (HTTP/2's :authority) gets one first.
+func appendRawHeaders(e *wire.Environ, r *http1.Request) {
+	var b strings.Builder
+	if r.Host != "" && !hasField(r.Header, "Host") {
+		b.WriteString("host\x00")
+		b.WriteString(r.Host)
+		b.WriteByte(0)
+	}
+	for _, f := range r.Header {
+		b.WriteString(f.Name)
+		b.WriteByte(0)
+		b.WriteString(f.Value)
+		b.WriteByte(0)
+	}
+	s := b.String()
+	e.Add("gowsgi.headers", strings.TrimSuffix(s, "\x00"))
 }
 
 // hasField reports whether fields has one named name (case-insensitively).

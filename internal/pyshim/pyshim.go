@@ -17,7 +17,15 @@ import (
 )
 
 //go:embed worker.py
-var WorkerSource []byte
+var workerPy []byte
+
+//go:embed asgi.py
+var asgiPy []byte
+
+// WorkerSource is the worker program: the ASGI side (asgi.py, definitions
+// only) followed by worker.py, whose main() runs last and hands an ASGI
+// application to serve_asgi.
+var WorkerSource = append(append(append([]byte(nil), asgiPy...), '\n'), workerPy...)
 
 // Loader is the -c program that reads and runs WorkerSource from fd 3.
 // It first checks the interpreter version, so pointing --python at a
@@ -62,6 +70,22 @@ type Config struct {
 	ServerSoftware string `json:"server_software,omitempty"`
 	// PasteGlobal are KEY=VALUE pairs for a paste: target's global_conf.
 	PasteGlobal []string `json:"paste_global,omitempty"`
+
+	// Slots is how many slot sockets the worker gets from fd 5 on; 0
+	// means Threads.
+	Slots int `json:"slots,omitempty"`
+	// Interface is "auto" (detect; the default when empty), "wsgi" or
+	// "asgi". Lifespan is "auto", "on" or "off", Loop "auto", "asyncio"
+	// or "uvloop"; LimitConcurrency the requests in flight an ASGI
+	// worker serves at once (its slots). An ASGI worker with fewer slots
+	// asks for the rest (see the G frame in internal/wire).
+	Interface        string `json:"interface,omitempty"`
+	Lifespan         string `json:"lifespan,omitempty"`
+	Loop             string `json:"loop,omitempty"`
+	LimitConcurrency int    `json:"limit_concurrency,omitempty"`
+	// Heartbeat is how often (seconds) an ASGI worker's event loop sends
+	// a heartbeat on the control socket; 0 = never (no --timeout).
+	Heartbeat float64 `json:"heartbeat,omitempty"`
 	// LogConfig configures the app's Python logging before it is imported.
 	LogConfig
 }

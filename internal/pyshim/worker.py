@@ -1219,6 +1219,10 @@ def main():
         hooks.call('post_worker_init', hooks.worker)
         hooks.worker.booted = True
 
+    kind = interface_of(app, cfg.get('interface') or 'auto')  # asgi.py
+    if kind != 'wsgi':
+        serve_asgi(cfg, control, app, kind, desc, hooks)  # never returns
+
     threads = cfg['threads']
     base = {
         'wsgi.version': (1, 0),
@@ -1249,7 +1253,7 @@ def main():
         threading.Thread(target=run, args=(slot,), daemon=True, name='gowsgi-slot').start()
 
     ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
-             'files': '\n'.join(app_files())}
+             'files': '\n'.join(app_files()), 'interface': 'wsgi'}
     send_frame(control, T_READY, _dumps(ready, 2))
     serve_control(control, slots)
     if hooks is not None:

@@ -41,6 +41,18 @@ type Options struct {
 	Threads    int      // slots per process
 	Preload    bool     // import the app once in a template process and fork workers from it
 
+	// Interface is the application's interface: "auto" (or empty: the
+	// first worker's import tells, see Pool.Interface), "wsgi" or "asgi".
+	// Lifespan ("auto", "on", "off") and Loop ("auto", "asyncio",
+	// "uvloop") apply to ASGI workers, each of which serves up to
+	// LimitConcurrency requests at once on one event loop (0 =
+	// DefaultLimitConcurrency). For them --timeout (Timeout) means an
+	// event loop blocked that long, never a slow response.
+	Interface        string
+	Lifespan         string
+	Loop             string
+	LimitConcurrency int
+
 	BootTimeout  time.Duration // loading the app; default 2 minutes
 	MaxQueue     int           // requests waiting for a slot; beyond → ErrQueueFull
 	QueueTimeout time.Duration // longest wait for a slot → ErrQueueTimeout
@@ -125,6 +137,50 @@ type Pool struct {
 	preload  preloader // --preload: the template processes (template.go)
 	nextID   atomic.Int64
 	spawnFn  func(ctx context.Context, id int) (*Worker, error) // tests only
+
+	asgi atomic.Bool // a worker reported an ASGI application
+}
+
+// DefaultLimitConcurrency is the requests in flight an ASGI worker serves
+// at once when Options.LimitConcurrency is 0: each is a slot (a socket
+// pair) of the worker, and the requests beyond wait in the pool's queue.
+const DefaultLimitConcurrency = 100
+
+// limitConcurrency is the number of slots of an ASGI worker.
+func (p *Pool) limitConcurrency() int {
+	if n := p.opts.LimitConcurrency; n > 0 {
+		return min(n, maxASGISlots)
+	}
+	return DefaultLimitConcurrency
+}
+
+// maxASGISlots bounds an ASGI worker's slots: each costs three descriptors.
+const maxASGISlots = 4096
+
+// ASGI reports whether the application is an ASGI one: --interface asgi,
+// or a worker found one when it imported the app (interface auto). It is
+// known before the first request is served.
+func (p *Pool) ASGI() bool {
+	return p.opts.Interface == "asgi" || p.asgi.Load()
+}
+
+// Interface names the application's interface, "asgi" or "wsgi"; with
+// --interface auto it is "wsgi" until a worker has loaded the app.
+func (p *Pool) Interface() string {
+	if p.ASGI() {
+		return "asgi"
+	}
+	return "wsgi"
+}
+
+// slotCount is how many slots a worker started by exec gets: the app's
+// known interface decides; with auto, before any worker loaded the app,
+// WSGI's shape, and an ASGI worker asks for the rest (Worker.grow).
+func (p *Pool) slotCount() int {
+	if p.opts.Interface != "wsgi" && p.ASGI() {
+		return p.limitConcurrency()
+	}
+	return p.opts.Threads
 }
 
 // pushIdle makes s available to the next request: it is marked idle and,

@@ -1,0 +1,538 @@
+package tests
+
+// ASGI: the interface chosen by detection, the HTTP scope, request and
+// response streaming, http.disconnect, lifespan, supervision of the event
+// loop, and real framework apps. The raw app (testdata/apps/asgi_raw.py)
+// is standard library only, so these run on any Python the harness picks
+// (GOWSGI_TEST_PYTHON=python3.8 included); framework apps need Debian's
+// /usr/bin/python3.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	asgiRaw       = "tests/testdata/apps/asgi_raw.py"
+	asgiStarlette = "tests/testdata/apps/asgi_starlette.py"
+)
+
+// startASGI starts gowsgi on an ASGI app with a marker directory.
+func startASGI(t *testing.T, env []string, args ...string) (*Server, *probeState) {
+	t.Helper()
+	p := newProbeState(t)
+	s := StartServerEnv(t, append(p.Env(), env...), args...)
+	t.Cleanup(func() { s.Stop() })
+	return s, p
+}
+
+// debianPython is the interpreter that sees the Debian framework packages.
+func debianPython(t *testing.T, modules ...string) string {
+	t.Helper()
+	const py = "/usr/bin/python3"
+	args := []string{"-c", "import " + strings.Join(modules, ", ")}
+	if out, err := exec.Command(py, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import %s (tests/apt-packages.txt installs them): %v\n%s", py, strings.Join(modules, ", "), err, out)
+	}
+	return py
+}
+
+func TestASGIDetectedAndScope(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiRaw)
+	if !strings.Contains(s.Stderr.String(), "interface=asgi") {
+		t.Fatalf("the startup log does not say the interface is ASGI:\n%s", s.Stderr)
+	}
+	req := "GET /sc%6Fpe?a=1&b=%20x HTTP/1.1\r\nHost: example.com:8080\r\nX-Dup: one\r\nAccept: */*\r\nx-dup: two\r\nX_Under: u\r\nConnection: close\r\n\r\n"
+	out := raw(t, s.Addr, req, 5*time.Second)
+	resp, body := parseRaw(t, out, "GET")
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	var scope struct {
+		Type        string            `json:"type"`
+		ASGI        map[string]string `json:"asgi"`
+		HTTPVersion string            `json:"http_version"`
+		Method      string            `json:"method"`
+		Scheme      string            `json:"scheme"`
+		Path        string            `json:"path"`
+		RawPath     string            `json:"raw_path"`
+		Query       string            `json:"query_string"`
+		RootPath    string            `json:"root_path"`
+		Headers     [][2]string       `json:"headers"`
+		Client      []any             `json:"client"`
+		Server      []any             `json:"server"`
+		State       map[string]string `json:"state"`
+		Extensions  map[string]any    `json:"extensions"`
+	}
+	if err := json.Unmarshal([]byte(body), &scope); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	if scope.Type != "http" || scope.ASGI["version"] != "3.0" || scope.ASGI["spec_version"] < "2.4" {
+		t.Errorf("type %q asgi %v", scope.Type, scope.ASGI)
+	}
+	if scope.HTTPVersion != "1.1" || scope.Method != "GET" || scope.Scheme != "http" {
+		t.Errorf("http_version %q method %q scheme %q", scope.HTTPVersion, scope.Method, scope.Scheme)
+	}
+	if scope.Path != "/scope" || scope.RawPath != "/sc%6Fpe" || scope.Query != "a=1&b=%20x" || scope.RootPath != "" {
+		t.Errorf("path %q raw_path %q query_string %q root_path %q", scope.Path, scope.RawPath, scope.Query, scope.RootPath)
+	}
+	// Lower-cased names, in order, duplicates kept, nothing dropped.
+	var got []string
+	for _, h := range scope.Headers {
+		if h[0] != "x-request-id" {
+			got = append(got, h[0]+"="+h[1])
+		}
+	}
+	want := []string{"host=example.com:8080", "x-dup=one", "accept=*/*", "x-dup=two", "x_under=u", "connection=close"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("headers\n got %v\nwant %v", got, want)
+	}
+	if len(scope.Client) != 2 || scope.Client[0] != "127.0.0.1" {
+		t.Errorf("client %v", scope.Client)
+	}
+	if len(scope.Server) != 2 || scope.Server[0] != "example.com" || scope.Server[1] != float64(8080) {
+		t.Errorf("server %v", scope.Server)
+	}
+	if scope.State["greeting"] != "hello from lifespan" {
+		t.Errorf("state %v: the lifespan state is not in the request scope", scope.State)
+	}
+	if _, ok := scope.Extensions["http.response.pathsend"]; !ok {
+		t.Errorf("extensions %v lack http.response.pathsend", scope.Extensions)
+	}
+
+	// HTTP/1.0.
+	out = raw(t, s.Addr, "GET /scope HTTP/1.0\r\n\r\n", 5*time.Second)
+	if !strings.Contains(out, `"http_version": "1.0"`) {
+		t.Errorf("HTTP/1.0 request: %s", out)
+	}
+}
+
+// parseRaw reads one response from a raw exchange.
+func parseRaw(t *testing.T, out, method string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(out)), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("reading %q: %v", out, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// TestASGIResponseRules ports the response cases of uvicorn's
+// tests/protocols/test_http.py: what a client gets when the app breaks the
+// protocol, and the messages it may send.
+func TestASGIResponseRules(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw)
+	for _, c := range []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/error-before", 500, ""},                                   // test_app_exception
+		{"/no-response", 500, ""},                                    // test_no_response_returned
+		{"/start-only", 500, ""},                                     // a start and no body
+		{"/double-start", 500, ""},                                   // test_duplicate_start_message
+		{"/too-long", 500, ""},                                       // more body than the Content-Length
+		{"/stream?n=4", 200, "chunk 0\nchunk 1\nchunk 2\nchunk 3\n"}, // test_chunked_encoding
+		{"/value", 200, "value returned"},                            // test_value_returned: logged, served
+		{"/executor", 200, "from a thread"},                          // sync code in a thread
+		{"/after-complete", 200, "done"},                             // test_message_after_body_complete
+	} {
+		resp, body := get(t, s, "GET", c.path, nil)
+		if resp.StatusCode != c.status || c.body != "" && body != c.body {
+			t.Errorf("GET %s: %d %q, want %d %q", c.path, resp.StatusCode, body, c.status, c.body)
+		}
+	}
+	p.WaitFile("after-complete.raised", 10*time.Second)
+	s.WaitLog(t, "it should return None", 1, 10*time.Second)
+	s.WaitLog(t, "returned without starting the response", 1, 10*time.Second)
+
+	// test_exception_during_response / test_partial_response_returned:
+	// the response began, so the connection is cut short.
+	for _, path := range []string{"/error-after", "/partial"} {
+		resp, err := client().Get(s.URL(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err == nil {
+			t.Errorf("GET %s: the body ended cleanly (%q); a broken response must not", path, b)
+		}
+	}
+
+	// Duplicate response headers are kept, the status is the app's.
+	resp, body := get(t, s, "GET", "/headers", nil)
+	if resp.StatusCode != 201 || body != "created" || len(resp.Header.Values("Set-Cookie")) != 2 {
+		t.Errorf("GET /headers: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+
+	// test_head_request: no body, the head as for GET.
+	resp, body = get(t, s, "HEAD", "/stream", nil)
+	if resp.StatusCode != 200 || body != "" {
+		t.Errorf("HEAD /stream: %d %q", resp.StatusCode, body)
+	}
+
+	// test_early_response: the app answers without reading the body;
+	// test_read_after_response: receive() then says http.disconnect.
+	resp, body = get(t, s, "POST", "/early", bytes.NewReader(make([]byte, 256<<10)))
+	if resp.StatusCode != 200 || body != "early" {
+		t.Errorf("POST /early: %d %q", resp.StatusCode, body)
+	}
+	get(t, s, "GET", "/read-after-response", nil)
+	p.WaitFile("read-after-response", 10*time.Second)
+	if b, _ := os.ReadFile(p.Path("read-after-response")); string(b) != "http.disconnect" {
+		t.Errorf("receive() after the response gave %q, want http.disconnect", b)
+	}
+
+	// Keep-alive: several requests on one connection (test_keepalive).
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	for i := 0; i < 3; i++ {
+		fmt.Fprintf(c, "GET /stream?n=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, body := readResponse(t, br, "GET")
+		if resp.StatusCode != 200 || body != "chunk 0\nchunk 1\n" {
+			t.Fatalf("keep-alive request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// TestASGIRequestBody: bodies reach the app as http.request chunks; a
+// large one (spooled to disk by the front) in pieces of at most 64 KiB,
+// never whole in Python.
+func TestASGIRequestBody(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiRaw, "--body-memory", "256K")
+	type echo struct {
+		Len      int    `json:"len"`
+		SHA      string `json:"sha256"`
+		Chunks   int    `json:"chunks"`
+		MaxChunk int    `json:"max_chunk"`
+	}
+	for _, n := range []int{0, 1000, 5 << 20} {
+		data := make([]byte, n)
+		rand.Read(data)
+		sum := sha256.Sum256(data)
+		for _, chunked := range []bool{false, true} {
+			var r io.Reader = bytes.NewReader(data)
+			if chunked {
+				r = io.MultiReader(r) // no length: the client sends it chunked
+			}
+			resp, body := get(t, s, "POST", "/echo", r)
+			var e echo
+			if err := json.Unmarshal([]byte(body), &e); err != nil || resp.StatusCode != 200 {
+				t.Fatalf("POST /echo (%d bytes): %d %s", n, resp.StatusCode, body)
+			}
+			if e.Len != n || e.SHA != hex.EncodeToString(sum[:]) {
+				t.Errorf("POST /echo (%d bytes, chunked %v): got %d bytes, sha %s", n, chunked, e.Len, e.SHA)
+			}
+			if n > 256<<10 && (e.Chunks < 2 || e.MaxChunk > 64<<10) {
+				t.Errorf("a %d-byte spooled body came in %d chunks of up to %d bytes; want pieces of at most 64 KiB", n, e.Chunks, e.MaxChunk)
+			}
+		}
+	}
+}
+
+// readEvents reads SSE lines from br until n "data:" lines came.
+func readEvents(t *testing.T, br *bufio.Reader, n int) {
+	t.Helper()
+	for seen := 0; seen < n; {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the stream after %d events: %v", seen, err)
+		}
+		if strings.HasPrefix(line, "data:") {
+			seen++
+		}
+	}
+}
+
+// openStream starts a GET of an endless stream and returns the connection
+// and a reader positioned at the body.
+func openStream(t *testing.T, s *Server, path string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+	if err != nil {
+		c.Close()
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != 200 {
+		c.Close()
+		t.Fatalf("GET %s: status %d", path, resp.StatusCode)
+	}
+	return c, bufio.NewReader(resp.Body), resp
+}
+
+// TestASGIDisconnectMidStream: a client that cuts an endless stream
+// becomes http.disconnect in receive(), and send() then raises OSError.
+func TestASGIDisconnectMidStream(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw)
+	c, br, _ := openStream(t, s, "/sse?name=s1")
+	readEvents(t, br, 5)
+	c.Close()
+	p.WaitFile("s1.disconnected", 15*time.Second)
+	p.WaitFile("s1.send-raised", 15*time.Second)
+	// The worker goes on serving.
+	if resp, body := get(t, s, "GET", "/stream?n=1", nil); resp.StatusCode != 200 || body != "chunk 0\n" {
+		t.Fatalf("after the disconnect: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestASGIConcurrency: one worker has many requests in flight at once on
+// its event loop: 40 requests that each wait until all 40 are there.
+func TestASGIConcurrency(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiRaw, "--workers", "1")
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client().Get(s.URL(fmt.Sprintf("/barrier?n=%d", n)))
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(b) != "together" {
+				errs <- fmt.Sprintf("%d %q", resp.StatusCode, b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+// TestASGILifespan: startup runs before the worker serves, its state
+// reaches requests, shutdown runs on SIGTERM.
+func TestASGILifespan(t *testing.T) {
+	p := newProbeState(t)
+	s := StartServerEnv(t, p.Env(), asgiRaw)
+	if !p.Exists("startup") {
+		t.Fatal("the server listens but the lifespan startup has not run")
+	}
+	if _, body := get(t, s, "GET", "/state", nil); body != "hello from lifespan" {
+		t.Errorf("GET /state: %q", body)
+	}
+	if p.Exists("shutdown") {
+		t.Fatal("shutdown ran before the server was stopped")
+	}
+	if code := s.Stop(); code != 0 {
+		t.Errorf("exit code %d\n%s", code, s.Stderr)
+	}
+	if !p.Exists("shutdown") {
+		t.Fatalf("SIGTERM: the lifespan shutdown did not run\n%s", s.Stderr)
+	}
+}
+
+// TestASGILifespanStartupFailed: lifespan.startup.failed is a boot failure
+// with the app's message, as an import error is.
+func TestASGILifespanStartupFailed(t *testing.T) {
+	p := newProbeState(t)
+	s := startProcessEnv(t, append(p.Env(), "ASGI_STARTUP_FAIL=1"), asgiRaw)
+	code := s.Wait(60 * time.Second)
+	if code == 0 || code == -1 {
+		t.Fatalf("exit code %d, want a failure\n%s", code, s.Stderr)
+	}
+	if !strings.Contains(s.Stderr.String(), "cannot reach the database at db:5432") {
+		t.Fatalf("the app's startup.failed message is not in the log:\n%s", s.Stderr)
+	}
+}
+
+// TestASGILifespanUnsupported: with --lifespan auto (the default), an app
+// that raises on the lifespan scope is served without it.
+func TestASGILifespanUnsupported(t *testing.T) {
+	s, _ := startASGI(t, []string{"ASGI_NO_LIFESPAN=1"}, asgiRaw)
+	if _, body := get(t, s, "GET", "/state", nil); body != "no state" {
+		t.Errorf("GET /state: %q", body)
+	}
+	s.WaitLog(t, "does not support the ASGI lifespan protocol", 1, 10*time.Second)
+}
+
+// TestASGI2DoubleCallable: an ASGI 2 class is detected and adapted.
+func TestASGI2DoubleCallable(t *testing.T) {
+	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi2_app.py")
+	if resp, body := get(t, s, "GET", "/x", nil); resp.StatusCode != 200 || body != "asgi2 /x" {
+		t.Fatalf("GET /x: %d %q", resp.StatusCode, body)
+	}
+	if !strings.Contains(s.Stderr.String(), "interface=asgi") {
+		t.Errorf("not served as ASGI:\n%s", s.Stderr)
+	}
+}
+
+// TestASGIPathsend: http.response.pathsend hands the file to the front.
+func TestASGIPathsend(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiRaw)
+	data := make([]byte, 3<<20+17)
+	rand.Read(data)
+	f := filepath.Join(t.TempDir(), "file.bin")
+	if err := os.WriteFile(f, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, s, "GET", "/pathsend?file="+f, nil)
+	if resp.StatusCode != 200 || body != string(data) || resp.ContentLength != int64(len(data)) {
+		t.Fatalf("GET /pathsend: %d, %d bytes (Content-Length %d), want %d", resp.StatusCode, len(body), resp.ContentLength, len(data))
+	}
+}
+
+// TestASGIBlockedEventLoop: --timeout means the event loop has been
+// blocked that long. The blocked worker is killed after its Python stack
+// is logged; a long stream on the other worker, far older than the
+// timeout, lives on.
+func TestASGIBlockedEventLoop(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiRaw, "--workers", "2", "--timeout", "2")
+	c, br, resp := openStream(t, s, "/sse?name=long")
+	defer c.Close()
+	streamPID := resp.Header.Get("X-Pid")
+	readEvents(t, br, 3)
+
+	// /block answers 409 on the worker holding the stream: try until it
+	// lands on the other one, whose loop it then blocks.
+	var status int
+	for i := 0; i < 1000; i++ {
+		resp, err := client().Get(s.URL("/block?secs=120"))
+		if err != nil {
+			status = -1
+			break
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if status = resp.StatusCode; status != 409 {
+			break
+		}
+	}
+	if status != 502 && status != -1 && status != 500 {
+		t.Fatalf("the blocking request got %d, want a failure once its worker was killed", status)
+	}
+	s.WaitLog(t, "event loop blocked past --timeout", 1, 30*time.Second)
+	// faulthandler's dump names the blocking line of the app.
+	if !waitFor(10*time.Second, func() bool { return strings.Contains(s.Stderr.String(), "asgi_raw.py") }) {
+		t.Fatalf("no Python traceback of the blocked code in the log:\n%s", s.Stderr)
+	}
+	s.WaitLog(t, `msg="worker ready"`, 3, 30*time.Second) // the replacement
+	m := regexp.MustCompile(`event loop blocked past --timeout.* pid=(\d+)`).FindStringSubmatch(s.Stderr.String())
+	if m == nil || m[1] == streamPID {
+		t.Fatalf("the worker killed is not the blocked one (stream on pid %s):\n%s", streamPID, s.Stderr)
+	}
+	// The stream, older than --timeout by now, still flows.
+	readEvents(t, br, 20)
+	if n := s.LogCount("event loop blocked"); n != 1 {
+		t.Errorf("%d workers killed as blocked, want 1:\n%s", n, s.Stderr)
+	}
+}
+
+// TestASGIRecycleDrains: --max-requests recycles ASGI workers without a
+// failed request, and each retired worker runs its lifespan shutdown.
+func TestASGIRecycleDrains(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw, "--workers", "2", "--max-requests", "15")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	bad := 0
+	for g := 0; g < 6; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				resp, err := client().Get(s.URL("/sleep?secs=0.005"))
+				ok := err == nil && resp.StatusCode == 200
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if !ok {
+					mu.Lock()
+					bad++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if bad > 0 {
+		t.Errorf("%d of 150 requests failed while workers recycled\n%s", bad, s.Stderr)
+	}
+	s.WaitLog(t, "recycling worker", 1, 10*time.Second)
+	if !waitFor(20*time.Second, func() bool {
+		m, _ := filepath.Glob(p.Path("shutdown.*"))
+		return len(m) >= 1
+	}) {
+		t.Fatalf("no recycled worker ran its lifespan shutdown\n%s", s.Stderr)
+	}
+}
+
+// TestASGIStarletteFastAPI: real framework apps from Debian's packages.
+func TestASGIStarletteFastAPI(t *testing.T) {
+	py := debianPython(t, "starlette", "fastapi")
+	s, p := startASGI(t, nil, asgiStarlette, "--python", py)
+	if !p.Exists("startup") {
+		t.Fatal("the Starlette lifespan did not run before serving")
+	}
+	resp, body := get(t, s, "GET", "/", nil)
+	if resp.StatusCode != 200 || body != `{"hello":"world","greeting":"hello from the lifespan"}` {
+		t.Errorf("GET /: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(t, s, "GET", "/api/items/5?q=x", nil)
+	if resp.StatusCode != 200 || body != `{"item_id":5,"q":"x"}` {
+		t.Errorf("FastAPI GET: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(t, s, "POST", "/api/items", strings.NewReader(`{"name":"pen","price":2.5}`), "Content-Type", "application/json")
+	if resp.StatusCode != 200 || body != `{"name":"pen","price_with_tax":3.0}` {
+		t.Errorf("FastAPI POST: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = get(t, s, "POST", "/api/items", strings.NewReader(`{"name":"pen"}`), "Content-Type", "application/json")
+	if resp.StatusCode != 422 {
+		t.Errorf("FastAPI POST without a price: %d, want 422", resp.StatusCode)
+	}
+	resp, body = get(t, s, "GET", "/stream", nil)
+	if resp.StatusCode != 200 || body != "line 0\nline 1\nline 2\nline 3\nline 4\n" {
+		t.Errorf("StreamingResponse: %d %q", resp.StatusCode, body)
+	}
+	resp, body = get(t, s, "POST", "/upload", bytes.NewReader(make([]byte, 3<<20)))
+	if resp.StatusCode != 200 || body != fmt.Sprint(3<<20) {
+		t.Errorf("POST /upload: %d %q", resp.StatusCode, body)
+	}
+	// An endless StreamingResponse cut by the client: Starlette 0.26
+	// stops it on http.disconnect.
+	c, br, _ := openStream(t, s, "/events?name=ev")
+	readEvents(t, br, 3)
+	c.Close()
+	p.WaitFile("ev.closed", 15*time.Second)
+
+	if code := s.Stop(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if !p.Exists("shutdown") {
+		t.Errorf("the Starlette lifespan shutdown did not run on SIGTERM\n%s", s.Stderr)
+	}
+}
