@@ -2,11 +2,8 @@
 application on one asyncio event loop (uvloop when it imports and --loop
 allows) for every slot of the worker.
 
-This source is placed before worker.py's in the program gowsgi runs, and
-only defines things: worker.py's main() loads the app, asks interface_of
-which interface it speaks, and hands an ASGI app to serve_asgi. Names from
-worker.py (frame constants, send_frame, log, ClientGone...) are looked up
-when these functions run.
+worker.py's main() loads the app, asks interface_of which interface it
+speaks, and hands an ASGI app to serve().
 
 The wire is worker.py's (internal/wire/wire.go): each slot socket carries
 one request at a time (the front never pipelines onto an ASGI slot); a
@@ -19,6 +16,19 @@ control socket carries the Grow/Slots exchange that gives the worker
 asks for a graceful exit: in-flight requests finish, then the lifespan
 shutdown runs.
 """
+
+import os
+import socket
+import stat
+import struct
+import sys
+import traceback
+from collections import deque
+
+from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
+                          T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, log,
+                          send_frame)
+from _gowsgi_wsgi import ClientGone, request_line
 
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
 T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
@@ -91,11 +101,11 @@ def new_event_loop(choice):
             import uvloop
         except ImportError:
             if choice == 'uvloop':
-                raise LoadError('--loop uvloop: %s cannot import uvloop (pip install uvloop)' % sys.executable)
+                raise ValueError('--loop uvloop: %s cannot import uvloop (pip install uvloop)' % sys.executable)
         else:
             return uvloop.new_event_loop(), 'uvloop'
     elif choice != 'asyncio':
-        raise LoadError('--loop %r: expected auto, asyncio or uvloop' % choice)
+        raise ValueError('--loop %r: expected auto, asyncio or uvloop' % choice)
     return asyncio.new_event_loop(), 'asyncio'
 
 
@@ -130,16 +140,17 @@ def raise_fd_limit(need):
         pass
 
 
-def serve_asgi(cfg, control, app, kind, desc, hooks):
+def serve(cfg, control, app, kind, ready, hooks):
     """Serve an ASGI application until gowsgi closes the control socket,
-    then exit. Runs the lifespan startup before Ready (a failure is a boot
+    then exit. Runs the lifespan startup before Ready (ready is its dict,
+    to which the interface and loop are added; a failure is a boot
     failure) and its shutdown after the last request."""
     import asyncio
     if kind == 'asgi2':
         app = asgi2_adapter(app)
     try:
         loop, loop_name = new_event_loop(cfg.get('loop') or 'auto')
-    except LoadError as e:
+    except ValueError as e:
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
         sys.exit(3)
     asyncio.set_event_loop(loop)
@@ -161,8 +172,7 @@ def serve_asgi(cfg, control, app, kind, desc, hooks):
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
         sys.exit(3)
 
-    ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
-             'files': '\n'.join(app_files()), 'interface': 'asgi', 'loop': loop_name}
+    ready.update(interface='asgi', loop=loop_name)
     send_frame(control, T_READY, _dumps(ready, 2))
     try:
         loop.run_until_complete(worker.serve())
@@ -579,6 +589,7 @@ class HTTPRequest:
         else:
             log('error in the ASGI application for %s (%s): %s' % (
                 request_line(environ), when, app_traceback(exc).rstrip()))
+
         if self.wire_done:
             return
         self.wire_done = True
@@ -751,6 +762,12 @@ class HTTPRequest:
             await self.slot.worker.loop.sock_sendall(sock, data)
         except OSError as e:
             raise ClientGone('the front closed the slot: %s' % e) from None
+
+
+def app_traceback(exc):
+    """worker.py's app_traceback: the app's frames, not the shim's."""
+    from _gowsgi_worker import app_traceback
+    return app_traceback(exc)
 
 
 def asyncio_cancelled():
