@@ -536,3 +536,78 @@ func TestASGIStarletteFastAPI(t *testing.T) {
 		t.Errorf("the Starlette lifespan shutdown did not run on SIGTERM\n%s", s.Stderr)
 	}
 }
+
+// TestASGIDjango: Django's asgi.py entry point, an async view on the
+// event loop and a sync view in asgiref's thread executor. Django refuses
+// the lifespan scope: with --lifespan auto it is served without it.
+func TestASGIDjango(t *testing.T) {
+	py := debianPython(t, "django")
+	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi_django.py:application", "--python", py)
+	resp, body := get(t, s, "GET", "/async?q=ok", nil)
+	if resp.StatusCode != 200 || body != `{"view": "async", "thread": true, "q": "ok"}` {
+		t.Errorf("async view: %d %s", resp.StatusCode, body)
+	}
+	resp, body = get(t, s, "GET", "/sync", nil)
+	if resp.StatusCode != 200 || body != `{"view": "sync", "main_thread": false}` {
+		t.Errorf("sync view: %d %s", resp.StatusCode, body)
+	}
+	data := bytes.Repeat([]byte("django "), 200000)
+	resp, body = get(t, s, "POST", "/echo", bytes.NewReader(data))
+	if resp.StatusCode != 200 || body != string(data) {
+		t.Errorf("POST /echo: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	resp, body = get(t, s, "GET", "/stream", nil)
+	if resp.StatusCode != 200 || body != "part 0\npart 1\npart 2\n" {
+		t.Errorf("StreamingHttpResponse: %d %q", resp.StatusCode, body)
+	}
+	if !strings.Contains(s.Stderr.String(), "does not support the ASGI lifespan protocol") {
+		t.Errorf("no notice that the lifespan is off:\n%s", s.Stderr)
+	}
+}
+
+// TestASGIQuart: a Quart app, with its before/after_serving lifespan.
+func TestASGIQuart(t *testing.T) {
+	py := debianPython(t, "quart")
+	s, p := startASGI(t, nil, "tests/testdata/apps/asgi_quart.py:app", "--python", py)
+	if !p.Exists("quart.startup") {
+		t.Fatal("before_serving did not run before the server listened")
+	}
+	resp, body := get(t, s, "GET", "/?x=1", nil)
+	if resp.StatusCode != 200 || body != `{"args":"1","framework":"quart"}` {
+		t.Errorf("GET /: %d %s", resp.StatusCode, body)
+	}
+	data := bytes.Repeat([]byte("q"), 2<<20)
+	resp, body = get(t, s, "POST", "/echo", bytes.NewReader(data))
+	if resp.StatusCode != 200 || body != string(data) {
+		t.Errorf("POST /echo: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	resp, body = get(t, s, "GET", "/stream", nil)
+	if resp.StatusCode != 200 || body != "quart 0\nquart 1\nquart 2\n" {
+		t.Errorf("GET /stream: %d %q", resp.StatusCode, body)
+	}
+	if code := s.Stop(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if !p.Exists("quart.shutdown") {
+		t.Errorf("after_serving did not run on SIGTERM\n%s", s.Stderr)
+	}
+}
+
+// TestASGIFalcon: a falcon.asgi app.
+func TestASGIFalcon(t *testing.T) {
+	py := debianPython(t, "falcon.asgi")
+	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi_falcon.py:app", "--python", py)
+	resp, body := get(t, s, "GET", "/things/pen?q=blue", nil)
+	if resp.StatusCode != 200 || body != `{"framework": "falcon.asgi", "name": "pen", "q": "blue"}` {
+		t.Errorf("GET: %d %s", resp.StatusCode, body)
+	}
+	data := bytes.Repeat([]byte("f"), 1<<20+3)
+	resp, body = get(t, s, "POST", "/things/pen", bytes.NewReader(data))
+	if resp.StatusCode != 200 || body != string(data) {
+		t.Errorf("POST: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	resp, body = get(t, s, "GET", "/stream", nil)
+	if resp.StatusCode != 200 || body != "falcon 0\nfalcon 1\nfalcon 2\n" {
+		t.Errorf("GET /stream: %d %q", resp.StatusCode, body)
+	}
+}
