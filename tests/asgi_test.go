@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -610,4 +611,29 @@ func TestASGIFalcon(t *testing.T) {
 	if resp.StatusCode != 200 || body != "falcon 0\nfalcon 1\nfalcon 2\n" {
 		t.Errorf("GET /stream: %d %q", resp.StatusCode, body)
 	}
+}
+
+// TestASGIReloadDrains: a HUP reload lets the old worker finish the
+// request it holds (no 502), then runs its lifespan shutdown.
+func TestASGIReloadDrains(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw)
+	held := sendAsync(t, s.Addr, "GET", "/hold?name=h1")
+	p.WaitEntered("h1")
+	oldPID, _ := os.ReadFile(p.Path("h1.entered"))
+	s.Signal(syscall.SIGHUP)
+	s.WaitLog(t, "reload complete", 1, 60*time.Second)
+	// New requests go to the new generation while the old one drains.
+	_, body := get(t, s, "GET", "/pid", nil)
+	if body == string(oldPID) {
+		t.Fatalf("a request went to the draining worker %s", oldPID)
+	}
+	if p.Exists("shutdown." + string(oldPID)) {
+		t.Fatal("the old worker shut down with a request in flight")
+	}
+	p.Release("h1")
+	r := held.wait(30 * time.Second)
+	if r.status != 200 || r.body != "released by "+string(oldPID) {
+		t.Fatalf("the held request got %d %q, want 200 from the old worker", r.status, r.body)
+	}
+	p.WaitFile("shutdown."+string(oldPID), 30*time.Second)
 }

@@ -225,6 +225,14 @@ async def app(scope, receive, send):
         await barrier(int(q['n']))
         return await respond(send, 200, b'together')
 
+    if path == '/hold':
+        # Holds the request until the test writes NAME.release.
+        name = q['name']
+        mark(name + '.entered', str(os.getpid()))
+        while not os.path.exists(os.path.join(STATE_DIR, name + '.release')):
+            await asyncio.sleep(0.01)
+        return await respond(send, 200, b'released by ' + str(os.getpid()).encode())
+
     if path == '/state':
         return await respond(send, 200, scope.get('state', {}).get('greeting', 'no state').encode())
 
