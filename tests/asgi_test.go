@@ -637,3 +637,22 @@ func TestASGIReloadDrains(t *testing.T) {
 	}
 	p.WaitFile("shutdown."+string(oldPID), 30*time.Second)
 }
+
+// TestASGIExampleStarlette: examples/starlette serves as its docstring says.
+func TestASGIExampleStarlette(t *testing.T) {
+	py := debianPython(t, "starlette", "fastapi")
+	s, _ := startASGI(t, nil, "examples/starlette/app.py", "--python", py)
+	resp, body := get(t, s, "POST", "/api/todos", strings.NewReader(`{"title":"try gowsgi"}`), "Content-Type", "application/json")
+	if resp.StatusCode != 201 || body != `{"title":"try gowsgi","done":false}` {
+		t.Errorf("POST /api/todos: %d %s", resp.StatusCode, body)
+	}
+	if _, body = get(t, s, "GET", "/api/todos", nil); body != `[{"title":"try gowsgi","done":false}]` {
+		t.Errorf("GET /api/todos: %s", body)
+	}
+	if _, body = get(t, s, "POST", "/upload", bytes.NewReader(make([]byte, 100000))); body != "100000 bytes\n" {
+		t.Errorf("POST /upload: %q", body)
+	}
+	c, br, _ := openStream(t, s, "/events")
+	defer c.Close()
+	readEvents(t, br, 1)
+}
