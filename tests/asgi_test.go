@@ -656,3 +656,25 @@ func TestASGIExampleStarlette(t *testing.T) {
 	defer c.Close()
 	readEvents(t, br, 1)
 }
+
+// TestASGIOverHTTP2: an h2c stream is an ASGI request with http_version
+// "2", a host header from :authority, and streams both ways.
+func TestASGIOverHTTP2(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiRaw, "--http2-cleartext", "prior-knowledge")
+	c := h2Client(nil, "")
+	resp, body := do(t, c, "GET", s.URL("/scope"), nil, "X-Dup", "a")
+	if resp.ProtoMajor != 2 || !strings.Contains(body, `"http_version": "2"`) || !strings.Contains(body, `["host", "`+s.Addr+`"]`) {
+		t.Errorf("h2c: %s %s", resp.Proto, body)
+	}
+	data := make([]byte, 1<<20)
+	rand.Read(data)
+	sum := sha256.Sum256(data)
+	resp, body = do(t, c, "POST", s.URL("/echo"), bytes.NewReader(data))
+	if resp.StatusCode != 200 || !strings.Contains(body, hex.EncodeToString(sum[:])) {
+		t.Errorf("h2c POST /echo: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, c, "GET", s.URL("/stream?n=3"), nil)
+	if resp.StatusCode != 200 || body != "chunk 0\nchunk 1\nchunk 2\n" {
+		t.Errorf("h2c GET /stream: %d %q", resp.StatusCode, body)
+	}
+}
