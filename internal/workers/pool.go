@@ -27,6 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
 
@@ -138,24 +140,47 @@ type Pool struct {
 	nextID   atomic.Int64
 	spawnFn  func(ctx context.Context, id int) (*Worker, error) // tests only
 
-	asgi atomic.Bool // a worker reported an ASGI application
+	asgi    atomic.Bool // a worker reported an ASGI application
+	fdSlots int         // the most slots per ASGI worker the descriptor limit allows
 }
 
 // DefaultLimitConcurrency is the requests in flight an ASGI worker serves
-// at once when Options.LimitConcurrency is 0: each is a slot (a socket
-// pair) of the worker, and the requests beyond wait in the pool's queue.
-const DefaultLimitConcurrency = 100
+// at once when Options.LimitConcurrency is 0 (gunicorn's worker_connections
+// default): each is a slot (a socket pair) of the worker, and requests
+// beyond it wait in the pool's queue. Measured with a 10 ms asyncio.sleep
+// app at 1,000 connections on one worker, 100 slots capped throughput
+// (100 requests per 10 ms) while 250 and 1,000 ran the loop at its limit;
+// and every open SSE stream or long poll holds a slot for its lifetime, so
+// the default leaves room for many. A slot costs a descriptor on each side
+// and socket memory only while data is in flight.
+const DefaultLimitConcurrency = 1000
 
-// limitConcurrency is the number of slots of an ASGI worker.
+// limitConcurrency is the number of slots of an ASGI worker: the option,
+// or the default, within what the descriptor limit allows (see New).
 func (p *Pool) limitConcurrency() int {
-	if n := p.opts.LimitConcurrency; n > 0 {
-		return min(n, maxASGISlots)
+	n := p.opts.LimitConcurrency
+	if n <= 0 {
+		n = DefaultLimitConcurrency
 	}
-	return DefaultLimitConcurrency
+	if p.fdSlots > 0 {
+		n = min(n, p.fdSlots)
+	}
+	return min(n, maxASGISlots)
 }
 
-// maxASGISlots bounds an ASGI worker's slots: each costs three descriptors.
+// maxASGISlots bounds an ASGI worker's slots.
 const maxASGISlots = 4096
+
+// fdSlotsFor is the most slots per worker that the descriptor limit
+// leaves room for: gowsgi holds one descriptor per slot, and keeps half
+// its limit for client connections, files and the rest.
+func fdSlotsFor(workers int) int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur > 1<<30 {
+		return maxASGISlots
+	}
+	return max(int(rl.Cur/2)/max(workers, 1), 8)
+}
 
 // ASGI reports whether the application is an ASGI one: --interface asgi,
 // or a worker found one when it imported the app (interface auto). It is
@@ -195,8 +220,13 @@ func (p *Pool) pushIdle(s *Slot) {
 	}
 }
 
-// maxSlots bounds the idle channel; far above any sane workers×threads.
-const maxSlots = 1 << 14
+// maxSlots bounds the idle channel; far above any sane workers×threads,
+// or workers×--limit-concurrency for ASGI (131 workers of 1,000 slots).
+const maxSlots = 1 << 17
+
+// maxPipelined bounds the channel of slots with pipeline room (WSGI slots
+// only).
+const maxPipelined = 1 << 14
 
 // New returns a pool; Start launches its workers.
 func New(o Options) *Pool {
@@ -218,18 +248,24 @@ func New(o Options) *Pool {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Pool{
+	p := &Pool{
 		opts:     o,
 		log:      o.Log,
 		debug:    o.Log.Enabled(context.Background(), slog.LevelDebug),
 		idle:     make(chan *Slot, maxSlots),
-		roomy:    make(chan *Slot, maxSlots),
+		roomy:    make(chan *Slot, maxPipelined),
 		stopping: make(chan struct{}),
 		respMem:  NewBudget(o.ResponseMemory),
 		events:   make(chan event, 64),
 		loopDone: make(chan struct{}),
 		fatal:    make(chan error, 1),
 	}
+	p.fdSlots = fdSlotsFor(o.Workers)
+	if o.LimitConcurrency > p.fdSlots {
+		o.Log.Warn("--limit-concurrency lowered to what the open-files limit allows for ASGI workers",
+			"limit_concurrency", p.fdSlots, "asked", o.LimitConcurrency, "workers", o.Workers)
+	}
+	return p
 }
 
 // Fatal delivers an error when the pool cannot go on: every worker keeps
