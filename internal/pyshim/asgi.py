@@ -389,6 +389,9 @@ class ASlot:
             elif t == T_ABORT:
                 if self.req is not None and self.req.rid == rid:
                     self.req.gone()
+                for r in self.queue:
+                    if r.rid == rid:
+                        r.gone()  # dropped unstarted when its turn comes
             start += 9 + n
         if start:
             del buf[:start]
@@ -536,6 +539,9 @@ class HTTPRequest:
         w = self.slot.worker
         environ = self.environ
         try:
+            if self.disconnected:
+                await self.end_quietly()  # canceled before it started
+                return
             if isinstance(environ, Exception):
                 raise environ  # the front sent what marshal cannot read
             self.head_only = environ.get('REQUEST_METHOD') == 'HEAD'
@@ -572,14 +578,15 @@ class HTTPRequest:
             self.slot.done(self)
 
     async def end_quietly(self):
-        """End the response on the wire after the client went away."""
+        """End the response on the wire after the client went away: an End
+        frame, also before any head (the front's cancellation expects one
+        for a request it aborted)."""
         if not self.wire_done:
             self.wire_done = True
-            if self.head_sent:
+            try:
                 await self.write(_pack(0, T_END, self.rid))
-            else:
-                msg = b'client disconnected'
-                await self.write(_pack(len(msg), T_ERROR, self.rid) + msg)
+            except OSError:
+                pass  # the front closed the slot
 
     async def fail(self, exc):
         environ = self.environ if isinstance(self.environ, dict) else {}
