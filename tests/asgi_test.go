@@ -309,7 +309,13 @@ func TestASGIDisconnectMidStream(t *testing.T) {
 // its event loop: 40 requests that each wait until all 40 are there.
 func TestASGIConcurrency(t *testing.T) {
 	s, _ := startASGI(t, nil, asgiRaw, "--workers", "1")
-	const n = 40
+	together(t, s, 40)
+}
+
+// together sends n requests that each wait until all n are in flight on
+// one worker's event loop.
+func together(t *testing.T, s *Server, n int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
 	for i := 0; i < n; i++ {
@@ -379,6 +385,40 @@ func TestASGILifespanUnsupported(t *testing.T) {
 		t.Errorf("GET /state: %q", body)
 	}
 	s.WaitLog(t, "does not support the ASGI lifespan protocol", 1, 10*time.Second)
+}
+
+// TestASGILifespanReturnsAndShutdownFails: an app that returns from the
+// lifespan scope at once is served without it; a shutdown.failed is
+// logged with the app's message and the exit is still clean.
+func TestASGILifespanReturnsAndShutdownFails(t *testing.T) {
+	s, _ := startASGI(t, []string{"ASGI_LIFESPAN_RETURN=1"}, asgiRaw)
+	if _, body := get(t, s, "GET", "/state", nil); body != "no state" {
+		t.Errorf("GET /state: %q", body)
+	}
+	s2, p := startASGI(t, []string{"ASGI_SHUTDOWN_FAIL=1"}, asgiRaw)
+	if code := s2.Stop(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if !p.Exists("shutdown") || !strings.Contains(s2.Stderr.String(), "lifespan shutdown failed: could not flush the queue") {
+		t.Errorf("shutdown.failed not reported:\n%s", s2.Stderr)
+	}
+}
+
+// TestASGIPreload: with --preload the template imports the app once and
+// each forked worker gets its ASGI slots and runs its own lifespan.
+func TestASGIPreload(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw, "--preload", "--workers", "2")
+	if !strings.Contains(s.Stderr.String(), "interface=asgi") {
+		t.Fatalf("not served as ASGI:\n%s", s.Stderr)
+	}
+	if _, body := get(t, s, "GET", "/state", nil); body != "hello from lifespan" {
+		t.Errorf("GET /state: %q", body)
+	}
+	c, br, _ := openStream(t, s, "/sse?name=pre")
+	readEvents(t, br, 2)
+	together(t, s, 30) // more than the slots the template's fork gave: grown ones serve
+	c.Close()
+	p.WaitFile("pre.disconnected", 15*time.Second)
 }
 
 // TestASGI2DoubleCallable: an ASGI 2 class is detected and adapted.
@@ -494,8 +534,11 @@ func TestASGIRecycleDrains(t *testing.T) {
 
 // TestASGIStarletteFastAPI: real framework apps from Debian's packages.
 func TestASGIStarletteFastAPI(t *testing.T) {
-	py := debianPython(t, "starlette", "fastapi")
+	py := debianPython(t, "starlette", "fastapi", "uvloop")
 	s, p := startASGI(t, nil, asgiStarlette, "--python", py)
+	if !strings.Contains(s.Stderr.String(), "loop=uvloop") {
+		t.Errorf("uvloop imports but is not the loop:\n%s", s.Stderr)
+	}
 	if !p.Exists("startup") {
 		t.Fatal("the Starlette lifespan did not run before serving")
 	}

@@ -293,7 +293,7 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 				w.beat.Store(time.Now().UnixNano())
 				if w.pool.asgi.CompareAndSwap(false, true) && w.pool.opts.Interface != "asgi" {
 					w.pool.log.Info("the application is ASGI: workers serve it on an event loop",
-						"app", info["app"], "limit_concurrency", w.pool.limitConcurrency())
+						"app", info["app"], "loop", info["loop"], "limit_concurrency", w.pool.limitConcurrency())
 				}
 			} else if n := w.pool.opts.Threads; len(w.slots) > n && n > 0 {
 				// Started in ASGI's shape, but this code is WSGI (a

@@ -32,6 +32,8 @@ async def respond(send, status, body, headers=()):
 
 
 async def lifespan(scope, receive, send):
+    if os.environ.get('ASGI_LIFESPAN_RETURN'):
+        return  # returning at once means: no lifespan here
     while True:
         msg = await receive()
         if msg['type'] == 'lifespan.startup':
@@ -44,6 +46,9 @@ async def lifespan(scope, receive, send):
         elif msg['type'] == 'lifespan.shutdown':
             mark('shutdown.%d' % os.getpid())
             mark('shutdown', str(os.getpid()))
+            if os.environ.get('ASGI_SHUTDOWN_FAIL'):
+                await send({'type': 'lifespan.shutdown.failed', 'message': 'could not flush the queue'})
+                return
             await send({'type': 'lifespan.shutdown.complete'})
             return
 
