@@ -305,6 +305,34 @@ func TestASGIDisconnectMidStream(t *testing.T) {
 	}
 }
 
+// TestASGIBackpressure: send() waits while the client does not read: with
+// no response spool, a 64 MiB response stops well short of its end in the
+// app until the client reads, then arrives whole.
+func TestASGIBackpressure(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw, "--response-spool", "0", "--response-buffer", "256K")
+	const size = 64 << 20
+	c, br, resp := openStream(t, s, fmt.Sprintf("/big?size=%d&name=bp", size))
+	defer c.Close()
+	if resp.ContentLength != size {
+		t.Fatalf("Content-Length %d", resp.ContentLength)
+	}
+	if _, err := io.CopyN(io.Discard, br, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	p.WaitFile("bp.progress", 10*time.Second)
+	// The client reads nothing more for a second: the app must be held.
+	waitFor(time.Second, func() bool { return p.Exists("bp.done") })
+	if p.Exists("bp.done") {
+		b, _ := os.ReadFile(p.Path("bp.progress"))
+		t.Fatalf("the app sent all %d bytes to a client that read 1 MiB (progress %s): no backpressure", size, b)
+	}
+	n, err := io.Copy(io.Discard, br)
+	if err != nil || n != size-(1<<20) {
+		t.Fatalf("read %d more bytes (%v), want %d", n, err, size-(1<<20))
+	}
+	p.WaitFile("bp.done", 10*time.Second)
+}
+
 // TestASGIConcurrency: one worker has many requests in flight at once on
 // its event loop: 40 requests that each wait until all 40 are there.
 func TestASGIConcurrency(t *testing.T) {

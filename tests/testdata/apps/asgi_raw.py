@@ -112,6 +112,7 @@ async def app(scope, receive, send):
             b = piece[:min(left, len(piece))]
             left -= len(b)
             await send({'type': 'http.response.body', 'body': b, 'more_body': left > 0})
+            mark(q.get('name', 'big') + '.progress', str(size - left))
         mark(q.get('name', 'big') + '.done')
         return
 
