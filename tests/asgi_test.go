@@ -749,3 +749,42 @@ func TestASGIOverHTTP2(t *testing.T) {
 		t.Errorf("h2c GET /stream: %d %q", resp.StatusCode, body)
 	}
 }
+
+// TestASGIServerHooks: gunicorn's worker-side hooks run for ASGI requests
+// and at the worker's graceful exit.
+func TestASGIServerHooks(t *testing.T) {
+	p := newProbeState(t)
+	conf := p.Path("hooks.py")
+	hooks := `import os
+D = os.environ['PROBE_STATE_DIR']
+def pre_request(worker, req):
+    open(os.path.join(D, 'pre' + req.path.replace('/', '.')), 'w').write(req.method)
+def post_request(worker, req, environ, resp):
+    open(os.path.join(D, 'post' + req.path.replace('/', '.')), 'w').write(str(resp.status_code))
+def worker_exit(server, worker):
+    open(os.path.join(D, 'worker_exit'), 'w').close()
+`
+	if err := os.WriteFile(conf, []byte(hooks), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := StartServerEnv(t, p.Env(), asgiRaw, "-c", conf)
+	get(t, s, "GET", "/headers", nil)
+	get(t, s, "GET", "/error-before", nil)
+	p.WaitFile("post.headers", 10*time.Second)
+	p.WaitFile("post.error-before", 10*time.Second)
+	if b, _ := os.ReadFile(p.Path("pre.headers")); string(b) != "GET" {
+		t.Errorf("pre_request saw method %q", b)
+	}
+	if b, _ := os.ReadFile(p.Path("post.headers")); string(b) != "201" {
+		t.Errorf("post_request saw status %q, want 201", b)
+	}
+	if b, _ := os.ReadFile(p.Path("post.error-before")); string(b) != "500" {
+		t.Errorf("post_request saw status %q for a failed request, want 500", b)
+	}
+	if code := s.Stop(); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if !p.Exists("worker_exit") || !p.Exists("shutdown") {
+		t.Errorf("worker_exit %v, lifespan shutdown %v: both must run at a graceful exit\n%s", p.Exists("worker_exit"), p.Exists("shutdown"), s.Stderr)
+	}
+}

@@ -28,7 +28,7 @@ from collections import deque
 from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
                           T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, log,
                           send_frame)
-from _gowsgi_wsgi import ClientGone, request_line
+from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
 T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
@@ -527,6 +527,7 @@ class HTTPRequest:
         self.wire_done = False  # the response ended on the wire (W, E, F or X)
         self.head_only = False
         self.status = None
+        self.headers = []
 
     def gone(self):
         """The client went away (Abort), or the front closed the slot."""
@@ -538,6 +539,7 @@ class HTTPRequest:
     async def run(self):
         w = self.slot.worker
         environ = self.environ
+        hooks, hreq = w.hooks, None
         try:
             if self.disconnected:
                 await self.end_quietly()  # canceled before it started
@@ -546,16 +548,13 @@ class HTTPRequest:
                 raise environ  # the front sent what marshal cannot read
             self.head_only = environ.get('REQUEST_METHOD') == 'HEAD'
             scope = http_scope(environ, w.state)
-            hooks = w.hooks
-            hreq = hooks.pre_request(environ) if hooks is not None else None
-            try:
-                result = await w.app(scope, self.receive, self.send)
-                if result is not None:
-                    log('the ASGI application returned %.60r for %s; it should return None' % (
-                        result, request_line(environ)))
-            finally:
-                if hooks is not None:
-                    hooks.post_request(hreq, environ, (self.status, []))
+            if hooks is not None:
+                hreq = HookRequest(environ)
+                hooks.call('pre_request', hooks.worker, hreq)
+            result = await w.app(scope, self.receive, self.send)
+            if result is not None:
+                log('the ASGI application returned %.60r for %s; it should return None' % (
+                    result, request_line(environ)))
             if not self.wire_done:
                 if self.disconnected:
                     await self.end_quietly()
@@ -566,6 +565,8 @@ class HTTPRequest:
             if self.disconnected and isinstance(e, (OSError, asyncio_cancelled())):
                 await self.end_quietly()
             else:
+                if not self.head_sent:
+                    self.status, self.headers = '500 Internal Server Error', []  # what the client gets
                 await self.fail(e)
         finally:
             if self.fd is not None:
@@ -576,6 +577,8 @@ class HTTPRequest:
                 self.fd = None
             self.gone()  # receive() now says http.disconnect
             self.slot.done(self)
+            if hreq is not None:
+                hooks.call('post_request', hooks.worker, hreq, environ, HookResponse((self.status, self.headers)))
 
     async def end_quietly(self):
         """End the response on the wire after the client went away: an End
@@ -648,7 +651,7 @@ class HTTPRequest:
             if status[0] == '1':
                 raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
             headers, self.length = asgi_headers(message.get('headers') or ())
-            self.status = status
+            self.status, self.headers = status, headers
             self.head = _dumps((status, headers), 2)
             return
         if t == 'http.response.body':
