@@ -266,8 +266,9 @@ func TestReadinessProbes(t *testing.T) {
 var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // TestRequestID: an ID is generated, or taken from a trusted (loopback)
-// peer; the app sees it as HTTP_X_REQUEST_ID, the client gets it back,
-// and gowsgi's log lines about the request carry it.
+// peer; the app sees it as gowsgi.request_id (and HTTP_X_REQUEST_ID only
+// when the client sent the header), the client gets it back, and gowsgi's
+// log lines about the request carry it.
 func TestRequestID(t *testing.T) {
 	s, _ := StartProbe(t)
 	env := func(resp *http.Response, body string) map[string]any {
@@ -283,8 +284,11 @@ func TestRequestID(t *testing.T) {
 	if !hex32.MatchString(id) {
 		t.Errorf("generated X-Request-ID %q, want 32 hex digits", id)
 	}
-	if got := env(resp, body)["HTTP_X_REQUEST_ID"]; got != id {
-		t.Errorf("HTTP_X_REQUEST_ID %v, response X-Request-ID %q", got, id)
+	if got := env(resp, body)["gowsgi.request_id"]; got != id {
+		t.Errorf("gowsgi.request_id %v, response X-Request-ID %q", got, id)
+	}
+	if got, ok := env(resp, body)["HTTP_X_REQUEST_ID"]; ok {
+		t.Errorf("HTTP_X_REQUEST_ID %v in the environ: the client sent none", got)
 	}
 	resp2, _ := get(t, s, "GET", "/env", nil)
 	if resp2.Header.Get("X-Request-ID") == id {
@@ -297,6 +301,9 @@ func TestRequestID(t *testing.T) {
 	}
 	if got := env(resp, body)["HTTP_X_REQUEST_ID"]; got != "from-proxy-42" {
 		t.Errorf("HTTP_X_REQUEST_ID %v, want the peer's", got)
+	}
+	if got := env(resp, body)["gowsgi.request_id"]; got != "from-proxy-42" {
+		t.Errorf("gowsgi.request_id %v, want the trusted peer's", got)
 	}
 
 	// An answer gowsgi makes itself, and its log line.
@@ -459,11 +466,12 @@ func TestWorkerRestartReasons(t *testing.T) {
 func TestRequestIDModes(t *testing.T) {
 	pass, _ := StartProbe(t, "--request-id", "pass")
 	resp, body := get(t, pass, "GET", "/env", nil)
-	if id := resp.Header.Get("X-Request-ID"); id != "" || strings.Contains(body, "HTTP_X_REQUEST_ID") {
+	if id := resp.Header.Get("X-Request-ID"); id != "" || strings.Contains(body, "HTTP_X_REQUEST_ID") || strings.Contains(body, "gowsgi.request_id") {
 		t.Errorf("pass made up an ID: %q", id)
 	}
 	resp, body = get(t, pass, "GET", "/env", nil, "X-Request-ID", "from-proxy-7")
-	if id := resp.Header.Get("X-Request-ID"); id != "from-proxy-7" || !strings.Contains(body, `"HTTP_X_REQUEST_ID": "from-proxy-7"`) {
+	if id := resp.Header.Get("X-Request-ID"); id != "from-proxy-7" || !strings.Contains(body, `"HTTP_X_REQUEST_ID": "from-proxy-7"`) ||
+		!strings.Contains(body, `"gowsgi.request_id": "from-proxy-7"`) {
 		t.Errorf("pass: response %q, environ %s", id, body)
 	}
 	off, _ := StartProbe(t, "--request-id", "off")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -76,7 +75,7 @@ func openLogs(cfg *config.Config) (*logs, error) {
 	}
 	l.log = logging.NewLogger(l.errOut, cfg.LogLevel, cfg.LogFormat, count)
 	if cfg.CaptureOutput && cfg.ErrorLog.To == config.OutputFile {
-		if err := l.capture(); err != nil {
+		if err := l.capture(cfg.LogFormat); err != nil {
 			l.close()
 			return nil, fmt.Errorf("--capture-output: %v", err)
 		}
@@ -101,25 +100,15 @@ func openLogs(cfg *config.Config) (*logs, error) {
 
 // capture gives the workers one pipe for stdout and stderr; its lines go to
 // the error log file whole, so they never interleave with gowsgi's own
-// records mid-line.
-func (l *logs) capture() error {
+// records mid-line. With --log-format json each line is wrapped in a
+// record of gowsgi's own (see logging.CopyLines), never written raw.
+func (l *logs) capture(format string) error {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return err
 	}
 	l.workerOut = w
-	go func() {
-		br := bufio.NewReaderSize(r, 64<<10)
-		for {
-			line, err := br.ReadSlice('\n')
-			if len(line) > 0 {
-				l.errOut.Write(line)
-			}
-			if err != nil && err != bufio.ErrBufferFull {
-				return
-			}
-		}
-	}()
+	go logging.CopyLines(l.errOut, r, format)
 	return nil
 }
 

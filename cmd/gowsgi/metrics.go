@@ -49,7 +49,11 @@ func startObservability(cfg *config.Config, log *slog.Logger) (*observability, e
 			return nil, fmt.Errorf("cannot listen on --metrics-bind %s: %v", cfg.MetricsBind, err)
 		}
 		o.metrics = metrics.New()
-		o.srv = &http.Server{Handler: o.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		// Scrapers and probes send small requests: every phase is bounded,
+		// and an idle connection is closed, so nobody can hold the port's
+		// connections open for ever.
+		o.srv = &http.Server{Handler: o.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 		go func() {
 			if err := o.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("metrics listener failed", "addr", l.Addr().String(), "err", err)

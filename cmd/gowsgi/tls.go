@@ -84,7 +84,7 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 	}
 	// What the http1 engine enforces itself, the HTTP/2 streams get here.
 	handler.BodyTimeout, handler.BodyMinRate, handler.WriteTimeout = cfg.BodyTimeout, cfg.BodyMinRate, cfg.WriteTimeout
-	handler.MaxHeaderFields, handler.MaxRequestLine = cfg.MaxHeaderFields, cfg.MaxRequestLine
+	handler.MaxHeaderFields, handler.MaxRequestLine, handler.MaxFieldBytes = cfg.MaxHeaderFields, cfg.MaxRequestLine, cfg.MaxFieldBytes
 	headerList := cfg.HTTP2MaxHeaderListSize
 	if headerList == 0 {
 		headerList = int(cfg.MaxHeaderBytes)

@@ -139,7 +139,6 @@ func TestParseErrors(t *testing.T) {
 		"a --response-spool -5":                "--response-spool:",
 		"a --timeout soon":                     "--timeout: \"soon\" is not a duration",
 		"a --static-max-age -1":                "--static-max-age: \"-1\" is negative",
-		"a --log-level loud":                   "--log-level: unknown level \"loud\"",
 		"a --reload-extra-file x.txt":          "needs --reload",
 		"a --no-such-flag":                     "unknown flag: --no-such-flag",
 		"a --max-re 3":                         "ambiguous option --max-re could match --max-requests, --max-requests-jitter",
@@ -673,5 +672,37 @@ func TestConfigFileAccessLogNone(t *testing.T) {
 	}
 	if c, _ = Parse([]string{"a", "--access-logfile", "-"}, env(nil), io.Discard); c.AccessLog.To != OutputStdout {
 		t.Errorf("--access-logfile - over accesslog = None: %+v", c.AccessLog)
+	}
+}
+
+// TestUnknownLogLevel: an unknown --log-level (a deployment script's
+// "'info'" with its quotes, "verbose") falls back to info with a one-line
+// warning, as gunicorn does, from the command line, the environment and a
+// config file alike.
+func TestUnknownLogLevel(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"a", "--log-level", "'info'"}, nil},
+		{[]string{"a", "--log-level", "verbose"}, nil},
+		{[]string{"a"}, map[string]string{"GOWSGI_LOG_LEVEL": "loud"}},
+	} {
+		cfg := mustParse(t, c.args, c.env)
+		if cfg.LogLevel != slog.LevelInfo {
+			t.Errorf("%v %v: level %v, want info", c.args, c.env, cfg.LogLevel)
+		}
+		n := 0
+		for _, w := range cfg.Warnings {
+			if strings.HasPrefix(w, "--log-level: unknown level") && strings.HasSuffix(w, "; using info") && !strings.Contains(w, "\n") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%v %v: warnings %q, want one about the level", c.args, c.env, cfg.Warnings)
+		}
+	}
+	if cfg := mustParse(t, []string{"a", "--log-level", "warning"}, nil); cfg.LogLevel != slog.LevelWarn || len(cfg.Warnings) != 0 {
+		t.Errorf("--log-level warning: %v %q", cfg.LogLevel, cfg.Warnings)
 	}
 }

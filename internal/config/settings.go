@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/user"
@@ -359,11 +360,18 @@ func init() {
 	row("log-level", f("--log-level"), "loglevel", Native, tString, "info", "error log level: debug, info, warning, error, critical", "same",
 		func(c *Config, v string) error {
 			l, err := ParseLogLevel(v)
+			if err != nil {
+				// gunicorn falls back to info on a level it does not know;
+				// a deployment script that passes "'info'" with its quotes
+				// must still start. A one-line warning says so.
+				c.Warnings = append(c.Warnings, fmt.Sprintf("--log-level: %v; using info", err))
+				l, v = slog.LevelInfo, "info"
+			}
 			c.LogLevel, c.logLevelName = l, strings.ToLower(strings.TrimSpace(v))
 			if c.logLevelName == "warn" {
 				c.logLevelName = "warning"
 			}
-			return err
+			return nil
 		}, func(c *Config) any { return c.logLevelName })
 	logSettings(row)
 
@@ -383,7 +391,7 @@ func init() {
 
 	_, sh = strField(func(c *Config) *string { return &c.RequestID })
 	row("request-id", f("--request-id"), "", Native, tString, "generate",
-		"X-Request-ID: generate (a trusted peer's own, else a new one), pass (only a trusted peer's own), off; it reaches the app as HTTP_X_REQUEST_ID, goes back in the response and into the logs", "",
+		"X-Request-ID: generate (a trusted peer's own, else a new one), pass (only a trusted peer's own), off; it reaches the app as gowsgi.request_id, goes back in the response and into the logs", "",
 		func(c *Config, v string) error {
 			switch v = strings.ToLower(strings.TrimSpace(v)); v {
 			case "generate", "pass", "off":

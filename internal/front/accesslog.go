@@ -346,6 +346,16 @@ func compileAtom(a logging.Atom) atomWriter {
 		return func(b []byte, _ *entry) []byte { return append(b, pidText...) }
 	case "i":
 		name := a.Name
+		if strings.EqualFold(name, RequestIDHeader) {
+			// The request's ID, which gowsgi may have made up and keeps
+			// out of the header fields (see Observer), else the header.
+			return str(func(e *entry) string {
+				if e.r.ID != "" {
+					return e.r.ID
+				}
+				return lastField(e.r.Header, name)
+			})
+		}
 		return str(func(e *entry) string { return lastField(e.r.Header, name) })
 	case "o":
 		name := a.Name
@@ -404,6 +414,8 @@ func environValue(e *entry, name string) string {
 		return lastField(r.Header, "Content-Length")
 	case "HTTP_HOST":
 		return e.origin().host
+	case "GOWSGI.REQUEST_ID":
+		return r.ID
 	}
 	if h, ok := strings.CutPrefix(name, "HTTP_"); ok {
 		for i, f := range r.Header {

@@ -38,6 +38,11 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 	if o.hostForwarded {
 		e.Add("HTTP_HOST", o.host)
 	}
+	if r.ID != "" {
+		// The ID gowsgi gave the request, under a key of its own: an
+		// HTTP_X_REQUEST_ID is there only when the client sent one.
+		e.Add("gowsgi.request_id", r.ID)
+	}
 	if r.Chunked || r.ContentLength > 0 || hasField(r.Header, "Content-Length") {
 		// Also "0" for an explicit empty body, as requests.post(url) sends.
 		e.Add("CONTENT_LENGTH", strconv.FormatInt(bodyLen, 10))

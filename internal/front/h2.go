@@ -19,18 +19,17 @@ import (
 // SERVER_PROTOCOL, HTTP/2.0. HTTP/2 carries no reason phrase, so the
 // application's is dropped; the status code is kept.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target, refuse := h.checkH2(r) // the HTTP/1.1 request rules; see checkH2
 	rc := http.NewResponseController(w)
 	hr := &http1.Request{
 		Method:        r.Method,
 		Target:        r.RequestURI,
 		Host:          r.Host,
 		ContentLength: r.ContentLength,
-		TLS:           r.TLS,
+		TLS:           h2TLS(r),
 		ProtoMinor:    1,
-	}
-	hr.Path, hr.RawQuery, _ = strings.Cut(r.RequestURI, "?")
-	if r.Method == "CONNECT" {
-		hr.Path = ""
+		Path:          target.Path,
+		RawQuery:      target.RawQuery,
 	}
 	if hr.ContentLength < 0 {
 		// No content-length: the body ends with the stream. The front reads
@@ -59,12 +58,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hw := &h2Writer{w: w, rc: rc, isHead: r.Method == "HEAD", writeTimeout: h.WriteTimeout}
 	rq := &request{Request: hr, proto: "HTTP/2.0"}
-	if h.MaxRequestLine > 0 && len(r.Method)+len(r.RequestURI)+10 > h.MaxRequestLine {
-		h.plain(hw, rq, 414, "URI Too Long", nil)
-		return
-	}
-	if h.MaxHeaderFields > 0 && len(hr.Header) > h.MaxHeaderFields {
-		h.plain(hw, rq, 431, "Request Header Fields Too Large", nil)
+	if refuse != 0 {
+		h.plain(hw, rq, refuse, http.StatusText(refuse), nil)
 		return
 	}
 	h.serve(hw, rq)

@@ -47,6 +47,7 @@ type Handler struct {
 	WriteTimeout    time.Duration // longest a write to the client may block
 	MaxHeaderFields int           // more header fields get 431; 0 = no bound
 	MaxRequestLine  int           // a longer :path gets 414; 0 = no bound
+	MaxFieldBytes   int           // a longer field line ("name: value" CRLF) gets 431; 0 = no bound
 
 	Static []*static.Mount // URL prefixes served from directories by Go
 

@@ -1,7 +1,6 @@
 package front
 
 import (
-	"strings"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
@@ -11,10 +10,11 @@ import (
 // IDs and traces hang off it (cmd/gowsgi wires them). A nil Observer costs
 // one nil check per request.
 type Observer interface {
-	// Begin is called first, before the body is read. It may set r's
-	// X-Request-ID and traceparent header fields: they reach the
-	// application as HTTP_X_REQUEST_ID and HTTP_TRACEPARENT, the request
-	// ID goes back in the response and into the log lines about r.
+	// Begin is called first, before the body is read. It may set r.ID,
+	// the request's ID: it reaches the application as gowsgi.request_id,
+	// goes back in the response's X-Request-ID and into the log lines
+	// about r. It may set r's traceparent header field (the application's
+	// HTTP_TRACEPARENT).
 	Begin(r *http1.Request) Observation
 	// End is called once the response is done (or abandoned); status is
 	// what was sent (0: nothing was).
@@ -39,19 +39,9 @@ type Observation struct {
 // out.
 const RequestIDHeader = "X-Request-ID"
 
-// requestID is r's X-Request-ID as the Observer left it ("" without an
-// Observer: a client's own X-Request-ID is then just a header).
-func (h *Handler) requestID(r *http1.Request) string {
-	if h.Observer == nil {
-		return ""
-	}
-	for _, f := range r.Header {
-		if strings.EqualFold(f.Name, RequestIDHeader) {
-			return f.Value
-		}
-	}
-	return ""
-}
+// requestID is r's ID as the Observer settled it ("" without an Observer:
+// a client's own X-Request-ID is then just a header).
+func (h *Handler) requestID(r *http1.Request) string { return r.ID }
 
 // withRequestID appends r's X-Request-ID to a response's fields unless the
 // application set its own.

@@ -318,7 +318,23 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 	}()
 	opts.BaseConfig = m.base
 	opts.Handler = m.cfg.Handler
+	if tc, ok := c.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		opts.Context = context.WithValue(context.Background(), connTLSKey{}, &st)
+	}
 	m.cfg.Server.ServeConn(newFilterConn(c), opts)
+}
+
+// connTLSKey keys a TLS connection's state in its requests' contexts.
+type connTLSKey struct{}
+
+// ConnTLS returns the TLS state of the connection an HTTP/2 request came
+// on (ctx is the request's context), or nil over cleartext. Go's server
+// sets http.Request.TLS only when the client sends :scheme https; this
+// does not depend on what the client claims.
+func ConnTLS(ctx context.Context) *tls.ConnectionState {
+	st, _ := ctx.Value(connTLSKey{}).(*tls.ConnectionState)
+	return st
 }
 
 // Shutdown sends GOAWAY on every HTTP/2 connection and waits for their

@@ -42,11 +42,17 @@
 //     HTTP/1.0 request, with Content-Length, with chunked not last or
 //     twice, or with no coding;
 //   - 414 for a request line over Server.MaxRequestLine bytes, 431 for more
-//     than Server.MaxHeaderFields fields or Server.MaxHeaderBytes bytes;
+//     than Server.MaxHeaderFields fields or Server.MaxHeaderBytes bytes, or
+//     for a field line over Server.MaxFieldBytes with its CRLF;
 //   - 501 for a transfer coding other than chunked;
 //   - 505 for an HTTP major version other than 1 (HTTP/1.x with x > 1 is
 //     served as HTTP/1.1);
 //   - 408 when Server.ReadHeaderTimeout runs out after the first byte.
+//
+// These request rules live in rules.go; its exported functions
+// (ParseTarget, ValidToken, ValidFieldValue, ValidHost,
+// RequestContentLength) let requests that arrive another way (HTTP/2) be
+// held to them too.
 //
 // Empty lines before a request line are skipped (RFC 9112 §2.2). A
 // malformed chunked body is reported to the handler by Request.Body as a

@@ -2,46 +2,8 @@ package http1
 
 import (
 	"bytes"
-	"encoding/binary"
 	"math"
 	"time"
-)
-
-// Byte classes, indexed by octet.
-var (
-	isTchar    [256]bool // RFC 9110 tchar: the octets of a token
-	isValueOct [256]bool // field-value octets: HTAB, SP, VCHAR, obs-text
-	isRegName  [256]bool // RFC 3986 reg-name octets: unreserved, sub-delims, '%'
-	isIPLit    [256]bool // octets inside an IP-literal's brackets
-	isHexDigit [256]bool
-)
-
-func init() {
-	for c := 0; c < 256; c++ {
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		isTchar[c] = alnum
-		isRegName[c] = alnum
-		isIPLit[c] = alnum
-		isValueOct[c] = c == '\t' || c >= 0x20 && c != 0x7f
-		isHexDigit[c] = c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-	}
-	for _, c := range []byte("!#$%&'*+-.^_`|~") {
-		isTchar[c] = true
-	}
-	for _, c := range []byte("-._~!$&'()*+,;=%") {
-		isRegName[c] = true
-	}
-	for _, c := range []byte(":.-_~!$&'()*+,;=%") {
-		isIPLit[c] = true
-	}
-}
-
-// The forms of request-target (RFC 9112 §3.2).
-const (
-	formOrigin    = iota // "/path?query"
-	formAbsolute         // "http://host/path?query"
-	formAuthority        // "host:port", CONNECT only
-	formAsterisk         // "*", OPTIONS only
 )
 
 // reqLine holds offsets into a request line that passed parseRequestLine.
@@ -61,17 +23,11 @@ type fieldIdx struct{ ns, ne, vs, ve int32 }
 // where its parts are. It returns 0 when the line is acceptable, 505 for an
 // HTTP version other than 1.x, and 400 for anything malformed.
 func parseRequestLine(b []byte, rl *reqLine) int {
-	i := 0
-	for i < len(b) && isTchar[b[i]] {
-		i++
-	}
+	i := tokenLen(b)
 	if i == 0 || i == len(b) || b[i] != ' ' {
 		return 400
 	}
-	j := i + 1
-	for j < len(b) && b[j] > ' ' && b[j] != 0x7f {
-		j++
-	}
+	j := i + 1 + targetLen(b[i+1:])
 	if j == i+1 || j == len(b) || b[j] != ' ' {
 		return 400
 	}
@@ -87,124 +43,15 @@ func parseRequestLine(b []byte, rl *reqLine) int {
 	if v[7] != '0' {
 		rl.minor = 1
 	}
-	return checkTarget(b[:i], b[i+1:j], rl)
-}
-
-// checkTarget decides the form of a request-target and checks that it is
-// allowed with the method (RFC 9112 §3.2).
-func checkTarget(method, t []byte, rl *reqLine) int {
-	connect := string(method) == "CONNECT"
-	switch {
-	case t[0] == '/':
-		if connect {
-			return 400
-		}
-		rl.form = formOrigin
-	case len(t) == 1 && t[0] == '*':
-		if string(method) != "OPTIONS" {
-			return 400
-		}
-		rl.form = formAsterisk
-	case schemeLen(t) > 0:
-		if connect {
-			return 400
-		}
-		n := schemeLen(t)
-		a := authorityEnd(t[n:])
-		if !validHost(t[n:n+a], false, false) {
-			return 400
-		}
-		rl.form = formAbsolute
-		rl.authorityStart = n
-	default:
-		if !connect || !validHost(t, false, true) {
-			return 400
-		}
-		rl.form = formAuthority
-	}
-	return 0
-}
-
-// schemeLen returns the length of an "http://" or "https://" prefix of t
-// (scheme compared case-insensitively), or 0 when t has neither.
-func schemeLen[S ~string | ~[]byte](t S) int {
-	if len(t) >= 7 && lowerEq(t[:4], "http") {
-		if string(t[4:7]) == "://" {
-			return 7
-		}
-		if len(t) >= 8 && lower(t[4]) == 's' && string(t[5:8]) == "://" {
-			return 8
-		}
-	}
-	return 0
-}
-
-// authorityEnd returns the length of the authority at the start of s, which
-// ends at the first '/', '?' or '#'.
-func authorityEnd[S ~string | ~[]byte](s S) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' || s[i] == '?' || s[i] == '#' {
-			return i
-		}
-	}
-	return len(s)
-}
-
-// validHost reports whether h is a valid uri-host [":" port] (RFC 9110
-// §7.2). Userinfo is refused, as RFC 9110 §4.2.4 asks. An empty h is valid
-// only when allowEmpty is set (a Host header may be empty); needPort
-// requires the ":port" part (CONNECT's authority form).
-func validHost[S ~string | ~[]byte](h S, allowEmpty, needPort bool) bool {
-	if len(h) == 0 {
-		return allowEmpty && !needPort
-	}
-	var rest S
-	if h[0] == '[' {
-		k := 1
-		for k < len(h) && h[k] != ']' {
-			if !isIPLit[h[k]] {
-				return false
-			}
-			k++
-		}
-		if k == len(h) || k == 1 {
-			return false
-		}
-		rest = h[k+1:]
-	} else {
-		k := 0
-		for k < len(h) && h[k] != ':' {
-			if !isRegName[h[k]] {
-				return false
-			}
-			k++
-		}
-		if k == 0 {
-			return false
-		}
-		rest = h[k:]
-	}
-	if len(rest) == 0 {
-		return !needPort
-	}
-	if rest[0] != ':' {
-		return false
-	}
-	for i := 1; i < len(rest); i++ {
-		if !isDigit(rest[i]) {
-			return false
-		}
-	}
-	return true
+	var st int
+	rl.form, rl.authorityStart, st = checkTarget(b[:i], b[i+1:j])
+	return st
 }
 
 // parseFieldLine checks one field line (without its CRLF) and returns where
 // its name and trimmed value are, relative to the line.
 func parseFieldLine(b []byte) (fieldIdx, bool) {
-	i := 0
-	for i < len(b) && isTchar[b[i]] {
-		i++
-	}
+	i := tokenLen(b)
 	// An empty name also catches obs-fold (a line starting with SP/HTAB)
 	// and whitespace before the colon.
 	if i == 0 || i == len(b) || b[i] != ':' {
@@ -221,45 +68,6 @@ func parseFieldLine(b []byte) (fieldIdx, bool) {
 		return fieldIdx{}, false
 	}
 	return fieldIdx{0, int32(i), int32(vs), int32(ve)}, true
-}
-
-// validValue reports whether v holds only field-value octets: HTAB, SP,
-// VCHAR and obs-text (RFC 9110 §5.5). This is the hottest loop of request
-// parsing, so it tests eight octets at a time for any octet below 0x20 or
-// equal to 0x7F, and only looks closer at the rare words that have one
-// (usually an HTAB).
-func validValue(v []byte) bool {
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	for len(v) >= 8 {
-		x := binary.LittleEndian.Uint64(v)
-		y := x ^ (0x7f * lo)
-		// Nonzero exactly when some octet is < 0x20, or == 0x7F.
-		if ((x-0x20*lo)&^x|(y-lo)&^y)&hi != 0 {
-			for _, c := range v[:8] {
-				if !isValueOct[c] {
-					return false
-				}
-			}
-		}
-		v = v[8:]
-	}
-	for _, c := range v {
-		if !isValueOct[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// validValueString is validValue for strings (response fields), where the
-// plain table loop is fast enough.
-func validValueString(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if !isValueOct[v[i]] {
-			return false
-		}
-	}
-	return true
 }
 
 // readHead reads and checks the head of the next request on c, and fills in
@@ -316,7 +124,9 @@ func (c *conn) readHead() int {
 					return c.buildRequest(&rl, le+1)
 				}
 				hb += len(line) + 1
-				if hb > cfg.maxHeaderBytes || len(line)-1 > cfg.maxFieldBytes {
+				// The field line counts with its CRLF against
+				// limit_request_field_size, as gunicorn counts it.
+				if hb > cfg.maxHeaderBytes || len(line)+1 > cfg.maxFieldBytes {
 					return 431
 				}
 				if !cr {
@@ -343,8 +153,15 @@ func (c *conn) readHead() int {
 			if l-1 > cfg.maxRequestLine {
 				return 414
 			}
-		} else if l >= 2 && (hb+l+1 > cfg.maxHeaderBytes || l-1 > cfg.maxFieldBytes) {
-			return 431
+		} else if l >= 2 {
+			// The line still needs its LF, and its CR unless that came.
+			crlf := 2
+			if buf[len(buf)-1] == '\r' {
+				crlf = 1
+			}
+			if hb+l+1 > cfg.maxHeaderBytes || l+crlf > cfg.maxFieldBytes {
+				return 431
+			}
 		}
 
 		// Need more bytes.
@@ -398,6 +215,7 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 	r.Method = s[:rl.mEnd]
 	r.Target = s[rl.tStart:rl.tEnd]
 	r.ProtoMinor = rl.minor
+	r.ID = ""
 	hdr := c.hdr[:0]
 	for _, f := range c.fidx {
 		hdr = append(hdr, Field{s[f.ns:f.ne], s[f.vs:f.ve]})
@@ -408,8 +226,7 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 	var (
 		hostN                int
 		host                 string
-		cl                   int64 = -1
-		clBad                bool
+		cl                   contentLength
 		te, chunked          bool
 		teBad, teUnknown     bool
 		connClose, keepAlive bool
@@ -453,17 +270,7 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 			}
 		case 14:
 			if lowerEq(name, "content-length") {
-				// One field line holding 1*DIGIT, nothing else: a list
-				// ("5, 5") or a repeated field, even with equal values,
-				// is refused. RFC 9110 §8.6 lets a recipient accept
-				// those, but a proxy in front that reads them otherwise
-				// (first value, last value, refusal) frames the message
-				// differently from us: request smuggling.
-				n, ok := parseDigits(v)
-				if !ok || cl >= 0 {
-					clBad = true
-				}
-				cl = n
+				cl.add(v) // see contentLength for the rule
 			}
 		case 17:
 			if lowerEq(name, "transfer-encoding") {
@@ -489,9 +296,9 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 	switch {
 	case hostN > 1, hostN == 0 && rl.minor == 1, hostN == 1 && !validHost(host, true, false):
 		return 400
-	case clBad:
+	case cl.bad:
 		return 400
-	case te && (rl.minor == 0 || cl >= 0 || teBad):
+	case te && (rl.minor == 0 || cl.seen || teBad):
 		return 400
 	case te && teUnknown:
 		return 501
@@ -499,39 +306,17 @@ func (c *conn) buildRequest(rl *reqLine, n int) int {
 		return 400 // a Transfer-Encoding field with no coding at all
 	}
 
-	// Split the target.
-	t := r.Target
 	r.Host = host
-	switch rl.form {
-	case formAsterisk:
-		r.Path, r.RawQuery = "*", ""
-		return c.setBody(cl, chunked, expect100, connClose, keepAlive)
-	case formAuthority:
-		r.Path, r.RawQuery = "", ""
-		return c.setBody(cl, chunked, expect100, connClose, keepAlive)
-	case formAbsolute:
-		t = t[rl.authorityStart:]
-		a := authorityEnd(t)
-		r.Host = t[:a]
-		t = t[a:]
+	if h, ok, path, q := splitTarget(rl.form, rl.authorityStart, r.Target); ok {
+		r.Host, r.Path, r.RawQuery = h, path, q
+	} else {
+		r.Path, r.RawQuery = path, q
 	}
-	for i := 0; i < len(t); i++ {
-		if t[i] == '#' {
-			t = t[:i]
-			break
-		}
+	length := int64(-1)
+	if cl.seen {
+		length = cl.n
 	}
-	r.Path, r.RawQuery = t, ""
-	for i := 0; i < len(t); i++ {
-		if t[i] == '?' {
-			r.Path, r.RawQuery = t[:i], t[i+1:]
-			break
-		}
-	}
-	if r.Path == "" {
-		r.Path = "/"
-	}
-	return c.setBody(cl, chunked, expect100, connClose, keepAlive)
+	return c.setBody(length, chunked, expect100, connClose, keepAlive)
 }
 
 // setBody finishes c.req: body framing and connection persistence.
@@ -562,22 +347,6 @@ func (c *conn) setBody(cl int64, chunked, expect100, connClose, keepAlive bool) 
 	}
 	c.closeAfter = r.Close
 	return 0
-}
-
-// parseDigits parses a request's Content-Length field value, which must be
-// exactly 1*DIGIT (leading zeros allowed) and fit an int64.
-func parseDigits(v string) (int64, bool) {
-	if v == "" {
-		return -1, false
-	}
-	var m int64
-	for i := 0; i < len(v); i++ {
-		if !isDigit(v[i]) || m > (math.MaxInt64-int64(v[i]-'0'))/10 {
-			return -1, false
-		}
-		m = m*10 + int64(v[i]-'0')
-	}
-	return m, true
 }
 
 // parseContentLength parses a response's Content-Length field value (as the
@@ -628,27 +397,4 @@ func nextElem(v string) (elem, rest string) {
 		elem = elem[:len(elem)-1]
 	}
 	return elem, rest
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func lower(c byte) byte {
-	if c >= 'A' && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// lowerEq reports whether s equals the lower-case ASCII string l, ignoring
-// ASCII case in s.
-func lowerEq[S ~string | ~[]byte](s S, l string) bool {
-	if len(s) != len(l) {
-		return false
-	}
-	for i := 0; i < len(l); i++ {
-		if lower(s[i]) != l[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -104,6 +104,12 @@ type Request struct {
 	// still decide to close later (see ResponseWriter.SetClose).
 	Close bool
 
+	// ID is the request's ID as the front settled it (internal/tracing: a
+	// trusted peer's own X-Request-ID, or a new one), for the logs, the
+	// response and the environ's gowsgi.request_id; "" when there is none.
+	// It is not a header field: Header holds what the client sent.
+	ID string
+
 	// ConnState is the handler's, and lasts across the requests of one
 	// connection: what a handler leaves there, the connection's next
 	// request finds (the front keeps the worker slot that served it).

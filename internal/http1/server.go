@@ -71,8 +71,9 @@ type Server struct {
 	// default is 100.
 	MaxHeaderFields int
 
-	// MaxFieldBytes bounds one header field line (name, colon and value);
-	// a longer one gets 431, as gunicorn's limit_request_field_size. The
+	// MaxFieldBytes bounds one header field line (name, colon, value and
+	// the CRLF, counted as gunicorn's limit_request_field_size counts it);
+	// a longer one gets 431. The
 	// default is 8190; negative means no bound beyond MaxHeaderBytes.
 	MaxFieldBytes int
 

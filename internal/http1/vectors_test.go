@@ -310,3 +310,42 @@ func TestVectors(t *testing.T) {
 		})
 	}
 }
+
+// TestFieldSizeCountsCRLF: limit_request_field_size counts the field line
+// with its CRLF, as gunicorn does. gunicorn's request vector invalid/008
+// (a field line of 8,189 bytes, the default limit 8190) gets 431; a line of
+// 8,188 bytes fits exactly.
+func TestFieldSizeCountsCRLF(t *testing.T) {
+	got := make(chan *seen, 1)
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		got <- snapshot(r)
+		w.WriteHeader(200, "OK", nil)
+	})
+	field := func(n int) string {
+		const name = "Someheader: "
+		return name + strings.Repeat("08aP8931Ltyl9nqy", n/16+1)[:n-len(name)] + "\r\n"
+	}
+	// The shape of gunicorn's invalid/008.http: an HTTP/1.0 PUT whose
+	// third field line is 8,189 bytes long.
+	head := "PUT /stuff/here?foo=bar HTTP/1.0\r\nServer: http://127.0.0.1:5984\r\nContent-Type: application/json\r\n"
+	for _, c := range []struct {
+		line, status int
+	}{{8189, 431}, {8188, 200}, {8190, 431}} {
+		cl := dial(t, addr)
+		cl.send(head + field(c.line) + field(100) + "\r\n")
+		if r := cl.read("PUT"); r.Status != c.status {
+			t.Errorf("field line of %d bytes: %d, want %d", c.line, r.Status, c.status)
+		}
+		if c.status == 200 {
+			if s := <-got; len(s.Header[2].Name)+2+len(s.Header[2].Value) != c.line {
+				t.Errorf("field seen as %d bytes", len(s.Header[2].Name)+2+len(s.Header[2].Value))
+			}
+		}
+	}
+	// A partial line is refused as soon as it cannot fit.
+	cl := dial(t, addr)
+	cl.send(head + field(8189)[:8189])
+	if r := cl.read("PUT"); r.Status != 431 {
+		t.Errorf("a partial field line of 8,189 bytes: %d, want 431", r.Status)
+	}
+}

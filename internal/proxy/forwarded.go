@@ -60,7 +60,8 @@ type Origin struct {
 	// Port is the client's port, when the chain's entry carried one.
 	Port string
 	// Host is the Host the client asked for (X-Forwarded-Host, Forwarded
-	// host=), port included if it had one.
+	// host=), port included if it had one; a value that is not a valid
+	// Host is ignored.
 	Host string
 	// ServerPort is X-Forwarded-Port: the port the client connected to.
 	ServerPort string
@@ -75,6 +76,7 @@ func (f *Forwarding) Resolve(fields []http1.Field) Origin {
 	var o Origin
 	var xff []string // X-Forwarded-For values, in order
 	var fwd []string // Forwarded values, in order
+	var xfh string   // the last X-Forwarded-Host item
 	schemeSet, conflict := false, false
 	for _, fl := range fields {
 		name := fl.Name
@@ -92,7 +94,7 @@ func (f *Forwarding) Resolve(fields []http1.Field) Origin {
 		case 16:
 			if strings.EqualFold(name, "X-Forwarded-Host") {
 				if v := lastItem(fl.Value); v != "" {
-					o.Host = v
+					xfh = v
 				}
 				continue
 			}
@@ -118,6 +120,9 @@ func (f *Forwarding) Resolve(fields []http1.Field) Origin {
 	}
 	if conflict {
 		o.Scheme = ""
+	}
+	if validHost(xfh) {
+		o.Host = xfh
 	}
 	if len(fwd) > 0 {
 		f.resolveForwarded(&o, fwd, schemeSet)
@@ -207,10 +212,20 @@ func (f *Forwarding) resolveForwarded(o *Origin, values []string, schemeSet bool
 			o.Scheme = "http"
 		}
 	}
-	if e.host != "" {
+	if validHost(e.host) {
 		o.Host = e.host
 	}
 }
+
+// validHost reports whether a forwarded host (X-Forwarded-Host, Forwarded
+// host=) may stand for the Host the client asked for: it must pass the
+// Host header's own rule (http1.ValidHost: uri-host [":" port], no
+// userinfo, no path, no spaces). One that does not is ignored, as if the
+// proxy had not sent it, and the request keeps its own Host: gunicorn and
+// uvicorn never take the host from these headers, so ignoring a bad one
+// keeps their behaviour, where a 400 would fail every request behind a
+// proxy with one wrong setting.
+func validHost(h string) bool { return h != "" && http1.ValidHost(h) }
 
 type forwardedElem struct{ forNode, proto, host string }
 

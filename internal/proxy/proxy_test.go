@@ -60,6 +60,14 @@ func TestResolve(t *testing.T) {
 		{"host port", h("X-Forwarded-Host", "a.example, b.example:8443", "X-Forwarded-Port", "443"), Origin{Host: "b.example:8443", ServerPort: "443"}},
 		{"forwarded", h("Forwarded", `for="[2001:db8::1]:4711";proto=https;host=app.example, for=10.0.0.2`), Origin{Addr: "2001:db8::1", Port: "4711", Scheme: "https", Host: "app.example"}},
 		{"forwarded wins over xff", h("X-Forwarded-For", "9.9.9.9", "Forwarded", "for=3.3.3.3"), Origin{Addr: "3.3.3.3"}},
+		// A forwarded host is held to the Host header's rule; a bad one is
+		// ignored, as if absent.
+		{"forged host", h("X-Forwarded-Host", "evil.example/p@x y"), Origin{}},
+		{"host with userinfo", h("X-Forwarded-Host", "user@evil.example"), Origin{}},
+		{"bad last host", h("X-Forwarded-Host", "good.example", "X-Forwarded-Host", "bad host"), Origin{}},
+		{"forwarded forged host", h("Forwarded", `for=3.3.3.3;host="evil.example/p@x y"`), Origin{Addr: "3.3.3.3"}},
+		{"forwarded bad host keeps xfh", h("X-Forwarded-Host", "a.example", "Forwarded", `host="a b"`), Origin{Host: "a.example"}},
+		{"ipv6 host", h("X-Forwarded-Host", "[::1]:8080"), Origin{Host: "[::1]:8080"}},
 	}
 	for _, c := range cases {
 		if got := f.Resolve(c.fields); got != c.want {

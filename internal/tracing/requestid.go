@@ -4,12 +4,14 @@
 // standard OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 // variable is set).
 //
-// Both work on the request's header fields before the environ is built:
-// the X-Request-ID and traceparent fields the application sees (as
-// HTTP_X_REQUEST_ID and HTTP_TRACEPARENT) are the ones set here. A peer's
-// own values are taken only from trusted peers (see Loopback); anyone else
-// could otherwise choose the IDs in your logs or graft requests onto a
-// trace of theirs.
+// Both work on the request before the environ is built. The request ID is
+// kept in http1.Request.ID, never added to the header fields: the
+// application sees it as gowsgi.request_id, and HTTP_X_REQUEST_ID only
+// when the client sent that header. The traceparent field the application
+// sees (HTTP_TRACEPARENT) is the one set here. A peer's own values are
+// taken only from trusted peers (see Loopback); anyone else could
+// otherwise choose the IDs in your logs or graft requests onto a trace of
+// theirs.
 package tracing
 
 import (
@@ -39,36 +41,31 @@ func Loopback(a net.Addr) bool {
 	return true // a unix socket: only local processes can connect
 }
 
-// ApplyRequestID settles r's X-Request-ID and returns it: a trusted peer's
-// own (the first one, if it sent several, when it is printable ASCII of at
-// most 200 bytes), else a new one. r's header is left with exactly one
-// X-Request-ID field holding it.
+// ApplyRequestID settles r's ID (r.ID) and returns it: a trusted peer's
+// own X-Request-ID (the first one, if it sent several, when it is
+// printable ASCII of at most 200 bytes), else a new one. r's header fields
+// are left as the client sent them: the application sees HTTP_X_REQUEST_ID
+// only when the client sent one, and the ID under gowsgi.request_id.
 func ApplyRequestID(r *http1.Request, trusted bool) string {
 	if trusted {
 		if id, ok := get(r, RequestIDHeader); ok && validID(id) {
-			set(r, RequestIDHeader, id)
+			r.ID = id
 			return id
 		}
 	}
-	id := NewID()
-	set(r, RequestIDHeader, id)
-	return id
+	r.ID = NewID()
+	return r.ID
 }
 
-// PassRequestID keeps a trusted peer's own X-Request-ID (as ApplyRequestID
-// does) and returns it; any other X-Request-ID field is removed, and none
-// is made up ("" then).
+// PassRequestID keeps a trusted peer's own X-Request-ID as r's ID (as
+// ApplyRequestID does) and returns it; otherwise r has no ID and none is
+// made up ("" then). r's header fields are left as the client sent them.
 func PassRequestID(r *http1.Request, trusted bool) string {
-	id, ok := get(r, RequestIDHeader)
-	if !ok {
-		return ""
+	r.ID = ""
+	if id, ok := get(r, RequestIDHeader); ok && trusted && validID(id) {
+		r.ID = id
 	}
-	if trusted && validID(id) {
-		set(r, RequestIDHeader, id)
-		return id
-	}
-	del(r, RequestIDHeader)
-	return ""
+	return r.ID
 }
 
 // NewID returns 16 random bytes as 32 hex digits. The bytes come from the

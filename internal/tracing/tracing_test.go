@@ -38,20 +38,37 @@ func count(r *http1.Request, name string) int {
 
 func TestRequestID(t *testing.T) {
 	r := request(local, "Accept", "*/*", "x-request-id", "abc-123", "X-Request-ID", "second")
-	if id := ApplyRequestID(r, Loopback(r.RemoteAddr)); id != "abc-123" {
-		t.Errorf("trusted peer's ID: got %q", id)
+	if id := ApplyRequestID(r, Loopback(r.RemoteAddr)); id != "abc-123" || r.ID != id {
+		t.Errorf("trusted peer's ID: got %q, r.ID %q", id, r.ID)
 	}
-	if v, _ := get(r, "X-Request-ID"); v != "abc-123" || count(r, "X-Request-ID") != 1 || count(r, "Accept") != 1 {
-		t.Errorf("header after: %v", r.Header)
+	if count(r, "X-Request-ID") != 2 || count(r, "Accept") != 1 {
+		t.Errorf("the header fields were changed: %v", r.Header)
 	}
 
 	r = request(remote, "X-Request-ID", "chosen-by-client")
 	id := ApplyRequestID(r, Loopback(r.RemoteAddr))
-	if id == "chosen-by-client" || len(id) != 32 {
-		t.Errorf("untrusted peer: got %q, want a new 32-digit ID", id)
+	if id == "chosen-by-client" || len(id) != 32 || r.ID != id {
+		t.Errorf("untrusted peer: got %q (r.ID %q), want a new 32-digit ID", id, r.ID)
 	}
-	if v, _ := get(r, "X-Request-ID"); v != id || count(r, "X-Request-ID") != 1 {
-		t.Errorf("header after: %v", r.Header)
+	if v, _ := get(r, "X-Request-ID"); v != "chosen-by-client" || count(r, "X-Request-ID") != 1 {
+		t.Errorf("the client's header was changed: %v", r.Header)
+	}
+
+	// A generated ID is never added as a header field.
+	r = request(remote, "Accept", "*/*")
+	if id := ApplyRequestID(r, false); id == "" || r.ID != id || count(r, "X-Request-ID") != 0 {
+		t.Errorf("generated ID %q, header %v", id, r.Header)
+	}
+
+	// pass: a trusted peer's ID only, and the header untouched.
+	r = request(local, "X-Request-ID", "from-proxy")
+	if id := PassRequestID(r, true); id != "from-proxy" || r.ID != id {
+		t.Errorf("pass, trusted: %q", id)
+	}
+	r = request(remote, "X-Request-ID", "from-client")
+	r.ID = "stale"
+	if id := PassRequestID(r, false); id != "" || r.ID != "" || count(r, "X-Request-ID") != 1 {
+		t.Errorf("pass, untrusted: %q, r.ID %q, header %v", id, r.ID, r.Header)
 	}
 
 	r = request(local, "X-Request-ID", "has space", "Host", "h")
