@@ -757,12 +757,16 @@ func TestASGIServerHooks(t *testing.T) {
 	conf := p.Path("hooks.py")
 	hooks := `import os
 D = os.environ['PROBE_STATE_DIR']
+def mark(name, text):
+    with open(os.path.join(D, name + '.tmp'), 'w') as f:
+        f.write(text)
+    os.replace(os.path.join(D, name + '.tmp'), os.path.join(D, name))
 def pre_request(worker, req):
-    open(os.path.join(D, 'pre' + req.path.replace('/', '.')), 'w').write(req.method)
+    mark('pre' + req.path.replace('/', '.'), req.method)
 def post_request(worker, req, environ, resp):
-    open(os.path.join(D, 'post' + req.path.replace('/', '.')), 'w').write(str(resp.status_code))
+    mark('post' + req.path.replace('/', '.'), str(resp.status_code))
 def worker_exit(server, worker):
-    open(os.path.join(D, 'worker_exit'), 'w').close()
+    mark('worker_exit', '')
 `
 	if err := os.WriteFile(conf, []byte(hooks), 0o644); err != nil {
 		t.Fatal(err)

@@ -16,9 +16,12 @@ SSE_RUNNING = [0]
 
 
 def mark(name, text=''):
+    """Leave a marker file, whole when it appears (written, then renamed)."""
     if STATE_DIR:
-        with open(os.path.join(STATE_DIR, name), 'w') as f:
+        path = os.path.join(STATE_DIR, name)
+        with open(path + '.tmp', 'w') as f:
             f.write(text)
+        os.replace(path + '.tmp', path)
 
 
 def query(scope):
