@@ -792,3 +792,45 @@ def worker_exit(server, worker):
 		t.Errorf("worker_exit %v, lifespan shutdown %v: both must run at a graceful exit\n%s", p.Exists("worker_exit"), p.Exists("shutdown"), s.Stderr)
 	}
 }
+
+// TestASGITLS: over TLS the scope's scheme is https and its tls extension
+// has the session's version and cipher suite and the client's certificate.
+func TestASGITLS(t *testing.T) {
+	p := newPKI(t)
+	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
+	_, _, alice := p.issue("alice", "alice", nil, true)
+	s, _ := startASGI(t, nil, asgiRaw, "--certfile", cf, "--keyfile", kf, "--ca-certs", p.file, "--cert-reqs", "1")
+	resp, err := p.tlsClient("localhost", alice).Get("https://" + s.Addr + "/scope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var scope struct {
+		Scheme     string `json:"scheme"`
+		Extensions struct {
+			TLS *struct {
+				Version int      `json:"tls_version"`
+				Cipher  int      `json:"cipher_suite"`
+				Name    string   `json:"client_cert_name"`
+				Chain   []string `json:"client_cert_chain"`
+			} `json:"tls"`
+		} `json:"extensions"`
+	}
+	if err := json.Unmarshal(body, &scope); err != nil {
+		t.Fatalf("%v: %s", err, body)
+	}
+	x := scope.Extensions.TLS
+	if scope.Scheme != "https" || x == nil {
+		t.Fatalf("scheme %q, tls extension %v: %s", scope.Scheme, x, body)
+	}
+	if x.Version != 0x0304 || x.Cipher == 0 || x.Name != "CN=alice,O=Example Org" ||
+		len(x.Chain) != 1 || !strings.HasPrefix(x.Chain[0], "-----BEGIN CERTIFICATE-----\n") {
+		t.Errorf("tls extension: %+v", x)
+	}
+	// Without TLS, no tls extension.
+	s2, _ := startASGI(t, nil, asgiRaw)
+	if _, body := get(t, s2, "GET", "/scope", nil); strings.Contains(body, `"tls"`) {
+		t.Errorf("a plain connection's scope has a tls extension: %s", body)
+	}
+}

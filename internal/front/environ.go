@@ -1,6 +1,8 @@
 package front
 
 import (
+	"crypto/tls"
+	"encoding/pem"
 	"net"
 	"strconv"
 	"strings"
@@ -85,6 +87,25 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 	}
 	if h.Pool != nil && h.Pool.ASGI() {
 		appendRawHeaders(e, r.Request)
+		appendASGITLS(e, r.TLS)
+	}
+}
+
+// appendASGITLS adds what the ASGI tls extension needs beyond the SSL_*
+// variables: gowsgi.tls, the TLS version and cipher suite numbers
+// ("772,4865"), and gowsgi.tls_client_chain, the client's certificates
+// as PEM, leaf first.
+func appendASGITLS(e *wire.Environ, st *tls.ConnectionState) {
+	if st == nil {
+		return
+	}
+	e.Add("gowsgi.tls", strconv.Itoa(int(st.Version))+","+strconv.Itoa(int(st.CipherSuite)))
+	if len(st.PeerCertificates) > 0 {
+		var b strings.Builder
+		for _, c := range st.PeerCertificates {
+			pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		}
+		e.Add("gowsgi.tls_client_chain", b.String())
 	}
 }
 

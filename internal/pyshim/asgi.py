@@ -486,6 +486,10 @@ def http_scope(environ, state, server_software=None):
             server = (name, int(environ.get('SERVER_PORT') or 0))
         except ValueError:
             server = (name, None)
+    extensions = {'http.response.pathsend': {}}
+    tls = environ.get('gowsgi.tls')
+    if tls is not None:
+        extensions['tls'] = tls_extension(tls, environ)
     return {
         'type': 'http',
         'asgi': ASGI_VERSION,
@@ -500,7 +504,23 @@ def http_scope(environ, state, server_software=None):
         'client': client,
         'server': server,
         'state': dict(state),
-        'extensions': {'http.response.pathsend': {}},
+        'extensions': extensions,
+    }
+
+
+def tls_extension(tls, environ):
+    """The scope's tls extension (asgiref's tls.rst) from what the front
+    says about the connection's TLS session."""
+    version, _, cipher = tls.partition(',')
+    chain = environ.get('gowsgi.tls_client_chain', '')
+    end = '-----END CERTIFICATE-----\n'
+    return {
+        'server_cert': None,
+        'client_cert_chain': [c + end for c in chain.split(end) if c.strip()],
+        'client_cert_name': environ.get('SSL_CLIENT_S_DN'),
+        'client_cert_error': None,
+        'tls_version': int(version),
+        'cipher_suite': int(cipher),
     }
 
 
