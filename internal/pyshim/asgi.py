@@ -51,14 +51,16 @@ class LifespanFailed(Exception):
 
 
 def _is_coroutine_function(obj):
+    """inspect's answer, or the marker asgiref's and Django's
+    markcoroutinefunction put on plain functions before Python 3.12 (only
+    on functions and methods: an object whose __getattr__ answers
+    anything must not pass for one)."""
     import inspect
     if obj is None:
         return False
     if inspect.iscoroutinefunction(obj):
         return True
-    # asgiref's and Django's markcoroutinefunction, asyncio's old marker.
-    return getattr(obj, '_is_coroutine', None) is not None or \
-        getattr(obj, '_is_coroutine_marker', None) is not None
+    return (inspect.isfunction(obj) or inspect.ismethod(obj)) and getattr(obj, '_is_coroutine', None) is not None
 
 
 def interface_of(app, interface):
@@ -70,9 +72,9 @@ def interface_of(app, interface):
     import inspect
     if interface == 'wsgi':
         return 'wsgi'
-    if getattr(app, '_asgi_double_callable', False):
+    if getattr(app, '_asgi_double_callable', False) is True:
         return 'asgi2'
-    if getattr(app, '_asgi_single_callable', False):
+    if getattr(app, '_asgi_single_callable', False) is True:
         return 'asgi3'
     if inspect.isclass(app):
         if _is_coroutine_function(getattr(app, '__call__', None)):
@@ -280,9 +282,7 @@ class ASGIWorker:
         self.hooks = hooks if hooks is not None and hooks.requests else None
         self.state = {}  # the lifespan state
         self.heartbeat = cfg.get('heartbeat') or 0
-        self.server_software = cfg.get('server_software')
         self.tasks = set()
-        self.requests = set()
         self.ctl_buf = bytearray()
         self.stopping = None
 
@@ -452,7 +452,7 @@ def asgi_headers(headers):
     return out, length
 
 
-def http_scope(environ, state, server_software=None):
+def http_scope(environ, state):
     """The ASGI HTTP scope of a request, from the CGI environ the front
     sent (gowsgi.headers, when present, has the raw header list)."""
     proto = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')

@@ -78,8 +78,9 @@
 //	   has a blocked event loop.
 //
 // On an ASGI slot, A (abort) means the client has gone: the request's
-// receive() returns http.disconnect. The worker then answers E (or X
-// before any head) once the application returns.
+// receive() returns http.disconnect, and send() raises. The worker answers
+// E once the application returns (also when no head went out), or drops
+// the request unstarted with an E when it had not begun.
 package wire
 
 import (
