@@ -145,6 +145,7 @@ func run(args []string) int {
 	popts := workers.Options{
 		Python: python, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		Env: env, Workers: cfg.Workers, Threads: cfg.Threads, Preload: cfg.Preload,
+		Interface: cfg.Interface, Lifespan: cfg.Lifespan, Loop: cfg.Loop, LimitConcurrency: cfg.LimitConcurrency,
 		BootTimeout: cfg.BootTimeout, MaxQueue: cfg.MaxQueue, QueueTimeout: cfg.QueueTimeout,
 		Timeout:     cfg.Timeout,
 		MaxRequests: cfg.MaxRequests, MaxRequestsJitter: cfg.MaxRequestsJitter,

@@ -54,6 +54,23 @@ type Config struct {
 	// without a trailing slash.
 	RootPath string
 
+	// Interface is what the app speaks: "auto" (ASGI when it is a
+	// coroutine function or an object whose __call__ is one, else WSGI),
+	// "wsgi" or "asgi" (ASGI 3; ASGI 2's double callable is adapted). An
+	// ASGI worker class (-k asgi, uvicorn's) sets "asgi".
+	Interface string
+	// Lifespan is the ASGI lifespan protocol: "auto" (an app that raises
+	// on it carries on without it), "on" (startup must succeed) or "off".
+	Lifespan string
+	// Loop is an ASGI worker's event loop: "auto" (uvloop when it
+	// imports, else asyncio), "asyncio" or "uvloop".
+	Loop string
+	// LimitConcurrency bounds the requests in flight per ASGI worker
+	// (uvicorn's --limit-concurrency, granian's --backpressure, gunicorn's
+	// worker_connections with an ASGI worker class); 0 = the runtime's
+	// measured default.
+	LimitConcurrency int
+
 	// Static are the URL prefixes served from directories by Go.
 	Static []StaticMount
 	// StaticAllowDotfiles serves files and directories whose name starts
@@ -291,6 +308,21 @@ type Config struct {
 	workerConnections int    // gunicorn's worker_connections, folded into Threads
 	logLevelName      string // LogLevel as gunicorn names it, for --print-config
 	sslVersion        string // ssl_version as given, for --print-config
+
+	// uvicorn's and granian's options, folded in by finishPeers.
+	host, port          string   // --host, --port ("" = not given)
+	uds                 string   // --uds
+	fd                  int      // --fd
+	proxyHeaders        bool     // --proxy-headers (default) / --no-proxy-headers
+	httpParser          string   // --http h11/httptools, for a notice
+	envFileVars         []string // --env-file's KEY=VALUE pairs, before --env's
+	factory             bool     // --factory: TARGET + "()"
+	sslClientVerify     bool     // granian's --ssl-client-verify: --cert-reqs 2
+	staticRoute         string   // granian's --static-path-route
+	staticMount         string   // granian's --static-path-mount
+	staticExpires       time.Duration
+	interfaceNoLifespan bool   // granian's --interface asginl
+	loopNote            string // why a granian loop name runs auto
 }
 
 // Bind is one address to listen on.
@@ -554,7 +586,7 @@ func ParseStatic(s string) (StaticMount, error) {
 // ParseLogLevel reads debug, info, warning (warn), error or critical.
 func ParseLogLevel(s string) (slog.Level, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "debug":
+	case "debug", "trace": // uvicorn's trace: gowsgi has nothing below debug
 		return slog.LevelDebug, nil
 	case "info":
 		return slog.LevelInfo, nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -110,6 +109,12 @@ func flagSet(l *layer, prefix string) *pflag.FlagSet {
 			if s.name == "proxy-protocol" {
 				fl.NoOptDefVal = "auto"
 			}
+			if s.typ == tBool && strings.HasPrefix(long, "no-") && !strings.HasPrefix(s.name, "no-") {
+				fl.NoOptDefVal = "false" // uvicorn's and granian's --no-X of a setting X
+			}
+			if v, ok := implicitValue[long]; ok {
+				fl.NoOptDefVal = v
+			}
 			if !first || s.usage == "" || s.kind == Noticed || s.kind == Refused {
 				fl.Hidden = true
 			}
@@ -132,7 +137,7 @@ func FlagUsages() string {
 func load(args []string, getenv func(string) string) (*Config, error) {
 	cli := newLayer(srcFlag)
 	fs := flagSet(cli, "")
-	args, err := expandAbbrev(fs, args)
+	args, err := expandAbbrev(fs, optionalValues(args))
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +153,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
 		}
 		efs := flagSet(cmdArgs, "GUNICORN_CMD_ARGS: ")
-		if words, err = expandAbbrev(efs, words); err != nil {
+		if words, err = expandAbbrev(efs, optionalValues(words)); err != nil {
 			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
 		}
 		if err := efs.Parse(words); err != nil {
@@ -160,6 +165,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 	}
 
 	env := newLayer(srcEnv)
+	peerEnv(env, getenv)
 	for _, s := range settings {
 		if s.noEnv {
 			continue
@@ -224,7 +230,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	c.Warnings = append(fileWarnings, c.Warnings...)
-	if err := c.finish(); err != nil {
+	if err := c.finish(getenv); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -232,7 +238,8 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 
 // expandAbbrev spells out abbreviated long options (--work 4 for
 // --workers 4), which gunicorn's argparse accepts when the prefix names one
-// option only.
+// option only. uvicorn's and granian's spellings are never the expansion
+// (peerOnly): adding them changes no gunicorn command line.
 func expandAbbrev(fs *pflag.FlagSet, args []string) ([]string, error) {
 	out := append([]string(nil), args...)
 	for i, a := range out {
@@ -246,7 +253,7 @@ func expandAbbrev(fs *pflag.FlagSet, args []string) ([]string, error) {
 		norm := strings.ReplaceAll(name, "_", "-")
 		var matches []string
 		fs.VisitAll(func(f *pflag.Flag) {
-			if strings.HasPrefix(f.Name, norm) {
+			if strings.HasPrefix(f.Name, norm) && !peerOnly[f.Name] {
 				matches = append(matches, "--"+f.Name)
 			}
 		})
@@ -394,7 +401,16 @@ func isHook(name string) bool {
 
 // finish checks what no single setting can, and folds gunicorn's settings
 // into gowsgi's.
-func (c *Config) finish() error {
+func (c *Config) finish(getenv func(string) string) error {
+	if len(c.envFileVars) > 0 {
+		c.Env = append(append([]string(nil), c.envFileVars...), c.Env...) // --env wins: later values override
+	}
+	if err := c.finishWorkerClass(); err != nil {
+		return err
+	}
+	if err := c.finishPeers(getenv); err != nil {
+		return err
+	}
 	// --no-access-log wins unless --access-log comes from a stronger source
 	// (accesslog = None in a config file, then --access-logfile -).
 	if n, a := c.given["no-access-log"], c.given["access-log"]; c.noAccessLog && (a == nil || n == nil || n.src >= a.src) {
@@ -429,26 +445,6 @@ func (c *Config) finish() error {
 	}
 	if int64(c.MaxFieldBytes) > c.MaxHeaderBytes {
 		c.MaxHeaderBytes = int64(c.MaxFieldBytes) // one such field must fit the section
-	}
-	if c.WorkerClass == "" {
-		c.WorkerClass = "sync"
-	}
-	kind, err := workerClass(c.WorkerClass)
-	if err != nil {
-		return &UsageError{err.Error()}
-	}
-	wc := c.given["worker-connections"]
-	if kind == "green" {
-		th := c.given["threads"]
-		if th == nil || th.src == srcDefault {
-			c.Threads = min(c.workerConnections, 64)
-			c.given["threads"] = &given{src: c.given["worker-class"].src, values: []string{strconv.Itoa(c.Threads)}, origin: "worker class " + c.WorkerClass}
-		}
-		c.Warnings = append(c.Warnings, fmt.Sprintf("worker class %s: running %d threads per worker instead of green threads; "+
-			"gowsgi absorbs slow clients and idle keep-alive connections in Go, so a thread is only busy while the app works on a request",
-			c.WorkerClass, c.Threads))
-	} else if wc != nil {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: used with gevent/eventlet worker classes only; gowsgi bounds client connections server-wide with --max-connections (%d)", wc.origin, c.MaxConnections))
 	}
 	var idle []string
 	for _, h := range c.Hooks.Names {

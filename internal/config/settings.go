@@ -71,6 +71,8 @@ type setting struct {
 	// why is the README note; for Noticed settings, the notice; for
 	// Refused ones, the reason.
 	why string
+	// peer are uvicorn's and granian's spellings (settings_asgi.go).
+	peer *peerNames
 	// noEnv: no GOWSGI_ variable (-h, -v, and settings only a gunicorn
 	// config file can give).
 	noEnv bool
@@ -258,18 +260,20 @@ func init() {
 	row("threads", f("--threads"), "threads", Native, tInt, "1", "threads (request slots) per worker process", "same", a, sh)
 	a, sh = strField(func(c *Config) *string { return &c.WorkerClass })
 	row("worker-class", f("-k", "--worker-class"), "worker_class", Honoured, tString, "sync",
-		"gunicorn worker class: sync and gthread run --threads threads; gevent and eventlet run min(--worker-connections, 64) threads",
-		"`sync`, `gthread`: `--threads` threads per worker. `gevent`, `eventlet`, `tornado`: min(`--worker-connections`, 64) threads unless `--threads` is given, since slow clients cost goroutines, not threads. ASGI (uvicorn) and custom classes: refused (exit 2)",
+		"gunicorn worker class: sync and gthread run --threads threads; gevent and eventlet run min(--worker-connections, 64) threads; asgi and uvicorn's workers serve ASGI",
+		"`sync`, `gthread`: `--threads` threads per worker. `gevent`, `eventlet`, `tornado`, meinheld's: min(`--worker-connections`, 64) threads unless `--threads` is given, since slow clients cost goroutines, not threads. "+
+			"`asgi`, `uvicorn.workers.UvicornWorker` (and `UvicornH11Worker`), `uvicorn_worker.UvicornWorker`: ASGI (`--interface asgi`), a subclass's `CONFIG_KWARGS` honoured. "+
+			"Another class is imported in the workers' Python and runs as the known class it derives from, with a notice; one with no known base is refused (exit 2)",
 		func(c *Config, v string) error {
-			if _, err := workerClass(v); err != nil {
+			if _, err := knownWorkerClass(v); err != nil {
 				return err
 			}
 			c.WorkerClass = v
 			return nil
 		}, sh)
 	row("worker-connections", f("--worker-connections"), "worker_connections", Honoured, tInt, "1000",
-		"with -k gevent/eventlet: sets the thread count (capped at 64)",
-		"with `-k gevent`/`eventlet`: threads = min(N, 64); otherwise a notice (`--max-connections` bounds connections server-wide)",
+		"with -k gevent/eventlet: sets the thread count (capped at 64); with -k asgi/uvicorn: --limit-concurrency",
+		"with `-k gevent`/`eventlet`: threads = min(N, 64); with an ASGI worker class: requests in flight per worker (`--limit-concurrency`); otherwise a notice (`--max-connections` bounds connections server-wide)",
 		func(c *Config, v string) error {
 			n, err := parseCount(v)
 			if err == nil && n < 1 {
@@ -626,6 +630,7 @@ func init() {
 	row("help", f("-h", "--help"), "", Native, tBool, "false", "show this help", "", a, sh).noEnv = true
 
 	gunicornOnly()
+	asgiSettings(row)
 	indexSettings()
 }
 
@@ -755,9 +760,7 @@ func gunicornOnly() {
 	note("forwarder_headers", f("--forwarder-headers"), tList, "gowsgi does not take SCRIPT_NAME or PATH_INFO from proxy headers; use --root-path")
 	note("header_map", f("--header-map"), tString, "gowsgi drops header names containing '_' (gunicorn's header_map = drop); other modes are not offered").asks =
 		func(v string) bool { return v != "" && v != "drop" }
-	note("asgi_loop", f("--asgi-loop"), tString, "ASGI only; gowsgi serves WSGI").asks = func(v string) bool { return v != "" && v != "auto" }
-	note("asgi_lifespan", f("--asgi-lifespan"), tString, "ASGI only; gowsgi serves WSGI").asks = func(v string) bool { return v != "" && v != "auto" }
-	note("asgi_disconnect_grace_period", f("--asgi-disconnect-grace-period"), tInt, "ASGI only; gowsgi serves WSGI")
+	note("asgi_disconnect_grace_period", f("--asgi-disconnect-grace-period"), tInt, "accepted; a client that goes away reaches the app as `http.disconnect` at once")
 	note("http_parser", f("--http-parser"), tString, "gowsgi always uses its own HTTP/1.1 parser (in Go)").asks = func(v string) bool { return v != "" && v != "auto" }
 	refuse("dirty_apps", f("--dirty-app"), tList, "gowsgi has no dirty arbiters; run long tasks in a task queue or a second gowsgi")
 	refuse("dirty_workers", f("--dirty-workers"), tInt, "gowsgi has no dirty arbiters; run long tasks in a task queue or a second gowsgi")
@@ -836,24 +839,4 @@ func lookupID(v string, group bool) (int, error) {
 	}
 	n, _ := strconv.Atoi(u.Uid)
 	return n, nil
-}
-
-// workerClass sorts a gunicorn worker class into what gowsgi does with it:
-// "threads" (sync, gthread: --threads threads), "green" (gevent, eventlet,
-// tornado: a thread count from --worker-connections), or an error.
-func workerClass(v string) (string, error) {
-	k := strings.ToLower(strings.TrimSpace(v))
-	k = strings.TrimPrefix(k, "egg:gunicorn#")
-	switch k {
-	case "sync", "gthread", "gunicorn.workers.sync.syncworker", "gunicorn.workers.gthread.threadworker":
-		return "threads", nil
-	case "gevent", "gevent_wsgi", "gevent_pywsgi", "eventlet", "tornado",
-		"gunicorn.workers.ggevent.geventworker", "gunicorn.workers.ggevent.geventpywsgiworker",
-		"gunicorn.workers.geventlet.eventletworker", "gunicorn.workers.gtornado.tornadoworker":
-		return "green", nil
-	}
-	if strings.Contains(k, "uvicorn") || strings.Contains(k, "asgi") || strings.Contains(k, "hypercorn") || strings.Contains(k, "aiohttp") {
-		return "", fmt.Errorf("worker class %s serves ASGI/asyncio applications; gowsgi serves WSGI (PEP 3333) only: run an ASGI server such as uvicorn for this app", v)
-	}
-	return "", fmt.Errorf("worker class %s is not one gowsgi can stand in for: gowsgi runs its own Python workers (use -k sync or gthread with --threads N); custom worker classes are not loaded", v)
 }
