@@ -834,3 +834,50 @@ func TestASGITLS(t *testing.T) {
 		t.Errorf("a plain connection's scope has a tls extension: %s", body)
 	}
 }
+
+// TestASGIOptions: --lifespan on makes an app that raises on the lifespan
+// scope a boot failure; --lifespan off never sends it; --loop asyncio is
+// honoured; --interface asgi starts workers in the ASGI shape at once;
+// --limit-concurrency bounds the requests in flight (the next one waits).
+func TestASGIOptions(t *testing.T) {
+	p := newProbeState(t)
+	s := startProcessEnv(t, append(p.Env(), "ASGI_NO_LIFESPAN=1"), asgiRaw, "--lifespan", "on")
+	if code := s.Wait(60 * time.Second); code == 0 || code == -1 {
+		t.Fatalf("--lifespan on, app raising on lifespan: exit %d\n%s", code, s.Stderr)
+	}
+	if !strings.Contains(s.Stderr.String(), "this app does not do lifespan") {
+		t.Errorf("the app's exception is not in the log:\n%s", s.Stderr)
+	}
+
+	s2, p2 := startASGI(t, nil, asgiRaw, "--lifespan", "off", "--loop", "asyncio", "--interface", "asgi",
+		"--limit-concurrency", "3", "--log-level", "debug")
+	if p2.Exists("startup") {
+		t.Error("--lifespan off: the startup ran")
+	}
+	for _, want := range []string{"loop=asyncio", "limit_concurrency=3", "interface=asgi"} {
+		if !strings.Contains(s2.Stderr.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, s2.Stderr)
+		}
+	}
+	var held []*pending
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("c%d", i)
+		held = append(held, sendAsync(t, s2.Addr, "GET", "/hold?name="+name))
+		p2.WaitEntered(name)
+	}
+	fourth := sendAsync(t, s2.Addr, "GET", "/hold?name=c3")
+	s2.waitQueued(t, 0, 1, fourth)
+	if p2.Exists("c3.entered") {
+		t.Fatal("a fourth request ran beside three with --limit-concurrency 3")
+	}
+	p2.Release("c0")
+	p2.WaitEntered("c3")
+	for i := 1; i < 4; i++ {
+		p2.Release(fmt.Sprintf("c%d", i))
+	}
+	for i, h := range append(held, fourth) {
+		if r := h.wait(20 * time.Second); r.status != 200 {
+			t.Errorf("request %d: %d %v", i, r.status, r.err)
+		}
+	}
+}

@@ -260,7 +260,7 @@ func run(args []string) int {
 				log.Error("listener failed", "addr", l.Addr().String(), "err", err)
 			}
 		}(l)
-		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "front_procs", procs, "app", cfg.Target, "python", python)
+		log.Info("listening", "url", fe.url(l), "workers", cfg.Workers, "threads", cfg.Threads, "front_procs", procs, "app", cfg.Target, "interface", pool.Interface(), "python", python)
 	}
 	socks.serving()
 	hooks.Serving() // when_ready; --daemon returns

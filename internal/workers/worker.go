@@ -291,7 +291,7 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 			w.asgi = info["interface"] == "asgi"
 			if w.asgi {
 				w.beat.Store(time.Now().UnixNano())
-				if w.pool.asgi.CompareAndSwap(false, true) && w.pool.opts.Interface != "asgi" {
+				if w.pool.asgi.CompareAndSwap(false, true) {
 					w.pool.log.Info("the application is ASGI: workers serve it on an event loop",
 						"app", info["app"], "loop", info["loop"], "limit_concurrency", w.pool.limitConcurrency())
 				}
