@@ -139,7 +139,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gowsgi check: %v\n", err)
 		return ExitNoLoad
 	}
-	rep := Run(Options{Python: py, Target: cfg.Target, Interface: cfg.Interface, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
+	rep := Run(Options{Python: py, Target: cfg.Target, Interface: string(cfg.Interface), Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		RequestTimeout: cfg.Timeout, BootTimeout: cfg.BootTimeout})
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
@@ -173,7 +173,7 @@ func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gowsgi: %v\n", err)
 		return 1
 	}
-	rep := Load(Options{Python: py, Target: cfg.Target, Interface: cfg.Interface, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
+	rep := Load(Options{Python: py, Target: cfg.Target, Interface: string(cfg.Interface), Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
 	if !rep.Loaded {
 		fmt.Fprintf(stderr, "gowsgi: cannot load %s: %s\n", cfg.Target, rep.LoadError)
 		if rep.Suggestion != "" {

@@ -17,7 +17,7 @@ func TestUvicornCommandLine(t *testing.T) {
 	if c.Target != "main:app" || bindSpecs(c.Binds) != "tcp 0.0.0.0:8000" || c.Workers != 4 {
 		t.Errorf("target %q binds %s workers %d", c.Target, bindSpecs(c.Binds), c.Workers)
 	}
-	if strings.Join(c.ForwardedAllowIPs, ",") != "*" || c.RootPath != "/api" || c.Lifespan != "on" || c.LimitConcurrency != 500 {
+	if strings.Join(c.ForwardedAllowIPs.Items(), ",") != "*" || c.RootPath != "/api" || c.Lifespan != "on" || c.LimitConcurrency != 500 {
 		t.Errorf("fwd %v root %q lifespan %q limit %d", c.ForwardedAllowIPs, c.RootPath, c.Lifespan, c.LimitConcurrency)
 	}
 	if c.KeepAlive != 7*time.Second || strings.Join(c.KeyFiles, ",") != "K" || strings.Join(c.CertFiles, ",") != "C" || c.AccessLog.To != OutputOff {
@@ -44,7 +44,7 @@ func TestUvicornCommandLine(t *testing.T) {
 	if c.Target != "main:create_app()" || strings.Join(c.PythonPath, ",") != "src" || c.Interface != "asgi" || c.Loop != "uvloop" {
 		t.Errorf("target %q pythonpath %v interface %q loop %q", c.Target, c.PythonPath, c.Interface, c.Loop)
 	}
-	if c.CertReqs != 1 || c.CACerts != "ca.pem" || len(c.ForwardedAllowIPs) != 0 || c.LogConfigJSON != "log.json" || c.LogConfig != "" {
+	if c.CertReqs != 1 || c.CACerts != "ca.pem" || len(c.ForwardedAllowIPs.Items()) != 0 || c.LogConfigJSON != "log.json" || c.LogConfig != "" {
 		t.Errorf("cert reqs %d ca %q fwd %v log config %q/%q", c.CertReqs, c.CACerts, c.ForwardedAllowIPs, c.LogConfig, c.LogConfigJSON)
 	}
 	// --fd, and --port alone (host 127.0.0.1, as uvicorn's) replacing $PORT's default.
@@ -93,7 +93,7 @@ func TestGranianCommandLine(t *testing.T) {
 	if c.Target != "main:app" || c.Interface != "asgi" || c.Lifespan != "off" || bindSpecs(c.Binds) != "tcp 0.0.0.0:8080" || c.Workers != 2 || c.Threads != 3 {
 		t.Errorf("target %q interface %q lifespan %q binds %s workers %d threads %d", c.Target, c.Interface, c.Lifespan, bindSpecs(c.Binds), c.Workers, c.Threads)
 	}
-	if c.LimitConcurrency != 64 || strings.Join(c.HTTPProtocols, ",") != "h1" || c.RootPath != "/p" || c.CertReqs != 2 || c.CACerts != "ca.pem" {
+	if c.LimitConcurrency != 64 || (len(c.HTTPProtocols) != 1 || c.HTTPProtocols[0] != HTTP1) || c.RootPath != "/p" || c.CertReqs != 2 || c.CACerts != "ca.pem" {
 		t.Errorf("limit %d protocols %v root %q cert reqs %d", c.LimitConcurrency, c.HTTPProtocols, c.RootPath, c.CertReqs)
 	}
 	if len(c.Static) != 1 || c.Static[0].Prefix != "/static" || c.Static[0].Dir != static || c.StaticMaxAge != 86400*time.Second {
@@ -180,7 +180,7 @@ func TestWorkerClassesByName(t *testing.T) {
 			t.Errorf("-k %s: interface %q loop %q limit %d warnings %q", k, c.Interface, c.Loop, c.LimitConcurrency, c.Warnings)
 		}
 	}
-	for k, loop := range map[string]string{"uvicorn.workers.UvicornH11Worker": "asyncio", "uvicorn_worker.UvicornH11Worker": "asyncio", "uvloop": "uvloop"} {
+	for k, loop := range map[string]EventLoop{"uvicorn.workers.UvicornH11Worker": "asyncio", "uvicorn_worker.UvicornH11Worker": "asyncio", "uvloop": "uvloop"} {
 		if c := mustParse(t, []string{"a", "-k", k}, nil); c.Interface != "asgi" || c.Loop != loop {
 			t.Errorf("-k %s: interface %q loop %q", k, c.Interface, c.Loop)
 		}
@@ -270,7 +270,7 @@ func TestWorkerClassProbe(t *testing.T) {
 		t.Errorf("H11 subclass: interface %q loop %q", c.Interface, c.Loop)
 	}
 	c = mustParse(t, args("projworkers.ProxiedWorker", "--forwarded-allow-ips", "10.9.9.9"), map[string]string{"GOWSGI_KEEP_ALIVE": "2"})
-	if c.LimitConcurrency != 50 || c.KeepAlive != 9*time.Second || len(c.ForwardedAllowIPs) != 0 {
+	if c.LimitConcurrency != 50 || c.KeepAlive != 9*time.Second || len(c.ForwardedAllowIPs.Items()) != 0 {
 		t.Errorf("CONFIG_KWARGS: limit %d keep-alive %v fwd %v (proxy_headers False believes no peer)", c.LimitConcurrency, c.KeepAlive, c.ForwardedAllowIPs)
 	}
 	if !containsPrefix(c.Warnings, `worker class projworkers.ProxiedWorker: CONFIG_KWARGS[headers] = [["x-a", "b"]] ignored: it means nothing to gowsgi`) ||
@@ -278,7 +278,7 @@ func TestWorkerClassProbe(t *testing.T) {
 		t.Errorf("notices: %q", c.Warnings)
 	}
 	c = mustParse(t, args("projworkers.ProxiedWorker", "--proxy-headers"), nil) // the flag beats the class
-	if strings.Join(c.ForwardedAllowIPs, ",") != "10.0.0.1,10.0.0.2" {
+	if strings.Join(c.ForwardedAllowIPs.Items(), ",") != "10.0.0.1,10.0.0.2" {
 		t.Errorf("forwarded_allow_ips from the class: %v", c.ForwardedAllowIPs)
 	}
 	for k, want := range map[string]string{
@@ -303,7 +303,7 @@ func TestPeerEnvironment(t *testing.T) {
 	c := mustParse(t, []string{"main:app"}, map[string]string{"UVICORN_HOST": "0.0.0.0", "UVICORN_PORT": "9000", "PORT": "5000",
 		"UVICORN_PROXY_HEADERS": "false", "UVICORN_ACCESS_LOG": "false", "UVICORN_LIFESPAN": "off", "UVICORN_WORKERS": "3",
 		"GRANIAN_BACKPRESSURE": "10", "GRANIAN_WEBSOCKETS": "true", "GOWSGI_WORKERS": "5"})
-	if bindSpecs(c.Binds) != "tcp 0.0.0.0:9000" || len(c.ForwardedAllowIPs) != 0 || c.AccessLog.To != OutputOff || c.Lifespan != "off" {
+	if bindSpecs(c.Binds) != "tcp 0.0.0.0:9000" || len(c.ForwardedAllowIPs.Items()) != 0 || c.AccessLog.To != OutputOff || c.Lifespan != "off" {
 		t.Errorf("binds %s fwd %v access %+v lifespan %q", bindSpecs(c.Binds), c.ForwardedAllowIPs, c.AccessLog, c.Lifespan)
 	}
 	if c.Workers != 5 || c.LimitConcurrency != 10 || !containsPrefix(c.Warnings, "GRANIAN_WEBSOCKETS: accepted; gowsgi does not serve WebSockets yet") {

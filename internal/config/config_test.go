@@ -257,7 +257,7 @@ func TestGunicornCommandLine(t *testing.T) {
 	if c.Chdir != "/tmp" || strings.Join(c.PythonPath, " ") != "a b c" || strings.Join(c.Env, " ") != "A=1 B=2" {
 		t.Errorf("chdir %q pythonpath %v env %v", c.Chdir, c.PythonPath, c.Env)
 	}
-	if !c.Preload || !c.Reload || c.PidFile != "app.pid" || c.Umask != 0o117 || strings.Join(c.ForwardedAllowIPs, " ") != "10.0.0.1 10.0.0.2" {
+	if !c.Preload || !c.Reload || c.PidFile != "app.pid" || c.Umask != 0o117 || strings.Join(c.ForwardedAllowIPs.Items(), " ") != "10.0.0.1 10.0.0.2" {
 		t.Errorf("preload %v reload %v pid %q umask %o fwd %v", c.Preload, c.Reload, c.PidFile, c.Umask, c.ForwardedAllowIPs)
 	}
 	// Both spellings of the field-size limit, and notices, one line each.

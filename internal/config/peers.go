@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gowsgi/gowsgi/internal/proxy"
 	"gopkg.in/yaml.v3"
 )
 
@@ -143,7 +144,7 @@ func (c *Config) finishPeers(getenv func(string) string) error {
 		return err
 	}
 	if !c.proxyHeaders {
-		c.ForwardedAllowIPs = nil
+		c.ForwardedAllowIPs = proxy.NoPeers() // not even a unix-socket peer, as uvicorn
 	}
 	if c.factory && c.Target != "" && !strings.HasSuffix(c.Target, ")") && !strings.HasPrefix(c.Target, "paste:") {
 		if !strings.Contains(c.Target, ":") {
@@ -180,7 +181,7 @@ func (c *Config) finishPeers(getenv func(string) string) error {
 	}
 	if c.interfaceNoLifespan {
 		if l, i := c.given["lifespan"], c.given["interface"]; l == nil || l.src < i.src {
-			c.Lifespan = "off"
+			c.Lifespan = LifespanOff
 		}
 	}
 	if g := c.given["loop"]; g != nil && c.loopNote != "" {

@@ -34,8 +34,8 @@ var implicitValue = map[string]string{"no-ws": "none"}
 // gowsgi's settings, and their options gowsgi has no setting for (each
 // noticed or refused with a reason). It runs once the rest of the table
 // is built, so it can name existing rows.
-func asgiSettings(row rowFunc) {
-	f := func(spellings ...string) []string { return spellings }
+func asgiSettings() {
+	add := func(s *setting) *setting { settings = append(settings, s); return s }
 	find := func(name string) *setting {
 		for _, s := range settings {
 			if s.name == name {
@@ -98,94 +98,122 @@ func asgiSettings(row rowFunc) {
 	notFalse := func(v string) bool { b, err := parseBool(v); return err != nil || !b }
 
 	// --- the interface and the ASGI worker ----------------------------------
-	native(row("interface", f("--interface"), "", Native, tString, "auto",
-		"what the app speaks: auto (ASGI when it is a coroutine function or an object whose __call__ is one, else WSGI), wsgi, asgi (asgi3 and asgi2 too)", "",
-		func(c *Config, v string) error {
-			i, noLifespan, err := parseInterface(v)
-			c.Interface, c.interfaceNoLifespan = i, noLifespan
-			return err
-		}, func(c *Config) any { return c.Interface }))
+	native(add(&setting{
+		name: "interface", flags: []string{"--interface"}, kind: Native, typ: tString, def: "auto",
+		usage: "what the app speaks: auto (ASGI when it is a coroutine function or an object whose __call__ is one, else WSGI), wsgi, asgi (asgi3 and asgi2 too)",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				i, noLifespan, err := parseInterface(v)
+				c.Interface, c.interfaceNoLifespan = AppInterface(i), noLifespan
+				return err
+			},
+			show: func(c *Config) any { return string(c.Interface) },
+		},
+	}))
 	uv("interface", "same: `auto`, `asgi3`, `asgi2` (ASGI 2's double callable is adapted), `wsgi`; gowsgi's `auto` also detects WSGI apps", "--interface")
 	gr("interface", "`asgi`, `wsgi`; `asginl` is `asgi` with `--lifespan off`; `rsgi` is refused (granian's own interface)", "--interface")
 
-	native(row("lifespan", f("--lifespan", "--asgi-lifespan"), "asgi_lifespan", Native, tString, "auto",
-		"ASGI lifespan protocol: auto (an app that raises on it carries on without it), on (startup must succeed), off", "same: auto, on, off",
-		func(c *Config, v string) error {
-			switch v = strings.ToLower(strings.TrimSpace(v)); v {
-			case "auto", "on", "off":
-				c.Lifespan = v
-				return nil
-			}
-			return fmt.Errorf("%q: expected auto, on or off", v)
-		}, func(c *Config) any { return c.Lifespan }))
+	native(add(&setting{
+		name: "lifespan", flags: []string{"--lifespan", "--asgi-lifespan"}, gunicorn: "asgi_lifespan", kind: Native, typ: tString, def: "auto",
+		usage:    "ASGI lifespan protocol: auto (an app that raises on it carries on without it), on (startup must succeed), off",
+		why:      "same: auto, on, off",
+		accessor: enumField(func(c *Config) *LifespanMode { return &c.Lifespan }, "%q: expected auto, on or off", LifespanAuto, LifespanOn, LifespanOff),
+	}))
 	uv("lifespan", "same: auto, on, off", "--lifespan")
 
-	native(row("loop", f("--loop", "--asgi-loop"), "asgi_loop", Native, tString, "auto",
-		"ASGI event loop: auto (uvloop when it imports, else asyncio), asyncio, uvloop", "same: auto, asyncio, uvloop",
-		func(c *Config, v string) error {
-			l, note, err := parseLoop(v)
-			c.Loop = l
-			if note != "" {
-				c.loopNote = note
-			}
-			return err
-		}, func(c *Config) any { return c.Loop }))
+	native(add(&setting{
+		name: "loop", flags: []string{"--loop", "--asgi-loop"}, gunicorn: "asgi_loop", kind: Native, typ: tString, def: "auto",
+		usage: "ASGI event loop: auto (uvloop when it imports, else asyncio), asyncio, uvloop",
+		why:   "same: auto, asyncio, uvloop",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				l, note, err := parseLoop(v)
+				c.Loop = EventLoop(l)
+				if note != "" {
+					c.loopNote = note
+				}
+				return err
+			},
+			show: func(c *Config) any { return string(c.Loop) },
+		},
+	}))
 	uv("loop", "same: auto, asyncio, uvloop (`none` is asyncio)", "--loop")
 	gr("loop", "auto, asyncio, uvloop; `rloop` and `winloop` run `auto`, with a notice", "--loop")
 
-	a, sh := intField(0, func(c *Config) *int { return &c.LimitConcurrency })
-	native(row("limit-concurrency", f("--limit-concurrency", "--backpressure"), "", Native, tInt, "0",
-		"ASGI: requests in flight per worker; more wait in the queue (--max-queue, then 503). 0 = gowsgi's measured default; -k asgi/uvicorn classes take --worker-connections", "",
-		a, sh))
+	native(add(&setting{
+		name: "limit-concurrency", flags: []string{"--limit-concurrency", "--backpressure"}, kind: Native, typ: tInt, def: "0",
+		usage:    "ASGI: requests in flight per worker; more wait in the queue (--max-queue, then 503). 0 = gowsgi's measured default; -k asgi/uvicorn classes take --worker-connections",
+		accessor: intField(0, func(c *Config) *int { return &c.LimitConcurrency }),
+	}))
 	uv("limit-concurrency", "requests in flight per worker process; beyond it requests wait in gowsgi's bounded queue (`--max-queue`, `--queue-timeout`) before a 503, instead of an immediate 503", "--limit-concurrency")
 	gr("limit-concurrency", "same: requests in flight per worker", "--backpressure")
 
 	// --- where to listen ----------------------------------------------------
-	native(row("host", f("--host"), "", Native, tString, "",
-		"uvicorn/granian style: listen on HOST (with --port; default 127.0.0.1); replaces the default --bind", "",
-		func(c *Config, v string) error {
-			if v = strings.Trim(strings.TrimSpace(v), "[]"); v == "" {
-				return fmt.Errorf("empty host")
-			}
-			c.host = v
-			return nil
-		}, func(c *Config) any { return nilIfEmpty(c.host) }))
-	native(row("port", f("--port"), "", Native, tInt, "",
-		"uvicorn/granian style: listen on PORT (with --host; default $PORT, else 8000); replaces the default --bind", "",
-		func(c *Config, v string) error {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil || n < 0 || n > 65535 {
-				return fmt.Errorf("%q is not a port number from 0 to 65535", v)
-			}
-			c.port = strconv.Itoa(n)
-			return nil
-		}, func(c *Config) any {
-			if n, err := strconv.Atoi(c.port); err == nil {
-				return n
-			}
-			return nil
-		}))
-	native(row("uds", f("--uds"), "", Native, tString, "",
-		"uvicorn style: listen on this unix socket (= --bind unix:PATH); wins over --host/--port", "",
-		func(c *Config, v string) error {
-			if v = strings.TrimSpace(v); v == "" {
-				return fmt.Errorf("empty socket path")
-			}
-			c.uds = v
-			return nil
-		}, func(c *Config) any { return nilIfEmpty(c.uds) }))
-	native(row("fd", f("--fd"), "", Native, tInt, "",
-		"uvicorn style: serve the inherited listening socket N (= --bind fd://N); wins over --host/--port", "",
-		func(c *Config, v string) error {
-			n, err := parseCount(v)
-			c.fd = n
-			return err
-		}, func(c *Config) any {
-			if c.given["fd"] == nil {
+	native(add(&setting{
+		name: "host", flags: []string{"--host"}, kind: Native, typ: tString,
+		usage: "uvicorn/granian style: listen on HOST (with --port; default 127.0.0.1); replaces the default --bind",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				if v = strings.Trim(strings.TrimSpace(v), "[]"); v == "" {
+					return fmt.Errorf("empty host")
+				}
+				c.host = v
 				return nil
-			}
-			return c.fd
-		}))
+			},
+			show: func(c *Config) any { return nilIfEmpty(c.host) },
+		},
+	}))
+	native(add(&setting{
+		name: "port", flags: []string{"--port"}, kind: Native, typ: tInt,
+		usage: "uvicorn/granian style: listen on PORT (with --host; default $PORT, else 8000); replaces the default --bind",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				n, err := strconv.Atoi(strings.TrimSpace(v))
+				if err != nil || n < 0 || n > 65535 {
+					return fmt.Errorf("%q is not a port number from 0 to 65535", v)
+				}
+				c.port = strconv.Itoa(n)
+				return nil
+			},
+			show: func(c *Config) any {
+				if n, err := strconv.Atoi(c.port); err == nil {
+					return n
+				}
+				return nil
+			},
+		},
+	}))
+	native(add(&setting{
+		name: "uds", flags: []string{"--uds"}, kind: Native, typ: tString,
+		usage: "uvicorn style: listen on this unix socket (= --bind unix:PATH); wins over --host/--port",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				if v = strings.TrimSpace(v); v == "" {
+					return fmt.Errorf("empty socket path")
+				}
+				c.uds = v
+				return nil
+			},
+			show: func(c *Config) any { return nilIfEmpty(c.uds) },
+		},
+	}))
+	native(add(&setting{
+		name: "fd", flags: []string{"--fd"}, kind: Native, typ: tInt,
+		usage: "uvicorn style: serve the inherited listening socket N (= --bind fd://N); wins over --host/--port",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				n, err := parseCount(v)
+				c.fd = n
+				return err
+			},
+			show: func(c *Config) any {
+				if c.given["fd"] == nil {
+					return nil
+				}
+				return c.fd
+			},
+		},
+	}))
 	sameHost := "same; `--host`/`--port` (and `--uds`, `--fd`) replace the default `--bind`; given with `--bind` in the same place, both are bound"
 	uv("host", sameHost, "--host")
 	uv("port", "same (default `$PORT`, else 8000)", "--port")
@@ -240,83 +268,114 @@ func asgiSettings(row rowFunc) {
 	gr("http2-max-header-list-size", "same", "--http2-max-headers-size")
 
 	// --- uvicorn's and granian's options with a meaning of their own -------
-	native(row("proxy-headers", f("--proxy-headers", "--no-proxy-headers"), "", Native, tBool, "true",
-		"believe X-Forwarded-*/Forwarded headers from --forwarded-allow-ips peers (default); --no-proxy-headers believes no peer", "",
-		func(c *Config, v string) error {
-			b, err := parseBool(v)
-			c.proxyHeaders = b
-			return err
-		}, func(c *Config) any { return c.proxyHeaders }))
+	native(add(&setting{
+		name: "proxy-headers", flags: []string{"--proxy-headers", "--no-proxy-headers"}, kind: Native, typ: tBool, def: "true",
+		usage: "believe X-Forwarded-*/Forwarded headers from --forwarded-allow-ips peers (default); --no-proxy-headers believes no peer",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				b, err := parseBool(v)
+				c.proxyHeaders = b
+				return err
+			},
+			show: func(c *Config) any { return c.proxyHeaders },
+		},
+	}))
 	uv("proxy-headers", "same: forwarding headers are believed from `--forwarded-allow-ips` peers; `--no-proxy-headers` believes no peer's (also for h2c and request IDs)", "--proxy-headers", "--no-proxy-headers")
 
-	native(row("http", f("--http"), "", Native, tString, "auto",
-		"HTTP versions: auto (HTTP/2 by ALPN over TLS, and HTTP/1.1), 1 (HTTP/1.1 only), 2 (HTTP/2 only); uvicorn's h11/httptools are accepted", "",
-		func(c *Config, v string) error {
-			switch v = strings.ToLower(strings.TrimSpace(v)); v {
-			case "auto":
-			case "1":
-				c.HTTPProtocols = []string{"h1"}
-			case "2":
-				c.HTTPProtocols = []string{"h2"}
-			case "h11", "httptools":
-				c.httpParser = v
-			default:
-				return fmt.Errorf("%q: expected auto, 1 or 2 (or uvicorn's h11, httptools)", v)
-			}
-			return nil
-		}, nil))
+	native(add(&setting{
+		name: "http", flags: []string{"--http"}, kind: Native, typ: tString, def: "auto",
+		usage: "HTTP versions: auto (HTTP/2 by ALPN over TLS, and HTTP/1.1), 1 (HTTP/1.1 only), 2 (HTTP/2 only); uvicorn's h11/httptools are accepted",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				switch v = strings.ToLower(strings.TrimSpace(v)); v {
+				case "auto":
+				case "1":
+					c.HTTPProtocols = []Protocol{HTTP1}
+				case "2":
+					c.HTTPProtocols = []Protocol{HTTP2}
+				case "h11", "httptools":
+					c.httpParser = v
+				default:
+					return fmt.Errorf("%q: expected auto, 1 or 2 (or uvicorn's h11, httptools)", v)
+				}
+				return nil
+			},
+		},
+	}))
 	uv("http", "accepted: `h11` and `httptools` name uvicorn's parsers; gowsgi parses HTTP in Go (a notice says so)", "--http")
 	gr("http", "`auto` (HTTP/2 by ALPN, and HTTP/1.1), `1` (`--http-protocols h1`), `2` (`--http-protocols h2`)", "--http")
 
-	native(row("env-file", f("--env-file", "--env-files"), "", Native, tList, "",
-		"read KEY=VALUE lines (a .env file) into the workers' environment; --env wins (repeatable)", "",
-		func(c *Config, v string) error {
-			kv, err := readEnvFile(v)
-			c.envFileVars = append(c.envFileVars, kv...)
-			return err
-		}, nil))
+	native(add(&setting{
+		name: "env-file", flags: []string{"--env-file", "--env-files"}, kind: Native, typ: tList,
+		usage: "read KEY=VALUE lines (a .env file) into the workers' environment; --env wins (repeatable)",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				kv, err := readEnvFile(v)
+				c.envFileVars = append(c.envFileVars, kv...)
+				return err
+			},
+		},
+	}))
 	uv("env-file", "same: the `.env` file's variables reach the app (workers' environment); `--env` wins", "--env-file")
 	gr("env-file", "same: the files' variables reach the app (workers' environment); `--env` wins", "--env-files")
 
-	a, sh = boolField(func(c *Config) *bool { return &c.factory })
-	native(row("factory", f("--factory", "--no-factory"), "", Native, tBool, "false",
-		"TARGET names a factory: it is called once per worker (as TARGET with ())", "", a, sh))
+	native(add(&setting{
+		name: "factory", flags: []string{"--factory", "--no-factory"}, kind: Native, typ: tBool, def: "false",
+		usage:    "TARGET names a factory: it is called once per worker (as TARGET with ())",
+		accessor: boolField(func(c *Config) *bool { return &c.factory }),
+	}))
 	uv("factory", "same: `main:create_app` is called once per worker (gowsgi also reads `main:create_app()`)", "--factory")
 	gr("factory", "same: the target is called once per worker (gowsgi also reads `main:create_app()`)", "--factory", "--no-factory")
 
-	a, sh = boolField(func(c *Config) *bool { return &c.sslClientVerify })
-	native(row("ssl-client-verify", f("--ssl-client-verify", "--no-ssl-client-verify"), "", Native, tBool, "false",
-		"require a client certificate that chains to --ca-certs (= --cert-reqs 2)", "", a, sh))
+	native(add(&setting{
+		name: "ssl-client-verify", flags: []string{"--ssl-client-verify", "--no-ssl-client-verify"}, kind: Native, typ: tBool, def: "false",
+		usage:    "require a client certificate that chains to --ca-certs (= --cert-reqs 2)",
+		accessor: boolField(func(c *Config) *bool { return &c.sslClientVerify }),
+	}))
 	gr("ssl-client-verify", "same: client certificates are required", "--ssl-client-verify", "--no-ssl-client-verify")
 	find("ssl-client-verify").peer.as = "--cert-reqs 2"
 
-	native(row("http1-header-read-timeout", f("--http1-header-read-timeout"), "", Native, tInt, "",
-		"granian's --header-timeout, in milliseconds", "",
-		func(c *Config, v string) error {
-			n, err := parseCount(v)
-			c.HeaderTimeout = time.Duration(n) * time.Millisecond
-			if err == nil && n == 0 {
-				err = fmt.Errorf("must be at least 1")
-			}
-			return err
-		}, nil)).usage = "" // spelled for granian only; --header-timeout is gowsgi's
+	native(add(&setting{
+		name: "http1-header-read-timeout", flags: []string{"--http1-header-read-timeout"}, kind: Native, typ: tInt,
+		usage: "granian's --header-timeout, in milliseconds",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				n, err := parseCount(v)
+				c.HeaderTimeout = time.Duration(n) * time.Millisecond
+				if err == nil && n == 0 {
+					err = fmt.Errorf("must be at least 1")
+				}
+				return err
+			},
+		},
+	})).usage = "" // spelled for granian only; --header-timeout is gowsgi's
 	gr("http1-header-read-timeout", "same (milliseconds)", "--http1-header-read-timeout")
 	find("http1-header-read-timeout").peer.as = "--header-timeout"
 
-	_, sh = strField(func(c *Config) *string { return &c.staticRoute })
-	native(row("static-path-route", f("--static-path-route"), "", Native, tString, "/static", "", "",
-		func(c *Config, v string) error {
-			if !strings.HasPrefix(v, "/") {
-				return fmt.Errorf("%q must start with /", v)
-			}
-			c.staticRoute = v
-			return nil
-		}, sh))
-	_, sh = strField(func(c *Config) *string { return &c.staticMount })
-	native(row("static-path-mount", f("--static-path-mount"), "", Native, tString, "", "", "",
-		func(c *Config, v string) error { c.staticMount = v; return nil }, sh))
-	a, sh = durField(func(c *Config) *time.Duration { return &c.staticExpires })
-	native(row("static-path-expires", f("--static-path-expires"), "", Native, tString, "86400", "", "", a, sh))
+	native(add(&setting{
+		name: "static-path-route", flags: []string{"--static-path-route"}, kind: Native, typ: tString, def: "/static",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				if !strings.HasPrefix(v, "/") {
+					return fmt.Errorf("%q must start with /", v)
+				}
+				c.staticRoute = v
+				return nil
+			},
+			show: strField(func(c *Config) *string { return &c.staticRoute }).show,
+		},
+	}))
+	native(add(&setting{
+		name: "static-path-mount", flags: []string{"--static-path-mount"}, kind: Native, typ: tString,
+		accessor: accessor{
+			apply: func(c *Config, v string) error { c.staticMount = v; return nil },
+			show:  strField(func(c *Config) *string { return &c.staticMount }).show,
+		},
+	}))
+	native(add(&setting{
+		name: "static-path-expires", flags: []string{"--static-path-expires"}, kind: Native, typ: tString, def: "86400",
+		accessor: durField(func(c *Config) *time.Duration { return &c.staticExpires }),
+	}))
 	gr("static-path-mount", "the files are served by Go", "--static-path-mount")
 	gr("static-path-route", "the ROUTE (default `/static`)", "--static-path-route")
 	gr("static-path-expires", "for the `--static-path-mount` files (default 86400 seconds)", "--static-path-expires")
