@@ -881,3 +881,58 @@ func TestASGIOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestASGIScaleDownDrains: SIGTTOU retires a worker (the lowest-numbered)
+// only once its request in flight has finished, then runs its lifespan
+// shutdown; with --limit-concurrency 1 each worker holds one request, and
+// past both, with --max-queue 1, one waits and the next gets 503
+// (uvicorn's test_max_concurrency, with gowsgi's queue in between).
+func TestASGIScaleDownDrains(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw, "--workers", "2", "--limit-concurrency", "1", "--max-queue", "1")
+	a := sendAsync(t, s.Addr, "GET", "/hold?name=a")
+	p.WaitEntered("a")
+	b := sendAsync(t, s.Addr, "GET", "/hold?name=b")
+	p.WaitEntered("b")
+	pidA, _ := os.ReadFile(p.Path("a.entered"))
+	pidB, _ := os.ReadFile(p.Path("b.entered"))
+	if string(pidA) == string(pidB) {
+		t.Fatalf("two requests on one worker with --limit-concurrency 1 (pid %s)", pidA)
+	}
+	queued := sendAsync(t, s.Addr, "GET", "/stream?n=1")
+	s.waitRead(t, queued)
+	if resp, _ := get(t, s, "GET", "/stream?n=1", nil); resp.StatusCode != 503 {
+		t.Errorf("past the slots and the queue: %d, want 503", resp.StatusCode)
+	}
+	p.Release("a") // the queued request runs where a was
+	if r := queued.wait(20 * time.Second); r.status != 200 {
+		t.Fatalf("the queued request: %d %v", r.status, r.err)
+	}
+
+	held := sendAsync(t, s.Addr, "GET", "/hold?name=c")
+	p.WaitEntered("c")
+	s.Signal(syscall.SIGTTOU)
+	s.WaitLog(t, "removing a worker", 1, 10*time.Second)
+	for _, h := range []struct {
+		name string
+		pend *pending
+	}{{"b", b}, {"c", held}} {
+		pid, _ := os.ReadFile(p.Path(h.name + ".entered"))
+		if p.Exists("shutdown." + string(pid)) {
+			t.Fatalf("worker %s shut down with request %s in flight", pid, h.name)
+		}
+		p.Release(h.name)
+		if r := h.pend.wait(20 * time.Second); r.status != 200 {
+			t.Errorf("request %s during scale-down: %d %v", h.name, r.status, r.err)
+		}
+	}
+	if r := a.wait(20 * time.Second); r.status != 200 {
+		t.Errorf("request a: %d %v", r.status, r.err)
+	}
+	s.WaitLog(t, "worker retired", 1, 30*time.Second)
+	if !waitFor(20*time.Second, func() bool {
+		m, _ := filepath.Glob(p.Path("shutdown.*"))
+		return len(m) == 1
+	}) {
+		t.Fatalf("the retired worker did not run its lifespan shutdown\n%s", s.Stderr)
+	}
+}
