@@ -37,6 +37,7 @@ type Worker struct {
 	files    []string     // the app's own source files, as the worker reported them
 	template *template    // with --preload, the template it was forked from
 	asgi     bool         // serves an ASGI app on one event loop (set before it serves)
+	booted   atomic.Bool  // awaitReady has returned (see closeWhenExited)
 	beat     atomic.Int64 // ASGI: when its last heartbeat came (unix ns)
 
 	// Data-plane state, read on every dispatch.
@@ -242,6 +243,7 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 // BootFailed with the reason the app could not be loaded. An ASGI worker
 // may first ask for more slots (Grow). Cancelling ctx abandons the boot.
 func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
+	defer w.booted.Store(true)
 	w.control.SetReadDeadline(time.Now().Add(timeout))
 	defer w.control.SetReadDeadline(time.Time{})
 	stop := context.AfterFunc(ctx, func() { w.control.SetReadDeadline(time.Now()) })
@@ -420,15 +422,21 @@ func (w *Worker) dumpStacks() {
 }
 
 // closeWhenExited releases gowsgi's ends of the worker's sockets once the
-// process has ended. The control socket closes at once. The slot sockets
-// close a while later: what the worker wrote just before it exited is
-// still in them, and a reader that gets to it first sees the data and then
-// end-of-stream, as a dead peer gives (closing our end at the exit instead
-// lost a response head a worker had sent as it died).
+// process has ended. The control socket closes at once, unless the worker
+// was still booting. The slot sockets close a while later: what the worker
+// wrote just before it exited is still in them, and a reader that gets to
+// it first sees the data and then end-of-stream, as a dead peer gives
+// (closing our end at the exit instead lost a response head a worker had
+// sent as it died). So does the control socket of a booting worker: its
+// BootFailed frame (an ASGI lifespan startup that failed, say) is often
+// read after the exit.
 func (w *Worker) closeWhenExited() {
 	<-w.Exited()
-	w.control.Close()
+	if w.booted.Load() {
+		w.control.Close()
+	}
 	time.AfterFunc(slotLinger, func() {
+		w.control.Close()
 		for _, s := range w.slots {
 			s.conn.Close()
 		}
