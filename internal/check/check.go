@@ -8,8 +8,8 @@
 //
 // The Python side is pyshim.CheckSource: the worker's modules and check.py,
 // which loads the application with the worker's own code. It reaches the
-// interpreter on a pipe (fd 3), run by pyshim.Loader; check.py answers
-// with JSON lines on stdout, while anything the application prints goes to
+// interpreter on a pipe (fd 3), run by pyshim.Loader; check.py answers with
+// JSON lines on stdout, while anything the application prints goes to
 // stderr.
 //
 // Exit codes: 0 clean, 1 violations (or the application failed a request),

@@ -5,8 +5,9 @@ the lifespan protocol and the same requests, checking every message it sends.
 Run by ``gowsgi check`` (internal/check) as the last module of a shim
 bundle that holds the worker's (see internal/pyshim/pyshim.go), so the
 application is loaded by worker.py's own load_app; argv[1] is the worker's
-JSON config (target, chdir, pythonpath) plus "request_timeout" and
-"load_only" (load the application, send it no request). Results go to the process's original stdout as JSON lines:
+JSON config (target, chdir, pythonpath) plus "request_timeout", "interface"
+and "load_only" (load the application, send it no request). Results go to
+the process's original stdout as JSON lines:
 
     {"event": "load", ...}        the callable found, or why none was
     {"event": "begin", ...}       a request is about to run (so a hang can be named)
@@ -913,13 +914,14 @@ def main():
     emit(event='load', ok=True, callable=desc, type=kind, defined_at=where, interface=interface or 'WSGI', **info)
 
     timeout = float(cfg.get('request_timeout') or 0)
-    requests = [] if cfg.get('load_only') else REQUESTS
-    if app3 is not None:
-        if requests:
-            run_asgi(app3, timeout)
+    if cfg.get('load_only'):
         emit(event='done')
         return
-    for label, method, target, ctype, parts in requests:
+    if app3 is not None:
+        run_asgi(app3, timeout)
+        emit(event='done')
+        return
+    for label, method, target, ctype, parts in REQUESTS:
         emit(event='begin', request=label)
         if timeout > 0:
             # A request that hangs: show where, then exit.
