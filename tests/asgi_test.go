@@ -936,3 +936,65 @@ func TestASGIScaleDownDrains(t *testing.T) {
 		t.Fatalf("the retired worker did not run its lifespan shutdown\n%s", s.Stderr)
 	}
 }
+
+// TestASGIDifferentialUvicorn: the Starlette/FastAPI app answers the same
+// requests alike under gowsgi and under Debian's uvicorn: status, body and
+// content type.
+func TestASGIDifferentialUvicorn(t *testing.T) {
+	py := debianPython(t, "starlette", "fastapi", "uvicorn")
+	s, p := startASGI(t, []string{"NO_LIFESPAN_STATE=1"}, asgiStarlette, "--python", py)
+	port := freePort(t)
+	uv := exec.Command(py, "-m", "uvicorn", "--app-dir", filepath.Join(repoRoot, "tests/testdata/apps"),
+		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--no-access-log", "asgi_starlette:app")
+	uv.Env = append(os.Environ(), append(p.Env(), "NO_LIFESPAN_STATE=1")...)
+	var uvErr syncBuffer
+	uv.Stderr = &uvErr
+	if err := uv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uv.Process.Kill(); uv.Wait() })
+	uvAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	if !waitFor(30*time.Second, func() bool {
+		c, err := net.Dial("tcp", uvAddr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("uvicorn did not start:\n%s", uvErr.String())
+	}
+	type req struct{ method, path, ctype, body string }
+	for _, r := range []req{
+		{"GET", "/", "", ""},
+		{"GET", "/api/items/5?q=x", "", ""},
+		{"GET", "/api/items/abc", "", ""},
+		{"GET", "/api/nowhere", "", ""},
+		{"POST", "/api/items", "application/json", `{"name":"pen","price":2.5}`},
+		{"POST", "/api/items", "application/json", `{"name":`},
+		{"GET", "/stream", "", ""},
+		{"HEAD", "/", "", ""},
+		{"POST", "/upload", "application/octet-stream", strings.Repeat("u", 300000)},
+		{"PUT", "/upload", "", ""},
+	} {
+		var got [2]string
+		for i, addr := range []string{s.Addr, uvAddr} {
+			hr, err := http.NewRequest(r.method, "http://"+addr+r.path, strings.NewReader(r.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ctype != "" {
+				hr.Header.Set("Content-Type", r.ctype)
+			}
+			resp, err := client().Do(hr)
+			if err != nil {
+				t.Fatalf("%s %s: %v", r.method, r.path, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got[i] = fmt.Sprintf("%d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+		if got[0] != got[1] {
+			t.Errorf("%s %s:\n gowsgi  %s\n uvicorn %s", r.method, r.path, got[0], got[1])
+		}
+	}
+}
