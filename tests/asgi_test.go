@@ -999,14 +999,23 @@ func TestASGIDifferentialUvicorn(t *testing.T) {
 	}
 }
 
-// TestASGIDisconnectBeforeResponse: a client whose connection is reset
-// while the app has not answered yet is http.disconnect in receive() at
-// once (the front's cancellation), and the worker serves on. (A bare FIN
-// may be a half-close, after which the client still reads: the front
-// cancels only requests that have not started for it.)
+// TestASGIDisconnectBeforeResponse: a client that closes (FIN) or resets
+// its connection while the app has not answered yet is http.disconnect in
+// receive() at once, and the worker serves on.
 func TestASGIDisconnectBeforeResponse(t *testing.T) {
 	s, p := startASGI(t, nil, asgiRaw)
 	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /wait-disconnect HTTP/1.1\r\nHost: x\r\n\r\n")
+	p.WaitFile("wait-disconnect.entered", 15*time.Second)
+	c.Close()
+	p.WaitFile("wait-disconnect.http.disconnect", 15*time.Second)
+	os.Remove(p.Path("wait-disconnect.entered"))
+	os.Remove(p.Path("wait-disconnect.http.disconnect"))
+
+	c, err = net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
