@@ -63,7 +63,7 @@ func (h *httpFront) Start(s *Server) error {
 			}
 		}(l)
 		s.log.Info("listening", "url", s.front.url(l), "workers", cfg.Workers, "threads", cfg.Threads,
-			"front_procs", s.procs, "app", cfg.Target, "python", s.pool.python)
+			"front_procs", s.procs, "app", cfg.Target, "interface", s.pool.p.Interface(), "python", s.pool.python)
 	}
 	return nil
 }

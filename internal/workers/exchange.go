@@ -173,7 +173,31 @@ func (p *Pool) Send(ctx context.Context, req *Request) (*Exchange, error) {
 	} else if ctx.Done() != nil {
 		x.stopWait = context.AfterFunc(ctx, x.cancel)
 	}
+	if t.slot.worker.asgi && req.Finished != nil {
+		x.cancelOnFinish()
+	}
 	return x, nil
+}
+
+// cancelOnFinish makes a client that stopped sending (its FIN) cancel an
+// ASGI request, as uvicorn and the ASGI spec see it: the app's receive()
+// says http.disconnect at once, so a long poll or a stream learns that its
+// client left without waiting for its next write. (A WSGI request runs on:
+// a half-closed client may still read its answer.)
+func (x *Exchange) cancelOnFinish() {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-x.req.Finished:
+			x.cancel()
+		case <-done:
+		}
+	}()
+	stop := x.stopWait
+	x.stopWait = func() bool {
+		close(done)
+		return stop == nil || stop()
+	}
 }
 
 // EndNotifier is a context that runs a function when it ends more cheaply
@@ -385,10 +409,12 @@ func (x *Exchange) drop(h wire.Header, p []byte) {
 }
 
 // read reads the next frame of this request's response, bounded by
-// --timeout.
+// --timeout for WSGI. An ASGI response may take as long as it likes (SSE,
+// long polls): there --timeout watches the worker's event loop instead
+// (see watchHeartbeat).
 func (x *Exchange) read() (wire.Header, []byte, error) {
 	s := x.t.slot
-	if d := x.p.opts.Timeout; d > 0 && !s.complete() {
+	if d := x.p.opts.Timeout; d > 0 && !s.worker.asgi && !s.complete() {
 		s.conn.SetReadDeadline(time.Now().Add(d))
 	}
 	h, p, err := s.readFrame()
