@@ -57,15 +57,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hw := &h2Writer{w: w, rc: rc, isHead: r.Method == "HEAD", writeTimeout: h.WriteTimeout}
-	rq := &request{Request: hr, proto: "HTTP/2.0"}
+	rq := &request{Request: hr, proto: "HTTP/2.0", ctx: r.Context()}
 	if refuse != 0 {
 		h.plain(hw, rq, refuse, http.StatusText(refuse), nil)
 		return
 	}
 	h.serve(hw, rq)
-	if hw.aborted {
+	if hw.aborted && r.Context().Err() == nil {
 		// Resets the stream (RST_STREAM): the client sees the response
-		// cut short, as an HTTP/1.1 client sees the connection close.
+		// cut short, as an HTTP/1.1 client sees the connection close. A
+		// stream the client reset (its context ended) is gone already.
 		panic(http.ErrAbortHandler)
 	}
 }

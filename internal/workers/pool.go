@@ -8,7 +8,10 @@
 // request whose slot turns slow is given back by the worker, unstarted, and
 // sent elsewhere; so are requests queued behind one whose worker died. The
 // response is read off the slot as fast as the worker produces it, so the
-// slot is free again while a slow client is still reading.
+// slot is free again while a slow client is still reading. A request
+// carries its client's context: when the client goes away the request
+// leaves the queue, or is dropped unstarted by its worker, or is stopped
+// (see Pool.Send).
 //
 // The control plane is one supervisor goroutine (supervisor.go) that owns
 // the set of workers and reacts to events: worker ready, exited, timed out,
@@ -22,10 +25,13 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
@@ -41,12 +47,13 @@ type Options struct {
 	Threads    int      // slots per process
 	Preload    bool     // import the app once in a template process and fork workers from it
 
-	// Interface is what the app speaks: "auto" (detect it when loaded),
-	// "wsgi" or "asgi". Lifespan is the ASGI lifespan protocol: "auto",
-	// "on" or "off". Loop is an ASGI worker's event loop: "auto" (uvloop
-	// when it imports), "asyncio" or "uvloop". LimitConcurrency bounds the
-	// requests in flight per ASGI worker; 0 = the runtime's measured
-	// default. Read by the ASGI runtime; WSGI workers ignore them.
+	// Interface is the application's interface: "auto" (or empty: the
+	// first worker's import tells, see Pool.Interface), "wsgi" or "asgi".
+	// Lifespan ("auto", "on", "off") and Loop ("auto", "asyncio",
+	// "uvloop") apply to ASGI workers, each of which serves up to
+	// LimitConcurrency requests at once on one event loop (0 =
+	// DefaultLimitConcurrency). For them --timeout (Timeout) means an
+	// event loop blocked that long, never a slow response.
 	Interface        string
 	Lifespan         string
 	Loop             string
@@ -141,6 +148,73 @@ type Pool struct {
 	preload  preloader // --preload: the template processes (template.go)
 	nextID   atomic.Int64
 	spawnFn  func(ctx context.Context, id int) (*Worker, error) // tests only
+
+	asgi    atomic.Bool // a worker reported an ASGI application
+	fdSlots int         // the most slots per ASGI worker the descriptor limit allows
+}
+
+// DefaultLimitConcurrency is the requests in flight an ASGI worker serves
+// at once when Options.LimitConcurrency is 0 (gunicorn's worker_connections
+// default): each is a slot (a socket pair) of the worker, and requests
+// beyond it wait in the pool's queue. Measured with a 10 ms asyncio.sleep
+// app at 1,000 connections on one worker, 100 slots capped throughput
+// (100 requests per 10 ms) while 250 and 1,000 ran the loop at its limit;
+// and every open SSE stream or long poll holds a slot for its lifetime, so
+// the default leaves room for many. A slot costs a descriptor on each side
+// and socket memory only while data is in flight.
+const DefaultLimitConcurrency = 1000
+
+// limitConcurrency is the number of slots of an ASGI worker: the option,
+// or the default, within what the descriptor limit allows (see New).
+func (p *Pool) limitConcurrency() int {
+	n := p.opts.LimitConcurrency
+	if n <= 0 {
+		n = DefaultLimitConcurrency
+	}
+	if p.fdSlots > 0 {
+		n = min(n, p.fdSlots)
+	}
+	return min(n, maxASGISlots)
+}
+
+// maxASGISlots bounds an ASGI worker's slots.
+const maxASGISlots = 4096
+
+// fdSlotsFor is the most slots per worker that the descriptor limit
+// leaves room for: gowsgi holds one descriptor per slot, and keeps half
+// its limit for client connections, files and the rest.
+func fdSlotsFor(workers int) int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur > 1<<30 {
+		return maxASGISlots
+	}
+	return max(int(rl.Cur/2)/max(workers, 1), 8)
+}
+
+// ASGI reports whether the application is an ASGI one: --interface asgi,
+// or a worker found one when it imported the app (interface auto). It is
+// known before the first request is served.
+func (p *Pool) ASGI() bool {
+	return p.opts.Interface == "asgi" || p.asgi.Load()
+}
+
+// Interface names the application's interface, "asgi" or "wsgi"; with
+// --interface auto it is "wsgi" until a worker has loaded the app.
+func (p *Pool) Interface() string {
+	if p.ASGI() {
+		return "asgi"
+	}
+	return "wsgi"
+}
+
+// slotCount is how many slots a worker started by exec gets: the app's
+// known interface decides; with auto, before any worker loaded the app,
+// WSGI's shape, and an ASGI worker asks for the rest (Worker.grow).
+func (p *Pool) slotCount() int {
+	if p.opts.Interface != "wsgi" && p.ASGI() {
+		return p.limitConcurrency()
+	}
+	return p.opts.Threads
 }
 
 // pushIdle makes s available to the next request: it is marked idle and,
@@ -155,8 +229,13 @@ func (p *Pool) pushIdle(s *Slot) {
 	}
 }
 
-// maxSlots bounds the idle channel; far above any sane workers×threads.
-const maxSlots = 1 << 14
+// maxSlots bounds the idle channel; far above any sane workers×threads,
+// or workers×--limit-concurrency for ASGI (131 workers of 1,000 slots).
+const maxSlots = 1 << 17
+
+// maxPipelined bounds the channel of slots with pipeline room (WSGI slots
+// only).
+const maxPipelined = 1 << 14
 
 // New returns a pool; Start launches its workers.
 func New(o Options) *Pool {
@@ -178,18 +257,24 @@ func New(o Options) *Pool {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Pool{
+	p := &Pool{
 		opts:     o,
 		log:      o.Log,
 		debug:    o.Log.Enabled(context.Background(), slog.LevelDebug),
 		idle:     make(chan *Slot, maxSlots),
-		roomy:    make(chan *Slot, maxSlots),
+		roomy:    make(chan *Slot, maxPipelined),
 		stopping: make(chan struct{}),
 		resp:     newRespStore(&o),
 		events:   make(chan event, 64),
 		loopDone: make(chan struct{}),
 		fatal:    make(chan error, 1),
 	}
+	p.fdSlots = fdSlotsFor(o.Workers)
+	if o.LimitConcurrency > p.fdSlots {
+		o.Log.Warn("--limit-concurrency lowered to what the open-files limit allows for ASGI workers",
+			"limit_concurrency", p.fdSlots, "asked", o.LimitConcurrency, "workers", o.Workers)
+	}
+	return p
 }
 
 // Fatal delivers an error when the pool cannot go on: every worker keeps
@@ -284,7 +369,14 @@ func (p *Pool) offerRoom(s *Slot) {
 // ago on a slot with fewer than PipelineDepth requests: a worker answering
 // fast then reads several requests per wake-up. Otherwise the request
 // waits in the bounded queue for an idle slot.
-func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) (*ticket, error) {
+//
+// A request whose ctx has ended is not dispatched; one that waits in the
+// queue leaves it (freeing its place) when ctx ends or finished closes:
+// ErrCanceled.
+func (p *Pool) dispatch(ctx context.Context, finished <-chan struct{}, frame, body []byte, file *os.File, avoid, prefer *Slot) (*ticket, error) {
+	if ctx.Err() != nil {
+		return nil, ErrCanceled
+	}
 	if prefer != nil && prefer.worker.pool == p && p.waiting.Load() == 0 && prefer.claimIdle() {
 		if t, err, ok := p.issueOn(prefer, frame, body, file, false); ok {
 			p.sentAtOnce(avoid, err)
@@ -338,6 +430,7 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) 
 	if p.opts.Observer != nil && avoid == nil {
 		queued = time.Now()
 	}
+	gone := ctx.Done()
 	for {
 		select {
 		case s := <-p.idle:
@@ -358,6 +451,16 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) 
 		case <-timeout:
 			p.refused.Add(1)
 			return nil, ErrQueueTimeout
+		case <-finished:
+			if p.debug {
+				p.log.Debug("request canceled while queued: the client went away")
+			}
+			return nil, ErrCanceled
+		case <-gone:
+			if p.debug {
+				p.log.Debug("request canceled while queued: the client went away")
+			}
+			return nil, ErrCanceled
 		case <-p.stopping:
 			return nil, ErrStopped
 		}
@@ -452,7 +555,7 @@ func (p *Pool) release(t *ticket, served bool) {
 	}
 	if served {
 		if n := w.served.Add(1); w.maxRequests > 0 && n >= w.maxRequests && w.recycleSent.CompareAndSwap(false, true) {
-			p.post(evRecycle{w, "served " + itoa(n) + " requests (--max-requests)"})
+			p.post(evRecycle{w, "served " + strconv.FormatInt(n, 10) + " requests (--max-requests)"})
 		}
 	}
 	if w.retiring.Load() {
@@ -502,17 +605,3 @@ func (p *Pool) Refused() int64 { return p.refused.Load() }
 
 // Waiting returns the number of requests queued for a slot.
 func (p *Pool) Waiting() int { return int(p.waiting.Load()) }
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
-}

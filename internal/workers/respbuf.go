@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Budget bounds a quantity shared by many requests together: bytes held in
@@ -306,7 +304,7 @@ func (a *spoolArena) release(off, size int64) {
 	if a.live > 0 {
 		// Where punching holes is not supported, the space comes back
 		// when nothing is in use.
-		unix.Fallocate(int(a.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, size)
+		punchHole(int(a.f.Fd()), off, size)
 		return
 	}
 	// Nothing in use: the file goes, its space and descriptor with it.

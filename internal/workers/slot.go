@@ -110,14 +110,17 @@ type ticket struct {
 	turn    bool          // its turn to read has begun: it can no longer be revoked (guarded by slot.mu)
 	stuck   bool          // ran past --timeout (guarded by slot.mu)
 	size    int           // bytes of its request frame and inline body
+	since   int64         // pipelined tickets: when it was queued on the slot (unix ns)
 }
 
 // fast reports whether s has been answering quickly enough for a request
 // to queue behind the one it is on: its recent responses took less than
 // pipelineMaxAge on average, and the current one began less than that ago.
-// A slow app (a 10 ms sleep, a slow query) is never pipelined.
+// A slow app (a 10 ms sleep, a slow query) is never pipelined, nor is an
+// ASGI worker's slot: a long response (SSE, a long poll) is normal there,
+// and the worker has a slot for each request it serves at once.
 func (s *Slot) fast(now int64) bool {
-	return !s.noPipe.Load() && s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
+	return !s.worker.asgi && !s.noPipe.Load() && s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
 }
 
 // served records how long the response that just ended took.
@@ -143,6 +146,7 @@ func (s *Slot) issue(frame, body []byte, file *os.File, pipelined bool) (*ticket
 	}
 	if pipelined {
 		t.revoked = make(chan struct{})
+		t.since = time.Now().UnixNano()
 		s.armWatchLocked(revokeAfter)
 	}
 	s.queue = append(s.queue, t)
@@ -397,8 +401,12 @@ func (s *Slot) watchTurn() {
 	s.mu.Unlock()
 	// Only when another slot could serve them sooner: with every other
 	// slot busy too (or none), a request given back would only wait in the
-	// queue, behind newer ones, for a slot to free.
-	if behind.revoked != nil && s.worker.pool.otherSlotIdle(s) {
+	// queue, behind newer ones, for a slot to free. Unless it has waited
+	// here as long as --queue-timeout allows a queued request to wait: then
+	// it goes back to the pool's queue, whose timeout answers 503, rather
+	// than wait on for a request that turned slow (a request that was
+	// pipelined waits at most about twice --queue-timeout in all).
+	if behind.revoked != nil && (s.worker.pool.otherSlotIdle(s) || s.waitedTooLong(behind)) {
 		s.requestRevoke(behind)
 	}
 	s.mu.Lock()
@@ -406,6 +414,13 @@ func (s *Slot) watchTurn() {
 		s.armWatchLocked(revokeAfter) // the answer, or the next turn, comes first
 	}
 	s.mu.Unlock()
+}
+
+// waitedTooLong reports whether the pipelined ticket t has waited on s for
+// --queue-timeout.
+func (s *Slot) waitedTooLong(t *ticket) bool {
+	qt := s.worker.pool.opts.QueueTimeout
+	return qt > 0 && time.Duration(time.Now().UnixNano()-t.since) >= qt
 }
 
 // claimTurn starts t's turn once the tickets before it are done: from now
@@ -423,7 +438,14 @@ func (s *Slot) claimTurn(t *ticket) error {
 		if s.revoking == 0 || seqBefore(t.id, s.revoking) {
 			t.turn = true
 			s.mu.Unlock()
-			s.turnAt.Store(time.Now().UnixNano())
+			// A ticket that was first on an idle slot began when it was
+			// issued (issue stamped it): stamping it again when its reader
+			// gets round to it, later on a busy machine, would make a
+			// request that has run a while look young, and let others be
+			// pipelined behind it (Slot.fast).
+			if t.prev != nil {
+				s.turnAt.Store(time.Now().UnixNano())
+			}
 			return nil
 		}
 		wait := s.answered
