@@ -33,7 +33,7 @@ type testServer struct {
 
 func startWS(t *testing.T, opts Options, hsOpts HandshakeOptions) *testServer {
 	t.Helper()
-	ts := &testServer{conns: make(chan *Conn, 16), summaries: make(chan Summary, 16)}
+	ts := &testServer{conns: make(chan *Conn, 16), summaries: make(chan Summary, 1024)}
 	h := func(w *http1.ResponseWriter, r *http1.Request) {
 		if !IsUpgradeHTTP1(r) {
 			w.WriteHeader(200, "OK", nil)
@@ -59,8 +59,9 @@ func startWS(t *testing.T, opts Options, hsOpts HandshakeOptions) *testServer {
 			t.Errorf("accept: %v", err)
 			return
 		}
-		ts.conns <- c
-		if r.Path != "/hold" {
+		if r.Path == "/hold" {
+			ts.conns <- c
+		} else {
 			go echo(c)
 		}
 		ts.summaries <- c.Run()
@@ -235,6 +236,7 @@ func (c *wsClient) expectClose(code int) string {
 		c.t.Fatalf("close code %d (%q), want %d", got, reason, code)
 	}
 	c.expectEOF()
+	c.Close() // as a client does: the server need not linger
 	return reason
 }
 
