@@ -267,3 +267,5 @@ func testOpts() Options {
 var _ = fmt.Sprint
 
 type http1Field = http1.Field
+
+func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
