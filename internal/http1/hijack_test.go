@@ -94,4 +94,3 @@ func (r *byteSliceReader) Read(p []byte) (int, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return &byteSliceReader{b} }
-
