@@ -4,10 +4,9 @@
 // the callable, each request's status, content type and size, and every PEP
 // 3333 violation in plain words, with file:line where one is known.
 //
-// The Python side is pyshim.CheckSource (check.py), run in a namespace that
-// already holds pyshim.WorkerSource's definitions, so loading is the
-// worker's own code. Both sources reach the interpreter on a pipe (fd 3);
-// check.py answers with JSON lines on stdout, while anything the application
+// The Python side is pyshim.CheckSource: the worker's modules and check.py,
+// which loads the application with the worker's own code. It reaches the
+// interpreter on a pipe (fd 3), run by pyshim.Loader; check.py answers with JSON lines on stdout, while anything the application
 // prints goes to stderr.
 //
 // Exit codes: 0 clean, 1 violations (or the application failed a request),
@@ -39,15 +38,6 @@ const (
 	ExitViolations = 1
 	ExitNoLoad     = 2
 )
-
-// loader runs on `python -c`: it reads "<len(worker)>\n<worker><check>" from
-// fd 3, execs the worker source in a fresh namespace named gowsgi_worker (so
-// its main() stays put), then execs the check source in that same namespace
-// as __main__.
-const loader = "import os;f=os.fdopen(3,'rb');n=int(f.readline());w=f.read(n);c=f.read();f.close();" +
-	"g={'__name__':'gowsgi_worker','__builtins__':__builtins__};" +
-	"exec(compile(w,'gowsgi-worker.py','exec'),g);g['__name__']='__main__';" +
-	"exec(compile(c,'gowsgi-check.py','exec'),g)"
 
 // Report is what a check found; --json prints it.
 type Report struct {
@@ -213,10 +203,6 @@ func Load(o Options) *Report {
 	return Run(o)
 }
 
-// mainGuard is where check.py starts; LoadOnly empties its request list
-// just before it.
-var mainGuard = []byte("\nif __name__ == '__main__':")
-
 // Run performs a check and returns its report (ExitCode set).
 func Run(o Options) *Report {
 	rep := &Report{Target: o.Target, Python: o.Python, Requests: []Request{}, Violations: []Finding{}, Warnings: []Finding{}}
@@ -226,7 +212,8 @@ func Run(o Options) *Report {
 	cfg := struct {
 		pyshim.Config
 		RequestTimeout float64 `json:"request_timeout"`
-	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1}, o.RequestTimeout.Seconds()}
+		LoadOnly       bool    `json:"load_only,omitempty"`
+	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1}, o.RequestTimeout.Seconds(), o.LoadOnly}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		panic(err) // strings and numbers always marshal
@@ -242,7 +229,7 @@ func Run(o Options) *Report {
 	if err != nil {
 		return rep.fail("cannot create a pipe: %v", err)
 	}
-	cmd := exec.CommandContext(ctx, o.Python, "-c", loader, string(cfgJSON))
+	cmd := exec.CommandContext(ctx, o.Python, "-c", pyshim.Loader, string(cfgJSON))
 	cmd.ExtraFiles = []*os.File{srcR} // fd 3
 	cmd.Env = os.Environ()
 	if os.Getenv("PYTHONUNBUFFERED") == "" {
@@ -266,15 +253,7 @@ func Run(o Options) *Report {
 	}
 	srcR.Close()
 	go func() {
-		w := bufio.NewWriter(srcW)
-		fmt.Fprintf(w, "%d\n", len(pyshim.WorkerSource))
-		w.Write(pyshim.WorkerSource)
-		src := pyshim.CheckSource
-		if o.LoadOnly {
-			src = bytes.Replace(src, mainGuard, append([]byte("\nREQUESTS = []"), mainGuard...), 1)
-		}
-		w.Write(src)
-		w.Flush()
+		srcW.Write(pyshim.CheckSource)
 		srcW.Close()
 	}()
 

@@ -20,7 +20,12 @@ import (
 // prints what it defines as JSON (see loadconf.py).
 //
 //go:embed loadconf.py
-var loadconfSource string
+var loadconfSource []byte
+
+// loadconfProgram is loadconf.py after the module that executes the file
+// (pyshim.GunicornCompat, which the hook host and the workers use too).
+var loadconfProgram = pyshim.Bundle(pyshim.GunicornCompat,
+	pyshim.NewPart("loadconf.py", loadconfSource))
 
 // fileResult is what loadconf.py found in a config file.
 type fileResult struct {
@@ -40,11 +45,19 @@ func readConfigFile(location, python string, getenv func(string) string) (*fileR
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-c", loadconfSource, location)
+	cmd := exec.CommandContext(ctx, py, "-c", pyshim.Loader, location)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.Env = os.Environ()
-	runErr := cmd.Run()
+	started, err := pyshim.Feed(cmd, loadconfProgram)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %v", location, err)
+	}
+	runErr := cmd.Start()
+	started()
+	if runErr == nil {
+		runErr = cmd.Wait()
+	}
 	os.Stderr.Write(errOut.Bytes()) // what the file printed, as under gunicorn
 	res := &fileResult{location: location}
 	if err := json.Unmarshal(out.Bytes(), res); err != nil {

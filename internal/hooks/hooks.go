@@ -18,7 +18,8 @@
 //
 // The worker-side hooks (post_fork, post_worker_init, pre_request,
 // post_request, worker_int, worker_abort, worker_exit) run in the workers
-// themselves; see internal/pyshim/worker.py.
+// themselves (internal/pyshim/worker.py), with the same config loading and
+// hook objects (internal/pyshim/gunicorn_compat.py).
 package hooks
 
 import (
@@ -36,11 +37,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/pyshim"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
 //go:embed hookhost.py
-var hostSource string
+var hostSource []byte
+
+// hostProgram is hookhost.py after the module that executes the config
+// file and builds the hooks' server and worker objects
+// (pyshim.GunicornCompat, which the config reader and the workers use too).
+var hostProgram = pyshim.Bundle(pyshim.GunicornCompat, pyshim.NewPart("hookhost.py", hostSource))
 
 // Master are the hooks the hook host runs, in gunicorn's order; the others
 // run in the workers.
@@ -299,7 +306,7 @@ func (h *Host) spawn() (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(h.o.Python, "-c", hostSource)
+	cmd := exec.Command(h.o.Python, "-c", pyshim.Loader)
 	cmd.Env = h.o.Env
 	cmd.Stderr = os.Stderr
 	if h.o.Stderr != nil {
@@ -320,7 +327,15 @@ func (h *Host) spawn() (*proc, error) {
 		return nil, err
 	}
 	cmd.Stdout = pw
-	if err := cmd.Start(); err != nil {
+	started, err := pyshim.Feed(cmd, hostProgram)
+	if err != nil {
+		out.Close()
+		pw.Close()
+		return nil, err
+	}
+	err = cmd.Start()
+	started()
+	if err != nil {
 		out.Close()
 		pw.Close()
 		return nil, fmt.Errorf("starting %s for the server hooks: %w", h.o.Python, err)

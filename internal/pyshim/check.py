@@ -1,10 +1,11 @@
 """gowsgi check: load a WSGI application as a gowsgi worker would and drive it
 in-process through wsgiref.validate with a few requests.
 
-Run by ``gowsgi check`` (internal/check) in a namespace that already holds
-worker.py's definitions (load_app, LoadError, callables_of, FileWrapper); argv[1]
-is the worker's JSON config (target, chdir, pythonpath) plus
-"request_timeout". Results go to the process's original stdout as JSON lines:
+Run by ``gowsgi check`` (internal/check) as the last module of a shim
+bundle that holds the worker's (see internal/pyshim/pyshim.go), so the
+application is loaded by worker.py's own load_app; argv[1] is the worker's
+JSON config (target, chdir, pythonpath) plus "request_timeout" and
+"load_only" (load the application, send it no request). Results go to the process's original stdout as JSON lines:
 
     {"event": "load", ...}        the callable found, or why none was
     {"event": "begin", ...}       a request is about to run (so a hang can be named)
@@ -24,7 +25,9 @@ import warnings
 import wsgiref.validate as validate
 from io import BytesIO
 
-SHIM_FILES = ('gowsgi-worker.py', 'gowsgi-check.py')
+from _gowsgi_worker import SHIM_FILE_PREFIX, LoadError, callables_of, load_app, prepare
+from _gowsgi_wsgi import FileWrapper
+
 VALIDATE_FILE = os.path.normcase(os.path.abspath(validate.__file__))
 HOP_BY_HOP_HEADERS = ('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
                       'te', 'trailer', 'trailers', 'transfer-encoding', 'upgrade')
@@ -56,8 +59,7 @@ def emit(**record):
 # ---------------------------------------------------------------- locations
 
 def is_shim(filename):
-    base = os.path.basename(filename)
-    return (base in SHIM_FILES or filename.startswith('<frozen ') or filename == '<string>'
+    return (filename.startswith(SHIM_FILE_PREFIX) or filename.startswith('<frozen ') or filename == '<string>'
             or os.path.normcase(os.path.abspath(filename)) == VALIDATE_FILE)
 
 
@@ -361,7 +363,7 @@ def make_environ(method, target, ctype, parts):
         'wsgi.multiprocess': False,
         'wsgi.run_once': False,
         'wsgi.errors': sys.stderr,
-        'wsgi.file_wrapper': FileWrapper,  # noqa: F821 (worker.py's)
+        'wsgi.file_wrapper': FileWrapper,
         'wsgi.input_terminated': True,
     }
     body = b''.join(parts or [])
@@ -508,7 +510,7 @@ def suggestion(target):
     module = sys.modules.get(name)
     if module is None:
         return None
-    for cand in callables_of(module):  # noqa: F821 (worker.py's)
+    for cand in callables_of(module):
         obj = getattr(module, cand, None)
         if inspect.isroutine(obj) or inspect.isclass(obj):
             own = getattr(obj, '__module__', None) == module.__name__
@@ -544,8 +546,8 @@ def main():
 
     info = {'python': sys.executable, 'python_version': sys.version.split()[0]}
     try:
-        app, desc = load_app(cfg['target'])  # noqa: F821 (worker.py's)
-    except LoadError as e:  # noqa: F821
+        app, desc = load_app(cfg['target'])
+    except LoadError as e:
         emit(event='load', ok=False, error=str(e), suggestion=suggestion(cfg['target']), **info)
         return
     except BaseException as e:
@@ -557,7 +559,7 @@ def main():
     emit(event='load', ok=True, callable=desc, type=kind, defined_at=where, **info)
 
     timeout = float(cfg.get('request_timeout') or 0)
-    for label, method, target, ctype, parts in REQUESTS:
+    for label, method, target, ctype, parts in [] if cfg.get('load_only') else REQUESTS:
         emit(event='begin', request=label)
         if timeout > 0:
             # A request that hangs: show where, then exit.
@@ -566,6 +568,3 @@ def main():
         faulthandler.cancel_dump_traceback_later()
     emit(event='done')
 
-
-if __name__ == '__main__':
-    main()

@@ -7,24 +7,109 @@
 package pyshim
 
 import (
-	_ "embed"
+	"bytes"
+	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
-//go:embed worker.py
-var WorkerSource []byte
+// The shim's source files. Each runs as a module of its own (see Loader).
+//
+//go:embed gunicorn_compat.py wire.py wsgi.py asgi.py worker.py check.py
+var sources embed.FS
 
-// Loader is the -c program that reads and runs WorkerSource from fd 3.
-// It first checks the interpreter version, so pointing --python at a
-// Python 2 gives one clear line rather than a syntax error in the shim.
+// Part is one module of the shim as the Loader receives it.
+type Part struct {
+	Module string // its name in sys.modules: private, _gowsgi_*
+	File   string // the file name its tracebacks show: <gowsgi>/NAME.py
+	Source []byte
+}
+
+// NewPart names the source of file (NAME.py) as the shim names its
+// modules: _gowsgi_NAME in sys.modules, <gowsgi>/NAME.py in tracebacks.
+func NewPart(file string, src []byte) Part {
+	return Part{Module: "_gowsgi_" + strings.TrimSuffix(file, ".py"), File: "<gowsgi>/" + file, Source: src}
+}
+
+// part is the embedded file name as a Part.
+func part(name string) Part {
+	src, err := sources.ReadFile(name)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return NewPart(name, src)
+}
+
+// The shim's modules: how a gunicorn config file is executed and what its
+// hooks are handed (also used by internal/config's reader and
+// internal/hooks' host), the wire's frame I/O (Slot, the control loop),
+// the WSGI interface over it, the ASGI one (an event loop serving every
+// slot), the worker process (app loading, hooks,
+// --preload's template, main), and `gowsgi check`'s driver.
+var (
+	GunicornCompat = part("gunicorn_compat.py")
+	Wire           = part("wire.py")
+	WSGI           = part("wsgi.py")
+	ASGI           = part("asgi.py")
+	Worker         = part("worker.py")
+	Check          = part("check.py")
+)
+
+// Bundle is the stream the Loader reads on fd 3: for each part, a line
+// "MODULE FILE SIZE" and SIZE bytes of source. Parts come in import order
+// (each may import those before it); the last one's main() is the program.
+func Bundle(parts ...Part) []byte {
+	var b bytes.Buffer
+	for _, p := range parts {
+		fmt.Fprintf(&b, "%s %s %d\n", p.Module, p.File, len(p.Source))
+		b.Write(p.Source)
+	}
+	return b.Bytes()
+}
+
+// WorkerSource is the worker program, as a Bundle.
+var WorkerSource = Bundle(GunicornCompat, Wire, WSGI, ASGI, Worker)
+
+// CheckSource is `gowsgi check`'s program (internal/check): the worker's
+// modules, so the application is loaded by the very code that loads it for
+// serving, then check.py's.
+var CheckSource = Bundle(GunicornCompat, Wire, WSGI, ASGI, Worker, Check)
+
+// Loader is the -c program that runs a Bundle read from fd 3. It first
+// checks the interpreter version, so pointing --python at a Python 2 gives
+// one clear line rather than a syntax error in the shim. Each part runs in
+// a module object of its own, registered in sys.modules before its code
+// runs (so later parts import it by name); nothing is written to disk.
 const Loader = "import sys\n" +
 	"if sys.version_info < (3, 8): sys.exit('gowsgi: %s is Python %s; gowsgi needs Python 3.8 or newer (see --python)' % (sys.executable, sys.version.split()[0]))\n" +
-	"import os;exec(compile(os.fdopen(3,'rb').read(),'gowsgi-worker.py','exec'))"
+	"import os,types\n" +
+	"f=os.fdopen(3,'rb')\n" +
+	"for h in iter(f.readline,b''):\n" +
+	" n,p,s=h.decode().split();m=sys.modules[n]=types.ModuleType(n)\n" +
+	" exec(compile(f.read(int(s)),p,'exec'),m.__dict__)\n" +
+	"f.close();m.main()"
+
+// Feed makes bundle the program of cmd, an interpreter started with
+// "-c", Loader: it is written on a pipe that becomes the child's fd 3 (cmd
+// must have no ExtraFiles yet). Call started once cmd.Start has returned,
+// whatever it returned.
+func Feed(cmd *exec.Cmd, bundle []byte) (started func(), err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.ExtraFiles = []*os.File{r}
+	go func() {
+		w.Write(bundle) // fails once the child is gone and r closed
+		w.Close()
+	}()
+	return func() { r.Close() }, nil
+}
 
 // First descriptors in the child: the source pipe, the control socket, then
 // one socket per slot.
@@ -62,6 +147,22 @@ type Config struct {
 	ServerSoftware string `json:"server_software,omitempty"`
 	// PasteGlobal are KEY=VALUE pairs for a paste: target's global_conf.
 	PasteGlobal []string `json:"paste_global,omitempty"`
+
+	// Slots is how many slot sockets the worker gets from fd 5 on; 0
+	// means Threads.
+	Slots int `json:"slots,omitempty"`
+	// Interface is "auto" (detect; the default when empty), "wsgi" or
+	// "asgi". Lifespan is "auto", "on" or "off", Loop "auto", "asyncio"
+	// or "uvloop"; LimitConcurrency the requests in flight an ASGI
+	// worker serves at once (its slots). An ASGI worker with fewer slots
+	// asks for the rest (see the G frame in internal/wire).
+	Interface        string `json:"interface,omitempty"`
+	Lifespan         string `json:"lifespan,omitempty"`
+	Loop             string `json:"loop,omitempty"`
+	LimitConcurrency int    `json:"limit_concurrency,omitempty"`
+	// Heartbeat is how often (seconds) an ASGI worker's event loop sends
+	// a heartbeat on the control socket; 0 = never (no --timeout).
+	Heartbeat float64 `json:"heartbeat,omitempty"`
 	// LogConfig configures the app's Python logging before it is imported.
 	LogConfig
 }

@@ -1,68 +1,31 @@
-"""gowsgi worker: runs a WSGI application for the gowsgi Go front.
+"""gowsgi worker: the process that runs a Python web application for the
+gowsgi Go front.
 
-Started by gowsgi as ``python -c <loader> <config-json>`` with this source on
-fd 3, the control socket on fd 4 and one socket per slot from fd 5 on. Each
-slot is served by one thread; frames on a slot socket are described in
-internal/wire/wire.go; when the front pipelines requests on a slot, the
-last frames of their responses may leave together (see Slot.finish). The
-main thread reads the control socket: Revoke frames (see Slot.revoke), and
-EOF, which asks for an exit. Standard library only; Python 3.8+.
+Started by gowsgi as ``python -c <loader> <config-json>`` with the shim's
+source on fd 3 (see internal/pyshim/pyshim.go), the control socket on fd 4
+and one socket per slot from fd 5 on. This file is the process: it prepares
+the interpreter, loads the application, runs the gunicorn server hooks,
+forks workers in --preload's template, starts one thread per slot and
+serves the control socket on the main thread (Revoke frames, and EOF,
+which asks for an exit). The frames are wire.py's; what a request means is
+the interface's (wsgi.py). Standard library only; Python 3.8+.
 """
 
-import io
 import json
-import marshal
 import os
-import select
 import socket
-import stat
 import struct
 import sys
 import threading
 import traceback
-from collections import deque
-from io import BytesIO
-from time import perf_counter
 
-HDR = struct.Struct('<IBI')
-T_REQUEST, T_ABORT = ord('R'), ord('A')
-T_START, T_WHOLE, T_BODY, T_END, T_ERROR, T_FILE = b'SWBEXF'
-OFFSET_COUNT = struct.Struct('<QQ')
-MAX_FRAME_BODY = 4 << 20  # larger body items are split, bounding the front's buffer per slot
-T_READY, T_BOOT_FAILED = ord('Y'), ord('Z')
-T_FORK, T_FORKED, T_EXITED = ord('K'), ord('k'), ord('x')
-T_REVOKE, T_REVOKED = ord('V'), ord('v')
-U32 = struct.Struct('<I')
-ANC_SIZE = socket.CMSG_SPACE(4 * 4)
-# Holding end frames (see Slot.finish): a response that ends while more
-# requests are queued on its slot goes out with the next ones' frames, one
-# send for several responses. A held response waits for the runs of the
-# requests after it, so this pays only while runs are short. Nothing is
-# held while a request takes more than HOLD_MAX_WAIT seconds on the slot
-# (a moving average), and what is held goes out once the oldest of it has
-# waited that long: a response then waits about HOLD_MAX_WAIT and one
-# more request's run at most. At 200 us the send saved (a few us of worker
-# CPU) is still a percent or two of a request's cost, and the wait is well
-# inside what the front's pipelining accepts (it queues only behind slots
-# answering within 1 ms); for slower requests the saving is noise and the
-# wait is not.
-HOLD_MAX_WAIT = 200e-6
-# Should the request after held frames turn out slow, or hang, the worker's
-# main thread sends them: it looks every HOLD_CHECK seconds while requests
-# come (Slot.watched; see serve_control), so a finished response waits at
-# most about that long, plus the GIL's switch interval when the slow
-# request keeps the interpreter busy. Nothing is held while it does not look.
-HOLD_CHECK = float(os.environ.get('GOWSGI_TEST_HOLD_CHECK') or 0.005)  # tests stretch it
-HOLD_MAX_BYTES = 64 << 10  # more payload held than this goes out at once
-HOP_BY_HOP = frozenset(('connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization',
-                        'te', 'trailers', 'transfer-encoding', 'upgrade'))
+import _gowsgi_asgi as asgi
+import _gowsgi_gunicorn_compat as compat
+import _gowsgi_wsgi as wsgi
+from _gowsgi_wire import (HDR, T_BOOT_FAILED, T_EXITED, T_FORK, T_FORKED, T_READY, _dumps, log, send_frame,
+                          serve_control)
 
-_loads, _dumps, _pack = marshal.loads, marshal.dumps, HDR.pack
-
-
-def log(msg):
-    sys.stderr.write('[gowsgi worker %d] %s\n' % (os.getpid(), msg))
-    sys.stderr.flush()
+SHIM_FILE_PREFIX = '<gowsgi>/'  # the shim's own source files, as tracebacks name them
 
 
 # ---------------------------------------------------------------- app loading
@@ -164,141 +127,24 @@ def load_app(target):
 
 # ---------------------------------------------------------------- server hooks and titles
 
-class HookCfg:
-    """worker.cfg and server.cfg: the effective settings by gunicorn name."""
-
-    def __init__(self, settings):
-        self.__dict__.update(settings)
-        self.settings = dict(settings)
-
-    def __getattr__(self, name):
-        raise AttributeError('No configuration setting for: %s' % name)
-
-
-def hook_logger(level):
-    """A logger like gunicorn's error log (info, warning, error, debug,
-    exception, critical), writing to stderr in gunicorn's format."""
-    import logging
-    log = logging.getLogger('gunicorn.error')
-    if not log.handlers:  # else --log-config configured it: leave it be
-        h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(logging.Formatter('[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s',
-                                         '%Y-%m-%d %H:%M:%S %z'))
-        log.addHandler(h)
-        log.setLevel(getattr(logging, str(level).upper(), logging.INFO))
-        log.propagate = False
-    return log
-
-
-class HookWorker:
-    """What worker-side hooks get as ``worker``: pid, ppid, age (gowsgi's
-    worker number), log, cfg, alive, booted."""
-
-    def __init__(self, age, cfg, log):
-        self.pid = os.getpid()
-        self.ppid = os.getppid()
-        self.age = age
-        self.cfg = cfg
-        self.log = log
-        self.alive = True
-        self.booted = False
-
-    def __str__(self):
-        return '<Worker %s>' % self.pid
-
-
-class HookServer:
-    """What worker-side hooks get as ``server`` (gunicorn's Arbiter, as far
-    as a worker can see it): pid (gowsgi's), cfg, log, num_workers."""
-
-    def __init__(self, pid, cfg, log):
-        self.pid = pid
-        self.cfg = cfg
-        self.log = log
-        self.num_workers = cfg.settings.get('workers')
-        self.proc_name = cfg.settings.get('proc_name') or cfg.settings.get('default_proc_name')
-        self.address = cfg.settings.get('bind') or []
-
-    def __str__(self):
-        return '<gowsgi master %s>' % self.pid
-
-
-class HookRequest:
-    """pre_request's and post_request's ``req``, built from the environ as
-    gunicorn's Request reads: method, uri, path, query, version, scheme,
-    headers as (NAME, value) pairs with upper-cased names."""
-
-    def __init__(self, environ):
-        self.method = environ.get('REQUEST_METHOD')
-        self.uri = environ.get('RAW_URI') or environ.get('REQUEST_URI')
-        self.path = environ.get('SCRIPT_NAME', '') + environ.get('PATH_INFO', '')
-        self.query = environ.get('QUERY_STRING', '')
-        self.fragment = ''
-        proto = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
-        try:
-            self.version = tuple(int(x) for x in proto.split('/', 1)[1].split('.'))
-        except (IndexError, ValueError):
-            self.version = (1, 1)
-        self.scheme = environ.get('wsgi.url_scheme', 'http')
-        headers = []
-        for k, v in environ.items():
-            if k.startswith('HTTP_'):
-                headers.append((k[5:].replace('_', '-'), v))
-            elif k in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
-                headers.append((k.replace('_', '-'), v))
-        self.headers = headers
-        self.body = environ.get('wsgi.input')
-
-
-class HookResponse:
-    """post_request's ``resp``: status ("200 OK"), status_code, headers."""
-
-    def __init__(self, state):
-        self.status, self.headers = state if state is not None else (None, [])
-        try:
-            self.status_code = int(str(self.status).split(None, 1)[0])
-        except (ValueError, IndexError):
-            self.status_code = None
-
-
 class Hooks:
     """The worker-side gunicorn server hooks of a config file: post_fork,
     post_worker_init, pre_request, post_request, worker_int, worker_abort,
-    worker_exit. The file is executed once per process, as gunicorn (and
-    gowsgi's config reader) executes it. A hook that raises is logged with
-    its traceback, and the worker carries on."""
+    worker_exit. The file is executed once per process, by gunicorn_compat
+    as the config reader and the hook host execute it. A hook that raises
+    is logged with its traceback, and the worker carries on."""
 
     def __init__(self, cfg):
-        import types
-        settings = cfg.get('settings') or {}
-        self.fns = {}
-        mod = load_config_module(cfg['hooks'])
-        for name in cfg.get('hook_names') or ():
-            fn = getattr(mod, name, None)
-            if callable(fn) and not isinstance(fn, types.ModuleType):
-                self.fns[name] = fn
-        self.cfg = HookCfg(settings)
-        self.log = hook_logger(settings.get('loglevel', 'info'))
-        self.server = HookServer(cfg.get('master_pid'), self.cfg, self.log)
-        self.worker = HookWorker(cfg.get('age'), self.cfg, self.log)
+        mod = compat.load_config(cfg['hooks'])
+        self.fns = compat.hook_functions(mod, cfg.get('hook_names') or ())
+        self.server = compat.server_of(cfg.get('master_pid'), cfg.get('settings'))
+        self.worker = compat.Worker(self.server, pid=os.getpid(), ppid=os.getppid(), age=cfg.get('age'))
         self.requests = 'pre_request' in self.fns or 'post_request' in self.fns
 
     def call(self, name, *args):
         fn = self.fns.get(name)
-        if fn is None:
-            return
-        try:
-            fn(*args)
-        except BaseException:
-            self.log.error('Exception in %s hook:\n%s', name, traceback.format_exc().rstrip())
-
-    def pre_request(self, environ):
-        req = HookRequest(environ)
-        self.call('pre_request', self.worker, req)
-        return req
-
-    def post_request(self, req, environ, state):
-        self.call('post_request', self.worker, req, environ, HookResponse(state))
+        if fn is not None:
+            compat.call_hook(self.server.log, name, fn, *args)
 
     def exiting(self):
         """worker_exit(server, worker), once."""
@@ -331,36 +177,6 @@ class Hooks:
             signal.signal(signal.SIGQUIT, ended('worker_int', 0))
         if 'worker_abort' in self.fns or 'worker_exit' in self.fns:
             signal.signal(signal.SIGABRT, ended('worker_abort', 1))
-
-
-def load_config_module(location):
-    """Execute a gunicorn config file (or import python:module) as module
-    __config__, the way gunicorn and internal/config/loadconf.py do; what it
-    prints goes to stderr."""
-    import importlib
-    import importlib.machinery
-    import importlib.util
-    if location.startswith('python:'):
-        return importlib.import_module(location[len('python:'):])
-    filename = location[len('file:'):] if location.startswith('file:') else location
-    here = os.path.dirname(os.path.abspath(filename))
-    if here not in sys.path:
-        sys.path.insert(1, here)
-    name = '__config__'
-    if os.path.splitext(filename)[1] in ('.py', '.pyc'):
-        spec = importlib.util.spec_from_file_location(name, filename)
-    else:
-        loader = importlib.machinery.SourceFileLoader(name, filename)
-        spec = importlib.util.spec_from_file_location(name, filename, loader=loader)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    out = sys.stdout
-    sys.stdout = sys.stderr
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        sys.stdout = out
-    return mod
 
 
 def set_title(title, comm):
@@ -423,537 +239,7 @@ def load_paste(path):
     return app, 'paste:%s' % path
 
 
-# ---------------------------------------------------------------- wsgi objects
 
-class FileWrapper:
-    """wsgi.file_wrapper: iterates a file-like object in blocks."""
-
-    def __init__(self, filelike, blksize=8192):
-        self.filelike = filelike
-        self.blksize = blksize
-        if hasattr(filelike, 'close'):
-            self.close = filelike.close
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        data = self.filelike.read(self.blksize)
-        if data:
-            return data
-        raise StopIteration
-
-
-class ClientGone(OSError):
-    """Raised by write() when the client has disconnected."""
-
-
-# ---------------------------------------------------------------- slots
-
-class Slot:
-    """One worker thread's end of the wire: reads request frames, runs the
-    application, writes response frames.
-
-    While the front has more requests queued on the slot, the frame that
-    ends a response is held and goes out with the next frames (see finish):
-    a burst of short requests costs one send, not one per request. Frames
-    always leave in the order they were made."""
-
-    watched = True  # the main thread looks for frames held too long
-
-    def __init__(self, sock, app, base_environ, hooks=None):
-        self.sock = sock
-        self.app = app
-        self.base = base_environ
-        # pre_request/post_request hooks, when the config file has them.
-        self.hooks = hooks if hooks is not None and hooks.requests else None
-        self.buf = bytearray(1 << 16)
-        self.view = memoryview(self.buf)
-        self.start = self.end = 0
-        self.fds = deque()
-        self.queue = deque()
-        self.aborted = set()
-        # lock guards buf, queue, fds and aborted against the main thread,
-        # which drains the socket to answer a Revoke (see revoke). The slot's
-        # thread holds it while it waits for frames, with reading set, so an
-        # idle slot costs one acquire and release per request.
-        self.lock = threading.Lock()
-        self.reading = False
-        # End frames not sent yet (see finish), their size, when the
-        # request of the oldest began, when the current one began, and a
-        # moving average of how long a request takes here (perf_counter
-        # seconds). Only the slot's thread uses them.
-        self.held = []
-        self.held_size = 0
-        self.wlock = threading.Lock()  # the socket's writes and held
-        self.held_at = 0.0
-        self.began = perf_counter()  # a new worker counts as busy (Slot.watched)
-        self.cost = 0.0
-
-    # Reading. Frames are taken off the socket as they come, several at a
-    # time when the front pipelines requests; Abort frames are noted at once
-    # so a running response can see them, the rest queue in order.
-
-    def _fill(self, flags=0):
-        """Read more bytes into the buffer and parse them; False at EOF."""
-        if self.start == self.end:
-            self.start = self.end = 0
-        n, anc, _, _ = self.sock.recvmsg_into([self.view[self.end:]], ANC_SIZE, flags)
-        for level, kind, data in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                self.fds.extend(struct.unpack('%di' % (len(data) // 4), data[:len(data) - len(data) % 4]))
-        self.end += n
-        self._parse()
-        return n > 0
-
-    def _parse(self):
-        buf, start, end = self.buf, self.start, self.end
-        while end - start >= 9:
-            n, t, rid = HDR.unpack_from(buf, start)
-            if end - start < 9 + n:
-                break
-            if t == T_ABORT:
-                self.aborted.add(rid)
-            elif t == T_REQUEST:
-                # Decoded here, straight from the buffer: a body is copied
-                # once, into the bytes the application gets.
-                try:
-                    req = _loads(self.view[start + 9:start + 9 + n])
-                except Exception as e:
-                    req = e  # raised when the request's turn comes
-                self.queue.append((t, rid, req))
-            else:
-                self.queue.append((t, rid, bytes(self.view[start + 9:start + 9 + n])))
-            start += 9 + n
-        self.start = start
-        # Make room for the rest of a partial frame.
-        avail = end - start
-        need = 9 + HDR.unpack_from(buf, start)[0] if avail >= 9 else 9
-        if need > len(buf):
-            nbuf = bytearray(max(need, 1 << 16))
-            nbuf[:avail] = self.view[start:end]
-            self.buf, self.view = nbuf, memoryview(nbuf)
-            self.start, self.end = 0, avail
-        elif need > len(buf) - start:
-            buf[:avail] = self.view[start:end]
-            self.start, self.end = 0, avail
-
-    def next_frame(self):
-        """The next request-side frame as (type, id, payload), a request's
-        payload decoded to (environ, body), or None when
-        the front closed the socket. Held frames go out before it waits."""
-        while True:
-            if self.held and not self.queue:
-                self.flush()  # outside the lock, which revoke needs meanwhile
-            with self.lock:
-                if self.queue:
-                    return self.queue.popleft()
-                if self.held:
-                    continue  # revoke emptied the queue after the check above
-                self.reading = True
-                try:
-                    more = self._fill()
-                finally:
-                    self.reading = False
-                if not more:
-                    return None
-
-    def abort_requested(self, rid):
-        """Whether the front has asked to abort request rid. Never blocks."""
-        with self.lock:
-            if rid not in self.aborted:
-                try:
-                    if not self._fill(socket.MSG_DONTWAIT):
-                        self.aborted.add(rid)  # the front is gone
-                except BlockingIOError:
-                    pass
-            return rid in self.aborted
-
-    def revoke(self, first):
-        """Called by the main thread for a Revoke frame: take every queued,
-        not yet started request with id >= first off this slot and return
-        their ids in order. Returns [] when the slot's thread is waiting for
-        frames: its queue is empty, so whatever the front sent will start
-        here. A request whose body travels as a descriptor is never revoked."""
-        if self.reading:
-            return []
-        # The slot's thread holds the lock while it waits for frames; a
-        # timed acquire lets that be told apart from a short critical section.
-        while not self.lock.acquire(timeout=0.001):
-            if self.reading:
-                return []
-        try:
-            # Parse every frame the front has sent so far.
-            while True:
-                try:
-                    if not self._fill(socket.MSG_DONTWAIT):
-                        break  # the front closed the socket
-                except BlockingIOError:
-                    break
-            keep, gone = deque(), []
-            for f in self.queue:
-                t, rid, req = f
-                if t == T_REQUEST and rid >= first and not (type(req) is tuple and req[1] is None):
-                    gone.append(rid)
-                else:
-                    keep.append(f)
-            if gone:
-                self.queue = keep
-            return gone
-        finally:
-            self.lock.release()
-
-    # Writing.
-
-    def send(self, parts):
-        """Write one frame now, after the held ones."""
-        with self.wlock:
-            self._send(parts)
-
-    def _send(self, parts):
-        """send, with wlock held. Small frames are joined (cheaper than
-        sendmsg's iovec set-up); large ones go out with sendmsg, without a
-        copy."""
-        if self.held:
-            self.held += parts
-            parts, self.held, self.held_size = self.held, [], 0
-        if len(parts) == 1:
-            self.sock.sendall(parts[0])
-            return
-        total = sum(map(len, parts))
-        if total <= 16384:
-            self.sock.sendall(b''.join(parts))
-            return
-        sent = self.sock.sendmsg(parts)
-        if sent < total:
-            self.sock.sendall(b''.join(parts)[sent:])
-
-    def finish(self, parts, size):
-        """Write a frame that ends a response (Whole, End, Error; its
-        payload is size bytes). While another request is queued on the
-        slot, requests here are short and nothing held has waited long
-        (HOLD_MAX_WAIT), it is held instead: it goes out with the next frame
-        sent, at the latest before the slot waits for frames (next_frame).
-        Streamed Start and Body frames, and File frames, are never held.
-
-        Should the request that follows turn out slow (a cold path after a
-        run of fast ones), or hang, the main thread sends what is held
-        (flush_stale), so a response waits about HOLD_CHECK at most. One
-        slow request also stops the holding here until the average is
-        short again (some 20 requests after a 20 ms one)."""
-        with self.wlock:
-            if not self.held:
-                self.held_at = self.began
-            if (Slot.watched and self.queue and self.cost < HOLD_MAX_WAIT
-                    and self.began - self.held_at < HOLD_MAX_WAIT):
-                self.held += parts
-                self.held_size += size
-                if self.held_size <= HOLD_MAX_BYTES:
-                    return
-                parts = ()
-            self._send(parts)
-
-    def flush(self):
-        """Send the held frames."""
-        with self.wlock:
-            self._flush()
-
-    def _flush(self):
-        """flush, with wlock held. When the send fails the front has closed
-        its end: the frames are dropped, as a failed send in handle drops
-        its frame, and the slot's next read or write finds the stream gone."""
-        if self.held:
-            try:
-                self._send(())
-            except OSError:
-                pass
-
-    def flush_stale(self, now):
-        """Called by the main thread every HOLD_CHECK seconds: send what was
-        held for a request that began HOLD_CHECK or more ago. The request
-        after it turned out slow (or hangs), and a finished response must
-        not wait for it. Skipped while the slot's thread is sending, which
-        sends what is held anyway."""
-        if self.held and now - self.held_at >= HOLD_CHECK and self.wlock.acquire(False):
-            try:
-                self._flush()
-            finally:
-                self.wlock.release()
-
-    def send_head(self, ftype, rid, state, data):
-        status, headers = state
-        try:
-            head = _dumps((status, headers), 2)
-        except ValueError:
-            raise TypeError(describe_bad_head(status, headers)) from None
-        if len(data) <= MAX_FRAME_BODY:
-            n = len(head) + len(data)
-            if ftype == T_WHOLE:
-                self.finish((_pack(n, ftype, rid), head, data), n)
-            else:
-                self.send((_pack(n, ftype, rid), head, data))
-            return
-        data = memoryview(data)
-        self.send((_pack(len(head) + MAX_FRAME_BODY, T_START, rid), head, data[:MAX_FRAME_BODY]))
-        self.send_body(rid, data[MAX_FRAME_BODY:])
-        if ftype == T_WHOLE:
-            self.finish((_pack(0, T_END, rid),), 0)
-
-    def send_body(self, rid, data):
-        """Send body bytes, in frames of at most MAX_FRAME_BODY so the front
-        never needs more than that in memory for one slot."""
-        if len(data) <= MAX_FRAME_BODY:
-            self.send((_pack(len(data), T_BODY, rid), data))
-            return
-        data = memoryview(data)
-        for i in range(0, len(data), MAX_FRAME_BODY):
-            part = data[i:i + MAX_FRAME_BODY]
-            self.send((_pack(len(part), T_BODY, rid), part))
-
-    def send_file(self, rid, state, wrapper):
-        """Hand a wsgi.file_wrapper's regular file to the front, which
-        sends it with sendfile(2): one File frame with the head, the offset
-        and length, and the descriptor. False when the object has no real
-        file behind it; the caller then iterates it."""
-        f = wrapper.filelike
-        try:
-            fd = f.fileno()
-            st = os.fstat(fd)
-            offset = f.tell() if hasattr(f, 'tell') else os.lseek(fd, 0, os.SEEK_CUR)
-        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-            return False
-        if not stat.S_ISREG(st.st_mode) or offset > st.st_size:
-            return False
-        status, headers = state
-        try:
-            head = _dumps((status, headers), 2)
-        except ValueError:
-            raise TypeError(describe_bad_head(status, headers)) from None
-        tail = OFFSET_COUNT.pack(offset, st.st_size - offset)
-        hdr = _pack(len(head) + len(tail), T_FILE, rid)
-        with self.wlock:
-            if self.held:  # the descriptor travels with this send alone
-                self._send(())
-            self.sock.sendmsg([hdr, head, tail], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', fd))])
-        return True
-
-    # Serving.
-
-    def serve(self):
-        try:
-            while True:
-                f = self.next_frame()
-                if f is None:
-                    return
-                t, rid, payload = f
-                if t == T_REQUEST:
-                    # An abort always follows the start of its response, so
-                    # any noted now are for finished requests.
-                    self.aborted.clear()
-                    self.began = began = perf_counter()
-                    self.handle(rid, payload)
-                    self.cost += (perf_counter() - began - self.cost) / 8
-        finally:
-            self.flush()  # nothing held is lost, however the thread ends
-
-    def handle(self, rid, req):
-        if isinstance(req, Exception):
-            raise req  # the front sent what marshal cannot read
-        environ, body = req
-        environ.update(self.base)
-        if body is None:
-            with self.lock:
-                fd = self.fds.popleft()
-            environ['wsgi.input'] = open(fd, 'rb', closefd=True)
-        else:
-            environ['wsgi.input'] = BytesIO(body)
-        head_only = environ.get('REQUEST_METHOD') == 'HEAD'
-        hooks = self.hooks
-        req = hooks.pre_request(environ) if hooks is not None else None
-        state = None       # (status, headers) once start_response was called
-        head_sent = False
-        # The most body bytes worth producing: 0 for HEAD, else the
-        # Content-Length the application declared (None: no limit). Once
-        # that many were sent the iterable is not advanced any further.
-        # UNKNOWN until a body that needs it comes (a list body does not).
-        limit = None
-        sent = 0           # body bytes sent, counted while limit is set
-
-        def start_response(status, headers, exc_info=None):
-            nonlocal state, limit
-            if exc_info:
-                try:
-                    if head_sent:
-                        raise exc_info[1].with_traceback(exc_info[2])
-                finally:
-                    exc_info = None
-            elif state is not None:
-                raise AssertionError('start_response() called a second time without exc_info')
-            state = (status, headers)
-            limit = 0 if head_only else UNKNOWN
-            return write
-
-        def write(data):
-            nonlocal head_sent, sent, limit
-            if type(data) is not bytes:
-                raise TypeError('write() argument must be bytes, not %s' % type(data).__name__)
-            if state is None:
-                raise AssertionError('write() called before start_response()')
-            if limit is UNKNOWN:
-                limit = declared_length(state[1])
-            if limit is not None:
-                if head_sent and sent >= limit:
-                    return  # HEAD, or the declared length is complete
-                data = data[:limit - sent]
-                sent += len(data)
-            if not head_sent:
-                self.send_head(T_START, rid, state, data)
-                head_sent = True
-            elif data:
-                if self.abort_requested(rid):
-                    raise ClientGone('client disconnected')
-                self.send_body(rid, data)
-
-        result = None
-        try:
-            result = self.app(environ, start_response)
-            if type(result) is FileWrapper and state is not None and not head_sent and self.send_file(rid, state, result):
-                pass
-            elif type(result) is list or type(result) is tuple:
-                for data in result:
-                    if type(data) is not bytes:
-                        raise TypeError(body_type_error(data))
-                if state is None:
-                    raise AssertionError('the application returned without calling start_response()')
-                data = result[0] if len(result) == 1 else b''.join(result)
-                if head_sent:
-                    if limit is not None:
-                        data = data[:limit - sent]
-                    if data:
-                        self.send_body(rid, data)
-                    self.finish((_pack(0, T_END, rid),), 0)
-                else:
-                    self.send_head(T_WHOLE, rid, state, data)
-            else:
-                # Nothing more is wanted when write() sent the whole declared length.
-                items = () if head_sent and limit is not None and sent >= limit else result
-                whole = False  # a Whole frame ended the response
-                for data in items:
-                    if type(data) is not bytes:
-                        raise TypeError(body_type_error(data))
-                    if not data:
-                        continue
-                    if state is None:
-                        raise AssertionError('the application yielded body data before calling start_response()')
-                    if limit is UNKNOWN:
-                        limit = declared_length(state[1])
-                    if limit is not None:
-                        data = data[:limit - sent]
-                        sent += len(data)
-                    if not head_sent:
-                        if limit is not None and sent >= limit:
-                            # The first block is the whole body the app
-                            # declared (or HEAD): one Whole frame says so.
-                            self.send_head(T_WHOLE, rid, state, data)
-                            whole = head_sent = True
-                            break
-                        self.send_head(T_START, rid, state, data)
-                        head_sent = True
-                    elif self.abort_requested(rid):
-                        break
-                    else:
-                        self.send_body(rid, data)
-                    if limit is not None and sent >= limit:
-                        break  # HEAD, or the declared length is complete
-                if head_sent:
-                    if not whole:
-                        self.finish((_pack(0, T_END, rid),), 0)
-                elif state is None:
-                    raise AssertionError('the application returned without calling start_response()')
-                else:
-                    self.send_head(T_WHOLE, rid, state, b'')
-        except ClientGone:
-            self.finish((_pack(0, T_END, rid),), 0)
-        except BaseException as e:
-            # SystemExit, KeyboardInterrupt and GeneratorExit too: they end
-            # this request, never the slot's thread.
-            self.fail(rid, environ, e, head_sent)
-            if not head_sent:
-                state = ('500 Internal Server Error', [])  # what the client gets, for post_request
-        finally:
-            close = getattr(result, 'close', None)
-            if close is not None:
-                try:
-                    close()
-                except BaseException as e:
-                    log('%s in close() of the response iterable for %s:\n%s' % (
-                        type(e).__name__, request_line(environ), traceback.format_exc().rstrip()))
-            inp = environ.get('wsgi.input')
-            if body is None and inp is not None:
-                inp.close()
-            if hooks is not None:
-                hooks.post_request(req, environ, state)
-
-    def fail(self, rid, environ, exc, head_sent):
-        tb = traceback.format_exc()
-        when = 'after the response started; aborting the connection' if head_sent else 'answering 500'
-        what = type(exc).__name__
-        if not isinstance(exc, Exception):
-            what += ', which ends this request only: the worker keeps serving'
-        log('error in the application for %s (%s): %s\n%s' % (request_line(environ), when, what, tb.rstrip()))
-        try:
-            text = str(exc)
-        except BaseException:
-            text = '(unprintable)'
-        msg = ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
-        try:
-            self.finish((_pack(len(msg), T_ERROR, rid), msg), len(msg))
-        except OSError:
-            pass
-
-
-def request_line(environ):
-    return '%s %s' % (environ.get('REQUEST_METHOD', '?'), environ.get('REQUEST_URI', '?'))
-
-
-UNKNOWN = object()  # a limit not worked out yet
-
-
-def declared_length(headers):
-    """The Content-Length the application declared, as an int; None when it
-    declared none or one that is not a plain number (the front refuses
-    those). Malformed headers are reported when the head is sent."""
-    try:
-        for name, value in headers:
-            if len(name) == 14 and name.lower() == 'content-length':
-                if value.isdigit() and value.isascii():
-                    return int(value)
-                return None
-    except Exception:
-        pass
-    return None
-
-
-def body_type_error(data):
-    return 'response body items must be bytes, not %s (%.60r)' % (type(data).__name__, data)
-
-
-def describe_bad_head(status, headers):
-    """A plain-words reason why marshal could not encode the head."""
-    if type(status) is not str:
-        return 'status must be str, not %s' % type(status).__name__
-    if type(headers) is not list:
-        return 'response headers must be a list, not %s' % type(headers).__name__
-    for i, h in enumerate(headers):
-        if type(h) is not tuple or len(h) != 2:
-            return 'response header %d must be a (name, value) tuple, not %r' % (i, h)
-        for part in h:
-            if type(part) is not str:
-                return 'response header %r: %r is of type %s, not str' % (h[0], part, type(part).__name__)
-    return 'response head cannot be encoded'
-
-
-# ---------------------------------------------------------------- main
 
 def app_files():
     """Source files of the modules loaded so far that belong to the
@@ -981,12 +267,7 @@ def app_files():
 def prepare(cfg):
     """Set up the interpreter as the app expects: --pythonpath entries and
     the working directory on sys.path, --chdir, and argv naming the app."""
-    for p in reversed(cfg.get('pythonpath') or []):
-        sys.path.insert(0, os.path.abspath(p))
-    if cfg.get('chdir'):
-        os.chdir(cfg['chdir'])
-    if '' not in sys.path and os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    compat.chdir_and_path(cfg.get('chdir'), cfg.get('pythonpath'))
     sys.argv = [cfg['target']]
 
 
@@ -1015,12 +296,8 @@ def app_traceback(exc):
     a failed import reads as it would under `python app.py`."""
     te = traceback.TracebackException.from_exception(exc)
     te.stack = traceback.StackSummary.from_list(
-        [f for f in te.stack if f.filename != 'gowsgi-worker.py' and not f.filename.startswith('<frozen importlib')])
+        [f for f in te.stack if not f.filename.startswith(SHIM_FILE_PREFIX) and not f.filename.startswith('<frozen importlib')])
     return ''.join(te.format())
-
-
-def send_frame(sock, ftype, payload, fid=0):
-    sock.sendall(_pack(len(payload), ftype, fid) + payload)
 
 
 # ---------------------------------------------------------------- preload
@@ -1219,22 +496,13 @@ def main():
         hooks.call('post_worker_init', hooks.worker)
         hooks.worker.booted = True
 
-    threads = cfg['threads']
-    base = {
-        'wsgi.version': (1, 0),
-        'wsgi.multithread': threads > 1,
-        'wsgi.multiprocess': cfg['workers'] > 1,
-        'wsgi.run_once': False,
-        'wsgi.errors': sys.stderr,
-        'wsgi.file_wrapper': FileWrapper,
-        'wsgi.input_terminated': True,
-    }
-    if cfg.get('server_software'):
-        base['SERVER_SOFTWARE'] = cfg['server_software']
-    slots = []
-    for i in range(threads):
-        sock = socket.socket(fileno=5 + i)
-        slots.append(Slot(sock, app, base, hooks))
+    ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc}
+    kind = asgi.interface_of(app, cfg.get('interface') or 'auto')
+    if kind != 'wsgi':
+        ready['files'] = '\n'.join(app_files())
+        asgi.serve(cfg, control, app, kind, ready, hooks)  # never returns
+
+    slots = wsgi.new_slots([socket.socket(fileno=5 + i) for i in range(cfg['threads'])], cfg, app, hooks)
 
     def run(slot):
         try:
@@ -1248,50 +516,9 @@ def main():
     for slot in slots:
         threading.Thread(target=run, args=(slot,), daemon=True, name='gowsgi-slot').start()
 
-    ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
-             'files': '\n'.join(app_files())}
+    ready.update(files='\n'.join(app_files()), interface='wsgi')
     send_frame(control, T_READY, _dumps(ready, 2))
     serve_control(control, slots)
     if hooks is not None:
         hooks.exiting()
     sys.exit(0)
-
-
-def serve_control(control, slots):
-    """Answer the front's control frames until it closes the control
-    socket, which asks for an exit once it has drained this worker's slots.
-    Only this thread writes the control socket after Ready. Between frames
-    it sends what the slots held too long (Slot.flush_stale): every
-    HOLD_CHECK seconds while a request began in the last second, else it
-    looks once a second and nothing is held."""
-    buf = bytearray()
-    try:
-        while True:
-            if not select.select([control], [], [], HOLD_CHECK if Slot.watched else 1.0)[0]:
-                now = perf_counter()
-                for slot in slots:
-                    slot.flush_stale(now)
-                Slot.watched = now - max(slot.began for slot in slots) < 1.0
-                continue
-            data = control.recv(1 << 16)
-            if not data:
-                return
-            buf += data
-            while len(buf) >= 9:
-                n, ftype, fid = HDR.unpack_from(buf)
-                if len(buf) < 9 + n:
-                    break
-                payload = bytes(buf[9:9 + n])
-                del buf[:9 + n]
-                if ftype == T_REVOKE and n == 4 and fid < len(slots):
-                    first = U32.unpack(payload)[0]
-                    gone = slots[fid].revoke(first)
-                    send_frame(control, T_REVOKED, _dumps((first, gone), 2), fid)
-                else:
-                    log('ignoring a control frame %r for slot %d with %d bytes' % (chr(ftype), fid, n))
-    except OSError:
-        pass
-
-
-if __name__ == '__main__':
-    main()

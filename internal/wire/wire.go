@@ -63,6 +63,24 @@
 //	   never get a frame; every other request sent on the slot starts
 //	   there and is answered as usual. An empty list means nothing was
 //	   revoked. One v answers each V, in order.
+//
+// An ASGI worker (one event loop serving many slots, each with one request
+// at a time) uses the same slot frames, and on its control socket:
+//
+//	G  grow (worker → Go, before Y): the payload is a u32 n; the worker
+//	   found an ASGI application and wants n more slots. Go answers with
+//	   g frames until n descriptors have been sent.
+//	g  slots (Go → worker): the payload is a u32, how many slot sockets
+//	   (the worker's ends) travel with the frame (SCM_RIGHTS). Their
+//	   slot indexes follow the ones the worker already has, in order.
+//	H  heartbeat (worker → Go): empty; sent from an event-loop callback
+//	   while the loop runs. A worker whose heartbeats stop for --timeout
+//	   has a blocked event loop.
+//
+// On an ASGI slot, A (abort) means the client has gone: the request's
+// receive() returns http.disconnect, and send() raises. The worker answers
+// E once the application returns (also when no head went out), or drops
+// the request unstarted with an E when it had not begun.
 package wire
 
 import (
@@ -98,11 +116,14 @@ const (
 	Exited     Type = 'x'
 	Revoke     Type = 'V'
 	Revoked    Type = 'v'
+	Grow       Type = 'G'
+	Slots      Type = 'g'
+	Heartbeat  Type = 'H'
 )
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked:
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

@@ -233,10 +233,12 @@ func (x *Exchange) waitPrev() error {
 }
 
 // read reads the next frame of this request's response, bounded by
-// --timeout.
+// --timeout for WSGI. An ASGI response may take as long as it likes (SSE,
+// long polls): there --timeout watches the worker's event loop instead
+// (see watchHeartbeat).
 func (x *Exchange) read() (wire.Header, []byte, error) {
 	s := x.t.slot
-	if d := x.p.opts.Timeout; d > 0 && !s.complete() {
+	if d := x.p.opts.Timeout; d > 0 && !s.worker.asgi && !s.complete() {
 		s.conn.SetReadDeadline(time.Now().Add(d))
 	}
 	h, p, err := s.readFrame()

@@ -115,9 +115,11 @@ type ticket struct {
 // fast reports whether s has been answering quickly enough for a request
 // to queue behind the one it is on: its recent responses took less than
 // pipelineMaxAge on average, and the current one began less than that ago.
-// A slow app (a 10 ms sleep, a slow query) is never pipelined.
+// A slow app (a 10 ms sleep, a slow query) is never pipelined, nor is an
+// ASGI worker's slot: a long response (SSE, a long poll) is normal there,
+// and the worker has a slot for each request it serves at once.
 func (s *Slot) fast(now int64) bool {
-	return !s.noPipe.Load() && s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
+	return !s.worker.asgi && !s.noPipe.Load() && s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
 }
 
 // served records how long the response that just ended took.
