@@ -26,6 +26,7 @@ import (
 	"github.com/gowsgi/gowsgi/internal/pyshim"
 	"github.com/gowsgi/gowsgi/internal/reload"
 	"github.com/gowsgi/gowsgi/internal/static"
+	"github.com/gowsgi/gowsgi/internal/websocket"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
@@ -210,6 +211,7 @@ func run(args []string) int {
 		Log:        log,
 		Compress:   cfg.Compress,
 	}
+	handler.WebSocket = webSocketOptions(cfg)
 	listeners = fe.wrap(listeners, handler) // sets the https scheme: before the log and observer read it
 	accessLog, err := logs.accessLog(cfg, handler, pool)
 	if err != nil {
@@ -323,6 +325,11 @@ loop:
 		}
 	}()
 	code := 0
+	// Open WebSockets have the graceful timeout too, then get 1001 (Going
+	// Away) a moment before it ends, so that their close handshakes fit.
+	wsCtx, wsCancel := context.WithTimeout(ctx, cfg.GracefulTimeout-wsCloseMargin(cfg.GracefulTimeout))
+	defer wsCancel()
+	go handler.CloseWebSockets(wsCtx, websocket.CloseGoingAway, "server shutting down")
 	h2done := fe.shutdown(ctx)
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("graceful timeout reached; closing remaining connections", "err", err)

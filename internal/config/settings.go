@@ -626,6 +626,7 @@ func init() {
 	row("help", f("-h", "--help"), "", Native, tBool, "false", "show this help", "", a, sh).noEnv = true
 
 	gunicornOnly()
+	wsSettings(row)
 	indexSettings()
 }
 

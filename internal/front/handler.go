@@ -59,6 +59,10 @@ type Handler struct {
 	Log       *slog.Logger
 
 	Observer Observer // metrics, request IDs, traces; nil: none
+
+	// WebSocket turns WebSockets on for ASGI applications (websocket.go);
+	// nil: upgrade requests are plain HTTP.
+	WebSocket *WebSocketOptions
 }
 
 // envBufs recycles request frame buffers; most requests fit in 4 KiB.
@@ -69,6 +73,10 @@ var fieldBufs = sync.Pool{New: func() any { f := make([]http1.Field, 0, 16); ret
 
 // ServeHTTP1 implements http1.Handler.
 func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
+	if h.WebSocket != nil && h.isWebSocket(r) {
+		h.serveWebSocket(w, &request{Request: r, proto: r.Proto()})
+		return
+	}
 	h.serve(w, &request{Request: r, proto: r.Proto()})
 }
 

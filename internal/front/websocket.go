@@ -1,0 +1,324 @@
+package front
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/websocket"
+	"github.com/gowsgi/gowsgi/internal/wire"
+	"github.com/gowsgi/gowsgi/internal/workers"
+)
+
+// WebSocketOptions turn WebSockets on: an upgrade request to an ASGI
+// application becomes an ASGI websocket scope, the protocol terminated here
+// (internal/websocket) and whole messages relayed to the worker slot that
+// holds the connection. A WSGI application sees upgrade requests as plain
+// HTTP, as before.
+type WebSocketOptions struct {
+	Handshake websocket.HandshakeOptions
+	Conn      websocket.Options
+	// Server is the 101's Server field ("" for none).
+	Server string
+
+	mu       sync.Mutex
+	open     map[*websocket.Conn]struct{}
+	draining bool
+}
+
+// WebSocketObserver, when the Handler's Observer implements it, hears
+// about WebSockets: gauges of open ones, counters of messages and bytes
+// (websocket.Observer's Message), and each one's end.
+type WebSocketObserver interface {
+	websocket.Observer
+	WebSocketOpened()
+	WebSocketClosed(s websocket.Summary)
+}
+
+// isWebSocket reports whether r is a WebSocket upgrade this handler serves.
+func (h *Handler) isWebSocket(r *http1.Request) bool {
+	return h.WebSocket != nil && h.Pool != nil && h.Pool.ASGI() && websocket.IsUpgradeHTTP1(r)
+}
+
+// serveWebSocket serves an HTTP/1.1 upgrade request: a bad handshake is
+// refused here; a good one goes to a worker as a websocket scope, and the
+// 101 goes out only when the application accepts.
+func (h *Handler) serveWebSocket(w *http1.ResponseWriter, r *request) {
+	start := time.Now()
+	var ob Observation
+	if h.Observer != nil {
+		ob = h.Observer.Begin(r.Request)
+	}
+	var sum *websocket.Summary
+	lw := &wsLogWriter{ResponseWriter: w}
+	defer func() {
+		if h.AccessLog != nil {
+			h.AccessLog.Log(r, lw, start)
+		}
+		if h.Observer != nil {
+			h.Observer.End(ob, r.Request, lw.Status())
+		}
+		if sum != nil {
+			h.Log.Info("websocket closed", "request", requestLine(r), "request_id", h.requestID(r.Request),
+				"code", sum.Code, "duration", sum.Duration.Round(time.Millisecond).String(),
+				"messages_in", sum.MessagesIn, "messages_out", sum.MessagesOut, "bytes_in", sum.BytesIn, "bytes_out", sum.BytesOut)
+		}
+	}()
+	o := h.WebSocket
+	hs, herr := websocket.CheckHTTP1(websocket.FromHTTP1(r.Request), o.Handshake)
+	if herr != nil {
+		websocket.RefuseHTTP1(w, herr)
+		return
+	}
+	o.mu.Lock()
+	draining := o.draining
+	o.mu.Unlock()
+	if draining {
+		w.SetClose()
+		h.plain(w, r, 503, "Service Unavailable", nil)
+		return
+	}
+
+	bp := envBufs.Get().(*[]byte)
+	var env wire.Environ
+	env.Reset(*bp)
+	h.appendEnviron(&env, r, 0)
+	appendTLS(&env, r.TLS)
+	env.Add("gowsgi.websocket", "1")
+	req := workers.Request{Environ: &env, Method: r.Method, Target: r.Target, Proto: r.proto, ID: h.requestID(r.Request)}
+	x, err := h.Pool.Send(&req)
+	if err != nil {
+		w.SetClose()
+		h.refused(w, r, err)
+		return
+	}
+	var fields []http1.Field
+	ans, err := x.WebSocketAnswer(func(name, value string) {
+		fields = append(fields, http1.Field{Name: name, Value: value})
+	})
+	switch {
+	case err != nil:
+		w.SetClose()
+		h.failed(w, r, err, false)
+		x.Close()
+		return
+	case ans.Response != nil:
+		h.wsDeny(w, r, x, ans.Response, fields)
+		x.Close()
+		return
+	case ans.Closed:
+		w.SetClose()
+		h.plain(w, r, 403, "Forbidden", nil)
+		go drainWS(x)
+		return
+	}
+	fields = h.withRequestID(fields, r.Request)
+	conn, err := websocket.AcceptHTTP1(w, hs, ans.Subprotocol, fields, o.Server, h.wsOptions())
+	if err != nil {
+		h.Log.Error("cannot accept the WebSocket", "request", requestLine(r), "request_id", h.requestID(r.Request), "err", err)
+		if !errors.Is(err, http1.ErrHijackTooLate) {
+			h.plain(w, r, 500, "Internal Server Error", nil)
+		}
+		x.WSDisconnect(websocket.CloseAbnormal)
+		go drainWS(x)
+		return
+	}
+	lw.status = 101
+	s := h.runWebSocket(conn, x)
+	lw.written = s.BytesOut
+	sum = &s
+}
+
+// wsOptions are the connection options, with the observer's hook.
+func (h *Handler) wsOptions() websocket.Options {
+	opts := h.WebSocket.Conn
+	if wo, ok := h.Observer.(WebSocketObserver); ok {
+		opts.Observer = wo
+	}
+	return opts
+}
+
+// runWebSocket relays an accepted WebSocket until it closes: client
+// messages go to the worker (websocket.receive), the application's frames
+// to the client. Backpressure holds both ways: WSSend waits for a worker
+// that does not read, and Conn.Send for a client that does not.
+func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websocket.Summary {
+	o := h.WebSocket
+	o.mu.Lock()
+	if o.open == nil {
+		o.open = map[*websocket.Conn]struct{}{}
+	}
+	o.open[conn] = struct{}{}
+	o.mu.Unlock()
+	wo, _ := h.Observer.(WebSocketObserver)
+	if wo != nil {
+		wo.WebSocketOpened()
+	}
+	defer func() {
+		o.mu.Lock()
+		delete(o.open, conn)
+		o.mu.Unlock()
+	}()
+
+	ctx := context.Background()
+	// The application's side: messages and its close, until it returns.
+	go func() {
+		defer x.Close()
+		for {
+			t, p, err := x.WSRead()
+			if err != nil {
+				code := websocket.CloseNormal // an app that returns closes the connection
+				if err != io.EOF {
+					code = websocket.CloseInternalError
+				}
+				conn.Close(ctx, code, "")
+				return
+			}
+			switch t {
+			case wire.WSText, wire.WSBinary:
+				conn.Send(ctx, websocket.Message{Text: t == wire.WSText, Data: p}) // after the close: dropped
+			case wire.WSClose:
+				code, reason := websocket.CloseNormal, ""
+				if len(p) >= 2 {
+					code, reason = int(binary.LittleEndian.Uint16(p)), string(p[2:])
+				}
+				if err := conn.Close(ctx, code, reason); err != nil && err != websocket.ErrClosed {
+					h.Log.Warn("the application closed its WebSocket with an invalid code or reason; closing with 1000", "code", code, "reason", reason)
+					conn.Close(ctx, websocket.CloseNormal, "")
+				}
+			}
+		}
+	}()
+	// The client's side: messages to the worker, then the disconnect.
+	relayed := make(chan struct{})
+	go func() {
+		defer close(relayed)
+		for {
+			m, err := conn.Receive(ctx)
+			if err != nil {
+				code := websocket.CloseAbnormal
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					code = ce.Code
+				}
+				x.WSDisconnect(code)
+				return
+			}
+			t := wire.WSBinary
+			if m.Text {
+				t = wire.WSText
+			}
+			if x.WSSend(t, m.Data) != nil {
+				conn.Close(ctx, websocket.CloseInternalError, "")
+				conn.Abort()
+				return
+			}
+		}
+	}()
+	s := conn.Run()
+	<-relayed
+	if wo != nil {
+		wo.WebSocketClosed(s)
+	}
+	return s
+}
+
+// drainWS reads what the application still sends on a WebSocket the
+// front has given up (denied, or failed to accept), until it returns.
+func drainWS(x *workers.Exchange) {
+	defer x.Close()
+	for {
+		if _, _, err := x.WSRead(); err != nil {
+			return
+		}
+	}
+}
+
+// wsDeny relays the application's own HTTP response to a WebSocket
+// handshake (the websocket.http.response extension).
+func (h *Handler) wsDeny(w *http1.ResponseWriter, r *request, x *workers.Exchange, resp *workers.Response, fields []http1.Field) {
+	w.SetClose()
+	code, reason, err := parseStatus(resp.Status)
+	if err == nil {
+		for _, f := range fields {
+			if err = checkField(f); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil || resp.File != nil {
+		if resp.File != nil {
+			resp.File.Close()
+		}
+		h.Log.Error("invalid denial response from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", err)
+		h.plain(w, r, 500, "Internal Server Error", nil)
+		return
+	}
+	w.WriteHeader(code, reason, h.withRequestID(fields, r.Request))
+	w.Write(resp.Body)
+	if !resp.Complete {
+		for {
+			data, _, err := x.Next()
+			if err != nil {
+				break
+			}
+			if _, err := w.Write(data); err != nil {
+				return
+			}
+		}
+	}
+	w.Finish()
+}
+
+// wsLogWriter is the access log's view of a WebSocket: status 101 and the
+// bytes sent to the client once accepted.
+type wsLogWriter struct {
+	*http1.ResponseWriter
+	status  int
+	written int64
+}
+
+func (l *wsLogWriter) Status() int {
+	if l.status != 0 {
+		return l.status
+	}
+	return l.ResponseWriter.Status()
+}
+
+func (l *wsLogWriter) Written() int64 {
+	if l.status != 0 {
+		return l.written
+	}
+	return l.ResponseWriter.Written()
+}
+
+// CloseWebSockets is the graceful stop for WebSockets: new ones are
+// refused with 503 from now on, and the open ones are closed with code
+// (1001 Going Away on shutdown, 1012 Service Restart) once ctx is done, or
+// at once with a nil ctx.Done. Each application gets websocket.disconnect
+// with the code. It returns once every one has been told.
+func (h *Handler) CloseWebSockets(ctx context.Context, code int, reason string) {
+	o := h.WebSocket
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	o.draining = true
+	o.mu.Unlock()
+	<-ctx.Done()
+	o.mu.Lock()
+	conns := make([]*websocket.Conn, 0, len(o.open))
+	for c := range o.open {
+		conns = append(conns, c)
+	}
+	o.mu.Unlock()
+	cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, c := range conns {
+		c.Close(cctx, code, reason)
+	}
+}

@@ -1,0 +1,224 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const wsApp = "tests/testdata/apps/ws_starlette.py"
+
+// wsClient runs tests/testdata/ws_client.py (Debian's python3-websockets
+// and python3-websocket) and decodes the JSON it prints.
+func wsClient(t *testing.T, out any, args ...string) {
+	t.Helper()
+	py := debianPython(t, "websockets", "websocket")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, append([]string{filepath.Join(repoRoot, "tests/testdata/ws_client.py")}, args...)...)
+	b, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("ws_client.py %s: %v\n%s", strings.Join(args, " "), err, stderr)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("ws_client.py %s printed %q: %v", strings.Join(args, " "), b, err)
+	}
+}
+
+func startWS(t *testing.T, args ...string) (*Server, *probeState) {
+	t.Helper()
+	py := debianPython(t, "starlette", "fastapi")
+	return startASGI(t, nil, append([]string{wsApp, "--python", py}, args...)...)
+}
+
+func wsURL(s *Server, path string) string { return "ws://" + s.Addr + path }
+
+// Real clients against a Starlette echo: text, bytes, a 1 MiB message,
+// permessage-deflate (which python3-websockets offers), ping/pong, the
+// subprotocol the app picked, and the close code the app sees.
+func TestWebSocketStarletteEcho(t *testing.T) {
+	s, p := startWS(t, "--access-logfile", "-")
+	var out struct {
+		Subprotocol string   `json:"subprotocol"`
+		Extensions  []string `json:"extensions"`
+		Text        string   `json:"text"`
+		Bytes       []int    `json:"bytes"`
+		BigOK       bool     `json:"big_ok"`
+		Pong        bool     `json:"pong"`
+		CloseCode   int      `json:"close_code"`
+	}
+	wsClient(t, &out, "websockets", wsURL(s, "/echo"))
+	if out.Subprotocol != "chat" || out.Text != "hello ✓" || len(out.Bytes) != 3 || out.Bytes[2] != 255 || !out.BigOK || !out.Pong || out.CloseCode != 1000 {
+		t.Fatalf("websockets client saw %+v", out)
+	}
+	if len(out.Extensions) != 1 || !strings.Contains(out.Extensions[0], "PerMessageDeflate") {
+		t.Errorf("permessage-deflate was not negotiated: %v", out.Extensions)
+	}
+	p.WaitFile("echo-disconnect", 10*time.Second)
+	if code := readFile(t, p.Path("echo-disconnect")); code != "1000" {
+		t.Errorf("the app saw websocket.disconnect with code %s, want 1000", code)
+	}
+
+	var wc struct {
+		Text       string `json:"text"`
+		Bytes      []int  `json:"bytes"`
+		PongOpcode int    `json:"pong_opcode"`
+	}
+	wsClient(t, &wc, "websocket-client", wsURL(s, "/echo"))
+	if wc.Text != "from websocket-client" || len(wc.Bytes) != 2 || wc.PongOpcode != 0xA {
+		t.Fatalf("websocket-client saw %+v", wc)
+	}
+	// Each connection's end: a log line with its close code and counts,
+	// and an access log line with status 101 and the bytes sent.
+	s.WaitLog(t, "websocket closed", 2, 10*time.Second)
+	if !strings.Contains(s.Stderr.String(), "code=1000 ") || !strings.Contains(s.Stderr.String(), "messages_in=3 messages_out=3 bytes_in=1048588") {
+		t.Errorf("no websocket closed line with the code and counts:\n%s", s.Stderr)
+	}
+	if !waitFor(5*time.Second, func() bool { return strings.Count(s.Stdout.String(), `"GET /echo HTTP/1.1" 101 `) == 2 }) {
+		t.Errorf("no access log lines with status 101:\n%s", s.Stdout)
+	}
+}
+
+func TestWebSocketFastAPIAndMany(t *testing.T) {
+	s, _ := startWS(t)
+	var out struct {
+		Name string `json:"name"`
+		Got  string `json:"got"`
+	}
+	wsClient(t, &out, "fastapi", wsURL(s, "/api/ws/alice"))
+	if out.Name != "alice" || out.Got != "hi" {
+		t.Fatalf("FastAPI route answered %+v", out)
+	}
+	var many struct{ OK, N int }
+	wsClient(t, &many, "many", wsURL(s, "/echo"), "200")
+	if many.OK != 200 {
+		t.Fatalf("%d of 200 concurrent connections echoed correctly", many.OK)
+	}
+}
+
+// The handshake's answers: a close before accept is 403, the app's own
+// HTTP response (websocket.http.response) goes out as it is, and the app's
+// close reaches the client with its code and reason.
+func TestWebSocketAnswers(t *testing.T) {
+	s, _ := startWS(t)
+	var st struct {
+		Status int `json:"status"`
+	}
+	wsClient(t, &st, "status", wsURL(s, "/deny"))
+	if st.Status != 403 {
+		t.Errorf("close before accept: status %d, want 403", st.Status)
+	}
+	wsClient(t, &st, "status", wsURL(s, "/raw/x"))
+	if st.Status != 401 {
+		t.Errorf("websocket.http.response: status %d, want the app's 401", st.Status)
+	}
+	resp, body := get(t, s, "GET", "/raw/x", nil, "Upgrade", "websocket", "Connection", "Upgrade",
+		"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version", "13")
+	if resp.StatusCode != 401 || body != "no token" || resp.Header.Get("Www-Authenticate") != "Bearer" {
+		t.Errorf("denial response: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	resp, body = get(t, s, "GET", "/echo", nil, "Upgrade", "websocket", "Connection", "Upgrade",
+		"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version", "8")
+	if resp.StatusCode != 426 || resp.Header.Get("Sec-WebSocket-Version") != "13" {
+		t.Errorf("version 8: %d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	var cl struct {
+		First  string `json:"first"`
+		Code   int    `json:"code"`
+		Reason string `json:"reason"`
+	}
+	wsClient(t, &cl, "close", wsURL(s, "/close"))
+	if cl.First != "bye" || cl.Code != 4001 || cl.Reason != "done here" {
+		t.Errorf("app-initiated close: %+v", cl)
+	}
+}
+
+func TestWebSocketScope(t *testing.T) {
+	s, _ := startWS(t)
+	var sc struct {
+		Type         string     `json:"type"`
+		Scheme       string     `json:"scheme"`
+		Path         string     `json:"path"`
+		QueryString  string     `json:"query_string"`
+		Subprotocols []string   `json:"subprotocols"`
+		HTTPVersion  string     `json:"http_version"`
+		Client       []any      `json:"client"`
+		Headers      [][]string `json:"headers"`
+		Extensions   []string   `json:"extensions"`
+		HasMethod    bool       `json:"has_method"`
+	}
+	wsClient(t, &sc, "scope", wsURL(s, "/scope?x=1"))
+	if sc.Type != "websocket" || sc.Scheme != "ws" || sc.Path != "/scope" || sc.QueryString != "x=1" || sc.HTTPVersion != "1.1" ||
+		strings.Join(sc.Subprotocols, ",") != "a,b" || len(sc.Client) != 2 || sc.HasMethod {
+		t.Fatalf("scope %+v", sc)
+	}
+	found := false
+	for _, h := range sc.Headers {
+		found = found || h[0] == "x-custom" && h[1] == "yes"
+	}
+	if !found || strings.Join(sc.Extensions, ",") != "websocket.http.response" {
+		t.Errorf("headers %v, extensions %v", sc.Headers, sc.Extensions)
+	}
+}
+
+// SIGTERM with an open WebSocket: the app has the graceful timeout, then
+// the client gets 1001 and the app websocket.disconnect with 1001; the
+// server exits.
+func TestWebSocketShutdown(t *testing.T) {
+	s, p := startWS(t, "--graceful-timeout", "2")
+	py := debianPython(t, "websockets")
+	script := `
+import asyncio, sys, websockets
+async def main():
+    async with websockets.connect(sys.argv[1]) as ws:
+        print('open', flush=True)
+        try:
+            await ws.recv()
+        except websockets.ConnectionClosed as e:
+            print(e.code, flush=True)
+asyncio.run(main())
+`
+	cmd := exec.Command(py, "-c", script, wsURL(s, "/wait"))
+	var out syncBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	p.WaitFile("wait-accepted", 10*time.Second)
+	start := time.Now()
+	s.Signal(syscall.SIGTERM)
+	if code := s.Wait(20 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	cmd.Wait()
+	if !strings.Contains(out.String(), "1001") {
+		t.Errorf("the client saw %q, want a close with 1001", out.String())
+	}
+	p.WaitFile("wait-disconnect", 5*time.Second)
+	if code := readFile(t, p.Path("wait-disconnect")); code != "1001" {
+		t.Errorf("the app saw websocket.disconnect with %s, want 1001", code)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
