@@ -1,8 +1,15 @@
 package tests
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/net/http2"
 )
 
 const wsApp = "tests/testdata/apps/ws_starlette.py"
@@ -222,3 +232,89 @@ func readFile(t *testing.T, path string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// RFC 8441: a WebSocket over an h2c stream, with Go's HTTP/2 client,
+// when gowsgi runs with GODEBUG=http2xconnect=1; without it, the server
+// does not offer extended CONNECT at all.
+func TestWebSocketHTTP2ExtendedConnect(t *testing.T) {
+	py := debianPython(t, "starlette", "fastapi")
+	off, _ := startASGI(t, nil, wsApp, "--python", py, "--http2-cleartext", "prior-knowledge")
+	if _, err := h2Connect(t, off, "/echo"); err == nil || !strings.Contains(err.Error(), "extended connect not supported") {
+		t.Errorf("without GODEBUG=http2xconnect=1: %v, want extended CONNECT refused", err)
+	}
+
+	s, p := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, wsApp, "--python", py, "--http2-cleartext", "prior-knowledge")
+	st, err := h2Connect(t, s, "/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, m := range []string{"over h2", strings.Repeat("y", 100000)} {
+		st.send(ws.OpText, []byte(m))
+		if op, got := st.recv(); op != ws.OpText || string(got) != m {
+			t.Fatalf("echo: op %v, %d bytes", op, len(got))
+		}
+	}
+	st.send(ws.OpClose, []byte{0x03, 0xe8}) // 1000
+	if op, got := st.recv(); op != ws.OpClose || len(got) < 2 || int(got[0])<<8|int(got[1]) != 1000 {
+		t.Fatalf("close: op %v %q", op, got)
+	}
+	p.WaitFile("echo-disconnect", 10*time.Second)
+	if code := readFile(t, p.Path("echo-disconnect")); code != "1000" {
+		t.Errorf("the app saw websocket.disconnect with %s", code)
+	}
+}
+
+type h2Stream struct {
+	pw   *io.PipeWriter
+	body io.ReadCloser
+	br   *bufio.Reader
+	t    *testing.T
+}
+
+func h2Connect(t *testing.T, s *Server, path string) (*h2Stream, error) {
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		return net.Dial(network, addr)
+	}}
+	t.Cleanup(tr.CloseIdleConnections)
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("CONNECT", "http://"+s.Addr+path, pr)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	resp, err := tr.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != 200 {
+		return nil, fmt.Errorf("extended CONNECT answered %d", resp.StatusCode)
+	}
+	return &h2Stream{pw: pw, body: resp.Body, br: bufio.NewReader(resp.Body), t: t}, nil
+}
+
+func (s *h2Stream) send(op ws.OpCode, p []byte) {
+	var b bytes.Buffer
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(p)), Masked: true, Mask: [4]byte{9, 8, 7, 6}}
+	ws.WriteHeader(&b, h)
+	q := append([]byte(nil), p...)
+	ws.Cipher(q, h.Mask, 0)
+	b.Write(q)
+	if _, err := s.pw.Write(b.Bytes()); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func (s *h2Stream) recv() (ws.OpCode, []byte) {
+	h, err := ws.ReadHeader(s.br)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(s.br, p); err != nil {
+		s.t.Fatal(err)
+	}
+	return h.OpCode, p
+}
+
+func (s *h2Stream) Close() { s.pw.Close(); s.body.Close() }

@@ -74,7 +74,7 @@ var fieldBufs = sync.Pool{New: func() any { f := make([]http1.Field, 0, 16); ret
 // ServeHTTP1 implements http1.Handler.
 func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 	if h.WebSocket != nil && h.isWebSocket(r) {
-		h.serveWebSocket(w, &request{Request: r, proto: r.Proto()})
+		h.serveWebSocket(w, &request{Request: r, proto: r.Proto()}, http1WS{w})
 		return
 	}
 	h.serve(w, &request{Request: r, proto: r.Proto()})

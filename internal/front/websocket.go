@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -44,17 +46,36 @@ func (h *Handler) isWebSocket(r *http1.Request) bool {
 	return h.WebSocket != nil && h.Pool != nil && h.Pool.ASGI() && websocket.IsUpgradeHTTP1(r)
 }
 
-// serveWebSocket serves an HTTP/1.1 upgrade request: a bad handshake is
-// refused here; a good one goes to a worker as a websocket scope, and the
-// 101 goes out only when the application accepts.
-func (h *Handler) serveWebSocket(w *http1.ResponseWriter, r *request) {
+// wsEngine is what differs between a WebSocket over HTTP/1.1 (an upgrade,
+// answered with 101) and over HTTP/2 (an extended CONNECT stream, answered
+// with 200).
+type wsEngine interface {
+	check(r *request, opts websocket.HandshakeOptions) (*websocket.Handshake, *websocket.HandshakeError)
+	accept(hs *websocket.Handshake, subprotocol string, fields []http1.Field, server string, opts websocket.Options) (*websocket.Conn, error)
+}
+
+// http1WS is an HTTP/1.1 upgrade on gowsgi's engine.
+type http1WS struct{ w *http1.ResponseWriter }
+
+func (e http1WS) check(r *request, o websocket.HandshakeOptions) (*websocket.Handshake, *websocket.HandshakeError) {
+	return websocket.CheckHTTP1(websocket.FromHTTP1(r.Request), o)
+}
+func (e http1WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, server string, o websocket.Options) (*websocket.Conn, error) {
+	return websocket.AcceptHTTP1(e.w, hs, sub, f, server, o)
+}
+
+// serveWebSocket serves a WebSocket handshake: a bad one is refused here;
+// a good one goes to a worker as a websocket scope, and the success
+// response (101, or HTTP/2's 200) goes out only when the application
+// accepts.
+func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	start := time.Now()
 	var ob Observation
 	if h.Observer != nil {
 		ob = h.Observer.Begin(r.Request)
 	}
 	var sum *websocket.Summary
-	lw := &wsLogWriter{ResponseWriter: w}
+	lw := &wsLogWriter{responseWriter: w}
 	defer func() {
 		if h.AccessLog != nil {
 			h.AccessLog.Log(r, lw, start)
@@ -69,9 +90,9 @@ func (h *Handler) serveWebSocket(w *http1.ResponseWriter, r *request) {
 		}
 	}()
 	o := h.WebSocket
-	hs, herr := websocket.CheckHTTP1(websocket.FromHTTP1(r.Request), o.Handshake)
+	hs, herr := eng.check(r, o.Handshake)
 	if herr != nil {
-		websocket.RefuseHTTP1(w, herr)
+		h.wsRefuse(w, r, herr)
 		return
 	}
 	o.mu.Lock()
@@ -117,7 +138,7 @@ func (h *Handler) serveWebSocket(w *http1.ResponseWriter, r *request) {
 		return
 	}
 	fields = h.withRequestID(fields, r.Request)
-	conn, err := websocket.AcceptHTTP1(w, hs, ans.Subprotocol, fields, o.Server, h.wsOptions())
+	conn, err := eng.accept(hs, ans.Subprotocol, fields, o.Server, h.wsOptions())
 	if err != nil {
 		h.Log.Error("cannot accept the WebSocket", "request", requestLine(r), "request_id", h.requestID(r.Request), "err", err)
 		if !errors.Is(err, http1.ErrHijackTooLate) {
@@ -128,9 +149,31 @@ func (h *Handler) serveWebSocket(w *http1.ResponseWriter, r *request) {
 		return
 	}
 	lw.status = 101
+	if hs.HTTP2 {
+		lw.status = 200
+	}
 	s := h.runWebSocket(conn, x)
 	lw.written = s.BytesOut
 	sum = &s
+}
+
+// wsRefuse answers a handshake refused before any worker sees it: the
+// status, the fields it needs (426's Sec-WebSocket-Version) and the reason.
+func (h *Handler) wsRefuse(w responseWriter, r *request, e *websocket.HandshakeError) {
+	body := e.Reason + "\n"
+	fields := []http1.Field{
+		{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
+		{Name: "Content-Length", Value: strconv.Itoa(len(body))},
+	}
+	for k, vs := range e.Header {
+		for _, v := range vs {
+			fields = append(fields, http1.Field{Name: k, Value: v})
+		}
+	}
+	w.SetClose()
+	w.WriteHeader(e.Status, http.StatusText(e.Status), h.withRequestID(fields, r.Request))
+	w.Write([]byte(body))
+	w.Finish()
 }
 
 // wsOptions are the connection options, with the observer's hook.
@@ -240,7 +283,7 @@ func drainWS(x *workers.Exchange) {
 
 // wsDeny relays the application's own HTTP response to a WebSocket
 // handshake (the websocket.http.response extension).
-func (h *Handler) wsDeny(w *http1.ResponseWriter, r *request, x *workers.Exchange, resp *workers.Response, fields []http1.Field) {
+func (h *Handler) wsDeny(w responseWriter, r *request, x *workers.Exchange, resp *workers.Response, fields []http1.Field) {
 	w.SetClose()
 	code, reason, err := parseStatus(resp.Status)
 	if err == nil {
@@ -274,10 +317,10 @@ func (h *Handler) wsDeny(w *http1.ResponseWriter, r *request, x *workers.Exchang
 	w.Finish()
 }
 
-// wsLogWriter is the access log's view of a WebSocket: status 101 and the
-// bytes sent to the client once accepted.
+// wsLogWriter is the access log's view of a WebSocket: status 101 (200
+// over HTTP/2) and the bytes sent to the client once accepted.
 type wsLogWriter struct {
-	*http1.ResponseWriter
+	responseWriter
 	status  int
 	written int64
 }
@@ -286,14 +329,14 @@ func (l *wsLogWriter) Status() int {
 	if l.status != 0 {
 		return l.status
 	}
-	return l.ResponseWriter.Status()
+	return l.responseWriter.Status()
 }
 
 func (l *wsLogWriter) Written() int64 {
 	if l.status != 0 {
 		return l.written
 	}
-	return l.ResponseWriter.Written()
+	return l.responseWriter.Written()
 }
 
 // CloseWebSockets is the graceful stop for WebSockets: new ones are
