@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -318,3 +319,90 @@ func (s *h2Stream) recv() (ws.OpCode, []byte) {
 }
 
 func (s *h2Stream) Close() { s.pw.Close(); s.body.Close() }
+
+// A client floods messages into an app that never receives them: the
+// worker stops reading its slot, the front its client, and TCP holds the
+// client. Neither gowsgi's nor the worker's memory follows the flood.
+func TestWebSocketFloodNonReadingApp(t *testing.T) {
+	s, p := startWS(t, "--graceful-timeout", "1")
+	workerPID := 0
+	for _, line := range strings.Split(s.Stderr.String(), "\n") {
+		if i := strings.Index(line, "msg=\"worker ready\""); i >= 0 {
+			fmt.Sscanf(line[strings.Index(line, " pid=")+5:], "%d", &workerPID)
+		}
+	}
+	if workerPID == 0 {
+		t.Fatalf("no worker pid in the log:\n%s", s.Stderr)
+	}
+	rss0, wrss0 := rssKiB(t, s.Cmd.Process.Pid), rssKiB(t, workerPID)
+
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	p.WaitFile("hold-accepted", 10*time.Second)
+	c.(*net.TCPConn).SetWriteBuffer(64 << 10)
+
+	var msg bytes.Buffer
+	payload := make([]byte, 32<<10)
+	h := ws.Header{Fin: true, OpCode: ws.OpBinary, Length: int64(len(payload)), Masked: true, Mask: [4]byte{1, 2, 3, 4}}
+	ws.WriteHeader(&msg, h)
+	msg.Write(payload) // zeros, masked or not
+	const limit = 256 << 20
+	written := 0
+	for written < limit {
+		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		n, err := c.Write(msg.Bytes())
+		written += n
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				break
+			}
+			t.Fatalf("write: %v", err)
+		}
+	}
+	if written >= limit {
+		t.Fatalf("the client wrote %d MiB into an app that reads nothing: nothing held it", limit>>20)
+	}
+	rss1, wrss1 := rssKiB(t, s.Cmd.Process.Pid), rssKiB(t, workerPID)
+	t.Logf("held after %d KiB; gowsgi RSS %d -> %d KiB, worker RSS %d -> %d KiB", written>>10, rss0, rss1, wrss0, wrss1)
+	if rss1-rss0 > 48<<10 || wrss1-wrss0 > 48<<10 {
+		t.Errorf("memory followed the flood: gowsgi RSS %d -> %d KiB, worker %d -> %d KiB", rss0, rss1, wrss0, wrss1)
+	}
+	// Other clients are still served.
+	var out struct {
+		Text string `json:"text"`
+	}
+	wsClient(t, &out, "websocket-client", wsURL(s, "/echo"))
+	if out.Text != "from websocket-client" {
+		t.Errorf("another client during the flood: %+v", out)
+	}
+}
+
+// rssKiB is a process's resident memory.
+func rssKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			var n int
+			fmt.Sscanf(strings.TrimSpace(line[6:]), "%d", &n)
+			return n
+		}
+	}
+	t.Fatalf("no VmRSS for %d", pid)
+	return 0
+}

@@ -1,8 +1,9 @@
 """WebSocket routes for gowsgi's tests (Debian's python3-starlette and
 python3-fastapi): a Starlette echo, a FastAPI route, a close before accept
-(403), an app-initiated close, a denial with an HTTP response of its own
+(403), an app-initiated close, an app that never receives, a denial with an HTTP response of its own
 (websocket.http.response), the scope, and a route that waits for the
 disconnect and records its code in $PROBE_STATE_DIR."""
+import asyncio
 import json
 import os
 
@@ -67,6 +68,12 @@ async def wait(ws: WebSocket):
     mark('wait-disconnect', str(msg.get('code')))
 
 
+async def hold(ws: WebSocket):
+    await ws.accept()
+    mark('hold-accepted')
+    await asyncio.sleep(3600)  # never receives: a flood must be held by the server
+
+
 async def raw_deny(scope, receive, send):
     assert scope['type'] == 'websocket'
     msg = await receive()
@@ -96,6 +103,7 @@ app = Starlette(routes=[
     WebSocketRoute('/close', server_close),
     WebSocketRoute('/scope', scope),
     WebSocketRoute('/wait', wait),
+    WebSocketRoute('/hold', hold),
     Mount('/raw', app=raw_deny),
     Mount('/api', app=api),
 ])
