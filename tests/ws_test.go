@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -179,6 +180,22 @@ func TestWebSocketScope(t *testing.T) {
 	}
 	if !found || strings.Join(sc.Extensions, ",") != "websocket.http.response" {
 		t.Errorf("headers %v, extensions %v", sc.Headers, sc.Extensions)
+	}
+}
+
+// wss://: a WebSocket over TLS (HTTP/1.1 by ALPN) has scheme wss and the
+// tls extension.
+func TestWebSocketTLS(t *testing.T) {
+	pki := newPKI(t)
+	cf, kf, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
+	s, _ := startWS(t, "--certfile", cf, "--keyfile", kf)
+	var sc struct {
+		Scheme     string   `json:"scheme"`
+		Extensions []string `json:"extensions"`
+	}
+	wsClient(t, &sc, "scope", "wss://localhost:"+strconv.Itoa(s.port())+"/scope", pki.file)
+	if sc.Scheme != "wss" || strings.Join(sc.Extensions, ",") != "tls,websocket.http.response" {
+		t.Fatalf("scope over TLS: %+v", sc)
 	}
 }
 

@@ -8,7 +8,7 @@ one JSON object with what the client saw.
     ws_client.py fastapi URL          the FastAPI route
     ws_client.py close URL            the server closes: its code and reason
     ws_client.py status URL           the handshake's HTTP status when refused
-    ws_client.py scope URL            the scope the app saw
+    ws_client.py scope URL [CAFILE]   the scope the app saw (wss:// trusting CAFILE)
 """
 import asyncio
 import json
@@ -87,8 +87,12 @@ async def status(url):
         return {'status': e.status_code, 'headers': dict(e.headers) if hasattr(e, 'headers') else {}}
 
 
-async def scope(url):
-    async with websockets.connect(url, subprotocols=['a', 'b'], extra_headers={'X-Custom': 'yes'}) as ws:
+async def scope(url, cafile=None):
+    ctx = None
+    if cafile:
+        import ssl
+        ctx = ssl.create_default_context(cafile=cafile)
+    async with websockets.connect(url, subprotocols=['a', 'b'], extra_headers={'X-Custom': 'yes'}, ssl=ctx) as ws:
         return json.loads(await ws.recv())
 
 
@@ -107,7 +111,7 @@ def main():
     elif cmd == 'status':
         out = asyncio.run(status(url))
     elif cmd == 'scope':
-        out = asyncio.run(scope(url))
+        out = asyncio.run(scope(url, *sys.argv[3:]))
     else:
         raise SystemExit('unknown command ' + cmd)
     print(json.dumps(out))
