@@ -199,11 +199,37 @@ func TestWebSocketTLS(t *testing.T) {
 	}
 }
 
-// SIGTERM with an open WebSocket: the app has the graceful timeout, then
-// the client gets 1001 and the app websocket.disconnect with 1001; the
-// server exits.
-func TestWebSocketShutdown(t *testing.T) {
-	s, p := startWS(t, "--graceful-timeout", "2")
+// HUP reload with an open WebSocket: its worker is replaced, and after
+// --graceful-timeout the client gets 1012 (Service Restart) and the app
+// websocket.disconnect with 1012; new WebSockets go to the new worker.
+func TestWebSocketReload(t *testing.T) {
+	s, p := startWS(t, "--graceful-timeout", "1")
+	cmd, out := waitClient(t, wsURL(s, "/wait"))
+	defer cmd.Process.Kill()
+	p.WaitFile("wait-accepted", 10*time.Second)
+	os.Remove(p.Path("wait-accepted"))
+	s.Signal(syscall.SIGHUP)
+	cmd.Wait()
+	if !strings.Contains(out.String(), "1012") {
+		t.Errorf("the client saw %q, want a close with 1012", out.String())
+	}
+	p.WaitFile("wait-disconnect", 10*time.Second)
+	if code := readFile(t, p.Path("wait-disconnect")); code != "1012" {
+		t.Errorf("the app saw websocket.disconnect with %s, want 1012", code)
+	}
+	var wc struct {
+		Text string `json:"text"`
+	}
+	wsClient(t, &wc, "websocket-client", wsURL(s, "/echo"))
+	if wc.Text != "from websocket-client" {
+		t.Errorf("after the reload: %+v", wc)
+	}
+}
+
+// waitClient opens a WebSocket with python3-websockets and prints the
+// close code it gets.
+func waitClient(t *testing.T, url string) (*exec.Cmd, *syncBuffer) {
+	t.Helper()
 	py := debianPython(t, "websockets")
 	script := `
 import asyncio, sys, websockets
@@ -216,12 +242,21 @@ async def main():
             print(e.code, flush=True)
 asyncio.run(main())
 `
-	cmd := exec.Command(py, "-c", script, wsURL(s, "/wait"))
-	var out syncBuffer
-	cmd.Stdout = &out
+	cmd := exec.Command(py, "-c", script, url)
+	out := &syncBuffer{}
+	cmd.Stdout = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return cmd, out
+}
+
+// SIGTERM with an open WebSocket: the app has the graceful timeout, then
+// the client gets 1001 and the app websocket.disconnect with 1001; the
+// server exits.
+func TestWebSocketShutdown(t *testing.T) {
+	s, p := startWS(t, "--graceful-timeout", "2")
+	cmd, out := waitClient(t, wsURL(s, "/wait"))
 	defer cmd.Process.Kill()
 	p.WaitFile("wait-accepted", 10*time.Second)
 	start := time.Now()

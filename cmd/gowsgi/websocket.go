@@ -23,7 +23,8 @@ func webSocketOptions(cfg *config.Config) *front.WebSocketOptions {
 			PingTimeout:    cfg.WS.PingTimeout,
 			WriteTimeout:   cfg.WriteTimeout,
 		},
-		Server: "gowsgi",
+		Server:       "gowsgi",
+		DrainTimeout: cfg.GracefulTimeout,
 	}
 }
 

@@ -26,10 +26,22 @@ type WebSocketOptions struct {
 	Conn      websocket.Options
 	// Server is the 101's Server field ("" for none).
 	Server string
+	// DrainTimeout is how long a WebSocket on a worker that is being
+	// replaced (reload, recycling, scale-down) may go on before it is
+	// closed with 1012 (Service Restart): --graceful-timeout.
+	DrainTimeout time.Duration
 
 	mu       sync.Mutex
-	open     map[*websocket.Conn]struct{}
+	open     map[*websocket.Conn]*wsEntry
+	watching bool // watchRetiring runs
 	draining bool
+}
+
+// wsEntry is an open WebSocket: its exchange, and since when its worker
+// has been retiring.
+type wsEntry struct {
+	x     *workers.Exchange
+	since time.Time
 }
 
 // WebSocketObserver, when the Handler's Observer implements it, hears
@@ -193,9 +205,13 @@ func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websoc
 	o := h.WebSocket
 	o.mu.Lock()
 	if o.open == nil {
-		o.open = map[*websocket.Conn]struct{}{}
+		o.open = map[*websocket.Conn]*wsEntry{}
 	}
-	o.open[conn] = struct{}{}
+	o.open[conn] = &wsEntry{x: x}
+	if !o.watching {
+		o.watching = true
+		go h.watchRetiring()
+	}
 	o.mu.Unlock()
 	wo, _ := h.Observer.(WebSocketObserver)
 	if wo != nil {
@@ -337,6 +353,50 @@ func (l *wsLogWriter) Written() int64 {
 		return l.written
 	}
 	return l.responseWriter.Written()
+}
+
+// retireCheck is how often open WebSockets are checked for a retiring
+// worker.
+const retireCheck = 250 * time.Millisecond
+
+// watchRetiring closes, with 1012 (Service Restart), the WebSockets whose
+// worker has been retiring for DrainTimeout: a reload, recycling or
+// scale-down waits for requests in flight, and a WebSocket would hold the
+// old worker for ever. The application gets websocket.disconnect with
+// 1012. It runs while WebSockets are open.
+func (h *Handler) watchRetiring() {
+	o := h.WebSocket
+	t := time.NewTicker(retireCheck)
+	defer t.Stop()
+	for range t.C {
+		now := time.Now()
+		var due []*websocket.Conn
+		o.mu.Lock()
+		if len(o.open) == 0 {
+			o.watching = false
+			o.mu.Unlock()
+			return
+		}
+		for c, e := range o.open {
+			if !e.x.Retiring() {
+				continue
+			}
+			if e.since.IsZero() {
+				e.since = now
+			}
+			if now.Sub(e.since) >= o.DrainTimeout {
+				due = append(due, c)
+			}
+		}
+		o.mu.Unlock()
+		for _, c := range due {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				c.Close(ctx, websocket.CloseServiceRestart, "worker restarting")
+			}()
+		}
+	}
 }
 
 // CloseWebSockets is the graceful stop for WebSockets: new ones are

@@ -123,3 +123,9 @@ func (x *Exchange) WSDisconnect(code int) error {
 	binary.LittleEndian.PutUint16(b[:], uint16(code))
 	return x.WSSend(wire.Abort, b[:])
 }
+
+// Retiring reports whether the worker serving x is being replaced (reload,
+// recycling, scale-down): it takes no new requests and waits for its own.
+func (x *Exchange) Retiring() bool {
+	return x.t != nil && x.t.slot.worker.retiring.Load()
+}
