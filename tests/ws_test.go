@@ -59,7 +59,8 @@ func wsURL(s *Server, path string) string { return "ws://" + s.Addr + path }
 // permessage-deflate (which python3-websockets offers), ping/pong, the
 // subprotocol the app picked, and the close code the app sees.
 func TestWebSocketStarletteEcho(t *testing.T) {
-	s, p := startWS(t, "--access-logfile", "-")
+	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s, p := startWS(t, "--access-logfile", "-", "--metrics-bind", maddr)
 	var out struct {
 		Subprotocol string   `json:"subprotocol"`
 		Extensions  []string `json:"extensions"`
@@ -98,6 +99,24 @@ func TestWebSocketStarletteEcho(t *testing.T) {
 	}
 	if !waitFor(5*time.Second, func() bool { return strings.Count(s.Stdout.String(), `"GET /echo HTTP/1.1" 101 `) == 2 }) {
 		t.Errorf("no access log lines with status 101:\n%s", s.Stdout)
+	}
+	// Metrics: the open gauge back to 0, messages and bytes each way, closes by code.
+	mf := scrapeMetrics(t, maddr)
+	for _, m := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"gowsgi_websockets_open", nil, 0},
+		{"gowsgi_websockets_closed_total", []string{"code", "1000"}, 2},
+		{"gowsgi_websocket_messages_total", []string{"direction", "in"}, 5},
+		{"gowsgi_websocket_messages_total", []string{"direction", "out"}, 5},
+		{"gowsgi_websocket_message_bytes_total", []string{"direction", "in"}, 1048588 + 23},
+		{"gowsgi_requests_total", []string{"code", "101"}, 2},
+	} {
+		if v, _ := metricValue(mf, m.name, m.labels...); v != m.want {
+			t.Errorf("%s%v = %v, want %v", m.name, m.labels, v, m.want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/internal/config"
 	"github.com/gowsgi/gowsgi/internal/front"
+	"github.com/gowsgi/gowsgi/internal/metrics"
 	"github.com/gowsgi/gowsgi/internal/websocket"
 )
 
@@ -33,3 +34,14 @@ func webSocketOptions(cfg *config.Config) *front.WebSocketOptions {
 func wsCloseMargin(graceful time.Duration) time.Duration {
 	return min(graceful/4, 2*time.Second)
 }
+
+// wsObserver is the front's Observer with the WebSocket metrics
+// (front.WebSocketObserver).
+type wsObserver struct {
+	*requestObserver
+	ws *metrics.WebSocketMetrics
+}
+
+func (o *wsObserver) WebSocketOpened()                    { o.ws.Opened() }
+func (o *wsObserver) WebSocketClosed(s websocket.Summary) { o.ws.Closed(s.Code) }
+func (o *wsObserver) Message(in bool, size int)           { o.ws.Message(in, size) }
