@@ -477,3 +477,77 @@ func rssKiB(t *testing.T, pid int) int {
 	t.Fatalf("no VmRSS for %d", pid)
 	return 0
 }
+
+// Raw-socket protocol cases through the binary: each ends with the close
+// code RFC 6455 asks for, and the app gets websocket.disconnect with it.
+// (internal/websocket's tests hold the engine to many more.)
+func TestWebSocketProtocolCases(t *testing.T) {
+	s, p := startWS(t, "--ws-max-size", "1000")
+	masked := func(fin bool, rsv byte, op ws.OpCode, payload []byte) []byte {
+		var b bytes.Buffer
+		h := ws.Header{Fin: fin, Rsv: rsv, OpCode: op, Length: int64(len(payload)), Masked: true, Mask: [4]byte{5, 6, 7, 8}}
+		ws.WriteHeader(&b, h)
+		q := append([]byte(nil), payload...)
+		ws.Cipher(q, h.Mask, 0)
+		b.Write(q)
+		return b.Bytes()
+	}
+	closeFrame := func(code int) []byte { return []byte{byte(code >> 8), byte(code)} }
+	cases := []struct {
+		name   string
+		frames [][]byte
+		code   int
+	}{
+		{"reserved bit", [][]byte{masked(true, 2, ws.OpText, []byte("x"))}, 1002},
+		{"unmasked", [][]byte{{0x81, 0x01, 'x'}}, 1002},
+		{"reserved opcode", [][]byte{masked(true, 0, 0xB, nil)}, 1002},
+		{"invalid UTF-8 split over fragments", [][]byte{masked(false, 0, ws.OpText, []byte{'a', 0xf0, 0x9f}), masked(true, 0, ws.OpContinuation, []byte{0x28, 0x8c})}, 1007},
+		{"over --ws-max-size", [][]byte{masked(true, 0, ws.OpBinary, make([]byte, 1001))}, 1009},
+		{"close code 1005 on the wire", [][]byte{masked(true, 0, ws.OpClose, closeFrame(1005))}, 1002},
+		{"close code 3000", [][]byte{masked(true, 0, ws.OpClose, closeFrame(3000))}, 3000},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(p.Path("echo-disconnect"))
+			c, err := net.Dial("tcp", s.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			io.WriteString(c, "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+			br := bufio.NewReader(c)
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+				t.Fatalf("handshake: %v %v", resp, err)
+			}
+			// A message first: the app is running when the case starts.
+			c.Write(masked(true, 0, ws.OpText, []byte("ready")))
+			if h, err := ws.ReadHeader(br); err != nil || h.OpCode != ws.OpText {
+				t.Fatalf("echo: %v %v", h, err)
+			} else {
+				io.CopyN(io.Discard, br, h.Length)
+			}
+			for _, f := range tc.frames {
+				c.Write(f)
+			}
+			h, err := ws.ReadHeader(br)
+			if err != nil || h.OpCode != ws.OpClose || h.Length < 2 {
+				t.Fatalf("got %+v, %v; want a close frame", h, err)
+			}
+			pl := make([]byte, h.Length)
+			io.ReadFull(br, pl)
+			if code := int(pl[0])<<8 | int(pl[1]); code != tc.code {
+				t.Fatalf("close code %d (%q), want %d", code, pl[2:], tc.code)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("after the close frame: %v, want EOF", err)
+			}
+			c.Close()
+			p.WaitFile("echo-disconnect", 10*time.Second)
+			if code := readFile(t, p.Path("echo-disconnect")); code != strconv.Itoa(tc.code) {
+				t.Errorf("the app saw websocket.disconnect with %s, want %d", code, tc.code)
+			}
+		})
+	}
+}

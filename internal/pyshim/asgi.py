@@ -819,10 +819,10 @@ def asyncio_cancelled():
 
 T_WS_ACCEPT, T_WS_TEXT, T_WS_BINARY, T_WS_CLOSE = b'OTDC'
 WS_FRAMES_IN = frozenset((T_WS_TEXT, T_WS_BINARY, T_ABORT))
-# Messages the app has not received yet: at WS_QUEUE_HIGH the slot stops
-# reading (the front then stops reading the client: TCP holds it), below
-# WS_QUEUE_LOW it reads again.
-WS_QUEUE_HIGH, WS_QUEUE_LOW = 16, 4
+# Messages the app has not received yet: at WS_QUEUE_HIGH of them, or
+# WS_QUEUE_BYTES, the slot stops reading (the front then stops reading the
+# client: TCP holds it); below WS_QUEUE_LOW and WS_QUEUE_BYTES it reads again.
+WS_QUEUE_HIGH, WS_QUEUE_LOW, WS_QUEUE_BYTES = 16, 4, 1 << 20
 _CODE = struct.Struct('<H')
 
 
@@ -857,6 +857,7 @@ class WebSocketRequest:
         if fd is not None:
             os.close(fd)
         self.incoming = deque()   # (frame type, payload) not yet received
+        self.queued = 0           # their bytes
         self.waiter = None
         self.connect_sent = False
         self.state = self.CONNECTING
@@ -885,7 +886,8 @@ class WebSocketRequest:
             self.gone(_CODE.unpack(payload[:2])[0] if len(payload) >= 2 else 1006)
             return
         self.incoming.append((t, payload))
-        if len(self.incoming) >= WS_QUEUE_HIGH and not self.paused:
+        self.queued += len(payload)
+        if (len(self.incoming) >= WS_QUEUE_HIGH or self.queued >= WS_QUEUE_BYTES) and not self.paused:
             self.paused = True
             self.slot.worker.loop.remove_reader(self.slot.sock.fileno())
         self._wake()
@@ -906,7 +908,8 @@ class WebSocketRequest:
             await self.waiter
         if self.incoming:
             t, payload = self.incoming.popleft()
-            if len(self.incoming) < WS_QUEUE_LOW:
+            self.queued -= len(payload)
+            if len(self.incoming) < WS_QUEUE_LOW and self.queued < WS_QUEUE_BYTES:
                 self._resume()
             if t == T_WS_TEXT:
                 return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
