@@ -137,6 +137,18 @@ func TestWebSocketFastAPIAndMany(t *testing.T) {
 	}
 }
 
+// A Django Channels chat with the in-memory channel layer: two clients in
+// a room, each message reaches both.
+func TestWebSocketChannelsChat(t *testing.T) {
+	py := debianPython(t, "channels", "django")
+	s, _ := startASGI(t, nil, "tests/testdata/apps/ws_channels.py:application", "--python", py, "-w", "1")
+	var out struct{ A, B []string }
+	wsClient(t, &out, "chat", wsURL(s, "/chat/lobby/"))
+	if strings.Join(out.A, "|") != "hello from a|hi from b" || strings.Join(out.B, "|") != "hello from a|hi from b" {
+		t.Fatalf("chat: %+v", out)
+	}
+}
+
 // The handshake's answers: a close before accept is 403, the app's own
 // HTTP response (websocket.http.response) goes out as it is, and the app's
 // close reaches the client with its code and reason.

@@ -6,6 +6,7 @@ one JSON object with what the client saw.
     ws_client.py websocket-client URL echo with websocket-client, a ping
     ws_client.py many URL N           N concurrent echo connections
     ws_client.py fastapi URL          the FastAPI route
+    ws_client.py chat URL             two clients in a chat room, each message to both
     ws_client.py close URL            the server closes: its code and reason
     ws_client.py status URL           the handshake's HTTP status when refused
     ws_client.py scope URL [CAFILE]   the scope the app saw (wss:// trusting CAFILE)
@@ -63,6 +64,15 @@ async def many(url, n):
     return {'ok': sum(results), 'n': n}
 
 
+async def chat(url):
+    async with websockets.connect(url) as a, websockets.connect(url) as b:
+        await a.send('hello from a')
+        got_a, got_b = json.loads(await a.recv()), json.loads(await b.recv())
+        await b.send('hi from b')
+        got_a2, got_b2 = json.loads(await a.recv()), json.loads(await b.recv())
+        return {'a': [got_a['message'], got_a2['message']], 'b': [got_b['message'], got_b2['message']]}
+
+
 async def fastapi(url):
     async with websockets.connect(url) as ws:
         await ws.send('hi')
@@ -104,6 +114,8 @@ def main():
         out = echo_websocket_client(url)
     elif cmd == 'many':
         out = asyncio.run(many(url, int(sys.argv[3])))
+    elif cmd == 'chat':
+        out = asyncio.run(chat(url))
     elif cmd == 'fastapi':
         out = asyncio.run(fastapi(url))
     elif cmd == 'close':
