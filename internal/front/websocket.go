@@ -150,7 +150,7 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 		return
 	}
 	fields = h.withRequestID(fields, r.Request)
-	conn, err := eng.accept(hs, ans.Subprotocol, fields, o.Server, h.wsOptions())
+	conn, err := eng.accept(hs, ans.Subprotocol, fields, o.Server, h.wsOptions(x))
 	if err != nil {
 		h.Log.Error("cannot accept the WebSocket", "request", requestLine(r), "request_id", h.requestID(r.Request), "err", err)
 		if !errors.Is(err, http1.ErrHijackTooLate) {
@@ -188,11 +188,19 @@ func (h *Handler) wsRefuse(w responseWriter, r *request, e *websocket.HandshakeE
 	w.Finish()
 }
 
-// wsOptions are the connection options, with the observer's hook.
-func (h *Handler) wsOptions() websocket.Options {
+// wsOptions are the connection options, with the observer's hook and the
+// relay of client messages to the worker (x, once accepted).
+func (h *Handler) wsOptions(x *workers.Exchange) websocket.Options {
 	opts := h.WebSocket.Conn
 	if wo, ok := h.Observer.(WebSocketObserver); ok {
 		opts.Observer = wo
+	}
+	opts.Deliver = func(m websocket.Message) error {
+		t := wire.WSBinary
+		if m.Text {
+			t = wire.WSText
+		}
+		return x.WSSend(t, m.Data) // waits while the worker does not read
 	}
 	return opts
 }
@@ -225,6 +233,7 @@ func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websoc
 
 	ctx := context.Background()
 	// The application's side: messages and its close, until it returns.
+	// (The other way is deliver's, in conn's reader.)
 	go func() {
 		defer x.Close()
 		for {
@@ -252,34 +261,11 @@ func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websoc
 			}
 		}
 	}()
-	// The client's side: messages to the worker, then the disconnect.
-	relayed := make(chan struct{})
-	go func() {
-		defer close(relayed)
-		for {
-			m, err := conn.Receive(ctx)
-			if err != nil {
-				code := websocket.CloseAbnormal
-				var ce *websocket.CloseError
-				if errors.As(err, &ce) {
-					code = ce.Code
-				}
-				x.WSDisconnect(code)
-				return
-			}
-			t := wire.WSBinary
-			if m.Text {
-				t = wire.WSText
-			}
-			if x.WSSend(t, m.Data) != nil {
-				conn.Close(ctx, websocket.CloseInternalError, "")
-				conn.Abort()
-				return
-			}
-		}
-	}()
+	// The client's side: each message goes to the worker from the
+	// connection's reader (Options.Deliver, set in wsOptions), then the
+	// disconnect with the close code.
 	s := conn.Run()
-	<-relayed
+	x.WSDisconnect(s.Code)
 	if wo != nil {
 		wo.WebSocketClosed(s)
 	}

@@ -81,6 +81,14 @@ type Options struct {
 	CompressMin int
 	// Observer, when set, sees every message.
 	Observer Observer
+	// Deliver, when set, takes each message from the client in the
+	// connection's reader goroutine, instead of the incoming queue and
+	// Receive: one goroutine hand-off less per message for an upstream that
+	// only forwards them (the front's relay to a worker slot). While it
+	// blocks, the reader does not read: the same backpressure as a full
+	// queue. An error drops the connection. Receive then returns only the
+	// final *CloseError.
+	Deliver func(Message) error
 }
 
 func (o *Options) defaults() {
@@ -565,6 +573,9 @@ func (c *Conn) deliver(m Message) bool {
 	c.mu.Unlock()
 	if drop {
 		return true
+	}
+	if c.opts.Deliver != nil {
+		return c.opts.Deliver(m) == nil
 	}
 	return c.in.push(m, c.dead)
 }

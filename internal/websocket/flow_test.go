@@ -142,3 +142,31 @@ func TestKeepalivePing(t *testing.T) {
 		t.Errorf("summary %+v (reason %q)", s, reason)
 	}
 }
+
+// With Options.Deliver the reader hands each message over itself, in
+// order, and Receive gives only the final close.
+func TestDeliver(t *testing.T) {
+	got := make(chan Message, 10)
+	opts := testOpts()
+	opts.Deliver = func(m Message) error { got <- m; return nil }
+	ts := startWS(t, opts, HandshakeOptions{})
+	c, _ := dialWS(t, ts.addr, "/hold", "")
+	conn := ts.conn(t)
+	c.send(ws.OpText, []byte("one"))
+	c.write(frame(false, 0, ws.OpBinary, []byte("tw")), frame(true, 0, ws.OpContinuation, []byte("o")))
+	for _, want := range []Message{{Text: true, Data: []byte("one")}, {Data: []byte("two")}} {
+		select {
+		case m := <-got:
+			if m.Text != want.Text || string(m.Data) != string(want.Data) {
+				t.Fatalf("got %+v, want %+v", m, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("nothing delivered")
+		}
+	}
+	c.send(ws.OpClose, closePayload(1000, ""))
+	c.expectClose(1000)
+	if _, err := conn.Receive(context.Background()); err == nil || err.(*CloseError).Code != 1000 {
+		t.Fatalf("Receive: %v", err)
+	}
+}
