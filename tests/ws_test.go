@@ -161,6 +161,14 @@ func TestWebSocketAnswers(t *testing.T) {
 	if st.Status != 403 {
 		t.Errorf("close before accept: status %d, want 403", st.Status)
 	}
+	wsClient(t, &st, "status", wsURL(s, "/no-such-route"))
+	if st.Status != 403 {
+		t.Errorf("no route (Starlette closes before accept): status %d, want 403", st.Status)
+	}
+	wsClient(t, &st, "status", wsURL(s, "/boom"))
+	if st.Status != 500 {
+		t.Errorf("the app raised before accept: status %d, want 500", st.Status)
+	}
 	wsClient(t, &st, "status", wsURL(s, "/raw/x"))
 	if st.Status != 401 {
 		t.Errorf("websocket.http.response: status %d, want the app's 401", st.Status)
@@ -211,6 +219,28 @@ func TestWebSocketScope(t *testing.T) {
 	}
 	if !found || strings.Join(sc.Extensions, ",") != "websocket.http.response" {
 		t.Errorf("headers %v, extensions %v", sc.Headers, sc.Extensions)
+	}
+}
+
+// A client that drops the TCP connection without a close frame: the app
+// gets websocket.disconnect with 1006.
+func TestWebSocketClientDrops(t *testing.T) {
+	s, p := startWS(t)
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	p.WaitFile("wait-accepted", 10*time.Second)
+	c.Close()
+	p.WaitFile("wait-disconnect", 10*time.Second)
+	if code := readFile(t, p.Path("wait-disconnect")); code != "1006" {
+		t.Errorf("the app saw websocket.disconnect with %s, want 1006", code)
 	}
 }
 

@@ -74,6 +74,10 @@ async def hold(ws: WebSocket):
     await asyncio.sleep(3600)  # never receives: a flood must be held by the server
 
 
+async def boom(ws: WebSocket):
+    raise RuntimeError('boom before accept')
+
+
 async def raw_deny(scope, receive, send):
     assert scope['type'] == 'websocket'
     msg = await receive()
@@ -104,6 +108,7 @@ app = Starlette(routes=[
     WebSocketRoute('/scope', scope),
     WebSocketRoute('/wait', wait),
     WebSocketRoute('/hold', hold),
+    WebSocketRoute('/boom', boom),
     Mount('/raw', app=raw_deny),
     Mount('/api', app=api),
 ])
