@@ -834,3 +834,167 @@ func TestASGITLS(t *testing.T) {
 		t.Errorf("a plain connection's scope has a tls extension: %s", body)
 	}
 }
+
+// TestASGIOptions: --lifespan on makes an app that raises on the lifespan
+// scope a boot failure; --lifespan off never sends it; --loop asyncio is
+// honoured; --interface asgi starts workers in the ASGI shape at once;
+// --limit-concurrency bounds the requests in flight (the next one waits).
+func TestASGIOptions(t *testing.T) {
+	p := newProbeState(t)
+	s := startProcessEnv(t, append(p.Env(), "ASGI_NO_LIFESPAN=1"), asgiRaw, "--lifespan", "on")
+	if code := s.Wait(60 * time.Second); code == 0 || code == -1 {
+		t.Fatalf("--lifespan on, app raising on lifespan: exit %d\n%s", code, s.Stderr)
+	}
+	if !strings.Contains(s.Stderr.String(), "this app does not do lifespan") {
+		t.Errorf("the app's exception is not in the log:\n%s", s.Stderr)
+	}
+
+	s2, p2 := startASGI(t, nil, asgiRaw, "--lifespan", "off", "--loop", "asyncio", "--interface", "asgi",
+		"--limit-concurrency", "3", "--log-level", "debug")
+	if p2.Exists("startup") {
+		t.Error("--lifespan off: the startup ran")
+	}
+	for _, want := range []string{"loop=asyncio", "limit_concurrency=3", "interface=asgi"} {
+		if !strings.Contains(s2.Stderr.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, s2.Stderr)
+		}
+	}
+	var held []*pending
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("c%d", i)
+		held = append(held, sendAsync(t, s2.Addr, "GET", "/hold?name="+name))
+		p2.WaitEntered(name)
+	}
+	fourth := sendAsync(t, s2.Addr, "GET", "/hold?name=c3")
+	s2.waitQueued(t, 0, 1, fourth)
+	if p2.Exists("c3.entered") {
+		t.Fatal("a fourth request ran beside three with --limit-concurrency 3")
+	}
+	p2.Release("c0")
+	p2.WaitEntered("c3")
+	for i := 1; i < 4; i++ {
+		p2.Release(fmt.Sprintf("c%d", i))
+	}
+	for i, h := range append(held, fourth) {
+		if r := h.wait(20 * time.Second); r.status != 200 {
+			t.Errorf("request %d: %d %v", i, r.status, r.err)
+		}
+	}
+}
+
+// TestASGIScaleDownDrains: SIGTTOU retires a worker (the lowest-numbered)
+// only once its request in flight has finished, then runs its lifespan
+// shutdown; with --limit-concurrency 1 each worker holds one request, and
+// past both, with --max-queue 1, one waits and the next gets 503
+// (uvicorn's test_max_concurrency, with gowsgi's queue in between).
+func TestASGIScaleDownDrains(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw, "--workers", "2", "--limit-concurrency", "1", "--max-queue", "1")
+	a := sendAsync(t, s.Addr, "GET", "/hold?name=a")
+	p.WaitEntered("a")
+	b := sendAsync(t, s.Addr, "GET", "/hold?name=b")
+	p.WaitEntered("b")
+	pidA, _ := os.ReadFile(p.Path("a.entered"))
+	pidB, _ := os.ReadFile(p.Path("b.entered"))
+	if string(pidA) == string(pidB) {
+		t.Fatalf("two requests on one worker with --limit-concurrency 1 (pid %s)", pidA)
+	}
+	queued := sendAsync(t, s.Addr, "GET", "/stream?n=1")
+	s.waitRead(t, queued)
+	if resp, _ := get(t, s, "GET", "/stream?n=1", nil); resp.StatusCode != 503 {
+		t.Errorf("past the slots and the queue: %d, want 503", resp.StatusCode)
+	}
+	p.Release("a") // the queued request runs where a was
+	if r := queued.wait(20 * time.Second); r.status != 200 {
+		t.Fatalf("the queued request: %d %v", r.status, r.err)
+	}
+
+	held := sendAsync(t, s.Addr, "GET", "/hold?name=c")
+	p.WaitEntered("c")
+	s.Signal(syscall.SIGTTOU)
+	s.WaitLog(t, "removing a worker", 1, 10*time.Second)
+	for _, h := range []struct {
+		name string
+		pend *pending
+	}{{"b", b}, {"c", held}} {
+		pid, _ := os.ReadFile(p.Path(h.name + ".entered"))
+		if p.Exists("shutdown." + string(pid)) {
+			t.Fatalf("worker %s shut down with request %s in flight", pid, h.name)
+		}
+		p.Release(h.name)
+		if r := h.pend.wait(20 * time.Second); r.status != 200 {
+			t.Errorf("request %s during scale-down: %d %v", h.name, r.status, r.err)
+		}
+	}
+	if r := a.wait(20 * time.Second); r.status != 200 {
+		t.Errorf("request a: %d %v", r.status, r.err)
+	}
+	s.WaitLog(t, "worker retired", 1, 30*time.Second)
+	if !waitFor(20*time.Second, func() bool {
+		m, _ := filepath.Glob(p.Path("shutdown.*"))
+		return len(m) == 1
+	}) {
+		t.Fatalf("the retired worker did not run its lifespan shutdown\n%s", s.Stderr)
+	}
+}
+
+// TestASGIDifferentialUvicorn: the Starlette/FastAPI app answers the same
+// requests alike under gowsgi and under Debian's uvicorn: status, body and
+// content type.
+func TestASGIDifferentialUvicorn(t *testing.T) {
+	py := debianPython(t, "starlette", "fastapi", "uvicorn")
+	s, p := startASGI(t, []string{"NO_LIFESPAN_STATE=1"}, asgiStarlette, "--python", py)
+	port := freePort(t)
+	uv := exec.Command(py, "-m", "uvicorn", "--app-dir", filepath.Join(repoRoot, "tests/testdata/apps"),
+		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--no-access-log", "asgi_starlette:app")
+	uv.Env = append(os.Environ(), append(p.Env(), "NO_LIFESPAN_STATE=1")...)
+	var uvErr syncBuffer
+	uv.Stderr = &uvErr
+	if err := uv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uv.Process.Kill(); uv.Wait() })
+	uvAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	if !waitFor(30*time.Second, func() bool {
+		c, err := net.Dial("tcp", uvAddr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("uvicorn did not start:\n%s", uvErr.String())
+	}
+	type req struct{ method, path, ctype, body string }
+	for _, r := range []req{
+		{"GET", "/", "", ""},
+		{"GET", "/api/items/5?q=x", "", ""},
+		{"GET", "/api/items/abc", "", ""},
+		{"GET", "/api/nowhere", "", ""},
+		{"POST", "/api/items", "application/json", `{"name":"pen","price":2.5}`},
+		{"POST", "/api/items", "application/json", `{"name":`},
+		{"GET", "/stream", "", ""},
+		{"HEAD", "/", "", ""},
+		{"POST", "/upload", "application/octet-stream", strings.Repeat("u", 300000)},
+		{"PUT", "/upload", "", ""},
+	} {
+		var got [2]string
+		for i, addr := range []string{s.Addr, uvAddr} {
+			hr, err := http.NewRequest(r.method, "http://"+addr+r.path, strings.NewReader(r.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.ctype != "" {
+				hr.Header.Set("Content-Type", r.ctype)
+			}
+			resp, err := client().Do(hr)
+			if err != nil {
+				t.Fatalf("%s %s: %v", r.method, r.path, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got[i] = fmt.Sprintf("%d %s %q", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+		}
+		if got[0] != got[1] {
+			t.Errorf("%s %s:\n gowsgi  %s\n uvicorn %s", r.method, r.path, got[0], got[1])
+		}
+	}
+}

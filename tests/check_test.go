@@ -20,20 +20,25 @@ import (
 )
 
 var (
-	checkOnce      sync.Once
-	checkAvailable bool
+	checkOnce  sync.Once
+	checkUsage string // what `gowsgi check --help` printed
 )
 
 // runCheck runs `gowsgi check --python <test python> ARGS...` in the repo
-// root (bounded) and returns its exit code, stdout and stderr.
+// root (bounded) and returns its exit code, stdout and stderr. A binary
+// whose `check --help` does not show check's usage fails the test: the
+// subcommand must be there.
 func runCheck(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	checkOnce.Do(func() {
-		out, _ := exec.Command(gowsgiBin, "check", "--help").Output()
-		checkAvailable = strings.Contains(string(out), "Usage: gowsgi check")
+		out, err := exec.Command(gowsgiBin, "check", "--help").CombinedOutput()
+		checkUsage = string(out)
+		if err != nil {
+			checkUsage += "\n(" + err.Error() + ")"
+		}
 	})
-	if !checkAvailable {
-		t.Skip("this gowsgi binary does not dispatch `gowsgi check` to internal/check (check.Main) yet")
+	if !strings.Contains(checkUsage, "Usage: gowsgi check") {
+		t.Fatalf("`gowsgi check --help` does not print check's usage; is the subcommand wired to internal/check?\n%s", checkUsage)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -353,8 +353,8 @@ func TestGunicornRefusals(t *testing.T) {
 		env  []string
 		want string
 	}{
-		{[]string{"-k", "uvicorn.workers.UvicornWorker", "app:app"}, nil, "worker class uvicorn.workers.UvicornWorker serves ASGI/asyncio applications"},
-		{[]string{"--worker-class=myapp.workers.CustomWorker", "app:app"}, nil, "worker class myapp.workers.CustomWorker is not one gowsgi can stand in for"},
+		{[]string{"-k", "trio", "app:app"}, nil, "worker class trio runs trio apps"},
+		{[]string{"--worker-class=myapp.workers.CustomWorker", "app:app"}, nil, "worker class myapp.workers.CustomWorker: cannot import it: ModuleNotFoundError: No module named 'myapp'"},
 		{[]string{"--certfile", "cert.pem", "--keyfile", "key.pem", "app:app"}, nil, "--certfile cert.pem / --keyfile key.pem: open cert.pem: no such file or directory"},
 		{[]string{"--paste", "production.ini"}, nil, "--paste: production.ini: no such file"},
 		{[]string{"app:app"}, []string{"GUNICORN_CMD_ARGS=--dirty-workers 2"}, "GUNICORN_CMD_ARGS: --dirty-workers: gowsgi has no dirty arbiters"},

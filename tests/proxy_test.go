@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -176,4 +177,49 @@ func TestProxyProtocol(t *testing.T) {
 	}
 	json.NewDecoder(resp.Body).Decode(&env)
 	checkEnv(t, "PROXY then X-Forwarded-For", env, map[string]string{"REMOTE_ADDR": "198.51.100.8"})
+}
+
+// TestTrustOneList: --forwarded-allow-ips is one list for forwarding
+// headers, X-Request-ID and h2c. A unix-socket peer is trusted by it
+// always (gunicorn: connections without an IP address are allowed
+// unconditionally), even by an empty list; an empty list trusts no TCP
+// peer, loopback included.
+func TestTrustOneList(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "app.sock")
+	s := StartServer(t, probe, "--forwarded-allow-ips", "", "--http2-cleartext", "both",
+		"-b", "127.0.0.1:"+strconv.Itoa(freePort(t)), "-b", "unix:"+sock)
+	hdr := []string{"X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.5", "X-Request-ID", "from-the-peer"}
+
+	// Over the unix socket: the peer's word is taken.
+	uc := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		},
+	}}
+	req, _ := http.NewRequest("GET", "http://local/env", nil)
+	for i := 0; i < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := uc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&env)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkEnv(t, "unix peer", env, map[string]string{"wsgi.url_scheme": "https", "REMOTE_ADDR": "203.0.113.5", "gowsgi.request_id": "from-the-peer"})
+
+	// Over TCP from loopback: nobody is trusted.
+	env = envOf(t, s, "/env", hdr...)
+	checkEnv(t, "loopback peer", env, map[string]string{"wsgi.url_scheme": "http", "REMOTE_ADDR": "127.0.0.1"})
+	if id, _ := env["gowsgi.request_id"].(string); id == "from-the-peer" || len(id) != 32 {
+		t.Errorf("loopback peer: request ID %q, want a new one", id)
+	}
+	if r, err := h2Client(nil, "").Get(s.URL("/env")); err == nil {
+		r.Body.Close()
+		t.Errorf("loopback peer: h2c was served (%s) though the list is empty", r.Proto)
+	}
 }

@@ -216,11 +216,14 @@ func TestStaticPrecompressed(t *testing.T) {
 	s := StartServer(t, probe, "--static", "/static="+dir)
 
 	for _, c := range []struct{ path, accept, enc, body string }{
-		{"/static/site.css", "gzip, deflate, br, zstd", "br", "BR-BYTES"},
+		{"/static/site.css", "gzip, deflate, br, zstd", "zstd", "ZSTD-BYTES"}, // ties: zstd, br, gzip (compress.Preference)
+		{"/static/site.css", "gzip, deflate, br", "br", "BR-BYTES"},
+		{"/static/site.css", "gzip;q=1, br;q=0.5, zstd;q=0.5", "gzip", "GZIP-BYTES"},
 		{"/static/site.css", "gzip, zstd", "zstd", "ZSTD-BYTES"},
 		{"/static/site.css", "gzip", "gzip", "GZIP-BYTES"},
 		{"/static/site.css", "br;q=0, zstd;q=0, *", "gzip", "GZIP-BYTES"},
-		{"/static/site.css", "*", "br", "BR-BYTES"},
+		{"/static/site.css", "*", "zstd", "ZSTD-BYTES"},
+		{"/static/site.css", "*, zstd;q=2", "br", "BR-BYTES"}, // q > 1 is no qvalue: zstd refused
 		{"/static/site.css", "", "", css},
 		{"/static/site.css", "deflate", "", css},
 		{"/static/site.css", "br;q=0", "", css},

@@ -2,12 +2,15 @@
 // application exactly as gowsgi's workers do, drives it in-process through
 // wsgiref.validate with a handful of requests, and reports what it found —
 // the callable, each request's status, content type and size, and every PEP
-// 3333 violation in plain words, with file:line where one is known.
+// 3333 violation in plain words, with file:line where one is known. An ASGI
+// application goes through the lifespan protocol and the same requests
+// instead, every message it sends checked against the ASGI spec.
 //
 // The Python side is pyshim.CheckSource: the worker's modules and check.py,
 // which loads the application with the worker's own code. It reaches the
-// interpreter on a pipe (fd 3), run by pyshim.Loader; check.py answers with JSON lines on stdout, while anything the application
-// prints goes to stderr.
+// interpreter on a pipe (fd 3), run by pyshim.Loader; check.py answers with
+// JSON lines on stdout, while anything the application prints goes to
+// stderr.
 //
 // Exit codes: 0 clean, 1 violations (or the application failed a request),
 // 2 the application cannot be loaded (or the check could not run).
@@ -47,6 +50,7 @@ type Report struct {
 	Loaded        bool      `json:"loaded"`
 	Callable      string    `json:"callable,omitempty"`   // as the worker names it: file.py:app
 	Type          string    `json:"type,omitempty"`       // function, flask.app.Flask instance...
+	Interface     string    `json:"interface,omitempty"`  // ASGI 3 or ASGI 2; "" = WSGI
 	DefinedAt     string    `json:"defined_at,omitempty"` // file:line, for functions
 	LoadError     string    `json:"load_error,omitempty"`
 	Suggestion    string    `json:"suggestion,omitempty"` // a TARGET that names an existing callable
@@ -135,7 +139,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gowsgi check: %v\n", err)
 		return ExitNoLoad
 	}
-	rep := Run(Options{Python: py, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
+	rep := Run(Options{Python: py, Target: cfg.Target, Interface: string(cfg.Interface), Chdir: cfg.Chdir, PythonPath: cfg.PythonPath,
 		RequestTimeout: cfg.Timeout, BootTimeout: cfg.BootTimeout})
 	if cfg.JSON {
 		enc := json.NewEncoder(stdout)
@@ -169,7 +173,7 @@ func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gowsgi: %v\n", err)
 		return 1
 	}
-	rep := Load(Options{Python: py, Target: cfg.Target, Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
+	rep := Load(Options{Python: py, Target: cfg.Target, Interface: string(cfg.Interface), Chdir: cfg.Chdir, PythonPath: cfg.PythonPath, BootTimeout: cfg.BootTimeout})
 	if !rep.Loaded {
 		fmt.Fprintf(stderr, "gowsgi: cannot load %s: %s\n", cfg.Target, rep.LoadError)
 		if rep.Suggestion != "" {
@@ -180,7 +184,11 @@ func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "gowsgi: configuration OK; %s loads (%s)\n", rep.Callable, rep.Type)
+	kind := rep.Type
+	if rep.asgi() {
+		kind += ", " + rep.Interface
+	}
+	fmt.Fprintf(stdout, "gowsgi: configuration OK; %s loads (%s)\n", rep.Callable, kind)
 	return 0
 }
 
@@ -188,6 +196,7 @@ func CheckConfig(cfg *config.Config, stdout, stderr io.Writer) int {
 type Options struct {
 	Python         string
 	Target         string
+	Interface      string // --interface: auto, wsgi or asgi ("" = auto)
 	Chdir          string
 	PythonPath     []string
 	RequestTimeout time.Duration // per request; 0 = none
@@ -213,7 +222,8 @@ func Run(o Options) *Report {
 		pyshim.Config
 		RequestTimeout float64 `json:"request_timeout"`
 		LoadOnly       bool    `json:"load_only,omitempty"`
-	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1}, o.RequestTimeout.Seconds(), o.LoadOnly}
+	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1, Interface: o.Interface},
+		o.RequestTimeout.Seconds(), o.LoadOnly}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		panic(err) // strings and numbers always marshal
@@ -276,6 +286,7 @@ func Run(o Options) *Report {
 				PythonVersion string `json:"python_version"`
 				Callable      string `json:"callable"`
 				Type          string `json:"type"`
+				Interface     string `json:"interface"`
 				DefinedAt     string `json:"defined_at"`
 				Error         string `json:"error"`
 				Suggestion    string `json:"suggestion"`
@@ -287,6 +298,9 @@ func Run(o Options) *Report {
 				rep.Python = l.Python
 			}
 			rep.Callable, rep.Type, rep.DefinedAt = l.Callable, l.Type, l.DefinedAt
+			if strings.HasPrefix(l.Interface, "ASGI") {
+				rep.Interface = l.Interface // a WSGI report stays as it was
+			}
 			rep.LoadError, rep.Suggestion, rep.Traceback = l.Error, l.Suggestion, l.Traceback
 		case "begin":
 			var b struct {
@@ -395,6 +409,9 @@ func (rep *Report) WriteText(w io.Writer) {
 		callable += ", " + rep.DefinedAt
 	}
 	fmt.Fprintf(w, "  callable  %s)\n", callable)
+	if rep.asgi() {
+		fmt.Fprintf(w, "  speaks    %s\n", rep.Interface)
+	}
 	fmt.Fprintf(w, "  python    %s %s\n\n", rep.Python, rep.PythonVersion)
 
 	wl, ws := 0, 0
@@ -406,6 +423,10 @@ func (rep *Report) WriteText(w io.Writer) {
 		ct := "-"
 		if r.ContentType != nil {
 			ct = *r.ContentType
+		}
+		if rep.asgi() && r.Method == "" && !r.Stopped { // the ASGI lifespan protocol
+			fmt.Fprintf(w, "  %s  %s\n", pad(r.Request, wl), r.statusText())
+			continue
 		}
 		fmt.Fprintf(w, "  %s  %s  %s, %d bytes\n", pad(r.Request, wl), pad(r.statusText(), ws), ct, r.Size)
 	}
@@ -442,12 +463,16 @@ func (rep *Report) WriteText(w io.Writer) {
 	}
 
 	fmt.Fprintln(w)
+	spec := "PEP 3333"
+	if rep.asgi() {
+		spec = "ASGI"
+	}
 	switch {
 	case rep.ExitCode == ExitClean && len(rep.Warnings) > 0:
 		n := len(groupFindings(rep.Warnings))
-		fmt.Fprintf(w, "OK: no PEP 3333 violations found (%d %s)\n", n, plural(n, "warning"))
+		fmt.Fprintf(w, "OK: no %s violations found (%d %s)\n", spec, n, plural(n, "warning"))
 	case rep.ExitCode == ExitClean:
-		fmt.Fprintln(w, "OK: no PEP 3333 violations found")
+		fmt.Fprintf(w, "OK: no %s violations found\n", spec)
 	case len(rep.Violations) > 0:
 		n := len(groupFindings(rep.Violations))
 		fmt.Fprintf(w, "FAIL: %d %s\n", n, plural(n, "violation"))
@@ -455,6 +480,9 @@ func (rep *Report) WriteText(w io.Writer) {
 		fmt.Fprintln(w, "FAIL: the application did not answer every request")
 	}
 }
+
+// asgi reports whether the application speaks ASGI (3, or 2 adapted).
+func (rep *Report) asgi() bool { return strings.HasPrefix(rep.Interface, "ASGI") }
 
 func (r Request) statusText() string {
 	switch {

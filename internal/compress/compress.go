@@ -15,7 +15,6 @@ package compress
 import (
 	"errors"
 	"io"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -73,11 +72,6 @@ const (
 	brotliLGWin = 20
 )
 
-// preference breaks ties between codings the client weighs the same: zstd
-// first (the least CPU for a given ratio), then brotli, then gzip (which
-// every client has).
-var preference = [...]Encoding{Zstd, Brotli, Gzip}
-
 // Choose returns the encoding to compress a response with, or None:
 //
 //   - None for a HEAD request, a response to a request with a Range header
@@ -120,63 +114,10 @@ func Vary(contentType, contentEncoding string, contentLength int64, status int) 
 
 // Negotiate returns the coding an Accept-Encoding value (several field
 // values joined with commas) prefers among those this package provides:
-// the highest q above zero, by name or through "*", ties broken by
-// preference. "x-gzip" counts as gzip (RFC 9110 §8.4.1.3). An empty value
-// gives None.
+// the highest weight above zero, by name or through "*", ties broken by
+// Preference (see ParseAccept). An empty value gives None.
 func Negotiate(acceptEncoding string) Encoding {
-	var q [4]float64 // by Encoding; -1: not named
-	q[Gzip], q[Zstd], q[Brotli] = -1, -1, -1
-	star := -1.0
-	for _, elem := range strings.Split(acceptEncoding, ",") {
-		coding, params, _ := strings.Cut(elem, ";")
-		coding = strings.ToLower(strings.Trim(coding, " \t"))
-		if coding == "" {
-			continue
-		}
-		w := weight(params)
-		switch coding {
-		case "*":
-			star = w
-		case "gzip", "x-gzip":
-			q[Gzip] = w
-		case "zstd":
-			q[Zstd] = w
-		case "br":
-			q[Brotli] = w
-		}
-	}
-	best, bestQ := None, 0.0
-	for _, e := range preference {
-		w := q[e]
-		if w < 0 {
-			w = star
-		}
-		if w > bestQ {
-			best, bestQ = e, w
-		}
-	}
-	return best
-}
-
-// weight returns the q parameter of an Accept-Encoding element, 1 when it
-// has none, and 0 when it is malformed (RFC 9110 §12.4.2: 0 to 1, at most
-// three decimals).
-func weight(params string) float64 {
-	for params != "" {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(p, "=")
-		if !strings.EqualFold(strings.Trim(k, " \t"), "q") {
-			continue
-		}
-		v = strings.Trim(v, " \t")
-		q, err := strconv.ParseFloat(v, 64)
-		if err != nil || q < 0 || q > 1 || len(v) > 5 || v[0] != '0' && v[0] != '1' {
-			return 0
-		}
-		return q
-	}
-	return 1
+	return ParseAccept(acceptEncoding).Best(nil)
 }
 
 // Compressible reports whether a body of the given Content-Type is worth

@@ -96,17 +96,8 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 		isCallable := json.Unmarshal(raw, &callable) == nil && callable.Callable != ""
 		s := byGunicorn[name]
 		if s == nil {
-			if isCallable && !isHook(closest(name, hookNames)) {
-				continue // a helper function, not a misspelt hook
-			}
-			if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
-				continue // a constant (PORT = 8000), not a misspelt setting
-			}
-			hint := closest(name, known)
-			if hint != "" && hint != name {
-				unknown = append(unknown, fmt.Sprintf("%s (did you mean %s?)", name, hint))
-			} else {
-				unknown = append(unknown, name)
+			if u := unknownName(name, isCallable, known); u != "" {
+				unknown = append(unknown, u)
 			}
 			continue
 		}
@@ -134,12 +125,36 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 		for _, v := range vals {
 			l.add(s, origin, v)
 		}
-		if len(vals) == 0 {
-			continue
-		}
 	}
+	r.recordHooks(c, hooks)
+	if len(unknown) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: not gunicorn settings, ignored: %s", r.location, strings.Join(unknown, ", "))}
+}
+
+// unknownName is how the notice names a config-file global that is not a
+// gunicorn setting, with the closest setting when one is near; "" for one
+// that is not meant as a setting: a helper function whose name is not near
+// a hook's, or an upper-case constant (PORT = 8000).
+func unknownName(name string, isCallable bool, known []string) string {
+	if isCallable && !isHook(closest(name, hookNames)) {
+		return ""
+	}
+	if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
+		return ""
+	}
+	if hint := closest(name, known); hint != "" && hint != name {
+		return fmt.Sprintf("%s (did you mean %s?)", name, hint)
+	}
+	return name
+}
+
+// recordHooks records the hooks the file defines (defined), in gunicorn's
+// order, and where they are.
+func (r *fileResult) recordHooks(c *Config, defined map[string]bool) {
 	for _, h := range hookNames {
-		if hooks[h] {
+		if defined[h] {
 			c.Hooks.Names = append(c.Hooks.Names, h)
 		}
 	}
@@ -149,10 +164,6 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 			c.Hooks.File = r.File // absolute, for running them later
 		}
 	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	return []string{fmt.Sprintf("%s: not gunicorn settings, ignored: %s", r.location, strings.Join(unknown, ", "))}
 }
 
 // fileValues coerces a config-file value to the text values the table's

@@ -56,6 +56,23 @@ type Config struct {
 	// without a trailing slash.
 	RootPath string
 
+	// Interface is what the app speaks: "auto" (ASGI when it is a
+	// coroutine function or an object whose __call__ is one, else WSGI),
+	// "wsgi" or "asgi" (ASGI 3; ASGI 2's double callable is adapted). An
+	// ASGI worker class (-k asgi, uvicorn's) sets "asgi".
+	Interface AppInterface
+	// Lifespan is the ASGI lifespan protocol: "auto" (an app that raises
+	// on it carries on without it), "on" (startup must succeed) or "off".
+	Lifespan LifespanMode
+	// Loop is an ASGI worker's event loop: "auto" (uvloop when it
+	// imports, else asyncio), "asyncio" or "uvloop".
+	Loop EventLoop
+	// LimitConcurrency bounds the requests in flight per ASGI worker
+	// (uvicorn's --limit-concurrency, granian's --backpressure, gunicorn's
+	// worker_connections with an ASGI worker class); 0 = the runtime's
+	// measured default.
+	LimitConcurrency int
+
 	// Static are the URL prefixes served from directories by Go.
 	Static []StaticMount
 	// StaticAllowDotfiles serves files and directories whose name starts
@@ -78,8 +95,8 @@ type Config struct {
 	// AccessLogFormat is gunicorn's access_log_format; "" = the Combined
 	// Log Format (gunicorn's default format, written by a fixed fast path).
 	AccessLogFormat string
-	// LogFormat is "text" or "json", for both logs.
-	LogFormat string
+	// LogFormat is how both logs are written: LogText or LogJSON.
+	LogFormat LogFormat
 	// CaptureOutput sends the workers' stdout and stderr to the error log
 	// file (gunicorn's capture_output); without it they go to gowsgi's.
 	CaptureOutput bool
@@ -204,9 +221,10 @@ type Config struct {
 	// KEY=VALUE pairs.
 	Paste       string
 	PasteGlobal []string
-	// ForwardedAllowIPs are the proxies whose forwarding headers are
-	// believed (gunicorn's forwarded_allow_ips): IPs, CIDR prefixes or "*".
-	ForwardedAllowIPs []string
+	// ForwardedAllowIPs are the peers whose word is taken (gunicorn's
+	// forwarded_allow_ips): their forwarding headers, X-Request-ID and
+	// traceparent are believed, and they may speak h2c. Never nil.
+	ForwardedAllowIPs *proxy.AllowList
 	// SecureSchemeHeaders is gunicorn's secure_scheme_headers (names
 	// upper-cased); nil = gunicorn's default table (proxy.DefaultSchemeHeaders).
 	SecureSchemeHeaders map[string]string
@@ -214,13 +232,13 @@ type Config struct {
 	// ProxyAllowIPs peers (gunicorn's proxy_protocol).
 	ProxyProtocol proxy.Mode
 	// ProxyAllowIPs are the peers allowed to send a PROXY header
-	// (gunicorn's proxy_allow_ips).
-	ProxyAllowIPs []string
+	// (gunicorn's proxy_allow_ips). Never nil.
+	ProxyAllowIPs *proxy.AllowList
 
-	// RequestID says what happens to X-Request-ID: "generate" (a trusted
-	// peer's own, else a new one), "pass" (a trusted peer's own only) or
-	// "off" (an ordinary header).
-	RequestID string
+	// RequestID says what happens to X-Request-ID: RequestIDGenerate (a
+	// trusted peer's own, else a new one), RequestIDPass (a trusted peer's
+	// own only) or RequestIDOff (an ordinary header).
+	RequestID RequestIDMode
 	// MetricsBind is HOST:PORT for Prometheus metrics (/metrics) and the
 	// health probes (/healthz, /readyz), apart from the app's binds;
 	// "" = none.
@@ -248,13 +266,13 @@ type Config struct {
 	// TLSMinVersion is the lowest TLS version accepted, from gunicorn's
 	// ssl_version (TLS 1.2 by default).
 	TLSMinVersion uint16
-	// HTTPProtocols are the protocols offered, in order: "h2", "h1"
+	// HTTPProtocols are the protocols offered, in order: HTTP2, HTTP1
 	// (gunicorn's http_protocols; gowsgi's default is h2,h1). HTTP/2 needs
-	// TLS (ALPN) unless HTTP2Cleartext allows h2c.
-	HTTPProtocols []string
+	// TLS (ALPN) unless HTTP2Cleartext allows h2c. See Offers.
+	HTTPProtocols []Protocol
 	// HTTP2Cleartext is gunicorn's http2_cleartext: off, prior-knowledge,
 	// upgrade or both; h2c for peers in ForwardedAllowIPs only.
-	HTTP2Cleartext string
+	HTTP2Cleartext Cleartext
 	// HTTP/2 limits, gunicorn's http2_* settings.
 	HTTP2MaxConcurrentStreams int
 	HTTP2InitialWindowSize    int
@@ -293,6 +311,21 @@ type Config struct {
 	workerConnections int    // gunicorn's worker_connections, folded into Threads
 	logLevelName      string // LogLevel as gunicorn names it, for --print-config
 	sslVersion        string // ssl_version as given, for --print-config
+
+	// uvicorn's and granian's options, folded in by finishPeers.
+	host, port          string   // --host, --port ("" = not given)
+	uds                 string   // --uds
+	fd                  int      // --fd
+	proxyHeaders        bool     // --proxy-headers (default) / --no-proxy-headers
+	httpParser          string   // --http h11/httptools, for a notice
+	envFileVars         []string // --env-file's KEY=VALUE pairs, before --env's
+	factory             bool     // --factory: TARGET + "()"
+	sslClientVerify     bool     // granian's --ssl-client-verify: --cert-reqs 2
+	staticRoute         string   // granian's --static-path-route
+	staticMount         string   // granian's --static-path-mount
+	staticExpires       time.Duration
+	interfaceNoLifespan bool   // granian's --interface asginl
+	loopNote            string // why a granian loop name runs auto
 }
 
 // Bind is one address to listen on.
@@ -556,7 +589,7 @@ func ParseStatic(s string) (StaticMount, error) {
 // ParseLogLevel reads debug, info, warning (warn), error or critical.
 func ParseLogLevel(s string) (slog.Level, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "debug":
+	case "debug", "trace": // uvicorn's trace: gowsgi has nothing below debug
 		return slog.LevelDebug, nil
 	case "info":
 		return slog.LevelInfo, nil

@@ -151,8 +151,9 @@ func TestParseErrors(t *testing.T) {
 		"a --chdir /no/such/dir":               "--chdir: /no/such/dir is not a directory",
 		"a --root-path app":                    `--root-path: "app" must start with /`,
 		"a --preload=maybe":                    `--preload: "maybe" is not a boolean`,
-		"a -k uvicorn.workers.UvicornWorker":   "serves ASGI/asyncio applications; gowsgi serves WSGI",
-		"a -k myapp.workers.Special":           "worker class myapp.workers.Special is not one gowsgi can stand in for",
+		"a -k myapp.workers.Special":           "--worker-class: worker class myapp.workers.Special: cannot import it: ModuleNotFoundError: No module named 'myapp'",
+		"a -k special":                         "worker class special is not one of gunicorn's",
+		"a -k trio":                            "worker class trio runs trio apps",
 		"a --ciphers ECDHE+NOSUCH":             `--ciphers: unknown cipher or keyword "NOSUCH"`,
 		"a --cert-reqs 3":                      `--cert-reqs: "3": expected 0 (none), 1 (optional) or 2 (required)`,
 		"a --ssl-version SSLv3":                "--ssl-version: \"SSLv3\": SSLv2 and SSLv3 are broken",
@@ -256,7 +257,7 @@ func TestGunicornCommandLine(t *testing.T) {
 	if c.Chdir != "/tmp" || strings.Join(c.PythonPath, " ") != "a b c" || strings.Join(c.Env, " ") != "A=1 B=2" {
 		t.Errorf("chdir %q pythonpath %v env %v", c.Chdir, c.PythonPath, c.Env)
 	}
-	if !c.Preload || !c.Reload || c.PidFile != "app.pid" || c.Umask != 0o117 || strings.Join(c.ForwardedAllowIPs, " ") != "10.0.0.1 10.0.0.2" {
+	if !c.Preload || !c.Reload || c.PidFile != "app.pid" || c.Umask != 0o117 || strings.Join(c.ForwardedAllowIPs.Items(), " ") != "10.0.0.1 10.0.0.2" {
 		t.Errorf("preload %v reload %v pid %q umask %o fwd %v", c.Preload, c.Reload, c.PidFile, c.Umask, c.ForwardedAllowIPs)
 	}
 	// Both spellings of the field-size limit, and notices, one line each.
@@ -425,7 +426,7 @@ func TestConfigFileErrors(t *testing.T) {
 		"import no_such_module_xyz\n":   "cannot read config file gunicorn.conf.py: ModuleNotFoundError: No module named 'no_such_module_xyz'",
 		"raise SystemExit(3)\n":         "cannot read config file gunicorn.conf.py: SystemExit: 3",
 		"threads = [1, 2]\n":            "gunicorn.conf.py: threads: expected one value, got a list",
-		"worker_class = 'gevent.Foo'\n": "worker class gevent.Foo is not one gowsgi can stand in for",
+		"worker_class = 'gevent.Foo'\n": "worker class gevent.Foo: cannot import it: ModuleNotFoundError: No module named 'gevent'",
 		"dirty_workers = 2\n":           "gunicorn.conf.py: dirty_workers: gowsgi has no dirty arbiters",
 		"post_fork = 3\n":               "gunicorn.conf.py: post_fork: a server hook must be a function, got 3",
 		"spew = object()\n":             "gunicorn.conf.py: spew: <object object at",

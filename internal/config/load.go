@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/gowsgi/gowsgi/internal/proxy"
 )
 
 // given is the value one source gave a setting.
@@ -46,8 +47,8 @@ type recorder struct {
 
 func (r recorder) String() string { return "" }
 func (r recorder) Type() string {
-	if m := metaOf[r.s.name]; m != "" {
-		return m
+	if r.s.meta != "" {
+		return r.s.meta
 	}
 	switch r.s.typ {
 	case tBool:
@@ -58,15 +59,6 @@ func (r recorder) Type() string {
 		return "stringArray"
 	}
 	return "string"
-}
-
-// metaOf names the value of size and duration flags in --help.
-var metaOf = map[string]string{
-	"max-body-size": "size", "body-memory": "size", "body-memory-total": "size", "body-min-rate": "size",
-	"response-buffer": "size", "response-spool": "size", "limit-request-header-size": "size", "max-memory": "size",
-	"static-max-age": "duration", "queue-timeout": "duration", "graceful-timeout": "duration", "keep-alive": "duration",
-	"header-timeout": "duration", "body-timeout": "duration", "write-timeout": "duration", "boot-timeout": "duration",
-	"timeout": "duration", "bind": "addr", "static": "/prefix=dir", "env": "KEY=VALUE", "access-log": "file", "error-log": "file",
 }
 
 func (r recorder) Set(v string) error { r.l.add(r.s, r.origin, v); return nil }
@@ -103,12 +95,15 @@ func flagSet(l *layer, prefix string) *pflag.FlagSet {
 			}
 			if s.typ == tBool {
 				fl.NoOptDefVal = "true"
-				if long == "no-sendfile" {
-					fl.NoOptDefVal = "false" // gunicorn's store_const False for sendfile
-				}
 			}
-			if s.name == "proxy-protocol" {
-				fl.NoOptDefVal = "auto"
+			if s.noOptDef != "" {
+				fl.NoOptDefVal = s.noOptDef
+			}
+			if s.typ == tBool && strings.HasPrefix(long, "no-") && !strings.HasPrefix(s.name, "no-") {
+				fl.NoOptDefVal = "false" // uvicorn's and granian's --no-X of a setting X
+			}
+			if v, ok := implicitValue[long]; ok {
+				fl.NoOptDefVal = v
 			}
 			if !first || s.usage == "" || s.kind == Noticed || s.kind == Refused {
 				fl.Hidden = true
@@ -130,36 +125,78 @@ func FlagUsages() string {
 
 // load gathers every source and builds the Config.
 func load(args []string, getenv func(string) string) (*Config, error) {
-	cli := newLayer(srcFlag)
-	fs := flagSet(cli, "")
-	args, err := expandAbbrev(fs, args)
+	cli, positional, err := flagLayer(args)
 	if err != nil {
 		return nil, err
 	}
-	if err := fs.Parse(args); err != nil {
+	cmdArgs, err := cmdArgsLayer(getenv("GUNICORN_CMD_ARGS"))
+	if err != nil {
+		return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
+	}
+	env := envLayer(getenv)
+
+	c := &Config{given: map[string]*given{}, Umask: -1, UID: -1, GID: -1}
+	if len(positional) > 0 {
+		cli.add(byName["app"], "TARGET", positional[0])
+	}
+	c.Args = positional
+
+	file, fileWarnings, err := c.fileLayer([]*layer{cli, cmdArgs, env}, getenv)
+	if err != nil {
 		return nil, err
 	}
-	positional := fs.Args()
-
-	cmdArgs := newLayer(srcCmdArgs)
-	if v := getenv("GUNICORN_CMD_ARGS"); v != "" {
-		words, err := shellSplit(v)
-		if err != nil {
-			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
-		}
-		efs := flagSet(cmdArgs, "GUNICORN_CMD_ARGS: ")
-		if words, err = expandAbbrev(efs, words); err != nil {
-			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
-		}
-		if err := efs.Parse(words); err != nil {
-			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
-		}
-		if len(efs.Args()) > 0 {
-			return nil, fmt.Errorf("GUNICORN_CMD_ARGS: only options belong here (gunicorn ignores %q); give the application as the argument", strings.Join(efs.Args(), " "))
-		}
+	if err := c.apply([]*layer{file, env, cmdArgs, cli}, getenv); err != nil {
+		return nil, err
 	}
+	c.Warnings = append(fileWarnings, c.Warnings...)
+	if err := c.finish(getenv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
+// flagLayer reads the command line: the options, and the positional
+// arguments left.
+func flagLayer(args []string) (*layer, []string, error) {
+	cli := newLayer(srcFlag)
+	fs := flagSet(cli, "")
+	args, err := expandAbbrev(fs, optionalValues(args))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	return cli, fs.Args(), nil
+}
+
+// cmdArgsLayer reads GUNICORN_CMD_ARGS (v), split as a shell would.
+func cmdArgsLayer(v string) (*layer, error) {
+	l := newLayer(srcCmdArgs)
+	if v == "" {
+		return l, nil
+	}
+	words, err := shellSplit(v)
+	if err != nil {
+		return nil, err
+	}
+	fs := flagSet(l, "GUNICORN_CMD_ARGS: ")
+	if words, err = expandAbbrev(fs, optionalValues(words)); err != nil {
+		return nil, err
+	}
+	if err := fs.Parse(words); err != nil {
+		return nil, err
+	}
+	if len(fs.Args()) > 0 {
+		return nil, fmt.Errorf("only options belong here (gunicorn ignores %q); give the application as the argument", strings.Join(fs.Args(), " "))
+	}
+	return l, nil
+}
+
+// envLayer reads the GOWSGI_* variables.
+func envLayer(getenv func(string) string) *layer {
 	env := newLayer(srcEnv)
+	peerEnv(env, getenv)
 	for _, s := range settings {
 		if s.noEnv {
 			continue
@@ -169,19 +206,18 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 			env.add(s, name, v)
 		}
 	}
+	return env
+}
 
-	c := &Config{given: map[string]*given{}, Umask: -1, UID: -1, GID: -1}
-	if len(positional) > 0 {
-		cli.add(byName["app"], "TARGET", positional[0])
-	}
-	c.Args = positional
-
-	// The config file: -c on the command line, else in GUNICORN_CMD_ARGS,
-	// else GOWSGI_CONFIG, else ./gunicorn.conf.py.
+// fileLayer reads the gunicorn config file, if there is one: the one -c
+// names on the command line, else in GUNICORN_CMD_ARGS, else GOWSGI_CONFIG
+// (in those layers, strongest first), else ./gunicorn.conf.py when it
+// exists. -h and -v skip it. It returns the file's values and warnings
+// about names in it that are not settings.
+func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*layer, []string, error) {
 	file := newLayer(srcFile)
-	var fileWarnings []string
 	location, explicit := "", false
-	for _, l := range []*layer{cli, cmdArgs, env} {
+	for _, l := range strongest {
 		if g := l.vals[byName["config"]]; g != nil {
 			location, explicit = g.values[len(g.values)-1], true
 			break
@@ -192,47 +228,37 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 			location = "gunicorn.conf.py"
 		}
 	}
-	skipFile := false
-	for _, l := range []*layer{cli, cmdArgs, env} {
-		if g := l.vals[byName["help"]]; g != nil {
-			skipFile = true
-		}
-		if g := l.vals[byName["version"]]; g != nil {
-			skipFile = true
+	for _, l := range strongest {
+		if l.vals[byName["help"]] != nil || l.vals[byName["version"]] != nil {
+			return file, nil, nil
 		}
 	}
-	if location != "" && !skipFile {
-		python := ""
-		for _, l := range []*layer{env, cmdArgs, cli} {
-			if g := l.vals[byName["python"]]; g != nil {
-				python = g.values[len(g.values)-1]
-			}
-		}
-		res, err := readConfigFile(location, python, getenv)
-		if err != nil {
-			return nil, err
-		}
-		fileWarnings = res.fill(file, c)
-		c.ConfigFile = location
-		if !explicit {
-			file.add(byName["config"], location, location)
+	if location == "" {
+		return file, nil, nil
+	}
+	python := "" // the workers' interpreter runs the file: the strongest --python
+	for _, l := range strongest {
+		if g := l.vals[byName["python"]]; g != nil {
+			python = g.values[len(g.values)-1]
+			break
 		}
 	}
-
-	layers := []*layer{file, env, cmdArgs, cli}
-	if err := c.apply(layers, getenv); err != nil {
-		return nil, err
+	res, err := readConfigFile(location, python, getenv)
+	if err != nil {
+		return nil, nil, err
 	}
-	c.Warnings = append(fileWarnings, c.Warnings...)
-	if err := c.finish(); err != nil {
-		return nil, err
+	warnings := res.fill(file, c)
+	c.ConfigFile = location
+	if !explicit {
+		file.add(byName["config"], location, location)
 	}
-	return c, nil
+	return file, warnings, nil
 }
 
 // expandAbbrev spells out abbreviated long options (--work 4 for
 // --workers 4), which gunicorn's argparse accepts when the prefix names one
-// option only.
+// option only. uvicorn's and granian's spellings are never the expansion
+// (peerOnly): adding them changes no gunicorn command line.
 func expandAbbrev(fs *pflag.FlagSet, args []string) ([]string, error) {
 	out := append([]string(nil), args...)
 	for i, a := range out {
@@ -246,7 +272,7 @@ func expandAbbrev(fs *pflag.FlagSet, args []string) ([]string, error) {
 		norm := strings.ReplaceAll(name, "_", "-")
 		var matches []string
 		fs.VisitAll(func(f *pflag.Flag) {
-			if strings.HasPrefix(f.Name, norm) {
+			if strings.HasPrefix(f.Name, norm) && !peerOnly[f.Name] {
 				matches = append(matches, "--"+f.Name)
 			}
 		})
@@ -290,7 +316,8 @@ func envName(s *setting) string {
 }
 
 // apply reads defaults, then every layer from the lowest; a list setting
-// takes only its highest layer's values.
+// takes only its highest layer's values. Then the winning values of
+// Refused and Noticed settings are judged.
 func (c *Config) apply(layers []*layer, getenv func(string) string) error {
 	c.order = settings
 	winner := map[*setting]*given{}
@@ -299,6 +326,20 @@ func (c *Config) apply(layers []*layer, getenv func(string) string) error {
 			winner[s] = g
 		}
 	}
+	if err := c.applyDefaults(winner, getenv); err != nil {
+		return err
+	}
+	for _, l := range layers {
+		if err := c.applyLayer(l, winner); err != nil {
+			return err
+		}
+	}
+	return c.judge(winner)
+}
+
+// applyDefaults reads every setting's default, except a list setting's
+// that a layer gives values for.
+func (c *Config) applyDefaults(winner map[*setting]*given, getenv func(string) string) error {
 	for _, s := range settings {
 		def, from := s.def, ""
 		if s.defFn != nil {
@@ -318,31 +359,40 @@ func (c *Config) apply(layers []*layer, getenv func(string) string) error {
 			return fmt.Errorf("%s: %v", origin, err)
 		}
 	}
-	for _, l := range layers {
-		for _, s := range settings {
-			g := l.vals[s]
-			if g == nil || (s.typ == tList && winner[s] != g) {
+	return nil
+}
+
+// applyLayer reads one layer's values: the last one given for a single
+// value, all of them for a list setting whose winning layer this is.
+func (c *Config) applyLayer(l *layer, winner map[*setting]*given) error {
+	for _, s := range settings {
+		g := l.vals[s]
+		if g == nil || (s.typ == tList && winner[s] != g) {
+			continue
+		}
+		c.given[s.name] = g
+		vals := g.values
+		if s.typ != tList {
+			vals = vals[len(vals)-1:]
+		}
+		for _, v := range vals {
+			if msg, bad := strings.CutPrefix(v, "\x00"); bad {
+				return fmt.Errorf("%s: %s", g.origin, msg) // a config-file value fileValues could not read
+			}
+			if s.apply == nil {
 				continue
 			}
-			c.given[s.name] = g
-			vals := g.values
-			if s.typ != tList {
-				vals = vals[len(vals)-1:]
-			}
-			for _, v := range vals {
-				if msg, bad := strings.CutPrefix(v, "\x00"); bad {
-					return fmt.Errorf("%s: %s", g.origin, msg) // a config-file value fileValues could not read
-				}
-				if s.apply == nil {
-					continue
-				}
-				if err := s.apply(c, v); err != nil {
-					return fmt.Errorf("%s: %v", g.origin, err)
-				}
+			if err := s.apply(c, v); err != nil {
+				return fmt.Errorf("%s: %v", g.origin, err)
 			}
 		}
 	}
-	// Refusals and notices, from the winning values only.
+	return nil
+}
+
+// judge refuses the winning value of a Refused setting that asks for the
+// feature (a UsageError) and notices a Noticed one's (a warning).
+func (c *Config) judge(winner map[*setting]*given) error {
 	for _, s := range settings {
 		g := winner[s]
 		if g == nil || (s.kind != Refused && s.kind != Noticed) {
@@ -394,7 +444,28 @@ func isHook(name string) bool {
 
 // finish checks what no single setting can, and folds gunicorn's settings
 // into gowsgi's.
-func (c *Config) finish() error {
+func (c *Config) finish(getenv func(string) string) error {
+	if len(c.envFileVars) > 0 {
+		c.Env = append(append([]string(nil), c.envFileVars...), c.Env...) // --env wins: later values override
+	}
+	if err := c.finishWorkerClass(); err != nil {
+		return err
+	}
+	if err := c.finishPeers(getenv); err != nil {
+		return err
+	}
+	c.fillDefaults()
+	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
+		return errors.New("--reload-extra-file needs --reload")
+	}
+	c.gunicornZeros()
+	c.noticeIdleHooks()
+	return nil
+}
+
+// fillDefaults settles what no single setting's default can: the logs,
+// the binds, the allow lists and the temp dir.
+func (c *Config) fillDefaults() {
 	// --no-access-log wins unless --access-log comes from a stronger source
 	// (accesslog = None in a config file, then --access-logfile -).
 	if n, a := c.given["no-access-log"], c.given["access-log"]; c.noAccessLog && (a == nil || n == nil || n.src >= a.src) {
@@ -407,15 +478,21 @@ func (c *Config) finish() error {
 		b, _ := ParseBind("127.0.0.1:8000")
 		c.Binds = []Bind{b}
 	}
+	if c.ForwardedAllowIPs == nil { // a config file's empty list
+		c.ForwardedAllowIPs = &proxy.AllowList{}
+	}
+	if c.ProxyAllowIPs == nil {
+		c.ProxyAllowIPs = &proxy.AllowList{}
+	}
 	if c.TmpUploadDir == "" {
 		c.TmpUploadDir = os.TempDir()
 	}
-	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
-		return errors.New("--reload-extra-file needs --reload")
-	}
-	// gunicorn's zeros: limit_request_fields 0 is its maximum, 32768;
-	// keepalive 0 and limit_request_line 0 (no keep-alive, no limit) are
-	// not offered by gowsgi's engine, which reads 0 as its default.
+}
+
+// gunicornZeros reads gunicorn's zeros: limit_request_fields 0 is its
+// maximum, 32768; keepalive 0 and limit_request_line 0 (no keep-alive, no
+// limit) are not offered by gowsgi's engine, which reads 0 as its default.
+func (c *Config) gunicornZeros() {
 	if c.MaxHeaderFields == 0 {
 		c.MaxHeaderFields = 32768
 	}
@@ -430,26 +507,11 @@ func (c *Config) finish() error {
 	if int64(c.MaxFieldBytes) > c.MaxHeaderBytes {
 		c.MaxHeaderBytes = int64(c.MaxFieldBytes) // one such field must fit the section
 	}
-	if c.WorkerClass == "" {
-		c.WorkerClass = "sync"
-	}
-	kind, err := workerClass(c.WorkerClass)
-	if err != nil {
-		return &UsageError{err.Error()}
-	}
-	wc := c.given["worker-connections"]
-	if kind == "green" {
-		th := c.given["threads"]
-		if th == nil || th.src == srcDefault {
-			c.Threads = min(c.workerConnections, 64)
-			c.given["threads"] = &given{src: c.given["worker-class"].src, values: []string{strconv.Itoa(c.Threads)}, origin: "worker class " + c.WorkerClass}
-		}
-		c.Warnings = append(c.Warnings, fmt.Sprintf("worker class %s: running %d threads per worker instead of green threads; "+
-			"gowsgi absorbs slow clients and idle keep-alive connections in Go, so a thread is only busy while the app works on a request",
-			c.WorkerClass, c.Threads))
-	} else if wc != nil {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: used with gevent/eventlet worker classes only; gowsgi bounds client connections server-wide with --max-connections (%d)", wc.origin, c.MaxConnections))
-	}
+}
+
+// noticeIdleHooks names, in one notice, the hooks a config file defines
+// that gowsgi does not run.
+func (c *Config) noticeIdleHooks() {
 	var idle []string
 	for _, h := range c.Hooks.Names {
 		if !runHook(h) {
@@ -460,7 +522,6 @@ func (c *Config) finish() error {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s defines gunicorn server hooks gowsgi does not run (%s)",
 			c.ConfigFile, strings.Join(idle, ", ")))
 	}
-	return nil
 }
 
 // shellSplit splits s as a POSIX shell would split words (quotes and

@@ -31,6 +31,9 @@ func (c *Config) Settings() []Setting {
 		if s.name == "help" || s.name == "version" {
 			continue
 		}
+		if s.peer != nil && s.usage == "" && s.gunicorn == "" && c.given[s.name] == nil {
+			continue // uvicorn's or granian's own option, not given
+		}
 		st := Setting{Name: s.name, Source: srcDefault.String()}
 		if s.gunicorn != "" {
 			g := s.gunicorn

@@ -15,21 +15,34 @@ type WSConfig struct {
 	PerMessageDeflate bool
 }
 
-// wsSettings adds the WebSocket settings. They keep uvicorn's names and
+// wsMaxQueueWhy is the notice for uvicorn's --ws-max-queue (a number of
+// messages), which gowsgi bounds in bytes instead.
+const wsMaxQueueWhy = "gowsgi bounds a WebSocket's unread messages itself (16 messages or 1 MiB in the worker), then stops reading the client (TCP holds it)"
+
+// wsSettings are the WebSocket settings. They keep uvicorn's names and
 // defaults (--ws-max-size 16 MiB, pings every 20 s answered within 20 s,
-// permessage-deflate on), so a uvicorn command line means the same here.
-func wsSettings(row rowFunc) {
-	f := func(spellings ...string) []string { return spellings }
-	a, sh := sizeField(func(c *Config) *int64 { return &c.WS.MaxSize })
-	row("ws-max-size", f("--ws-max-size"), "", Native, tString, "16777216",
-		"largest WebSocket message in bytes (a larger one is closed with 1009)", "", a, sh)
-	a, sh = durField(func(c *Config) *time.Duration { return &c.WS.PingInterval })
-	row("ws-ping-interval", f("--ws-ping-interval"), "", Native, tString, "20",
-		"seconds between the server's pings on an open WebSocket; 0 = no pings", "", a, sh)
-	a, sh = durField(func(c *Config) *time.Duration { return &c.WS.PingTimeout })
-	row("ws-ping-timeout", f("--ws-ping-timeout"), "", Native, tString, "20",
-		"seconds a WebSocket client has to answer a ping before it is closed with 1011", "", a, sh)
-	b, bsh := boolField(func(c *Config) *bool { return &c.WS.PerMessageDeflate })
-	row("ws-per-message-deflate", f("--ws-per-message-deflate"), "", Native, tBool, "true",
-		"accept the WebSocket permessage-deflate extension (RFC 7692) when the client offers it", "", b, bsh)
+// permessage-deflate on), so a uvicorn command line means the same here;
+// asgiSettings gives them uvicorn's spellings for the migration table.
+var wsSettings = []*setting{
+	{
+		name: "ws-max-size", flags: []string{"--ws-max-size"}, kind: Native, typ: tString, def: "16777216", meta: "size",
+		usage:    "largest WebSocket message in bytes (a larger one is closed with 1009)",
+		accessor: sizeField(func(c *Config) *int64 { return &c.WS.MaxSize }),
+	},
+	{
+		name: "ws-ping-interval", flags: []string{"--ws-ping-interval"}, kind: Native, typ: tString, def: "20", meta: "duration",
+		usage:    "seconds between the server's pings on an open WebSocket; 0 = no pings",
+		accessor: durField(func(c *Config) *time.Duration { return &c.WS.PingInterval }),
+	},
+	{
+		name: "ws-ping-timeout", flags: []string{"--ws-ping-timeout"}, kind: Native, typ: tString, def: "20", meta: "duration",
+		usage:    "seconds a WebSocket client has to answer a ping before it is closed with 1011",
+		accessor: durField(func(c *Config) *time.Duration { return &c.WS.PingTimeout }),
+	},
+	{
+		// A value, as uvicorn's click option takes one: --ws-per-message-deflate false.
+		name: "ws-per-message-deflate", flags: []string{"--ws-per-message-deflate"}, kind: Native, typ: tString, def: "true", meta: "bool",
+		usage:    "accept the WebSocket permessage-deflate extension (RFC 7692) when the client offers it",
+		accessor: boolField(func(c *Config) *bool { return &c.WS.PerMessageDeflate }),
+	},
 }

@@ -329,6 +329,7 @@ func (h *Host) spawn() (*proc, error) {
 	cmd.Stdout = pw
 	started, err := pyshim.Feed(cmd, hostProgram)
 	if err != nil {
+		in.Close()
 		out.Close()
 		pw.Close()
 		return nil, err

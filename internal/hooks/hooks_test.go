@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -148,4 +149,45 @@ func TestStartErrors(t *testing.T) {
 	}
 	h.Call("on_exit") // a nil host runs nothing
 	h.Close()
+}
+
+// The host executes the config file as the config reader and the workers
+// do (pyshim's gunicorn_compat): what the file and its hooks print goes to
+// stderr, never into the host's answers, and the file imports a module
+// beside it.
+func TestConfigPrintsAndImportsBesideIt(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "gunicorn.conf.py")
+	os.WriteFile(filepath.Join(dir, "confhelper.py"), []byte("VALUE = 'from-beside'\n"), 0o644)
+	conf := markConf + `import confhelper
+print("printed at import")
+def on_starting(server):
+    print("printed by a hook")
+    mark(confhelper.VALUE + ' ' + str(server.num_workers) + ' ' + server.cfg.bind[0])
+`
+	if err := os.WriteFile(file, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	h, err := Start(Options{
+		Python: python(t), File: file, Names: []string{"on_starting"}, Env: append(os.Environ(), "MARKS="+filepath.Join(dir, "marks")),
+		Settings: map[string]any{"workers": 3, "bind": []string{"127.0.0.1:8000"}}, Timeout: 30 * time.Second,
+		Stderr: stderr, Chdir: t.TempDir(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Call("on_starting")
+	h.Close()
+	if got := marks(t, filepath.Join(dir, "marks")); got != "from-beside 3 127.0.0.1:8000\n" {
+		t.Fatalf("on_starting marked %q", got)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "stderr"))
+	if !strings.Contains(string(b), "printed at import\n") || !strings.Contains(string(b), "printed by a hook\n") {
+		t.Fatalf("the prints did not reach stderr: %q", b)
+	}
 }

@@ -624,15 +624,22 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// Shutdown gives up when its context ends while a request is still being
+// handled.
 func TestShutdownContext(t *testing.T) {
-	release := make(chan bool)
+	release, entered := make(chan bool), make(chan bool)
 	s, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		close(entered)
 		<-release
 		w.WriteHeader(200, "OK", nil)
 	})
 	c := dial(t, addr)
 	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-entered: // the request is in the handler: the connection is active
+	case <-time.After(10 * time.Second):
+		t.Fatal("the handler never ran")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != context.DeadlineExceeded {

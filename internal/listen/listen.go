@@ -1,8 +1,9 @@
 // Package listen opens the sockets gowsgi serves on: bound by gowsgi itself,
 // inherited from systemd (socket activation), or handed over by the gowsgi
 // process that started this one on SIGUSR2 (a zero-downtime binary
-// upgrade). It also speaks systemd's notify protocol (notify.go) and starts
-// the upgraded process (upgrade.go).
+// upgrade). It also speaks systemd's notify protocol (notify.go), starts
+// the upgraded process (upgrade.go) and detaches a --daemon server
+// (daemon.go); the last two share a readiness pipe (readiness.go).
 //
 // Which socket serves which --bind:
 //

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,5 +205,17 @@ func TestNotifier(t *testing.T) {
 	var none *Notifier
 	if none.Ready(0) != nil || none.Env() != nil {
 		t.Errorf("a nil Notifier must do nothing")
+	}
+}
+
+// TestFDSlots: a detached server inherits fd://N binds at their own
+// numbers, holes filled; its readiness pipe goes after them.
+func TestFDSlots(t *testing.T) {
+	slots := fdSlots([]config.Bind{mustBind(t, "fd://5"), mustBind(t, ":8000"), mustBind(t, "fd://3")})
+	if !slices.Equal(slots, []int{3, -1, 5}) {
+		t.Errorf("slots %v, want [3 -1 5]", slots)
+	}
+	if slots := fdSlots([]config.Bind{mustBind(t, "unix:/s")}); len(slots) != 0 {
+		t.Errorf("no fd binds: slots %v", slots)
 	}
 }

@@ -16,7 +16,8 @@ package listen
 // network and address, while gowsgi must also carry systemd's sockets (which
 // it never unlinks), fd://N binds and unix sockets whose file the new process
 // takes over, matched to the new process's --bind entries by name; and
-// tableflip's own PID file and exit handling would duplicate main's.
+// tableflip's own PID file and exit handling would duplicate main's. Its
+// readiness pipe is --daemon's too (readiness.go).
 
 import (
 	"encoding/json"
@@ -89,8 +90,7 @@ func (in *Inherited) Ready() error {
 	if in == nil || in.ready == nil {
 		return nil
 	}
-	_, err := in.ready.Write([]byte{'1'})
-	in.ready.Close()
+	err := tellReady(in.ready)
 	in.ready = nil
 	return err
 }
@@ -137,12 +137,7 @@ func StartUpgrade(socks []*Socket, env []string) (pid int, done <-chan error, er
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	ready := make(chan bool, 1)
-	go func() {
-		var b [1]byte
-		n, _ := r.Read(b[:]) // EOF: the new process is gone without saying it was ready
-		r.Close()
-		ready <- n == 1
-	}()
+	go func() { ready <- waitReady(r) }()
 	out := make(chan error, 1)
 	go func() {
 		if <-ready {

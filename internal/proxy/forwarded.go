@@ -16,10 +16,6 @@ var DefaultSchemeHeaders = map[string]string{
 	"X-FORWARDED-SSL":      "on",
 }
 
-// DefaultAllow is the default of --forwarded-allow-ips and
-// --proxy-allow-from: the loopback addresses.
-var DefaultAllow = []string{"127.0.0.1", "::1"}
-
 // Forwarding says which peers' forwarding headers are believed, and how the
 // scheme is read from them.
 type Forwarding struct {

@@ -33,6 +33,63 @@ func TestAllowList(t *testing.T) {
 	}
 }
 
+// TestTrustRule: one rule for every use of a list. TCP peers by IP; a
+// unix-socket peer always (gunicorn's "treated as allowed, unconditionally"),
+// even by an empty or nil list, unless the list is NoPeers; no address, or
+// another kind, never.
+func TestTrustRule(t *testing.T) {
+	empty, err := ParseAllowList([]string{""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop, _ := ParseAllowList([]string{"127.0.0.1,::1"})
+	var none *AllowList
+	unix := &net.UnixAddr{Name: "/run/app.sock", Net: "unix"}
+	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 1234} }
+	for _, c := range []struct {
+		name string
+		list *AllowList
+		addr net.Addr
+		want bool
+	}{
+		{"loopback list, 127.0.0.1", loop, tcp("127.0.0.1"), true},
+		{"loopback list, mapped 127.0.0.1", loop, tcp("::ffff:127.0.0.1"), true},
+		{"loopback list, 127.0.0.2", loop, tcp("127.0.0.2"), false},
+		{"loopback list, unix", loop, unix, true},
+		{"empty list, 127.0.0.1", empty, tcp("127.0.0.1"), false},
+		{"empty list, unix", empty, unix, true},
+		{"nil list, 127.0.0.1", none, tcp("127.0.0.1"), false},
+		{"nil list, unix", none, unix, true},
+		{"no peers, unix", NoPeers(), unix, false},
+		{"no peers, 127.0.0.1", NoPeers(), tcp("127.0.0.1"), false},
+		{"no address", loop, nil, false},
+		{"a UDP address", loop, &net.UDPAddr{IP: net.ParseIP("127.0.0.1")}, false},
+	} {
+		if got := c.list.TrustsPeer(c.addr); got != c.want {
+			t.Errorf("%s: TrustsPeer = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestExtend: a list is extended into a new one, the old left as it was;
+// String and Items give the entries as written.
+func TestExtend(t *testing.T) {
+	a, _ := ParseAllowList([]string{"10.1.0.0/16"})
+	b, err := a.Extend(" ::1 ,", "[::2]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != "10.1.0.0/16" || b.String() != "10.1.0.0/16,::1,[::2]" {
+		t.Errorf("a %q, b %q", a, b)
+	}
+	if a.Contains(netip.MustParseAddr("::1")) || !b.Contains(netip.MustParseAddr("::2")) || !b.Contains(netip.MustParseAddr("10.1.9.9")) {
+		t.Error("Extend changed the old list or lost an entry")
+	}
+	if _, err := b.Extend("10.0.0.0/33"); err == nil {
+		t.Error("a bad prefix was accepted")
+	}
+}
+
 func TestResolve(t *testing.T) {
 	trusted, _ := ParseAllowList([]string{"127.0.0.1", "10.0.0.0/8"})
 	f := NewForwarding(trusted, nil)

@@ -27,7 +27,7 @@ from collections import deque
 
 from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
                           T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, log,
-                          send_frame)
+                          received_fds, send_frame, take_frames)
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
@@ -120,9 +120,7 @@ def grow_slots(control, n):
     anc_size = socket.CMSG_SPACE(4 * 253)
     while len(fds) < n:
         data, anc, flags, _ = control.recvmsg(1 << 16, anc_size)
-        for level, kind, cdata in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.extend(struct.unpack('%di' % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4]))
+        fds += received_fds(anc)
         if not data:
             sys.exit(0)  # gowsgi gave up on this worker
         buf += data
@@ -331,13 +329,8 @@ class ASGIWorker:
             return
         # Nothing else is expected after Ready (leftover Slots frames and
         # Revoke frames, which have no meaning here, are dropped).
-        buf = self.ctl_buf
-        buf += data
-        while len(buf) >= 9:
-            n = HDR.unpack_from(buf)[0]
-            if len(buf) < 9 + n:
-                break
-            del buf[:9 + n]
+        self.ctl_buf += data
+        take_frames(self.ctl_buf)
 
 
 class ASlot:
@@ -361,9 +354,7 @@ class ASlot:
             return
         except OSError:
             data, anc = b'', ()
-        for level, kind, cdata in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                self.fds.extend(struct.unpack('%di' % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4]))
+        self.fds.extend(received_fds(anc))
         if not data:
             # The front closed the slot: it is stopping, or gave up on us.
             self.worker.loop.remove_reader(self.sock.fileno())

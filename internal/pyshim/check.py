@@ -1,11 +1,13 @@
 """gowsgi check: load a WSGI application as a gowsgi worker would and drive it
-in-process through wsgiref.validate with a few requests.
+in-process through wsgiref.validate with a few requests; or an ASGI one, through
+the lifespan protocol and the same requests, checking every message it sends.
 
 Run by ``gowsgi check`` (internal/check) as the last module of a shim
 bundle that holds the worker's (see internal/pyshim/pyshim.go), so the
 application is loaded by worker.py's own load_app; argv[1] is the worker's
-JSON config (target, chdir, pythonpath) plus "request_timeout" and
-"load_only" (load the application, send it no request). Results go to the process's original stdout as JSON lines:
+JSON config (target, chdir, pythonpath) plus "request_timeout", "interface"
+and "load_only" (load the application, send it no request). Results go to
+the process's original stdout as JSON lines:
 
     {"event": "load", ...}        the callable found, or why none was
     {"event": "begin", ...}       a request is about to run (so a hang can be named)
@@ -15,6 +17,7 @@ JSON config (target, chdir, pythonpath) plus "request_timeout" and
 Anything the application itself prints goes to stderr. Standard library only.
 """
 
+import asyncio
 import faulthandler
 import inspect
 import json
@@ -25,6 +28,7 @@ import warnings
 import wsgiref.validate as validate
 from io import BytesIO
 
+from _gowsgi_asgi import asgi2_adapter, interface_of
 from _gowsgi_worker import SHIM_FILE_PREFIX, LoadError, callables_of, load_app, prepare
 from _gowsgi_wsgi import FileWrapper
 
@@ -483,6 +487,354 @@ def run_request(label, method, target, ctype, parts):
          violations=rec.violations, warnings=rec.warnings)
 
 
+
+# ---------------------------------------------------------------- ASGI
+#
+# An ASGI application (a coroutine function, or an object whose __call__ is
+# one, or any callable with --interface asgi: ASGI 2's double callable) is
+# judged against asgiref's spec in the same way: the lifespan protocol, the
+# same requests, and every message it sends.
+
+def asgi_app(app, interface):
+    """The application as an ASGI 3 callable and its kind ('ASGI 3' or
+    'ASGI 2'), or (None, None) for WSGI: the worker's own rule
+    (asgi.interface_of) decides, under gowsgi's --interface."""
+    kind = interface_of(app, interface)
+    if kind == 'asgi3':
+        return app, 'ASGI 3'
+    if kind == 'asgi2':
+        return asgi2_adapter(app), 'ASGI 2'
+    return None, None
+
+
+def http_status_text(status):
+    import http
+    try:
+        return '%d %s' % (status, http.HTTPStatus(status).phrase)
+    except ValueError:
+        return str(status)
+
+
+def send_where():
+    """Where the application called send(): the innermost frame of its own."""
+    return frames_location(live_stack(sys._getframe(2)))
+
+
+class Lifespan:
+    """The lifespan scope of one application, run alongside its requests."""
+
+    def __init__(self, app, timeout):
+        self.app, self.timeout = app, timeout
+        self.state = {}
+        self.supported = False
+        self.inbox = None
+        self.answers = []   # the lifespan.* messages the app sent
+        self.answered = None
+        self.task = None
+
+    async def send(self, message):
+        rec = _current
+        where = send_where()
+        if not isinstance(message, dict):
+            rec.add('lifespan: send() needs a dict message, not %s' % type(message).__name__, where)
+            raise Violation('send() needs a dict')
+        t = message.get('type')
+        phase = 'startup' if len(self.answers) == 0 else 'shutdown'
+        if t not in ('lifespan.%s.complete' % phase, 'lifespan.%s.failed' % phase):
+            rec.add('lifespan: the application sent %s while gowsgi waited for lifespan.%s.complete or .failed'
+                    % (short(t), phase), where)
+            raise Violation('unexpected lifespan message')
+        if t.endswith('.failed') and 'message' in message and not isinstance(message['message'], str):
+            rec.add('lifespan: the message of %s must be a str, not %s' % (t, type(message['message']).__name__), where)
+        self.answers.append(message)
+        self.answered.set()
+
+    async def receive(self):
+        return await self.inbox.get()
+
+    async def run_phase(self, rec, phase):
+        """Send lifespan.<phase> and wait for the answer, or for the app to end."""
+        global _current
+        _current = rec
+        self.answered = asyncio.Event()
+        if self.task is None:
+            self.inbox = asyncio.Queue()
+            scope = {'type': 'lifespan', 'asgi': {'version': '3.0', 'spec_version': '2.0'}, 'state': self.state}
+            self.task = asyncio.ensure_future(self.app(scope, self.receive, self.send))
+        self.inbox.put_nowait({'type': 'lifespan.' + phase})
+        waiter = asyncio.ensure_future(self.answered.wait())
+        try:
+            await asyncio.wait([self.task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            gave_up(rec, rec.label, self.timeout, 'no answer to lifespan.' + phase)
+            return 'no answer'
+        finally:
+            waiter.cancel()
+        if self.answered.is_set():
+            answer = self.answers[-1]
+            if answer['type'].endswith('.failed'):
+                rec.add('lifespan.%s.failed: %s (gowsgi\'s workers would %s)' % (
+                    phase, answer.get('message') or 'no message',
+                    'not start' if phase == 'startup' else 'report it as they stop'), app_location())
+                return phase + '.failed'
+            return phase + '.complete'
+        exc = self.task.exception() if not self.task.cancelled() else None
+        if isinstance(exc, Violation):
+            return 'no answer'
+        if phase == 'shutdown':
+            rec.add('the application ended the lifespan scope without answering lifespan.shutdown', app_location(), soft=True)
+            return 'no answer'
+        if exc is not None:
+            rec.add('the application raised %s on the lifespan scope: it does not support lifespan; gowsgi carries on '
+                    'without it (--lifespan auto), and would not start with --lifespan on' % type(exc).__name__,
+                    tb_location(exc) or app_location(), soft=True)
+            return 'not supported (raised %s)' % type(exc).__name__
+        rec.add('the application returned from the lifespan scope without answering lifespan.startup: gowsgi carries '
+                'on without lifespan (--lifespan auto)', app_location(), soft=True)
+        return 'not supported'
+
+    async def stop(self):
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+            try:
+                await self.task
+            except BaseException:
+                pass
+
+
+def emit_lifespan(label, outcome, rec):
+    emit(event='request', request=label, method='', uri='', status=outcome, content_type=None, size=0, error=None,
+         violations=rec.violations, warnings=rec.warnings)
+
+
+def asgi_headers(method, ctype, body):
+    headers = [(b'host', b'127.0.0.1:8000'), (b'user-agent', b'gowsgi-check'), (b'accept', b'*/*')]
+    if body is not None:
+        headers.append((b'content-length', str(len(body)).encode()))
+    if ctype:
+        headers.append((b'content-type', ctype.encode('latin-1')))
+    return headers
+
+
+def check_response_headers(rec, headers, where):
+    """The headers of http.response.start: an iterable of [bytes, bytes]."""
+    try:
+        items = list(headers)
+    except TypeError:
+        rec.add('the headers of http.response.start must be an iterable of [name, value] pairs, not %s'
+                % type(headers).__name__, where)
+        return []
+    out = []
+    for h in items:
+        try:
+            name, value = h
+        except (TypeError, ValueError):
+            rec.add('each response header must be a [name, value] pair, not %s' % short(h), where)
+            continue
+        if type(name) is not bytes or type(value) is not bytes:
+            bad = name if type(name) is not bytes else value
+            rec.add('header names and values must be bytes, not %s (%s); encode them, e.g. b"content-type"'
+                    % (type(bad).__name__, short(bad)), where)
+            continue
+        if name.lower() != name:
+            rec.add('the header name %s is not lower-case, as ASGI asks' % short(name), where, soft=True)
+        if bad_char(value.decode('latin-1')):
+            rec.add('the value of header %s contains a control character (CR or LF would allow header injection); '
+                    'gowsgi answers 500' % short(name), where)
+        out.append((name.lower(), value))
+    return out
+
+
+async def asgi_request(app, label, method, target, ctype, parts, state):
+    global _current
+    rec = _current = Recorder(label)
+    from urllib.parse import unquote
+    path, _, query = target.partition('?')
+    body = b''.join(parts) if parts is not None else None
+    scope = {
+        'type': 'http', 'asgi': {'version': '3.0', 'spec_version': '2.4'}, 'http_version': '1.1',
+        'method': method, 'scheme': 'http', 'path': unquote(path), 'raw_path': path.encode('latin-1'),
+        'query_string': query.encode('latin-1'), 'root_path': '', 'headers': asgi_headers(method, ctype, body),
+        'client': ('127.0.0.1', 54321), 'server': ('127.0.0.1', 8000), 'state': dict(state),
+        'extensions': {'http.response.pathsend': {}, 'http.response.early_hint': {}},
+    }
+    chunks = list(parts) if parts else [b'']
+    inbox = [{'type': 'http.request', 'body': c, 'more_body': i < len(chunks) - 1} for i, c in enumerate(chunks)]
+    st = {'started': False, 'ended': False, 'status': None, 'headers': [], 'size': 0}
+    ended = asyncio.Event()
+
+    async def receive():
+        if inbox:
+            return inbox.pop(0)
+        await ended.wait()  # the client goes once it has the whole response
+        return {'type': 'http.disconnect'}
+
+    async def send(message):
+        where = send_where()
+        if not isinstance(message, dict):
+            rec.add('send() needs a dict message, not %s (%s)' % (type(message).__name__, short(message)), where)
+            raise Violation('send() needs a dict')
+        t = message.get('type')
+        if st['ended']:
+            rec.add('the application sent %s after the response ended (its last http.response.body had '
+                    'more_body=False); send() raises an OSError under gowsgi' % short(t), where)
+            raise Violation('a message after the response ended')
+        if t == 'http.response.start':
+            if st['started']:
+                rec.add('a second http.response.start: the response had started with status %s' % st['status'], where)
+                raise Violation('a second http.response.start')
+            status = message.get('status')
+            if type(status) is not int:
+                rec.add('the status of http.response.start must be an int like 200, not %s (%s)'
+                        % (type(status).__name__, short(status)), where)
+                raise Violation('status not an int')
+            if not 200 <= status <= 599:
+                rec.add('the status %d cannot be a final response (200 to 599); send 1xx hints as '
+                        'http.response.early_hint' % status, where)
+                raise Violation('bad status')
+            if not isinstance(message.get('trailers', False), bool):
+                rec.add('trailers in http.response.start must be a bool', where)
+            st.update(started=True, status=http_status_text(status),
+                      headers=check_response_headers(rec, message.get('headers', []), where))
+        elif t == 'http.response.body':
+            if not st['started']:
+                rec.add('http.response.body was sent before http.response.start', where)
+                raise Violation('a body before the start')
+            data = message.get('body', b'')
+            if type(data) is not bytes:
+                rec.add('the body of http.response.body must be bytes, not %s (%s); encode it, e.g. '
+                        "text.encode('utf-8')" % (type(data).__name__, short(data)), where)
+                raise Violation('a body that is not bytes')
+            more = message.get('more_body', False)
+            if not isinstance(more, bool):
+                rec.add('more_body must be a bool, not %s' % type(more).__name__, where)
+            st['size'] += len(data)
+            if not more:
+                st['ended'] = True
+                ended.set()
+        elif t == 'http.response.pathsend':
+            p = message.get('path')
+            if not st['started']:
+                rec.add('http.response.pathsend was sent before http.response.start', where)
+                raise Violation('pathsend before the start')
+            if type(p) is not str or not os.path.isabs(p) or not os.path.isfile(p):
+                rec.add('the path of http.response.pathsend must be the absolute path of a file, not %s' % short(p), where)
+                raise Violation('bad pathsend')
+            st['size'] += os.path.getsize(p)
+            st['ended'] = True
+            ended.set()
+        elif t == 'http.response.early_hint':
+            links = message.get('links')
+            if st['started']:
+                rec.add('http.response.early_hint was sent after http.response.start', where)
+            elif not isinstance(links, (list, tuple)) or any(type(x) is not bytes for x in links):
+                rec.add('the links of http.response.early_hint must be a list of bytes, not %s' % short(links), where)
+        elif t in ('http.response.trailers', 'http.response.zerocopy'):
+            rec.add('the application sent %s, an extension the scope did not advertise' % t, where)
+            raise Violation('an extension not advertised')
+        else:
+            rec.add('send() got a message of type %s; an HTTP response is http.response.start, then '
+                    'http.response.body messages' % short(t), where)
+            raise Violation('unknown message')
+
+    error = None
+    with warnings.catch_warnings(record=True):
+        try:
+            await app(scope, receive, send)
+        except Violation:
+            pass
+        except asyncio.CancelledError:
+            gave_up(rec, label, _asgi_timeout, 'no complete response' if st['started'] else 'no response')
+        except Exception as e:
+            when = ('after the response started (gowsgi would end the response there)' if st['started']
+                    else '(gowsgi would answer 500 Internal Server Error)')
+            rec.add('the application raised %s: %s %s' % (type(e).__name__, str(e)[:200], when), tb_location(e) or app_location())
+            error = {'type': type(e).__name__, 'message': str(e)[:500], 'traceback': trimmed_traceback(e)}
+    if error is None and not rec.violations:
+        if not st['started']:
+            rec.add('the application returned without sending http.response.start (gowsgi answers 500)', app_location())
+        elif not st['ended']:
+            rec.add('the application returned before the response ended: its last http.response.body had '
+                    'more_body=True, or it sent none', app_location())
+    status = st['status']
+    if error is None and status is not None and status[:1] == '5':
+        rec.add('the application answered %s: it failed on this request (its output may say why)' % status, soft=True)
+    ctype_out = None
+    for name, value in st['headers']:
+        if name == b'content-type':
+            ctype_out = value.decode('latin-1')
+        if (name == b'content-length' and value.isdigit() and error is None and st['ended'] and method != 'HEAD'
+                and status[:3] not in ('204', '304') and int(value) != st['size']):
+            rec.add('content-length says %s bytes but the body has %d' % (value.decode(), st['size']), app_location())
+    _current = None
+    emit(event='request', request=label, method=method, uri=target, status=status, content_type=ctype_out,
+         size=st['size'], error=error, violations=rec.violations, warnings=rec.warnings)
+
+
+ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__))
+
+
+def awaiting_at(task):
+    """Where the application's code in task is waiting: its innermost frame
+    that is neither gowsgi's nor asyncio's."""
+    coro = task.get_coro()
+    frames = []
+    while coro is not None:
+        f = getattr(coro, 'cr_frame', None) or getattr(coro, 'gi_frame', None)
+        if f is not None and not os.path.abspath(f.f_code.co_filename).startswith(ASYNCIO_DIR):
+            frames.append((f.f_code.co_filename, f.f_lineno))
+        coro = getattr(coro, 'cr_await', None) or getattr(coro, 'gi_yieldfrom', None)
+    return frames_location(frames)
+
+
+# label -> where the application waited when a step ran out of time.
+_gave_up = {}
+_asgi_timeout = 0.0
+
+
+def run_asgi(app, timeout):
+    """The lifespan startup, every request, the lifespan shutdown; each
+    step bounded by timeout (a task that does not answer in time is
+    cancelled, and where it waited reported), and an event loop blocked
+    twice that long by faulthandler."""
+    global _asgi_timeout
+    _asgi_timeout = timeout
+
+    async def step(label, coro, inner=None):
+        emit(event='begin', request=label)
+        if timeout > 0:
+            faulthandler.dump_traceback_later(2 * timeout + 1, exit=True)
+        task = asyncio.ensure_future(coro)
+        done, _ = await asyncio.wait([task], timeout=timeout if timeout > 0 else None)
+        faulthandler.cancel_dump_traceback_later()
+        if task not in done:
+            _gave_up[label] = awaiting_at(inner() if inner else task)
+            task.cancel()
+            await asyncio.wait([task])
+        return task.result()
+
+    async def session():
+        lifespan = Lifespan(app, timeout)
+        rec = Recorder('lifespan startup')
+        outcome = await step('lifespan startup', lifespan.run_phase(rec, 'startup'), lambda: lifespan.task)
+        emit_lifespan('lifespan startup', outcome, rec)
+        supported = outcome == 'startup.complete'
+        for label, method, target, ctype, parts in REQUESTS:
+            await step(label, asgi_request(app, label, method, target, ctype, parts, lifespan.state if supported else {}))
+        if supported:
+            rec = Recorder('lifespan shutdown')
+            outcome = await step('lifespan shutdown', lifespan.run_phase(rec, 'shutdown'), lambda: lifespan.task)
+            emit_lifespan('lifespan shutdown', outcome, rec)
+        await lifespan.stop()
+
+    asyncio.run(session())
+
+
+def gave_up(rec, label, timeout, what):
+    """Record that label got no answer in time."""
+    rec.add('%s within %gs: the check gave up waiting (the application was waiting there)' % (what, timeout),
+            _gave_up.get(label) or app_location())
+
 # ---------------------------------------------------------------- loading
 
 def looks_like_wsgi(obj):
@@ -525,6 +877,8 @@ def describe(app):
     kind = type(app).__name__
     if inspect.isfunction(app):
         kind = 'generator function' if inspect.isgeneratorfunction(app) else 'function'
+        if inspect.iscoroutinefunction(app):
+            kind = 'coroutine function'
     elif inspect.ismethod(app):
         kind = 'method'
     elif inspect.isclass(app):
@@ -556,10 +910,18 @@ def main():
         return
     _app = app
     kind, where = describe(app)
-    emit(event='load', ok=True, callable=desc, type=kind, defined_at=where, **info)
+    app3, interface = asgi_app(app, cfg.get('interface') or 'auto')
+    emit(event='load', ok=True, callable=desc, type=kind, defined_at=where, interface=interface or 'WSGI', **info)
 
     timeout = float(cfg.get('request_timeout') or 0)
-    for label, method, target, ctype, parts in [] if cfg.get('load_only') else REQUESTS:
+    if cfg.get('load_only'):
+        emit(event='done')
+        return
+    if app3 is not None:
+        run_asgi(app3, timeout)
+        emit(event='done')
+        return
+    for label, method, target, ctype, parts in REQUESTS:
         emit(event='begin', request=label)
         if timeout > 0:
             # A request that hangs: show where, then exit.

@@ -3,7 +3,11 @@
 //
 // The source is handed to the interpreter on a pipe (fd 3) rather than written
 // to disk, so one static binary serves any interpreter and leaves nothing
-// behind; `ps` shows a short command line.
+// behind; `ps` shows a short command line. It is several files, each run as
+// a module of its own (see Bundle and Loader): wire.py (frame I/O),
+// wsgi.py (the WSGI interface), worker.py (the process), and
+// gunicorn_compat.py (gunicorn config files and the hooks' objects, which
+// internal/config's reader and internal/hooks' host share with the worker).
 package pyshim
 
 import (

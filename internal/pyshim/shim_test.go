@@ -1,7 +1,8 @@
 package pyshim
 
-// These tests run the real worker.py under testPython, started the way
-// internal/workers starts it (the Loader, the source on fd 3, the control
+// These tests run the real shim (WorkerSource: wire.py, wsgi.py, worker.py
+// and gunicorn_compat.py) under testPython, started the way
+// internal/workers starts it (the Loader, the bundle on fd 3, the control
 // socket on fd 4, slot sockets from fd 5), and play the Go front by hand
 // with internal/wire frames.
 

@@ -59,7 +59,6 @@ def log(msg):
     sys.stderr.flush()
 
 
-
 class Slot:
     """One worker thread's end of the wire: reads request frames, hands each
     request to handle() (the interface's, in a subclass), writes response
@@ -106,9 +105,8 @@ class Slot:
         if self.start == self.end:
             self.start = self.end = 0
         n, anc, _, _ = self.sock.recvmsg_into([self.view[self.end:]], ANC_SIZE, flags)
-        for level, kind, data in anc:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                self.fds.extend(struct.unpack('%di' % (len(data) // 4), data[:len(data) - len(data) % 4]))
+        if anc:
+            self.fds.extend(received_fds(anc))
         self.end += n
         self._parse()
         return n > 0
@@ -384,11 +382,31 @@ def describe_bad_head(status, headers):
     return 'response head cannot be encoded'
 
 
+def received_fds(anc):
+    """The descriptors that came with a recvmsg (its SCM_RIGHTS data)."""
+    fds = []
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.extend(struct.unpack('%di' % (len(data) // 4), data[:len(data) - len(data) % 4]))
+    return fds
+
+
+def take_frames(buf):
+    """Take the complete frames off the front of buf (a bytearray) and
+    return them as (type, id, payload) tuples; a partial frame stays. For
+    control sockets: slots parse their frames in place (Slot._parse)."""
+    frames = []
+    while len(buf) >= 9:
+        n, ftype, fid = HDR.unpack_from(buf)
+        if len(buf) < 9 + n:
+            break
+        frames.append((ftype, fid, bytes(buf[9:9 + n])))
+        del buf[:9 + n]
+    return frames
 
 
 def send_frame(sock, ftype, payload, fid=0):
     sock.sendall(_pack(len(payload), ftype, fid) + payload)
-
 
 
 def serve_control(control, slots):
@@ -411,12 +429,8 @@ def serve_control(control, slots):
             if not data:
                 return
             buf += data
-            while len(buf) >= 9:
-                n, ftype, fid = HDR.unpack_from(buf)
-                if len(buf) < 9 + n:
-                    break
-                payload = bytes(buf[9:9 + n])
-                del buf[:9 + n]
+            for ftype, fid, payload in take_frames(buf):
+                n = len(payload)
                 if ftype == T_REVOKE and n == 4 and fid < len(slots):
                     first = U32.unpack(payload)[0]
                     gone = slots[fid].revoke(first)

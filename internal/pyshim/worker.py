@@ -14,7 +14,6 @@ the interface's (wsgi.py). Standard library only; Python 3.8+.
 import json
 import os
 import socket
-import struct
 import sys
 import threading
 import traceback
@@ -22,8 +21,8 @@ import traceback
 import _gowsgi_asgi as asgi
 import _gowsgi_gunicorn_compat as compat
 import _gowsgi_wsgi as wsgi
-from _gowsgi_wire import (HDR, T_BOOT_FAILED, T_EXITED, T_FORK, T_FORKED, T_READY, _dumps, log, send_frame,
-                          serve_control)
+from _gowsgi_wire import (T_BOOT_FAILED, T_EXITED, T_FORK, T_FORKED, T_READY, _dumps, log, received_fds, send_frame,
+                          serve_control, take_frames)
 
 SHIM_FILE_PREFIX = '<gowsgi>/'  # the shim's own source files, as tracebacks name them
 
@@ -125,6 +124,36 @@ def load_app(target):
     return obj, '%s:%s' % (spec, expr)
 
 
+PASTE_GLOBAL = []  # KEY=VALUE pairs (--paste-global), set by main
+
+
+def load_paste(path):
+    """A PasteDeploy .ini app (gunicorn's --paste): logging configured from
+    the file when it has a [loggers] section, then paste.deploy.loadapp."""
+    import configparser
+    try:
+        from paste.deploy import loadapp
+    except ImportError:
+        raise LoadError('--paste %s needs PasteDeploy, which %s cannot import (pip install PasteDeploy, or apt-get install python3-pastedeploy)'
+                        % (path, sys.executable))
+    if not os.path.isfile(path):
+        raise LoadError('file not found: %s' % path)
+    global_conf = {}
+    for item in PASTE_GLOBAL:
+        k, _, v = item.partition('=')
+        global_conf[k.strip()] = v.strip()
+    here = os.path.dirname(os.path.abspath(path))
+    parser = configparser.ConfigParser()
+    parser.read([path])
+    if parser.has_section('loggers'):
+        import logging.config
+        defaults = {'__file__': os.path.abspath(path), 'here': here}
+        defaults.update(global_conf)
+        logging.config.fileConfig(path, defaults, disable_existing_loggers=False)
+    app = loadapp('config:%s' % os.path.abspath(path), relative_to=here, global_conf=global_conf)
+    return app, 'paste:%s' % path
+
+
 # ---------------------------------------------------------------- server hooks and titles
 
 class Hooks:
@@ -209,37 +238,7 @@ def name_process(cfg, role):
     set_title('gowsgi: %s [%s]' % (role, name), cfg.get('proc_name') or 'gowsgi-' + role)
 
 
-PASTE_GLOBAL = []  # KEY=VALUE pairs (--paste-global), set by main
-
-
-def load_paste(path):
-    """A PasteDeploy .ini app (gunicorn's --paste): logging configured from
-    the file when it has a [loggers] section, then paste.deploy.loadapp."""
-    import configparser
-    try:
-        from paste.deploy import loadapp
-    except ImportError:
-        raise LoadError('--paste %s needs PasteDeploy, which %s cannot import (pip install PasteDeploy, or apt-get install python3-pastedeploy)'
-                        % (path, sys.executable))
-    if not os.path.isfile(path):
-        raise LoadError('file not found: %s' % path)
-    global_conf = {}
-    for item in PASTE_GLOBAL:
-        k, _, v = item.partition('=')
-        global_conf[k.strip()] = v.strip()
-    here = os.path.dirname(os.path.abspath(path))
-    parser = configparser.ConfigParser()
-    parser.read([path])
-    if parser.has_section('loggers'):
-        import logging.config
-        defaults = {'__file__': os.path.abspath(path), 'here': here}
-        defaults.update(global_conf)
-        logging.config.fileConfig(path, defaults, disable_existing_loggers=False)
-    app = loadapp('config:%s' % os.path.abspath(path), relative_to=here, global_conf=global_conf)
-    return app, 'paste:%s' % path
-
-
-
+# ---------------------------------------------------------------- the interpreter
 
 def app_files():
     """Source files of the modules loaded so far that belong to the
@@ -413,21 +412,16 @@ def run_template(control, ready):
             if control not in r:
                 continue
             data, anc, flags, _ = control.recvmsg(1 << 16, anc_size)
-            for level, kind, cdata in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.extend(struct.unpack('%di' % (len(cdata) // 4), cdata[:len(cdata) - len(cdata) % 4]))
+            fds.extend(received_fds(anc))
             if not data:
                 break  # gowsgi asks the template to exit
             if flags & socket.MSG_CTRUNC:
                 log('preload template: descriptors of a fork request were lost; exiting')
                 sys.exit(5)
             buf += data
-            while child is None and len(buf) >= 9:
-                n, ftype, _ = HDR.unpack_from(buf)
-                if len(buf) < 9 + n:
-                    break
-                payload = bytes(buf[9:9 + n])
-                del buf[:9 + n]
+            for ftype, _, payload in take_frames(buf):
+                if child is not None:
+                    break  # in the forked child: the rest is the template's
                 if ftype != T_FORK:
                     log('preload template: unexpected frame %r; exiting' % chr(ftype))
                     sys.exit(5)
@@ -443,6 +437,8 @@ def run_template(control, ready):
         sys.exit(0)
     return become_worker(control, (wake_r, wake_w), child)
 
+
+# ---------------------------------------------------------------- main
 
 def main():
     import signal

@@ -40,8 +40,6 @@ class ClientGone(OSError):
     """Raised by write() when the client has disconnected."""
 
 
-
-
 def base_environ(cfg):
     """The environ keys every request gets, from the worker's config."""
     base = {
@@ -232,7 +230,6 @@ class WSGISlot(Slot):
             pass
 
 
-
 def request_line(environ):
     return '%s %s' % (environ.get('REQUEST_METHOD', '?'), environ.get('REQUEST_URI', '?'))
 
@@ -257,7 +254,6 @@ def declared_length(headers):
 
 def body_type_error(data):
     return 'response body items must be bytes, not %s (%.60r)' % (type(data).__name__, data)
-
 
 
 class HookRequest:

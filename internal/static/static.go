@@ -35,7 +35,9 @@
 // For a GET or HEAD of FILE (which must exist itself) without a Range
 // header, when FILE.br, FILE.zst or FILE.gz exists (a regular file that
 // passes the same checks) and the client's Accept-Encoding allows that
-// coding (q > 0, by name or by "*"), the sibling's bytes are served, preferring br, then zstd, then gzip, with
+// coding (q > 0, by name or by "*"), the sibling's bytes are served (the
+// one weighed highest; ties go to zstd, then br, then gzip, as
+// compress.ParseAccept reads the field for on-the-fly compression too), with
 // "Content-Encoding", the Content-Type of FILE and the sibling's own
 // Last-Modified and length. With a Range header the plain file is served, so
 // that ranges always count bytes of the one identity representation (nginx's
@@ -70,6 +72,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/compress"
 	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
@@ -390,88 +393,60 @@ func isRegular(p string) bool {
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// codings are the precompressed siblings looked for, in order of preference.
-var codings = [...]struct{ name, ext string }{
-	{"br", ".br"},
-	{"zstd", ".zst"},
-	{"gzip", ".gz"},
+// codings are the precompressed siblings looked for.
+var codings = [...]struct {
+	enc compress.Encoding
+	ext string
+}{
+	{compress.Zstd, ".zst"},
+	{compress.Brotli, ".br"},
+	{compress.Gzip, ".gz"},
 }
 
-// sibling opens the precompressed sibling of full to serve, if any: the
-// first of codings that exists and that acceptEncoding allows (none when
-// ranged). anySibling reports whether one exists at all (for Vary).
+// sibling opens the precompressed sibling of full to serve, if any: of the
+// siblings that exist, the one acceptEncoding weighs highest (q > 0, ties
+// broken by compress.Preference), none when ranged. anySibling reports
+// whether one exists at all (for Vary).
 func (m *Mount) sibling(full, name string, acceptEncoding []string, ranged bool) (f *os.File, fi os.FileInfo, coding string, anySibling bool) {
-	var accepted [len(codings)]bool
+	var accept compress.Accept // the zero value accepts nothing
 	if !ranged {
-		accepted = acceptedCodings(acceptEncoding)
+		accept = compress.ParseAccept(acceptEncoding...)
 	}
-	for i, c := range codings {
-		if _, err := os.Lstat(full + c.ext); err != nil {
-			continue // the common case: one failed lstat per coding
+	var present [compress.Brotli + 1]bool
+	for _, c := range codings {
+		if _, err := os.Lstat(full + c.ext); err == nil { // the common case: one failed lstat per coding
+			present[c.enc] = true
 		}
-		if !accepted[i] {
+	}
+	for {
+		e := accept.Best(func(e compress.Encoding) bool { return present[e] })
+		if e == compress.None {
+			break
+		}
+		present[e] = false
+		ext := extOf(e)
+		if f, fi, ok := m.open(full+ext, name+ext); ok {
+			return f, fi, e.Token(), true
+		}
+	}
+	for _, c := range codings {
+		if present[c.enc] && accept.Weight(c.enc) == 0 {
 			if _, ok := m.resolve(full+c.ext, name+c.ext); ok {
 				anySibling = true
 			}
-			continue
-		}
-		if f, fi, ok := m.open(full+c.ext, name+c.ext); ok {
-			return f, fi, c.name, true
 		}
 	}
 	return nil, nil, "", anySibling
 }
 
-// acceptedCodings reads Accept-Encoding field values (RFC 9110 §12.5.3):
-// which of codings have q > 0, by name or through "*". No field at all
-// accepts none of them.
-func acceptedCodings(values []string) [len(codings)]bool {
-	var named [len(codings)]bool // named explicitly, with any q
-	var ok [len(codings)]bool
-	star := false
-	for _, v := range values {
-		for _, elem := range strings.Split(v, ",") {
-			coding, params, _ := strings.Cut(elem, ";")
-			coding = strings.ToLower(strings.TrimSpace(coding))
-			if coding == "" {
-				continue
-			}
-			q := qvalue(params)
-			if coding == "*" {
-				star = q
-				continue
-			}
-			if coding == "x-gzip" {
-				coding = "gzip"
-			}
-			for i, c := range codings {
-				if c.name == coding {
-					named[i], ok[i] = true, q
-				}
-			}
+// extOf is the file name extension of e's siblings.
+func extOf(e compress.Encoding) string {
+	for _, c := range codings {
+		if c.enc == e {
+			return c.ext
 		}
 	}
-	for i := range ok {
-		if !named[i] {
-			ok[i] = star
-		}
-	}
-	return ok
-}
-
-// qvalue reports whether the parameters of an Accept-Encoding element give
-// a weight above zero (no weight means 1).
-func qvalue(params string) bool {
-	for params != "" {
-		var p string
-		p, params, _ = strings.Cut(params, ";")
-		k, v, _ := strings.Cut(p, "=")
-		if strings.EqualFold(strings.TrimSpace(k), "q") {
-			q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return err == nil && q > 0
-		}
-	}
-	return true
+	return ""
 }
 
 // isFingerprinted reports whether a file name carries a content hash; see

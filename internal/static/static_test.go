@@ -71,28 +71,61 @@ func TestCheckRange(t *testing.T) {
 	}
 }
 
-func TestAcceptedCodings(t *testing.T) {
-	for _, c := range []struct {
-		in   []string
-		want [3]bool // br, zstd, gzip
-	}{
-		{nil, [3]bool{}},
-		{[]string{""}, [3]bool{}},
-		{[]string{"gzip, deflate, br, zstd"}, [3]bool{true, true, true}},
-		{[]string{"gzip"}, [3]bool{false, false, true}},
-		{[]string{"x-gzip"}, [3]bool{false, false, true}},
-		{[]string{"GZIP;q=0.5"}, [3]bool{false, false, true}},
-		{[]string{"br;q=0, gzip"}, [3]bool{false, false, true}},
-		{[]string{"br ; q=0.000"}, [3]bool{}},
-		{[]string{"*"}, [3]bool{true, true, true}},
-		{[]string{"*;q=0"}, [3]bool{}},
-		{[]string{"*, br;q=0"}, [3]bool{false, true, true}},
-		{[]string{"*;q=0, zstd"}, [3]bool{false, true, false}},
-		{[]string{"identity"}, [3]bool{}},
-		{[]string{"br", "gzip"}, [3]bool{true, false, true}},
+// TestSibling: the precompressed sibling served is the one Accept-Encoding
+// weighs highest among those that exist (compress.ParseAccept's reading,
+// ties to zstd, then br, then gzip); none for a range; anySibling whenever
+// one exists.
+func TestSibling(t *testing.T) {
+	dir := t.TempDir()
+	for name, siblings := range map[string][]string{
+		"all.css": {".br", ".zst", ".gz"}, "brgz.css": {".br", ".gz"}, "gz.css": {".gz"}, "none.css": nil,
 	} {
-		if got := acceptedCodings(c.in); got != c.want {
-			t.Errorf("acceptedCodings(%q) = %v, want %v", c.in, got, c.want)
+		os.WriteFile(filepath.Join(dir, name), []byte("plain"), 0o644)
+		for _, ext := range siblings {
+			os.WriteFile(filepath.Join(dir, name+ext), []byte(ext), 0o644)
+		}
+	}
+	m, err := NewMount("/s", dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		accept []string
+		ranged bool
+		want   string // the coding served, "" for the plain file
+	}{
+		{"all.css", nil, false, ""},
+		{"all.css", []string{""}, false, ""},
+		{"all.css", []string{"identity"}, false, ""},
+		{"all.css", []string{"gzip, deflate, br, zstd"}, false, "zstd"},
+		{"all.css", []string{"*"}, false, "zstd"},
+		{"all.css", []string{"br", "gzip"}, false, "br"},
+		{"all.css", []string{"gzip"}, false, "gzip"},
+		{"all.css", []string{"x-gzip"}, false, "gzip"},
+		{"all.css", []string{"GZIP;q=0.5"}, false, "gzip"},
+		{"all.css", []string{"br;q=0, gzip"}, false, "gzip"},
+		{"all.css", []string{"gzip;q=1, br;q=0.5, zstd;q=0.4"}, false, "gzip"},
+		{"all.css", []string{"br ; q=0.000"}, false, ""},
+		{"all.css", []string{"*;q=0"}, false, ""},
+		{"all.css", []string{"*, zstd;q=0"}, false, "br"},
+		{"all.css", []string{"*, br;q=0"}, false, "zstd"},
+		{"all.css", []string{"*;q=0, zstd"}, false, "zstd"},
+		{"all.css", []string{"*, zstd;q=2"}, false, "br"}, // q > 1 is no qvalue: refused
+		{"all.css", []string{"*"}, true, ""},
+		{"brgz.css", []string{"*"}, false, "br"},
+		{"brgz.css", []string{"zstd"}, false, ""},
+		{"gz.css", []string{"br, zstd, gzip;q=0.1"}, false, "gzip"},
+		{"none.css", []string{"*"}, false, ""},
+	} {
+		full := filepath.Join(dir, c.name)
+		f, _, coding, any := m.sibling(full, "/"+c.name, c.accept, c.ranged)
+		if f != nil {
+			f.Close()
+		}
+		if coding != c.want || (f != nil) != (c.want != "") || any != (c.name != "none.css") {
+			t.Errorf("%s, Accept-Encoding %q (ranged %v): coding %q, file %v, anySibling %v; want %q",
+				c.name, c.accept, c.ranged, coding, f != nil, any, c.want)
 		}
 	}
 }

@@ -9,14 +9,13 @@
 // application sees it as gowsgi.request_id, and HTTP_X_REQUEST_ID only
 // when the client sent that header. The traceparent field the application
 // sees (HTTP_TRACEPARENT) is the one set here. A peer's own values are
-// taken only from trusted peers (see Loopback); anyone else could
-// otherwise choose the IDs in your logs or graft requests onto a trace of
-// theirs.
+// taken only from trusted peers (the caller asks its proxy.AllowList,
+// --forwarded-allow-ips); anyone else could otherwise choose the IDs in
+// your logs or graft requests onto a trace of theirs.
 package tracing
 
 import (
 	"math/rand/v2"
-	"net"
 	"strings"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
@@ -27,19 +26,6 @@ const RequestIDHeader = "X-Request-ID"
 
 // maxRequestID bounds an accepted request ID; a longer one is replaced.
 const maxRequestID = 200
-
-// Loopback is the default trust check: a peer on the loopback interface
-// or a unix socket (a proxy on the same machine). It stands until the
-// --forwarded-allow-ips list applies to request IDs and trace context.
-func Loopback(a net.Addr) bool {
-	switch a := a.(type) {
-	case *net.TCPAddr:
-		return a.IP.IsLoopback()
-	case nil:
-		return false
-	}
-	return true // a unix socket: only local processes can connect
-}
 
 // ApplyRequestID settles r's ID (r.ID) and returns it: a trusted peer's
 // own X-Request-ID (the first one, if it sent several, when it is

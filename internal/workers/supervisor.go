@@ -12,10 +12,11 @@ import (
 	"time"
 )
 
-// The supervisor is one goroutine that owns the worker set, the target
-// count, boot-failure backoff and reloads, in the shape of gunicorn's
-// arbiter: every change arrives as an event (a worker booted or exited, a
-// request timed out, a worker is due for recycling or drained, a memory
+// The supervisor is one goroutine that owns the worker set, the --preload
+// templates (template.go), the target count, boot-failure backoff and
+// reloads, in the shape of gunicorn's arbiter: every change arrives as an
+// event (a worker booted or exited, a template is wanted, booted or died,
+// a request timed out, a worker is due for recycling or drained, a memory
 // sample, reload, scale, stop), and after each one it reconciles the
 // workers it has with the ones it should have (manage). Signals, file
 // watchers and the data plane only post events, so nothing races with it:
@@ -30,9 +31,16 @@ type (
 		err error
 		job *bootJob
 	}
-	evTemplate struct {
-		job *bootJob
-		err error
+	evTemplateWanted struct{ reply chan *templateBoot }
+	evTemplateBooted struct {
+		boot *templateBoot
+		t    *template
+		err  error
+	}
+	evTemplateDied struct {
+		t       *template
+		err     error
+		orphans int
 	}
 	evExited   struct{ w *Worker }
 	evTimedOut struct{ w *Worker }
@@ -107,6 +115,11 @@ type supervisor struct {
 
 	reload      *bootJob
 	reloadAgain bool
+
+	// --preload (template.go): the template workers are forked from, and
+	// a boot of one under way for workers that need one.
+	tmpl     *template
+	tmplBoot *templateBoot
 
 	stopping bool
 	stopDone chan struct{}
@@ -258,6 +271,9 @@ func (s *supervisor) run() {
 
 func (s *supervisor) pendingBoots() int {
 	n := s.replacing
+	if s.tmplBoot != nil {
+		n++
+	}
 	if s.reload != nil {
 		n += s.reload.pending
 	}
@@ -275,16 +291,12 @@ func (s *supervisor) handle(ev event) {
 		s.reload = job
 	case evBooted:
 		s.booted(ev.w, ev.err, ev.job)
-	case evTemplate:
-		ev.job.pending-- // the template boot itself
-		if ev.err != nil {
-			s.jobFailed(ev.job, ev.err)
-			s.finishJob(ev.job)
-			return
-		}
-		for i := 0; i < s.target; i++ {
-			s.boot(ev.job)
-		}
+	case evTemplateWanted:
+		ev.reply <- s.templateWanted()
+	case evTemplateBooted:
+		s.templateBooted(ev.boot, ev.t, ev.err)
+	case evTemplateDied:
+		s.templateDied(ev)
 	case evExited:
 		s.exited(ev.w)
 	case evTimedOut:
@@ -514,7 +526,7 @@ func (s *supervisor) startReload() {
 	// The new code is imported once, by a new template; the new
 	// generation is forked from it.
 	job.pending++
-	go func() { p.post(evTemplate{job, p.renewTemplate()}) }()
+	s.bootTemplate(job)
 }
 
 // bootFailed backs off after a replacement failed to boot, and gives up when
@@ -753,7 +765,7 @@ func (s *supervisor) stop(timeout time.Duration, done chan struct{}) {
 		s.stopWorker(w)
 	}
 	s.rebuildSlots()
-	p.preload.retireAll()
+	s.retireTemplate()
 	if timeout <= 0 {
 		s.handle(evStopNow{})
 	} else {

@@ -16,8 +16,13 @@ package workers
 // it; the old template is stopped once its last worker has gone. A template
 // that dies unexpectedly is replaced when the next worker is needed; its
 // workers keep serving, watched through a pidfd since nobody reports their
-// exit any more. The supervisor decides when workers are forked; the
-// preloader only makes sure one template boots at a time.
+// exit any more.
+//
+// The supervisor owns the templates as it owns the workers: which one is
+// current, the boot of a new one, and their generation live in its loop
+// (the supervisor methods below), and a template boot runs under its
+// context, so Stop abandons one in progress. A worker's boot asks the loop
+// for the template to fork from (evTemplateWanted) and waits for it.
 
 import (
 	"context"
@@ -49,19 +54,31 @@ const forkTimeout = 30 * time.Second
 // errTemplateRetired: the template asked no longer forks; ask the current one.
 var errTemplateRetired = errors.New("preload template retired")
 
-// preloader is a pool's set of templates. The zero value is ready.
+// preloader is what the pool keeps of its templates outside the
+// supervisor loop: the goroutines that read them, which Stop waits for.
 type preloader struct {
-	wg      sync.WaitGroup // template goroutines
-	mu      sync.Mutex
-	cur     *template     // the one workers are forked from; nil: boot one
-	booting *templateBoot // a boot under way, shared by concurrent callers
-	gen     int           // bumped by each reload; a boot begun earlier is stale
+	wg      sync.WaitGroup                             // template goroutines (template.run)
+	spawnFn func(ctx context.Context) (*Worker, error) // tests only: starts a template process
 }
 
+// wait waits for every template to have ended (after Stop).
+func (pl *preloader) wait() { pl.wg.Wait() }
+
+// templateBoot is a template boot under way, shared by the worker boots
+// that wait for it. The supervisor sets t and err, then closes done.
 type templateBoot struct {
 	done chan struct{}
 	t    *template
 	err  error
+	job  *bootJob // a reload's boot: its workers are forked once it is ready
+	gen  int      // the supervisor's generation when it began
+}
+
+// doneBoot is an answer known at once.
+func doneBoot(t *template, err error) *templateBoot {
+	b := &templateBoot{done: make(chan struct{}), t: t, err: err}
+	close(b.done)
+	return b
 }
 
 // template is one template process.
@@ -79,92 +96,155 @@ type template struct {
 	gone     bool            // its control stream has ended
 }
 
-// currentTemplate returns the template to fork from, booting one when there
-// is none (first use, or the last one died).
-func (p *Pool) currentTemplate() (*template, error) {
-	pl := &p.preload
-	pl.mu.Lock()
-	if t := pl.cur; t != nil && t.usable() {
-		pl.mu.Unlock()
-		return t, nil
+// template returns the template to fork from, from the supervisor, which
+// boots one when there is none (first use, or the last one died).
+// Cancelling ctx abandons the wait.
+func (p *Pool) template(ctx context.Context) (*template, error) {
+	reply := make(chan *templateBoot, 1)
+	if !p.post(evTemplateWanted{reply}) {
+		return nil, ErrStopped
 	}
-	if b := pl.booting; b != nil {
-		pl.mu.Unlock()
-		<-b.done
+	var b *templateBoot
+	select {
+	case b = <-reply:
+	case <-p.loopDone:
+		return nil, ErrStopped
+	}
+	select {
+	case <-b.done:
 		return b.t, b.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
-	b := &templateBoot{done: make(chan struct{})}
-	pl.booting = b
-	gen := pl.gen
-	pl.mu.Unlock()
+}
 
-	b.t, b.err = p.bootTemplate(context.Background())
-	pl.mu.Lock()
-	pl.booting = nil
-	stale := b.err == nil && gen != pl.gen
-	if b.err == nil && !stale {
-		pl.setCurrent(b.t)
+// The supervisor's side of --preload. These run in its loop only.
+
+// templateWanted answers a worker boot's evTemplateWanted: the current
+// template, or the boot under way, started here when there is none.
+func (s *supervisor) templateWanted() *templateBoot {
+	switch {
+	case s.tmpl != nil && s.tmpl.usable():
+		return doneBoot(s.tmpl, nil)
+	case s.stopping:
+		return doneBoot(nil, ErrStopped)
+	case s.tmplBoot == nil:
+		s.tmplBoot = s.bootTemplate(nil)
 	}
-	pl.mu.Unlock()
-	if stale {
-		// A reload booted newer code meanwhile; fork from that.
-		b.t.retire()
-		b.t, b.err = nil, errTemplateRetired
+	return s.tmplBoot
+}
+
+// bootTemplate boots a template in the background under the supervisor's
+// context (Stop abandons it); evTemplateBooted follows. job is the reload
+// it is for, or nil for one booted because workers need one.
+func (s *supervisor) bootTemplate(job *bootJob) *templateBoot {
+	p := s.p
+	b := &templateBoot{done: make(chan struct{}), job: job, gen: s.gen}
+	ctx := s.ctx
+	go func() {
+		t, err := p.bootTemplate(ctx)
+		if !p.post(evTemplateBooted{b, t, err}) && t != nil {
+			t.retire()
+		}
+	}()
+	return b
+}
+
+// templateBooted takes in a template that finished booting (or failed to).
+// A reload's becomes current and its generation of workers is forked from
+// it; if it failed, the reload fails and the old template stays. One booted
+// for workers becomes current unless a reload began meanwhile (then it is
+// stale: its code may be older).
+func (s *supervisor) templateBooted(b *templateBoot, t *template, err error) {
+	if job := b.job; job != nil {
+		job.pending-- // the template boot itself
+		switch {
+		case s.stopping:
+			if t != nil {
+				t.retire()
+			}
+		case err != nil:
+			s.jobFailed(job, err)
+			s.finishJob(job)
+		default:
+			s.setTemplate(t)
+			for i := 0; i < s.target; i++ {
+				s.boot(job)
+			}
+		}
+		return
+	}
+	if s.tmplBoot == b {
+		s.tmplBoot = nil
+	}
+	switch {
+	case err != nil:
+		b.err = err
+	case s.stopping:
+		t.retire()
+		b.err = ErrStopped
+	case b.gen != s.gen:
+		t.retire()
+		if s.tmpl != nil && s.tmpl.usable() {
+			b.t = s.tmpl
+		} else {
+			b.err = errTemplateRetired // the worker boot asks again
+		}
+	default:
+		s.setTemplate(t)
+		b.t = t
 	}
 	close(b.done)
-	return b.t, b.err
 }
 
-// wait waits for every template to have ended (after Stop).
-func (pl *preloader) wait() { pl.wg.Wait() }
-
-// retireAll stops forking; each template exits once its workers are gone.
-func (pl *preloader) retireAll() {
-	pl.mu.Lock()
-	t := pl.cur
-	pl.cur = nil
-	pl.mu.Unlock()
-	if t != nil {
-		t.retire()
-	}
-}
-
-// renewTemplate boots a template with freshly imported code for a reload and
-// makes it current; the old one retires once its workers are gone. If the
-// new code does not load, the old template stays. Without --preload it does
-// nothing.
-func (p *Pool) renewTemplate() error {
-	if !p.opts.Preload {
-		return nil
-	}
-	t, err := p.bootTemplate(context.Background())
-	if err != nil {
-		return err
-	}
-	pl := &p.preload
-	pl.mu.Lock()
-	pl.gen++
-	pl.setCurrent(t)
-	pl.mu.Unlock()
-	return nil
-}
-
-// setCurrent makes t the template to fork from; pl.mu is held.
-func (pl *preloader) setCurrent(t *template) {
-	old := pl.cur
-	pl.cur = t
+// setTemplate makes t the template to fork from; the old one retires, and
+// is stopped once its last worker is gone.
+func (s *supervisor) setTemplate(t *template) {
+	old := s.tmpl
+	s.tmpl = t
 	if old != nil && old != t {
 		old.retire()
 	}
 }
 
+// retireTemplate stops forking (on stop); each template exits once its
+// workers are gone.
+func (s *supervisor) retireTemplate() {
+	if s.tmpl != nil {
+		s.tmpl.retire()
+		s.tmpl = nil
+	}
+}
+
+// templateDied hears that a template ended unexpectedly. The current one is
+// forgotten, and a new one boots when a worker is next needed; its workers
+// keep serving.
+func (s *supervisor) templateDied(ev evTemplateDied) {
+	t, p := ev.t, s.p
+	current := s.tmpl == t
+	if current {
+		s.tmpl = nil
+	}
+	if !current || s.stopping {
+		p.log.Warn("old preload template died", "pid", t.proc.PID, "status", t.proc.ExitStatus(), "workers", ev.orphans)
+		return
+	}
+	p.log.Error("preload template died; a new one boots when a worker is next needed, its workers keep serving",
+		"pid", t.proc.PID, "status", t.proc.ExitStatus(), "err", ev.err, "workers", ev.orphans)
+}
+
 // bootTemplate starts a template process and waits until it has loaded the
-// app; a *BootError carries the traceback as for a worker.
+// app; a *BootError carries the traceback as for a worker. Cancelling ctx
+// abandons the boot.
 func (p *Pool) bootTemplate(ctx context.Context) (*template, error) {
 	if p.opts.Threads+1 > maxForkFDs {
 		return nil, fmt.Errorf("--preload allows at most %d threads per worker", maxForkFDs-1)
 	}
-	tw, err := p.spawnExec(ctx, templateID, "template", 0)
+	spawn := p.preload.spawnFn
+	if spawn == nil {
+		spawn = func(ctx context.Context) (*Worker, error) { return p.spawnExec(ctx, templateID, "template", 0) }
+	}
+	tw, err := spawn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +271,7 @@ func (p *Pool) forkWorker(ctx context.Context, id int) (*Worker, error) {
 	}
 	for attempt := 1; ; attempt++ {
 		var t *template
-		t, err = p.currentTemplate()
+		t, err = p.template(ctx)
 		if err == nil {
 			err = t.fork(w, child)
 		}
@@ -205,12 +285,13 @@ func (p *Pool) forkWorker(ctx context.Context, id int) (*Worker, error) {
 		w.closeConns()
 		return nil, err
 	}
-	go w.closeWhenExited()
 	if err := w.awaitReady(ctx, p.opts.BootTimeout); err != nil {
 		w.kill()
 		<-w.Exited()
+		w.closeConns()
 		return nil, err
 	}
+	go w.closeWhenExited() // after the boot: awaitReady owns the control socket until then
 	return w, nil
 }
 
@@ -324,19 +405,9 @@ func (t *template) run() {
 		p.log.Info("preload template stopped", "pid", t.proc.PID)
 		return
 	}
-	pl := &p.preload
-	pl.mu.Lock()
-	current := pl.cur == t
-	if current {
-		pl.cur = nil
-	}
-	pl.mu.Unlock()
-	if !current || p.isStopping() {
+	if !p.post(evTemplateDied{t, err, len(orphans)}) { // the supervisor has ended: stopping
 		p.log.Warn("old preload template died", "pid", t.proc.PID, "status", t.proc.ExitStatus(), "workers", len(orphans))
-		return
 	}
-	p.log.Error("preload template died; a new one boots when a worker is next needed, its workers keep serving",
-		"pid", t.proc.PID, "status", t.proc.ExitStatus(), "err", err, "workers", len(orphans))
 }
 
 // read handles Forked and Exited frames until the stream ends or breaks.

@@ -229,28 +229,53 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 		<-proc.Exited()
 		return nil, err
 	}
-	go w.closeWhenExited()
 	if err := w.awaitReady(ctx, o.BootTimeout); err != nil {
 		w.kill()
 		<-w.Exited()
+		w.closeConns()
 		return nil, err
 	}
+	go w.closeWhenExited() // after the boot: awaitReady owns the control socket until then
 	return w, nil
 }
 
 // awaitReady reads the control frames of a booting worker until Ready, or
 // BootFailed with the reason the app could not be loaded. An ASGI worker
 // may first ask for more slots (Grow). Cancelling ctx abandons the boot.
+//
+// The control socket stays open until it returns, even once the process has
+// exited: a BootFailed frame sent just before the exit is still read (the
+// socket used to be closed at the exit, which lost it when this reader was
+// scheduled late). A process that exits gets exitGrace for its last frame
+// to be read; a child it started may hold the socket open, so end-of-stream
+// need not come.
 func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 	w.control.SetReadDeadline(time.Now().Add(timeout))
 	defer w.control.SetReadDeadline(time.Time{})
 	stop := context.AfterFunc(ctx, func() { w.control.SetReadDeadline(time.Now()) })
 	defer stop()
+	done, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-w.Exited():
+			if ctx.Err() == nil {
+				w.control.SetReadDeadline(time.Now().Add(exitGrace))
+			}
+		case <-done:
+		}
+	}()
+	defer func() { close(done); <-watched }() // before the deadline is cleared
 	for {
 		var hb [wire.HeaderSize]byte
 		if _, err := io.ReadFull(w.control, hb[:]); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			select {
+			case <-w.Exited():
+				return &BootError{Detail: fmt.Sprintf("%s exited during boot (%s) before loading the application", w, w.ExitStatus())}
+			default:
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -291,7 +316,7 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 			w.asgi = info["interface"] == "asgi"
 			if w.asgi {
 				w.beat.Store(time.Now().UnixNano())
-				if w.pool.asgi.CompareAndSwap(false, true) && w.pool.opts.Interface != "asgi" {
+				if w.pool.asgi.CompareAndSwap(false, true) {
 					w.pool.log.Info("the application is ASGI: workers serve it on an event loop",
 						"app", info["app"], "loop", info["loop"], "limit_concurrency", w.pool.limitConcurrency())
 				}
@@ -418,6 +443,9 @@ func (w *Worker) kill() {
 func (w *Worker) dumpStacks() {
 	w.proc.Signal(syscall.SIGUSR1)
 }
+
+// exitGrace is how long awaitReady still reads after the process exited.
+const exitGrace = time.Second
 
 // closeWhenExited releases gowsgi's ends of the worker's sockets once the
 // process has ended. The control socket closes at once. The slot sockets

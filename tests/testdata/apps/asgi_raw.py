@@ -215,16 +215,6 @@ async def app(scope, receive, send):
         mark('read-after-response', msg['type'])
         return
 
-    if path == '/disconnect-wait':
-        # Waits for the client to go without ever answering.
-        msg = await receive()
-        while msg['type'] == 'http.request' and msg.get('more_body'):
-            msg = await receive()
-        mark('disconnect-wait.entered')
-        msg = await receive()
-        mark('disconnect-wait.' + msg['type'])
-        return
-
     if path == '/executor':
         loop = asyncio.get_event_loop()
         v = await loop.run_in_executor(None, lambda: time.sleep(0.05) or 'from a thread')

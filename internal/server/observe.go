@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -20,35 +20,38 @@ import (
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
-// trustedPeer decides whose X-Request-ID and traceparent are taken as
-// given: the --forwarded-allow-ips peers (set by startObservability before
-// anything is served; loopback until then).
-var trustedPeer = tracing.Loopback
-
-// observability is what run() wires for metrics, health probes, request
-// IDs and traces. Its methods are safe on a value whose parts are off.
+// observability is the server's metrics, health probes, request IDs and
+// traces. Its methods are safe on a value whose parts are off.
 type observability struct {
 	log     *slog.Logger
+	bind    string           // --metrics-bind; "" = none
+	trusted *proxy.AllowList // whose X-Request-ID and traceparent are taken as given
 	metrics *metrics.Metrics // nil without --metrics-bind
 	srv     *http.Server
-	tracer  *tracing.Tracer // nil unless the OTEL variables ask for traces
+	tracer  *tracing.Tracer // nil unless the OTEL variables ask for traces (set by the tracer part)
 }
 
-// startObservability binds --metrics-bind and starts serving /metrics,
-// /healthz and /readyz at once, before the workers boot (so a kubelet sees
-// "alive, not ready" while they do), and starts the OTLP exporter when
-// the OpenTelemetry variables ask for it.
-func startObservability(cfg *config.Config, log *slog.Logger) (*observability, error) {
-	o := &observability{log: log}
-	if allow, err := proxy.ParseAllowList(cfg.ForwardedAllowIPs); err == nil {
-		trustedPeer = allow.TrustsPeer
-	}
-	if cfg.MetricsBind != "" {
-		l, err := net.Listen("tcp", cfg.MetricsBind)
-		if err != nil {
-			return nil, fmt.Errorf("cannot listen on --metrics-bind %s: %v", cfg.MetricsBind, err)
-		}
+// Provision makes the metrics the pool and the front report to.
+func (o *observability) Provision(s *Server) error {
+	o.log, o.bind, o.trusted = s.log, s.cfg.MetricsBind, s.cfg.ForwardedAllowIPs
+	if o.bind != "" {
 		o.metrics = metrics.New()
+	}
+	return nil
+}
+
+func (o *observability) Validate() error { return nil }
+
+// Start binds --metrics-bind and starts serving /metrics, /healthz and
+// /readyz at once, before the workers boot (so a kubelet sees "alive, not
+// ready" while they do).
+func (o *observability) Start(s *Server) error {
+	log := o.log
+	if o.metrics != nil {
+		l, err := net.Listen("tcp", o.bind)
+		if err != nil {
+			return fmt.Errorf("cannot listen on --metrics-bind %s: %v", o.bind, err)
+		}
 		// Scrapers and probes send small requests: every phase is bounded,
 		// and an idle connection is closed, so nobody can hold the port's
 		// connections open for ever.
@@ -61,17 +64,41 @@ func startObservability(cfg *config.Config, log *slog.Logger) (*observability, e
 		}()
 		log.Info("metrics listening", "url", "http://"+l.Addr().String()+"/metrics")
 	}
+	return nil
+}
+
+// tracer exports a span per request over OTLP/HTTP, when the OpenTelemetry
+// variables ask for it; the spans are the observability part's to open.
+type tracer struct{}
+
+func (tracer) Provision(s *Server) error { return nil }
+func (tracer) Validate() error           { return nil }
+
+func (tracer) Start(s *Server) error {
+	log := s.log
 	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("opentelemetry", "err", err) }))
-	tr, err := tracing.New(context.Background(), version)
+	tr, err := tracing.New(context.Background(), s.version)
 	if err != nil {
-		o.close()
-		return nil, fmt.Errorf("OpenTelemetry: %v", err)
+		return fmt.Errorf("OpenTelemetry: %v", err)
 	}
-	o.tracer = tr
+	s.obs.tracer = tr
 	if tr != nil {
 		log.Info("tracing: exporting a span per request over OTLP/HTTP")
 	}
-	return o, nil
+	return nil
+}
+
+// Stop flushes the spans still buffered.
+func (tracer) Stop(s *Server) {
+	tr := s.obs.tracer
+	if tr == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tr.Shutdown(ctx); err != nil {
+		s.log.Warn("OpenTelemetry: spans not exported at shutdown", "err", err)
+	}
 }
 
 // poolObserver is the Observer for the pool's Options (nil without metrics).
@@ -91,11 +118,11 @@ func (o *observability) watchPool(p *workers.Pool) {
 
 // frontObserver is the front's Observer: request IDs always, metrics and
 // spans when they are on. scheme is the handler's wsgi.url_scheme.
-func (o *observability) frontObserver(scheme, requestID string) front.Observer {
-	if requestID == "off" && o.metrics == nil && o.tracer == nil {
+func (o *observability) frontObserver(scheme string, requestID config.RequestIDMode) front.Observer {
+	if requestID == config.RequestIDOff && o.metrics == nil && o.tracer == nil {
 		return nil // nothing to observe: no cost per request
 	}
-	ro := &requestObserver{m: o.metrics, tr: o.tracer, scheme: scheme, ids: requestID}
+	ro := &requestObserver{m: o.metrics, tr: o.tracer, trusted: o.trusted, scheme: scheme, ids: requestID}
 	if o.metrics != nil {
 		return &wsObserver{ro, o.metrics.WebSockets()} // websocket.go
 	}
@@ -109,15 +136,8 @@ func (o *observability) draining() {
 	}
 }
 
-// close stops the metrics listener and flushes the spans still buffered.
-func (o *observability) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if o.tracer != nil {
-		if err := o.tracer.Shutdown(ctx); err != nil {
-			o.log.Warn("OpenTelemetry: spans not exported at shutdown", "err", err)
-		}
-	}
+// Stop stops the metrics listener.
+func (o *observability) Stop(s *Server) {
 	if o.srv != nil {
 		o.srv.Close()
 	}
@@ -125,10 +145,11 @@ func (o *observability) close() {
 
 // requestObserver implements front.Observer.
 type requestObserver struct {
-	m      *metrics.Metrics
-	tr     *tracing.Tracer
-	scheme string
-	ids    string // --request-id: generate, pass or off
+	m       *metrics.Metrics
+	tr      *tracing.Tracer
+	trusted *proxy.AllowList
+	scheme  string
+	ids     config.RequestIDMode // --request-id
 }
 
 func (o *requestObserver) Begin(r *http1.Request) front.Observation {
@@ -136,12 +157,12 @@ func (o *requestObserver) Begin(r *http1.Request) front.Observation {
 	if o.m != nil || o.tr != nil {
 		ob.Start = time.Now()
 	}
-	trusted := trustedPeer(r.RemoteAddr)
+	trusted := o.trusted.TrustsPeer(r.RemoteAddr)
 	var id string
 	switch o.ids {
-	case "generate":
+	case config.RequestIDGenerate:
 		id = tracing.ApplyRequestID(r, trusted)
-	case "pass":
+	case config.RequestIDPass:
 		id = tracing.PassRequestID(r, trusted)
 	}
 	if o.m != nil {

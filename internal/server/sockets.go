@@ -1,18 +1,21 @@
-package main
+package server
 
 import (
 	"log/slog"
 	"net"
 	"os"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/gowsgi/gowsgi/internal/config"
+	"github.com/gowsgi/gowsgi/internal/creds"
 	"github.com/gowsgi/gowsgi/internal/listen"
+	"github.com/gowsgi/gowsgi/internal/proxy"
 )
 
-// sockets is main's side of internal/listen: the listening sockets
-// (inherited from systemd or an upgrading gowsgi, or bound), systemd
-// notifications, and SIGUSR2 binary upgrades.
+// sockets is the server's side of internal/listen: the sockets inherited
+// from systemd or an upgrading gowsgi, systemd notifications, and SIGUSR2
+// binary upgrades. The listeners part binds them.
 type sockets struct {
 	cfg    *config.Config
 	log    *slog.Logger
@@ -29,22 +32,30 @@ type sockets struct {
 	handedOver bool
 }
 
-// startSockets takes inherited sockets and the notify socket from the
-// environment, before any worker starts: the variables are unset and the
-// descriptors close-on-exec, so workers inherit neither.
-func startSockets(cfg *config.Config, log *slog.Logger) (*sockets, error) {
+// Provision takes inherited sockets and the notify socket from the
+// environment, before any process is started: the variables are unset and
+// the descriptors close-on-exec, so workers inherit neither. The systemd
+// watchdog runs from here until the very end.
+func (s *sockets) Provision(srv *Server) error {
+	s.cfg, s.log, s.upgraded = srv.cfg, srv.log, make(chan int, 1)
 	in, err := listen.Inherit()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	n, err := listen.NewNotifier()
 	if err != nil {
 		in.Close()
-		return nil, err
+		return err
 	}
+	s.in, s.notify = in, n
 	n.StartWatchdog()
-	return &sockets{cfg: cfg, log: log, in: in, notify: n, upgraded: make(chan int, 1)}, nil
+	srv.cleanups.push(n.StopWatchdog)
+	return nil
 }
+
+func (s *sockets) Validate() error         { return nil }
+func (s *sockets) Start(srv *Server) error { return nil }
+func (s *sockets) Stop(srv *Server)        {}
 
 // listen returns the listeners for cfg.Binds (see internal/listen for the
 // rule that matches inherited sockets to binds).
@@ -130,11 +141,69 @@ func (s *sockets) stopping(newPID int) {
 	s.notify.Stopping()
 }
 
-// cleanup removes the unix socket files gowsgi created, unless they now
-// serve the new process.
-func (s *sockets) cleanup() {
-	s.notify.StopWatchdog()
-	if !s.handedOver {
-		listen.Unlink(s.socks)
+// listeners are the sockets the server serves on: inherited or bound
+// (under --umask), behind PROXY protocol readers when --proxy-protocol asks.
+type listeners struct {
+	ls []net.Listener
+}
+
+func (l *listeners) Provision(s *Server) error { return nil }
+func (l *listeners) Validate() error           { return nil }
+
+func (l *listeners) Start(s *Server) error {
+	cfg := s.cfg
+	oldUmask := -1
+	if cfg.Umask >= 0 {
+		oldUmask = syscall.Umask(cfg.Umask) // gunicorn's --umask: for the unix sockets
 	}
+	ls, err := s.sockets.listen()
+	if oldUmask >= 0 {
+		syscall.Umask(oldUmask)
+	}
+	if err != nil {
+		return err
+	}
+	if cfg.ProxyProtocol != proxy.Off {
+		for i, x := range ls {
+			ls[i] = &proxy.Listener{Listener: x, Allow: cfg.ProxyAllowIPs, Mode: cfg.ProxyProtocol, HeaderTimeout: cfg.HeaderTimeout, Log: s.log}
+		}
+	}
+	l.ls = ls
+	return nil
+}
+
+// Stop removes the unix socket files gowsgi created, unless they now serve
+// the new process of a binary upgrade. The listeners themselves are closed
+// by the front's Stop.
+func (l *listeners) Stop(s *Server) {
+	if !s.sockets.handedOver {
+		listen.Unlink(s.sockets.socks)
+	}
+}
+
+// privileges: once its ports are bound, gowsgi takes --name as its comm and
+// switches to --user/--group (the workers started as that user already).
+type privileges struct{}
+
+// Provision settles the credential of --user, --group and --initgroups,
+// once, for the workers, the hooks and gowsgi itself.
+func (privileges) Provision(s *Server) error {
+	s.cred = creds.For(s.cfg.UID, s.cfg.GID, s.cfg.InitGroups, s.log)
+	return nil
+}
+
+func (privileges) Validate() error { return nil }
+func (privileges) Stop(s *Server)  {}
+
+func (privileges) Start(s *Server) error {
+	cfg := s.cfg
+	if cfg.ProcName != "" {
+		// comm (ps -o comm, top); the command line stays gowsgi's own.
+		name := cfg.ProcName
+		if len(name) > 15 {
+			name = name[:15]
+		}
+		os.WriteFile("/proc/self/comm", []byte(name), 0)
+	}
+	return creds.Drop(s.cred, s.log)
 }

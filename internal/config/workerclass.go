@@ -1,0 +1,273 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/pyshim"
+)
+
+// workerKind is what gowsgi runs for a gunicorn worker class.
+type workerKind struct {
+	// kind is "threads" (sync, gthread: --threads threads), "green"
+	// (gevent, eventlet, tornado, meinheld: a thread count from
+	// --worker-connections) or "asgi".
+	kind string
+	// loop is the event loop an ASGI class fixes ("" = --loop's).
+	loop string
+	// name is the class as gunicorn (or its package) spells it.
+	name string
+}
+
+// knownWorkers are the worker classes gowsgi knows by name, lower-cased:
+// gunicorn's short names and class paths, meinheld's, uvicorn's, and
+// hypercorn's worker-class names for its event loops.
+var knownWorkers = map[string]workerKind{}
+
+// refusedWorkers are classes (and the bases of classes) gowsgi cannot
+// stand in for, with why.
+var refusedWorkers = map[string]string{
+	"trio": "runs trio apps; gowsgi's ASGI workers run asyncio (uvloop): serve trio apps with hypercorn",
+	"gunicorn.workers.gaiohttp.aiohttpworker": "serves aiohttp's own web.Application, neither WSGI nor ASGI: run it with aiohttp's server (python -m aiohttp.web)",
+	"aiohttp.worker.gunicornwebworker":        "serves aiohttp's own web.Application, neither WSGI nor ASGI: run it with aiohttp's server (python -m aiohttp.web)",
+}
+
+func init() {
+	add := func(kind, loop string, names ...string) {
+		for _, n := range names {
+			knownWorkers[strings.ToLower(n)] = workerKind{kind: kind, loop: loop, name: n}
+		}
+	}
+	add("threads", "", "sync", "gthread", "gunicorn.workers.sync.SyncWorker", "gunicorn.workers.gthread.ThreadWorker")
+	add("green", "", "gevent", "gevent_wsgi", "gevent_pywsgi", "eventlet", "tornado",
+		"gunicorn.workers.ggevent.GeventWorker", "gunicorn.workers.ggevent.GeventPyWSGIWorker",
+		"gunicorn.workers.geventlet.EventletWorker", "gunicorn.workers.gtornado.TornadoWorker",
+		"meinheld.gmeinheld.MeinheldWorker", "egg:meinheld#gunicorn_worker")
+	add("asgi", "", "asgi", "gunicorn.workers.gasgi.ASGIWorker",
+		"uvicorn.workers.UvicornWorker", "uvicorn_worker.UvicornWorker")
+	add("asgi", "asyncio", "uvicorn.workers.UvicornH11Worker", "uvicorn_worker.UvicornH11Worker", "asyncio")
+	add("asgi", "uvloop", "uvloop")
+}
+
+// knownWorkerClass sorts a -k value by its name: a known class, nil for a
+// dotted path that must be imported to be judged (see classify), or an
+// error for a name gunicorn would not load either, or a class refused by
+// name.
+func knownWorkerClass(v string) (*workerKind, error) {
+	k := strings.ToLower(strings.TrimSpace(v))
+	if w, ok := knownWorkers[k]; ok {
+		return &w, nil
+	}
+	k = strings.TrimPrefix(k, "egg:gunicorn#")
+	if w, ok := knownWorkers[k]; ok {
+		return &w, nil
+	}
+	if why, ok := refusedWorkers[k]; ok || strings.HasPrefix(k, "aiohttp.") {
+		if !ok {
+			why = refusedWorkers["aiohttp.worker.gunicornwebworker"]
+		}
+		return nil, fmt.Errorf("worker class %s %s", v, why)
+	}
+	if strings.Contains(k, ".") || strings.Contains(k, ":") {
+		return nil, nil
+	}
+	return nil, fmt.Errorf("worker class %s is not one of gunicorn's (sync, gthread, gevent, eventlet, tornado, asgi) nor a dotted path to a class", v)
+}
+
+// workerclassSource imports a worker class in the chosen Python and prints
+// its ancestry as JSON (see workerclass.py).
+//
+//go:embed workerclass.py
+var workerclassSource string
+
+// classProbe is what workerclass.py found.
+type classProbe struct {
+	MRO          []string                   `json:"mro"`
+	ConfigKwargs map[string]json.RawMessage `json:"config_kwargs"`
+	StandIns     []string                   `json:"stand_ins"`
+	Error        string                     `json:"error"`
+}
+
+// probeWorkerClass imports the class at path in the workers' Python, from
+// the workers' directory, sys.path and environment.
+func (c *Config) probeWorkerClass(path string) (*classProbe, error) {
+	py, err := pyshim.FindPython(c.Python)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, "-c", workerclassSource, path, c.Chdir, strings.Join(c.PythonPath, string(os.PathListSeparator)))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	cmd.Env = append(os.Environ(), c.Env...)
+	runErr := cmd.Run()
+	res := &classProbe{}
+	if err := json.Unmarshal(out.Bytes(), res); err != nil {
+		if runErr != nil {
+			return nil, fmt.Errorf("%s could not import it (%v)", py, runErr)
+		}
+		return nil, fmt.Errorf("no answer from %s", py)
+	}
+	if res.Error != "" {
+		return nil, fmt.Errorf("cannot import it: %s", res.Error)
+	}
+	return res, nil
+}
+
+// finishWorkerClass applies -k: a thread count for gevent-style classes,
+// the ASGI interface (and a uvicorn subclass's CONFIG_KWARGS) for ASGI
+// ones. A dotted path gowsgi does not know by name is imported and runs as
+// the known class it derives from, with a notice.
+func (c *Config) finishWorkerClass() error {
+	if c.WorkerClass == "" {
+		c.WorkerClass = "sync"
+	}
+	wk, err := knownWorkerClass(c.WorkerClass)
+	if err != nil {
+		return &UsageError{err.Error()}
+	}
+	src, where := srcDefault, ""
+	if g := c.given["worker-class"]; g != nil {
+		src, where = g.src, g.origin+": "
+	}
+	var kwargs map[string]json.RawMessage
+	if wk == nil {
+		res, err := c.probeWorkerClass(c.WorkerClass)
+		if err != nil {
+			return &UsageError{fmt.Sprintf("%sworker class %s: %v", where, c.WorkerClass, err)}
+		}
+		for _, name := range res.MRO {
+			k := strings.ToLower(name)
+			if why, ok := refusedWorkers[k]; ok {
+				return &UsageError{fmt.Sprintf("%sworker class %s (a subclass of %s) %s", where, c.WorkerClass, name, why)}
+			}
+			if w, ok := knownWorkers[k]; ok {
+				wk = &w
+				break
+			}
+		}
+		if wk == nil {
+			return &UsageError{fmt.Sprintf("%sworker class %s derives from none of the worker classes gowsgi stands in for "+
+				"(gunicorn's sync, gthread, gevent, eventlet, tornado and asgi workers, meinheld's, uvicorn's): its bases are %s; "+
+				"gowsgi runs its own Python workers (use -k sync, gthread or asgi)", where, c.WorkerClass, strings.Join(res.MRO[1:], ", "))}
+		}
+		c.Warnings = append(c.Warnings, fmt.Sprintf("worker class %s: runs as %s, the gunicorn worker it derives from (the class's own methods are not run)", c.WorkerClass, wk.name))
+		kwargs = res.ConfigKwargs
+	}
+	wc := c.given["worker-connections"]
+	switch wk.kind {
+	case "green":
+		th := c.given["threads"]
+		if th == nil || th.src == srcDefault {
+			c.Threads = min(c.workerConnections, 64)
+			c.given["threads"] = &given{src: src, values: []string{strconv.Itoa(c.Threads)}, origin: "worker class " + c.WorkerClass}
+		}
+		c.Warnings = append(c.Warnings, fmt.Sprintf("worker class %s: running %d threads per worker instead of green threads; "+
+			"gowsgi absorbs slow clients and idle keep-alive connections in Go, so a thread is only busy while the app works on a request",
+			c.WorkerClass, c.Threads))
+	case "asgi":
+		origin := "worker class " + c.WorkerClass
+		c.setFrom("interface", src, origin, "asgi")
+		if wk.loop != "" {
+			c.setFrom("loop", src, origin, wk.loop)
+		}
+		if wc != nil {
+			c.setFrom("limit-concurrency", wc.src, wc.origin, strconv.Itoa(c.workerConnections))
+		}
+		if err := c.configKwargs(kwargs, src, origin); err != nil {
+			return err
+		}
+	default:
+		if wc != nil {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: used with gevent/eventlet and ASGI worker classes only; gowsgi bounds client connections server-wide with --max-connections (%d)", wc.origin, c.MaxConnections))
+		}
+	}
+	return nil
+}
+
+// setFrom gives setting name the value v, implied by a worker class given
+// in src, unless the setting was given there or in a stronger place; it
+// reports whether v was applied.
+func (c *Config) setFrom(name string, src source, origin, v string) (bool, error) {
+	if g := c.given[name]; g != nil && g.src >= src {
+		return false, nil
+	}
+	s := byName[name]
+	if err := s.apply(c, v); err != nil {
+		return false, fmt.Errorf("%s: %s: %v", origin, name, err)
+	}
+	c.given[name] = &given{src: src, values: []string{v}, origin: origin}
+	return true, nil
+}
+
+// kwargSettings are the uvicorn Config arguments a worker class's
+// CONFIG_KWARGS may set that mean something to gowsgi, and the setting
+// each one sets.
+var kwargSettings = map[string]string{
+	"loop": "loop", "lifespan": "lifespan", "root_path": "root-path", "proxy_headers": "proxy-headers",
+	"forwarded_allow_ips": "forwarded-allow-ips", "limit_concurrency": "limit-concurrency",
+	"timeout_keep_alive": "keep-alive", "interface": "interface", "limit_max_requests": "max-requests",
+	"backlog": "backlog", "timeout_graceful_shutdown": "graceful-timeout",
+}
+
+// configKwargs applies a uvicorn worker subclass's CONFIG_KWARGS as
+// settings given where the class was given (the config file, say): a
+// setting given in the same place or a stronger one wins. Each one that
+// means nothing here gets a notice.
+func (c *Config) configKwargs(kwargs map[string]json.RawMessage, src source, origin string) error {
+	keys := make([]string, 0, len(kwargs))
+	for k := range kwargs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var v any
+		if err := json.Unmarshal(kwargs[k], &v); err != nil || v == nil {
+			continue // None: uvicorn's default
+		}
+		text := ""
+		switch v := v.(type) {
+		case bool:
+			text = strconv.FormatBool(v)
+		case float64:
+			text = strconv.FormatFloat(v, 'f', -1, 64)
+		case string:
+			text = v
+		case []any:
+			var parts []string
+			for _, x := range v {
+				parts = append(parts, fmt.Sprint(x))
+			}
+			text = strings.Join(parts, ",")
+		}
+		name, ok := kwargSettings[k]
+		switch {
+		case ok && text != "":
+			if name == "forwarded-allow-ips" {
+				if g := c.given[name]; g == nil || g.src < src {
+					c.ForwardedAllowIPs = nil // the class's list replaces the setting's
+				}
+			}
+			if _, err := c.setFrom(name, src, origin+" CONFIG_KWARGS["+k+"]", text); err != nil {
+				return &UsageError{err.Error()}
+			}
+		case k == "http" && (text == "auto" || text == "h11" || text == "httptools"), k == "ws" && text == "none":
+			// uvicorn's HTTP parser: gowsgi parses HTTP in Go, for every app.
+		case k == "ws" || strings.HasPrefix(k, "ws_"):
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: CONFIG_KWARGS[%s] = %s ignored: gowsgi does not serve WebSockets yet", origin, k, kwargs[k]))
+		default:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: CONFIG_KWARGS[%s] = %s ignored: it means nothing to gowsgi", origin, k, kwargs[k]))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,2 @@
+class Worker(object):
+    """A fake gunicorn base worker: an installed gunicorn."""
