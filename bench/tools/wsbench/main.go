@@ -125,4 +125,3 @@ func buildFrame(p []byte) []byte {
 	}
 	return b
 }
-
