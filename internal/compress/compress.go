@@ -249,6 +249,23 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	err := w.enc.Close()
+	w.release()
+	return err
+}
+
+// Abandon releases the encoder without finishing the stream: nothing more
+// is written to the underlying writer (a response cut off, or one whose
+// writer is gone). Calling it after Close does nothing.
+func (w *Writer) Abandon() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	w.release()
+}
+
+// release puts the encoder back in its pool.
+func (w *Writer) release() {
 	switch enc := w.enc.(type) {
 	case *gzip.Writer:
 		enc.Reset(nil)
@@ -261,7 +278,6 @@ func (w *Writer) Close() error {
 		brotliPool.Put(enc)
 	}
 	w.enc = nil
-	return err
 }
 
 type nopCloser struct{ io.Writer }

@@ -222,3 +222,18 @@ func TestNoneWriter(t *testing.T) {
 		t.Error("Token")
 	}
 }
+
+func TestLimiter(t *testing.T) {
+	l := NewLimiter(6 << 20)
+	if !l.Reserve(Brotli) || l.Reserve(Zstd) || !l.Reserve(Gzip) {
+		t.Fatalf("reserve: in use %d", l.InUse())
+	}
+	l.Release(Brotli)
+	if !l.Reserve(Zstd) || l.InUse() != 3<<20 {
+		t.Fatalf("after release: in use %d", l.InUse())
+	}
+	var none *Limiter
+	if !none.Reserve(Brotli) {
+		t.Fatal("a nil Limiter refused")
+	}
+}

@@ -132,6 +132,19 @@ type Config struct {
 	// spooled to a temp file in TmpUploadDir once ResponseBuffer is full;
 	// beyond it the worker waits for the client. 0 = no spooling.
 	ResponseSpool int64
+	// ResponseMemoryTotal bounds the response bytes held in memory by all
+	// requests together (what is read off the workers, until the client
+	// has it); beyond it responses spool to disk, and with no room there
+	// new requests get 503.
+	ResponseMemoryTotal int64
+	// ResponseSpoolTotal bounds the response bytes in spool files of all
+	// requests together; beyond it a worker waits for its client, for
+	// --timeout at most, then the response is cut off.
+	ResponseSpoolTotal int64
+	// MaxSpoolFiles bounds the temp files open for spooled request bodies
+	// (file descriptors; all responses share one more); beyond, a body
+	// that needs one gets 503.
+	MaxSpoolFiles int
 	// TmpUploadDir is the directory for spooled request bodies and
 	// responses (gunicorn's tmp_upload_dir); absolute, os.TempDir() by
 	// default.
@@ -247,6 +260,9 @@ type Config struct {
 	// Compress compresses responses on the fly (gzip, br, zstd, by the
 	// request's Accept-Encoding); off by default.
 	Compress bool
+	// CompressMemory bounds the memory of the compressors of all
+	// responses together; a response over it is sent uncompressed.
+	CompressMemory int64
 
 	// CertFiles and KeyFiles are the TLS certificate chains and their keys
 	// (gunicorn's certfile and keyfile; repeatable, paired in order, the
@@ -278,6 +294,9 @@ type Config struct {
 	HTTP2InitialWindowSize    int
 	HTTP2MaxFrameSize         int
 	HTTP2MaxHeaderListSize    int
+	// HTTP2MaxStreamsTotal bounds the HTTP/2 streams being served over
+	// all connections together; beyond, new streams get 503.
+	HTTP2MaxStreamsTotal int
 
 	// ConfigFile is the gunicorn config file that was read ("" = none);
 	// "python:module" for a module.

@@ -15,6 +15,11 @@ var httpSettings = []*setting{
 		accessor: boolField(func(c *Config) *bool { return &c.Compress }),
 	},
 	{
+		name: "compress-memory", flags: []string{"--compress-memory"}, kind: Native, typ: tString, def: "64M", meta: "size",
+		usage:    "memory of the on-the-fly compressors of all responses together (about 1 MiB a gzip, 2 a zstd, 5 a br); a response over it is sent uncompressed",
+		accessor: sizeField(func(c *Config) *int64 { return &c.CompressMemory }),
+	},
+	{
 		name: "certfile", flags: []string{"--certfile"}, gunicorn: "certfile", kind: Honoured, typ: tList,
 		usage:    "TLS certificate chain (PEM); turns TLS on for every bind (repeatable: one per --keyfile, chosen by SNI)",
 		why:      "same; repeatable with `--keyfile` in pairs, the certificate matching the client's SNI is served (the first by default); re-read on SIGHUP",
@@ -120,6 +125,11 @@ var httpSettings = []*setting{
 		usage:    "HTTP/2 streams a connection may have open at once",
 		why:      "same",
 		accessor: intRange(1, 1<<31-1, func(c *Config) *int { return &c.HTTP2MaxConcurrentStreams }),
+	},
+	{
+		name: "http2-max-streams-total", flags: []string{"--http2-max-streams-total"}, kind: Native, typ: tInt, def: "2048",
+		usage:    "HTTP/2 streams served at once over all connections together; beyond, new streams get 503",
+		accessor: intField(1, func(c *Config) *int { return &c.HTTP2MaxStreamsTotal }),
 	},
 	{
 		name: "http2-initial-window-size", flags: []string{"--http2-initial-window-size"}, gunicorn: "http2_initial_window_size", kind: Honoured, typ: tInt, def: "65535",

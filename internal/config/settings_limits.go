@@ -28,7 +28,7 @@ var limitSettings = []*setting{
 	},
 	{
 		name: "body-min-rate", flags: []string{"--body-min-rate"}, kind: Native, typ: tString, def: "1K", meta: "size",
-		usage:    "bytes per second a request body must average; slower gets 408; 0 = off",
+		usage:    "bytes per second a request body must keep up, over a sliding window of --body-timeout; slower gets 408; 0 = off",
 		accessor: sizeField(func(c *Config) *int64 { return &c.BodyMinRate }),
 	},
 	{
@@ -40,6 +40,21 @@ var limitSettings = []*setting{
 		name: "response-spool", flags: []string{"--response-spool"}, kind: Native, typ: tString, def: "1G", meta: "size",
 		usage:    "beyond --response-buffer, response bytes spooled to a temp file per request; 0 = none",
 		accessor: sizeField(func(c *Config) *int64 { return &c.ResponseSpool }),
+	},
+	{
+		name: "response-memory-total", flags: []string{"--response-memory-total"}, kind: Native, typ: tString, def: "64M", meta: "size",
+		usage:    "response bytes held in memory by all requests together, from the worker to the client; beyond, responses spool to disk; with no room there either, new requests get 503",
+		accessor: sizeField(func(c *Config) *int64 { return &c.ResponseMemoryTotal }),
+	},
+	{
+		name: "response-spool-total", flags: []string{"--response-spool-total"}, kind: Native, typ: tString, def: "1G", meta: "size",
+		usage:    "response bytes spooled by all requests together; beyond, the worker waits for its client, --timeout at most, then the response is cut off",
+		accessor: sizeField(func(c *Config) *int64 { return &c.ResponseSpoolTotal }),
+	},
+	{
+		name: "max-spool-files", flags: []string{"--max-spool-files"}, kind: Native, typ: tInt, def: "1024",
+		usage:    "temp files (descriptors) open for spooled request bodies (one each; all responses share one more); beyond, a body that needs one gets 503",
+		accessor: intField(1, func(c *Config) *int { return &c.MaxSpoolFiles }),
 	},
 	{
 		name: "tmp-upload-dir", flags: []string{"--tmp-upload-dir"}, gunicorn: "tmp_upload_dir", kind: Native, typ: tString,
@@ -115,7 +130,7 @@ var limitSettings = []*setting{
 	},
 	{
 		name: "max-connections", flags: []string{"--max-connections"}, kind: Native, typ: tInt, def: "10000",
-		usage:    "open client connections; beyond, new ones wait to be accepted",
+		usage:    "open client connections of every kind (HTTP/1.x, TLS, HTTP/2, waiting for a PROXY header); beyond, new ones wait to be accepted",
 		accessor: intField(1, func(c *Config) *int { return &c.MaxConnections }),
 	},
 	{

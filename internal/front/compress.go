@@ -19,7 +19,11 @@ import (
 // fields to send (Content-Encoding added, Content-Length dropped, a strong
 // ETag made weak, Vary: Accept-Encoding added whenever the answer depended
 // on it) and the encoding. Both engines go through it, in relay.
-func compression(r *request, fields []http1.Field, code int, resp *workers.Response) ([]http1.Field, compress.Encoding, int64) {
+//
+// An encoding is chosen only when lim has room for its encoder (Reserve);
+// otherwise the response goes uncompressed. The compressWriter gives the
+// room back.
+func compression(r *request, fields []http1.Field, code int, resp *workers.Response, lim *compress.Limiter) ([]http1.Field, compress.Encoding, int64) {
 	ctype, cenc := "", ""
 	clen := int64(-1)
 	for _, f := range fields {
@@ -50,8 +54,8 @@ func compression(r *request, fields []http1.Field, code int, resp *workers.Respo
 	if compress.Vary(ctype, cenc, known, code) {
 		fields = addVary(fields)
 	}
-	if e == compress.None {
-		return fields, e, -1
+	if e == compress.None || !lim.Reserve(e) {
+		return fields, compress.None, -1
 	}
 	out := fields[:0]
 	for _, f := range fields {
@@ -88,18 +92,34 @@ func addVary(fields []http1.Field) []http1.Field {
 // responseWriter. The application's Content-Length still bounds what is
 // taken from it; a body shorter than it is cut off (Abort) instead of
 // finished, as the engines do without compression.
+//
+// Its encoder's room in the Limiter is held until the stream is finished,
+// aborted or, whatever happened, release is called (relay defers it).
 type compressWriter struct {
 	responseWriter
-	enc     io.WriteCloser
+	enc     *compress.Writer
+	e       compress.Encoding
+	lim     *compress.Limiter
 	limit   int64 // the application's Content-Length, or -1
 	in      int64
 	aborted bool
+	done    bool // the encoder is back in its pool, its room released
 }
 
-func newCompressWriter(w responseWriter, e compress.Encoding, limit int64) *compressWriter {
-	cw := &compressWriter{responseWriter: w, limit: limit}
-	cw.enc = compress.NewWriter(rawWriter{w}, e)
+func newCompressWriter(w responseWriter, e compress.Encoding, limit int64, lim *compress.Limiter) *compressWriter {
+	cw := &compressWriter{responseWriter: w, limit: limit, e: e, lim: lim}
+	cw.enc = compress.NewWriter(rawWriter{w}, e).(*compress.Writer)
 	return cw
+}
+
+// release gives the encoder and its room back, writing nothing more.
+func (c *compressWriter) release() {
+	if c.done {
+		return
+	}
+	c.done = true
+	c.enc.Abandon()
+	c.lim.Release(c.e)
 }
 
 // rawWriter is the engine's Write, under the compressor.
@@ -123,10 +143,8 @@ func (c *compressWriter) Write(p []byte) (int, error) {
 }
 
 func (c *compressWriter) Flush() error {
-	if f, ok := c.enc.(*compress.Writer); ok {
-		if err := f.Flush(); err != nil {
-			return err
-		}
+	if err := c.enc.Flush(); err != nil {
+		return err
 	}
 	return c.responseWriter.Flush()
 }
@@ -139,7 +157,9 @@ func (c *compressWriter) Finish() error {
 		c.Abort() // shorter than the app said: the client must see it cut
 		return nil
 	}
-	if err := c.enc.Close(); err != nil {
+	err := c.enc.Close()
+	c.release()
+	if err != nil {
 		return err
 	}
 	return c.responseWriter.Finish()
@@ -152,7 +172,7 @@ func (c *compressWriter) SendFile(f *os.File, n int64) (int64, error) {
 func (c *compressWriter) Abort() {
 	c.aborted = true
 	c.responseWriter.Abort()
-	c.enc.Close() // back to the pool; its last bytes go nowhere
+	c.release()
 }
 
 // writerOnly hides everything but Write from io.Copy.

@@ -59,7 +59,7 @@ func (h *Handler) h2Request(w http.ResponseWriter, r *http.Request) (*h2Writer, 
 		hr.Chunked = true
 	}
 	if hr.ContentLength != 0 || hr.Chunked {
-		hr.Body = &h2Body{r: r.Body, rc: rc, timeout: h.BodyTimeout, rate: h.BodyMinRate}
+		hr.Body = &h2Body{r: r.Body, rc: rc, timeout: h.BodyTimeout, rate: http1.NewMinRate(h.BodyMinRate, h.BodyTimeout)}
 	} else {
 		hr.Body = http.NoBody
 	}
@@ -82,33 +82,31 @@ func (h *Handler) h2Request(w http.ResponseWriter, r *http.Request) (*h2Writer, 
 }
 
 // h2Body reads an HTTP/2 request body under the HTTP/1.1 engine's rules:
-// each Read must make progress within timeout, and with rate > 0 the body
-// must average at least rate bytes a second (see http1.Server.BodyMinRate).
+// each Read must make progress within timeout, and the body must keep up
+// the minimum rate over a sliding window of timeout (http1.MinRate, as
+// http1.Server.BodyMinRate).
 type h2Body struct {
 	r       io.Reader
 	rc      *http.ResponseController
 	timeout time.Duration
-	rate    int64
-	start   time.Time
-	n       int64
+	rate    http1.MinRate
 }
 
 func (b *h2Body) Read(p []byte) (int, error) {
 	if b.timeout > 0 {
 		now := time.Now()
-		if b.start.IsZero() {
-			b.start = now
-		}
 		dl := now.Add(b.timeout)
-		if b.rate > 0 {
-			if r := b.start.Add(b.timeout + time.Duration(float64(b.n)/float64(b.rate)*float64(time.Second))); r.Before(dl) {
+		if b.rate.On() {
+			if r := b.rate.Due(now); r.Before(dl) {
 				dl = r
 			}
 		}
 		b.rc.SetReadDeadline(dl)
 	}
 	n, err := b.r.Read(p)
-	b.n += int64(n)
+	if b.rate.On() {
+		b.rate.Received(n, time.Now())
+	}
 	return n, err
 }
 

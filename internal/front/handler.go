@@ -6,7 +6,6 @@
 package front
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +38,7 @@ type Handler struct {
 	BodyMemoryLimit int64           // bodies above this are spooled to a temp file
 	BodyBudget      *workers.Budget // all bodies held in memory together; nil = no bound
 	TempDir         string          // where spooled bodies go; "" = os.TempDir()
+	SpoolFiles      *workers.Budget // spool files open (--max-spool-files); nil = no bound (spool.go)
 
 	// HTTP/2 streams get the HTTP/1.1 engine's body and write bounds from
 	// these (the http1 engine applies its own Server settings).
@@ -54,6 +54,9 @@ type Handler struct {
 	// Compress compresses responses on the fly (gzip, br, zstd) by the
 	// request's Accept-Encoding; see compression.
 	Compress bool
+	// CompressLimit bounds the compressors' memory (--compress-memory);
+	// over it a response goes uncompressed. nil: no bound.
+	CompressLimit *compress.Limiter
 
 	AccessLog *AccessLog // nil: no access log
 	Log       *slog.Logger
@@ -203,9 +206,11 @@ func (h *Handler) relay(w responseWriter, r *request, x *workers.Exchange) {
 	if h.Compress {
 		var e compress.Encoding
 		var limit int64
-		fields, e, limit = compression(r, fields, code, resp)
+		fields, e, limit = compression(r, fields, code, resp, h.CompressLimit)
 		if e != compress.None {
-			w, compressing = newCompressWriter(w, e, limit), true
+			cw := newCompressWriter(w, e, limit, h.CompressLimit)
+			defer cw.release()
+			w, compressing = cw, true
 		}
 	}
 	if resp.File != nil {
@@ -329,6 +334,7 @@ func isTimeout(err error) bool {
 type body struct {
 	mem      []byte
 	file     *os.File
+	files    *workers.Budget // what file is counted under
 	n        int64
 	reserved int64
 	pooled   *[]byte
@@ -338,6 +344,7 @@ func (b *body) free(budget *workers.Budget) {
 	budget.Release(b.reserved)
 	if b.file != nil {
 		b.file.Close()
+		b.files.Release(1)
 	}
 	if b.pooled != nil {
 		*b.pooled = (*b.pooled)[:0]
@@ -400,10 +407,9 @@ func (h *Handler) readBody(r *http1.Request) (b body, err error) {
 		if len(b.mem) == cap(b.mem) {
 			grow := int64(cap(b.mem))
 			if int64(len(b.mem))+grow > memLimit || !h.BodyBudget.TryAcquire(grow) {
-				head := b.mem
-				f, n, err := h.spoolFile(r, head, max)
+				sb, err := h.spool(r, b.mem, max)
 				b.free(h.BodyBudget)
-				return body{file: f, n: n}, err
+				return sb, err
 			}
 			b.reserved += grow
 			nb := make([]byte, len(b.mem), 2*cap(b.mem))
@@ -430,59 +436,6 @@ func (h *Handler) readBody(r *http1.Request) (b body, err error) {
 			return body{}, bodyErr(err)
 		}
 	}
-}
-
-func (h *Handler) spool(r *http1.Request, head []byte, max int64) (body, error) {
-	f, n, err := h.spoolFile(r, head, max)
-	return body{file: f, n: n}, err
-}
-
-// spoolFile writes head and the rest of the body to an unlinked temp file,
-// through a buffer so a body of many small chunks costs few system calls.
-func (h *Handler) spoolFile(r *http1.Request, head []byte, max int64) (_ *os.File, _ int64, err error) {
-	f, err := os.CreateTemp(h.TempDir, "gowsgi-body-")
-	if err != nil {
-		h.Log.Error("cannot spool request body", "request", r.Method+" "+r.Target, "request_id", h.requestID(r), "err", err)
-		return nil, 0, &httpError{500, "Internal Server Error"}
-	}
-	os.Remove(f.Name()) // the descriptor keeps it; nothing is left behind
-	defer func() {
-		if err != nil {
-			f.Close()
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 64<<10)
-	bw.Write(head)
-	n := int64(len(head))
-	buf := make([]byte, 64<<10)
-	for {
-		m, rerr := r.Body.Read(buf)
-		n += int64(m)
-		if max > 0 && n > max {
-			return nil, 0, &httpError{413, "Content Too Large"}
-		}
-		if _, werr := bw.Write(buf[:m]); werr != nil {
-			h.Log.Error("cannot spool request body", "request", r.Method+" "+r.Target, "request_id", h.requestID(r), "err", werr)
-			return nil, 0, &httpError{500, "Internal Server Error"}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return nil, 0, bodyErr(rerr)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		h.Log.Error("cannot spool request body", "request", r.Method+" "+r.Target, "request_id", h.requestID(r), "err", err)
-		return nil, 0, &httpError{500, "Internal Server Error"}
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, 0, err
-	}
-	if h.Observer != nil {
-		h.Observer.Spooled(n)
-	}
-	return f, n, nil
 }
 
 func bodyErr(err error) error {

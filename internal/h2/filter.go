@@ -3,6 +3,7 @@ package h2
 import (
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"net"
 
 	"golang.org/x/net/http2"
@@ -26,16 +27,32 @@ import (
 //     the server refuses with exactly that stream error. The field is
 //     "without indexing", so both decoders' dynamic tables stay the same.
 //
-// Other frames pass untouched; DATA payloads are read straight into the
-// server's buffer. Should the filter lose track of the header state (a
-// frame it cannot parse), it stops looking at header blocks for the rest of
-// the connection and passes everything as it comes.
+// Other frames pass untouched: the filter reads a frame's 9-byte header
+// itself and lets the server read the payload straight into its own
+// buffer, so it costs no copy and no read the server would not make.
+//
+// It never holds more than the server itself would: a header block is
+// held only while it fits maxHold (the server's header list limit; a
+// block larger in wire bytes is larger decoded, and refused by the server
+// anyway), and only frames up to the server's frame size; anything else
+// passes as it comes, and Go's own limits (MaxHeaderBytes, the CONTINUATION
+// flood protection, the frame size) apply to it. An idle connection holds
+// no read buffer (only the HPACK decoder's table). Should the filter lose track of the header state (a frame it
+// cannot parse, a block too large), it stops looking at header blocks for
+// the rest of the connection and passes everything as it comes.
 type filterConn struct {
 	net.Conn
-	in, out []byte
-	preface int // client preface bytes still to pass
-	pass    int // payload bytes of the current frame still to pass
-	err     error
+	maxHold  int // bytes of one header block held back, at most
+	maxFrame int // the server's largest frame payload
+
+	out     []byte // bytes to hand to the server before reading more
+	preface int    // client preface bytes still to pass
+	pass    int    // payload bytes of the current frame still to pass
+	hdr     [9]byte
+	hn      int    // bytes of hdr read
+	frame   []byte // a whole frame being read (header and payload), to look at
+	fn      int    // bytes of frame read
+	err     error  // a read error to report once out is drained
 
 	dec     *hpack.Decoder
 	held    []byte // the frames of a header block not yet complete
@@ -51,8 +68,18 @@ func (c tlsFilterConn) ConnectionState() tls.ConnectionState {
 	return c.Conn.(interface{ ConnectionState() tls.ConnectionState }).ConnectionState()
 }
 
-func newFilterConn(c net.Conn) net.Conn {
-	f := &filterConn{Conn: c, preface: len(http2.ClientPreface)}
+// newFilterConn filters c for a server whose header list limit is
+// maxHeaderList bytes and whose largest frame payload is maxFrame bytes.
+func newFilterConn(c net.Conn, maxHeaderList, maxFrame int) net.Conn {
+	if maxFrame <= 0 {
+		maxFrame = 16 << 10
+	}
+	if maxHeaderList <= 0 {
+		maxHeaderList = 64 << 10
+	}
+	// The block's frame headers, padding and priority are not part of the
+	// header list: allow for them in a block of up to 16 frames.
+	f := &filterConn{Conn: c, preface: len(http2.ClientPreface), maxHold: maxHeaderList + 16*(9+256+5), maxFrame: maxFrame}
 	// The server's decoder starts with a 4096-byte table and advertises no
 	// other size: the same start keeps both in step.
 	f.dec = hpack.NewDecoder(4096, func(hf hpack.HeaderField) {
@@ -65,42 +92,49 @@ func newFilterConn(c net.Conn) net.Conn {
 			}
 		}
 	})
+	// Header fields past the limit are not kept: the filter only looks.
+	f.dec.SetMaxStringLength(maxHeaderList)
 	if _, ok := c.(interface{ ConnectionState() tls.ConnectionState }); ok {
 		return tlsFilterConn{f}
 	}
 	return f
 }
 
-// maxHeld bounds the bytes of one header block held back; a larger block
-// passes unfiltered.
-const maxHeld = 1 << 20
-
 func (c *filterConn) Read(p []byte) (int, error) {
 	for len(c.out) == 0 {
-		if c.pass > 0 && len(c.in) == 0 && c.err == nil {
+		if c.err != nil {
+			err := c.err
+			c.err = nil
+			return 0, err
+		}
+		switch {
+		case c.preface > 0:
+			n, err := c.Conn.Read(p[:min(len(p), c.preface)])
+			c.preface -= n
+			return n, err
+		case c.pass > 0:
 			// In the middle of a frame that passes: no copy.
 			n, err := c.Conn.Read(p[:min(len(p), c.pass)])
 			c.pass -= n
 			return n, err
-		}
-		c.process()
-		if len(c.out) > 0 {
-			break
-		}
-		if c.err != nil {
-			if len(c.held) > 0 || len(c.in) > 0 {
-				c.out = append(append(c.out, c.held...), c.in...)
-				c.held, c.in = nil, nil
-				continue
+		case c.frame != nil:
+			n, err := c.Conn.Read(c.frame[c.fn:])
+			c.fn += n
+			if c.fn == len(c.frame) {
+				c.look()
+			} else if err != nil {
+				c.broken(err)
 			}
-			err := c.err
-			c.err = nil // a deadline may pass; the next Read tries again
-			return 0, err
+		default:
+			n, err := c.Conn.Read(c.hdr[c.hn:])
+			c.hn += n
+			if c.hn == len(c.hdr) {
+				c.hn = 0
+				c.header()
+			} else if err != nil {
+				c.broken(err)
+			}
 		}
-		var buf [32 << 10]byte
-		n, err := c.Conn.Read(buf[:])
-		c.in = append(c.in, buf[:n]...)
-		c.err = err
 	}
 	n := copy(p, c.out)
 	c.out = c.out[n:]
@@ -110,84 +144,96 @@ func (c *filterConn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// process moves whole frames (or passing bytes) from in to out.
-func (c *filterConn) process() {
-	for {
-		if c.preface > 0 {
-			n := min(len(c.in), c.preface)
-			c.out = append(c.out, c.in[:n]...)
-			c.in, c.preface = c.in[n:], c.preface-n
-			if c.preface > 0 {
-				return
-			}
+// broken handles a read error in the middle of a frame header or a frame
+// being looked at. A timeout keeps the state: the next Read goes on. Any
+// other error hands the server what came, which it judges itself.
+func (c *filterConn) broken(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.err = err
+		return
+	}
+	c.holdOff = true
+	c.out = append(append(append(c.out, c.held...), c.frame[:c.fn]...), c.hdr[:c.hn]...)
+	c.held, c.frame, c.fn, c.hn = nil, nil, 0, 0
+	c.err = err
+}
+
+// header decides what to do with the frame whose header is in c.hdr: read
+// it whole to look at it, or let it pass.
+func (c *filterConn) header() {
+	if c.holdOff {
+		c.dec = nil // never used again: its buffers go
+	}
+	length := int(c.hdr[0])<<16 | int(c.hdr[1])<<8 | int(c.hdr[2])
+	typ, flags := http2.FrameType(c.hdr[3]), http2.Flags(c.hdr[4])
+	stream := binary.BigEndian.Uint32(c.hdr[5:9]) & 0x7fffffff
+	look := false
+	switch {
+	case typ == http2.FrameSettings && flags&http2.FlagSettingsAck == 0 && stream == 0 && length%6 == 0 && length <= 6*100:
+		look = true
+	case (typ == http2.FrameHeaders || typ == http2.FrameContinuation) && !c.holdOff && length <= c.maxFrame:
+		if typ == http2.FrameContinuation && len(c.held) == 0 {
+			c.holdOff = true // not after a HEADERS we saw: the server will object
+			break
 		}
-		if c.pass > 0 {
-			n := min(len(c.in), c.pass)
-			c.out = append(c.out, c.in[:n]...)
-			c.in, c.pass = c.in[n:], c.pass-n
-			if c.pass > 0 {
-				return
-			}
-		}
-		if len(c.in) < 9 {
-			return
-		}
-		length := int(c.in[0])<<16 | int(c.in[1])<<8 | int(c.in[2])
-		typ, flags := http2.FrameType(c.in[3]), http2.Flags(c.in[4])
-		stream := binary.BigEndian.Uint32(c.in[5:9]) & 0x7fffffff
-		whole := len(c.in) >= 9+length
-		switch {
-		case typ == http2.FrameSettings && flags&http2.FlagSettingsAck == 0 && stream == 0 && length%6 == 0 && length <= 6*100:
-			if !whole {
-				return
-			}
-			c.out = append(c.out, dedupSettings(c.in[:9+length])...)
-			c.in = c.in[9+length:]
-			continue
-		case (typ == http2.FrameHeaders || typ == http2.FrameContinuation) && !c.holdOff && length <= maxHeld:
-			if typ == http2.FrameContinuation && len(c.held) == 0 {
-				c.holdOff = true // not after a HEADERS we saw: the server will object
-				break
-			}
-			if !whole {
-				return
-			}
-			frame := c.in[:9+length]
-			c.in = c.in[9+length:]
-			frag, ok := fragment(frame)
-			if ok {
-				_, err := c.dec.Write(frag)
-				ok = err == nil
-			}
-			if !ok || len(c.held)+len(frame) > maxHeld {
-				c.holdOff = true
-				c.out = append(append(c.out, c.held...), frame...)
-				c.held = nil
-				continue
-			}
-			c.held = append(c.held, frame...)
-			if flags&http2.FlagHeadersEndHeaders != 0 {
-				if c.dec.Close() != nil {
-					c.holdOff = true
-				} else if c.bad {
-					c.held = markMalformed(c.held)
-				}
-				c.bad = false
-				c.out = append(c.out, c.held...)
-				c.held = nil
-			}
-			continue
-		}
-		if len(c.held) > 0 {
-			// Another frame inside a header block: a connection error the
-			// server reports.
+		if len(c.held)+9+length > c.maxHold {
+			// Larger than the server accepts: it passes, and the
+			// server's own limits deal with it.
 			c.holdOff = true
-			c.out = append(c.out, c.held...)
-			c.held = nil
+			break
 		}
-		c.out = append(c.out, c.in[:9]...)
-		c.in = c.in[9:]
-		c.pass = length
+		look = true
+	}
+	if look {
+		c.frame = make([]byte, 9+length)
+		copy(c.frame, c.hdr[:])
+		c.fn = 9
+		if length == 0 {
+			c.look()
+		}
+		return
+	}
+	if len(c.held) > 0 {
+		// Another frame inside a header block (a connection error the
+		// server reports), or a block too large to hold.
+		c.holdOff = true
+		c.out = append(c.out, c.held...)
+		c.held = nil
+	}
+	c.out = append(c.out, c.hdr[:]...)
+	c.pass = length
+}
+
+// look handles the whole frame in c.frame.
+func (c *filterConn) look() {
+	frame := c.frame
+	c.frame, c.fn = nil, 0
+	if http2.FrameType(frame[3]) == http2.FrameSettings {
+		c.out = append(c.out, dedupSettings(frame)...)
+		return
+	}
+	frag, ok := fragment(frame)
+	if ok {
+		_, err := c.dec.Write(frag)
+		ok = err == nil
+	}
+	if !ok {
+		c.holdOff = true
+		c.out = append(append(c.out, c.held...), frame...)
+		c.held = nil
+		return
+	}
+	c.held = append(c.held, frame...)
+	if http2.Flags(frame[4])&http2.FlagHeadersEndHeaders != 0 {
+		if c.dec.Close() != nil {
+			c.holdOff = true
+		} else if c.bad {
+			c.held = markMalformed(c.held)
+		}
+		c.bad = false
+		c.out = append(c.out, c.held...)
+		c.held = nil
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 func filtered(t *testing.T, write func(fr *http2.Framer)) []byte {
 	t.Helper()
 	client, server := net.Pipe()
-	f := newFilterConn(server)
+	f := newFilterConn(server, 64<<10, 16<<10)
 	go func() {
 		io.WriteString(client, http2.ClientPreface)
 		write(http2.NewFramer(client, nil))
@@ -110,5 +110,40 @@ func TestFilterMarksConnectionSpecificHeaders(t *testing.T) {
 		if len(got[i]) != len(want[i]) || got[i][0] != want[i][0] {
 			t.Errorf("block %d: %v, want %v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestFilterHoldsNoMoreThanTheServer: a header block that never ends (the
+// CONTINUATION flood) is held only up to the header list limit; beyond,
+// it passes to the server as it comes, whose own protections apply.
+func TestFilterHoldsNoMoreThanTheServer(t *testing.T) {
+	client, server := net.Pipe()
+	f := newFilterConn(server, 8<<10, 16<<10).(*filterConn)
+	frag := bytes.Repeat([]byte{0x40, 3, 'x', '-', 'a', 5, 'v', 'v', 'v', 'v', 'v'}, 1400) // literal fields, ~15 KB
+	const frames = 64
+	go func() {
+		io.WriteString(client, http2.ClientPreface)
+		fr := http2.NewFramer(client, nil)
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: frag})
+		for i := 0; i < frames; i++ {
+			fr.WriteContinuation(1, false, frag)
+		}
+		client.Close()
+	}()
+	buf := make([]byte, 32<<10)
+	total, most := 0, 0
+	for {
+		n, err := f.Read(buf)
+		total += n
+		most = max(most, len(f.held)+len(f.frame)+len(f.out))
+		if err != nil {
+			break
+		}
+	}
+	if want := len(http2.ClientPreface) + (frames+1)*(9+len(frag)); total != want {
+		t.Errorf("passed %d bytes, want %d", total, want)
+	}
+	if most > f.maxHold+16<<10 {
+		t.Errorf("held up to %d bytes, limit %d", most, f.maxHold)
 	}
 }

@@ -74,8 +74,12 @@ type Config struct {
 	// be read whole before the switch; a larger one (or a chunked one) is
 	// served as HTTP/1.1, without the upgrade.
 	MaxUpgradeBody int64
-	// Server holds the HTTP/2 settings (streams, windows, frame size).
+	// Server holds the HTTP/2 settings (streams per connection, windows,
+	// frame size).
 	Server *http2.Server
+	// MaxStreamsTotal bounds the streams being served over all
+	// connections together; a stream over it gets 503 at once. 0: none.
+	MaxStreamsTotal int
 	// Handler serves every HTTP/2 request.
 	Handler http.Handler
 	Log     *slog.Logger
@@ -110,8 +114,11 @@ func New(cfg Config) *Mux {
 		cfg.MaxUpgradeBody = 16 << 20
 	}
 	m := &Mux{cfg: cfg, conns: map[net.Conn]struct{}{}}
+	if cfg.MaxStreamsTotal > 0 {
+		m.cfg.Handler = &streamLimit{h: cfg.Handler, max: int64(cfg.MaxStreamsTotal), log: cfg.Log}
+	}
 	m.base = &http.Server{
-		Handler: cfg.Handler,
+		Handler: m.cfg.Handler,
 		// The HTTP/2 server advertises this plus 320 (32 bytes of overhead
 		// per field, for ten fields) as SETTINGS_MAX_HEADER_LIST_SIZE.
 		MaxHeaderBytes: max(cfg.MaxHeaderBytes-320, 1),
@@ -322,7 +329,11 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 		st := tc.ConnectionState()
 		opts.Context = context.WithValue(context.Background(), connTLSKey{}, &st)
 	}
-	m.cfg.Server.ServeConn(newFilterConn(c), opts)
+	maxFrame := int(m.cfg.Server.MaxReadFrameSize)
+	if maxFrame <= 0 {
+		maxFrame = 1 << 20 // x/net/http2's default
+	}
+	m.cfg.Server.ServeConn(newFilterConn(c, m.base.MaxHeaderBytes+320, maxFrame), opts)
 }
 
 // connTLSKey keys a TLS connection's state in its requests' contexts.

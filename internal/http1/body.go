@@ -63,14 +63,14 @@ type body struct {
 	cs           int
 	trailerBytes int
 	extBytes     int       // chunk-extension bytes so far (see maxChunkExtBytes)
-	start        time.Time // first read from the connection for this body (BodyMinRate only)
+	rate         MinRate   // BodyMinRate over a sliding window of BodyReadTimeout
 	recv         int64     // bytes read from the connection for this body
 	lastArm      time.Time // when the read deadline was last armed (BodyMinRate only)
 	err          error     // sticky: io.EOF at the end, or the error that broke the body
 }
 
 func (b *body) reset(c *conn) {
-	*b = body{c: c}
+	*b = body{c: c, rate: c.cfg.bodyRate}
 }
 
 // done reports whether the whole body has been read.
@@ -261,7 +261,7 @@ func (c *conn) readBody(p []byte) (int, error) {
 			for i := 0; i < 100; i++ {
 				n, err := c.rwc.Read(p)
 				if n > 0 {
-					c.body.recv += int64(n)
+					c.received(n)
 					return n, nil
 				}
 				if err != nil {
@@ -285,7 +285,7 @@ func (c *conn) fillBody(max int) error {
 	c.armBodyDeadline()
 	buffered := c.rend - c.rpos
 	err := c.fill(max)
-	c.body.recv += int64(c.rend - c.rpos - buffered)
+	c.received(c.rend - c.rpos - buffered)
 	if err != nil {
 		return c.bodyReadErr(err)
 	}
@@ -302,50 +302,39 @@ func (c *conn) bodyReadErr(err error) error {
 	return err
 }
 
+// received counts n body bytes read from the connection.
+func (c *conn) received(n int) {
+	c.body.recv += int64(n)
+	if c.body.rate.On() {
+		c.body.rate.Received(n, time.Now())
+	}
+}
+
 // armBodyDeadline arms the read deadline before a read of body bytes. The
-// gap bound is BodyReadTimeout from now; with BodyMinRate, the body as a
-// whole must also arrive by start + BodyReadTimeout + recv/BodyMinRate
-// (Apache mod_reqtimeout's MinRate), so that a client trickling a byte now
-// and then, each within the gap bound, is still cut off. Both go through
-// setReadDeadline's slack, so a steady stream of reads does not reset the
-// timer on every call.
+// gap bound is BodyReadTimeout from now; with BodyMinRate, the body must
+// also keep up BodyMinRate over a sliding window of BodyReadTimeout (see
+// MinRate), so that a client trickling a byte now and then, each within
+// the gap bound, is still cut off, however much it sent before. Both go
+// through setReadDeadline's slack, so a steady stream of reads does not
+// reset the timer on every call.
 func (c *conn) armBodyDeadline() {
 	t := c.cfg.bodyReadTimeout
 	now := time.Now()
 	dl := now.Add(t)
-	if c.cfg.bodyNsPerByte > 0 {
-		b := &c.body
-		if b.start.IsZero() {
-			b.start = now
-		}
+	if b := &c.body; b.rate.On() {
 		b.lastArm = now
-		if r, ok := c.rateDeadline(); ok && r.Before(dl) {
+		if r := b.rate.Due(now); r.Before(dl) {
 			dl = r
 		}
 	}
 	c.setReadDeadline(dl, t/8)
 }
 
-// rateDeadline is the BodyMinRate bound of the body so far:
-// start + BodyReadTimeout + recv/BodyMinRate. ok is false when it is too far
-// off to bind (more than a century of allowance).
-func (c *conn) rateDeadline() (time.Time, bool) {
-	b := &c.body
-	a := float64(b.recv) * c.cfg.bodyNsPerByte
-	if a >= 1<<62 {
-		return time.Time{}, false
-	}
-	return b.start.Add(c.cfg.bodyReadTimeout + time.Duration(a)), true
-}
-
 // rateBound reports whether a body read that timed out did so because of
 // BodyMinRate rather than the gap bound: the rate deadline is the earlier.
 func (c *conn) rateBound() bool {
-	if c.cfg.bodyNsPerByte == 0 {
-		return false
-	}
-	r, ok := c.rateDeadline()
-	return ok && r.Before(c.body.lastArm.Add(c.cfg.bodyReadTimeout))
+	b := &c.body
+	return b.rate.On() && b.rate.Due(b.lastArm).Before(b.lastArm.Add(c.cfg.bodyReadTimeout))
 }
 
 // A bodyTimeoutError is what Request.Body.Read returns when the body did not

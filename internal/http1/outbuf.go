@@ -120,6 +120,14 @@ func (o *outBuf) flush() {
 	o.n = 0
 }
 
+// BuffersWriter is a connection wrapper that keeps its socket's writev:
+// net.Buffers reach writev(2) only when written to the socket itself (a
+// *net.TCPConn or *net.UnixConn), so a wrapper that counts or watches the
+// connection passes them on through this method (b.WriteTo(socket)).
+type BuffersWriter interface {
+	WriteBuffers(b *net.Buffers) (int64, error)
+}
+
 // writev sends the buffered bytes, then a, p and tail (any may be empty),
 // in one writev where the connection allows it, without copying them.
 // net.Buffers.WriteTo goes on after a short write until all is sent or the
@@ -143,7 +151,11 @@ func (o *outBuf) writev(a, p, tail []byte) {
 			n = int64(m)
 		} else {
 			o.bufs = v
-			n, err = o.bufs.WriteTo(c.rwc)
+			if bw, ok := c.rwc.(BuffersWriter); ok {
+				n, err = bw.WriteBuffers(&o.bufs)
+			} else {
+				n, err = o.bufs.WriteTo(c.rwc)
+			}
 			o.bufs = nil
 		}
 		clear(o.vec[:]) // hold no reference to the caller's bytes

@@ -42,14 +42,13 @@ type Server struct {
 	// progress. The default is 30s.
 	BodyReadTimeout time.Duration
 
-	// BodyMinRate, in bytes per second, is the lowest average rate at
-	// which a request body may arrive; 0 (the default) means no bound
-	// beyond BodyReadTimeout. As with Apache mod_reqtimeout's MinRate, the
-	// body's read deadline is never later than T + BodyReadTimeout +
-	// n/BodyMinRate, where T is the time of the first Request.Body.Read and
-	// n the bytes received so far: a client trickling a byte just within
-	// every BodyReadTimeout is cut off after about BodyReadTimeout instead
-	// of never. Read then returns an error for which IsTimeout is true, and
+	// BodyMinRate, in bytes per second, is the lowest rate at which a
+	// request body may arrive, over a sliding window of BodyReadTimeout
+	// (see MinRate); 0 (the default) means no bound beyond
+	// BodyReadTimeout. A client trickling a byte just within every
+	// BodyReadTimeout is cut off after about BodyReadTimeout instead of
+	// never, also after sending much at first: the bytes already received
+	// buy at most BodyReadTimeout of slack. Read then returns an error for which IsTimeout is true, and
 	// the connection is closed after the response. Timer slack may cut a
 	// body off up to BodyReadTimeout/8 early.
 	BodyMinRate int64
@@ -103,7 +102,7 @@ type config struct {
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	bodyReadTimeout   time.Duration
-	bodyNsPerByte     float64 // 1e9/BodyMinRate; 0: no rate bound
+	bodyRate          MinRate // BodyMinRate over BodyReadTimeout; zero: no rate bound
 	writeTimeout      time.Duration
 	maxRequestLine    int
 	maxHeaderBytes    int
@@ -145,9 +144,7 @@ func (s *Server) init() {
 			maxFieldBytes:     orInt(s.MaxFieldBytes, 8190),
 			log:               s.ErrorLog,
 		}
-		if s.BodyMinRate > 0 {
-			s.cfg.bodyNsPerByte = 1e9 / float64(s.BodyMinRate)
-		}
+		s.cfg.bodyRate = NewMinRate(s.BodyMinRate, s.cfg.bodyReadTimeout)
 		if s.cfg.log == nil {
 			s.cfg.log = slog.Default()
 		}

@@ -72,9 +72,10 @@ def interface_of(app, interface):
     import inspect
     if interface == 'wsgi':
         return 'wsgi'
-    if getattr(app, '_asgi_double_callable', False) is True:
+    # asgiref's markers, looked up statically: never through __getattr__.
+    if inspect.getattr_static(app, '_asgi_double_callable', False) is True:
         return 'asgi2'
-    if getattr(app, '_asgi_single_callable', False) is True:
+    if inspect.getattr_static(app, '_asgi_single_callable', False) is True:
         return 'asgi3'
     if inspect.isclass(app):
         if _is_coroutine_function(getattr(app, '__call__', None)):

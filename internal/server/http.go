@@ -6,8 +6,10 @@ import (
 	"net"
 	"sync"
 
+	"github.com/gowsgi/gowsgi/internal/compress"
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/reclaim"
 	"github.com/gowsgi/gowsgi/internal/websocket"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
@@ -27,10 +29,12 @@ func (h *httpFront) Validate() error           { return nil }
 // Start builds the handler and the engine and serves every listener.
 func (h *httpFront) Start(s *Server) error {
 	cfg := s.cfg
+	reclaim.Start() // memory goes back to the OS after a burst
 	handler := &front.Handler{
 		Static: s.front.mounts,
 		Pool:   s.pool.p, RootPath: cfg.RootPath, Scheme: s.front.scheme(), Forwarded: s.logs.fwd,
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
+		SpoolFiles: s.pool.p.SpoolFiles(), CompressLimit: compress.NewLimiter(cfg.CompressMemory),
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),
 		Log:        s.log,
 		Compress:   cfg.Compress,

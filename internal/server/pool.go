@@ -43,6 +43,8 @@ func (p *pool) Start(s *Server) error {
 	opts.Hooks = s.hooks.supervisor()
 	opts.Process = processOptions(s, opts.Process)
 	opts.Output = s.logs.workerOut
+	opts.ResponseMemory, opts.ResponseSpoolTotal = s.cfg.ResponseMemoryTotal, s.cfg.ResponseSpoolTotal
+	opts.SpoolFiles = workers.NewBudget(int64(s.cfg.MaxSpoolFiles)) // the front's request spools count under it too
 	opts.OnReloaded = func() {
 		s.sockets.reloaded()
 		s.reload.watchAgain()

@@ -163,6 +163,7 @@ func (l *listeners) Start(s *Server) error {
 	if err != nil {
 		return err
 	}
+	ls = listen.Limit(ls, cfg.MaxConnections) // every connection counts under --max-connections, from accept on
 	if cfg.ProxyProtocol != proxy.Off {
 		for i, x := range ls {
 			ls[i] = &proxy.Listener{Listener: x, Allow: cfg.ProxyAllowIPs, Mode: cfg.ProxyProtocol, HeaderTimeout: cfg.HeaderTimeout, Log: s.log}

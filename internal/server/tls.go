@@ -115,6 +115,7 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 		Handler: handler,
 		Log:     f.log,
 	}
+	hc.MaxStreamsTotal = cfg.HTTP2MaxStreamsTotal
 	if f.store != nil {
 		hc.TLS = f.store.Config()
 	}

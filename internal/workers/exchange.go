@@ -111,14 +111,16 @@ type Exchange struct {
 	// held: the response is still being read off the slot. Once a pump
 	// goroutine runs (rb != nil), it alone touches held, t's read side,
 	// chunks and end.
-	held    bool
-	chunks  [][]byte // body pieces read but not yet returned, in order
-	end     error    // after the chunks: io.EOF, or why the body broke
-	rb      *respBuffer
-	recycle []byte // a whole response's frame buffer, reused after Close
-	aborted bool
-	closed  bool
-	resp    Response // what Head returns
+	held      bool
+	chunks    [][]byte // body pieces read but not yet returned, in order
+	end       error    // after the chunks: io.EOF, or why the body broke
+	rb        *respBuffer
+	recycle   []byte // a whole response's frame buffer, reused after Close
+	charged   int64  // bytes of resp.Body and chunks counted as response memory
+	uncounted int64  // and those that did not fit the budget (see spill)
+	aborted   bool
+	closed    bool
+	resp      Response // what Head returns
 }
 
 // Send dispatches req to a worker slot: an idle one, or a busy one that is
@@ -128,6 +130,9 @@ func (p *Pool) Send(req *Request) (*Exchange, error) {
 	bodyLen := len(req.Body)
 	frame := req.Environ.Frame(bodyLen, req.BodyFile != nil)
 	x := &Exchange{p: p, req: req, frame: frame}
+	if p.resp.full() {
+		return nil, ErrResponseMemory
+	}
 	t, err := p.dispatch(frame, req.Body, req.BodyFile, nil, req.Prefer)
 	if err != nil {
 		return nil, err
@@ -192,7 +197,7 @@ func (x *Exchange) firstFrame() (wire.Header, []byte, error) {
 			if err == ErrTimedOut {
 				// Someone must keep reading the slot for the requests
 				// queued behind; Close then has nothing left to do.
-				x.rb = newRespBuffer(0, nil, "", 0)
+				x.rb = newRespBuffer(nil)
 				x.rb.close()
 				go x.drainStuck()
 				return wire.Header{}, nil, err
@@ -340,8 +345,11 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		resp.Complete = true
 		x.finishSlot()
 		x.end = io.EOF
+		x.hold(int64(cap(resp.Body)))
+		x.spill()
 	case wire.Start:
 		resp.Body = x.own(data)
+		x.hold(int64(cap(resp.Body)))
 		x.collect()
 		if x.held {
 			x.startPump()
@@ -350,6 +358,7 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 			if resp.Complete {
 				x.chunks = nil
 			}
+			x.spill()
 		}
 	}
 	return resp, nil
@@ -369,17 +378,19 @@ func (x *Exchange) own(data []byte) []byte {
 }
 
 // collect takes the frames of a streamed response that have already
-// arrived, without waiting, so a short one is finished at once.
+// arrived, without waiting, so a short one is finished at once; no more
+// than --response-buffer of them: the pump takes the rest, under the
+// bounds.
 func (x *Exchange) collect() {
 	s := x.t.slot
-	for x.held && s.frameReady() {
+	for x.held && x.holding() < x.p.resp.perBuffer() && s.frameReady() {
 		h, p, err := s.readFrame()
 		if err != nil {
 			x.chunks = append(x.chunks, nil)
 			x.end = x.fail(err)
 			return
 		}
-		if !x.body(h, p, func(b []byte) { x.chunks = append(x.chunks, x.own(b)) }) {
+		if !x.body(h, p, func(b []byte) { c := x.own(b); x.chunks = append(x.chunks, c); x.hold(int64(cap(c))) }) {
 			return
 		}
 	}
@@ -416,9 +427,16 @@ func (x *Exchange) body(h wire.Header, p []byte, put func([]byte)) bool {
 // startPump reads the rest of a streamed response off the slot in its own
 // goroutine, into a buffer the caller drains at the client's pace: the
 // slot is released as soon as the worker has produced the whole response.
+//
+// The start of the body goes into the buffer too, so that all of it is
+// under the buffer's bounds (spooled when memory is short).
 func (x *Exchange) startPump() {
-	o := &x.p.opts
-	x.rb = newRespBuffer(o.ResponseBuffer, x.p.respMem, o.TempDir, o.ResponseSpool)
+	x.rb = newRespBuffer(x.p.resp)
+	x.unhold() // the buffer counts what it keeps
+	if len(x.resp.Body) > 0 {
+		x.rb.push(x.resp.Body)
+		x.resp.Body = nil
+	}
 	for _, c := range x.chunks {
 		x.rb.push(c)
 	}
@@ -439,7 +457,20 @@ func (x *Exchange) pump() {
 			rb.end(x.fail(err))
 			return
 		}
-		x.body(h, p, func(b []byte) { rb.push(x.own(b)) })
+		x.body(h, p, func(b []byte) {
+			owned := x.t.slot.owned // read into a buffer of its own
+			if !owned {
+				b = append([]byte(nil), b...) // out of the slot's buffer
+			}
+			kept, cut := rb.push(b)
+			if owned && !kept {
+				putPayload(b) // spooled: the buffer is free
+			}
+			if cut { // cut off: the worker stops
+				x.t.slot.sendAbort(x.t.id)
+				x.p.log.Warn("response cut off: its client read nothing for --timeout with no room left to buffer it", "request", x.req.line(), "request_id", x.req.ID)
+			}
+		})
 	}
 	rb.end(x.end)
 }
@@ -522,7 +553,7 @@ func (x *Exchange) Abort() {
 		return
 	}
 	x.t.slot.sendAbort(x.t.id)
-	x.rb = newRespBuffer(0, nil, "", 0)
+	x.rb = newRespBuffer(nil)
 	x.rb.close()
 	go x.pump()
 }
@@ -542,6 +573,7 @@ func (x *Exchange) Close() {
 		x.rb.close()
 	}
 	x.chunks = nil
+	x.unhold()
 	if x.recycle != nil {
 		putPayload(x.recycle)
 		x.recycle = nil

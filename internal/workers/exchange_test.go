@@ -159,7 +159,7 @@ func TestRequestsBehindDeadWorkerAreRedispatched(t *testing.T) {
 // A response buffer keeps order across memory and the spool file, and
 // makes the producer wait only when both are full.
 func TestRespBufferSpillsInOrder(t *testing.T) {
-	rb := newRespBuffer(10, NewBudget(1<<20), t.TempDir(), 1<<20)
+	rb := newRespBuffer(&respStore{perMem: 10, mem: NewBudget(1 << 20), arena: &spoolArena{dir: t.TempDir()}, perSpool: 1 << 20})
 	var want []byte
 	for i := 0; i < 50; i++ {
 		chunk := []byte(strings.Repeat(string(rune('a'+i%26)), 7))
@@ -181,7 +181,7 @@ func TestRespBufferSpillsInOrder(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
-	if rb.spool == nil {
+	if rb.arena.f == nil {
 		t.Fatal("nothing was spooled past the memory limit")
 	}
 	rb.close()

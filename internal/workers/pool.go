@@ -74,12 +74,17 @@ type Options struct {
 	// ResponseBuffer bounds the bytes of one streamed response held in
 	// memory while its client is slower than the worker; ResponseSpool
 	// the bytes spooled to a temp file in TempDir beyond that (0: none).
-	// Past both, the worker waits for the client. ResponseMemory bounds
-	// all responses' memory together.
-	ResponseBuffer int64
-	ResponseSpool  int64
-	ResponseMemory int64
-	TempDir        string
+	// Past both, the worker waits for the client (for Timeout at most:
+	// then the response is cut off). ResponseMemory bounds all responses'
+	// memory together, ResponseSpoolTotal all their spool files' bytes
+	// (0: no bound); SpoolFiles counts the spool files open, requests'
+	// and the one all responses share (nil: no bound). See respbuf.go.
+	ResponseBuffer     int64
+	ResponseSpool      int64
+	ResponseMemory     int64
+	ResponseSpoolTotal int64
+	SpoolFiles         *Budget
+	TempDir            string
 
 	// OnReloaded, when set, is called (from the supervisor) after a reload
 	// switched to new workers.
@@ -129,7 +134,7 @@ type Pool struct {
 	refused  atomic.Int64
 	stopping chan struct{} // closed when Stop begins: nothing new is sent
 	stopOnce sync.Once
-	respMem  *Budget
+	resp     *respStore // response memory, disk and spool files (respbuf.go)
 
 	// Control plane: the supervisor loop and its inbox.
 	events   chan event
@@ -255,7 +260,7 @@ func New(o Options) *Pool {
 		idle:     make(chan *Slot, maxSlots),
 		roomy:    make(chan *Slot, maxPipelined),
 		stopping: make(chan struct{}),
-		respMem:  NewBudget(o.ResponseMemory),
+		resp:     newRespStore(&o),
 		events:   make(chan event, 64),
 		loopDone: make(chan struct{}),
 		fatal:    make(chan error, 1),

@@ -375,6 +375,12 @@ def bigone_route(environ, start_response):
     return [bytes(range(256)) * (n // 256)]
 
 
+def rand_route(environ, start_response):
+    """n bytes of random hex text: it compresses, but not to nothing."""
+    n = int(q(environ, 'n', '65536'))
+    return text(start_response, os.urandom(n // 2).hex())
+
+
 def pylog_route(environ, start_response):
     """Log through Python's logging (for --log-config / logconfig_dict) and
     print (for --capture-output)."""
@@ -392,7 +398,7 @@ ROUTES = {
     '/nonbytes': nonbytes_route, '/tracked': tracked_route, '/crash': crash_route,
     '/errors': errors_route, '/hog': hog_route, '/garbage': garbage_route, '/filewrapper': filewrapper_route, '/sleep': sleep_route,
     '/nobody': nobody_route, '/big': big_route, '/bigone': bigone_route, '/block': block_route,
-    '/raise-base': raise_base_route, '/leak': leak_route, '/pylog': pylog_route,
+    '/raise-base': raise_base_route, '/leak': leak_route, '/pylog': pylog_route, '/rand': rand_route,
 }
 
 
