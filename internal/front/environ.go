@@ -85,7 +85,7 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 		e.AddKey(key)
 		e.AddValue(joinValues(f, r.Header[i+1:]))
 	}
-	if h.Pool != nil && h.Pool.ASGI() {
+	if h.asgi() {
 		appendRawHeaders(e, r.Request)
 		appendASGITLS(e, r.TLS)
 	}

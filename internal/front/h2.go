@@ -29,9 +29,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.serve(hw, rq)
-	if hw.aborted {
+	if hw.aborted && r.Context().Err() == nil {
 		// Resets the stream (RST_STREAM): the client sees the response
-		// cut short, as an HTTP/1.1 client sees the connection close.
+		// cut short, as an HTTP/1.1 client sees the connection close. A
+		// stream the client reset (its context ended) is gone already.
 		panic(http.ErrAbortHandler)
 	}
 }
@@ -78,7 +79,7 @@ func (h *Handler) h2Request(w http.ResponseWriter, r *http.Request) (*h2Writer, 
 		}
 	}
 	hw := &h2Writer{w: w, rc: rc, isHead: r.Method == "HEAD", writeTimeout: h.WriteTimeout}
-	return hw, &request{Request: hr, proto: "HTTP/2.0"}, refuse
+	return hw, &request{Request: hr, proto: "HTTP/2.0", ctx: r.Context()}, refuse
 }
 
 // h2Body reads an HTTP/2 request body under the HTTP/1.1 engine's rules:

@@ -55,7 +55,11 @@ type WebSocketObserver interface {
 
 // isWebSocket reports whether r is a WebSocket upgrade this handler serves.
 func (h *Handler) isWebSocket(r *http1.Request) bool {
-	return h.WebSocket != nil && h.Pool != nil && h.Pool.ASGI() && websocket.IsUpgradeHTTP1(r)
+	if h.WebSocket == nil {
+		return false
+	}
+	_, ok := h.wsUp()
+	return ok && websocket.IsUpgradeHTTP1(r)
 }
 
 // wsEngine is what differs between a WebSocket over HTTP/1.1 (an upgrade,
@@ -123,7 +127,8 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	appendTLS(&env, r.TLS)
 	env.Add("gowsgi.websocket", "1")
 	req := workers.Request{Environ: &env, Method: r.Method, Target: r.Target, Proto: r.proto, ID: h.requestID(r.Request)}
-	x, err := h.Pool.Send(&req)
+	u, _ := h.wsUp() // isWebSocket or isExtendedConnect said it is one
+	x, err := u.SendWebSocket(&req)
 	if err != nil {
 		w.SetClose()
 		h.refused(w, r, err)

@@ -26,8 +26,11 @@ func (e h2WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, _ str
 
 // isExtendedConnect reports an HTTP/2 WebSocket this handler serves.
 func (h *Handler) isExtendedConnect(r *http.Request) bool {
-	return h.WebSocket != nil && h.Pool != nil && h.Pool.ASGI() &&
-		websocket.IsExtendedConnect(r.Method, r.Header.Get(":protocol"))
+	if h.WebSocket == nil {
+		return false
+	}
+	_, ok := h.wsUp()
+	return ok && websocket.IsExtendedConnect(r.Method, r.Header.Get(":protocol"))
 }
 
 // serveExtendedConnect serves an extended CONNECT as the WebSocket

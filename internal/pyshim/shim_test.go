@@ -828,3 +828,27 @@ func TestShimHoldOnlyShortAndSmall(t *testing.T) {
 	}
 	s.release(0, 3)
 }
+
+// An Abort for a request queued on the slot, not yet started, drops it:
+// the app never runs it (it would block) and the slot answers E alone.
+// The abort is kept while the request before it starts, and a stale one
+// (for a request already answered) is forgotten.
+func TestShimAbortBeforeStart(t *testing.T) {
+	s := startShim(t, 1)
+	s.block(0, 1)
+	s.slots[0].write(t, append(request(2, "GET", "/ok?2", nil), request(3, "GET", "/block?3", nil)...))
+	s.slots[0].write(t, wire.AppendHeader(nil, wire.Abort, 3, 0))
+	s.release(0, 1)
+	if r := s.slots[0].readResponse(t, 2, 1<<10); r.frames != "W" || string(r.body) != "ok 2" {
+		t.Fatalf("request 2: %+v", r)
+	}
+	if r := s.slots[0].readResponse(t, 3, 1<<10); r.frames != "E" {
+		t.Fatalf("aborted before it started, request 3 got %q, want E alone", r.frames)
+	}
+	if _, ok := s.marker("entered-3"); ok {
+		t.Fatal("the aborted request ran")
+	}
+	s.slots[0].write(t, wire.AppendHeader(nil, wire.Abort, 2, 0)) // stale
+	s.expectOK(0, 4)
+	s.expectOK(0, 5)
+}

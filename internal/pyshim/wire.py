@@ -348,6 +348,21 @@ class Slot:
         exception marshal raised on it) and send its response frames."""
         raise NotImplementedError
 
+    def canceled(self, rid, req):
+        """Whether request rid, about to start, was aborted already (its
+        client went away while it was queued here): then it is dropped,
+        answered with End alone. Aborts for requests before it are
+        forgotten; those for requests queued behind it are kept."""
+        with self.lock:
+            if rid not in self.aborted:
+                self.aborted = {a for a in self.aborted if 0 < (a - rid) & 0xffffffff < 0x80000000}
+                return False
+            self.aborted.discard(rid)
+            if type(req) is tuple and req[1] is None:
+                os.close(self.fds.popleft())  # the spooled body's descriptor
+        self.finish((_pack(0, T_END, rid),), 0)
+        return True
+
     def serve(self):
         """Handle the slot's requests in order until the front closes it."""
         try:
@@ -357,9 +372,8 @@ class Slot:
                     return
                 t, rid, payload = f
                 if t == T_REQUEST:
-                    # An abort always follows the start of its response, so
-                    # any noted now are for finished requests.
-                    self.aborted.clear()
+                    if self.aborted and self.canceled(rid, payload):
+                        continue
                     self.began = began = perf_counter()
                     self.handle(rid, payload)
                     self.cost += (perf_counter() - began - self.cost) / 8

@@ -31,8 +31,8 @@ func (h *httpFront) Start(s *Server) error {
 	cfg := s.cfg
 	reclaim.Start() // memory goes back to the OS after a burst
 	handler := &front.Handler{
-		Static: s.front.mounts,
-		Pool:   s.pool.p, RootPath: cfg.RootPath, Scheme: s.front.scheme(), Forwarded: s.logs.fwd,
+		Static:   s.front.mounts,
+		Upstream: front.PoolUpstream(s.pool.p), RootPath: cfg.RootPath, Scheme: s.front.scheme(), Forwarded: s.logs.fwd,
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
 		SpoolFiles: s.pool.p.SpoolFiles(), CompressLimit: compress.NewLimiter(cfg.CompressMemory),
 		BodyBudget: workers.NewBudget(cfg.BodyMemoryTotal),

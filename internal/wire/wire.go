@@ -20,8 +20,12 @@
 //	R  request: marshal (environ dict[str,str|bool|int], body bytes|None).
 //	   body None means the body was spooled to a file whose descriptor
 //	   travels with the frame (SCM_RIGHTS).
-//	A  abort: the client went away or the response was refused; the worker
-//	   stops iterating, calls close() and answers E.
+//	A  abort: the client went away or the response was refused. It may
+//	   come at any time after its R. Before the request has started (it is
+//	   queued on the slot behind another), the worker drops it unstarted
+//	   and answers E alone, with no head. While it runs, the worker stops
+//	   it: WSGI stops iterating, calls close() and ends the response with
+//	   E; ASGI delivers http.disconnect. After it ended, it is ignored.
 //
 // Frames, Python → Go:
 //

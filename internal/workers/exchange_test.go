@@ -2,6 +2,7 @@ package workers
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -74,7 +75,7 @@ func pipeline(t *testing.T, p *Pool, s *Slot, path string, revocable bool) *Exch
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Exchange{p: p, req: req, frame: frame, t: tk, held: true}
+	return &Exchange{p: p, req: req, frame: frame, t: tk, held: true, ctx: context.Background()}
 }
 
 // A request pipelined behind one that turns slow is given back by the
