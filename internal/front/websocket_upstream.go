@@ -10,14 +10,11 @@ import (
 // the application is ASGI (only ASGI apps get WebSockets; a WSGI app sees
 // an upgrade request as plain HTTP), and an exchange that carries frames
 // both ways for the connection's life (workers/websocket.go).
-// PoolUpstream has it.
+// PoolUpstream has it (ASGI is upstream.go's).
 type wsUpstream interface {
-	ASGI() bool
+	asgiTeller
 	SendWebSocket(req *workers.Request) (*workers.Exchange, error)
 }
-
-// ASGI reports whether the pool's application is an ASGI one.
-func (u poolUpstream) ASGI() bool { return u.p.ASGI() }
 
 // SendWebSocket dispatches a WebSocket handshake. Its exchange is not tied
 // to the client's context: the relay tells the worker about the client's
@@ -32,10 +29,4 @@ func (u poolUpstream) SendWebSocket(req *workers.Request) (*workers.Exchange, er
 func (h *Handler) wsUp() (wsUpstream, bool) {
 	u, ok := h.Upstream.(wsUpstream)
 	return u, ok && u.ASGI()
-}
-
-// asgi reports whether the upstream serves an ASGI application.
-func (h *Handler) asgi() bool {
-	u, ok := h.Upstream.(interface{ ASGI() bool })
-	return ok && u.ASGI()
 }

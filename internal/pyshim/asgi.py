@@ -31,6 +31,7 @@ from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, 
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
+ASGI_READ_SIZE = 256 << 10  # the most a slot read takes at once
 T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
 ASGI_HOP_BY_HOP = frozenset((b'connection', b'keep-alive', b'proxy-authenticate', b'proxy-authorization',
@@ -282,6 +283,7 @@ class ASGIWorker:
         self.state = {}  # the lifespan state
         self.heartbeat = cfg.get('heartbeat') or 0
         self.tasks = set()
+        self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see ASlot.readable
         self.ctl_buf = bytearray()
         self.stopping = None
 
@@ -349,30 +351,47 @@ class ASlot:
         self.queue = deque()  # requests sent behind it (the front does not, today)
 
     def readable(self):
+        """Read what the front sent into the worker's scratch buffer (one
+        for every slot: the loop runs one callback at a time) and act on
+        its whole frames; a partial frame waits in self.buf for the rest."""
+        scratch = self.worker.scratch
         try:
-            data, anc, flags, _ = self.sock.recvmsg(1 << 18, ANC_SIZE)
+            n, anc, flags, _ = self.sock.recvmsg_into([scratch], ANC_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data, anc = b'', ()
-        self.fds.extend(received_fds(anc))
-        if not data:
+            n, anc = 0, ()
+        if anc:
+            self.fds.extend(received_fds(anc))
+        if not n:
             # The front closed the slot: it is stopping, or gave up on us.
             self.worker.loop.remove_reader(self.sock.fileno())
             if self.req is not None:
                 self.req.gone()
             return
         buf = self.buf
-        buf += data
-        start, end = 0, len(buf)
+        if buf:
+            buf += scratch[:n]
+            used = self.frames(memoryview(buf), len(buf))
+            del buf[:used]
+        else:
+            used = self.frames(scratch, n)
+            if used < n:
+                self.buf = bytearray(scratch[used:n])
+        if self.req is None and self.queue:
+            self.next()
+
+    def frames(self, view, end):
+        """Act on the whole frames in view[:end]; returns the bytes used."""
+        start = 0
         while end - start >= 9:
-            n, t, rid = HDR.unpack_from(buf, start)
+            n, t, rid = HDR.unpack_from(view, start)
             if end - start < 9 + n:
                 break
             if t == T_REQUEST:
                 fd = None
                 try:
-                    environ, body = _loads(memoryview(buf)[start + 9:start + 9 + n])
+                    environ, body = _loads(view[start + 9:start + 9 + n])
                     if body is None:
                         fd = self.fds.popleft()
                 except Exception as e:
@@ -380,7 +399,7 @@ class ASlot:
                 ws = type(environ) is dict and 'gowsgi.websocket' in environ
                 self.queue.append((WebSocketRequest if ws else HTTPRequest)(self, rid, environ, body, fd))
             elif t in WS_FRAMES_IN and type(self.req) is WebSocketRequest and self.req.rid == rid:
-                self.req.frame(t, bytes(buf[start + 9:start + 9 + n]))  # see the WebSocket section
+                self.req.frame(t, bytes(view[start + 9:start + 9 + n]))  # see the WebSocket section
             elif t == T_ABORT:
                 if self.req is not None and self.req.rid == rid:
                     self.req.gone()
@@ -388,10 +407,7 @@ class ASlot:
                     if r.rid == rid:
                         r.gone()  # dropped unstarted when its turn comes
             start += 9 + n
-        if start:
-            del buf[:start]
-        if self.req is None and self.queue:
-            self.next()
+        return start
 
     def next(self):
         req = self.req = self.queue.popleft()
@@ -447,19 +463,26 @@ def asgi_headers(headers):
     return out, length
 
 
+_HTTP_VERSIONS = {'HTTP/1.1': '1.1', 'HTTP/1.0': '1.0', 'HTTP/2.0': '2', 'HTTP/2': '2'}
+
+
+def _text(s):
+    """A path from the environ (latin-1 "bytes as str") as the scope's
+    text: its bytes decoded as UTF-8, as uvicorn's unquote does."""
+    return s if s.isascii() else s.encode('latin-1').decode('utf-8', 'replace')
+
+
 def http_scope(environ, state):
     """The ASGI HTTP scope of a request, from the CGI environ the front
     sent (gowsgi.headers, when present, has the raw header list)."""
-    proto = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
-    version = '1.1' if proto == 'HTTP/1.1' else '1.0' if proto == 'HTTP/1.0' else '2' if proto.startswith('HTTP/2') else proto[5:]
-    script = environ.get('SCRIPT_NAME', '')
-    path = (script + environ.get('PATH_INFO', '')).encode('latin-1').decode('utf-8', 'replace')
-    raw_uri = environ.get('RAW_URI') or environ.get('REQUEST_URI') or ''
-    raw_path = raw_uri.partition('?')[0].encode('latin-1')
-    raw = environ.get('gowsgi.headers')
+    get = environ.get
+    proto = get('SERVER_PROTOCOL', 'HTTP/1.1')
+    script = get('SCRIPT_NAME', '')
+    raw_uri = get('RAW_URI') or get('REQUEST_URI') or ''
+    raw = get('gowsgi.headers')
     if raw is not None:
-        parts = raw.encode('latin-1').split(b'\0') if raw else []
-        headers = [(parts[i].lower(), parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = iter(raw.encode('latin-1').split(b'\0') if raw else ())
+        headers = [(name.lower(), value) for name, value in zip(parts, parts)]
     else:
         headers = []
         for k, v in environ.items():
@@ -467,39 +490,32 @@ def http_scope(environ, state):
                 headers.append((k[5:].replace('_', '-').lower().encode('latin-1'), v.encode('latin-1')))
             elif k in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
                 headers.append((k.replace('_', '-').lower().encode('latin-1'), v.encode('latin-1')))
-    addr = environ.get('REMOTE_ADDR')
-    client = None
+    client = server = None
+    addr = get('REMOTE_ADDR')
     if addr:
-        try:
-            client = (addr, int(environ.get('REMOTE_PORT') or 0))
-        except ValueError:
-            client = (addr, 0)
-    server = None
-    name = environ.get('SERVER_NAME')
+        port = get('REMOTE_PORT')
+        client = (addr, int(port) if port and port.isdigit() else 0)
+    name = get('SERVER_NAME')
     if name:
-        try:
-            server = (name, int(environ.get('SERVER_PORT') or 0))
-        except ValueError:
-            server = (name, None)
-    extensions = {'http.response.pathsend': {}}
-    tls = environ.get('gowsgi.tls')
-    if tls is not None:
-        extensions['tls'] = tls_extension(tls, environ)
+        port = get('SERVER_PORT')
+        server = (name, int(port) if port and port.isdigit() else None)
+    tls = get('gowsgi.tls')
     return {
         'type': 'http',
         'asgi': ASGI_VERSION,
-        'http_version': version,
-        'method': environ.get('REQUEST_METHOD', 'GET'),
-        'scheme': environ.get('wsgi.url_scheme', 'http'),
-        'path': path,
-        'raw_path': raw_path,
-        'query_string': environ.get('QUERY_STRING', '').encode('latin-1'),
-        'root_path': script.encode('latin-1').decode('utf-8', 'replace'),
+        'http_version': _HTTP_VERSIONS.get(proto) or proto[5:],
+        'method': get('REQUEST_METHOD', 'GET'),
+        'scheme': get('wsgi.url_scheme', 'http'),
+        'path': _text(script + get('PATH_INFO', '')),
+        'raw_path': raw_uri.partition('?')[0].encode('latin-1'),
+        'query_string': get('QUERY_STRING', '').encode('latin-1'),
+        'root_path': _text(script),
         'headers': headers,
         'client': client,
         'server': server,
         'state': dict(state),
-        'extensions': extensions,
+        'extensions': {'http.response.pathsend': {}} if tls is None else
+                      {'http.response.pathsend': {}, 'tls': tls_extension(tls, environ)},
     }
 
 
