@@ -158,7 +158,9 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	conn, err := eng.accept(hs, ans.Subprotocol, fields, o.Server, h.wsOptions(x))
 	if err != nil {
 		h.Log.Error("cannot accept the WebSocket", "request", requestLine(r), "request_id", h.requestID(r.Request), "err", err)
-		if !errors.Is(err, http1.ErrHijackTooLate) {
+		if errors.Is(err, websocket.ErrBadResponse) {
+			// The app's subprotocol or fields; nothing went out yet. (Any
+			// other error came after the engine let the connection go.)
 			h.plain(w, r, 500, "Internal Server Error", nil)
 		}
 		x.WSDisconnect(websocket.CloseAbnormal)

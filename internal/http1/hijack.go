@@ -45,6 +45,7 @@ func (w *ResponseWriter) Hijack() (net.Conn, []byte, error) {
 	w.err = errHijacked
 	c.rwc.SetDeadline(time.Time{})
 	c.rdl, c.wdl = time.Time{}, time.Time{}
+	c.releaseOut() // the output buffers go back to the pool for the connection's long life
 	return c.rwc, buffered, nil
 }
 
