@@ -173,7 +173,31 @@ func (p *Pool) Send(ctx context.Context, req *Request) (*Exchange, error) {
 	} else if ctx.Done() != nil {
 		x.stopWait = context.AfterFunc(ctx, x.cancel)
 	}
+	if t.slot.worker.asgi && req.Finished != nil {
+		x.cancelOnFinish()
+	}
 	return x, nil
+}
+
+// cancelOnFinish makes a client that stopped sending (its FIN) cancel an
+// ASGI request, as uvicorn and the ASGI spec see it: the app's receive()
+// says http.disconnect at once, so a long poll or a stream learns that its
+// client left without waiting for its next write. (A WSGI request runs on:
+// a half-closed client may still read its answer.)
+func (x *Exchange) cancelOnFinish() {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-x.req.Finished:
+			x.cancel()
+		case <-done:
+		}
+	}()
+	stop := x.stopWait
+	x.stopWait = func() bool {
+		close(done)
+		return stop == nil || stop()
+	}
 }
 
 // EndNotifier is a context that runs a function when it ends more cheaply
