@@ -154,7 +154,7 @@ func (f *h2Flood) attack(addr string, conn int, forced bool, path func(int, uint
 }
 
 // mixedLegit sends requests one after the other until stopped, each with
-// a 1 s budget, over HTTP/2 and HTTP/1.1 in turn, and counts the answers
+// a legitBudget, over HTTP/2 and HTTP/1.1 in turn, and counts the answers
 // that came in time (bounds_test.go's legitClient speaks HTTP/1.1 only).
 type mixedLegit struct {
 	stop     chan struct{}
@@ -166,8 +166,8 @@ type mixedLegit struct {
 func startMixedLegit(s *Server) *mixedLegit {
 	l := &mixedLegit{stop: make(chan struct{}), done: make(chan struct{})}
 	h2 := h2Client(nil, "")
-	h2.Timeout = time.Second
-	h1 := &http.Client{Timeout: time.Second}
+	h2.Timeout = legitBudget
+	h1 := &http.Client{Timeout: legitBudget}
 	go func() {
 		defer close(l.done)
 		for i := 0; ; i++ {
@@ -279,13 +279,13 @@ func testH2Flood(t *testing.T, forced bool) {
 	// is canceled; one that had started may still write its mark in the
 	// moments after, so "after" leaves it half a second.
 	ranAfter := p.enteredAfter("atk-", stopped.Add(500*time.Millisecond))
-	t.Logf("attack: %d streams on %d connections; legitimate client: %d/%d answered within 1 s; app ran %d attack requests, %d after the attack; front RSS %.0f MiB at most",
+	t.Logf("attack: %d streams on %d connections; legitimate client: %d/%d answered within the budget; app ran %d attack requests, %d after the attack; front RSS %.0f MiB at most",
 		streams, flood.conns.Load(), ok, sent, ran, ranAfter, maxRSS)
 	if streams < 1000 {
 		t.Fatalf("the attack sent only %d streams: nothing was tested", streams)
 	}
 	if sent == 0 || float64(ok) < 0.95*float64(sent) {
-		t.Errorf("legitimate client: %d of %d requests answered within 1 s, want ≥ 95%%; failures: %v", ok, sent, legit.failures)
+		t.Errorf("legitimate client: %d of %d requests answered within %v, want ≥ 95%%; failures: %v", ok, sent, legitBudget, legit.failures)
 	}
 	if ranAfter != 0 {
 		t.Errorf("the app ran %d requests of reset streams after the attack", ranAfter)

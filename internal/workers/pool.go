@@ -25,6 +25,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -554,7 +555,7 @@ func (p *Pool) release(t *ticket, served bool) {
 	}
 	if served {
 		if n := w.served.Add(1); w.maxRequests > 0 && n >= w.maxRequests && w.recycleSent.CompareAndSwap(false, true) {
-			p.post(evRecycle{w, "served " + itoa(n) + " requests (--max-requests)"})
+			p.post(evRecycle{w, "served " + strconv.FormatInt(n, 10) + " requests (--max-requests)"})
 		}
 	}
 	if w.retiring.Load() {
@@ -604,17 +605,3 @@ func (p *Pool) Refused() int64 { return p.refused.Load() }
 
 // Waiting returns the number of requests queued for a slot.
 func (p *Pool) Waiting() int { return int(p.waiting.Load()) }
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
-}
