@@ -314,7 +314,7 @@ func (x *Exchange) firstFrame() (wire.Header, []byte, error) {
 			return wire.Header{}, nil, err
 		}
 		s := x.t.slot
-		x.p.resp.awaitRoom() // the response is read off the slot into the front's memory
+		x.p.resp.awaitRoom(done) // the response is read off the slot into the front's memory
 		h, p, err := x.read()
 		if err != nil {
 			if err == ErrTimedOut {

@@ -790,12 +790,14 @@ func (x *Exchange) spill() {
 // are read and room comes back, and gives up after cutAfter: the
 // response is then read anyway (counted over the bound; new requests are
 // refused until memory is back under it), as the worker would otherwise
-// be judged stuck.
-func (s *respStore) awaitRoom() {
+// be judged stuck. It stops waiting when done closes (the client went
+// away: what the worker sends is then dropped).
+func (s *respStore) awaitRoom(done <-chan struct{}) {
 	if s == nil || s.roomFor(s.perMem) {
 		return
 	}
 	start := time.Now()
+	var t *time.Timer
 	for !s.roomFor(s.perMem) {
 		if s.evict(s.perMem) {
 			continue
@@ -803,7 +805,17 @@ func (s *respStore) awaitRoom() {
 		if s.cutAfter > 0 && time.Since(start) > s.cutAfter {
 			return
 		}
-		time.Sleep(evictRetry)
+		if t == nil {
+			t = time.NewTimer(evictRetry)
+			defer t.Stop()
+		} else {
+			t.Reset(evictRetry)
+		}
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
 	}
 }
 
