@@ -133,6 +133,7 @@ type respStore struct {
 	evicted  atomic.Int64 // responses evicted, all told
 	unlogged atomic.Int64 // evictions since the last log line
 	lastLog  atomic.Int64 // when that line was written (monotonic ns)
+	flushing atomic.Bool  // a line for those held back is due
 }
 
 func newRespStore(o *Options) *respStore {
@@ -217,15 +218,30 @@ func (s *respStore) evict(need int64) bool {
 }
 
 // logEviction logs evictions at most once a second, with their count: an
-// attack of stalled readers must not write a line per response.
+// attack of stalled readers must not write a line per response. Those
+// held back are logged a second after the last line, if no eviction
+// logged them before.
 func (s *respStore) logEviction() {
 	s.evicted.Add(1)
 	s.unlogged.Add(1)
 	now := monoNow()
 	last := s.lastLog.Load()
-	if last != 0 && now-last < int64(time.Second) || !s.lastLog.CompareAndSwap(last, now) {
+	if wait := last + int64(time.Second) - now; last != 0 && wait > 0 || !s.lastLog.CompareAndSwap(last, now) {
+		if s.flushing.CompareAndSwap(false, true) {
+			time.AfterFunc(time.Duration(max(wait, 0)), func() {
+				s.flushing.Store(false)
+				if s.unlogged.Load() > 0 {
+					s.lastLog.Store(monoNow())
+					s.writeEvictions()
+				}
+			})
+		}
 		return
 	}
+	s.writeEvictions()
+}
+
+func (s *respStore) writeEvictions() {
 	log := s.log
 	if log == nil {
 		log = slog.Default()
@@ -246,7 +262,8 @@ func (s *respStore) budget() *Budget {
 }
 
 // full reports whether new requests must be refused: responses hold more
-// memory than the bound, which happens only when the spool had no room.
+// memory than the bound, which happens only when one waited --timeout for
+// room, with nothing to evict (place).
 func (s *respStore) full() bool { return s.budget().Over() }
 
 // spoolArena is the one spool file of all responses: an unlinked temp
