@@ -176,17 +176,16 @@ func (s *respStore) remove(b *respBuffer) {
 // when there is none. A buffer busy at the moment (its lock taken) is
 // passed over: it is being used, so probably not stalled.
 func (s *respStore) stalledLongest() *respBuffer {
-	now := monoNow()
 	var best *respBuffer
-	bestSince := now - int64(evictGrace)
+	bestDue := monoNow()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for b := range s.live {
 		if !b.mu.TryLock() {
 			continue
 		}
-		if !b.waiting && !b.discard && b.since < bestSince && b.holds() > 0 {
-			best, bestSince = b, b.since
+		if due := b.due(); !b.waiting && !b.discard && due < bestDue && b.holds() > 0 {
+			best, bestDue = b, due
 		}
 		b.mu.Unlock()
 	}
@@ -394,6 +393,16 @@ type segment struct {
 	base, size int64
 }
 
+// pressured reports whether responses hold half of their memory or more:
+// from there on, finished responses larger than directMax go through a
+// respBuffer, where eviction sees them and their clients' progress.
+// Below, a finished response of up to --response-buffer goes out as a
+// whole from the exchange (one write of head and body), at no cost for
+// watching it (Exchange.direct).
+func (s *respStore) pressured() bool {
+	return s != nil && 2*s.mem.InUse() >= s.mem.Limit()
+}
+
 // newRespBuffer returns a buffer under s's bounds; a nil s: one that
 // holds nothing (after close) and counts nothing.
 func newRespBuffer(s *respStore) *respBuffer {
@@ -407,6 +416,10 @@ func newRespBuffer(s *respStore) *respBuffer {
 	b.cond.L = &b.mu
 	return b
 }
+
+// due is when b's client, unless it takes more by then, counts as
+// stalled (monoNow): evictGrace after it took its last piece. b.mu is held.
+func (b *respBuffer) due() int64 { return b.since + int64(evictGrace) }
 
 // holds reports the room b holds, memory and disk; b.mu is held.
 func (b *respBuffer) holds() int64 {
@@ -526,7 +539,7 @@ func (b *respBuffer) timedOut() bool {
 func (b *respBuffer) evict() (int64, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed || b.discard || b.waiting || monoNow()-b.since < int64(evictGrace) {
+	if b.closed || b.discard || b.waiting || monoNow() < b.due() {
 		return 0, false
 	}
 	n := b.holds()
@@ -765,19 +778,41 @@ func (s *respStore) perBuffer() int64 {
 }
 
 // directMax is the largest finished response written from the exchange
-// itself (Response.Body); a larger one goes through a respBuffer, so that
-// eviction sees it and its client's progress, as it sees streamed ones.
+// itself (Response.Body) while responses are under pressure
+// (respStore.pressured); a larger one then goes through a respBuffer, so
+// that eviction sees it and its client's progress, as it sees streamed
+// ones. Without pressure every finished response that fit the budget is
+// written from the exchange.
 const directMax = progressStep
 
+// direct reports whether x, a finished response that fit the memory
+// budget, goes out from the exchange whatever its size: while responses
+// are not under pressure (pressured), and for no more than one response's
+// memory (--response-buffer), as much as a streamed one holds in memory.
+// Those held so are not watched (eviction does not see them): they hold
+// half the memory, and one response's, at most.
+func (x *Exchange) direct() bool {
+	s := x.p.resp
+	if s == nil || s.pressured() {
+		return s == nil
+	}
+	n := len(x.resp.Body)
+	for _, c := range x.chunks {
+		n += len(c)
+	}
+	return int64(n) <= s.perMem
+}
+
 // spill decides where a finished response that x holds itself waits for
-// its client. A small one that fit the memory budget stays where it is.
+// its client. One that fit the memory budget stays where it is when it is
+// small (directMax) or responses are not under pressure (pressured).
 // The others go to a buffer (place): in memory while the budget has room,
 // else in the spool, so that a client that does not read it holds disk,
 // not memory, else, after evicting stalled responses, in either, else in
 // memory anyway, counted over the budget, and new requests are refused
 // until memory is back under it.
 func (x *Exchange) spill() {
-	if x.uncounted == 0 && x.holding() <= directMax {
+	if x.uncounted == 0 && (x.holding() <= directMax || x.direct()) {
 		return
 	}
 	rb := newRespBuffer(x.p.resp)
