@@ -33,14 +33,22 @@ from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
 ASGI_READ_SIZE = 256 << 10  # the most a slot read takes at once
 T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
+T_GOAWAY = ord('Q')  # control: how long in-flight requests get before they are told "going away"
+GOAWAY_SHUTDOWN, GOAWAY_RESTART = 0, 1  # its reasons (a WebSocket closes with 1001 or 1012)
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
 ASGI_HOP_BY_HOP = frozenset((b'connection', b'keep-alive', b'proxy-authenticate', b'proxy-authorization',
                              b'te', b'trailer', b'trailers', b'transfer-encoding', b'upgrade'))
 # How long in-flight requests get, once gowsgi asked the worker to stop,
-# before they are cancelled and the lifespan shutdown runs. The front only
-# asks once the worker is drained, or when it is stopping anyway; gowsgi
-# kills a worker that takes longer than its own bound.
+# before they are told "going away" and the lifespan shutdown runs, when
+# no GoAway frame said how long (gowsgi sends one; it kills a worker that
+# takes longer than the grace plus its own bound).
 ASGI_STOP_GRACE = 5.0
+# Bounds on the steps after the grace: the apps' own ending on
+# http.disconnect, the cancelled tasks' cleanup, and the lifespan
+# shutdown. All fit inside gowsgi's kill bound (10 s).
+ASGI_CANCEL_BOUND = 2.0
+ASGI_DISCONNECT_WAIT = 0.5  # told "going away", before the cancel
+ASGI_SHUTDOWN_BOUND = 5.0
 
 
 class ASGIProtocolError(RuntimeError):
@@ -178,7 +186,7 @@ def serve(cfg, control, app, kind, ready, hooks):
     send_frame(control, T_READY, _dumps(ready, 2))
     try:
         loop.run_until_complete(worker.serve())
-        loop.run_until_complete(lifespan.shutdown())
+        loop.run_until_complete(lifespan.shutdown_within(ASGI_SHUTDOWN_BOUND))
     finally:
         if hooks is not None:
             hooks.exiting()
@@ -228,6 +236,15 @@ class Lifespan:
             return
         await self.inbox.put({'type': 'lifespan.shutdown'})
         await self.stopped
+
+    async def shutdown_within(self, bound):
+        """shutdown, given bound seconds: an app that does not answer
+        in time is left behind (the process exits next)."""
+        import asyncio
+        try:
+            await asyncio.wait_for(self.shutdown(), bound)
+        except asyncio.TimeoutError:
+            log('lifespan shutdown did not complete within %gs; exiting without it' % bound)
 
     async def main(self):
         scope = {'type': 'lifespan', 'asgi': ASGI_VERSION, 'state': self.state}
@@ -286,6 +303,8 @@ class ASGIWorker:
         self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see ASlot.readable
         self.ctl_buf = bytearray()
         self.stopping = None
+        self.grace = ASGI_STOP_GRACE    # a GoAway frame's grace, in seconds
+        self.reason = GOAWAY_SHUTDOWN  # and its reason
 
     async def serve(self):
         loop = self.loop
@@ -300,14 +319,29 @@ class ASGIWorker:
             self.beat()
         await self.stopping
         loop.remove_reader(self.control.fileno())
-        # Requests still running get ASGI_STOP_GRACE, then are cancelled.
+        # Requests still running get the grace, then are told "going away".
         if self.tasks:
             import asyncio
-            done, pending = await asyncio.wait(set(self.tasks), timeout=ASGI_STOP_GRACE)
-            for t in pending:
-                t.cancel()
+            done, pending = await asyncio.wait(set(self.tasks), timeout=self.grace)
             if pending:
-                await asyncio.wait(pending, timeout=1.0)
+                self.go_away()
+                # An app waiting in receive() sees http.disconnect and may
+                # end by itself; the rest get CancelledError.
+                done, pending = await asyncio.wait(pending, timeout=ASGI_DISCONNECT_WAIT)
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    await asyncio.wait(pending, timeout=ASGI_CANCEL_BOUND)
+
+    def go_away(self):
+        """Tell every request still running that the server is going away:
+        its going_away(reason) (an HTTP request's receive() says
+        http.disconnect; a WebSocket closes with 1001 for a shutdown, 1012
+        for a restart). Their tasks are cancelled next (serve)."""
+        for slot in self.slots:
+            req = slot.req
+            if req is not None:
+                req.going_away(self.reason)
 
     def beat(self):
         """Tell gowsgi the loop runs; again in heartbeat seconds."""
@@ -330,10 +364,13 @@ class ASGIWorker:
             if not self.stopping.done():
                 self.stopping.set_result(None)
             return
-        # Nothing else is expected after Ready (leftover Slots frames and
+        # Only GoAway is expected after Ready (leftover Slots frames and
         # Revoke frames, which have no meaning here, are dropped).
         self.ctl_buf += data
-        take_frames(self.ctl_buf)
+        for ftype, fid, payload in take_frames(self.ctl_buf):
+            if ftype == T_GOAWAY and len(payload) >= 4:
+                self.grace = U32.unpack_from(payload)[0] / 1000.0
+                self.reason = fid
 
 
 class ASlot:
@@ -556,6 +593,15 @@ class HTTPRequest:
         self.head_only = False
         self.status = None
         self.headers = []
+        self.going = False      # the worker is going away (GoAway's grace ran out)
+
+    def going_away(self, reason):
+        """The worker stops and this request outlived the grace: receive()
+        says http.disconnect and send() raises; the task is cancelled next.
+        A request with no response yet gets 503."""
+        if not self.disconnected:
+            self.going = True
+        self.gone()
 
     def gone(self):
         """The client went away (Abort), or the front closed the slot."""
@@ -584,13 +630,17 @@ class HTTPRequest:
                 log('the ASGI application returned %.60r for %s; it should return None' % (
                     result, request_line(environ)))
             if not self.wire_done:
-                if self.disconnected:
+                if self.going:
+                    await self.end_going_away()
+                elif self.disconnected:
                     await self.end_quietly()
                 else:
                     raise ASGIProtocolError('the ASGI application returned without %s the response' % (
                         'starting' if self.head is None else 'completing'))
         except BaseException as e:
-            if self.disconnected and isinstance(e, (OSError, asyncio_cancelled())):
+            if self.going and isinstance(e, (OSError, asyncio_cancelled())):
+                await self.end_going_away()
+            elif self.disconnected and isinstance(e, (OSError, asyncio_cancelled())):
                 await self.end_quietly()
             else:
                 if not self.head_sent:
@@ -618,6 +668,23 @@ class HTTPRequest:
                 await self.write(_pack(0, T_END, self.rid))
             except OSError:
                 pass  # the front closed the slot
+
+    async def end_going_away(self):
+        """End a request the worker's stop cut short: 503 when no head went
+        out, else the end of the response as it stands."""
+        if self.head_sent:
+            await self.end_quietly()
+            return
+        if self.wire_done:
+            return
+        self.wire_done = True
+        self.status, self.headers = '503 Service Unavailable', [('Content-Type', 'text/plain; charset=utf-8')]
+        head = _dumps((self.status, self.headers), 2)
+        body = b'The server is shutting down.\n' if not self.head_only else b''
+        try:
+            await self.write(_pack(len(head) + len(body), T_WHOLE, self.rid) + head + body)
+        except OSError:
+            pass
 
     async def fail(self, exc):
         environ = self.environ if isinstance(self.environ, dict) else {}

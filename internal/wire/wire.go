@@ -81,6 +81,16 @@
 //	   while the loop runs. A worker whose heartbeats stop for --timeout
 //	   has a blocked event loop.
 //
+//	Q  going away (Go → worker), just before the control socket closes:
+//	   the payload is a u32, the grace in milliseconds; the request id
+//	   field is the reason (GoAwayShutdown, GoAwayRestart). Requests
+//	   still running once the grace is over are told "going away" (an
+//	   HTTP request's receive() returns http.disconnect and the client
+//	   gets 503 if no head went out; a WebSocket closes with 1001 for a
+//	   shutdown, 1012 for a restart), their tasks are cancelled, the
+//	   lifespan shutdown runs and the worker exits. Without it, EOF on
+//	   the control socket grants the shim's default grace.
+//
 // On an ASGI slot, A (abort) means the client has gone: the request's
 // receive() returns http.disconnect, and send() raises. The worker answers
 // E once the application returns (also when no head went out), or drops
@@ -123,11 +133,18 @@ const (
 	Grow       Type = 'G'
 	Slots      Type = 'g'
 	Heartbeat  Type = 'H'
+	GoAway     Type = 'Q'
+)
+
+// Reasons of a GoAway frame, in its request id field.
+const (
+	GoAwayShutdown uint32 = 0 // the server stops
+	GoAwayRestart  uint32 = 1 // the worker is replaced: reload, recycling, scale-down
 )
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat:
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat, GoAway:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

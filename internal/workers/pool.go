@@ -69,6 +69,12 @@ type Options struct {
 	// finish. 0 = no limit.
 	Timeout time.Duration
 
+	// GracefulTimeout is how long a retiring ASGI worker's requests get
+	// (reload, recycling, scale-down) before they are told "going away"
+	// and the worker stops: its long-lived requests (SSE, long polls,
+	// WebSockets) would otherwise keep it forever. 0: 30 s.
+	GracefulTimeout time.Duration
+
 	PipelineDepth     int           // requests queued on one busy slot; 0 or 1 = no pipelining
 	MaxRequests       int           // recycle a worker after this many requests; 0 = never
 	MaxRequestsJitter int           // add up to this many, so workers do not recycle together

@@ -433,6 +433,18 @@ func (w *Worker) stop() {
 	w.control.Close()
 }
 
+// goAway tells an ASGI worker, before stop closes its control socket, how
+// long its running requests get before they are told "going away", and
+// why (see wire.GoAway).
+func (w *Worker) goAway(grace time.Duration, reason uint32) {
+	var b [wire.HeaderSize + 4]byte
+	wire.AppendHeader(b[:0], wire.GoAway, reason, 4)
+	binary.LittleEndian.PutUint32(b[wire.HeaderSize:], uint32(grace/time.Millisecond))
+	w.ctlMu.Lock()
+	defer w.ctlMu.Unlock()
+	w.control.Write(b[:]) // a worker that is gone already needs no telling
+}
+
 // kill ends the worker at once.
 func (w *Worker) kill() {
 	w.proc.Signal(syscall.SIGKILL)
