@@ -5,6 +5,7 @@ package tests
 // ("going away"), then the lifespan shutdown runs, within a bound.
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -80,5 +81,67 @@ func TestASGIReloadEndsLongLivedRequests(t *testing.T) {
 	// The new generation serves.
 	if resp, body := get(t, s, "GET", "/state", nil); resp.StatusCode != 200 || body != "hello from lifespan" {
 		t.Errorf("after the reload: %d %q", resp.StatusCode, body)
+	}
+}
+
+// TestASGIRequestTimeout: --request-timeout cancels only the request past
+// it (CancelledError in the app): 504 when no response had started, a cut
+// response when one had; the worker and its other requests carry on.
+func TestASGIRequestTimeout(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw, "--request-timeout", "1")
+	unanswered := sendAsync(t, s.Addr, "GET", "/slow?name=a")
+	begun := sendAsync(t, s.Addr, "GET", "/slow?name=b&start=1")
+	// Another request on the same worker meanwhile is served.
+	if resp, body := get(t, s, "GET", "/state", nil); resp.StatusCode != 200 || body != "hello from lifespan" {
+		t.Errorf("a request beside the slow ones: %d %q", resp.StatusCode, body)
+	}
+	r := unanswered.wait(20 * time.Second)
+	if r.status != 504 {
+		t.Fatalf("past --request-timeout with no response: %d %q %v, want 504\n%s", r.status, r.body, r.err, s.Stderr)
+	}
+	r = begun.wait(20 * time.Second)
+	if r.status != 200 || r.err == nil || r.body != "begun\n" {
+		t.Errorf("past --request-timeout mid-response: %d %q %v, want 200 \"begun\\n\" and a cut body", r.status, r.body, r.err)
+	}
+	p.WaitFile("a.cancelled", 10*time.Second)
+	p.WaitFile("b.cancelled", 10*time.Second)
+	pid, _ := os.ReadFile(p.Path("a.cancelled"))
+	if _, body := get(t, s, "GET", "/pid", nil); body != string(pid) {
+		t.Errorf("the worker changed (%s, then %s): only the request should have been cancelled", pid, body)
+	}
+	if !strings.Contains(s.Stderr.String(), "request cancelled after --request-timeout") {
+		t.Errorf("no log line for the cancelled request:\n%s", s.Stderr)
+	}
+}
+
+// TestASGIMetrics: /metrics has each worker's requests in flight (two held
+// on one ASGI worker show as 2) and the event loop's lag histogram, fed by
+// the heartbeats.
+func TestASGIMetrics(t *testing.T) {
+	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	s, p := startASGI(t, nil, asgiRaw, "--metrics-bind", maddr, "--timeout", "2")
+	h1 := sendAsync(t, s.Addr, "GET", "/hold?name=m1")
+	h2 := sendAsync(t, s.Addr, "GET", "/hold?name=m2")
+	p.WaitEntered("m1")
+	p.WaitEntered("m2")
+	if v, n := metricValue(scrapeMetrics(t, maddr), "gowsgi_worker_requests_in_flight", "worker", "1"); n != 1 || v != 2 {
+		t.Errorf("gowsgi_worker_requests_in_flight{worker=\"1\"} = %v (%d series), want 2", v, n)
+	}
+	p.Release("m1")
+	p.Release("m2")
+	for _, h := range []*pending{h1, h2} {
+		if r := h.wait(20 * time.Second); r.status != 200 {
+			t.Fatalf("held request: %d %v", r.status, r.err)
+		}
+	}
+	// Heartbeats come every 0.5 s with --timeout 2: wait for two.
+	if !waitFor(20*time.Second, func() bool {
+		v, _ := metricValue(scrapeMetrics(t, maddr), "gowsgi_asgi_event_loop_lag_seconds")
+		return v >= 2
+	}) {
+		t.Errorf("gowsgi_asgi_event_loop_lag_seconds has no samples:\n%v", scrapeMetrics(t, maddr)["gowsgi_asgi_event_loop_lag_seconds"])
+	}
+	if v, _ := metricValue(scrapeMetrics(t, maddr), "gowsgi_worker_requests_in_flight", "worker", "1"); v != 0 {
+		t.Errorf("in flight after both ended: %v", v)
 	}
 }

@@ -30,6 +30,7 @@ func (c *Config) WorkerOptions() workers.Options {
 		QueueTimeout:      c.QueueTimeout,
 		Timeout:           c.Timeout,
 		GracefulTimeout:   c.GracefulTimeout,
+		RequestTimeout:    c.RequestTimeout,
 		PipelineDepth:     c.PipelineDepth,
 		MaxRequests:       c.MaxRequests,
 		MaxRequestsJitter: c.MaxRequestsJitter,

@@ -299,6 +299,8 @@ class ASGIWorker:
         self.hooks = hooks if hooks is not None and hooks.requests else None
         self.state = {}  # the lifespan state
         self.heartbeat = cfg.get('heartbeat') or 0
+        self.beat_due = None  # when the next heartbeat callback should run
+        self.request_timeout = cfg.get('request_timeout') or 0
         self.tasks = set()
         self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see ASlot.readable
         self.ctl_buf = bytearray()
@@ -344,9 +346,13 @@ class ASGIWorker:
                 req.going_away(self.reason)
 
     def beat(self):
-        """Tell gowsgi the loop runs; again in heartbeat seconds."""
+        """Tell gowsgi the loop runs, and how late this callback ran (the
+        loop's lag); again in heartbeat seconds."""
+        now = self.loop.time()
+        due, self.beat_due = self.beat_due, now + self.heartbeat
+        lag = max(now - due, 0.0) if due is not None else 0.0
         try:
-            self.control.send(_pack(0, T_HEARTBEAT, 0))
+            self.control.send(_pack(4, T_HEARTBEAT, 0) + U32.pack(min(int(lag * 1e6), 0xffffffff)))
         except (BlockingIOError, InterruptedError):
             pass  # the front is slow to read: the next one will do
         except OSError:
@@ -446,7 +452,7 @@ class ASlot:
     def next(self):
         req = self.req = self.queue.popleft()
         w = self.worker
-        task = w.loop.create_task(req.run())
+        task = req.task = w.loop.create_task(req.run())
         w.tasks.add(task)
         task.add_done_callback(w.tasks.discard)
 
@@ -594,6 +600,8 @@ class HTTPRequest:
         self.status = None
         self.headers = []
         self.going = False      # the worker is going away (GoAway's grace ran out)
+        self.task = None        # the task running it (for --request-timeout)
+        self.timed_out = False  # --request-timeout cancelled it
 
     def going_away(self, reason):
         """The worker stops and this request outlived the grace: receive()
@@ -614,6 +622,7 @@ class HTTPRequest:
         w = self.slot.worker
         environ = self.environ
         hooks, hreq = w.hooks, None
+        deadline = None
         try:
             if self.disconnected:
                 await self.end_quietly()  # canceled before it started
@@ -622,6 +631,8 @@ class HTTPRequest:
                 raise environ  # the front sent what marshal cannot read
             self.head_only = environ.get('REQUEST_METHOD') == 'HEAD'
             scope = http_scope(environ, w.state)
+            if w.request_timeout:
+                deadline = w.loop.call_later(w.request_timeout, self.expire)
             if hooks is not None:
                 hreq = HookRequest(environ)
                 hooks.call('pre_request', hooks.worker, hreq)
@@ -630,7 +641,9 @@ class HTTPRequest:
                 log('the ASGI application returned %.60r for %s; it should return None' % (
                     result, request_line(environ)))
             if not self.wire_done:
-                if self.going:
+                if self.timed_out:
+                    await self.end_timed_out()
+                elif self.going:
                     await self.end_going_away()
                 elif self.disconnected:
                     await self.end_quietly()
@@ -638,7 +651,9 @@ class HTTPRequest:
                     raise ASGIProtocolError('the ASGI application returned without %s the response' % (
                         'starting' if self.head is None else 'completing'))
         except BaseException as e:
-            if self.going and isinstance(e, (OSError, asyncio_cancelled())):
+            if self.timed_out and isinstance(e, (OSError, asyncio_cancelled())):
+                await self.end_timed_out()
+            elif self.going and isinstance(e, (OSError, asyncio_cancelled())):
                 await self.end_going_away()
             elif self.disconnected and isinstance(e, (OSError, asyncio_cancelled())):
                 await self.end_quietly()
@@ -647,6 +662,8 @@ class HTTPRequest:
                     self.status, self.headers = '500 Internal Server Error', []  # what the client gets
                 await self.fail(e)
         finally:
+            if deadline is not None:
+                deadline.cancel()
             if self.fd is not None:
                 try:
                     os.close(self.fd)
@@ -668,6 +685,39 @@ class HTTPRequest:
                 await self.write(_pack(0, T_END, self.rid))
             except OSError:
                 pass  # the front closed the slot
+
+    def expire(self):
+        """--request-timeout ran out: cancel this request's task only."""
+        if self.wire_done or self.task is None or self.task.done():
+            return
+        self.timed_out = True
+        self.task.cancel()
+
+    async def end_timed_out(self):
+        """End a request its deadline cancelled: 504 when no head went out,
+        else the client connection is aborted (the response is cut)."""
+        environ = self.environ if isinstance(self.environ, dict) else {}
+        w = self.slot.worker
+        log('request cancelled after --request-timeout %gs for %s (%s)' % (
+            w.request_timeout, request_line(environ),
+            'answering 504' if not self.head_sent else 'aborting the connection'))
+        if self.wire_done:
+            return
+        self.wire_done = True
+        if self.head_sent:
+            msg = b'request timed out (--request-timeout)'
+            try:
+                await self.write(_pack(len(msg), T_ERROR, self.rid) + msg)
+            except OSError:
+                pass
+            return
+        self.status, self.headers = '504 Gateway Timeout', [('Content-Type', 'text/plain; charset=utf-8')]
+        head = _dumps((self.status, self.headers), 2)
+        body = b'The application did not answer in time.\n' if not self.head_only else b''
+        try:
+            await self.write(_pack(len(head) + len(body), T_WHOLE, self.rid) + head + body)
+        except OSError:
+            pass
 
     async def end_going_away(self):
         """End a request the worker's stop cut short: 503 when no head went

@@ -77,9 +77,10 @@
 //	g  slots (Go → worker): the payload is a u32, how many slot sockets
 //	   (the worker's ends) travel with the frame (SCM_RIGHTS). Their
 //	   slot indexes follow the ones the worker already has, in order.
-//	H  heartbeat (worker → Go): empty; sent from an event-loop callback
-//	   while the loop runs. A worker whose heartbeats stop for --timeout
-//	   has a blocked event loop.
+//	H  heartbeat (worker → Go): sent from an event-loop callback while
+//	   the loop runs. A worker whose heartbeats stop for --timeout has a
+//	   blocked event loop. The payload, empty or a u32, is how late the
+//	   callback ran, in microseconds (the loop's lag, for metrics).
 //
 //	Q  going away (Go → worker), just before the control socket closes:
 //	   the payload is a u32, the grace in milliseconds; the request id

@@ -185,6 +185,9 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames,
 		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal,
 		Slots: nslots, Interface: o.Interface, Lifespan: o.Lifespan, Loop: o.Loop, LimitConcurrency: p.limitConcurrency()}
+	if o.RequestTimeout > 0 {
+		cfg.RequestTimeout = o.RequestTimeout.Seconds()
+	}
 	if o.Timeout > 0 {
 		cfg.Heartbeat = heartbeatEvery(o.Timeout).Seconds()
 	}
@@ -402,6 +405,11 @@ func (w *Worker) readControl() {
 		}
 		if h.Type == wire.Heartbeat {
 			w.beat.Store(time.Now().UnixNano())
+			if len(payload) >= 4 {
+				if o, ok := w.pool.opts.Observer.(LoopLagObserver); ok {
+					o.LoopLag(w.ID, time.Duration(binary.LittleEndian.Uint32(payload))*time.Microsecond)
+				}
+			}
 			continue
 		}
 		if h.Type != wire.Revoked || int(h.ID) >= len(w.slots) {

@@ -254,6 +254,22 @@ async def app(scope, receive, send):
             raise
         return
 
+    if path == '/slow':
+        # Sleeps secs (with start=1 after its head and a first chunk);
+        # NAME.cancelled marks a CancelledError.
+        name = q.get('name', 'slow')
+        if q.get('start'):
+            await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})
+            await send({'type': 'http.response.body', 'body': b'begun\n', 'more_body': True})
+        try:
+            await asyncio.sleep(float(q.get('secs', '3600')))
+        except asyncio.CancelledError:
+            mark(name + '.cancelled', str(os.getpid()))
+            raise
+        await send({'type': 'http.response.start', 'status': 200, 'headers': []}) if not q.get('start') else None
+        await send({'type': 'http.response.body', 'body': b'slept'})
+        return
+
     if path == '/hold':
         # Holds the request until the test writes NAME.release.
         name = q['name']
