@@ -658,7 +658,9 @@ func (s *supervisor) retire(w *Worker) {
 	if w.asgi {
 		// Long-lived requests never drain by themselves: after the grace
 		// the worker tells them it is going away (goAway).
-		time.AfterFunc(s.p.gracefulTimeout(), func() { s.p.post(evGoAway{w}) })
+		// The front closes open WebSockets itself at the grace (1012, see
+		// front.watchRetiring); this comes a moment after, for the rest.
+		time.AfterFunc(s.p.gracefulTimeout()+goAwayMargin, func() { s.p.post(evGoAway{w}) })
 	}
 	s.stopIfDrained(w)
 }
@@ -721,6 +723,11 @@ func (s *supervisor) stopWorkerWithin(w *Worker, grace time.Duration, reason uin
 	w.stop()
 	time.AfterFunc(grace+stopBound, func() { s.p.post(evKill{w}) })
 }
+
+// goAwayMargin is how long after --graceful-timeout a retired ASGI worker
+// is told to go away: the front's own WebSocket close handshakes (a
+// second at most) land first.
+const goAwayMargin = time.Second
 
 // stopBound is how long a worker asked to exit has (past an ASGI worker's
 // grace) before it is killed: an ASGI worker's cancelled tasks and its
