@@ -5,12 +5,18 @@ package tests
 // ("going away"), then the lifespan shutdown runs, within a bound.
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
 // goAwayBound is what a stop may take past --graceful-timeout: the apps'
@@ -143,5 +149,84 @@ func TestASGIMetrics(t *testing.T) {
 	}
 	if v, _ := metricValue(scrapeMetrics(t, maddr), "gowsgi_worker_requests_in_flight", "worker", "1"); v != 0 {
 		t.Errorf("in flight after both ended: %v", v)
+	}
+}
+
+// TestASGIAccessLogAtoms: every access-log atom has its value for an ASGI
+// request, a streamed response's bytes included.
+func TestASGIAccessLogAtoms(t *testing.T) {
+	logFile := filepath.Join(t.TempDir(), "access.log")
+	format := `%(h)s|%(l)s|%(u)s|%(r)s|%(m)s|%(U)s|%(q)s|%(H)s|%(s)s|%(B)s|%(b)s|%(f)s|%(a)s|` +
+		`%({x-trace-note}i)s|%({X-Missing}i)s|%({x-custom}o)s|%({path_info}e)s|%({HTTP_X_TRACE_NOTE}e)s|` +
+		`%(p)s|%(T)s|%(D)s|%(M)s|%(L)s|%(t)s|%({x-request-id}o)s`
+	s, _ := startASGI(t, nil, asgiRaw, "--access-logfile", logFile, "--access-logformat", format)
+	resp, body := get(t, s, "GET", "/headers?a=1", nil, "X-Trace-Note", "n1", "Referer", "http://ref.example/",
+		"User-Agent", "ua", "Authorization", "Basic Ym9iOnNlY3JldA==")
+	if resp.StatusCode != 201 || body != "created" {
+		t.Fatalf("GET /headers: %d %q", resp.StatusCode, body)
+	}
+	line := strings.TrimSuffix(fileHas(t, logFile, "\n"), "\n")
+	f := strings.Split(line, "|")
+	if len(f) != 25 {
+		t.Fatalf("%d fields in %q", len(f), line)
+	}
+	want := map[int]string{0: "127.0.0.1", 1: "-", 2: "bob", 3: "GET /headers?a=1 HTTP/1.1", 4: "GET", 5: "/headers",
+		6: "a=1", 7: "HTTP/1.1", 8: "201", 9: "7", 10: "7", 11: "http://ref.example/", 12: "ua",
+		13: "n1", 14: "-", 15: "yes", 16: "/headers", 17: "n1", 18: fmt.Sprintf("<%d>", s.Cmd.Process.Pid),
+		19: "0", 24: resp.Header.Get("X-Request-ID")}
+	for i, w := range want {
+		if f[i] != w {
+			t.Errorf("field %d = %q, want %q (line %q)", i, f[i], w, line)
+		}
+	}
+	for i, re := range map[int]string{20: `^\d+$`, 21: `^\d+$`, 22: `^\d+\.\d{6}$`, 23: `^\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]$`, 24: `^[0-9a-f]{32}$`} {
+		if !regexp.MustCompile(re).MatchString(f[i]) {
+			t.Errorf("field %d = %q, want %s", i, f[i], re)
+		}
+	}
+}
+
+// TestASGIRequestIDAndSpans: an ASGI request has the request ID gowsgi
+// answers with (scope["gowsgi.request_id"], as WSGI's environ has it),
+// one OTel server span, and the span's traceparent in its scope headers,
+// so the app's own spans join the trace.
+func TestASGIRequestIDAndSpans(t *testing.T) {
+	recv := &otlpReceiver{}
+	srv := httptest.NewServer(recv)
+	defer srv.Close()
+	s, _ := startASGI(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + srv.URL, "OTEL_BSP_SCHEDULE_DELAY=50"}, asgiRaw)
+	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	resp, body := get(t, s, "GET", "/scope", nil, "traceparent", "00-"+traceID+"-"+parentID+"-01")
+	var scope struct {
+		Headers   [][2]string `json:"headers"`
+		RequestID string      `json:"gowsgi.request_id"`
+	}
+	if err := json.Unmarshal([]byte(body), &scope); err != nil {
+		t.Fatalf("/scope: %v: %s", err, body)
+	}
+	id := resp.Header.Get("X-Request-ID")
+	if id == "" || scope.RequestID != id {
+		t.Errorf("scope gowsgi.request_id %q, response X-Request-ID %q", scope.RequestID, id)
+	}
+	tp := ""
+	for _, h := range scope.Headers {
+		if h[0] == "traceparent" {
+			tp = h[1]
+		}
+	}
+	if !waitFor(30*time.Second, func() bool { return recv.count() >= 1 }) {
+		t.Fatalf("no span for the ASGI request (errors %v)\n%s", recv.errs, s.Stderr)
+	}
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	sp := recv.spans[0]
+	if got := fmt.Sprintf("%x", sp.TraceId); got != traceID || sp.Kind != tracepb.Span_SPAN_KIND_SERVER {
+		t.Errorf("span trace %s kind %v, want the peer's trace, a server span", got, sp.Kind)
+	}
+	if want := fmt.Sprintf("00-%s-%x-01", traceID, sp.SpanId); tp != want {
+		t.Errorf("scope traceparent %q, want %q (the server span)", tp, want)
+	}
+	if rid, _ := spanAttr(sp, "gowsgi.request_id"); rid != id {
+		t.Errorf("span request ID %q, response X-Request-ID %q", rid, id)
 	}
 }

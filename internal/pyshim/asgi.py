@@ -517,7 +517,8 @@ def _text(s):
 
 def http_scope(environ, state):
     """The ASGI HTTP scope of a request, from the CGI environ the front
-    sent (gowsgi.headers, when present, has the raw header list)."""
+    sent (gowsgi.headers, when present, has the raw header list), with
+    gowsgi.request_id when the front gave the request an ID."""
     get = environ.get
     proto = get('SERVER_PROTOCOL', 'HTTP/1.1')
     script = get('SCRIPT_NAME', '')
@@ -543,7 +544,7 @@ def http_scope(environ, state):
         port = get('SERVER_PORT')
         server = (name, int(port) if port and port.isdigit() else None)
     tls = get('gowsgi.tls')
-    return {
+    scope = {
         'type': 'http',
         'asgi': ASGI_VERSION,
         'http_version': _HTTP_VERSIONS.get(proto) or proto[5:],
@@ -560,6 +561,11 @@ def http_scope(environ, state):
         'extensions': {'http.response.pathsend': {}} if tls is None else
                       {'http.response.pathsend': {}, 'tls': tls_extension(tls, environ)},
     }
+    rid = get('gowsgi.request_id')
+    if rid:
+        # The ID gowsgi answers with (X-Request-ID), as WSGI's environ has it.
+        scope['gowsgi.request_id'] = rid
+    return scope
 
 
 def tls_extension(tls, environ):
