@@ -33,7 +33,8 @@
 #   --gowsgi-args "..." COST_GOWSGI_ARGS   extra gowsgi arguments, e.g.
 #                                          "--request-id off"
 #   -h, --help                             this text
-# Also COST_WARMUP (1 s), COST_CONNS (50), BENCH_BJOERN_PATH (a directory
+# Also COST_ACCESS_LOG (1: gowsgi writes its access log, as by default, to a
+# file under the raw directory, instead of --no-access-log), COST_WARMUP (1 s), COST_CONNS (50), BENCH_BJOERN_PATH (a directory
 # with a built bjoern; default bench/.bjoern when bjoern imports from there),
 # BENCH_PYTHON (/usr/bin/python3), BENCH_UWSGI_SOCKET (http11-socket),
 # BENCH_START_TIMEOUT (30 s), BENCH_STOP_TIMEOUT (10 s).
@@ -235,7 +236,9 @@ server_cmd() {
   case $srv in
     gowsgi)
       CMD=("$GOWSGI" "$mod" --chdir "$APPS" --python "$PY" -b "127.0.0.1:$port"
-           -w 1 --threads 1 --no-access-log "${GOWSGI_EXTRA[@]+"${GOWSGI_EXTRA[@]}"}") ;;
+           -w 1 --threads 1)
+      if [[ ${COST_ACCESS_LOG:-} == 1 ]]; then CMD+=(--access-log "$RAW/access-$port.log"); else CMD+=(--no-access-log); fi
+      CMD+=("${GOWSGI_EXTRA[@]+"${GOWSGI_EXTRA[@]}"}") ;;
     bjoern)
       CMD=(env "PYTHONPATH=$BJOERN_PATH" "$PY" "$TOOLS/bjoern_serve.py" --chdir "$APPS"
            --bind "127.0.0.1:$port" "$mod") ;;

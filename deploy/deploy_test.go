@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,7 +224,55 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("COPY --from=%s: neither a stage nor a documented --build-context", c)
 		}
 	}
-	if !bytes.Contains(b, []byte("CGO_ENABLED=0 go build")) {
-		t.Error("the binary is not built static (CGO_ENABLED=0)")
+	// The build stage makes the wheel with the project's script, which
+	// builds the binary static; the final stage installs it with pip.
+	if !bytes.Contains(b, []byte("bash scripts/build-wheels.sh --no-deb --platform")) {
+		t.Error("the build stage does not build the wheel with scripts/build-wheels.sh")
+	}
+	script, err := os.ReadFile("../scripts/build-wheels.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`CGO_ENABLED=0\s+go build`).Match(bytes.ReplaceAll(script, []byte("\\\n"), []byte(" "))) {
+		t.Error("scripts/build-wheels.sh does not build the binary static (CGO_ENABLED=0)")
+	}
+	if !bytes.Contains(b, []byte("pip install --no-cache-dir /wheels/gowsgi-*.whl")) {
+		t.Error("the final stage does not pip install the wheel")
+	}
+}
+
+// TestPythonSlimDockerfile: adding gowsgi to a python:3.x-slim image is one
+// pip install line, and the image runs gowsgi.
+func TestPythonSlimDockerfile(t *testing.T) {
+	b, err := os.ReadFile("docker/python-slim.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var from, pip []string
+	var cmd string
+	for _, line := range strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		switch strings.ToUpper(f[0]) {
+		case "FROM":
+			from = append(from, f[1])
+		case "RUN":
+			if strings.Contains(line, "pip install") {
+				pip = append(pip, line)
+			}
+		case "CMD":
+			cmd = line
+		}
+	}
+	if len(from) != 1 || !strings.HasPrefix(from[0], "python:3.") || !strings.HasSuffix(from[0], "-slim") {
+		t.Errorf("FROM %v: want one python:3.x-slim", from)
+	}
+	if len(pip) != 1 || !strings.Contains(pip[0], " gowsgi") {
+		t.Errorf("pip install lines %q: want one, installing gowsgi", pip)
+	}
+	if !strings.HasPrefix(strings.TrimSpace(strings.TrimPrefix(cmd, "CMD")), `["gowsgi",`) {
+		t.Errorf("CMD %q does not run gowsgi", cmd)
 	}
 }

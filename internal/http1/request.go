@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -116,7 +117,29 @@ type Request struct {
 	ConnState any
 
 	expectContinue bool
+	ctx            context.Context
+	fin            chan struct{}
 }
+
+// Context is the client's: it ends when the client is gone for sure (its
+// connection was reset, which is also how a closed connection answers the
+// first bytes written to it) while the request is served. The handler
+// passes it to whatever works for the request, so that work for a client
+// that left stops. It is never nil.
+func (r *Request) Context() context.Context {
+	if r.ctx != nil {
+		return r.ctx
+	}
+	return context.Background()
+}
+
+// Finished is closed when the client has stopped sending: it closed its
+// connection, or only half-closed it (shutdown(SHUT_WR)) and still reads
+// the answer; the two look alike until something is written. Work for the
+// request that has not started yet may be dropped then; work that runs
+// is not stopped for it (see Context). nil (never closed) when the
+// connection is not watched.
+func (r *Request) Finished() <-chan struct{} { return r.fin }
 
 // Proto returns the protocol version of r: "HTTP/1.0" or "HTTP/1.1".
 func (r *Request) Proto() string {

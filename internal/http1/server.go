@@ -330,7 +330,7 @@ func pendingInput(c net.Conn) bool {
 	}
 	n := 0
 	rc.Control(func(fd uintptr) {
-		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ)
+		n, _ = unix.IoctlGetInt(int(fd), ioctlUnread)
 	})
 	return n > 0
 }

@@ -26,6 +26,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/gowsgi/gowsgi/internal/config"
 )
 
@@ -97,7 +99,7 @@ func (d *Daemon) Serving() {
 	}
 	tellReady(d.ready)
 	d.ready = nil
-	syscall.Dup3(int(d.out.Fd()), 2, 0)
+	unix.Dup2(int(d.out.Fd()), 2) // not dup3: macOS has none
 }
 
 // daemonStderr is the stderr a detached server keeps: the error log file,

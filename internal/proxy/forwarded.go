@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
@@ -286,7 +287,7 @@ func parseNode(s string) (netip.Addr, string, bool) {
 		return ip.Unmap(), "", true
 	}
 	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), itoa(ap.Port()), true
+		return ap.Addr().Unmap(), strconv.Itoa(int(ap.Port())), true
 	}
 	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
 		if ip, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
@@ -317,18 +318,4 @@ func validPort(s string) bool {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n <= 65535
-}
-
-func itoa(n uint16) string {
-	var b [5]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
 }

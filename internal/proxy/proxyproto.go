@@ -197,6 +197,10 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 // LocalAddr is the address the client connected to, as the proxy stated it.
 func (c *Conn) LocalAddr() net.Addr { return c.local }
 
+// NetConn is the connection under the PROXY header (the HTTP/1.x engine
+// watches its descriptor for a client that goes away).
+func (c *Conn) NetConn() net.Conn { return c.Conn }
+
 func (c *Conn) Read(p []byte) (int, error) {
 	if c.br != nil {
 		if c.br.Buffered() > 0 {

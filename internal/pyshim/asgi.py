@@ -31,6 +31,7 @@ from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, 
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
+ASGI_READ_SIZE = 256 << 10  # the most a slot read takes at once
 T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
 ASGI_HOP_BY_HOP = frozenset((b'connection', b'keep-alive', b'proxy-authenticate', b'proxy-authorization',
@@ -282,6 +283,7 @@ class ASGIWorker:
         self.state = {}  # the lifespan state
         self.heartbeat = cfg.get('heartbeat') or 0
         self.tasks = set()
+        self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see ASlot.readable
         self.ctl_buf = bytearray()
         self.stopping = None
 
@@ -349,35 +351,55 @@ class ASlot:
         self.queue = deque()  # requests sent behind it (the front does not, today)
 
     def readable(self):
+        """Read what the front sent into the worker's scratch buffer (one
+        for every slot: the loop runs one callback at a time) and act on
+        its whole frames; a partial frame waits in self.buf for the rest."""
+        scratch = self.worker.scratch
         try:
-            data, anc, flags, _ = self.sock.recvmsg(1 << 18, ANC_SIZE)
+            n, anc, flags, _ = self.sock.recvmsg_into([scratch], ANC_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data, anc = b'', ()
-        self.fds.extend(received_fds(anc))
-        if not data:
+            n, anc = 0, ()
+        if anc:
+            self.fds.extend(received_fds(anc))
+        if not n:
             # The front closed the slot: it is stopping, or gave up on us.
             self.worker.loop.remove_reader(self.sock.fileno())
             if self.req is not None:
                 self.req.gone()
             return
         buf = self.buf
-        buf += data
-        start, end = 0, len(buf)
+        if buf:
+            buf += scratch[:n]
+            used = self.frames(memoryview(buf), len(buf))
+            del buf[:used]
+        else:
+            used = self.frames(scratch, n)
+            if used < n:
+                self.buf = bytearray(scratch[used:n])
+        if self.req is None and self.queue:
+            self.next()
+
+    def frames(self, view, end):
+        """Act on the whole frames in view[:end]; returns the bytes used."""
+        start = 0
         while end - start >= 9:
-            n, t, rid = HDR.unpack_from(buf, start)
+            n, t, rid = HDR.unpack_from(view, start)
             if end - start < 9 + n:
                 break
             if t == T_REQUEST:
                 fd = None
                 try:
-                    environ, body = _loads(memoryview(buf)[start + 9:start + 9 + n])
+                    environ, body = _loads(view[start + 9:start + 9 + n])
                     if body is None:
                         fd = self.fds.popleft()
                 except Exception as e:
                     environ, body = e, None
-                self.queue.append(HTTPRequest(self, rid, environ, body, fd))
+                ws = type(environ) is dict and 'gowsgi.websocket' in environ
+                self.queue.append((WebSocketRequest if ws else HTTPRequest)(self, rid, environ, body, fd))
+            elif t in WS_FRAMES_IN and type(self.req) is WebSocketRequest and self.req.rid == rid:
+                self.req.frame(t, bytes(view[start + 9:start + 9 + n]))  # see the WebSocket section
             elif t == T_ABORT:
                 if self.req is not None and self.req.rid == rid:
                     self.req.gone()
@@ -385,10 +407,7 @@ class ASlot:
                     if r.rid == rid:
                         r.gone()  # dropped unstarted when its turn comes
             start += 9 + n
-        if start:
-            del buf[:start]
-        if self.req is None and self.queue:
-            self.next()
+        return start
 
     def next(self):
         req = self.req = self.queue.popleft()
@@ -444,19 +463,26 @@ def asgi_headers(headers):
     return out, length
 
 
+_HTTP_VERSIONS = {'HTTP/1.1': '1.1', 'HTTP/1.0': '1.0', 'HTTP/2.0': '2', 'HTTP/2': '2'}
+
+
+def _text(s):
+    """A path from the environ (latin-1 "bytes as str") as the scope's
+    text: its bytes decoded as UTF-8, as uvicorn's unquote does."""
+    return s if s.isascii() else s.encode('latin-1').decode('utf-8', 'replace')
+
+
 def http_scope(environ, state):
     """The ASGI HTTP scope of a request, from the CGI environ the front
     sent (gowsgi.headers, when present, has the raw header list)."""
-    proto = environ.get('SERVER_PROTOCOL', 'HTTP/1.1')
-    version = '1.1' if proto == 'HTTP/1.1' else '1.0' if proto == 'HTTP/1.0' else '2' if proto.startswith('HTTP/2') else proto[5:]
-    script = environ.get('SCRIPT_NAME', '')
-    path = (script + environ.get('PATH_INFO', '')).encode('latin-1').decode('utf-8', 'replace')
-    raw_uri = environ.get('RAW_URI') or environ.get('REQUEST_URI') or ''
-    raw_path = raw_uri.partition('?')[0].encode('latin-1')
-    raw = environ.get('gowsgi.headers')
+    get = environ.get
+    proto = get('SERVER_PROTOCOL', 'HTTP/1.1')
+    script = get('SCRIPT_NAME', '')
+    raw_uri = get('RAW_URI') or get('REQUEST_URI') or ''
+    raw = get('gowsgi.headers')
     if raw is not None:
-        parts = raw.encode('latin-1').split(b'\0') if raw else []
-        headers = [(parts[i].lower(), parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = iter(raw.encode('latin-1').split(b'\0') if raw else ())
+        headers = [(name.lower(), value) for name, value in zip(parts, parts)]
     else:
         headers = []
         for k, v in environ.items():
@@ -464,39 +490,32 @@ def http_scope(environ, state):
                 headers.append((k[5:].replace('_', '-').lower().encode('latin-1'), v.encode('latin-1')))
             elif k in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
                 headers.append((k.replace('_', '-').lower().encode('latin-1'), v.encode('latin-1')))
-    addr = environ.get('REMOTE_ADDR')
-    client = None
+    client = server = None
+    addr = get('REMOTE_ADDR')
     if addr:
-        try:
-            client = (addr, int(environ.get('REMOTE_PORT') or 0))
-        except ValueError:
-            client = (addr, 0)
-    server = None
-    name = environ.get('SERVER_NAME')
+        port = get('REMOTE_PORT')
+        client = (addr, int(port) if port and port.isdigit() else 0)
+    name = get('SERVER_NAME')
     if name:
-        try:
-            server = (name, int(environ.get('SERVER_PORT') or 0))
-        except ValueError:
-            server = (name, None)
-    extensions = {'http.response.pathsend': {}}
-    tls = environ.get('gowsgi.tls')
-    if tls is not None:
-        extensions['tls'] = tls_extension(tls, environ)
+        port = get('SERVER_PORT')
+        server = (name, int(port) if port and port.isdigit() else None)
+    tls = get('gowsgi.tls')
     return {
         'type': 'http',
         'asgi': ASGI_VERSION,
-        'http_version': version,
-        'method': environ.get('REQUEST_METHOD', 'GET'),
-        'scheme': environ.get('wsgi.url_scheme', 'http'),
-        'path': path,
-        'raw_path': raw_path,
-        'query_string': environ.get('QUERY_STRING', '').encode('latin-1'),
-        'root_path': script.encode('latin-1').decode('utf-8', 'replace'),
+        'http_version': _HTTP_VERSIONS.get(proto) or proto[5:],
+        'method': get('REQUEST_METHOD', 'GET'),
+        'scheme': get('wsgi.url_scheme', 'http'),
+        'path': _text(script + get('PATH_INFO', '')),
+        'raw_path': raw_uri.partition('?')[0].encode('latin-1'),
+        'query_string': get('QUERY_STRING', '').encode('latin-1'),
+        'root_path': _text(script),
         'headers': headers,
         'client': client,
         'server': server,
         'state': dict(state),
-        'extensions': extensions,
+        'extensions': {'http.response.pathsend': {}} if tls is None else
+                      {'http.response.pathsend': {}, 'tls': tls_extension(tls, environ)},
     }
 
 
@@ -795,3 +814,211 @@ def app_traceback(exc):
 def asyncio_cancelled():
     import asyncio
     return asyncio.CancelledError
+
+
+# ---------------------------------------------------------------- WebSockets
+#
+# A WebSocket is a request whose environ has gowsgi.websocket: the front has
+# checked the handshake and terminates the protocol (framing, pings,
+# permessage-deflate, limits), so the app sees whole messages. The slot
+# stays with the connection (internal/wire/wire.go, "A WebSocket"): T and D
+# frames carry messages both ways, O is websocket.accept, C websocket.close,
+# and an A with a code is websocket.disconnect.
+
+T_WS_ACCEPT, T_WS_TEXT, T_WS_BINARY, T_WS_CLOSE = b'OTDC'
+WS_FRAMES_IN = frozenset((T_WS_TEXT, T_WS_BINARY, T_ABORT))
+# Messages the app has not received yet: at WS_QUEUE_HIGH of them, or
+# WS_QUEUE_BYTES, the slot stops reading (the front then stops reading the
+# client: TCP holds it); below WS_QUEUE_LOW and WS_QUEUE_BYTES it reads again.
+WS_QUEUE_HIGH, WS_QUEUE_LOW, WS_QUEUE_BYTES = 16, 4, 1 << 20
+_CODE = struct.Struct('<H')
+
+
+def websocket_scope(environ, state):
+    """The ASGI websocket scope: the HTTP scope's fields, less method, with
+    scheme ws/wss and the client's subprotocols."""
+    scope = http_scope(environ, state)
+    del scope['method']
+    scope['type'] = 'websocket'
+    scope['scheme'] = 'wss' if scope['scheme'] == 'https' else 'ws'
+    subprotocols = []
+    for name, value in scope['headers']:
+        if name == b'sec-websocket-protocol':
+            subprotocols.extend(p.strip() for p in value.decode('latin-1').split(',') if p.strip())
+    scope['subprotocols'] = subprotocols
+    ext = {'websocket.http.response': {}}
+    if 'tls' in scope['extensions']:
+        ext['tls'] = scope['extensions']['tls']
+    scope['extensions'] = ext
+    return scope
+
+
+class WebSocketRequest:
+    """One WebSocket on an ASlot: the app's receive() and send()."""
+
+    CONNECTING, ACCEPTED, CLOSED, RESPONSE = range(4)
+
+    def __init__(self, slot, rid, environ, body=None, fd=None):
+        self.slot = slot
+        self.rid = rid
+        self.environ = environ
+        if fd is not None:
+            os.close(fd)
+        self.incoming = deque()   # (frame type, payload) not yet received
+        self.queued = 0           # their bytes
+        self.waiter = None
+        self.connect_sent = False
+        self.state = self.CONNECTING
+        self.disconnected = False
+        self.code = 1006
+        self.paused = False
+        self.wire_done = False
+        self.deny = None          # the HTTPRequest relaying a websocket.http.response
+
+    def gone(self, code=1006):
+        """The connection closed (an Abort with its code), or the front
+        closed the slot."""
+        if not self.disconnected:
+            self.disconnected, self.code = True, code
+        self._wake()
+        if self.deny is not None:
+            self.deny.gone()
+
+    def _wake(self):
+        f = self.waiter
+        if f is not None and not f.done():
+            f.set_result(None)
+
+    def frame(self, t, payload):
+        if t == T_ABORT:
+            self.gone(_CODE.unpack(payload[:2])[0] if len(payload) >= 2 else 1006)
+            return
+        self.incoming.append((t, payload))
+        self.queued += len(payload)
+        if (len(self.incoming) >= WS_QUEUE_HIGH or self.queued >= WS_QUEUE_BYTES) and not self.paused:
+            self.paused = True
+            self.slot.worker.loop.remove_reader(self.slot.sock.fileno())
+        self._wake()
+
+    def _resume(self):
+        if self.paused:
+            self.paused = False
+            loop = self.slot.worker.loop
+            loop.add_reader(self.slot.sock.fileno(), self.slot.readable)
+            loop.call_soon(self.slot.readable)  # frames may be waiting
+
+    async def receive(self):
+        if not self.connect_sent:
+            self.connect_sent = True
+            return {'type': 'websocket.connect'}
+        while not self.incoming and not self.disconnected:
+            self.waiter = self.slot.worker.loop.create_future()
+            await self.waiter
+        if self.incoming:
+            t, payload = self.incoming.popleft()
+            self.queued -= len(payload)
+            if len(self.incoming) < WS_QUEUE_LOW and self.queued < WS_QUEUE_BYTES:
+                self._resume()
+            if t == T_WS_TEXT:
+                return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
+            return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
+        return {'type': 'websocket.disconnect', 'code': self.code, 'reason': ''}
+
+    async def send(self, message):
+        t = message['type']
+        if t == 'websocket.accept':
+            if self.state != self.CONNECTING:
+                raise ASGIProtocolError("ASGI message 'websocket.accept' after the handshake was answered")
+            if self.disconnected:
+                raise ClientGone('client disconnected')
+            sub = message.get('subprotocol') or ''
+            headers = [(bytes(k).decode('latin-1'), bytes(v).decode('latin-1')) for k, v in message.get('headers') or ()]
+            head = _dumps((sub, headers), 2)
+            self.state = self.ACCEPTED
+            await self.write(_pack(len(head), T_WS_ACCEPT, self.rid) + head)
+            return
+        if t == 'websocket.send':
+            if self.state != self.ACCEPTED:
+                raise ASGIProtocolError("ASGI message 'websocket.send' %s" % (
+                    'before websocket.accept' if self.state == self.CONNECTING else 'after the WebSocket closed'))
+            if self.disconnected:
+                raise ClientGone('client disconnected')
+            text = message.get('text')
+            if text is not None:
+                data, ftype = text.encode('utf-8'), T_WS_TEXT
+            else:
+                data, ftype = message.get('bytes'), T_WS_BINARY
+                if data is None:
+                    raise ASGIProtocolError("ASGI message 'websocket.send' has neither 'text' nor 'bytes'")
+                data = bytes(data)
+            await self.write([_pack(len(data), ftype, self.rid), data])
+            return
+        if t == 'websocket.close':
+            if self.state in (self.CONNECTING, self.ACCEPTED):
+                self.state = self.CLOSED
+                reason = (message.get('reason') or '').encode('utf-8')
+                payload = _CODE.pack(int(message.get('code', 1000))) + reason
+                await self.write(_pack(len(payload), T_WS_CLOSE, self.rid) + payload)
+            return
+        if t == 'websocket.http.response.start':
+            if self.state != self.CONNECTING:
+                raise ASGIProtocolError("ASGI message 'websocket.http.response.start' after the handshake was answered")
+            self.state = self.RESPONSE
+            self.deny = HTTPRequest(self.slot, self.rid, self.environ, b'', None)
+            await self.deny.send(dict(message, type='http.response.start'))
+            return
+        if t == 'websocket.http.response.body':
+            if self.deny is None:
+                raise ASGIProtocolError("ASGI message 'websocket.http.response.body' before its start")
+            await self.deny.send(dict(message, type='http.response.body'))
+            self.wire_done = self.deny.wire_done
+            return
+        raise ASGIProtocolError('unexpected ASGI message %r in a WebSocket' % (t,))
+
+    write = HTTPRequest.write
+    writable = HTTPRequest.writable
+
+    async def run(self):
+        w = self.slot.worker
+        environ = self.environ
+        try:
+            if not self.disconnected:
+                if isinstance(environ, Exception):
+                    raise environ
+                result = await w.app(websocket_scope(environ, w.state), self.receive, self.send)
+                if result is not None:
+                    log('the ASGI application returned %.60r for %s; it should return None' % (
+                        result, request_line(environ)))
+                if self.state == self.CONNECTING:
+                    # Returning without an answer closes the handshake: 403.
+                    await self.send({'type': 'websocket.close', 'code': 1000})
+                if self.state == self.RESPONSE and not self.wire_done:
+                    raise ASGIProtocolError('the ASGI application returned without completing its websocket.http.response')
+            await self.end(T_END, b'')
+        except BaseException as e:
+            if isinstance(e, (OSError, asyncio_cancelled())) and self.disconnected:
+                await self.end(T_END, b'')
+            else:
+                log('error in the ASGI application for the WebSocket %s: %s' % (
+                    request_line(environ if isinstance(environ, dict) else {}), app_traceback(e).rstrip()))
+                try:
+                    text = '%s: %s' % (type(e).__name__, e)
+                except BaseException:
+                    text = type(e).__name__
+                await self.end(T_ERROR, text.encode('utf-8', 'replace'))
+        finally:
+            self.gone()
+            self._resume()
+            self.slot.done(self)
+
+    async def end(self, ftype, payload):
+        """The last frame: E once the app returned, X when it failed."""
+        if self.deny is not None and self.deny.wire_done and ftype == T_END:
+            return  # the denial response ended the exchange (W or E)
+        if self.wire_done and ftype == T_END:
+            return
+        self.wire_done = True
+        try:
+            await self.write(_pack(len(payload), ftype, self.rid) + payload)
+        except OSError:
+            pass  # the front closed the slot

@@ -12,6 +12,7 @@ package pyshim
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // The shim's source files. Each runs as a module of its own (see Loader).
@@ -194,9 +196,30 @@ func (c Config) Args() []string {
 	return []string{"-c", Loader, string(b)}
 }
 
-// FindPython resolves the interpreter: the explicit flag, else
-// $VIRTUAL_ENV/bin/python, else python3 on PATH.
+// FindPython resolves the interpreter for the workers; the first that
+// applies wins:
+//
+//  1. flag (--python or GOWSGI_PYTHON), looked up on PATH when it has no slash;
+//  2. the virtualenv gowsgi is installed in: when the binary's directory
+//     holds python (or python3) and pyvenv.cfg sits one level up — where
+//     `pip install gowsgi` puts it — that venv's interpreter, so a venv's
+//     gowsgi serves with the venv's packages without being activated;
+//  3. $VIRTUAL_ENV/bin/python (an activated venv);
+//  4. python3 on PATH.
 func FindPython(flag string) (string, error) {
+	exe, err := os.Executable()
+	if err == nil {
+		exe, err = filepath.EvalSymlinks(exe)
+	}
+	if err != nil {
+		exe = ""
+	}
+	return findPython(flag, exe, os.Getenv)
+}
+
+// findPython is FindPython for the binary at exe ("" = unknown) and the
+// environment getenv.
+func findPython(flag, exe string, getenv func(string) string) (string, error) {
 	if flag != "" {
 		p, err := exec.LookPath(flag)
 		if err != nil {
@@ -204,7 +227,12 @@ func FindPython(flag string) (string, error) {
 		}
 		return p, nil
 	}
-	if venv := os.Getenv("VIRTUAL_ENV"); venv != "" {
+	if exe != "" {
+		if p := venvPython(filepath.Dir(exe)); p != "" {
+			return p, nil
+		}
+	}
+	if venv := getenv("VIRTUAL_ENV"); venv != "" {
 		p := filepath.Join(venv, "bin", "python")
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
@@ -215,4 +243,47 @@ func FindPython(flag string) (string, error) {
 		return "", errors.New("no python3 on PATH; install Python 3.8+ or pass --python")
 	}
 	return p, nil
+}
+
+// venvPython returns the interpreter in bin when bin is a virtualenv's
+// scripts directory (pyvenv.cfg one level up), else "". The path is kept
+// as it is, not resolved: a venv's python is a symlink to the base
+// interpreter, which finds the venv through the path it was started by.
+func venvPython(bin string) string {
+	if _, err := os.Stat(filepath.Join(filepath.Dir(bin), "pyvenv.cfg")); err != nil {
+		return ""
+	}
+	for _, name := range []string{"python", "python3"} {
+		p := filepath.Join(bin, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
+}
+
+// PythonVersion asks python for its version ("3.11.2"), bounded in time.
+func PythonVersion(python string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])").Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", python, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// About says which interpreter FindPython(flag) picks, for `gowsgi
+// --version`: "(python: /srv/app/.venv/bin/python, 3.11.2)", or why there
+// is none.
+func About(flag string) string {
+	py, err := FindPython(flag)
+	if err != nil {
+		return fmt.Sprintf("(python: none: %v)", err)
+	}
+	v, err := PythonVersion(py)
+	if err != nil {
+		return fmt.Sprintf("(python: %s, does not run: %v)", py, err)
+	}
+	return fmt.Sprintf("(python: %s, %s)", py, v)
 }

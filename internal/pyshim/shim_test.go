@@ -167,6 +167,10 @@ def app(environ, start_response):
     if path == '/close-block':
         start_response('200 OK', [])
         return BlockInClose(query)
+    if path == '/items':
+        n, size = (int(x) for x in query.split(','))
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return Tracked('items-' + query, [bytes([97 + i]) * size for i in range(n)])
     if path == '/stream-block':
         start_response('200 OK', [])
         return stream_block(query)
@@ -467,8 +471,8 @@ func TestShimCloseRaisingBaseException(t *testing.T) {
 	id := uint32(1)
 	for _, name := range []string{"close-systemexit", "close-keyboardinterrupt"} {
 		r := s.get(0, id, "GET", "/"+name)
-		if r.frames != "SE" || string(r.body) != "body" {
-			t.Fatalf("%s: got %+v, want the whole response", name, r)
+		if r.frames != "W" || string(r.body) != "body" {
+			t.Fatalf("%s: got %+v, want the whole response, one frame", name, r)
 		}
 		id++
 		s.expectOK(0, id) // the slot's thread survived close()
@@ -516,7 +520,7 @@ func TestShimHeadStopsTheIterable(t *testing.T) {
 func TestShimContentLengthStopsTheIterable(t *testing.T) {
 	s := startShim(t, 1)
 	r := s.get(0, 1, "GET", "/endless-length?10")
-	if r.frames != "SBBE" || string(r.body) != "abcdabcdab" {
+	if r.frames != "W" || string(r.body) != "abcdabcdab" { // three blocks, joined
 		t.Fatalf("Content-Length 10 on an endless body: %+v", r)
 	}
 	s.expectOK(0, 2)
@@ -547,6 +551,45 @@ func TestShimContentLengthStopsTheIterable(t *testing.T) {
 	}
 	s.expectOK(0, 6)
 	s.checkTaken("write-endless", "0")
+}
+
+// A streamed body (an iterable other than a list, without a
+// Content-Length) whose blocks are ready at once leaves in one frame: a
+// Whole one, so the front knows the body whole and gives it a
+// Content-Length, as for a one-item list. Up to 16 KiB is joined, up to
+// 64 KiB held; larger bodies stream, every block sent. close() runs after the last block.
+func TestShimStreamedBodyJoined(t *testing.T) {
+	s := startShim(t, 1)
+	id := uint32(1)
+	for _, c := range []struct {
+		query, frames string
+		n, size       int
+	}{
+		{"1,13", "W", 1, 13},           // the seed's playground
+		{"3,5", "W", 3, 5},             // small blocks: one payload
+		{"3,5000", "W", 3, 5000},       // up to 16 KiB in one payload
+		{"3,10000", "SBBE", 3, 10000},  // more: a frame each, one send
+		{"3,40000", "SBBE", 3, 40000},  // past 64 KiB what is held goes out
+		{"2,100000", "SBE", 2, 100000}, // a block too large to hold is sent
+	} {
+		s.slots[0].write(t, request(id, "GET", "/items?"+c.query, nil))
+		r := s.slots[0].readResponse(t, id, 1<<20)
+		var want []byte
+		for i := 0; i < c.n; i++ {
+			want = append(want, bytes.Repeat([]byte{byte('a' + i)}, c.size)...)
+		}
+		if r.frames != c.frames || r.status != "200 OK" || !bytes.Equal(r.body, want) {
+			t.Fatalf("%s: frames %q, status %q, %d body bytes; want frames %q, %d bytes", c.query, r.frames, r.status, len(r.body), c.frames, len(want))
+		}
+		id++
+		s.expectOK(0, id)
+		id++
+		s.checkTaken("items-"+c.query, strconv.Itoa(c.n))
+	}
+	// HEAD: the head alone, in one frame, after one block.
+	if r := s.get(0, id, "HEAD", "/items?3,5"); r.frames != "W" || len(r.body) != 0 {
+		t.Fatalf("HEAD: %+v", r)
+	}
 }
 
 // revoke sends V(slot, from) on the control socket and returns the ids of
@@ -706,7 +749,7 @@ func (s *shim) pipeline(i int, targets ...string) {
 func TestShimPipelinedResponsesInOrder(t *testing.T) {
 	s := startShim(t, 1)
 	s.pipeline(0, "/ok?1", "/endless-length?10", "/ok?3", "/file", "/ok?5", "/big?100000", "/ok?7", "/systemexit", "/ok?9")
-	for i, want := range []string{"W", "SBBE", "W", "F", "W", "W", "W", "X", "W"} {
+	for i, want := range []string{"W", "W", "W", "F", "W", "W", "W", "X", "W"} {
 		id := uint32(i + 1)
 		r := s.slots[0].readResponse(t, id, 1<<20)
 		if r.frames != want {
@@ -720,9 +763,11 @@ func TestShimPipelinedResponsesInOrder(t *testing.T) {
 }
 
 // A response held while requests are queued goes out with the next
-// streamed frame, never after it.
+// streamed frame, never after it; and a streamed block the slot holds (to
+// join what follows it, Slot.hold_start) is sent by the worker's main
+// thread while the iterable blocks before its next one.
 func TestShimStreamedFramesNotHeld(t *testing.T) {
-	s := startShimEnv(t, 1, holdUntilWait)
+	s := startShim(t, 1)
 	s.pipeline(0, "/ok?1", "/stream-block?2", "/ok?3")
 	s.waitMarker("entered-2")
 	if !s.slots[0].arrived() {
@@ -762,20 +807,16 @@ func TestShimHeldFramesSentWhileNextHangs(t *testing.T) {
 func TestShimRevokeFlushesHeldFrames(t *testing.T) {
 	s := startShimEnv(t, 1, holdUntilWait)
 	s.pipeline(0, "/close-block?1", "/ok?2")
-	s.waitMarker("entered-1") // request 1's End was made, then close() blocks
-	h, p := s.slots[0].read(t)
-	if h.Type != wire.Start || h.ID != 1 || !bytes.HasSuffix(p, []byte("closing 1")) {
-		t.Fatalf("request 1 began with %s for %d (%q)", h.Type, h.ID, p)
-	}
+	s.waitMarker("entered-1") // request 1's Whole frame was made, then close() blocks
 	if s.slots[0].arrived() {
-		t.Fatal("End of request 1 sent while request 2 was queued: nothing held, the test no longer covers holding")
+		t.Fatal("request 1 sent while request 2 was queued: nothing held, the test no longer covers holding")
 	}
 	if ids := s.revoke(0, 2); !slices.Equal(ids, []uint32{2}) {
 		t.Fatalf("revoked %v, want [2]", ids)
 	}
 	s.create("release-1")
-	if r := s.slots[0].readResponse(t, 1, 1<<10); r.frames != "E" {
-		t.Fatalf("rest of request 1: %+v", r)
+	if r := s.slots[0].readResponse(t, 1, 1<<10); r.frames != "W" || string(r.body) != "closing 1" {
+		t.Fatalf("request 1: %+v", r)
 	}
 	s.expectOK(0, 3)
 }
@@ -827,4 +868,28 @@ func TestShimHoldOnlyShortAndSmall(t *testing.T) {
 		}
 	}
 	s.release(0, 3)
+}
+
+// An Abort for a request queued on the slot, not yet started, drops it:
+// the app never runs it (it would block) and the slot answers E alone.
+// The abort is kept while the request before it starts, and a stale one
+// (for a request already answered) is forgotten.
+func TestShimAbortBeforeStart(t *testing.T) {
+	s := startShim(t, 1)
+	s.block(0, 1)
+	s.slots[0].write(t, append(request(2, "GET", "/ok?2", nil), request(3, "GET", "/block?3", nil)...))
+	s.slots[0].write(t, wire.AppendHeader(nil, wire.Abort, 3, 0))
+	s.release(0, 1)
+	if r := s.slots[0].readResponse(t, 2, 1<<10); r.frames != "W" || string(r.body) != "ok 2" {
+		t.Fatalf("request 2: %+v", r)
+	}
+	if r := s.slots[0].readResponse(t, 3, 1<<10); r.frames != "E" {
+		t.Fatalf("aborted before it started, request 3 got %q, want E alone", r.frames)
+	}
+	if _, ok := s.marker("entered-3"); ok {
+		t.Fatal("the aborted request ran")
+	}
+	s.slots[0].write(t, wire.AppendHeader(nil, wire.Abort, 2, 0)) // stale
+	s.expectOK(0, 4)
+	s.expectOK(0, 5)
 }

@@ -51,6 +51,7 @@ HOLD_MAX_WAIT = 200e-6
 # request keeps the interpreter busy. Nothing is held while it does not look.
 HOLD_CHECK = float(os.environ.get('GOWSGI_TEST_HOLD_CHECK') or 0.005)  # tests stretch it
 HOLD_MAX_BYTES = 64 << 10  # more payload held than this goes out at once
+HOLD_JOIN_MAX = 16 << 10  # held blocks of a response are joined into one frame up to this
 _loads, _dumps, _pack = marshal.loads, marshal.dumps, HDR.pack
 
 
@@ -70,6 +71,20 @@ class Slot:
     always leave in the order they were made."""
 
     watched = True  # the main thread looks for frames held too long
+    wake_fd = None  # serve_control's wake-up pipe (write end), see watch
+
+    @classmethod
+    def watch(cls):
+        """Make the main thread look for held frames again: after a second
+        without requests it looks only once a second, and a request that
+        comes then wakes it (one write per idle spell), so the first
+        requests after an idle spell are held and batched like the rest."""
+        cls.watched = True
+        if cls.wake_fd is not None:
+            try:
+                os.write(cls.wake_fd, b'w')
+            except OSError:
+                pass  # the pipe is full: the main thread is woken already
 
     def __init__(self, sock):
         self.sock = sock
@@ -226,7 +241,7 @@ class Slot:
             self.sock.sendall(parts[0])
             return
         total = sum(map(len, parts))
-        if total <= 16384:
+        if total <= HOLD_JOIN_MAX or len(parts) > 512:  # sendmsg takes at most IOV_MAX parts
             self.sock.sendall(b''.join(parts))
             return
         sent = self.sock.sendmsg(parts)
@@ -304,6 +319,88 @@ class Slot:
         if ftype == T_WHOLE:
             self.finish((_pack(0, T_END, rid),), 0)
 
+    def hold_start(self, rid, state, data):
+        """Make the Start frame of a streamed response with its first block
+        and hold it (see hold_body): blocks the iterable has ready join it,
+        and should the iterable end before it goes out, end_whole turns it
+        into a Whole frame, so a generator that is done at once costs one
+        frame and gets a Content-Length like a one-item list (the front
+        then knows the whole body). Returns the token hold_body and
+        end_whole take, or None when the frame was sent (nothing is held
+        while the main thread does not look, or for a large block)."""
+        status, headers = state
+        try:
+            head = _dumps((status, headers), 2)
+        except ValueError:
+            raise TypeError(describe_bad_head(status, headers)) from None
+        n = len(head) + len(data)
+        if Slot.watched and n <= HOLD_MAX_BYTES:
+            with self.wlock:
+                if self.held_size + n <= HOLD_MAX_BYTES:
+                    if not self.held:
+                        self.held_at = self.began
+                    held = self.held
+                    i = len(held)
+                    held += (_pack(n, T_START, rid), head, data)
+                    self.held_size += n
+                    return (held, i, T_START, rid)
+        if len(data) <= MAX_FRAME_BODY:
+            self.send((_pack(n, T_START, rid), head, data))
+        else:
+            self.send_head(T_START, rid, state, data)
+        return None
+
+    def hold_body(self, rid, data, token):
+        """Send a body block of a streamed response, or add it to the
+        response's held frames (token: what hold_start or the last
+        hold_body returned) while they are unsent and small: the blocks an
+        iterable has ready go out in one send, small ones joined into the
+        held frame's payload. A block goes out at once when nothing of
+        this response is held any more (the main thread sent it because
+        the iterable is slow: a slow stream is not held back further).
+        Returns the token for the next block; None: send it at once."""
+        n = len(data)
+        with self.wlock:
+            if token is not None and self.held is token[0] and self.held_size + n <= HOLD_MAX_BYTES:
+                held, i, kind, _ = token
+                self.held_size += n
+                tail = held[-1]
+                if len(tail) + n <= HOLD_JOIN_MAX and len(held) == i + (3 if kind == T_START else 2):
+                    # Join it to the payload of the response's last frame
+                    # (a send copies this much into one buffer anyway).
+                    if type(tail) is not bytearray:
+                        tail = held[-1] = bytearray(tail)
+                    tail += data
+                    held[i] = _pack(len(tail) + (len(held[i + 1]) if kind == T_START else 0), kind, rid)
+                    return token
+                i = len(held)
+                held += (_pack(n, T_BODY, rid), data)
+                return (held, i, T_BODY, rid)
+            if token is not None and self.held is token[0]:
+                # Full: what is held goes now, and this block opens a new batch.
+                self._send(())
+                if n <= HOLD_MAX_BYTES:
+                    self.held_at = perf_counter()
+                    held = self.held
+                    held += (_pack(n, T_BODY, rid), data)
+                    self.held_size = n
+                    return (held, 0, T_BODY, rid)
+        self.send_body(rid, data)
+        return None
+
+    def end_whole(self, token):
+        """End a response whose held Start frame (token, from hold_start or
+        hold_body) is still unsent and last: it becomes a Whole frame,
+        finished as finish does. False when it has gone out or Body frames
+        followed it: the caller ends the response with an End frame."""
+        held, i, kind, rid = token
+        with self.wlock:
+            if kind != T_START or self.held is not held or len(held) != i + 3:
+                return False
+            held[i] = _pack(len(held[i + 1]) + len(held[i + 2]), T_WHOLE, rid)
+        self.finish((), 0)
+        return True
+
     def send_body(self, rid, data):
         """Send body bytes, in frames of at most MAX_FRAME_BODY so the front
         never needs more than that in memory for one slot."""
@@ -348,6 +445,21 @@ class Slot:
         exception marshal raised on it) and send its response frames."""
         raise NotImplementedError
 
+    def canceled(self, rid, req):
+        """Whether request rid, about to start, was aborted already (its
+        client went away while it was queued here): then it is dropped,
+        answered with End alone. Aborts for requests before it are
+        forgotten; those for requests queued behind it are kept."""
+        with self.lock:
+            if rid not in self.aborted:
+                self.aborted = {a for a in self.aborted if 0 < (a - rid) & 0xffffffff < 0x80000000}
+                return False
+            self.aborted.discard(rid)
+            if type(req) is tuple and req[1] is None:
+                os.close(self.fds.popleft())  # the spooled body's descriptor
+        self.finish((_pack(0, T_END, rid),), 0)
+        return True
+
     def serve(self):
         """Handle the slot's requests in order until the front closes it."""
         try:
@@ -357,10 +469,11 @@ class Slot:
                     return
                 t, rid, payload = f
                 if t == T_REQUEST:
-                    # An abort always follows the start of its response, so
-                    # any noted now are for finished requests.
-                    self.aborted.clear()
+                    if self.aborted and self.canceled(rid, payload):
+                        continue
                     self.began = began = perf_counter()
+                    if not Slot.watched:
+                        Slot.watch()  # after began: the main thread sees it busy
                     self.handle(rid, payload)
                     self.cost += (perf_counter() - began - self.cost) / 8
         finally:
@@ -415,16 +528,29 @@ def serve_control(control, slots):
     Only this thread writes the control socket after Ready. Between frames
     it sends what the slots held too long (Slot.flush_stale): every
     HOLD_CHECK seconds while a request began in the last second, else it
-    looks once a second and nothing is held."""
+    looks once a second, nothing is held, and the next request wakes it
+    (Slot.watch)."""
     buf = bytearray()
+    wake, Slot.wake_fd = os.pipe()
+    os.set_blocking(wake, False)
+    os.set_blocking(Slot.wake_fd, False)
     try:
         while True:
-            if not select.select([control], [], [], HOLD_CHECK if Slot.watched else 1.0)[0]:
+            ready = select.select([control, wake], [], [], HOLD_CHECK if Slot.watched else 1.0)[0]
+            if not ready:
                 now = perf_counter()
                 for slot in slots:
                     slot.flush_stale(now)
                 Slot.watched = now - max(slot.began for slot in slots) < 1.0
                 continue
+            if wake in ready:
+                try:
+                    os.read(wake, 4096)
+                except OSError:
+                    pass
+                Slot.watched = True  # a request began (Slot.watch)
+                if control not in ready:
+                    continue
             data = control.recv(1 << 16)
             if not data:
                 return

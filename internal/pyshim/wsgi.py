@@ -156,6 +156,7 @@ class WSGISlot(Slot):
                 # Nothing more is wanted when write() sent the whole declared length.
                 items = () if head_sent and limit is not None and sent >= limit else result
                 whole = False  # a Whole frame ended the response
+                batch = None   # this response's held frames (Slot.hold_start)
                 for data in items:
                     if type(data) is not bytes:
                         raise TypeError(body_type_error(data))
@@ -175,16 +176,18 @@ class WSGISlot(Slot):
                             self.send_head(T_WHOLE, rid, state, data)
                             whole = head_sent = True
                             break
-                        self.send_head(T_START, rid, state, data)
+                        # Held: blocks that are ready join it, and an
+                        # iterable that ends now makes it a Whole frame.
+                        batch = self.hold_start(rid, state, data)
                         head_sent = True
-                    elif self.abort_requested(rid):
-                        break
+                    elif batch is None and self.abort_requested(rid):
+                        break  # checked before each send, not each held block
                     else:
-                        self.send_body(rid, data)
+                        batch = self.hold_body(rid, data, batch)
                     if limit is not None and sent >= limit:
                         break  # HEAD, or the declared length is complete
                 if head_sent:
-                    if not whole:
+                    if not whole and not (batch is not None and self.end_whole(batch)):
                         self.finish((_pack(0, T_END, rid),), 0)
                 elif state is None:
                     raise AssertionError('the application returned without calling start_response()')

@@ -20,8 +20,12 @@
 //	R  request: marshal (environ dict[str,str|bool|int], body bytes|None).
 //	   body None means the body was spooled to a file whose descriptor
 //	   travels with the frame (SCM_RIGHTS).
-//	A  abort: the client went away or the response was refused; the worker
-//	   stops iterating, calls close() and answers E.
+//	A  abort: the client went away or the response was refused. It may
+//	   come at any time after its R. Before the request has started (it is
+//	   queued on the slot behind another), the worker drops it unstarted
+//	   and answers E alone, with no head. While it runs, the worker stops
+//	   it: WSGI stops iterating, calls close() and ends the response with
+//	   E; ASGI delivers http.disconnect. After it ended, it is ignored.
 //
 // Frames, Python → Go:
 //
@@ -81,6 +85,28 @@
 // receive() returns http.disconnect, and send() raises. The worker answers
 // E once the application returns (also when no head went out), or drops
 // the request unstarted with an E when it had not begun.
+//
+// A WebSocket (ASGI only) is a Request whose environ has gowsgi.websocket;
+// the slot stays with it for the connection's life, and frames flow both
+// ways, every one with the request's id:
+//
+//	O  accept (worker → Go): the app's websocket.accept, laid out as a
+//	   response head: marshal (subprotocol str, "" for none, headers
+//	   list[tuple[str,str]]) (see DecodeHead). Go sends the 101 (or
+//	   HTTP/2's 200).
+//	T  text message, both ways: its UTF-8 bytes (websocket.receive and
+//	   websocket.send with "text").
+//	D  binary message, both ways (with "bytes").
+//	C  close (worker → Go): u16 code (little-endian) and the UTF-8 reason,
+//	   the app's websocket.close; before O, Go answers 403.
+//	A  (Go → worker) with a u16 code payload (little-endian): the
+//	   connection closed with that code; receive() returns
+//	   websocket.disconnect with it.
+//
+// Instead of O the worker may answer the handshake with an HTTP response
+// (S, W, B, E: the websocket.http.response extension), or X. A WebSocket
+// ends, as a request does, with the worker's E (or X) once the app
+// returns.
 package wire
 
 import (
@@ -119,11 +145,16 @@ const (
 	Grow       Type = 'G'
 	Slots      Type = 'g'
 	Heartbeat  Type = 'H'
+	WSAccept   Type = 'O'
+	WSText     Type = 'T'
+	WSBinary   Type = 'D'
+	WSClose    Type = 'C'
 )
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat:
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat,
+		WSAccept, WSText, WSBinary, WSClose:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

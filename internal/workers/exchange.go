@@ -1,11 +1,14 @@
 package workers
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/wire"
@@ -20,6 +23,13 @@ type Request struct {
 
 	Method, Target, Proto string // the request line, for logs
 	ID                    string // the request ID (X-Request-ID), for logs; may be empty
+
+	// Finished, when not nil, closes when the client has stopped sending
+	// (it closed its connection, or half-closed it and may still read):
+	// a request still waiting in the queue for a slot is then dropped
+	// (ErrCanceled), as if its context had ended. One already on a slot
+	// is served. Over HTTP/1.x a FIN tells no more than that.
+	Finished <-chan struct{}
 
 	// Prefer is the slot that served the previous request of the same
 	// client connection (Exchange.Slot), or nil. When it is idle the
@@ -54,6 +64,12 @@ var (
 	// ErrTimedOut: the worker sent nothing for --timeout; its stacks have
 	// been logged and it is being replaced.
 	ErrTimedOut = errors.New("the application did not answer within --timeout")
+
+	// ErrCanceled: the request's context ended (its client went away)
+	// before the response was read. Nothing should be sent to the
+	// client; the request was taken out of the queue, dropped unstarted,
+	// or the worker was told to stop it.
+	ErrCanceled = errors.New("the client went away")
 )
 
 // AppError is an exception the application raised; the worker has logged
@@ -100,13 +116,19 @@ const revokeAfter = 5 * time.Millisecond
 // Head, then the body with Next; Abort stops the application producing;
 // Close must always be called. It is shaped like http.RoundTripper's
 // result so that any HTTP engine can drive it. An Exchange is used by one
-// goroutine at a time.
+// goroutine at a time; only the end of its context comes from another
+// (see cancel).
 type Exchange struct {
 	p     *Pool
 	req   *Request
 	frame []byte
-	t     *ticket
-	moved int // re-dispatches so far
+	ctx   context.Context
+	t     *ticket // guarded by mu where cancel may run (see cancel)
+	moved int     // re-dispatches so far
+
+	mu       sync.Mutex
+	gone     atomic.Bool // the context ended: the client went away
+	stopWait func() bool // unregisters cancel from the context
 
 	// held: the response is still being read off the slot. Once a pump
 	// goroutine runs (rb != nil), it alone touches held, t's read side,
@@ -125,20 +147,97 @@ type Exchange struct {
 
 // Send dispatches req to a worker slot: an idle one, or a busy one that is
 // answering fast, or it waits in the bounded queue. Errors: ErrQueueFull,
-// ErrQueueTimeout, ErrStopped.
-func (p *Pool) Send(req *Request) (*Exchange, error) {
+// ErrQueueTimeout, ErrStopped, ErrCanceled.
+//
+// ctx is the client: when it ends (the client closed its connection or
+// reset its stream) the request is canceled wherever it is. Waiting in the
+// queue, it leaves the queue and is never dispatched; queued on a slot
+// behind another request, the worker drops it unstarted; running, the
+// worker is told to stop (an Abort frame: WSGI closes the response
+// iterable, ASGI hears http.disconnect). The exchange then reports
+// ErrCanceled.
+func (p *Pool) Send(ctx context.Context, req *Request) (*Exchange, error) {
 	bodyLen := len(req.Body)
 	frame := req.Environ.Frame(bodyLen, req.BodyFile != nil)
-	x := &Exchange{p: p, req: req, frame: frame}
+	x := &Exchange{p: p, req: req, frame: frame, ctx: ctx}
 	if p.resp.full() {
 		return nil, ErrResponseMemory
 	}
-	t, err := p.dispatch(frame, req.Body, req.BodyFile, nil, req.Prefer)
+	t, err := p.dispatch(ctx, req.Finished, frame, req.Body, req.BodyFile, nil, req.Prefer)
 	if err != nil {
 		return nil, err
 	}
 	x.t, x.held = t, true
+	if n, ok := ctx.(EndNotifier); ok {
+		x.stopWait = n.NotifyEnd(x.cancel)
+	} else if ctx.Done() != nil {
+		x.stopWait = context.AfterFunc(ctx, x.cancel)
+	}
+	if t.slot.worker.asgi && req.Finished != nil {
+		x.cancelOnFinish()
+	}
 	return x, nil
+}
+
+// cancelOnFinish makes a client that stopped sending (its FIN) cancel an
+// ASGI request, as uvicorn and the ASGI spec see it: the app's receive()
+// says http.disconnect at once, so a long poll or a stream learns that its
+// client left without waiting for its next write. (A WSGI request runs on:
+// a half-closed client may still read its answer.)
+func (x *Exchange) cancelOnFinish() {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-x.req.Finished:
+			x.cancel()
+		case <-done:
+		}
+	}()
+	stop := x.stopWait
+	x.stopWait = func() bool {
+		close(done)
+		return stop == nil || stop()
+	}
+}
+
+// EndNotifier is a context that runs a function when it ends more cheaply
+// than context.AfterFunc, which allocates and locks a map per call: the
+// HTTP/1.x engine's connection context, whose requests come one at a time.
+// NotifyEnd registers f (one at a time) to run on a goroutine of its own
+// when the context ends; stop unregisters it and reports whether it had
+// not run.
+type EndNotifier interface {
+	NotifyEnd(f func()) (stop func() bool)
+}
+
+// cancel runs, on a goroutine of its own, when the exchange's context
+// ends: the worker is asked to drop or stop the request now, whatever the
+// goroutine using the exchange is waiting for. The request's frames still
+// come back in order on the slot; Head and Next turn what is left into
+// ErrCanceled.
+func (x *Exchange) cancel() {
+	x.mu.Lock()
+	x.gone.Store(true)
+	t := x.t
+	x.mu.Unlock()
+	if t != nil {
+		t.slot.sendAbort(t.id)
+	}
+	if x.p.debug {
+		x.p.log.Debug("request canceled: the client went away", "request", x.req.line(), "request_id", x.req.ID)
+	}
+}
+
+// setTicket makes t the exchange's ticket after a re-dispatch; a cancel
+// that came meanwhile is passed on to the new slot.
+func (x *Exchange) setTicket(t *ticket) {
+	x.mu.Lock()
+	x.t = t
+	gone := x.gone.Load()
+	x.mu.Unlock()
+	if gone {
+		t.slot.sendAbort(t.id)
+	}
 }
 
 // Slot is the slot that served the request, for Request.Prefer.
@@ -155,12 +254,12 @@ func (x *Exchange) redispatch(why string) error {
 	old := x.t.slot
 	x.moved++
 	x.p.log.Debug("request re-dispatched", "request", x.req.line(), "request_id", x.req.ID, "from", old.worker.String(), "reason", why)
-	t, err := x.p.dispatch(x.frame, x.req.Body, x.req.BodyFile, old, nil)
+	t, err := x.p.dispatch(x.ctx, x.req.Finished, x.frame, x.req.Body, x.req.BodyFile, old, nil)
 	if err != nil {
 		x.held = false
 		return err
 	}
-	x.t = t
+	x.setTicket(t)
 	return nil
 }
 
@@ -170,15 +269,48 @@ func (x *Exchange) redispatch(why string) error {
 // 3333 (the caller answers 500 and logs why), *WorkerError when the worker died or broke
 // the protocol, ErrTimedOut, or a dispatch error after a re-dispatch.
 func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
+	h, p, err := x.firstFrame()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := x.head(h, p, header)
+	if err == nil && x.gone.Load() {
+		// The client left while the application answered: nothing
+		// goes out, and a streamed rest is stopped.
+		if resp.File != nil {
+			resp.File.Close()
+		}
+		if !resp.Complete {
+			x.Abort()
+		}
+		return nil, ErrCanceled
+	}
+	return resp, err
+}
+
+// firstFrame waits for the request's turn on its slot (re-dispatching it
+// when it is given back or its worker died before it started) and reads
+// the first frame of the answer.
+func (x *Exchange) firstFrame() (wire.Header, []byte, error) {
+	done := x.ctx.Done()
 	for {
-		if err := x.awaitTurn(); err != nil {
+		if err := x.awaitTurn(done); err != nil {
+			if err == ErrCanceled {
+				// Its turn on the slot has not come: the worker drops it
+				// unstarted (cancel sent the Abort), and a goroutine reads
+				// what the slot says about it when its turn comes.
+				x.rb = newRespBuffer(nil)
+				x.rb.close()
+				go x.discard()
+				return wire.Header{}, nil, err
+			}
 			if err == errRevoked && x.moved < maxRedispatch {
 				if err := x.redispatch("the request it waited behind turned slow"); err != nil {
-					return nil, err
+					return wire.Header{}, nil, err
 				}
 				continue
 			}
-			return nil, err
+			return wire.Header{}, nil, err
 		}
 		s := x.t.slot
 		h, p, err := x.read()
@@ -189,35 +321,36 @@ func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
 				x.rb = newRespBuffer(nil)
 				x.rb.close()
 				go x.drainStuck()
-				return nil, err
+				return wire.Header{}, nil, err
 			}
 			if s.neverStarted(x.t) && x.moved < maxRedispatch {
 				x.p.release(x.t, false)
 				if err := x.redispatch("its worker died before it started"); err != nil {
-					return nil, err
+					return wire.Header{}, nil, err
 				}
 				continue
 			}
-			return nil, x.fail(err)
+			return wire.Header{}, nil, x.fail(err)
 		}
 		if h.ID != x.t.id {
 			s.protocolError()
-			return nil, x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+			return wire.Header{}, nil, x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
 		}
-		return x.head(h, p, header)
+		return h, p, nil
 	}
 }
 
 // awaitTurn waits until the responses before this request on its slot have
 // been read. A pipelined request that waits too long asks to be given back.
-func (x *Exchange) awaitTurn() error {
+// It returns ErrCanceled when done (the context's) closes first.
+func (x *Exchange) awaitTurn(done <-chan struct{}) error {
 	t := x.t
 	s := t.slot
 	if t.prev != nil {
 		select {
 		case <-t.prev:
 		default:
-			if err := x.waitPrev(); err != nil {
+			if err := x.waitPrev(done); err != nil {
 				return err
 			}
 		}
@@ -225,7 +358,7 @@ func (x *Exchange) awaitTurn() error {
 	return s.claimTurn(t)
 }
 
-func (x *Exchange) waitPrev() error {
+func (x *Exchange) waitPrev(done <-chan struct{}) error {
 	// The slot's watch (Slot.watchTurn) asks for this request back if the
 	// one ahead of it turns slow.
 	t := x.t
@@ -234,6 +367,55 @@ func (x *Exchange) waitPrev() error {
 		return nil
 	case <-t.revoked:
 		return errRevoked
+	case <-done:
+		return ErrCanceled
+	}
+}
+
+// discard reads, off the slot, the answer to a canceled request once its
+// turn comes (an End alone when the worker dropped it unstarted), so that
+// the requests behind it stay in step; a request given back meanwhile has
+// nothing to read.
+func (x *Exchange) discard() {
+	if err := x.awaitTurn(nil); err != nil {
+		x.held = false // revoked: the slot released it
+		return
+	}
+	for x.held {
+		h, p, err := x.read()
+		if err == ErrTimedOut {
+			x.drainStuck()
+			return
+		}
+		if err != nil {
+			if x.t.slot.neverStarted(x.t) {
+				// The worker died before it came to this request: there
+				// is nothing to report about it.
+				x.held = false
+				x.p.release(x.t, false)
+				return
+			}
+			x.fail(err)
+			return
+		}
+		x.drop(h, p)
+	}
+}
+
+// drop handles one frame of a response nobody will read: a head's file
+// is closed, the slot released at the response's end.
+func (x *Exchange) drop(h wire.Header, p []byte) {
+	switch h.Type {
+	case wire.Start:
+	case wire.Whole, wire.File:
+		if h.Type == wire.File {
+			if f := x.t.slot.takeFile(); f != nil {
+				f.Close()
+			}
+		}
+		x.finishSlot()
+	default:
+		x.body(h, p, func([]byte) {})
 	}
 }
 
@@ -282,6 +464,14 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		err := &AppError{Msg: string(p)}
 		x.finishSlot()
 		return nil, err
+	case wire.End:
+		if x.gone.Load() {
+			// The worker dropped the request unstarted, as cancel asked.
+			x.finishSlot()
+			return nil, ErrCanceled
+		}
+		s.protocolError()
+		return nil, x.fail(fmt.Errorf("unexpected frame type %s before the response head", h.Type))
 	case wire.Start, wire.Whole, wire.File:
 	default:
 		s.protocolError()
@@ -498,7 +688,11 @@ func (x *Exchange) drainStuck() {
 // application failed mid-response, *WorkerError, or ErrTimedOut.
 func (x *Exchange) Next() (data []byte, more bool, err error) {
 	if x.rb != nil {
-		return x.rb.pop()
+		data, more, err = x.rb.pop()
+		if err == io.EOF && x.gone.Load() {
+			err = ErrCanceled // what the worker sent after the abort is not the whole body
+		}
+		return data, more, err
 	}
 	if len(x.chunks) > 0 {
 		data = x.chunks[0]
@@ -558,6 +752,9 @@ func (x *Exchange) Close() {
 		x.Abort()
 	}
 	x.closed = true
+	if x.stopWait != nil {
+		x.stopWait()
+	}
 	if x.rb != nil {
 		x.rb.close()
 	}

@@ -2,6 +2,7 @@ package workers
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"strings"
@@ -74,7 +75,7 @@ func pipeline(t *testing.T, p *Pool, s *Slot, path string, revocable bool) *Exch
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Exchange{p: p, req: req, frame: frame, t: tk, held: true}
+	return &Exchange{p: p, req: req, frame: frame, t: tk, held: true, ctx: context.Background()}
 }
 
 // A request pipelined behind one that turns slow is given back by the
@@ -185,4 +186,37 @@ func TestRespBufferSpillsInOrder(t *testing.T) {
 		t.Fatal("nothing was spooled past the memory limit")
 	}
 	rb.close()
+}
+
+// A request pipelined behind one that turned slow, with no other slot to
+// move to, does not wait past --queue-timeout for it: it goes back to the
+// pool's queue, whose timeout answers.
+func TestPipelinedRequestHonoursQueueTimeout(t *testing.T) {
+	p := startFakePool(t, Options{Workers: 1, Threads: 1, PipelineDepth: 8, QueueTimeout: 50 * time.Millisecond})
+	slow := make(chan error, 1)
+	var xs *Exchange
+	go func() {
+		var err error
+		xs, _, err = send(t, p.Pool, "/block?slow")
+		slow <- err
+	}()
+	if got := <-p.routes.entered; got != "/block?slow" {
+		t.Fatalf("entered %q", got)
+	}
+	s := (*p.slots.Load())[0]
+	x := pipeline(t, p.Pool, s, "/c", true)
+	_, err := x.Head(func(string, string) {})
+	if !errors.Is(err, ErrQueueTimeout) {
+		t.Fatalf("pipelined request behind a slow one: %v, want ErrQueueTimeout", err)
+	}
+	select {
+	case err := <-slow:
+		t.Fatalf("the slow request ended first (%v): nothing was proven", err)
+	default:
+	}
+	close(p.routes.gate("slow"))
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	xs.Close()
 }

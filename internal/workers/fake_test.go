@@ -238,7 +238,13 @@ func (fs *fakeSlot) serve(r *fakeRoutes) {
 		}
 		q := fs.queue[0]
 		fs.queue = fs.queue[1:]
+		skip := fs.aborted[q.id]
 		fs.mu.Unlock()
+		if skip {
+			// Aborted before it started: dropped, answered with End alone.
+			fs.frame(wire.End, q.id, nil)
+			continue
+		}
 		r.entered <- q.path
 		path, query, _ := strings.Cut(q.path, "?")
 		switch path {
@@ -310,12 +316,34 @@ func (fp *fakePool) boots() int {
 // send runs one exchange to its head and returns the exchange and head.
 func send(t *testing.T, p *Pool, path string) (*Exchange, *Response, error) {
 	t.Helper()
+	return sendCtx(t, context.Background(), p, path)
+}
+
+// sendCtx is send with the client's context.
+func sendCtx(t *testing.T, ctx context.Context, p *Pool, path string) (*Exchange, *Response, error) {
+	t.Helper()
 	var env wire.Environ
 	env.Reset(nil)
 	p2, q, _ := strings.Cut(path, "?")
 	env.Add("PATH_INFO", p2)
 	env.Add("QUERY_STRING", q)
-	x, err := p.Send(&Request{Environ: &env, Method: "GET", Target: path, Proto: "HTTP/1.1"})
+	x, err := p.Send(ctx, &Request{Environ: &env, Method: "GET", Target: path, Proto: "HTTP/1.1"})
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := x.Head(func(string, string) {})
+	return x, resp, err
+}
+
+// sendFin is send for a client whose end of sending closes fin.
+func sendFin(t *testing.T, fin chan struct{}, p *Pool, path string) (*Exchange, *Response, error) {
+	t.Helper()
+	var env wire.Environ
+	env.Reset(nil)
+	p2, q, _ := strings.Cut(path, "?")
+	env.Add("PATH_INFO", p2)
+	env.Add("QUERY_STRING", q)
+	x, err := p.Send(context.Background(), &Request{Environ: &env, Method: "GET", Target: path, Proto: "HTTP/1.1", Finished: fin})
 	if err != nil {
 		return nil, nil, err
 	}

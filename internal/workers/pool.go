@@ -8,7 +8,10 @@
 // request whose slot turns slow is given back by the worker, unstarted, and
 // sent elsewhere; so are requests queued behind one whose worker died. The
 // response is read off the slot as fast as the worker produces it, so the
-// slot is free again while a slow client is still reading.
+// slot is free again while a slow client is still reading. A request
+// carries its client's context: when the client goes away the request
+// leaves the queue, or is dropped unstarted by its worker, or is stopped
+// (see Pool.Send).
 //
 // The control plane is one supervisor goroutine (supervisor.go) that owns
 // the set of workers and reacts to events: worker ready, exited, timed out,
@@ -22,6 +25,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -365,7 +369,14 @@ func (p *Pool) offerRoom(s *Slot) {
 // ago on a slot with fewer than PipelineDepth requests: a worker answering
 // fast then reads several requests per wake-up. Otherwise the request
 // waits in the bounded queue for an idle slot.
-func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) (*ticket, error) {
+//
+// A request whose ctx has ended is not dispatched; one that waits in the
+// queue leaves it (freeing its place) when ctx ends or finished closes:
+// ErrCanceled.
+func (p *Pool) dispatch(ctx context.Context, finished <-chan struct{}, frame, body []byte, file *os.File, avoid, prefer *Slot) (*ticket, error) {
+	if ctx.Err() != nil {
+		return nil, ErrCanceled
+	}
 	if prefer != nil && prefer.worker.pool == p && p.waiting.Load() == 0 && prefer.claimIdle() {
 		if t, err, ok := p.issueOn(prefer, frame, body, file, false); ok {
 			p.sentAtOnce(avoid, err)
@@ -419,6 +430,7 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) 
 	if p.opts.Observer != nil && avoid == nil {
 		queued = time.Now()
 	}
+	gone := ctx.Done()
 	for {
 		select {
 		case s := <-p.idle:
@@ -439,6 +451,16 @@ func (p *Pool) dispatch(frame, body []byte, file *os.File, avoid, prefer *Slot) 
 		case <-timeout:
 			p.refused.Add(1)
 			return nil, ErrQueueTimeout
+		case <-finished:
+			if p.debug {
+				p.log.Debug("request canceled while queued: the client went away")
+			}
+			return nil, ErrCanceled
+		case <-gone:
+			if p.debug {
+				p.log.Debug("request canceled while queued: the client went away")
+			}
+			return nil, ErrCanceled
 		case <-p.stopping:
 			return nil, ErrStopped
 		}
@@ -533,7 +555,7 @@ func (p *Pool) release(t *ticket, served bool) {
 	}
 	if served {
 		if n := w.served.Add(1); w.maxRequests > 0 && n >= w.maxRequests && w.recycleSent.CompareAndSwap(false, true) {
-			p.post(evRecycle{w, "served " + itoa(n) + " requests (--max-requests)"})
+			p.post(evRecycle{w, "served " + strconv.FormatInt(n, 10) + " requests (--max-requests)"})
 		}
 	}
 	if w.retiring.Load() {
@@ -583,17 +605,3 @@ func (p *Pool) Refused() int64 { return p.refused.Load() }
 
 // Waiting returns the number of requests queued for a slot.
 func (p *Pool) Waiting() int { return int(p.waiting.Load()) }
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
-}

@@ -1,7 +1,6 @@
 package workers
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"sync"
@@ -98,22 +97,7 @@ func (p *forkedProcess) ended(status string) {
 // (without pidfds, kill(pid, 0) is polled).
 func (p *forkedProcess) watchOrphan() {
 	const why = "exit status unknown (its preload template had died)"
-	fd, err := unix.PidfdOpen(p.pid, 0)
-	if errors.Is(err, unix.ESRCH) {
-		p.ended(why)
-		return
-	}
-	if err == nil {
-		defer unix.Close(fd)
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		for {
-			if _, perr := unix.Poll(pfd, -1); perr != unix.EINTR {
-				break
-			}
-		}
-		// Where gowsgi is PID 1 or a subreaper the orphan became its
-		// child: reap it, by pidfd so no other child's status is taken.
-		unix.Waitid(unix.P_PIDFD, fd, &unix.Siginfo{}, unix.WEXITED|unix.WNOHANG, nil)
+	if awaitExitPidfd(p.pid) {
 		p.ended(why)
 		return
 	}

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Budget bounds a quantity shared by many requests together: bytes held in
@@ -170,7 +168,7 @@ func (a *spoolArena) release(off, size int64) {
 	if a.live > 0 {
 		// Where punching holes is not supported, the space comes back
 		// when nothing is in use (the truncate in reserve).
-		unix.Fallocate(int(a.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, size)
+		punchHole(int(a.f.Fd()), off, size)
 	}
 }
 

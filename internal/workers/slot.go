@@ -110,6 +110,7 @@ type ticket struct {
 	turn    bool          // its turn to read has begun: it can no longer be revoked (guarded by slot.mu)
 	stuck   bool          // ran past --timeout (guarded by slot.mu)
 	size    int           // bytes of its request frame and inline body
+	since   int64         // pipelined tickets: when it was queued on the slot (unix ns)
 }
 
 // fast reports whether s has been answering quickly enough for a request
@@ -145,6 +146,7 @@ func (s *Slot) issue(frame, body []byte, file *os.File, pipelined bool) (*ticket
 	}
 	if pipelined {
 		t.revoked = make(chan struct{})
+		t.since = time.Now().UnixNano()
 		s.armWatchLocked(revokeAfter)
 	}
 	s.queue = append(s.queue, t)
@@ -399,8 +401,12 @@ func (s *Slot) watchTurn() {
 	s.mu.Unlock()
 	// Only when another slot could serve them sooner: with every other
 	// slot busy too (or none), a request given back would only wait in the
-	// queue, behind newer ones, for a slot to free.
-	if behind.revoked != nil && s.worker.pool.otherSlotIdle(s) {
+	// queue, behind newer ones, for a slot to free. Unless it has waited
+	// here as long as --queue-timeout allows a queued request to wait: then
+	// it goes back to the pool's queue, whose timeout answers 503, rather
+	// than wait on for a request that turned slow (a request that was
+	// pipelined waits at most about twice --queue-timeout in all).
+	if behind.revoked != nil && (s.worker.pool.otherSlotIdle(s) || s.waitedTooLong(behind)) {
 		s.requestRevoke(behind)
 	}
 	s.mu.Lock()
@@ -408,6 +414,13 @@ func (s *Slot) watchTurn() {
 		s.armWatchLocked(revokeAfter) // the answer, or the next turn, comes first
 	}
 	s.mu.Unlock()
+}
+
+// waitedTooLong reports whether the pipelined ticket t has waited on s for
+// --queue-timeout.
+func (s *Slot) waitedTooLong(t *ticket) bool {
+	qt := s.worker.pool.opts.QueueTimeout
+	return qt > 0 && time.Duration(time.Now().UnixNano()-t.since) >= qt
 }
 
 // claimTurn starts t's turn once the tickets before it are done: from now

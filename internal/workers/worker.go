@@ -109,7 +109,7 @@ const slotSocketBuffer = 1 << 20
 // socketpairs makes n connected pairs: gowsgi's ends and the child's.
 func socketpairs(n int) (parent, child []*os.File, err error) {
 	for i := 0; i < n; i++ {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fds, err := cloexecSocketpair()
 		if err != nil {
 			closeAll(parent)
 			closeAll(child)

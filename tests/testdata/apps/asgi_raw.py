@@ -215,6 +215,17 @@ async def app(scope, receive, send):
         mark('read-after-response', msg['type'])
         return
 
+    if path == '/wait-disconnect':
+        # Never answers: waits for the client to go (http.disconnect
+        # before any response).
+        msg = await receive()
+        while msg['type'] == 'http.request' and msg.get('more_body'):
+            msg = await receive()
+        mark('wait-disconnect.entered')
+        msg = await receive()
+        mark('wait-disconnect.' + msg['type'])
+        return
+
     if path == '/executor':
         loop = asyncio.get_event_loop()
         v = await loop.run_in_executor(None, lambda: time.sleep(0.05) or 'from a thread')
