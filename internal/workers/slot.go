@@ -438,7 +438,14 @@ func (s *Slot) claimTurn(t *ticket) error {
 		if s.revoking == 0 || seqBefore(t.id, s.revoking) {
 			t.turn = true
 			s.mu.Unlock()
-			s.turnAt.Store(time.Now().UnixNano())
+			// A ticket that was first on an idle slot began when it was
+			// issued (issue stamped it): stamping it again when its reader
+			// gets round to it, later on a busy machine, would make a
+			// request that has run a while look young, and let others be
+			// pipelined behind it (Slot.fast).
+			if t.prev != nil {
+				s.turnAt.Store(time.Now().UnixNano())
+			}
 			return nil
 		}
 		wait := s.answered
