@@ -67,6 +67,15 @@
 //	   never get a frame; every other request sent on the slot starts
 //	   there and is answered as usual. An empty list means nothing was
 //	   revoked. One v answers each V, in order.
+//
+// and stack dumps, which --timeout asks for:
+//
+//	U  dump (Go → worker): no payload; the request id field is a number
+//	   the answer repeats. The worker's main thread writes every thread's
+//	   Python stack to stderr, holding the GIL.
+//	u  dumped (worker → Go): no payload; the stacks of the U with this
+//	   request id are written. A worker that cannot answer (a thread holds
+//	   the GIL inside C) gets SIGUSR1 instead, for faulthandler.
 package wire
 
 import (
@@ -102,11 +111,13 @@ const (
 	Exited     Type = 'x'
 	Revoke     Type = 'V'
 	Revoked    Type = 'v'
+	Dump       Type = 'U'
+	Dumped     Type = 'u'
 )
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked:
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Dump, Dumped:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

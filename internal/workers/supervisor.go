@@ -647,8 +647,12 @@ func (s *supervisor) stopIfDrained(w *Worker) {
 			}
 		}
 		w.stopSent, w.expected = true, true
-		// faulthandler writes from its signal handler: give it a moment.
-		time.AfterFunc(250*time.Millisecond, func() { s.p.post(evKill{w}) })
+		// Killed once its stacks are written (bounded: see dumpStacks).
+		dumped := w.stacksDumped()
+		go func() {
+			<-dumped
+			s.p.post(evKill{w})
+		}()
 		return
 	}
 	if w.busy.Load() > 0 {
