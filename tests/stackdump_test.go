@@ -18,10 +18,16 @@ const mainThreadDump = "] Python stacks of its threads:"
 // Python: the dump must not crash it (faulthandler walking the frames of
 // running threads without the GIL did), so the siblings' requests all get
 // their 200 and the stuck thread's stack is in the log. Several rounds,
-// since a crash during a dump is a matter of luck.
+// since a crash during a dump is a matter of luck. With --preload the
+// workers are forked from a template, and set up for the dump there.
 func TestStackDumpBusyWorker(t *testing.T) {
+	t.Run("exec", func(t *testing.T) { testStackDumpBusyWorker(t) })
+	t.Run("preload", func(t *testing.T) { testStackDumpBusyWorker(t, "--preload") })
+}
+
+func testStackDumpBusyWorker(t *testing.T, flags ...string) {
 	st := newProbeState(t)
-	s := StartServerEnv(t, st.Env(), busyApp, "-w", "1", "--threads", "4", "--timeout", "1")
+	s := StartServerEnv(t, st.Env(), append([]string{busyApp, "-w", "1", "--threads", "4", "--timeout", "1"}, flags...)...)
 	t.Cleanup(func() { os.WriteFile(st.Path("ALL.release"), nil, 0o644) })
 	h := startHammer(s, 3, "/spin?ms=20")
 	ended := false

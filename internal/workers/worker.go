@@ -445,8 +445,10 @@ const (
 	// even on a loaded host.
 	dumpGrace = 2 * time.Second
 	// faulthandlerMoment is how long faulthandler may take to write the
-	// stacks after SIGUSR1.
-	faulthandlerMoment = 250 * time.Millisecond
+	// stacks after SIGUSR1, before the worker may be killed: its signal
+	// handler writes them at once, once the process gets a CPU, which on
+	// a loaded host can take a while (at 250 ms a dump was lost).
+	faulthandlerMoment = time.Second
 )
 
 // exitGrace is how long awaitReady still reads after the process exited.
