@@ -339,7 +339,9 @@ func TestWorkerCrash(t *testing.T) {
 		!strings.Contains(s.Stderr.String(), "exit status 7") || !strings.Contains(s.Stderr.String(), "GET /crash") {
 		t.Errorf("crash not logged with status and request:\n%s", s.Stderr)
 	}
-	// Dying after the head went out: the client sees a cut response.
+	// Dying after the head went out: the client sees a cut response. (A
+	// worker that dies while it still holds a small first block back, to
+	// join it with the next, has sent nothing: that client gets a 502.)
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)

@@ -221,9 +221,9 @@ func Run(o Options) *Report {
 	cfg := struct {
 		pyshim.Config
 		RequestTimeout float64 `json:"request_timeout"`
-		Interface      string  `json:"interface"`
 		LoadOnly       bool    `json:"load_only,omitempty"`
-	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1}, o.RequestTimeout.Seconds(), o.Interface, o.LoadOnly}
+	}{pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: 1, Workers: 1, Interface: o.Interface},
+		o.RequestTimeout.Seconds(), o.LoadOnly}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
 		panic(err) // strings and numbers always marshal

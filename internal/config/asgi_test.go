@@ -66,9 +66,9 @@ func TestUvicornCommandLine(t *testing.T) {
 	}
 
 	// Options gowsgi has no setting for: one notice each, one line.
-	c = mustParse(t, []string{"a", "--ws", "websockets", "--ws-max-size", "1000", "--use-colors", "--no-server-header",
-		"--header", "X-A:b", "--http", "httptools", "--reload-dir", "src"}, nil)
-	for _, want := range []string{"--ws: accepted; gowsgi does not serve WebSockets yet", "--ws-max-size:", "--use-colors:",
+	c = mustParse(t, []string{"a", "--ws", "websockets", "--ws-max-queue", "100", "--use-colors", "--no-server-header",
+		"--header", "X-A:b", "--http", "httptools", "--reload-dir", "src", "--ws-max-size", "1000"}, nil)
+	for _, want := range []string{"--ws: accepted; gowsgi serves WebSockets itself", "--ws-max-queue:", "--use-colors:",
 		"--no-server-header: gowsgi always sends `Server: gowsgi`", "--header:", "--http: httptools is uvicorn's HTTP parser", "--reload-dir:"} {
 		if !containsPrefix(c.Warnings, want) {
 			t.Errorf("no notice %q in %q", want, c.Warnings)
@@ -76,6 +76,13 @@ func TestUvicornCommandLine(t *testing.T) {
 	}
 	if len(c.Warnings) != 7 {
 		t.Errorf("%d notices, want 7: %q", len(c.Warnings), c.Warnings)
+	}
+	// uvicorn's WebSocket settings are gowsgi's own (settings_ws.go).
+	if c.WS.MaxSize != 1000 || c.WS.PingInterval != 20*time.Second || c.WS.PingTimeout != 20*time.Second || !c.WS.PerMessageDeflate {
+		t.Errorf("WebSocket settings %+v", c.WS)
+	}
+	if c = mustParse(t, []string{"a", "--ws-ping-interval", "0", "--ws-ping-timeout", "2.5", "--ws-per-message-deflate", "false"}, nil); c.WS.PingInterval != 0 || c.WS.PingTimeout != 2500*time.Millisecond || c.WS.PerMessageDeflate || len(c.Warnings) != 0 {
+		t.Errorf("WebSocket settings %+v, warnings %q", c.WS, c.Warnings)
 	}
 	if c = mustParse(t, []string{"a", "--ws", "none", "--no-use-colors", "--server-header", "--http", "auto"}, nil); len(c.Warnings) != 0 {
 		t.Errorf("notices for options that ask for nothing: %q", c.Warnings)
@@ -306,7 +313,7 @@ func TestPeerEnvironment(t *testing.T) {
 	if bindSpecs(c.Binds) != "tcp 0.0.0.0:9000" || len(c.ForwardedAllowIPs.Items()) != 0 || c.AccessLog.To != OutputOff || c.Lifespan != "off" {
 		t.Errorf("binds %s fwd %v access %+v lifespan %q", bindSpecs(c.Binds), c.ForwardedAllowIPs, c.AccessLog, c.Lifespan)
 	}
-	if c.Workers != 5 || c.LimitConcurrency != 10 || !containsPrefix(c.Warnings, "GRANIAN_WEBSOCKETS: accepted; gowsgi does not serve WebSockets yet") {
+	if c.Workers != 5 || c.LimitConcurrency != 10 || !containsPrefix(c.Warnings, "GRANIAN_WEBSOCKETS: accepted; gowsgi serves WebSockets itself") {
 		t.Errorf("workers %d limit %d warnings %q", c.Workers, c.LimitConcurrency, c.Warnings)
 	}
 	// A flag wins over them.

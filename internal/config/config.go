@@ -38,6 +38,8 @@ type Config struct {
 	// Threads is the number of request slots (Python threads) per worker
 	// (≥ 1). A gevent/eventlet worker class sets it from worker_connections.
 	Threads int
+	// WS holds the WebSocket settings (settings_ws.go).
+	WS WSConfig
 	// WorkerClass is gunicorn's -k value as given ("sync" by default); it is
 	// already folded into Threads and is kept for --print-config and logs.
 	WorkerClass string

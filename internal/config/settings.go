@@ -218,7 +218,7 @@ var settings []*setting
 func init() {
 	for _, part := range [][]*setting{
 		appSettings, staticSettings, logSettings, limitSettings, workerSettings, processSettings,
-		proxySettings, httpSettings, modeSettings, gunicornOnlySettings, hookSettings(), gunicornLateSettings,
+		proxySettings, httpSettings, wsSettings, modeSettings, gunicornOnlySettings, hookSettings(), gunicornLateSettings,
 	} {
 		settings = append(settings, part...)
 	}

@@ -384,15 +384,21 @@ func asgiSettings() {
 	find("static-path-expires").peer.as = "--static-max-age"
 
 	// --- options gowsgi has no setting for ----------------------------------
-	noWS := "accepted; gowsgi does not serve WebSockets yet, so this has no effect"
+	noWS := "accepted; gowsgi serves WebSockets itself (Go terminates the protocol), so this has no effect"
 	ws := uvOther(Noticed, tString, noWS, "--ws")
-	ws.asks = func(v string) bool { v = strings.ToLower(v); return v != "" && v != "none" && v != "false" }
+	ws.asks = func(v string) bool {
+		v = strings.ToLower(v)
+		return v != "" && v != "none" && v != "false" && v != "auto"
+	}
 	ws.flags = append(ws.flags, "--no-ws")
 	ws.peer.granian, ws.peer.granianWhy = []string{"--ws", "--no-ws"}, noWS
 	peerOnly["no-ws"] = true
-	for _, fl := range []string{"--ws-max-size", "--ws-max-queue", "--ws-ping-interval", "--ws-ping-timeout", "--ws-per-message-deflate"} {
-		uvOther(Noticed, tString, noWS, fl)
+	// The WebSocket settings (settings_ws.go) are uvicorn's own.
+	for _, name := range []string{"ws-max-size", "ws-ping-interval", "ws-ping-timeout", "ws-per-message-deflate"} {
+		native(find(name))
+		uv(name, "same", "--"+name)
 	}
+	uvOther(Noticed, tString, wsMaxQueueWhy, "--ws-max-queue")
 	reloadWhy := "gowsgi watches the Python files the app imported, and `--reload-extra-file` files"
 	uvOther(Noticed, tList, reloadWhy, "--reload-dir")
 	uvOther(Noticed, tList, reloadWhy, "--reload-include")

@@ -1,6 +1,8 @@
 package front
 
 import (
+	"crypto/tls"
+	"encoding/pem"
 	"net"
 	"strconv"
 	"strings"
@@ -83,6 +85,54 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 		e.AddKey(key)
 		e.AddValue(joinValues(f, r.Header[i+1:]))
 	}
+	if u, ok := h.Upstream.(asgiTeller); ok && u.ASGI() {
+		appendRawHeaders(e, r.Request)
+		appendASGITLS(e, r.TLS)
+	}
+}
+
+// asgiTeller is an Upstream that knows whether its workers serve ASGI
+// (PoolUpstream): the environ then also carries what the ASGI scope needs.
+type asgiTeller interface{ ASGI() bool }
+
+// appendASGITLS adds what the ASGI tls extension needs beyond the SSL_*
+// variables: gowsgi.tls, the TLS version and cipher suite numbers
+// ("772,4865"), and gowsgi.tls_client_chain, the client's certificates
+// as PEM, leaf first.
+func appendASGITLS(e *wire.Environ, st *tls.ConnectionState) {
+	if st == nil {
+		return
+	}
+	e.Add("gowsgi.tls", strconv.Itoa(int(st.Version))+","+strconv.Itoa(int(st.CipherSuite)))
+	if len(st.PeerCertificates) > 0 {
+		var b strings.Builder
+		for _, c := range st.PeerCertificates {
+			pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		}
+		e.Add("gowsgi.tls_client_chain", b.String())
+	}
+}
+
+// appendRawHeaders adds gowsgi.headers for an ASGI worker: every header
+// field as received, in order, duplicates kept, as "name\x00value\x00..."
+// (a field never holds a NUL), which the ASGI scope's headers need and the
+// HTTP_* variables, joined and filtered for WSGI, no longer tell. A request
+// without a Host field (HTTP/2's :authority) gets one first.
+func appendRawHeaders(e *wire.Environ, r *http1.Request) {
+	var b strings.Builder
+	if r.Host != "" && !hasField(r.Header, "Host") {
+		b.WriteString("host\x00")
+		b.WriteString(r.Host)
+		b.WriteByte(0)
+	}
+	for _, f := range r.Header {
+		b.WriteString(f.Name)
+		b.WriteByte(0)
+		b.WriteString(f.Value)
+		b.WriteByte(0)
+	}
+	s := b.String()
+	e.Add("gowsgi.headers", strings.TrimSuffix(s, "\x00"))
 }
 
 // hasField reports whether fields has one named name (case-insensitively).

@@ -19,6 +19,28 @@ import (
 // SERVER_PROTOCOL, HTTP/2.0. HTTP/2 carries no reason phrase, so the
 // application's is dropped; the status code is kept.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.WebSocket != nil && h.isExtendedConnect(r) {
+		h.serveExtendedConnect(w, r) // websocket_h2.go
+		return
+	}
+	hw, rq, refuse := h.h2Request(w, r)
+	if refuse != 0 {
+		h.plain(hw, rq, refuse, http.StatusText(refuse), nil)
+		return
+	}
+	h.serve(hw, rq)
+	if hw.aborted && r.Context().Err() == nil {
+		// Resets the stream (RST_STREAM): the client sees the response
+		// cut short, as an HTTP/1.1 client sees the connection close. A
+		// stream the client reset (its context ended) is gone already.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// h2Request is r as the front's request and its stream as a
+// responseWriter; refuse is the status for a request that breaks the
+// HTTP/1.1 request rules (0 if none).
+func (h *Handler) h2Request(w http.ResponseWriter, r *http.Request) (*h2Writer, *request, int) {
 	target, refuse := h.checkH2(r) // the HTTP/1.1 request rules; see checkH2
 	rc := http.NewResponseController(w)
 	hr := &http1.Request{
@@ -57,18 +79,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hw := &h2Writer{w: w, rc: rc, isHead: r.Method == "HEAD", writeTimeout: h.WriteTimeout}
-	rq := &request{Request: hr, proto: "HTTP/2.0", ctx: r.Context()}
-	if refuse != 0 {
-		h.plain(hw, rq, refuse, http.StatusText(refuse), nil)
-		return
-	}
-	h.serve(hw, rq)
-	if hw.aborted && r.Context().Err() == nil {
-		// Resets the stream (RST_STREAM): the client sees the response
-		// cut short, as an HTTP/1.1 client sees the connection close. A
-		// stream the client reset (its context ended) is gone already.
-		panic(http.ErrAbortHandler)
-	}
+	return hw, &request{Request: hr, proto: "HTTP/2.0", ctx: r.Context()}, refuse
 }
 
 // h2Body reads an HTTP/2 request body under the HTTP/1.1 engine's rules:

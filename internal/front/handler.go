@@ -65,6 +65,10 @@ type Handler struct {
 
 	Observer Observer // metrics, request IDs, traces; nil: none
 
+	// WebSocket turns WebSockets on for ASGI applications (websocket.go);
+	// nil: upgrade requests are plain HTTP.
+	WebSocket *WebSocketOptions
+
 	refusals logLimit // "request refused" lines: one a second at most
 	cancels  logLimit // "request canceled" lines: one a second at most
 }
@@ -77,6 +81,10 @@ var fieldBufs = sync.Pool{New: func() any { f := make([]http1.Field, 0, 16); ret
 
 // ServeHTTP1 implements http1.Handler.
 func (h *Handler) ServeHTTP1(w *http1.ResponseWriter, r *http1.Request) {
+	if h.WebSocket != nil && h.isWebSocket(r) {
+		h.serveWebSocket(w, &request{Request: r, proto: r.Proto(), ctx: r.Context()}, http1WS{w})
+		return
+	}
 	h.serve(w, &request{Request: r, proto: r.Proto(), ctx: r.Context()})
 }
 

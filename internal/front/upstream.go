@@ -43,6 +43,9 @@ func PoolUpstream(p *workers.Pool) Upstream { return poolUpstream{p} }
 
 type poolUpstream struct{ p *workers.Pool }
 
+// ASGI reports whether the pool's workers serve an ASGI application.
+func (u poolUpstream) ASGI() bool { return u.p.ASGI() }
+
 func (u poolUpstream) Send(ctx context.Context, req *workers.Request) (Exchange, error) {
 	x, err := u.p.Send(ctx, req)
 	if err != nil {

@@ -28,6 +28,7 @@ import warnings
 import wsgiref.validate as validate
 from io import BytesIO
 
+from _gowsgi_asgi import asgi2_adapter, interface_of
 from _gowsgi_worker import SHIM_FILE_PREFIX, LoadError, callables_of, load_app, prepare
 from _gowsgi_wsgi import FileWrapper
 
@@ -496,19 +497,14 @@ def run_request(label, method, target, ctype, parts):
 
 def asgi_app(app, interface):
     """The application as an ASGI 3 callable and its kind ('ASGI 3' or
-    'ASGI 2'), or (None, None) for WSGI; as gowsgi's --interface decides."""
-    if interface == 'wsgi':
-        return None, None
-    if asyncio.iscoroutinefunction(app) or (
-            not inspect.isclass(app) and asyncio.iscoroutinefunction(getattr(app, '__call__', None))):
+    'ASGI 2'), or (None, None) for WSGI: the worker's own rule
+    (asgi.interface_of) decides, under gowsgi's --interface."""
+    kind = interface_of(app, interface)
+    if kind == 'asgi3':
         return app, 'ASGI 3'
-    if interface != 'asgi':
-        return None, None
-
-    async def asgi2(scope, receive, send):
-        instance = app(scope)
-        await instance(receive, send)
-    return asgi2, 'ASGI 2'
+    if kind == 'asgi2':
+        return asgi2_adapter(app), 'ASGI 2'
+    return None, None
 
 
 def http_status_text(status):

@@ -26,7 +26,7 @@ import (
 
 // The shim's source files. Each runs as a module of its own (see Loader).
 //
-//go:embed gunicorn_compat.py wire.py wsgi.py worker.py check.py
+//go:embed gunicorn_compat.py wire.py wsgi.py asgi.py worker.py check.py
 var sources embed.FS
 
 // Part is one module of the shim as the Loader receives it.
@@ -54,12 +54,14 @@ func part(name string) Part {
 // The shim's modules: how a gunicorn config file is executed and what its
 // hooks are handed (also used by internal/config's reader and
 // internal/hooks' host), the wire's frame I/O (Slot, the control loop),
-// the WSGI interface over it, the worker process (app loading, hooks,
+// the WSGI interface over it, the ASGI one (an event loop serving every
+// slot), the worker process (app loading, hooks,
 // --preload's template, main), and `gowsgi check`'s driver.
 var (
 	GunicornCompat = part("gunicorn_compat.py")
 	Wire           = part("wire.py")
 	WSGI           = part("wsgi.py")
+	ASGI           = part("asgi.py")
 	Worker         = part("worker.py")
 	Check          = part("check.py")
 )
@@ -77,12 +79,12 @@ func Bundle(parts ...Part) []byte {
 }
 
 // WorkerSource is the worker program, as a Bundle.
-var WorkerSource = Bundle(GunicornCompat, Wire, WSGI, Worker)
+var WorkerSource = Bundle(GunicornCompat, Wire, WSGI, ASGI, Worker)
 
 // CheckSource is `gowsgi check`'s program (internal/check): the worker's
 // modules, so the application is loaded by the very code that loads it for
 // serving, then check.py's.
-var CheckSource = Bundle(GunicornCompat, Wire, WSGI, Worker, Check)
+var CheckSource = Bundle(GunicornCompat, Wire, WSGI, ASGI, Worker, Check)
 
 // Loader is the -c program that runs a Bundle read from fd 3. It first
 // checks the interpreter version, so pointing --python at a Python 2 gives
@@ -151,6 +153,22 @@ type Config struct {
 	ServerSoftware string `json:"server_software,omitempty"`
 	// PasteGlobal are KEY=VALUE pairs for a paste: target's global_conf.
 	PasteGlobal []string `json:"paste_global,omitempty"`
+
+	// Slots is how many slot sockets the worker gets from fd 5 on; 0
+	// means Threads.
+	Slots int `json:"slots,omitempty"`
+	// Interface is "auto" (detect; the default when empty), "wsgi" or
+	// "asgi". Lifespan is "auto", "on" or "off", Loop "auto", "asyncio"
+	// or "uvloop"; LimitConcurrency the requests in flight an ASGI
+	// worker serves at once (its slots). An ASGI worker with fewer slots
+	// asks for the rest (see the G frame in internal/wire).
+	Interface        string `json:"interface,omitempty"`
+	Lifespan         string `json:"lifespan,omitempty"`
+	Loop             string `json:"loop,omitempty"`
+	LimitConcurrency int    `json:"limit_concurrency,omitempty"`
+	// Heartbeat is how often (seconds) an ASGI worker's event loop sends
+	// a heartbeat on the control socket; 0 = never (no --timeout).
+	Heartbeat float64 `json:"heartbeat,omitempty"`
 	// LogConfig configures the app's Python logging before it is imported.
 	LogConfig
 }

@@ -529,8 +529,9 @@ DUMP_MAX_FRAMES = 100
 
 
 def dump_stacks():
-    """Write every thread's Python stack to stderr, innermost call first,
-    in faulthandler's words, so the log reads the same whichever wrote it.
+    """Write every thread's Python stack to stderr (descriptor 2),
+    innermost call first, in faulthandler's words, so the log reads the
+    same whichever wrote it.
     This runs as Python, holding the GIL, on the thread that calls it (the
     main thread, for a Dump frame): faulthandler, which walks the frames
     of the other threads from a signal handler without the GIL, can crash
@@ -561,10 +562,12 @@ def dump_stacks():
         if more:
             out.append('  ...\n')
         out.append('\n')
+    # To descriptor 2, as faulthandler: the app may have replaced sys.stderr.
+    data = memoryview(''.join(out).encode('utf-8', 'backslashreplace'))
     try:
-        sys.stderr.write(''.join(out))
-        sys.stderr.flush()
-    except (OSError, ValueError):
+        while data:
+            data = data[os.write(2, data):]
+    except OSError:
         pass
 
 

@@ -18,6 +18,7 @@ import sys
 import threading
 import traceback
 
+import _gowsgi_asgi as asgi
 import _gowsgi_gunicorn_compat as compat
 import _gowsgi_wsgi as wsgi
 from _gowsgi_wire import (T_BOOT_FAILED, T_EXITED, T_FORK, T_FORKED, T_READY, _dumps, log, received_fds, send_frame,
@@ -495,7 +496,12 @@ def main():
         hooks.call('post_worker_init', hooks.worker)
         hooks.worker.booted = True
 
-    # The interface the slots speak: WSGI (an ASGI worker would make its slots here).
+    ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc}
+    kind = asgi.interface_of(app, cfg.get('interface') or 'auto')
+    if kind != 'wsgi':
+        ready['files'] = '\n'.join(app_files())
+        asgi.serve(cfg, control, app, kind, ready, hooks)  # never returns
+
     slots = wsgi.new_slots([socket.socket(fileno=5 + i) for i in range(cfg['threads'])], cfg, app, hooks)
 
     def run(slot):
@@ -510,8 +516,7 @@ def main():
     for slot in slots:
         threading.Thread(target=run, args=(slot,), daemon=True, name='gowsgi-slot').start()
 
-    ready = {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
-             'files': '\n'.join(app_files())}
+    ready.update(files='\n'.join(app_files()), interface='wsgi')
     send_frame(control, T_READY, _dumps(ready, 2))
     serve_control(control, slots)
     if hooks is not None:

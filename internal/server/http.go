@@ -10,6 +10,7 @@ import (
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/reclaim"
+	"github.com/gowsgi/gowsgi/internal/websocket"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
@@ -18,6 +19,7 @@ import (
 // every listener.
 type httpFront struct {
 	srv     *http1.Server
+	handler *front.Handler
 	serving sync.WaitGroup
 }
 
@@ -39,6 +41,8 @@ func (h *httpFront) Start(s *Server) error {
 		AccessLog:  s.access.log,
 	}
 	handler.Observer = s.obs.frontObserver(handler.Scheme, cfg.RequestID)
+	handler.WebSocket = webSocketOptions(cfg) // websocket.go
+	h.handler = handler
 	listeners := s.front.wrap(s.listeners.ls, handler)
 	h.srv = &http1.Server{
 		Handler:           handler,
@@ -63,7 +67,7 @@ func (h *httpFront) Start(s *Server) error {
 			}
 		}(l)
 		s.log.Info("listening", "url", s.front.url(l), "workers", cfg.Workers, "threads", cfg.Threads,
-			"front_procs", s.procs, "app", cfg.Target, "python", s.pool.python)
+			"front_procs", s.procs, "app", cfg.Target, "interface", s.pool.p.Interface(), "python", s.pool.python)
 	}
 	return nil
 }
@@ -90,6 +94,11 @@ func (h *httpFront) Stop(s *Server) {
 		case <-ctx.Done():
 		}
 	}()
+	// Open WebSockets have the graceful timeout too, then get 1001 (Going
+	// Away) a moment before it ends, so that their close handshakes fit.
+	wsCtx, wsCancel := context.WithTimeout(ctx, s.cfg.GracefulTimeout-wsCloseMargin(s.cfg.GracefulTimeout))
+	defer wsCancel()
+	go h.handler.CloseWebSockets(wsCtx, websocket.CloseGoingAway, "server shutting down")
 	h2done := s.front.shutdown(ctx)
 	if err := h.srv.Shutdown(ctx); err != nil {
 		s.log.Warn("graceful timeout reached; closing remaining connections", "err", err)

@@ -122,7 +122,11 @@ func (o *observability) frontObserver(scheme string, requestID config.RequestIDM
 	if requestID == config.RequestIDOff && o.metrics == nil && o.tracer == nil {
 		return nil // nothing to observe: no cost per request
 	}
-	return &requestObserver{m: o.metrics, tr: o.tracer, trusted: o.trusted, scheme: scheme, ids: requestID}
+	ro := &requestObserver{m: o.metrics, tr: o.tracer, trusted: o.trusted, scheme: scheme, ids: requestID}
+	if o.metrics != nil {
+		return &wsObserver{ro, o.metrics.WebSockets()} // websocket.go
+	}
+	return ro
 }
 
 // draining makes /readyz answer 503 from the start of shutdown.

@@ -68,7 +68,48 @@
 //	   there and is answered as usual. An empty list means nothing was
 //	   revoked. One v answers each V, in order.
 //
-// and stack dumps, which --timeout asks for:
+// An ASGI worker (one event loop serving many slots, each with one request
+// at a time) uses the same slot frames, and on its control socket:
+//
+//	G  grow (worker → Go, before Y): the payload is a u32 n; the worker
+//	   found an ASGI application and wants n more slots. Go answers with
+//	   g frames until n descriptors have been sent.
+//	g  slots (Go → worker): the payload is a u32, how many slot sockets
+//	   (the worker's ends) travel with the frame (SCM_RIGHTS). Their
+//	   slot indexes follow the ones the worker already has, in order.
+//	H  heartbeat (worker → Go): empty; sent from an event-loop callback
+//	   while the loop runs. A worker whose heartbeats stop for --timeout
+//	   has a blocked event loop.
+//
+// On an ASGI slot, A (abort) means the client has gone: the request's
+// receive() returns http.disconnect, and send() raises. The worker answers
+// E once the application returns (also when no head went out), or drops
+// the request unstarted with an E when it had not begun.
+//
+// A WebSocket (ASGI only) is a Request whose environ has gowsgi.websocket;
+// the slot stays with it for the connection's life, and frames flow both
+// ways, every one with the request's id:
+//
+//	O  accept (worker → Go): the app's websocket.accept, laid out as a
+//	   response head: marshal (subprotocol str, "" for none, headers
+//	   list[tuple[str,str]]) (see DecodeHead). Go sends the 101 (or
+//	   HTTP/2's 200).
+//	T  text message, both ways: its UTF-8 bytes (websocket.receive and
+//	   websocket.send with "text").
+//	D  binary message, both ways (with "bytes").
+//	C  close (worker → Go): u16 code (little-endian) and the UTF-8 reason,
+//	   the app's websocket.close; before O, Go answers 403.
+//	A  (Go → worker) with a u16 code payload (little-endian): the
+//	   connection closed with that code; receive() returns
+//	   websocket.disconnect with it.
+//
+// Instead of O the worker may answer the handshake with an HTTP response
+// (S, W, B, E: the websocket.http.response extension), or X. A WebSocket
+// ends, as a request does, with the worker's E (or X) once the app
+// returns.
+//
+// A worker's control socket also carries stack dumps, which --timeout asks
+// for:
 //
 //	U  dump (Go → worker): no payload; the request id field is a number
 //	   the answer repeats. The worker's main thread writes every thread's
@@ -111,13 +152,21 @@ const (
 	Exited     Type = 'x'
 	Revoke     Type = 'V'
 	Revoked    Type = 'v'
+	Grow       Type = 'G'
+	Slots      Type = 'g'
+	Heartbeat  Type = 'H'
+	WSAccept   Type = 'O'
+	WSText     Type = 'T'
+	WSBinary   Type = 'D'
+	WSClose    Type = 'C'
 	Dump       Type = 'U'
 	Dumped     Type = 'u'
 )
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Dump, Dumped:
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat,
+		WSAccept, WSText, WSBinary, WSClose, Dump, Dumped:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

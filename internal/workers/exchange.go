@@ -173,7 +173,31 @@ func (p *Pool) Send(ctx context.Context, req *Request) (*Exchange, error) {
 	} else if ctx.Done() != nil {
 		x.stopWait = context.AfterFunc(ctx, x.cancel)
 	}
+	if t.slot.worker.asgi && req.Finished != nil {
+		x.cancelOnFinish()
+	}
 	return x, nil
+}
+
+// cancelOnFinish makes a client that stopped sending (its FIN) cancel an
+// ASGI request, as uvicorn and the ASGI spec see it: the app's receive()
+// says http.disconnect at once, so a long poll or a stream learns that its
+// client left without waiting for its next write. (A WSGI request runs on:
+// a half-closed client may still read its answer.)
+func (x *Exchange) cancelOnFinish() {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-x.req.Finished:
+			x.cancel()
+		case <-done:
+		}
+	}()
+	stop := x.stopWait
+	x.stopWait = func() bool {
+		close(done)
+		return stop == nil || stop()
+	}
 }
 
 // EndNotifier is a context that runs a function when it ends more cheaply
@@ -245,6 +269,29 @@ func (x *Exchange) redispatch(why string) error {
 // 3333 (the caller answers 500 and logs why), *WorkerError when the worker died or broke
 // the protocol, ErrTimedOut, or a dispatch error after a re-dispatch.
 func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
+	h, p, err := x.firstFrame()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := x.head(h, p, header)
+	if err == nil && x.gone.Load() {
+		// The client left while the application answered: nothing
+		// goes out, and a streamed rest is stopped.
+		if resp.File != nil {
+			resp.File.Close()
+		}
+		if !resp.Complete {
+			x.Abort()
+		}
+		return nil, ErrCanceled
+	}
+	return resp, err
+}
+
+// firstFrame waits for the request's turn on its slot (re-dispatching it
+// when it is given back or its worker died before it started) and reads
+// the first frame of the answer.
+func (x *Exchange) firstFrame() (wire.Header, []byte, error) {
 	done := x.ctx.Done()
 	for {
 		if err := x.awaitTurn(done); err != nil {
@@ -255,15 +302,15 @@ func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
 				x.rb = newRespBuffer(nil)
 				x.rb.close()
 				go x.discard()
-				return nil, err
+				return wire.Header{}, nil, err
 			}
 			if err == errRevoked && x.moved < maxRedispatch {
 				if err := x.redispatch("the request it waited behind turned slow"); err != nil {
-					return nil, err
+					return wire.Header{}, nil, err
 				}
 				continue
 			}
-			return nil, err
+			return wire.Header{}, nil, err
 		}
 		s := x.t.slot
 		h, p, err := x.read()
@@ -274,34 +321,22 @@ func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
 				x.rb = newRespBuffer(nil)
 				x.rb.close()
 				go x.drainStuck()
-				return nil, err
+				return wire.Header{}, nil, err
 			}
 			if s.neverStarted(x.t) && x.moved < maxRedispatch {
 				x.p.release(x.t, false)
 				if err := x.redispatch("its worker died before it started"); err != nil {
-					return nil, err
+					return wire.Header{}, nil, err
 				}
 				continue
 			}
-			return nil, x.fail(err)
+			return wire.Header{}, nil, x.fail(err)
 		}
 		if h.ID != x.t.id {
 			s.protocolError()
-			return nil, x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+			return wire.Header{}, nil, x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
 		}
-		resp, err := x.head(h, p, header)
-		if err == nil && x.gone.Load() {
-			// The client left while the application answered: nothing
-			// goes out, and a streamed rest is stopped.
-			if resp.File != nil {
-				resp.File.Close()
-			}
-			if !resp.Complete {
-				x.Abort()
-			}
-			return nil, ErrCanceled
-		}
-		return resp, err
+		return h, p, nil
 	}
 }
 
@@ -385,10 +420,12 @@ func (x *Exchange) drop(h wire.Header, p []byte) {
 }
 
 // read reads the next frame of this request's response, bounded by
-// --timeout.
+// --timeout for WSGI. An ASGI response may take as long as it likes (SSE,
+// long polls): there --timeout watches the worker's event loop instead
+// (see watchHeartbeat).
 func (x *Exchange) read() (wire.Header, []byte, error) {
 	s := x.t.slot
-	if d := x.p.opts.Timeout; d > 0 && !s.complete() {
+	if d := x.p.opts.Timeout; d > 0 && !s.worker.asgi && !s.complete() {
 		s.conn.SetReadDeadline(time.Now().Add(d))
 	}
 	h, p, err := s.readFrame()

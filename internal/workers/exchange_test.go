@@ -220,3 +220,27 @@ func TestPipelinedRequestHonoursQueueTimeout(t *testing.T) {
 	}
 	xs.Close()
 }
+
+// A request issued to an idle slot began then: its reader claiming the turn
+// later (a busy front) does not make it look younger, which would let
+// requests be pipelined behind one that has run a while (Slot.fast).
+func TestTurnOfFirstRequestStartsAtIssue(t *testing.T) {
+	p := startFakePool(t, Options{Workers: 1, Threads: 1, PipelineDepth: 8})
+	s := (*p.slots.Load())[0]
+	if !s.claimIdle() {
+		t.Fatal("slot not idle")
+	}
+	x := pipeline(t, p.Pool, s, "/c", false)
+	issued := s.turnAt.Load()
+	if err := s.claimTurn(x.t); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.turnAt.Load(); got != issued {
+		t.Fatalf("the turn of the first request moved from %d to %d when its reader claimed it", issued, got)
+	}
+	resp, err := x.Head(func(string, string) {})
+	if err != nil || string(resp.Body) != "ok /c" {
+		t.Fatalf("%v %+v", err, resp)
+	}
+	x.Close()
+}

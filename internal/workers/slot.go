@@ -116,9 +116,11 @@ type ticket struct {
 // fast reports whether s has been answering quickly enough for a request
 // to queue behind the one it is on: its recent responses took less than
 // pipelineMaxAge on average, and the current one began less than that ago.
-// A slow app (a 10 ms sleep, a slow query) is never pipelined.
+// A slow app (a 10 ms sleep, a slow query) is never pipelined, nor is an
+// ASGI worker's slot: a long response (SSE, a long poll) is normal there,
+// and the worker has a slot for each request it serves at once.
 func (s *Slot) fast(now int64) bool {
-	return !s.noPipe.Load() && s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
+	return !s.worker.asgi && !s.noPipe.Load() && s.service.Load() < int64(pipelineMaxAge) && now-s.turnAt.Load() < int64(pipelineMaxAge)
 }
 
 // served records how long the response that just ended took.
@@ -436,7 +438,14 @@ func (s *Slot) claimTurn(t *ticket) error {
 		if s.revoking == 0 || seqBefore(t.id, s.revoking) {
 			t.turn = true
 			s.mu.Unlock()
-			s.turnAt.Store(time.Now().UnixNano())
+			// A ticket that was first on an idle slot began when it was
+			// issued (issue stamped it): stamping it again when its reader
+			// gets round to it, later on a busy machine, would make a
+			// request that has run a while look young, and let others be
+			// pipelined behind it (Slot.fast).
+			if t.prev != nil {
+				s.turnAt.Store(time.Now().UnixNano())
+			}
 			return nil
 		}
 		wait := s.answered

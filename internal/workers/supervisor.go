@@ -49,10 +49,14 @@ type (
 		why string
 	}
 	evDrained struct{ w *Worker }
-	evBroken  struct{ w *Worker }
-	evKill    struct{ w *Worker }
-	evReload  struct{ done chan error }
-	evScale   struct {
+	evBlocked struct {
+		w          *Worker
+		blockedFor time.Duration
+	}
+	evBroken struct{ w *Worker }
+	evKill   struct{ w *Worker }
+	evReload struct{ done chan error }
+	evScale  struct {
 		delta int
 		done  chan error
 	}
@@ -84,6 +88,10 @@ type bootJob struct {
 
 // whyTimeout is why a worker that ran past --timeout is retired.
 const whyTimeout = "a request ran past --timeout"
+
+// whyBlocked is why an ASGI worker whose event loop stopped for --timeout
+// is killed.
+const whyBlocked = "its event loop was blocked past --timeout"
 
 // fatalBootFailures is how many boot failures in a row, with no worker left
 // serving, make the pool give up (gunicorn's "worker failed to boot").
@@ -300,6 +308,8 @@ func (s *supervisor) handle(ev event) {
 		w.why, w.reason = whyTimeout, ExitTimeout
 		s.retire(w)
 		s.manage()
+	case evBlocked:
+		s.blocked(ev.w, ev.blockedFor)
 	case evRecycle:
 		if w := ev.w; s.workers[w] && w.serving && !w.leaving {
 			p.log.Info("recycling worker", "worker", w.ID, "pid", w.PID, "reason", ev.why)
@@ -600,11 +610,18 @@ func (s *supervisor) manage() {
 // serve puts a ready worker into service.
 func (s *supervisor) serve(w *Worker) {
 	w.serving = true
+	if w.asgi && s.p.opts.Timeout > 0 {
+		go s.p.watchHeartbeat(w)
+	}
 	if o := s.p.opts.Observer; o != nil {
 		o.WorkerStarted(w.ID, w.PID) // before Workers(n), so a count includes its RSS
 	}
 	s.rebuildSlots()
-	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID)
+	iface := "wsgi"
+	if w.asgi {
+		iface = "asgi"
+	}
+	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID, "interface", iface)
 	for _, sl := range w.slots {
 		s.p.pushIdle(sl)
 	}
@@ -812,4 +829,53 @@ func (s *supervisor) rebuildSlots() {
 	if o := s.p.opts.Observer; o != nil {
 		o.Workers(n)
 	}
+}
+
+// watchHeartbeat posts evBlocked once an ASGI worker's heartbeats have
+// stopped for --timeout: its event loop is blocked (time.sleep or a long
+// computation in async code), so none of its requests moves. A response
+// that merely takes long (SSE, a long poll) never stops the heartbeats.
+func (p *Pool) watchHeartbeat(w *Worker) {
+	d := p.opts.Timeout
+	t := time.NewTicker(heartbeatEvery(d))
+	defer t.Stop()
+	for {
+		select {
+		case <-w.Exited():
+			return
+		case <-t.C:
+			if since := time.Since(time.Unix(0, w.beat.Load())); since > d {
+				p.post(evBlocked{w, since})
+				return
+			}
+		}
+	}
+}
+
+// blocked kills an ASGI worker whose event loop has been blocked past
+// --timeout, after its Python stacks (faulthandler, which runs even while
+// the loop, on the main thread, is stuck: dumpStacksNow) went to the
+// error log; it is replaced at once. Its requests fail: none of them
+// could move.
+func (s *supervisor) blocked(w *Worker, d time.Duration) {
+	p := s.p
+	if !s.workers[w] || !w.alive() {
+		return
+	}
+	p.log.Error("event loop blocked past --timeout; the worker's Python stacks follow. It is killed and replaced",
+		"timeout", p.opts.Timeout.String(), "blocked_for", d.Round(time.Millisecond).String(), "worker", w.ID, "pid", w.PID)
+	w.dumpStacksNow()
+	w.killWhenDrained, w.stopSent, w.expected = true, true, true
+	w.why, w.reason = whyBlocked, ExitTimeout
+	if w.serving {
+		w.serving = false
+		w.retiring.Store(true)
+		s.rebuildSlots()
+	}
+	dumped := w.stacksDumped()
+	go func() {
+		<-dumped
+		p.post(evKill{w})
+	}()
+	s.manage()
 }

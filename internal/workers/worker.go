@@ -34,8 +34,10 @@ type Worker struct {
 	control  *net.UnixConn
 	ctlMu    sync.Mutex // serialises writes on control
 	slots    []*Slot
-	files    []string  // the app's own source files, as the worker reported them
-	template *template // with --preload, the template it was forked from
+	files    []string     // the app's own source files, as the worker reported them
+	template *template    // with --preload, the template it was forked from
+	asgi     bool         // serves an ASGI app on one event loop (set before it serves)
+	beat     atomic.Int64 // ASGI: when its last heartbeat came (unix ns)
 
 	// Data-plane state, read on every dispatch.
 	retiring    atomic.Bool  // takes no new requests
@@ -165,7 +167,7 @@ func (p *Pool) spawn(ctx context.Context, id int) (*Worker, error) {
 	if p.opts.Preload {
 		return p.forkWorker(ctx, id)
 	}
-	return p.spawnExec(ctx, id, "", p.opts.Threads)
+	return p.spawnExec(ctx, id, "", p.slotCount())
 }
 
 // spawnExec starts an interpreter running the shim in mode ("" for a worker,
@@ -187,7 +189,11 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 
 	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode, LogConfig: o.LogConfig,
 		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames,
-		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal}
+		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal,
+		Slots: nslots, Interface: o.Interface, Lifespan: o.Lifespan, Loop: o.Loop, LimitConcurrency: p.limitConcurrency()}
+	if o.Timeout > 0 {
+		cfg.Heartbeat = heartbeatEvery(o.Timeout).Seconds()
+	}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -239,8 +245,9 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	return w, nil
 }
 
-// awaitReady reads the first control frame: Ready, or BootFailed with the
-// reason the app could not be loaded. Cancelling ctx abandons the boot.
+// awaitReady reads the control frames of a booting worker until Ready, or
+// BootFailed with the reason the app could not be loaded. An ASGI worker
+// may first ask for more slots (Grow). Cancelling ctx abandons the boot.
 //
 // The control socket stays open until it returns, even once the process has
 // exited: a BootFailed frame sent just before the exit is still read (the
@@ -265,49 +272,122 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 		}
 	}()
 	defer func() { close(done); <-watched }() // before the deadline is cleared
-	var hb [wire.HeaderSize]byte
-	if _, err := io.ReadFull(w.control, hb[:]); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		select {
-		case <-w.Exited():
+	for {
+		var hb [wire.HeaderSize]byte
+		if _, err := io.ReadFull(w.control, hb[:]); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			select {
+			case <-w.Exited():
+				return &BootError{Detail: fmt.Sprintf("%s exited during boot (%s) before loading the application", w, w.ExitStatus())}
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return fmt.Errorf("%s did not load the application within %s", w, timeout)
+			}
+			// The process died before saying anything; its stderr has the story.
+			select {
+			case <-w.Exited():
+			case <-time.After(2 * time.Second):
+			}
 			return &BootError{Detail: fmt.Sprintf("%s exited during boot (%s) before loading the application", w, w.ExitStatus())}
-		default:
 		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return fmt.Errorf("%s did not load the application within %s", w, timeout)
+		h, err := wire.ParseHeader(hb[:])
+		if err != nil {
+			return err
 		}
-		// The process died before saying anything; its stderr has the story.
-		select {
-		case <-w.Exited():
-		case <-time.After(2 * time.Second):
+		payload := make([]byte, h.Len)
+		if _, err := io.ReadFull(w.control, payload); err != nil {
+			return fmt.Errorf("%s: reading control frame: %w", w, err)
 		}
-		return &BootError{Detail: fmt.Sprintf("%s exited during boot (%s) before loading the application", w, w.ExitStatus())}
+		switch h.Type {
+		case wire.Grow:
+			if len(payload) != 4 {
+				return fmt.Errorf("%s: bad grow frame", w)
+			}
+			if err := w.grow(int(binary.LittleEndian.Uint32(payload))); err != nil {
+				return fmt.Errorf("%s: giving it ASGI slots: %w", w, err)
+			}
+			continue
+		case wire.Ready:
+			info, err := wire.DecodeDict(payload)
+			if err != nil {
+				return fmt.Errorf("%s: bad ready frame: %w", w, err)
+			}
+			if files, ok := info["files"].(string); ok && files != "" {
+				w.files = strings.Split(files, "\n")
+			}
+			w.asgi = info["interface"] == "asgi"
+			if w.asgi {
+				w.beat.Store(time.Now().UnixNano())
+				if w.pool.asgi.CompareAndSwap(false, true) {
+					w.pool.log.Info("the application is ASGI: workers serve it on an event loop",
+						"app", info["app"], "loop", info["loop"], "limit_concurrency", w.pool.limitConcurrency())
+				}
+			} else if n := w.pool.opts.Threads; len(w.slots) > n && n > 0 {
+				// Started in ASGI's shape, but this code is WSGI (a
+				// reload changed it): it serves Threads slots only.
+				for _, s := range w.slots[n:] {
+					s.conn.Close()
+				}
+				w.slots = w.slots[:n]
+			}
+			return nil
+		case wire.BootFailed:
+			return &BootError{Detail: string(payload)}
+		}
+		return fmt.Errorf("%s: unexpected control frame %s", w, h.Type)
 	}
-	h, err := wire.ParseHeader(hb[:])
+}
+
+// grow gives a booting ASGI worker n more slots: socket pairs whose
+// worker ends travel in Slots frames on the control socket, at most
+// maxFDsPerFrame to a frame.
+func (w *Worker) grow(n int) error {
+	if n <= 0 || len(w.slots)+n > maxASGISlots {
+		return fmt.Errorf("%d more slots asked for, beyond the bound of %d", n, maxASGISlots)
+	}
+	parent, child, err := socketpairs(n)
 	if err != nil {
 		return err
 	}
-	payload := make([]byte, h.Len)
-	if _, err := io.ReadFull(w.control, payload); err != nil {
-		return fmt.Errorf("%s: reading control frame: %w", w, err)
-	}
-	switch h.Type {
-	case wire.Ready:
-		info, err := wire.DecodeDict(payload)
-		if err != nil {
-			return fmt.Errorf("%s: bad ready frame: %w", w, err)
+	defer closeAll(child)
+	for i := 0; i < n; i += maxFDsPerFrame {
+		batch := child[i:min(i+maxFDsPerFrame, n)]
+		fds := make([]int, len(batch))
+		for j, f := range batch {
+			fds[j] = int(f.Fd())
 		}
-		if files, ok := info["files"].(string); ok && files != "" {
-			w.files = strings.Split(files, "\n")
+		var b [wire.HeaderSize + 4]byte
+		wire.AppendHeader(b[:0], wire.Slots, 0, 4)
+		binary.LittleEndian.PutUint32(b[wire.HeaderSize:], uint32(len(batch)))
+		if _, _, err := w.control.WriteMsgUnix(b[:], unix.UnixRights(fds...), nil); err != nil {
+			closeAll(parent)
+			return err
 		}
-		return nil
-	case wire.BootFailed:
-		return &BootError{Detail: string(payload)}
 	}
-	return fmt.Errorf("%s: unexpected control frame %s", w, h.Type)
+	for _, f := range parent {
+		if err == nil {
+			var c net.Conn
+			if c, err = net.FileConn(f); err == nil {
+				w.slots = append(w.slots, newSlot(w, len(w.slots), c.(*net.UnixConn)))
+			}
+		}
+		f.Close()
+	}
+	return err
+}
+
+// maxFDsPerFrame keeps a Slots frame's descriptors under SCM_MAX_FD (253).
+const maxFDsPerFrame = 250
+
+// heartbeatEvery is how often an ASGI worker's event loop reports that it
+// runs, for a --timeout of d: often enough that a few late beats never
+// pass for a blocked loop.
+func heartbeatEvery(d time.Duration) time.Duration {
+	return max(min(d/4, time.Second), 10*time.Millisecond)
 }
 
 // readControl reads the worker's control frames once it serves: answers to
@@ -325,6 +405,10 @@ func (w *Worker) readControl() {
 		payload := make([]byte, h.Len)
 		if _, err := io.ReadFull(w.control, payload); err != nil {
 			return
+		}
+		if h.Type == wire.Heartbeat {
+			w.beat.Store(time.Now().UnixNano())
+			continue
 		}
 		if h.Type == wire.Dumped {
 			w.dumped(h.ID)
@@ -372,7 +456,14 @@ func (w *Worker) kill() {
 // frames from its signal handler, without the GIL: it can crash a worker
 // whose other threads are running Python, but not one where a thread
 // holds the GIL. stacksDumped tells when the dump is over.
-func (w *Worker) dumpStacks() {
+func (w *Worker) dumpStacks() { w.startDump(true) }
+
+// dumpStacksNow is dumpStacks for a worker whose main thread cannot
+// answer: an ASGI worker's blocked event loop runs there. faulthandler
+// writes the stacks at once, the blocked code's included.
+func (w *Worker) dumpStacksNow() { w.startDump(false) }
+
+func (w *Worker) startDump(askMain bool) {
 	w.dumpMu.Lock()
 	w.dumpSeq++
 	seq := w.dumpSeq
@@ -380,18 +471,23 @@ func (w *Worker) dumpStacks() {
 	if w.dumpAcks == nil {
 		w.dumpAcks = map[uint32]chan struct{}{}
 	}
-	w.dumpAcks[seq] = acked
+	if askMain {
+		w.dumpAcks[seq] = acked
+	}
 	w.dumpDone = done
 	w.dumpMu.Unlock()
 
-	var b [wire.HeaderSize]byte
-	wire.AppendHeader(b[:0], wire.Dump, seq, 0)
-	w.ctlMu.Lock()
-	_, err := w.control.Write(b[:])
-	w.ctlMu.Unlock()
+	var err error
+	if askMain {
+		var b [wire.HeaderSize]byte
+		wire.AppendHeader(b[:0], wire.Dump, seq, 0)
+		w.ctlMu.Lock()
+		_, err = w.control.Write(b[:])
+		w.ctlMu.Unlock()
+	}
 	go func() {
 		defer close(done)
-		if err == nil {
+		if askMain && err == nil {
 			t := time.NewTimer(dumpGrace)
 			defer t.Stop()
 			select {
@@ -401,10 +497,10 @@ func (w *Worker) dumpStacks() {
 				return
 			case <-t.C:
 			}
+			w.dumpMu.Lock()
+			delete(w.dumpAcks, seq)
+			w.dumpMu.Unlock()
 		}
-		w.dumpMu.Lock()
-		delete(w.dumpAcks, seq)
-		w.dumpMu.Unlock()
 		w.proc.Signal(syscall.SIGUSR1)
 		// faulthandler writes from its signal handler: give it a moment.
 		select {

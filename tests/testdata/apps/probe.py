@@ -202,7 +202,10 @@ def crash_route(environ, start_response):
         start_response('200 OK', [('Content-Type', 'text/plain')])
 
         def gen():
-            yield b'before crash'
+            # A block past what the worker holds back to join with the
+            # next (wire.py): it goes out with the head at once, so the
+            # crash comes after the response has started.
+            yield b'before crash\n' * 8192
             sys.stderr.flush()
             os._exit(7)
         return gen()

@@ -1,0 +1,127 @@
+// wsbench is bench/ws.sh's load generator: C WebSocket connections, each
+// sending a message and waiting for its echo (one in flight per
+// connection), for a duration; it prints one JSON line with the echo rate
+// and the latency percentiles.
+//
+//	go run ./bench/tools/wsbench -url ws://127.0.0.1:8000/ -c 1000 -d 10s -size 64
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+func main() {
+	url := flag.String("url", "ws://127.0.0.1:8000/", "WebSocket URL")
+	conns := flag.Int("c", 1, "connections")
+	dur := flag.Duration("d", 10*time.Second, "duration of the measured run")
+	size := flag.Int("size", 64, "message size in bytes (text)")
+	flag.Parse()
+
+	msg := make([]byte, *size)
+	for i := range msg {
+		msg[i] = 'a' + byte(i%26)
+	}
+	var (
+		wg      sync.WaitGroup
+		ready   sync.WaitGroup
+		start   = make(chan struct{})
+		stop    atomic.Bool
+		errs    atomic.Int64
+		mu      sync.Mutex
+		samples []time.Duration
+		count   atomic.Int64
+	)
+	ready.Add(*conns)
+	for i := 0; i < *conns; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			c, br, _, err := ws.Dial(ctx, *url)
+			cancel()
+			ready.Done()
+			if err != nil {
+				errs.Add(1)
+				return
+			}
+			defer c.Close()
+			r := io.Reader(c)
+			if br != nil {
+				r = br
+			}
+			rd := bufio.NewReaderSize(r, 4096)
+			frame := buildFrame(msg)
+			var local []time.Duration
+			<-start
+			for !stop.Load() {
+				t0 := time.Now()
+				c.SetDeadline(t0.Add(10 * time.Second))
+				if _, err := c.Write(frame); err != nil {
+					errs.Add(1)
+					break
+				}
+				h, err := ws.ReadHeader(rd)
+				if err != nil {
+					errs.Add(1)
+					break
+				}
+				if _, err := io.CopyN(io.Discard, rd, h.Length); err != nil {
+					errs.Add(1)
+					break
+				}
+				local = append(local, time.Since(t0))
+			}
+			c.Write(ws.MustCompileFrame(ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "")))))
+			count.Add(int64(len(local)))
+			mu.Lock()
+			samples = append(samples, local...)
+			mu.Unlock()
+		}()
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	time.Sleep(*dur)
+	stop.Store(true)
+	elapsed := time.Since(t0)
+	wg.Wait()
+	slices.Sort(samples)
+	pct := func(p float64) float64 {
+		if len(samples) == 0 {
+			return 0
+		}
+		return float64(samples[min(len(samples)-1, int(p*float64(len(samples))))].Microseconds()) / 1000
+	}
+	out := map[string]any{
+		"connections": *conns, "size": *size, "seconds": elapsed.Seconds(),
+		"messages": count.Load(), "rate": float64(count.Load()) / elapsed.Seconds(),
+		"p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1), "errors": errs.Load(),
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+	if count.Load() == 0 {
+		os.Exit(1)
+	}
+}
+
+// buildFrame is one masked text frame carrying p.
+func buildFrame(p []byte) []byte {
+	f := ws.MaskFrame(ws.NewTextFrame(p))
+	b, err := ws.CompileFrame(f)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

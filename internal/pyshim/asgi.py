@@ -1,0 +1,1024 @@
+"""gowsgi worker, ASGI side: serves an ASGI 3 (or adapted ASGI 2)
+application on one asyncio event loop (uvloop when it imports and --loop
+allows) for every slot of the worker.
+
+worker.py's main() loads the app, asks interface_of which interface it
+speaks, and hands an ASGI app to serve().
+
+The wire is worker.py's (internal/wire/wire.go): each slot socket carries
+one request at a time (the front never pipelines onto an ASGI slot); a
+request frame's environ is turned into the HTTP scope; an Abort frame
+means the client has gone (http.disconnect); responses leave as
+Start/Body/End, Whole, File (http.response.pathsend) or Error frames, each
+written with the slot socket's backpressure (loop.sock_sendall). The
+control socket carries the Grow/Slots exchange that gives the worker
+--limit-concurrency slots, heartbeats while the loop runs, and EOF, which
+asks for a graceful exit: in-flight requests finish, then the lifespan
+shutdown runs.
+"""
+
+import os
+import socket
+import stat
+import struct
+import sys
+import traceback
+from collections import deque
+
+from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
+                          T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, log,
+                          received_fds, send_frame, take_frames)
+from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
+
+ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
+ASGI_READ_SIZE = 256 << 10  # the most a slot read takes at once
+T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
+ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
+ASGI_HOP_BY_HOP = frozenset((b'connection', b'keep-alive', b'proxy-authenticate', b'proxy-authorization',
+                             b'te', b'trailer', b'trailers', b'transfer-encoding', b'upgrade'))
+# How long in-flight requests get, once gowsgi asked the worker to stop,
+# before they are cancelled and the lifespan shutdown runs. The front only
+# asks once the worker is drained, or when it is stopping anyway; gowsgi
+# kills a worker that takes longer than its own bound.
+ASGI_STOP_GRACE = 5.0
+
+
+class ASGIProtocolError(RuntimeError):
+    """The application broke the ASGI protocol; str() says how."""
+
+
+class LifespanFailed(Exception):
+    """The application's lifespan startup failed; str() says why."""
+
+
+def _is_coroutine_function(obj):
+    """inspect's answer, or the marker asgiref's and Django's
+    markcoroutinefunction put on plain functions before Python 3.12 (only
+    on functions and methods: an object whose __getattr__ answers
+    anything must not pass for one)."""
+    import inspect
+    if obj is None:
+        return False
+    if inspect.iscoroutinefunction(obj):
+        return True
+    return (inspect.isfunction(obj) or inspect.ismethod(obj)) and getattr(obj, '_is_coroutine', None) is not None
+
+
+def interface_of(app, interface):
+    """'asgi3', 'asgi2' or 'wsgi' for app under --interface (auto, wsgi,
+    asgi). ASGI is a coroutine function, or an object whose __call__ is
+    one; ASGI 2 is a class whose instances have an async __call__(receive,
+    send); WSGI is everything else. Forced asgi takes any callable, as
+    ASGI 3 unless it is a class."""
+    import inspect
+    if interface == 'wsgi':
+        return 'wsgi'
+    # asgiref's markers, looked up statically: never through __getattr__.
+    if inspect.getattr_static(app, '_asgi_double_callable', False) is True:
+        return 'asgi2'
+    if inspect.getattr_static(app, '_asgi_single_callable', False) is True:
+        return 'asgi3'
+    if inspect.isclass(app):
+        if _is_coroutine_function(getattr(app, '__call__', None)):
+            return 'asgi2'
+        return 'asgi2' if interface == 'asgi' else 'wsgi'
+    if _is_coroutine_function(app) or _is_coroutine_function(getattr(app, '__call__', None)):
+        return 'asgi3'
+    return 'asgi3' if interface == 'asgi' else 'wsgi'
+
+
+def asgi2_adapter(cls):
+    """An ASGI 3 callable for an ASGI 2 double callable."""
+    async def app(scope, receive, send):
+        instance = cls(scope)
+        await instance(receive, send)
+    return app
+
+
+def new_event_loop(choice):
+    """The worker's event loop: uvloop's when it imports and choice is
+    auto or uvloop (an error when uvloop was asked for and is missing),
+    else asyncio's."""
+    import asyncio
+    if choice in ('auto', 'uvloop', '', None):
+        try:
+            import uvloop
+        except ImportError:
+            if choice == 'uvloop':
+                raise ValueError('--loop uvloop: %s cannot import uvloop (pip install uvloop)' % sys.executable)
+        else:
+            return uvloop.new_event_loop(), 'uvloop'
+    elif choice != 'asyncio':
+        raise ValueError('--loop %r: expected auto, asyncio or uvloop' % choice)
+    return asyncio.new_event_loop(), 'asyncio'
+
+
+def grow_slots(control, n):
+    """Ask gowsgi for n more slot sockets (Grow) and receive them (Slots
+    frames with descriptors). Bytes of a Slots frame read past the last
+    descriptor are returned, for the control reader."""
+    send_frame(control, T_GROW, U32.pack(n))
+    fds, buf = [], bytearray()
+    anc_size = socket.CMSG_SPACE(4 * 253)
+    while len(fds) < n:
+        data, anc, flags, _ = control.recvmsg(1 << 16, anc_size)
+        fds += received_fds(anc)
+        if not data:
+            sys.exit(0)  # gowsgi gave up on this worker
+        buf += data
+    return [socket.socket(fileno=fd) for fd in fds], buf
+
+
+def raise_fd_limit(need):
+    """Raise the soft descriptor limit towards the hard one when the slots
+    (and what the app opens besides) need more than it allows."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = need + 1024
+        if soft != resource.RLIM_INFINITY and soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def serve(cfg, control, app, kind, ready, hooks):
+    """Serve an ASGI application until gowsgi closes the control socket,
+    then exit. Runs the lifespan startup before Ready (ready is its dict,
+    to which the interface and loop are added; a failure is a boot
+    failure) and its shutdown after the last request."""
+    import asyncio
+    if kind == 'asgi2':
+        app = asgi2_adapter(app)
+    try:
+        loop, loop_name = new_event_loop(cfg.get('loop') or 'auto')
+    except ValueError as e:
+        send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
+        sys.exit(3)
+    asyncio.set_event_loop(loop)
+    nslots = cfg.get('slots') or cfg['threads']
+    want = max(cfg.get('limit_concurrency') or nslots, 1)
+    raise_fd_limit(max(want, nslots) * 2)
+    socks = [socket.socket(fileno=5 + i) for i in range(nslots)]
+    ctl_buf = bytearray()
+    if want > nslots:
+        more, ctl_buf = grow_slots(control, want - nslots)
+        socks += more
+
+    worker = ASGIWorker(loop, app, cfg, control, socks, hooks)
+    worker.ctl_buf = ctl_buf
+    lifespan = Lifespan(app, cfg.get('lifespan') or 'auto', worker.state)
+    try:
+        loop.run_until_complete(lifespan.startup())
+    except LifespanFailed as e:
+        send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
+        sys.exit(3)
+
+    ready.update(interface='asgi', loop=loop_name)
+    send_frame(control, T_READY, _dumps(ready, 2))
+    try:
+        loop.run_until_complete(worker.serve())
+        loop.run_until_complete(lifespan.shutdown())
+    finally:
+        if hooks is not None:
+            hooks.exiting()
+    sys.exit(0)
+
+
+# ---------------------------------------------------------------- lifespan
+
+class Lifespan:
+    """The lifespan protocol (asgiref's lifespan.rst) around one worker.
+    mode 'off' skips it; 'auto' carries on without it when the app raises
+    before its startup completes (Django does: it serves HTTP only); 'on'
+    makes that a boot failure. startup.failed always is one, with the
+    app's message. state is the scope's state dict, shared (copied
+    shallowly) into every request's scope."""
+
+    def __init__(self, app, mode, state):
+        self.app = app
+        self.mode = mode
+        self.state = state
+        self.task = None
+        self.started = None        # future: startup answered (or the app ended)
+        self.stopped = None        # future: shutdown answered (or the app ended)
+        self.failed = None         # startup.failed's message
+        self.error = None          # the exception the app raised
+        self.startup_done = False  # startup.complete received
+        self.ended = False
+
+    async def startup(self):
+        import asyncio
+        if self.mode == 'off':
+            return
+        loop = asyncio.get_event_loop()
+        self.inbox = asyncio.Queue()
+        self.started, self.stopped = loop.create_future(), loop.create_future()
+        self.task = loop.create_task(self.main())
+        await self.inbox.put({'type': 'lifespan.startup'})
+        await self.started
+        if self.failed is not None:
+            raise LifespanFailed('lifespan startup failed: %s' % (self.failed or '(no message)'))
+        if self.error is not None and self.mode == 'on':
+            raise LifespanFailed('lifespan startup failed (--lifespan on): the application raised:\n%s' % ''.join(
+                traceback.format_exception(type(self.error), self.error, self.error.__traceback__)))
+
+    async def shutdown(self):
+        if self.task is None or self.ended or not self.startup_done:
+            return
+        await self.inbox.put({'type': 'lifespan.shutdown'})
+        await self.stopped
+
+    async def main(self):
+        scope = {'type': 'lifespan', 'asgi': ASGI_VERSION, 'state': self.state}
+        try:
+            await self.app(scope, self.receive, self.send)
+        except BaseException as e:
+            self.error = e
+            if not self.startup_done and self.mode == 'auto':
+                log("the application does not support the ASGI lifespan protocol (%s: %s); carrying on without it"
+                    % (type(e).__name__, e))
+            else:
+                log('error in the lifespan protocol:\n%s' % ''.join(
+                    traceback.format_exception(type(e), e, e.__traceback__)).rstrip())
+        finally:
+            self.ended = True
+            for f in (self.started, self.stopped):
+                if not f.done():
+                    f.set_result(None)
+
+    async def receive(self):
+        return await self.inbox.get()
+
+    async def send(self, message):
+        t = message['type']
+        if t == 'lifespan.startup.complete':
+            self.startup_done = True
+            self.started.done() or self.started.set_result(None)
+        elif t == 'lifespan.startup.failed':
+            self.failed = str(message.get('message', ''))
+            self.started.done() or self.started.set_result(None)
+        elif t == 'lifespan.shutdown.complete':
+            self.stopped.done() or self.stopped.set_result(None)
+        elif t == 'lifespan.shutdown.failed':
+            log('lifespan shutdown failed: %s' % message.get('message', ''))
+            self.stopped.done() or self.stopped.set_result(None)
+        else:
+            raise RuntimeError('unexpected ASGI message %r in the lifespan protocol' % t)
+
+
+# ---------------------------------------------------------------- the worker
+
+class ASGIWorker:
+    """The event loop's side of a worker: one ASlot per slot socket, the
+    control socket (heartbeats out; EOF asks for an exit), the running
+    request tasks."""
+
+    def __init__(self, loop, app, cfg, control, socks, hooks):
+        self.loop = loop
+        self.app = app
+        self.control = control
+        self.socks = socks
+        self.hooks = hooks if hooks is not None and hooks.requests else None
+        self.state = {}  # the lifespan state
+        self.heartbeat = cfg.get('heartbeat') or 0
+        self.tasks = set()
+        self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see ASlot.readable
+        self.ctl_buf = bytearray()
+        self.stopping = None
+
+    async def serve(self):
+        loop = self.loop
+        self.stopping = loop.create_future()
+        self.slots = [ASlot(self, sock) for sock in self.socks]
+        for slot in self.slots:
+            slot.sock.setblocking(False)
+            loop.add_reader(slot.sock.fileno(), slot.readable)
+        self.control.setblocking(False)
+        loop.add_reader(self.control.fileno(), self.control_readable)
+        if self.heartbeat:
+            self.beat()
+        await self.stopping
+        loop.remove_reader(self.control.fileno())
+        # Requests still running get ASGI_STOP_GRACE, then are cancelled.
+        if self.tasks:
+            import asyncio
+            done, pending = await asyncio.wait(set(self.tasks), timeout=ASGI_STOP_GRACE)
+            for t in pending:
+                t.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+
+    def beat(self):
+        """Tell gowsgi the loop runs; again in heartbeat seconds."""
+        try:
+            self.control.send(_pack(0, T_HEARTBEAT, 0))
+        except (BlockingIOError, InterruptedError):
+            pass  # the front is slow to read: the next one will do
+        except OSError:
+            return
+        self.loop.call_later(self.heartbeat, self.beat)
+
+    def control_readable(self):
+        try:
+            data = self.control.recv(1 << 16)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b''
+        if not data:
+            if not self.stopping.done():
+                self.stopping.set_result(None)
+            return
+        # Nothing else is expected after Ready (leftover Slots frames and
+        # Revoke frames, which have no meaning here, are dropped).
+        self.ctl_buf += data
+        take_frames(self.ctl_buf)
+
+
+class ASlot:
+    """One slot socket on the event loop: parses the front's frames and
+    runs its request, one at a time."""
+
+    __slots__ = ('worker', 'sock', 'buf', 'fds', 'req', 'queue')
+
+    def __init__(self, worker, sock):
+        self.worker = worker
+        self.sock = sock
+        self.buf = bytearray()
+        self.fds = deque()
+        self.req = None      # the HTTPRequest running here
+        self.queue = deque()  # requests sent behind it (the front does not, today)
+
+    def readable(self):
+        """Read what the front sent into the worker's scratch buffer (one
+        for every slot: the loop runs one callback at a time) and act on
+        its whole frames; a partial frame waits in self.buf for the rest."""
+        scratch = self.worker.scratch
+        try:
+            n, anc, flags, _ = self.sock.recvmsg_into([scratch], ANC_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            n, anc = 0, ()
+        if anc:
+            self.fds.extend(received_fds(anc))
+        if not n:
+            # The front closed the slot: it is stopping, or gave up on us.
+            self.worker.loop.remove_reader(self.sock.fileno())
+            if self.req is not None:
+                self.req.gone()
+            return
+        buf = self.buf
+        if buf:
+            buf += scratch[:n]
+            used = self.frames(memoryview(buf), len(buf))
+            del buf[:used]
+        else:
+            used = self.frames(scratch, n)
+            if used < n:
+                self.buf = bytearray(scratch[used:n])
+        if self.req is None and self.queue:
+            self.next()
+
+    def frames(self, view, end):
+        """Act on the whole frames in view[:end]; returns the bytes used."""
+        start = 0
+        while end - start >= 9:
+            n, t, rid = HDR.unpack_from(view, start)
+            if end - start < 9 + n:
+                break
+            if t == T_REQUEST:
+                fd = None
+                try:
+                    environ, body = _loads(view[start + 9:start + 9 + n])
+                    if body is None:
+                        fd = self.fds.popleft()
+                except Exception as e:
+                    environ, body = e, None
+                ws = type(environ) is dict and 'gowsgi.websocket' in environ
+                self.queue.append((WebSocketRequest if ws else HTTPRequest)(self, rid, environ, body, fd))
+            elif t in WS_FRAMES_IN and type(self.req) is WebSocketRequest and self.req.rid == rid:
+                self.req.frame(t, bytes(view[start + 9:start + 9 + n]))  # see the WebSocket section
+            elif t == T_ABORT:
+                if self.req is not None and self.req.rid == rid:
+                    self.req.gone()
+                for r in self.queue:
+                    if r.rid == rid:
+                        r.gone()  # dropped unstarted when its turn comes
+            start += 9 + n
+        return start
+
+    def next(self):
+        req = self.req = self.queue.popleft()
+        w = self.worker
+        task = w.loop.create_task(req.run())
+        w.tasks.add(task)
+        task.add_done_callback(w.tasks.discard)
+
+    def done(self, req):
+        if self.req is req:
+            self.req = None
+            if self.queue:
+                self.next()
+
+
+# ---------------------------------------------------------------- requests
+
+_STATUS_LINES = {}
+
+
+def status_line(code):
+    """'200 OK' for 200: the front takes WSGI's status strings."""
+    s = _STATUS_LINES.get(code)
+    if s is None:
+        if type(code) is not int or not 100 <= code <= 999:
+            raise TypeError('http.response.start status must be an int from 100 to 999, not %r' % (code,))
+        import http
+        try:
+            reason = http.HTTPStatus(code).phrase
+        except ValueError:
+            reason = 'Unknown'
+        s = _STATUS_LINES[code] = '%d %s' % (code, reason)
+    return s
+
+
+def asgi_headers(headers):
+    """ASGI response headers (iterable of [name, value] byte strings) as
+    the (str, str) latin-1 pairs of the wire; hop-by-hop ones are dropped
+    (the front owns the connection), and the Content-Length, if any."""
+    out, length = [], None
+    for item in headers:
+        name, value = item
+        if type(name) is not bytes or type(value) is not bytes:
+            if not isinstance(name, (bytes, bytearray)) or not isinstance(value, (bytes, bytearray)):
+                raise TypeError('ASGI response header names and values must be bytes, not %r' % (item,))
+            name, value = bytes(name), bytes(value)
+        low = name.lower()
+        if low in ASGI_HOP_BY_HOP:
+            continue
+        if low == b'content-length' and value.isdigit():
+            length = int(value)
+        out.append((name.decode('latin-1'), value.decode('latin-1')))
+    return out, length
+
+
+_HTTP_VERSIONS = {'HTTP/1.1': '1.1', 'HTTP/1.0': '1.0', 'HTTP/2.0': '2', 'HTTP/2': '2'}
+
+
+def _text(s):
+    """A path from the environ (latin-1 "bytes as str") as the scope's
+    text: its bytes decoded as UTF-8, as uvicorn's unquote does."""
+    return s if s.isascii() else s.encode('latin-1').decode('utf-8', 'replace')
+
+
+def http_scope(environ, state):
+    """The ASGI HTTP scope of a request, from the CGI environ the front
+    sent (gowsgi.headers, when present, has the raw header list)."""
+    get = environ.get
+    proto = get('SERVER_PROTOCOL', 'HTTP/1.1')
+    script = get('SCRIPT_NAME', '')
+    raw_uri = get('RAW_URI') or get('REQUEST_URI') or ''
+    raw = get('gowsgi.headers')
+    if raw is not None:
+        parts = iter(raw.encode('latin-1').split(b'\0') if raw else ())
+        headers = [(name.lower(), value) for name, value in zip(parts, parts)]
+    else:
+        headers = []
+        for k, v in environ.items():
+            if k.startswith('HTTP_'):
+                headers.append((k[5:].replace('_', '-').lower().encode('latin-1'), v.encode('latin-1')))
+            elif k in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+                headers.append((k.replace('_', '-').lower().encode('latin-1'), v.encode('latin-1')))
+    client = server = None
+    addr = get('REMOTE_ADDR')
+    if addr:
+        port = get('REMOTE_PORT')
+        client = (addr, int(port) if port and port.isdigit() else 0)
+    name = get('SERVER_NAME')
+    if name:
+        port = get('SERVER_PORT')
+        server = (name, int(port) if port and port.isdigit() else None)
+    tls = get('gowsgi.tls')
+    return {
+        'type': 'http',
+        'asgi': ASGI_VERSION,
+        'http_version': _HTTP_VERSIONS.get(proto) or proto[5:],
+        'method': get('REQUEST_METHOD', 'GET'),
+        'scheme': get('wsgi.url_scheme', 'http'),
+        'path': _text(script + get('PATH_INFO', '')),
+        'raw_path': raw_uri.partition('?')[0].encode('latin-1'),
+        'query_string': get('QUERY_STRING', '').encode('latin-1'),
+        'root_path': _text(script),
+        'headers': headers,
+        'client': client,
+        'server': server,
+        'state': dict(state),
+        'extensions': {'http.response.pathsend': {}} if tls is None else
+                      {'http.response.pathsend': {}, 'tls': tls_extension(tls, environ)},
+    }
+
+
+def tls_extension(tls, environ):
+    """The scope's tls extension (asgiref's tls.rst) from what the front
+    says about the connection's TLS session."""
+    version, _, cipher = tls.partition(',')
+    chain = environ.get('gowsgi.tls_client_chain', '')
+    end = '-----END CERTIFICATE-----\n'
+    return {
+        'server_cert': None,
+        'client_cert_chain': [c + end for c in chain.split(end) if c.strip()],
+        'client_cert_name': environ.get('SSL_CLIENT_S_DN'),
+        'client_cert_error': None,
+        'tls_version': int(version),
+        'cipher_suite': int(cipher),
+    }
+
+
+class HTTPRequest:
+    """One HTTP request on an ASlot: the app's receive() and send(), and
+    the frames they turn into."""
+
+    def __init__(self, slot, rid, environ, body, fd):
+        self.slot = slot
+        self.rid = rid
+        self.environ = environ
+        self.body = body      # bytes, or None when the body is in fd
+        self.fd = fd
+        self.pos = 0          # bytes of the body file given to the app
+        self.size = None      # the body file's size
+        self.body_done = False
+        self.disconnected = False
+        self.disconnect_waiter = None  # future receive() waits on
+        self.head = None      # the marshalled (status, headers)
+        self.length = None    # the Content-Length the app declared
+        self.sent = 0         # body bytes sent
+        self.head_sent = False  # the response began on the wire
+        self.complete = False   # the app sent its last body message
+        self.wire_done = False  # the response ended on the wire (W, E, F or X)
+        self.head_only = False
+        self.status = None
+        self.headers = []
+
+    def gone(self):
+        """The client went away (Abort), or the front closed the slot."""
+        self.disconnected = True
+        f = self.disconnect_waiter
+        if f is not None and not f.done():
+            f.set_result(None)
+
+    async def run(self):
+        w = self.slot.worker
+        environ = self.environ
+        hooks, hreq = w.hooks, None
+        try:
+            if self.disconnected:
+                await self.end_quietly()  # canceled before it started
+                return
+            if isinstance(environ, Exception):
+                raise environ  # the front sent what marshal cannot read
+            self.head_only = environ.get('REQUEST_METHOD') == 'HEAD'
+            scope = http_scope(environ, w.state)
+            if hooks is not None:
+                hreq = HookRequest(environ)
+                hooks.call('pre_request', hooks.worker, hreq)
+            result = await w.app(scope, self.receive, self.send)
+            if result is not None:
+                log('the ASGI application returned %.60r for %s; it should return None' % (
+                    result, request_line(environ)))
+            if not self.wire_done:
+                if self.disconnected:
+                    await self.end_quietly()
+                else:
+                    raise ASGIProtocolError('the ASGI application returned without %s the response' % (
+                        'starting' if self.head is None else 'completing'))
+        except BaseException as e:
+            if self.disconnected and isinstance(e, (OSError, asyncio_cancelled())):
+                await self.end_quietly()
+            else:
+                if not self.head_sent:
+                    self.status, self.headers = '500 Internal Server Error', []  # what the client gets
+                await self.fail(e)
+        finally:
+            if self.fd is not None:
+                try:
+                    os.close(self.fd)
+                except OSError:
+                    pass
+                self.fd = None
+            self.gone()  # receive() now says http.disconnect
+            self.slot.done(self)
+            if hreq is not None:
+                hooks.call('post_request', hooks.worker, hreq, environ, HookResponse((self.status, self.headers)))
+
+    async def end_quietly(self):
+        """End the response on the wire after the client went away: an End
+        frame, also before any head (the front's cancellation expects one
+        for a request it aborted)."""
+        if not self.wire_done:
+            self.wire_done = True
+            try:
+                await self.write(_pack(0, T_END, self.rid))
+            except OSError:
+                pass  # the front closed the slot
+
+    async def fail(self, exc):
+        environ = self.environ if isinstance(self.environ, dict) else {}
+        when = 'after the response started; aborting the connection' if self.head_sent else 'answering 500'
+        if isinstance(exc, ASGIProtocolError) and exc.__traceback__.tb_next is None:
+            log('%s for %s (%s)' % (exc, request_line(environ), when))
+        else:
+            log('error in the ASGI application for %s (%s): %s' % (
+                request_line(environ), when, app_traceback(exc).rstrip()))
+
+        if self.wire_done:
+            return
+        self.wire_done = True
+        try:
+            text = str(exc)
+        except BaseException:
+            text = '(unprintable)'
+        msg = ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
+        try:
+            await self.write(_pack(len(msg), T_ERROR, self.rid) + msg)
+        except OSError:
+            pass
+
+    # receive()
+
+    async def receive(self):
+        if not self.body_done:
+            return self.next_body()
+        if not self.disconnected and not self.wire_done:
+            f = self.disconnect_waiter
+            if f is None or f.done():
+                f = self.disconnect_waiter = self.slot.worker.loop.create_future()
+            await f
+        return {'type': 'http.disconnect'}
+
+    def next_body(self):
+        if self.fd is None:
+            body, self.body = self.body or b'', None
+            self.body_done = True
+            return {'type': 'http.request', 'body': body, 'more_body': False}
+        if self.size is None:
+            self.size = os.fstat(self.fd).st_size
+        chunk = os.pread(self.fd, min(ASGI_BODY_CHUNK, self.size - self.pos), self.pos) if self.pos < self.size else b''
+        self.pos += len(chunk)
+        more = bool(chunk) and self.pos < self.size
+        self.body_done = not more
+        return {'type': 'http.request', 'body': chunk, 'more_body': more}
+
+    # send()
+
+    async def send(self, message):
+        t = message['type']
+        if self.disconnected:
+            raise ClientGone('client disconnected')
+        if t == 'http.response.start':
+            if self.head is not None:
+                raise ASGIProtocolError("ASGI message 'http.response.start' sent a second time")
+            status = status_line(message['status'])
+            if status[0] == '1':
+                raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
+            headers, self.length = asgi_headers(message.get('headers') or ())
+            self.status, self.headers = status, headers
+            self.head = _dumps((status, headers), 2)
+            return
+        if t == 'http.response.body':
+            if self.head is None:
+                raise ASGIProtocolError("ASGI message 'http.response.body' sent before 'http.response.start'")
+            if self.complete:
+                raise ASGIProtocolError("ASGI message 'http.response.body' sent after the response completed")
+            body = message.get('body', b'')
+            if type(body) is not bytes:
+                if not isinstance(body, (bytearray, memoryview)):
+                    raise TypeError("http.response.body's body must be bytes, not %s" % type(body).__name__)
+                body = bytes(body)
+            more = bool(message.get('more_body', False))
+            self.complete = not more
+            if self.length is not None:
+                self.sent += len(body)
+                if self.sent > self.length and not self.head_only:
+                    raise ASGIProtocolError('response body longer than its Content-Length (%d)' % self.length)
+            await self.send_body(body, more)
+            return
+        if t == 'http.response.pathsend':
+            if self.head is None:
+                raise ASGIProtocolError("ASGI message 'http.response.pathsend' sent before 'http.response.start'")
+            if self.head_sent or self.complete:
+                raise ASGIProtocolError("ASGI message 'http.response.pathsend' sent after the body began")
+            self.complete = True
+            await self.send_path(message['path'])
+            return
+        raise ASGIProtocolError('unexpected ASGI message %r in an HTTP connection' % (t,))
+
+    async def send_body(self, body, more):
+        rid = self.rid
+        if self.wire_done:
+            return  # HEAD: the body the app still sends goes nowhere
+        if self.head_only:
+            body, more = b'', False
+        if not self.head_sent:
+            head = self.head
+            first = body[:MAX_FRAME_BODY] if len(body) > MAX_FRAME_BODY else body
+            rest = len(body) - len(first)
+            ftype = T_WHOLE if not more and not rest else T_START
+            n = len(head) + len(first)
+            self.head_sent = True
+            if ftype == T_WHOLE:
+                self.wire_done = True
+            await self.write(_pack(n, ftype, rid) + head + first if n < 65536 else [_pack(n, ftype, rid), head, first])
+            if ftype == T_WHOLE:
+                return
+            body = memoryview(body)[len(first):] if rest else b''
+        for i in range(0, len(body), MAX_FRAME_BODY):
+            part = body[i:i + MAX_FRAME_BODY]
+            await self.write([_pack(len(part), T_BODY, rid), part])
+        if not more:
+            self.wire_done = True
+            await self.write(_pack(0, T_END, rid))
+
+    async def send_path(self, path):
+        """http.response.pathsend: the front sends the file (sendfile(2))."""
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise ValueError('http.response.pathsend: %s is not a regular file' % path)
+            size = st.st_size if not self.head_only else 0
+            tail = OFFSET_COUNT.pack(0, size)
+            frame = _pack(len(self.head) + len(tail), T_FILE, self.rid) + self.head + tail
+            self.head_sent = self.wire_done = True
+            sock = self.slot.sock
+            rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', fd))]
+            while True:
+                try:
+                    n = sock.sendmsg([frame], rights)
+                    break
+                except (BlockingIOError, InterruptedError):
+                    await self.writable()
+            if n < len(frame):
+                await self.slot.worker.loop.sock_sendall(sock, frame[n:])
+        finally:
+            os.close(fd)
+
+    async def writable(self):
+        loop = self.slot.worker.loop
+        fd = self.slot.sock.fileno()
+        f = loop.create_future()
+        loop.add_writer(fd, lambda: f.done() or f.set_result(None))
+        try:
+            await f
+        finally:
+            loop.remove_writer(fd)
+
+    async def write(self, data):
+        """Write frames to the slot: at once while the socket has room,
+        else waiting for it (the front reads as fast as the client takes
+        the response, within its buffer). data is bytes or a list of parts."""
+        sock = self.slot.sock
+        if type(data) is list:
+            total = sum(map(len, data))
+            try:
+                n = sock.sendmsg(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as e:
+                raise ClientGone('the front closed the slot: %s' % e) from None
+            if n == total:
+                return
+            data = b''.join(data)[n:]
+        else:
+            try:
+                n = sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as e:
+                raise ClientGone('the front closed the slot: %s' % e) from None
+            if n == len(data):
+                return
+            data = memoryview(data)[n:]
+        try:
+            await self.slot.worker.loop.sock_sendall(sock, data)
+        except OSError as e:
+            raise ClientGone('the front closed the slot: %s' % e) from None
+
+
+def app_traceback(exc):
+    """worker.py's app_traceback: the app's frames, not the shim's."""
+    from _gowsgi_worker import app_traceback
+    return app_traceback(exc)
+
+
+def asyncio_cancelled():
+    import asyncio
+    return asyncio.CancelledError
+
+
+# ---------------------------------------------------------------- WebSockets
+#
+# A WebSocket is a request whose environ has gowsgi.websocket: the front has
+# checked the handshake and terminates the protocol (framing, pings,
+# permessage-deflate, limits), so the app sees whole messages. The slot
+# stays with the connection (internal/wire/wire.go, "A WebSocket"): T and D
+# frames carry messages both ways, O is websocket.accept, C websocket.close,
+# and an A with a code is websocket.disconnect.
+
+T_WS_ACCEPT, T_WS_TEXT, T_WS_BINARY, T_WS_CLOSE = b'OTDC'
+WS_FRAMES_IN = frozenset((T_WS_TEXT, T_WS_BINARY, T_ABORT))
+# Messages the app has not received yet: at WS_QUEUE_HIGH of them, or
+# WS_QUEUE_BYTES, the slot stops reading (the front then stops reading the
+# client: TCP holds it); below WS_QUEUE_LOW and WS_QUEUE_BYTES it reads again.
+WS_QUEUE_HIGH, WS_QUEUE_LOW, WS_QUEUE_BYTES = 16, 4, 1 << 20
+_CODE = struct.Struct('<H')
+
+
+def websocket_scope(environ, state):
+    """The ASGI websocket scope: the HTTP scope's fields, less method, with
+    scheme ws/wss and the client's subprotocols."""
+    scope = http_scope(environ, state)
+    del scope['method']
+    scope['type'] = 'websocket'
+    scope['scheme'] = 'wss' if scope['scheme'] == 'https' else 'ws'
+    subprotocols = []
+    for name, value in scope['headers']:
+        if name == b'sec-websocket-protocol':
+            subprotocols.extend(p.strip() for p in value.decode('latin-1').split(',') if p.strip())
+    scope['subprotocols'] = subprotocols
+    ext = {'websocket.http.response': {}}
+    if 'tls' in scope['extensions']:
+        ext['tls'] = scope['extensions']['tls']
+    scope['extensions'] = ext
+    return scope
+
+
+class WebSocketRequest:
+    """One WebSocket on an ASlot: the app's receive() and send()."""
+
+    CONNECTING, ACCEPTED, CLOSED, RESPONSE = range(4)
+
+    def __init__(self, slot, rid, environ, body=None, fd=None):
+        self.slot = slot
+        self.rid = rid
+        self.environ = environ
+        if fd is not None:
+            os.close(fd)
+        self.incoming = deque()   # (frame type, payload) not yet received
+        self.queued = 0           # their bytes
+        self.waiter = None
+        self.connect_sent = False
+        self.state = self.CONNECTING
+        self.disconnected = False
+        self.code = 1006
+        self.paused = False
+        self.wire_done = False
+        self.deny = None          # the HTTPRequest relaying a websocket.http.response
+
+    def gone(self, code=1006):
+        """The connection closed (an Abort with its code), or the front
+        closed the slot."""
+        if not self.disconnected:
+            self.disconnected, self.code = True, code
+        self._wake()
+        if self.deny is not None:
+            self.deny.gone()
+
+    def _wake(self):
+        f = self.waiter
+        if f is not None and not f.done():
+            f.set_result(None)
+
+    def frame(self, t, payload):
+        if t == T_ABORT:
+            self.gone(_CODE.unpack(payload[:2])[0] if len(payload) >= 2 else 1006)
+            return
+        self.incoming.append((t, payload))
+        self.queued += len(payload)
+        if (len(self.incoming) >= WS_QUEUE_HIGH or self.queued >= WS_QUEUE_BYTES) and not self.paused:
+            self.paused = True
+            self.slot.worker.loop.remove_reader(self.slot.sock.fileno())
+        self._wake()
+
+    def _resume(self):
+        if self.paused:
+            self.paused = False
+            loop = self.slot.worker.loop
+            loop.add_reader(self.slot.sock.fileno(), self.slot.readable)
+            loop.call_soon(self.slot.readable)  # frames may be waiting
+
+    async def receive(self):
+        if not self.connect_sent:
+            self.connect_sent = True
+            return {'type': 'websocket.connect'}
+        while not self.incoming and not self.disconnected:
+            self.waiter = self.slot.worker.loop.create_future()
+            await self.waiter
+        if self.incoming:
+            t, payload = self.incoming.popleft()
+            self.queued -= len(payload)
+            if len(self.incoming) < WS_QUEUE_LOW and self.queued < WS_QUEUE_BYTES:
+                self._resume()
+            if t == T_WS_TEXT:
+                return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
+            return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
+        return {'type': 'websocket.disconnect', 'code': self.code, 'reason': ''}
+
+    async def send(self, message):
+        t = message['type']
+        if t == 'websocket.accept':
+            if self.state != self.CONNECTING:
+                raise ASGIProtocolError("ASGI message 'websocket.accept' after the handshake was answered")
+            if self.disconnected:
+                raise ClientGone('client disconnected')
+            sub = message.get('subprotocol') or ''
+            headers = [(bytes(k).decode('latin-1'), bytes(v).decode('latin-1')) for k, v in message.get('headers') or ()]
+            head = _dumps((sub, headers), 2)
+            self.state = self.ACCEPTED
+            await self.write(_pack(len(head), T_WS_ACCEPT, self.rid) + head)
+            return
+        if t == 'websocket.send':
+            if self.state != self.ACCEPTED:
+                raise ASGIProtocolError("ASGI message 'websocket.send' %s" % (
+                    'before websocket.accept' if self.state == self.CONNECTING else 'after the WebSocket closed'))
+            if self.disconnected:
+                raise ClientGone('client disconnected')
+            text = message.get('text')
+            if text is not None:
+                data, ftype = text.encode('utf-8'), T_WS_TEXT
+            else:
+                data, ftype = message.get('bytes'), T_WS_BINARY
+                if data is None:
+                    raise ASGIProtocolError("ASGI message 'websocket.send' has neither 'text' nor 'bytes'")
+                data = bytes(data)
+            await self.write([_pack(len(data), ftype, self.rid), data])
+            return
+        if t == 'websocket.close':
+            if self.state in (self.CONNECTING, self.ACCEPTED):
+                self.state = self.CLOSED
+                reason = (message.get('reason') or '').encode('utf-8')
+                payload = _CODE.pack(int(message.get('code', 1000))) + reason
+                await self.write(_pack(len(payload), T_WS_CLOSE, self.rid) + payload)
+            return
+        if t == 'websocket.http.response.start':
+            if self.state != self.CONNECTING:
+                raise ASGIProtocolError("ASGI message 'websocket.http.response.start' after the handshake was answered")
+            self.state = self.RESPONSE
+            self.deny = HTTPRequest(self.slot, self.rid, self.environ, b'', None)
+            await self.deny.send(dict(message, type='http.response.start'))
+            return
+        if t == 'websocket.http.response.body':
+            if self.deny is None:
+                raise ASGIProtocolError("ASGI message 'websocket.http.response.body' before its start")
+            await self.deny.send(dict(message, type='http.response.body'))
+            self.wire_done = self.deny.wire_done
+            return
+        raise ASGIProtocolError('unexpected ASGI message %r in a WebSocket' % (t,))
+
+    write = HTTPRequest.write
+    writable = HTTPRequest.writable
+
+    async def run(self):
+        w = self.slot.worker
+        environ = self.environ
+        try:
+            if not self.disconnected:
+                if isinstance(environ, Exception):
+                    raise environ
+                result = await w.app(websocket_scope(environ, w.state), self.receive, self.send)
+                if result is not None:
+                    log('the ASGI application returned %.60r for %s; it should return None' % (
+                        result, request_line(environ)))
+                if self.state == self.CONNECTING:
+                    # Returning without an answer closes the handshake: 403.
+                    await self.send({'type': 'websocket.close', 'code': 1000})
+                if self.state == self.RESPONSE and not self.wire_done:
+                    raise ASGIProtocolError('the ASGI application returned without completing its websocket.http.response')
+            await self.end(T_END, b'')
+        except BaseException as e:
+            if isinstance(e, (OSError, asyncio_cancelled())) and self.disconnected:
+                await self.end(T_END, b'')
+            else:
+                log('error in the ASGI application for the WebSocket %s: %s' % (
+                    request_line(environ if isinstance(environ, dict) else {}), app_traceback(e).rstrip()))
+                try:
+                    text = '%s: %s' % (type(e).__name__, e)
+                except BaseException:
+                    text = type(e).__name__
+                await self.end(T_ERROR, text.encode('utf-8', 'replace'))
+        finally:
+            self.gone()
+            self._resume()
+            self.slot.done(self)
+
+    async def end(self, ftype, payload):
+        """The last frame: E once the app returned, X when it failed."""
+        if self.deny is not None and self.deny.wire_done and ftype == T_END:
+            return  # the denial response ended the exchange (W or E)
+        if self.wire_done and ftype == T_END:
+            return
+        self.wire_done = True
+        try:
+            await self.write(_pack(len(payload), ftype, self.rid) + payload)
+        except OSError:
+            pass  # the front closed the slot

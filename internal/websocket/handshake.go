@@ -1,0 +1,276 @@
+package websocket
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
+)
+
+// keyGUID is RFC 6455's magic string for Sec-WebSocket-Accept.
+const keyGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// A Request is the part of an HTTP request the handshake looks at, from
+// whichever engine received it.
+type Request struct {
+	Method     string
+	ProtoMajor int // 1 or 2
+	ProtoMinor int
+	// Protocol is HTTP/2's :protocol pseudo-header (RFC 8441); "" for
+	// HTTP/1.x.
+	Protocol string
+	// Header holds the request's fields with canonical names
+	// (http.CanonicalHeaderKey), every line kept.
+	Header http.Header
+	// HasBody reports a request body (Content-Length above 0, or chunked).
+	HasBody bool
+}
+
+// A HandshakeError is a handshake refused before any upstream sees it: the
+// HTTP status to answer with, a reason for the client (the response body)
+// and fields the response must carry (426's Sec-WebSocket-Version).
+type HandshakeError struct {
+	Status int
+	Reason string
+	Header http.Header
+}
+
+func (e *HandshakeError) Error() string {
+	return fmt.Sprintf("websocket handshake: %d %s", e.Status, e.Reason)
+}
+
+func refuse(status int, reason string) *HandshakeError {
+	return &HandshakeError{Status: status, Reason: reason}
+}
+
+// A Handshake is a valid opening handshake, pending: nothing has been sent
+// to the client. The upstream decides: accept (WriteResponse101 or
+// ResponseHeader, then NewConn), or deny with any HTTP response (a close
+// before accept is a 403, as ASGI says).
+type Handshake struct {
+	// HTTP2 is set for an extended CONNECT stream (RFC 8441): the success
+	// response is a 200 with no Sec-WebSocket-Accept.
+	HTTP2 bool
+	// Key is Sec-WebSocket-Key (HTTP/1.1 only).
+	Key string
+	// Subprotocols are the client's Sec-WebSocket-Protocol values, in the
+	// client's order of preference.
+	Subprotocols []string
+	// Deflate holds the accepted permessage-deflate parameters; nil when
+	// the client offered none that fit, or compression is off.
+	Deflate *DeflateParams
+}
+
+// HandshakeOptions are the server's side of the negotiation.
+type HandshakeOptions struct {
+	// Compression enables permessage-deflate when the client offers it
+	// (uvicorn's --ws-per-message-deflate).
+	Compression bool
+}
+
+// IsUpgrade reports whether an HTTP/1.x request asks for a WebSocket: its
+// Upgrade field has the token "websocket". Such a request is held to
+// CheckHTTP1; any other is ordinary HTTP.
+func IsUpgrade(h http.Header) bool {
+	return hasToken(h["Upgrade"], "websocket")
+}
+
+// IsExtendedConnect reports whether an HTTP/2 request is an extended
+// CONNECT for a WebSocket (RFC 8441 §4).
+func IsExtendedConnect(method, protocol string) bool {
+	return method == http.MethodConnect && strings.EqualFold(protocol, "websocket")
+}
+
+// CheckHTTP1 holds an HTTP/1.x upgrade request (one IsUpgrade accepts) to
+// RFC 6455 §4.2.1. A request it refuses gets the HandshakeError's status:
+// 400 for HTTP/1.0, a method other than GET, a body, no "upgrade" token in
+// Connection, or a missing or invalid Sec-WebSocket-Key; 426 (with
+// Sec-WebSocket-Version: 13) for a missing or other version.
+func CheckHTTP1(r Request, opts HandshakeOptions) (*Handshake, *HandshakeError) {
+	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
+		return nil, refuse(400, "WebSocket handshake requires HTTP/1.1")
+	}
+	if r.Method != http.MethodGet {
+		return nil, refuse(400, "WebSocket handshake requires the GET method")
+	}
+	if r.HasBody {
+		return nil, refuse(400, "WebSocket handshake must not have a body")
+	}
+	if !hasToken(r.Header["Connection"], "upgrade") {
+		return nil, refuse(400, "WebSocket handshake requires \"Connection: Upgrade\"")
+	}
+	keys := r.Header["Sec-Websocket-Key"]
+	if len(keys) != 1 {
+		return nil, refuse(400, "WebSocket handshake requires exactly one Sec-WebSocket-Key")
+	}
+	key := strings.TrimSpace(keys[0])
+	if raw, err := base64.StdEncoding.DecodeString(key); err != nil || len(raw) != 16 {
+		return nil, refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64")
+	}
+	if e := checkVersion(r.Header); e != nil {
+		return nil, e
+	}
+	hs := &Handshake{Key: key}
+	if e := hs.readOffers(r.Header, opts); e != nil {
+		return nil, e
+	}
+	return hs, nil
+}
+
+// CheckHTTP2 holds an HTTP/2 extended CONNECT (IsExtendedConnect) to RFC
+// 8441 §5: Sec-WebSocket-Version 13 (else 426), no Sec-WebSocket-Key.
+func CheckHTTP2(r Request, opts HandshakeOptions) (*Handshake, *HandshakeError) {
+	if !IsExtendedConnect(r.Method, r.Protocol) {
+		return nil, refuse(400, "WebSocket over HTTP/2 requires CONNECT with :protocol websocket")
+	}
+	if e := checkVersion(r.Header); e != nil {
+		return nil, e
+	}
+	hs := &Handshake{HTTP2: true}
+	if e := hs.readOffers(r.Header, opts); e != nil {
+		return nil, e
+	}
+	return hs, nil
+}
+
+func checkVersion(h http.Header) *HandshakeError {
+	v := h["Sec-Websocket-Version"]
+	if len(v) == 1 && strings.TrimSpace(v[0]) == "13" {
+		return nil
+	}
+	e := refuse(426, "WebSocket version 13 is required")
+	e.Header = http.Header{"Sec-Websocket-Version": {"13"}}
+	return e
+}
+
+// readOffers reads the subprotocols and the extension offers.
+func (hs *Handshake) readOffers(h http.Header, opts HandshakeOptions) *HandshakeError {
+	for _, line := range h["Sec-Websocket-Protocol"] {
+		for _, p := range strings.Split(line, ",") {
+			p = strings.TrimSpace(p)
+			if p == "" {
+				continue
+			}
+			if !http1.ValidToken(p) {
+				return refuse(400, "Sec-WebSocket-Protocol is not a list of tokens")
+			}
+			hs.Subprotocols = append(hs.Subprotocols, p)
+		}
+	}
+	if opts.Compression {
+		hs.Deflate = negotiateDeflate(h["Sec-Websocket-Extensions"])
+	}
+	return nil
+}
+
+// hasToken reports whether a comma-separated field (every line of it) has
+// tok, compared case-insensitively.
+func hasToken(lines []string, tok string) bool {
+	for _, line := range lines {
+		for _, t := range strings.Split(line, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), tok) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// AcceptKey is Sec-WebSocket-Accept for a Sec-WebSocket-Key.
+func AcceptKey(key string) string {
+	s := sha1.Sum([]byte(key + keyGUID))
+	return base64.StdEncoding.EncodeToString(s[:])
+}
+
+// ErrBadResponse is returned when the upstream's subprotocol or extra fields
+// cannot be sent: a subprotocol that is not a token, a field name that is not
+// a token, or a value with control characters (it would split the response).
+var ErrBadResponse = errors.New("websocket: invalid subprotocol or header field in the accept")
+
+// reservedField reports fields the engine owns in a success response: the
+// upstream's own are dropped, never sent twice.
+func reservedField(name string) bool {
+	switch strings.ToLower(name) {
+	case "upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions",
+		"sec-websocket-protocol", "content-length", "transfer-encoding":
+		return true
+	}
+	return false
+}
+
+// ResponseHeader returns the success response's fields: the chosen
+// subprotocol, the accepted extension, and the upstream's extra fields (less
+// those the engine owns). For HTTP/1.1 WriteResponse101 adds Upgrade,
+// Connection and Sec-WebSocket-Accept; for HTTP/2 the caller sends these
+// fields with status 200.
+func (hs *Handshake) ResponseHeader(subprotocol string, extra []http1.Field) ([]http1.Field, error) {
+	var out []http1.Field
+	if subprotocol != "" {
+		if !http1.ValidToken(subprotocol) {
+			return nil, ErrBadResponse
+		}
+		out = append(out, http1.Field{Name: "Sec-WebSocket-Protocol", Value: subprotocol})
+	}
+	if hs.Deflate != nil {
+		out = append(out, http1.Field{Name: "Sec-WebSocket-Extensions", Value: hs.Deflate.responseValue()})
+	}
+	for _, f := range extra {
+		if !http1.ValidToken(f.Name) || !http1.ValidFieldValue(f.Value) {
+			return nil, ErrBadResponse
+		}
+		if !reservedField(f.Name) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// WriteResponse101 writes the HTTP/1.1 "101 Switching Protocols" response
+// that accepts the handshake, with the fields of ResponseHeader and the
+// server's Date and Server (unless the upstream sent them). server is the
+// Server field's value ("" for none).
+func (hs *Handshake) WriteResponse101(w io.Writer, subprotocol string, extra []http1.Field, server string) error {
+	fields, err := hs.ResponseHeader(subprotocol, extra)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, 256)
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, AcceptKey(hs.Key)...)
+	b = append(b, "\r\n"...)
+	hasDate, hasServer := false, false
+	for _, f := range fields {
+		hasDate = hasDate || strings.EqualFold(f.Name, "date")
+		hasServer = hasServer || strings.EqualFold(f.Name, "server")
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
+	}
+	if !hasDate {
+		b = append(b, "Date: "...)
+		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+		b = append(b, "\r\n"...)
+	}
+	if !hasServer && server != "" {
+		b = append(b, "Server: "...)
+		b = append(b, server...)
+		b = append(b, "\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	_, err = w.Write(b)
+	return err
+}
+
+func timeNowPlus(d time.Duration) time.Time {
+	if d <= 0 {
+		d = DefaultWriteTimeout
+	}
+	return time.Now().Add(d)
+}

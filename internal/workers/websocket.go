@@ -1,0 +1,131 @@
+package workers
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"github.com/gowsgi/gowsgi/internal/wire"
+)
+
+// A WebSocket holds its slot for the connection's life: the front sends it
+// with Send (an environ with gowsgi.websocket), reads the application's
+// answer with WebSocketAnswer, then relays messages both ways with WSRead
+// and WSSend until the application returns (WSRead's io.EOF). See the wire
+// package for the frames.
+
+// WSAnswer is the application's answer to a WebSocket handshake.
+type WSAnswer struct {
+	// Accepted: websocket.accept, with the chosen Subprotocol ("" for
+	// none); its header fields went to WebSocketAnswer's header.
+	Accepted    bool
+	Subprotocol string
+	// Closed: websocket.close before any accept; the front answers 403.
+	// The exchange is still held: finish it with WSRead until it ends.
+	Closed bool
+	// Response is an HTTP response instead (the websocket.http.response
+	// extension): relay it as Head's, its body with Next, then Close.
+	Response *Response
+}
+
+// WebSocketAnswer waits for the application's answer to a WebSocket
+// handshake. Its errors are Head's.
+func (x *Exchange) WebSocketAnswer(header func(name, value string)) (*WSAnswer, error) {
+	h, p, err := x.firstFrame()
+	if err != nil {
+		return nil, err
+	}
+	switch h.Type {
+	case wire.WSAccept:
+		sub, _, err := wire.DecodeHead(p, header)
+		if err != nil {
+			x.t.slot.protocolError()
+			return nil, x.fail(fmt.Errorf("bad websocket.accept frame: %v", err))
+		}
+		return &WSAnswer{Accepted: true, Subprotocol: sub}, nil
+	case wire.WSClose:
+		return &WSAnswer{Closed: true}, nil
+	}
+	resp, err := x.head(h, p, header)
+	if err != nil {
+		return nil, err
+	}
+	return &WSAnswer{Response: resp}, nil
+}
+
+// WSRead returns the application's next WebSocket frame: wire.WSText or
+// wire.WSBinary with the message, or wire.WSClose with its u16 code and
+// reason; the payload is memory of its own. When the application has
+// returned it gives io.EOF (the slot is free), *AppError when it failed,
+// or *WorkerError.
+func (x *Exchange) WSRead() (wire.Type, []byte, error) {
+	if !x.held {
+		if x.end != nil && x.end != io.EOF {
+			return 0, nil, x.end
+		}
+		return 0, nil, io.EOF
+	}
+	s := x.t.slot
+	h, p, err := s.readFrame()
+	if err != nil {
+		x.end = x.fail(err)
+		return 0, nil, x.end
+	}
+	if h.ID != x.t.id {
+		s.protocolError()
+		x.end = x.fail(fmt.Errorf("frame for request %d while serving WebSocket %d", h.ID, x.t.id))
+		return 0, nil, x.end
+	}
+	switch h.Type {
+	case wire.WSText, wire.WSBinary, wire.WSClose:
+		if !s.owned {
+			p = append([]byte(nil), p...)
+		}
+		return h.Type, p, nil
+	case wire.End:
+		x.finishSlot()
+		x.end = io.EOF
+		return 0, nil, io.EOF
+	case wire.Error:
+		x.finishSlot()
+		x.end = &AppError{Msg: string(p)}
+		return 0, nil, x.end
+	}
+	s.protocolError()
+	x.end = x.fail(fmt.Errorf("unexpected frame type %s on a WebSocket", h.Type))
+	return 0, nil, x.end
+}
+
+// WSSend writes a frame to the application: wire.WSText or wire.WSBinary
+// with a message, or WSDisconnect's. It waits while the worker does not
+// read (the application does not receive): that is the backpressure that
+// stops the front reading the client. One goroutine sends at a time.
+func (x *Exchange) WSSend(t wire.Type, p []byte) error {
+	s := x.t.slot
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken.Load() {
+		return ErrWorkerGone
+	}
+	s.wbuf = wire.AppendHeader(s.wbuf, t, x.t.id, len(p))
+	s.wbuf = append(s.wbuf, p...)
+	s.flushLocked()
+	if s.broken.Load() {
+		return ErrWorkerGone
+	}
+	return nil
+}
+
+// WSDisconnect tells the application that the connection closed with code:
+// its receive() returns websocket.disconnect.
+func (x *Exchange) WSDisconnect(code int) error {
+	var b [2]byte
+	binary.LittleEndian.PutUint16(b[:], uint16(code))
+	return x.WSSend(wire.Abort, b[:])
+}
+
+// Retiring reports whether the worker serving x is being replaced (reload,
+// recycling, scale-down): it takes no new requests and waits for its own.
+func (x *Exchange) Retiring() bool {
+	return x.t != nil && x.t.slot.worker.retiring.Load()
+}

@@ -1,0 +1,114 @@
+"""WebSocket routes for gowsgi's tests (Debian's python3-starlette and
+python3-fastapi): a Starlette echo, a FastAPI route, a close before accept
+(403), an app-initiated close, an app that never receives, a denial with an HTTP response of its own
+(websocket.http.response), the scope, and a route that waits for the
+disconnect and records its code in $PROBE_STATE_DIR."""
+import asyncio
+import json
+import os
+
+from fastapi import FastAPI, WebSocket as FastAPIWebSocket
+from starlette.applications import Starlette
+from starlette.routing import Mount, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+STATE_DIR = os.environ.get('PROBE_STATE_DIR', '')
+
+
+def mark(name, text=''):
+    if STATE_DIR:
+        tmp = os.path.join(STATE_DIR, '.' + name)
+        with open(tmp, 'w') as f:
+            f.write(text)
+        os.rename(tmp, os.path.join(STATE_DIR, name))
+
+
+async def echo(ws: WebSocket):
+    await ws.accept(subprotocol=ws.scope['subprotocols'][0] if ws.scope['subprotocols'] else None)
+    try:
+        while True:
+            msg = await ws.receive()
+            if msg['type'] == 'websocket.disconnect':
+                mark('echo-disconnect', str(msg.get('code')))
+                return
+            if msg.get('text') is not None:
+                await ws.send_text(msg['text'])
+            else:
+                await ws.send_bytes(msg['bytes'])
+    except WebSocketDisconnect as e:
+        mark('echo-disconnect', str(e.code))
+
+
+async def deny(ws: WebSocket):
+    await ws.close(code=1008)
+
+
+async def server_close(ws: WebSocket):
+    await ws.accept()
+    await ws.send_text('bye')
+    await ws.close(code=4001, reason='done here')
+
+
+async def scope(ws: WebSocket):
+    await ws.accept()
+    s = ws.scope
+    await ws.send_text(json.dumps({
+        'type': s['type'], 'scheme': s['scheme'], 'path': s['path'], 'query_string': s['query_string'].decode(),
+        'subprotocols': s['subprotocols'], 'http_version': s['http_version'], 'client': list(s['client']),
+        'headers': [[k.decode(), v.decode()] for k, v in s['headers']], 'extensions': sorted(s['extensions']),
+        'has_method': 'method' in s,
+    }))
+    await ws.close()
+
+
+async def wait(ws: WebSocket):
+    await ws.accept()
+    mark('wait-accepted')
+    msg = await ws.receive()
+    mark('wait-disconnect', str(msg.get('code')))
+
+
+async def hold(ws: WebSocket):
+    await ws.accept()
+    mark('hold-accepted')
+    await asyncio.sleep(3600)  # never receives: a flood must be held by the server
+
+
+async def boom(ws: WebSocket):
+    raise RuntimeError('boom before accept')
+
+
+async def raw_deny(scope, receive, send):
+    assert scope['type'] == 'websocket'
+    msg = await receive()
+    assert msg['type'] == 'websocket.connect'
+    await send({'type': 'websocket.http.response.start', 'status': 401,
+                'headers': [(b'content-type', b'text/plain'), (b'www-authenticate', b'Bearer')]})
+    await send({'type': 'websocket.http.response.body', 'body': b'no token', 'more_body': False})
+
+
+api = FastAPI()
+
+
+@api.websocket('/ws/{name}')
+async def fastapi_ws(websocket: FastAPIWebSocket, name: str):
+    await websocket.accept()
+    while True:
+        try:
+            text = await websocket.receive_text()
+        except WebSocketDisconnect:
+            return
+        await websocket.send_json({'name': name, 'got': text})
+
+
+app = Starlette(routes=[
+    WebSocketRoute('/echo', echo),
+    WebSocketRoute('/deny', deny),
+    WebSocketRoute('/close', server_close),
+    WebSocketRoute('/scope', scope),
+    WebSocketRoute('/wait', wait),
+    WebSocketRoute('/hold', hold),
+    WebSocketRoute('/boom', boom),
+    Mount('/raw', app=raw_deny),
+    Mount('/api', app=api),
+])

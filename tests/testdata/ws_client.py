@@ -1,0 +1,133 @@
+"""Real WebSocket clients for gowsgi's tests: Debian's python3-websockets
+(asyncio) and python3-websocket (websocket-client). Each command prints
+one JSON object with what the client saw.
+
+    ws_client.py websockets URL       echo text, bytes, a large and a compressed message
+    ws_client.py websocket-client URL echo with websocket-client, a ping
+    ws_client.py many URL N           N concurrent echo connections
+    ws_client.py fastapi URL          the FastAPI route
+    ws_client.py chat URL             two clients in a chat room, each message to both
+    ws_client.py close URL            the server closes: its code and reason
+    ws_client.py status URL           the handshake's HTTP status when refused
+    ws_client.py scope URL [CAFILE]   the scope the app saw (wss:// trusting CAFILE)
+"""
+import asyncio
+import json
+import sys
+
+import websocket as wsclient
+import websockets
+
+
+async def echo_websockets(url):
+    out = {}
+    async with websockets.connect(url, subprotocols=['chat', 'other'], max_size=None) as ws:
+        out['subprotocol'] = ws.subprotocol
+        out['extensions'] = [type(e).__name__ for e in ws.extensions]
+        await ws.send('hello ✓')
+        out['text'] = await ws.recv()
+        await ws.send(b'\x00\x01\xff')
+        out['bytes'] = list(await ws.recv())
+        big = 'x' * (1 << 20)
+        await ws.send(big)
+        out['big_ok'] = (await ws.recv()) == big
+        pong = await ws.ping(b'p')
+        await asyncio.wait_for(pong, 5)
+        out['pong'] = True
+    out['close_code'] = ws.close_code
+    return out
+
+
+def echo_websocket_client(url):
+    ws = wsclient.create_connection(url, timeout=10)
+    ws.send('from websocket-client')
+    out = {'text': ws.recv()}
+    ws.send_binary(b'\x01\x02')
+    out['bytes'] = list(ws.recv())
+    ws.ping('x')
+    op, data = ws.recv_data_frame(control_frame=True)[0], None
+    out['pong_opcode'] = op
+    ws.close()
+    return out
+
+
+async def many(url, n):
+    async def one(i):
+        async with websockets.connect(url) as ws:
+            for j in range(5):
+                msg = 'c%d-m%d' % (i, j)
+                await ws.send(msg)
+                if await ws.recv() != msg:
+                    return False
+        return True
+    results = await asyncio.gather(*(one(i) for i in range(n)))
+    return {'ok': sum(results), 'n': n}
+
+
+async def chat(url):
+    async with websockets.connect(url) as a, websockets.connect(url) as b:
+        await a.send('hello from a')
+        got_a, got_b = json.loads(await a.recv()), json.loads(await b.recv())
+        await b.send('hi from b')
+        got_a2, got_b2 = json.loads(await a.recv()), json.loads(await b.recv())
+        return {'a': [got_a['message'], got_a2['message']], 'b': [got_b['message'], got_b2['message']]}
+
+
+async def fastapi(url):
+    async with websockets.connect(url) as ws:
+        await ws.send('hi')
+        return json.loads(await ws.recv())
+
+
+async def close(url):
+    async with websockets.connect(url) as ws:
+        first = await ws.recv()
+        try:
+            await ws.recv()
+        except websockets.ConnectionClosed as e:
+            return {'first': first, 'code': e.code, 'reason': e.reason}
+    return {'first': first, 'code': None}
+
+
+async def status(url):
+    try:
+        async with websockets.connect(url):
+            return {'status': 101}
+    except websockets.InvalidStatusCode as e:
+        return {'status': e.status_code, 'headers': dict(e.headers) if hasattr(e, 'headers') else {}}
+
+
+async def scope(url, cafile=None):
+    ctx = None
+    if cafile:
+        import ssl
+        ctx = ssl.create_default_context(cafile=cafile)
+    async with websockets.connect(url, subprotocols=['a', 'b'], extra_headers={'X-Custom': 'yes'}, ssl=ctx) as ws:
+        return json.loads(await ws.recv())
+
+
+def main():
+    cmd, url = sys.argv[1], sys.argv[2]
+    if cmd == 'websockets':
+        out = asyncio.run(echo_websockets(url))
+    elif cmd == 'websocket-client':
+        out = echo_websocket_client(url)
+    elif cmd == 'many':
+        out = asyncio.run(many(url, int(sys.argv[3])))
+    elif cmd == 'chat':
+        out = asyncio.run(chat(url))
+    elif cmd == 'fastapi':
+        out = asyncio.run(fastapi(url))
+    elif cmd == 'close':
+        out = asyncio.run(close(url))
+    elif cmd == 'status':
+        out = asyncio.run(status(url))
+    elif cmd == 'scope':
+        out = asyncio.run(scope(url, *sys.argv[3:]))
+    else:
+        raise SystemExit('unknown command ' + cmd)
+    print(json.dumps(out))
+
+
+if __name__ == '__main__':
+    main()
