@@ -26,7 +26,7 @@ import traceback
 from collections import deque
 
 from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
-                          T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, log,
+                          T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, error_payload, log,
                           received_fds, send_frame, take_frames)
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
@@ -634,11 +634,7 @@ class HTTPRequest:
         if self.wire_done:
             return
         self.wire_done = True
-        try:
-            text = str(exc)
-        except BaseException:
-            text = '(unprintable)'
-        msg = ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
+        msg = error_payload(exc)
         try:
             await self.write(_pack(len(msg), T_ERROR, self.rid) + msg)
         except OSError:
