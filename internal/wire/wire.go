@@ -118,6 +118,16 @@
 // (S, W, B, E: the websocket.http.response extension), or X. A WebSocket
 // ends, as a request does, with the worker's E (or X) once the app
 // returns.
+//
+// A worker's control socket also carries stack dumps, which --timeout asks
+// for:
+//
+//	U  dump (Go → worker): no payload; the request id field is a number
+//	   the answer repeats. The worker's main thread writes every thread's
+//	   Python stack to stderr, holding the GIL.
+//	u  dumped (worker → Go): no payload; the stacks of the U with this
+//	   request id are written. A worker that cannot answer (a thread holds
+//	   the GIL inside C) gets SIGUSR1 instead, for faulthandler.
 package wire
 
 import (
@@ -161,6 +171,8 @@ const (
 	WSBinary   Type = 'D'
 	WSClose    Type = 'C'
 	GoAway     Type = 'Q'
+	Dump       Type = 'U'
+	Dumped     Type = 'u'
 )
 
 // Reasons of a GoAway frame, in its request id field.
@@ -172,7 +184,7 @@ const (
 func (t Type) String() string {
 	switch t {
 	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat,
-		WSAccept, WSText, WSBinary, WSClose, GoAway:
+		WSAccept, WSText, WSBinary, WSClose, GoAway, Dump, Dumped:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

@@ -599,7 +599,8 @@ func (p *Pool) release(t *ticket, served bool) {
 
 // timedOut handles a request whose worker sent nothing for --timeout: the
 // Python stack of every thread of that worker goes to the error log
-// (faulthandler works even while the thread is stuck), the requests queued
+// (dumpStacks: written by its main thread, or by faulthandler should a
+// thread hold the GIL), the requests queued
 // behind it on the slot are taken back, and the supervisor retires the
 // worker: it takes no new requests, its other requests may finish, then it
 // is killed and replaced.

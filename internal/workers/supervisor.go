@@ -689,8 +689,12 @@ func (s *supervisor) stopIfDrained(w *Worker) {
 			}
 		}
 		w.stopSent, w.expected = true, true
-		// faulthandler writes from its signal handler: give it a moment.
-		time.AfterFunc(250*time.Millisecond, func() { s.p.post(evKill{w}) })
+		// Killed once its stacks are written (bounded: see dumpStacks).
+		dumped := w.stacksDumped()
+		go func() {
+			<-dumped
+			s.p.post(evKill{w})
+		}()
 		return
 	}
 	if w.busy.Load() > 0 {
@@ -900,8 +904,9 @@ func (p *Pool) watchHeartbeat(w *Worker) {
 
 // blocked kills an ASGI worker whose event loop has been blocked past
 // --timeout, after its Python stacks (faulthandler, which runs even while
-// the loop is stuck) went to the error log; it is replaced at once. Its
-// requests fail: none of them could move.
+// the loop, on the main thread, is stuck: dumpStacksNow) went to the
+// error log; it is replaced at once. Its requests fail: none of them
+// could move.
 func (s *supervisor) blocked(w *Worker, d time.Duration) {
 	p := s.p
 	if !s.workers[w] || !w.alive() {
@@ -909,7 +914,7 @@ func (s *supervisor) blocked(w *Worker, d time.Duration) {
 	}
 	p.log.Error("event loop blocked past --timeout; the worker's Python stacks follow. It is killed and replaced",
 		"timeout", p.opts.Timeout.String(), "blocked_for", d.Round(time.Millisecond).String(), "worker", w.ID, "pid", w.PID)
-	w.dumpStacks()
+	w.dumpStacksNow()
 	w.killWhenDrained, w.stopSent, w.expected = true, true, true
 	w.why, w.reason = whyBlocked, ExitTimeout
 	if w.serving {
@@ -917,7 +922,10 @@ func (s *supervisor) blocked(w *Worker, d time.Duration) {
 		w.retiring.Store(true)
 		s.rebuildSlots()
 	}
-	// faulthandler writes from its signal handler: give it a moment.
-	time.AfterFunc(250*time.Millisecond, func() { p.post(evKill{w}) })
+	dumped := w.stacksDumped()
+	go func() {
+		<-dumped
+		p.post(evKill{w})
+	}()
 	s.manage()
 }
