@@ -177,7 +177,7 @@ func TestRequestTimeout(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("stuck request never answered")
 	}
-	// The stacks come from the worker's faulthandler, after gowsgi's line.
+	// The stacks come from the worker (its main thread), after gowsgi's line.
 	for _, w := range []string{"request timed out", "GET /sleep?s=60", "most recent call first", "in sleep_route"} {
 		if !waitFor(10*time.Second, func() bool { return strings.Contains(s.Stderr.String(), w) }) {
 			t.Errorf("stderr lacks %q:\n%s", w, s.Stderr)

@@ -29,6 +29,7 @@ MAX_FRAME_BODY = 4 << 20  # larger body items are split, bounding the front's bu
 T_READY, T_BOOT_FAILED = ord('Y'), ord('Z')
 T_FORK, T_FORKED, T_EXITED = ord('K'), ord('k'), ord('x')
 T_REVOKE, T_REVOKED = ord('V'), ord('v')
+T_DUMP, T_DUMPED = ord('U'), ord('u')
 U32 = struct.Struct('<I')
 ANC_SIZE = socket.CMSG_SPACE(4 * 4)
 # Holding end frames (see Slot.finish): a response that ends while more
@@ -58,6 +59,16 @@ _loads, _dumps, _pack = marshal.loads, marshal.dumps, HDR.pack
 def log(msg):
     sys.stderr.write('[gowsgi worker %d] %s\n' % (os.getpid(), msg))
     sys.stderr.flush()
+
+
+def error_payload(exc):
+    """The payload of an Error frame for exc: its type and message, for the
+    front's log (the traceback went to the worker's own log)."""
+    try:
+        text = str(exc)
+    except BaseException:
+        text = '(unprintable)'
+    return ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
 
 
 class Slot:
@@ -522,10 +533,59 @@ def send_frame(sock, ftype, payload, fid=0):
     sock.sendall(_pack(len(payload), ftype, fid) + payload)
 
 
+# How many of a thread's innermost frames dump_stacks writes (faulthandler's
+# limit too).
+DUMP_MAX_FRAMES = 100
+
+
+def dump_stacks():
+    """Write every thread's Python stack to stderr (descriptor 2),
+    innermost call first, in faulthandler's words, so the log reads the
+    same whichever wrote it.
+    This runs as Python, holding the GIL, on the thread that calls it (the
+    main thread, for a Dump frame): faulthandler, which walks the frames
+    of the other threads from a signal handler without the GIL, can crash
+    a worker whose other threads are running; frame objects read from
+    Python stay valid however those threads move on meanwhile. The stacks
+    are read first and formatted after (which reads source files), so
+    each is close to what its thread was doing at the Dump."""
+    me = threading.get_ident()
+    names = {t.ident: t.name for t in threading.enumerate()}
+    stacks = []
+    for ident, frame in sys._current_frames().items():
+        calls = []
+        while frame is not None and len(calls) < DUMP_MAX_FRAMES:
+            calls.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+            frame = frame.f_back
+        stacks.append((ident, calls, frame is not None))
+    import linecache
+    out = ['[gowsgi worker %d] Python stacks of its threads:\n' % os.getpid()]
+    for ident, calls, more in stacks:
+        out.append('%s 0x%016x%s (most recent call first):\n' % (
+            'Current thread' if ident == me else 'Thread', ident,
+            ' "%s"' % names[ident] if ident in names else ''))
+        for filename, lineno, name in calls:
+            out.append('  File "%s", line %s, in %s\n' % (filename, lineno, name))
+            line = linecache.getline(filename, lineno or 0).strip()
+            if line:
+                out.append('    %s\n' % line)
+        if more:
+            out.append('  ...\n')
+        out.append('\n')
+    # To descriptor 2, as faulthandler: the app may have replaced sys.stderr.
+    data = memoryview(''.join(out).encode('utf-8', 'backslashreplace'))
+    try:
+        while data:
+            data = data[os.write(2, data):]
+    except OSError:
+        pass
+
+
 def serve_control(control, slots):
     """Answer the front's control frames until it closes the control
     socket, which asks for an exit once it has drained this worker's slots.
-    Only this thread writes the control socket after Ready. Between frames
+    A Dump frame has it write every thread's stack (dump_stacks) and
+    answer Dumped. Only this thread writes the control socket after Ready. Between frames
     it sends what the slots held too long (Slot.flush_stale): every
     HOLD_CHECK seconds while a request began in the last second, else it
     looks once a second, nothing is held, and the next request wakes it
@@ -561,6 +621,9 @@ def serve_control(control, slots):
                     first = U32.unpack(payload)[0]
                     gone = slots[fid].revoke(first)
                     send_frame(control, T_REVOKED, _dumps((first, gone), 2), fid)
+                elif ftype == T_DUMP:
+                    dump_stacks()
+                    send_frame(control, T_DUMPED, b'', fid)
                 else:
                     log('ignoring a control frame %r for slot %d with %d bytes' % (chr(ftype), fid, n))
     except OSError:

@@ -456,6 +456,10 @@ def main():
         reserve_fds(cfg['threads'])
     # Ctrl-C in a terminal reaches the whole process group; the front decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # On --timeout the main thread writes the stacks (a Dump control frame,
+    # wire.dump_stacks). SIGUSR1 is the fallback, for when it cannot: a
+    # thread that holds the GIL inside one C call (then no other thread
+    # runs Python, and faulthandler can walk their frames safely).
     faulthandler.register(signal.SIGUSR1, all_threads=True)
 
     prepare(cfg)
@@ -482,7 +486,7 @@ def main():
         control = run_template(control, {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
                                          'files': '\n'.join(app_files())})
         # From here on this is a worker forked from the template.
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # the fallback, as above
         name_process(cfg, 'worker')
         if hooks is not None:
             hooks.worker.pid, hooks.worker.ppid, hooks.worker.age = os.getpid(), os.getppid(), FORKED_AGE[0]

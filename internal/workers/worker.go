@@ -56,6 +56,12 @@ type Worker struct {
 	stopSent        bool
 	abortSent       bool // SIGABRT sent for worker_abort (Process.AbortGrace)
 	expected        bool // its exit is not a crash
+
+	// Stack dumps (dumpStacks), guarded by dumpMu.
+	dumpMu   sync.Mutex
+	dumpSeq  uint32                   // Dump frames sent
+	dumpAcks map[uint32]chan struct{} // closed by readControl on its Dumped
+	dumpDone chan struct{}            // the latest dump is over; nil: none asked
 }
 
 // String names the worker for logs.
@@ -185,6 +191,9 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames,
 		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal,
 		Slots: nslots, Interface: o.Interface, Lifespan: o.Lifespan, Loop: o.Loop, LimitConcurrency: p.limitConcurrency()}
+	if o.RequestTimeout > 0 {
+		cfg.RequestTimeout = o.RequestTimeout.Seconds()
+	}
 	if o.Timeout > 0 {
 		cfg.Heartbeat = heartbeatEvery(o.Timeout).Seconds()
 	}
@@ -385,7 +394,7 @@ func heartbeatEvery(d time.Duration) time.Duration {
 }
 
 // readControl reads the worker's control frames once it serves: answers to
-// revoke requests. It returns when the control stream ends.
+// revoke and dump requests. It returns when the control stream ends.
 func (w *Worker) readControl() {
 	var hb [wire.HeaderSize]byte
 	for {
@@ -402,6 +411,15 @@ func (w *Worker) readControl() {
 		}
 		if h.Type == wire.Heartbeat {
 			w.beat.Store(time.Now().UnixNano())
+			if len(payload) >= 4 {
+				if o, ok := w.pool.opts.Observer.(LoopLagObserver); ok {
+					o.LoopLag(w.ID, time.Duration(binary.LittleEndian.Uint32(payload))*time.Microsecond)
+				}
+			}
+			continue
+		}
+		if h.Type == wire.Dumped {
+			w.dumped(h.ID)
 			continue
 		}
 		if h.Type != wire.Revoked || int(h.ID) >= len(w.slots) {
@@ -433,16 +451,121 @@ func (w *Worker) stop() {
 	w.control.Close()
 }
 
+// goAway tells an ASGI worker, before stop closes its control socket, how
+// long its running requests get before they are told "going away", and
+// why (see wire.GoAway).
+func (w *Worker) goAway(grace time.Duration, reason uint32) {
+	var b [wire.HeaderSize + 4]byte
+	wire.AppendHeader(b[:0], wire.GoAway, reason, 4)
+	binary.LittleEndian.PutUint32(b[wire.HeaderSize:], uint32(grace/time.Millisecond))
+	w.ctlMu.Lock()
+	defer w.ctlMu.Unlock()
+	w.control.Write(b[:]) // a worker that is gone already needs no telling
+}
+
 // kill ends the worker at once.
 func (w *Worker) kill() {
 	w.proc.Signal(syscall.SIGKILL)
 }
 
-// dumpStacks makes the worker write every thread's Python stack to stderr
-// (faulthandler is registered for SIGUSR1).
-func (w *Worker) dumpStacks() {
-	w.proc.Signal(syscall.SIGUSR1)
+// dumpStacks makes the worker write every thread's Python stack to stderr.
+// A Dump frame asks its main thread to, under the GIL; it answers Dumped.
+// Without an answer within dumpGrace (a thread holds the GIL inside a C
+// call, so the main thread cannot run) SIGUSR1 asks faulthandler instead.
+// faulthandler is only the fallback because it walks the other threads'
+// frames from its signal handler, without the GIL: it can crash a worker
+// whose other threads are running Python, but not one where a thread
+// holds the GIL. stacksDumped tells when the dump is over.
+func (w *Worker) dumpStacks() { w.startDump(true) }
+
+// dumpStacksNow is dumpStacks for a worker whose main thread cannot
+// answer: an ASGI worker's blocked event loop runs there. faulthandler
+// writes the stacks at once, the blocked code's included.
+func (w *Worker) dumpStacksNow() { w.startDump(false) }
+
+func (w *Worker) startDump(askMain bool) {
+	w.dumpMu.Lock()
+	w.dumpSeq++
+	seq := w.dumpSeq
+	acked, done := make(chan struct{}), make(chan struct{})
+	if w.dumpAcks == nil {
+		w.dumpAcks = map[uint32]chan struct{}{}
+	}
+	if askMain {
+		w.dumpAcks[seq] = acked
+	}
+	w.dumpDone = done
+	w.dumpMu.Unlock()
+
+	var err error
+	if askMain {
+		var b [wire.HeaderSize]byte
+		wire.AppendHeader(b[:0], wire.Dump, seq, 0)
+		w.ctlMu.Lock()
+		_, err = w.control.Write(b[:])
+		w.ctlMu.Unlock()
+	}
+	go func() {
+		defer close(done)
+		if askMain && err == nil {
+			t := time.NewTimer(dumpGrace)
+			defer t.Stop()
+			select {
+			case <-acked:
+				return
+			case <-w.Exited():
+				return
+			case <-t.C:
+			}
+			w.dumpMu.Lock()
+			delete(w.dumpAcks, seq)
+			w.dumpMu.Unlock()
+		}
+		w.proc.Signal(syscall.SIGUSR1)
+		// faulthandler writes from its signal handler: give it a moment.
+		select {
+		case <-time.After(faulthandlerMoment):
+		case <-w.Exited():
+		}
+	}()
 }
+
+// dumped takes the worker's Dumped answer to the Dump frame seq.
+func (w *Worker) dumped(seq uint32) {
+	w.dumpMu.Lock()
+	defer w.dumpMu.Unlock()
+	if c := w.dumpAcks[seq]; c != nil {
+		close(c)
+		delete(w.dumpAcks, seq)
+	}
+}
+
+// stacksDumped is closed once the latest dumpStacks is over: the worker
+// has written the stacks, or exited, or faulthandler had its moment. It
+// is closed already when no dump was asked for.
+func (w *Worker) stacksDumped() <-chan struct{} {
+	w.dumpMu.Lock()
+	defer w.dumpMu.Unlock()
+	if w.dumpDone == nil {
+		return closedChan
+	}
+	return w.dumpDone
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+const (
+	// dumpGrace is how long the worker's main thread has to answer a Dump:
+	// it needs the GIL from the busy threads, which hand it over every
+	// switch interval (5 ms), and to format the stacks; far less than this
+	// even on a loaded host.
+	dumpGrace = 2 * time.Second
+	// faulthandlerMoment is how long faulthandler may take to write the
+	// stacks after SIGUSR1, before the worker may be killed: its signal
+	// handler writes them at once, once the process gets a CPU, which on
+	// a loaded host can take a while (at 250 ms a dump was lost).
+	faulthandlerMoment = time.Second
+)
 
 // exitGrace is how long awaitReady still reads after the process exited.
 const exitGrace = time.Second
