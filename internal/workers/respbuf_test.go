@@ -204,3 +204,47 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// A finished response of up to --response-buffer stays in the exchange
+// (written whole, unwatched) while responses hold less than half their
+// memory; past that mark, or when larger, it goes through a buffer that
+// eviction watches.
+func TestSpillWatchesUnderPressureOnly(t *testing.T) {
+	s := &respStore{perMem: 1 << 20, mem: NewBudget(8 << 20), cutAfter: time.Minute, log: slog.New(slog.DiscardHandler)}
+	finished := func(size int) *Exchange {
+		x := &Exchange{p: &Pool{resp: s}}
+		x.resp.Body = make([]byte, size)
+		x.resp.Complete = true
+		x.end = io.EOF
+		x.hold(int64(cap(x.resp.Body)))
+		x.spill()
+		return x
+	}
+	direct := finished(1 << 20)
+	if direct.rb != nil || !direct.resp.Complete {
+		t.Fatal("a 1 MiB response without pressure went through a buffer")
+	}
+	large := finished(2 << 20) // over --response-buffer: watched
+	if large.rb == nil {
+		t.Fatal("a response over --response-buffer was not watched")
+	}
+	watched := finished(1 << 20) // with it, 4 MiB of 8 held: the mark
+	if watched.rb == nil || watched.resp.Complete {
+		t.Fatal("a 1 MiB response under pressure was not watched")
+	}
+	s.mu.Lock()
+	_, ok := s.live[watched.rb]
+	s.mu.Unlock()
+	if !ok {
+		t.Fatal("the watched response is not where eviction looks")
+	}
+	for _, x := range []*Exchange{direct, large, watched} {
+		if x.rb != nil {
+			x.rb.close()
+		}
+		x.unhold()
+	}
+	if s.mem.InUse() != 0 {
+		t.Fatalf("after close: memory %d", s.mem.InUse())
+	}
+}
