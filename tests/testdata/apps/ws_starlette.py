@@ -125,6 +125,23 @@ async def browser_result(request: Request):
     return PlainTextResponse('ok')
 
 
+STALLED = 0
+
+
+async def stall(scope, receive, send):
+    """Takes the connect event and never accepts (a handshake flood's
+    target); 'stalled' holds how many wait here, kept as they come and go."""
+    global STALLED
+    assert (await receive())['type'] == 'websocket.connect'
+    STALLED += 1
+    mark('stalled', str(STALLED))
+    try:
+        await receive()  # websocket.disconnect, when the client leaves
+    finally:
+        STALLED -= 1
+        mark('stalled', str(STALLED))
+
+
 api = FastAPI()
 
 
@@ -150,5 +167,6 @@ app = Starlette(routes=[
     Route('/browser', browser_page),
     Route('/browser-result', browser_result, methods=['POST']),
     Mount('/raw', app=raw_deny),
+    Mount('/stall', app=stall),
     Mount('/api', app=api),
 ])
