@@ -287,3 +287,66 @@ func TestWebSocketAttackDeflateBomb(t *testing.T) {
 		t.Errorf("the front holds %d descriptors after the bombs, %d before", fdCount(t, pid), fd0)
 	}
 }
+
+// A frame flood from 20 clients into an app that never receives: each is
+// held by bounded buffers and then TCP, so the front stays under 256 MiB
+// and other clients are served. When the clients leave, nothing reads
+// their connections (the front waits for the app to take a message), so
+// the server's pings find them gone: within --ws-ping-interval and
+// --ws-ping-timeout (1 s each here) the front gives back every descriptor.
+func TestWebSocketAttackFrameFlood(t *testing.T) {
+	s, p := startWS(t, "-w", "1", "--ws-ping-interval", "1", "--ws-ping-timeout", "1", "--graceful-timeout", "1")
+	pid := s.Cmd.Process.Pid
+	wsEcho(t, s, "before")
+	fd0, rss0 := fdCount(t, pid), rssKiB(t, pid)
+
+	var msg bytes.Buffer
+	payload := make([]byte, 32<<10)
+	ws.WriteHeader(&msg, ws.Header{Fin: true, OpCode: ws.OpBinary, Length: int64(len(payload)), Masked: true, Mask: [4]byte{1, 2, 3, 4}})
+	msg.Write(payload)
+	const n = 20
+	conns := dialAll(t, s.Addr, n, "GET /hold HTTP/1.1\r\nHost: x\r\n"+upgradeHead+"\r\n")
+	held := make([]int, n)
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil || resp.StatusCode != 101 {
+				t.Errorf("handshake: %v %v", resp, err)
+				return
+			}
+			c.(*net.TCPConn).SetWriteBuffer(64 << 10)
+			for held[i] < 256<<20 {
+				c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				m, err := c.Write(msg.Bytes())
+				held[i] += m
+				if err != nil {
+					return // a timeout: held; anything else shows below
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for i, w := range held {
+		if w >= 256<<20 {
+			t.Fatalf("client %d wrote 256 MiB into an app that reads nothing: nothing held it", i)
+		}
+	}
+	p.WaitFile("hold-accepted", 10*time.Second)
+	rss1 := rssKiB(t, pid)
+	t.Logf("front RSS %d KiB before, %d KiB with %d clients flooding", rss0, rss1, n)
+	if rss1 > 256<<10 {
+		t.Errorf("front RSS %d KiB under the flood, bound 256 MiB", rss1)
+	}
+	httpServed(t, s)
+	wsEcho(t, s, "during the flood")
+	for _, c := range conns {
+		c.Close()
+	}
+	if !waitFor(30*time.Second, func() bool { return fdCount(t, pid) <= fd0 }) {
+		t.Errorf("the front holds %d descriptors after the flooding clients left, %d before", fdCount(t, pid), fd0)
+	}
+}
