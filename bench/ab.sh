@@ -14,7 +14,8 @@
 #   AB_CONNS (50), AB_ARGS_A / AB_ARGS_B (extra gowsgi options for A or B,
 #   e.g. a feature switched off), AB_ACCESS_LOG_A / AB_ACCESS_LOG_B (1: that
 #   side writes its access log to a file, as by default, instead of
-#   --no-access-log), BENCH_PYTHON (/usr/bin/python3).
+#   --no-access-log), AB_ENV_A / AB_ENV_B (environment assignments for that
+#   side's server, e.g. "GOMAXPROCS=2"), BENCH_PYTHON (/usr/bin/python3).
 set -Eeuo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -58,11 +59,11 @@ cpu_ticks() { # utime+stime of $SRV and its children
   done
   echo $t
 }
-run() { # bin scenario extra-args log -> prints "req/s cpu-µs/req"
+run() { # bin scenario extra-args log env -> prints "req/s cpu-µs/req"
   local bin=$1 sc=$2 out c0 c1
-  local extra=($3) log=(--no-access-log)
+  local extra=($3) log=(--no-access-log) env=($5)
   [[ $4 == 1 ]] && log=(--access-log "$WORK/access.log")
-  "$bin" "${APP[$sc]}" "${extra[@]}" --chdir "$BENCH_DIR/apps" --python "$PY" -b "127.0.0.1:$PORT" \
+  env "${env[@]}" "$bin" "${APP[$sc]}" "${extra[@]}" --chdir "$BENCH_DIR/apps" --python "$PY" -b "127.0.0.1:$PORT" \
     -w "$WORKERS" --threads "$THREADS" "${log[@]}" --log-level warning >"$WORK/srv.log" 2>&1 &
   SRV=$!
   for _ in $(seq 200); do
@@ -86,9 +87,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
   for sc in "${SCENARIOS[@]}"; do
     if ((r % 2)); then order=(A B); else order=(B A); fi
     for v in "${order[@]}"; do
-      args=${AB_ARGS_A:-} log=${AB_ACCESS_LOG_A:-}
-      [[ $v == B ]] && args=${AB_ARGS_B:-} log=${AB_ACCESS_LOG_B:-}
-      read -r rps cpu < <(run "$WORK/gowsgi-$v" "$sc" "$args" "$log")
+      args=${AB_ARGS_A:-} log=${AB_ACCESS_LOG_A:-} envs=${AB_ENV_A:-}
+      [[ $v == B ]] && args=${AB_ARGS_B:-} log=${AB_ACCESS_LOG_B:-} envs=${AB_ENV_B:-}
+      read -r rps cpu < <(run "$WORK/gowsgi-$v" "$sc" "$args" "$log" "$envs")
       echo "$rps" >>"$WORK/$sc.$v"
       echo "$cpu" >>"$WORK/$sc.cpu.$v"
       printf 'round %d %-10s %s %s req/s %s µs/req\n' "$r" "$sc" "$v" "$rps" "$cpu" >&2

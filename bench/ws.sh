@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # bench/ws.sh: WebSocket echo, gowsgi against uvicorn (websockets and wsproto),
 # hypercorn and daphne, one worker each, side by side in one run on 127.0.0.1.
-# Each case: bench/tools/wsbench with C connections, each sending a 64-byte
-# text message and waiting for its echo, for D seconds; the app is the raw
-# ASGI echo bench/apps/ws_echo.py.
+# Each echo case: bench/tools/wsbench with C connections, each sending a
+# 64-byte text message and waiting for its echo, for D seconds; the app is
+# the raw ASGI echo bench/apps/ws_echo.py. Rounds interleave the servers
+# (the order rotates each round); each case gets a fresh server. Per case:
+# echoes/s, p50/p99, the server tree's CPU per echo, the client's own CPU
+# (wsbench must not be the bottleneck), the tree's RSS after, and the load.
+# The flood case (WS_FLOOD_SECONDS, 0 = off): one connection sends 64 KiB
+# messages as fast as the server takes them to bench/apps/ws_sink.py, which
+# never receives; the tree's RSS is sampled every second.
 #
-#   bench/ws.sh                        # c=1 and c=1000, 10 s each
+#   bench/ws.sh                        # c=1 and c=1000, 10 s each, 2 rounds, flood 20 s
 #   WS_DURATION=3 WS_CONNS="1 100" WS_SERVERS=gowsgi,uvicorn-websockets bench/ws.sh
+#   WS_ROUNDS=1 WS_FLOOD_SECONDS=0 bench/ws.sh
 set -Eeuo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,20 +22,25 @@ APPS=$BENCH_DIR/apps
 PY=${BENCH_PYTHON:-/usr/bin/python3}
 DURATION=${WS_DURATION:-10}
 CONNS=${WS_CONNS:-"1 1000"}
+ROUNDS=${WS_ROUNDS:-2}
+FLOOD=${WS_FLOOD_SECONDS:-20}
 SERVERS=${WS_SERVERS:-gowsgi,uvicorn-websockets,uvicorn-wsproto,hypercorn,daphne}
 PORT=${WS_PORT:-18765}
+TREESTAT=("$PY" "$BENCH_DIR/tools/treestat.py")
+RAW=$BENCH_DIR/raw/ws-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RAW"
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 mkdir -p "$BENCH_DIR/.bin"
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$BENCH_DIR/.bin/gowsgi" ./cmd/gowsgi && go build -o "$BENCH_DIR/.bin/wsbench" ./bench/tools/wsbench)
 
-start_server() {
+start_server() { # server module
 	case "$1" in
-	gowsgi) exec "$BENCH_DIR/.bin/gowsgi" ws_echo:app --chdir "$APPS" --python "$PY" -b "127.0.0.1:$PORT" -w 1 --no-access-log --log-level warning ;;
-	uvicorn-websockets) cd "$APPS" && exec "$PY" -m uvicorn ws_echo:app --port "$PORT" --ws websockets --log-level warning --no-access-log ;;
-	uvicorn-wsproto) cd "$APPS" && exec "$PY" -m uvicorn ws_echo:app --port "$PORT" --ws wsproto --log-level warning --no-access-log ;;
-	hypercorn) cd "$APPS" && exec "$PY" -m hypercorn ws_echo:app -b "127.0.0.1:$PORT" --log-level warning ;;
-	daphne) cd "$APPS" && exec "$PY" -m daphne -b 127.0.0.1 -p "$PORT" ws_echo:app ;;
+	gowsgi) exec "$BENCH_DIR/.bin/gowsgi" "$2" --chdir "$APPS" --python "$PY" -b "127.0.0.1:$PORT" -w 1 --no-access-log --log-level warning ;;
+	uvicorn-websockets) cd "$APPS" && exec "$PY" -m uvicorn "$2" --port "$PORT" --ws websockets --log-level warning --no-access-log ;;
+	uvicorn-wsproto) cd "$APPS" && exec "$PY" -m uvicorn "$2" --port "$PORT" --ws wsproto --log-level warning --no-access-log ;;
+	hypercorn) cd "$APPS" && exec "$PY" -m hypercorn "$2" -w 1 -b "127.0.0.1:$PORT" --log-level warning ;;
+	daphne) cd "$APPS" && exec "$PY" -m daphne -v 0 -b 127.0.0.1 -p "$PORT" "$2" ;;
 	*) echo "unknown server $1" >&2; return 1 ;;
 	esac
 }
@@ -50,42 +62,91 @@ wait_port() {
 	return 1
 }
 
-rss_kib() { # the resident memory of a process and all its descendants
-	local total c
-	total=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null)
-	total=${total:-0}
-	for c in $(pgrep -P "$1" 2>/dev/null); do
-		total=$((total + $(rss_kib "$c")))
-	done
-	echo "$total"
+PID=""
+stop_server() {
+	[[ -n $PID ]] || return 0
+	kill "$PID" 2>/dev/null || true
+	for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$PID" 2>/dev/null || true
+	wait "$PID" 2>/dev/null || true
+	PID=""
+}
+trap stop_server EXIT
+
+# start SERVER MODULE: a fresh server, accepting
+start() {
+	port_free
+	(start_server "$1" "$2") >"$RAW/$1.log" 2>&1 &
+	PID=$!
+	wait_port
 }
 
-echo "| server | connections | echoes/s | p50 ms | p99 ms | errors | RSS after (MiB) |"
-echo "|---|---|---|---|---|---|---|"
 IFS=, read -ra list <<<"$SERVERS"
-for s in "${list[@]}"; do
-	port_free
-	(start_server "$s") >/dev/null 2>&1 &
-	pid=$!
-	if ! wait_port; then
-		echo "| $s | - | did not start | | | | |"
-		kill "$pid" 2>/dev/null || true
-		continue
-	fi
+echo "WebSocket echo: ${DURATION}s per case, $ROUNDS rounds, servers interleaved; raw output in $RAW"
+echo
+echo "| server | connections | round | echoes/s | p50 ms | p99 ms | server CPU µs/echo | client CPU µs/echo | errors | RSS after (MiB) | load |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+for ((r = 1; r <= ROUNDS; r++)); do
 	for c in $CONNS; do
-		out=$("$BENCH_DIR/.bin/wsbench" -url "ws://127.0.0.1:$PORT/" -c "$c" -d "${DURATION}s" 2>&1 | tail -1) || true
-		rss=$(( $(rss_kib "$pid") / 1024 ))
-		"$PY" - "$s" "$c" "$rss" "$out" <<'PYEOF'
+		n=${#list[@]}
+		for ((i = 0; i < n; i++)); do
+			s=${list[$(((i + r - 1) % n))]}
+			if ! start "$s" ws_echo:app; then
+				echo "| $s | $c | $r | did not start | | | | | | | |"
+				stop_server; continue
+			fi
+			ld=$(cut -d' ' -f1-3 /proc/loadavg)
+			before=$("${TREESTAT[@]}" "$PID")
+			out=$("$BENCH_DIR/.bin/wsbench" -url "ws://127.0.0.1:$PORT/" -c "$c" -d "${DURATION}s" 2>&1 | tail -1) || true
+			after=$("${TREESTAT[@]}" "$PID")
+			echo "$out" >"$RAW/echo-$s-c$c-r$r.json"
+			"$PY" - "$s" "$c" "$r" "$ld" "$before" "$after" "$out" <<'PYEOF'
 import json, sys
-s, c, rss, out = sys.argv[1:5]
+s, c, r, ld, before, after, out = sys.argv[1:8]
+b, a = json.loads(before), json.loads(after)
 try:
-    r = json.loads(out)
-    print('| %s | %s | %.0f | %.2f | %.2f | %d | %s |' % (s, c, r['rate'], r['p50_ms'], r['p99_ms'], r['errors'], rss))
+    o = json.loads(out)
+    n = o['messages'] or 1
+    print('| %s | %s | %s | %.0f | %.2f | %.2f | %.0f | %.0f | %d | %.1f | %s |' % (
+        s, c, r, o['rate'], o['p50_ms'], o['p99_ms'], (a['cpu_s'] - b['cpu_s']) / n * 1e6,
+        o['client_cpu_s'] / n * 1e6, o['errors'], a['rss_kib'] / 1024, ld))
 except Exception:
-    print('| %s | %s | failed: %s | | | | |' % (s, c, out[:80]))
+    print('| %s | %s | %s | failed: %s | | | | | | | %s |' % (s, c, r, out[:80].replace('|', '/'), ld))
 PYEOF
+			stop_server
+		done
 	done
-	kill "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
 done
-port_free
+
+((FLOOD > 0)) || exit 0
+echo
+echo "Flood: one connection sends 64 KiB text messages for ${FLOOD}s to apps/ws_sink.py (accepts, never receives); RSS of the server tree every second."
+echo
+echo "| server | MiB accepted from the client | RSS before (MiB) | RSS max (MiB) | RSS at the end (MiB) | RSS samples (MiB) | load |"
+echo "|---|---|---|---|---|---|---|"
+for s in "${list[@]}"; do
+	if ! start "$s" ws_sink:app; then
+		echo "| $s | did not start | | | | | |"
+		stop_server; continue
+	fi
+	ld=$(cut -d' ' -f1-3 /proc/loadavg)
+	before=$("${TREESTAT[@]}" "$PID")
+	"${TREESTAT[@]}" "$PID" --every 1 --for "$FLOOD" >"$RAW/flood-$s.rss.json" &
+	sampler=$!
+	out=$("$BENCH_DIR/.bin/wsbench" -url "ws://127.0.0.1:$PORT/" -c 1 -d "${FLOOD}s" -size 65536 -flood 2>&1 | tail -1) || true
+	wait "$sampler" || true
+	echo "$out" >"$RAW/flood-$s.json"
+	"$PY" - "$s" "$ld" "$before" "$RAW/flood-$s.rss.json" "$out" <<'PYEOF'
+import json, sys
+s, ld, before, rssf, out = sys.argv[1:6]
+b = json.loads(before)
+smp = [k / 1024 for k in json.load(open(rssf))['rss_kib']]
+try:
+    sent = '%.0f' % (json.loads(out)['flood_bytes_sent'] / 1048576)
+except Exception:
+    sent = 'failed: ' + out[:60].replace('|', '/')
+print('| %s | %s | %.1f | %.1f | %.1f | %s | %s |' % (
+    s, sent, b['rss_kib'] / 1024, max(smp), smp[-1], ' '.join('%.0f' % x for x in smp), ld))
+PYEOF
+	stop_server
+done

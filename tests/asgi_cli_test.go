@@ -203,24 +203,37 @@ func startAsWritten(t *testing.T, dir, addr string, env []string, args ...string
 	return s
 }
 
-// TestUvicornCommandLineServes runs a real server from uvicorn's command
-// line (the Dockerfile's, with --interface wsgi for a WSGI app, which
-// serves without the ASGI runtime): TLS from --ssl-*, the root path,
-// proxy headers from any peer, no access log.
+// TestUvicornCommandLineServes runs a real ASGI app from uvicorn's command
+// line as Dockerfiles write it (--lifespan on included): TLS from --ssl-*,
+// the root path, proxy headers from any peer, the lifespan at start and
+// stop, no access log.
 func TestUvicornCommandLineServes(t *testing.T) {
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "main.py"), []byte(`import json
+	os.WriteFile(filepath.Join(dir, "main.py"), []byte(`import json, os
 
-def app(environ, start_response):
-    body = json.dumps({k: environ[k] for k in ("SCRIPT_NAME", "PATH_INFO", "REMOTE_ADDR", "wsgi.url_scheme")}).encode()
-    start_response("200 OK", [("Content-Type", "application/json")])
-    return [body]
+def mark(name):
+    open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name), "w").close()
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                mark("startup")
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                mark("shutdown")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = json.dumps({"root_path": scope["root_path"], "client": scope["client"][0], "scheme": scope["scheme"]}).encode()
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body})
 `), 0o644)
 	pki := newPKI(t)
 	cert, key, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
 	port := freePort(t)
-	args := withFiles([]string{"main:app", "--interface", "wsgi", "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--workers", "2",
-		"--proxy-headers", "--forwarded-allow-ips", "*", "--root-path", "/api", "--limit-concurrency", "500",
+	args := withFiles([]string{"main:app", "--host", "127.0.0.1", "--port", fmt.Sprint(port), "--workers", "2",
+		"--proxy-headers", "--forwarded-allow-ips", "*", "--root-path", "/api", "--lifespan", "on", "--limit-concurrency", "500",
 		"--timeout-keep-alive", "5", "--ssl-keyfile", "KEY", "--ssl-certfile", "CERT", "--log-level", "info", "--no-access-log"}, key, cert)
 	s := startAsWritten(t, dir, fmt.Sprintf("127.0.0.1:%d", port), cliEnv("GOWSGI_PYTHON="+pythonBin), args...)
 	if !strings.Contains(s.Stderr.String(), "workers=2") {
@@ -243,14 +256,23 @@ def app(environ, start_response):
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("status %d: %v", resp.StatusCode, err)
 	}
-	want := map[string]string{"SCRIPT_NAME": "/api", "PATH_INFO": "/hello", "REMOTE_ADDR": "203.0.113.7", "wsgi.url_scheme": "https"}
+	want := map[string]string{"root_path": "/api", "client": "203.0.113.7", "scheme": "https"}
 	for k, v := range want {
 		if env[k] != v {
-			t.Errorf("%s = %q, want %q (environ %v)", k, env[k], v, env)
+			t.Errorf("%s = %q, want %q (scope %v)", k, env[k], v, env)
 		}
+	}
+	if !strings.Contains(s.Stderr.String(), "interface=asgi") {
+		t.Errorf("the app was not served as ASGI:\n%s", s.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "startup")); err != nil {
+		t.Errorf("--lifespan on: the startup did not run: %v", err)
 	}
 	if code := s.Stop(); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "shutdown")); err != nil {
+		t.Errorf("--lifespan on: the shutdown did not run at SIGTERM: %v", err)
 	}
 	if strings.Contains(s.Stdout.String(), "/api/hello") {
 		t.Errorf("an access log with --no-access-log:\n%s", s.Stdout)

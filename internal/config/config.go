@@ -72,6 +72,10 @@ type Config struct {
 	// worker_connections with an ASGI worker class); 0 = the runtime's
 	// measured default.
 	LimitConcurrency int
+	// RequestTimeout is an ASGI request's deadline (--request-timeout): past
+	// it only that request's task is cancelled, and its client gets 504 if
+	// no response had started. 0 = none.
+	RequestTimeout time.Duration
 
 	// Static are the URL prefixes served from directories by Go.
 	Static []StaticMount

@@ -29,6 +29,8 @@ func (c *Config) WorkerOptions() workers.Options {
 		MaxQueue:          c.MaxQueue,
 		QueueTimeout:      c.QueueTimeout,
 		Timeout:           c.Timeout,
+		GracefulTimeout:   c.GracefulTimeout,
+		RequestTimeout:    c.RequestTimeout,
 		PipelineDepth:     c.PipelineDepth,
 		MaxRequests:       c.MaxRequests,
 		MaxRequestsJitter: c.MaxRequestsJitter,

@@ -145,6 +145,11 @@ func asgiSettings() {
 		usage:    "ASGI: requests in flight per worker; more wait in the queue (--max-queue, then 503). 0 = gowsgi's measured default; -k asgi/uvicorn classes take --worker-connections",
 		accessor: intField(0, func(c *Config) *int { return &c.LimitConcurrency }),
 	}))
+	native(add(&setting{
+		name: "request-timeout", flags: []string{"--request-timeout"}, kind: Native, typ: tString, def: "0", meta: "duration",
+		usage:    "ASGI: a request's deadline; past it only its task is cancelled (CancelledError in the app) and the client gets 504 if no response had started. 0 = none (SSE and long polls run as long as they like)",
+		accessor: durField(func(c *Config) *time.Duration { return &c.RequestTimeout }),
+	}))
 	uv("limit-concurrency", "requests in flight per worker process; beyond it requests wait in gowsgi's bounded queue (`--max-queue`, `--queue-timeout`) before a 503, instead of an immediate 503", "--limit-concurrency")
 	gr("limit-concurrency", "same: requests in flight per worker", "--backpressure")
 

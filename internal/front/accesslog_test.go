@@ -3,10 +3,14 @@ package front
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
 // syncBuffer is an io.Writer safe for the writer goroutine and the test.
@@ -78,5 +82,26 @@ func TestAccessLogWriterIdleLine(t *testing.T) {
 			t.Fatalf("the line was not written within 10s: %q", out.String())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// logOnlyWriter is the part of a responseWriter the access log reads.
+type logOnlyWriter struct{ responseWriter }
+
+func (logOnlyWriter) Status() int    { return 200 }
+func (logOnlyWriter) Written() int64 { return 13 }
+
+// BenchmarkAccessLogCLF is the default line's cost per request: format,
+// hand to the writer, written in batches to a discarding file.
+func BenchmarkAccessLogCLF(b *testing.B) {
+	l := NewAccessLog(io.Discard)
+	defer l.Close()
+	rq := &request{Request: &http1.Request{Method: "GET", Target: "/",
+		RemoteAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000},
+		Header:     []http1.Field{{Name: "Host", Value: "127.0.0.1:8000"}, {Name: "User-Agent", Value: "wrk"}}}, proto: "HTTP/1.1"}
+	start := time.Now()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		l.Log(rq, logOnlyWriter{}, start)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -217,19 +216,10 @@ func watchHandshake(r *request, x *workers.Exchange) (stop func() bool) {
 // wsRefuse answers a handshake refused before any worker sees it: the
 // status, the fields it needs (426's Sec-WebSocket-Version) and the reason.
 func (h *Handler) wsRefuse(w responseWriter, r *request, e *websocket.HandshakeError) {
-	body := e.Reason + "\n"
-	fields := []http1.Field{
-		{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
-		{Name: "Content-Length", Value: strconv.Itoa(len(body))},
-	}
-	for k, vs := range e.Header {
-		for _, v := range vs {
-			fields = append(fields, http1.Field{Name: k, Value: v})
-		}
-	}
+	fields, body := e.Response()
 	w.SetClose()
 	w.WriteHeader(e.Status, http.StatusText(e.Status), h.withRequestID(fields, r.Request))
-	w.Write([]byte(body))
+	w.Write(body)
 	w.Finish()
 }
 

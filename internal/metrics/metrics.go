@@ -44,6 +44,7 @@ type Metrics struct {
 	restarts   *prometheus.CounterVec
 	spooled    prometheus.Counter
 	queueDepth atomic.Pointer[func() int]
+	asgi       *asgiMetrics
 
 	mu   sync.Mutex
 	live map[int]int // worker ID → pid, for the RSS collector
@@ -68,7 +69,7 @@ var (
 // New builds the collectors on a registry of their own (plus the Go
 // runtime's and the process's).
 func New() *Metrics {
-	m := &Metrics{reg: prometheus.NewRegistry(), live: map[int]int{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), live: map[int]int{}, asgi: newASGIMetrics()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gowsgi_requests_total",
 		Help: "HTTP requests answered, by status code and method (methods outside RFC 9110's are OTHER).",
@@ -112,7 +113,7 @@ func New() *Metrics {
 		Help: "Request body bytes written to temp files because they were over --body-memory or --body-memory-total.",
 	})
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.queueWait, queueDepth, m.workers, m.restarts, m.spooled,
-		&rssCollector{m},
+		&rssCollector{m}, m.asgi,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -26,21 +26,29 @@ import traceback
 from collections import deque
 
 from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
-                          T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, log,
+                          T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, error_payload, log,
                           received_fds, send_frame, take_frames)
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
 ASGI_READ_SIZE = 256 << 10  # the most a slot read takes at once
 T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
+T_GOAWAY = ord('Q')  # control: how long in-flight requests get before they are told "going away"
+GOAWAY_SHUTDOWN, GOAWAY_RESTART = 0, 1  # its reasons (a WebSocket closes with 1001 or 1012)
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
 ASGI_HOP_BY_HOP = frozenset((b'connection', b'keep-alive', b'proxy-authenticate', b'proxy-authorization',
                              b'te', b'trailer', b'trailers', b'transfer-encoding', b'upgrade'))
 # How long in-flight requests get, once gowsgi asked the worker to stop,
-# before they are cancelled and the lifespan shutdown runs. The front only
-# asks once the worker is drained, or when it is stopping anyway; gowsgi
-# kills a worker that takes longer than its own bound.
+# before they are told "going away" and the lifespan shutdown runs, when
+# no GoAway frame said how long (gowsgi sends one; it kills a worker that
+# takes longer than the grace plus its own bound).
 ASGI_STOP_GRACE = 5.0
+# Bounds on the steps after the grace: the apps' own ending on
+# http.disconnect, the cancelled tasks' cleanup, and the lifespan
+# shutdown. All fit inside gowsgi's kill bound (10 s).
+ASGI_CANCEL_BOUND = 2.0
+ASGI_DISCONNECT_WAIT = 0.5  # told "going away", before the cancel
+ASGI_SHUTDOWN_BOUND = 5.0
 
 
 class ASGIProtocolError(RuntimeError):
@@ -178,7 +186,7 @@ def serve(cfg, control, app, kind, ready, hooks):
     send_frame(control, T_READY, _dumps(ready, 2))
     try:
         loop.run_until_complete(worker.serve())
-        loop.run_until_complete(lifespan.shutdown())
+        loop.run_until_complete(lifespan.shutdown_within(ASGI_SHUTDOWN_BOUND))
     finally:
         if hooks is not None:
             hooks.exiting()
@@ -228,6 +236,15 @@ class Lifespan:
             return
         await self.inbox.put({'type': 'lifespan.shutdown'})
         await self.stopped
+
+    async def shutdown_within(self, bound):
+        """shutdown, given bound seconds: an app that does not answer
+        in time is left behind (the process exits next)."""
+        import asyncio
+        try:
+            await asyncio.wait_for(self.shutdown(), bound)
+        except asyncio.TimeoutError:
+            log('lifespan shutdown did not complete within %gs; exiting without it' % bound)
 
     async def main(self):
         scope = {'type': 'lifespan', 'asgi': ASGI_VERSION, 'state': self.state}
@@ -282,10 +299,14 @@ class ASGIWorker:
         self.hooks = hooks if hooks is not None and hooks.requests else None
         self.state = {}  # the lifespan state
         self.heartbeat = cfg.get('heartbeat') or 0
+        self.beat_due = None  # when the next heartbeat callback should run
+        self.request_timeout = cfg.get('request_timeout') or 0
         self.tasks = set()
         self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see ASlot.readable
         self.ctl_buf = bytearray()
         self.stopping = None
+        self.grace = ASGI_STOP_GRACE    # a GoAway frame's grace, in seconds
+        self.reason = GOAWAY_SHUTDOWN  # and its reason
 
     async def serve(self):
         loop = self.loop
@@ -300,19 +321,38 @@ class ASGIWorker:
             self.beat()
         await self.stopping
         loop.remove_reader(self.control.fileno())
-        # Requests still running get ASGI_STOP_GRACE, then are cancelled.
+        # Requests still running get the grace, then are told "going away".
         if self.tasks:
             import asyncio
-            done, pending = await asyncio.wait(set(self.tasks), timeout=ASGI_STOP_GRACE)
-            for t in pending:
-                t.cancel()
+            done, pending = await asyncio.wait(set(self.tasks), timeout=self.grace)
             if pending:
-                await asyncio.wait(pending, timeout=1.0)
+                self.go_away()
+                # An app waiting in receive() sees http.disconnect and may
+                # end by itself; the rest get CancelledError.
+                done, pending = await asyncio.wait(pending, timeout=ASGI_DISCONNECT_WAIT)
+                for t in pending:
+                    t.cancel()
+                if pending:
+                    await asyncio.wait(pending, timeout=ASGI_CANCEL_BOUND)
+
+    def go_away(self):
+        """Tell every request still running that the server is going away:
+        its going_away(reason) (an HTTP request's receive() says
+        http.disconnect; a WebSocket closes with 1001 for a shutdown, 1012
+        for a restart). Their tasks are cancelled next (serve)."""
+        for slot in self.slots:
+            req = slot.req
+            if req is not None:
+                req.going_away(self.reason)
 
     def beat(self):
-        """Tell gowsgi the loop runs; again in heartbeat seconds."""
+        """Tell gowsgi the loop runs, and how late this callback ran (the
+        loop's lag); again in heartbeat seconds."""
+        now = self.loop.time()
+        due, self.beat_due = self.beat_due, now + self.heartbeat
+        lag = max(now - due, 0.0) if due is not None else 0.0
         try:
-            self.control.send(_pack(0, T_HEARTBEAT, 0))
+            self.control.send(_pack(4, T_HEARTBEAT, 0) + U32.pack(min(int(lag * 1e6), 0xffffffff)))
         except (BlockingIOError, InterruptedError):
             pass  # the front is slow to read: the next one will do
         except OSError:
@@ -330,10 +370,13 @@ class ASGIWorker:
             if not self.stopping.done():
                 self.stopping.set_result(None)
             return
-        # Nothing else is expected after Ready (leftover Slots frames and
+        # Only GoAway is expected after Ready (leftover Slots frames and
         # Revoke frames, which have no meaning here, are dropped).
         self.ctl_buf += data
-        take_frames(self.ctl_buf)
+        for ftype, fid, payload in take_frames(self.ctl_buf):
+            if ftype == T_GOAWAY and len(payload) >= 4:
+                self.grace = U32.unpack_from(payload)[0] / 1000.0
+                self.reason = fid
 
 
 class ASlot:
@@ -412,7 +455,7 @@ class ASlot:
     def next(self):
         req = self.req = self.queue.popleft()
         w = self.worker
-        task = w.loop.create_task(req.run())
+        task = req.task = w.loop.create_task(req.run())
         w.tasks.add(task)
         task.add_done_callback(w.tasks.discard)
 
@@ -474,7 +517,8 @@ def _text(s):
 
 def http_scope(environ, state):
     """The ASGI HTTP scope of a request, from the CGI environ the front
-    sent (gowsgi.headers, when present, has the raw header list)."""
+    sent (gowsgi.headers, when present, has the raw header list), with
+    gowsgi.request_id when the front gave the request an ID."""
     get = environ.get
     proto = get('SERVER_PROTOCOL', 'HTTP/1.1')
     script = get('SCRIPT_NAME', '')
@@ -500,7 +544,7 @@ def http_scope(environ, state):
         port = get('SERVER_PORT')
         server = (name, int(port) if port and port.isdigit() else None)
     tls = get('gowsgi.tls')
-    return {
+    scope = {
         'type': 'http',
         'asgi': ASGI_VERSION,
         'http_version': _HTTP_VERSIONS.get(proto) or proto[5:],
@@ -517,6 +561,11 @@ def http_scope(environ, state):
         'extensions': {'http.response.pathsend': {}} if tls is None else
                       {'http.response.pathsend': {}, 'tls': tls_extension(tls, environ)},
     }
+    rid = get('gowsgi.request_id')
+    if rid:
+        # The ID gowsgi answers with (X-Request-ID), as WSGI's environ has it.
+        scope['gowsgi.request_id'] = rid
+    return scope
 
 
 def tls_extension(tls, environ):
@@ -559,6 +608,17 @@ class HTTPRequest:
         self.head_only = False
         self.status = None
         self.headers = []
+        self.going = False      # the worker is going away (GoAway's grace ran out)
+        self.task = None        # the task running it (for --request-timeout)
+        self.timed_out = False  # --request-timeout cancelled it
+
+    def going_away(self, reason):
+        """The worker stops and this request outlived the grace: receive()
+        says http.disconnect and send() raises; the task is cancelled next.
+        A request with no response yet gets 503."""
+        if not self.disconnected:
+            self.going = True
+        self.gone()
 
     def gone(self):
         """The client went away (Abort), or the front closed the slot."""
@@ -571,6 +631,7 @@ class HTTPRequest:
         w = self.slot.worker
         environ = self.environ
         hooks, hreq = w.hooks, None
+        deadline = None
         try:
             if self.disconnected:
                 await self.end_quietly()  # canceled before it started
@@ -579,6 +640,8 @@ class HTTPRequest:
                 raise environ  # the front sent what marshal cannot read
             self.head_only = environ.get('REQUEST_METHOD') == 'HEAD'
             scope = http_scope(environ, w.state)
+            if w.request_timeout:
+                deadline = w.loop.call_later(w.request_timeout, self.expire)
             if hooks is not None:
                 hreq = HookRequest(environ)
                 hooks.call('pre_request', hooks.worker, hreq)
@@ -587,19 +650,29 @@ class HTTPRequest:
                 log('the ASGI application returned %.60r for %s; it should return None' % (
                     result, request_line(environ)))
             if not self.wire_done:
-                if self.disconnected:
+                if self.timed_out:
+                    await self.end_timed_out()
+                elif self.going:
+                    await self.end_going_away()
+                elif self.disconnected:
                     await self.end_quietly()
                 else:
                     raise ASGIProtocolError('the ASGI application returned without %s the response' % (
                         'starting' if self.head is None else 'completing'))
         except BaseException as e:
-            if self.disconnected and isinstance(e, (OSError, asyncio_cancelled())):
+            if self.timed_out and isinstance(e, (OSError, asyncio_cancelled())):
+                await self.end_timed_out()
+            elif self.going and isinstance(e, (OSError, asyncio_cancelled())):
+                await self.end_going_away()
+            elif self.disconnected and isinstance(e, (OSError, asyncio_cancelled())):
                 await self.end_quietly()
             else:
                 if not self.head_sent:
                     self.status, self.headers = '500 Internal Server Error', []  # what the client gets
                 await self.fail(e)
         finally:
+            if deadline is not None:
+                deadline.cancel()
             if self.fd is not None:
                 try:
                     os.close(self.fd)
@@ -622,6 +695,56 @@ class HTTPRequest:
             except OSError:
                 pass  # the front closed the slot
 
+    def expire(self):
+        """--request-timeout ran out: cancel this request's task only."""
+        if self.wire_done or self.task is None or self.task.done():
+            return
+        self.timed_out = True
+        self.task.cancel()
+
+    async def end_timed_out(self):
+        """End a request its deadline cancelled: 504 when no head went out,
+        else the client connection is aborted (the response is cut)."""
+        environ = self.environ if isinstance(self.environ, dict) else {}
+        w = self.slot.worker
+        log('request cancelled after --request-timeout %gs for %s (%s)' % (
+            w.request_timeout, request_line(environ),
+            'answering 504' if not self.head_sent else 'aborting the connection'))
+        if self.wire_done:
+            return
+        self.wire_done = True
+        if self.head_sent:
+            msg = b'request timed out (--request-timeout)'
+            try:
+                await self.write(_pack(len(msg), T_ERROR, self.rid) + msg)
+            except OSError:
+                pass
+            return
+        self.status, self.headers = '504 Gateway Timeout', [('Content-Type', 'text/plain; charset=utf-8')]
+        head = _dumps((self.status, self.headers), 2)
+        body = b'The application did not answer in time.\n' if not self.head_only else b''
+        try:
+            await self.write(_pack(len(head) + len(body), T_WHOLE, self.rid) + head + body)
+        except OSError:
+            pass
+
+    async def end_going_away(self):
+        """End a request the worker's stop cut short: 503 when no head went
+        out, else the end of the response as it stands."""
+        if self.head_sent:
+            await self.end_quietly()
+            return
+        if self.wire_done:
+            return
+        self.wire_done = True
+        self.status, self.headers = '503 Service Unavailable', [('Content-Type', 'text/plain; charset=utf-8')]
+        head = _dumps((self.status, self.headers), 2)
+        body = b'The server is shutting down.\n' if not self.head_only else b''
+        try:
+            await self.write(_pack(len(head) + len(body), T_WHOLE, self.rid) + head + body)
+        except OSError:
+            pass
+
     async def fail(self, exc):
         environ = self.environ if isinstance(self.environ, dict) else {}
         when = 'after the response started; aborting the connection' if self.head_sent else 'answering 500'
@@ -634,11 +757,7 @@ class HTTPRequest:
         if self.wire_done:
             return
         self.wire_done = True
-        try:
-            text = str(exc)
-        except BaseException:
-            text = '(unprintable)'
-        msg = ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
+        msg = error_payload(exc)
         try:
             await self.write(_pack(len(msg), T_ERROR, self.rid) + msg)
         except OSError:
@@ -874,6 +993,13 @@ class WebSocketRequest:
         self.paused = False
         self.wire_done = False
         self.deny = None          # the HTTPRequest relaying a websocket.http.response
+
+    def going_away(self, reason):
+        """The worker stops and this WebSocket outlived the grace (the
+        front closes it itself first, see front.watchRetiring): the app's
+        receive() says websocket.disconnect with 1001 (shutdown) or 1012
+        (restart); its task is cancelled next."""
+        self.gone(1001 if reason == GOAWAY_SHUTDOWN else 1012)
 
     def gone(self, code=1006):
         """The connection closed (an Abort with its code), or the front

@@ -169,6 +169,9 @@ type Config struct {
 	// Heartbeat is how often (seconds) an ASGI worker's event loop sends
 	// a heartbeat on the control socket; 0 = never (no --timeout).
 	Heartbeat float64 `json:"heartbeat,omitempty"`
+	// RequestTimeout is an ASGI request's deadline in seconds; past it
+	// the request's task is cancelled (504 if no head went out). 0 = none.
+	RequestTimeout float64 `json:"request_timeout,omitempty"`
 	// LogConfig configures the app's Python logging before it is imported.
 	LogConfig
 }

@@ -60,6 +60,16 @@ def log(msg):
     sys.stderr.flush()
 
 
+def error_payload(exc):
+    """The payload of an Error frame for exc: its type and message, for the
+    front's log (the traceback went to the worker's own log)."""
+    try:
+        text = str(exc)
+    except BaseException:
+        text = '(unprintable)'
+    return ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
+
+
 class Slot:
     """One worker thread's end of the wire: reads request frames, hands each
     request to handle() (the interface's, in a subclass), writes response

@@ -15,7 +15,7 @@ import sys
 import traceback
 from io import BytesIO
 
-from _gowsgi_wire import T_END, T_ERROR, T_START, T_WHOLE, Slot, _pack, log
+from _gowsgi_wire import T_END, T_ERROR, T_START, T_WHOLE, Slot, _pack, error_payload, log
 
 class FileWrapper:
     """wsgi.file_wrapper: iterates a file-like object in blocks."""
@@ -222,11 +222,7 @@ class WSGISlot(Slot):
         if not isinstance(exc, Exception):
             what += ', which ends this request only: the worker keeps serving'
         log('error in the application for %s (%s): %s\n%s' % (request_line(environ), when, what, tb.rstrip()))
-        try:
-            text = str(exc)
-        except BaseException:
-            text = '(unprintable)'
-        msg = ('%s: %s' % (type(exc).__name__, text)).encode('utf-8', 'replace')
+        msg = error_payload(exc)
         try:
             self.finish((_pack(len(msg), T_ERROR, rid), msg), len(msg))
         except OSError:

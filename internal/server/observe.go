@@ -113,6 +113,7 @@ func (o *observability) poolObserver() workers.Observer {
 func (o *observability) watchPool(p *workers.Pool) {
 	if o.metrics != nil {
 		o.metrics.SetQueueDepth(p.Waiting)
+		o.metrics.SetWorkerLoads(p.InFlight)
 	}
 }
 

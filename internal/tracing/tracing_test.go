@@ -167,3 +167,14 @@ func TestSpanContinuesTrustedTrace(t *testing.T) {
 		t.Errorf("untrusted: traceparent %q, header %v", tp2, r2.Header)
 	}
 }
+
+// BenchmarkNewID is what a generated request ID costs a request
+// (--request-id generate, the default).
+func BenchmarkNewID(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if len(NewID()) != 32 {
+			b.Fatal("not 32 digits")
+		}
+	}
+}

@@ -59,6 +59,17 @@ func asciiEqualFold(a, b string) bool {
 // writer: the status, the error's fields, the reason as a text body, and
 // the connection closed after it (the client's next bytes may be frames).
 func RefuseHTTP1(w *http1.ResponseWriter, e *HandshakeError) {
+	fields, body := e.Response()
+	w.SetClose()
+	w.WriteHeader(e.Status, http.StatusText(e.Status), fields)
+	w.Write(body)
+	w.Finish()
+}
+
+// Response is the answer to a refused handshake, for any engine: its
+// header fields (the error's own, such as 426's Sec-WebSocket-Version,
+// after the content type and length) and the reason as a text body.
+func (e *HandshakeError) Response() ([]http1.Field, []byte) {
 	body := e.Reason + "\n"
 	fields := []http1.Field{
 		{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
@@ -69,10 +80,7 @@ func RefuseHTTP1(w *http1.ResponseWriter, e *HandshakeError) {
 			fields = append(fields, http1.Field{Name: k, Value: v})
 		}
 	}
-	w.SetClose()
-	w.WriteHeader(e.Status, http.StatusText(e.Status), fields)
-	w.Write([]byte(body))
-	w.Finish()
+	return fields, []byte(body)
 }
 
 // AcceptHTTP1 accepts a pending handshake on gowsgi's HTTP/1.1 engine: it

@@ -77,9 +77,20 @@
 //	g  slots (Go → worker): the payload is a u32, how many slot sockets
 //	   (the worker's ends) travel with the frame (SCM_RIGHTS). Their
 //	   slot indexes follow the ones the worker already has, in order.
-//	H  heartbeat (worker → Go): empty; sent from an event-loop callback
-//	   while the loop runs. A worker whose heartbeats stop for --timeout
-//	   has a blocked event loop.
+//	H  heartbeat (worker → Go): sent from an event-loop callback while
+//	   the loop runs. A worker whose heartbeats stop for --timeout has a
+//	   blocked event loop. The payload, empty or a u32, is how late the
+//	   callback ran, in microseconds (the loop's lag, for metrics).
+//
+//	Q  going away (Go → worker), just before the control socket closes:
+//	   the payload is a u32, the grace in milliseconds; the request id
+//	   field is the reason (GoAwayShutdown, GoAwayRestart). Requests
+//	   still running once the grace is over are told "going away" (an
+//	   HTTP request's receive() returns http.disconnect and the client
+//	   gets 503 if no head went out; a WebSocket closes with 1001 for a
+//	   shutdown, 1012 for a restart), their tasks are cancelled, the
+//	   lifespan shutdown runs and the worker exits. Without it, EOF on
+//	   the control socket grants the shim's default grace.
 //
 // On an ASGI slot, A (abort) means the client has gone: the request's
 // receive() returns http.disconnect, and send() raises. The worker answers
@@ -149,12 +160,19 @@ const (
 	WSText     Type = 'T'
 	WSBinary   Type = 'D'
 	WSClose    Type = 'C'
+	GoAway     Type = 'Q'
+)
+
+// Reasons of a GoAway frame, in its request id field.
+const (
+	GoAwayShutdown uint32 = 0 // the server stops
+	GoAwayRestart  uint32 = 1 // the worker is replaced: reload, recycling, scale-down
 )
 
 func (t Type) String() string {
 	switch t {
 	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat,
-		WSAccept, WSText, WSBinary, WSClose:
+		WSAccept, WSText, WSBinary, WSClose, GoAway:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

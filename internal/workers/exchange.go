@@ -420,20 +420,34 @@ func (x *Exchange) drop(h wire.Header, p []byte) {
 }
 
 // read reads the next frame of this request's response, bounded by
-// --timeout for WSGI. An ASGI response may take as long as it likes (SSE,
-// long polls): there --timeout watches the worker's event loop instead
-// (see watchHeartbeat).
+// --timeout for WSGI: the worker is silent for --timeout at the most. An
+// ASGI response may take as long as it likes (SSE, long polls): there
+// --timeout watches the worker's event loop instead (see watchHeartbeat).
+//
+// The slot's read deadline is moved only when it would fire too late
+// (see Slot.armDeadline), not before every frame: under load that saves
+// a timer update per response. A deadline armed for an earlier frame
+// fires early; the read then goes on with the deadline this frame needs.
 func (x *Exchange) read() (wire.Header, []byte, error) {
 	s := x.t.slot
-	if d := x.p.opts.Timeout; d > 0 && !s.worker.asgi && !s.complete() {
-		s.conn.SetReadDeadline(time.Now().Add(d))
+	d := x.p.opts.Timeout
+	var until time.Time
+	if d > 0 && !s.worker.asgi && !s.complete() {
+		until = time.Now().Add(d)
+		s.armDeadline(until)
 	}
-	h, p, err := s.readFrame()
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		x.p.timedOut(x)
-		return h, nil, ErrTimedOut
+	for {
+		h, p, err := s.readFrame()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			if !until.IsZero() && time.Now().Before(until) {
+				s.setDeadline(until) // an earlier frame's deadline: not this one's
+				continue
+			}
+			x.p.timedOut(x)
+			return h, nil, ErrTimedOut
+		}
+		return h, p, err
 	}
-	return h, p, err
 }
 
 // fail ends the exchange after the worker broke; the slot is given up.
@@ -659,7 +673,7 @@ func (x *Exchange) pump() {
 // requests queued behind it get their turn (or are sent elsewhere).
 func (x *Exchange) drainStuck() {
 	s := x.t.slot
-	s.conn.SetReadDeadline(time.Time{})
+	s.setDeadline(time.Time{})
 	for x.held {
 		h, p, err := s.readFrame()
 		if err != nil {

@@ -221,6 +221,38 @@ func TestPipelinedRequestHonoursQueueTimeout(t *testing.T) {
 	xs.Close()
 }
 
+// --timeout counts from each response's own start. The slot's read
+// deadline is left armed from an earlier response when that one fires
+// sooner (Slot.armDeadline); when it fires while a later response is
+// still within its own --timeout, the read goes on, with no 504.
+func TestTimeoutCountsFromEachResponse(t *testing.T) {
+	const timeout = 3 * time.Second
+	p := startFakePool(t, Options{Workers: 1, Threads: 1, QueueTimeout: 5 * time.Second, Timeout: timeout})
+	x1, r1, err := send(t, p.Pool, "/a")
+	if err != nil || string(r1.Body) != "ok /a" {
+		t.Fatalf("first: %v %+v", err, r1)
+	}
+	x1.Close()
+	t0 := time.Now() // the first response's deadline fires about t0+timeout
+	// The second request starts at t0+timeout/2 and is answered at
+	// t0+1.2*timeout: 0.7*timeout after its start, after the first
+	// response's deadline.
+	<-time.After(time.Until(t0.Add(timeout / 2)))
+	release := time.AfterFunc(time.Until(t0.Add(timeout*6/5)), func() { close(p.routes.gate("late")) })
+	defer release.Stop()
+	x2, r2, err := send(t, p.Pool, "/block?late")
+	if err != nil {
+		t.Fatalf("a response within --timeout of its own start failed: %v (after %v)", err, time.Since(t0))
+	}
+	x2.Close()
+	if string(r2.Body) != "released late" {
+		t.Fatalf("second body %q", r2.Body)
+	}
+	if p.boots() != 1 {
+		t.Fatalf("%d workers booted; the one worker was replaced", p.boots())
+	}
+}
+
 // A request issued to an idle slot began then: its reader claiming the turn
 // later (a busy front) does not make it look younger, which would let
 // requests be pipelined behind one that has run a while (Slot.fast).

@@ -29,6 +29,13 @@ type Observer interface {
 	Ready(ready bool)
 }
 
+// LoopLagObserver is an Observer that also hears how late an ASGI
+// worker's event loop ran each heartbeat callback (its lag: the time the
+// loop was busy or blocked). Called from the worker's control reader.
+type LoopLagObserver interface {
+	LoopLag(worker int, lag time.Duration)
+}
+
 // Why a worker exited, as Observer.WorkerExited reports it.
 const (
 	ExitCrash   = "crash"   // it died on its own, or was killed for breaking the protocol

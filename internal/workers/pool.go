@@ -69,6 +69,17 @@ type Options struct {
 	// finish. 0 = no limit.
 	Timeout time.Duration
 
+	// GracefulTimeout is how long a retiring ASGI worker's requests get
+	// (reload, recycling, scale-down) before they are told "going away"
+	// and the worker stops: its long-lived requests (SSE, long polls,
+	// WebSockets) would otherwise keep it forever. 0: 30 s.
+	GracefulTimeout time.Duration
+
+	// RequestTimeout is an ASGI request's deadline: its task is cancelled
+	// in the worker, and the client gets 504 if no response had started.
+	// 0 = none. WSGI requests have Timeout.
+	RequestTimeout time.Duration
+
 	PipelineDepth     int           // requests queued on one busy slot; 0 or 1 = no pipelining
 	MaxRequests       int           // recycle a worker after this many requests; 0 = never
 	MaxRequestsJitter int           // add up to this many, so workers do not recycle together
@@ -151,6 +162,22 @@ type Pool struct {
 
 	asgi    atomic.Bool // a worker reported an ASGI application
 	fdSlots int         // the most slots per ASGI worker the descriptor limit allows
+}
+
+// InFlight calls fn with each worker in service and its requests in
+// flight (for metrics; read at scrape time).
+func (p *Pool) InFlight(fn func(worker, n int)) {
+	slots := p.slots.Load()
+	if slots == nil {
+		return
+	}
+	seen := map[*Worker]bool{}
+	for _, sl := range *slots {
+		if w := sl.worker; !seen[w] {
+			seen[w] = true
+			fn(w.ID, int(w.busy.Load()))
+		}
+	}
 }
 
 // DefaultLimitConcurrency is the requests in flight an ASGI worker serves

@@ -54,7 +54,8 @@ type Slot struct {
 	service  atomic.Int64  // moving average of the time a response takes (ns)
 
 	// Read side, used by the ticket whose turn it is.
-	buf  []byte // buf[r:w] is unread
+	rdl  time.Time // the read deadline in force on conn (zero: none)
+	buf  []byte    // buf[r:w] is unread
 	r, w int
 	oob  [64]byte   // control messages of the last read
 	rfds []*os.File // descriptors received, in order, not yet taken
@@ -513,6 +514,23 @@ func (s *Slot) sendAbort(id uint32) {
 	s.mu.Unlock()
 }
 
+// armDeadline makes sure a read of the slot fails by t at the latest:
+// a deadline in force that comes no later (armed for an earlier frame)
+// is left alone, so a busy slot does not move its timer on every
+// response. The reader that sees such an early deadline fire re-arms
+// it with setDeadline and reads on (Exchange.read).
+func (s *Slot) armDeadline(t time.Time) {
+	if s.rdl.IsZero() || s.rdl.After(t) {
+		s.setDeadline(t)
+	}
+}
+
+// setDeadline sets the slot's read deadline to t (zero: none).
+func (s *Slot) setDeadline(t time.Time) {
+	s.rdl = t
+	s.conn.SetReadDeadline(t)
+}
+
 // ErrWorkerGone reports that the worker closed its end, almost always
 // because the process died.
 var ErrWorkerGone = errors.New("worker process exited")
@@ -673,13 +691,16 @@ func (s *Slot) readFailed(err error) error {
 }
 
 // tryRead reads what has arrived, without waiting. A closed or broken
-// stream is left for the next blocking read to report.
+// stream is left for the next blocking read to report. It reads through
+// Control, not Read: a read deadline that an earlier frame left armed
+// and that has passed (see armDeadline) must not stop it; MSG_DONTWAIT
+// keeps it from waiting.
 func (s *Slot) tryRead() {
 	rc, err := s.conn.SyscallConn()
 	if err != nil {
 		return
 	}
-	rc.Read(func(fd uintptr) bool {
+	rc.Control(func(fd uintptr) {
 		m, oobn, _, _, err := unix.Recvmsg(int(fd), s.buf[s.w:], s.oob[:], unix.MSG_DONTWAIT)
 		if err == nil && m > 0 {
 			s.w += m
@@ -687,7 +708,6 @@ func (s *Slot) tryRead() {
 		if err == nil && oobn > 0 {
 			s.takeRights(s.oob[:oobn])
 		}
-		return true
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gowsgi/gowsgi/internal/wire"
 	"math/rand/v2"
 	"os"
 	"sort"
@@ -49,6 +50,7 @@ type (
 		why string
 	}
 	evDrained struct{ w *Worker }
+	evGoAway  struct{ w *Worker }
 	evBlocked struct {
 		w          *Worker
 		blockedFor time.Duration
@@ -320,6 +322,11 @@ func (s *supervisor) handle(ev event) {
 		if s.workers[ev.w] && ev.w.retiring.Load() {
 			s.stopIfDrained(ev.w)
 		}
+	case evGoAway:
+		// A retired ASGI worker's grace is over: its requests go away.
+		if w := ev.w; s.workers[w] && !w.stopSent {
+			s.stopWorker(w)
+		}
 	case evBroken:
 		if w := ev.w; s.workers[w] && !w.stopSent {
 			p.log.Error("killing worker after a protocol error", "worker", w.ID, "pid", w.PID)
@@ -356,6 +363,9 @@ func (s *supervisor) handle(ev event) {
 		s.stop(ev.timeout, ev.done)
 	case evStopNow:
 		for w := range s.workers {
+			if w.asgi && w.stopSent && !w.killWhenDrained {
+				continue // told "going away": its own bound kills it (stopWorkerWithin)
+			}
 			if w.alive() {
 				p.log.Warn("worker did not stop in time; killing it", "worker", w.ID, "pid", w.PID)
 				w.kill()
@@ -645,7 +655,22 @@ func (s *supervisor) retire(w *Worker) {
 			sl.requestRevoke(behind)
 		}
 	}
+	if w.asgi {
+		// Long-lived requests never drain by themselves: after the grace
+		// the worker tells them it is going away (goAway).
+		// The front closes open WebSockets itself at the grace (1012, see
+		// front.watchRetiring); this comes a moment after, for the rest.
+		time.AfterFunc(s.p.gracefulTimeout()+goAwayMargin, func() { s.p.post(evGoAway{w}) })
+	}
 	s.stopIfDrained(w)
+}
+
+// gracefulTimeout is Options.GracefulTimeout, or its default.
+func (p *Pool) gracefulTimeout() time.Duration {
+	if g := p.opts.GracefulTimeout; g > 0 {
+		return g
+	}
+	return 30 * time.Second
 }
 
 // stopIfDrained stops a retired worker that has no request left, or kills a
@@ -674,15 +699,40 @@ func (s *supervisor) stopIfDrained(w *Worker) {
 	s.stopWorker(w)
 }
 
-// stopWorker asks w to exit, and kills it if it has not after 10 s.
+// stopWorker asks w to exit, and kills it if it has not after 10 s. An
+// ASGI worker stops at once: what it still runs is told "going away"
+// (a retired worker had its grace already; see retire).
 func (s *supervisor) stopWorker(w *Worker) {
+	s.stopWorkerWithin(w, 0, wire.GoAwayRestart)
+}
+
+// stopWorkerWithin asks w to exit; an ASGI worker gives its requests grace,
+// then tells the ones left that it is going away for reason, runs the
+// lifespan shutdown and exits. It is killed if it has not exited 10 s
+// after the grace.
+func (s *supervisor) stopWorkerWithin(w *Worker, grace time.Duration, reason uint32) {
 	if w.stopSent && !w.killWhenDrained {
 		return
 	}
 	w.stopSent, w.expected = true, true
+	if w.asgi {
+		w.goAway(grace, reason)
+	} else {
+		grace = 0
+	}
 	w.stop()
-	time.AfterFunc(10*time.Second, func() { s.p.post(evKill{w}) })
+	time.AfterFunc(grace+stopBound, func() { s.p.post(evKill{w}) })
 }
+
+// goAwayMargin is how long after --graceful-timeout a retired ASGI worker
+// is told to go away: the front's own WebSocket close handshakes (a
+// second at most) land first.
+const goAwayMargin = time.Second
+
+// stopBound is how long a worker asked to exit has (past an ASGI worker's
+// grace) before it is killed: an ASGI worker's cancelled tasks and its
+// lifespan shutdown fit in it (asgi.py bounds both).
+const stopBound = 10 * time.Second
 
 // exited forgets a worker whose process ended; manage replaces it.
 func (s *supervisor) exited(w *Worker) {
@@ -762,7 +812,7 @@ func (s *supervisor) stop(timeout time.Duration, done chan struct{}) {
 	}
 	for w := range s.workers {
 		w.retiring.Store(true)
-		s.stopWorker(w)
+		s.stopWorkerWithin(w, timeout, wire.GoAwayShutdown)
 	}
 	s.rebuildSlots()
 	s.retireTemplate()

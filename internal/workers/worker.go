@@ -185,6 +185,9 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames,
 		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal,
 		Slots: nslots, Interface: o.Interface, Lifespan: o.Lifespan, Loop: o.Loop, LimitConcurrency: p.limitConcurrency()}
+	if o.RequestTimeout > 0 {
+		cfg.RequestTimeout = o.RequestTimeout.Seconds()
+	}
 	if o.Timeout > 0 {
 		cfg.Heartbeat = heartbeatEvery(o.Timeout).Seconds()
 	}
@@ -402,6 +405,11 @@ func (w *Worker) readControl() {
 		}
 		if h.Type == wire.Heartbeat {
 			w.beat.Store(time.Now().UnixNano())
+			if len(payload) >= 4 {
+				if o, ok := w.pool.opts.Observer.(LoopLagObserver); ok {
+					o.LoopLag(w.ID, time.Duration(binary.LittleEndian.Uint32(payload))*time.Microsecond)
+				}
+			}
 			continue
 		}
 		if h.Type != wire.Revoked || int(h.ID) >= len(w.slots) {
@@ -431,6 +439,18 @@ func (w *Worker) sendRevoke(slot int, from uint32) error {
 // The caller has made sure no request is in flight on its slots.
 func (w *Worker) stop() {
 	w.control.Close()
+}
+
+// goAway tells an ASGI worker, before stop closes its control socket, how
+// long its running requests get before they are told "going away", and
+// why (see wire.GoAway).
+func (w *Worker) goAway(grace time.Duration, reason uint32) {
+	var b [wire.HeaderSize + 4]byte
+	wire.AppendHeader(b[:0], wire.GoAway, reason, 4)
+	binary.LittleEndian.PutUint32(b[wire.HeaderSize:], uint32(grace/time.Millisecond))
+	w.ctlMu.Lock()
+	defer w.ctlMu.Unlock()
+	w.control.Write(b[:]) // a worker that is gone already needs no telling
 }
 
 // kill ends the worker at once.

@@ -1,9 +1,13 @@
 // wsbench is bench/ws.sh's load generator: C WebSocket connections, each
 // sending a message and waiting for its echo (one in flight per
-// connection), for a duration; it prints one JSON line with the echo rate
-// and the latency percentiles.
+// connection), for a duration; it prints one JSON line with the echo rate,
+// the latency percentiles and its own CPU time (to show it is not the
+// bottleneck). With -flood, each connection only sends, as fast as the
+// server takes the bytes, and never reads: the load of bench/ws.sh's flood
+// case against an app that does not receive.
 //
 //	go run ./bench/tools/wsbench -url ws://127.0.0.1:8000/ -c 1000 -d 10s -size 64
+//	go run ./bench/tools/wsbench -url ws://127.0.0.1:8000/ -c 1 -d 20s -size 65536 -flood
 package main
 
 import (
@@ -17,6 +21,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -27,6 +32,7 @@ func main() {
 	conns := flag.Int("c", 1, "connections")
 	dur := flag.Duration("d", 10*time.Second, "duration of the measured run")
 	size := flag.Int("size", 64, "message size in bytes (text)")
+	flood := flag.Bool("flood", false, "only send, never read, until the duration ends")
 	flag.Parse()
 
 	msg := make([]byte, *size)
@@ -34,14 +40,16 @@ func main() {
 		msg[i] = 'a' + byte(i%26)
 	}
 	var (
-		wg      sync.WaitGroup
-		ready   sync.WaitGroup
-		start   = make(chan struct{})
-		stop    atomic.Bool
-		errs    atomic.Int64
-		mu      sync.Mutex
-		samples []time.Duration
-		count   atomic.Int64
+		wg       sync.WaitGroup
+		ready    sync.WaitGroup
+		start    = make(chan struct{})
+		stop     atomic.Bool
+		errs     atomic.Int64
+		mu       sync.Mutex
+		samples  []time.Duration
+		count    atomic.Int64
+		sent     atomic.Int64
+		deadline atomic.Value
 	)
 	ready.Add(*conns)
 	for i := 0; i < *conns; i++ {
@@ -65,6 +73,19 @@ func main() {
 			frame := buildFrame(msg)
 			var local []time.Duration
 			<-start
+			if *flood {
+				// write until the duration is over; a server that stops
+				// reading stops these writes (TCP flow control)
+				c.SetWriteDeadline(deadline.Load().(time.Time))
+				for !stop.Load() {
+					if _, err := c.Write(frame); err != nil {
+						break
+					}
+					sent.Add(int64(len(msg)))
+					count.Add(1)
+				}
+				return
+			}
 			for !stop.Load() {
 				t0 := time.Now()
 				c.SetDeadline(t0.Add(10 * time.Second))
@@ -92,6 +113,7 @@ func main() {
 	}
 	ready.Wait()
 	t0 := time.Now()
+	deadline.Store(t0.Add(*dur))
 	close(start)
 	time.Sleep(*dur)
 	stop.Store(true)
@@ -108,12 +130,25 @@ func main() {
 		"connections": *conns, "size": *size, "seconds": elapsed.Seconds(),
 		"messages": count.Load(), "rate": float64(count.Load()) / elapsed.Seconds(),
 		"p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": pct(1), "errors": errs.Load(),
+		"client_cpu_s": cpuSeconds(),
+	}
+	if *flood {
+		out["flood_bytes_sent"] = sent.Load()
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
 	if count.Load() == 0 {
 		os.Exit(1)
 	}
+}
+
+// cpuSeconds is this process's user+system CPU time so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // buildFrame is one masked text frame carrying p.

@@ -235,6 +235,41 @@ async def app(scope, receive, send):
         await barrier(int(q['n']))
         return await respond(send, 200, b'together')
 
+    if path == '/longpoll':
+        # Waits for the disconnect (with start=1 after a first event), then
+        # sleeps until cancelled: NAME.entered, NAME.http.disconnect and
+        # NAME.cancelled mark each step.
+        name = q['name']
+        assert (await receive())['type'] == 'http.request'
+        if q.get('start'):
+            await send({'type': 'http.response.start', 'status': 200,
+                        'headers': [(b'content-type', b'text/event-stream')]})
+            await send({'type': 'http.response.body', 'body': b'data: first\n\n', 'more_body': True})
+        mark(name + '.entered', str(os.getpid()))
+        try:
+            mark(name + '.' + (await receive())['type'])
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            mark(name + '.cancelled')
+            raise
+        return
+
+    if path == '/slow':
+        # Sleeps secs (with start=1 after its head and a first chunk);
+        # NAME.cancelled marks a CancelledError.
+        name = q.get('name', 'slow')
+        if q.get('start'):
+            await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})
+            await send({'type': 'http.response.body', 'body': b'begun\n', 'more_body': True})
+        try:
+            await asyncio.sleep(float(q.get('secs', '3600')))
+        except asyncio.CancelledError:
+            mark(name + '.cancelled', str(os.getpid()))
+            raise
+        await send({'type': 'http.response.start', 'status': 200, 'headers': []}) if not q.get('start') else None
+        await send({'type': 'http.response.body', 'body': b'slept'})
+        return
+
     if path == '/hold':
         # Holds the request until the test writes NAME.release.
         name = q['name']
