@@ -134,9 +134,22 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 		return
 	}
 	var fields []http1.Field
+	stopWatch := watchHandshake(r, x)
 	ans, err := x.WebSocketAnswer(func(name, value string) {
 		fields = append(fields, http1.Field{Name: name, Value: value})
 	})
+	if stopWatch() {
+		// The client left while the app decided: it has been told, and
+		// nobody is there to answer.
+		w.SetClose()
+		w.Abort()
+		if err != nil || ans.Response != nil {
+			x.Close()
+		} else {
+			go drainWS(x)
+		}
+		return
+	}
 	switch {
 	case err != nil:
 		w.SetClose()
@@ -173,6 +186,31 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	s := h.runWebSocket(conn, x)
 	lw.written = s.BytesOut
 	sum = &s
+}
+
+// watchHandshake tells the application websocket.disconnect (1006) if the
+// client goes away (its FIN or a reset) while the app has not yet answered
+// the handshake: without it, a client that gives up waiting leaves the app
+// holding a slot, and the front the connection, for as long as the app
+// waits, and a handshake flood would fill every slot for good. The
+// function it returns stops the watch and reports whether the client went.
+func watchHandshake(r *request, x *workers.Exchange) (stop func() bool) {
+	quit, done := make(chan struct{}), make(chan bool, 1)
+	go func() {
+		select {
+		case <-r.Request.Finished():
+		case <-r.ctx.Done():
+		case <-quit:
+			done <- false
+			return
+		}
+		x.WSDisconnect(websocket.CloseAbnormal)
+		done <- true
+	}()
+	return func() bool {
+		close(quit)
+		return <-done
+	}
 }
 
 // wsRefuse answers a handshake refused before any worker sees it: the

@@ -94,10 +94,14 @@ type pendingFD struct {
 	fd  int // a dup, closed once sent
 }
 
+// slotBufSize is the size of a slot's read buffer. It is allocated on the
+// slot's first read (see fill), not with the slot: an ASGI worker has
+// --limit-concurrency slots (1,000 by default), most of which never carry
+// a request, and 64 KiB each made an idle worker cost 64 MiB in the front.
 const slotBufSize = 64 << 10
 
 func newSlot(w *Worker, index int, conn *net.UnixConn) *Slot {
-	return &Slot{worker: w, index: index, conn: conn, buf: make([]byte, slotBufSize)}
+	return &Slot{worker: w, index: index, conn: conn}
 }
 
 // ticket is one request's place on a slot.
@@ -625,6 +629,9 @@ func (s *Slot) fill(n int, wait bool) error {
 		// Not enough room after r: move the unread bytes to the front,
 		// growing for a large frame, and shrink back later.
 		size := len(s.buf)
+		if size == 0 {
+			size = slotBufSize // the first read
+		}
 		if n > size {
 			size = n
 		} else if size > slotBufSize && n <= slotBufSize {

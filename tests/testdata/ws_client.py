@@ -7,6 +7,7 @@ one JSON object with what the client saw.
     ws_client.py many URL N           N concurrent echo connections
     ws_client.py fastapi URL          the FastAPI route
     ws_client.py chat URL             two clients in a chat room, each message to both
+    ws_client.py chat-browser URL     the same with a browser in the room that answers b
     ws_client.py close URL            the server closes: its code and reason
     ws_client.py status URL           the handshake's HTTP status when refused
     ws_client.py scope URL [CAFILE]   the scope the app saw (wss:// trusting CAFILE)
@@ -73,6 +74,22 @@ async def chat(url):
         return {'a': [got_a['message'], got_a2['message']], 'b': [got_b['message'], got_b2['message']]}
 
 
+async def chat_browser(url):
+    """Two clients in a room where a browser waits: a and b each say
+    something, the browser answers b, and every party sees all three."""
+    async with websockets.connect(url) as a, websockets.connect(url) as b:
+        async def recv(ws):
+            return json.loads(await asyncio.wait_for(ws.recv(), 30))['message']
+        await a.send('hello from a')
+        got_a, got_b = [await recv(a)], [await recv(b)]
+        await b.send('hi from b')
+        got_a.append(await recv(a))
+        got_b.append(await recv(b))
+        got_a.append(await recv(a))
+        got_b.append(await recv(b))
+        return {'a': got_a, 'b': got_b}
+
+
 async def fastapi(url):
     async with websockets.connect(url) as ws:
         await ws.send('hi')
@@ -116,6 +133,8 @@ def main():
         out = asyncio.run(many(url, int(sys.argv[3])))
     elif cmd == 'chat':
         out = asyncio.run(chat(url))
+    elif cmd == 'chat-browser':
+        out = asyncio.run(chat_browser(url))
     elif cmd == 'fastapi':
         out = asyncio.run(fastapi(url))
     elif cmd == 'close':

@@ -1,6 +1,12 @@
 """A Django Channels chat (Debian's python3-channels) with the in-memory
 channel layer, for gowsgi's WebSocket tests: every message a client sends
-goes to every client in the room (one worker: the layer is per process)."""
+goes to every client in the room (one worker: the layer is per process).
+Over HTTP it serves /browser, a page whose JavaScript joins the room,
+answers "hi from b" with "hello from browser" and posts the messages it
+saw to /browser-result; /mark/NAME and /browser-result write files in
+$PROBE_STATE_DIR."""
+import os
+
 import django
 from django.conf import settings
 
@@ -39,6 +45,57 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({'message': event['text']}))
 
 
+STATE_DIR = os.environ.get('PROBE_STATE_DIR', '')
+
+BROWSER_PAGE = b"""<!doctype html>
+<html><head><meta charset="utf-8"><title>chat</title></head><body>
+<ul id="log"></ul>
+<script>
+const seen = [];
+const ws = new WebSocket('ws://' + location.host + '/chat/lobby/');
+ws.onopen = () => fetch('/mark/browser-joined', {method: 'POST'});
+ws.onmessage = (e) => {
+  const text = JSON.parse(e.data).message;
+  seen.push(text);
+  const li = document.createElement('li');
+  li.textContent = text;
+  document.getElementById('log').appendChild(li);
+  if (text === 'hi from b') ws.send('hello from browser');
+  if (text === 'hello from browser') fetch('/browser-result', {method: 'POST', body: seen.join('|')});
+};
+ws.onerror = () => fetch('/browser-result', {method: 'POST', body: 'error'});
+</script></body></html>
+"""
+
+
+def mark(name, data):
+    tmp = os.path.join(STATE_DIR, '.' + name)
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.rename(tmp, os.path.join(STATE_DIR, name))
+
+
+async def http_app(scope, receive, send):
+    body = b''
+    while True:
+        msg = await receive()
+        body += msg.get('body', b'')
+        if not msg.get('more_body'):
+            break
+    path, status, ctype, out = scope['path'], 200, b'text/plain', b'ok'
+    if path == '/browser':
+        ctype, out = b'text/html; charset=utf-8', BROWSER_PAGE
+    elif path == '/browser-result' and STATE_DIR:
+        mark('browser-result', body)
+    elif path.startswith('/mark/') and STATE_DIR:
+        mark(path[len('/mark/'):], b'')
+    else:
+        status, out = 404, b'not found'
+    await send({'type': 'http.response.start', 'status': status, 'headers': [(b'content-type', ctype)]})
+    await send({'type': 'http.response.body', 'body': out})
+
+
 application = ProtocolTypeRouter({
+    'http': http_app,
     'websocket': URLRouter([path('chat/<str:room>/', ChatConsumer.as_asgi())]),
 })

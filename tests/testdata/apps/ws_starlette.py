@@ -1,15 +1,19 @@
 """WebSocket routes for gowsgi's tests (Debian's python3-starlette and
 python3-fastapi): a Starlette echo, a FastAPI route, a close before accept
 (403), an app-initiated close, an app that never receives, a denial with an HTTP response of its own
-(websocket.http.response), the scope, and a route that waits for the
-disconnect and records its code in $PROBE_STATE_DIR."""
+(websocket.http.response), the scope, a route that waits for the
+disconnect and records its code in $PROBE_STATE_DIR, and an HTML page whose
+JavaScript echoes through /echo and posts what it saw to /browser-result
+(recorded as the file browser-result)."""
 import asyncio
 import json
 import os
 
 from fastapi import FastAPI, WebSocket as FastAPIWebSocket
 from starlette.applications import Starlette
-from starlette.routing import Mount, WebSocketRoute
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 STATE_DIR = os.environ.get('PROBE_STATE_DIR', '')
@@ -87,6 +91,57 @@ async def raw_deny(scope, receive, send):
     await send({'type': 'websocket.http.response.body', 'body': b'no token', 'more_body': False})
 
 
+BROWSER_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>echo</title></head><body>
+<pre id="out">waiting</pre>
+<script>
+const out = document.getElementById('out');
+const big = 'x'.repeat(100000);
+const seen = [];
+function report(text) {
+  out.textContent = text;
+  fetch('/browser-result', {method: 'POST', body: text});
+}
+const ws = new WebSocket('ws://' + location.host + '/echo', ['chat']);
+ws.onopen = () => { ws.send('from the browser \u2713'); ws.send(big); };
+ws.onmessage = (e) => {
+  seen.push(e.data === big ? 'big:' + e.data.length : e.data);
+  if (seen.length === 2) {
+    ws.close(1000, 'bye');
+    report('protocol=' + ws.protocol + ' extensions=' + ws.extensions + ' seen=' + seen.join('|'));
+  }
+};
+ws.onerror = () => report('error');
+</script></body></html>
+"""
+
+
+async def browser_page(request: Request):
+    return HTMLResponse(BROWSER_PAGE)
+
+
+async def browser_result(request: Request):
+    mark('browser-result', (await request.body()).decode())
+    return PlainTextResponse('ok')
+
+
+STALLED = 0
+
+
+async def stall(scope, receive, send):
+    """Takes the connect event and never accepts (a handshake flood's
+    target); 'stalled' holds how many wait here, kept as they come and go."""
+    global STALLED
+    assert (await receive())['type'] == 'websocket.connect'
+    STALLED += 1
+    mark('stalled', str(STALLED))
+    try:
+        await receive()  # websocket.disconnect, when the client leaves
+    finally:
+        STALLED -= 1
+        mark('stalled', str(STALLED))
+
+
 api = FastAPI()
 
 
@@ -109,6 +164,9 @@ app = Starlette(routes=[
     WebSocketRoute('/wait', wait),
     WebSocketRoute('/hold', hold),
     WebSocketRoute('/boom', boom),
+    Route('/browser', browser_page),
+    Route('/browser-result', browser_result, methods=['POST']),
     Mount('/raw', app=raw_deny),
+    Mount('/stall', app=stall),
     Mount('/api', app=api),
 ])

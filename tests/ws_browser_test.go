@@ -1,0 +1,88 @@
+package tests
+
+import (
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// browser starts Debian's chromium headless on url and stops it (its whole
+// process group) when the test ends. The page reports what it saw by an
+// HTTP request to the app, which writes a file the test waits for: that is
+// observable, where the DOM of a page that never finishes loading is not.
+// A missing chromium fails the test: a browser is one of the real clients
+// the WebSocket issue asks for.
+func browser(t *testing.T, url string) *syncBuffer {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("chromium is not installed: install the Debian package chromium (tests/apt-packages.txt lists it): %v", err)
+	}
+	out := &syncBuffer{}
+	cmd := exec.Command(bin, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+		"--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
+		"--user-data-dir="+t.TempDir(), url)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("chromium did not exit after SIGKILL")
+		}
+	})
+	return out
+}
+
+// waitBrowserFile waits for a file the page's requests make the app write.
+func waitBrowserFile(t *testing.T, p *probeState, name string, out *syncBuffer) string {
+	t.Helper()
+	if !waitFor(90*time.Second, func() bool { return p.Exists(name) }) {
+		t.Fatalf("the browser page never reported %s; chromium said:\n%s", name, out)
+	}
+	return readFile(t, p.Path(name))
+}
+
+// A browser's own WebSocket against a Starlette echo: the page's
+// JavaScript opens ws://host/echo with a subprotocol, sends a text and a
+// 100 kB message (compressed: Chromium offers permessage-deflate), shows
+// the echoes and closes with 1000, which the app sees.
+func TestWebSocketBrowserEcho(t *testing.T) {
+	s, p := startWS(t, "-w", "1")
+	out := browser(t, s.URL("/browser"))
+	got := waitBrowserFile(t, p, "browser-result", out)
+	want := "protocol=chat extensions=permessage-deflate"
+	if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, " seen=from the browser ✓|big:100000") {
+		t.Fatalf("the browser saw %q, want %q... seen=from the browser ✓|big:100000", got, want)
+	}
+	p.WaitFile("echo-disconnect", 30*time.Second)
+	if code := readFile(t, p.Path("echo-disconnect")); code != "1000" {
+		t.Errorf("the app saw websocket.disconnect with code %s after the browser closed, want 1000", code)
+	}
+}
+
+// A Django Channels chat between two Python clients and a browser: each
+// message reaches all three, and the browser's answer reaches the clients.
+func TestWebSocketBrowserChannelsChat(t *testing.T) {
+	py := debianPython(t, "channels", "django", "websockets")
+	s, p := startASGI(t, nil, "tests/testdata/apps/ws_channels.py:application", "--python", py, "-w", "1")
+	out := browser(t, s.URL("/browser"))
+	waitBrowserFile(t, p, "browser-joined", out)
+	var chat struct{ A, B []string }
+	wsClient(t, &chat, "chat-browser", wsURL(s, "/chat/lobby/"))
+	const want = "hello from a|hi from b|hello from browser"
+	if strings.Join(chat.A, "|") != want || strings.Join(chat.B, "|") != want {
+		t.Fatalf("the Python clients saw %+v, want %s each", chat, want)
+	}
+	if got := waitBrowserFile(t, p, "browser-result", out); got != want {
+		t.Fatalf("the browser saw %q, want %q", got, want)
+	}
+}
