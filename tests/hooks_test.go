@@ -350,6 +350,9 @@ def pre_request(worker, req):
 		t.Fatalf("status %d %s", resp.StatusCode, body)
 	}
 	s.WaitLog(t, "ValueError: pre_request broke for /status", 1, 30*time.Second)
+	// when_ready runs in the hook host, beside serving: its line may come
+	// after the first request's.
+	s.WaitLog(t, "ZeroDivisionError", 1, 30*time.Second)
 	for _, want := range []string{
 		"Exception in on_starting hook", "RuntimeError: on_starting broke",
 		"Exception in when_ready hook", "ZeroDivisionError",
