@@ -400,17 +400,7 @@ func (c *Conn) waitCloseWritten() {
 // then the connection ends. The reader lingers, dropping input, so that
 // the close frame reaches the peer before the connection closes.
 func (c *Conn) fail(code int, reason string) {
-	c.mu.Lock()
-	already := c.closing
-	c.closing = true
-	if !already {
-		c.byServer, c.sentCode = true, code
-	}
-	if c.failCode == 0 && c.recvCode == 0 {
-		c.failCode = code
-	}
-	c.mu.Unlock()
-	if !already {
+	if !c.closeByServer(code) {
 		c.putCtrl(outFrame{op: ws.OpClose, data: closeBody(code, reason)})
 	}
 	c.waitCloseWritten()
@@ -672,21 +662,28 @@ func (c *Conn) writeLoop() {
 // the connection is dropped (a peer that answers nothing will not answer
 // the close either).
 func (c *Conn) pingTimeout() {
-	c.mu.Lock()
-	already := c.closing
-	c.closing = true
-	if !already {
-		c.byServer, c.sentCode = true, CloseInternalError
-	}
-	if c.failCode == 0 && c.recvCode == 0 {
-		c.failCode = CloseInternalError
-	}
-	c.mu.Unlock()
-	if !already {
+	if !c.closeByServer(CloseInternalError) {
 		c.writeFrame(outFrame{op: ws.OpClose, data: closeBody(CloseInternalError, "keepalive ping timeout")})
 	}
 	close(c.closeWritten)
 	c.abort()
+}
+
+// closeByServer marks the connection closing on the server's side with
+// code, unless it was closing already (which it reports), and records code
+// as the failure when neither side had given one.
+func (c *Conn) closeByServer(code int) (already bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	already = c.closing
+	c.closing = true
+	if !already {
+		c.byServer, c.sentCode = true, code
+	}
+	if c.failCode == 0 && c.recvCode == 0 {
+		c.failCode = code
+	}
+	return already
 }
 
 // writeFrame writes one unfragmented frame, compressing a data frame when
