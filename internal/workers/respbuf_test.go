@@ -136,7 +136,7 @@ func TestRespBufferEvictsTheLongestStalled(t *testing.T) {
 	}
 	popping := make(chan error, 1)
 	go func() { _, _, err := reader.pop(); popping <- err }()
-	waitFor(t, func() bool { reader.mu.Lock(); defer reader.mu.Unlock(); return reader.waiting })
+	waitUntil(t, "the reader to wait", func() bool { reader.mu.Lock(); defer reader.mu.Unlock(); return reader.waiting })
 	for _, b := range []*respBuffer{old, young} {
 		if kept, cut := b.push(make([]byte, 100)); !kept || cut {
 			t.Fatalf("push with room: kept %v cut %v", kept, cut)
@@ -191,17 +191,6 @@ func TestRespBufferEvictsTheLongestStalled(t *testing.T) {
 	}
 	if s.mem.InUse() != 0 || len(s.live) != 0 {
 		t.Fatalf("after close: memory %d, %d buffers live", s.mem.InUse(), len(s.live))
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
 
