@@ -167,28 +167,8 @@ func (a *attacker) attack() {
 		return
 	}
 	a.keep(c)
-	go func() {
-		// Count response heads; never open a window.
-		var status string
-		dec := hpack.NewDecoder(4096, func(f hpack.HeaderField) {
-			if f.Name == ":status" {
-				status = f.Value
-			}
-		})
-		for {
-			f, err := fr.ReadFrame()
-			if err != nil {
-				return
-			}
-			if h, ok := f.(*http2.HeadersFrame); ok {
-				status = ""
-				dec.Write(h.HeaderBlockFragment())
-				if status != "" {
-					a.heads.Add(1)
-				}
-			}
-		}
-	}()
+	// Count response heads; never open a window.
+	go readStatuses(fr, func(string) { a.heads.Add(1) })
 	var buf bytes.Buffer
 	enc := hpack.NewEncoder(&buf)
 	for k := 0; k < 10; k++ {
