@@ -92,8 +92,16 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 }
 
 // asgiTeller is an Upstream that knows whether its workers serve ASGI
-// (PoolUpstream): the environ then also carries what the ASGI scope needs.
+// (PoolUpstream): an HTTP request then goes as its ASGI scope
+// (appendScope), and a WebSocket's environ also carries what
+// websocket_scope needs.
 type asgiTeller interface{ ASGI() bool }
+
+// asgi reports whether the upstream's workers serve an ASGI application.
+func (h *Handler) asgi() bool {
+	u, ok := h.Upstream.(asgiTeller)
+	return ok && u.ASGI()
+}
 
 // appendASGITLS adds what the ASGI tls extension needs beyond the SSL_*
 // variables: gowsgi.tls, the TLS version and cipher suite numbers

@@ -137,8 +137,12 @@ func (h *Handler) serve(w responseWriter, r *request) {
 	bp := envBufs.Get().(*[]byte)
 	var env wire.Environ
 	env.Reset(*bp)
-	h.appendEnviron(&env, r, b.n)
-	appendTLS(&env, r.TLS)
+	if h.asgi() {
+		h.appendScope(&env, r)
+	} else {
+		h.appendEnviron(&env, r, b.n)
+		appendTLS(&env, r.TLS)
+	}
 	req := workers.Request{Environ: &env, Body: b.mem, BodyFile: b.file, Method: r.Method, Target: r.Target, Proto: r.proto, ID: h.requestID(r.Request)}
 	req.Prefer, _ = r.ConnState.(*workers.Slot) // the slot that served this connection last
 	req.Finished = r.Finished()
@@ -199,7 +203,11 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 	}()
 	var bad error
 	contentLengths := 0
+	asgi := h.asgi()
 	resp, err := x.Head(func(name, value string) {
+		if asgi && isHopByHop(name) {
+			return // see isHopByHop
+		}
 		f := http1.Field{Name: name, Value: value}
 		if bad == nil {
 			bad = checkField(f)

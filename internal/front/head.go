@@ -45,6 +45,19 @@ func parseStatus(s string) (int, string, error) {
 	return code, reason, nil
 }
 
+// isHopByHop reports whether a response header name is one of hopByHop.
+// A WSGI application that sets one gets a 500 (checkField); an ASGI
+// application's are dropped, as its shim always did: the front owns the
+// connection.
+func isHopByHop(name string) bool {
+	for _, h := range hopByHop {
+		if strings.EqualFold(name, h) {
+			return true
+		}
+	}
+	return false
+}
+
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // checkField validates one application header: a token name that is not
@@ -64,10 +77,8 @@ func checkField(f http1.Field) error {
 			return fmt.Errorf("value of response header %q contains the control character %q (CR/LF would allow header injection)", f.Name, c)
 		}
 	}
-	for _, h := range hopByHop {
-		if strings.EqualFold(f.Name, h) {
-			return fmt.Errorf("response header %q is hop-by-hop; PEP 3333 leaves it to the server", f.Name)
-		}
+	if isHopByHop(f.Name) {
+		return fmt.Errorf("response header %q is hop-by-hop; PEP 3333 leaves it to the server", f.Name)
 	}
 	if strings.EqualFold(f.Name, "Content-Length") {
 		if f.Value == "" {

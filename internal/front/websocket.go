@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -322,6 +323,7 @@ func drainWS(x *workers.Exchange) {
 // handshake (the websocket.http.response extension).
 func (h *Handler) wsDeny(w responseWriter, r *request, x *workers.Exchange, resp *workers.Response, fields []http1.Field) {
 	w.SetClose()
+	fields = slices.DeleteFunc(fields, func(f http1.Field) bool { return isHopByHop(f.Name) }) // see isHopByHop
 	code, reason, err := parseStatus(resp.Status)
 	if err == nil {
 		for _, f := range fields {

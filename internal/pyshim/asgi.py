@@ -434,6 +434,8 @@ class ASlot:
             if t == T_REQUEST:
                 fd = None
                 try:
+                    # An HTTP request comes as its scope, ready-made (the
+                    # front's appendScope); a WebSocket as a CGI environ.
                     environ, body = _loads(view[start + 9:start + 9 + n])
                     if body is None:
                         fd = self.fds.popleft()
@@ -638,17 +640,23 @@ class HTTPRequest:
                 return
             if isinstance(environ, Exception):
                 raise environ  # the front sent what marshal cannot read
-            self.head_only = environ.get('REQUEST_METHOD') == 'HEAD'
-            scope = http_scope(environ, w.state)
+            if environ.get('type') == 'http':
+                scope = environ  # ready-made by the front; the worker's part:
+                scope['asgi'] = ASGI_VERSION
+                scope['state'] = dict(w.state)
+            else:
+                scope = http_scope(environ, w.state)
+            self.head_only = scope['method'] == 'HEAD'
             if w.request_timeout:
                 deadline = w.loop.call_later(w.request_timeout, self.expire)
             if hooks is not None:
+                environ = self.cgi_environ()
                 hreq = HookRequest(environ)
                 hooks.call('pre_request', hooks.worker, hreq)
             result = await w.app(scope, self.receive, self.send)
             if result is not None:
                 log('the ASGI application returned %.60r for %s; it should return None' % (
-                    result, request_line(environ)))
+                    result, self.request_line()))
             if not self.wire_done:
                 if self.timed_out:
                     await self.end_timed_out()
@@ -682,7 +690,47 @@ class HTTPRequest:
             self.gone()  # receive() now says http.disconnect
             self.slot.done(self)
             if hreq is not None:
-                hooks.call('post_request', hooks.worker, hreq, environ, HookResponse((self.status, self.headers)))
+                hooks.call('post_request', hooks.worker, hreq, environ, HookResponse((self.status, [
+                    (bytes(k).decode('latin-1'), bytes(v).decode('latin-1')) for k, v in self.headers])))
+
+    def request_line(self):
+        """'GET /path?q' for log lines, from the scope or the environ."""
+        d = self.environ
+        if type(d) is not dict:
+            return '? ?'
+        if d.get('type') != 'http':
+            return request_line(d)
+        query = d.get('query_string') or b''
+        return '%s %s' % (d.get('method', '?'), (d.get('raw_path', b'?') + (b'?' + query if query else b'')).decode('latin-1'))
+
+    def cgi_environ(self):
+        """The CGI environ of the request, for gunicorn's pre_request and
+        post_request hooks (HookRequest), which read it as WSGI has it."""
+        d = self.environ
+        if d.get('type') != 'http':
+            return d
+        root = d['root_path']
+        path = d['path']
+        path_info = path[len(root):] if root and path.startswith(root) else path
+        query = d['query_string'].decode('latin-1')
+        uri = d['raw_path'].decode('latin-1') + ('?' + query if query else '')
+        env = {'REQUEST_METHOD': d['method'], 'SCRIPT_NAME': root.encode('utf-8').decode('latin-1'),
+               'PATH_INFO': path_info.encode('utf-8').decode('latin-1'), 'QUERY_STRING': query,
+               'REQUEST_URI': uri, 'RAW_URI': uri, 'wsgi.url_scheme': d['scheme'],
+               'SERVER_PROTOCOL': 'HTTP/2.0' if d['http_version'] == '2' else 'HTTP/' + d['http_version']}
+        if d.get('client'):
+            env['REMOTE_ADDR'], env['REMOTE_PORT'] = d['client'][0], str(d['client'][1])
+        if d.get('server'):
+            env['SERVER_NAME'], env['SERVER_PORT'] = d['server'][0], str(d['server'][1] or '')
+        for name, value in d['headers']:
+            name, value = name.decode('latin-1'), value.decode('latin-1')
+            if '_' in name:
+                continue
+            key = name.upper().replace('-', '_')
+            if key not in ('CONTENT_TYPE', 'CONTENT_LENGTH'):
+                key = 'HTTP_' + key
+            env[key] = env[key] + ',' + value if key in env else value
+        return env
 
     async def end_quietly(self):
         """End the response on the wire after the client went away: an End
@@ -705,10 +753,9 @@ class HTTPRequest:
     async def end_timed_out(self):
         """End a request its deadline cancelled: 504 when no head went out,
         else the client connection is aborted (the response is cut)."""
-        environ = self.environ if isinstance(self.environ, dict) else {}
         w = self.slot.worker
         log('request cancelled after --request-timeout %gs for %s (%s)' % (
-            w.request_timeout, request_line(environ),
+            w.request_timeout, self.request_line(),
             'answering 504' if not self.head_sent else 'aborting the connection'))
         if self.wire_done:
             return
@@ -720,7 +767,7 @@ class HTTPRequest:
             except OSError:
                 pass
             return
-        self.status, self.headers = '504 Gateway Timeout', [('Content-Type', 'text/plain; charset=utf-8')]
+        self.status, self.headers = '504 Gateway Timeout', [(b'Content-Type', b'text/plain; charset=utf-8')]
         head = _dumps((self.status, self.headers), 2)
         body = b'The application did not answer in time.\n' if not self.head_only else b''
         try:
@@ -737,7 +784,7 @@ class HTTPRequest:
         if self.wire_done:
             return
         self.wire_done = True
-        self.status, self.headers = '503 Service Unavailable', [('Content-Type', 'text/plain; charset=utf-8')]
+        self.status, self.headers = '503 Service Unavailable', [(b'Content-Type', b'text/plain; charset=utf-8')]
         head = _dumps((self.status, self.headers), 2)
         body = b'The server is shutting down.\n' if not self.head_only else b''
         try:
@@ -746,13 +793,12 @@ class HTTPRequest:
             pass
 
     async def fail(self, exc):
-        environ = self.environ if isinstance(self.environ, dict) else {}
         when = 'after the response started; aborting the connection' if self.head_sent else 'answering 500'
         if isinstance(exc, ASGIProtocolError) and exc.__traceback__.tb_next is None:
-            log('%s for %s (%s)' % (exc, request_line(environ), when))
+            log('%s for %s (%s)' % (exc, self.request_line(), when))
         else:
             log('error in the ASGI application for %s (%s): %s' % (
-                request_line(environ), when, app_traceback(exc).rstrip()))
+                self.request_line(), when, app_traceback(exc).rstrip()))
 
         if self.wire_done:
             return
@@ -800,9 +846,23 @@ class HTTPRequest:
             status = status_line(message['status'])
             if status[0] == '1':
                 raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
-            headers, self.length = asgi_headers(message.get('headers') or ())
+            headers = message.get('headers') or ()
+            if type(headers) is not list and type(headers) is not tuple:
+                headers = list(headers)
+            self.length = None
+            for item in headers:
+                name = item[0]
+                if len(name) == 14 and name.lower() == b'content-length':
+                    value = item[1]
+                    self.length = int(value) if type(value) is bytes and value.isdigit() else None
             self.status, self.headers = status, headers
-            self.head = _dumps((status, headers), 2)
+            try:
+                # The header pairs go as they are: the front checks them
+                # (wire.DecodeASGIHead, then its response-header rule).
+                self.head = _dumps((status, headers), 2)
+            except ValueError:
+                raise TypeError('ASGI response headers must be [name, value] pairs of bytes, not %.200r' % (
+                    headers,)) from None
             return
         if t == 'http.response.body':
             if self.head is None:

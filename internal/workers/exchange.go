@@ -493,7 +493,11 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		s.protocolError()
 		return nil, x.fail(fmt.Errorf("unexpected frame type %s before the response head", h.Type))
 	}
-	status, data, err := wire.DecodeHead(p, header)
+	decode := wire.DecodeHead
+	if s.worker.asgi {
+		decode = wire.DecodeASGIHead // the app's header byte pairs as it gave them
+	}
+	status, data, err := decode(p, header)
 	var he *wire.HeadError
 	if err != nil && !errors.As(err, &he) {
 		s.protocolError()

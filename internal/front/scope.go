@@ -1,0 +1,182 @@
+package front
+
+import (
+	"crypto/tls"
+	"encoding/pem"
+	"strings"
+
+	"github.com/gowsgi/gowsgi/internal/wire"
+)
+
+// appendScope encodes the ASGI HTTP scope of r (asgiref's www.rst) for an
+// ASGI worker, which adds only "asgi" and "state" to it (see wire's
+// Environ.Key). Every field comes from the facts appendEnviron gives a
+// WSGI worker, decided the same way: the root path split, the one trust
+// decision on proxy headers (originOf) for scheme, client and server,
+// and the Host rule for server.
+//
+//	type          "http"
+//	http_version  "1.0", "1.1" or "2"
+//	method        the request method
+//	scheme        "http" or "https", or what a trusted proxy says
+//	path          root_path + the percent-decoded path (its root_path
+//	              prefix is not repeated), UTF-8 decoded with U+FFFD for
+//	              invalid bytes
+//	raw_path      the request-target up to "?", as received
+//	query_string  what follows "?", as received
+//	root_path     --root-path
+//	headers       every field as received, in order, duplicates kept,
+//	              names lower-cased, as (bytes, bytes); HTTP/2's
+//	              :authority first as host when no Host field came
+//	client        (address, port) of the peer or of the trusted proxy's
+//	              client (port 0 when it gave none); None on a Unix socket
+//	server        (host, port) from the Host header or the forwarded host,
+//	              else the address the request came in on; port None when
+//	              it is not a number
+//	extensions    http.response.pathsend, and tls over TLS
+//	gowsgi.request_id  the ID gowsgi answers with, when it gave one
+func (h *Handler) appendScope(e *wire.Environ, r *request) {
+	o := originOf(h.Forwarded, h.Scheme, r.Request)
+	e.Key("type")
+	e.Latin1("http")
+	e.Key("http_version")
+	e.Latin1(asgiHTTPVersion(r.proto))
+	e.Key("method")
+	e.Latin1(r.Method)
+	e.Key("scheme")
+	e.Latin1(o.scheme)
+
+	path := unquote(r.Path)
+	script := h.RootPath
+	if script != "" && !(strings.HasPrefix(path, script) && (len(path) == len(script) || path[len(script)] == '/')) {
+		path = script + path // SCRIPT_NAME + PATH_INFO, as WSGI would see it
+	}
+	e.Key("path")
+	e.Text(path)
+	rawPath, _, _ := strings.Cut(r.Target, "?")
+	e.Key("raw_path")
+	e.Bytes(rawPath)
+	e.Key("query_string")
+	e.Bytes(r.RawQuery)
+	e.Key("root_path")
+	e.Text(script)
+
+	e.Key("headers")
+	addHost := r.Host != "" && !hasField(r.Header, "Host")
+	n := len(r.Header)
+	if addHost {
+		n++
+	}
+	e.List(n)
+	if addHost {
+		e.Tuple(2)
+		e.Bytes("host")
+		e.Bytes(r.Host)
+	}
+	for _, f := range r.Header {
+		e.Tuple(2)
+		e.LowerBytes(f.Name)
+		e.Bytes(f.Value)
+	}
+
+	e.Key("client")
+	if o.remoteAddr == "" {
+		e.None()
+	} else {
+		e.Tuple(2)
+		e.Latin1(o.remoteAddr)
+		if p, ok := portNumber(o.remotePort); ok {
+			e.Int(p)
+		} else {
+			e.Int(0)
+		}
+	}
+	e.Key("server")
+	if name, port := o.serverNamePort(r.Request); name == "" {
+		e.None()
+	} else {
+		e.Tuple(2)
+		e.Latin1(name)
+		if p, ok := portNumber(port); ok {
+			e.Int(p)
+		} else {
+			e.None()
+		}
+	}
+
+	e.Key("extensions")
+	e.Dict()
+	e.Key("http.response.pathsend")
+	e.Dict()
+	e.EndDict()
+	if r.TLS != nil {
+		e.Key("tls")
+		appendTLSExtension(e, r.TLS)
+	}
+	e.EndDict()
+
+	if r.ID != "" {
+		// The ID gowsgi answers with (X-Request-ID), as WSGI's environ has it.
+		e.Key("gowsgi.request_id")
+		e.Latin1(r.ID)
+	}
+}
+
+// appendTLSExtension encodes the scope's tls extension (asgiref's
+// tls.rst): the session's version and cipher suite numbers, and the
+// client's certificate chain (PEM, leaf first) and subject (RFC 4514)
+// when it sent one.
+func appendTLSExtension(e *wire.Environ, st *tls.ConnectionState) {
+	e.Dict()
+	e.Key("server_cert")
+	e.None()
+	e.Key("client_cert_chain")
+	e.List(len(st.PeerCertificates))
+	for _, c := range st.PeerCertificates {
+		e.Latin1(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})))
+	}
+	e.Key("client_cert_name")
+	if len(st.PeerCertificates) > 0 {
+		e.Text(st.PeerCertificates[0].Subject.String())
+	} else {
+		e.None()
+	}
+	e.Key("client_cert_error")
+	e.None()
+	e.Key("tls_version")
+	e.Int(int64(st.Version))
+	e.Key("cipher_suite")
+	e.Int(int64(st.CipherSuite))
+	e.EndDict()
+}
+
+// asgiHTTPVersion is the scope's http_version for a request's protocol
+// ("HTTP/1.1" → "1.1", HTTP/2's "HTTP/2.0" → "2").
+func asgiHTTPVersion(proto string) string {
+	switch proto {
+	case "HTTP/1.1":
+		return "1.1"
+	case "HTTP/1.0":
+		return "1.0"
+	case "HTTP/2.0", "HTTP/2":
+		return "2"
+	}
+	return strings.TrimPrefix(proto, "HTTP/")
+}
+
+// portNumber reads a port as Python's int() would read the digits a CGI
+// environ holds; ok is false when s is empty or not all digits.
+func portNumber(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
