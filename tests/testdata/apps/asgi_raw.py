@@ -75,7 +75,7 @@ async def app(scope, receive, send):
     path = scope['path']
     q = query(scope)
 
-    if path == '/scope':
+    if path == '/scope' or q.get('dump') == 'scope':  # any path with ?dump=scope
         body = json.dumps(jsonable({k: v for k, v in scope.items()})).encode()
         return await respond(send, 200, body, [(b'content-type', b'application/json')])
 
