@@ -301,7 +301,6 @@ class ASGIWorker:
         self.heartbeat = cfg.get('heartbeat') or 0
         self.beat_due = None  # when the next heartbeat callback should run
         self.request_timeout = cfg.get('request_timeout') or 0
-        self.tasks = set()
         self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see ASlot.readable
         self.ctl_buf = bytearray()
         self.stopping = None
@@ -322,9 +321,10 @@ class ASGIWorker:
         await self.stopping
         loop.remove_reader(self.control.fileno())
         # Requests still running get the grace, then are told "going away".
-        if self.tasks:
+        tasks = self.running()
+        if tasks:
             import asyncio
-            done, pending = await asyncio.wait(set(self.tasks), timeout=self.grace)
+            done, pending = await asyncio.wait(tasks, timeout=self.grace)
             if pending:
                 self.go_away()
                 # An app waiting in receive() sees http.disconnect and may
@@ -334,6 +334,11 @@ class ASGIWorker:
                     t.cancel()
                 if pending:
                     await asyncio.wait(pending, timeout=ASGI_CANCEL_BOUND)
+
+    def running(self):
+        """The tasks of the requests running now: a slot's request holds
+        its task until it ends (no set of tasks is kept per request)."""
+        return {slot.req.task for slot in self.slots if slot.req is not None and slot.req.task is not None}
 
     def go_away(self):
         """Tell every request still running that the server is going away:
@@ -456,10 +461,7 @@ class ASlot:
 
     def next(self):
         req = self.req = self.queue.popleft()
-        w = self.worker
-        task = req.task = w.loop.create_task(req.run())
-        w.tasks.add(task)
-        task.add_done_callback(w.tasks.discard)
+        req.task = self.worker.loop.create_task(req.run())  # held by self.req (see ASGIWorker.running)
 
     def done(self, req):
         if self.req is req:
@@ -907,7 +909,9 @@ class HTTPRequest:
             self.head_sent = True
             if ftype == T_WHOLE:
                 self.wire_done = True
-            await self.write(_pack(n, ftype, rid) + head + first if n < 65536 else [_pack(n, ftype, rid), head, first])
+            left = self.write_now(_pack(n, ftype, rid) + head + first if n < 65536 else [_pack(n, ftype, rid), head, first])
+            if left is not None:
+                await self.write_rest(left)
             if ftype == T_WHOLE:
                 return
             body = memoryview(body)[len(first):] if rest else b''
@@ -956,6 +960,13 @@ class HTTPRequest:
         """Write frames to the slot: at once while the socket has room,
         else waiting for it (the front reads as fast as the client takes
         the response, within its buffer). data is bytes or a list of parts."""
+        left = self.write_now(data)
+        if left is not None:
+            await self.write_rest(left)
+
+    def write_now(self, data):
+        """write's first step, without a coroutine: what the slot takes
+        now; returns the rest (for write_rest), or None when all went."""
         sock = self.slot.sock
         if type(data) is list:
             total = sum(map(len, data))
@@ -966,20 +977,22 @@ class HTTPRequest:
             except OSError as e:
                 raise ClientGone('the front closed the slot: %s' % e) from None
             if n == total:
-                return
-            data = b''.join(data)[n:]
-        else:
-            try:
-                n = sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                n = 0
-            except OSError as e:
-                raise ClientGone('the front closed the slot: %s' % e) from None
-            if n == len(data):
-                return
-            data = memoryview(data)[n:]
+                return None
+            return b''.join(data)[n:]
         try:
-            await self.slot.worker.loop.sock_sendall(sock, data)
+            n = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            n = 0
+        except OSError as e:
+            raise ClientGone('the front closed the slot: %s' % e) from None
+        if n == len(data):
+            return None
+        return memoryview(data)[n:]
+
+    async def write_rest(self, data):
+        """Wait until the slot has taken data (the rest write_now left)."""
+        try:
+            await self.slot.worker.loop.sock_sendall(self.slot.sock, data)
         except OSError as e:
             raise ClientGone('the front closed the slot: %s' % e) from None
 
