@@ -7,7 +7,10 @@ package tests
 // client and server.
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +157,55 @@ func TestASGIScopeRootPathAndProxies(t *testing.T) {
 	}
 	if len(sc.Server) != 2 || sc.Server[0] != "192.0.2.1" || sc.Server[1] != float64(80) {
 		t.Errorf("PROXY protocol: server %v", sc.Server)
+	}
+}
+
+// TestASGIResponseHeaderShapes: the response head goes to the front as the
+// app gave it (lists or tuples of bytes, bytearray, a generator); the
+// front drops hop-by-hop fields, keeps the rest byte for byte, and answers
+// 500 with a log line naming the fault for anything else.
+func TestASGIResponseHeaderShapes(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiRaw)
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	for i := 0; i < 2; i++ { // the app's "connection: close" does not close it
+		fmt.Fprintf(c, "GET /head-shapes HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, body := readResponse(t, br, "GET")
+		if resp.StatusCode != 200 || body != "shapes" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("X-List"); got != "caf\xe9" {
+			t.Errorf("X-List %q, want the bytes caf\\xe9", got)
+		}
+		if resp.Header.Get("X-Last") != "1" || resp.Header.Get("Keep-Alive") != "" || resp.Close || len(resp.TransferEncoding) > 0 {
+			t.Errorf("request %d: hop-by-hop fields not dropped: close %v te %v %v", i, resp.Close, resp.TransferEncoding, resp.Header)
+		}
+	}
+	for _, kind := range []string{"generator", "tuple"} {
+		resp, body := get(t, s, "GET", "/head-shapes?kind="+kind, nil)
+		if resp.StatusCode != 200 || body != "shapes" {
+			t.Errorf("kind %s: %d %q", kind, resp.StatusCode, body)
+		}
+	}
+	if resp, _ := get(t, s, "GET", "/head-shapes?kind=generator", nil); strings.Join(resp.Header.Values("X-Gen"), ",") != "0,1" {
+		t.Errorf("generator headers: %v", resp.Header)
+	}
+	for kind, log := range map[string]string{
+		"str":    `ASGI response header name must be bytes, not str`,
+		"int":    `must be bytes, not int`,
+		"crlf":   `contains the control character`,
+		"three":  `ASGI response header 0 must be a [name, value] pair, not 3 items`,
+		"object": `ASGI response headers must be [name, value] pairs of bytes`,
+	} {
+		resp, _ := get(t, s, "GET", "/head-shapes?kind="+kind, nil)
+		if resp.StatusCode != 500 {
+			t.Errorf("kind %s: status %d, want 500", kind, resp.StatusCode)
+		}
+		s.WaitLog(t, log, 1, 10*time.Second)
 	}
 }

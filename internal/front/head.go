@@ -50,6 +50,11 @@ func parseStatus(s string) (int, string, error) {
 // application's are dropped, as its shim always did: the front owns the
 // connection.
 func isHopByHop(name string) bool {
+	switch len(name) {
+	case 2, 7, 8, 10, 17, 18, 19: // the lengths of hopByHop's names
+	default:
+		return false
+	}
 	for _, h := range hopByHop {
 		if strings.EqualFold(name, h) {
 			return true

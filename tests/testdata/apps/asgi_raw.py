@@ -165,6 +165,25 @@ async def app(scope, receive, send):
         await send({'type': 'http.response.body', 'body': b'created'})
         return
 
+    if path == '/head-shapes':
+        # Header pairs of every shape the spec allows: hop-by-hop ones are
+        # dropped by the server, the rest arrive byte for byte.
+        kind = q.get('kind', 'ok')
+        headers = {
+            'ok': [(b'content-type', b'text/plain'), [b'X-List', bytearray(b'caf\xe9')], (b'connection', b'close'),
+                   (b'Transfer-Encoding', b'chunked'), (b'keep-alive', b'timeout=1'), (b'x-last', b'1')],
+            'generator': ((b'x-gen', str(i).encode()) for i in range(2)),
+            'tuple': ((b'x-tuple', b'1'),),
+            'str': [('content-type', b'text/plain')],
+            'int': [(b'content-length', 2)],
+            'crlf': [(b'x-bad', b'a\r\nX-Injected: 1')],
+            'three': [(b'a', b'b', b'c')],
+            'object': [(b'a', object())],
+        }[kind]
+        await send({'type': 'http.response.start', 'status': 200, 'headers': headers})
+        await send({'type': 'http.response.body', 'body': b'shapes'})
+        return
+
     if path == '/error-before':
         raise ValueError('boom before the response')
 
