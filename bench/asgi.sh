@@ -16,6 +16,8 @@
 #                   reported "not available")
 #   ASGI_NO_BUILD=1 use bench/.bin/gowsgi as it is
 #   ASGI_GOWSGI_ARGS extra gowsgi arguments (e.g. "--loop asyncio")
+#   ASGI_GOWSGI_BASE another gowsgi binary, served as "gowsgi-base" (name it
+#                   in ASGI_SERVERS): before/after side by side in one run
 #   BENCH_WRK_THREADS (nproc), BENCH_PYTHON (/usr/bin/python3)
 # Writes bench/raw/asgi-<timestamp>/ (results.jsonl, wrk outputs, server
 # logs, RESULTS.md) and prints the tables.
@@ -49,6 +51,7 @@ declare -A SC_DEF=(
 ALL_SCENARIOS=(hello starlette fastapi stream echo64k sleep-c1000 idle1000)
 ALL_SERVERS=(gowsgi uvicorn-httptools uvicorn-h11 uvicorn-h11-asyncio gunicorn-uvicorn hypercorn daphne)
 SCENARIOS=("${ALL_SCENARIOS[@]}")
+[[ -n ${ASGI_GOWSGI_BASE:-} ]] && ALL_SERVERS+=(gowsgi-base)
 [[ -n ${ASGI_ONLY:-} ]] && read -ra SCENARIOS <<<"$(split_list "$ASGI_ONLY")"
 SERVERS=("${ALL_SERVERS[@]}")
 [[ -n ${ASGI_SERVERS:-} ]] && read -ra SERVERS <<<"$(split_list "$ASGI_SERVERS")"
@@ -86,6 +89,9 @@ if [[ " ${SERVERS[*]} " == *" gowsgi "* ]]; then
   [[ -x $GOWSGI_BIN ]] || UNAVAILABLE[gowsgi]="no binary at $GOWSGI_BIN"
   GOWSGI_VERSION="git $(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- . ':!bench' || echo '+dirty')"
 fi
+if [[ " ${SERVERS[*]} " == *" gowsgi-base "* ]]; then
+  [[ -x ${ASGI_GOWSGI_BASE:-} ]] || UNAVAILABLE[gowsgi-base]="ASGI_GOWSGI_BASE is not an executable"
+fi
 for s in "${!UNAVAILABLE[@]}"; do log "not available: $s: ${UNAVAILABLE[$s]}"; done
 
 # ---------------------------------------------------------- server argv ----
@@ -95,9 +101,11 @@ for s in "${!UNAVAILABLE[@]}"; do log "not available: $s: ${UNAVAILABLE[$s]}"; d
 server_cmd() {
   local srv=$1 mod=$2 port=$3 idle=$4 ka=()
   case $srv in
-    gowsgi)
+    gowsgi | gowsgi-base)
       ((idle)) && ka=(--keep-alive 60s)
-      CMD=("$GOWSGI_BIN" "$mod" --interface asgi --chdir "$APPS" --python "$PY" -b "127.0.0.1:$port"
+      local bin=$GOWSGI_BIN
+      [[ $srv == gowsgi-base ]] && bin=$ASGI_GOWSGI_BASE
+      CMD=("$bin" "$mod" --interface asgi --chdir "$APPS" --python "$PY" -b "127.0.0.1:$port"
            -w 1 --no-access-log "${ka[@]+"${ka[@]}"}" "${GOWSGI_EXTRA[@]+"${GOWSGI_EXTRA[@]}"}") ;;
     uvicorn-*)
       ((idle)) && ka=(--timeout-keep-alive 60)

@@ -124,9 +124,9 @@ def main():
                 fmt(max(r['peak_rss_mib'] for r in rs), '%.1f'),
                 '; '.join(r.get('load', '') for r in rs)))
         p('')
-        if 'gowsgi' in best and len(best) > 1:
+        peers = {k: v for k, v in best.items() if not k.startswith('gowsgi')}  # gowsgi-base is no peer
+        if 'gowsgi' in best and peers:
             g = best['gowsgi']
-            peers = {k: v for k, v in best.items() if k != 'gowsgi'}
             if sc == 'idle1000':
                 lo = min(peers, key=lambda k: peers[k]['mem'] if peers[k]['mem'] is not None else 1e18)
                 summary.append((sc, 'KiB/1,000 idle: gowsgi %s vs lowest peer %s %s' % (

@@ -959,10 +959,11 @@ class HTTPRequest:
     async def write(self, data):
         """Write frames to the slot: at once while the socket has room,
         else waiting for it (the front reads as fast as the client takes
-        the response, within its buffer). data is bytes or a list of parts."""
-        left = self.write_now(data)
+        the response, within its buffer). data is bytes or a list of parts.
+        (WebSocketRequest borrows it: it calls the helpers by class.)"""
+        left = HTTPRequest.write_now(self, data)
         if left is not None:
-            await self.write_rest(left)
+            await HTTPRequest.write_rest(self, left)
 
     def write_now(self, data):
         """write's first step, without a coroutine: what the slot takes
