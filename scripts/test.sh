@@ -43,5 +43,5 @@ for py in "$HOME"/.pyenv/versions/3.8*/bin/python3 "$HOME"/.pyenv/versions/3.13*
   [[ -x "$py" ]] || continue
   echo "== core tests with $("$py" --version 2>&1)"
   GOWSGI_TEST_PYTHON="$py" go test -count=1 -timeout 10m \
-    -run 'TestSeed|TestLoad|TestEnviron|TestRequestBodies|TestResponses|TestCloseOnClientGone|TestValidator|TestWorkerCrash|TestMalformed|TestRequestTimeout|TestPreload|TestDevReload' ./tests/
+    -run 'TestSeed|TestLoad|TestEnviron|TestRequestBodies|TestResponses|TestCloseOnClientGone|TestValidator|TestWorkerCrash|TestMalformed|TestRequestTimeout|TestPreload|TestDevReload|TestASGIScope|TestASGIResponse|TestASGIRequest|TestASGIDisconnect|TestASGIConcurrency|TestASGILifespan' ./tests/
 done
