@@ -36,6 +36,10 @@ T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
 T_GOAWAY = ord('Q')  # control: how long in-flight requests get before they are told "going away"
 GOAWAY_SHUTDOWN, GOAWAY_RESTART = 0, 1  # its reasons (a WebSocket closes with 1001 or 1012)
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
+# The HTTP scope's extensions, besides tls (which depends on the
+# connection); each request gets a copy of the dict (the empty dicts in it
+# are shared: the spec gives them no content).
+ASGI_HTTP_EXTENSIONS = {'http.response.pathsend': {}}
 ASGI_HOP_BY_HOP = frozenset((b'connection', b'keep-alive', b'proxy-authenticate', b'proxy-authorization',
                              b'te', b'trailer', b'trailers', b'transfer-encoding', b'upgrade'))
 # How long in-flight requests get, once gowsgi asked the worker to stop,
@@ -558,8 +562,8 @@ def http_scope(environ, state):
         'client': client,
         'server': server,
         'state': dict(state),
-        'extensions': {'http.response.pathsend': {}} if tls is None else
-                      {'http.response.pathsend': {}, 'tls': tls_extension(tls, environ)},
+        'extensions': dict(ASGI_HTTP_EXTENSIONS) if tls is None else
+                      dict(ASGI_HTTP_EXTENSIONS, tls=tls_extension(tls, environ)),
     }
     rid = get('gowsgi.request_id')
     if rid:
