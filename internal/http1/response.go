@@ -577,7 +577,7 @@ func (w *ResponseWriter) sendHead(final bool) {
 	switch {
 	case w.noBody:
 		w.mode = modeNone
-		if w.isHead && w.clen < 0 && final && w.appBytes > 0 && w.appBytes <= int64(cap(w.bodyBuf)) {
+		if w.isHead && w.clen < 0 && final && w.appBytes > 0 && w.appBytes <= int64(cap(w.bodyBuf)) && !w.trailers {
 			addLength = w.appBytes
 		}
 	case w.clen >= 0:
