@@ -676,6 +676,9 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
             rec.add('send() needs a dict message, not %s (%s)' % (type(message).__name__, short(message)), where)
             raise Violation('send() needs a dict')
         t = message.get('type')
+        if t == 'http.response.trailers' and not st['trailers']:
+            rec.add("http.response.trailers was sent, but http.response.start did not say 'trailers': True", where)
+            raise Violation('trailers not announced')
         if st['ended']:
             rec.add('the application sent %s after the response ended (its last http.response.body had '
                     'more_body=False); send() raises an OSError under gowsgi' % short(t), where)
@@ -741,9 +744,6 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
             elif not isinstance(links, (list, tuple)) or any(type(x) is not bytes for x in links):
                 rec.add('the links of http.response.early_hint must be a list of bytes, not %s' % short(links), where)
         elif t == 'http.response.trailers':
-            if not st['trailers']:
-                rec.add("http.response.trailers was sent, but http.response.start did not say 'trailers': True", where)
-                raise Violation('trailers not announced')
             if not st['body_done']:
                 rec.add('http.response.trailers was sent before the body ended (an http.response.body with '
                         'more_body=False)', where)
