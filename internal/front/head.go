@@ -14,20 +14,6 @@ import (
 var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "TE", "Trailers", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// tokenChar marks the bytes allowed in an HTTP token (RFC 9110 §5.6.2).
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
 // parseStatus checks a WSGI status string ("200 OK": three digits, a space,
 // a reason phrase without control characters) and splits it.
 func parseStatus(s string) (int, string, error) {
@@ -72,15 +58,13 @@ func checkField(f http1.Field) error {
 	if f.Name == "" {
 		return fmt.Errorf("empty response header name")
 	}
-	for i := 0; i < len(f.Name); i++ {
-		if !tokenChar[f.Name[i]] {
-			return fmt.Errorf("response header name %q contains %q, not allowed in a header name", f.Name, f.Name[i])
-		}
+	if !http1.ValidToken(f.Name) {
+		i := strings.IndexFunc(f.Name, func(r rune) bool { return r > 0x7f || !http1.ValidToken(string(r)) })
+		return fmt.Errorf("response header name %q contains %q, not allowed in a header name", f.Name, f.Name[i])
 	}
-	for i := 0; i < len(f.Value); i++ {
-		if c := f.Value[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return fmt.Errorf("value of response header %q contains the control character %q (CR/LF would allow header injection)", f.Name, c)
-		}
+	if !http1.ValidFieldValue(f.Value) {
+		i := strings.IndexFunc(f.Value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f })
+		return fmt.Errorf("value of response header %q contains the control character %q (CR/LF would allow header injection)", f.Name, f.Value[i])
 	}
 	for _, h := range hopByHop {
 		if strings.EqualFold(f.Name, h) {
