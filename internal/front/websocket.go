@@ -283,7 +283,9 @@ func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websoc
 			}
 			switch t {
 			case wire.WSText, wire.WSBinary:
-				conn.Send(ctx, websocket.Message{Text: t == wire.WSText, Data: p}) // after the close: dropped
+				// Written before the next WSRead, which reuses p; after
+				// the close: dropped.
+				conn.Send(ctx, websocket.Message{Text: t == wire.WSText, Data: p})
 			case wire.WSClose:
 				code, reason := websocket.CloseNormal, ""
 				if len(p) >= 2 {

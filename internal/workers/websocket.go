@@ -55,9 +55,11 @@ func (x *Exchange) WebSocketAnswer(header func(name, value string)) (*WSAnswer, 
 
 // WSRead returns the application's next WebSocket frame: wire.WSText or
 // wire.WSBinary with the message, or wire.WSClose with its u16 code and
-// reason; the payload is memory of its own. When the application has
-// returned it gives io.EOF (the slot is free), *AppError when it failed,
-// or *WorkerError.
+// reason. The payload is valid until the next WSRead (it is in the slot's
+// buffer, or a large frame's memory of its own): the front writes it to
+// the client before it reads on, so a message is not copied. When the
+// application has returned it gives io.EOF (the slot is free), *AppError
+// when it failed, or *WorkerError.
 func (x *Exchange) WSRead() (wire.Type, []byte, error) {
 	if !x.held {
 		if x.end != nil && x.end != io.EOF {
@@ -66,6 +68,11 @@ func (x *Exchange) WSRead() (wire.Type, []byte, error) {
 		return 0, nil, io.EOF
 	}
 	s := x.t.slot
+	if s.owned && s.ownedBuf != nil {
+		// The last large message went to the client: its buffer goes back.
+		putPayload(s.ownedBuf)
+		s.ownedBuf = nil
+	}
 	h, p, err := s.readFrame()
 	if err != nil {
 		x.end = x.fail(err)
@@ -78,9 +85,6 @@ func (x *Exchange) WSRead() (wire.Type, []byte, error) {
 	}
 	switch h.Type {
 	case wire.WSText, wire.WSBinary, wire.WSClose:
-		if !s.owned {
-			p = append([]byte(nil), p...)
-		}
 		return h.Type, p, nil
 	case wire.End:
 		x.finishSlot()
