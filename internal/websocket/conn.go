@@ -206,7 +206,7 @@ type Conn struct {
 	sentCode   int
 	recvCode   int
 	recvReason string
-	failCode   int // the code the server failed the connection with
+	failCode   int         // the code the server failed the connection with
 	ping       *time.Timer // the keep-alive timer (see keepalive)
 	awaiting   bool        // a keep-alive ping is out, its pong not back
 	ended      bool        // Run is done: timers stay stopped
