@@ -138,6 +138,12 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	ans, err := x.WebSocketAnswer(func(name, value string) {
 		fields = append(fields, http1.Field{Name: name, Value: value})
 	})
+	// The exchange no longer needs the request frame (WebSocketAnswer):
+	// its buffer goes back now, not when the connection ends.
+	if buf := env.Buffer(); cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		envBufs.Put(bp)
+	}
 	if stopWatch() {
 		// The client left while the app decided: it has been told, and
 		// nobody is there to answer.

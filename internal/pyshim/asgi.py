@@ -951,6 +951,9 @@ WS_FRAMES_IN = frozenset((T_WS_TEXT, T_WS_BINARY, T_ABORT))
 # client: TCP holds it); below WS_QUEUE_LOW and WS_QUEUE_BYTES it reads again.
 WS_QUEUE_HIGH, WS_QUEUE_LOW, WS_QUEUE_BYTES = 16, 4, 1 << 20
 _CODE = struct.Struct('<H')
+# The largest message sent as one joined buffer (copied behind its header);
+# a larger one goes out as two parts, uncopied.
+WS_JOIN_MAX = 16 << 10
 
 
 def websocket_scope(environ, state):
@@ -1077,7 +1080,20 @@ class WebSocketRequest:
                 if data is None:
                     raise ASGIProtocolError("ASGI message 'websocket.send' has neither 'text' nor 'bytes'")
                 data = bytes(data)
-            await self.write([_pack(len(data), ftype, self.rid), data])
+            if len(data) > WS_JOIN_MAX:
+                await self.write([_pack(len(data), ftype, self.rid), data])
+                return
+            # A small message: header and payload in one buffer, written
+            # at once while the slot has room (no coroutine for write).
+            frame = _pack(len(data), ftype, self.rid) + data
+            try:
+                n = self.slot.sock.send(frame)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as e:
+                raise ClientGone('the front closed the slot: %s' % e) from None
+            if n < len(frame):
+                await self.write(memoryview(frame)[n:])
             return
         if t == 'websocket.close':
             if self.state in (self.CONNECTING, self.ACCEPTED):

@@ -46,6 +46,10 @@ const (
 	DefaultCompressMin    = 128
 )
 
+// readBufSize is the connection's input buffer: many small frames per read,
+// while a large payload is read past it, straight into the message.
+const readBufSize = 2048
+
 // lingerTimeout and lingerMax bound the reading (and dropping) of what a
 // failed peer still sends after our close frame: the close frame must reach
 // it before a RST (unread input at close) could destroy it.
@@ -225,7 +229,7 @@ func NewConn(s Stream, buffered []byte, hs *Handshake, opts Options) *Conn {
 	}
 	c := &Conn{
 		s:            s,
-		br:           bufio.NewReaderSize(r, 4096),
+		br:           bufio.NewReaderSize(r, readBufSize),
 		opts:         opts,
 		wlock:        make(chan struct{}, 1),
 		dead:         make(chan struct{}),
