@@ -448,9 +448,14 @@ func (h *Handler) CloseWebSockets(ctx context.Context, code int, reason string) 
 		conns = append(conns, c)
 	}
 	o.mu.Unlock()
+	// Each close frame is written by its own goroutine (Conn.Close writes
+	// it), all within the second: a client that reads nothing holds up
+	// only its own.
 	cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, c := range conns {
-		c.Close(cctx, code, reason)
+		wg.Go(func() { c.Close(cctx, code, reason) })
 	}
+	wg.Wait()
 }
