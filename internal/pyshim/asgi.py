@@ -1022,6 +1022,12 @@ class WebSocketRequest:
         if t == T_ABORT:
             self.gone(_CODE.unpack(payload[:2])[0] if len(payload) >= 2 else 1006)
             return
+        f = self.waiter
+        if f is not None and not self.incoming and not f.done():
+            # receive() waits for this very message: handed over, not queued.
+            self.waiter = None
+            f.set_result((t, payload))
+            return
         self.incoming.append((t, payload))
         self.queued += len(payload)
         if (len(self.incoming) >= WS_QUEUE_HIGH or self.queued >= WS_QUEUE_BYTES) and not self.paused:
@@ -1040,18 +1046,22 @@ class WebSocketRequest:
         if not self.connect_sent:
             self.connect_sent = True
             return {'type': 'websocket.connect'}
-        while not self.incoming and not self.disconnected:
-            self.waiter = self.slot.worker.loop.create_future()
-            await self.waiter
-        if self.incoming:
+        while not self.incoming:
+            if self.disconnected:
+                return {'type': 'websocket.disconnect', 'code': self.code, 'reason': ''}
+            self.waiter = f = self.slot.worker.loop.create_future()
+            item = await f  # a message from frame(), or None: look again
+            if item is not None:
+                t, payload = item
+                break
+        else:
             t, payload = self.incoming.popleft()
             self.queued -= len(payload)
-            if len(self.incoming) < WS_QUEUE_LOW and self.queued < WS_QUEUE_BYTES:
+            if self.paused and len(self.incoming) < WS_QUEUE_LOW and self.queued < WS_QUEUE_BYTES:
                 self._resume()
-            if t == T_WS_TEXT:
-                return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
-            return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
-        return {'type': 'websocket.disconnect', 'code': self.code, 'reason': ''}
+        if t == T_WS_TEXT:
+            return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
+        return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
 
     async def send(self, message):
         t = message['type']
