@@ -101,7 +101,8 @@ func TestASGIScopeFields(t *testing.T) {
 	if sc.ASGI["version"] != "3.0" || sc.State == nil {
 		t.Errorf("asgi %v state %v", sc.ASGI, sc.State)
 	}
-	if _, tls := sc.Extensions["tls"]; tls || sc.Extensions["http.response.pathsend"] == nil {
+	if _, tls := sc.Extensions["tls"]; tls || sc.Extensions["http.response.pathsend"] == nil ||
+		sc.Extensions["http.response.trailers"] == nil || sc.Extensions["http.response.early_hint"] == nil {
 		t.Errorf("extensions %v", sc.Extensions)
 	}
 

@@ -33,7 +33,7 @@ import (
 //	server        (host, port) from the Host header or the forwarded host,
 //	              else the address the request came in on; port None when
 //	              it is not a number
-//	extensions    http.response.pathsend, and tls over TLS
+//	extensions    asgiHTTPExtensions, and tls over TLS
 //	gowsgi.request_id  the ID gowsgi answers with, when it gave one
 func (h *Handler) appendScope(e *wire.Environ, r *request) {
 	o := originOf(h.Forwarded, h.Scheme, r.Request)
@@ -106,9 +106,11 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 
 	e.Key("extensions")
 	e.Dict()
-	e.Key("http.response.pathsend")
-	e.Dict()
-	e.EndDict()
+	for _, name := range asgiHTTPExtensions {
+		e.Key(name)
+		e.Dict()
+		e.EndDict()
+	}
 	if r.TLS != nil {
 		e.Key("tls")
 		appendTLSExtension(e, r.TLS)
@@ -121,6 +123,10 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 		e.Latin1(r.ID)
 	}
 }
+
+// asgiHTTPExtensions are the extensions every HTTP scope advertises (with
+// no content: the spec gives them none); tls is added over TLS.
+var asgiHTTPExtensions = []string{"http.response.pathsend", "http.response.trailers", "http.response.early_hint"}
 
 // appendTLSExtension encodes the scope's tls extension (asgiref's
 // tls.rst): the session's version and cipher suite numbers, and the

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"fmt"
 	"unicode/utf8"
 )
 
@@ -204,12 +203,12 @@ func DecodeASGIHead(p []byte, header func(name, value string)) (status string, b
 	if err != nil {
 		return "", nil, err
 	}
-	n, err := d.anySeq("ASGI response headers", "an iterable of [name, value] pairs")
+	n, err := d.anySeq(-1)
 	if err != nil {
 		return "", nil, err
 	}
 	for k := 0; k < n; k++ {
-		m, err := d.anySeq(fmt.Sprintf("ASGI response header %d", k), "a [name, value] pair")
+		m, err := d.anySeq(k)
 		if err != nil {
 			return "", nil, err
 		}
@@ -229,19 +228,23 @@ func DecodeASGIHead(p []byte, header func(name, value string)) (status string, b
 	return status, d.p[d.i:], nil
 }
 
-// anySeq consumes a list or tuple header and returns its length; what is
-// neither is the application's mistake (what names it, want what it must be).
-func (d *decoder) anySeq(what, want string) (int, error) {
+// anySeq consumes a list or tuple header and returns its length: the
+// header list when k is -1, else header k. What is neither is the
+// application's mistake.
+func (d *decoder) anySeq(k int) (int, error) {
 	if d.i >= len(d.p) {
 		return 0, errShort
 	}
 	t := d.p[d.i]
 	if t != mList && t != mTuple {
-		return 0, headErr("%s must be %s, not %s", what, want, typeName(t))
+		if k < 0 {
+			return 0, headErr("ASGI response headers must be an iterable of [name, value] pairs, not %s", typeName(t))
+		}
+		return 0, headErr("ASGI response header %d must be a [name, value] pair, not %s", k, typeName(t))
 	}
 	n, ok := d.seqHeader(t)
 	if !ok {
-		return 0, d.fail("bad " + what)
+		return 0, d.fail("bad ASGI response header list")
 	}
 	return n, nil
 }

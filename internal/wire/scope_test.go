@@ -186,3 +186,13 @@ func pyBytes(s string) []byte {
 	b := []byte{mBytes, byte(len(s)), 0, 0, 0}
 	return append(b, s...)
 }
+
+func BenchmarkDecodeASGIHead(b *testing.B) {
+	p := append(pySeq(mTuple, pyStr("200 OK"), pySeq(mList,
+		pySeq(mTuple, pyBytes("content-type"), pyBytes("application/json")),
+		pySeq(mTuple, pyBytes("content-length"), pyBytes("27")))), "body"...)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		DecodeASGIHead(p, func(n, v string) {})
+	}
+}
