@@ -776,6 +776,11 @@ def worker_exit(server, worker):
 	get(t, s, "GET", "/error-before", nil)
 	p.WaitFile("post.headers", 10*time.Second)
 	p.WaitFile("post.error-before", 10*time.Second)
+	// A head the front refuses (a str header name) still ends with post_request.
+	if resp, _ := get(t, s, "GET", "/head-shapes?kind=str", nil); resp.StatusCode != 500 {
+		t.Errorf("a str header name: status %d, want 500", resp.StatusCode)
+	}
+	p.WaitFile("post.head-shapes", 10*time.Second)
 	if b, _ := os.ReadFile(p.Path("pre.headers")); string(b) != "GET" {
 		t.Errorf("pre_request saw method %q", b)
 	}

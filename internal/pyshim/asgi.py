@@ -717,8 +717,18 @@ class HTTPRequest:
             self.gone()  # receive() now says http.disconnect
             self.slot.done(self)
             if hreq is not None:
-                hooks.call('post_request', hooks.worker, hreq, environ, HookResponse((self.status, [
-                    (bytes(k).decode('latin-1'), bytes(v).decode('latin-1')) for k, v in self.headers])))
+                hooks.call('post_request', hooks.worker, hreq, environ, HookResponse((self.status, self.str_headers())))
+
+    def str_headers(self):
+        """The response headers as (str, str) latin-1 pairs, as gunicorn's
+        post_request hook reads them; whatever the app gave, even headers
+        the front refused."""
+        def text(b):
+            return bytes(b).decode('latin-1') if isinstance(b, (bytes, bytearray, memoryview)) else str(b)
+        try:
+            return [(text(item[0]), text(item[1])) for item in self.headers]
+        except Exception:
+            return []
 
     def request_line(self):
         """'GET /path?q' for log lines, from the scope or the environ."""
