@@ -178,7 +178,13 @@ func (c *conn) readHead() int {
 				if !c.nowFresh {
 					now = time.Now()
 				}
-				c.setReadDeadline(now.Add(cfg.idleTimeout), cfg.idleTimeout/8)
+				c.idleEnd = now.Add(cfg.idleTimeout)
+				if p := cfg.idlePark; p < cfg.idleTimeout && c.canPark() {
+					// Wait this long with the goroutine, then park (park.go).
+					c.setReadDeadline(now.Add(p), p/2)
+				} else {
+					c.setReadDeadline(c.idleEnd, cfg.idleTimeout/8)
+				}
 			}
 		} else {
 			if !started {
@@ -188,6 +194,19 @@ func (c *conn) readHead() int {
 			c.setReadDeadline(first.Add(cfg.readHeaderTimeout), 0)
 		}
 		err := c.fill(cfg.maxHead)
+		if idle && err != nil && c.rend == c.rpos && isTimeout(err) && c.canPark() {
+			// The wait before parking is over; the keep-alive wait may not be.
+			if left := time.Until(c.idleEnd); left > cfg.idleTimeout/8 {
+				switch c.park(left) {
+				case stParked:
+					return stParked
+				case -1:
+					return -1
+				}
+				c.setReadDeadline(c.idleEnd, 0) // not parked: wait here
+				continue
+			}
+		}
 		if idle {
 			if !c.state.CompareAndSwap(stateIdle, stateActive) {
 				return -1 // closed by Shutdown

@@ -91,6 +91,7 @@ func (w *ResponseWriter) WriteHeader(status int, reason string, header []Field) 
 		panic("http1: WriteHeader: invalid status code " + strconv.Itoa(status))
 	}
 	w.wroteHeader = true
+	w.c.acquireOut() // held from the head to the connection's next idle wait
 	w.status, w.reason, w.header = status, reason, header
 	if !w.checkHeader() {
 		w.c.cfg.log.Error("http1: handler sent an invalid response head; sending 500 instead",
