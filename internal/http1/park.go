@@ -1,6 +1,9 @@
 package http1
 
 import (
+	"runtime"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -59,6 +62,12 @@ func (c *conn) park(left time.Duration) int {
 	}
 	c.releaseRead()
 	c.releaseOut()
+	// What only a request in progress needs goes too: the head's field
+	// tables (made again on wake), the last request and response (their
+	// strings and the application's header slice).
+	c.hdr, c.fidx = nil, nil
+	c.req = Request{ConnState: c.req.ConnState}
+	c.rw = ResponseWriter{}
 	c.rdl = time.Time{} // the deadline is re-armed when it is served again
 	c.nowFresh = false  // nor is the time of the last response now
 	c.pmu.Lock()
@@ -77,6 +86,7 @@ func (c *conn) park(left time.Duration) int {
 		return 0
 	}
 	c.srv.parked.Add(1)
+	noteParked()
 	// Events wait for pmu: from here on c is whoever takes it first.
 	c.pmu.Unlock()
 	return stParked
@@ -159,4 +169,54 @@ func (c *conn) markClosed() bool {
 			return false
 		}
 	}
+}
+
+// After a burst of connections goes idle, the memory that served them
+// (goroutine stacks, request garbage) is free but still resident, and an
+// idle server runs no collection that would give it back: the pages stay
+// until the two-minute forced GC. So when many connections have parked,
+// once none has parked for reclaimQuiet, the runtime is asked to return
+// free memory to the OS (two collections, so that the pooled buffers of
+// the burst go too, then debug.FreeOSMemory), at most once per
+// reclaimEvery. A busy connection never
+// parks, so a server under steady load never pays for it.
+const (
+	reclaimParks = 256
+	reclaimQuiet = 100 * time.Millisecond
+	reclaimEvery = 10 * time.Second
+)
+
+var reclaim struct {
+	mu    sync.Mutex
+	parks int // since the last reclaim
+	timer *time.Timer
+	last  time.Time
+}
+
+var freeOSMemory = debug.FreeOSMemory
+
+func noteParked() {
+	r := &reclaim
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.parks++; r.parks < reclaimParks {
+		return
+	}
+	wait := max(reclaimQuiet, time.Until(r.last.Add(reclaimEvery)))
+	if r.timer == nil {
+		r.timer = time.AfterFunc(wait, reclaimNow)
+	} else {
+		r.timer.Reset(wait)
+	}
+}
+
+func reclaimNow() {
+	r := &reclaim
+	r.mu.Lock()
+	r.parks, r.last = 0, time.Now()
+	r.mu.Unlock()
+	// The first collection moves the pools' buffers (sync.Pool) to their
+	// victim caches, the second frees them; then free pages go back.
+	runtime.GC()
+	freeOSMemory()
 }

@@ -91,6 +91,9 @@ func (c *conn) readHead() int {
 		idleArmed  bool
 		fieldCount int
 	)
+	if c.fidx == nil { // dropped while parked
+		c.hdr, c.fidx = make([]Field, 0, 16), make([]fieldIdx, 0, 16)
+	}
 	c.fidx = c.fidx[:0]
 	for {
 		if lineNo == 0 {
