@@ -1,8 +1,10 @@
 package http1
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -46,6 +48,18 @@ func (s *Server) connCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// connParked reports whether the server's end of client c is parked.
+func (s *Server) connParked(c *client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for pc := range s.conns {
+		if pc.rwc.RemoteAddr().String() == c.LocalAddr().String() {
+			return pc.state.Load() == stateParked
+		}
+	}
+	return false
 }
 
 func parkedIs(s *Server, n int64) func() bool {
@@ -107,19 +121,19 @@ func TestParkPipelined(t *testing.T) {
 		}
 	}
 	// Bytes of /c are buffered: the connection waits for the rest of the
-	// head (header timeout), it does not park.
-	s.mu.Lock()
-	for pc := range s.conns {
-		if st := pc.state.Load(); st == stateParked {
-			t.Error("parked with a partial head buffered")
-		}
+	// head (header timeout), it does not park. Another connection, idle
+	// from later on, parks: time enough.
+	clock := dial(t, addr)
+	get(clock, "/")
+	waitUntil(t, "the other connection to park", func() bool { return s.connParked(clock) })
+	if s.connParked(c) {
+		t.Fatal("parked with a partial head buffered")
 	}
-	s.mu.Unlock()
 	c.send("TP/1.1\r\nHost: x\r\n\r\n")
 	if r := c.read("GET"); string(r.Body) != "/c #3" {
 		t.Fatalf("%q", r.Body)
 	}
-	waitUntil(t, "the connection to park", parkedIs(s, 1))
+	waitUntil(t, "both connections to park", parkedIs(s, 2))
 }
 
 // park itself refuses a connection with input buffered.
@@ -298,4 +312,81 @@ func (l wrapListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	return wrapConn{c}, nil
+}
+
+// A hijacked connection is never parked, however long it stays quiet: a
+// plain connection that went idle after it parks (the clock), the
+// hijacked one does not, and its new owner still reads from it.
+func TestParkNeverHijacked(t *testing.T) {
+	got := make(chan string, 1)
+	s, addr := parkServer(t, func(s *Server) {
+		s.Handler = HandlerFunc(func(w *ResponseWriter, r *Request) {
+			if r.Path != "/hijack" {
+				w.WriteHeader(200, "OK", nil)
+				return
+			}
+			nc, _, err := w.Hijack()
+			if err != nil {
+				t.Errorf("Hijack: %v", err)
+				return
+			}
+			go func() { // the handler returns; the connection is the new owner's
+				defer nc.Close()
+				io.WriteString(nc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+				line, _ := bufio.NewReader(nc).ReadString('\n')
+				got <- line
+			}()
+		})
+	})
+	h := dial(t, addr)
+	h.send("GET /hijack HTTP/1.1\r\nHost: a\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+	if r := h.read("GET"); r.Status != 101 {
+		t.Fatalf("%s", r.Raw)
+	}
+	c := dial(t, addr)
+	get(c, "/")
+	waitUntil(t, "the plain connection to park", parkedIs(s, 1))
+	if n := s.parked.Load(); n != 1 {
+		t.Fatalf("%d parked", n)
+	}
+	h.send("still mine\n")
+	select {
+	case line := <-got:
+		if line != "still mine\n" {
+			t.Fatalf("the hijacker read %q", line)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hijacker read nothing")
+	}
+}
+
+// After reclaimParks connections park, free memory goes back to the OS
+// once, after a quiet moment.
+func TestParkReclaim(t *testing.T) {
+	called := make(chan struct{}, 4)
+	old := freeOSMemory
+	freeOSMemory = func() { called <- struct{}{} }
+	defer func() { freeOSMemory = old }()
+	reclaim.mu.Lock()
+	reclaim.parks, reclaim.last = 0, time.Time{}
+	reclaim.mu.Unlock()
+	for i := 0; i < reclaimParks-1; i++ {
+		noteParked()
+	}
+	reclaim.mu.Lock()
+	if reclaim.timer != nil && reclaim.timer.Stop() {
+		t.Error("a reclaim was scheduled before reclaimParks parks")
+	}
+	reclaim.mu.Unlock()
+	noteParked()
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no reclaim after reclaimParks parks")
+	}
+	reclaim.mu.Lock()
+	defer reclaim.mu.Unlock()
+	if reclaim.parks != 0 || reclaim.last.IsZero() {
+		t.Fatalf("after a reclaim: parks %d, last %v", reclaim.parks, reclaim.last)
+	}
 }
