@@ -87,6 +87,7 @@ type conn struct {
 	pmu     sync.Mutex
 	parkGen uint64
 	ptimer  *time.Timer
+	woken   bool // served again after a wake: its first read is not skipped by Shutdown
 
 	closeAfter      bool // close the connection after this response
 	continuePending bool // 100 (Continue) owed on the first Body.Read

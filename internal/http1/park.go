@@ -49,7 +49,8 @@ const stParked = -2
 
 // canPark reports whether c may be parked when idle.
 func (c *conn) canPark() bool {
-	return c.cfg.idlePark > 0 && c.rc != nil && socketOf(c.rwc) == c.rwc
+	return c.cfg.idlePark > 0 && c.rc != nil && socketOf(c.rwc) == c.rwc &&
+		c.ctx.Err() == nil // not after a reset (the watcher forgot its key)
 }
 
 // park parks the idle connection c, whose keep-alive wait ends in left. It
@@ -114,6 +115,10 @@ func (c *conn) wake() {
 	ok := c.unpark(stateActive)
 	c.pmu.Unlock()
 	if ok {
+		// Input came (or the client left): a request that arrives as
+		// Shutdown begins is still read and served, as it would be by a
+		// goroutine waiting in a read (see Server.closeIdleConns).
+		c.woken = true
 		go c.resume()
 	}
 }

@@ -390,3 +390,42 @@ func TestParkReclaim(t *testing.T) {
 		t.Fatalf("after a reclaim: parks %d, last %v", reclaim.parks, reclaim.last)
 	}
 }
+
+// A request that reaches a parked connection as Shutdown begins is served
+// (with "Connection: close"), as it is on a connection waiting in a read;
+// the watcher is held back so that the wake comes after Shutdown started.
+func TestParkShutdownRequestArriving(t *testing.T) {
+	s, addr := parkServer(t)
+	c := dial(t, addr)
+	get(c, "/")
+	waitUntil(t, "the connection to park", func() bool { return s.connParked(c) })
+	watcher.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			watcher.mu.Unlock()
+		}
+	}()
+	c.send("GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+	waitUntil(t, "the request to reach the server's socket", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for pc := range s.conns {
+			return pendingInput(pc.rwc)
+		}
+		return false
+	})
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }()
+	waitUntil(t, "Shutdown to start", s.shuttingDown)
+	watcher.mu.Unlock()
+	locked = false
+	r := c.read("GET")
+	if string(r.Body) != "/last #2" || r.get("Connection") != "close" {
+		t.Fatalf("%s%q", r.Raw, r.Body)
+	}
+	c.expectEOF()
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}

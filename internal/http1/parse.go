@@ -172,9 +172,10 @@ func (c *conn) readHead() int {
 		if idle {
 			c.releaseOut()
 			c.state.Store(stateIdle)
-			if c.srv.shuttingDown() && c.used.Load() {
+			if c.srv.shuttingDown() && c.used.Load() && !c.woken {
 				return -1
 			}
+			c.woken = false
 			if !idleArmed {
 				idleArmed = true
 				now := c.now
