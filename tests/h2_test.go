@@ -168,6 +168,11 @@ func TestHTTP2Cleartext(t *testing.T) {
 	if resp.ProtoMajor != 2 || !strings.Contains(body, `"SERVER_PROTOCOL": "HTTP/2.0"`) || !strings.Contains(body, `"wsgi.url_scheme": "http"`) {
 		t.Errorf("h2c prior knowledge: %s %s", resp.Proto, body)
 	}
+	// Go's HTTP/2 client sends :authority and no Host field; WSGI apps
+	// still find the host in HTTP_HOST.
+	if want := fmt.Sprintf(`"HTTP_HOST": %q`, s.Addr); !strings.Contains(body, want) {
+		t.Errorf("h2c: HTTP_HOST from :authority missing, want %s in %s", want, body)
+	}
 	// A trusted peer on a prior-knowledge port speaking HTTP/1.1: 400.
 	if out := raw(t, s.Addr, "GET /env HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second); !strings.HasPrefix(out, "HTTP/1.1 400 ") {
 		t.Errorf("HTTP/1.1 on a prior-knowledge port: %q", out)

@@ -150,6 +150,23 @@ func (c *compressWriter) Flush() error {
 }
 
 func (c *compressWriter) Finish() error {
+	if err := c.close(); err != nil || c.aborted {
+		return err
+	}
+	return c.responseWriter.Finish()
+}
+
+// FinishTrailers ends the compressed body, then the response with its
+// trailers.
+func (c *compressWriter) FinishTrailers(trailer []http1.Field) error {
+	if err := c.close(); err != nil || c.aborted {
+		return err
+	}
+	return c.responseWriter.FinishTrailers(trailer)
+}
+
+// close writes the end of the compressed body.
+func (c *compressWriter) close() error {
 	if c.aborted {
 		return nil
 	}
@@ -159,10 +176,7 @@ func (c *compressWriter) Finish() error {
 	}
 	err := c.enc.Close()
 	c.release()
-	if err != nil {
-		return err
-	}
-	return c.responseWriter.Finish()
+	return err
 }
 
 func (c *compressWriter) SendFile(f *os.File, n int64) (int64, error) {

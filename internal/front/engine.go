@@ -42,6 +42,19 @@ type responseWriter interface {
 	Finish() error
 	// SendFile sends n bytes of f from its offset.
 	SendFile(f *os.File, n int64) (int64, error)
+	// WriteInterim sends an informational (1xx) response before
+	// WriteHeader (103 Early Hints), where the protocol and the client
+	// take one; elsewhere (HTTP/1.0) it does nothing. An error means the
+	// client is gone.
+	WriteInterim(status int, reason string, header []http1.Field) error
+	// DeclareTrailers, before WriteHeader, says that the body will end
+	// with trailer fields, and reports whether they can reach the client
+	// (HTTP/2; chunked HTTP/1.1 to a client that sent "TE: trailers").
+	// names is the Trailer field to send with the head ("" for none).
+	DeclareTrailers(names string) bool
+	// FinishTrailers ends the response as Finish does, with the trailer
+	// fields after the body when DeclareTrailers said yes.
+	FinishTrailers(trailer []http1.Field) error
 	// Abort cuts the response short: the client sees it truncated (a
 	// closed connection, or a reset HTTP/2 stream).
 	Abort()

@@ -37,7 +37,9 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 	e.Add("SERVER_PORT", port)
 	e.Add("REMOTE_ADDR", o.remoteAddr)
 	e.Add("REMOTE_PORT", o.remotePort)
-	if o.hostForwarded {
+	if o.hostForwarded || o.host != "" && !hasField(r.Header, "Host") {
+		// The forwarded host, or HTTP/2's :authority, which comes with no
+		// Host field: PEP 3333 apps (Django, Flask's url_for) read HTTP_HOST.
 		e.Add("HTTP_HOST", o.host)
 	}
 	if r.ID != "" {

@@ -125,6 +125,7 @@ type h2Writer struct {
 	noBody   bool
 	aborted  bool
 	finished bool
+	trailers bool // DeclareTrailers was called
 }
 
 func (w *h2Writer) WriteHeader(status int, _ string, header []http1.Field) {
@@ -155,6 +156,48 @@ func (w *h2Writer) WriteHeader(status int, _ string, header []http1.Field) {
 	}
 	w.noBody = w.isHead || status == 204 || status == 304
 	w.w.WriteHeader(status)
+}
+
+// WriteInterim sends a 1xx HEADERS frame with the fields (Go's server
+// sends the Header map's fields with it, and the frame is written when
+// WriteHeader returns); the map is then emptied for the final head.
+func (w *h2Writer) WriteInterim(status int, _ string, header []http1.Field) error {
+	if w.wrote || w.aborted {
+		return nil
+	}
+	hdr := w.w.Header()
+	for _, f := range header {
+		hdr.Add(f.Name, f.Value)
+	}
+	w.deadline()
+	w.w.WriteHeader(status)
+	clear(hdr)
+	return nil
+}
+
+// DeclareTrailers: an HTTP/2 stream always takes trailers (a HEADERS frame
+// after the DATA); names goes out as the Trailer field.
+func (w *h2Writer) DeclareTrailers(names string) bool {
+	if w.wrote {
+		return false
+	}
+	w.trailers = true
+	if names != "" {
+		w.w.Header().Set("Trailer", names)
+	}
+	return true
+}
+
+// FinishTrailers gives the trailers to Go's server (the TrailerPrefix
+// keys), which sends them when the handler returns.
+func (w *h2Writer) FinishTrailers(trailer []http1.Field) error {
+	if w.trailers && !w.noBody && !w.aborted {
+		hdr := w.w.Header()
+		for _, f := range trailer {
+			hdr.Add(http.TrailerPrefix+f.Name, f.Value)
+		}
+	}
+	return w.Finish()
 }
 
 func (w *h2Writer) start() error {

@@ -199,7 +199,7 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 	}()
 	var bad error
 	contentLengths := 0
-	resp, err := x.Head(func(name, value string) {
+	header := func(name, value string) {
 		f := http1.Field{Name: name, Value: value}
 		if bad == nil {
 			bad = checkField(f)
@@ -208,7 +208,28 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 			contentLengths++
 		}
 		fields = append(fields, f)
-	})
+	}
+	resp, err := x.Head(header)
+	for err == nil && resp.Interim {
+		// 103 Early Hints (ASGI's http.response.early_hint), then the head.
+		code, reason, ierr := parseInterim(resp.Status)
+		if bad == nil {
+			bad = ierr
+		}
+		if bad != nil {
+			x.Abort()
+			h.Log.Error("invalid early hint from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", bad.Error())
+			h.plain(w, r, 500, "Internal Server Error", nil)
+			return
+		}
+		if w.WriteInterim(code, reason, fields) != nil {
+			x.Abort() // the client went away
+			return
+		}
+		clear(fields)
+		fields, contentLengths = fields[:0], 0
+		resp, err = x.Head(header)
+	}
 	if err != nil {
 		h.failed(w, r, err, false)
 		return
@@ -222,6 +243,9 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 	}
 	if bad == nil && contentLengths > 1 {
 		bad = errors.New("more than one Content-Length header")
+	}
+	if bad == nil && resp.Trailers {
+		bad = checkTrailerNames(resp.TrailerNames)
 	}
 	fields = h.withRequestID(fields, r.Request)
 	if bad != nil {
@@ -245,6 +269,9 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 		h.sendFile(w, resp, code, reason, fields, contentLengths > 0 || compressing)
 		return
 	}
+	if resp.Trailers && !w.DeclareTrailers(resp.TrailerNames) {
+		resp.Trailers = false // this client takes none: they are dropped
+	}
 	w.WriteHeader(code, reason, fields)
 	if c, ok := x.(cutOffer); ok {
 		c.OnCutOff(ow.Interrupt) // a client that takes nothing while others need the room
@@ -259,7 +286,7 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 		}
 	}
 	if resp.Complete {
-		w.Finish()
+		h.finish(w, r, x, resp)
 		return
 	}
 	for {
@@ -269,7 +296,7 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 		}
 		data, _, err := x.Next()
 		if err == io.EOF {
-			w.Finish()
+			h.finish(w, r, x, resp)
 			return
 		}
 		if err != nil {
@@ -281,6 +308,39 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 			return
 		}
 	}
+}
+
+// finish ends a response whose body was written: with its trailer fields
+// when it has some that the client takes (ASGI's http.response.trailers).
+// Trailers are checked as header fields are, and may not be fields that
+// frame, route or describe the response (checkTrailer): a response with
+// one is cut off, as when the application fails after its head.
+func (h *Handler) finish(w responseWriter, r *request, x Exchange, resp *workers.Response) {
+	if !resp.Trailers {
+		w.Finish()
+		return
+	}
+	var trailer []http1.Field
+	var bad error
+	if ts, ok := x.(trailerSource); ok {
+		err := ts.Trailers(func(name, value string) {
+			f := http1.Field{Name: name, Value: value}
+			if bad == nil {
+				bad = checkTrailer(f)
+			}
+			trailer = append(trailer, f)
+		})
+		if bad == nil {
+			bad = err
+		}
+	}
+	if bad != nil {
+		h.Log.Error("invalid trailers from the application; the response is cut off", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", bad.Error())
+		w.Flush()
+		w.Abort()
+		return
+	}
+	w.FinishTrailers(trailer)
 }
 
 // sendFile answers with a regular file the worker passed over (a

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
@@ -12,30 +14,32 @@ import (
 var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Authenticate",
 	"Proxy-Authorization", "TE", "Trailers", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// tokenChar marks the bytes allowed in an HTTP token (RFC 9110 §5.6.2).
-var tokenChar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
 // parseStatus checks a WSGI status string ("200 OK": three digits, a space,
 // a reason phrase without control characters) and splits it.
 func parseStatus(s string) (int, string, error) {
+	code, reason, err := splitStatus(s)
+	if err == nil && code < 200 {
+		return 0, "", fmt.Errorf("status %q: an informational (1xx) status cannot be a final response", s)
+	}
+	return code, reason, err
+}
+
+// parseInterim checks the status of an interim response ("103 Early
+// Hints") as parseStatus checks a final one.
+func parseInterim(s string) (int, string, error) {
+	code, reason, err := splitStatus(s)
+	if err == nil && (code < 100 || code > 199 || code == 101) {
+		return 0, "", fmt.Errorf("status %q is not an interim (1xx) status", s)
+	}
+	return code, reason, err
+}
+
+// splitStatus checks the form of a status string and splits it.
+func splitStatus(s string) (int, string, error) {
 	if len(s) < 4 || s[3] != ' ' || !isDigit(s[0]) || !isDigit(s[1]) || !isDigit(s[2]) {
 		return 0, "", fmt.Errorf("status %q is not of the form '200 OK'", s)
 	}
 	code := int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
-	if code < 200 {
-		return 0, "", fmt.Errorf("status %q: an informational (1xx) status cannot be a final response", s)
-	}
 	reason := s[4:]
 	for i := 0; i < len(reason); i++ {
 		if c := reason[i]; c < ' ' && c != '\t' || c == 0x7f {
@@ -54,15 +58,13 @@ func checkField(f http1.Field) error {
 	if f.Name == "" {
 		return fmt.Errorf("empty response header name")
 	}
-	for i := 0; i < len(f.Name); i++ {
-		if !tokenChar[f.Name[i]] {
-			return fmt.Errorf("response header name %q contains %q, not allowed in a header name", f.Name, f.Name[i])
-		}
+	if !http1.ValidToken(f.Name) {
+		i := strings.IndexFunc(f.Name, func(r rune) bool { return r > 0x7f || !http1.ValidToken(string(r)) })
+		return fmt.Errorf("response header name %q contains %q, not allowed in a header name", f.Name, f.Name[i])
 	}
-	for i := 0; i < len(f.Value); i++ {
-		if c := f.Value[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return fmt.Errorf("value of response header %q contains the control character %q (CR/LF would allow header injection)", f.Name, c)
-		}
+	if !http1.ValidFieldValue(f.Value) {
+		i := strings.IndexFunc(f.Value, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f })
+		return fmt.Errorf("value of response header %q contains the control character %q (CR/LF would allow header injection)", f.Name, f.Value[i])
 	}
 	for _, h := range hopByHop {
 		if strings.EqualFold(f.Name, h) {
@@ -76,6 +78,33 @@ func checkField(f http1.Field) error {
 		for i := 0; i < len(f.Value); i++ {
 			if !isDigit(f.Value[i]) {
 				return fmt.Errorf("Content-Length %q is not a number", f.Value)
+			}
+		}
+	}
+	return nil
+}
+
+// checkTrailer validates one trailer field of the application's: a header
+// field (checkField) that may also be a trailer, which one that frames,
+// routes, authenticates or describes the content may not (RFC 9110
+// §6.5.1; the list Go's HTTP/2 server applies, httpguts.ValidTrailerHeader).
+func checkTrailer(f http1.Field) error {
+	if err := checkField(f); err != nil {
+		return err
+	}
+	if !httpguts.ValidTrailerHeader(f.Name) {
+		return fmt.Errorf("%q cannot be a trailer field (RFC 9110 section 6.5.1)", f.Name)
+	}
+	return nil
+}
+
+// checkTrailerNames validates the Trailer field the application declared:
+// a list of names that may be trailer fields.
+func checkTrailerNames(names string) error {
+	for _, name := range strings.Split(names, ",") {
+		if name = strings.Trim(name, " \t"); name != "" {
+			if err := checkTrailer(http1.Field{Name: name}); err != nil {
+				return fmt.Errorf("Trailer %q: %w", names, err)
 			}
 		}
 	}

@@ -47,6 +47,14 @@ type cutOffer interface {
 
 var _ cutOffer = (*workers.Exchange)(nil)
 
+// trailerSource is an Exchange whose response may end with trailer fields
+// (workers.Exchange.Trailers, after Next's io.EOF).
+type trailerSource interface {
+	Trailers(field func(name, value string)) error
+}
+
+var _ trailerSource = (*workers.Exchange)(nil)
+
 // PoolUpstream is the worker pool as an Upstream.
 func PoolUpstream(p *workers.Pool) Upstream { return poolUpstream{p} }
 

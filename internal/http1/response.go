@@ -53,6 +53,10 @@ type ResponseWriter struct {
 	hasServer   bool
 	mode        int
 
+	trailers     bool    // DeclareTrailers said yes: a chunked body, ended with trailer fields
+	trailerNames string  // the Trailer field to send, "" for none
+	trailer      []Field // what FinishTrailers sends after the last chunk
+
 	bodyBuf []byte // body bytes not yet handed to the connection's writer
 	err     error
 }
@@ -93,6 +97,9 @@ func (w *ResponseWriter) WriteHeader(status int, reason string, header []Field) 
 	w.wroteHeader = true
 	w.c.acquireOut() // held from the head to the connection's next idle wait
 	w.status, w.reason, w.header = status, reason, header
+	if w.trailers {
+		w.header = w.trailerHead(header)
+	}
 	if !w.checkHeader() {
 		w.c.cfg.log.Error("http1: handler sent an invalid response head; sending 500 instead",
 			"status", status, "remote", w.c.req.RemoteAddr)
@@ -152,6 +159,122 @@ func (w *ResponseWriter) checkHeader() bool {
 		}
 	}
 	return true
+}
+
+// WriteInterim sends an interim response now, ahead of the final one: a
+// 1xx status (not 101, which the engine's hijacking owns) with its reason
+// and fields, e.g. 103 (Early Hints) with Link fields. An HTTP/1.0 client
+// gets none, since it would take it for the final response (RFC 9110
+// §15.2); nor does any client once the final head was recorded. A field
+// or reason that could split the response is refused (an error, nothing
+// sent), as WriteHeader refuses it. An error from the connection means
+// the client is gone.
+func (w *ResponseWriter) WriteInterim(status int, reason string, header []Field) error {
+	if status < 100 || status > 199 || status == 101 {
+		return errors.New("http1: WriteInterim: not an interim status: " + strconv.Itoa(status))
+	}
+	if !validValueString(reason) || !validFields(header) {
+		return errors.New("http1: WriteInterim: a reason or field that could split the response")
+	}
+	c := w.c
+	if w.wroteHeader || c.req.ProtoMinor == 0 || w.err != nil {
+		return w.err
+	}
+	o := &c.ob
+	b := append(c.scratch[:0], "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	o.write(b)
+	o.writeString(reason)
+	o.writeString("\r\n")
+	writeFields(o, header)
+	o.writeString("\r\n")
+	return w.flush()
+}
+
+// DeclareTrailers, called before WriteHeader, says that the body will end
+// with trailer fields (given to FinishTrailers), and reports whether they
+// can reach this client: only an HTTP/1.1 client that sent "TE: trailers"
+// takes them (RFC 9110 §6.5.1, RFC 9112 §7.1.2). Then the body is chunked
+// whatever its length (a Content-Length field of the handler's is not
+// sent), and names, when not empty, goes out as the Trailer field (RFC
+// 9110 §6.6.2). Otherwise nothing changes, and the handler ends the
+// response with Finish.
+func (w *ResponseWriter) DeclareTrailers(names string) bool {
+	if w.wroteHeader || w.c.req.ProtoMinor != 1 || !acceptsTrailers(w.c.req.Header) {
+		return false
+	}
+	w.trailers, w.trailerNames = true, names
+	return true
+}
+
+// trailerHead is the head of a response that ends with trailers: the
+// handler's fields less Content-Length, plus the declared Trailer field,
+// in a slice of its own (the handler's is left as it is).
+func (w *ResponseWriter) trailerHead(header []Field) []Field {
+	out := make([]Field, 0, len(header)+1)
+	for _, f := range header {
+		if !lowerEq(f.Name, "content-length") {
+			out = append(out, f)
+		}
+	}
+	if w.trailerNames != "" {
+		out = append(out, Field{Name: "Trailer", Value: w.trailerNames})
+	}
+	return out
+}
+
+// acceptsTrailers reports whether a request's TE fields list "trailers".
+func acceptsTrailers(header []Field) bool {
+	for _, f := range header {
+		if len(f.Name) != 2 || !lowerEq(f.Name, "te") {
+			continue
+		}
+		for v := f.Value; v != ""; {
+			var e string
+			e, v = nextElem(v)
+			if lowerEq(e, "trailers") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// FinishTrailers ends the response as Finish does, with the trailer
+// fields after the last chunk when DeclareTrailers said yes; otherwise
+// they are dropped. A field that could split the response is not sent:
+// the connection is closed instead, and the client sees the body cut.
+func (w *ResponseWriter) FinishTrailers(trailer []Field) error {
+	if w.trailers {
+		if !validFields(trailer) {
+			w.Abort()
+			return errAborted
+		}
+		w.trailer = trailer
+	}
+	return w.Finish()
+}
+
+// validFields reports whether fields could all be sent as they are: token
+// names and values free of controls.
+func validFields(fields []Field) bool {
+	for i := range fields {
+		if !ValidToken(fields[i].Name) || !validValueString(fields[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFields writes "name: value" lines.
+func writeFields(o *outBuf, fields []Field) {
+	for i := range fields {
+		o.writeString(fields[i].Name)
+		o.writeString(": ")
+		o.writeString(fields[i].Value)
+		o.writeString("\r\n")
+	}
 }
 
 // Write writes body bytes. They are buffered; see the package documentation
@@ -271,6 +394,12 @@ func (w *ResponseWriter) Finish() error {
 	w.writeBuffered()
 	switch w.mode {
 	case modeChunked:
+		if len(w.trailer) > 0 {
+			w.c.ob.writeString("0\r\n")
+			writeFields(&w.c.ob, w.trailer)
+			w.c.ob.writeString("\r\n")
+			break
+		}
 		w.c.ob.writeString("0\r\n\r\n")
 	case modeLength:
 		if w.accepted < w.clen {
@@ -449,7 +578,7 @@ func (w *ResponseWriter) sendHead(final bool) {
 	switch {
 	case w.noBody:
 		w.mode = modeNone
-		if w.isHead && w.clen < 0 && final && w.appBytes > 0 && w.appBytes <= int64(cap(w.bodyBuf)) {
+		if w.isHead && w.clen < 0 && final && w.appBytes > 0 && w.appBytes <= int64(cap(w.bodyBuf)) && !w.trailers {
 			addLength = w.appBytes
 		}
 	case w.clen >= 0:
@@ -457,6 +586,8 @@ func (w *ResponseWriter) sendHead(final bool) {
 		if final && w.accepted < w.clen {
 			c.closeAfter = true
 		}
+	case w.trailers:
+		w.mode = modeChunked // only a chunked body carries trailers
 	case final:
 		w.mode = modeLength
 		w.clen = int64(len(w.bodyBuf))

@@ -36,6 +36,15 @@ T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
 T_GOAWAY = ord('Q')  # control: how long in-flight requests get before they are told "going away"
 GOAWAY_SHUTDOWN, GOAWAY_RESTART = 0, 1  # its reasons (a WebSocket closes with 1001 or 1012)
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
+# The HTTP scope's extensions, besides tls (which depends on the
+# connection); each request gets a copy of the dict (the empty dicts in it
+# are shared: the spec gives them no content).
+ASGI_HTTP_EXTENSIONS = {'http.response.pathsend': {}, 'http.response.trailers': {}, 'http.response.early_hint': {}}
+# Response frames of those extensions (internal/wire/wire.go): an interim
+# head (103 Early Hints), a start whose response ends with trailers, and
+# the trailers.
+T_INTERIM, T_START_TRAILERS, T_TRAILERS = b'IPL'
+_U16 = struct.Struct('<H')
 ASGI_HOP_BY_HOP = frozenset((b'connection', b'keep-alive', b'proxy-authenticate', b'proxy-authorization',
                              b'te', b'trailer', b'trailers', b'transfer-encoding', b'upgrade'))
 # How long in-flight requests get, once gowsgi asked the worker to stop,
@@ -558,8 +567,8 @@ def http_scope(environ, state):
         'client': client,
         'server': server,
         'state': dict(state),
-        'extensions': {'http.response.pathsend': {}} if tls is None else
-                      {'http.response.pathsend': {}, 'tls': tls_extension(tls, environ)},
+        'extensions': dict(ASGI_HTTP_EXTENSIONS) if tls is None else
+                      dict(ASGI_HTTP_EXTENSIONS, tls=tls_extension(tls, environ)),
     }
     rid = get('gowsgi.request_id')
     if rid:
@@ -611,6 +620,8 @@ class HTTPRequest:
         self.going = False      # the worker is going away (GoAway's grace ran out)
         self.task = None        # the task running it (for --request-timeout)
         self.timed_out = False  # --request-timeout cancelled it
+        self.trailers = None    # the trailer fields so far, once the start said trailers: True
+        self.trailers_done = False  # the last http.response.trailers came
 
     def going_away(self, reason):
         """The worker stops and this request outlived the grace: receive()
@@ -747,7 +758,8 @@ class HTTPRequest:
 
     async def fail(self, exc):
         environ = self.environ if isinstance(self.environ, dict) else {}
-        when = 'after the response started; aborting the connection' if self.head_sent else 'answering 500'
+        when = ('after the response ended' if self.wire_done else
+                'after the response started; aborting the connection' if self.head_sent else 'answering 500')
         if isinstance(exc, ASGIProtocolError) and exc.__traceback__.tb_next is None:
             log('%s for %s (%s)' % (exc, request_line(environ), when))
         else:
@@ -803,6 +815,11 @@ class HTTPRequest:
             headers, self.length = asgi_headers(message.get('headers') or ())
             self.status, self.headers = status, headers
             self.head = _dumps((status, headers), 2)
+            if message.get('trailers', False) and not self.head_only:
+                # The head is a P frame's: the names the app declared follow it.
+                self.trailers = []
+                names = b', '.join(bytes(v) for k, v in message.get('headers') or () if bytes(k).lower() == b'trailer')
+                self.head += _U16.pack(len(names)) + names
             return
         if t == 'http.response.body':
             if self.head is None:
@@ -827,8 +844,16 @@ class HTTPRequest:
                 raise ASGIProtocolError("ASGI message 'http.response.pathsend' sent before 'http.response.start'")
             if self.head_sent or self.complete:
                 raise ASGIProtocolError("ASGI message 'http.response.pathsend' sent after the body began")
+            if self.trailers is not None:
+                raise ASGIProtocolError("ASGI message 'http.response.pathsend' in a response that announced trailers")
             self.complete = True
             await self.send_path(message['path'])
+            return
+        if t == 'http.response.trailers':
+            await self.send_trailers(message)
+            return
+        if t == 'http.response.early_hint':
+            await self.send_early_hint(message)
             return
         raise ASGIProtocolError('unexpected ASGI message %r in an HTTP connection' % (t,))
 
@@ -843,6 +868,8 @@ class HTTPRequest:
             first = body[:MAX_FRAME_BODY] if len(body) > MAX_FRAME_BODY else body
             rest = len(body) - len(first)
             ftype = T_WHOLE if not more and not rest else T_START
+            if self.trailers is not None:
+                ftype = T_START_TRAILERS
             n = len(head) + len(first)
             self.head_sent = True
             if ftype == T_WHOLE:
@@ -854,9 +881,53 @@ class HTTPRequest:
         for i in range(0, len(body), MAX_FRAME_BODY):
             part = body[i:i + MAX_FRAME_BODY]
             await self.write([_pack(len(part), T_BODY, rid), part])
-        if not more:
+        if not more and self.trailers is None:
             self.wire_done = True
             await self.write(_pack(0, T_END, rid))
+
+    async def send_trailers(self, message):
+        """http.response.trailers: the fields gather until more_trailers is
+        false, then leave in one L frame (HTTP/2 sends them in one HEADERS
+        frame); the front checks them as it checks headers."""
+        if self.head is None or self.trailers is None:
+            if self.head is not None and self.head_only:
+                return  # HEAD: no body, no trailers
+            raise ASGIProtocolError("ASGI message 'http.response.trailers' sent without 'trailers': True in "
+                                    "'http.response.start'")
+        if self.trailers_done:
+            raise ASGIProtocolError("ASGI message 'http.response.trailers' sent after the last trailers")
+        if not self.complete:
+            raise ASGIProtocolError("ASGI message 'http.response.trailers' sent before the body ended "
+                                    "(an 'http.response.body' with more_body=False)")
+        fields, _ = asgi_headers(message.get('headers') or ())
+        self.trailers.extend(fields)
+        if message.get('more_trailers', False):
+            return
+        self.trailers_done = True
+        if self.wire_done:
+            return
+        payload = _dumps(('', self.trailers), 2)
+        self.wire_done = True
+        await self.write(_pack(len(payload), T_TRAILERS, self.rid) + payload)
+
+    async def send_early_hint(self, message):
+        """http.response.early_hint: a 103 (Early Hints) with a Link field
+        per link, before the head; the front checks them as headers and
+        sends it where the protocol allows."""
+        if self.head is not None:
+            raise ASGIProtocolError("ASGI message 'http.response.early_hint' sent after 'http.response.start'")
+        links = message.get('links') or ()
+        fields = []
+        for link in links:
+            if type(link) is not bytes:
+                if not isinstance(link, (bytearray, memoryview)):
+                    raise TypeError("http.response.early_hint's links must be bytes, not %r" % (link,))
+                link = bytes(link)
+            fields.append(('Link', link.decode('latin-1')))
+        if not fields:
+            return
+        payload = _dumps(('103 Early Hints', fields), 2)
+        await self.write(_pack(len(payload), T_INTERIM, self.rid) + payload)
 
     async def send_path(self, path):
         """http.response.pathsend: the front sends the file (sendfile(2))."""

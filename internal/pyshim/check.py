@@ -656,11 +656,12 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
         'method': method, 'scheme': 'http', 'path': unquote(path), 'raw_path': path.encode('latin-1'),
         'query_string': query.encode('latin-1'), 'root_path': '', 'headers': asgi_headers(method, ctype, body),
         'client': ('127.0.0.1', 54321), 'server': ('127.0.0.1', 8000), 'state': dict(state),
-        'extensions': {'http.response.pathsend': {}, 'http.response.early_hint': {}},
+        'extensions': {'http.response.pathsend': {}, 'http.response.early_hint': {}, 'http.response.trailers': {}},
     }
     chunks = list(parts) if parts else [b'']
     inbox = [{'type': 'http.request', 'body': c, 'more_body': i < len(chunks) - 1} for i, c in enumerate(chunks)]
-    st = {'started': False, 'ended': False, 'status': None, 'headers': [], 'size': 0}
+    st = {'started': False, 'ended': False, 'status': None, 'headers': [], 'size': 0, 'trailers': False,
+          'body_done': False}
     ended = asyncio.Event()
 
     async def receive():
@@ -675,6 +676,9 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
             rec.add('send() needs a dict message, not %s (%s)' % (type(message).__name__, short(message)), where)
             raise Violation('send() needs a dict')
         t = message.get('type')
+        if t == 'http.response.trailers' and not st['trailers']:
+            rec.add("http.response.trailers was sent, but http.response.start did not say 'trailers': True", where)
+            raise Violation('trailers not announced')
         if st['ended']:
             rec.add('the application sent %s after the response ended (its last http.response.body had '
                     'more_body=False); send() raises an OSError under gowsgi' % short(t), where)
@@ -694,12 +698,16 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
                 raise Violation('bad status')
             if not isinstance(message.get('trailers', False), bool):
                 rec.add('trailers in http.response.start must be a bool', where)
-            st.update(started=True, status=http_status_text(status),
+            st.update(started=True, trailers=bool(message.get('trailers', False)), status=http_status_text(status),
                       headers=check_response_headers(rec, message.get('headers', []), where))
         elif t == 'http.response.body':
             if not st['started']:
                 rec.add('http.response.body was sent before http.response.start', where)
                 raise Violation('a body before the start')
+            if st['body_done']:
+                rec.add('http.response.body was sent after the body ended (more_body=False); the response '
+                        'announced trailers, so http.response.trailers comes next', where)
+                raise Violation('a body after the body ended')
             data = message.get('body', b'')
             if type(data) is not bytes:
                 rec.add('the body of http.response.body must be bytes, not %s (%s); encode it, e.g. '
@@ -709,7 +717,9 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
             if not isinstance(more, bool):
                 rec.add('more_body must be a bool, not %s' % type(more).__name__, where)
             st['size'] += len(data)
-            if not more:
+            if not more and st['trailers']:
+                st['body_done'] = True  # http.response.trailers ends the response
+            elif not more:
                 st['ended'] = True
                 ended.set()
         elif t == 'http.response.pathsend':
@@ -720,6 +730,10 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
             if type(p) is not str or not os.path.isabs(p) or not os.path.isfile(p):
                 rec.add('the path of http.response.pathsend must be the absolute path of a file, not %s' % short(p), where)
                 raise Violation('bad pathsend')
+            if st['trailers']:
+                rec.add('http.response.pathsend was sent in a response that announced trailers; gowsgi '
+                        'refuses it (send the file with http.response.body)', where)
+                raise Violation('pathsend with trailers')
             st['size'] += os.path.getsize(p)
             st['ended'] = True
             ended.set()
@@ -729,7 +743,16 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
                 rec.add('http.response.early_hint was sent after http.response.start', where)
             elif not isinstance(links, (list, tuple)) or any(type(x) is not bytes for x in links):
                 rec.add('the links of http.response.early_hint must be a list of bytes, not %s' % short(links), where)
-        elif t in ('http.response.trailers', 'http.response.zerocopy'):
+        elif t == 'http.response.trailers':
+            if not st['body_done']:
+                rec.add('http.response.trailers was sent before the body ended (an http.response.body with '
+                        'more_body=False)', where)
+                raise Violation('trailers before the body ended')
+            check_response_headers(rec, message.get('headers', []), where)
+            if not message.get('more_trailers', False):
+                st['ended'] = True
+                ended.set()
+        elif t == 'http.response.zerocopy':
             rec.add('the application sent %s, an extension the scope did not advertise' % t, where)
             raise Violation('an extension not advertised')
         else:
@@ -753,6 +776,9 @@ async def asgi_request(app, label, method, target, ctype, parts, state):
     if error is None and not rec.violations:
         if not st['started']:
             rec.add('the application returned without sending http.response.start (gowsgi answers 500)', app_location())
+        elif st['body_done'] and not st['ended']:
+            rec.add("the application returned without the http.response.trailers its http.response.start announced "
+                    "('trailers': True), or with more_trailers=True on the last", app_location())
         elif not st['ended']:
             rec.add('the application returned before the response ended: its last http.response.body had '
                     'more_body=True, or it sent none', app_location())

@@ -92,6 +92,23 @@
 //	   lifespan shutdown runs and the worker exits. Without it, EOF on
 //	   the control socket grants the shim's default grace.
 //
+// An ASGI response may also use these (Python → Go), for the extensions
+// http.response.early_hint and http.response.trailers:
+//
+//	I  interim: an informational response before the head (S, W, F, P),
+//	   laid out as a head with no body: marshal (status str, headers
+//	   list[tuple[str,str]]), e.g. ("103 Early Hints", [("Link", ...)]).
+//	   There may be several; Go sends each where the protocol allows a
+//	   1xx response, else drops it.
+//	P  start with trailers: like S, and the response ends with L (or X,
+//	   or an E that drops the trailers). After the head come a u16 n
+//	   (little-endian) and n latin-1 bytes, the trailer names the
+//	   application declared (its Trailer header; may be empty), then the
+//	   first body bytes.
+//	L  trailers: the trailer fields, laid out as a head with an empty
+//	   status: marshal ("", fields list[tuple[str,str]]); the response is
+//	   complete.
+//
 // On an ASGI slot, A (abort) means the client has gone: the request's
 // receive() returns http.disconnect, and send() raises. The worker answers
 // E once the application returns (also when no head went out), or drops
@@ -175,6 +192,13 @@ const (
 	Dumped     Type = 'u'
 )
 
+// Frame types of ASGI's response extensions (early hints, trailers).
+const (
+	Interim       Type = 'I'
+	StartTrailers Type = 'P'
+	Trailers      Type = 'L'
+)
+
 // Reasons of a GoAway frame, in its request id field.
 const (
 	GoAwayShutdown uint32 = 0 // the server stops
@@ -184,7 +208,7 @@ const (
 func (t Type) String() string {
 	switch t {
 	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat,
-		WSAccept, WSText, WSBinary, WSClose, GoAway, Dump, Dumped:
+		WSAccept, WSText, WSBinary, WSClose, GoAway, Dump, Dumped, Interim, StartTrailers, Trailers:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

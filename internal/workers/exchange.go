@@ -57,6 +57,19 @@ type Response struct {
 	File       *os.File
 	FileOffset int64
 	FileLength int64
+
+	// Interim marks an informational (1xx) response that the application
+	// sent before its head (ASGI's http.response.early_hint): Status and
+	// the header fields are its, there is no body, and Head must be
+	// called again for what follows.
+	Interim bool
+
+	// Trailers says that the body ends with trailer fields (ASGI's
+	// http.response.trailers), which Exchange.Trailers gives once Next has
+	// returned io.EOF. TrailerNames is the Trailer field the application
+	// declared in its head, "" if none (latin-1; not yet checked).
+	Trailers     bool
+	TrailerNames string
 }
 
 // Errors of an exchange. The front turns each into an HTTP answer.
@@ -144,6 +157,9 @@ type Exchange struct {
 	aborted   bool
 	closed    bool
 	resp      Response // what Head returns
+
+	afterInterim bool   // Head returned an interim response: the next frame is read by nextHead
+	trailer      []byte // the payload of the response's Trailers frame, if it ended with one
 }
 
 // Send dispatches req to a worker slot: an idle one, or a busy one that is
@@ -270,7 +286,15 @@ func (x *Exchange) redispatch(why string) error {
 // 3333 (the caller answers 500 and logs why), *WorkerError when the worker died or broke
 // the protocol, ErrTimedOut, or a dispatch error after a re-dispatch.
 func (x *Exchange) Head(header func(name, value string)) (*Response, error) {
-	h, p, err := x.firstFrame()
+	var h wire.Header
+	var p []byte
+	var err error
+	if x.afterInterim {
+		x.afterInterim = false
+		h, p, err = x.nextHead()
+	} else {
+		h, p, err = x.firstFrame()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -342,6 +366,28 @@ func (x *Exchange) firstFrame() (wire.Header, []byte, error) {
 	}
 }
 
+// nextHead reads the frame after an interim response: another one, or
+// the head.
+func (x *Exchange) nextHead() (wire.Header, []byte, error) {
+	s := x.t.slot
+	x.p.resp.awaitRoom(x.ctx.Done())
+	h, p, err := x.read()
+	if err == ErrTimedOut {
+		x.rb = newRespBuffer(nil)
+		x.rb.close()
+		go x.drainStuck()
+		return wire.Header{}, nil, err
+	}
+	if err != nil {
+		return wire.Header{}, nil, x.fail(err)
+	}
+	if h.ID != x.t.id {
+		s.protocolError()
+		return wire.Header{}, nil, x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+	}
+	return h, p, nil
+}
+
 // awaitTurn waits until the responses before this request on its slot have
 // been read. A pipelined request that waits too long asks to be given back.
 // It returns ErrCanceled when done (the context's) closes first.
@@ -404,11 +450,28 @@ func (x *Exchange) discard() {
 	}
 }
 
+// dropRest reads off the slot, and drops, the rest of a response nobody
+// will read whose head has not come yet (it follows an interim response).
+func (x *Exchange) dropRest() {
+	for x.held {
+		h, p, err := x.read()
+		if err == ErrTimedOut {
+			x.drainStuck()
+			return
+		}
+		if err != nil {
+			x.fail(err)
+			return
+		}
+		x.drop(h, p)
+	}
+}
+
 // drop handles one frame of a response nobody will read: a head's file
 // is closed, the slot released at the response's end.
 func (x *Exchange) drop(h wire.Header, p []byte) {
 	switch h.Type {
-	case wire.Start:
+	case wire.Start, wire.StartTrailers, wire.Interim:
 	case wire.Whole, wire.File:
 		if h.Type == wire.File {
 			if f := x.t.slot.takeFile(); f != nil {
@@ -488,7 +551,9 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		}
 		s.protocolError()
 		return nil, x.fail(fmt.Errorf("unexpected frame type %s before the response head", h.Type))
-	case wire.Start, wire.Whole, wire.File:
+	case wire.Start, wire.Whole, wire.File, wire.StartTrailers:
+	case wire.Interim:
+		return x.interim(p, header)
 	default:
 		s.protocolError()
 		return nil, x.fail(fmt.Errorf("unexpected frame type %s before the response head", h.Type))
@@ -502,7 +567,7 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 	if he != nil {
 		// The application gave a head PEP 3333 does not allow; the
 		// caller answers 500. The rest of a streamed response is dropped.
-		if h.Type == wire.Start {
+		if h.Type == wire.Start || h.Type == wire.StartTrailers {
 			x.Abort()
 		} else {
 			if h.Type == wire.File {
@@ -516,6 +581,16 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 	}
 	resp := &x.resp
 	resp.Status = status
+	if h.Type == wire.StartTrailers {
+		// The trailer names the application declared, before the body.
+		if len(data) < 2 || len(data)-2 < int(binary.LittleEndian.Uint16(data)) {
+			s.protocolError()
+			return nil, x.fail(errors.New("start-with-trailers frame without its trailer names"))
+		}
+		n := 2 + int(binary.LittleEndian.Uint16(data))
+		resp.Trailers, resp.TrailerNames = true, string(data[2:n])
+		data = data[n:]
+	}
 	switch h.Type {
 	case wire.File:
 		f := s.takeFile()
@@ -542,7 +617,7 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		x.end = io.EOF
 		x.hold(int64(cap(resp.Body)))
 		x.spill()
-	case wire.Start:
+	case wire.Start, wire.StartTrailers:
 		resp.Body = x.own(data)
 		x.hold(int64(cap(resp.Body)))
 		x.collect()
@@ -557,6 +632,34 @@ func (x *Exchange) head(h wire.Header, p []byte, header func(name, value string)
 		}
 	}
 	return resp, nil
+}
+
+// interim handles an Interim frame, an informational response before the
+// head: Head returns it, and reads what follows when called again.
+func (x *Exchange) interim(p []byte, header func(name, value string)) (*Response, error) {
+	status, rest, err := wire.DecodeHead(p, header)
+	if err == nil && len(rest) > 0 {
+		err = errors.New("interim response with a body")
+	}
+	if err != nil {
+		// The worker builds interim heads itself: not the application's mistake.
+		x.t.slot.protocolError()
+		return nil, x.fail(err)
+	}
+	x.afterInterim = true
+	return &Response{Status: status, Interim: true}, nil
+}
+
+// Trailers calls field for each trailer field of a response whose head
+// said Response.Trailers, once Next has returned io.EOF; for none when the
+// response ended without them. An error is a *wire.HeadError (the
+// application sent what is not a header) or a broken payload.
+func (x *Exchange) Trailers(field func(name, value string)) error {
+	if x.trailer == nil {
+		return nil
+	}
+	_, _, err := wire.DecodeHead(x.trailer, field)
+	return err
 }
 
 // own returns data, a payload readFrame just returned, in memory the
@@ -607,6 +710,10 @@ func (x *Exchange) body(h wire.Header, p []byte, put func([]byte)) bool {
 		}
 		return true
 	case wire.End:
+		x.end = io.EOF
+		x.finishSlot()
+	case wire.Trailers:
+		x.trailer = append([]byte(nil), p...) // written before the io.EOF that follows it (rb.end)
 		x.end = io.EOF
 		x.finishSlot()
 	case wire.Error:
@@ -685,13 +792,13 @@ func (x *Exchange) drainStuck() {
 			x.finishSlot()
 			break
 		}
-		if h.Type == wire.Start || h.Type == wire.Whole || h.Type == wire.File {
+		if h.Type == wire.Start || h.Type == wire.Whole || h.Type == wire.File || h.Type == wire.StartTrailers || h.Type == wire.Interim {
 			if h.Type == wire.File {
 				if f := s.takeFile(); f != nil {
 					f.Close()
 				}
 			}
-			if h.Type != wire.Start {
+			if h.Type == wire.Whole || h.Type == wire.File {
 				x.finishSlot()
 			}
 			continue
@@ -772,6 +879,10 @@ func (x *Exchange) Abort() {
 	x.t.slot.sendAbort(x.t.id)
 	x.rb = newRespBuffer(nil)
 	x.rb.close()
+	if x.afterInterim {
+		go x.dropRest() // the head is still to come
+		return
+	}
 	go x.pump()
 }
 

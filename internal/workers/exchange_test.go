@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -222,6 +223,53 @@ func TestPipelinedRequestHonoursQueueTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	xs.Close()
+}
+
+// A request pipelined behind one that turned slow, with no other slot to
+// move to, counts against --max-queue as a queued one would: once the
+// queue is full, it is given back and refused (the test that found this,
+// TestOverload/queue_full, saw two requests waiting with one queue place).
+func TestPipelinedRequestRefusedWhenQueueFull(t *testing.T) {
+	p := startFakePool(t, Options{Workers: 1, Threads: 1, PipelineDepth: 8, MaxQueue: 1, QueueTimeout: time.Minute})
+	slow := make(chan error, 1)
+	var xs *Exchange
+	go func() {
+		var err error
+		xs, _, err = send(t, p.Pool, "/block?slow")
+		slow <- err
+	}()
+	if got := <-p.routes.entered; got != "/block?slow" {
+		t.Fatalf("entered %q", got)
+	}
+	s := (*p.slots.Load())[0]
+	x := pipeline(t, p.Pool, s, "/c", true)
+	// Once the slow request is no longer young, a new one queues rather
+	// than pipelines; it takes the one queue place.
+	waitUntil(t, "the slow request to age", func() bool { return !s.fast(time.Now().UnixNano()) })
+	queued := make(chan error, 1)
+	go func() {
+		xd, resp, err := send(t, p.Pool, "/d")
+		if err == nil {
+			if string(resp.Body) != "ok /d" {
+				err = fmt.Errorf("queued request: body %q", resp.Body)
+			}
+			xd.Close()
+		}
+		queued <- err
+	}()
+	waitUntil(t, "the request to queue", func() bool { return p.waiting.Load() == 1 })
+	if _, err := x.Head(func(string, string) {}); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("pipelined request with the queue full: %v, want ErrQueueFull", err)
+	}
+	x.Close()
+	close(p.routes.gate("slow"))
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	xs.Close()
+	if err := <-queued; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // --timeout counts from each response's own start. The slot's read

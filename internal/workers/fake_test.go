@@ -261,6 +261,10 @@ func (fs *fakeSlot) serve(r *fakeRoutes) {
 			}
 			fs.frame(wire.End, q.id, nil)
 		default:
+			if f := fakeExtraRoutes[path]; f != nil {
+				f(fs, q.id)
+				continue
+			}
 			fs.whole(q.id, []byte("ok "+path))
 		}
 	}

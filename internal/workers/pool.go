@@ -555,6 +555,9 @@ func (p *Pool) otherSlotIdle(s *Slot) bool {
 	return false
 }
 
+// queueFull reports whether the queue has no free place (--max-queue).
+func (p *Pool) queueFull() bool { return p.waiting.Load() >= int64(p.opts.MaxQueue) }
+
 // release ends a ticket after its response was read (or abandoned, or the
 // request was given back). A slot whose stream broke is not reused; a live
 // worker that broke the protocol is killed, since it can no longer be

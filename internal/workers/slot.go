@@ -410,8 +410,11 @@ func (s *Slot) watchTurn() {
 	// here as long as --queue-timeout allows a queued request to wait: then
 	// it goes back to the pool's queue, whose timeout answers 503, rather
 	// than wait on for a request that turned slow (a request that was
-	// pipelined waits at most about twice --queue-timeout in all).
-	if behind.revoked != nil && (s.worker.pool.otherSlotIdle(s) || s.waitedTooLong(behind)) {
+	// pipelined waits at most about twice --queue-timeout in all). Or when
+	// the queue is full: a request pipelined here waits as a queued one
+	// does, and --max-queue bounds those; given back, it is refused (503)
+	// as it would have been had it arrived to a full queue.
+	if behind.revoked != nil && (s.worker.pool.otherSlotIdle(s) || s.waitedTooLong(behind) || s.worker.pool.queueFull()) {
 		s.requestRevoke(behind)
 	}
 	s.mu.Lock()
