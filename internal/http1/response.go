@@ -180,6 +180,7 @@ func (w *ResponseWriter) WriteInterim(status int, reason string, header []Field)
 	if w.wroteHeader || c.req.ProtoMinor == 0 || w.err != nil {
 		return w.err
 	}
+	c.acquireOut()
 	o := &c.ob
 	b := append(c.scratch[:0], "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)
