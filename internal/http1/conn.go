@@ -50,7 +50,7 @@ type conn struct {
 	// meant for another process on the same socket (a binary upgrade).
 	used atomic.Bool
 
-	rbuf       []byte   // nil while no input is buffered between requests (see acquireRead)
+	rbuf       []byte   // nil while parked (see acquireRead)
 	rb         *readBuf // the pooled buffer rbuf is, unless it grew
 	rpos, rend int      // buffered, unconsumed input is rbuf[rpos:rend]
 	rdl        time.Time
@@ -119,9 +119,8 @@ func newConn(s *Server, rwc net.Conn) *conn {
 }
 
 // readBuf is a connection's read buffer as the pool hands it out. A
-// connection holds one only while input may be buffered: while it reads a
-// request head or body. Between requests (waiting for the worker's answer,
-// or idle) it goes back, so that 1,000 connections waiting hold none.
+// connection holds one while it has a goroutine, and gives it back when it
+// is parked (park.go) or done, so that idle connections hold none.
 type readBuf [readBufSize]byte
 
 var readPool = sync.Pool{New: func() any { return new(readBuf) }}
@@ -237,9 +236,6 @@ func (c *conn) serve() {
 		}
 		if c.ctx == nil {
 			c.watch()
-		}
-		if c.rpos == c.rend && c.body.done() {
-			c.releaseRead() // nothing buffered, no body to read: not needed until the next request
 		}
 		c.rw.reset(c, c.req.Method == "HEAD") // the output buffers come with the head (WriteHeader)
 		c.callHandler()
