@@ -14,6 +14,10 @@
 #   bench/ws.sh                        # c=1 and c=1000, 10 s each, 2 rounds, flood 20 s
 #   WS_DURATION=3 WS_CONNS="1 100" WS_SERVERS=gowsgi,uvicorn-websockets bench/ws.sh
 #   WS_ROUNDS=1 WS_FLOOD_SECONDS=0 bench/ws.sh
+#   WS_BASE=main WS_SERVERS=gowsgi-base,gowsgi,uvicorn-wsproto bench/ws.sh
+#
+# WS_BASE=<git revision> also builds gowsgi at that revision as the server
+# "gowsgi-base" (name it in WS_SERVERS), for a before/after in the same run.
 set -Eeuo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,10 +37,18 @@ mkdir -p "$RAW"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 mkdir -p "$BENCH_DIR/.bin"
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$BENCH_DIR/.bin/gowsgi" ./cmd/gowsgi && go build -o "$BENCH_DIR/.bin/wsbench" ./bench/tools/wsbench)
+if [[ -n ${WS_BASE:-} ]]; then
+	src=$(mktemp -d)
+	git -C "$ROOT" worktree add -q --detach "$src/tree" "$WS_BASE"
+	(cd "$src/tree" && CGO_ENABLED=0 go build -o "$BENCH_DIR/.bin/gowsgi-base" ./cmd/gowsgi)
+	git -C "$ROOT" worktree remove --force "$src/tree"
+	rm -rf "$src"
+	echo "gowsgi-base = $WS_BASE ($(git -C "$ROOT" rev-parse --short "$WS_BASE")), gowsgi = $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD || echo '+changes')"
+fi
 
 start_server() { # server module
 	case "$1" in
-	gowsgi) exec "$BENCH_DIR/.bin/gowsgi" "$2" --chdir "$APPS" --python "$PY" -b "127.0.0.1:$PORT" -w 1 --no-access-log --log-level warning ;;
+	gowsgi | gowsgi-base) exec "$BENCH_DIR/.bin/$1" "$2" --chdir "$APPS" --python "$PY" -b "127.0.0.1:$PORT" -w 1 --no-access-log --log-level warning ;;
 	uvicorn-websockets) cd "$APPS" && exec "$PY" -m uvicorn "$2" --port "$PORT" --ws websockets --log-level warning --no-access-log ;;
 	uvicorn-wsproto) cd "$APPS" && exec "$PY" -m uvicorn "$2" --port "$PORT" --ws wsproto --log-level warning --no-access-log ;;
 	hypercorn) cd "$APPS" && exec "$PY" -m hypercorn "$2" -w 1 -b "127.0.0.1:$PORT" --log-level warning ;;

@@ -502,6 +502,59 @@ func TestWebSocketFloodNonReadingApp(t *testing.T) {
 	}
 }
 
+// A client that reads nothing holds the app's send(): the front writes each
+// message to the client itself and does not read the worker's slot while a
+// write waits, the worker's send waits for the slot, and the app's 64 MiB
+// stop in the buffers on the way. Once the client reads, they all flow.
+func TestWebSocketSlowReaderHoldsAppSend(t *testing.T) {
+	s, p := startWS(t)
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	c.SetDeadline(time.Now().Add(60 * time.Second))
+	io.WriteString(c, "GET /spew HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	// The client reads nothing until the app's send() has waited.
+	if !waitFor(30*time.Second, func() bool { return p.Exists("spew-waited") || p.Exists("spew-done") }) {
+		t.Fatal("the app neither waited in send() nor finished")
+	}
+	if p.Exists("spew-done") && !p.Exists("spew-waited") {
+		t.Fatal("the app sent 64 MiB to a client that reads nothing: nothing held its send()")
+	}
+	sent, _ := os.ReadFile(p.Path("spew-waited"))
+	t.Logf("the app's send() waited after %s messages of 64 KiB", sent)
+	// The client reads: every message arrives, whole, then the app's close.
+	n := 0
+	for {
+		h, err := ws.ReadHeader(br)
+		if err != nil {
+			t.Fatalf("after %d messages: %v", n, err)
+		}
+		if _, err := io.CopyN(io.Discard, br, h.Length); err != nil {
+			t.Fatal(err)
+		}
+		if h.OpCode == ws.OpClose {
+			break
+		}
+		if h.OpCode != ws.OpBinary || h.Length != 64<<10 {
+			t.Fatalf("message %d: %v, %d bytes", n, h.OpCode, h.Length)
+		}
+		n++
+	}
+	if n != 1024 {
+		t.Fatalf("got %d messages, want 1024", n)
+	}
+	p.WaitFile("spew-done", 10*time.Second)
+}
+
 // rssKiB is a process's resident memory.
 func rssKiB(t *testing.T, pid int) int {
 	t.Helper()

@@ -138,6 +138,12 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	ans, err := x.WebSocketAnswer(func(name, value string) {
 		fields = append(fields, http1.Field{Name: name, Value: value})
 	})
+	// The exchange no longer needs the request frame (WebSocketAnswer):
+	// its buffer goes back now, not when the connection ends.
+	if buf := env.Buffer(); cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		envBufs.Put(bp)
+	}
 	if stopWatch() {
 		// The client left while the app decided: it has been told, and
 		// nobody is there to answer.
@@ -283,7 +289,9 @@ func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websoc
 			}
 			switch t {
 			case wire.WSText, wire.WSBinary:
-				conn.Send(ctx, websocket.Message{Text: t == wire.WSText, Data: p}) // after the close: dropped
+				// Written before the next WSRead, which reuses p; after
+				// the close: dropped.
+				conn.Send(ctx, websocket.Message{Text: t == wire.WSText, Data: p})
 			case wire.WSClose:
 				code, reason := websocket.CloseNormal, ""
 				if len(p) >= 2 {
@@ -440,9 +448,14 @@ func (h *Handler) CloseWebSockets(ctx context.Context, code int, reason string) 
 		conns = append(conns, c)
 	}
 	o.mu.Unlock()
+	// Each close frame is written by its own goroutine (Conn.Close writes
+	// it), all within the second: a client that reads nothing holds up
+	// only its own.
 	cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, c := range conns {
-		c.Close(cctx, code, reason)
+		wg.Go(func() { c.Close(cctx, code, reason) })
 	}
+	wg.Wait()
 }

@@ -38,6 +38,7 @@ func (w *ResponseWriter) Hijack() (net.Conn, []byte, error) {
 		buffered = append([]byte(nil), c.rbuf[c.rpos:c.rend]...)
 	}
 	c.rpos, c.rend = 0, 0
+	c.rbuf = nil // not needed for the connection's long life (newConn makes one)
 	// aborted makes the request loop return without a response and without
 	// touching the connection again (see conn.serve).
 	c.aborted, c.closeAfter = true, true

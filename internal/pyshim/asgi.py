@@ -1022,6 +1022,9 @@ WS_FRAMES_IN = frozenset((T_WS_TEXT, T_WS_BINARY, T_ABORT))
 # client: TCP holds it); below WS_QUEUE_LOW and WS_QUEUE_BYTES it reads again.
 WS_QUEUE_HIGH, WS_QUEUE_LOW, WS_QUEUE_BYTES = 16, 4, 1 << 20
 _CODE = struct.Struct('<H')
+# The largest message sent as one joined buffer (copied behind its header);
+# a larger one goes out as two parts, uncopied.
+WS_JOIN_MAX = 16 << 10
 
 
 def websocket_scope(environ, state):
@@ -1090,6 +1093,12 @@ class WebSocketRequest:
         if t == T_ABORT:
             self.gone(_CODE.unpack(payload[:2])[0] if len(payload) >= 2 else 1006)
             return
+        f = self.waiter
+        if f is not None and not self.incoming and not f.done():
+            # receive() waits for this very message: handed over, not queued.
+            self.waiter = None
+            f.set_result((t, payload))
+            return
         self.incoming.append((t, payload))
         self.queued += len(payload)
         if (len(self.incoming) >= WS_QUEUE_HIGH or self.queued >= WS_QUEUE_BYTES) and not self.paused:
@@ -1108,18 +1117,22 @@ class WebSocketRequest:
         if not self.connect_sent:
             self.connect_sent = True
             return {'type': 'websocket.connect'}
-        while not self.incoming and not self.disconnected:
-            self.waiter = self.slot.worker.loop.create_future()
-            await self.waiter
-        if self.incoming:
+        while not self.incoming:
+            if self.disconnected:
+                return {'type': 'websocket.disconnect', 'code': self.code, 'reason': ''}
+            self.waiter = f = self.slot.worker.loop.create_future()
+            item = await f  # a message from frame(), or None: look again
+            if item is not None:
+                t, payload = item
+                break
+        else:
             t, payload = self.incoming.popleft()
             self.queued -= len(payload)
-            if len(self.incoming) < WS_QUEUE_LOW and self.queued < WS_QUEUE_BYTES:
+            if self.paused and len(self.incoming) < WS_QUEUE_LOW and self.queued < WS_QUEUE_BYTES:
                 self._resume()
-            if t == T_WS_TEXT:
-                return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
-            return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
-        return {'type': 'websocket.disconnect', 'code': self.code, 'reason': ''}
+        if t == T_WS_TEXT:
+            return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
+        return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
 
     async def send(self, message):
         t = message['type']
@@ -1148,7 +1161,20 @@ class WebSocketRequest:
                 if data is None:
                     raise ASGIProtocolError("ASGI message 'websocket.send' has neither 'text' nor 'bytes'")
                 data = bytes(data)
-            await self.write([_pack(len(data), ftype, self.rid), data])
+            if len(data) > WS_JOIN_MAX:
+                await self.write([_pack(len(data), ftype, self.rid), data])
+                return
+            # A small message: header and payload in one buffer, written
+            # at once while the slot has room (no coroutine for write).
+            frame = _pack(len(data), ftype, self.rid) + data
+            try:
+                n = self.slot.sock.send(frame)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError as e:
+                raise ClientGone('the front closed the slot: %s' % e) from None
+            if n < len(frame):
+                await self.write(memoryview(frame)[n:])
             return
         if t == 'websocket.close':
             if self.state in (self.CONNECTING, self.ACCEPTED):

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -42,9 +43,12 @@ const (
 	DefaultWriteTimeout   = 30 * time.Second
 	DefaultCloseTimeout   = 5 * time.Second
 	DefaultInQueueBytes   = 1 << 20
-	DefaultOutQueue       = 16
 	DefaultCompressMin    = 128
 )
+
+// readBufSize is the connection's input buffer: many small frames per read,
+// while a large payload is read past it, straight into the message.
+const readBufSize = 2048
 
 // lingerTimeout and lingerMax bound the reading (and dropping) of what a
 // failed peer still sends after our close frame: the close frame must reach
@@ -65,7 +69,9 @@ type Options struct {
 	// (uvicorn's --ws-ping-interval and --ws-ping-timeout).
 	PingInterval, PingTimeout time.Duration
 	// WriteTimeout bounds one write to the client; a client that reads
-	// nothing for that long is dropped.
+	// nothing for that long is dropped. (The deadline is refreshed when
+	// less than 7/8 of it is left, not on every frame: a write may get
+	// between 7/8 of it and all of it.)
 	WriteTimeout time.Duration
 	// CloseTimeout bounds the wait for the peer's close frame once ours is
 	// out.
@@ -73,9 +79,6 @@ type Options struct {
 	// InQueueBytes bounds the messages received but not yet taken by
 	// Receive (plus 64 bytes each); past it the reader stops reading.
 	InQueueBytes int
-	// OutQueue bounds the messages given to Send but not yet written;
-	// past it Send waits.
-	OutQueue int
 	// CompressMin is the smallest message compressed, when
 	// permessage-deflate was negotiated.
 	CompressMin int
@@ -84,7 +87,8 @@ type Options struct {
 	// Deliver, when set, takes each message from the client in the
 	// connection's reader goroutine, instead of the incoming queue and
 	// Receive: one goroutine hand-off less per message for an upstream that
-	// only forwards them (the front's relay to a worker slot). While it
+	// only forwards them (the front's relay to a worker slot). m.Data is
+	// valid only until Deliver returns (the reader reuses it). While it
 	// blocks, the reader does not read: the same backpressure as a full
 	// queue. An error drops the connection. Receive then returns only the
 	// final *CloseError.
@@ -109,9 +113,6 @@ func (o *Options) defaults() {
 	}
 	if o.InQueueBytes <= 0 {
 		o.InQueueBytes = DefaultInQueueBytes
-	}
-	if o.OutQueue <= 0 {
-		o.OutQueue = DefaultOutQueue
 	}
 	if o.CompressMin <= 0 {
 		o.CompressMin = DefaultCompressMin
@@ -175,11 +176,6 @@ type Summary struct {
 	SentCode, ReceivedCode int  // close codes on the wire; 0: none
 }
 
-type outFrame struct {
-	op   ws.OpCode
-	data []byte
-}
-
 // A Conn is one accepted WebSocket connection. Run serves it; Receive,
 // Send and Close are the upstream's side, safe to call from another
 // goroutine than Run's (Receive from one goroutine at a time).
@@ -191,13 +187,19 @@ type Conn struct {
 	infl  inflater
 	start time.Time
 
-	in   inQueue
-	out  chan outFrame // the upstream's messages, and its close
-	ctrl chan outFrame // pongs and the engine's close: written first
-	pong chan struct{}
+	in inQueue
+
+	// Writing. Nothing is queued: whoever has a frame to send (the
+	// upstream's Send and Close, the reader's pongs and close frames, the
+	// keep-alive timer's pings) takes wlock and writes it, so a message
+	// goes from the upstream's goroutine to the socket with no hand-off,
+	// and a client that reads nothing makes Send wait (backpressure).
+	wlock   chan struct{} // a one-token lock that a select can wait for
+	wdl     time.Time     // the write deadline in force (wlock's)
+	wclosed bool          // a close frame went out: nothing may follow (wlock's)
+	closeT  *time.Timer   // then, drops the connection after CloseTimeout (wlock's)
 
 	dead         chan struct{} // closed by abort
-	wdone        chan struct{} // closed when the writer has exited
 	closeWritten chan struct{} // closed when a close frame went out
 	abortOnce    sync.Once
 
@@ -208,11 +210,12 @@ type Conn struct {
 	sentCode   int
 	recvCode   int
 	recvReason string
-	failCode   int // the code the server failed the connection with
+	failCode   int         // the code the server failed the connection with
+	ping       *time.Timer // the keep-alive timer (see keepalive)
+	awaiting   bool        // a keep-alive ping is out, its pong not back
+	ended      bool        // Run is done: timers stay stopped
 
 	msgsIn, bytesIn, msgsOut, bytesOut atomic.Int64
-
-	hdr appendWriter // frame header scratch, the writer's
 }
 
 // NewConn makes a connection on s after an accepted handshake hs (for its
@@ -226,13 +229,10 @@ func NewConn(s Stream, buffered []byte, hs *Handshake, opts Options) *Conn {
 	}
 	c := &Conn{
 		s:            s,
-		br:           bufio.NewReaderSize(r, 4096),
+		br:           bufio.NewReaderSize(r, readBufSize),
 		opts:         opts,
-		out:          make(chan outFrame, opts.OutQueue),
-		ctrl:         make(chan outFrame, 4),
-		pong:         make(chan struct{}, 1),
+		wlock:        make(chan struct{}, 1),
 		dead:         make(chan struct{}),
-		wdone:        make(chan struct{}),
 		closeWritten: make(chan struct{}),
 	}
 	if hs != nil && hs.Deflate != nil {
@@ -249,10 +249,25 @@ func NewConn(s Stream, buffered []byte, hs *Handshake, opts Options) *Conn {
 // message once Run is done with the reading side.
 func (c *Conn) Run() Summary {
 	c.start = time.Now()
-	go c.writeLoop()
+	if c.opts.PingInterval > 0 {
+		c.mu.Lock()
+		c.ping = time.AfterFunc(c.opts.PingInterval, c.keepalive)
+		c.mu.Unlock()
+	}
 	c.readLoop()
 	c.abort()
-	<-c.wdone
+	// Wait for a write in progress (it fails at once on the closed stream)
+	// and keep the lock: a later writer sees dead.
+	c.wlock <- struct{}{}
+	if c.closeT != nil {
+		c.closeT.Stop()
+	}
+	c.mu.Lock()
+	c.ended = true
+	if c.ping != nil {
+		c.ping.Stop()
+	}
+	c.mu.Unlock()
 	s := c.summary()
 	c.in.finish(&CloseError{Code: s.Code, Reason: s.Reason})
 	return s
@@ -287,8 +302,12 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 	return c.in.pop(ctx)
 }
 
-// Send queues m for the client, waiting while the outgoing queue is full
-// (a slow client slows its sender). The Conn owns m.Data from then on.
+// Send writes m to the client, waiting while the client does not read (a
+// slow client slows its sender). m.Data is not kept after Send returns.
+// ctx bounds the wait for another writer; its deadline, when it has one,
+// also bounds the write: if it passes before any of the frame went out,
+// Send returns ctx.Err() and nothing was sent; if it passes in the middle
+// of the frame, the connection is dropped.
 func (c *Conn) Send(ctx context.Context, m Message) error {
 	if m.Text && !utf8.Valid(m.Data) {
 		return ErrInvalidUTF8
@@ -303,20 +322,13 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 	if m.Text {
 		op = ws.OpText
 	}
-	select {
-	case c.out <- outFrame{op: op, data: m.Data}:
-		return nil
-	case <-c.dead:
-		return ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return c.write(ctx, op, m.Data)
 }
 
 // Close starts the close handshake with code and reason, after the
-// messages already queued; the connection ends when the client answers,
-// or after Options.CloseTimeout. If ctx ends before the close frame could
-// be queued (the client reads nothing), the connection is dropped.
+// messages already sent; the connection ends when the client answers, or
+// after Options.CloseTimeout. If ctx ends before the close frame went out
+// (the client reads nothing), the connection is dropped.
 // code must be one an endpoint may send (1000..1003, 1007..1014,
 // 3000..4999); reason at most 123 bytes of UTF-8.
 func (c *Conn) Close(ctx context.Context, code int, reason string) error {
@@ -330,15 +342,11 @@ func (c *Conn) Close(ctx context.Context, code int, reason string) error {
 	}
 	c.closing, c.byServer, c.sentCode = true, true, code
 	c.mu.Unlock()
-	select {
-	case c.out <- outFrame{op: ws.OpClose, data: closeBody(code, reason)}:
-		return nil
-	case <-c.dead:
-		return ErrClosed
-	case <-ctx.Done():
-		c.abort()
-		return ctx.Err()
+	err := c.write(ctx, ws.OpClose, closeBody(code, reason))
+	if err != nil && err != ErrClosed {
+		c.abort() // a close frame that did not go out in time
 	}
+	return err
 }
 
 // Abort drops the connection at once, without a close handshake.
@@ -376,23 +384,22 @@ func closeBody(code int, reason string) []byte {
 	return append(b, reason...)
 }
 
-// putCtrl queues a control frame of the engine's; false when the writer is
-// gone.
-func (c *Conn) putCtrl(f outFrame) bool {
+// isDead reports whether the connection was dropped.
+func (c *Conn) isDead() bool {
 	select {
-	case c.ctrl <- f:
-		return true
-	case <-c.wdone:
 	case <-c.dead:
+		return true
+	default:
+		return false
 	}
-	return false
 }
 
-// waitCloseWritten waits until our close frame is out or the writer gone.
+// waitCloseWritten waits until our close frame is out or the connection
+// dropped.
 func (c *Conn) waitCloseWritten() {
 	select {
 	case <-c.closeWritten:
-	case <-c.wdone:
+	case <-c.dead:
 	}
 }
 
@@ -401,7 +408,7 @@ func (c *Conn) waitCloseWritten() {
 // the close frame reaches the peer before the connection closes.
 func (c *Conn) fail(code int, reason string) {
 	if !c.closeByServer(code) {
-		c.putCtrl(outFrame{op: ws.OpClose, data: closeBody(code, reason)})
+		c.write(context.Background(), ws.OpClose, closeBody(code, reason))
 	}
 	c.waitCloseWritten()
 	if cw, ok := c.s.(interface{ CloseWrite() error }); ok {
@@ -470,6 +477,7 @@ func (c *Conn) readLoop() {
 		hb      [ws.MaxHeaderSize - 2]byte
 		ctl     [125]byte
 		msg     []byte
+		pooled  *[]byte // msg's buffer, when it goes back to msgBufs
 		inMsg   bool
 		text    bool
 		deflate bool
@@ -495,11 +503,13 @@ func (c *Conn) readLoop() {
 			ws.Cipher(p, h.Mask, 0)
 			switch h.OpCode {
 			case ws.OpPing:
-				if !c.putCtrl(outFrame{op: ws.OpPong, data: append([]byte(nil), p...)}) {
+				// After our close frame no pong may go out (ErrClosed);
+				// the reader goes on to the peer's close.
+				if c.write(context.Background(), ws.OpPong, p) != nil && c.isDead() {
 					return
 				}
 			case ws.OpPong:
-				signal(c.pong)
+				c.gotPong()
 			case ws.OpClose:
 				c.peerClose(p)
 				return
@@ -508,6 +518,11 @@ func (c *Conn) readLoop() {
 		}
 		if !inMsg {
 			inMsg, text, deflate, u, msg = true, h.OpCode == ws.OpText, h.Rsv1(), utf8Check{}, nil
+			if c.opts.Deliver != nil {
+				// Deliver does not keep the message: its buffer is reused.
+				pooled = msgBufs.Get().(*[]byte)
+				msg = (*pooled)[:0]
+			}
 		}
 		if h.Length > c.opts.MaxMessageSize-int64(len(msg)) {
 			c.fail(CloseTooBig, "message too big")
@@ -526,8 +541,9 @@ func (c *Conn) readLoop() {
 			continue
 		}
 		inMsg = false
+		data := msg
 		if deflate {
-			if msg, err = c.infl.inflate(msg, c.opts.MaxMessageSize); err != nil {
+			if data, err = c.infl.inflate(msg, c.opts.MaxMessageSize); err != nil {
 				if err == errTooBig {
 					c.fail(CloseTooBig, "message too big")
 				} else {
@@ -535,7 +551,7 @@ func (c *Conn) readLoop() {
 				}
 				return
 			}
-			if text && !utf8.Valid(msg) {
+			if text && !utf8.Valid(data) {
 				c.fail(CloseInvalidPayload, "invalid UTF-8 in a text message")
 				return
 			}
@@ -543,12 +559,26 @@ func (c *Conn) readLoop() {
 			c.fail(CloseInvalidPayload, "invalid UTF-8 in a text message")
 			return
 		}
-		if !c.deliver(Message{Text: text, Data: msg}) {
+		if !c.deliver(Message{Text: text, Data: data}) {
 			return
+		}
+		if pooled != nil {
+			if cap(msg) <= maxPooledMsg {
+				*pooled = msg[:0] // as readPayload grew it
+				msgBufs.Put(pooled)
+			}
+			pooled = nil
 		}
 		msg = nil
 	}
 }
+
+// msgBufs hold the buffers the reader assembles messages in when Deliver
+// takes them: reused from one message to the next, and held by no quiet
+// connection. One grown past maxPooledMsg is left to the GC.
+var msgBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledMsg = 64 << 10
 
 // deliver hands a message to the upstream, unless the upstream has closed
 // (then messages are dropped while the close handshake finishes).
@@ -601,61 +631,39 @@ func (c *Conn) peerClose(p []byte) {
 	}
 	c.mu.Unlock()
 	if !already {
-		c.putCtrl(outFrame{op: ws.OpClose, data: closeBody(code, "")})
+		c.write(context.Background(), ws.OpClose, closeBody(code, ""))
 	}
 	c.waitCloseWritten()
 }
 
-// writeLoop writes frames: the engine's control frames first, then the
-// upstream's messages, and the keep-alive pings. It exits after a close
-// frame (nothing may follow one), on a write error, or when the connection
-// is aborted.
-func (c *Conn) writeLoop() {
-	defer close(c.wdone)
-	var pingC <-chan time.Time
-	var pingT *time.Timer
-	if c.opts.PingInterval > 0 {
-		pingT = time.NewTimer(c.opts.PingInterval)
-		defer pingT.Stop()
-		pingC = pingT.C
+// keepalive runs on the keep-alive timer: it pings the client, and fails
+// it if the last ping had no pong (the timer then ran PingTimeout after
+// the ping; after a pong, gotPong re-armed it for PingInterval).
+func (c *Conn) keepalive() {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
 	}
-	awaiting := false
-	for {
-		var f outFrame
-		select {
-		case f = <-c.ctrl:
-		default:
-			select {
-			case f = <-c.ctrl:
-			case f = <-c.out:
-			case <-c.pong:
-				if awaiting {
-					awaiting = false
-					pingT.Reset(c.opts.PingInterval)
-				}
-				continue
-			case <-pingC:
-				if awaiting {
-					c.pingTimeout()
-					return
-				}
-				f = outFrame{op: ws.OpPing}
-				awaiting = true
-				pingT.Reset(c.opts.PingTimeout)
-			case <-c.dead:
-				return
-			}
-		}
-		if err := c.writeFrame(f); err != nil {
-			c.abort()
-			return
-		}
-		if f.op == ws.OpClose {
-			close(c.closeWritten)
-			time.AfterFunc(c.opts.CloseTimeout, c.abort)
-			return
-		}
+	if c.awaiting {
+		c.mu.Unlock()
+		c.pingTimeout()
+		return
 	}
+	c.awaiting = true
+	c.ping.Reset(c.opts.PingTimeout)
+	c.mu.Unlock()
+	c.write(context.Background(), ws.OpPing, nil) // an error dropped the connection
+}
+
+// gotPong re-arms the keep-alive timer after the pong of its ping.
+func (c *Conn) gotPong() {
+	c.mu.Lock()
+	if c.awaiting && !c.ended {
+		c.awaiting = false
+		c.ping.Reset(c.opts.PingInterval)
+	}
+	c.mu.Unlock()
 }
 
 // pingTimeout fails a peer that did not answer a ping in time: 1011, then
@@ -663,9 +671,8 @@ func (c *Conn) writeLoop() {
 // the close either).
 func (c *Conn) pingTimeout() {
 	if !c.closeByServer(CloseInternalError) {
-		c.writeFrame(outFrame{op: ws.OpClose, data: closeBody(CloseInternalError, "keepalive ping timeout")})
+		c.write(context.Background(), ws.OpClose, closeBody(CloseInternalError, "keepalive ping timeout"))
 	}
-	close(c.closeWritten)
 	c.abort()
 }
 
@@ -686,12 +693,37 @@ func (c *Conn) closeByServer(code int) (already bool) {
 	return already
 }
 
-// writeFrame writes one unfragmented frame, compressing a data frame when
-// permessage-deflate is on and it pays.
-func (c *Conn) writeFrame(f outFrame) error {
-	payload := f.data
-	h := ws.Header{Fin: true, OpCode: f.op, Length: int64(len(payload))}
-	if f.op.IsData() {
+// frameBufs hold the scratch in which a frame's header and a small payload
+// are put together for one write: pooled, so that a quiet connection holds
+// none.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, ws.MaxHeaderSize+smallFrame); return &b }}
+
+// smallFrame is the largest payload copied behind its header for a single
+// write; a larger one goes out with writev from where it is.
+const smallFrame = 4096
+
+// write writes one unfragmented frame, holding wlock; a write error drops
+// the connection. After a close frame nothing more is written (ErrClosed).
+// ctx bounds the wait for wlock and, with its deadline, the write (see
+// Send).
+func (c *Conn) write(ctx context.Context, op ws.OpCode, payload []byte) error {
+	select {
+	case c.wlock <- struct{}{}:
+	default:
+		select {
+		case c.wlock <- struct{}{}:
+		case <-c.dead:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer func() { <-c.wlock }()
+	if c.wclosed {
+		return ErrClosed
+	}
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
+	if op.IsData() {
 		c.msgsOut.Add(1)
 		c.bytesOut.Add(int64(len(payload)))
 		if c.opts.Observer != nil {
@@ -703,23 +735,63 @@ func (c *Conn) writeFrame(f outFrame) error {
 			}
 		}
 	}
-	c.hdr.b = c.hdr.b[:0]
-	if err := ws.WriteHeader(&c.hdr, h); err != nil {
+	bp := frameBufs.Get().(*[]byte)
+	defer frameBufs.Put(bp)
+	w := appendWriter{b: (*bp)[:0]}
+	if err := ws.WriteHeader(&w, h); err != nil {
 		return err
 	}
-	c.s.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	deadline := c.setWriteDeadline(ctx)
+	var n int64
 	var err error
-	if len(payload) <= 4096 {
-		c.hdr.b = append(c.hdr.b, payload...)
-		_, err = c.s.Write(c.hdr.b)
+	if len(payload) <= smallFrame {
+		w.b = append(w.b, payload...)
+		var k int
+		k, err = c.s.Write(w.b)
+		n = int64(k)
 	} else {
-		bufs := net.Buffers{c.hdr.b, payload}
-		_, err = bufs.WriteTo(c.s)
+		bufs := net.Buffers{w.b, payload}
+		n, err = bufs.WriteTo(c.s)
 	}
+	*bp = w.b[:0]
 	if err == nil {
 		if fl, ok := c.s.(interface{ Flush() error }); ok {
 			err = fl.Flush()
 		}
 	}
-	return err
+	if err != nil {
+		if deadline && errors.Is(err, os.ErrDeadlineExceeded) {
+			err = context.DeadlineExceeded
+			if n == 0 {
+				return err // nothing went out: the stream is intact
+			}
+		}
+		c.abort()
+		return err
+	}
+	if op == ws.OpClose {
+		c.wclosed = true
+		close(c.closeWritten)
+		c.closeT = time.AfterFunc(c.opts.CloseTimeout, c.abort)
+	}
+	return nil
+}
+
+// setWriteDeadline arms the write deadline for one frame: ctx's deadline
+// when it comes before WriteTimeout (reported true), else WriteTimeout
+// from now, refreshed only when less than 7/8 of it is left (a deadline
+// moves a runtime timer: not on every frame). wlock is held.
+func (c *Conn) setWriteDeadline(ctx context.Context) (ctxDeadline bool) {
+	now := time.Now()
+	want := now.Add(c.opts.WriteTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(want) {
+		c.s.SetWriteDeadline(d)
+		c.wdl = d
+		return true
+	}
+	if c.wdl.Before(want.Add(-c.opts.WriteTimeout / 8)) {
+		c.s.SetWriteDeadline(want)
+		c.wdl = want
+	}
+	return false
 }

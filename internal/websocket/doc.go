@@ -17,10 +17,11 @@
 //     codes), answers pings, runs the close handshake, sends keep-alive pings
 //     and fails a peer that does not answer, and bounds everything: messages
 //     by Options.MaxMessageSize (1009), decompressed output by the same limit
-//     (a deflate bomb stops there), the incoming queue by bytes (then the
-//     reader stops reading, and TCP or HTTP/2 flow control holds the client),
-//     and the outgoing queue by messages (then Send waits: a slow reader slows
-//     the upstream).
+//     (a deflate bomb stops there), and the incoming queue by bytes (then the
+//     reader stops reading, and TCP or HTTP/2 flow control holds the client).
+//     Nothing outgoing is queued: Send writes the frame itself, so a slow
+//     reader makes it wait (and slows the upstream), and a message costs no
+//     goroutine hand-off on its way out.
 //   - permessage-deflate (deflate.go), negotiated from the client's offer.
 //
 // # Why gobwas/ws

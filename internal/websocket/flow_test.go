@@ -63,10 +63,9 @@ func TestFloodNonReadingUpstream(t *testing.T) {
 }
 
 // A client that reads nothing makes the upstream's Send wait once the
-// bounded outgoing queue and the socket buffers are full.
+// socket buffers are full (Send writes; nothing is queued).
 func TestSlowReaderBlocksSend(t *testing.T) {
 	opts := testOpts()
-	opts.OutQueue = 4
 	ts := startWS(t, opts, HandshakeOptions{})
 	c, _ := dialWS(t, ts.addr, "/hold", "")
 	c.Conn.(*net.TCPConn).SetReadBuffer(64 << 10)
@@ -148,7 +147,10 @@ func TestKeepalivePing(t *testing.T) {
 func TestDeliver(t *testing.T) {
 	got := make(chan Message, 10)
 	opts := testOpts()
-	opts.Deliver = func(m Message) error { got <- m; return nil }
+	opts.Deliver = func(m Message) error { // m.Data is the reader's until Deliver returns
+		got <- Message{Text: m.Text, Data: append([]byte(nil), m.Data...)}
+		return nil
+	}
 	ts := startWS(t, opts, HandshakeOptions{})
 	c, _ := dialWS(t, ts.addr, "/hold", "")
 	conn := ts.conn(t)

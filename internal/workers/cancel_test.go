@@ -79,6 +79,14 @@ func TestCanceledWhilePipelined(t *testing.T) {
 		t.Fatalf("pipelined, canceled: %v", err)
 	}
 	x.Close()
+	// Head returns as soon as the context ends; the worker learns of it
+	// from the Abort frame, which must reach it before its turn comes (a
+	// request already started is stopped instead, another test's case).
+	select {
+	case <-p.routes.aborts:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker was never told of the cancel")
+	}
 	close(p.routes.gate("p"))
 	if err := <-blocked; err != nil {
 		t.Fatal(err)

@@ -55,10 +55,11 @@ type fakeRoutes struct {
 	mu      sync.Mutex
 	release map[string]chan struct{} // /block?name: answered once closed
 	entered chan string              // a request starts ("/block?x" etc.)
+	aborts  chan uint32              // the id of each Abort frame a fake slot has read
 }
 
 func newRoutes() *fakeRoutes {
-	return &fakeRoutes{release: map[string]chan struct{}{}, entered: make(chan string, 64)}
+	return &fakeRoutes{release: map[string]chan struct{}{}, entered: make(chan string, 64), aborts: make(chan uint32, 64)}
 }
 
 func (r *fakeRoutes) gate(name string) chan struct{} {
@@ -111,7 +112,7 @@ func newFakeWorker(t *testing.T, p *Pool, id, n int, routes *fakeRoutes) *Worker
 		fs := &fakeSlot{conn: conns[i+1], aborted: map[uint32]bool{}}
 		fs.cond = sync.NewCond(&fs.mu)
 		slots[i] = fs
-		go fs.read()
+		go fs.read(routes)
 		go fs.serve(routes)
 	}
 	ctl := conns[0]
@@ -173,7 +174,7 @@ func fakeControl(c *net.UnixConn, slots []*fakeSlot, proc *fakeProc) {
 	}
 }
 
-func (fs *fakeSlot) read() {
+func (fs *fakeSlot) read(r *fakeRoutes) {
 	var buf []byte
 	tmp := make([]byte, 64<<10)
 	for {
@@ -198,6 +199,10 @@ func (fs *fakeSlot) read() {
 				fs.queue = append(fs.queue, fakeReq{h.ID, envValue(payload, "PATH_INFO") + "?" + envValue(payload, "QUERY_STRING")})
 			case wire.Abort:
 				fs.aborted[h.ID] = true
+				select {
+				case r.aborts <- h.ID:
+				default:
+				}
 			}
 			fs.cond.Broadcast()
 			fs.mu.Unlock()

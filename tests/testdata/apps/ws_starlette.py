@@ -1,6 +1,7 @@
 """WebSocket routes for gowsgi's tests (Debian's python3-starlette and
 python3-fastapi): a Starlette echo, a FastAPI route, a close before accept
-(403), an app-initiated close, an app that never receives, a denial with an HTTP response of its own
+(403), an app-initiated close, an app that never receives, one that sends
+64 MiB to a client that may not read (/spew), a denial with an HTTP response of its own
 (websocket.http.response), the scope, a route that waits for the
 disconnect and records its code in $PROBE_STATE_DIR, and an HTML page whose
 JavaScript echoes through /echo and posts what it saw to /browser-result
@@ -76,6 +77,36 @@ async def hold(ws: WebSocket):
     await ws.accept()
     mark('hold-accepted')
     await asyncio.sleep(3600)  # never receives: a flood must be held by the server
+
+
+SPEW_MESSAGES, SPEW_SIZE = 1024, 64 << 10  # 64 MiB: far past any buffer on the way
+
+
+async def spew(ws: WebSocket):
+    """Sends SPEW_MESSAGES messages as fast as send() returns. A send() that
+    has waited a second (the server holds it: its client reads nothing) is
+    marked spew-waited, with the number already sent, while it waits;
+    spew-done when all went."""
+    await ws.accept()
+    loop = asyncio.get_running_loop()
+    payload = b'x' * SPEW_SIZE
+    sending = [None, 0]  # since when the current send() waits, and its number
+
+    async def watch():
+        while True:
+            await asyncio.sleep(0.1)
+            if sending[0] is not None and loop.time() - sending[0] >= 1.0:
+                mark('spew-waited', str(sending[1]))
+                return
+
+    watcher = asyncio.ensure_future(watch())
+    for i in range(SPEW_MESSAGES):
+        sending[:] = [loop.time(), i]
+        await ws.send_bytes(payload)
+    sending[0] = None
+    watcher.cancel()
+    mark('spew-done')
+    await ws.close()
 
 
 async def boom(ws: WebSocket):
@@ -163,6 +194,7 @@ app = Starlette(routes=[
     WebSocketRoute('/scope', scope),
     WebSocketRoute('/wait', wait),
     WebSocketRoute('/hold', hold),
+    WebSocketRoute('/spew', spew),
     WebSocketRoute('/boom', boom),
     Route('/browser', browser_page),
     Route('/browser-result', browser_result, methods=['POST']),
