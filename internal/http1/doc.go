@@ -104,8 +104,9 @@
 // is parked (see park.go): its goroutine exits and its buffers go back to
 // their pools, the same epoll instance waits for its next request, and the
 // keep-alive timeout, Shutdown and Close still end it. Parked, it costs
-// about 3 KiB of memory instead of about 28 KiB. A connection busy enough
-// to send its next request within that time never parks and pays nothing.
+// the front about 4 KiB of RSS instead of about 28 KiB (bench/RESULTS.md,
+// "Idle keep-alive connections"). A connection busy enough to send its
+// next request within that time never parks and pays nothing.
 //
 // A request body must keep coming: Request.Body.Read fails when nothing
 // arrives for Server.BodyReadTimeout, and, with Server.BodyMinRate, when the
