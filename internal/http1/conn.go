@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +33,7 @@ const (
 	stateActive = iota // reading or serving a request
 	stateIdle          // waiting for the first byte of a request
 	stateClosed        // closed by Shutdown or Close
+	stateParked        // idle without a goroutine (see park.go); changes under conn.pmu
 )
 
 var errBufferFull = errors.New("http1: read buffer full")
@@ -48,8 +50,9 @@ type conn struct {
 	// meant for another process on the same socket (a binary upgrade).
 	used atomic.Bool
 
-	rbuf       []byte
-	rpos, rend int // buffered, unconsumed input is rbuf[rpos:rend]
+	rbuf       []byte   // nil while parked (see acquireRead)
+	rb         *readBuf // the pooled buffer rbuf is, unless it grew
+	rpos, rend int      // buffered, unconsumed input is rbuf[rpos:rend]
 	rdl        time.Time
 	wdl        time.Time
 
@@ -75,6 +78,16 @@ type conn struct {
 	ctx      *connCtx
 	fin      chan struct{} // closed on the client's FIN (Request.Finished)
 	watchKey uint64
+	rc       syscall.RawConn // the watched socket; set with watchKey
+
+	// Parking (park.go): idleEnd is when the keep-alive wait ends; pmu
+	// guards the moves into and out of stateParked and parkGen, which
+	// tells a parked period's keep-alive timer from a stale one.
+	idleEnd time.Time
+	pmu     sync.Mutex
+	parkGen uint64
+	ptimer  *time.Timer
+	woken   bool // served again after a wake: its first read is not skipped by Shutdown
 
 	closeAfter      bool // close the connection after this response
 	continuePending bool // 100 (Continue) owed on the first Body.Read
@@ -94,9 +107,6 @@ func newConn(s *Server, rwc net.Conn) *conn {
 		}
 		c.ob.c = c
 	}
-	if c.rbuf == nil {
-		c.rbuf = make([]byte, readBufSize)
-	}
 	c.srv, c.cfg, c.rwc = s, &s.cfg, rwc
 	c.state.Store(stateActive)
 	c.used.Store(false)
@@ -106,6 +116,29 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c.aborted = false
 	c.nowFresh = false
 	return c
+}
+
+// readBuf is a connection's read buffer as the pool hands it out. A
+// connection holds one while it has a goroutine, and gives it back when it
+// is parked (park.go) or done, so that idle connections hold none.
+type readBuf [readBufSize]byte
+
+var readPool = sync.Pool{New: func() any { return new(readBuf) }}
+
+// acquireRead gives c a read buffer if it has none.
+func (c *conn) acquireRead() {
+	if c.rbuf == nil {
+		c.rb = readPool.Get().(*readBuf)
+		c.rbuf = c.rb[:]
+	}
+}
+
+// releaseRead gives the read buffer back. Only when no input is buffered.
+func (c *conn) releaseRead() {
+	if c.rb != nil {
+		readPool.Put(c.rb)
+	}
+	c.rb, c.rbuf, c.rpos, c.rend = nil, nil, 0, 0
 }
 
 // outBufs are a connection's output buffers. A connection holds them only
@@ -146,9 +179,7 @@ func (c *conn) release() {
 	if c.srv.sem != nil {
 		<-c.srv.sem
 	}
-	if len(c.rbuf) > readBufSize {
-		c.rbuf = nil // drop a buffer grown for a large head
-	}
+	c.releaseRead() // a buffer grown for a large head is dropped
 	c.releaseOut()
 	if c.watchKey != 0 {
 		watcher.forget(c.watchKey)
@@ -156,7 +187,7 @@ func (c *conn) release() {
 	if c.ctx != nil {
 		c.ctx.end()
 	}
-	c.ctx, c.fin, c.watchKey = nil, nil, 0
+	c.ctx, c.fin, c.watchKey, c.rc = nil, nil, 0, nil
 	c.srv, c.cfg, c.rwc = nil, nil, nil
 	c.req = Request{}
 	clear(c.hdr[:cap(c.hdr)])
@@ -167,7 +198,12 @@ func (c *conn) release() {
 
 // serve runs the request loop of one connection.
 func (c *conn) serve() {
-	defer c.release()
+	parked := false
+	defer func() {
+		if !parked {
+			c.release()
+		}
+	}()
 	raddr, laddr := c.rwc.RemoteAddr(), c.rwc.LocalAddr()
 	var tlsState *tls.ConnectionState
 	if tc, ok := c.rwc.(interface{ ConnectionState() tls.ConnectionState }); ok {
@@ -181,6 +217,12 @@ func (c *conn) serve() {
 		}
 		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
 		st := c.readHead()
+		if st == stParked {
+			// Another goroutine (or the keep-alive timer, or Shutdown)
+			// owns c now: touch nothing.
+			parked = true
+			return
+		}
 		c.nowFresh = false
 		c.used.Store(true)
 		if st != 0 {
@@ -195,8 +237,7 @@ func (c *conn) serve() {
 		if c.ctx == nil {
 			c.watch()
 		}
-		c.acquireOut()
-		c.rw.reset(c, c.req.Method == "HEAD")
+		c.rw.reset(c, c.req.Method == "HEAD") // the output buffers come with the head (WriteHeader)
 		c.callHandler()
 		if c.aborted {
 			return
@@ -227,7 +268,7 @@ func (c *conn) watch() {
 	c.req.ctx = c.ctx
 	if w := closeWatcher(); w != nil {
 		fin := make(chan struct{})
-		if c.watchKey = w.add(c.rwc, c.ctx.end, fin); c.watchKey != 0 {
+		if c.watchKey, c.rc = w.add(c.rwc, c.ctx.end, fin, c); c.watchKey != 0 {
 			c.fin, c.req.fin = fin, fin
 		}
 	}
@@ -257,6 +298,7 @@ func (c *conn) callHandler() {
 // unconsumed bytes to the front, and grows the buffer (up to max bytes) only
 // when they fill it.
 func (c *conn) fill(max int) error {
+	c.acquireRead()
 	if c.rpos == c.rend {
 		c.rpos, c.rend = 0, 0
 	}
@@ -272,6 +314,10 @@ func (c *conn) fill(max int) error {
 			nb := make([]byte, n)
 			copy(nb, c.rbuf[:c.rend])
 			c.rbuf = nb
+			if c.rb != nil {
+				readPool.Put(c.rb)
+				c.rb = nil
+			}
 		}
 	}
 	for i := 0; i < 100; i++ {
@@ -300,6 +346,7 @@ func (c *conn) setReadDeadline(t time.Time, slack time.Duration) {
 
 // writeContinue sends the interim 100 (Continue) response.
 func (c *conn) writeContinue() error {
+	c.acquireOut()
 	c.ob.writeString("HTTP/1.1 100 Continue\r\n\r\n")
 	c.ob.flush()
 	return c.werr
@@ -341,6 +388,7 @@ func (c *conn) closeGraceful() {
 	if c.werr == nil {
 		if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			c.rwc.SetReadDeadline(time.Now().Add(lingerTimeout))
+			c.acquireRead()
 			buf := c.rbuf[:cap(c.rbuf)]
 			for total := 0; total < lingerMax; {
 				n, err := c.rwc.Read(buf)

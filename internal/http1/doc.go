@@ -100,6 +100,14 @@
 // a reset ends Request.Context, a FIN closes Request.Finished (a client
 // that half-closed after its request may still read the answer).
 //
+// A keep-alive connection idle for Server.IdlePark (250 ms by default)
+// is parked (see park.go): its goroutine exits and its buffers go back to
+// their pools, the same epoll instance waits for its next request, and the
+// keep-alive timeout, Shutdown and Close still end it. Parked, it costs
+// the front about 4 KiB of RSS instead of about 28 KiB (bench/RESULTS.md,
+// "Idle keep-alive connections"). A connection busy enough to send its
+// next request within that time never parks and pays nothing.
+//
 // A request body must keep coming: Request.Body.Read fails when nothing
 // arrives for Server.BodyReadTimeout, and, with Server.BodyMinRate, when the
 // body so far arrives slower on average than that rate (its deadline is the

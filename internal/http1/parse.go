@@ -91,6 +91,9 @@ func (c *conn) readHead() int {
 		idleArmed  bool
 		fieldCount int
 	)
+	if c.fidx == nil { // dropped while parked
+		c.hdr, c.fidx = make([]Field, 0, 16), make([]fieldIdx, 0, 16)
+	}
 	c.fidx = c.fidx[:0]
 	for {
 		if lineNo == 0 {
@@ -169,16 +172,23 @@ func (c *conn) readHead() int {
 		if idle {
 			c.releaseOut()
 			c.state.Store(stateIdle)
-			if c.srv.shuttingDown() && c.used.Load() {
+			if c.srv.shuttingDown() && c.used.Load() && !c.woken {
 				return -1
 			}
+			c.woken = false
 			if !idleArmed {
 				idleArmed = true
 				now := c.now
 				if !c.nowFresh {
 					now = time.Now()
 				}
-				c.setReadDeadline(now.Add(cfg.idleTimeout), cfg.idleTimeout/8)
+				c.idleEnd = now.Add(cfg.idleTimeout)
+				if p := cfg.idlePark; p < cfg.idleTimeout && c.canPark() {
+					// Wait this long with the goroutine, then park (park.go).
+					c.setReadDeadline(now.Add(p), p/2)
+				} else {
+					c.setReadDeadline(c.idleEnd, cfg.idleTimeout/8)
+				}
 			}
 		} else {
 			if !started {
@@ -188,6 +198,19 @@ func (c *conn) readHead() int {
 			c.setReadDeadline(first.Add(cfg.readHeaderTimeout), 0)
 		}
 		err := c.fill(cfg.maxHead)
+		if idle && err != nil && c.rend == c.rpos && isTimeout(err) && c.canPark() {
+			// The wait before parking is over; the keep-alive wait may not be.
+			if left := time.Until(c.idleEnd); left > cfg.idleTimeout/8 {
+				switch c.park(left) {
+				case stParked:
+					return stParked
+				case -1:
+					return -1
+				}
+				c.setReadDeadline(c.idleEnd, 0) // not parked: wait here
+				continue
+			}
+		}
 		if idle {
 			if !c.state.CompareAndSwap(stateIdle, stateActive) {
 				return -1 // closed by Shutdown

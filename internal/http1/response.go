@@ -95,6 +95,7 @@ func (w *ResponseWriter) WriteHeader(status int, reason string, header []Field) 
 		panic("http1: WriteHeader: invalid status code " + strconv.Itoa(status))
 	}
 	w.wroteHeader = true
+	w.c.acquireOut() // held from the head to the connection's next idle wait
 	w.status, w.reason, w.header = status, reason, header
 	if w.trailers {
 		w.header = w.trailerHead(header)
@@ -179,6 +180,7 @@ func (w *ResponseWriter) WriteInterim(status int, reason string, header []Field)
 	if w.wroteHeader || c.req.ProtoMinor == 0 || w.err != nil {
 		return w.err
 	}
+	c.acquireOut()
 	o := &c.ob
 	b := append(c.scratch[:0], "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(status), 10)

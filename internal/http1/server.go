@@ -76,6 +76,13 @@ type Server struct {
 	// default is 8190; negative means no bound beyond MaxHeaderBytes.
 	MaxFieldBytes int
 
+	// IdlePark is how long a keep-alive connection waits for its next
+	// request with a goroutine of its own before it is parked: its
+	// goroutine and buffers go, and one epoll set waits for its input
+	// (see park.go). 0 means DefaultIdlePark; negative means never. TLS
+	// connections and those behind a wrapper that reads ahead never park.
+	IdlePark time.Duration
+
 	// MaxConns limits the number of open connections. At the limit the
 	// server stops accepting until one closes; 0 means no limit.
 	MaxConns int
@@ -94,6 +101,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners map[*net.Listener]struct{}
 	conns     map[*conn]struct{}
+	parked    atomic.Int64 // connections parked now
 }
 
 // config is the Server's settings with the defaults applied.
@@ -108,7 +116,8 @@ type config struct {
 	maxHeaderBytes    int
 	maxHeaderFields   int
 	maxFieldBytes     int
-	maxHead           int // largest buffer a request head may need
+	maxHead           int           // largest buffer a request head may need
+	idlePark          time.Duration // 0: never park
 	log               *slog.Logger
 }
 
@@ -143,6 +152,10 @@ func (s *Server) init() {
 			maxHeaderFields:   orInt(s.MaxHeaderFields, 100),
 			maxFieldBytes:     orInt(s.MaxFieldBytes, 8190),
 			log:               s.ErrorLog,
+		}
+		s.cfg.idlePark = orDur(s.IdlePark, DefaultIdlePark)
+		if s.IdlePark < 0 || closeWatcher() == nil {
+			s.cfg.idlePark = 0
 		}
 		s.cfg.bodyRate = NewMinRate(s.BodyMinRate, s.cfg.bodyReadTimeout)
 		if s.cfg.log == nil {
@@ -302,8 +315,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // closeIdleConns closes the connections waiting for a request and reports
 // whether no connection is left, and no Serve call that could still add one.
 func (s *Server) closeIdleConns() bool {
+	var parked []*conn
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for c := range s.conns {
 		if !c.used.Load() || pendingInput(c.rwc) {
 			// A request has arrived but its goroutine has not woken yet:
@@ -313,8 +326,16 @@ func (s *Server) closeIdleConns() bool {
 		}
 		if c.state.CompareAndSwap(stateIdle, stateClosed) {
 			c.rwc.Close()
+		} else if c.closeParked() {
+			parked = append(parked, c) // no goroutine of its own to release it
 		}
 	}
+	s.mu.Unlock()
+	for _, c := range parked {
+		c.release()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return len(s.conns) == 0 && len(s.listeners) == 0
 }
 
@@ -340,11 +361,17 @@ func pendingInput(c net.Conn) bool {
 func (s *Server) Close() error {
 	s.closed.Store(true)
 	s.startShutdown()
+	var parked []*conn
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for c := range s.conns {
-		c.state.Store(stateClosed)
+		if c.markClosed() {
+			parked = append(parked, c)
+		}
 		c.rwc.Close()
+	}
+	s.mu.Unlock()
+	for _, c := range parked {
+		c.release()
 	}
 	return nil
 }

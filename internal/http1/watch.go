@@ -21,7 +21,8 @@ import (
 // and EPOLLHUP/EPOLLERR (a reset): a connection is added once, when its
 // first request arrives, and leaves when its descriptor is closed, so a
 // request costs nothing. Incoming bytes (a pipelined request) are not
-// watched for and do not wake it.
+// watched for and do not wake it, except on a parked connection (park.go),
+// for which they are the next request.
 //
 // A reset (EPOLLHUP/EPOLLERR) means the client is gone: the connection's
 // context (Request.Context) is canceled. A FIN alone (EPOLLRDHUP) cannot
@@ -46,6 +47,7 @@ type watched struct {
 	cancel func()        // on a reset
 	fin    chan struct{} // closed on the peer's FIN, or a reset
 	closed bool          // fin is closed (guarded by closeWatch.mu)
+	conn   *conn         // woken by any event while it is parked (park.go); may be nil
 }
 
 var (
@@ -66,29 +68,46 @@ func closeWatcher() *closeWatch {
 }
 
 // add watches rwc: cancel is called when its peer resets it, fin closed
-// when the peer sends FIN or resets. It returns the key to forget it by
-// (0: not watched, e.g. not a socket).
-func (w *closeWatch) add(rwc net.Conn, cancel func(), fin chan struct{}) uint64 {
+// when the peer sends FIN or resets, and c (if not nil) woken by any event
+// while it is parked. It returns the key to forget it by (0: not watched,
+// e.g. not a socket) and the socket's raw connection.
+func (w *closeWatch) add(rwc net.Conn, cancel func(), fin chan struct{}, c *conn) (uint64, syscall.RawConn) {
 	sc, ok := socketOf(rwc).(syscall.Conn)
 	if !ok {
-		return 0
+		return 0, nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	w.mu.Lock()
 	w.next++
 	key := w.next
-	w.keys[key] = &watched{cancel: cancel, fin: fin}
+	w.keys[key] = &watched{cancel: cancel, fin: fin, conn: c}
 	w.mu.Unlock()
-	ev := unix.EpollEvent{Events: unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
-	var cerr error
-	if err := rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, int(fd), &ev) }); err != nil || cerr != nil {
+	if w.ctl(rc, unix.EPOLL_CTL_ADD, key, watchEvents) != nil {
 		w.forget(key)
-		return 0
+		return 0, nil
 	}
-	return key
+	return key, rc
+}
+
+// The events a connection is registered for: while it is served, its
+// peer's FIN (resets are always reported); while it is parked, also
+// readable input, once.
+const (
+	watchEvents = unix.EPOLLRDHUP | unix.EPOLLET
+	parkEvents  = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
+)
+
+// ctl adds or changes the registration of rc's descriptor under key.
+func (w *closeWatch) ctl(rc syscall.RawConn, op int, key uint64, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
+	var cerr error
+	if err := rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(w.epfd, op, int(fd), &ev) }); err != nil {
+		return err
+	}
+	return cerr
 }
 
 // forget drops key: its connection is done. Its descriptor leaves the
@@ -112,14 +131,20 @@ func (w *closeWatch) loop() {
 		for _, ev := range events[:n] {
 			key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 			reset := ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0
+			fin := reset || ev.Events&unix.EPOLLRDHUP != 0 // not mere input (a parked connection's)
 			w.mu.Lock()
 			c := w.keys[key]
-			if c != nil && !c.closed {
+			if c != nil && fin && !c.closed {
 				c.closed = true
 				close(c.fin)
 			}
 			if reset {
 				delete(w.keys, key)
+			}
+			if c != nil && c.conn != nil {
+				// Under w.mu: the key is still registered, so the conn has
+				// not been released (release forgets the key first).
+				c.conn.wake()
 			}
 			w.mu.Unlock()
 			if c != nil && reset {

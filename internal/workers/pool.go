@@ -569,6 +569,9 @@ func (p *Pool) release(t *ticket, served bool) {
 		s.served(time.Now().UnixNano()) // before the next ticket's turn starts
 	}
 	idle := s.release(t)
+	if idle && served && !s.broken.Load() {
+		s.shedBuf()
+	}
 	defer func() {
 		if w.busy.Add(-1) <= w.stuck.Load() && w.retiring.Load() {
 			p.post(evDrained{w})

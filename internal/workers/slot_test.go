@@ -161,3 +161,32 @@ func TestSlotPassesDescriptor(t *testing.T) {
 		t.Fatalf("descriptor reads %q", got[:m])
 	}
 }
+
+// An ASGI slot gives its read buffer back once its request is done, so a
+// burst of requests over many slots leaves no 64 KiB per slot behind; a
+// WSGI slot keeps its own.
+func TestIdleASGISlotShedsReadBuffer(t *testing.T) {
+	for _, asgi := range []bool{true, false} {
+		p := startFakePool(t, Options{Workers: 1, Threads: 2})
+		slots := *p.slots.Load()
+		for _, s := range slots {
+			s.worker.asgi = asgi // before any request: nothing reads it yet
+		}
+		x, resp, err := send(t, p.Pool, "/x")
+		if err != nil || string(resp.Body) != "ok /x" {
+			t.Fatalf("asgi=%v: %v %+v", asgi, err, resp)
+		}
+		s := x.Slot()
+		x.Close()
+		waitUntil(t, "the slot to be idle", func() bool { return s.idle.Load() })
+		if kept := len(s.buf) > 0; kept == asgi {
+			t.Errorf("asgi=%v: slot keeps a read buffer of %d bytes after its request", asgi, len(s.buf))
+		}
+		// The next request on the slot reads as before.
+		x2, resp, err := send(t, p.Pool, "/y")
+		if err != nil || string(resp.Body) != "ok /y" {
+			t.Fatalf("asgi=%v, second request: %v %+v", asgi, err, resp)
+		}
+		x2.Close()
+	}
+}

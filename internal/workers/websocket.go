@@ -88,6 +88,9 @@ func (x *Exchange) WSRead() (wire.Type, []byte, error) {
 		// hours: its slot reads into a small buffer (fill grows it for a
 		// larger message) instead of the slot's 64 KiB, which at 1,000
 		// open WebSockets was 64 MiB of the front's heap.
+		if s.worker.asgi && len(s.buf) == slotBufSize {
+			slotBufs.Put(s.buf) //nolint:staticcheck // see shedBuf
+		}
 		s.buf, s.r, s.w = make([]byte, wsSlotBuf), 0, 0
 	}
 	if s.owned && s.ownedBuf != nil {
