@@ -787,6 +787,9 @@ def worker_exit(server, worker):
 	if b, _ := os.ReadFile(p.Path("post.headers")); string(b) != "201" {
 		t.Errorf("post_request saw status %q, want 201", b)
 	}
+	if b, _ := os.ReadFile(p.Path("post.head-shapes")); string(b) != "500" {
+		t.Errorf("post_request saw status %q for a head the front refused, want 500", b)
+	}
 	if b, _ := os.ReadFile(p.Path("post.error-before")); string(b) != "500" {
 		t.Errorf("post_request saw status %q for a failed request, want 500", b)
 	}

@@ -893,6 +893,11 @@ class HTTPRequest:
                 if len(name) == 14 and name.lower() == b'content-length':
                     value = item[1]
                     self.length = int(value) if type(value) is bytes and value.isdigit() else None
+            if self.slot.worker.hooks is not None:
+                # A post_request hook reads the status: a head whose types
+                # the front would refuse is a 500 here too, as it is for
+                # the client.
+                asgi_headers(headers)
             self.status, self.headers = status, headers
             try:
                 # The header pairs go as they are: the front checks them
