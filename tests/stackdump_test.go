@@ -63,7 +63,10 @@ func testStackDumpBusyWorker(t *testing.T, flags ...string) {
 	if n := strings.Count(log, mainThreadDump); n != rounds {
 		t.Errorf("%d dumps by the main thread, want %d:\n%s", n, rounds, log)
 	}
-	for _, w := range []string{"request timed out", "most recent call first", "in stuck_in_python", "in churn", "in spin_route"} {
+	// A sibling's stack shows spin_route; whether its top frame is churn
+	// or spin_route's own loop depends on where that thread let go of the
+	// GIL, which is chance (all of them were at the loop once, under load).
+	for _, w := range []string{"request timed out", "most recent call first", "in stuck_in_python", "in spin_route"} {
 		if !strings.Contains(log, w) {
 			t.Errorf("the dump lacks %q:\n%s", w, log)
 		}
