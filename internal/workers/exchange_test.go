@@ -79,20 +79,55 @@ func pipeline(t *testing.T, p *Pool, s *Slot, path string, revocable bool) *Exch
 	return &Exchange{p: p, req: req, frame: frame, t: tk, held: true, ctx: context.Background()}
 }
 
-// A request pipelined behind one that turns slow is given back by the
-// worker, unstarted, and served by another slot while the slow one runs.
-func TestPipelinedRequestBehindSlowOneMoves(t *testing.T) {
-	p := startFakePool(t, Options{Workers: 1, Threads: 2, PipelineDepth: 8, QueueTimeout: 5 * time.Second})
-	slow := make(chan error, 1)
-	var xs *Exchange
+// slowRequest is /block?slow running on a fake pool until finish.
+type slowRequest struct {
+	p    *fakePool
+	done chan error
+	x    *Exchange // set before done is sent on
+}
+
+// startSlow starts /block?slow on p and returns once the fake worker runs
+// it.
+func startSlow(t *testing.T, p *fakePool) *slowRequest {
+	t.Helper()
+	r := &slowRequest{p: p, done: make(chan error, 1)}
 	go func() {
-		var err error
-		xs, _, err = send(t, p.Pool, "/block?slow")
-		slow <- err
+		x, _, err := send(t, p.Pool, "/block?slow")
+		r.x = x
+		r.done <- err
 	}()
 	if got := <-p.routes.entered; got != "/block?slow" {
 		t.Fatalf("entered %q", got)
 	}
+	return r
+}
+
+// stillRunning fails the test if the slow request has already ended: what
+// was meant to happen behind it then proved nothing.
+func (r *slowRequest) stillRunning(t *testing.T) {
+	t.Helper()
+	select {
+	case err := <-r.done:
+		t.Fatalf("the slow request ended first (%v): nothing was proven", err)
+	default:
+	}
+}
+
+// finish releases the slow request and checks that it was answered.
+func (r *slowRequest) finish(t *testing.T) {
+	t.Helper()
+	close(r.p.routes.gate("slow"))
+	if err := <-r.done; err != nil {
+		t.Fatal(err)
+	}
+	r.x.Close()
+}
+
+// A request pipelined behind one that turns slow is given back by the
+// worker, unstarted, and served by another slot while the slow one runs.
+func TestPipelinedRequestBehindSlowOneMoves(t *testing.T) {
+	p := startFakePool(t, Options{Workers: 1, Threads: 2, PipelineDepth: 8, QueueTimeout: 5 * time.Second})
+	slow := startSlow(t, p)
 	// The slot the slow request runs on.
 	var s *Slot
 	for _, sl := range *p.slots.Load() {
@@ -109,16 +144,8 @@ func TestPipelinedRequestBehindSlowOneMoves(t *testing.T) {
 		t.Fatalf("request not moved (moved %d)", x.moved)
 	}
 	x.Close()
-	select {
-	case err := <-slow:
-		t.Fatalf("the slow request ended first (%v): nothing was proven", err)
-	default:
-	}
-	close(p.routes.gate("slow"))
-	if err := <-slow; err != nil {
-		t.Fatal(err)
-	}
-	xs.Close()
+	slow.stillRunning(t)
+	slow.finish(t)
 }
 
 // When a worker dies, the request it was running fails, and the requests
@@ -197,32 +224,15 @@ func TestRespBufferSpillsInOrder(t *testing.T) {
 // pool's queue, whose timeout answers.
 func TestPipelinedRequestHonoursQueueTimeout(t *testing.T) {
 	p := startFakePool(t, Options{Workers: 1, Threads: 1, PipelineDepth: 8, QueueTimeout: 50 * time.Millisecond})
-	slow := make(chan error, 1)
-	var xs *Exchange
-	go func() {
-		var err error
-		xs, _, err = send(t, p.Pool, "/block?slow")
-		slow <- err
-	}()
-	if got := <-p.routes.entered; got != "/block?slow" {
-		t.Fatalf("entered %q", got)
-	}
+	slow := startSlow(t, p)
 	s := (*p.slots.Load())[0]
 	x := pipeline(t, p.Pool, s, "/c", true)
 	_, err := x.Head(func(string, string) {})
 	if !errors.Is(err, ErrQueueTimeout) {
 		t.Fatalf("pipelined request behind a slow one: %v, want ErrQueueTimeout", err)
 	}
-	select {
-	case err := <-slow:
-		t.Fatalf("the slow request ended first (%v): nothing was proven", err)
-	default:
-	}
-	close(p.routes.gate("slow"))
-	if err := <-slow; err != nil {
-		t.Fatal(err)
-	}
-	xs.Close()
+	slow.stillRunning(t)
+	slow.finish(t)
 }
 
 // A request pipelined behind one that turned slow, with no other slot to
@@ -231,16 +241,7 @@ func TestPipelinedRequestHonoursQueueTimeout(t *testing.T) {
 // TestOverload/queue_full, saw two requests waiting with one queue place).
 func TestPipelinedRequestRefusedWhenQueueFull(t *testing.T) {
 	p := startFakePool(t, Options{Workers: 1, Threads: 1, PipelineDepth: 8, MaxQueue: 1, QueueTimeout: time.Minute})
-	slow := make(chan error, 1)
-	var xs *Exchange
-	go func() {
-		var err error
-		xs, _, err = send(t, p.Pool, "/block?slow")
-		slow <- err
-	}()
-	if got := <-p.routes.entered; got != "/block?slow" {
-		t.Fatalf("entered %q", got)
-	}
+	slow := startSlow(t, p)
 	s := (*p.slots.Load())[0]
 	x := pipeline(t, p.Pool, s, "/c", true)
 	// Once the slow request is no longer young, a new one queues rather
@@ -262,11 +263,7 @@ func TestPipelinedRequestRefusedWhenQueueFull(t *testing.T) {
 		t.Fatalf("pipelined request with the queue full: %v, want ErrQueueFull", err)
 	}
 	x.Close()
-	close(p.routes.gate("slow"))
-	if err := <-slow; err != nil {
-		t.Fatal(err)
-	}
-	xs.Close()
+	slow.finish(t)
 	if err := <-queued; err != nil {
 		t.Fatal(err)
 	}
