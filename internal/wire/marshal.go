@@ -319,22 +319,10 @@ func (d *decoder) uint32() (uint32, error) {
 // latin1 consumes a str and returns it as latin-1 bytes. what (and name,
 // when not empty) say what the str is, for the error message only.
 func (d *decoder) latin1(what, name string) (string, error) {
-	if d.i >= len(d.p) {
-		return "", errShort
+	raw, err := d.sized(mUnicode, "str", what, name)
+	if err != nil {
+		return "", err
 	}
-	if t := d.p[d.i]; t != mUnicode {
-		return "", headErr("%s must be str, not %s", describe(what, name), typeName(t))
-	}
-	if d.i+5 > len(d.p) {
-		return "", errShort
-	}
-	n := int(binary.LittleEndian.Uint32(d.p[d.i+1:]))
-	d.i += 5
-	if n > len(d.p)-d.i {
-		return "", errShort
-	}
-	raw := d.p[d.i : d.i+n]
-	d.i += n
 	ascii := true
 	for _, c := range raw {
 		if c >= 0x80 {
@@ -355,6 +343,29 @@ func (d *decoder) latin1(what, name string) (string, error) {
 		raw = raw[size:]
 	}
 	return string(out), nil
+}
+
+// sized consumes an object of marshal type typ with a 32-bit length (a
+// str or a bytes object) and returns its payload; kind, what and name
+// word the error when the object is of another type.
+func (d *decoder) sized(typ byte, kind, what, name string) ([]byte, error) {
+	if d.i >= len(d.p) {
+		return nil, errShort
+	}
+	if t := d.p[d.i]; t != typ {
+		return nil, headErr("%s must be %s, not %s", describe(what, name), kind, typeName(t))
+	}
+	if d.i+5 > len(d.p) {
+		return nil, errShort
+	}
+	n := int(binary.LittleEndian.Uint32(d.p[d.i+1:]))
+	d.i += 5
+	if n > len(d.p)-d.i {
+		return nil, errShort
+	}
+	raw := d.p[d.i : d.i+n]
+	d.i += n
+	return raw, nil
 }
 
 // describe names a str for an error message: "value of header \"X\"".

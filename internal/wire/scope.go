@@ -252,21 +252,6 @@ func (d *decoder) anySeq(k int) (int, error) {
 // bytes consumes a bytes object; what (and name) say what it is, for the
 // error message only.
 func (d *decoder) bytes(what, name string) (string, error) {
-	if d.i >= len(d.p) {
-		return "", errShort
-	}
-	if t := d.p[d.i]; t != mBytes {
-		return "", headErr("%s must be bytes, not %s", describe(what, name), typeName(t))
-	}
-	if d.i+5 > len(d.p) {
-		return "", errShort
-	}
-	n := int(binary.LittleEndian.Uint32(d.p[d.i+1:]))
-	d.i += 5
-	if n > len(d.p)-d.i {
-		return "", errShort
-	}
-	s := string(d.p[d.i : d.i+n])
-	d.i += n
-	return s, nil
+	raw, err := d.sized(mBytes, "bytes", what, name)
+	return string(raw), err
 }
