@@ -16,23 +16,23 @@ import (
 	"time"
 )
 
-// asgiScope is the scope as asgi_raw.py's ?dump=scope returns it (bytes
-// as latin-1 text).
+// asgiScope is the scope as asgi_raw.py returns it (/scope, or any path
+// with ?dump=scope), bytes as latin-1 text.
 type asgiScope struct {
-	HTTPVersion string         `json:"http_version"`
-	Method      string         `json:"method"`
-	Scheme      string         `json:"scheme"`
-	Path        string         `json:"path"`
-	RawPath     string         `json:"raw_path"`
-	Query       string         `json:"query_string"`
-	RootPath    string         `json:"root_path"`
-	Headers     [][2]string    `json:"headers"`
-	Client      []any          `json:"client"`
-	Server      []any          `json:"server"`
-	Extensions  map[string]any `json:"extensions"`
-	State       map[string]any `json:"state"`
-	ASGI        map[string]any `json:"asgi"`
-	Type        string         `json:"type"`
+	HTTPVersion string            `json:"http_version"`
+	Method      string            `json:"method"`
+	Scheme      string            `json:"scheme"`
+	Path        string            `json:"path"`
+	RawPath     string            `json:"raw_path"`
+	Query       string            `json:"query_string"`
+	RootPath    string            `json:"root_path"`
+	Headers     [][2]string       `json:"headers"`
+	Client      []any             `json:"client"`
+	Server      []any             `json:"server"`
+	Extensions  map[string]any    `json:"extensions"`
+	State       map[string]string `json:"state"`
+	ASGI        map[string]string `json:"asgi"`
+	Type        string            `json:"type"`
 }
 
 // rawScope sends one raw request (which must close the connection) and

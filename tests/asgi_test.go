@@ -65,22 +65,7 @@ func TestASGIDetectedAndScope(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	var scope struct {
-		Type        string            `json:"type"`
-		ASGI        map[string]string `json:"asgi"`
-		HTTPVersion string            `json:"http_version"`
-		Method      string            `json:"method"`
-		Scheme      string            `json:"scheme"`
-		Path        string            `json:"path"`
-		RawPath     string            `json:"raw_path"`
-		Query       string            `json:"query_string"`
-		RootPath    string            `json:"root_path"`
-		Headers     [][2]string       `json:"headers"`
-		Client      []any             `json:"client"`
-		Server      []any             `json:"server"`
-		State       map[string]string `json:"state"`
-		Extensions  map[string]any    `json:"extensions"`
-	}
+	var scope asgiScope
 	if err := json.Unmarshal([]byte(body), &scope); err != nil {
 		t.Fatalf("%v: %s", err, body)
 	}
