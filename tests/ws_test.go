@@ -222,20 +222,30 @@ func TestWebSocketScope(t *testing.T) {
 	}
 }
 
+// wsUpgrade opens a WebSocket to path by hand (a raw socket, the handshake
+// of upgradeHead) and returns the connection, with deadline d and closed
+// when the test ends, and its reader, just past the 101.
+func wsUpgrade(t *testing.T, addr, path string, d time.Duration) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(d))
+	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n"+upgradeHead+"\r\n")
+	br := bufio.NewReader(c)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	return c, br
+}
+
 // A client that drops the TCP connection without a close frame: the app
 // gets websocket.disconnect with 1006.
 func TestWebSocketClientDrops(t *testing.T) {
 	s, p := startWS(t)
-	c, err := net.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 101 {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
+	c, _ := wsUpgrade(t, s.Addr, "/wait", 10*time.Second)
 	p.WaitFile("wait-accepted", 10*time.Second)
 	c.Close()
 	p.WaitFile("wait-disconnect", 10*time.Second)
@@ -449,19 +459,7 @@ func TestWebSocketFloodNonReadingApp(t *testing.T) {
 	}
 	rss0, wrss0 := rssKiB(t, s.Cmd.Process.Pid), rssKiB(t, workerPID)
 
-	c, err := net.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil || resp.StatusCode != 101 {
-		t.Fatalf("handshake: %v %v", resp, err)
-	}
+	c, _ := wsUpgrade(t, s.Addr, "/hold", 10*time.Second)
 	p.WaitFile("hold-accepted", 10*time.Second)
 	c.(*net.TCPConn).SetWriteBuffer(64 << 10)
 
@@ -604,18 +602,7 @@ func TestWebSocketProtocolCases(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			os.Remove(p.Path("echo-disconnect"))
-			c, err := net.Dial("tcp", s.Addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			io.WriteString(c, "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-			br := bufio.NewReader(c)
-			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
-				t.Fatalf("handshake: %v %v", resp, err)
-			}
+			c, br := wsUpgrade(t, s.Addr, "/echo", 10*time.Second)
 			// A message first: the app is running when the case starts.
 			c.Write(masked(true, 0, ws.OpText, []byte("ready")))
 			if h, err := ws.ReadHeader(br); err != nil || h.OpCode != ws.OpText {
