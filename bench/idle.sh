@@ -28,11 +28,9 @@ WORK=$(mktemp -d)
 SRV=""
 trap 'kill $SRV 2>/dev/null || true; rm -rf "$WORK"' EXIT
 build() { # rev name
-  local dir=$WORK/src-$2
-  git -C "$ROOT" worktree add -q --detach "$dir" "$1"
-  (cd "$dir" && CGO_ENABLED=0 go build -o "$WORK/gowsgi-$2" ./cmd/gowsgi)
-  git -C "$ROOT" worktree remove --force "$dir"
-  echo "$2 = $1 ($(git -C "$ROOT" rev-parse --short "$1"))"
+  local built
+  built=$("$BENCH_DIR/tools/build_rev.sh" "$1" "$WORK/gowsgi-$2")
+  echo "$2 = $built"
 }
 build "$1" A
 build "$2" B

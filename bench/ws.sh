@@ -38,12 +38,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 mkdir -p "$BENCH_DIR/.bin"
 (cd "$ROOT" && CGO_ENABLED=0 go build -o "$BENCH_DIR/.bin/gowsgi" ./cmd/gowsgi && go build -o "$BENCH_DIR/.bin/wsbench" ./bench/tools/wsbench)
 if [[ -n ${WS_BASE:-} ]]; then
-	src=$(mktemp -d)
-	git -C "$ROOT" worktree add -q --detach "$src/tree" "$WS_BASE"
-	(cd "$src/tree" && CGO_ENABLED=0 go build -o "$BENCH_DIR/.bin/gowsgi-base" ./cmd/gowsgi)
-	git -C "$ROOT" worktree remove --force "$src/tree"
-	rm -rf "$src"
-	echo "gowsgi-base = $WS_BASE ($(git -C "$ROOT" rev-parse --short "$WS_BASE")), gowsgi = $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD || echo '+changes')"
+	base=$("$BENCH_DIR/tools/build_rev.sh" "$WS_BASE" "$BENCH_DIR/.bin/gowsgi-base")
+	echo "gowsgi-base = $base, gowsgi = $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD || echo '+changes')"
 fi
 
 start_server() { # server module
