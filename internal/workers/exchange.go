@@ -429,6 +429,13 @@ func (x *Exchange) discard() {
 		x.held = false // revoked: the slot released it
 		return
 	}
+	x.dropRest()
+}
+
+// dropRest reads off the slot, and drops, what is left of a response
+// nobody will read, in its turn: all of it (discard), or the rest after
+// an interim response, whose head has not come yet.
+func (x *Exchange) dropRest() {
 	for x.held {
 		h, p, err := x.read()
 		if err == ErrTimedOut {
@@ -443,23 +450,6 @@ func (x *Exchange) discard() {
 				x.p.release(x.t, false)
 				return
 			}
-			x.fail(err)
-			return
-		}
-		x.drop(h, p)
-	}
-}
-
-// dropRest reads off the slot, and drops, the rest of a response nobody
-// will read whose head has not come yet (it follows an interim response).
-func (x *Exchange) dropRest() {
-	for x.held {
-		h, p, err := x.read()
-		if err == ErrTimedOut {
-			x.drainStuck()
-			return
-		}
-		if err != nil {
 			x.fail(err)
 			return
 		}
