@@ -982,19 +982,11 @@ func TestShutdownServesNewConnection(t *testing.T) {
 		w.Write([]byte("done"))
 	})
 	c := dial(t, addr)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitUntil(t, "the connection to be accepted", func() bool {
 		s.mu.Lock()
-		n := len(s.conns)
-		s.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the connection was not accepted")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer s.mu.Unlock()
+		return len(s.conns) == 1
+	})
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
 	for !s.shuttingDown() {
