@@ -191,7 +191,7 @@ func TestASGIEarlyHintsHTTP1(t *testing.T) {
 
 	raw = rawExchange(t, s.Addr, "GET /hints HTTP/1.0\r\n\r\n")
 	rs = parseResponses(t, raw, "GET")
-	if len(rs) != 1 || rs[0].StatusCode != 200 || strings.Contains(raw, "103") || strings.Contains(raw, "Link") {
+	if len(rs) != 1 || rs[0].StatusCode != 200 || strings.Contains(raw, " 103 Early Hints") || strings.Contains(raw, "\r\nLink:") {
 		t.Errorf("HTTP/1.0: want the 200 alone\n%s", raw)
 	}
 	if body := readBody(t, rs[0]); body != "ok\n" {
