@@ -500,8 +500,13 @@ _STATUS_LINES = {}
 
 def status_line(code):
     """'200 OK' for 200: the front takes WSGI's status strings."""
-    s = _STATUS_LINES.get(code)
+    s = _STATUS_LINES.get(code) if type(code) is int else None
     if s is None:
+        if type(code) is not int and isinstance(code, int) and not isinstance(code, bool):
+            code = int(code)  # an IntEnum: http.HTTPStatus.OK
+            s = _STATUS_LINES.get(code)
+            if s is not None:
+                return s
         if type(code) is not int or not 100 <= code <= 999:
             raise TypeError('http.response.start status must be an int from 100 to 999, not %r' % (code,))
         import http
@@ -875,24 +880,33 @@ class HTTPRequest:
     # send()
 
     async def send(self, message):
-        t = message['type']
+        try:
+            t = message['type']
+        except (KeyError, TypeError, IndexError):
+            raise TypeError("an ASGI message must be a dict with a 'type', not %.200r" % (message,)) from None
         if self.disconnected:
             raise ClientGone('client disconnected')
         if t == 'http.response.start':
             if self.head is not None:
                 raise ASGIProtocolError("ASGI message 'http.response.start' sent a second time")
-            status = status_line(message['status'])
+            status = status_line(message.get('status'))
             if status[0] == '1':
                 raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
             headers = message.get('headers') or ()
             if type(headers) is not list and type(headers) is not tuple:
                 headers = list(headers)
             self.length = None
-            for item in headers:
-                name = item[0]
-                if len(name) == 14 and name.lower() == b'content-length':
-                    value = item[1]
-                    self.length = int(value) if type(value) is bytes and value.isdigit() else None
+            try:
+                for item in headers:
+                    name = item[0]
+                    if len(name) == 14 and name.lower() == b'content-length':
+                        value = item[1]
+                        self.length = int(value) if type(value) is bytes and value.isdigit() else None
+            except (TypeError, IndexError, KeyError, AttributeError):
+                # A dict, a bytes string, pairs of ints: the front would
+                # refuse them too, with a less plain reason.
+                raise TypeError('ASGI response headers must be an iterable of [name, value] pairs of bytes, '
+                                'not %.200r' % (message.get('headers'),)) from None
             if self.slot.worker.hooks is not None:
                 # A post_request hook reads the status: a head whose types
                 # the front would refuse is a 500 here too, as it is for
