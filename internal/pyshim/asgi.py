@@ -1252,14 +1252,27 @@ class WebSocketRequest:
         return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
 
     async def send(self, message):
-        t = message['type']
+        try:
+            t = message['type']
+        except (KeyError, TypeError, IndexError):
+            raise TypeError("an ASGI message must be a dict with a 'type', not %.200r" % (message,)) from None
         if t == 'websocket.accept':
             if self.state != self.CONNECTING:
                 raise ASGIProtocolError("ASGI message 'websocket.accept' after the handshake was answered")
             if self.disconnected:
                 raise ClientGone('client disconnected')
             sub = message.get('subprotocol') or ''
-            headers = [(bytes(k).decode('latin-1'), bytes(v).decode('latin-1')) for k, v in message.get('headers') or ()]
+            if type(sub) is not str:
+                # (Sent on as it is, a bytes one broke the wire: the worker was replaced.)
+                raise TypeError("websocket.accept's subprotocol must be a str, not %s" % type(sub).__name__)
+            headers = []
+            for item in message.get('headers') or ():
+                try:
+                    k, v = item
+                    headers.append((k.decode('latin-1'), v.decode('latin-1')))
+                except (TypeError, ValueError, AttributeError):
+                    raise TypeError('websocket.accept headers must be [name, value] pairs of bytes, not %.200r' % (
+                        item,)) from None
             head = _dumps((sub, headers), 2)
             self.state = self.ACCEPTED
             await self.write(_pack(len(head), T_WS_ACCEPT, self.rid) + head)
@@ -1272,12 +1285,19 @@ class WebSocketRequest:
                 raise ClientGone('client disconnected')
             text = message.get('text')
             if text is not None:
-                data, ftype = text.encode('utf-8'), T_WS_TEXT
+                try:
+                    data, ftype = text.encode('utf-8'), T_WS_TEXT
+                except AttributeError:
+                    raise TypeError("websocket.send's text must be a str, not %s" % type(text).__name__) from None
             else:
                 data, ftype = message.get('bytes'), T_WS_BINARY
-                if data is None:
-                    raise ASGIProtocolError("ASGI message 'websocket.send' has neither 'text' nor 'bytes'")
-                data = bytes(data)
+                if type(data) is not bytes:
+                    if data is None:
+                        raise ASGIProtocolError("ASGI message 'websocket.send' has neither 'text' nor 'bytes'")
+                    if not isinstance(data, (bytes, bytearray, memoryview)):
+                        # (bytes() of a str raises, of an int makes zeros.)
+                        raise TypeError("websocket.send's bytes must be bytes, not %s" % type(data).__name__)
+                    data = bytes(data)
             if len(data) > WS_JOIN_MAX:
                 await self.write([_pack(len(data), ftype, self.rid), data])
                 return
