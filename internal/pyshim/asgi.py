@@ -1315,10 +1315,16 @@ class WebSocketRequest:
             return
         if t == 'websocket.close':
             if self.state in (self.CONNECTING, self.ACCEPTED):
+                refused = self.state == self.CONNECTING
                 self.state = self.CLOSED
                 reason = (message.get('reason') or '').encode('utf-8')
-                payload = _CODE.pack(int(message.get('code', 1000))) + reason
+                payload = _CODE.pack(int(message.get('code') or 1000)) + reason
                 await self.write(_pack(len(payload), T_WS_CLOSE, self.rid) + payload)
+                if refused:
+                    # The handshake is answered 403: no connection, so
+                    # receive() says websocket.disconnect (1006) at once,
+                    # as uvicorn's does, instead of waiting for ever.
+                    self.gone(1006)
             return
         if t == 'websocket.http.response.start':
             if self.state != self.CONNECTING:
@@ -1332,6 +1338,8 @@ class WebSocketRequest:
                 raise ASGIProtocolError("ASGI message 'websocket.http.response.body' before its start")
             await self.deny.send(dict(message, type='http.response.body'))
             self.wire_done = self.deny.wire_done
+            if self.wire_done:
+                self.gone(1006)  # the response ended the exchange: as a close before accept
             return
         raise ASGIProtocolError('unexpected ASGI message %r in a WebSocket' % (t,))
 
