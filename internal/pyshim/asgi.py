@@ -1358,7 +1358,13 @@ class WebSocketRequest:
                     log('the ASGI application returned %.60r for %s; it should return None' % (
                         result, request_line(environ)))
                 if self.state == self.CONNECTING:
-                    # Returning without an answer closes the handshake: 403.
+                    # Returning without an answer is the app's fault: 500
+                    # (uvicorn and hypercorn answer so); a refusal is a
+                    # websocket.close, which is a 403. After the client
+                    # left, the handshake still needs its answer (the
+                    # front waits for one): a close.
+                    if not self.disconnected:
+                        raise ASGIProtocolError('the ASGI application returned without accepting or closing the WebSocket')
                     await self.send({'type': 'websocket.close', 'code': 1000})
                 if self.state == self.RESPONSE and not self.wire_done:
                     raise ASGIProtocolError('the ASGI application returned without completing its websocket.http.response')
