@@ -297,8 +297,9 @@ func TestASGIPeerStateAndPaths(t *testing.T) {
 			t.Errorf("request %d: state %s, want %s", i, body, want)
 		}
 	}
-	// A target outside the root path gets it prefixed, raw_path too.
-	for _, target := range []string{"/one%2Ftwo/paths", "/app/one%2Ftwo/paths"} {
+	// A target outside the root path gets it prefixed, raw_path too;
+	// raw_path is the path of an absolute-form target.
+	for _, target := range []string{"/one%2Ftwo/paths", "/app/one%2Ftwo/paths", "http://example.org/one%2Ftwo/paths"} {
 		resp, body := keepsOpen(t, s.Addr, peerGet(target), "GET")
 		if want := `{"root_path": "/app", "path": "/app/one/two/paths", "raw_path": "/app/one%2Ftwo/paths"}`; resp.StatusCode != 200 || body != want {
 			t.Errorf("GET %s: %d %s, want %s", target, resp.StatusCode, body, want)
