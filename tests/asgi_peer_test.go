@@ -109,8 +109,8 @@ func TestASGIPeerHTTPFraming(t *testing.T) {
 		t.Errorf("HEAD with the app's transfer-encoding: %d %q", resp.StatusCode, body)
 	}
 	resp, body = keepsOpen(t, s.Addr, "HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD")
-	if resp.StatusCode != 200 || body != "" {
-		t.Errorf("HEAD /hello: %d %q", resp.StatusCode, body)
+	if resp.StatusCode != 200 || body != "" || resp.ContentLength != 12 {
+		t.Errorf("HEAD /hello: %d %q Content-Length %d, want the GET's 12", resp.StatusCode, body, resp.ContentLength)
 	}
 
 	// test_close: an app's "Connection: close" closes the connection

@@ -967,6 +967,10 @@ class HTTPRequest:
         if self.wire_done:
             return  # HEAD: the body the app still sends goes nowhere
         if self.head_only:
+            if not more and not self.head_sent and self.length is None and self.status[:3] not in ('204', '304'):
+                # The whole body in one message: the head says its length,
+                # as the GET's would (the front counts it there).
+                self.head = _dumps((self.status, list(self.headers) + [(b'content-length', b'%d' % len(body))]), 2)
             body, more = b'', False
         if not self.head_sent:
             head = self.head
