@@ -1319,10 +1319,18 @@ class WebSocketRequest:
             return
         if t == 'websocket.close':
             if self.state in (self.CONNECTING, self.ACCEPTED):
+                code, reason = message.get('code') or 1000, message.get('reason') or ''
+                if type(code) is not int or not 1000 <= code <= 4999:
+                    if not isinstance(code, int) or isinstance(code, bool) or not 1000 <= code <= 4999:
+                        raise ValueError('websocket.close code must be an int from 1000 to 4999, not %.60r' % (code,))
+                    code = int(code)  # an IntEnum
+                try:
+                    reason = reason.encode('utf-8')
+                except AttributeError:
+                    raise TypeError("websocket.close's reason must be a str, not %s" % type(reason).__name__) from None
                 refused = self.state == self.CONNECTING
                 self.state = self.CLOSED
-                reason = (message.get('reason') or '').encode('utf-8')
-                payload = _CODE.pack(int(message.get('code') or 1000)) + reason
+                payload = _CODE.pack(code) + reason
                 await self.write(_pack(len(payload), T_WS_CLOSE, self.rid) + payload)
                 if refused:
                     # The handshake is answered 403: no connection, so
