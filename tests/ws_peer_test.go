@@ -289,6 +289,9 @@ func TestWebSocketPeerMessages(t *testing.T) {
 		"/ws/bad-send?kind=text-int":   "websocket.send's text must be a str, not int",
 		"/ws/bad-send?kind=bytes-str":  "websocket.send's bytes must be bytes, not str",
 		"/ws/bad-send?kind=neither":    "ASGI message 'websocket.send' has neither 'text' nor 'bytes'",
+		"/ws/close?bad=reason-bytes":   "websocket.close's reason must be a str, not bytes",
+		"/ws/close?bad=code-str":       "websocket.close code must be an int from 1000 to 4999, not '1000'",
+		"/ws/close?bad=code-big":       "websocket.close code must be an int from 1000 to 4999, not 70000",
 	} {
 		_, _, _, br := wsDial(t, s.Addr, path)
 		if code, _ := wsClosed(t, br); code != 1011 {

@@ -262,6 +262,9 @@ async def websocket(scope, receive, send):
             msg['code'] = int(q['code'])
         if 'reason' in q:
             msg['reason'] = q['reason']
+        if 'bad' in q:
+            msg.update({'reason-bytes': {'reason': b'bytes'}, 'code-str': {'code': '1000'},
+                        'code-big': {'code': 70000}}[q['bad']])
         try:
             await send(msg)
         except Exception as e:
