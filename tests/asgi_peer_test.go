@@ -202,6 +202,7 @@ func TestASGIPeerCarelessApps(t *testing.T) {
 		{"/status?s=str", "status must be an int from 100 to 999, not '200'"},
 		{"/status?s=none", "status must be an int from 100 to 999, not None"},
 		{"/status?s=bool", "status must be an int from 100 to 999, not True"},
+		{"/status?s=float", "status must be an int from 100 to 999, not 200.0"},
 		{"/status?s=99", "status must be an int from 100 to 999, not 99"},
 		{"/status?s=1000", "status must be an int from 100 to 999, not 1000"},
 		{"/status?s=101", "an informational (1xx) status cannot be a final response"},
