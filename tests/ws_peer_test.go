@@ -126,6 +126,12 @@ func TestWebSocketPeerHandshake(t *testing.T) {
 		}
 		c.Close()
 	}
+	// A subprotocol the client did not offer: it would have to fail the
+	// connection, so it gets a 500 and the log says why.
+	if resp, _, _, _ := wsDial(t, s.Addr, "/ws/echo?sub=zzz", "Sec-WebSocket-Protocol: p1, p2\r\n"); resp.StatusCode != 500 {
+		t.Errorf("a subprotocol not offered: %d", resp.StatusCode)
+	}
+	s.WaitLog(t, `subprotocol \"zzz\", which the client did not offer (it offered p1, p2)`, 1, 10*time.Second)
 
 	// A close before accept is a 403, and the app's receive() then says
 	// websocket.disconnect (1006) instead of waiting.
