@@ -1154,6 +1154,13 @@ def websocket_scope(environ, state):
     scope = http_scope(environ, state)
     del scope['method']
     scope['type'] = 'websocket'
+    root = scope['root_path']
+    if root:
+        # path has root_path before it; raw_path too, as the front's HTTP
+        # scope has it (front.appendScope) and uvicorn's.
+        rb, raw = root.encode('utf-8'), scope['raw_path']
+        if not (raw.startswith(rb) and raw[len(rb):len(rb) + 1] in (b'', b'/')):
+            scope['raw_path'] = rb + raw
     scope['scheme'] = 'wss' if scope['scheme'] == 'https' else 'ws'
     subprotocols = []
     for name, value in scope['headers']:
