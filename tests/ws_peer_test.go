@@ -348,3 +348,20 @@ func TestWebSocketPeerMessages(t *testing.T) {
 		t.Errorf("requests still in flight:\n%v", scrapeMetrics(t, maddr)["gowsgi_worker_requests_in_flight"])
 	}
 }
+
+// TestWebSocketPeerRootPath: with --root-path, a WebSocket's path and
+// raw_path have it before them, as an HTTP request's do (uvicorn:
+// test_path_and_raw_path with root_path).
+func TestWebSocketPeerRootPath(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiPeer, "--root-path", "/app")
+	for _, target := range []string{"/ws/sc%6Fpe", "/app/ws/sc%6Fpe"} {
+		resp, _, _, br := wsDial(t, s.Addr, target)
+		if resp.StatusCode != 101 {
+			t.Fatalf("%s: %d", target, resp.StatusCode)
+		}
+		if op, msg := wsNext(t, br); op != ws.OpText || !strings.Contains(string(msg), `"path": "/app/ws/scope", "raw_path": "/app/ws/sc%6Fpe"`) ||
+			!strings.Contains(string(msg), `"root_path": "/app"`) {
+			t.Errorf("%s: scope %s", target, msg)
+		}
+	}
+}

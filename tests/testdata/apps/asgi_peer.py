@@ -223,6 +223,9 @@ async def app(scope, receive, send):
 
 async def websocket(scope, receive, send):
     path = scope['path']
+    root = scope.get('root_path', '')
+    if root and path.startswith(root):
+        path = path[len(root):]
     q = query(scope)
     name = q.get('name', path.strip('/').replace('/', '-'))
 
