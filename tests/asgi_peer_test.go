@@ -335,3 +335,16 @@ func TestASGIPeerLifespanFailures(t *testing.T) {
 		t.Errorf("shutdown.failed not reported:\n%s", s.Stderr)
 	}
 }
+
+// TestASGIPeerLifespanOff: with --lifespan off the app never sees a
+// lifespan scope, and requests get an empty state (uvicorn:
+// test_lifespan_off).
+func TestASGIPeerLifespanOff(t *testing.T) {
+	s, p := startASGI(t, nil, asgiPeer, "--lifespan", "off")
+	if _, body := get(t, s, "GET", "/state", nil); body != `{"name": null, "counter": null}` {
+		t.Errorf("state with --lifespan off: %s", body)
+	}
+	if code := s.Stop(); code != 0 || p.Exists("lifespan-scope") || p.Exists("lifespan-shutdown") {
+		t.Errorf("--lifespan off: exit %d, lifespan ran: %v", code, p.Exists("lifespan-scope"))
+	}
+}
