@@ -158,7 +158,7 @@ async def app(scope, receive, send):
         raw = q['s']
         import http
         status = {'str': '200', 'float': 200.0, 'none': None, 'bool': True,
-                  'enum': http.HTTPStatus.IM_A_TEAPOT, 'enum-ok': http.HTTPStatus.OK}.get(raw)
+                  'enum': http.HTTPStatus.NON_AUTHORITATIVE_INFORMATION, 'enum-ok': http.HTTPStatus.OK}.get(raw)
         if status is None and raw != 'none':
             status = int(raw)
         await send({'type': 'http.response.start', 'status': status, 'headers': []})
