@@ -365,3 +365,30 @@ func TestWebSocketPeerRootPath(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSocketPeerHTTP2: the handshake's answers are the same over
+// RFC 8441's extended CONNECT as over HTTP/1.1.
+func TestWebSocketPeerHTTP2(t *testing.T) {
+	s, p := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, asgiPeer, "--http2-cleartext", "prior-knowledge")
+	for path, want := range map[string]string{
+		"/ws/reject":            "extended CONNECT answered 403",
+		"/ws/missing-handshake": "extended CONNECT answered 500",
+		"/ws/deny?kind=simple":  "extended CONNECT answered 400",
+	} {
+		if _, err := h2Connect(t, s, path); err == nil || err.Error() != want {
+			t.Errorf("%s over HTTP/2: %v, want %s", path, err, want)
+		}
+	}
+	p.WaitFile("ws-reject", 10*time.Second)
+	if got := readFile(t, p.Path("ws-reject")); got != "websocket.disconnect 1006" {
+		t.Errorf("receive() after a close before accept over HTTP/2: %q", got)
+	}
+	st, err := h2Connect(t, s, "/ws/close?code=4000&reason=bye")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if op, got := st.recv(); op != ws.OpClose || string(got) != "\x0f\xa0bye" {
+		t.Errorf("the app's close over HTTP/2: %v %q", op, got)
+	}
+}
