@@ -392,3 +392,29 @@ func TestWebSocketPeerHTTP2(t *testing.T) {
 		t.Errorf("the app's close over HTTP/2: %v %q", op, got)
 	}
 }
+
+// TestWebSocketPeerDefaultMaxSize: with the default --ws-max-size (16 MiB,
+// uvicorn's), a message of exactly that size reaches the app and comes
+// back whole; one byte more is 1009 (uvicorn:
+// test_send_binary_data_to_server_bigger_than_default_on_websockets).
+func TestWebSocketPeerDefaultMaxSize(t *testing.T) {
+	s, _ := startASGI(t, nil, asgiPeer)
+	const max = 16 << 20
+	_, _, c, br := wsDial(t, s.Addr, "/ws/echo?name=big")
+	msg := bytes.Repeat([]byte{1}, max)
+	wsFrame(t, c, ws.OpBinary, msg)
+	if op, got := wsNext(t, br); op != ws.OpBinary || !bytes.Equal(got, msg) {
+		t.Fatalf("a 16 MiB message: op %v, %d bytes back", op, len(got))
+	}
+	// The server may close as soon as it has read the header: the write
+	// goes on its own and may fail.
+	var b bytes.Buffer
+	h := ws.Header{Fin: true, OpCode: ws.OpBinary, Length: max + 1, Masked: true}
+	ws.WriteHeader(&b, h)
+	b.Write(msg)
+	b.WriteByte(1)
+	go c.Write(b.Bytes())
+	if code, _ := wsClosed(t, br); code != 1009 {
+		t.Errorf("16 MiB + 1: close %d, want 1009", code)
+	}
+}
