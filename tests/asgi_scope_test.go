@@ -174,7 +174,7 @@ func TestASGIResponseHeaderShapes(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	br := bufio.NewReader(c)
-	for i := 0; i < 2; i++ { // the app's "connection: close" does not close it
+	for i := 0; i < 2; i++ { // the app's "connection: keep-alive" is dropped (its "close" would close: TestASGIPeerHTTPFraming)
 		fmt.Fprintf(c, "GET /head-shapes HTTP/1.1\r\nHost: x\r\n\r\n")
 		resp, body := readResponse(t, br, "GET")
 		if resp.StatusCode != 200 || body != "shapes" {

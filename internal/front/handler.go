@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/gowsgi/gowsgi/internal/compress"
 	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/proxy"
@@ -204,9 +206,15 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 	var bad error
 	contentLengths := 0
 	asgi := h.asgi()
+	closeAfter := false
 	header := func(name, value string) {
 		if asgi && isHopByHop(name) {
-			return // see isHopByHop
+			// Dropped (see isHopByHop), but "Connection: close" is still
+			// the application's wish to end the connection after this
+			// response, as uvicorn, hypercorn and daphne honour it (RFC
+			// 9112, 9.6).
+			closeAfter = closeAfter || strings.EqualFold(name, "Connection") && httpguts.HeaderValuesContainsToken([]string{value}, "close")
+			return
 		}
 		f := http1.Field{Name: name, Value: value}
 		if bad == nil {
@@ -261,6 +269,9 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 		h.Log.Error("invalid response from the application; answering 500", "request", requestLine(r), "request_id", h.requestID(r.Request), "reason", bad.Error())
 		h.plain(w, r, 500, "Internal Server Error", nil)
 		return
+	}
+	if closeAfter {
+		w.SetClose()
 	}
 	compressing := false
 	if h.Compress {

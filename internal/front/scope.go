@@ -22,7 +22,8 @@ import (
 //	path          root_path + the percent-decoded path (its root_path
 //	              prefix is not repeated), UTF-8 decoded with U+FFFD for
 //	              invalid bytes
-//	raw_path      the request-target up to "?", as received
+//	raw_path      the request-target's path, as received (with
+//	              root_path before it when path got it prefixed)
 //	query_string  what follows "?", as received
 //	root_path     --root-path
 //	headers       every field as received, in order, duplicates kept,
@@ -48,12 +49,15 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 
 	path := unquote(r.Path)
 	script := h.RootPath
+	rawPath := r.Path // the target's path, as received (of an absolute-form target too)
 	if script != "" && !(strings.HasPrefix(path, script) && (len(path) == len(script) || path[len(script)] == '/')) {
 		path = script + path // SCRIPT_NAME + PATH_INFO, as WSGI would see it
+		// raw_path is the same path before decoding, as uvicorn has it:
+		// an app that routes on raw_path sees the prefix too.
+		rawPath = script + rawPath
 	}
 	e.Key("path")
 	e.Text(path)
-	rawPath, _, _ := strings.Cut(r.Target, "?")
 	e.Key("raw_path")
 	e.Bytes(rawPath)
 	e.Key("query_string")

@@ -298,6 +298,10 @@ func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websoc
 				if len(p) >= 2 {
 					code, reason = int(binary.LittleEndian.Uint16(p)), string(p[2:])
 				}
+				if len(reason) > websocket.MaxCloseReason {
+					h.Log.Warn("the application's WebSocket close reason is longer than a close frame holds; sending its first 123 bytes", "code", code, "reason", reason)
+					reason = websocket.ClipReason(reason)
+				}
 				if err := conn.Close(ctx, code, reason); err != nil && err != websocket.ErrClosed {
 					h.Log.Warn("the application closed its WebSocket with an invalid code or reason; closing with 1000", "code", code, "reason", reason)
 					conn.Close(ctx, websocket.CloseNormal, "")

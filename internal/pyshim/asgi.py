@@ -500,8 +500,13 @@ _STATUS_LINES = {}
 
 def status_line(code):
     """'200 OK' for 200: the front takes WSGI's status strings."""
-    s = _STATUS_LINES.get(code)
+    s = _STATUS_LINES.get(code) if type(code) is int else None
     if s is None:
+        if type(code) is not int and isinstance(code, int) and not isinstance(code, bool):
+            code = int(code)  # an IntEnum: http.HTTPStatus.OK
+            s = _STATUS_LINES.get(code)
+            if s is not None:
+                return s
         if type(code) is not int or not 100 <= code <= 999:
             raise TypeError('http.response.start status must be an int from 100 to 999, not %r' % (code,))
         import http
@@ -875,24 +880,33 @@ class HTTPRequest:
     # send()
 
     async def send(self, message):
-        t = message['type']
+        try:
+            t = message['type']
+        except (KeyError, TypeError, IndexError):
+            raise TypeError("an ASGI message must be a dict with a 'type', not %.200r" % (message,)) from None
         if self.disconnected:
             raise ClientGone('client disconnected')
         if t == 'http.response.start':
             if self.head is not None:
                 raise ASGIProtocolError("ASGI message 'http.response.start' sent a second time")
-            status = status_line(message['status'])
+            status = status_line(message.get('status'))
             if status[0] == '1':
                 raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
             headers = message.get('headers') or ()
             if type(headers) is not list and type(headers) is not tuple:
                 headers = list(headers)
             self.length = None
-            for item in headers:
-                name = item[0]
-                if len(name) == 14 and name.lower() == b'content-length':
-                    value = item[1]
-                    self.length = int(value) if type(value) is bytes and value.isdigit() else None
+            try:
+                for item in headers:
+                    name = item[0]
+                    if len(name) == 14 and name.lower() == b'content-length':
+                        value = item[1]
+                        self.length = int(value) if type(value) is bytes and value.isdigit() else None
+            except (TypeError, IndexError, KeyError, AttributeError):
+                # A dict, a bytes string, pairs of ints: the front would
+                # refuse them too, with a less plain reason.
+                raise TypeError('ASGI response headers must be an iterable of [name, value] pairs of bytes, '
+                                'not %.200r' % (message.get('headers'),)) from None
             if self.slot.worker.hooks is not None:
                 # A post_request hook reads the status: a head whose types
                 # the front would refuse is a 500 here too, as it is for
@@ -953,6 +967,10 @@ class HTTPRequest:
         if self.wire_done:
             return  # HEAD: the body the app still sends goes nowhere
         if self.head_only:
+            if not more and not self.head_sent and self.length is None and self.status[:3] not in ('204', '304'):
+                # The whole body in one message: the head says its length,
+                # as the GET's would (the front counts it there).
+                self.head = _dumps((self.status, list(self.headers) + [(b'content-length', b'%d' % len(body))]), 2)
             body, more = b'', False
         if not self.head_sent:
             head = self.head
@@ -1136,6 +1154,13 @@ def websocket_scope(environ, state):
     scope = http_scope(environ, state)
     del scope['method']
     scope['type'] = 'websocket'
+    root = scope['root_path']
+    if root:
+        # path has root_path before it; raw_path too, as the front's HTTP
+        # scope has it (front.appendScope) and uvicorn's.
+        rb, raw = root.encode('utf-8'), scope['raw_path']
+        if not (raw.startswith(rb) and raw[len(rb):len(rb) + 1] in (b'', b'/')):
+            scope['raw_path'] = rb + raw
     scope['scheme'] = 'wss' if scope['scheme'] == 'https' else 'ws'
     subprotocols = []
     for name, value in scope['headers']:
@@ -1238,14 +1263,27 @@ class WebSocketRequest:
         return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
 
     async def send(self, message):
-        t = message['type']
+        try:
+            t = message['type']
+        except (KeyError, TypeError, IndexError):
+            raise TypeError("an ASGI message must be a dict with a 'type', not %.200r" % (message,)) from None
         if t == 'websocket.accept':
             if self.state != self.CONNECTING:
                 raise ASGIProtocolError("ASGI message 'websocket.accept' after the handshake was answered")
             if self.disconnected:
                 raise ClientGone('client disconnected')
             sub = message.get('subprotocol') or ''
-            headers = [(bytes(k).decode('latin-1'), bytes(v).decode('latin-1')) for k, v in message.get('headers') or ()]
+            if type(sub) is not str:
+                # (Sent on as it is, a bytes one broke the wire: the worker was replaced.)
+                raise TypeError("websocket.accept's subprotocol must be a str, not %s" % type(sub).__name__)
+            headers = []
+            for item in message.get('headers') or ():
+                try:
+                    k, v = item
+                    headers.append((k.decode('latin-1'), v.decode('latin-1')))
+                except (TypeError, ValueError, AttributeError):
+                    raise TypeError('websocket.accept headers must be [name, value] pairs of bytes, not %.200r' % (
+                        item,)) from None
             head = _dumps((sub, headers), 2)
             self.state = self.ACCEPTED
             await self.write(_pack(len(head), T_WS_ACCEPT, self.rid) + head)
@@ -1258,12 +1296,19 @@ class WebSocketRequest:
                 raise ClientGone('client disconnected')
             text = message.get('text')
             if text is not None:
-                data, ftype = text.encode('utf-8'), T_WS_TEXT
+                try:
+                    data, ftype = text.encode('utf-8'), T_WS_TEXT
+                except AttributeError:
+                    raise TypeError("websocket.send's text must be a str, not %s" % type(text).__name__) from None
             else:
                 data, ftype = message.get('bytes'), T_WS_BINARY
-                if data is None:
-                    raise ASGIProtocolError("ASGI message 'websocket.send' has neither 'text' nor 'bytes'")
-                data = bytes(data)
+                if type(data) is not bytes:
+                    if data is None:
+                        raise ASGIProtocolError("ASGI message 'websocket.send' has neither 'text' nor 'bytes'")
+                    if not isinstance(data, (bytes, bytearray, memoryview)):
+                        # (bytes() of a str raises, of an int makes zeros.)
+                        raise TypeError("websocket.send's bytes must be bytes, not %s" % type(data).__name__)
+                    data = bytes(data)
             if len(data) > WS_JOIN_MAX:
                 await self.write([_pack(len(data), ftype, self.rid), data])
                 return
@@ -1281,10 +1326,24 @@ class WebSocketRequest:
             return
         if t == 'websocket.close':
             if self.state in (self.CONNECTING, self.ACCEPTED):
+                code, reason = message.get('code') or 1000, message.get('reason') or ''
+                if type(code) is not int or not 1000 <= code <= 4999:
+                    if not isinstance(code, int) or isinstance(code, bool) or not 1000 <= code <= 4999:
+                        raise ValueError('websocket.close code must be an int from 1000 to 4999, not %.60r' % (code,))
+                    code = int(code)  # an IntEnum
+                try:
+                    reason = reason.encode('utf-8')
+                except AttributeError:
+                    raise TypeError("websocket.close's reason must be a str, not %s" % type(reason).__name__) from None
+                refused = self.state == self.CONNECTING
                 self.state = self.CLOSED
-                reason = (message.get('reason') or '').encode('utf-8')
-                payload = _CODE.pack(int(message.get('code', 1000))) + reason
+                payload = _CODE.pack(code) + reason
                 await self.write(_pack(len(payload), T_WS_CLOSE, self.rid) + payload)
+                if refused:
+                    # The handshake is answered 403: no connection, so
+                    # receive() says websocket.disconnect (1006) at once,
+                    # as uvicorn's does, instead of waiting for ever.
+                    self.gone(1006)
             return
         if t == 'websocket.http.response.start':
             if self.state != self.CONNECTING:
@@ -1298,6 +1357,8 @@ class WebSocketRequest:
                 raise ASGIProtocolError("ASGI message 'websocket.http.response.body' before its start")
             await self.deny.send(dict(message, type='http.response.body'))
             self.wire_done = self.deny.wire_done
+            if self.wire_done:
+                self.gone(1006)  # the response ended the exchange: as a close before accept
             return
         raise ASGIProtocolError('unexpected ASGI message %r in a WebSocket' % (t,))
 
@@ -1316,7 +1377,13 @@ class WebSocketRequest:
                     log('the ASGI application returned %.60r for %s; it should return None' % (
                         result, request_line(environ)))
                 if self.state == self.CONNECTING:
-                    # Returning without an answer closes the handshake: 403.
+                    # Returning without an answer is the app's fault: 500
+                    # (uvicorn and hypercorn answer so); a refusal is a
+                    # websocket.close, which is a 403. After the client
+                    # left, the handshake still needs its answer (the
+                    # front waits for one): a close.
+                    if not self.disconnected:
+                        raise ASGIProtocolError('the ASGI application returned without accepting or closing the WebSocket')
                     await self.send({'type': 'websocket.close', 'code': 1000})
                 if self.state == self.RESPONSE and not self.wire_done:
                     raise ASGIProtocolError('the ASGI application returned without completing its websocket.http.response')

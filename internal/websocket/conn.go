@@ -332,7 +332,7 @@ func (c *Conn) Send(ctx context.Context, m Message) error {
 // code must be one an endpoint may send (1000..1003, 1007..1014,
 // 3000..4999); reason at most 123 bytes of UTF-8.
 func (c *Conn) Close(ctx context.Context, code int, reason string) error {
-	if !sendableCode(code) || len(reason) > 123 || !utf8.ValidString(reason) {
+	if !sendableCode(code) || len(reason) > MaxCloseReason || !utf8.ValidString(reason) {
 		return errors.New("websocket: invalid close code or reason")
 	}
 	c.mu.Lock()
@@ -373,6 +373,24 @@ func sendableCode(code int) bool {
 		return true
 	}
 	return false
+}
+
+// MaxCloseReason is the longest close reason a close frame holds: its
+// payload is at most 125 bytes, two of them the code (RFC 6455, 5.5).
+const MaxCloseReason = 123
+
+// ClipReason cuts reason to MaxCloseReason bytes, at a UTF-8 character
+// boundary, so that Close takes it: an application's long reason costs
+// its tail, not its close code.
+func ClipReason(reason string) string {
+	if len(reason) <= MaxCloseReason {
+		return reason
+	}
+	n := MaxCloseReason
+	for n > 0 && !utf8.RuneStart(reason[n]) {
+		n--
+	}
+	return reason[:n]
 }
 
 func closeBody(code int, reason string) []byte {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,6 +215,13 @@ func (hs *Handshake) ResponseHeader(subprotocol string, extra []http1.Field) ([]
 	if subprotocol != "" {
 		if !http1.ValidToken(subprotocol) {
 			return nil, ErrBadResponse
+		}
+		if len(hs.Subprotocols) > 0 && !slices.ContainsFunc(hs.Subprotocols, func(p string) bool { return strings.EqualFold(p, subprotocol) }) {
+			// The client must fail such a connection (RFC 6455, 4.1):
+			// refused here, where the reason can be said. (One that
+			// offered none gets it, as from uvicorn: some clients take it.)
+			return nil, fmt.Errorf("%w: subprotocol %q, which the client did not offer (it offered %s)",
+				ErrBadResponse, subprotocol, strings.Join(hs.Subprotocols, ", "))
 		}
 		out = append(out, http1.Field{Name: "Sec-WebSocket-Protocol", Value: subprotocol})
 	}

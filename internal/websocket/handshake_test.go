@@ -1,6 +1,7 @@
 package websocket
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -114,5 +115,22 @@ func TestResponseHeaderRefusesSplitting(t *testing.T) {
 	f, err := hs.ResponseHeader("p", []http1Field{{Name: "Upgrade", Value: "h2c"}, {Name: "X-Ok", Value: "1"}})
 	if err != nil || len(f) != 2 || f[1].Name != "X-Ok" {
 		t.Errorf("engine-owned fields must be dropped, others kept: %v %v", f, err)
+	}
+}
+
+// TestResponseHeaderSubprotocolOffered: a subprotocol the client did not
+// offer is refused with the reason (the client would fail the connection);
+// one it offered, in any case, is sent; with no offers the upstream's goes.
+func TestResponseHeaderSubprotocolOffered(t *testing.T) {
+	hs := &Handshake{Key: testKey, Subprotocols: []string{"p1", "p2"}}
+	if _, err := hs.ResponseHeader("zzz", nil); !errors.Is(err, ErrBadResponse) || !strings.Contains(err.Error(), `"zzz", which the client did not offer (it offered p1, p2)`) {
+		t.Errorf("a subprotocol not offered: %v", err)
+	}
+	if f, err := hs.ResponseHeader("P2", nil); err != nil || len(f) != 1 || f[0].Value != "P2" {
+		t.Errorf("an offered subprotocol: %v %v", f, err)
+	}
+	hs.Subprotocols = nil
+	if f, err := hs.ResponseHeader("zzz", nil); err != nil || len(f) != 1 {
+		t.Errorf("no offers: %v %v", f, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gobwas/ws"
 )
@@ -253,5 +254,22 @@ func TestServerCloseUnanswered(t *testing.T) {
 	c.expectEOF()
 	if s := ts.summary(t); s.Code != CloseAbnormal || s.SentCode != 1001 {
 		t.Errorf("summary %+v", s)
+	}
+}
+
+// TestClipReason: a reason Close would refuse for its length is cut at a
+// character boundary to at most 123 bytes; a short one is kept.
+func TestClipReason(t *testing.T) {
+	long := strings.Repeat("r", 122) + "é" + "tail" // é straddles byte 123
+	for in, want := range map[string]string{
+		"bye":                    "bye",
+		strings.Repeat("x", 123): strings.Repeat("x", 123),
+		strings.Repeat("x", 130): strings.Repeat("x", 123),
+		long:                     strings.Repeat("r", 122),
+		strings.Repeat("€", 42):  strings.Repeat("€", 41),
+	} {
+		if got := ClipReason(in); got != want || !utf8.ValidString(got) || len(got) > MaxCloseReason {
+			t.Errorf("ClipReason(%d bytes) = %d bytes %q, want %d bytes", len(in), len(got), got, len(want))
+		}
 	}
 }

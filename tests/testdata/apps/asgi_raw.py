@@ -170,7 +170,7 @@ async def app(scope, receive, send):
         # dropped by the server, the rest arrive byte for byte.
         kind = q.get('kind', 'ok')
         headers = {
-            'ok': [(b'content-type', b'text/plain'), [b'X-List', bytearray(b'caf\xe9')], (b'connection', b'close'),
+            'ok': [(b'content-type', b'text/plain'), [b'X-List', bytearray(b'caf\xe9')], (b'connection', b'keep-alive'),
                    (b'Transfer-Encoding', b'chunked'), (b'keep-alive', b'timeout=1'), (b'x-last', b'1')],
             'generator': ((b'x-gen', str(i).encode()) for i in range(2)),
             'tuple': ((b'x-tuple', b'1'),),
