@@ -326,6 +326,11 @@ func TestASGIPeerLifespanFailures(t *testing.T) {
 		if code == 0 || code == -1 || !strings.Contains(s.Stderr.String(), c.want) {
 			t.Errorf("%s with --lifespan %s: exit %d, want a failure with %q:\n%s", c.mode, c.lifespan, code, c.want, s.Stderr)
 		}
+		// An app that said startup.failed and raised has not shown that it
+		// lacks the lifespan protocol: no notice says so.
+		if strings.Contains(s.Stderr.String(), "does not support the ASGI lifespan protocol") {
+			t.Errorf("%s with --lifespan %s: logged as lacking the lifespan protocol:\n%s", c.mode, c.lifespan, s.Stderr)
+		}
 	}
 	s, p := startASGI(t, []string{"PEER_LIFESPAN=shutdown-fail-raise"}, asgiPeer)
 	if code := s.Stop(); code != 0 {

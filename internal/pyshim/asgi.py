@@ -268,7 +268,9 @@ class Lifespan:
             await self.app(scope, self.receive, self.send)
         except BaseException as e:
             self.error = e
-            if not self.startup_done and self.mode == 'auto':
+            if self.failed is not None:
+                pass  # startup.failed said why; startup() reports it
+            elif not self.startup_done and self.mode == 'auto':
                 log("the application does not support the ASGI lifespan protocol (%s: %s); carrying on without it"
                     % (type(e).__name__, e))
             else:
