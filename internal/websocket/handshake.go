@@ -210,8 +210,20 @@ func reservedField(name string) bool {
 // those the engine owns). For HTTP/1.1 WriteResponse101 adds Upgrade,
 // Connection and Sec-WebSocket-Accept; for HTTP/2 the caller sends these
 // fields with status 200.
+//
+// An upstream that names its subprotocol in an extra Sec-WebSocket-Protocol
+// field instead (as apps written for servers that pass their fields through
+// do) gets it as if it had chosen it, checked the same way.
 func (hs *Handshake) ResponseHeader(subprotocol string, extra []http1.Field) ([]http1.Field, error) {
 	var out []http1.Field
+	if subprotocol == "" {
+		for _, f := range extra {
+			if strings.EqualFold(f.Name, "Sec-WebSocket-Protocol") {
+				subprotocol = strings.TrimSpace(f.Value)
+				break
+			}
+		}
+	}
 	if subprotocol != "" {
 		if !http1.ValidToken(subprotocol) {
 			return nil, ErrBadResponse

@@ -134,3 +134,21 @@ func TestResponseHeaderSubprotocolOffered(t *testing.T) {
 		t.Errorf("no offers: %v %v", f, err)
 	}
 }
+
+// TestResponseHeaderSubprotocolInFields: an upstream that puts its
+// subprotocol in a Sec-WebSocket-Protocol field of its own, with none
+// chosen, gets it sent once, checked as a chosen one; a chosen one wins.
+func TestResponseHeaderSubprotocolInFields(t *testing.T) {
+	hs := &Handshake{Key: testKey, Subprotocols: []string{"graphql-ws", "chat"}}
+	f, err := hs.ResponseHeader("", []http1Field{{Name: "sec-websocket-protocol", Value: "chat"}, {Name: "X-Ok", Value: "1"}})
+	if err != nil || len(f) != 2 || f[0].Name != "Sec-WebSocket-Protocol" || f[0].Value != "chat" || f[1].Name != "X-Ok" {
+		t.Errorf("subprotocol in the fields: %v %v", f, err)
+	}
+	if _, err := hs.ResponseHeader("", []http1Field{{Name: "Sec-WebSocket-Protocol", Value: "zzz"}}); !errors.Is(err, ErrBadResponse) {
+		t.Errorf("a field's subprotocol not offered: %v", err)
+	}
+	f, err = hs.ResponseHeader("graphql-ws", []http1Field{{Name: "Sec-WebSocket-Protocol", Value: "chat"}})
+	if err != nil || len(f) != 1 || f[0].Value != "graphql-ws" {
+		t.Errorf("chosen and in the fields: %v %v", f, err)
+	}
+}
