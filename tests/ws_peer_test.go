@@ -244,16 +244,15 @@ func TestWebSocketPeerMessages(t *testing.T) {
 		t.Errorf("the app saw %q, want code 1009", got)
 	}
 
-	// The client's close: its code reaches the app. (Its reason does not
-	// yet: the slot's frame() reads only the code; see the report.)
+	// The client's close: its code and reason reach the app.
 	_, _, c, br = wsDial(t, s.Addr, "/ws/echo?name=e2")
 	wsFrame(t, c, ws.OpClose, append([]byte{0x03, 0xe9}, "custom reason"...))
 	if code, _ := wsClosed(t, br); code != 1001 {
 		t.Errorf("the server answered the client's close with %d, want 1001", code)
 	}
 	p.WaitFile("e2.disconnect", 10*time.Second)
-	if got := readFile(t, p.Path("e2.disconnect")); got != "1001" {
-		t.Errorf("the app saw %q, want code 1001", got)
+	if got := readFile(t, p.Path("e2.disconnect")); got != "1001 custom reason" {
+		t.Errorf("the app saw %q, want code 1001 and reason \"custom reason\"", got)
 	}
 
 	// The app's close: its code (1000 when none) and reason; a reason

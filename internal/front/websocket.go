@@ -182,7 +182,7 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 			// other error came after the engine let the connection go.)
 			h.plain(w, r, 500, "Internal Server Error", nil)
 		}
-		x.WSDisconnect(websocket.CloseAbnormal)
+		x.WSDisconnect(websocket.CloseAbnormal, "")
 		go drainWS(x)
 		return
 	}
@@ -211,7 +211,7 @@ func watchHandshake(r *request, x *workers.Exchange) (stop func() bool) {
 			done <- false
 			return
 		}
-		x.WSDisconnect(websocket.CloseAbnormal)
+		x.WSDisconnect(websocket.CloseAbnormal, "")
 		done <- true
 	}()
 	return func() bool {
@@ -313,7 +313,7 @@ func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websoc
 	// connection's reader (Options.Deliver, set in wsOptions), then the
 	// disconnect with the close code.
 	s := conn.Run()
-	x.WSDisconnect(s.Code)
+	x.WSDisconnect(s.Code, s.Reason)
 	if wo != nil {
 		wo.WebSocketClosed(s)
 	}

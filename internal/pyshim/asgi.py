@@ -1194,6 +1194,7 @@ class WebSocketRequest:
         self.state = self.CONNECTING
         self.disconnected = False
         self.code = 1006
+        self.reason = ''          # the client's close reason
         self.paused = False
         self.wire_done = False
         self.deny = None          # the HTTPRequest relaying a websocket.http.response
@@ -1205,11 +1206,11 @@ class WebSocketRequest:
         (restart); its task is cancelled next."""
         self.gone(1001 if reason == GOAWAY_SHUTDOWN else 1012)
 
-    def gone(self, code=1006):
+    def gone(self, code=1006, reason=''):
         """The connection closed (an Abort with its code), or the front
         closed the slot."""
         if not self.disconnected:
-            self.disconnected, self.code = True, code
+            self.disconnected, self.code, self.reason = True, code, reason
         self._wake()
         if self.deny is not None:
             self.deny.gone()
@@ -1221,7 +1222,10 @@ class WebSocketRequest:
 
     def frame(self, t, payload):
         if t == T_ABORT:
-            self.gone(_CODE.unpack(payload[:2])[0] if len(payload) >= 2 else 1006)
+            if len(payload) >= 2:
+                self.gone(_CODE.unpack(payload[:2])[0], payload[2:].decode('utf-8', 'replace'))
+            else:
+                self.gone()
             return
         f = self.waiter
         if f is not None and not self.incoming and not f.done():
@@ -1249,7 +1253,7 @@ class WebSocketRequest:
             return {'type': 'websocket.connect'}
         while not self.incoming:
             if self.disconnected:
-                return {'type': 'websocket.disconnect', 'code': self.code, 'reason': ''}
+                return {'type': 'websocket.disconnect', 'code': self.code, 'reason': self.reason}
             self.waiter = f = self.slot.worker.loop.create_future()
             item = await f  # a message from frame(), or None: look again
             if item is not None:

@@ -127,9 +127,9 @@
 //	D  binary message, both ways (with "bytes").
 //	C  close (worker → Go): u16 code (little-endian) and the UTF-8 reason,
 //	   the app's websocket.close; before O, Go answers 403.
-//	A  (Go → worker) with a u16 code payload (little-endian): the
-//	   connection closed with that code; receive() returns
-//	   websocket.disconnect with it.
+//	A  (Go → worker) with a u16 code (little-endian) and the client's
+//	   UTF-8 close reason (maybe empty): the connection closed with that
+//	   code; receive() returns websocket.disconnect with both.
 //
 // Instead of O the worker may answer the handshake with an HTTP response
 // (S, W, B, E: the websocket.http.response extension), or X. A WebSocket

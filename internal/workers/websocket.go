@@ -147,12 +147,13 @@ func (x *Exchange) WSSend(t wire.Type, p []byte) error {
 	return nil
 }
 
-// WSDisconnect tells the application that the connection closed with code:
-// its receive() returns websocket.disconnect.
-func (x *Exchange) WSDisconnect(code int) error {
-	var b [2]byte
-	binary.LittleEndian.PutUint16(b[:], uint16(code))
-	return x.WSSend(wire.Abort, b[:])
+// WSDisconnect tells the application that the connection closed with code
+// and the client's reason ("" for none): its receive() returns
+// websocket.disconnect with both.
+func (x *Exchange) WSDisconnect(code int, reason string) error {
+	b := make([]byte, 2, 2+len(reason))
+	binary.LittleEndian.PutUint16(b, uint16(code))
+	return x.WSSend(wire.Abort, append(b, reason...))
 }
 
 // Retiring reports whether the worker serving x is being replaced (reload,
