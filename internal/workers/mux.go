@@ -469,8 +469,9 @@ func (s *Slot) wakeCredit() {
 // awaitCredit waits until the WebSocket on s may send a message of n bytes
 // to the worker, and counts it: while wsWindow of them are unacknowledged,
 // the front stops reading its client. It ends early, with an error, when
-// the mux breaks, the worker exits, or done closes (the exchange ended).
-func (s *Slot) awaitCredit(n int, done <-chan struct{}) error {
+// the mux breaks, the worker exits, done closes (the application
+// returned) or gone does (the client's connection was dropped).
+func (s *Slot) awaitCredit(n int, done, gone <-chan struct{}) error {
 	cost := wsCost(n)
 	for {
 		s.credMu.Lock()
@@ -492,6 +493,8 @@ func (s *Slot) awaitCredit(n int, done <-chan struct{}) error {
 			return ErrWorkerGone
 		case <-done:
 			return errWSEnded
+		case <-gone:
+			return ErrClientGone
 		}
 	}
 }

@@ -496,3 +496,35 @@ func TestMuxProtocolError(t *testing.T) {
 		t.Fatal("the worker was not killed after a frame for slot 8 of 8")
 	}
 }
+
+// TestMuxWebSocketClientGone: a message waiting for the application's
+// credit gives up when the client's connection is dropped, and one for an
+// application that has returned is dropped at once.
+func TestMuxWebSocketClientGone(t *testing.T) {
+	fp, _ := startFakeMuxPool(t, Options{LimitConcurrency: 8})
+	x := wsExchange(t, fp.Pool)
+	gone := make(chan struct{})
+	x.WSClientGone(gone)
+	for i := 0; i < wsWindow/wsMinCost; i++ {
+		if err := x.WSSend(wire.WSBinary, []byte("m")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- x.WSSend(wire.WSBinary, []byte("m")) }()
+	select {
+	case err := <-errc:
+		t.Fatalf("a message past the window went: %v", err)
+	default:
+	}
+	close(gone)
+	if err := <-errc; !errors.Is(err, ErrClientGone) {
+		t.Fatalf("WSSend once the client was gone: %v", err)
+	}
+	// The application returns: a message then is dropped, not waited on.
+	x.wsGone = nil
+	close(x.wsEnd)
+	if err := x.WSSend(wire.WSBinary, []byte("m")); err != nil {
+		t.Fatalf("WSSend after the application returned: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package workers
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -133,12 +134,13 @@ func (x *Exchange) WSRead() (wire.Type, []byte, error) {
 // application does not receive (the worker has not acknowledged wsWindow
 // of them, see Slot.awaitCredit): that is the backpressure that stops the
 // front reading the client. The wait ends when the worker dies or the
-// application returns; a message for an application that has returned is
-// dropped, as the worker would drop it. One goroutine sends at a time.
+// application returns (the message is dropped, as the worker would drop
+// it), and when the client's connection is dropped (see WSClientGone;
+// ErrClientGone). One goroutine sends at a time.
 func (x *Exchange) WSSend(t wire.Type, p []byte) error {
 	s := x.t.slot
 	if s.mx != nil && (t == wire.WSText || t == wire.WSBinary) {
-		if err := s.awaitCredit(len(p), x.wsEnd); err != nil {
+		if err := s.awaitCredit(len(p), x.wsEnd, x.wsGone); err != nil {
 			if err == errWSEnded {
 				return nil
 			}
@@ -158,6 +160,16 @@ func (x *Exchange) WSSend(t wire.Type, p []byte) error {
 	}
 	return nil
 }
+
+// WSClientGone gives the exchange a channel that closes when the client's
+// connection is dropped: WSSend then stops waiting for the application
+// to receive, so the relay can end and tell it websocket.disconnect.
+// Call it before the first WSSend.
+func (x *Exchange) WSClientGone(gone <-chan struct{}) { x.wsGone = gone }
+
+// ErrClientGone: WSSend gave up on a message because the client's
+// connection was dropped while it waited for the application.
+var ErrClientGone = errors.New("the client's connection was dropped")
 
 // WSDisconnect tells the application that the connection closed with code:
 // its receive() returns websocket.disconnect.
