@@ -20,6 +20,8 @@ HELD = {}
 
 def mark(name, text=''):
     """Leave a marker file, whole when it appears (written, then renamed)."""
+    if not STATE_DIR:
+        return
     path = os.path.join(STATE_DIR, name)
     tmp = os.path.join(STATE_DIR, '.%s.%d.tmp' % (name, os.getpid()))
     with open(tmp, 'w') as f:
