@@ -158,14 +158,47 @@ func (m *mux) credit(idx, n int) {
 	m.mu.Unlock()
 }
 
-// wakeLocked wakes the writer for what was just queued, unless it has
-// been woken already: connection goroutines woken by the same poll queue
-// their frames before it runs, and one writev carries them all. m.mu is
-// held.
+// wakeLocked has what was just queued written, unless a write is on its
+// way already. With other requests in flight on the worker it wakes the
+// writer goroutine: connection goroutines woken by the same poll queue
+// their frames before it runs, and one writev carries them all (measured
+// against writing at once: at 50 connections the worker then read one
+// request per wake-up, 0.97 system calls per request against 0.16, and
+// both sides spent more CPU per request). A request alone on the worker
+// is written at once, by its caller: there is nothing to batch, and the
+// hand-off to the writer only added a wake-up to each round trip (a
+// WebSocket echo at one connection cost 150 µs of CPU against 120). m.mu
+// is held; it is released during the write.
 func (m *mux) wakeLocked() {
-	if !m.kicked {
-		m.kicked = true
+	if m.kicked {
+		return
+	}
+	m.kicked = true
+	if m.w.busy.Load() > 1 {
 		m.kick <- struct{}{}
+		return
+	}
+	m.writeLocked()
+	m.kicked = false
+}
+
+// writeLocked writes what is queued until nothing is. m.mu is held; it is
+// released during each write.
+func (m *mux) writeLocked() {
+	for len(m.out) > 0 && m.err == nil {
+		buf, fds, bodies := m.out, m.fds, m.bodies
+		m.out, m.spare, m.fds, m.bodies = m.spare[:0], nil, nil, nil
+		m.mu.Unlock()
+		err := writeSpliced(m.conn, &m.iov, buf, fds, bodies)
+		m.mu.Lock()
+		if cap(buf) <= 1<<20 {
+			m.spare = buf[:0]
+		}
+		if err != nil {
+			m.mu.Unlock()
+			m.fail(err)
+			m.mu.Lock()
+		}
 	}
 }
 
@@ -178,21 +211,7 @@ func (m *mux) writeLoop() {
 			return
 		}
 		m.mu.Lock()
-		for len(m.out) > 0 && m.err == nil {
-			buf, fds, bodies := m.out, m.fds, m.bodies
-			m.out, m.spare, m.fds, m.bodies = m.spare[:0], nil, nil, nil
-			m.mu.Unlock()
-			err := writeSpliced(m.conn, &m.iov, buf, fds, bodies)
-			m.mu.Lock()
-			if cap(buf) <= 1<<20 {
-				m.spare = buf[:0]
-			}
-			if err != nil {
-				m.mu.Unlock()
-				m.fail(err)
-				m.mu.Lock()
-			}
-		}
+		m.writeLocked()
 		m.kicked = false
 		m.mu.Unlock()
 	}
