@@ -34,7 +34,7 @@ from _gowsgi_wire import (HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
-ASGI_READ_SIZE = 256 << 10  # the most a slot read takes at once
+ASGI_READ_SIZE = 256 << 10  # the most one read of the data socket takes
 T_HEARTBEAT = ord('H')
 T_MUX, T_CREDIT = ord('M'), ord('N')  # the data socket's frames: a slot's frames; credit
 # Flow control on the data socket (internal/wire/wire.go: MuxWindow,

@@ -16,7 +16,10 @@ import (
 	"github.com/gowsgi/gowsgi/internal/wire"
 )
 
-// Slot is the Go end of one worker thread's socketpair.
+// Slot is the Go end of one worker thread's socketpair, or one of an ASGI
+// worker's --limit-concurrency slots, whose bytes travel on the worker's
+// one data socket (mux.go): a slot's frames and reading code are the
+// same either way.
 //
 // Requests on a slot are served in order. Usually a slot has one request at
 // a time; when every slot is busy, a request may be pipelined behind the

@@ -536,7 +536,7 @@ func (w *Worker) closeWhenExited() {
 	time.AfterFunc(slotLinger, w.closeSlots)
 }
 
-// slotLinger is how long the slot sockets of an exited worker stay open
+// slotLinger is how long the data sockets of an exited worker stay open
 // for their readers: far longer than reading what is buffered takes.
 const slotLinger = 10 * time.Second
 
