@@ -217,9 +217,11 @@ func (m *mux) writeLoop() {
 	}
 }
 
-// fail breaks the mux: every slot on it is broken, its waiting reader
-// woken with err (what is already in its inbox is still read first), and
-// writes fail from now on. Only the first failure counts.
+// fail breaks the mux: every slot's reader gets err once it has read
+// what is already in its inbox (a response the worker wrote as it died
+// still reaches its client), so a slot is marked broken by its reader, as
+// a slot socket's was; writes fail from now on, which breaks a slot a
+// request is dispatched to. Only the first failure counts.
 func (m *mux) fail(err error) {
 	m.mu.Lock()
 	if m.err != nil {
