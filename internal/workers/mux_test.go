@@ -219,6 +219,9 @@ func (fm *fakeMux) serve(slot, id uint32, path string, body []byte) {
 	case "/block":
 		<-fm.gateFor(query)
 		fm.send(slot, frame(wire.Whole, id, append(append([]byte(nil), fakeHead...), "released "+query...)), -1)
+	case "/die": // answers, then the worker's end closes at once
+		fm.send(slot, frame(wire.Whole, id, append(append([]byte(nil), fakeHead...), "last words"...)), -1)
+		fm.conn.Close()
 	case "/ws":
 		accept := []byte{'(', 2, 0, 0, 0, 'u', 0, 0, 0, 0, '[', 0, 0, 0, 0}
 		fm.send(slot, frame(wire.WSAccept, id, accept), -1)
@@ -526,5 +529,29 @@ func TestMuxWebSocketClientGone(t *testing.T) {
 	close(x.wsEnd)
 	if err := x.WSSend(wire.WSBinary, []byte("m")); err != nil {
 		t.Fatalf("WSSend after the application returned: %v", err)
+	}
+}
+
+// TestMuxAnswerBeforeDeath: what the worker wrote just before its end
+// closed still reaches the request (its slot reads its inbox before the
+// end of the stream).
+func TestMuxAnswerBeforeDeath(t *testing.T) {
+	fp, _ := startFakeMuxPool(t, Options{LimitConcurrency: 8})
+	var env wire.Environ
+	env.Reset(nil)
+	env.Add("PATH_INFO", "/die")
+	env.Add("QUERY_STRING", "")
+	x, err := fp.Send(context.Background(), &Request{Environ: &env, Method: "GET", Target: "/die", Proto: "HTTP/1.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	<-fp.spawned[0].mx.dead // the answer waits in the inbox of a mux that has ended
+	resp, err := x.Head(func(string, string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readAll(x, resp); err != nil || string(b) != "last words" {
+		t.Fatalf("%q %v", b, err)
 	}
 }
