@@ -71,7 +71,7 @@ const (
 	// muxMaxFDs bounds the descriptors one read takes (the worker sends
 	// each in a sendmsg of its own, and a read stops after one such).
 	muxMaxFDs = 16
-	// muxInboxKeep is the largest inbox a slot keeps once it is empty.
+	// muxInboxKeep is the largest inbox an idle slot keeps.
 	muxInboxKeep = 16 << 10
 )
 
@@ -393,6 +393,10 @@ func (s *Slot) deliver(b []byte, fds []*os.File) {
 	s.inMu.Lock()
 	if s.inR == len(s.in) {
 		s.in, s.inR = s.in[:0], 0
+	} else if s.inR > 0 && len(s.in)+len(b) > cap(s.in) {
+		// Reuse the room already read rather than grow: the inbox stays
+		// within the window and a frame.
+		s.in, s.inR = s.in[:copy(s.in, s.in[s.inR:])], 0
 	}
 	s.in = append(s.in, b...)
 	s.rfds = append(s.rfds, fds...)
@@ -449,12 +453,7 @@ func (s *Slot) muxRecv(p []byte, wait bool) (int, error) {
 	n := copy(p, s.in[s.inR:])
 	s.inR += n
 	if s.inR == len(s.in) {
-		if cap(s.in) > muxInboxKeep {
-			s.in = nil
-		} else {
-			s.in = s.in[:0]
-		}
-		s.inR = 0
+		s.in, s.inR = s.in[:0], 0 // a large one goes once the slot is idle (shedInbox)
 	}
 	s.consumed += n
 	ack := 0
@@ -466,6 +465,17 @@ func (s *Slot) muxRecv(p []byte, wait bool) (int, error) {
 		s.mx.credit(s.index, ack)
 	}
 	return n, nil
+}
+
+// shedInbox drops a large inbox that is empty, once the slot is idle: a
+// streamed response grew it, and a thousand idle slots must not keep a
+// window each.
+func (s *Slot) shedInbox() {
+	s.inMu.Lock()
+	if s.inR == len(s.in) && cap(s.in) > muxInboxKeep {
+		s.in, s.inR = nil, 0
+	}
+	s.inMu.Unlock()
 }
 
 // addCredit takes the worker's acknowledgement of n bytes of WebSocket

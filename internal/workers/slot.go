@@ -135,6 +135,9 @@ func (s *Slot) shedBuf() {
 		slotBufs.Put(s.buf) //nolint:staticcheck // a slice header per request is cheaper than a pointer dance
 		s.buf, s.r, s.w = nil, 0, 0
 	}
+	if s.mx != nil {
+		s.shedInbox()
+	}
 }
 
 // newSlotBuf returns a read buffer of slotBufSize, from slotBufs if one
