@@ -387,19 +387,28 @@ func appendRights(fs []*os.File, oob []byte) []*os.File {
 	return fs
 }
 
-// deliver appends an M frame's bytes (whole or a part) and the descriptors
-// of the F frames among them to the slot's inbox, and wakes its reader.
+// deliver gives an M frame's bytes (whole or a part), and the descriptors
+// of the F frames among them, to the slot: straight into its reader's
+// buffer when the reader waits for them (one copy), else to its inbox.
+// Then it wakes the reader.
 func (s *Slot) deliver(b []byte, fds []*os.File) {
 	s.inMu.Lock()
-	if s.inR == len(s.in) {
-		s.in, s.inR = s.in[:0], 0
-	} else if s.inR > 0 && len(s.in)+len(b) > cap(s.in) {
-		// Reuse the room already read rather than grow: the inbox stays
-		// within the window and a frame.
-		s.in, s.inR = s.in[:copy(s.in, s.in[s.inR:])], 0
-	}
-	s.in = append(s.in, b...)
 	s.rfds = append(s.rfds, fds...)
+	if s.want != nil && s.inR == len(s.in) {
+		n := copy(s.want[s.wantN:], b)
+		s.wantN += n
+		b = b[n:]
+	}
+	if len(b) > 0 {
+		if s.inR == len(s.in) {
+			s.in, s.inR = s.in[:0], 0
+		} else if s.inR > 0 && len(s.in)+len(b) > cap(s.in) {
+			// Reuse the room already read rather than grow: the inbox
+			// stays within the window and a frame.
+			s.in, s.inR = s.in[:copy(s.in, s.in[s.inR:])], 0
+		}
+		s.in = append(s.in, b...)
+	}
 	s.inMu.Unlock()
 	select {
 	case s.inReady <- struct{}{}:
@@ -408,27 +417,58 @@ func (s *Slot) deliver(b []byte, fds []*os.File) {
 }
 
 // muxRecv is recv for a slot on a mux: it takes what its inbox holds into
-// p, waiting for some (until the read deadline) when wait is set and the
-// inbox is empty. It acknowledges what it took, once that is muxWindow/4
-// or more, so that the worker may send on.
+// p, or, when wait is set and the inbox is empty, waits (until the read
+// deadline) for the mux's reader to put bytes into p itself (see
+// deliver). It acknowledges what it took, once that is muxWindow/4 or
+// more, so that the worker may send on.
 func (s *Slot) muxRecv(p []byte, wait bool) (int, error) {
+	s.inMu.Lock()
+	n := 0
+	if s.inR < len(s.in) {
+		n = copy(p, s.in[s.inR:])
+		s.inR += n
+		if s.inR == len(s.in) {
+			s.in, s.inR = s.in[:0], 0 // a large one goes once the slot is idle (shedInbox)
+		}
+	} else {
+		if err := s.inErr; err != nil {
+			s.inMu.Unlock()
+			return 0, err
+		}
+		if !wait || len(p) == 0 {
+			s.inMu.Unlock()
+			return 0, nil
+		}
+		var err error
+		if n, err = s.awaitBytes(p); n == 0 {
+			s.inMu.Unlock()
+			return 0, err
+		}
+	}
+	s.consumed += n
+	ack := 0
+	if s.consumed >= muxWindow/4 {
+		ack, s.consumed = s.consumed, 0
+	}
+	s.inMu.Unlock()
+	if ack > 0 {
+		s.mx.credit(s.index, ack)
+	}
+	return n, nil
+}
+
+// awaitBytes waits, with an empty inbox, until the mux's reader has put
+// bytes into p (or the inbox), the mux ends, or the read deadline passes;
+// it returns how many are in p. s.inMu is held, and released while it
+// waits.
+func (s *Slot) awaitBytes(p []byte) (int, error) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
-	s.inMu.Lock()
-	for s.inR == len(s.in) {
-		if err := s.inErr; err != nil {
-			s.inMu.Unlock()
-			return 0, err
-		}
-		if !wait {
-			s.inMu.Unlock()
-			return 0, nil
-		}
-		s.inMu.Unlock()
+	for {
 		var expired <-chan time.Time
 		if !s.rdl.IsZero() {
 			d := time.Until(s.rdl)
@@ -442,29 +482,33 @@ func (s *Slot) muxRecv(p []byte, wait bool) (int, error) {
 			}
 			expired = timer.C
 		}
+		s.want, s.wantN = p, 0
+		s.inMu.Unlock()
+		timedOut := false
 		select {
 		case <-s.inReady:
 		case <-expired:
-			timer = nil
-			return 0, os.ErrDeadlineExceeded
+			timer, timedOut = nil, true
 		}
 		s.inMu.Lock()
+		n := s.wantN
+		s.want, s.wantN = nil, 0
+		switch {
+		case n > 0:
+			return n, nil
+		case s.inR < len(s.in):
+			n = copy(p, s.in[s.inR:])
+			s.inR += n
+			if s.inR == len(s.in) {
+				s.in, s.inR = s.in[:0], 0
+			}
+			return n, nil
+		case s.inErr != nil:
+			return 0, s.inErr
+		case timedOut:
+			return 0, os.ErrDeadlineExceeded
+		}
 	}
-	n := copy(p, s.in[s.inR:])
-	s.inR += n
-	if s.inR == len(s.in) {
-		s.in, s.inR = s.in[:0], 0 // a large one goes once the slot is idle (shedInbox)
-	}
-	s.consumed += n
-	ack := 0
-	if s.consumed >= muxWindow/4 {
-		ack, s.consumed = s.consumed, 0
-	}
-	s.inMu.Unlock()
-	if ack > 0 {
-		s.mx.credit(s.index, ack)
-	}
-	return n, nil
 }
 
 // shedInbox drops a large inbox that is empty, once the slot is idle: a

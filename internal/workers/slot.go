@@ -88,6 +88,8 @@ type Slot struct {
 	inReady  chan struct{}
 	inErr    error
 	consumed int
+	want     []byte // the buffer its reader waits to have filled (see awaitBytes)
+	wantN    int    // bytes the mux's reader put there
 	// On a mux, a WebSocket's credit: the cost of the messages sent to the
 	// worker and not yet acknowledged, and the channel a sender that ran
 	// out waits on (see awaitCredit).
