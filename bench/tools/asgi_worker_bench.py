@@ -1,7 +1,10 @@
 """The ASGI worker's own CPU per hello request, in one process, without the
-Go front: the shim's ASlot, HTTPRequest and the app on 50 socketpair slots,
-one request frame on each per round (as the front writes them), the
-responses read back by reader callbacks on the same loop. Prints the best
+Go front: the shim's ASlot, HTTPRequest and the app on 50 slots, one
+request frame on each per round (as the front writes them), the responses
+read back by reader callbacks on the same loop. A shim with a data socket
+for all slots (Mux) gets the 50 requests in M frames in one send per round
+and its answers are read back from that socket; an older one gets a
+socketpair per slot, a send on each, and a reader on each. Prints the best
 and median µs per request of 7 runs (process CPU time), so two revisions
 of the shim compare on a busy machine where end-to-end req/s swing.
 
@@ -71,25 +74,11 @@ def request_frame(kind):
     return struct.pack('<IBI', len(payload), ord('R'), 7) + payload
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--rev', help='git revision of internal/pyshim (default: the working tree)')
-    ap.add_argument('--frame', choices=('scope', 'environ'), default='scope')
-    ap.add_argument('--requests', type=int, default=20000, help='requests per run (7 runs)')
-    ap.add_argument('--loop', choices=('uvloop', 'asyncio'), default='uvloop')
-    a = ap.parse_args()
-    A = load_shim(a.rev)
-    frame = request_frame(a.frame)
-    if a.loop == 'uvloop':
-        import uvloop
-        loop = uvloop.new_event_loop()
-    else:
-        loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
+def slot_driver(A, loop, frame, state):
+    """A socketpair per slot (shims before the data socket)."""
     pairs = [socket.socketpair() for _ in range(SLOTS)]
     w = A.ASGIWorker(loop, app, {'threads': SLOTS}, None, [p[0] for p in pairs], None)
     w.slots = []
-    state = {'left': 0, 'done': None}
 
     def reader(b):
         def readable():
@@ -115,6 +104,63 @@ def main():
             for _, b_end in pairs:
                 b_end.send(frame)
             await state['done']
+    return drive
+
+
+def mux_driver(A, loop, frame, state):
+    """One data socket for every slot: a round's requests in one send, the
+    answers read back in as few reads as they come."""
+    a_end, b_end = socket.socketpair()
+    w = A.ASGIWorker(loop, app, {'threads': 1}, None, a_end, None)
+    w.mux.start()
+    b_end.setblocking(False)
+    batch = b''.join(struct.pack('<IBI', len(frame), ord('M'), i) + frame for i in range(SLOTS))
+    buf = bytearray()
+
+    def readable():
+        buf.extend(b_end.recv(1 << 20))
+        while len(buf) >= 9:
+            n, t, _ = struct.unpack_from('<IBI', buf)
+            if len(buf) < 9 + n:
+                break
+            if t == ord('M'):
+                assert buf[9 + 4] == ord('W'), bytes(buf[:40])
+                state['left'] -= 1
+            del buf[:9 + n]
+        if not state['left'] and not state['done'].done():
+            state['done'].set_result(None)
+
+    loop.add_reader(b_end.fileno(), readable)
+
+    async def drive(rounds):
+        for _ in range(rounds):
+            state['left'] = SLOTS
+            state['done'] = loop.create_future()
+            b_end.sendall(batch)
+            await state['done']
+    return drive
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--rev', help='git revision of internal/pyshim (default: the working tree)')
+    ap.add_argument('--frame', choices=('scope', 'environ'), default='scope')
+    ap.add_argument('--requests', type=int, default=20000, help='requests per run (7 runs)')
+    ap.add_argument('--loop', choices=('uvloop', 'asyncio'), default='uvloop')
+    a = ap.parse_args()
+    A = load_shim(a.rev)
+    frame = request_frame(a.frame)
+    if a.loop == 'uvloop':
+        import uvloop
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    state = {'left': 0, 'done': None}
+    if hasattr(A, 'Mux'):
+        drive = mux_driver(A, loop, frame, state)
+    else:
+        drive = slot_driver(A, loop, frame, state)
 
     def run(n):
         t0 = time.process_time()

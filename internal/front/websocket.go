@@ -186,6 +186,7 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 		go drainWS(x)
 		return
 	}
+	x.WSClientGone(conn.Dead()) // a message waiting for the app's credit is dropped with the client
 	lw.status = 101
 	if hs.HTTP2 {
 		lw.status = 200

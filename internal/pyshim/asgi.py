@@ -5,16 +5,19 @@ allows) for every slot of the worker.
 worker.py's main() loads the app, asks interface_of which interface it
 speaks, and hands an ASGI app to serve().
 
-The wire is worker.py's (internal/wire/wire.go): each slot socket carries
-one request at a time (the front never pipelines onto an ASGI slot); a
+The wire is worker.py's (internal/wire/wire.go): each slot carries one
+request at a time (the front never pipelines onto an ASGI slot); a
 request frame's environ is turned into the HTTP scope; an Abort frame
 means the client has gone (http.disconnect); responses leave as
-Start/Body/End, Whole, File (http.response.pathsend) or Error frames, each
-written with the slot socket's backpressure (loop.sock_sendall). The
-control socket carries the Grow/Slots exchange that gives the worker
---limit-concurrency slots, heartbeats while the loop runs, and EOF, which
-asks for a graceful exit: in-flight requests finish, then the lifespan
-shutdown runs.
+Start/Body/End, Whole, File (http.response.pathsend) or Error frames. All
+slots share the worker's one data socket (fd 5), each slot's frames
+wrapped in M frames (Mux): one read takes what the front sent for every
+slot, and the frames written in one loop turn leave in one sendmsg.
+Credit (N frames) bounds what a slot may have in flight, as a socket per
+slot used to: send() waits while the front has not consumed MUX_WINDOW of
+a slot's bytes. The control socket carries heartbeats while the loop runs,
+and EOF, which asks for a graceful exit: in-flight requests finish, then
+the lifespan shutdown runs.
 """
 
 import os
@@ -25,14 +28,27 @@ import sys
 import traceback
 from collections import deque
 
-from _gowsgi_wire import (ANC_SIZE, HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
+from _gowsgi_wire import (HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
                           T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, error_payload, log,
                           received_fds, send_frame, take_frames)
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
 ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
-ASGI_READ_SIZE = 256 << 10  # the most a slot read takes at once
-T_GROW, T_SLOTS, T_HEARTBEAT = ord('G'), ord('g'), ord('H')
+ASGI_READ_SIZE = 256 << 10  # the most one read of the data socket takes
+T_HEARTBEAT = ord('H')
+T_MUX, T_CREDIT = ord('M'), ord('N')  # the data socket's frames: a slot's frames; credit
+# Flow control on the data socket (internal/wire/wire.go: MuxWindow,
+# WSWindow): a slot sends while less than MUX_WINDOW of its bytes are
+# unacknowledged; a WebSocket's messages are acknowledged as the app
+# receives them, each costing at least WS_MIN_COST, once WS_WINDOW / 4 are
+# due. (The front acknowledges a slot's bytes the same way, at a quarter.)
+MUX_WINDOW = 1 << 20
+WS_WINDOW = 1 << 20
+WS_MIN_COST = WS_WINDOW // 16
+WS_ACK_AT = WS_WINDOW // 4
+MUX_ANC_SIZE = socket.CMSG_SPACE(4 * 16)  # the descriptors one read takes
+MUX_JOIN_MAX = 16 << 10  # frames up to this are copied into the output buffer; larger ones go as parts
+MUX_IOV = 512  # buffers per sendmsg, well under IOV_MAX
 T_GOAWAY = ord('Q')  # control: how long in-flight requests get before they are told "going away"
 GOAWAY_SHUTDOWN, GOAWAY_RESTART = 0, 1  # its reasons (a WebSocket closes with 1001 or 1012)
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
@@ -137,35 +153,6 @@ def new_event_loop(choice):
     return asyncio.new_event_loop(), 'asyncio'
 
 
-def grow_slots(control, n):
-    """Ask gowsgi for n more slot sockets (Grow) and receive them (Slots
-    frames with descriptors). Bytes of a Slots frame read past the last
-    descriptor are returned, for the control reader."""
-    send_frame(control, T_GROW, U32.pack(n))
-    fds, buf = [], bytearray()
-    anc_size = socket.CMSG_SPACE(4 * 253)
-    while len(fds) < n:
-        data, anc, flags, _ = control.recvmsg(1 << 16, anc_size)
-        fds += received_fds(anc)
-        if not data:
-            sys.exit(0)  # gowsgi gave up on this worker
-        buf += data
-    return [socket.socket(fileno=fd) for fd in fds], buf
-
-
-def raise_fd_limit(need):
-    """Raise the soft descriptor limit towards the hard one when the slots
-    (and what the app opens besides) need more than it allows."""
-    try:
-        import resource
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        want = need + 1024
-        if soft != resource.RLIM_INFINITY and soft < want:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
-    except (ImportError, ValueError, OSError):
-        pass
-
-
 def serve(cfg, control, app, kind, ready, hooks):
     """Serve an ASGI application until gowsgi closes the control socket,
     then exit. Runs the lifespan startup before Ready (ready is its dict,
@@ -180,17 +167,17 @@ def serve(cfg, control, app, kind, ready, hooks):
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
         sys.exit(3)
     asyncio.set_event_loop(loop)
+    # The first slot socket carries every slot (the mux); the others a
+    # worker started for WSGI's shape got are closed (the front closes its
+    # ends once Ready says asgi).
     nslots = cfg.get('slots') or cfg['threads']
-    want = max(cfg.get('limit_concurrency') or nslots, 1)
-    raise_fd_limit(max(want, nslots) * 2)
-    socks = [socket.socket(fileno=5 + i) for i in range(nslots)]
-    ctl_buf = bytearray()
-    if want > nslots:
-        more, ctl_buf = grow_slots(control, want - nslots)
-        socks += more
+    for fd in range(6, 5 + nslots):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
-    worker = ASGIWorker(loop, app, cfg, control, socks, hooks)
-    worker.ctl_buf = ctl_buf
+    worker = ASGIWorker(loop, app, cfg, control, socket.socket(fileno=5), hooks)
     lifespan = Lifespan(app, cfg.get('lifespan') or 'auto', worker.state)
     try:
         loop.run_until_complete(lifespan.startup())
@@ -305,21 +292,22 @@ class Lifespan:
 # ---------------------------------------------------------------- the worker
 
 class ASGIWorker:
-    """The event loop's side of a worker: one ASlot per slot socket, the
-    control socket (heartbeats out; EOF asks for an exit), the running
-    request tasks."""
+    """The event loop's side of a worker: the data socket (Mux) and an
+    ASlot per slot index the front has used, the control socket
+    (heartbeats out; EOF asks for an exit), the running request tasks."""
 
-    def __init__(self, loop, app, cfg, control, socks, hooks):
+    def __init__(self, loop, app, cfg, control, sock, hooks):
         self.loop = loop
         self.app = app
         self.control = control
-        self.socks = socks
+        self.mux = Mux(self, sock)
+        self.slots = {}  # index: ASlot, made on its first frame (new_slot)
         self.hooks = hooks if hooks is not None and hooks.requests else None
         self.state = {}  # the lifespan state
         self.heartbeat = cfg.get('heartbeat') or 0
         self.beat_due = None  # when the next heartbeat callback should run
         self.request_timeout = cfg.get('request_timeout') or 0
-        self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see ASlot.readable
+        self.scratch = memoryview(bytearray(ASGI_READ_SIZE))  # see Mux.readable
         self.ctl_buf = bytearray()
         self.stopping = None
         self.grace = ASGI_STOP_GRACE    # a GoAway frame's grace, in seconds
@@ -328,10 +316,7 @@ class ASGIWorker:
     async def serve(self):
         loop = self.loop
         self.stopping = loop.create_future()
-        self.slots = [ASlot(self, sock) for sock in self.socks]
-        for slot in self.slots:
-            slot.sock.setblocking(False)
-            loop.add_reader(slot.sock.fileno(), slot.readable)
+        self.mux.start()
         self.control.setblocking(False)
         loop.add_reader(self.control.fileno(), self.control_readable)
         if self.heartbeat:
@@ -356,17 +341,21 @@ class ASGIWorker:
     def running(self):
         """The tasks of the requests running now: a slot's request holds
         its task until it ends (no set of tasks is kept per request)."""
-        return {slot.req.task for slot in self.slots if slot.req is not None and slot.req.task is not None}
+        return {slot.req.task for slot in self.slots.values() if slot.req is not None and slot.req.task is not None}
 
     def go_away(self):
         """Tell every request still running that the server is going away:
         its going_away(reason) (an HTTP request's receive() says
         http.disconnect; a WebSocket closes with 1001 for a shutdown, 1012
         for a restart). Their tasks are cancelled next (serve)."""
-        for slot in self.slots:
+        for slot in self.slots.values():
             req = slot.req
             if req is not None:
                 req.going_away(self.reason)
+
+    def new_slot(self, index):
+        slot = self.slots[index] = ASlot(self, index)
+        return slot
 
     def beat(self):
         """Tell gowsgi the loop runs, and how late this callback ran (the
@@ -393,8 +382,8 @@ class ASGIWorker:
             if not self.stopping.done():
                 self.stopping.set_result(None)
             return
-        # Only GoAway is expected after Ready (leftover Slots frames and
-        # Revoke frames, which have no meaning here, are dropped).
+        # Only GoAway is expected after Ready (Revoke frames, which have
+        # no meaning here, are dropped).
         self.ctl_buf += data
         for ftype, fid, payload in take_frames(self.ctl_buf):
             if ftype == T_GOAWAY and len(payload) >= 4:
@@ -402,27 +391,38 @@ class ASGIWorker:
                 self.reason = fid
 
 
-class ASlot:
-    """One slot socket on the event loop: parses the front's frames and
-    runs its request, one at a time."""
+class Mux:
+    """The worker's one data socket: every slot's frames, in M frames, and
+    credit (N). One reader callback takes what the front sent for every
+    slot; what the slots write in one loop turn is sent by one flush."""
 
-    __slots__ = ('worker', 'sock', 'buf', 'fds', 'req', 'queue')
+    __slots__ = ('worker', 'loop', 'sock', 'fileno', 'buf', 'fds', 'out', 'scheduled', 'blocked', 'closed', 'active',
+                 'parsing')
 
     def __init__(self, worker, sock):
         self.worker = worker
+        self.loop = worker.loop
         self.sock = sock
-        self.buf = bytearray()
-        self.fds = deque()
-        self.req = None      # the HTTPRequest running here
-        self.queue = deque()  # requests sent behind it (the front does not, today)
+        self.fileno = sock.fileno()
+        self.buf = bytearray()  # a partial frame, waiting for the rest
+        self.fds = deque()      # descriptors received, not yet taken by their frame
+        self.out = []           # what to send, in order: buffers, and (frame, fd) for a frame carrying a descriptor
+        self.scheduled = False  # a flush is due
+        self.blocked = False    # the socket is full: the flush waits for it (add_writer)
+        self.closed = False     # the front has gone: nothing more is read or sent
+        self.active = 0         # requests running (ASlot.next, ASlot.done)
+        self.parsing = False    # readable is acting on frames (requests may run and write meanwhile)
+
+    def start(self):
+        self.sock.setblocking(False)
+        self.loop.add_reader(self.fileno, self.readable)
 
     def readable(self):
-        """Read what the front sent into the worker's scratch buffer (one
-        for every slot: the loop runs one callback at a time) and act on
-        its whole frames; a partial frame waits in self.buf for the rest."""
+        """Read what the front sent into the worker's scratch buffer and act
+        on its whole frames; a partial frame waits in self.buf."""
         scratch = self.worker.scratch
         try:
-            n, anc, flags, _ = self.sock.recvmsg_into([scratch], ANC_SIZE)
+            n, anc, flags, _ = self.sock.recvmsg_into([scratch], MUX_ANC_SIZE)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -430,30 +430,270 @@ class ASlot:
         if anc:
             self.fds.extend(received_fds(anc))
         if not n:
-            # The front closed the slot: it is stopping, or gave up on us.
-            self.worker.loop.remove_reader(self.sock.fileno())
-            if self.req is not None:
-                self.req.gone()
+            self.gone()
             return
         buf = self.buf
-        if buf:
-            buf += scratch[:n]
-            used = self.frames(memoryview(buf), len(buf))
-            del buf[:used]
-        else:
-            used = self.frames(scratch, n)
-            if used < n:
-                self.buf = bytearray(scratch[used:n])
-        if self.req is None and self.queue:
-            self.next()
+        self.parsing = True
+        try:
+            if buf:
+                buf += scratch[:n]
+                used = self.frames(memoryview(buf), len(buf))
+                del buf[:used]
+            else:
+                used = self.frames(scratch, n)
+                if used < n:
+                    self.buf = bytearray(scratch[used:n])
+        finally:
+            self.parsing = False
 
     def frames(self, view, end):
-        """Act on the whole frames in view[:end]; returns the bytes used."""
+        """Act on the whole frames in view[:end]; returns the bytes used.
+        Every inner frame is parsed here, in stream order, so the one that
+        needs a descriptor takes the head of self.fds."""
         start = 0
+        slots = self.worker.slots
         while end - start >= 9:
-            n, t, rid = HDR.unpack_from(view, start)
+            n, t, index = HDR.unpack_from(view, start)
             if end - start < 9 + n:
                 break
+            slot = slots.get(index) or self.worker.new_slot(index)
+            if t == T_MUX:
+                slot.frames(view, start + 9, start + 9 + n)
+                if slot.req is None and slot.queue:
+                    slot.next()
+            elif t == T_CREDIT:
+                slot.credit(U32.unpack_from(view, start + 9)[0])
+            start += 9 + n
+        return start
+
+    def push(self, index, data, size):
+        """Queue data (bytes or a list of parts: whole frames of slot
+        index, size bytes) in an M frame, for this loop turn's flush."""
+        if self.closed:
+            raise ClientGone('the front closed the data socket')
+        out = self.out
+        if type(data) is list:
+            out.append(_pack(size, T_MUX, index))
+            out.extend(data)
+        elif size <= MUX_JOIN_MAX:
+            if out and type(out[-1]) is bytearray:
+                last = out[-1]
+                last += _pack(size, T_MUX, index)
+                last += data
+            else:
+                out.append(bytearray(_pack(size, T_MUX, index)) + data)
+        else:
+            out.append(_pack(size, T_MUX, index))
+            out.append(data)
+        self.due()
+
+    def push_fd(self, index, frame, fd):
+        """Queue frame (one whole frame of slot index) in an M frame that
+        carries a dup of descriptor fd, in a sendmsg of its own."""
+        if self.closed:
+            raise ClientGone('the front closed the data socket')
+        self.out.append((_pack(len(frame), T_MUX, index) + frame, os.dup(fd)))
+        self.due()
+
+    def push_credit(self, index, n):
+        """Queue an N frame: n bytes of slot index's WebSocket messages
+        taken. It goes with the next flush: the app's next send, or the
+        next loop turn."""
+        if self.closed:
+            return
+        frame = _pack(4, T_CREDIT, index) + U32.pack(n)
+        out = self.out
+        if out and type(out[-1]) is bytearray:
+            out[-1] += frame
+        else:
+            out.append(bytearray(frame))
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def due(self):
+        """Have what was queued sent: by one flush at the next loop turn,
+        for everything the requests running now write meanwhile; at once
+        when one request runs alone, which has nothing to batch with (a
+        loop turn more per round trip cost a WebSocket echo at one
+        connection ~14 us of the worker's CPU, a quarter). Not while
+        readable acts on what it read: with eager tasks (3.12+) each
+        request of the batch may run to its end there, alone."""
+        if self.active <= 1 and not self.parsing:
+            self.flush()
+        elif not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def flush(self):
+        """Send what is queued, in order: a sendmsg for the buffers up to a
+        frame that carries a descriptor, which goes in one of its own. What
+        the socket does not take waits for it to drain (add_writer)."""
+        self.scheduled = False
+        if self.blocked or self.closed:
+            return
+        out, sock = self.out, self.sock
+        while out:
+            first = out[0]
+            if type(first) is tuple:
+                frame, fd = first
+                try:
+                    n = sock.sendmsg([frame], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', fd))])
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError:
+                    self.gone()
+                    return
+                os.close(fd)
+                if n < len(frame):
+                    out[0] = memoryview(frame)[n:]
+                    break
+                del out[0]
+                continue
+            parts = []
+            for p in out:
+                if type(p) is tuple or len(parts) == MUX_IOV:
+                    break
+                parts.append(p)
+            try:
+                n = sock.sendmsg(parts) if len(parts) > 1 else sock.send(parts[0])
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.gone()
+                return
+            k = 0
+            for p in parts:
+                if n < len(p):
+                    break
+                n -= len(p)
+                k += 1
+            del out[:k]
+            if k < len(parts):
+                if n:
+                    out[0] = memoryview(out[0])[n:]
+                break
+        if out:
+            self.blocked = True
+            self.loop.add_writer(self.fileno, self.writable)
+
+    def writable(self):
+        self.blocked = False
+        self.loop.remove_writer(self.fileno)
+        self.flush()
+
+    def gone(self):
+        """The front closed the data socket (it is stopping, or gave up on
+        this worker): every request is gone, and every write fails."""
+        if self.closed:
+            return
+        self.closed = True
+        self.loop.remove_reader(self.fileno)
+        if self.blocked:
+            self.blocked = False
+            self.loop.remove_writer(self.fileno)
+        for p in self.out:
+            if type(p) is tuple:
+                os.close(p[1])
+        self.out = []
+        for slot in list(self.worker.slots.values()):
+            if slot.req is not None:
+                slot.req.gone()
+            for r in slot.queue:
+                r.gone()
+            slot.wake_all()
+
+
+class ASlot:
+    """One slot of the data socket: parses the front's frames for it and
+    runs its request, one at a time; its writes go through send_now and
+    send, within its credit."""
+
+    __slots__ = ('worker', 'mux', 'index', 'req', 'queue', 'unacked', 'waiters', 'ws_taken')
+
+    def __init__(self, worker, index):
+        self.worker = worker
+        self.mux = worker.mux
+        self.index = index
+        self.req = None       # the HTTPRequest running here
+        self.queue = deque()  # requests sent behind it (the front does not, today)
+        self.unacked = 0      # bytes sent and not yet acknowledged by the front
+        self.waiters = deque()  # futures of writers waiting for credit, in order
+        self.ws_taken = 0     # WebSocket message cost received (or dropped) and not yet acknowledged
+
+    def send_now(self, data):
+        """Queue data (bytes or a list of parts; whole frames) if the slot
+        may send now; returns whether it did."""
+        if self.unacked >= MUX_WINDOW or self.waiters:
+            return False
+        size = len(data) if type(data) is not list else sum(map(len, data))
+        self.mux.push(self.index, data, size)
+        self.unacked += size
+        return True
+
+    async def send(self, data):
+        """send_now, waiting for credit (the front consumes the slot's bytes
+        at its client's pace: the backpressure of a streamed response)."""
+        if not self.send_now(data):
+            await self.wait_credit()
+            size = len(data) if type(data) is not list else sum(map(len, data))
+            self.mux.push(self.index, data, size)
+            self.unacked += size
+            self.wake()
+
+    async def send_fd(self, frame, fd):
+        """send for one frame that carries descriptor fd."""
+        if self.unacked >= MUX_WINDOW or self.waiters:
+            await self.wait_credit()
+        self.mux.push_fd(self.index, frame, fd)
+        self.unacked += len(frame)
+        self.wake()
+
+    async def wait_credit(self):
+        """Wait for this writer's turn among the slot's waiting writers and
+        for credit."""
+        f = self.worker.loop.create_future()
+        self.waiters.append(f)
+        try:
+            await f
+        except BaseException:
+            self.waiters.remove(f)
+            self.wake()  # its turn passes to the next
+            raise
+        self.waiters.remove(f)
+        if self.mux.closed:
+            raise ClientGone('the front closed the data socket')
+
+    def wake(self):
+        """Wake the first waiting writer when the slot may send."""
+        if self.waiters and (self.unacked < MUX_WINDOW or self.mux.closed):
+            f = self.waiters[0]
+            if not f.done():
+                f.set_result(None)
+
+    def wake_all(self):
+        for f in self.waiters:
+            if not f.done():
+                f.set_result(None)
+
+    def credit(self, n):
+        """The front consumed n more of this slot's bytes."""
+        self.unacked -= n
+        self.wake()
+
+    def ws_took(self, n):
+        """A WebSocket message of n bytes was received by the app, or
+        dropped: it is acknowledged once WS_ACK_AT are due."""
+        self.ws_taken += max(9 + n, WS_MIN_COST)
+        if self.ws_taken >= WS_ACK_AT:
+            self.mux.push_credit(self.index, self.ws_taken)
+            self.ws_taken = 0
+
+    def frames(self, view, start, end):
+        """Act on the frames in view[start:end], whole ones (an M frame's
+        payload)."""
+        while end - start >= 9:
+            n, t, rid = HDR.unpack_from(view, start)
             if t == T_REQUEST:
                 fd = None
                 try:
@@ -461,13 +701,15 @@ class ASlot:
                     # front's appendScope); a WebSocket as a CGI environ.
                     environ, body = _loads(view[start + 9:start + 9 + n])
                     if body is None:
-                        fd = self.fds.popleft()
+                        fd = self.mux.fds.popleft()
                 except Exception as e:
                     environ, body = e, None
                 ws = type(environ) is dict and 'gowsgi.websocket' in environ
                 self.queue.append((WebSocketRequest if ws else HTTPRequest)(self, rid, environ, body, fd))
             elif t in WS_FRAMES_IN and type(self.req) is WebSocketRequest and self.req.rid == rid:
                 self.req.frame(t, bytes(view[start + 9:start + 9 + n]))  # see the WebSocket section
+            elif t == T_WS_TEXT or t == T_WS_BINARY:
+                self.ws_took(n)  # for a WebSocket that has ended: dropped
             elif t == T_ABORT:
                 if self.req is not None and self.req.rid == rid:
                     self.req.gone()
@@ -475,10 +717,10 @@ class ASlot:
                     if r.rid == rid:
                         r.gone()  # dropped unstarted when its turn comes
             start += 9 + n
-        return start
 
     def next(self):
         req = self.req = self.queue.popleft()
+        self.mux.active += 1
         # The task is held by self.req (see ASGIWorker.running). Where
         # asyncio has eager tasks (3.12+), the request's first step runs
         # now, in its own task and context, instead of a loop turn later:
@@ -491,6 +733,7 @@ class ASlot:
     def done(self, req):
         if self.req is req:
             self.req = None
+            self.mux.active -= 1
             if self.queue:
                 self.next()
 
@@ -1053,69 +1296,30 @@ class HTTPRequest:
             tail = OFFSET_COUNT.pack(0, size)
             frame = _pack(len(self.head) + len(tail), T_FILE, self.rid) + self.head + tail
             self.head_sent = self.wire_done = True
-            sock = self.slot.sock
-            rights = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', fd))]
-            while True:
-                try:
-                    n = sock.sendmsg([frame], rights)
-                    break
-                except (BlockingIOError, InterruptedError):
-                    await self.writable()
-            if n < len(frame):
-                await self.slot.worker.loop.sock_sendall(sock, frame[n:])
+            await self.slot.send_fd(frame, fd)  # the mux sends a dup of fd
         finally:
             os.close(fd)
 
-    async def writable(self):
-        loop = self.slot.worker.loop
-        fd = self.slot.sock.fileno()
-        f = loop.create_future()
-        loop.add_writer(fd, lambda: f.done() or f.set_result(None))
-        try:
-            await f
-        finally:
-            loop.remove_writer(fd)
-
     async def write(self, data):
-        """Write frames to the slot: at once while the socket has room,
-        else waiting for it (the front reads as fast as the client takes
-        the response, within its buffer). data is bytes or a list of parts.
-        (WebSocketRequest borrows it: it calls the helpers by class.)"""
+        """Write frames to the slot: at once while it has credit, else
+        waiting for it (the front consumes as fast as the client takes the
+        response, within its buffer). data is bytes or a list of parts,
+        whole frames. (WebSocketRequest borrows it: it calls the helpers by
+        class.)"""
         left = HTTPRequest.write_now(self, data)
         if left is not None:
             await HTTPRequest.write_rest(self, left)
 
     def write_now(self, data):
-        """write's first step, without a coroutine: what the slot takes
-        now; returns the rest (for write_rest), or None when all went."""
-        sock = self.slot.sock
-        if type(data) is list:
-            total = sum(map(len, data))
-            try:
-                n = sock.sendmsg(data)
-            except (BlockingIOError, InterruptedError):
-                n = 0
-            except OSError as e:
-                raise ClientGone('the front closed the slot: %s' % e) from None
-            if n == total:
-                return None
-            return b''.join(data)[n:]
-        try:
-            n = sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            n = 0
-        except OSError as e:
-            raise ClientGone('the front closed the slot: %s' % e) from None
-        if n == len(data):
+        """write's first step, without a coroutine: data goes if the slot
+        has credit; returns it (for write_rest) if not, or None."""
+        if self.slot.send_now(data):
             return None
-        return memoryview(data)[n:]
+        return data
 
     async def write_rest(self, data):
-        """Wait until the slot has taken data (the rest write_now left)."""
-        try:
-            await self.slot.worker.loop.sock_sendall(self.slot.sock, data)
-        except OSError as e:
-            raise ClientGone('the front closed the slot: %s' % e) from None
+        """Wait for credit, then send data (what write_now left)."""
+        await self.slot.send(data)
 
 
 def app_traceback(exc):
@@ -1140,10 +1344,11 @@ def asyncio_cancelled():
 
 T_WS_ACCEPT, T_WS_TEXT, T_WS_BINARY, T_WS_CLOSE = b'OTDC'
 WS_FRAMES_IN = frozenset((T_WS_TEXT, T_WS_BINARY, T_ABORT))
-# Messages the app has not received yet: at WS_QUEUE_HIGH of them, or
-# WS_QUEUE_BYTES, the slot stops reading (the front then stops reading the
-# client: TCP holds it); below WS_QUEUE_LOW and WS_QUEUE_BYTES it reads again.
-WS_QUEUE_HIGH, WS_QUEUE_LOW, WS_QUEUE_BYTES = 16, 4, 1 << 20
+# Messages the app has not received yet are bounded by the front's credit
+# (WS_WINDOW, each message costing at least WS_MIN_COST: at most 16 small
+# ones, or 1 MiB): the app's receive() acknowledges them (ASlot.ws_took),
+# and the front stops reading a client whose app does not receive (TCP
+# then holds it).
 _CODE = struct.Struct('<H')
 # The largest message sent as one joined buffer (copied behind its header);
 # a larger one goes out as two parts, uncopied.
@@ -1195,7 +1400,6 @@ class WebSocketRequest:
         self.disconnected = False
         self.code = 1006
         self.reason = ''          # the client's close reason
-        self.paused = False
         self.wire_done = False
         self.deny = None          # the HTTPRequest relaying a websocket.http.response
 
@@ -1229,23 +1433,23 @@ class WebSocketRequest:
             return
         f = self.waiter
         if f is not None and not self.incoming and not f.done():
-            # receive() waits for this very message: handed over, not queued.
+            # receive() waits for this very message: handed over, not
+            # queued (and acknowledged now: it is the app's).
             self.waiter = None
             f.set_result((t, payload))
+            self.slot.ws_took(len(payload))
             return
         self.incoming.append((t, payload))
         self.queued += len(payload)
-        if (len(self.incoming) >= WS_QUEUE_HIGH or self.queued >= WS_QUEUE_BYTES) and not self.paused:
-            self.paused = True
-            self.slot.worker.loop.remove_reader(self.slot.sock.fileno())
         self._wake()
 
-    def _resume(self):
-        if self.paused:
-            self.paused = False
-            loop = self.slot.worker.loop
-            loop.add_reader(self.slot.sock.fileno(), self.slot.readable)
-            loop.call_soon(self.slot.readable)  # frames may be waiting
+    def _drop_incoming(self):
+        """The app has returned: the messages it did not receive are
+        dropped, and acknowledged."""
+        took = self.slot.ws_took
+        while self.incoming:
+            took(len(self.incoming.popleft()[1]))
+        self.queued = 0
 
     async def receive(self):
         if not self.connect_sent:
@@ -1262,8 +1466,7 @@ class WebSocketRequest:
         else:
             t, payload = self.incoming.popleft()
             self.queued -= len(payload)
-            if self.paused and len(self.incoming) < WS_QUEUE_LOW and self.queued < WS_QUEUE_BYTES:
-                self._resume()
+            self.slot.ws_took(len(payload))
         if t == T_WS_TEXT:
             return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
         return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
@@ -1318,17 +1521,11 @@ class WebSocketRequest:
             if len(data) > WS_JOIN_MAX:
                 await self.write([_pack(len(data), ftype, self.rid), data])
                 return
-            # A small message: header and payload in one buffer, written
-            # at once while the slot has room (no coroutine for write).
+            # A small message: header and payload in one buffer, queued at
+            # once while the slot has credit (no coroutine for write).
             frame = _pack(len(data), ftype, self.rid) + data
-            try:
-                n = self.slot.sock.send(frame)
-            except (BlockingIOError, InterruptedError):
-                n = 0
-            except OSError as e:
-                raise ClientGone('the front closed the slot: %s' % e) from None
-            if n < len(frame):
-                await self.write(memoryview(frame)[n:])
+            if not self.slot.send_now(frame):
+                await self.slot.send(frame)
             return
         if t == 'websocket.close':
             if self.state in (self.CONNECTING, self.ACCEPTED):
@@ -1369,7 +1566,6 @@ class WebSocketRequest:
         raise ASGIProtocolError('unexpected ASGI message %r in a WebSocket' % (t,))
 
     write = HTTPRequest.write
-    writable = HTTPRequest.writable
 
     async def run(self):
         w = self.slot.worker
@@ -1407,7 +1603,7 @@ class WebSocketRequest:
                 await self.end(T_ERROR, text.encode('utf-8', 'replace'))
         finally:
             self.gone()
-            self._resume()
+            self._drop_incoming()
             self.slot.done(self)
 
     async def end(self, ftype, payload):

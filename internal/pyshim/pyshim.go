@@ -159,13 +159,11 @@ type Config struct {
 	Slots int `json:"slots,omitempty"`
 	// Interface is "auto" (detect; the default when empty), "wsgi" or
 	// "asgi". Lifespan is "auto", "on" or "off", Loop "auto", "asyncio"
-	// or "uvloop"; LimitConcurrency the requests in flight an ASGI
-	// worker serves at once (its slots). An ASGI worker with fewer slots
-	// asks for the rest (see the G frame in internal/wire).
-	Interface        string `json:"interface,omitempty"`
-	Lifespan         string `json:"lifespan,omitempty"`
-	Loop             string `json:"loop,omitempty"`
-	LimitConcurrency int    `json:"limit_concurrency,omitempty"`
+	// or "uvloop". An ASGI worker serves all its slots on the first slot
+	// socket and closes the others (see the M frame in internal/wire).
+	Interface string `json:"interface,omitempty"`
+	Lifespan  string `json:"lifespan,omitempty"`
+	Loop      string `json:"loop,omitempty"`
 	// Heartbeat is how often (seconds) an ASGI worker's event loop sends
 	// a heartbeat on the control socket; 0 = never (no --timeout).
 	Heartbeat float64 `json:"heartbeat,omitempty"`

@@ -357,6 +357,11 @@ func (c *Conn) Stats() (msgsIn, bytesIn, msgsOut, bytesOut int64) {
 	return c.msgsIn.Load(), c.bytesIn.Load(), c.msgsOut.Load(), c.bytesOut.Load()
 }
 
+// Dead is closed once the connection has been dropped (it failed, a
+// ping went unanswered, or Run ended): a relay that waits for its
+// upstream (Options.Deliver) can stop waiting then.
+func (c *Conn) Dead() <-chan struct{} { return c.dead }
+
 func (c *Conn) abort() {
 	c.abortOnce.Do(func() {
 		close(c.dead)

@@ -69,14 +69,41 @@
 //	   revoked. One v answers each V, in order.
 //
 // An ASGI worker (one event loop serving many slots, each with one request
-// at a time) uses the same slot frames, and on its control socket:
+// at a time) uses the same slot frames, but all its slots share one data
+// socket: the first slot socket it was given (fd 5; it closes the others
+// before Y, and so does Go on a Y that says "asgi"). Each slot's byte
+// stream, the frames above, travels inside mux frames, both ways:
 //
-//	G  grow (worker → Go, before Y): the payload is a u32 n; the worker
-//	   found an ASGI application and wants n more slots. Go answers with
-//	   g frames until n descriptors have been sent.
-//	g  slots (Go → worker): the payload is a u32, how many slot sockets
-//	   (the worker's ends) travel with the frame (SCM_RIGHTS). Their
-//	   slot indexes follow the ones the worker already has, in order.
+//	M  mux: the request id field is the slot's index (0 to
+//	   --limit-concurrency - 1); the payload is one or more whole frames
+//	   of that slot, in order. A frame is never split across M frames.
+//	   A descriptor that travels with an inner frame (R with a spooled
+//	   body, F) rides on the first byte of the M frame that holds it,
+//	   sent in a sendmsg of its own. Each side keeps one queue of the
+//	   descriptors received on the socket; an inner frame that needs one
+//	   takes the queue's head when it is parsed. That is exact because
+//	   each side parses inner frames in stream order as they arrive.
+//	N  credit: the request id field is the slot's index; the payload is a
+//	   u32 (little-endian), bytes of that slot's flow-controlled frames
+//	   the receiver has consumed since its last N.
+//
+// Flow control replaces the socket buffers that bounded each slot's bytes
+// when it had a socket of its own. Worker → Go: every frame of a slot
+// counts, 9 + its payload. The worker may send on a slot while its
+// unacknowledged bytes are below MuxWindow (a frame larger than what is
+// left goes whole); at or above, the application's send() waits. Go
+// acknowledges as its reader of the slot consumes frames, once
+// MuxWindow/4 or more are unacknowledged. Go → worker: only WebSocket
+// messages (T, D) count, each max(9 + payload, WSWindow/16); Go sends
+// while below WSWindow (then it stops reading that client), and the
+// worker acknowledges, once WSWindow/4 or more, as the application's
+// receive() takes messages, or as it drops those that come after the
+// application returned. R and A frames do not count. Every
+// acknowledgement threshold is below its window, so a reader that
+// consumes everything always lets its sender go on.
+//
+// On its control socket an ASGI worker also sends:
+//
 //	H  heartbeat (worker → Go): sent from an event-loop callback while
 //	   the loop runs. A worker whose heartbeats stop for --timeout has a
 //	   blocked event loop. The payload, empty or a u32, is how late the
@@ -180,8 +207,8 @@ const (
 	Exited     Type = 'x'
 	Revoke     Type = 'V'
 	Revoked    Type = 'v'
-	Grow       Type = 'G'
-	Slots      Type = 'g'
+	Mux        Type = 'M'
+	Credit     Type = 'N'
 	Heartbeat  Type = 'H'
 	WSAccept   Type = 'O'
 	WSText     Type = 'T'
@@ -199,6 +226,13 @@ const (
 	Trailers      Type = 'L'
 )
 
+// Flow control windows on an ASGI worker's mux; see the package
+// documentation.
+const (
+	MuxWindow = 1 << 20 // worker → Go, per slot: what a slot socket's buffer held
+	WSWindow  = 1 << 20 // Go → worker, per WebSocket
+)
+
 // Reasons of a GoAway frame, in its request id field.
 const (
 	GoAwayShutdown uint32 = 0 // the server stops
@@ -207,7 +241,7 @@ const (
 
 func (t Type) String() string {
 	switch t {
-	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Grow, Slots, Heartbeat,
+	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Mux, Credit, Heartbeat,
 		WSAccept, WSText, WSBinary, WSClose, GoAway, Dump, Dumped, Interim, StartTrailers, Trailers:
 		return string(rune(t))
 	}

@@ -158,8 +158,10 @@ type Exchange struct {
 	closed    bool
 	resp      Response // what Head returns
 
-	afterInterim bool   // Head returned an interim response: the next frame is read by nextHead
-	trailer      []byte // the payload of the response's Trailers frame, if it ended with one
+	afterInterim bool            // Head returned an interim response: the next frame is read by nextHead
+	wsEnd        chan struct{}   // a WebSocket's: closed when its application has returned (finishSlot)
+	wsGone       <-chan struct{} // a WebSocket's: closed when its client's connection is dropped (WSClientGone)
+	trailer      []byte          // the payload of the response's Trailers frame, if it ended with one
 }
 
 // Send dispatches req to a worker slot: an idle one, or a busy one that is
@@ -913,5 +915,8 @@ func (x *Exchange) finishSlot() {
 		return
 	}
 	x.held = false
+	if x.wsEnd != nil {
+		close(x.wsEnd)
+	}
 	x.p.release(x.t, true)
 }

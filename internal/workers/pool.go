@@ -31,8 +31,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
 
@@ -160,8 +158,7 @@ type Pool struct {
 	nextID   atomic.Int64
 	spawnFn  func(ctx context.Context, id int) (*Worker, error) // tests only
 
-	asgi    atomic.Bool // a worker reported an ASGI application
-	fdSlots int         // the most slots per ASGI worker the descriptor limit allows
+	asgi atomic.Bool // a worker reported an ASGI application
 }
 
 // InFlight calls fn with each worker in service and its requests in
@@ -182,41 +179,31 @@ func (p *Pool) InFlight(fn func(worker, n int)) {
 
 // DefaultLimitConcurrency is the requests in flight an ASGI worker serves
 // at once when Options.LimitConcurrency is 0 (gunicorn's worker_connections
-// default): each is a slot (a socket pair) of the worker, and requests
-// beyond it wait in the pool's queue. Measured with a 10 ms asyncio.sleep
-// app at 1,000 connections on one worker, 100 slots capped throughput
-// (100 requests per 10 ms) while 250 and 1,000 ran the loop at its limit;
-// and every open SSE stream or long poll holds a slot for its lifetime, so
-// the default leaves room for many. A slot costs a descriptor on each side
-// and socket memory only while data is in flight.
+// default): each is a slot of the worker, and requests beyond it wait in
+// the pool's queue. Measured with a 10 ms asyncio.sleep app at 1,000
+// connections on one worker, 100 slots capped throughput (100 requests per
+// 10 ms) while 250 and 1,000 ran the loop at its limit; and every open SSE
+// stream or long poll holds a slot for its lifetime, so the default leaves
+// room for many. The slots of an ASGI worker share its one data socket
+// (mux.go): a slot costs no descriptor, only memory while data is in
+// flight.
 const DefaultLimitConcurrency = 1000
 
 // limitConcurrency is the number of slots of an ASGI worker: the option,
-// or the default, within what the descriptor limit allows (see New).
+// or the default, within maxASGISlots.
 func (p *Pool) limitConcurrency() int {
 	n := p.opts.LimitConcurrency
 	if n <= 0 {
 		n = DefaultLimitConcurrency
 	}
-	if p.fdSlots > 0 {
-		n = min(n, p.fdSlots)
-	}
 	return min(n, maxASGISlots)
 }
 
-// maxASGISlots bounds an ASGI worker's slots.
+// maxASGISlots bounds an ASGI worker's slots. They cost no descriptors
+// (one socket carries them all), but each is a Slot in the front and an
+// entry in the pool's idle channel (maxSlots), and past a few thousand
+// requests in flight one event loop serves none of them well.
 const maxASGISlots = 4096
-
-// fdSlotsFor is the most slots per worker that the descriptor limit
-// leaves room for: gowsgi holds one descriptor per slot, and keeps half
-// its limit for client connections, files and the rest.
-func fdSlotsFor(workers int) int {
-	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur > 1<<30 {
-		return maxASGISlots
-	}
-	return max(int(rl.Cur/2)/max(workers, 1), 8)
-}
 
 // ASGI reports whether the application is an ASGI one: --interface asgi,
 // or a worker found one when it imported the app (interface auto). It is
@@ -234,14 +221,15 @@ func (p *Pool) Interface() string {
 	return "wsgi"
 }
 
-// slotCount is how many slots a worker started by exec gets: the app's
-// known interface decides; with auto, before any worker loaded the app,
-// WSGI's shape, and an ASGI worker asks for the rest (Worker.grow).
-func (p *Pool) slotCount() int {
-	if p.opts.Interface != "wsgi" && p.ASGI() {
-		return p.limitConcurrency()
+// socketCount is how many slot sockets a new worker gets: one for
+// --interface asgi (its mux); else one per thread, as WSGI needs, of
+// which an ASGI worker (--interface auto; a reload may change the app
+// either way) keeps the first for its mux and closes the rest.
+func (p *Pool) socketCount() int {
+	if p.opts.Interface == "asgi" {
+		return 1
 	}
-	return p.opts.Threads
+	return max(p.opts.Threads, 1)
 }
 
 // pushIdle makes s available to the next request: it is marked idle and,
@@ -295,11 +283,6 @@ func New(o Options) *Pool {
 		events:   make(chan event, 64),
 		loopDone: make(chan struct{}),
 		fatal:    make(chan error, 1),
-	}
-	p.fdSlots = fdSlotsFor(o.Workers)
-	if o.LimitConcurrency > p.fdSlots {
-		o.Log.Warn("--limit-concurrency lowered to what the open-files limit allows for ASGI workers",
-			"limit_concurrency", p.fdSlots, "asked", o.LimitConcurrency, "workers", o.Workers)
 	}
 	return p
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/gowsgi/gowsgi/internal/wire"
 )
 
-// Slot is the Go end of one worker thread's socketpair.
+// Slot is the Go end of one worker thread's socketpair, or one of an ASGI
+// worker's --limit-concurrency slots, whose bytes travel on the worker's
+// one data socket (mux.go): a slot's frames and reading code are the
+// same either way.
 //
 // Requests on a slot are served in order. Usually a slot has one request at
 // a time; when every slot is busy, a request may be pipelined behind the
@@ -26,8 +29,9 @@ import (
 // pipelined behind one that turns slow is revoked and served elsewhere.
 type Slot struct {
 	worker *Worker
-	index  int // its place among the worker's slots, for revocation
-	conn   *net.UnixConn
+	index  int           // its place among the worker's slots, for revocation and the mux
+	conn   *net.UnixConn // its socket; nil on a mux
+	mx     *mux          // an ASGI worker's slot: its bytes travel on the worker's one socket (mux.go)
 
 	// Write side: frames are appended in dispatch order and written by
 	// whichever dispatcher finds no write in progress, so requests that
@@ -74,6 +78,24 @@ type Slot struct {
 
 	broken      atomic.Bool // the worker is gone or the stream is out of step
 	protocolErr atomic.Bool // the worker sent something invalid
+
+	// On a mux: the inbox the mux's reader fills (in[inR:] unread), the
+	// signal that wakes this slot's reader, the error that ended the mux,
+	// and the bytes read and not yet acknowledged (see muxRecv).
+	inMu     sync.Mutex
+	in       []byte
+	inR      int
+	inReady  chan struct{}
+	inErr    error
+	consumed int
+	want     []byte // the buffer its reader waits to have filled (see awaitBytes)
+	wantN    int    // bytes the mux's reader put there
+	// On a mux, a WebSocket's credit: the cost of the messages sent to the
+	// worker and not yet acknowledged, and the channel a sender that ran
+	// out waits on (see awaitCredit).
+	credMu   sync.Mutex
+	wsOut    int
+	credWait chan struct{}
 }
 
 // pendingBody is a request body written in place, after wbuf[:off], so a
@@ -114,6 +136,9 @@ func (s *Slot) shedBuf() {
 	if s.worker.asgi && s.r == s.w && s.part == nil && len(s.buf) == slotBufSize {
 		slotBufs.Put(s.buf) //nolint:staticcheck // a slice header per request is cheaper than a pointer dance
 		s.buf, s.r, s.w = nil, 0, 0
+	}
+	if s.mx != nil {
+		s.shedInbox()
 	}
 }
 
@@ -245,60 +270,14 @@ func (s *Slot) flushLocked() {
 	s.writing = false
 }
 
-// write sends buf with bodies spliced in at their offsets, one writev per
-// run between descriptors; a descriptor rides on the first byte of its
-// frame's header. Only the writer (s.writing) calls it.
+// write sends buf with bodies spliced in at their offsets (see
+// writeSpliced); on a mux it queues them there. Only the writer
+// (s.writing) calls it.
 func (s *Slot) write(buf []byte, fds []pendingFD, bodies []pendingBody) error {
-	pos := 0
-	// queue adds buf[pos:end] to the iovecs, with the bodies that go there.
-	queue := func(end int) {
-		for len(bodies) > 0 && bodies[0].off <= end {
-			if bodies[0].off > pos {
-				s.iov = append(s.iov, buf[pos:bodies[0].off])
-				pos = bodies[0].off
-			}
-			s.iov = append(s.iov, bodies[0].b)
-			bodies = bodies[1:]
-		}
-		if end > pos {
-			s.iov = append(s.iov, buf[pos:end])
-			pos = end
-		}
+	if s.mx != nil {
+		return s.mx.send(s.index, buf, fds, bodies)
 	}
-	var err error
-	for _, p := range fds {
-		if err == nil {
-			queue(p.off)
-			err = s.writeQueued()
-		}
-		if err == nil {
-			_, _, err = s.conn.WriteMsgUnix(buf[p.off:p.off+wire.HeaderSize], unix.UnixRights(p.fd), nil)
-			pos = p.off + wire.HeaderSize
-		}
-		unix.Close(p.fd)
-	}
-	if err == nil {
-		queue(len(buf))
-		err = s.writeQueued()
-	}
-	clear(s.iov[:cap(s.iov)]) // drop references to bodies
-	s.iov = s.iov[:0]
-	return err
-}
-
-// writeQueued writes the queued iovecs and empties the queue.
-func (s *Slot) writeQueued() error {
-	var err error
-	switch len(s.iov) {
-	case 0:
-	case 1:
-		_, err = s.conn.Write(s.iov[0])
-	default:
-		v := s.iov // WriteTo consumes its receiver
-		_, err = v.WriteTo(s.conn)
-	}
-	s.iov = s.iov[:0]
-	return err
+	return writeSpliced(s.conn, &s.iov, buf, fds, bodies)
 }
 
 // breakLocked marks the stream as unusable. Requests queued behind the
@@ -557,7 +536,9 @@ func (s *Slot) armDeadline(t time.Time) {
 // setDeadline sets the slot's read deadline to t (zero: none).
 func (s *Slot) setDeadline(t time.Time) {
 	s.rdl = t
-	s.conn.SetReadDeadline(t)
+	if s.mx == nil {
+		s.conn.SetReadDeadline(t) // a mux slot's reader waits with a timer (muxRecv)
+	}
 }
 
 // ErrWorkerGone reports that the worker closed its end, almost always
@@ -698,6 +679,9 @@ func (s *Slot) fill(n int, wait bool) error {
 // with it: recvmsg, not read, which would drop the one a File frame
 // brings. A read of nothing at all is io.EOF, the worker's end.
 func (s *Slot) recv(p []byte) (int, error) {
+	if s.mx != nil {
+		return s.muxRecv(p, true)
+	}
 	m, oobn, _, _, err := s.conn.ReadMsgUnix(p, s.oob[:])
 	m = max(m, 0) // -1 on some errors
 	if oobn > 0 {
@@ -729,6 +713,11 @@ func (s *Slot) readFailed(err error) error {
 // and that has passed (see armDeadline) must not stop it; MSG_DONTWAIT
 // keeps it from waiting.
 func (s *Slot) tryRead() {
+	if s.mx != nil {
+		m, _ := s.muxRecv(s.buf[s.w:], false)
+		s.w += m
+		return
+	}
 	rc, err := s.conn.SyscallConn()
 	if err != nil {
 		return
@@ -764,6 +753,8 @@ func (s *Slot) takeRights(oob []byte) {
 // takeFile returns the descriptor that came with the last File frame, or
 // nil if none did (a protocol error).
 func (s *Slot) takeFile() *os.File {
+	s.inMu.Lock() // a mux's reader adds to rfds (deliver)
+	defer s.inMu.Unlock()
 	if len(s.rfds) == 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package workers
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -50,6 +51,7 @@ func (x *Exchange) WebSocketAnswer(header func(name, value string)) (*WSAnswer, 
 	// The worker has the request: it is never sent again, so its frame
 	// (the caller's environ buffer) is not kept for the connection's life.
 	x.frame = nil
+	x.wsEnd = make(chan struct{}) // WSSend's wait for credit ends with the exchange (finishSlot)
 	switch h.Type {
 	case wire.WSAccept:
 		sub, _, err := wire.DecodeHead(p, header)
@@ -128,11 +130,23 @@ func (x *Exchange) WSRead() (wire.Type, []byte, error) {
 }
 
 // WSSend writes a frame to the application: wire.WSText or wire.WSBinary
-// with a message, or WSDisconnect's. It waits while the worker does not
-// read (the application does not receive): that is the backpressure that
-// stops the front reading the client. One goroutine sends at a time.
+// with a message, or WSDisconnect's. A message waits while the
+// application does not receive (the worker has not acknowledged wsWindow
+// of them, see Slot.awaitCredit): that is the backpressure that stops the
+// front reading the client. The wait ends when the worker dies or the
+// application returns (the message is dropped, as the worker would drop
+// it), and when the client's connection is dropped (see WSClientGone;
+// ErrClientGone). One goroutine sends at a time.
 func (x *Exchange) WSSend(t wire.Type, p []byte) error {
 	s := x.t.slot
+	if s.mx != nil && (t == wire.WSText || t == wire.WSBinary) {
+		if err := s.awaitCredit(len(p), x.wsEnd, x.wsGone); err != nil {
+			if err == errWSEnded {
+				return nil
+			}
+			return err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.broken.Load() {
@@ -146,6 +160,16 @@ func (x *Exchange) WSSend(t wire.Type, p []byte) error {
 	}
 	return nil
 }
+
+// WSClientGone gives the exchange a channel that closes when the client's
+// connection is dropped: WSSend then stops waiting for the application
+// to receive, so the relay can end and tell it websocket.disconnect.
+// Call it before the first WSSend.
+func (x *Exchange) WSClientGone(gone <-chan struct{}) { x.wsGone = gone }
+
+// ErrClientGone: WSSend gave up on a message because the client's
+// connection was dropped while it waited for the application.
+var ErrClientGone = errors.New("the client's connection was dropped")
 
 // WSDisconnect tells the application that the connection closed with code
 // and the client's reason ("" for none): its receive() returns

@@ -34,6 +34,7 @@ type Worker struct {
 	control  *net.UnixConn
 	ctlMu    sync.Mutex // serialises writes on control
 	slots    []*Slot
+	mx       *mux         // an ASGI worker's data socket, which carries all its slots
 	files    []string     // the app's own source files, as the worker reported them
 	template *template    // with --preload, the template it was forked from
 	asgi     bool         // serves an ASGI app on one event loop (set before it serves)
@@ -107,9 +108,10 @@ func closeAll(fs []*os.File) {
 	}
 }
 
-// slotSocketBuffer is the socket buffer size asked for each slot: room for
-// a large response in flight, so a worker streaming a big body is not woken
-// for every few hundred KiB (the kernel caps it at net.core.wmem_max).
+// slotSocketBuffer is the socket buffer size asked for each slot socket
+// (an ASGI worker's mux included): room for a large response in flight, so
+// a worker streaming a big body is not woken for every few hundred KiB
+// (the kernel caps it at net.core.wmem_max).
 const slotSocketBuffer = 1 << 20
 
 // socketpairs makes n connected pairs: gowsgi's ends and the child's.
@@ -167,7 +169,7 @@ func (p *Pool) spawn(ctx context.Context, id int) (*Worker, error) {
 	if p.opts.Preload {
 		return p.forkWorker(ctx, id)
 	}
-	return p.spawnExec(ctx, id, "", p.slotCount())
+	return p.spawnExec(ctx, id, "", p.socketCount())
 }
 
 // spawnExec starts an interpreter running the shim in mode ("" for a worker,
@@ -190,7 +192,7 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	cfg := pyshim.Config{Target: o.Target, Chdir: o.Chdir, PythonPath: o.PythonPath, Threads: o.Threads, Workers: o.Workers, Mode: mode, LogConfig: o.LogConfig,
 		Age: id, MasterPID: os.Getpid(), Hooks: o.Process.HookFile, HookNames: o.Process.HookNames,
 		ProcName: o.Process.ProcName, ServerSoftware: o.Process.ServerSoftware, PasteGlobal: o.Process.PasteGlobal,
-		Slots: nslots, Interface: o.Interface, Lifespan: o.Lifespan, Loop: o.Loop, LimitConcurrency: p.limitConcurrency()}
+		Slots: nslots, Interface: o.Interface, Lifespan: o.Lifespan, Loop: o.Loop}
 	if o.RequestTimeout > 0 {
 		cfg.RequestTimeout = o.RequestTimeout.Seconds()
 	}
@@ -249,8 +251,9 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 }
 
 // awaitReady reads the control frames of a booting worker until Ready, or
-// BootFailed with the reason the app could not be loaded. An ASGI worker
-// may first ask for more slots (Grow). Cancelling ctx abandons the boot.
+// BootFailed with the reason the app could not be loaded. A worker whose
+// Ready says ASGI gets its mux: its first slot socket carries
+// --limit-concurrency slots. Cancelling ctx abandons the boot.
 //
 // The control socket stays open until it returns, even once the process has
 // exited: a BootFailed frame sent just before the exit is still read (the
@@ -306,14 +309,6 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 			return fmt.Errorf("%s: reading control frame: %w", w, err)
 		}
 		switch h.Type {
-		case wire.Grow:
-			if len(payload) != 4 {
-				return fmt.Errorf("%s: bad grow frame", w)
-			}
-			if err := w.grow(int(binary.LittleEndian.Uint32(payload))); err != nil {
-				return fmt.Errorf("%s: giving it ASGI slots: %w", w, err)
-			}
-			continue
 		case wire.Ready:
 			info, err := wire.DecodeDict(payload)
 			if err != nil {
@@ -329,13 +324,13 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 					w.pool.log.Info("the application is ASGI: workers serve it on an event loop",
 						"app", info["app"], "loop", info["loop"], "limit_concurrency", w.pool.limitConcurrency())
 				}
-			} else if n := w.pool.opts.Threads; len(w.slots) > n && n > 0 {
-				// Started in ASGI's shape, but this code is WSGI (a
-				// reload changed it): it serves Threads slots only.
-				for _, s := range w.slots[n:] {
+				// One socket carries every slot: the first one given (fd
+				// 5 in the worker, which closed the others).
+				for _, s := range w.slots[1:] {
 					s.conn.Close()
 				}
-				w.slots = w.slots[:n]
+				w.mx = newMux(w, w.slots[0].conn, w.pool.limitConcurrency())
+				w.slots = w.mx.slots
 			}
 			return nil
 		case wire.BootFailed:
@@ -344,47 +339,6 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("%s: unexpected control frame %s", w, h.Type)
 	}
 }
-
-// grow gives a booting ASGI worker n more slots: socket pairs whose
-// worker ends travel in Slots frames on the control socket, at most
-// maxFDsPerFrame to a frame.
-func (w *Worker) grow(n int) error {
-	if n <= 0 || len(w.slots)+n > maxASGISlots {
-		return fmt.Errorf("%d more slots asked for, beyond the bound of %d", n, maxASGISlots)
-	}
-	parent, child, err := socketpairs(n)
-	if err != nil {
-		return err
-	}
-	defer closeAll(child)
-	for i := 0; i < n; i += maxFDsPerFrame {
-		batch := child[i:min(i+maxFDsPerFrame, n)]
-		fds := make([]int, len(batch))
-		for j, f := range batch {
-			fds[j] = int(f.Fd())
-		}
-		var b [wire.HeaderSize + 4]byte
-		wire.AppendHeader(b[:0], wire.Slots, 0, 4)
-		binary.LittleEndian.PutUint32(b[wire.HeaderSize:], uint32(len(batch)))
-		if _, _, err := w.control.WriteMsgUnix(b[:], unix.UnixRights(fds...), nil); err != nil {
-			closeAll(parent)
-			return err
-		}
-	}
-	for _, f := range parent {
-		if err == nil {
-			var c net.Conn
-			if c, err = net.FileConn(f); err == nil {
-				w.slots = append(w.slots, newSlot(w, len(w.slots), c.(*net.UnixConn)))
-			}
-		}
-		f.Close()
-	}
-	return err
-}
-
-// maxFDsPerFrame keeps a Slots frame's descriptors under SCM_MAX_FD (253).
-const maxFDsPerFrame = 250
 
 // heartbeatEvery is how often an ASGI worker's event loop reports that it
 // runs, for a --timeout of d: often enough that a few late beats never
@@ -571,7 +525,7 @@ const (
 const exitGrace = time.Second
 
 // closeWhenExited releases gowsgi's ends of the worker's sockets once the
-// process has ended. The control socket closes at once. The slot sockets
+// process has ended. The control socket closes at once. The data sockets
 // close a while later: what the worker wrote just before it exited is
 // still in them, and a reader that gets to it first sees the data and then
 // end-of-stream, as a dead peer gives (closing our end at the exit instead
@@ -579,19 +533,25 @@ const exitGrace = time.Second
 func (w *Worker) closeWhenExited() {
 	<-w.Exited()
 	w.control.Close()
-	time.AfterFunc(slotLinger, func() {
-		for _, s := range w.slots {
-			s.conn.Close()
-		}
-	})
+	time.AfterFunc(slotLinger, w.closeSlots)
 }
 
-// slotLinger is how long the slot sockets of an exited worker stay open
+// slotLinger is how long the data sockets of an exited worker stay open
 // for their readers: far longer than reading what is buffered takes.
 const slotLinger = 10 * time.Second
 
 func (w *Worker) closeConns() {
 	w.control.Close()
+	w.closeSlots()
+}
+
+// closeSlots closes gowsgi's ends of the worker's data sockets: the mux's,
+// or one per slot.
+func (w *Worker) closeSlots() {
+	if w.mx != nil {
+		w.mx.close()
+		return
+	}
 	for _, s := range w.slots {
 		s.conn.Close()
 	}

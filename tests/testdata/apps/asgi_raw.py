@@ -19,9 +19,10 @@ def mark(name, text=''):
     """Leave a marker file, whole when it appears (written, then renamed)."""
     if STATE_DIR:
         path = os.path.join(STATE_DIR, name)
-        with open(path + '.tmp', 'w') as f:
+        tmp = os.path.join(STATE_DIR, '.%s.%d.tmp' % (name, os.getpid()))  # workers may mark one name at once
+        with open(tmp, 'w') as f:
             f.write(text)
-        os.replace(path + '.tmp', path)
+        os.replace(tmp, path)
 
 
 def query(scope):

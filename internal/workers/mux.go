@@ -1,0 +1,635 @@
+package workers
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gowsgi/gowsgi/internal/wire"
+)
+
+// mux carries every slot of an ASGI worker over the worker's one data
+// socket (see the wire package: M and N frames). The slots above it keep
+// their frames, their tickets and their reading code; only the bytes under
+// them move: a slot's writes become M frames on the mux's output, which one
+// writer goroutine sends, and one reader goroutine routes the M frames that
+// come back into each slot's inbox, from which the slot's reader takes them
+// (Slot.muxRecv). One read and one write then serve every request ready at
+// that moment, where a socket per slot took a system call per request on
+// each side.
+//
+// Flow control replaces the socket buffers that bounded each slot: the
+// worker stops sending on a slot once muxWindow bytes of its frames are
+// unacknowledged, and the slot's reader acknowledges (N) as it consumes
+// them; the front stops sending WebSocket messages to a slot once
+// wsWindow of them are unacknowledged (Exchange.WSSend), and the worker
+// acknowledges as the application receives them.
+type mux struct {
+	w     *Worker
+	conn  *net.UnixConn
+	slots []*Slot // by index, the M frame's id field
+
+	// Output, guarded by mu: M and N frames, with large bodies spliced in
+	// at offsets and descriptors riding on frames at offsets, as a slot's
+	// own write buffer holds them (see writeSpliced).
+	mu     sync.Mutex
+	out    []byte
+	spare  []byte
+	bodies []pendingBody
+	fds    []pendingFD
+	kicked bool          // the writer has been woken for what is in out
+	kick   chan struct{} // wakes the writer
+	err    error         // the mux broke: writes fail with it
+	dead   chan struct{} // closed once it broke
+	iov    net.Buffers   // the writer's scratch
+}
+
+const (
+	// muxWindow is how many bytes of a slot's frames (9 + payload each)
+	// the worker may have sent and the front not yet consumed: what one
+	// slot socket's buffer held before (slotSocketBuffer), so a response
+	// streamed to a slow client waits in the same place. The worker may
+	// send while below it; a frame larger than what is left goes whole.
+	muxWindow = wire.MuxWindow
+	// wsWindow bounds a WebSocket's messages sent to the worker and not
+	// yet received by the application, as muxWindow bounds the other way;
+	// each message costs at least wsMinCost, so at most 16 small messages
+	// wait in the worker: the bounds of the queue a slot used to pause
+	// its reads at (WS_QUEUE_BYTES, WS_QUEUE_HIGH in asgi.py).
+	wsWindow  = wire.WSWindow
+	wsMinCost = wsWindow / 16
+	// muxReadSize is the reader's buffer: one read takes every frame the
+	// worker wrote since the last.
+	muxReadSize = 256 << 10
+	// muxMaxFDs bounds the descriptors one read takes (the worker sends
+	// each in a sendmsg of its own, and a read stops after one such).
+	muxMaxFDs = 16
+	// muxInboxKeep is the largest inbox an idle slot keeps.
+	muxInboxKeep = 16 << 10
+)
+
+// wsCost is what a WebSocket message of n bytes counts against wsWindow.
+func wsCost(n int) int { return max(wire.HeaderSize+n, wsMinCost) }
+
+// errMuxProtocol reports frames on the mux that break its own rules.
+var errMuxProtocol = errors.New("protocol error on the worker's data socket")
+
+// newMux makes the mux of w on conn, with n slots, and starts its reader and
+// writer.
+func newMux(w *Worker, conn *net.UnixConn, n int) *mux {
+	m := &mux{w: w, conn: conn, kick: make(chan struct{}, 1), dead: make(chan struct{})}
+	m.slots = make([]*Slot, n)
+	for i := range m.slots {
+		s := newSlot(w, i, nil)
+		s.mx = m
+		s.inReady = make(chan struct{}, 1)
+		m.slots[i] = s
+	}
+	go m.readLoop()
+	go m.writeLoop()
+	return m
+}
+
+// send queues buf, whole frames of slot idx (with bodies spliced in and
+// descriptors riding on frames at their offsets, as Slot.issue queued
+// them), as M frames. A descriptor rides on the M frame that begins with
+// its frame, so each starts an M frame of its own. The descriptors are
+// the mux's to close from here on.
+func (m *mux) send(idx int, buf []byte, fds []pendingFD, bodies []pendingBody) error {
+	m.mu.Lock()
+	if m.err != nil {
+		m.mu.Unlock()
+		for _, p := range fds {
+			unix.Close(p.fd)
+		}
+		return m.err
+	}
+	pos := 0
+	segment := func(end, fd int) {
+		if end <= pos {
+			return
+		}
+		n := end - pos
+		for _, b := range bodies {
+			if b.off > end {
+				break
+			}
+			n += len(b.b)
+		}
+		if fd >= 0 {
+			m.fds = append(m.fds, pendingFD{len(m.out), fd})
+		}
+		m.out = wire.AppendHeader(m.out, wire.Mux, uint32(idx), n)
+		for len(bodies) > 0 && bodies[0].off <= end {
+			m.out = append(m.out, buf[pos:bodies[0].off]...)
+			pos = bodies[0].off
+			m.bodies = append(m.bodies, pendingBody{len(m.out), bodies[0].b})
+			bodies = bodies[1:]
+		}
+		m.out = append(m.out, buf[pos:end]...)
+		pos = end
+	}
+	fd := -1
+	for _, p := range fds {
+		segment(p.off, fd)
+		fd = p.fd
+	}
+	segment(len(buf), fd)
+	m.wakeLocked()
+	m.mu.Unlock()
+	return nil
+}
+
+// credit queues an N frame: n more bytes of slot idx's frames consumed.
+func (m *mux) credit(idx, n int) {
+	m.mu.Lock()
+	if m.err == nil {
+		m.out = wire.AppendHeader(m.out, wire.Credit, uint32(idx), 4)
+		m.out = binary.LittleEndian.AppendUint32(m.out, uint32(n))
+		m.wakeLocked()
+	}
+	m.mu.Unlock()
+}
+
+// wakeLocked has what was just queued written, unless a write is on its
+// way already. With other requests in flight on the worker it wakes the
+// writer goroutine: connection goroutines woken by the same poll queue
+// their frames before it runs, and one writev carries them all (measured
+// against writing at once: at 50 connections the worker then read one
+// request per wake-up, 0.97 system calls per request against 0.16, and
+// both sides spent more CPU per request). A request alone on the worker
+// is written at once, by its caller: there is nothing to batch, and the
+// hand-off to the writer only added a wake-up to each round trip (a
+// WebSocket echo at one connection cost 150 µs of CPU against 120). m.mu
+// is held; it is released during the write.
+func (m *mux) wakeLocked() {
+	if m.kicked {
+		return
+	}
+	m.kicked = true
+	if m.w.busy.Load() > 1 {
+		m.kick <- struct{}{}
+		return
+	}
+	m.writeLocked()
+	m.kicked = false
+}
+
+// writeLocked writes what is queued until nothing is. m.mu is held; it is
+// released during each write.
+func (m *mux) writeLocked() {
+	for len(m.out) > 0 && m.err == nil {
+		buf, fds, bodies := m.out, m.fds, m.bodies
+		m.out, m.spare, m.fds, m.bodies = m.spare[:0], nil, nil, nil
+		m.mu.Unlock()
+		err := writeSpliced(m.conn, &m.iov, buf, fds, bodies)
+		m.mu.Lock()
+		if cap(buf) <= 1<<20 {
+			m.spare = buf[:0]
+		}
+		if err != nil {
+			m.mu.Unlock()
+			m.fail(err)
+			m.mu.Lock()
+		}
+	}
+}
+
+// writeLoop writes what is queued, until the mux breaks.
+func (m *mux) writeLoop() {
+	for {
+		select {
+		case <-m.kick:
+		case <-m.dead:
+			return
+		}
+		m.mu.Lock()
+		m.writeLocked()
+		m.kicked = false
+		m.mu.Unlock()
+	}
+}
+
+// fail breaks the mux: every slot's reader gets err once it has read
+// what is already in its inbox (a response the worker wrote as it died
+// still reaches its client), so a slot is marked broken by its reader, as
+// a slot socket's was; writes fail from now on, which breaks a slot a
+// request is dispatched to. Only the first failure counts.
+func (m *mux) fail(err error) {
+	m.mu.Lock()
+	if m.err != nil {
+		m.mu.Unlock()
+		return
+	}
+	m.err = ErrWorkerGone
+	close(m.dead)
+	for _, p := range m.fds {
+		unix.Close(p.fd)
+	}
+	m.out, m.fds, m.bodies = nil, nil, nil
+	m.mu.Unlock()
+	for _, s := range m.slots {
+		s.inMu.Lock()
+		if s.inErr == nil {
+			s.inErr = err
+		}
+		s.inMu.Unlock()
+		select {
+		case s.inReady <- struct{}{}:
+		default:
+		}
+		s.wakeCredit()
+	}
+}
+
+// readLoop routes the worker's M frames to their slots' inboxes and N
+// frames' credit to their slots, until the stream ends. Descriptors the
+// worker sent wait in a FIFO; an F frame takes its head as the reader
+// routes it: the stream is ordered, and a descriptor rides on the first
+// byte of the M frame that holds its F, so it has come by then.
+func (m *mux) readLoop() {
+	buf := make([]byte, muxReadSize)
+	oob := make([]byte, unix.CmsgSpace(4*muxMaxFDs))
+	var (
+		rfds  []*os.File // received, not yet given to a slot
+		hdr   [wire.HeaderSize]byte
+		hn    int // bytes of hdr read
+		ftype wire.Type
+		cur   *Slot // the slot the M payload being read is for
+		left  int   // bytes of the current frame's payload still to come
+		cred  [4]byte
+		inner [wire.HeaderSize]byte // an inner frame's header, maybe in parts
+		in    int                   // bytes of inner read
+		ileft int                   // bytes of the current inner frame still to come
+	)
+	defer func() {
+		for _, f := range rfds {
+			f.Close()
+		}
+	}()
+	for {
+		n, oobn, _, _, err := m.conn.ReadMsgUnix(buf, oob)
+		n = max(n, 0)
+		if oobn > 0 {
+			rfds = appendRights(rfds, oob[:oobn])
+		}
+		if err == nil && n == 0 && oobn == 0 {
+			err = io.EOF
+		}
+		p := buf[:n]
+		for len(p) > 0 {
+			if left == 0 {
+				k := copy(hdr[hn:], p)
+				hn, p = hn+k, p[k:]
+				if hn < wire.HeaderSize {
+					break
+				}
+				hn = 0
+				h, perr := wire.ParseHeader(hdr[:])
+				if perr != nil || int(h.ID) >= len(m.slots) || (h.Type != wire.Mux && h.Type != wire.Credit) || (h.Type == wire.Credit && h.Len != 4) {
+					m.protocolError(fmt.Errorf("%w: frame %s for slot %d, %d bytes", errMuxProtocol, h.Type, h.ID, h.Len))
+					return
+				}
+				ftype, cur, left = h.Type, m.slots[h.ID], h.Len
+				if left == 0 {
+					ftype = 0
+				}
+				continue
+			}
+			c := p[:min(left, len(p))]
+			p, left = p[len(c):], left-len(c)
+			if ftype == wire.Credit {
+				copy(cred[4-left-len(c):], c)
+				if left == 0 {
+					cur.addCredit(int(binary.LittleEndian.Uint32(cred[:])))
+					ftype = 0
+				}
+				continue
+			}
+			// Count the F frames in c, to give each its descriptor.
+			var got []*os.File
+			for off := 0; off < len(c); {
+				if ileft == 0 {
+					k := copy(inner[in:], c[off:])
+					in, off = in+k, off+k
+					if in < wire.HeaderSize {
+						continue
+					}
+					in = 0
+					ileft = int(binary.LittleEndian.Uint32(inner[:]))
+					if wire.Type(inner[4]) == wire.File && len(rfds) > 0 {
+						got = append(got, rfds[0])
+						rfds = rfds[1:]
+					}
+					continue
+				}
+				k := min(ileft, len(c)-off)
+				off, ileft = off+k, ileft-k
+			}
+			if left == 0 {
+				ftype = 0
+				if in != 0 || ileft != 0 {
+					m.protocolError(fmt.Errorf("%w: an M frame for slot %d ends inside a frame", errMuxProtocol, cur.index))
+					return
+				}
+			}
+			cur.deliver(c, got)
+		}
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, unix.ECONNRESET) {
+				err = io.EOF
+			}
+			m.fail(err)
+			return
+		}
+	}
+}
+
+// protocolError breaks the mux after the worker sent what its rules do not
+// allow, and has the worker killed: its streams are out of step.
+func (m *mux) protocolError(err error) {
+	m.w.pool.log.Error("protocol error from worker; it will be replaced", "worker", m.w.ID, "pid", m.w.PID, "err", err.Error())
+	for _, s := range m.slots {
+		s.protocolErr.Store(true)
+	}
+	m.fail(err)
+	if m.w.alive() {
+		m.w.pool.post(evBroken{m.w})
+	}
+}
+
+// close releases the data socket; the reader then ends.
+func (m *mux) close() { m.conn.Close() }
+
+// appendRights appends the descriptors of an SCM_RIGHTS control message.
+func appendRights(fs []*os.File, oob []byte) []*os.File {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return fs
+	}
+	for i := range msgs {
+		fds, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+			fs = append(fs, os.NewFile(uintptr(fd), "gowsgi-response-file"))
+		}
+	}
+	return fs
+}
+
+// deliver gives an M frame's bytes (whole or a part), and the descriptors
+// of the F frames among them, to the slot: straight into its reader's
+// buffer when the reader waits for them (one copy), else to its inbox.
+// Then it wakes the reader.
+func (s *Slot) deliver(b []byte, fds []*os.File) {
+	s.inMu.Lock()
+	s.rfds = append(s.rfds, fds...)
+	if s.want != nil && s.inR == len(s.in) {
+		n := copy(s.want[s.wantN:], b)
+		s.wantN += n
+		b = b[n:]
+	}
+	if len(b) > 0 {
+		if s.inR == len(s.in) {
+			s.in, s.inR = s.in[:0], 0
+		} else if s.inR > 0 && len(s.in)+len(b) > cap(s.in) {
+			// Reuse the room already read rather than grow: the inbox
+			// stays within the window and a frame.
+			s.in, s.inR = s.in[:copy(s.in, s.in[s.inR:])], 0
+		}
+		s.in = append(s.in, b...)
+	}
+	s.inMu.Unlock()
+	select {
+	case s.inReady <- struct{}{}:
+	default:
+	}
+}
+
+// muxRecv is recv for a slot on a mux: it takes what its inbox holds into
+// p, or, when wait is set and the inbox is empty, waits (until the read
+// deadline) for the mux's reader to put bytes into p itself (see
+// deliver). It acknowledges what it took, once that is muxWindow/4 or
+// more, so that the worker may send on.
+func (s *Slot) muxRecv(p []byte, wait bool) (int, error) {
+	s.inMu.Lock()
+	n := 0
+	if s.inR < len(s.in) {
+		n = copy(p, s.in[s.inR:])
+		s.inR += n
+		if s.inR == len(s.in) {
+			s.in, s.inR = s.in[:0], 0 // a large one goes once the slot is idle (shedInbox)
+		}
+	} else {
+		if err := s.inErr; err != nil {
+			s.inMu.Unlock()
+			return 0, err
+		}
+		if !wait || len(p) == 0 {
+			s.inMu.Unlock()
+			return 0, nil
+		}
+		var err error
+		if n, err = s.awaitBytes(p); n == 0 {
+			s.inMu.Unlock()
+			return 0, err
+		}
+	}
+	s.consumed += n
+	ack := 0
+	if s.consumed >= muxWindow/4 {
+		ack, s.consumed = s.consumed, 0
+	}
+	s.inMu.Unlock()
+	if ack > 0 {
+		s.mx.credit(s.index, ack)
+	}
+	return n, nil
+}
+
+// awaitBytes waits, with an empty inbox, until the mux's reader has put
+// bytes into p (or the inbox), the mux ends, or the read deadline passes;
+// it returns how many are in p. s.inMu is held, and released while it
+// waits.
+func (s *Slot) awaitBytes(p []byte) (int, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		var expired <-chan time.Time
+		if !s.rdl.IsZero() {
+			d := time.Until(s.rdl)
+			if d <= 0 {
+				return 0, os.ErrDeadlineExceeded
+			}
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			expired = timer.C
+		}
+		s.want, s.wantN = p, 0
+		s.inMu.Unlock()
+		timedOut := false
+		select {
+		case <-s.inReady:
+		case <-expired:
+			timer, timedOut = nil, true
+		}
+		s.inMu.Lock()
+		n := s.wantN
+		s.want, s.wantN = nil, 0
+		switch {
+		case n > 0:
+			return n, nil
+		case s.inR < len(s.in):
+			n = copy(p, s.in[s.inR:])
+			s.inR += n
+			if s.inR == len(s.in) {
+				s.in, s.inR = s.in[:0], 0
+			}
+			return n, nil
+		case s.inErr != nil:
+			return 0, s.inErr
+		case timedOut:
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// shedInbox drops a large inbox that is empty, once the slot is idle: a
+// streamed response grew it, and a thousand idle slots must not keep a
+// window each.
+func (s *Slot) shedInbox() {
+	s.inMu.Lock()
+	if s.inR == len(s.in) && cap(s.in) > muxInboxKeep {
+		s.in, s.inR = nil, 0
+	}
+	s.inMu.Unlock()
+}
+
+// addCredit takes the worker's acknowledgement of n bytes of WebSocket
+// messages (their cost, see wsCost) and wakes a sender that waits for it.
+func (s *Slot) addCredit(n int) {
+	s.credMu.Lock()
+	s.wsOut -= n
+	s.credMu.Unlock()
+	s.wakeCredit()
+}
+
+// wakeCredit wakes a WebSocket sender waiting for credit, to look again.
+func (s *Slot) wakeCredit() {
+	s.credMu.Lock()
+	if s.credWait != nil {
+		close(s.credWait)
+		s.credWait = nil
+	}
+	s.credMu.Unlock()
+}
+
+// awaitCredit waits until the WebSocket on s may send a message of n bytes
+// to the worker, and counts it: while wsWindow of them are unacknowledged,
+// the front stops reading its client. It ends early, with an error, when
+// the mux breaks, the worker exits, done closes (the application
+// returned) or gone does (the client's connection was dropped).
+func (s *Slot) awaitCredit(n int, done, gone <-chan struct{}) error {
+	cost := wsCost(n)
+	for {
+		s.credMu.Lock()
+		if s.wsOut < wsWindow {
+			s.wsOut += cost
+			s.credMu.Unlock()
+			return nil
+		}
+		if s.credWait == nil {
+			s.credWait = make(chan struct{})
+		}
+		wait := s.credWait
+		s.credMu.Unlock()
+		select {
+		case <-wait:
+		case <-s.mx.dead:
+			return ErrWorkerGone
+		case <-s.worker.Exited():
+			return ErrWorkerGone
+		case <-done:
+			return errWSEnded
+		case <-gone:
+			return ErrClientGone
+		}
+	}
+}
+
+// errWSEnded: a message for a WebSocket whose application has returned.
+var errWSEnded = errors.New("the WebSocket's application has returned")
+
+// writeSpliced writes buf to conn with bodies spliced in at their offsets,
+// one writev per run between descriptors; a descriptor rides on the first
+// byte of its frame's header, in a sendmsg of its own, and is closed once
+// sent. iov is the caller's scratch.
+func writeSpliced(conn *net.UnixConn, iov *net.Buffers, buf []byte, fds []pendingFD, bodies []pendingBody) error {
+	pos := 0
+	// queue adds buf[pos:end] to the iovecs, with the bodies that go there.
+	queue := func(end int) {
+		for len(bodies) > 0 && bodies[0].off <= end {
+			if bodies[0].off > pos {
+				*iov = append(*iov, buf[pos:bodies[0].off])
+				pos = bodies[0].off
+			}
+			*iov = append(*iov, bodies[0].b)
+			bodies = bodies[1:]
+		}
+		if end > pos {
+			*iov = append(*iov, buf[pos:end])
+			pos = end
+		}
+	}
+	var err error
+	for _, p := range fds {
+		if err == nil {
+			queue(p.off)
+			err = writeQueued(conn, iov)
+		}
+		if err == nil {
+			_, _, err = conn.WriteMsgUnix(buf[p.off:p.off+wire.HeaderSize], unix.UnixRights(p.fd), nil)
+			pos = p.off + wire.HeaderSize
+		}
+		unix.Close(p.fd)
+	}
+	if err == nil {
+		queue(len(buf))
+		err = writeQueued(conn, iov)
+	}
+	clear((*iov)[:cap(*iov)]) // drop references to bodies
+	*iov = (*iov)[:0]
+	return err
+}
+
+// writeQueued writes the queued iovecs and empties the queue.
+func writeQueued(conn *net.UnixConn, iov *net.Buffers) error {
+	var err error
+	switch len(*iov) {
+	case 0:
+	case 1:
+		_, err = conn.Write((*iov)[0])
+	default:
+		v := *iov // WriteTo consumes its receiver
+		_, err = v.WriteTo(conn)
+	}
+	*iov = (*iov)[:0]
+	return err
+}
