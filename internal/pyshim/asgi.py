@@ -28,7 +28,7 @@ import sys
 import traceback
 from collections import deque
 
-from _gowsgi_wire import (HDR, MAX_FRAME_BODY, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
+from _gowsgi_wire import (HDR, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_END,
                           T_ERROR, T_FILE, T_READY, T_REQUEST, T_START, T_WHOLE, U32, _dumps, _loads, _pack, error_payload, log,
                           received_fds, send_frame, take_frames)
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
@@ -42,7 +42,10 @@ T_MUX, T_CREDIT = ord('M'), ord('N')  # the data socket's frames: a slot's frame
 # unacknowledged; a WebSocket's messages are acknowledged as the app
 # receives them, each costing at least WS_MIN_COST, once WS_WINDOW / 4 are
 # due. (The front acknowledges a slot's bytes the same way, at a quarter.)
-MUX_WINDOW = 1 << 20
+MUX_WINDOW = 512 << 10
+# The largest body frame: what a slot holds in the front is bounded by
+# MUX_WINDOW plus one frame (wire.MuxWindow's doc).
+ASGI_FRAME_BODY = MUX_WINDOW // 2
 WS_WINDOW = 1 << 20
 WS_MIN_COST = WS_WINDOW // 16
 WS_ACK_AT = WS_WINDOW // 4
@@ -1219,7 +1222,7 @@ class HTTPRequest:
             body, more = b'', False
         if not self.head_sent:
             head = self.head
-            first = body[:MAX_FRAME_BODY] if len(body) > MAX_FRAME_BODY else body
+            first = body[:ASGI_FRAME_BODY] if len(body) > ASGI_FRAME_BODY else body
             rest = len(body) - len(first)
             ftype = T_WHOLE if not more and not rest else T_START
             if self.trailers is not None:
@@ -1234,8 +1237,8 @@ class HTTPRequest:
             if ftype == T_WHOLE:
                 return
             body = memoryview(body)[len(first):] if rest else b''
-        for i in range(0, len(body), MAX_FRAME_BODY):
-            part = body[i:i + MAX_FRAME_BODY]
+        for i in range(0, len(body), ASGI_FRAME_BODY):
+            part = body[i:i + ASGI_FRAME_BODY]
             await self.write([_pack(len(part), T_BODY, rid), part])
         if not more and self.trailers is None:
             self.wire_done = True

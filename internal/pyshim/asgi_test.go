@@ -1,9 +1,12 @@
 package pyshim
 
 import (
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/gowsgi/gowsgi/internal/wire"
 )
 
 // interfaceCases runs asgi.py's interface_of on objects of every shape an
@@ -138,4 +141,36 @@ func diffLines(got, want string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestASGIWindowsMatchTheWire: the shim's flow-control windows are the
+// wire's (each side assumes the other's), and a body frame is at most half
+// a slot's window, which is what bounds the bytes a stalled slot holds in
+// the front (wire.MuxWindow's doc).
+func TestASGIWindowsMatchTheWire(t *testing.T) {
+	cmd := exec.Command(testPython(), "-c", Loader)
+	started, err := Feed(cmd, Bundle(GunicornCompat, Wire, WSGI, ASGI, NewPart("cases.py", []byte(`
+import sys
+from _gowsgi_asgi import MUX_WINDOW, WS_WINDOW, ASGI_FRAME_BODY
+
+
+def main():
+    sys.stdout.write('%d %d %d' % (MUX_WINDOW, WS_WINDOW, ASGI_FRAME_BODY))
+`))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.Output()
+	started()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var mux, ws, frame int
+	if _, err := fmt.Sscan(string(out), &mux, &ws, &frame); err != nil {
+		t.Fatalf("%q: %v", out, err)
+	}
+	if mux != wire.MuxWindow || ws != wire.WSWindow || frame > wire.MuxWindow/2 {
+		t.Errorf("asgi.py: MUX_WINDOW %d, WS_WINDOW %d, ASGI_FRAME_BODY %d; wire: MuxWindow %d, WSWindow %d (frames at most %d)",
+			mux, ws, frame, wire.MuxWindow, wire.WSWindow, wire.MuxWindow/2)
+	}
 }

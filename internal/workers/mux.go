@@ -53,10 +53,11 @@ type mux struct {
 
 const (
 	// muxWindow is how many bytes of a slot's frames (9 + payload each)
-	// the worker may have sent and the front not yet consumed: what one
-	// slot socket's buffer held before (slotSocketBuffer), so a response
-	// streamed to a slow client waits in the same place. The worker may
-	// send while below it; a frame larger than what is left goes whole.
+	// the worker may have sent and the front not yet consumed, so a
+	// response streamed to a slow client waits in the worker's send().
+	// The worker may send while below it; a frame larger than what is
+	// left goes whole (and body frames are no larger than the window:
+	// see wire.MuxWindow for the bound this puts on stalled slots).
 	muxWindow = wire.MuxWindow
 	// wsWindow bounds a WebSocket's messages sent to the worker and not
 	// yet received by the application, as muxWindow bounds the other way;
