@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
@@ -31,12 +30,8 @@ var extSum = func() string { s := sha256.Sum256([]byte(extBody)); return hex.Enc
 // server sends until it closes the connection (the requests ask it to).
 func rawExchange(t *testing.T, addr, request string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	if _, err := io.WriteString(c, request); err != nil {
 		t.Fatal(err)
 	}
@@ -143,12 +138,8 @@ func TestASGITrailersHTTP1(t *testing.T) {
 
 	// One keep-alive connection: responses with and without trailers in a
 	// row stay in step.
-	c, err := net.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, s.Addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	br := bufio.NewReader(c)
 	for i, req := range []string{
 		"GET /trailers?cl=1 HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n",

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -40,24 +39,7 @@ func TestASGIOneDataSocket(t *testing.T) {
 		t.Run(iface, func(t *testing.T) {
 			s, p := startASGI(t, nil, asgiMux, "--workers", "1", "--threads", "4", "--interface", iface, "--limit-concurrency", "1000")
 			const n = 100
-			var wg sync.WaitGroup
-			errs := make(chan string, n)
-			for i := 0; i < n; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					resp, err := client().Get(s.URL(fmt.Sprintf("/hold?n=%d&name=h", n)))
-					if err != nil {
-						errs <- err.Error()
-						return
-					}
-					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 || string(b) != "held" {
-						errs <- fmt.Sprintf("%d %q", resp.StatusCode, b)
-					}
-				}()
-			}
+			wait := getConcurrently(t, s, n, fmt.Sprintf("/hold?n=%d&name=h", n), "held")
 			p.WaitFile("h.held", 30*time.Second)
 			pid, _ := os.ReadFile(p.Path("h.held"))
 			// fd 4 (control), fd 5 (data), and the event loop's self-pipe
@@ -68,11 +50,7 @@ func TestASGIOneDataSocket(t *testing.T) {
 				t.Errorf("the worker holds %d sockets with %d requests in flight: more than its control and data sockets", got, n)
 			}
 			p.Release("h")
-			wg.Wait()
-			close(errs)
-			for e := range errs {
-				t.Error(e)
-			}
+			wait()
 		})
 	}
 }

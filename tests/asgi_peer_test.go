@@ -32,12 +32,8 @@ func peerGet(path string, extra ...string) string {
 // first response.
 func keepsOpen(t *testing.T, addr, req, method string) (*http.Response, string) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	io.WriteString(c, req)
 	br := bufio.NewReader(c)
 	resp, body := readResponse(t, br, method)
@@ -52,12 +48,8 @@ func keepsOpen(t *testing.T, addr, req, method string) (*http.Response, string) 
 // (within 20 s); it returns everything that came.
 func closesAfter(t *testing.T, addr, req string) string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	io.WriteString(c, req)
 	b, err := io.ReadAll(c)
 	if err != nil {
@@ -231,15 +223,7 @@ func TestASGIPeerCarelessApps(t *testing.T) {
 		}
 	}
 	// Nothing is left in flight.
-	if !waitFor(10*time.Second, func() bool {
-		v, n := metricValue(scrapeMetrics(t, maddr), "gowsgi_worker_requests_in_flight", "worker", "1")
-		return n == 1 && v == 0
-	}) {
-		t.Errorf("requests still in flight:\n%v", scrapeMetrics(t, maddr)["gowsgi_worker_requests_in_flight"])
-	}
-	if n := s.LogCount("worker died"); n != 0 {
-		t.Errorf("a careless app killed its worker:\n%s", s.Stderr)
-	}
+	workerUnharmed(t, s, maddr)
 }
 
 // TestASGIPeerReceive: receive() after the body waits for the disconnect
@@ -351,5 +335,21 @@ func TestASGIPeerLifespanOff(t *testing.T) {
 	}
 	if code := s.Stop(); code != 0 || p.Exists("lifespan-scope") || p.Exists("lifespan-shutdown") {
 		t.Errorf("--lifespan off: exit %d, lifespan ran: %v", code, p.Exists("lifespan-scope"))
+	}
+}
+
+// workerUnharmed checks that the careless apps a test ran cost their
+// worker (worker 1, whose metrics are at maddr) nothing: it neither died
+// nor saw a protocol error, and no request is left in flight.
+func workerUnharmed(t *testing.T, s *Server, maddr string) {
+	t.Helper()
+	if n := s.LogCount("worker died") + s.LogCount("protocol error"); n != 0 {
+		t.Errorf("a careless app broke its worker:\n%s", s.Stderr)
+	}
+	if !waitFor(10*time.Second, func() bool {
+		v, n := metricValue(scrapeMetrics(t, maddr), "gowsgi_worker_requests_in_flight", "worker", "1")
+		return n == 1 && v == 0
+	}) {
+		t.Errorf("requests still in flight:\n%v", scrapeMetrics(t, maddr)["gowsgi_worker_requests_in_flight"])
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -167,12 +166,8 @@ func TestASGIScopeRootPathAndProxies(t *testing.T) {
 // 500 with a log line naming the fault for anything else.
 func TestASGIResponseHeaderShapes(t *testing.T) {
 	s, _ := startASGI(t, nil, asgiRaw)
-	c, err := net.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, s.Addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	br := bufio.NewReader(c)
 	for i := 0; i < 2; i++ { // the app's "connection: keep-alive" is dropped (its "close" would close: TestASGIPeerHTTPFraming)
 		fmt.Fprintf(c, "GET /head-shapes HTTP/1.1\r\nHost: x\r\n\r\n")

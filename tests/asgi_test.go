@@ -329,28 +329,39 @@ func TestASGIConcurrency(t *testing.T) {
 // one worker's event loop.
 func together(t *testing.T, s *Server, n int) {
 	t.Helper()
+	getConcurrently(t, s, n, fmt.Sprintf("/barrier?n=%d", n), "together")()
+}
+
+// getConcurrently sends n GETs of path at once, each on a connection of
+// its own, and returns a function that waits for them all and reports each
+// one that did not answer 200 with body want.
+func getConcurrently(t *testing.T, s *Server, n int, path, want string) (wait func()) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan string, n)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			resp, err := client().Get(s.URL(fmt.Sprintf("/barrier?n=%d", n)))
+			resp, err := client().Get(s.URL(path))
 			if err != nil {
 				errs <- err.Error()
 				return
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || string(b) != "together" {
-				errs <- fmt.Sprintf("%d %q", resp.StatusCode, b)
+			if resp.StatusCode != 200 || string(b) != want {
+				errs <- fmt.Sprintf("GET %s: %d %q", path, resp.StatusCode, b)
 			}
 		}()
 	}
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Error(e)
+	return func() {
+		t.Helper()
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Error(e)
+		}
 	}
 }
 
@@ -429,7 +440,7 @@ func TestASGIPreload(t *testing.T) {
 	}
 	c, br, _ := openStream(t, s, "/sse?name=pre")
 	readEvents(t, br, 2)
-	together(t, s, 30) // more than the slots the template's fork gave: grown ones serve
+	together(t, s, 30) // more than the sockets the template's fork gave: every slot rides on the one data socket
 	c.Close()
 	p.WaitFile("pre.disconnected", 15*time.Second)
 }

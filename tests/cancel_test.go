@@ -436,12 +436,8 @@ func TestCancelHTTP1Running(t *testing.T) {
 // that runs.
 func TestCancelHTTP1HalfClose(t *testing.T) {
 	s, _ := StartProbe(t, "--threads", "1")
-	c, err := net.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, s.Addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	io.WriteString(c, "GET /sleep?s=0.2 HTTP/1.1\r\nHost: x\r\n\r\n")
 	c.(*net.TCPConn).CloseWrite()
 	b, _ := io.ReadAll(c)

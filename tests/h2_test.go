@@ -203,12 +203,8 @@ func TestHTTP2Cleartext(t *testing.T) {
 		r.Body.Close()
 		t.Errorf("upgrade-only port: prior knowledge was served")
 	}
-	c, err := net.Dial("tcp", sg.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, sg.Addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: Upgrade, HTTP2-Settings\r\n"+
 		"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\nhello")
 	br := bufio.NewReader(c)
@@ -217,6 +213,7 @@ func TestHTTP2Cleartext(t *testing.T) {
 		t.Fatalf("upgrade: %q", line)
 	}
 	for line != "\r\n" {
+		var err error
 		if line, err = br.ReadString('\n'); err != nil {
 			t.Fatal(err)
 		}

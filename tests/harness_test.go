@@ -573,3 +573,16 @@ func unreadBytes(serverPort int, peers map[int]bool) int {
 	}
 	return total
 }
+
+// dialRaw opens a TCP connection to addr for a test that speaks raw
+// HTTP on it, with a 20 s deadline on everything it does; the caller
+// closes it.
+func dialRaw(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	return c
+}

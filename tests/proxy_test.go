@@ -164,12 +164,8 @@ func TestProxyProtocol(t *testing.T) {
 
 	// The address a PROXY header gives is the peer for --forwarded-allow-ips:
 	// a client behind the balancer cannot add X-Forwarded-For of its own.
-	c, err := net.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, s.Addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	io.WriteString(c, "PROXY TCP4 198.51.100.8 192.0.2.1 4445 80\r\nGET /env HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n")
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {

@@ -27,12 +27,8 @@ import (
 // frames; otherwise the body is read (the connection then closes).
 func wsDial(t *testing.T, addr, path string, extra ...string) (*http.Response, string, net.Conn, *bufio.Reader) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, addr)
 	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(20 * time.Second))
 	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: example.org\r\n"+upgradeHead+strings.Join(extra, "")+"\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
@@ -202,15 +198,7 @@ func TestWebSocketPeerHandshake(t *testing.T) {
 	}
 
 	// None of it cost the worker or left a request in flight.
-	if n := s.LogCount("worker died") + s.LogCount("protocol error"); n != 0 {
-		t.Errorf("a careless app broke its worker:\n%s", s.Stderr)
-	}
-	if !waitFor(10*time.Second, func() bool {
-		v, n := metricValue(scrapeMetrics(t, maddr), "gowsgi_worker_requests_in_flight", "worker", "1")
-		return n == 1 && v == 0
-	}) {
-		t.Errorf("requests still in flight:\n%v", scrapeMetrics(t, maddr)["gowsgi_worker_requests_in_flight"])
-	}
+	workerUnharmed(t, s, maddr)
 }
 
 // TestWebSocketPeerMessages: messages and closes once accepted (uvicorn:
@@ -337,15 +325,7 @@ func TestWebSocketPeerMessages(t *testing.T) {
 		t.Errorf("send() after the client left: %s", got)
 	}
 
-	if n := s.LogCount("worker died") + s.LogCount("protocol error"); n != 0 {
-		t.Errorf("a careless app broke its worker:\n%s", s.Stderr)
-	}
-	if !waitFor(10*time.Second, func() bool {
-		v, n := metricValue(scrapeMetrics(t, maddr), "gowsgi_worker_requests_in_flight", "worker", "1")
-		return n == 1 && v == 0
-	}) {
-		t.Errorf("requests still in flight:\n%v", scrapeMetrics(t, maddr)["gowsgi_worker_requests_in_flight"])
-	}
+	workerUnharmed(t, s, maddr)
 }
 
 // TestWebSocketPeerRootPath: with --root-path, a WebSocket's path and
