@@ -619,9 +619,11 @@ class ASlot:
         self.mux = worker.mux
         self.index = index
         self.req = None       # the HTTPRequest running here
-        self.queue = deque()  # requests sent behind it (the front does not, today)
+        # Lists, not deques: they hold at most a request or a writer or two,
+        # and a deque costs 624 bytes empty, 1.3 MiB for 1,000 slots.
+        self.queue = []       # requests sent behind it (the front does not, today)
         self.unacked = 0      # bytes sent and not yet acknowledged by the front
-        self.waiters = deque()  # futures of writers waiting for credit, in order
+        self.waiters = []     # futures of writers waiting for credit, in order
         self.ws_taken = 0     # WebSocket message cost received (or dropped) and not yet acknowledged
 
     def send_now(self, data):
@@ -722,7 +724,7 @@ class ASlot:
             start += 9 + n
 
     def next(self):
-        req = self.req = self.queue.popleft()
+        req = self.req = self.queue.pop(0)
         self.mux.active += 1
         # The task is held by self.req (see ASGIWorker.running). Where
         # asyncio has eager tasks (3.12+), the request's first step runs
