@@ -870,6 +870,13 @@ class HTTPRequest:
     """One HTTP request on an ASlot: the app's receive() and send(), and
     the frames they turn into."""
 
+    # Slots, not a __dict__: a read of the data socket may start a
+    # thousand requests at once, and each dict of 25 items costs ~1 KiB
+    # (an ASGI worker's RSS after 1,000 requests at once: see RESULTS.md).
+    __slots__ = ('slot', 'rid', 'environ', 'body', 'fd', 'pos', 'size', 'body_done', 'disconnected',
+                 'disconnect_waiter', 'head', 'length', 'sent', 'head_sent', 'complete', 'wire_done', 'head_only',
+                 'status', 'headers', 'going', 'task', 'timed_out', 'trailers', 'trailers_done')
+
     def __init__(self, slot, rid, environ, body, fd):
         self.slot = slot
         self.rid = rid
