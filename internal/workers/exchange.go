@@ -344,11 +344,7 @@ func (x *Exchange) firstFrame() (wire.Header, []byte, error) {
 		h, p, err := x.read()
 		if err != nil {
 			if err == ErrTimedOut {
-				// Someone must keep reading the slot for the requests
-				// queued behind; Close then has nothing left to do.
-				x.rb = newRespBuffer(nil)
-				x.rb.close()
-				go x.drainStuck()
+				x.leaveStuck()
 				return wire.Header{}, nil, err
 			}
 			if s.neverStarted(x.t) && x.moved < maxRedispatch {
@@ -360,32 +356,47 @@ func (x *Exchange) firstFrame() (wire.Header, []byte, error) {
 			}
 			return wire.Header{}, nil, x.fail(err)
 		}
-		if h.ID != x.t.id {
-			s.protocolError()
-			return wire.Header{}, nil, x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+		if err := x.notOurs(h); err != nil {
+			return wire.Header{}, nil, err
 		}
 		return h, p, nil
 	}
 }
 
+// leaveStuck hands a request whose head timed out to drainStuck: someone
+// must keep reading the slot for the requests queued behind, and Close
+// then has nothing left to do.
+func (x *Exchange) leaveStuck() {
+	x.rb = newRespBuffer(nil)
+	x.rb.close()
+	go x.drainStuck()
+}
+
+// notOurs fails the exchange, and takes the slot out of service, when h
+// belongs to another request than the one the slot serves: the stream is
+// out of step. It returns nil for a frame of x's own.
+func (x *Exchange) notOurs(h wire.Header) error {
+	if h.ID == x.t.id {
+		return nil
+	}
+	x.t.slot.protocolError()
+	return x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+}
+
 // nextHead reads the frame after an interim response: another one, or
 // the head.
 func (x *Exchange) nextHead() (wire.Header, []byte, error) {
-	s := x.t.slot
 	x.p.resp.awaitRoom(x.ctx.Done())
 	h, p, err := x.read()
 	if err == ErrTimedOut {
-		x.rb = newRespBuffer(nil)
-		x.rb.close()
-		go x.drainStuck()
+		x.leaveStuck()
 		return wire.Header{}, nil, err
 	}
 	if err != nil {
 		return wire.Header{}, nil, x.fail(err)
 	}
-	if h.ID != x.t.id {
-		s.protocolError()
-		return wire.Header{}, nil, x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+	if err := x.notOurs(h); err != nil {
+		return wire.Header{}, nil, err
 	}
 	return h, p, nil
 }
@@ -693,12 +704,11 @@ func (x *Exchange) collect() {
 // body handles one frame after the head, passing body bytes to put. It
 // reports whether more frames follow.
 func (x *Exchange) body(h wire.Header, p []byte, put func([]byte)) bool {
-	s := x.t.slot
-	if h.ID != x.t.id {
-		s.protocolError()
-		x.end = x.fail(fmt.Errorf("frame for request %d while serving %d", h.ID, x.t.id))
+	if err := x.notOurs(h); err != nil {
+		x.end = err
 		return false
 	}
+	s := x.t.slot
 	switch h.Type {
 	case wire.Body:
 		if len(p) > 0 {

@@ -369,7 +369,8 @@ func (m *mux) protocolError(err error) {
 // close releases the data socket; the reader then ends.
 func (m *mux) close() { m.conn.Close() }
 
-// appendRights appends the descriptors of an SCM_RIGHTS control message.
+// appendRights appends the descriptors of an SCM_RIGHTS control message
+// (a slot socket's or the mux's), close-on-exec.
 func appendRights(fs []*os.File, oob []byte) []*os.File {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
@@ -426,11 +427,7 @@ func (s *Slot) muxRecv(p []byte, wait bool) (int, error) {
 	s.inMu.Lock()
 	n := 0
 	if s.inR < len(s.in) {
-		n = copy(p, s.in[s.inR:])
-		s.inR += n
-		if s.inR == len(s.in) {
-			s.in, s.inR = s.in[:0], 0 // a large one goes once the slot is idle (shedInbox)
-		}
+		n = s.takeInbox(p)
 	} else {
 		if err := s.inErr; err != nil {
 			s.inMu.Unlock()
@@ -498,18 +495,24 @@ func (s *Slot) awaitBytes(p []byte) (int, error) {
 		case n > 0:
 			return n, nil
 		case s.inR < len(s.in):
-			n = copy(p, s.in[s.inR:])
-			s.inR += n
-			if s.inR == len(s.in) {
-				s.in, s.inR = s.in[:0], 0
-			}
-			return n, nil
+			return s.takeInbox(p), nil
 		case s.inErr != nil:
 			return 0, s.inErr
 		case timedOut:
 			return 0, os.ErrDeadlineExceeded
 		}
 	}
+}
+
+// takeInbox moves what the inbox holds, as much as p takes, into p.
+// s.inMu is held.
+func (s *Slot) takeInbox(p []byte) int {
+	n := copy(p, s.in[s.inR:])
+	s.inR += n
+	if s.inR == len(s.in) {
+		s.in, s.inR = s.in[:0], 0 // a large one goes once the slot is idle (shedInbox)
+	}
+	return n
 }
 
 // shedInbox drops a large inbox that is empty, once the slot is idle: a

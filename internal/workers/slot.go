@@ -685,7 +685,7 @@ func (s *Slot) recv(p []byte) (int, error) {
 	m, oobn, _, _, err := s.conn.ReadMsgUnix(p, s.oob[:])
 	m = max(m, 0) // -1 on some errors
 	if oobn > 0 {
-		s.takeRights(s.oob[:oobn])
+		s.rfds = appendRights(s.rfds, s.oob[:oobn])
 	}
 	if err == nil && m == 0 && oobn == 0 {
 		err = io.EOF
@@ -728,26 +728,9 @@ func (s *Slot) tryRead() {
 			s.w += m
 		}
 		if err == nil && oobn > 0 {
-			s.takeRights(s.oob[:oobn])
+			s.rfds = appendRights(s.rfds, s.oob[:oobn])
 		}
 	})
-}
-
-func (s *Slot) takeRights(oob []byte) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return
-	}
-	for i := range msgs {
-		fds, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			unix.CloseOnExec(fd)
-			s.rfds = append(s.rfds, os.NewFile(uintptr(fd), "gowsgi-response-file"))
-		}
-	}
 }
 
 // takeFile returns the descriptor that came with the last File frame, or
