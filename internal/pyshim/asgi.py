@@ -510,9 +510,7 @@ class Mux:
             out[-1] += frame
         else:
             out.append(bytearray(frame))
-        if not self.scheduled:
-            self.scheduled = True
-            self.loop.call_soon(self.flush)
+        self.schedule()
 
     def due(self):
         """Have what was queued sent: by one flush at the next loop turn,
@@ -524,7 +522,12 @@ class Mux:
         request of the batch may run to its end there, alone."""
         if self.active <= 1 and not self.parsing:
             self.flush()
-        elif not self.scheduled:
+        else:
+            self.schedule()
+
+    def schedule(self):
+        """Have the next loop turn flush what is queued (once)."""
+        if not self.scheduled:
             self.scheduled = True
             self.loop.call_soon(self.flush)
 
@@ -631,9 +634,7 @@ class ASlot:
         may send now; returns whether it did."""
         if self.unacked >= MUX_WINDOW or self.waiters:
             return False
-        size = len(data) if type(data) is not list else sum(map(len, data))
-        self.mux.push(self.index, data, size)
-        self.unacked += size
+        self.push(data)
         return True
 
     async def send(self, data):
@@ -641,10 +642,14 @@ class ASlot:
         at its client's pace: the backpressure of a streamed response)."""
         if not self.send_now(data):
             await self.wait_credit()
-            size = len(data) if type(data) is not list else sum(map(len, data))
-            self.mux.push(self.index, data, size)
-            self.unacked += size
+            self.push(data)
             self.wake()
+
+    def push(self, data):
+        """Queue data on the mux and count it against the slot's credit."""
+        size = len(data) if type(data) is not list else sum(map(len, data))
+        self.mux.push(self.index, data, size)
+        self.unacked += size
 
     async def send_fd(self, frame, fd):
         """send for one frame that carries descriptor fd."""
