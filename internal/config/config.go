@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/proxy"
 )
 
@@ -260,6 +261,10 @@ type Config struct {
 	// health probes (/healthz, /readyz), apart from the app's binds;
 	// "" = none.
 	MetricsBind string
+
+	// ResponseHeaders are the server's own fields on every response
+	// (--server-header, --date-header, --header; uvicorn's names).
+	ResponseHeaders http1.Defaults
 
 	// Compress compresses responses on the fly (gzip, br, zstd, by the
 	// request's Accept-Encoding); off by default.

@@ -112,8 +112,9 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 			IdleTimeout:              cfg.KeepAlive,
 			WriteByteTimeout:         cfg.WriteTimeout, // a connection that takes no bytes for this long is closed
 		},
-		Handler: handler,
-		Log:     f.log,
+		Handler:  handler,
+		Log:      f.log,
+		Defaults: cfg.ResponseHeaders,
 	}
 	hc.MaxStreamsTotal = cfg.HTTP2MaxStreamsTotal
 	if f.store != nil {
