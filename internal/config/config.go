@@ -354,6 +354,7 @@ type Config struct {
 	staticExpires       time.Duration
 	interfaceNoLifespan bool   // granian's --interface asginl
 	loopNote            string // why a granian loop name runs auto
+	insecureBinds       []string // hypercorn's --insecure-bind, judged by finishHypercorn
 }
 
 // Bind is one address to listen on.

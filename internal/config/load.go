@@ -247,7 +247,10 @@ func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*lay
 	if err != nil {
 		return nil, nil, err
 	}
-	warnings := res.fill(file, c)
+	warnings, err := res.fill(file, c)
+	if err != nil {
+		return nil, nil, err
+	}
 	c.ConfigFile = location
 	if !explicit {
 		file.add(byName["config"], location, location)
@@ -452,6 +455,9 @@ func (c *Config) finish(getenv func(string) string) error {
 		return err
 	}
 	if err := c.finishPeers(getenv); err != nil {
+		return err
+	}
+	if err := c.finishHypercorn(); err != nil {
 		return err
 	}
 	c.fillDefaults()

@@ -9,16 +9,63 @@ import (
 	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
-// peerNames are a setting's spellings on uvicorn's and granian's command
-// lines, and what gowsgi does with each: the README's "Migrating from
-// uvicorn" and "Migrating from granian" tables are generated from them.
+// peerNames are a setting's spellings on uvicorn's, granian's and
+// hypercorn's command lines, and what gowsgi does with each: the README's
+// "Migrating from uvicorn", "... from granian" and "... from hypercorn"
+// tables are generated from them.
 type peerNames struct {
-	uvicorn, granian       []string
-	uvicornWhy, granianWhy string
+	uvicorn, granian, hypercorn          []string
+	uvicornWhy, granianWhy, hypercornWhy string
 	// as is the gowsgi setting the README names for a row that only
 	// spells another one differently (granian's --workers-max-rss is
 	// --max-memory); "" = the row's own --name.
 	as string
+}
+
+// of returns the spellings and the note of peer ("uvicorn", "granian" or
+// "hypercorn").
+func (p *peerNames) of(peer string) (*[]string, *string) {
+	switch peer {
+	case "uvicorn":
+		return &p.uvicorn, &p.uvicornWhy
+	case "granian":
+		return &p.granian, &p.granianWhy
+	case "hypercorn":
+		return &p.hypercorn, &p.hypercornWhy
+	}
+	panic("config: no peer " + peer)
+}
+
+// findSetting is the row named name, once the table is being built.
+func findSetting(name string) *setting {
+	for _, s := range settings {
+		if s.name == name {
+			return s
+		}
+	}
+	panic("config: no setting " + name)
+}
+
+// spellPeer gives the existing row name peer's spellings (flags) and
+// note; those not already among its flags become flags of the row, which
+// gunicorn's abbreviations never expand to (peerOnly).
+func spellPeer(name, peer, why string, flags ...string) {
+	s := findSetting(name)
+	if s.peer == nil {
+		s.peer = &peerNames{}
+	}
+	fl, w := s.peer.of(peer)
+	*fl, *w = append(*fl, flags...), why
+	for _, f := range flags {
+		have := false
+		for _, x := range s.flags {
+			have = have || strings.ReplaceAll(x, "_", "-") == f
+		}
+		if !have {
+			s.flags = append(s.flags, f)
+			peerOnly[strings.TrimPrefix(f, "--")] = true
+		}
+	}
 }
 
 // peerOnly are the long flags (without "--") that only uvicorn's and
@@ -38,39 +85,10 @@ var implicitValue = map[string]string{"no-ws": "none"}
 // is built, so it can name existing rows.
 func asgiSettings() {
 	add := func(s *setting) *setting { settings = append(settings, s); return s }
-	find := func(name string) *setting {
-		for _, s := range settings {
-			if s.name == name {
-				return s
-			}
-		}
-		panic("config: no setting " + name)
-	}
-	// uv and gr give an existing row uvicorn's or granian's spellings;
-	// those not already among its flags become flags of the row.
-	spell := func(name string, uvicorn bool, why string, flags ...string) {
-		s := find(name)
-		if s.peer == nil {
-			s.peer = &peerNames{}
-		}
-		if uvicorn {
-			s.peer.uvicorn, s.peer.uvicornWhy = append(s.peer.uvicorn, flags...), why
-		} else {
-			s.peer.granian, s.peer.granianWhy = append(s.peer.granian, flags...), why
-		}
-		for _, fl := range flags {
-			have := false
-			for _, x := range s.flags {
-				have = have || strings.ReplaceAll(x, "_", "-") == fl
-			}
-			if !have {
-				s.flags = append(s.flags, fl)
-				peerOnly[strings.TrimPrefix(fl, "--")] = true
-			}
-		}
-	}
-	uv := func(name, why string, flags ...string) { spell(name, true, why, flags...) }
-	gr := func(name, why string, flags ...string) { spell(name, false, why, flags...) }
+	find := findSetting
+	// uv and gr give an existing row uvicorn's or granian's spellings.
+	uv := func(name, why string, flags ...string) { spellPeer(name, "uvicorn", why, flags...) }
+	gr := func(name, why string, flags ...string) { spellPeer(name, "granian", why, flags...) }
 	native := func(s *setting) *setting {
 		for _, fl := range s.flags {
 			if !strings.HasPrefix(fl, "--asgi-") { // gunicorn 26's spellings stay gunicorn's
