@@ -352,8 +352,8 @@ type Config struct {
 	staticRoute         string   // granian's --static-path-route
 	staticMount         string   // granian's --static-path-mount
 	staticExpires       time.Duration
-	interfaceNoLifespan bool   // granian's --interface asginl
-	loopNote            string // why a granian loop name runs auto
+	interfaceNoLifespan bool     // granian's --interface asginl
+	loopNote            string   // why a granian loop name runs auto
 	insecureBinds       []string // hypercorn's --insecure-bind, judged by finishHypercorn
 }
 

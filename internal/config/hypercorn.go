@@ -19,13 +19,13 @@ import (
 type hyperKind int
 
 const (
-	hStr     hyperKind = iota // a string
-	hInt                      // an integer
-	hNum                      // an integer or a float
-	hBool                     // a boolean
-	hStrs                     // a string or a list of strings
-	hDict                     // a table (dict)
-	hIntOrStr                 // an integer or a string (verify_mode)
+	hStr      hyperKind = iota // a string
+	hInt                       // an integer
+	hNum                       // an integer or a float
+	hBool                      // a boolean
+	hStrs                      // a string or a list of strings
+	hDict                      // a table (dict)
+	hIntOrStr                  // an integer or a string (verify_mode)
 )
 
 func (k hyperKind) String() string {
