@@ -134,17 +134,19 @@ func prefixEach(prefix string) func([]string) ([]string, error) {
 	}
 }
 
-// isTOML reports whether a config location is hypercorn's TOML file: a
-// path (no file: or python: prefix) ending in .toml.
+// isTOML reports whether a config location is a TOML file: a path, or a
+// file:path, ending in .toml. (hypercorn reads any bare path as TOML and
+// file: as Python; gowsgi reads a bare path as gunicorn's Python file, so
+// it goes by the suffix, also after file:, where a TOML file would not
+// run as Python.)
 func isTOML(location string) bool {
-	return !strings.HasPrefix(location, "file:") && !strings.HasPrefix(location, "python:") &&
-		strings.EqualFold(strings.TrimSpace(location[max(0, len(location)-5):]), ".toml")
+	return !strings.HasPrefix(location, "python:") && strings.HasSuffix(strings.ToLower(location), ".toml")
 }
 
 // readTOMLConfig reads hypercorn's TOML config file: its keys, as JSON
 // values, for fill (with hypercorn's names).
 func readTOMLConfig(location string) (*fileResult, error) {
-	b, err := os.ReadFile(location)
+	b, err := os.ReadFile(strings.TrimPrefix(location, "file:"))
 	if err != nil {
 		return nil, &UsageError{fmt.Sprintf("cannot read config file %s: %v", location, errText(err))}
 	}

@@ -141,6 +141,10 @@ func TestHypercornTOML(t *testing.T) {
 	if c.ConfigFile != conf {
 		t.Errorf("ConfigFile %q", c.ConfigFile)
 	}
+	// file:FILE.toml is the same TOML file (by its suffix).
+	if c = mustParse(t, []string{"main:app", "-c", "file:" + conf}, nil); c.Workers != 2 || !c.ResponseHeaders.NoServer {
+		t.Errorf("file:%s: workers %d %+v", conf, c.Workers, c.ResponseHeaders)
+	}
 }
 
 // TestHypercornTOMLErrors: a value of the wrong type names the key and the

@@ -32,7 +32,7 @@ func hypercornSettings() {
 	hc("certfile", "same", "--certfile")
 	hc("cert-reqs", "same: 0, 1, 2", "--cert-reqs")
 	hc("ciphers", "same (an OpenSSL cipher list; hypercorn's default is `ECDHE+AESGCM`, gowsgi's Go's)", "--ciphers")
-	hc("config", "a `.toml` file is hypercorn's TOML (unknown keys are noticed, a value of the wrong type is an error naming the key); "+
+	hc("config", "a `.toml` file (also as `file:FILE.toml`) is hypercorn's TOML (unknown keys are noticed, a value of the wrong type is an error naming the key); "+
 		"`file:FILE.py` and `python:MODULE` are executed with the workers' Python and read with hypercorn's key names as well as gunicorn's; "+
 		"`python:module.object` reads the object's attributes", "-c", "--config")
 	hc("daemon", "gunicorn's meaning: gowsgi detaches from the terminal (hypercorn's only marks its worker processes as daemons: leave it out)", "-D", "--daemon")
