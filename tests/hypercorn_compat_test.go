@@ -30,12 +30,13 @@ disable_existing_loggers = false
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr, plain := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, _ := startASGI(t, nil, asgiRaw+":app", "--bind", addr, "--workers", "1", "--worker-class", "uvloop",
 		"--access-logfile", "-", "--error-logfile", "-", "--keep-alive", "5", "--graceful-timeout", "10",
 		"--certfile", cf, "--keyfile", kf, "--ca-certs", p.file, "--root-path", "/api", "--log-level", "info",
 		"--backlog", "100", "--read-timeout", "30", "--max-requests", "1000", "--max-requests-jitter", "50",
-		"--websocket-ping-interval", "20", "--server-name", "example.com", "--quic-bind", "127.0.0.1:0", "--config", conf)
+		"--websocket-ping-interval", "20", "--server-name", "example.com", "--quic-bind", "127.0.0.1:0",
+		"--insecure-bind", plain, "--config", conf)
 	for _, want := range []string{"gowsgi: --server-name: gowsgi serves every Host", "gowsgi: --quic-bind: gowsgi serves HTTP/1.1 and HTTP/2, not HTTP/3",
 		"gowsgi: " + conf + ": startup_timeout: the lifespan startup counts toward `--boot-timeout`", "interface=asgi"} {
 		if !strings.Contains(s.Stderr.String(), want) {
@@ -59,6 +60,16 @@ disable_existing_loggers = false
 	if resp.Header.Get("Server") != "" || resp.Header.Get("Alt-Svc") != `h2=":443"; ma=3600` || resp.Header.Get("Date") == "" {
 		t.Errorf("Server %q Alt-Svc %q Date %q", resp.Header.Get("Server"), resp.Header.Get("Alt-Svc"), resp.Header.Get("Date"))
 	}
+
+	// --insecure-bind: plain HTTP on its own address, scheme http there.
+	resp, body = do(t, client(), "GET", "http://"+plain+"/api/items?dump=scope", nil)
+	scope = asgiScope{}
+	if err := json.Unmarshal([]byte(body), &scope); resp.StatusCode != 200 || err != nil || scope.Scheme != "http" || scope.RootPath != "/api" {
+		t.Errorf("--insecure-bind: %d %v scheme %q root_path %q", resp.StatusCode, err, scope.Scheme, scope.RootPath)
+	}
+	if !strings.Contains(s.Stderr.String(), "url=http://"+plain) || !strings.Contains(s.Stderr.String(), "url=https://"+addr) {
+		t.Errorf("the listening lines do not tell the plain bind from the TLS one")
+	}
 }
 
 // What gowsgi cannot do the way hypercorn's options ask is refused before
@@ -72,7 +83,7 @@ func TestHypercornRefusals(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{asgiRaw, "--certfile", cf, "--keyfile", kf, "--insecure-bind", "127.0.0.1:0"}, "--insecure-bind 127.0.0.1:0: gowsgi serves TLS on every bind"},
+		{[]string{asgiRaw, "--certfile", cf, "--keyfile", kf, "--keyfile-password", "secret"}, "--keyfile-password: gowsgi cannot read encrypted private keys"},
 		{[]string{asgiRaw, "-k", "trio"}, "worker class trio runs trio apps"},
 		{[]string{asgiRaw, "-c", bad}, bad + ": workers: expected an integer, got the string \"four\""},
 	} {

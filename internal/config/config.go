@@ -367,6 +367,9 @@ type Bind struct {
 	Addr string
 	// Spec is the bind as the user wrote it, for messages.
 	Spec string
+	// Plain: TLS does not apply to this bind, though it serves every
+	// other (hypercorn's --insecure-bind).
+	Plain bool
 }
 
 // String is the bind in --bind syntax, with gunicorn's defaults filled in:

@@ -54,10 +54,14 @@ func TestHypercornCommandLine(t *testing.T) {
 	if _, err := parse(t, []string{"main:app", "--keyfile-password", "x"}, nil); err == nil || !strings.Contains(err.Error(), "--keyfile-password: gowsgi cannot read encrypted private keys") {
 		t.Errorf("--keyfile-password: %v", err)
 	}
-	// --insecure-bind: refused next to TLS, ignored (noticed) without, as hypercorn does.
-	if _, err := parse(t, []string{"main:app", "--certfile", "C", "--keyfile", "K", "--insecure-bind", "0.0.0.0:80"}, nil); err == nil ||
-		!strings.Contains(err.Error(), "--insecure-bind 0.0.0.0:80: gowsgi serves TLS on every bind") {
-		t.Errorf("--insecure-bind with TLS: %v", err)
+	// --insecure-bind: a plain bind next to the TLS ones (the default one
+	// here); ignored (noticed) without TLS, as hypercorn does.
+	c = mustParse(t, []string{"main:app", "--certfile", "C", "--keyfile", "K", "--insecure-bind", "0.0.0.0:80", "--insecure-bind", "unix:/tmp/p.sock"}, nil)
+	if bindSpecs(c.Binds) != "tcp 127.0.0.1:8000,tcp 0.0.0.0:80,unix /tmp/p.sock" || c.Binds[0].Plain || !c.Binds[1].Plain || !c.Binds[2].Plain || len(c.Warnings) != 0 {
+		t.Errorf("--insecure-bind with TLS: %+v %q", c.Binds, c.Warnings)
+	}
+	if _, err := parse(t, []string{"main:app", "--insecure-bind", "[::1"}, nil); err == nil || !strings.Contains(err.Error(), "--insecure-bind") {
+		t.Errorf("a bad --insecure-bind: %v", err)
 	}
 	if c = mustParse(t, []string{"main:app", "--insecure-bind", "0.0.0.0:80"}, nil); !containsPrefix(c.Warnings, "--insecure-bind: ignored without TLS") || bindSpecs(c.Binds) != "tcp 127.0.0.1:8000" {
 		t.Errorf("--insecure-bind without TLS: %q %s", c.Warnings, bindSpecs(c.Binds))

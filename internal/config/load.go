@@ -457,10 +457,8 @@ func (c *Config) finish(getenv func(string) string) error {
 	if err := c.finishPeers(getenv); err != nil {
 		return err
 	}
-	if err := c.finishHypercorn(); err != nil {
-		return err
-	}
 	c.fillDefaults()
+	c.finishHypercorn() // after the default bind: the plain binds join it
 	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
 		return errors.New("--reload-extra-file needs --reload")
 	}

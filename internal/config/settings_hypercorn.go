@@ -62,8 +62,8 @@ func hypercornSettings() {
 
 	add(&setting{
 		name: "insecure-bind", flags: []string{"--insecure-bind"}, kind: Native, typ: tList, meta: "addr", noEnv: true,
-		why: "with TLS, refused (exit 2): gowsgi serves TLS on every bind; serve plain HTTP from a second gowsgi without `--certfile`, or redirect at the proxy. " +
-			"Without TLS it is ignored with a notice, as hypercorn ignores it",
+		usage: "with TLS: also listen on ADDR for plain HTTP (the TLS settings do not apply to it; repeatable)",
+		why:   "same: plain HTTP next to the TLS binds (h2c there as `--http2-cleartext` says); without TLS it is ignored with a notice, as hypercorn ignores it",
 		accessor: accessor{apply: func(c *Config, v string) error {
 			if _, err := ParseBind(v); err != nil {
 				return err
@@ -87,18 +87,22 @@ func hypercornSettings() {
 	vm.apply, vm.peer.as = findSetting("cert-reqs").apply, "--cert-reqs"
 }
 
-// finishHypercorn judges --insecure-bind once the TLS settings are known:
-// without TLS hypercorn ignores it (its --bind addresses are plain then),
-// and so does gowsgi, with a notice; with TLS it is refused (see the row).
-func (c *Config) finishHypercorn() error {
+// finishHypercorn adds the --insecure-bind addresses to the binds, as
+// plain ones, once the TLS settings and the binds are known. Without TLS
+// hypercorn ignores them (its --bind addresses are plain then), and so
+// does gowsgi, with a notice.
+func (c *Config) finishHypercorn() {
 	g := c.given["insecure-bind"]
 	if g == nil || len(c.insecureBinds) == 0 {
-		return nil
+		return
 	}
 	if len(c.CertFiles) == 0 {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: ignored without TLS, as hypercorn ignores it; the --bind addresses serve plain HTTP", g.origin))
-		return nil
+		return
 	}
-	return &UsageError{fmt.Sprintf("%s %s: gowsgi serves TLS on every bind; serve plain HTTP from a second gowsgi without --certfile, or redirect to HTTPS at the proxy",
-		g.origin, strings.Join(c.insecureBinds, ","))}
+	for _, v := range c.insecureBinds {
+		b, _ := ParseBind(v) // checked when given
+		b.Plain = true
+		c.Binds = append(c.Binds, b)
+	}
 }

@@ -144,8 +144,18 @@ func (m *Mux) Listener(l net.Listener) net.Listener {
 	return ml
 }
 
+// PlainListener wraps l as Listener does, without TLS: its connections
+// are served as cleartext ones (h2c as Config.Cleartext says), next to
+// the TLS listeners (hypercorn's --insecure-bind).
+func (m *Mux) PlainListener(l net.Listener) net.Listener {
+	ml := &listener{Listener: l, plain: true, m: m, conns: make(chan net.Conn), done: make(chan struct{})}
+	go ml.acceptLoop()
+	return ml
+}
+
 type listener struct {
 	net.Listener
+	plain bool // no TLS on this one (PlainListener)
 	m     *Mux
 	conns chan net.Conn
 	done  chan struct{}
@@ -211,7 +221,7 @@ func (l *listener) pass(c net.Conn) {
 // handle decides what c speaks.
 func (m *Mux) handle(c net.Conn, l *listener) {
 	deadline := time.Now().Add(m.cfg.HeaderTimeout)
-	if m.cfg.TLS != nil {
+	if m.cfg.TLS != nil && !l.plain {
 		tc := tls.Server(c, m.cfg.TLS)
 		tc.SetDeadline(deadline)
 		if err := tc.Handshake(); err != nil {

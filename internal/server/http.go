@@ -43,7 +43,7 @@ func (h *httpFront) Start(s *Server) error {
 	handler.Observer = s.obs.frontObserver(handler.Scheme, cfg.RequestID)
 	handler.WebSocket = webSocketOptions(cfg) // websocket.go
 	h.handler = handler
-	listeners := s.front.wrap(s.listeners.ls, handler)
+	listeners := s.front.wrap(s.listeners.ls, s.listeners.plain, handler)
 	h.srv = &http1.Server{
 		Handler:           handler,
 		Defaults:          cfg.ResponseHeaders,
