@@ -2,6 +2,8 @@ package tests
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // The server's own response fields, uvicorn's --server-header,
@@ -102,10 +106,10 @@ func TestResponseHeaderServerName(t *testing.T) {
 }
 
 // TestResponseHeaderWebSocket: the 101 that accepts a WebSocket follows
-// the same options.
+// the same options, and so does HTTP/2's 200 to an extended CONNECT.
 func TestResponseHeaderWebSocket(t *testing.T) {
 	py := debianPython(t, "starlette", "fastapi")
-	s, _ := startASGI(t, nil, append([]string{wsApp, "--python", py}, headerFlags...)...)
+	s, _ := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, append([]string{wsApp, "--python", py, "--http2-cleartext", "both"}, headerFlags...)...)
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -133,4 +137,25 @@ func TestResponseHeaderWebSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkServerFields(t, "WebSocket 101", resp.Header, "", "")
+
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		return net.Dial(network, addr)
+	}}
+	defer tr.CloseIdleConnections()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest("CONNECT", s.URL("/echo"), pr)
+	req.Header.Set(":protocol", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err = tr.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("extended CONNECT: %d", resp.StatusCode)
+	}
+	checkServerFields(t, "WebSocket over HTTP/2", resp.Header, "", "")
 }
