@@ -3,6 +3,7 @@ module github.com/gowsgi/gowsgi
 go 1.26.4
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/andybalholm/brotli v1.3.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/gobwas/httphead v0.1.0

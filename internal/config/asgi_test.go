@@ -1,11 +1,15 @@
 package config
 
 import (
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
 // TestUvicornCommandLine reads uvicorn's command line as real Dockerfiles
@@ -69,13 +73,17 @@ func TestUvicornCommandLine(t *testing.T) {
 	c = mustParse(t, []string{"a", "--ws", "websockets", "--ws-max-queue", "100", "--use-colors", "--no-server-header",
 		"--header", "X-A:b", "--http", "httptools", "--reload-dir", "src", "--ws-max-size", "1000"}, nil)
 	for _, want := range []string{"--ws: accepted; gowsgi serves WebSockets itself", "--ws-max-queue:", "--use-colors:",
-		"--no-server-header: gowsgi always sends `Server: gowsgi`", "--header:", "--http: httptools is uvicorn's HTTP parser", "--reload-dir:"} {
+		"--http: httptools is uvicorn's HTTP parser", "--reload-dir:"} {
 		if !containsPrefix(c.Warnings, want) {
 			t.Errorf("no notice %q in %q", want, c.Warnings)
 		}
 	}
-	if len(c.Warnings) != 7 {
-		t.Errorf("%d notices, want 7: %q", len(c.Warnings), c.Warnings)
+	if len(c.Warnings) != 5 {
+		t.Errorf("%d notices, want 5: %q", len(c.Warnings), c.Warnings)
+	}
+	// uvicorn's response-header options are gowsgi's own.
+	if d := c.ResponseHeaders; !d.NoServer || d.NoDate || len(d.Extra) != 1 || d.Extra[0] != (http1.Field{Name: "X-A", Value: "b"}) {
+		t.Errorf("--no-server-header --header X-A:b: %+v", d)
 	}
 	// uvicorn's WebSocket settings are gowsgi's own (settings_ws.go).
 	if c.WS.MaxSize != 1000 || c.WS.PingInterval != 20*time.Second || c.WS.PingTimeout != 20*time.Second || !c.WS.PerMessageDeflate {
@@ -86,6 +94,30 @@ func TestUvicornCommandLine(t *testing.T) {
 	}
 	if c = mustParse(t, []string{"a", "--ws", "none", "--no-use-colors", "--server-header", "--http", "auto"}, nil); len(c.Warnings) != 0 {
 		t.Errorf("notices for options that ask for nothing: %q", c.Warnings)
+	}
+}
+
+// TestResponseHeaderOptions reads --server-header, --date-header and
+// --header from the command line and uvicorn's environment, and refuses a
+// --header that cannot be sent.
+func TestResponseHeaderOptions(t *testing.T) {
+	c := mustParse(t, []string{"a"}, nil)
+	if d := c.ResponseHeaders; d.NoServer || d.NoDate || len(d.Extra) != 0 {
+		t.Errorf("defaults: %+v", d)
+	}
+	c = mustParse(t, []string{"a", "--no-date-header", "--header", "x-frame-options: DENY", "--header=Cache-Control:no-store, private"},
+		map[string]string{"UVICORN_SERVER_HEADER": "false"})
+	want := []http1.Field{{Name: "x-frame-options", Value: "DENY"}, {Name: "Cache-Control", Value: "no-store, private"}}
+	if d := c.ResponseHeaders; !d.NoServer || !d.NoDate || !slices.Equal(d.Extra, want) {
+		t.Errorf("%+v", d)
+	}
+	if c = mustParse(t, []string{"a", "--server-header=false", "--server-header"}, map[string]string{"UVICORN_HEADER": "A:1 B:2"}); c.ResponseHeaders.NoServer || len(c.ResponseHeaders.Extra) != 2 {
+		t.Errorf("the last --server-header wins; UVICORN_HEADER splits on spaces: %+v", c.ResponseHeaders)
+	}
+	for _, bad := range []string{"novalue", "bad name:x", ":x"} {
+		if _, err := Parse([]string{"a", "--header", bad}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "--header") {
+			t.Errorf("--header %q: %v", bad, err)
+		}
 	}
 }
 

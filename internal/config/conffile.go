@@ -34,11 +34,21 @@ type fileResult struct {
 	File     string                     `json:"file"`
 	Error    string                     `json:"error"`
 	Trace    string                     `json:"traceback"`
+	// Hypercorn: the keys are hypercorn's (a TOML file, or the attributes
+	// of a python:module.object); a Python file's or module's globals are
+	// gunicorn's settings, with hypercorn's names read too.
+	Hypercorn bool `json:"hypercorn"`
 }
 
-// readConfigFile runs the config file at location (FILE, file:FILE or
-// python:MODULE) in python ("" = pyshim.FindPython's choice).
+// readConfigFile runs the config file at location (FILE, file:FILE,
+// python:MODULE or hypercorn's python:module.object) in python ("" =
+// pyshim.FindPython's choice).
+//
+// A FILE ending in .toml is hypercorn's TOML file, read here.
 func readConfigFile(location, python string, getenv func(string) string) (*fileResult, error) {
+	if isTOML(location) {
+		return readTOMLConfig(location)
+	}
 	py, err := pyshim.FindPython(python)
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %v", location, err)
@@ -78,15 +88,19 @@ func readConfigFile(location, python string, getenv func(string) string) (*fileR
 
 // fill records the file's settings in l (values coerced to text as
 // gunicorn's validators would read them) and its hooks in c, and returns
-// warnings for names that are not gunicorn settings.
-func (r *fileResult) fill(l *layer, c *Config) []string {
+// notices: names that are not settings, hypercorn keys gowsgi notices.
+// A hypercorn key gowsgi refuses is an error.
+func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 	names := make([]string, 0, len(r.Settings))
 	for k := range r.Settings {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	known := gunicornNames()
-	var unknown []string
+	if r.Hypercorn {
+		known = hypercornNames()
+	}
+	var unknown, notices []string
 	hooks := map[string]bool{}
 	for _, name := range names {
 		raw := r.Settings[name]
@@ -95,6 +109,21 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 		}
 		isCallable := json.Unmarshal(raw, &callable) == nil && callable.Callable != ""
 		s := byGunicorn[name]
+		if hk, ok := hypercornKeys[name]; ok && (r.Hypercorn || s == nil) {
+			// hypercorn's names: in its files, and in a Python file where
+			// gunicorn has no setting of that name.
+			notice, err := r.fillHypercorn(l, name, hk, raw)
+			if err != nil {
+				return nil, err
+			}
+			if notice != "" {
+				notices = append(notices, notice)
+			}
+			continue
+		}
+		if r.Hypercorn {
+			s = nil
+		}
 		if s == nil {
 			if u := unknownName(name, isCallable, known); u != "" {
 				unknown = append(unknown, u)
@@ -127,10 +156,14 @@ func (r *fileResult) fill(l *layer, c *Config) []string {
 		}
 	}
 	r.recordHooks(c, hooks)
-	if len(unknown) == 0 {
-		return nil
+	if len(unknown) > 0 {
+		what := "gunicorn settings"
+		if r.Hypercorn {
+			what = "hypercorn settings"
+		}
+		notices = append(notices, fmt.Sprintf("%s: not %s, ignored: %s", r.location, what, strings.Join(unknown, ", ")))
 	}
-	return []string{fmt.Sprintf("%s: not gunicorn settings, ignored: %s", r.location, strings.Join(unknown, ", "))}
+	return notices, nil
 }
 
 // unknownName is how the notice names a config-file global that is not a

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/proxy"
 )
 
@@ -261,6 +262,10 @@ type Config struct {
 	// "" = none.
 	MetricsBind string
 
+	// ResponseHeaders are the server's own fields on every response
+	// (--server-header, --date-header, --header; uvicorn's names).
+	ResponseHeaders http1.Defaults
+
 	// Compress compresses responses on the fly (gzip, br, zstd, by the
 	// request's Accept-Encoding); off by default.
 	Compress bool
@@ -347,8 +352,9 @@ type Config struct {
 	staticRoute         string   // granian's --static-path-route
 	staticMount         string   // granian's --static-path-mount
 	staticExpires       time.Duration
-	interfaceNoLifespan bool   // granian's --interface asginl
-	loopNote            string // why a granian loop name runs auto
+	interfaceNoLifespan bool     // granian's --interface asginl
+	loopNote            string   // why a granian loop name runs auto
+	insecureBinds       []string // hypercorn's --insecure-bind, judged by finishHypercorn
 }
 
 // Bind is one address to listen on.
@@ -361,6 +367,9 @@ type Bind struct {
 	Addr string
 	// Spec is the bind as the user wrote it, for messages.
 	Spec string
+	// Plain: TLS does not apply to this bind, though it serves every
+	// other (hypercorn's --insecure-bind).
+	Plain bool
 }
 
 // String is the bind in --bind syntax, with gunicorn's defaults filled in:

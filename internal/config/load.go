@@ -247,7 +247,10 @@ func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*lay
 	if err != nil {
 		return nil, nil, err
 	}
-	warnings := res.fill(file, c)
+	warnings, err := res.fill(file, c)
+	if err != nil {
+		return nil, nil, err
+	}
 	c.ConfigFile = location
 	if !explicit {
 		file.add(byName["config"], location, location)
@@ -455,6 +458,7 @@ func (c *Config) finish(getenv func(string) string) error {
 		return err
 	}
 	c.fillDefaults()
+	c.finishHypercorn() // after the default bind: the plain binds join it
 	if len(c.ReloadExtraFiles) > 0 && !c.Reload {
 		return errors.New("--reload-extra-file needs --reload")
 	}

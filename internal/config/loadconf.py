@@ -3,7 +3,9 @@
 # Usage: python -c <pyshim.Loader> LOCATION, with this file and
 # pyshim.GunicornCompat (which executes the file) in a bundle on fd 3.
 #
-# LOCATION is a file (optionally "file:FILE") or "python:module.name",
+# LOCATION is a file (optionally "file:FILE"), "python:module.name", or
+# hypercorn's "python:module.object" (the object's attributes, read with
+# hypercorn's key names: "hypercorn": true in the answer),
 # executed by gunicorn_compat.load_config as gunicorn does it, so its
 # globals, os.environ, and imports from the current directory and from the
 # file's own directory work. Anything it prints goes to stderr; stdout carries one
@@ -50,14 +52,46 @@ def main():
                 out.write(json.dumps({"error": "%s doesn't exist" % filename}))
                 return
             path = os.path.abspath(filename)
-        mod = load_config(location)
+        mod, obj = load(location)
         path = path or getattr(mod, "__file__", None)
     except BaseException as e:  # SystemExit too: the file must not end gowsgi
         out.write(json.dumps({"error": "%s: %s" % (type(e).__name__, e), "traceback": traceback.format_exc()}))
         return
     settings = {}
-    for k, v in vars(mod).items():
+    for k, v in (vars(mod) if obj is None else attributes(obj)).items():
         if k.startswith("_") or isinstance(v, types.ModuleType):
             continue
         settings[k] = encode(v)
-    out.write(json.dumps({"settings": settings, "file": path}))
+    out.write(json.dumps({"settings": settings, "file": path, "hypercorn": obj is not None}))
+
+
+def load(location):
+    """The config module, and the object in it that hypercorn's
+    python:module.object names (None for a module or a file)."""
+    try:
+        return load_config(location), None
+    except ImportError:
+        name = location[len("python:"):] if location.startswith("python:") else ""
+        if "." not in name:
+            raise
+        path, attr = name.rsplit(".", 1)
+        mod = load_config("python:" + path)
+        return mod, getattr(mod, attr)
+
+
+def attributes(obj):
+    """hypercorn's Config.from_object reading of an object: its public
+    attributes. A hypercorn Config instance gives only what was set on it
+    (its class holds hypercorn's defaults); its properties keep their
+    values under _name."""
+    cls = type(obj)
+    if cls.__module__ == "hypercorn.config" and cls.__name__ == "Config":
+        return {k.lstrip("_"): v for k, v in vars(obj).items() if k not in ("_log",)}
+    out = {}
+    for k in dir(obj):
+        if k.startswith("_"):
+            continue
+        v = getattr(obj, k)
+        if not callable(v):
+            out[k] = v
+    return out

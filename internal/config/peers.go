@@ -168,6 +168,18 @@ func (c *Config) finishPeers(getenv func(string) string) error {
 		}
 	}
 	if c.LogConfig != "" {
+		switch {
+		case strings.HasPrefix(c.LogConfig, "json:"): // hypercorn's prefixes
+			c.LogConfigJSON, c.LogConfig = strings.TrimPrefix(c.LogConfig, "json:"), ""
+		case strings.HasPrefix(c.LogConfig, "toml:"):
+			dict, err := tomlDict(strings.TrimPrefix(c.LogConfig, "toml:"))
+			if err != nil {
+				return &UsageError{fmt.Sprintf("--log-config %s: %v", c.LogConfig, err)}
+			}
+			c.LogConfigDict, c.LogConfig = dict, ""
+		}
+	}
+	if c.LogConfig != "" {
 		switch strings.ToLower(filepath.Ext(c.LogConfig)) {
 		case ".json":
 			c.LogConfigJSON, c.LogConfig = c.LogConfig, ""

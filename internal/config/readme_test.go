@@ -6,20 +6,26 @@ import (
 	"testing"
 )
 
-// TestPeerTablesInREADME checks the README's uvicorn and granian tables
-// are PeerTable's output (GOWSGI_UPDATE_README=1 rewrites them).
+// TestPeerTablesInREADME checks the README's uvicorn, granian and
+// hypercorn tables are PeerTable's output, and its hypercorn keys table
+// HypercornKeysTable's (GOWSGI_UPDATE_README=1 rewrites them).
 func TestPeerTablesInREADME(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	for _, peer := range []string{"uvicorn", "granian"} {
-		table := PeerTable(peer)
+	for _, peer := range []string{"uvicorn", "granian", "hypercorn", "hypercorn keys"} {
+		var table, begin, end string
+		if peer == "hypercorn keys" {
+			table, begin, end = HypercornKeysTable(), hypercornKeysBegin, hypercornKeysEnd
+		} else {
+			table = PeerTable(peer)
+			begin, end = peerMarkers(peer)
+		}
 		if strings.Contains(readme, table) {
 			continue
 		}
-		begin, end := peerMarkers(peer)
 		start, stop := strings.Index(readme, begin), strings.Index(readme, end)
 		if start < 0 || stop < start {
 			t.Fatalf("README lacks the %s table markers", peer)

@@ -222,7 +222,8 @@ func init() {
 	} {
 		settings = append(settings, part...)
 	}
-	asgiSettings() // the ASGI rows, and uvicorn's and granian's spellings of the others
+	asgiSettings()      // the ASGI rows, and uvicorn's and granian's spellings of the others
+	hypercornSettings() // hypercorn's spellings, and its options gowsgi has no other row for
 	indexSettings()
 }
 

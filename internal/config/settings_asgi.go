@@ -5,18 +5,67 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
-// peerNames are a setting's spellings on uvicorn's and granian's command
-// lines, and what gowsgi does with each: the README's "Migrating from
-// uvicorn" and "Migrating from granian" tables are generated from them.
+// peerNames are a setting's spellings on uvicorn's, granian's and
+// hypercorn's command lines, and what gowsgi does with each: the README's
+// "Migrating from uvicorn", "... from granian" and "... from hypercorn"
+// tables are generated from them.
 type peerNames struct {
-	uvicorn, granian       []string
-	uvicornWhy, granianWhy string
+	uvicorn, granian, hypercorn          []string
+	uvicornWhy, granianWhy, hypercornWhy string
 	// as is the gowsgi setting the README names for a row that only
 	// spells another one differently (granian's --workers-max-rss is
 	// --max-memory); "" = the row's own --name.
 	as string
+}
+
+// of returns the spellings and the note of peer ("uvicorn", "granian" or
+// "hypercorn").
+func (p *peerNames) of(peer string) (*[]string, *string) {
+	switch peer {
+	case "uvicorn":
+		return &p.uvicorn, &p.uvicornWhy
+	case "granian":
+		return &p.granian, &p.granianWhy
+	case "hypercorn":
+		return &p.hypercorn, &p.hypercornWhy
+	}
+	panic("config: no peer " + peer)
+}
+
+// findSetting is the row named name, once the table is being built.
+func findSetting(name string) *setting {
+	for _, s := range settings {
+		if s.name == name {
+			return s
+		}
+	}
+	panic("config: no setting " + name)
+}
+
+// spellPeer gives the existing row name peer's spellings (flags) and
+// note; those not already among its flags become flags of the row, which
+// gunicorn's abbreviations never expand to (peerOnly).
+func spellPeer(name, peer, why string, flags ...string) {
+	s := findSetting(name)
+	if s.peer == nil {
+		s.peer = &peerNames{}
+	}
+	fl, w := s.peer.of(peer)
+	*fl, *w = append(*fl, flags...), why
+	for _, f := range flags {
+		have := false
+		for _, x := range s.flags {
+			have = have || strings.ReplaceAll(x, "_", "-") == f
+		}
+		if !have {
+			s.flags = append(s.flags, f)
+			peerOnly[strings.TrimPrefix(f, "--")] = true
+		}
+	}
 }
 
 // peerOnly are the long flags (without "--") that only uvicorn's and
@@ -36,39 +85,10 @@ var implicitValue = map[string]string{"no-ws": "none"}
 // is built, so it can name existing rows.
 func asgiSettings() {
 	add := func(s *setting) *setting { settings = append(settings, s); return s }
-	find := func(name string) *setting {
-		for _, s := range settings {
-			if s.name == name {
-				return s
-			}
-		}
-		panic("config: no setting " + name)
-	}
-	// uv and gr give an existing row uvicorn's or granian's spellings;
-	// those not already among its flags become flags of the row.
-	spell := func(name string, uvicorn bool, why string, flags ...string) {
-		s := find(name)
-		if s.peer == nil {
-			s.peer = &peerNames{}
-		}
-		if uvicorn {
-			s.peer.uvicorn, s.peer.uvicornWhy = append(s.peer.uvicorn, flags...), why
-		} else {
-			s.peer.granian, s.peer.granianWhy = append(s.peer.granian, flags...), why
-		}
-		for _, fl := range flags {
-			have := false
-			for _, x := range s.flags {
-				have = have || strings.ReplaceAll(x, "_", "-") == fl
-			}
-			if !have {
-				s.flags = append(s.flags, fl)
-				peerOnly[strings.TrimPrefix(fl, "--")] = true
-			}
-		}
-	}
-	uv := func(name, why string, flags ...string) { spell(name, true, why, flags...) }
-	gr := func(name, why string, flags ...string) { spell(name, false, why, flags...) }
+	find := findSetting
+	// uv and gr give an existing row uvicorn's or granian's spellings.
+	uv := func(name, why string, flags ...string) { spellPeer(name, "uvicorn", why, flags...) }
+	gr := func(name, why string, flags ...string) { spellPeer(name, "granian", why, flags...) }
 	native := func(s *setting) *setting {
 		for _, fl := range s.flags {
 			if !strings.HasPrefix(fl, "--asgi-") { // gunicorn 26's spellings stay gunicorn's
@@ -388,6 +408,53 @@ func asgiSettings() {
 	find("static-path-route").peer.as = "--static ROUTE=DIR"
 	find("static-path-expires").peer.as = "--static-max-age"
 
+	// --- the server's own response fields (uvicorn's) ------------------------
+	native(add(&setting{
+		name: "server-header", flags: []string{"--server-header", "--no-server-header"}, kind: Native, typ: tBool, def: "true",
+		usage: "send \"Server: gowsgi\" on every response that has no Server field of its own (default); --no-server-header sends none",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				b, err := parseBool(v)
+				c.ResponseHeaders.NoServer = !b
+				return err
+			},
+			show: func(c *Config) any { return !c.ResponseHeaders.NoServer },
+		},
+	}))
+	native(add(&setting{
+		name: "date-header", flags: []string{"--date-header", "--no-date-header"}, kind: Native, typ: tBool, def: "true",
+		usage: "send a Date field on every response that has none of its own (default); --no-date-header sends none",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				b, err := parseBool(v)
+				c.ResponseHeaders.NoDate = !b
+				return err
+			},
+			show: func(c *Config) any { return !c.ResponseHeaders.NoDate },
+		},
+	}))
+	native(add(&setting{
+		name: "header", flags: []string{"--header"}, kind: Native, typ: tList, meta: "name:value",
+		usage: "a field sent first on every response, errors and static files included; the app's own of the same name follow it (repeatable; a Server or Date here replaces gowsgi's)",
+		accessor: accessor{
+			apply: func(c *Config, v string) error {
+				f, err := parseHeader(v)
+				c.ResponseHeaders.Extra = append(c.ResponseHeaders.Extra, f)
+				return err
+			},
+			show: func(c *Config) any {
+				out := []string{}
+				for _, f := range c.ResponseHeaders.Extra {
+					out = append(out, f.Name+":"+f.Value)
+				}
+				return out
+			},
+		},
+	}))
+	uv("server-header", "same: `Server: gowsgi` on every response (WSGI, ASGI, HTTP/1.1, HTTP/2, WebSocket handshakes, static files, gowsgi's own errors) unless the app sends its own; `--no-server-header` sends none", "--server-header", "--no-server-header")
+	uv("date-header", "same: a `Date` on every response unless the app sends its own; `--no-date-header` sends none", "--date-header", "--no-date-header")
+	uv("header", "same: sent first on every response, before the app's fields (an app field of the same name is sent too, as uvicorn does); `--header server:NAME` replaces `Server: gowsgi`", "--header")
+
 	// --- options gowsgi has no setting for ----------------------------------
 	noWS := "accepted; gowsgi serves WebSockets itself (Go terminates the protocol), so this has no effect"
 	ws := uvOther(Noticed, tString, noWS, "--ws")
@@ -410,9 +477,6 @@ func asgiSettings() {
 	uvOther(Noticed, tList, reloadWhy, "--reload-exclude")
 	uvOther(Noticed, tString, "gowsgi restarts the workers as soon as a change is seen", "--reload-delay")
 	uvOther(Noticed, tBool, "gowsgi's log has no colours", "--use-colors", "--no-use-colors")
-	uvOther(Noticed, tBool, "gowsgi always sends `Server: gowsgi` unless the app sends its own", "--server-header", "--no-server-header").asks = notFalse
-	uvOther(Noticed, tBool, "gowsgi always sends `Date` unless the app sends its own", "--date-header", "--no-date-header").asks = notFalse
-	uvOther(Noticed, tList, "gowsgi adds no default response headers; set them in the app or its middleware", "--header")
 	uvOther(Noticed, tString, "gowsgi bounds request heads with `--limit-request-header-size`, `--limit-request-line` and `--limit-request-fields`", "--h11-max-incomplete-event-size")
 	uvOther(Noticed, tBool, "use the app framework's own debug mode", "--debug")
 	uvOther(Noticed, tString, "gowsgi's supervisor watches each worker's heartbeat (`--timeout`)", "--timeout-worker-healthcheck")
@@ -445,6 +509,20 @@ func asgiSettings() {
 	grOther(Noticed, tList, reloadWhy, "--reload-ignore-paths")
 	grOther(Noticed, tString, reloadWhy, "--reload-tick")
 	grOther(Noticed, tBool, "with `--reload`, a failing worker is reported and the old ones keep serving", "--reload-ignore-worker-failure", "--no-reload-ignore-worker-failure")
+}
+
+// parseHeader reads a --header value, NAME:VALUE (uvicorn's form; spaces
+// around the value are dropped), as a field that can be sent.
+func parseHeader(v string) (http1.Field, error) {
+	name, value, ok := strings.Cut(v, ":")
+	f := http1.Field{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value)}
+	if !ok {
+		return f, fmt.Errorf("%q: expected NAME:VALUE, e.g. X-Frame-Options:DENY", v)
+	}
+	if err := http1.CheckField(f); err != nil {
+		return f, fmt.Errorf("%q: %v", v, err)
+	}
+	return f, nil
 }
 
 // parseInterface reads --interface: auto, wsgi, asgi, uvicorn's asgi3 and

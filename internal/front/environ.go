@@ -181,6 +181,9 @@ type origin struct {
 // peer, costs one check of the peer address; only a trusted peer's headers
 // are read (see proxy.Forwarding.Resolve).
 func originOf(fwd *proxy.Forwarding, scheme string, r *http1.Request) origin {
+	if scheme == "https" && r.TLS == nil {
+		scheme = "http" // a plain bind next to the TLS ones (--insecure-bind)
+	}
 	o := origin{scheme: scheme, host: r.Host}
 	o.remoteAddr, o.remotePort = splitAddr(r.RemoteAddr)
 	if fwd == nil || !fwd.Trusted.TrustsPeer(r.RemoteAddr) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gowsgi/gowsgi/internal/h2"
 	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
@@ -78,7 +79,7 @@ func (h *Handler) h2Request(w http.ResponseWriter, r *http.Request) (*h2Writer, 
 			hr.RemoteAddr = &net.TCPAddr{IP: ip, Port: p}
 		}
 	}
-	hw := &h2Writer{w: w, rc: rc, isHead: r.Method == "HEAD", writeTimeout: h.WriteTimeout}
+	hw := &h2Writer{w: w, rc: rc, isHead: r.Method == "HEAD", writeTimeout: h.WriteTimeout, defaults: &h.Defaults}
 	return hw, &request{Request: hr, proto: "HTTP/2.0", ctx: r.Context()}, refuse
 }
 
@@ -117,6 +118,7 @@ type h2Writer struct {
 	rc           *http.ResponseController
 	writeTimeout time.Duration
 	isHead       bool
+	defaults     *http1.Defaults // the server's own fields
 
 	status   int
 	clen     int64 // the application's Content-Length, or -1
@@ -134,14 +136,13 @@ func (w *h2Writer) WriteHeader(status int, _ string, header []http1.Field) {
 	}
 	w.wrote, w.status, w.clen = true, status, -1
 	hdr := w.w.Header()
-	hasType, hasServer := false, false
+	h2.SetDefaults(hdr, w.defaults, header)
+	hasType := false
 	for _, f := range header {
 		hdr.Add(f.Name, f.Value)
 		switch {
 		case strings.EqualFold(f.Name, "Content-Type"):
 			hasType = true
-		case strings.EqualFold(f.Name, "Server"):
-			hasServer = true
 		case strings.EqualFold(f.Name, "Content-Length"):
 			if w.clen < 0 {
 				w.clen, _ = strconv.ParseInt(f.Value, 10, 64)
@@ -150,9 +151,6 @@ func (w *h2Writer) WriteHeader(status int, _ string, header []http1.Field) {
 	}
 	if !hasType {
 		hdr["Content-Type"] = nil // no sniffing: the app's headers, as over HTTP/1.1
-	}
-	if !hasServer {
-		hdr.Set("Server", "gowsgi")
 	}
 	w.noBody = w.isHead || status == 204 || status == 304
 	w.w.WriteHeader(status)

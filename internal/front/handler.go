@@ -55,6 +55,12 @@ type Handler struct {
 
 	Static []*static.Mount // URL prefixes served from directories by Go
 
+	// Defaults are the server's own response fields (Server, Date, the
+	// operator's --header fields). The http1 engine adds them to the
+	// HTTP/1.x responses; the handler to HTTP/2 responses and WebSocket
+	// handshakes, by the same rule (http1.Defaults).
+	Defaults http1.Defaults
+
 	// Compress compresses responses on the fly (gzip, br, zstd) by the
 	// request's Accept-Encoding; see compression.
 	Compress bool

@@ -24,8 +24,6 @@ import (
 type WebSocketOptions struct {
 	Handshake websocket.HandshakeOptions
 	Conn      websocket.Options
-	// Server is the 101's Server field ("" for none).
-	Server string
 	// DrainTimeout is how long a WebSocket on a worker that is being
 	// replaced (reload, recycling, scale-down) may go on before it is
 	// closed with 1012 (Service Restart): --graceful-timeout.
@@ -67,7 +65,7 @@ func (h *Handler) isWebSocket(r *http1.Request) bool {
 // with 200).
 type wsEngine interface {
 	check(r *request, opts websocket.HandshakeOptions) (*websocket.Handshake, *websocket.HandshakeError)
-	accept(hs *websocket.Handshake, subprotocol string, fields []http1.Field, server string, opts websocket.Options) (*websocket.Conn, error)
+	accept(hs *websocket.Handshake, subprotocol string, fields []http1.Field, defaults *http1.Defaults, opts websocket.Options) (*websocket.Conn, error)
 }
 
 // http1WS is an HTTP/1.1 upgrade on gowsgi's engine.
@@ -76,8 +74,8 @@ type http1WS struct{ w *http1.ResponseWriter }
 func (e http1WS) check(r *request, o websocket.HandshakeOptions) (*websocket.Handshake, *websocket.HandshakeError) {
 	return websocket.CheckHTTP1(websocket.FromHTTP1(r.Request), o)
 }
-func (e http1WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, server string, o websocket.Options) (*websocket.Conn, error) {
-	return websocket.AcceptHTTP1(e.w, hs, sub, f, server, o)
+func (e http1WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, d *http1.Defaults, o websocket.Options) (*websocket.Conn, error) {
+	return websocket.AcceptHTTP1(e.w, hs, sub, f, d, o)
 }
 
 // serveWebSocket serves a WebSocket handshake: a bad one is refused here;
@@ -174,7 +172,7 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 		return
 	}
 	fields = h.withRequestID(fields, r.Request)
-	conn, err := eng.accept(hs, ans.Subprotocol, fields, o.Server, h.wsOptions(x))
+	conn, err := eng.accept(hs, ans.Subprotocol, fields, &h.Defaults, h.wsOptions(x))
 	if err != nil {
 		h.Log.Error("cannot accept the WebSocket", "request", requestLine(r), "request_id", h.requestID(r.Request), "err", err)
 		if errors.Is(err, websocket.ErrBadResponse) {

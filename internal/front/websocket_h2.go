@@ -1,8 +1,10 @@
 package front
 
 import (
+	"errors"
 	"net/http"
 
+	"github.com/gowsgi/gowsgi/internal/h2"
 	"github.com/gowsgi/gowsgi/internal/http1"
 	"github.com/gowsgi/gowsgi/internal/websocket"
 )
@@ -20,8 +22,13 @@ func (e h2WS) check(_ *request, o websocket.HandshakeOptions) (*websocket.Handsh
 	return websocket.CheckHTTP2(websocket.FromHTTP2(e.r), o)
 }
 
-func (e h2WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, _ string, o websocket.Options) (*websocket.Conn, error) {
-	return websocket.AcceptHTTP2(e.w, e.r, hs, sub, f, o)
+func (e h2WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, d *http1.Defaults, o websocket.Options) (*websocket.Conn, error) {
+	h2.SetDefaults(e.w.Header(), d, f)
+	c, err := websocket.AcceptHTTP2(e.w, e.r, hs, sub, f, o)
+	if errors.Is(err, websocket.ErrBadResponse) {
+		clear(e.w.Header()) // nothing went out: the 500 that follows sets its own
+	}
+	return c, err
 }
 
 // isExtendedConnect reports an HTTP/2 WebSocket this handler serves.

@@ -39,6 +39,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/gowsgi/gowsgi/internal/http1"
 )
 
 // Cleartext modes (gunicorn's http2_cleartext values).
@@ -83,6 +85,10 @@ type Config struct {
 	// Handler serves every HTTP/2 request.
 	Handler http.Handler
 	Log     *slog.Logger
+	// Defaults are the server's own fields on the responses the Mux
+	// writes itself (a stream over MaxStreamsTotal); the Handler applies
+	// them to its own (SetDefaults).
+	Defaults http1.Defaults
 }
 
 // Mux serves HTTP/2 connections itself and passes HTTP/1.x ones on.
@@ -115,7 +121,7 @@ func New(cfg Config) *Mux {
 	}
 	m := &Mux{cfg: cfg, conns: map[net.Conn]struct{}{}}
 	if cfg.MaxStreamsTotal > 0 {
-		m.cfg.Handler = &streamLimit{h: cfg.Handler, max: int64(cfg.MaxStreamsTotal), log: cfg.Log}
+		m.cfg.Handler = &streamLimit{h: cfg.Handler, max: int64(cfg.MaxStreamsTotal), log: cfg.Log, defaults: &m.cfg.Defaults}
 	}
 	m.base = &http.Server{
 		Handler: m.cfg.Handler,
@@ -138,8 +144,18 @@ func (m *Mux) Listener(l net.Listener) net.Listener {
 	return ml
 }
 
+// PlainListener wraps l as Listener does, without TLS: its connections
+// are served as cleartext ones (h2c as Config.Cleartext says), next to
+// the TLS listeners (hypercorn's --insecure-bind).
+func (m *Mux) PlainListener(l net.Listener) net.Listener {
+	ml := &listener{Listener: l, plain: true, m: m, conns: make(chan net.Conn), done: make(chan struct{})}
+	go ml.acceptLoop()
+	return ml
+}
+
 type listener struct {
 	net.Listener
+	plain bool // no TLS on this one (PlainListener)
 	m     *Mux
 	conns chan net.Conn
 	done  chan struct{}
@@ -205,7 +221,7 @@ func (l *listener) pass(c net.Conn) {
 // handle decides what c speaks.
 func (m *Mux) handle(c net.Conn, l *listener) {
 	deadline := time.Now().Add(m.cfg.HeaderTimeout)
-	if m.cfg.TLS != nil {
+	if m.cfg.TLS != nil && !l.plain {
 		tc := tls.Server(c, m.cfg.TLS)
 		tc.SetDeadline(deadline)
 		if err := tc.Handshake(); err != nil {
@@ -253,7 +269,7 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		// connection error (RFC 9113 §3.4): the connection is closed.
 		if err != nil || isHTTP1(br, m.cfg.MaxHeadBytes) {
 			m.cfg.Log.Debug("h2c: trusted peer sent no HTTP/2 preface; answering 400", "remote", c.RemoteAddr().String(), "err", err)
-			writeStatus(c, "400 Bad Request")
+			m.writeStatus(c, "400 Bad Request")
 		}
 		c.Close()
 		return
@@ -279,18 +295,18 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 func (m *Mux) upgrade(c net.Conn, br *bufio.Reader, settings []byte) {
 	req, err := http.ReadRequest(br)
 	if err != nil {
-		writeStatus(c, "400 Bad Request")
+		m.writeStatus(c, "400 Bad Request")
 		c.Close()
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, m.cfg.MaxUpgradeBody+1))
 	if err != nil {
-		writeStatus(c, "400 Bad Request")
+		m.writeStatus(c, "400 Bad Request")
 		c.Close()
 		return
 	}
 	if int64(len(body)) > m.cfg.MaxUpgradeBody {
-		writeStatus(c, "413 Content Too Large")
+		m.writeStatus(c, "413 Content Too Large")
 		c.Close()
 		return
 	}
@@ -480,10 +496,18 @@ func hasToken(values []string, token string) bool {
 	return false
 }
 
-func writeStatus(c net.Conn, status string) {
+// writeStatus answers an HTTP/1.x request on c with status and the
+// server's default fields; the caller closes c.
+func (m *Mux) writeStatus(c net.Conn, status string) {
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	msg := status + "\n"
-	io.WriteString(c, "HTTP/1.1 "+status+"\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: "+strconv.Itoa(len(msg))+"\r\n\r\n"+msg)
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 " + status + "\r\n")
+	for _, f := range m.cfg.Defaults.Append(nil, nil, time.Now()) {
+		b.WriteString(f.Name + ": " + f.Value + "\r\n")
+	}
+	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(msg)) + "\r\n\r\n" + msg)
+	io.WriteString(c, b.String())
 }
 
 // bufConn is a connection whose first bytes were read ahead into r.

@@ -374,8 +374,11 @@ func (c *conn) writeError(status int) {
 		"Content-Type: text/plain; charset=utf-8\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
 		"Connection: close\r\n")
-	o.write(dateLine(time.Now()))
+	if c.cfg.dateLine {
+		o.write(dateLine(time.Now()))
+	}
 	o.writeString(c.cfg.serverLine)
+	o.writeString(c.cfg.extraLines)
 	o.writeString("\r\n")
 	o.writeString(body)
 	o.flush()

@@ -73,8 +73,9 @@ func (w *ResponseWriter) reset(c *conn, isHead bool) {
 // business). reason is sent verbatim, even when empty, as the application
 // gave it. header is the application's list of fields, written in order
 // with names exactly as given; the caller must not change it until the
-// response is finished. The engine adds Date and Server fields unless the
-// list has them (compared case-insensitively), and decides the framing
+// response is finished. The engine adds the Server's Defaults (Date and
+// Server fields unless the list has them, compared case-insensitively,
+// then the Extra fields), and decides the framing
 // itself: the list's Content-Length is honoured (the caller must have
 // checked it is 1*DIGIT), while Transfer-Encoding and Connection fields are
 // left out because framing and persistence are the engine's (a "close"
@@ -625,9 +626,10 @@ func (w *ResponseWriter) sendHead(final bool) {
 	if !w.hasServer {
 		o.writeString(c.cfg.serverLine)
 	}
-	if !w.hasDate {
+	if !w.hasDate && c.cfg.dateLine {
 		o.write(dateLine(c.now))
 	}
+	o.writeString(c.cfg.extraLines)
 	for i := range w.header {
 		f := &w.header[i]
 		if len(f.Name) == 10 && lowerEq(f.Name, "connection") ||

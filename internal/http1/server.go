@@ -24,9 +24,10 @@ type Server struct {
 	// Handler handles every request.
 	Handler Handler
 
-	// Name is the value of the Server header field the engine adds to
-	// responses that lack one. The default is "gowsgi".
-	Name string
+	// Defaults are the header fields the engine adds to every response,
+	// its own error responses included: by default "Server: gowsgi" and a
+	// Date field, each unless the handler sent one.
+	Defaults Defaults
 
 	// ReadHeaderTimeout bounds the time from the first byte of a request to
 	// the end of its head, against slowloris clients. On expiry the client
@@ -106,7 +107,9 @@ type Server struct {
 
 // config is the Server's settings with the defaults applied.
 type config struct {
-	serverLine        string // "Server: <Name>\r\n"
+	serverLine        string // "Server: <name>\r\n", "" for none (Defaults)
+	dateLine          bool   // a Date line unless the handler sent one
+	extraLines        string // Defaults.Extra, each "Name: value\r\n"
 	readHeaderTimeout time.Duration
 	idleTimeout       time.Duration
 	bodyReadTimeout   time.Duration
@@ -137,12 +140,7 @@ func orInt(v, def int) int {
 
 func (s *Server) init() {
 	s.initOnce.Do(func() {
-		name := s.Name
-		if name == "" {
-			name = "gowsgi"
-		}
 		s.cfg = config{
-			serverLine:        "Server: " + name + "\r\n",
 			readHeaderTimeout: orDur(s.ReadHeaderTimeout, 10*time.Second),
 			idleTimeout:       orDur(s.IdleTimeout, 5*time.Second),
 			bodyReadTimeout:   orDur(s.BodyReadTimeout, 30*time.Second),
@@ -153,6 +151,7 @@ func (s *Server) init() {
 			maxFieldBytes:     orInt(s.MaxFieldBytes, 8190),
 			log:               s.ErrorLog,
 		}
+		s.cfg.serverLine, s.cfg.dateLine, s.cfg.extraLines = s.Defaults.lines()
 		s.cfg.idlePark = orDur(s.IdlePark, DefaultIdlePark)
 		if s.IdlePark < 0 || closeWatcher() == nil {
 			s.cfg.idlePark = 0

@@ -342,7 +342,7 @@ func TestResponseHead(t *testing.T) {
 			w.WriteHeader(200, "OK\r\nX: y", nil)
 		}
 		w.Write([]byte("body"))
-	}, func(s *Server) { s.Name = "test-server" })
+	}, func(s *Server) { s.Defaults.Server = "test-server" })
 	c := dial(t, addr)
 	get := func(path string) *response {
 		c.send("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -1000,5 +1000,43 @@ func TestShutdownServesNewConnection(t *testing.T) {
 	c.expectEOF()
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// TestDefaults checks the Server's Defaults on handler responses and on
+// the engine's own errors: no Server, no Date, and extra fields first,
+// with the handler's own of the same name after them.
+func TestDefaults(t *testing.T) {
+	_, addr := startServer(t, func(w *ResponseWriter, r *Request) {
+		w.WriteHeader(200, "OK", []Field{{"X-Frame-Options", "SAMEORIGIN"}})
+		w.Write([]byte("body"))
+	}, func(s *Server) {
+		s.Defaults = Defaults{NoServer: true, NoDate: true, Extra: []Field{{"X-Frame-Options", "DENY"}, {"X-Env", "test"}}}
+	})
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	r := c.read("GET")
+	if r.count("Server") != 0 || r.count("Date") != 0 || r.get("X-Env") != "test" ||
+		!strings.Contains(string(r.Raw), "X-Frame-Options: DENY\r\nX-Env: test\r\nX-Frame-Options: SAMEORIGIN\r\n") {
+		t.Fatalf("%s", r.Raw)
+	}
+	c = dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n")
+	r = c.read("GET")
+	if r.Status != 400 || r.count("Server") != 0 || r.count("Date") != 0 || r.get("X-Env") != "test" {
+		t.Fatalf("engine error:\n%s", r.Raw)
+	}
+
+	var d Defaults
+	got := d.Append(nil, []Field{{"server", "app"}}, time.Unix(0, 0))
+	if len(got) != 1 || got[0] != (Field{"Date", "Thu, 01 Jan 1970 00:00:00 GMT"}) {
+		t.Fatalf("zero Defaults with the app's Server: %v", got)
+	}
+	d = Defaults{Server: "edge", Extra: []Field{{"Date", "x"}}}
+	if got := d.Append(nil, nil, time.Unix(0, 0)); len(got) != 2 || got[0] != (Field{"Server", "edge"}) || got[1] != (Field{"Date", "x"}) {
+		t.Fatalf("an Extra Date stands for the server's: %v", got)
+	}
+	if CheckField(Field{"X", "a\r\nb"}) == nil || CheckField(Field{"a b", "c"}) == nil || CheckField(Field{"X-Ok", "v\tw"}) != nil {
+		t.Fatal("CheckField")
 	}
 }

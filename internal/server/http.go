@@ -31,7 +31,7 @@ func (h *httpFront) Start(s *Server) error {
 	cfg := s.cfg
 	reclaim.Start() // memory goes back to the OS after a burst
 	handler := &front.Handler{
-		Static:   s.front.mounts,
+		Static: s.front.mounts, Defaults: cfg.ResponseHeaders,
 		Upstream: front.PoolUpstream(s.pool.p), RootPath: cfg.RootPath, Scheme: s.front.scheme(), Forwarded: s.logs.fwd,
 		MaxBodySize: cfg.MaxBodySize, BodyMemoryLimit: cfg.BodyMemory, TempDir: cfg.TmpUploadDir,
 		SpoolFiles: s.pool.p.SpoolFiles(), CompressLimit: compress.NewLimiter(cfg.CompressMemory),
@@ -43,9 +43,10 @@ func (h *httpFront) Start(s *Server) error {
 	handler.Observer = s.obs.frontObserver(handler.Scheme, cfg.RequestID)
 	handler.WebSocket = webSocketOptions(cfg) // websocket.go
 	h.handler = handler
-	listeners := s.front.wrap(s.listeners.ls, handler)
+	listeners := s.front.wrap(s.listeners.ls, s.listeners.plain, handler)
 	h.srv = &http1.Server{
 		Handler:           handler,
+		Defaults:          cfg.ResponseHeaders,
 		ReadHeaderTimeout: cfg.HeaderTimeout,
 		IdleTimeout:       cfg.KeepAlive,
 		BodyReadTimeout:   cfg.BodyTimeout,

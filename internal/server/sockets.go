@@ -145,6 +145,9 @@ func (s *sockets) stopping(newPID int) {
 // (under --umask), behind PROXY protocol readers when --proxy-protocol asks.
 type listeners struct {
 	ls []net.Listener
+	// plain marks the listeners of plain binds (hypercorn's
+	// --insecure-bind): TLS does not apply to them.
+	plain []bool
 }
 
 func (l *listeners) Provision(s *Server) error { return nil }
@@ -162,6 +165,14 @@ func (l *listeners) Start(s *Server) error {
 	}
 	if err != nil {
 		return err
+	}
+	plainSpec := map[string]bool{}
+	for _, b := range cfg.Binds {
+		plainSpec[b.Spec] = plainSpec[b.Spec] || b.Plain
+	}
+	l.plain = make([]bool, len(ls))
+	for i, sk := range s.sockets.socks {
+		l.plain[i] = plainSpec[sk.Name]
 	}
 	ls = listen.Limit(ls, cfg.MaxConnections) // every connection counts under --max-connections, from accept on
 	if cfg.ProxyProtocol != proxy.Off {

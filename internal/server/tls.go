@@ -24,10 +24,11 @@ type frontEnd struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	mounts []*static.Mount
-	tlsOn  bool           // --certfile given
-	h2c    bool           // --http2-cleartext on
-	store  *tlsconf.Store // nil without TLS
-	mux    *h2.Mux        // nil until wrap, and without TLS and h2c
+	tlsOn  bool                  // --certfile given
+	h2c    bool                  // --http2-cleartext on
+	store  *tlsconf.Store        // nil without TLS
+	mux    *h2.Mux               // nil until wrap, and without TLS and h2c
+	plain  map[net.Listener]bool // the wrapped listeners TLS does not apply to
 }
 
 // Provision reads the static mounts.
@@ -83,8 +84,9 @@ func (f *frontEnd) scheme() string {
 	return "http"
 }
 
-// wrap readies handler for TLS and HTTP/2 and wraps the listeners.
-func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listener {
+// wrap readies handler for TLS and HTTP/2 and wraps the listeners; those
+// marked plain (--insecure-bind) get no TLS.
+func (f *frontEnd) wrap(ls []net.Listener, plain []bool, handler *front.Handler) []net.Listener {
 	if f.store == nil && !f.h2c {
 		return ls // plain HTTP/1.x: the listeners go to the http1 engine as they are
 	}
@@ -112,8 +114,9 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 			IdleTimeout:              cfg.KeepAlive,
 			WriteByteTimeout:         cfg.WriteTimeout, // a connection that takes no bytes for this long is closed
 		},
-		Handler: handler,
-		Log:     f.log,
+		Handler:  handler,
+		Log:      f.log,
+		Defaults: cfg.ResponseHeaders,
 	}
 	hc.MaxStreamsTotal = cfg.HTTP2MaxStreamsTotal
 	if f.store != nil {
@@ -121,7 +124,13 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 	}
 	f.mux = h2.New(hc)
 	out := make([]net.Listener, len(ls))
+	f.plain = map[net.Listener]bool{}
 	for i, l := range ls {
+		if i < len(plain) && plain[i] {
+			out[i] = f.mux.PlainListener(l)
+			f.plain[out[i]] = true
+			continue
+		}
 		out[i] = f.mux.Listener(l)
 	}
 	return out
@@ -130,7 +139,7 @@ func (f *frontEnd) wrap(ls []net.Listener, handler *front.Handler) []net.Listene
 // url is the address a listener serves, for the "listening" line.
 func (f *frontEnd) url(l net.Listener) string {
 	u := listenURL(l)
-	if f.store != nil {
+	if f.store != nil && !f.plain[l] {
 		u = strings.Replace(u, "http://", "https://", 1)
 	}
 	return u

@@ -24,7 +24,6 @@ func webSocketOptions(cfg *config.Config) *front.WebSocketOptions {
 			PingTimeout:    cfg.WS.PingTimeout,
 			WriteTimeout:   cfg.WriteTimeout,
 		},
-		Server:       "gowsgi",
 		DrainTimeout: cfg.GracefulTimeout,
 	}
 }

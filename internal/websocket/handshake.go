@@ -252,10 +252,10 @@ func (hs *Handshake) ResponseHeader(subprotocol string, extra []http1.Field) ([]
 }
 
 // WriteResponse101 writes the HTTP/1.1 "101 Switching Protocols" response
-// that accepts the handshake, with the fields of ResponseHeader and the
-// server's Date and Server (unless the upstream sent them). server is the
-// Server field's value ("" for none).
-func (hs *Handshake) WriteResponse101(w io.Writer, subprotocol string, extra []http1.Field, server string) error {
+// that accepts the handshake: the server's default fields (defaults: Date
+// and Server unless the upstream sent them, the operator's extra fields),
+// then those of ResponseHeader.
+func (hs *Handshake) WriteResponse101(w io.Writer, subprotocol string, extra []http1.Field, defaults *http1.Defaults) error {
 	fields, err := hs.ResponseHeader(subprotocol, extra)
 	if err != nil {
 		return err
@@ -264,23 +264,10 @@ func (hs *Handshake) WriteResponse101(w io.Writer, subprotocol string, extra []h
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	b = append(b, AcceptKey(hs.Key)...)
 	b = append(b, "\r\n"...)
-	hasDate, hasServer := false, false
-	for _, f := range fields {
-		hasDate = hasDate || strings.EqualFold(f.Name, "date")
-		hasServer = hasServer || strings.EqualFold(f.Name, "server")
+	for _, f := range append(defaults.Append(nil, fields, time.Now()), fields...) {
 		b = append(b, f.Name...)
 		b = append(b, ": "...)
 		b = append(b, f.Value...)
-		b = append(b, "\r\n"...)
-	}
-	if !hasDate {
-		b = append(b, "Date: "...)
-		b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
-		b = append(b, "\r\n"...)
-	}
-	if !hasServer && server != "" {
-		b = append(b, "Server: "...)
-		b = append(b, server...)
 		b = append(b, "\r\n"...)
 	}
 	b = append(b, "\r\n"...)

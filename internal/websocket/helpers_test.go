@@ -54,7 +54,7 @@ func startWS(t *testing.T, opts Options, hsOpts HandshakeOptions) *testServer {
 		if len(hs.Subprotocols) > 0 {
 			sub = hs.Subprotocols[len(hs.Subprotocols)-1]
 		}
-		c, err := AcceptHTTP1(w, hs, sub, []http1.Field{{Name: "X-App", Value: "yes"}}, "gowsgi", opts)
+		c, err := AcceptHTTP1(w, hs, sub, []http1.Field{{Name: "X-App", Value: "yes"}}, &http1.Defaults{}, opts)
 		if err != nil {
 			t.Errorf("accept: %v", err)
 			return

@@ -86,9 +86,9 @@ func (e *HandshakeError) Response() ([]http1.Field, []byte) {
 // AcceptHTTP1 accepts a pending handshake on gowsgi's HTTP/1.1 engine: it
 // takes the connection over (http1.ResponseWriter.Hijack), sends the 101
 // with the upstream's subprotocol and extra fields, and returns the
-// connection, ready to Run. server is the Server field ("" for none). On
-// an error the connection, if taken, is closed.
-func AcceptHTTP1(w *http1.ResponseWriter, hs *Handshake, subprotocol string, extra []http1.Field, server string, opts Options) (*Conn, error) {
+// connection, ready to Run. defaults are the server's own fields (Date,
+// Server, ...). On an error the connection, if taken, is closed.
+func AcceptHTTP1(w *http1.ResponseWriter, hs *Handshake, subprotocol string, extra []http1.Field, defaults *http1.Defaults, opts Options) (*Conn, error) {
 	if _, err := hs.ResponseHeader(subprotocol, extra); err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func AcceptHTTP1(w *http1.ResponseWriter, hs *Handshake, subprotocol string, ext
 		return nil, err
 	}
 	nc.SetWriteDeadline(timeNowPlus(opts.WriteTimeout))
-	if err := hs.WriteResponse101(nc, subprotocol, extra, server); err != nil {
+	if err := hs.WriteResponse101(nc, subprotocol, extra, defaults); err != nil {
 		nc.Close()
 		return nil, err
 	}
