@@ -23,6 +23,7 @@ func (e h2WS) check(_ *request, o websocket.HandshakeOptions) (*websocket.Handsh
 func (e h2WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, _ string, o websocket.Options) (*websocket.Conn, error) {
 	return websocket.AcceptHTTP2(e.w, e.r, hs, sub, f, o)
 }
+func (e h2WS) detached() bool { return false } // the stream ends with its handler
 
 // isExtendedConnect reports an HTTP/2 WebSocket this handler serves.
 func (h *Handler) isExtendedConnect(r *http.Request) bool {
