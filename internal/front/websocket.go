@@ -226,12 +226,16 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 
 // detachRequest copies what the log lines read of a request, for a
 // WebSocket that outlives its handler: the engine reuses the request's
-// header table for its next connection.
+// header table for its next connection. (Its exported fields only: the
+// connection's context and close watch are the engine's, done with.)
 func detachRequest(r *request) *request {
-	hr := *r.Request
-	hr.Header = slices.Clone(hr.Header)
-	hr.Body = nil
-	return &request{Request: &hr, proto: r.proto, ctx: context.Background()}
+	q := r.Request
+	hr := &http1.Request{
+		Method: q.Method, Target: q.Target, Path: q.Path, RawQuery: q.RawQuery, ProtoMinor: q.ProtoMinor,
+		Header: slices.Clone(q.Header), Host: q.Host, ContentLength: q.ContentLength, Chunked: q.Chunked,
+		RemoteAddr: q.RemoteAddr, LocalAddr: q.LocalAddr, TLS: q.TLS, Close: q.Close, ID: q.ID, ConnState: q.ConnState,
+	}
+	return &request{Request: hr, proto: r.proto, ctx: context.Background()}
 }
 
 // watchHandshake tells the application websocket.disconnect (1006) if the
