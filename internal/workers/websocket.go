@@ -78,6 +78,12 @@ func (x *Exchange) WSPark(wake func()) bool {
 	if s.mx == nil || s.part != nil || s.r != s.w || s.broken.Load() {
 		return false
 	}
+	if s.owned && s.ownedBuf != nil {
+		// The last large message went to the client: its buffer goes
+		// back now, not with the next message.
+		putPayload(s.ownedBuf)
+		s.ownedBuf = nil
+	}
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
 	if s.inR < len(s.in) || s.inErr != nil {
