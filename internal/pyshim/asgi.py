@@ -1431,7 +1431,7 @@ class WebSocketRequest:
 
     def going_away(self, reason):
         """The worker stops and this WebSocket outlived the grace (the
-        front closes it itself first, see front.watchRetiring): the app's
+        front closes it itself first, see front.watchOpen): the app's
         receive() says websocket.disconnect with 1001 (shutdown) or 1012
         (restart); its task is cancelled next."""
         self.gone(1001 if reason == GOAWAY_SHUTDOWN else 1012)
