@@ -55,7 +55,7 @@ const (
 type parking struct {
 	rc    syscall.RawConn
 	pr    *parkReader
-	key   uint64 // in the poller's map once armed; 0 before
+	key   uint64 // in the poller's map and the epoll set from its first park; 0 before
 	state atomic.Int32
 	off   bool // parking failed once: this connection reads in a goroutine
 }
@@ -134,9 +134,16 @@ func (c *Conn) waitIdle() bool {
 // not, the connection goes on reading in this goroutine, and never parks.
 func (c *Conn) park() bool {
 	pk := c.pk
+	if poller.register(c) != nil {
+		pk.off = true
+		return false
+	}
 	c.br.Reset(nil)
 	readBufs.Put(c.br)
 	c.br = nil
+	// From here on another goroutine may own c (after Abort): only the
+	// epoll call is left, and it touches pk's descriptor and key, which
+	// nothing changes any more.
 	pk.state.Store(readParked)
 	if poller.arm(c) == nil {
 		http1.NoteParked() // after a burst, the memory that served it goes back
@@ -189,9 +196,11 @@ type wsPoller struct {
 
 var poller wsPoller
 
-// arm registers c's socket for its next event (adding it on its first
-// park).
-func (p *wsPoller) arm(c *Conn) error {
+// register puts c in the poller's map and its socket in the epoll set,
+// disarmed (EPOLLONESHOT and no events: a reset may still be reported, and
+// is ignored while c is not parked), on its first park; and starts the
+// poller on the process's first. This is the reader's, before it parks.
+func (p *wsPoller) register(c *Conn) error {
 	p.once.Do(func() {
 		p.epfd, p.err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if p.err == nil {
@@ -203,18 +212,33 @@ func (p *wsPoller) arm(c *Conn) error {
 		return p.err
 	}
 	pk := c.pk
-	op := unix.EPOLL_CTL_MOD
-	if pk.key == 0 {
-		p.mu.Lock()
-		p.next++
-		pk.key = p.next
-		p.keys[pk.key] = c
-		p.mu.Unlock()
-		op = unix.EPOLL_CTL_ADD
+	if pk.key != 0 {
+		return nil
 	}
-	ev := unix.EpollEvent{Events: parkEvents, Fd: int32(uint32(pk.key)), Pad: int32(uint32(pk.key >> 32))}
+	p.mu.Lock()
+	p.next++
+	key := p.next
+	p.keys[key] = c
+	p.mu.Unlock()
+	if err := p.ctl(pk.rc, unix.EPOLL_CTL_ADD, key, unix.EPOLLONESHOT); err != nil {
+		p.mu.Lock()
+		delete(p.keys, key)
+		p.mu.Unlock()
+		return err
+	}
+	pk.key = key
+	return nil
+}
+
+// arm asks for the next event of c's socket, registered.
+func (p *wsPoller) arm(c *Conn) error {
+	return p.ctl(c.pk.rc, unix.EPOLL_CTL_MOD, c.pk.key, parkEvents)
+}
+
+func (p *wsPoller) ctl(rc syscall.RawConn, op int, key uint64, events uint32) error {
+	ev := unix.EpollEvent{Events: events, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
 	var cerr error
-	if err := pk.rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(p.epfd, op, int(fd), &ev) }); err != nil {
+	if err := rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(p.epfd, op, int(fd), &ev) }); err != nil {
 		return err
 	}
 	return cerr
