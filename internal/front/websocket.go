@@ -31,8 +31,9 @@ type WebSocketOptions struct {
 
 	mu       sync.Mutex
 	open     map[*websocket.Conn]*wsEntry
-	watching bool // watchRetiring runs
-	draining bool
+	watching bool          // watchOpen runs
+	draining bool          // CloseWebSockets was called
+	idle     chan struct{} // closed when the last open one ends (WaitWebSockets)
 }
 
 // wsEntry is an open WebSocket: its exchange, and since when its worker
@@ -66,6 +67,11 @@ func (h *Handler) isWebSocket(r *http1.Request) bool {
 type wsEngine interface {
 	check(r *request, opts websocket.HandshakeOptions) (*websocket.Handshake, *websocket.HandshakeError)
 	accept(hs *websocket.Handshake, subprotocol string, fields []http1.Field, defaults *http1.Defaults, opts websocket.Options) (*websocket.Conn, error)
+	// detached reports whether an accepted connection outlives the
+	// handler (a hijacked HTTP/1.1 connection: the handler returns, and
+	// the WebSocket holds no goroutine while it is quiet), or must be
+	// served within it (an HTTP/2 stream ends with its handler).
+	detached() bool
 }
 
 // http1WS is an HTTP/1.1 upgrade on gowsgi's engine.
@@ -77,6 +83,7 @@ func (e http1WS) check(r *request, o websocket.HandshakeOptions) (*websocket.Han
 func (e http1WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, d *http1.Defaults, o websocket.Options) (*websocket.Conn, error) {
 	return websocket.AcceptHTTP1(e.w, hs, sub, f, d, o)
 }
+func (e http1WS) detached() bool { return true }
 
 // serveWebSocket serves a WebSocket handshake: a bad one is refused here;
 // a good one goes to a worker as a websocket scope, and the success
@@ -88,9 +95,10 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	if h.Observer != nil {
 		ob = h.Observer.Begin(r.Request)
 	}
-	var sum *websocket.Summary
 	lw := &wsLogWriter{responseWriter: w}
-	defer func() {
+	// logged ends the request: the access log line, the observer's end,
+	// and for an accepted WebSocket (sum) the line about its close.
+	logged := func(r *request, sum *websocket.Summary) {
 		if h.AccessLog != nil {
 			h.AccessLog.Log(r, lw, start)
 		}
@@ -101,6 +109,12 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 			h.Log.Info("websocket closed", "request", requestLine(r), "request_id", h.requestID(r.Request),
 				"code", sum.Code, "duration", sum.Duration.Round(time.Millisecond).String(),
 				"messages_in", sum.MessagesIn, "messages_out", sum.MessagesOut, "bytes_in", sum.BytesIn, "bytes_out", sum.BytesOut)
+		}
+	}
+	detached := false
+	defer func() {
+		if !detached {
+			logged(r, nil)
 		}
 	}()
 	o := h.WebSocket
@@ -189,9 +203,37 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	if hs.HTTP2 {
 		lw.status = 200
 	}
-	s := h.runWebSocket(conn, x)
-	lw.written = s.BytesOut
-	sum = &s
+	if !eng.detached() {
+		s := h.runWebSocket(conn, x, nil)
+		lw.written = s.BytesOut
+		logged(r, &s)
+		detached = true // logged
+		return
+	}
+	// The connection outlives this handler, and so the request: what the
+	// log needs of it is copied, and the engine's writer (reused by the
+	// engine for its next connection) is no longer the log's.
+	detached = true
+	rd := detachRequest(r)
+	lw.responseWriter = nil
+	h.runWebSocket(conn, x, func(s websocket.Summary) {
+		lw.written = s.BytesOut
+		logged(rd, &s)
+	})
+}
+
+// detachRequest copies what the log lines read of a request, for a
+// WebSocket that outlives its handler: the engine reuses the request's
+// header table for its next connection. (Its exported fields only: the
+// connection's context and close watch are the engine's, done with.)
+func detachRequest(r *request) *request {
+	q := r.Request
+	hr := &http1.Request{
+		Method: q.Method, Target: q.Target, Path: q.Path, RawQuery: q.RawQuery, ProtoMinor: q.ProtoMinor,
+		Header: slices.Clone(q.Header), Host: q.Host, ContentLength: q.ContentLength, Chunked: q.Chunked,
+		RemoteAddr: q.RemoteAddr, LocalAddr: q.LocalAddr, TLS: q.TLS, Close: q.Close, ID: q.ID, ConnState: q.ConnState,
+	}
+	return &request{Request: hr, proto: r.proto, ctx: context.Background()}
 }
 
 // watchHandshake tells the application websocket.disconnect (1006) if the
@@ -249,8 +291,13 @@ func (h *Handler) wsOptions(x *workers.Exchange) websocket.Options {
 // runWebSocket relays an accepted WebSocket until it closes: client
 // messages go to the worker (websocket.receive), the application's frames
 // to the client. Backpressure holds both ways: WSSend waits for a worker
-// that does not read, and Conn.Send for a client that does not.
-func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websocket.Summary {
+// that does not read, and Conn.Send for a client that does not. With done
+// nil it serves the connection in this goroutine and returns its summary
+// when it ends; else it returns at once, and done gets the summary.
+// Either way a quiet WebSocket holds no goroutine on the application's
+// side (relayApp), and, when started (done), none on the client's
+// (websocket's park.go).
+func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange, done func(websocket.Summary)) websocket.Summary {
 	o := h.WebSocket
 	o.mu.Lock()
 	if o.open == nil {
@@ -259,64 +306,93 @@ func (h *Handler) runWebSocket(conn *websocket.Conn, x *workers.Exchange) websoc
 	o.open[conn] = &wsEntry{x: x}
 	if !o.watching {
 		o.watching = true
-		go h.watchRetiring()
+		go h.watchOpen()
 	}
 	o.mu.Unlock()
 	wo, _ := h.Observer.(WebSocketObserver)
 	if wo != nil {
 		wo.WebSocketOpened()
 	}
-	defer func() {
-		o.mu.Lock()
-		delete(o.open, conn)
-		o.mu.Unlock()
-	}()
-
-	ctx := context.Background()
 	// The application's side: messages and its close, until it returns.
 	// (The other way is deliver's, in conn's reader.)
-	go func() {
-		defer x.Close()
-		for {
-			t, p, err := x.WSRead()
-			if err != nil {
-				code := websocket.CloseNormal // an app that returns closes the connection
-				if err != io.EOF {
-					code = websocket.CloseInternalError
-				}
-				conn.Close(ctx, code, "")
-				return
-			}
-			switch t {
-			case wire.WSText, wire.WSBinary:
-				// Written before the next WSRead, which reuses p; after
-				// the close: dropped.
-				conn.Send(ctx, websocket.Message{Text: t == wire.WSText, Data: p})
-			case wire.WSClose:
-				code, reason := websocket.CloseNormal, ""
-				if len(p) >= 2 {
-					code, reason = int(binary.LittleEndian.Uint16(p)), string(p[2:])
-				}
-				if len(reason) > websocket.MaxCloseReason {
-					h.Log.Warn("the application's WebSocket close reason is longer than a close frame holds; sending its first 123 bytes", "code", code, "reason", reason)
-					reason = websocket.ClipReason(reason)
-				}
-				if err := conn.Close(ctx, code, reason); err != nil && err != websocket.ErrClosed {
-					h.Log.Warn("the application closed its WebSocket with an invalid code or reason; closing with 1000", "code", code, "reason", reason)
-					conn.Close(ctx, websocket.CloseNormal, "")
-				}
-			}
-		}
-	}()
+	r := &appRelay{h: h, conn: conn, x: x}
+	r.wake = func() { go r.run() }
+	go r.run()
 	// The client's side: each message goes to the worker from the
 	// connection's reader (Options.Deliver, set in wsOptions), then the
 	// disconnect with the close code.
-	s := conn.Run()
-	x.WSDisconnect(s.Code, s.Reason)
-	if wo != nil {
-		wo.WebSocketClosed(s)
+	ended := func(s websocket.Summary) {
+		x.WSDisconnect(s.Code, s.Reason)
+		if wo != nil {
+			wo.WebSocketClosed(s)
+		}
+		o.mu.Lock()
+		delete(o.open, conn)
+		if len(o.open) == 0 && o.idle != nil {
+			close(o.idle)
+			o.idle = nil
+		}
+		o.mu.Unlock()
 	}
-	return s
+	if done == nil {
+		s := conn.Run()
+		ended(s)
+		return s
+	}
+	conn.Start(func(s websocket.Summary) {
+		ended(s)
+		done(s)
+	})
+	return websocket.Summary{}
+}
+
+// appRelay writes the application's frames to the client. It runs while
+// the worker has sent frames, then parks on the slot (WSPark) until the
+// next ones arrive: a quiet WebSocket costs no goroutine here.
+type appRelay struct {
+	h    *Handler
+	conn *websocket.Conn
+	x    *workers.Exchange
+	wake func()
+}
+
+func (r *appRelay) run() {
+	ctx := context.Background()
+	conn, x := r.conn, r.x
+	for {
+		if x.WSPark(r.wake) {
+			return
+		}
+		t, p, err := x.WSRead()
+		if err != nil {
+			code := websocket.CloseNormal // an app that returns closes the connection
+			if err != io.EOF {
+				code = websocket.CloseInternalError
+			}
+			conn.Close(ctx, code, "")
+			x.Close()
+			return
+		}
+		switch t {
+		case wire.WSText, wire.WSBinary:
+			// Written before the next WSRead, which reuses p; after
+			// the close: dropped.
+			conn.Send(ctx, websocket.Message{Text: t == wire.WSText, Data: p})
+		case wire.WSClose:
+			code, reason := websocket.CloseNormal, ""
+			if len(p) >= 2 {
+				code, reason = int(binary.LittleEndian.Uint16(p)), string(p[2:])
+			}
+			if len(reason) > websocket.MaxCloseReason {
+				r.h.Log.Warn("the application's WebSocket close reason is longer than a close frame holds; sending its first 123 bytes", "code", code, "reason", reason)
+				reason = websocket.ClipReason(reason)
+			}
+			if err := conn.Close(ctx, code, reason); err != nil && err != websocket.ErrClosed {
+				r.h.Log.Warn("the application closed its WebSocket with an invalid code or reason; closing with 1000", "code", code, "reason", reason)
+				conn.Close(ctx, websocket.CloseNormal, "")
+			}
+		}
+	}
 }
 
 // drainWS reads what the application still sends on a WebSocket the
@@ -390,15 +466,17 @@ func (l *wsLogWriter) Written() int64 {
 }
 
 // retireCheck is how often open WebSockets are checked for a retiring
-// worker.
+// worker, and quiet ones give back their slot buffers.
 const retireCheck = 250 * time.Millisecond
 
-// watchRetiring closes, with 1012 (Service Restart), the WebSockets whose
-// worker has been retiring for DrainTimeout: a reload, recycling or
-// scale-down waits for requests in flight, and a WebSocket would hold the
-// old worker for ever. The application gets websocket.disconnect with
-// 1012. It runs while WebSockets are open.
-func (h *Handler) watchRetiring() {
+// watchOpen runs while WebSockets are open. It closes, with 1012 (Service
+// Restart), those whose worker has been retiring for DrainTimeout: a
+// reload, recycling or scale-down waits for requests in flight, and a
+// WebSocket would hold the old worker for ever (the application gets
+// websocket.disconnect with 1012). And a quiet WebSocket's slot gives its
+// read buffers back (workers.Exchange.WSShed): 1,000 quiet WebSockets
+// hold none.
+func (h *Handler) watchOpen() {
 	o := h.WebSocket
 	t := time.NewTicker(retireCheck)
 	defer t.Stop()
@@ -412,6 +490,7 @@ func (h *Handler) watchRetiring() {
 			return
 		}
 		for c, e := range o.open {
+			e.x.WSShed()
 			if !e.x.Retiring() {
 				continue
 			}
@@ -463,4 +542,61 @@ func (h *Handler) CloseWebSockets(ctx context.Context, code int, reason string) 
 		wg.Go(func() { c.Close(cctx, code, reason) })
 	}
 	wg.Wait()
+}
+
+// WaitWebSockets waits until every open WebSocket has ended (their close
+// handshakes, after CloseWebSockets), or ctx is done; then it drops the
+// ones left, without a close handshake, and waits for them to end. It
+// reports whether they had all ended in time. A WebSocket over HTTP/1.1
+// outlives its handler, so the engine's Shutdown does not wait for it:
+// this does.
+func (h *Handler) WaitWebSockets(ctx context.Context) bool {
+	o := h.WebSocket
+	if o == nil {
+		return true
+	}
+	if h.waitOpen(ctx.Done()) {
+		return true
+	}
+	h.AbortWebSockets()
+	h.waitOpen(nil)
+	return false
+}
+
+// waitOpen waits until no WebSocket is open, or stop closes (reported
+// false).
+func (h *Handler) waitOpen(stop <-chan struct{}) bool {
+	o := h.WebSocket
+	o.mu.Lock()
+	if len(o.open) == 0 {
+		o.mu.Unlock()
+		return true
+	}
+	if o.idle == nil {
+		o.idle = make(chan struct{})
+	}
+	idle := o.idle
+	o.mu.Unlock()
+	select {
+	case <-idle:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+// AbortWebSockets drops every open WebSocket at once, without a close
+// handshake (the hard stop); each application gets websocket.disconnect
+// (1006).
+func (h *Handler) AbortWebSockets() {
+	o := h.WebSocket
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	o.draining = true
+	for c := range o.open {
+		c.Abort()
+	}
+	o.mu.Unlock()
 }

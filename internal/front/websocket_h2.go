@@ -30,6 +30,7 @@ func (e h2WS) accept(hs *websocket.Handshake, sub string, f []http1.Field, d *ht
 	}
 	return c, err
 }
+func (e h2WS) detached() bool { return false } // the stream ends with its handler
 
 // isExtendedConnect reports an HTTP/2 WebSocket this handler serves.
 func (h *Handler) isExtendedConnect(r *http.Request) bool {

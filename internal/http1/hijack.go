@@ -37,8 +37,7 @@ func (w *ResponseWriter) Hijack() (net.Conn, []byte, error) {
 	if c.rend > c.rpos {
 		buffered = append([]byte(nil), c.rbuf[c.rpos:c.rend]...)
 	}
-	c.rpos, c.rend = 0, 0
-	c.rbuf = nil // not needed for the connection's long life (newConn makes one)
+	c.releaseRead() // back to its pool: not needed for the connection's long life
 	// aborted makes the request loop return without a response and without
 	// touching the connection again (see conn.serve).
 	c.aborted, c.closeAfter = true, true

@@ -200,6 +200,11 @@ var reclaim struct {
 
 var freeOSMemory = debug.FreeOSMemory
 
+// NoteParked counts a connection parked outside this engine (a hijacked
+// one's protocol, such as a WebSocket's, see internal/websocket) toward the
+// same reclaim.
+func NoteParked() { noteParked() }
+
 func noteParked() {
 	r := &reclaim
 	r.mu.Lock()

@@ -1399,7 +1399,15 @@ def websocket_scope(environ, state):
 
 
 class WebSocketRequest:
-    """One WebSocket on an ASlot: the app's receive() and send()."""
+    """One WebSocket on an ASlot: the app's receive() and send().
+
+    A WebSocket may be open, and quiet, for hours, a thousand of them per
+    worker: it keeps little (slots, no instance dict; its queue made only
+    when a message must wait for receive(); the CGI environ dropped once
+    accepted, when only its request line is still needed, for log lines)."""
+
+    __slots__ = ('slot', 'rid', 'environ', 'incoming', 'queued', 'waiter', 'connect_sent', 'state',
+                 'disconnected', 'code', 'reason', 'wire_done', 'deny', 'task')
 
     CONNECTING, ACCEPTED, CLOSED, RESPONSE = range(4)
 
@@ -1409,7 +1417,7 @@ class WebSocketRequest:
         self.environ = environ
         if fd is not None:
             os.close(fd)
-        self.incoming = deque()   # (frame type, payload) not yet received
+        self.incoming = None      # a deque of (frame type, payload) not yet received, once needed
         self.queued = 0           # their bytes
         self.waiter = None
         self.connect_sent = False
@@ -1419,10 +1427,11 @@ class WebSocketRequest:
         self.reason = ''          # the client's close reason
         self.wire_done = False
         self.deny = None          # the HTTPRequest relaying a websocket.http.response
+        self.task = None          # the task running it (ASlot.next)
 
     def going_away(self, reason):
         """The worker stops and this WebSocket outlived the grace (the
-        front closes it itself first, see front.watchRetiring): the app's
+        front closes it itself first, see front.watchOpen): the app's
         receive() says websocket.disconnect with 1001 (shutdown) or 1012
         (restart); its task is cancelled next."""
         self.gone(1001 if reason == GOAWAY_SHUTDOWN else 1012)
@@ -1456,6 +1465,8 @@ class WebSocketRequest:
             f.set_result((t, payload))
             self.slot.ws_took(len(payload))
             return
+        if self.incoming is None:
+            self.incoming = deque()
         self.incoming.append((t, payload))
         self.queued += len(payload)
         self._wake()
@@ -1466,7 +1477,7 @@ class WebSocketRequest:
         took = self.slot.ws_took
         while self.incoming:
             took(len(self.incoming.popleft()[1]))
-        self.queued = 0
+        self.incoming, self.queued = None, 0
 
     async def receive(self):
         if not self.connect_sent:
@@ -1483,6 +1494,8 @@ class WebSocketRequest:
         else:
             t, payload = self.incoming.popleft()
             self.queued -= len(payload)
+            if not self.incoming:
+                self.incoming = None  # a quiet WebSocket keeps no queue
             self.slot.ws_took(len(payload))
         if t == T_WS_TEXT:
             return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
@@ -1512,6 +1525,10 @@ class WebSocketRequest:
                         item,)) from None
             head = _dumps((sub, headers), 2)
             self.state = self.ACCEPTED
+            # No websocket.http.response from now on: of the environ, only
+            # the request line is still needed (log lines).
+            env = self.environ
+            self.environ = {'REQUEST_METHOD': env.get('REQUEST_METHOD', '?'), 'REQUEST_URI': env.get('REQUEST_URI', '?')}
             await self.write(_pack(len(head), T_WS_ACCEPT, self.rid) + head)
             return
         if t == 'websocket.send':
@@ -1586,15 +1603,15 @@ class WebSocketRequest:
 
     async def run(self):
         w = self.slot.worker
-        environ = self.environ
         try:
             if not self.disconnected:
-                if isinstance(environ, Exception):
-                    raise environ
-                result = await w.app(websocket_scope(environ, w.state), self.receive, self.send)
+                if isinstance(self.environ, Exception):
+                    raise self.environ
+                # (Not kept in a local: the environ goes once accepted.)
+                result = await w.app(websocket_scope(self.environ, w.state), self.receive, self.send)
                 if result is not None:
                     log('the ASGI application returned %.60r for %s; it should return None' % (
-                        result, request_line(environ)))
+                        result, request_line(self.environ)))
                 if self.state == self.CONNECTING:
                     # Returning without an answer is the app's fault: 500
                     # (uvicorn and hypercorn answer so); a refusal is a
@@ -1611,6 +1628,7 @@ class WebSocketRequest:
             if isinstance(e, (OSError, asyncio_cancelled())) and self.disconnected:
                 await self.end(T_END, b'')
             else:
+                environ = self.environ
                 log('error in the ASGI application for the WebSocket %s: %s' % (
                     request_line(environ if isinstance(environ, dict) else {}), app_traceback(e).rstrip()))
                 try:

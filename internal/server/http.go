@@ -81,6 +81,7 @@ func (h *httpFront) Start(s *Server) error {
 func (h *httpFront) Stop(s *Server) {
 	if s.stopNow {
 		h.srv.Close()
+		h.handler.AbortWebSockets() // they outlive the engine's connections
 		h.serving.Wait()
 		return
 	}
@@ -105,6 +106,7 @@ func (h *httpFront) Stop(s *Server) {
 		s.log.Warn("graceful timeout reached; closing remaining connections", "err", err)
 		h.srv.Close()
 	}
+	h.handler.WaitWebSockets(ctx) // HTTP/1.1 ones outlive the engine's connections
 	h.serving.Wait()
 	<-h2done
 	if ctx.Err() != nil {

@@ -84,6 +84,10 @@ type Options struct {
 	CompressMin int
 	// Observer, when set, sees every message.
 	Observer Observer
+	// IdlePark is how long a connection served by Start waits for its
+	// next frame before it parks (park.go): no goroutine and no input
+	// buffer until its socket has input. Negative: never.
+	IdlePark time.Duration
 	// Deliver, when set, takes each message from the client in the
 	// connection's reader goroutine, instead of the incoming queue and
 	// Receive: one goroutine hand-off less per message for an upstream that
@@ -116,6 +120,9 @@ func (o *Options) defaults() {
 	}
 	if o.CompressMin <= 0 {
 		o.CompressMin = DefaultCompressMin
+	}
+	if o.IdlePark == 0 {
+		o.IdlePark = DefaultIdlePark
 	}
 }
 
@@ -181,7 +188,9 @@ type Summary struct {
 // goroutine than Run's (Receive from one goroutine at a time).
 type Conn struct {
 	s     Stream
-	br    *bufio.Reader
+	br    *bufio.Reader // the reader's; nil while parked
+	pk    *parking      // nil: the connection never parks
+	done  func(Summary) // Start's
 	opts  Options
 	defl  *DeflateParams
 	infl  inflater
@@ -223,18 +232,25 @@ type Conn struct {
 // (http1.ResponseWriter.Hijack's), read before s.
 func NewConn(s Stream, buffered []byte, hs *Handshake, opts Options) *Conn {
 	opts.defaults()
-	var r io.Reader = s
-	if len(buffered) > 0 {
-		r = io.MultiReader(bytes.NewReader(buffered), s)
-	}
 	c := &Conn{
 		s:            s,
-		br:           bufio.NewReaderSize(r, readBufSize),
 		opts:         opts,
 		wlock:        make(chan struct{}, 1),
 		dead:         make(chan struct{}),
 		closeWritten: make(chan struct{}),
 	}
+	var r io.Reader = s
+	if opts.IdlePark > 0 {
+		c.pk = parkable(s)
+	}
+	if c.pk != nil {
+		c.pk.pr.pre = buffered
+		r = c.pk.pr
+	} else if len(buffered) > 0 {
+		r = io.MultiReader(bytes.NewReader(buffered), s)
+	}
+	c.br = readBufs.Get().(*bufio.Reader)
+	c.br.Reset(r)
 	if hs != nil && hs.Deflate != nil {
 		c.defl = hs.Deflate
 		c.infl.keep = !hs.Deflate.ClientNoContextTakeover
@@ -246,16 +262,51 @@ func NewConn(s Stream, buffered []byte, hs *Handshake, opts Options) *Conn {
 // Run serves the connection until it ends (close handshake done, the
 // connection failed or dropped) and returns its summary. The Stream is
 // closed when Run returns. Receive returns a *CloseError after the last
-// message once Run is done with the reading side.
+// message once Run is done with the reading side. A connection served by
+// Run never parks: Run's goroutine reads it.
 func (c *Conn) Run() Summary {
+	c.pk = nil
+	c.begin()
+	c.readLoop()
+	return c.finish()
+}
+
+// Start serves the connection as Run does, but in the background: done
+// gets the summary when it ends, on one of the connection's goroutines.
+// While the connection is quiet, it holds no goroutine (see park.go).
+func (c *Conn) Start(done func(Summary)) {
+	c.done = done
+	c.begin()
+	go c.serve()
+}
+
+// serve reads until the connection parks or ends (then it tells done).
+func (c *Conn) serve() {
+	if c.readLoop() {
+		return // parked: no longer this goroutine's
+	}
+	c.done(c.finish())
+}
+
+func (c *Conn) begin() {
 	c.start = time.Now()
 	if c.opts.PingInterval > 0 {
 		c.mu.Lock()
 		c.ping = time.AfterFunc(c.opts.PingInterval, c.keepalive)
 		c.mu.Unlock()
 	}
-	c.readLoop()
+}
+
+// finish ends the connection once the reader is done with it, and sums
+// it up.
+func (c *Conn) finish() Summary {
 	c.abort()
+	if c.br != nil {
+		c.br.Reset(nil)
+		readBufs.Put(c.br)
+		c.br = nil
+	}
+	poller.forget(c)
 	// Wait for a write in progress (it fails at once on the closed stream)
 	// and keep the lock: a later writer sees dead.
 	c.wlock <- struct{}{}
@@ -366,6 +417,9 @@ func (c *Conn) abort() {
 	c.abortOnce.Do(func() {
 		close(c.dead)
 		c.s.Close()
+		if c.pk != nil {
+			c.wake() // a parked reader reads the end, and finishes
+		}
 	})
 }
 
@@ -494,8 +548,9 @@ func readPayload(r io.Reader, b []byte, n int64) ([]byte, error) {
 	return b, nil
 }
 
-// readLoop reads frames until the connection's reading side is done.
-func (c *Conn) readLoop() {
+// readLoop reads frames until the connection's reading side is done, or
+// until it parks (reported true: c is no longer the caller's).
+func (c *Conn) readLoop() (parked bool) {
 	var (
 		hb      [ws.MaxHeaderSize - 2]byte
 		ctl     [125]byte
@@ -507,6 +562,9 @@ func (c *Conn) readLoop() {
 		u       utf8Check
 	)
 	for {
+		if !inMsg && c.pk != nil && !c.pk.off && c.br.Buffered() == 0 && c.waitIdle() && c.park() {
+			return true
+		}
 		h, err := ws.ReadHeaderBuffer(c.br, hb[:])
 		if err != nil {
 			if err == ws.ErrHeaderLengthMSB || err == ws.ErrHeaderLengthUnexpected {

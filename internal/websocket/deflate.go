@@ -180,17 +180,21 @@ func (f *inflater) inflate(compressed []byte, limit int64) ([]byte, error) {
 }
 
 // remember keeps the last maxWindow bytes of the output for the next
-// message.
+// message. The dictionary grows with what the client sent, up to
+// maxWindow: a connection that exchanged a few small messages keeps a few
+// small bytes, not a 32 KiB window (at 1,000 quiet WebSockets, 32 MiB).
 func (f *inflater) remember(out []byte) {
-	if f.dict == nil {
-		f.dict = make([]byte, 0, maxWindow)
-	}
 	if len(out) >= maxWindow {
 		f.dict = append(f.dict[:0], out[len(out)-maxWindow:]...)
 		return
 	}
 	if drop := len(f.dict) + len(out) - maxWindow; drop > 0 {
 		f.dict = f.dict[:copy(f.dict, f.dict[drop:])]
+	}
+	if need := len(f.dict) + len(out); need > cap(f.dict) {
+		d := make([]byte, len(f.dict), min(maxWindow, max(need, 2*cap(f.dict))))
+		copy(d, f.dict)
+		f.dict = d
 	}
 	f.dict = append(f.dict, out...)
 }

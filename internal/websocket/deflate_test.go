@@ -174,3 +174,26 @@ func TestInflaterDictionary(t *testing.T) {
 		t.Fatalf("dictionary of %d bytes is not the last 32 KiB", len(f.dict))
 	}
 }
+
+// The dictionary kept for a client with context takeover is the last
+// 32 KiB of what it sent, and grows only as far as that: a connection
+// that sent a few small messages holds a few small bytes.
+func TestInflaterDictionaryWindow(t *testing.T) {
+	var f inflater
+	var all []byte
+	for i, n := range []int{5, 100, 3000, 20000, 1, 9000, 40000, 7, 32768, 12} {
+		msg := bytes.Repeat([]byte{byte('a' + i)}, n)
+		f.remember(msg)
+		all = append(all, msg...)
+		want := all[max(0, len(all)-maxWindow):]
+		if !bytes.Equal(f.dict, want) {
+			t.Fatalf("after %d messages the dictionary is %d bytes, not the last %d sent", i+1, len(f.dict), len(want))
+		}
+		if cap(f.dict) > maxWindow {
+			t.Fatalf("after %d messages the dictionary's capacity is %d, over the window", i+1, cap(f.dict))
+		}
+		if i == 1 && cap(f.dict) > 1024 {
+			t.Fatalf("after 105 bytes the dictionary holds %d bytes of capacity", cap(f.dict))
+		}
+	}
+}

@@ -241,12 +241,14 @@ func (m *mux) fail(err error) {
 		if s.inErr == nil {
 			s.inErr = err
 		}
+		wake := s.takeWake()
 		s.inMu.Unlock()
 		select {
 		case s.inReady <- struct{}{}:
 		default:
 		}
 		s.wakeCredit()
+		wake()
 	}
 }
 
@@ -411,11 +413,13 @@ func (s *Slot) deliver(b []byte, fds []*os.File) {
 		}
 		s.in = append(s.in, b...)
 	}
+	wake := s.takeWake()
 	s.inMu.Unlock()
 	select {
 	case s.inReady <- struct{}{}:
 	default:
 	}
+	wake()
 }
 
 // muxRecv is recv for a slot on a mux: it takes what its inbox holds into

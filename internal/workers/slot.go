@@ -90,6 +90,7 @@ type Slot struct {
 	consumed int
 	want     []byte // the buffer its reader waits to have filled (see awaitBytes)
 	wantN    int    // bytes the mux's reader put there
+	wsWake   func() // a parked WebSocket relay's, run once on input or the end (see WSPark)
 	// On a mux, a WebSocket's credit: the cost of the messages sent to the
 	// worker and not yet acknowledged, and the channel a sender that ran
 	// out waits on (see awaitCredit).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/gowsgi/gowsgi/internal/wire"
 )
@@ -37,7 +38,83 @@ type WSAnswer struct {
 // one. The slot is still the exchange's.
 func wsBufDone(s *Slot) {
 	if s.r == s.w && len(s.buf) < slotBufSize {
+		if len(s.buf) == wsSlotBuf {
+			wsBufs.Put(s.buf) //nolint:staticcheck // see shedBuf
+		}
 		s.buf, s.r, s.w = nil, 0, 0
+	}
+}
+
+// wsBufs hold the small read buffers of WebSocket slots (wsSlotBuf) that
+// are reading: a quiet one gives its buffer back (WSShed).
+var wsBufs = sync.Pool{New: func() any { return make([]byte, wsSlotBuf) }}
+
+// takeWake returns the function a parked WebSocket relay left (WSPark),
+// to run once the slot's input or end is in, and clears it; a no-op when
+// none. s.inMu is held.
+func (s *Slot) takeWake() func() {
+	f := s.wsWake
+	if f == nil {
+		return noWake
+	}
+	s.wsWake = nil
+	return f
+}
+
+func noWake() {}
+
+// WSPark parks the reading of the application's frames, instead of a
+// goroutine waiting in WSRead: wake runs (once, on the mux's reader
+// goroutine: it must not block) when the worker's next bytes for this
+// slot arrive, or its connection ends. It reports false, arranging
+// nothing, when WSRead has something to read now (bytes buffered, a large
+// frame in progress, the end): call WSRead. Only on a mux, with the
+// exchange still held; from the goroutine that calls WSRead.
+func (x *Exchange) WSPark(wake func()) bool {
+	if !x.held {
+		return false
+	}
+	s := x.t.slot
+	if s.mx == nil || s.part != nil || s.r != s.w || s.broken.Load() {
+		return false
+	}
+	if s.owned && s.ownedBuf != nil {
+		// The last large message went to the client: its buffer goes
+		// back now, not with the next message.
+		putPayload(s.ownedBuf)
+		s.ownedBuf = nil
+	}
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.inR < len(s.in) || s.inErr != nil {
+		return false
+	}
+	s.wsWake = wake
+	return true
+}
+
+// WSShed gives back the read buffers (the slot's and its inbox) of a
+// WebSocket whose reading is parked (WSPark) with nothing unread: a quiet
+// WebSocket holds none; WSRead takes a buffer again. Any goroutine.
+func (x *Exchange) WSShed() {
+	if x.t == nil {
+		return
+	}
+	s := x.t.slot
+	s.inMu.Lock()
+	defer s.inMu.Unlock()
+	if s.wsWake == nil {
+		return // reading, or not parked: the buffers are the reader's
+	}
+	// Parked: no goroutine reads s.buf until wake runs, after this unlock.
+	if s.r == s.w && s.part == nil && s.buf != nil {
+		if len(s.buf) == wsSlotBuf {
+			wsBufs.Put(s.buf) //nolint:staticcheck // see shedBuf
+		} // a larger one (a large message's) goes to the GC
+		s.buf, s.r, s.w = nil, 0, 0
+	}
+	if s.inR == len(s.in) {
+		s.in, s.inR = nil, 0
 	}
 }
 
@@ -85,15 +162,16 @@ func (x *Exchange) WSRead() (wire.Type, []byte, error) {
 		return 0, nil, io.EOF
 	}
 	s := x.t.slot
-	if len(s.buf) > wsSlotBuf && s.r == s.w && s.part == nil {
+	if len(s.buf) != wsSlotBuf && s.r == s.w && s.part == nil {
 		// A WebSocket's messages are small, and it may stay open for
 		// hours: its slot reads into a small buffer (fill grows it for a
 		// larger message) instead of the slot's 64 KiB, which at 1,000
-		// open WebSockets was 64 MiB of the front's heap.
+		// open WebSockets was 64 MiB of the front's heap; and a quiet one
+		// gives even that back (WSShed), so that it may have none here.
 		if s.worker.asgi && len(s.buf) == slotBufSize {
 			slotBufs.Put(s.buf) //nolint:staticcheck // see shedBuf
 		}
-		s.buf, s.r, s.w = make([]byte, wsSlotBuf), 0, 0
+		s.buf, s.r, s.w = wsBufs.Get().([]byte), 0, 0
 	}
 	if s.owned && s.ownedBuf != nil {
 		// The last large message went to the client: its buffer goes back.
