@@ -46,6 +46,12 @@ func (w *ResponseWriter) Hijack() (net.Conn, []byte, error) {
 	c.rwc.SetDeadline(time.Time{})
 	c.rdl, c.wdl = time.Time{}, time.Time{}
 	c.releaseOut() // the output buffers go back to the pool for the connection's long life
+	if c.watchKey != 0 {
+		// The new owner watches the socket itself (and may put it in the
+		// same epoll set: see internal/websocket's park.go).
+		watcher.set.Remove(c.rc, c.watchKey)
+		c.watchKey = 0
+	}
 	return c.rwc, buffered, nil
 }
 

@@ -5,8 +5,6 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Parking idle keep-alive connections.
@@ -50,7 +48,7 @@ const stParked = -2
 // canPark reports whether c may be parked when idle.
 func (c *conn) canPark() bool {
 	return c.cfg.idlePark > 0 && c.rc != nil && socketOf(c.rwc) == c.rwc &&
-		c.ctx.Err() == nil // not after a reset (the watcher forgot its key)
+		c.ctx.Err() == nil // not after a reset (the client is gone)
 }
 
 // park parks the idle connection c, whose keep-alive wait ends in left. It
@@ -79,7 +77,7 @@ func (c *conn) park(left time.Duration) int {
 	c.parkGen++
 	gen := c.parkGen
 	c.ptimer = time.AfterFunc(left, func() { c.expire(gen) })
-	if watcher.ctl(c.rc, unix.EPOLL_CTL_MOD, c.watchKey, parkEvents) != nil {
+	if watcher.ctl(c.rc, c.watchKey, parkEvents) != nil {
 		c.ptimer.Stop()
 		c.ptimer = nil
 		c.state.Store(stateIdle)
@@ -126,7 +124,7 @@ func (c *conn) wake() {
 // resume serves c again after a wake: the registration back to the FIN
 // watch (EPOLLONESHOT disabled it), then the request loop.
 func (c *conn) resume() {
-	watcher.ctl(c.rc, unix.EPOLL_CTL_MOD, c.watchKey, watchEvents)
+	watcher.ctl(c.rc, c.watchKey, watchEvents)
 	c.serve()
 }
 

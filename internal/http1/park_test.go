@@ -399,11 +399,11 @@ func TestParkShutdownRequestArriving(t *testing.T) {
 	c := dial(t, addr)
 	get(c, "/")
 	waitUntil(t, "the connection to park", func() bool { return s.connParked(c) })
-	watcher.mu.Lock()
+	release := watcher.set.Hold()
 	locked := true
 	defer func() {
 		if locked {
-			watcher.mu.Unlock()
+			release()
 		}
 	}()
 	c.send("GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -418,7 +418,7 @@ func TestParkShutdownRequestArriving(t *testing.T) {
 	shut := make(chan error, 1)
 	go func() { shut <- s.Shutdown(context.Background()) }()
 	waitUntil(t, "Shutdown to start", s.shuttingDown)
-	watcher.mu.Unlock()
+	release()
 	locked = false
 	r := c.read("GET")
 	if string(r.Body) != "/last #2" || r.get("Connection") != "close" {

@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gowsgi/gowsgi/internal/poller"
 )
 
 // Noticing a client that goes away.
@@ -33,20 +35,16 @@ import (
 // A client that did close answers the first bytes written to it with a
 // reset, which then cancels the context.
 
-// closeWatch is the process's epoll instance and what each registration's
-// key cancels.
-type closeWatch struct {
-	epfd int
-	mu   sync.Mutex
-	next uint64
-	keys map[uint64]*watched
-}
+// closeWatch registers served connections in the process's epoll set
+// (internal/poller).
+type closeWatch struct{ set *poller.Set }
 
-// watched is one connection's registration.
+// watched is one connection's registration. Its fields after add are the
+// poller's, used under its lock.
 type watched struct {
 	cancel func()        // on a reset
 	fin    chan struct{} // closed on the peer's FIN, or a reset
-	closed bool          // fin is closed (guarded by closeWatch.mu)
+	closed bool          // fin is closed
 	conn   *conn         // woken by any event while it is parked (park.go); may be nil
 }
 
@@ -57,12 +55,9 @@ var (
 
 func closeWatcher() *closeWatch {
 	watchOnce.Do(func() {
-		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-		if err != nil {
-			return
+		if set := poller.Get(); set != nil {
+			watcher = &closeWatch{set: set}
 		}
-		watcher = &closeWatch{epfd: fd, keys: map[uint64]*watched{}}
-		go watcher.loop()
 	})
 	return watcher
 }
@@ -80,16 +75,30 @@ func (w *closeWatch) add(rwc net.Conn, cancel func(), fin chan struct{}, c *conn
 	if err != nil {
 		return 0, nil
 	}
-	w.mu.Lock()
-	w.next++
-	key := w.next
-	w.keys[key] = &watched{cancel: cancel, fin: fin, conn: c}
-	w.mu.Unlock()
-	if w.ctl(rc, unix.EPOLL_CTL_ADD, key, watchEvents) != nil {
-		w.forget(key)
+	wd := &watched{cancel: cancel, fin: fin, conn: c}
+	key, err := w.set.Add(rc, watchEvents, wd.event)
+	if err != nil {
 		return 0, nil
 	}
 	return key, rc
+}
+
+// event handles an event of the watched connection (under the poller's
+// lock, so the conn has not been released: release forgets the key
+// first).
+func (wd *watched) event(events uint32) {
+	reset := events&(unix.EPOLLHUP|unix.EPOLLERR) != 0
+	fin := reset || events&unix.EPOLLRDHUP != 0 // not mere input (a parked connection's)
+	if fin && !wd.closed {
+		wd.closed = true
+		close(wd.fin)
+	}
+	if wd.conn != nil {
+		wd.conn.wake()
+	}
+	if reset {
+		wd.cancel()
+	}
 }
 
 // The events a connection is registered for: while it is served, its
@@ -100,59 +109,13 @@ const (
 	parkEvents  = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 )
 
-// ctl adds or changes the registration of rc's descriptor under key.
-func (w *closeWatch) ctl(rc syscall.RawConn, op int, key uint64, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
-	var cerr error
-	if err := rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(w.epfd, op, int(fd), &ev) }); err != nil {
-		return err
-	}
-	return cerr
+// ctl changes the events rc's registration under key is for.
+func (w *closeWatch) ctl(rc syscall.RawConn, key uint64, events uint32) error {
+	return w.set.Modify(rc, key, events)
 }
 
-// forget drops key: its connection is done. Its descriptor leaves the
-// epoll set when it is closed; an event that comes meanwhile finds no key.
-func (w *closeWatch) forget(key uint64) {
-	w.mu.Lock()
-	delete(w.keys, key)
-	w.mu.Unlock()
-}
-
-func (w *closeWatch) loop() {
-	events := make([]unix.EpollEvent, 128)
-	for {
-		n, err := unix.EpollWait(w.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return // the epoll instance is broken: connections are no longer watched
-		}
-		for _, ev := range events[:n] {
-			key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			reset := ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0
-			fin := reset || ev.Events&unix.EPOLLRDHUP != 0 // not mere input (a parked connection's)
-			w.mu.Lock()
-			c := w.keys[key]
-			if c != nil && fin && !c.closed {
-				c.closed = true
-				close(c.fin)
-			}
-			if reset {
-				delete(w.keys, key)
-			}
-			if c != nil && c.conn != nil {
-				// Under w.mu: the key is still registered, so the conn has
-				// not been released (release forgets the key first).
-				c.conn.wake()
-			}
-			w.mu.Unlock()
-			if c != nil && reset {
-				c.cancel()
-			}
-		}
-	}
-}
+// forget drops key: its connection is done.
+func (w *closeWatch) forget(key uint64) { w.set.Forget(key) }
 
 // socketOf is the connection under TLS and the wrappers that read ahead
 // (a PROXY header, a sniffed preface): the one with the descriptor.

@@ -306,7 +306,7 @@ func (c *Conn) finish() Summary {
 		readBufs.Put(c.br)
 		c.br = nil
 	}
-	poller.forget(c)
+	forget(c)
 	// Wait for a write in progress (it fails at once on the closed stream)
 	// and keep the lock: a later writer sees dead.
 	c.wlock <- struct{}{}

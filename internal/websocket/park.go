@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/poller"
 )
 
 // Parking quiet connections.
@@ -39,8 +40,8 @@ import (
 // goes on (parkReader).
 //
 // The same is done for idle HTTP/1.1 keep-alive connections in
-// internal/http1 (park.go); that epoll set is tied to the engine's own
-// connections, so this package keeps one of its own, for hijacked ones.
+// internal/http1 (park.go), in the same epoll set (internal/poller), which
+// the engine's Hijack takes the socket out of.
 
 // DefaultIdlePark is Options.IdlePark's default.
 const DefaultIdlePark = 250 * time.Millisecond
@@ -134,7 +135,7 @@ func (c *Conn) waitIdle() bool {
 // not, the connection goes on reading in this goroutine, and never parks.
 func (c *Conn) park() bool {
 	pk := c.pk
-	if poller.register(c) != nil {
+	if register(c) != nil {
 		pk.off = true
 		return false
 	}
@@ -145,7 +146,7 @@ func (c *Conn) park() bool {
 	// epoll call is left, and it touches pk's descriptor and key, which
 	// nothing changes any more.
 	pk.state.Store(readParked)
-	if poller.arm(c) == nil {
+	if arm(c) == nil {
 		http1.NoteParked() // after a burst, the memory that served it goes back
 		return true
 	}
@@ -184,95 +185,38 @@ func (c *Conn) Parked() bool { return c.pk != nil && c.pk.state.Load() == readPa
 // when it parks again).
 const parkEvents = unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT
 
-// wsPoller is the process's epoll set for parked connections.
-type wsPoller struct {
-	once sync.Once
-	epfd int
-	err  error
-	mu   sync.Mutex
-	next uint64
-	keys map[uint64]*Conn
-}
-
-var poller wsPoller
-
-// register puts c in the poller's map and its socket in the epoll set,
+// register puts c's socket in the process's epoll set (internal/poller),
 // disarmed (EPOLLONESHOT and no events: a reset may still be reported, and
-// is ignored while c is not parked), on its first park; and starts the
-// poller on the process's first. This is the reader's, before it parks.
-func (p *wsPoller) register(c *Conn) error {
-	p.once.Do(func() {
-		p.epfd, p.err = unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-		if p.err == nil {
-			p.keys = map[uint64]*Conn{}
-			go p.loop()
-		}
-	})
-	if p.err != nil {
-		return p.err
-	}
+// is ignored while c is not parked), on its first park. This is the
+// reader's, before it parks.
+func register(c *Conn) error {
 	pk := c.pk
 	if pk.key != 0 {
 		return nil
 	}
-	p.mu.Lock()
-	p.next++
-	key := p.next
-	p.keys[key] = c
-	p.mu.Unlock()
-	if err := p.ctl(pk.rc, unix.EPOLL_CTL_ADD, key, unix.EPOLLONESHOT); err != nil {
-		p.mu.Lock()
-		delete(p.keys, key)
-		p.mu.Unlock()
+	set := poller.Get()
+	if set == nil {
+		return errNoPoller
+	}
+	key, err := set.Add(pk.rc, unix.EPOLLONESHOT, func(uint32) { c.wake() })
+	if err != nil {
 		return err
 	}
 	pk.key = key
 	return nil
 }
 
+// errNoPoller: epoll is not available, so connections do not park.
+var errNoPoller = errors.New("websocket: no epoll set to park connections in")
+
 // arm asks for the next event of c's socket, registered.
-func (p *wsPoller) arm(c *Conn) error {
-	return p.ctl(c.pk.rc, unix.EPOLL_CTL_MOD, c.pk.key, parkEvents)
-}
+func arm(c *Conn) error { return poller.Get().Modify(c.pk.rc, c.pk.key, parkEvents) }
 
-func (p *wsPoller) ctl(rc syscall.RawConn, op int, key uint64, events uint32) error {
-	ev := unix.EpollEvent{Events: events, Fd: int32(uint32(key)), Pad: int32(uint32(key >> 32))}
-	var cerr error
-	if err := rc.Control(func(fd uintptr) { cerr = unix.EpollCtl(p.epfd, op, int(fd), &ev) }); err != nil {
-		return err
-	}
-	return cerr
-}
-
-// forget drops c's key once it has ended (its socket, closed, left the
-// epoll set).
-func (p *wsPoller) forget(c *Conn) {
+// forget drops c's registration once it has ended (its socket, closed,
+// left the epoll set).
+func forget(c *Conn) {
 	if c.pk == nil || c.pk.key == 0 {
 		return
 	}
-	p.mu.Lock()
-	delete(p.keys, c.pk.key)
-	p.mu.Unlock()
-}
-
-func (p *wsPoller) loop() {
-	events := make([]unix.EpollEvent, 128)
-	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return
-		}
-		for _, ev := range events[:n] {
-			key := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			p.mu.Lock()
-			c := p.keys[key]
-			p.mu.Unlock()
-			if c != nil {
-				c.wake()
-			}
-		}
-	}
+	poller.Get().Forget(c.pk.key)
 }
