@@ -66,6 +66,14 @@ func startWS(t *testing.T, opts Options, hsOpts HandshakeOptions) *testServer {
 		}
 		ts.summaries <- c.Run()
 	}
+	ts.addr = serveHTTP1(t, h)
+	return ts
+}
+
+// serveHTTP1 serves h on a loopback port, until the test ends, and
+// returns its address.
+func serveHTTP1(t *testing.T, h func(*http1.ResponseWriter, *http1.Request)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -77,8 +85,7 @@ func startWS(t *testing.T, opts Options, hsOpts HandshakeOptions) *testServer {
 		s.Close()
 		<-done
 	})
-	ts.addr = ln.Addr().String()
-	return ts
+	return ln.Addr().String()
 }
 
 // echo is the in-process upstream: every message back, until the close.

@@ -1,9 +1,6 @@
 package websocket
 
 import (
-	"io"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
@@ -32,18 +29,7 @@ func startParkWS(t *testing.T, opts Options) *testServer {
 		go echo(c)
 		c.Start(func(s Summary) { ts.summaries <- s })
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &http1.Server{Handler: http1.HandlerFunc(h), ErrorLog: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ln) }()
-	t.Cleanup(func() {
-		s.Close()
-		<-done
-	})
-	ts.addr = ln.Addr().String()
+	ts.addr = serveHTTP1(t, h)
 	return ts
 }
 
