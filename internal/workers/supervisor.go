@@ -659,7 +659,7 @@ func (s *supervisor) retire(w *Worker) {
 		// Long-lived requests never drain by themselves: after the grace
 		// the worker tells them it is going away (goAway).
 		// The front closes open WebSockets itself at the grace (1012, see
-		// front.watchRetiring); this comes a moment after, for the rest.
+		// front.watchOpen); this comes a moment after, for the rest.
 		time.AfterFunc(s.p.gracefulTimeout()+goAwayMargin, func() { s.p.post(evGoAway{w}) })
 	}
 	s.stopIfDrained(w)
