@@ -279,6 +279,7 @@ const (
 	MuxWindow = 512 << 10
 	WSWindow  = 1 << 20 // Go → worker, per WebSocket
 )
+
 // Reasons of a GoAway frame, in its request id field.
 const (
 	GoAwayShutdown uint32 = 0 // the server stops
