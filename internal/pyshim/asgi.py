@@ -48,8 +48,9 @@ T_MUX, T_CREDIT = ord('M'), ord('N')  # the data socket's frames: a slot's frame
 # acknowledgement).
 MUX_FLOOR = 64 << 10
 MUX_WINDOW = 512 << 10
-# The body bytes that go with the head in a response's first frame, and
-# the largest body frame after it (at most half the slot's window: see
+# The body bytes that go with the head in a whole response's one frame (a
+# streamed response's first frame carries what the others do), and the
+# largest body frame (at most half the slot's window: see
 # ASlot.frame_body). What a slot holds in the front is bounded by its
 # window, or one first frame (wire.MuxFloor's doc).
 ASGI_FIRST_BODY = MUX_FLOOR
@@ -1259,7 +1260,10 @@ class HTTPRequest:
             body, more = b'', False
         if not self.head_sent:
             head = self.head
-            first = body[:ASGI_FIRST_BODY] if len(body) > ASGI_FIRST_BODY else body
+            # A whole response (its one message) goes in one frame of up to
+            # ASGI_FIRST_BODY; a streamed one starts with a frame's worth.
+            limit = self.slot.frame_body() if more else ASGI_FIRST_BODY
+            first = body[:limit] if len(body) > limit else body
             rest = len(body) - len(first)
             ftype = T_WHOLE if not more and not rest else T_START
             if self.trailers is not None:

@@ -100,12 +100,13 @@
 // request to the next. The worker sends a frame when it fits what is left
 // of the window, or when less than a quarter of the window is
 // unacknowledged (so that a frame larger than the window still goes, all
-// but alone); else the application's send() waits. Body frames after the
-// first are at most half the window (and at most MuxWindow/2); the first
-// frame of a response carries at most MuxFloor body bytes with its head.
-// So a slot holds in the front at most its window, or a quarter of it and
-// one frame larger than it: the head and up to MuxFloor of body, or a
-// WebSocket message.
+// but alone); else the application's send() waits. Body frames are at
+// most half the window (and at most MuxWindow/2), the first frame of a
+// streamed response (S, P) included; a whole response's one frame (W)
+// carries at most MuxFloor body bytes with its head. So a slot holds in
+// the front at most its window, or a quarter of it and one frame larger
+// than it: a whole response (which the front reads at once, and counts
+// under the budget below) or a WebSocket message.
 //
 // Go counts a frame as consumed when its reader asks for the next one
 // (the frame it holds while it waits for its client is inside the window)
@@ -122,8 +123,13 @@
 // starts again at MuxFloor. Nothing waits for the budget: without room a
 // slot streams at MuxFloor. A slot that carries a WebSocket stays at
 // MuxFloor. So the bytes the front holds for an ASGI worker's responses
-// are bounded by --response-memory-total and MuxFloor (or one first frame
-// or WebSocket message) per slot.
+// are bounded by --response-memory-total and MuxFloor (or one whole
+// response or WebSocket message) per slot. The growth rides on the
+// acknowledgement, not a frame of its own, so that both reach the worker
+// together; and the count starts again at each R, rather than the last
+// bytes of a response being acknowledged at its end, so that a response
+// costs no N frame of its own until a quarter of the floor is consumed
+// (a hello costs none).
 //
 // Go → worker: only WebSocket messages (T, D) count, each max(9 +
 // payload, WSWindow/16); Go sends while a WebSocket's are below WSWindow
