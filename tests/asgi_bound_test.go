@@ -61,9 +61,9 @@ func stalledReader(t *testing.T, addr, path string) net.Conn {
 // what the last collection found live) stays under the limit and 320 KiB
 // per stalled client (the 64 KiB window, and buffers of the slot's and the
 // connection's own: about 180 KiB in all); with a fixed 512 KiB window per
-// slot it was over 1 MiB each. Meanwhile a fresh client reads a large response whole
-// and a normal request is answered; once the stalled clients go, the
-// budget is all given back.
+// slot it was about 800 KiB each. Meanwhile a fresh client reads a large
+// response whole and a normal request is answered; once the stalled
+// clients go, the budget is all given back.
 func TestASGIStalledReadersBounded(t *testing.T) {
 	const (
 		stalled  = 100

@@ -95,6 +95,12 @@ const (
 	muxMaxFDs = 16
 	// muxInboxKeep is the largest inbox an idle slot keeps.
 	muxInboxKeep = 16 << 10
+	// muxSpareMax is the largest write buffer a slot on a mux keeps for
+	// its next frames: what it writes is copied into the mux's output at
+	// once, and a WebSocket's large messages must not leave a buffer of
+	// their size behind on each of 1,000 slots (64 MiB of the front's heap
+	// under a flood of 64 KiB messages).
+	muxSpareMax = 16 << 10
 )
 
 // wsCost is what a WebSocket message of n bytes counts against wsWindow.

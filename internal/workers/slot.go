@@ -276,7 +276,7 @@ func (s *Slot) flushLocked() {
 		s.mu.Unlock()
 		err := s.write(buf, fds, bodies)
 		s.mu.Lock()
-		if cap(buf) <= 1<<20 {
+		if cap(buf) <= 1<<20 && (s.mx == nil || cap(buf) <= muxSpareMax) {
 			s.wspare = buf[:0]
 		}
 		if err != nil {
