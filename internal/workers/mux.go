@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -55,6 +56,7 @@ type mux struct {
 	bodies []pendingBody
 	fds    []pendingFD
 	kicked bool          // the writer has been woken for what is in out
+	lazy   atomic.Bool   // out holds acknowledgements that wait for the next write (see credit)
 	kick   chan struct{} // wakes the writer
 	err    error         // the mux broke: writes fail with it
 	dead   chan struct{} // closed once it broke
@@ -178,8 +180,12 @@ func (m *mux) send(idx int, buf []byte, fds []pendingFD, bodies []pendingBody) e
 }
 
 // credit queues an N frame: n more bytes of slot idx's frames consumed,
-// and the slot's window grown by grow (none when 0).
-func (m *mux) credit(idx, n, grow int) {
+// and the slot's window grown by grow (none when 0). A lazy one is not
+// written on its own: it goes with the next write to the worker, or when
+// a slot's reader is about to wait for bytes (flushLazy), so that an
+// acknowledgement the worker does not need yet (it has half its window
+// or more left) costs no system call on either side.
+func (m *mux) credit(idx, n, grow int, lazy bool) {
 	m.mu.Lock()
 	if m.err == nil {
 		if grow > 0 {
@@ -190,6 +196,23 @@ func (m *mux) credit(idx, n, grow int) {
 			m.out = wire.AppendHeader(m.out, wire.Credit, uint32(idx), 4)
 			m.out = binary.LittleEndian.AppendUint32(m.out, uint32(n))
 		}
+		if lazy {
+			m.lazy.Store(true)
+		} else {
+			m.wakeLocked()
+		}
+	}
+	m.mu.Unlock()
+}
+
+// flushLazy writes the lazy acknowledgements queued, if any: a slot's
+// reader is about to wait, and the worker may be waiting for them.
+func (m *mux) flushLazy() {
+	if !m.lazy.Load() {
+		return
+	}
+	m.mu.Lock()
+	if m.lazy.Load() && len(m.out) > 0 {
 		m.wakeLocked()
 	}
 	m.mu.Unlock()
@@ -223,6 +246,7 @@ func (m *mux) wakeLocked() {
 // released during each write.
 func (m *mux) writeLocked() {
 	for len(m.out) > 0 && m.err == nil {
+		m.lazy.Store(false) // written with the rest
 		buf, fds, bodies := m.out, m.fds, m.bodies
 		m.out, m.spare, m.fds, m.bodies = m.spare[:0], nil, nil, nil
 		m.mu.Unlock()
@@ -465,6 +489,9 @@ func (s *Slot) deliver(b []byte, fds []*os.File) {
 // reader is done with them (doneFrame), not here: bytes in the slot's
 // read buffer are still the worker's window's.
 func (s *Slot) muxRecv(p []byte, wait bool) (int, error) {
+	if wait {
+		s.mx.flushLazy() // not under inMu: the mux's reader must never wait for a write
+	}
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
 	if s.inR < len(s.in) {
@@ -493,8 +520,9 @@ func (s *Slot) muxReadFrame() (wire.Header, []byte, error) {
 
 // doneFrame counts the frame readFrame returned last as consumed and,
 // once a quarter of the window or more is, acknowledges it, with the
-// window's growth when it grows (see growth). Only the slot's reader
-// calls it.
+// window's growth when it grows (see growth): at once when the worker may
+// be short of credit (half the window or more was in flight), else lazily
+// (see mux.credit). Only the slot's reader calls it.
 func (s *Slot) doneFrame() {
 	n := s.lastFrame
 	if n == 0 {
@@ -509,9 +537,11 @@ func (s *Slot) doneFrame() {
 	ack := s.consumed
 	s.consumed = 0
 	s.inMu.Lock()
+	short := 2*s.outstanding >= s.window // the worker may be short of credit
 	s.outstanding -= ack
 	s.inMu.Unlock()
-	s.mx.credit(s.index, ack, s.growth())
+	grow := s.growth()
+	s.mx.credit(s.index, ack, grow, !short && grow == 0)
 }
 
 // growth grows the slot's window, and returns by how much (0: not now),
