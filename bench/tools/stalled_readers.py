@@ -14,8 +14,10 @@ gets its answer. Then it closes everything and stops the server.
 Prints one human line per measure and a last JSON line: front_base_kib,
 front_peak_kib, front_growth_kib, per_client_kib, worker_base_kib,
 worker_peak_kib (summed over the workers), fresh_bytes, fresh_s,
-probe_status, and the response-memory gauge when --metrics is given
-(gowsgi_response_memory_bytes, sampled with the RSS; its peak).
+probe_status, and with --metrics the peaks of the response-memory gauge
+(gowsgi_response_memory_bytes) and of the front's live heap (half of
+go_memstats_next_gc_bytes: what the last collection found live, doubled
+by GOGC), sampled with the RSS: the RSS also holds the collector's slack.
 
     bench/tools/stalled_readers.py --binary bench/.bin/gowsgi -n 300
     bench/tools/stalled_readers.py --binary /tmp/main-gowsgi -n 300 -- --response-memory-total 16M
@@ -72,15 +74,19 @@ def workers_of(pid):
     return [p for p in pids if p != pid]
 
 
-def metric(url, name):
-    """The value of gauge name at url (a Prometheus text page), or None."""
+def metrics(url, *names):
+    """The values of gauges names at url (a Prometheus text page); None
+    for each one missing."""
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
             text = r.read().decode()
     except OSError:
-        return None
-    m = re.search(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), text, re.M)
-    return float(m.group(1)) if m else None
+        return [None] * len(names)
+    out = []
+    for name in names:
+        m = re.search(r'^%s(?:\{[^}]*\})? (\S+)$' % re.escape(name), text, re.M)
+        out.append(float(m.group(1)) if m else None)
+    return out
 
 
 def fetch(port, path, limit):
@@ -177,16 +183,22 @@ def main():
                 s.connect(('127.0.0.1', port))
                 s.sendall(req)
                 conns.append(s)
-        front_peak, worker_peak, gauge_peak = front_base, worker_base, None
+        front_peak, worker_peak, gauge_peak, heap_peak = front_base, worker_base, None, None
+        heap_base = None
+        if murl:
+            target, = metrics(murl, 'go_memstats_next_gc_bytes')
+            heap_base = target / 2 if target is not None else None
         end = min(time.monotonic() + a.hold, deadline - 30)
         while time.monotonic() < end or (flood is not None and flood.poll() is None and time.monotonic() < deadline - 20):
             time.sleep(0.25)
             front_peak = max(front_peak, rss_kib(srv.pid))
             worker_peak = max(worker_peak, sum(rss_kib(p) for p in workers_of(srv.pid)))
             if murl:
-                g = metric(murl, 'gowsgi_response_memory_bytes')
+                g, target = metrics(murl, 'gowsgi_response_memory_bytes', 'go_memstats_next_gc_bytes')
                 if g is not None:
                     gauge_peak = g if gauge_peak is None else max(gauge_peak, g)
+                if target is not None:
+                    heap_peak = max(heap_peak or 0, target / 2)
         growth = front_peak - front_base
         out = {
             'binary': a.binary, 'clients': a.clients, 'extra': a.extra,
@@ -194,7 +206,7 @@ def main():
             'per_client_kib': round(growth / max(a.clients, 1), 1),
             'worker_base_kib': worker_base, 'worker_peak_kib': worker_peak,
             'worker_per_client_kib': round((worker_peak - worker_base) / max(a.clients, 1), 1),
-            'response_memory_peak': gauge_peak,
+            'response_memory_peak': gauge_peak, 'live_heap_base': heap_base, 'live_heap_peak': heap_peak,
         }
         print('%s: %d %s: front RSS %d -> peak %d KiB (+%.1f MiB, %.0f KiB each); workers %d -> %d KiB (+%.1f MiB, %.0f KiB each)'
               % (a.binary, a.clients, 'flooding WebSockets' if a.ws_flood else 'stalled clients', front_base, front_peak,
@@ -215,6 +227,9 @@ def main():
                   % (out['fresh_bytes'], out['fresh_status'], fresh_s, a.probe, out['probe_status'], probe_s))
         if gauge_peak is not None:
             print('gowsgi_response_memory_bytes peak: %.1f MiB' % (gauge_peak / 2**20))
+        if heap_peak is not None and heap_base is not None:
+            print('front live heap (half the Go collector\'s next target): %.1f -> peak %.1f MiB (+%.0f KiB each)'
+                  % (heap_base / 2**20, heap_peak / 2**20, (heap_peak - heap_base) / 1024 / max(a.clients, 1)))
         print(json.dumps(out))
     finally:
         if flood is not None and flood.poll() is None:
