@@ -457,6 +457,8 @@ class Mux:
                     self.buf = bytearray(scratch[used:n])
         finally:
             self.parsing = False
+            if self.out:
+                self.schedule()  # credit taken meanwhile (push_credit), after the tasks it woke
 
     def frames(self, view, end):
         """Act on the whole frames in view[:end]; returns the bytes used.
@@ -510,7 +512,10 @@ class Mux:
     def push_credit(self, index, n):
         """Queue an N frame: n bytes of slot index's WebSocket messages
         taken. It goes with the next flush: the app's next send, or the
-        next loop turn."""
+        next loop turn. One taken while readable acts on what it read is
+        flushed after all the tasks that read woke (readable schedules
+        it), with their sends: scheduled here, the flush would run between
+        them and split their batch in two."""
         if self.closed:
             return
         frame = _pack(4, T_CREDIT, index) + U32.pack(n)
@@ -519,7 +524,8 @@ class Mux:
             out[-1] += frame
         else:
             out.append(bytearray(frame))
-        self.schedule()
+        if not self.parsing:
+            self.schedule()
 
     def due(self):
         """Have what was queued sent: by one flush at the next loop turn,
