@@ -659,7 +659,8 @@ class ASlot:
         """Queue data (bytes or a list of parts; whole frames) if the slot
         may send now; returns whether it did."""
         size = len(data) if type(data) is not list else sum(map(len, data))
-        if self.waiters or not self.fits(size):
+        unacked = self.unacked
+        if self.waiters or unacked + size > self.window and unacked >= self.window >> 2:  # fits(), inline
             return False
         self.mux.push(self.index, data, size)
         self.unacked += size
