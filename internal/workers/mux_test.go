@@ -246,6 +246,13 @@ func (fm *fakeMux) serve(slot, id uint32, path string, body []byte) {
 			left -= k
 		}
 		fm.send(slot, frame(wire.End, id, nil), -1)
+	case "/short": // 20 KiB in small frames, then one of 60 KiB: it waits for their acknowledgement
+		fm.send(slot, frame(wire.Start, id, fakeHead), -1)
+		for i := 0; i < 5; i++ {
+			fm.send(slot, frame(wire.Body, id, bytes.Repeat([]byte("s"), 4<<10)), -1)
+		}
+		fm.send(slot, frame(wire.Body, id, bytes.Repeat([]byte("L"), 60<<10)), -1)
+		fm.send(slot, frame(wire.End, id, nil), -1)
 	case "/file":
 		f, err := os.CreateTemp(fm.t.TempDir(), "file")
 		if err != nil {
@@ -791,4 +798,39 @@ func TestMuxWebSocketWorkerTotal(t *testing.T) {
 	}
 	fm.proc.exit("signal: killed") // the senders waiting for credit end
 	sent.Wait()
+}
+
+// TestMuxLazyAcknowledgementGoes: an acknowledgement the front holds back
+// (the worker had less than half its window in flight) still goes once
+// the slot's reader waits for more, so a worker that needs it (its next
+// frame does not fit) is let go on.
+func TestMuxLazyAcknowledgementGoes(t *testing.T) {
+	fp, fm := startFakeMuxPool(t, Options{LimitConcurrency: 4})
+	done := make(chan error, 1)
+	go func() {
+		x, resp, err := send(t, fp.Pool, "/short")
+		if err != nil {
+			done <- err
+			return
+		}
+		defer x.Close()
+		body, err := readAll(x, resp)
+		if err == nil && len(body) != 80<<10 {
+			err = fmt.Errorf("%d bytes", len(body))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker never got the acknowledgement its last frame waited for")
+	}
+	select {
+	case <-fm.waited: // the last frame did wait for it
+	default:
+		t.Error("the last frame did not wait for credit: the test tests nothing")
+	}
 }
