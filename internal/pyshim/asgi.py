@@ -52,7 +52,7 @@ MUX_WINDOW = 512 << 10
 # streamed response's first frame carries what the others do), and the
 # largest body frame (at most half the slot's window: see
 # ASlot.frame_body). What a slot holds in the front is bounded by its
-# window, or one first frame (wire.MuxFloor's doc).
+# window, or one whole response's frame (wire.MuxFloor's doc).
 ASGI_FIRST_BODY = MUX_FLOOR
 ASGI_FRAME_BODY = MUX_WINDOW // 2
 WS_WINDOW = 1 << 20
@@ -1267,9 +1267,9 @@ class HTTPRequest:
             body, more = b'', False
         if not self.head_sent:
             head = self.head
-            # A whole response (its one message) goes in one frame of up to
-            # ASGI_FIRST_BODY; a streamed one starts with a frame's worth.
-            limit = self.slot.frame_body() if more else ASGI_FIRST_BODY
+            # A whole response of up to ASGI_FIRST_BODY (its one message)
+            # goes in one frame; any other starts with a frame's worth.
+            limit = ASGI_FIRST_BODY if not more and len(body) <= ASGI_FIRST_BODY else self.slot.frame_body()
             first = body[:limit] if len(body) > limit else body
             rest = len(body) - len(first)
             ftype = T_WHOLE if not more and not rest else T_START

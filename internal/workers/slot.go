@@ -80,8 +80,8 @@ type Slot struct {
 	protocolErr atomic.Bool // the worker sent something invalid
 
 	// On a mux: the inbox the mux's reader fills (in[inR:] unread), the
-	// signal that wakes this slot's reader, the error that ended the mux,
-	// and the bytes read and not yet acknowledged (see muxRecv).
+	// signal that wakes this slot's reader, and the error that ended the
+	// mux (see muxRecv).
 	inMu    sync.Mutex
 	in      []byte
 	inR     int
