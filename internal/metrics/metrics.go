@@ -44,6 +44,7 @@ type Metrics struct {
 	restarts   *prometheus.CounterVec
 	spooled    prometheus.Counter
 	queueDepth atomic.Pointer[func() int]
+	respMemory atomic.Pointer[func() int64]
 	asgi       *asgiMetrics
 
 	mu   sync.Mutex
@@ -97,6 +98,15 @@ func New() *Metrics {
 		}
 		return 0
 	})
+	respMemory := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "gowsgi_response_memory_bytes",
+		Help: "Response bytes held in the front's memory now, under --response-memory-total: WSGI and ASGI responses waiting for their clients, and the ASGI flow-control windows grown beyond their floor.",
+	}, func() float64 {
+		if f := m.respMemory.Load(); f != nil {
+			return float64((*f)())
+		}
+		return 0
+	})
 	m.workers = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "gowsgi_workers",
 		Help: "Worker processes in service.",
@@ -112,7 +122,7 @@ func New() *Metrics {
 		Name: "gowsgi_request_body_spooled_bytes_total",
 		Help: "Request body bytes written to temp files because they were over --body-memory or --body-memory-total.",
 	})
-	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.queueWait, queueDepth, m.workers, m.restarts, m.spooled,
+	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.queueWait, queueDepth, respMemory, m.workers, m.restarts, m.spooled,
 		&rssCollector{m}, m.asgi,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -126,6 +136,10 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // SetQueueDepth gives the function that reports the queued requests
 // (the pool's Waiting); it is read at scrape time.
 func (m *Metrics) SetQueueDepth(f func() int) { m.queueDepth.Store(&f) }
+
+// SetResponseMemory gives the function that reports the response memory
+// in use (the pool's ResponseMemory); it is read at scrape time.
+func (m *Metrics) SetResponseMemory(f func() int64) { m.respMemory.Store(&f) }
 
 // Begin counts a request in flight.
 func (m *Metrics) Begin() { m.inFlight.Inc() }

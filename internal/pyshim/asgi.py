@@ -14,7 +14,7 @@ slots share the worker's one data socket (fd 5), each slot's frames
 wrapped in M frames (Mux): one read takes what the front sent for every
 slot, and the frames written in one loop turn leave in one sendmsg.
 Credit (N frames) bounds what a slot may have in flight, as a socket per
-slot used to: send() waits while the front has not consumed MUX_WINDOW of
+slot used to: send() waits while the front has not consumed the window of
 a slot's bytes. The control socket carries heartbeats while the loop runs,
 and EOF, which asks for a graceful exit: in-flight requests finish, then
 the lifespan shutdown runs.
@@ -37,18 +37,27 @@ ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
 ASGI_READ_SIZE = 256 << 10  # the most one read of the data socket takes
 T_HEARTBEAT = ord('H')
 T_MUX, T_CREDIT = ord('M'), ord('N')  # the data socket's frames: a slot's frames; credit
-# Flow control on the data socket (internal/wire/wire.go: MuxWindow,
-# WSWindow): a slot sends while less than MUX_WINDOW of its bytes are
-# unacknowledged; a WebSocket's messages are acknowledged as the app
-# receives them, each costing at least WS_MIN_COST, once WS_WINDOW / 4 are
-# due. (The front acknowledges a slot's bytes the same way, at a quarter.)
+# Flow control on the data socket (internal/wire/wire.go: MuxFloor,
+# MuxWindow, WSWindow): each request starts with its slot's window at
+# MUX_FLOOR and nothing unacknowledged; a frame goes when it fits what is
+# left of the window, or when less than a quarter of it is unacknowledged;
+# the front grows the window (N with a second field), up to MUX_WINDOW,
+# while its client keeps up. A WebSocket's messages are acknowledged as the
+# app receives them, each costing at least WS_MIN_COST (every message, so
+# that the front's floor of one message per WebSocket always gets its
+# acknowledgement).
+MUX_FLOOR = 64 << 10
 MUX_WINDOW = 512 << 10
-# The largest body frame: what a slot holds in the front is bounded by
-# MUX_WINDOW plus one frame (wire.MuxWindow's doc).
+# The body bytes that go with the head in a whole response's one frame (a
+# streamed response's first frame carries what the others do), and the
+# largest body frame (at most half the slot's window: see
+# ASlot.frame_body). What a slot holds in the front is bounded by its
+# window, or one whole response's frame (wire.MuxFloor's doc).
+ASGI_FIRST_BODY = MUX_FLOOR
 ASGI_FRAME_BODY = MUX_WINDOW // 2
 WS_WINDOW = 1 << 20
 WS_MIN_COST = WS_WINDOW // 16
-WS_ACK_AT = WS_WINDOW // 4
+WS_ACK_AT = WS_MIN_COST
 MUX_ANC_SIZE = socket.CMSG_SPACE(4 * 16)  # the descriptors one read takes
 MUX_JOIN_MAX = 16 << 10  # frames up to this are copied into the output buffer; larger ones go as parts
 MUX_IOV = 512  # buffers per sendmsg, well under IOV_MAX
@@ -448,6 +457,8 @@ class Mux:
                     self.buf = bytearray(scratch[used:n])
         finally:
             self.parsing = False
+            if self.out:
+                self.schedule()  # credit taken meanwhile (push_credit), after the tasks it woke
 
     def frames(self, view, end):
         """Act on the whole frames in view[:end]; returns the bytes used.
@@ -465,7 +476,7 @@ class Mux:
                 if slot.req is None and slot.queue:
                     slot.next()
             elif t == T_CREDIT:
-                slot.credit(U32.unpack_from(view, start + 9)[0])
+                slot.credit(U32.unpack_from(view, start + 9)[0], U32.unpack_from(view, start + 13)[0] if n >= 8 else 0)
             start += 9 + n
         return start
 
@@ -501,7 +512,10 @@ class Mux:
     def push_credit(self, index, n):
         """Queue an N frame: n bytes of slot index's WebSocket messages
         taken. It goes with the next flush: the app's next send, or the
-        next loop turn."""
+        next loop turn. One taken while readable acts on what it read is
+        flushed after all the tasks that read woke (readable schedules
+        it), with their sends: scheduled here, the flush would run between
+        them and split their batch in two."""
         if self.closed:
             return
         frame = _pack(4, T_CREDIT, index) + U32.pack(n)
@@ -510,7 +524,8 @@ class Mux:
             out[-1] += frame
         else:
             out.append(bytearray(frame))
-        self.schedule()
+        if not self.parsing:
+            self.schedule()
 
     def due(self):
         """Have what was queued sent: by one flush at the next loop turn,
@@ -615,7 +630,7 @@ class ASlot:
     runs its request, one at a time; its writes go through send_now and
     send, within its credit."""
 
-    __slots__ = ('worker', 'mux', 'index', 'req', 'queue', 'unacked', 'waiters', 'ws_taken')
+    __slots__ = ('worker', 'mux', 'index', 'req', 'queue', 'unacked', 'window', 'waiters', 'ws_taken')
 
     def __init__(self, worker, index):
         self.worker = worker
@@ -626,69 +641,81 @@ class ASlot:
         # and a deque costs 624 bytes empty, 1.3 MiB for 1,000 slots.
         self.queue = []       # requests sent behind it (the front does not, today)
         self.unacked = 0      # bytes sent and not yet acknowledged by the front
-        self.waiters = []     # futures of writers waiting for credit, in order
+        self.window = MUX_FLOOR  # what may be unacknowledged: MUX_FLOOR, grown by the front
+        self.waiters = []     # [future, size] of writers waiting for credit, in order
         self.ws_taken = 0     # WebSocket message cost received (or dropped) and not yet acknowledged
+
+    def fits(self, size):
+        """Whether size bytes of frames may go now: they fit what is left
+        of the window, or less than a quarter of it is unacknowledged (a
+        frame larger than the window goes all but alone)."""
+        return self.unacked + size <= self.window or self.unacked < self.window >> 2
+
+    def frame_body(self):
+        """The most body bytes a frame after the head carries now."""
+        return min(ASGI_FRAME_BODY, self.window >> 1)
 
     def send_now(self, data):
         """Queue data (bytes or a list of parts; whole frames) if the slot
         may send now; returns whether it did."""
-        if self.unacked >= MUX_WINDOW or self.waiters:
+        size = len(data) if type(data) is not list else sum(map(len, data))
+        unacked = self.unacked
+        if self.waiters or unacked + size > self.window and unacked >= self.window >> 2:  # fits(), inline
             return False
-        self.push(data)
+        self.mux.push(self.index, data, size)
+        self.unacked += size
         return True
 
     async def send(self, data):
         """send_now, waiting for credit (the front consumes the slot's bytes
         at its client's pace: the backpressure of a streamed response)."""
         if not self.send_now(data):
-            await self.wait_credit()
-            self.push(data)
+            size = len(data) if type(data) is not list else sum(map(len, data))
+            await self.wait_credit(size)
+            self.mux.push(self.index, data, size)
+            self.unacked += size
             self.wake()
-
-    def push(self, data):
-        """Queue data on the mux and count it against the slot's credit."""
-        size = len(data) if type(data) is not list else sum(map(len, data))
-        self.mux.push(self.index, data, size)
-        self.unacked += size
 
     async def send_fd(self, frame, fd):
         """send for one frame that carries descriptor fd."""
-        if self.unacked >= MUX_WINDOW or self.waiters:
-            await self.wait_credit()
+        if self.waiters or not self.fits(len(frame)):
+            await self.wait_credit(len(frame))
         self.mux.push_fd(self.index, frame, fd)
         self.unacked += len(frame)
         self.wake()
 
-    async def wait_credit(self):
+    async def wait_credit(self, size):
         """Wait for this writer's turn among the slot's waiting writers and
-        for credit."""
-        f = self.worker.loop.create_future()
-        self.waiters.append(f)
+        for credit for size bytes."""
+        w = [self.worker.loop.create_future(), size]
+        self.waiters.append(w)
         try:
-            await f
+            await w[0]
         except BaseException:
-            self.waiters.remove(f)
+            self.waiters.remove(w)
             self.wake()  # its turn passes to the next
             raise
-        self.waiters.remove(f)
+        self.waiters.remove(w)
         if self.mux.closed:
             raise ClientGone('the front closed the data socket')
 
     def wake(self):
-        """Wake the first waiting writer when the slot may send."""
-        if self.waiters and (self.unacked < MUX_WINDOW or self.mux.closed):
-            f = self.waiters[0]
-            if not f.done():
+        """Wake the first waiting writer when its frames may go."""
+        if self.waiters:
+            f, size = self.waiters[0]
+            if not f.done() and (self.fits(size) or self.mux.closed):
                 f.set_result(None)
 
     def wake_all(self):
-        for f in self.waiters:
+        for f, _ in self.waiters:
             if not f.done():
                 f.set_result(None)
 
-    def credit(self, n):
-        """The front consumed n more of this slot's bytes."""
+    def credit(self, n, grow):
+        """The front consumed n more of this slot's bytes, and grew its
+        window by grow."""
         self.unacked -= n
+        self.window += grow
         self.wake()
 
     def ws_took(self, n):
@@ -730,6 +757,10 @@ class ASlot:
 
     def next(self):
         req = self.req = self.queue.pop(0)
+        # Each request starts with the window at its floor and nothing
+        # unacknowledged: the front read every frame of the one before
+        # (and forgot what it did not acknowledge) before it sent this one.
+        self.unacked, self.window = 0, MUX_FLOOR
         self.mux.active += 1
         # The task is held by self.req (see ASGIWorker.running). Where
         # asyncio has eager tasks (3.12+), the request's first step runs
@@ -1236,7 +1267,10 @@ class HTTPRequest:
             body, more = b'', False
         if not self.head_sent:
             head = self.head
-            first = body[:ASGI_FRAME_BODY] if len(body) > ASGI_FRAME_BODY else body
+            # A whole response of up to ASGI_FIRST_BODY (its one message)
+            # goes in one frame; any other starts with a frame's worth.
+            limit = ASGI_FIRST_BODY if not more and len(body) <= ASGI_FIRST_BODY else self.slot.frame_body()
+            first = body[:limit] if len(body) > limit else body
             rest = len(body) - len(first)
             ftype = T_WHOLE if not more and not rest else T_START
             if self.trailers is not None:
@@ -1251,8 +1285,10 @@ class HTTPRequest:
             if ftype == T_WHOLE:
                 return
             body = memoryview(body)[len(first):] if rest else b''
-        for i in range(0, len(body), ASGI_FRAME_BODY):
-            part = body[i:i + ASGI_FRAME_BODY]
+        i, end, slot = 0, len(body), self.slot
+        while i < end:  # frames of at most half the slot's window, which grows as the front takes them
+            part = body[i:i + slot.frame_body()]
+            i += len(part)
             await self.write([_pack(len(part), T_BODY, rid), part])
         if not more and self.trailers is None:
             self.wire_done = True

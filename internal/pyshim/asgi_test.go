@@ -144,18 +144,23 @@ func diffLines(got, want string) string {
 }
 
 // TestASGIWindowsMatchTheWire: the shim's flow-control windows are the
-// wire's (each side assumes the other's), and a body frame is at most half
-// a slot's window, which is what bounds the bytes a stalled slot holds in
-// the front (wire.MuxWindow's doc).
+// wire's (each side assumes the other's): a slot's window starts at the
+// floor and grows to at most MuxWindow; a response's first frame carries
+// at most MuxFloor body bytes and the frames after it at most half the
+// largest window (half the window in force, ASlot.frame_body), which is
+// what bounds the bytes a stalled slot holds in the front (wire.MuxFloor's
+// doc); and the worker acknowledges every WebSocket message it takes
+// (WS_ACK_AT at most the least a message costs), which the front's floor
+// of one message per WebSocket needs.
 func TestASGIWindowsMatchTheWire(t *testing.T) {
 	cmd := exec.Command(testPython(), "-c", Loader)
 	started, err := Feed(cmd, Bundle(GunicornCompat, Wire, WSGI, ASGI, NewPart("cases.py", []byte(`
 import sys
-from _gowsgi_asgi import MUX_WINDOW, WS_WINDOW, ASGI_FRAME_BODY
+from _gowsgi_asgi import MUX_FLOOR, MUX_WINDOW, WS_WINDOW, ASGI_FIRST_BODY, ASGI_FRAME_BODY, WS_MIN_COST, WS_ACK_AT
 
 
 def main():
-    sys.stdout.write('%d %d %d' % (MUX_WINDOW, WS_WINDOW, ASGI_FRAME_BODY))
+    sys.stdout.write('%d %d %d %d %d %d %d' % (MUX_FLOOR, MUX_WINDOW, WS_WINDOW, ASGI_FIRST_BODY, ASGI_FRAME_BODY, WS_MIN_COST, WS_ACK_AT))
 `))))
 	if err != nil {
 		t.Fatal(err)
@@ -165,12 +170,14 @@ def main():
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	var mux, ws, frame int
-	if _, err := fmt.Sscan(string(out), &mux, &ws, &frame); err != nil {
+	var floor, mux, ws, first, frame, wsMin, wsAck int
+	if _, err := fmt.Sscan(string(out), &floor, &mux, &ws, &first, &frame, &wsMin, &wsAck); err != nil {
 		t.Fatalf("%q: %v", out, err)
 	}
-	if mux != wire.MuxWindow || ws != wire.WSWindow || frame > wire.MuxWindow/2 {
-		t.Errorf("asgi.py: MUX_WINDOW %d, WS_WINDOW %d, ASGI_FRAME_BODY %d; wire: MuxWindow %d, WSWindow %d (frames at most %d)",
-			mux, ws, frame, wire.MuxWindow, wire.WSWindow, wire.MuxWindow/2)
+	if floor != wire.MuxFloor || mux != wire.MuxWindow || ws != wire.WSWindow || first > wire.MuxFloor || frame > wire.MuxWindow/2 ||
+		wsMin != wire.WSWindow/16 || wsAck > wsMin {
+		t.Errorf("asgi.py: MUX_FLOOR %d, MUX_WINDOW %d, WS_WINDOW %d, ASGI_FIRST_BODY %d, ASGI_FRAME_BODY %d, WS_MIN_COST %d, WS_ACK_AT %d; "+
+			"wire: MuxFloor %d, MuxWindow %d, WSWindow %d (first frames at most %d body bytes, frames after at most %d; messages cost at least %d, each acknowledged)",
+			floor, mux, ws, first, frame, wsMin, wsAck, wire.MuxFloor, wire.MuxWindow, wire.WSWindow, wire.MuxFloor, wire.MuxWindow/2, wire.WSWindow/16)
 	}
 }

@@ -114,6 +114,7 @@ func (o *observability) watchPool(p *workers.Pool) {
 	if o.metrics != nil {
 		o.metrics.SetQueueDepth(p.Waiting)
 		o.metrics.SetWorkerLoads(p.InFlight)
+		o.metrics.SetResponseMemory(p.ResponseMemory)
 	}
 }
 

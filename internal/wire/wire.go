@@ -85,20 +85,62 @@
 //	   each side parses inner frames in stream order as they arrive.
 //	N  credit: the request id field is the slot's index; the payload is a
 //	   u32 (little-endian), bytes of that slot's flow-controlled frames
-//	   the receiver has consumed since its last N.
+//	   the receiver has consumed since its last N. From Go it may carry a
+//	   second u32: bytes by which the slot's window grows (see below).
 //
 // Flow control replaces the socket buffers that bounded each slot's bytes
-// when it had a socket of its own. Worker → Go: every frame of a slot
-// counts, 9 + its payload. The worker may send on a slot while its
-// unacknowledged bytes are below MuxWindow (a frame larger than what is
-// left goes whole); at or above, the application's send() waits. Go
-// acknowledges as its reader of the slot consumes frames, once
-// MuxWindow/4 or more are unacknowledged. Go → worker: only WebSocket
-// messages (T, D) count, each max(9 + payload, WSWindow/16); Go sends
-// while below WSWindow (then it stops reading that client), and the
-// worker acknowledges, once WSWindow/4 or more, as the application's
-// receive() takes messages, or as it drops those that come after the
-// application returned. R and A frames do not count. Every
+// when it had a socket of its own, and puts what the front holds for an
+// ASGI worker under one total.
+//
+// Worker → Go: every frame of a slot counts, 9 + its payload. Each
+// request starts with the slot's window at MuxFloor and nothing
+// unacknowledged: both sides reset the slot's count at its R (Go when it
+// releases the slot, after the last frame of the response before; the
+// worker when the request starts), so credit never carries over from one
+// request to the next. The worker sends a frame when it fits what is left
+// of the window, or when less than a quarter of the window is
+// unacknowledged (so that a frame larger than the window still goes, all
+// but alone); else the application's send() waits. Body frames are at
+// most half the window (and at most MuxWindow/2), the first frame of a
+// streamed response (S, P) included; a whole response's one frame (W)
+// carries at most MuxFloor body bytes with its head. So a slot holds in
+// the front at most its window, or a quarter of it and one frame larger
+// than it: a whole response (which the front reads at once, and counts
+// under the budget below) or a WebSocket message.
+//
+// Go counts a frame as consumed when its reader asks for the next one
+// (the frame it holds while it waits for its client is inside the window)
+// and acknowledges once a quarter of the window or more is consumed. The
+// window grows while the client keeps up: when the reader has consumed a
+// whole window since it last grew, the worker had at least half the window
+// in flight at once since then (the window, not the application, is what
+// holds it back), and the response's buffer in the front
+// (--response-buffer) holds less than a window for its client, Go takes
+// the growth (doubling, up to MuxWindow) from the budget that bounds every
+// response's memory (--response-memory-total) and sends it with the
+// acknowledgement. It goes back to the budget when the slot is released
+// (the response ended, was aborted, or the worker died), when the window
+// starts again at MuxFloor. Nothing waits for the budget: without room a
+// slot streams at MuxFloor. A slot that carries a WebSocket stays at
+// MuxFloor. So the bytes the front holds for an ASGI worker's responses
+// are bounded by --response-memory-total and MuxFloor (or one whole
+// response or WebSocket message) per slot. The growth rides on the
+// acknowledgement, not a frame of its own, so that both reach the worker
+// together; and the count starts again at each R, rather than the last
+// bytes of a response being acknowledged at its end, so that a response
+// costs no N frame of its own until a quarter of the floor is consumed
+// (a hello costs none).
+//
+// Go → worker: only WebSocket messages (T, D) count, each max(9 +
+// payload, WSWindow/16); Go sends while a WebSocket's are below WSWindow
+// (then it stops reading that client), and the worker acknowledges each
+// message as the application's receive() takes it, or as it drops those
+// that come after the application returned (at WSWindow/16, which every
+// message costs). Besides, all the WebSockets of one worker together have
+// a total (Go's wsWorkerCredit): a message goes without it when nothing of
+// its WebSocket is unacknowledged (one message per WebSocket, whatever
+// the others do), and from it otherwise; without room, it waits for the
+// worker's acknowledgements. R and A frames do not count. Every
 // acknowledgement threshold is below its window, so a reader that
 // consumes everything always lets its sender go on.
 //
@@ -229,15 +271,17 @@ const (
 // Flow control windows on an ASGI worker's mux; see the package
 // documentation.
 const (
-	// MuxWindow is worker → Go, per slot. With the worker's body frames
-	// at most half of it (asgi.py's ASGI_FRAME_BODY), a slot whose client
-	// reads nothing holds at most about 1.5 × MuxWindow in the front
-	// beyond its response buffer, where a slot socket held 1 MiB in the
-	// kernel and up to a 4 MiB frame in the front: 300 clients reading
-	// nothing of large responses grew the front by 387 MiB against 703
-	// MiB with slot sockets and 860 MiB with a 1 MiB window and 4 MiB
-	// frames. (A 256 KiB window took 285 MiB but streamed a large
-	// response a quarter slower.)
+	// MuxFloor is worker → Go, per slot: the window each request starts
+	// with, which needs no budget (uvicorn's transport buffers 64 KiB per
+	// connection before its send() waits). 300 clients reading nothing of
+	// 100 MiB responses grew the front by 387 MiB with every slot at a
+	// fixed 512 KiB window; see bench/RESULTS.md, "Issue 17/18: a total
+	// bound on buffered bytes", for what they take with the floor.
+	MuxFloor = 64 << 10
+	// MuxWindow is the most a slot's window grows to, from the response
+	// memory budget, while its client keeps up: a large response streams
+	// as fast as with a fixed window of this size (a 256 KiB window
+	// streamed a quarter slower).
 	MuxWindow = 512 << 10
 	WSWindow  = 1 << 20 // Go → worker, per WebSocket
 )

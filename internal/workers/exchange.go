@@ -775,6 +775,9 @@ func (x *Exchange) pump() {
 			if owned && !kept {
 				putPayload(b) // spooled: the buffer is free
 			}
+			if s := x.t.slot; s.mx != nil {
+				s.lag = rb.buffered() // whether its client keeps up: the window grows if so (Slot.growth)
+			}
 			if cut { // cut off: the worker stops
 				x.t.slot.sendAbort(x.t.id)
 				if rb.timedOut() { // evictions are logged by the store, a line a second

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,12 +26,22 @@ import (
 // that moment, where a socket per slot took a system call per request on
 // each side.
 //
-// Flow control replaces the socket buffers that bounded each slot: the
-// worker stops sending on a slot once muxWindow bytes of its frames are
-// unacknowledged, and the slot's reader acknowledges (N) as it consumes
-// them; the front stops sending WebSocket messages to a slot once
-// wsWindow of them are unacknowledged (Exchange.WSSend), and the worker
-// acknowledges as the application receives them.
+// Flow control replaces the socket buffers that bounded each slot, and
+// puts what the front holds for the worker under totals (the wire
+// package's doc has the rules). Worker → Go: a slot's window starts at
+// muxFloor with each request; the worker stops sending on it once the
+// window is used, and the slot's reader acknowledges (N) as it consumes
+// frames (Slot.doneFrame). While the response's client keeps up, the
+// reader grows the window, up to muxWindow, with bytes taken from the
+// response memory budget (--response-memory-total, the one WSGI's
+// responses are under too), which go back when the slot is released
+// (Slot.resetWindow): however many clients stall, the front holds for
+// them at most that budget and muxFloor per slot. Go → worker: the front
+// stops sending WebSocket messages to a slot once wsWindow of them are
+// unacknowledged, and all the worker's WebSockets together once
+// wsWorkerCredit are, beyond one message each (Exchange.WSSend,
+// Slot.awaitCredit); the worker acknowledges as the application receives
+// them.
 type mux struct {
 	w     *Worker
 	conn  *net.UnixConn
@@ -45,27 +56,39 @@ type mux struct {
 	bodies []pendingBody
 	fds    []pendingFD
 	kicked bool          // the writer has been woken for what is in out
+	lazy   atomic.Bool   // out holds acknowledgements that wait for the next write (see credit)
 	kick   chan struct{} // wakes the writer
 	err    error         // the mux broke: writes fail with it
 	dead   chan struct{} // closed once it broke
 	iov    net.Buffers   // the writer's scratch
+
+	ws wsCredit // the WebSocket messages in flight to the worker, all slots together
 }
 
 const (
-	// muxWindow is how many bytes of a slot's frames (9 + payload each)
-	// the worker may have sent and the front not yet consumed, so a
-	// response streamed to a slow client waits in the worker's send().
-	// The worker may send while below it; a frame larger than what is
-	// left goes whole (and body frames are no larger than the window:
-	// see wire.MuxWindow for the bound this puts on stalled slots).
+	// muxFloor is the window of a slot at the start of each request: how
+	// many bytes of its frames (9 + payload each) the worker may have sent
+	// and the front not yet consumed, so a response streamed to a slow
+	// client waits in the worker's send(). It needs no budget.
+	muxFloor = wire.MuxFloor
+	// muxWindow is the most a slot's window grows to while its client
+	// keeps up, with budget (see Slot.growth).
 	muxWindow = wire.MuxWindow
 	// wsWindow bounds a WebSocket's messages sent to the worker and not
-	// yet received by the application, as muxWindow bounds the other way;
+	// yet received by the application, as the window bounds the other way;
 	// each message costs at least wsMinCost, so at most 16 small messages
 	// wait in the worker: the bounds of the queue a slot used to pause
 	// its reads at (WS_QUEUE_BYTES, WS_QUEUE_HIGH in asgi.py).
 	wsWindow  = wire.WSWindow
 	wsMinCost = wsWindow / 16
+	// wsWorkerCredit bounds the cost of the WebSocket messages in flight
+	// to one worker, all its WebSockets together, beyond one message each
+	// (which always goes when nothing else of its WebSocket is in flight).
+	// 1,000 WebSockets flooding an app that never receives grew the front
+	// by 2.3 GiB with only wsWindow each (the messages waited in the mux's
+	// output: the worker's event loop took them slower than the clients
+	// sent); 16 MiB lets 16 of them fill their windows at once.
+	wsWorkerCredit = 16 << 20
 	// muxReadSize is the reader's buffer: one read takes every frame the
 	// worker wrote since the last.
 	muxReadSize = 256 << 10
@@ -74,6 +97,12 @@ const (
 	muxMaxFDs = 16
 	// muxInboxKeep is the largest inbox an idle slot keeps.
 	muxInboxKeep = 16 << 10
+	// muxSpareMax is the largest write buffer a slot on a mux keeps for
+	// its next frames: what it writes is copied into the mux's output at
+	// once, and a WebSocket's large messages must not leave a buffer of
+	// their size behind on each of 1,000 slots (64 MiB of the front's heap
+	// under a flood of 64 KiB messages).
+	muxSpareMax = 16 << 10
 )
 
 // wsCost is what a WebSocket message of n bytes counts against wsWindow.
@@ -86,11 +115,13 @@ var errMuxProtocol = errors.New("protocol error on the worker's data socket")
 // writer.
 func newMux(w *Worker, conn *net.UnixConn, n int) *mux {
 	m := &mux{w: w, conn: conn, kick: make(chan struct{}, 1), dead: make(chan struct{})}
+	m.ws.free = wsWorkerCredit
 	m.slots = make([]*Slot, n)
 	for i := range m.slots {
 		s := newSlot(w, i, nil)
 		s.mx = m
 		s.inReady = make(chan struct{}, 1)
+		s.window, s.lag = muxFloor, -1
 		m.slots[i] = s
 	}
 	go m.readLoop()
@@ -148,12 +179,40 @@ func (m *mux) send(idx int, buf []byte, fds []pendingFD, bodies []pendingBody) e
 	return nil
 }
 
-// credit queues an N frame: n more bytes of slot idx's frames consumed.
-func (m *mux) credit(idx, n int) {
+// credit queues an N frame: n more bytes of slot idx's frames consumed,
+// and the slot's window grown by grow (none when 0). A lazy one is not
+// written on its own: it goes with the next write to the worker, or when
+// a slot's reader is about to wait for bytes (flushLazy), so that an
+// acknowledgement the worker does not need yet (it has half its window
+// or more left) costs no system call on either side.
+func (m *mux) credit(idx, n, grow int, lazy bool) {
 	m.mu.Lock()
 	if m.err == nil {
-		m.out = wire.AppendHeader(m.out, wire.Credit, uint32(idx), 4)
-		m.out = binary.LittleEndian.AppendUint32(m.out, uint32(n))
+		if grow > 0 {
+			m.out = wire.AppendHeader(m.out, wire.Credit, uint32(idx), 8)
+			m.out = binary.LittleEndian.AppendUint32(m.out, uint32(n))
+			m.out = binary.LittleEndian.AppendUint32(m.out, uint32(grow))
+		} else {
+			m.out = wire.AppendHeader(m.out, wire.Credit, uint32(idx), 4)
+			m.out = binary.LittleEndian.AppendUint32(m.out, uint32(n))
+		}
+		if lazy {
+			m.lazy.Store(true)
+		} else {
+			m.wakeLocked()
+		}
+	}
+	m.mu.Unlock()
+}
+
+// flushLazy writes the lazy acknowledgements queued, if any: a slot's
+// reader is about to wait, and the worker may be waiting for them.
+func (m *mux) flushLazy() {
+	if !m.lazy.Load() {
+		return
+	}
+	m.mu.Lock()
+	if m.lazy.Load() && len(m.out) > 0 {
 		m.wakeLocked()
 	}
 	m.mu.Unlock()
@@ -187,6 +246,7 @@ func (m *mux) wakeLocked() {
 // released during each write.
 func (m *mux) writeLocked() {
 	for len(m.out) > 0 && m.err == nil {
+		m.lazy.Store(false) // written with the rest
 		buf, fds, bodies := m.out, m.fds, m.bodies
 		m.out, m.spare, m.fds, m.bodies = m.spare[:0], nil, nil, nil
 		m.mu.Unlock()
@@ -398,6 +458,10 @@ func appendRights(fs []*os.File, oob []byte) []*os.File {
 func (s *Slot) deliver(b []byte, fds []*os.File) {
 	s.inMu.Lock()
 	s.rfds = append(s.rfds, fds...)
+	s.outstanding += len(b)
+	if 2*s.outstanding >= s.window {
+		s.filled = true
+	}
 	if s.want != nil && s.inR == len(s.in) {
 		n := copy(s.want[s.wantN:], b)
 		s.wantN += n
@@ -425,38 +489,112 @@ func (s *Slot) deliver(b []byte, fds []*os.File) {
 // muxRecv is recv for a slot on a mux: it takes what its inbox holds into
 // p, or, when wait is set and the inbox is empty, waits (until the read
 // deadline) for the mux's reader to put bytes into p itself (see
-// deliver). It acknowledges what it took, once that is muxWindow/4 or
-// more, so that the worker may send on.
+// deliver). What it takes is acknowledged frame by frame, as the slot's
+// reader is done with them (doneFrame), not here: bytes in the slot's
+// read buffer are still the worker's window's.
 func (s *Slot) muxRecv(p []byte, wait bool) (int, error) {
+	if wait {
+		s.mx.flushLazy() // not under inMu: the mux's reader must never wait for a write
+	}
 	s.inMu.Lock()
-	n := 0
+	defer s.inMu.Unlock()
 	if s.inR < len(s.in) {
-		n = s.takeInbox(p)
-	} else {
-		if err := s.inErr; err != nil {
-			s.inMu.Unlock()
-			return 0, err
-		}
-		if !wait || len(p) == 0 {
-			s.inMu.Unlock()
-			return 0, nil
-		}
-		var err error
-		if n, err = s.awaitBytes(p); n == 0 {
-			s.inMu.Unlock()
-			return 0, err
-		}
+		return s.takeInbox(p), nil
 	}
+	if err := s.inErr; err != nil {
+		return 0, err
+	}
+	if !wait || len(p) == 0 {
+		return 0, nil
+	}
+	return s.awaitBytes(p)
+}
+
+// muxReadFrame is readFrame on a mux: the frame returned before counts as
+// consumed now (its reader asks for the next one, so it is done with it),
+// and this one from the next call.
+func (s *Slot) muxReadFrame() (wire.Header, []byte, error) {
+	s.doneFrame()
+	h, p, err := s.nextFrame()
+	if err == nil {
+		s.lastFrame = wire.HeaderSize + h.Len
+	}
+	return h, p, err
+}
+
+// doneFrame counts the frame readFrame returned last as consumed and,
+// once a quarter of the window or more is, acknowledges it, with the
+// window's growth when it grows (see growth): at once when the worker may
+// be short of credit (half the window or more was in flight), else lazily
+// (see mux.credit). Only the slot's reader calls it.
+func (s *Slot) doneFrame() {
+	n := s.lastFrame
+	if n == 0 {
+		return
+	}
+	s.lastFrame = 0
 	s.consumed += n
-	ack := 0
-	if s.consumed >= muxWindow/4 {
-		ack, s.consumed = s.consumed, 0
+	s.sinceGrow += n
+	if 4*s.consumed < s.window { // s.window changes only on this goroutine (growth, resetWindow)
+		return
 	}
+	ack := s.consumed
+	s.consumed = 0
+	s.inMu.Lock()
+	short := 2*s.outstanding >= s.window // the worker may be short of credit
+	s.outstanding -= ack
 	s.inMu.Unlock()
-	if ack > 0 {
-		s.mx.credit(s.index, ack)
+	grow := s.growth()
+	s.mx.credit(s.index, ack, grow, !short && grow == 0)
+}
+
+// growth grows the slot's window, and returns by how much (0: not now),
+// when its client keeps up: the reader has consumed a whole window since
+// the window last grew, the worker had half of it or more in flight at
+// once meanwhile (so the window is what holds it back, not the
+// application: a slow event stream never grows it), and the response's
+// buffer holds less than a window for the client (lag, which the pump
+// sets; a slot read by anything else never grows). The growth doubles the
+// window, up to muxWindow, and is taken from the response memory budget;
+// without room, the window stays as it is. Only the slot's reader calls
+// it.
+func (s *Slot) growth() int {
+	if s.lag < 0 || s.lag >= int64(s.window) || s.sinceGrow < s.window || s.window >= muxWindow {
+		return 0
 	}
-	return n, nil
+	s.inMu.Lock()
+	filled := s.filled
+	s.inMu.Unlock()
+	if !filled {
+		return 0
+	}
+	g := min(s.window, muxWindow-s.window)
+	if !s.worker.pool.resp.budget().TryAcquire(int64(g)) {
+		return 0
+	}
+	s.inMu.Lock()
+	s.window += g
+	s.grown += g
+	s.filled = false
+	s.inMu.Unlock()
+	s.sinceGrow = 0
+	return g
+}
+
+// resetWindow starts the slot's next request at muxFloor, as the worker
+// does when the request starts (see the wire package's doc), and gives the
+// window's growth back to the budget. It is called as the slot is
+// released, once the response's last frame has been read (or the stream
+// broke): nothing of it is left in flight.
+func (s *Slot) resetWindow() {
+	s.inMu.Lock()
+	g := s.grown
+	s.window, s.grown, s.outstanding, s.filled = muxFloor, 0, 0, false
+	s.inMu.Unlock()
+	s.consumed, s.lastFrame, s.sinceGrow, s.lag = 0, 0, 0, -1
+	if g > 0 {
+		s.worker.pool.resp.budget().Release(int64(g))
+	}
 }
 
 // awaitBytes waits, with an empty inbox, until the mux's reader has put
@@ -531,11 +669,19 @@ func (s *Slot) shedInbox() {
 }
 
 // addCredit takes the worker's acknowledgement of n bytes of WebSocket
-// messages (their cost, see wsCost) and wakes a sender that waits for it.
+// messages (their cost, see wsCost), gives the worker's total back what
+// of it was taken from there, and wakes a sender that waits for it. The
+// worker acknowledges messages in the order they were sent, so the first
+// of them is the one sent without the total (wsFree).
 func (s *Slot) addCredit(n int) {
 	s.credMu.Lock()
 	s.wsOut -= n
+	free := min(n, s.wsFree)
+	s.wsFree -= free
 	s.credMu.Unlock()
+	if n > free {
+		s.mx.ws.give(n - free)
+	}
 	s.wakeCredit()
 }
 
@@ -551,33 +697,131 @@ func (s *Slot) wakeCredit() {
 
 // awaitCredit waits until the WebSocket on s may send a message of n bytes
 // to the worker, and counts it: while wsWindow of them are unacknowledged,
-// the front stops reading its client. It ends early, with an error, when
-// the mux breaks, the worker exits, done closes (the application
-// returned) or gone does (the client's connection was dropped).
+// or the worker's total (wsWorkerCredit) has no room for it, the front
+// stops reading its client. A message goes without the total when nothing
+// of its WebSocket is unacknowledged: one message per WebSocket always
+// goes, whatever the others hold. It ends early, with an error, when the
+// mux breaks, the worker exits, done closes (the application returned) or
+// gone does (the client's connection was dropped).
 func (s *Slot) awaitCredit(n int, done, gone <-chan struct{}) error {
 	cost := wsCost(n)
 	for {
 		s.credMu.Lock()
-		if s.wsOut < wsWindow {
-			s.wsOut += cost
+		if s.wsOut == 0 {
+			s.wsOut, s.wsFree = cost, cost
+			waited := s.wsWaited
+			s.wsWaited = false
 			s.credMu.Unlock()
+			if waited {
+				s.mx.ws.forget(s)
+			}
 			return nil
 		}
 		if s.credWait == nil {
 			s.credWait = make(chan struct{})
 		}
 		wait := s.credWait
+		if s.wsOut < wsWindow {
+			if s.mx.ws.take(cost, s) {
+				s.wsOut += cost
+				s.credMu.Unlock()
+				return nil
+			}
+			s.wsWaited = true // in the total's waiting list
+		}
 		s.credMu.Unlock()
 		select {
 		case <-wait:
 		case <-s.mx.dead:
+			s.mx.ws.forget(s)
 			return ErrWorkerGone
 		case <-s.worker.Exited():
+			s.mx.ws.forget(s)
 			return ErrWorkerGone
 		case <-done:
+			s.mx.ws.forget(s)
 			return errWSEnded
 		case <-gone:
+			s.mx.ws.forget(s)
 			return ErrClientGone
+		}
+	}
+}
+
+// wsCredit is the total of a worker's WebSocket credit: the cost of the
+// messages in flight to it beyond one per WebSocket (see awaitCredit).
+// A sender that finds no room waits in waiting; room given back wakes
+// the first of them that it fits, in order (a small message may pass a
+// large one, which has its WebSocket's own acknowledgements to wait for).
+type wsCredit struct {
+	mu      sync.Mutex
+	free    int
+	waiting []wsWaiter
+}
+
+type wsWaiter struct {
+	s    *Slot
+	need int
+}
+
+// take takes n, or records s as waiting for n; s.credMu is held (so that a
+// wake-up from give cannot pass before s waits: it takes s.credMu).
+func (c *wsCredit) take(n int, s *Slot) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n <= c.free {
+		c.free -= n
+		c.forgetLocked(s)
+		return true
+	}
+	for i := range c.waiting {
+		if c.waiting[i].s == s {
+			c.waiting[i].need = n
+			return false
+		}
+	}
+	c.waiting = append(c.waiting, wsWaiter{s, n})
+	return false
+}
+
+// give gives n back and wakes the waiting senders it has room for.
+func (c *wsCredit) give(n int) {
+	c.mu.Lock()
+	c.free += n
+	var wake []*Slot
+	room := c.free
+	keep := c.waiting[:0]
+	for _, w := range c.waiting {
+		if w.need <= room {
+			room -= w.need
+			wake = append(wake, w.s)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	clear(c.waiting[len(keep):])
+	c.waiting = keep
+	c.mu.Unlock()
+	for _, s := range wake {
+		s.wakeCredit()
+	}
+}
+
+// forget takes s off the waiting senders (it stopped waiting).
+func (c *wsCredit) forget(s *Slot) {
+	c.mu.Lock()
+	c.forgetLocked(s)
+	c.mu.Unlock()
+}
+
+func (c *wsCredit) forgetLocked(s *Slot) {
+	for i := range c.waiting {
+		if c.waiting[i].s == s {
+			n := len(c.waiting) - 1
+			copy(c.waiting[i:], c.waiting[i+1:])
+			c.waiting[n] = wsWaiter{}
+			c.waiting = c.waiting[:n]
+			return
 		}
 	}
 }

@@ -35,7 +35,11 @@ type fakeMux struct {
 	mu         sync.Mutex
 	cond       *sync.Cond
 	unacked    map[uint32]int // per slot: bytes sent, not acknowledged
+	window     map[uint32]int // per slot: the window, muxFloor at each request, grown by N frames
 	maxUnacked int
+	maxWindow  int  // the largest window any slot had
+	overWindow int  // the most a frame that went put the slot past its window (the rule's one frame)
+	badCredit  bool // an N frame took a slot's unacknowledged bytes below zero
 	closed     bool
 	waited     chan uint32       // a sender on this slot found no credit
 	ws         map[uint32][]byte // per slot: the WebSocket messages received and not taken
@@ -43,6 +47,7 @@ type fakeMux struct {
 	wsCost     map[uint32]int    // their cost
 	bodies     map[string][]byte // /upload?name: the request bodies read from descriptors
 	gate       map[string]chan struct{}
+	aborted    map[uint32]uint32 // per slot: the last request id an A frame stopped
 }
 
 func newFakeMuxWorker(t *testing.T, p *Pool, id, n int) (*Worker, *fakeMux) {
@@ -66,8 +71,8 @@ func newFakeMuxWorker(t *testing.T, p *Pool, id, n int) (*Worker, *fakeMux) {
 	}
 	w.mx = newMux(w, w.slots[0].conn, n)
 	w.slots = w.mx.slots
-	fm := &fakeMux{t: t, conn: conns[1], proc: proc, unacked: map[uint32]int{}, waited: make(chan uint32, 1024),
-		ws: map[uint32][]byte{}, wsCount: map[uint32]int{}, wsCost: map[uint32]int{}, bodies: map[string][]byte{}, gate: map[string]chan struct{}{}}
+	fm := &fakeMux{t: t, conn: conns[1], proc: proc, unacked: map[uint32]int{}, window: map[uint32]int{}, waited: make(chan uint32, 1024),
+		ws: map[uint32][]byte{}, wsCount: map[uint32]int{}, wsCost: map[uint32]int{}, bodies: map[string][]byte{}, gate: map[string]chan struct{}{}, aborted: map[uint32]uint32{}}
 	fm.cond = sync.NewCond(&fm.mu)
 	go fakeControl(conns[0], nil, proc)
 	go fm.read()
@@ -124,6 +129,13 @@ func (fm *fakeMux) read() {
 			case wire.Credit:
 				fm.mu.Lock()
 				fm.unacked[h.ID] -= int(binary.LittleEndian.Uint32(payload))
+				if fm.unacked[h.ID] < 0 {
+					fm.badCredit = true
+				}
+				if len(payload) >= 8 {
+					fm.window[h.ID] += int(binary.LittleEndian.Uint32(payload[4:]))
+					fm.maxWindow = max(fm.maxWindow, fm.window[h.ID])
+				}
 				fm.cond.Broadcast()
 				fm.mu.Unlock()
 			case wire.Mux:
@@ -140,7 +152,17 @@ func (fm *fakeMux) read() {
 							body, _ = io.ReadAll(f)
 							f.Close()
 						}
+						// As the shim does when a request starts: the
+						// window at its floor, nothing unacknowledged.
+						fm.mu.Lock()
+						fm.unacked[h.ID], fm.window[h.ID] = 0, muxFloor
+						fm.maxWindow = max(fm.maxWindow, muxFloor)
+						fm.mu.Unlock()
 						go fm.serve(h.ID, ih.ID, path, body)
+					case wire.Abort:
+						fm.mu.Lock()
+						fm.aborted[h.ID] = ih.ID
+						fm.mu.Unlock()
 					case wire.WSText, wire.WSBinary:
 						fm.mu.Lock()
 						fm.ws[h.ID] = append(fm.ws[h.ID], ip...)
@@ -158,11 +180,12 @@ func (fm *fakeMux) read() {
 }
 
 // send writes frames (whole, of one slot) in an M frame, within the
-// slot's credit, with fd when not -1.
+// slot's credit, with fd when not -1: as the shim, when they fit what is
+// left of the window, or less than a quarter of it is unacknowledged.
 func (fm *fakeMux) send(slot uint32, frames []byte, fd int) error {
 	fm.mu.Lock()
 	told := false
-	for fm.unacked[slot] >= muxWindow && !fm.closed {
+	for fm.unacked[slot]+len(frames) > fm.window[slot] && 4*fm.unacked[slot] >= fm.window[slot] && !fm.closed {
 		if !told {
 			told = true
 			fm.waited <- slot
@@ -175,6 +198,7 @@ func (fm *fakeMux) send(slot uint32, frames []byte, fd int) error {
 	}
 	fm.unacked[slot] += len(frames)
 	fm.maxUnacked = max(fm.maxUnacked, fm.unacked[slot])
+	fm.overWindow = max(fm.overWindow, fm.unacked[slot]-fm.window[slot])
 	fm.mu.Unlock()
 	m := append(wire.AppendHeader(nil, wire.Mux, slot, len(frames)), frames...)
 	fm.wmu.Lock()
@@ -203,6 +227,31 @@ func (fm *fakeMux) serve(slot, id uint32, path string, body []byte) {
 				return
 			}
 		}
+		fm.send(slot, frame(wire.End, id, nil), -1)
+	case "/big": // n MiB, in frames of half the window as the shim makes them
+		n, _ := strconv.Atoi(query)
+		fm.send(slot, frame(wire.Start, id, fakeHead), -1)
+		block := bytes.Repeat([]byte("y"), muxWindow/2)
+		for left := n << 20; left > 0; {
+			fm.mu.Lock()
+			k := min(left, fm.window[slot]/2, len(block))
+			stop := fm.aborted[slot] == id
+			fm.mu.Unlock()
+			if stop {
+				break
+			}
+			if fm.send(slot, frame(wire.Body, id, block[:k]), -1) != nil {
+				return
+			}
+			left -= k
+		}
+		fm.send(slot, frame(wire.End, id, nil), -1)
+	case "/short": // 20 KiB in small frames, then one of 60 KiB: it waits for their acknowledgement
+		fm.send(slot, frame(wire.Start, id, fakeHead), -1)
+		for i := 0; i < 5; i++ {
+			fm.send(slot, frame(wire.Body, id, bytes.Repeat([]byte("s"), 4<<10)), -1)
+		}
+		fm.send(slot, frame(wire.Body, id, bytes.Repeat([]byte("L"), 60<<10)), -1)
 		fm.send(slot, frame(wire.End, id, nil), -1)
 	case "/file":
 		f, err := os.CreateTemp(fm.t.TempDir(), "file")
@@ -344,6 +393,9 @@ func TestMuxCreditBoundsAStream(t *testing.T) {
 	fm.mu.Unlock()
 	if most > muxWindow+wire.HeaderSize+64<<10 {
 		t.Errorf("the worker had %d bytes unacknowledged, past the window %d and a frame", most, muxWindow)
+	}
+	if fm.overWindow > wire.HeaderSize+64<<10 || fm.badCredit {
+		t.Errorf("a frame took the slot %d bytes past its window (credit below zero: %v)", fm.overWindow, fm.badCredit)
 	}
 }
 
@@ -553,5 +605,232 @@ func TestMuxAnswerBeforeDeath(t *testing.T) {
 	}
 	if b, err := readAll(x, resp); err != nil || string(b) != "last words" {
 		t.Fatalf("%q %v", b, err)
+	}
+}
+
+// readUntil reads the body of x until cond holds (checked after each
+// piece), and returns the bytes read.
+func readUntil(t *testing.T, x *Exchange, resp *Response, cond func() bool) int {
+	t.Helper()
+	n := len(resp.Body)
+	for !cond() {
+		b, _, err := x.Next()
+		if err != nil {
+			t.Fatalf("after %d bytes: %v", n, err)
+		}
+		n += len(b)
+	}
+	return n
+}
+
+// TestMuxWindowGrowsWithBudget: a slot's window starts each request at the
+// floor; while its reader keeps up it grows, up to muxWindow, with bytes
+// taken from the response memory budget, and every frame stays within it;
+// the growth goes back to the budget when the response ends, and the
+// slot's next request starts at the floor again (no credit of the one
+// before carries over: the worker's count never goes below zero).
+func TestMuxWindowGrowsWithBudget(t *testing.T) {
+	fp, fm := startFakeMuxPool(t, Options{LimitConcurrency: 1})
+	for round := 0; round < 2; round++ {
+		x, resp, err := send(t, fp.Pool, "/big?32")
+		if err != nil {
+			t.Fatal(err)
+		}
+		grown := false
+		n := readUntil(t, x, resp, func() bool {
+			fm.mu.Lock()
+			defer fm.mu.Unlock()
+			grown = grown || fm.window[0] == muxWindow
+			return grown
+		})
+		if used := fp.ResponseMemory(); used < muxWindow-muxFloor {
+			t.Errorf("round %d: the window is %d, the budget has %d taken", round, muxWindow, used)
+		}
+		body, err := readAll(x, &Response{})
+		if err != nil || n+len(body) != 32<<20 {
+			t.Fatalf("round %d: %d bytes, %v", round, n+len(body), err)
+		}
+		x.Close()
+		s := fp.spawned[0].slots[0]
+		if got := fp.ResponseMemory(); got != 0 || s.window != muxFloor || s.grown != 0 {
+			t.Errorf("round %d: after the response, %d bytes of response memory, window %d (%d grown)", round, got, s.window, s.grown)
+		}
+	}
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	if fm.overWindow > 0 || fm.badCredit || fm.maxWindow != muxWindow {
+		t.Errorf("a frame went %d bytes past its window; credit below zero: %v; largest window %d", fm.overWindow, fm.badCredit, fm.maxWindow)
+	}
+}
+
+// TestMuxWindowOnlyWithBudget: without room in the response memory budget
+// the window stays at its floor, and the response still arrives whole (it
+// streams at the floor; nothing fails for want of budget).
+func TestMuxWindowOnlyWithBudget(t *testing.T) {
+	fp, fm := startFakeMuxPool(t, Options{LimitConcurrency: 4, ResponseMemory: 1, ResponseBuffer: 1 << 20,
+		ResponseSpool: 1 << 30, ResponseSpoolTotal: 1 << 30, TempDir: t.TempDir()})
+	x, resp, err := send(t, fp.Pool, "/big?8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	body, err := readAll(x, resp)
+	if err != nil || len(body) != 8<<20 {
+		t.Fatalf("%d bytes, %v", len(body), err)
+	}
+	fm.mu.Lock()
+	defer fm.mu.Unlock()
+	if fm.maxWindow != muxFloor || fm.overWindow > 0 || fp.ResponseMemory() != 0 {
+		t.Errorf("largest window %d (the floor is %d), %d bytes past it, %d bytes of response memory", fm.maxWindow, muxFloor, fm.overWindow, fp.ResponseMemory())
+	}
+}
+
+// TestMuxWindowGivenBack: a grown window goes back to the budget when its
+// response is aborted (the worker ends it) and when the worker dies.
+func TestMuxWindowGivenBack(t *testing.T) {
+	fp, fm := startFakeMuxPool(t, Options{LimitConcurrency: 4})
+	grow := func() (*Exchange, *Slot) {
+		x, resp, err := send(t, fp.Pool, "/big?1024")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := x.t.slot
+		readUntil(t, x, resp, func() bool {
+			fm.mu.Lock()
+			defer fm.mu.Unlock()
+			return fm.window[uint32(s.index)] == muxWindow
+		})
+		return x, s
+	}
+	x, _ := grow()
+	x.Abort()
+	x.Close()
+	waitUntil(t, "the aborted response's window given back", func() bool { return fp.ResponseMemory() == 0 })
+
+	x, _ = grow()
+	if fp.ResponseMemory() < muxWindow-muxFloor {
+		t.Fatalf("the window grew, %d bytes of response memory", fp.ResponseMemory())
+	}
+	fm.proc.exit("signal: killed")
+	for {
+		if _, _, err := x.Next(); err != nil {
+			var we *WorkerError
+			if !errors.As(err, &we) {
+				t.Fatalf("after the worker died: %v", err)
+			}
+			break
+		}
+	}
+	x.Close()
+	if got := fp.ResponseMemory(); got != 0 {
+		t.Errorf("%d bytes of response memory after the worker died", got)
+	}
+}
+
+// TestMuxWebSocketWorkerTotal: WebSockets whose application does not
+// receive hold, all together, at most wsWorkerCredit of the worker's
+// credit beyond one message each; a WebSocket whose application receives
+// still gets its messages through while the others hold the total, and
+// what it gives back lets the waiting ones go on.
+func TestMuxWebSocketWorkerTotal(t *testing.T) {
+	const n = wsWorkerCredit/wsWindow + 4 // more WebSockets than the total fills
+	fp, fm := startFakeMuxPool(t, Options{LimitConcurrency: n})
+	msg := bytes.Repeat([]byte("m"), wsMinCost-wire.HeaderSize) // costs wsMinCost
+	var sent sync.WaitGroup
+	slots := make([]uint32, n)
+	for i := range n {
+		x := wsExchange(t, fp.Pool)
+		slots[i] = uint32(x.t.slot.index)
+		sent.Add(1)
+		go func() {
+			defer sent.Done()
+			for range wsWindow / wsMinCost * 2 { // more than its window holds
+				if x.WSSend(wire.WSBinary, msg) != nil {
+					return
+				}
+			}
+		}()
+	}
+	count := func() int {
+		fm.mu.Lock()
+		defer fm.mu.Unlock()
+		c := 0
+		for _, s := range slots {
+			c += fm.wsCount[s]
+		}
+		return c
+	}
+	// One message each goes without the total; the total takes
+	// wsWorkerCredit/wsMinCost more; each WebSocket holds at most its
+	// window (n of them could hold more than that).
+	want := n + wsWorkerCredit/wsMinCost
+	if n*wsWindow/wsMinCost <= want {
+		t.Fatalf("the test needs more WebSockets than the total holds")
+	}
+	waitUntil(t, fmt.Sprintf("%d messages in the worker", want), func() bool { return count() >= want })
+	fm.mu.Lock()
+	for _, s := range slots {
+		if fm.wsCount[s] == 0 {
+			t.Errorf("WebSocket on slot %d got no message", s)
+		}
+	}
+	fm.mu.Unlock()
+	if got := count(); got > want {
+		t.Errorf("%d messages in flight to the worker, past the total (%d)", got, want)
+	}
+	// The application on the first slot receives its k messages: they are
+	// acknowledged, its next message goes at once (its floor), and the
+	// rest of what it gave back lets k-1 waiting messages go: as many in
+	// flight as before.
+	k := len(fm.takeWS(slots[0])) / len(msg)
+	if k < 1 {
+		t.Fatalf("the first WebSocket had %d messages", k)
+	}
+	waitUntil(t, "messages after one application received", func() bool { return count() >= want })
+	if got := count(); got > want {
+		t.Errorf("%d messages in flight to the worker after %d were received, past the total (%d)", got, k, want)
+	}
+	fm.mu.Lock()
+	first := fm.wsCount[slots[0]]
+	fm.mu.Unlock()
+	if first == 0 {
+		t.Errorf("the receiving WebSocket got nothing after it gave its credit back")
+	}
+	fm.proc.exit("signal: killed") // the senders waiting for credit end
+	sent.Wait()
+}
+
+// TestMuxLazyAcknowledgementGoes: an acknowledgement the front holds back
+// (the worker had less than half its window in flight) still goes once
+// the slot's reader waits for more, so a worker that needs it (its next
+// frame does not fit) is let go on.
+func TestMuxLazyAcknowledgementGoes(t *testing.T) {
+	fp, fm := startFakeMuxPool(t, Options{LimitConcurrency: 4})
+	done := make(chan error, 1)
+	go func() {
+		x, resp, err := send(t, fp.Pool, "/short")
+		if err != nil {
+			done <- err
+			return
+		}
+		defer x.Close()
+		body, err := readAll(x, resp)
+		if err == nil && len(body) != 80<<10 {
+			err = fmt.Errorf("%d bytes", len(body))
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker never got the acknowledgement its last frame waited for")
+	}
+	select {
+	case <-fm.waited: // the last frame did wait for it
+	default:
+		t.Error("the last frame did not wait for credit: the test tests nothing")
 	}
 }

@@ -622,3 +622,9 @@ func (p *Pool) Refused() int64 { return p.refused.Load() }
 
 // Waiting returns the number of requests queued for a slot.
 func (p *Pool) Waiting() int { return int(p.waiting.Load()) }
+
+// ResponseMemory reports the bytes taken now from the response memory
+// budget (--response-memory-total): WSGI and ASGI responses held in the
+// front's memory, and the ASGI windows grown beyond their floor (see
+// Slot.growth).
+func (p *Pool) ResponseMemory() int64 { return p.resp.budget().InUse() }

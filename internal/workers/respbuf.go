@@ -421,6 +421,14 @@ func newRespBuffer(s *respStore) *respBuffer {
 // stalled (monoNow): evictGrace after it took its last piece. b.mu is held.
 func (b *respBuffer) due() int64 { return b.since + int64(evictGrace) }
 
+// buffered reports the bytes b holds for its consumer, in memory and on
+// disk.
+func (b *respBuffer) buffered() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mem + b.spooled
+}
+
 // holds reports the room b holds, memory and disk; b.mu is held.
 func (b *respBuffer) holds() int64 {
 	return b.mem + b.spooled + int64(cap(b.popped))

@@ -80,22 +80,43 @@ type Slot struct {
 	protocolErr atomic.Bool // the worker sent something invalid
 
 	// On a mux: the inbox the mux's reader fills (in[inR:] unread), the
-	// signal that wakes this slot's reader, the error that ended the mux,
-	// and the bytes read and not yet acknowledged (see muxRecv).
-	inMu     sync.Mutex
-	in       []byte
-	inR      int
-	inReady  chan struct{}
-	inErr    error
-	consumed int
-	want     []byte // the buffer its reader waits to have filled (see awaitBytes)
-	wantN    int    // bytes the mux's reader put there
-	wsWake   func() // a parked WebSocket relay's, run once on input or the end (see WSPark)
+	// signal that wakes this slot's reader, and the error that ended the
+	// mux (see muxRecv).
+	inMu    sync.Mutex
+	in      []byte
+	inR     int
+	inReady chan struct{}
+	inErr   error
+	want    []byte // the buffer its reader waits to have filled (see awaitBytes)
+	wantN   int    // bytes the mux's reader put there
+	wsWake  func() // a parked WebSocket relay's, run once on input or the end (see WSPark)
+	// On a mux, the worker's window on this slot (see doneFrame, growth):
+	// its size and the part of it taken from the response memory budget,
+	// and the bytes the mux's reader delivered and the slot has not yet
+	// acknowledged, and whether they reached half the window since it
+	// last grew (guarded by inMu; window is written only by the reader).
+	window      int
+	grown       int
+	outstanding int
+	filled      bool
+	// And, the reader's own: the bytes of frames consumed and not yet
+	// acknowledged, the size of the frame it holds (consumed once it asks
+	// for the next), the bytes consumed since the window last grew, and
+	// what the response's buffer holds for its client after the pump's
+	// last push (-1: no pump reads the slot; the window does not grow).
+	consumed  int
+	lastFrame int
+	sinceGrow int
+	lag       int64
 	// On a mux, a WebSocket's credit: the cost of the messages sent to the
-	// worker and not yet acknowledged, and the channel a sender that ran
-	// out waits on (see awaitCredit).
+	// worker and not yet acknowledged, the part of it that went without
+	// the worker's total (see awaitCredit), whether the sender may be in
+	// the total's waiting list, and the channel a sender that ran out
+	// waits on.
 	credMu   sync.Mutex
 	wsOut    int
+	wsFree   int
+	wsWaited bool
 	credWait chan struct{}
 }
 
@@ -256,7 +277,7 @@ func (s *Slot) flushLocked() {
 		s.mu.Unlock()
 		err := s.write(buf, fds, bodies)
 		s.mu.Lock()
-		if cap(buf) <= 1<<20 {
+		if cap(buf) <= 1<<20 && (s.mx == nil || cap(buf) <= muxSpareMax) {
 			s.wspare = buf[:0]
 		}
 		if err != nil {
@@ -329,6 +350,9 @@ func seqBefore(a, b uint32) bool { return int32(b-a) > 0 }
 // release takes t, whose response has been read (or abandoned), off the
 // slot, and reports whether the slot is now idle.
 func (s *Slot) release(t *ticket) bool {
+	if s.mx != nil {
+		s.resetWindow()
+	}
 	s.mu.Lock()
 	s.dropLocked(t)
 	idle := s.inflight == 0
@@ -550,6 +574,14 @@ var ErrWorkerGone = errors.New("worker process exited")
 // and is valid until the next call, unless s.owned says it is memory of its
 // own (a large frame). Any error but a deadline leaves the slot broken.
 func (s *Slot) readFrame() (wire.Header, []byte, error) {
+	if s.mx != nil {
+		return s.muxReadFrame()
+	}
+	return s.nextFrame()
+}
+
+// nextFrame is readFrame's reading, for a slot of either kind.
+func (s *Slot) nextFrame() (wire.Header, []byte, error) {
 	if s.part != nil {
 		return s.readLarge()
 	}
