@@ -84,6 +84,12 @@ func (x *Exchange) WSPark(wake func()) bool {
 		putPayload(s.ownedBuf)
 		s.ownedBuf = nil
 	}
+	// The frame read last is consumed, and an acknowledgement held back
+	// goes now: a parked reader asks for no next frame, which is when
+	// they go otherwise (muxReadFrame, muxRecv), and the worker may be
+	// waiting for them to send what would wake it.
+	s.doneFrame()
+	s.mx.flushLazy()
 	s.inMu.Lock()
 	defer s.inMu.Unlock()
 	if s.inR < len(s.in) || s.inErr != nil {
