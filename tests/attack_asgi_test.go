@@ -194,6 +194,45 @@ func TestAttackASGIH2CUpgradeBodies(t *testing.T) {
 	}
 }
 
+// TestAttackASGIH2CUpgradeStreamReset: the request an h2c upgrade brings
+// is stream 1; a client that resets it (RST_STREAM) while its task runs
+// is gone for that task too (http.disconnect), as on any other stream.
+func TestAttackASGIH2CUpgradeStreamReset(t *testing.T) {
+	// The connection outlives the test: its end is not what ends the task.
+	s, _ := startAttackASGI(t, "--http2-cleartext", "upgrade", "--keep-alive", "120s")
+	c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	io.WriteString(c, "GET /hold HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+	br := bufio.NewReader(c)
+	if line, _ := br.ReadString('\n'); !strings.HasPrefix(line, "HTTP/1.1 101 ") {
+		t.Fatalf("no upgrade: %q", line)
+	}
+	for line := ""; line != "\r\n"; {
+		if line, err = br.ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+	}
+	io.WriteString(c, http2.ClientPreface)
+	fr := http2.NewFramer(c, nil)
+	fr.WriteSettings()
+	go io.Copy(io.Discard, br)
+	if !waitFor(20*time.Second, func() bool { return appStats(t, s).Live == 1 }) {
+		t.Fatalf("the app does not run the upgraded request: %+v", appStats(t, s))
+	}
+	fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	var st attackStats
+	if !waitFor(20*time.Second, func() bool { st = appStats(t, s); return st.Live == 0 }) {
+		t.Fatalf("stream 1 reset: its task still runs: %+v", st)
+	}
+	if st.Disconnects != 1 {
+		t.Errorf("stream 1 reset: %d tasks got http.disconnect, want 1", st.Disconnects)
+	}
+}
+
 // TestAttackASGIH2Resets: the ASGI counterpart of TestCancelH2RapidReset,
 // against a path whose task runs until the client goes (/hold): a
 // rapid-reset flood (HEADERS then RST_STREAM at once, CVE-2023-44487)

@@ -250,7 +250,7 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		tc.SetDeadline(time.Time{})
 		switch tc.ConnectionState().NegotiatedProtocol {
 		case http2.NextProtoTLS:
-			m.serveH2(tc, &http2.ServeConnOpts{})
+			m.serveH2(tc, &http2.ServeConnOpts{}, nil)
 		default:
 			if !m.cfg.HTTP1 {
 				tc.Close() // HTTP/2 only, and the client did not choose it
@@ -277,7 +277,7 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 	switch {
 	case isPreface && prior:
 		c.SetReadDeadline(time.Time{})
-		m.serveH2(pk.conn(), &http2.ServeConnOpts{})
+		m.serveH2(pk.conn(), &http2.ServeConnOpts{}, nil)
 		return
 	case !upgrade:
 		// A trusted peer on a prior-knowledge port must speak HTTP/2. An
@@ -340,9 +340,10 @@ func (m *Mux) upgrade(c net.Conn, read []byte, settings []byte, n int64) {
 	req.ContentLength = int64(len(body))
 	req.RemoteAddr = c.RemoteAddr().String()
 	// Go's server runs the handler with this request's own context, not a
-	// stream's: it ends with the connection, so that stream 1's handler
-	// sees its client go, as every other stream's does (an ASGI app gets
-	// http.disconnect). It carries the local address, as theirs do.
+	// stream's: it ends with the connection, or with stream 1 (firstStream),
+	// so that stream 1's handler sees its client go, as every other
+	// stream's does (an ASGI app gets http.disconnect). It carries the
+	// local address, as theirs do.
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr()))
 	defer cancel()
 	req = req.WithContext(ctx)
@@ -355,7 +356,7 @@ func (m *Mux) upgrade(c net.Conn, read []byte, settings []byte, n int64) {
 	// buffer, then in ahead (br reads c only once ahead is empty).
 	rest, _ := br.Peek(br.Buffered())
 	rest = append(bytes.Clone(rest), read[len(read)-ahead.Len():]...)
-	m.serveH2(&bufConn{Conn: c, ahead: rest}, &http2.ServeConnOpts{UpgradeRequest: req, Settings: settings})
+	m.serveH2(&bufConn{Conn: c, ahead: rest}, &http2.ServeConnOpts{UpgradeRequest: req, Settings: settings}, &firstStream{req: req, cancel: cancel})
 }
 
 // takeBody takes n bytes of UpgradeBudget for an upgrade request's body.
@@ -387,8 +388,37 @@ func (b *heldBody) Close() error {
 	return nil
 }
 
-// serveH2 serves one HTTP/2 connection until it ends.
-func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
+// firstStream is the request an h2c upgrade brought (stream 1) and what
+// ends its context.
+type firstStream struct {
+	req    *http.Request
+	cancel context.CancelFunc
+}
+
+// wrap cancels the first stream's context when the stream closes (a
+// client's RST_STREAM), which Go's server tells only through CloseNotify
+// for this request.
+func (f *firstStream) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cn, ok := w.(http.CloseNotifier); ok && r == f.req {
+			done := make(chan struct{})
+			defer close(done)
+			closed := cn.CloseNotify()
+			go func() {
+				select {
+				case <-closed:
+					f.cancel()
+				case <-done:
+				}
+			}()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// serveH2 serves one HTTP/2 connection until it ends; first is the
+// request of an h2c upgrade (nil: none).
+func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts, first *firstStream) {
 	m.mu.Lock()
 	if m.closing {
 		// Shutdown is waiting: an Add now would race its Wait.
@@ -407,6 +437,9 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 	}()
 	opts.BaseConfig = m.base
 	opts.Handler = &resetGuard{h: m.cfg.Handler}
+	if first != nil {
+		opts.Handler = first.wrap(opts.Handler)
+	}
 	if tc, ok := c.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		opts.Context = context.WithValue(context.Background(), connTLSKey{}, &st)
