@@ -76,6 +76,12 @@ type Config struct {
 	// be read whole before the switch; a larger one (or a chunked one) is
 	// served as HTTP/1.1, without the upgrade.
 	MaxUpgradeBody int64
+	// UpgradeBudget bounds the request-body bytes held in memory by all
+	// requests together (the front's, --body-memory-total): an upgrade
+	// request's body is taken from it while it is held, and one that does
+	// not fit is served as HTTP/1.1, without the upgrade, where the front
+	// spools it. nil: no bound beyond MaxUpgradeBody per connection.
+	UpgradeBudget Budget
 	// Server holds the HTTP/2 settings (streams per connection, windows,
 	// frame size).
 	Server *http2.Server
@@ -89,6 +95,13 @@ type Config struct {
 	// writes itself (a stream over MaxStreamsTotal); the Handler applies
 	// them to its own (SetDefaults).
 	Defaults http1.Defaults
+}
+
+// Budget is a bound on bytes held together by many requests
+// (workers.Budget).
+type Budget interface {
+	TryAcquire(n int64) bool
+	Release(n int64)
 }
 
 // Mux serves HTTP/2 connections itself and passes HTTP/1.x ones on.
@@ -237,7 +250,7 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		tc.SetDeadline(time.Time{})
 		switch tc.ConnectionState().NegotiatedProtocol {
 		case http2.NextProtoTLS:
-			m.serveH2(tc, &http2.ServeConnOpts{})
+			m.serveH2(tc, &http2.ServeConnOpts{}, nil)
 		default:
 			if !m.cfg.HTTP1 {
 				tc.Close() // HTTP/2 only, and the client did not choose it
@@ -252,22 +265,26 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		l.pass(c)
 		return
 	}
-	br := bufio.NewReaderSize(c, m.cfg.MaxHeadBytes+len(http2.ClientPreface))
+	// The first bytes are read ahead into a buffer that grows with what
+	// the client sent (up to the head limit), and is let go once the
+	// engine has read them again: an idle or slow trusted connection
+	// holds what it sent, not the largest head it may send.
+	pk := &peeker{c: c, limit: m.cfg.MaxHeadBytes + len(http2.ClientPreface)}
 	c.SetReadDeadline(deadline)
 	prior := mode == CleartextPriorKnowledge || mode == CleartextBoth
 	upgrade := mode == CleartextUpgrade || mode == CleartextBoth
-	isPreface, err := peekPreface(br)
+	isPreface, err := peekPreface(pk)
 	switch {
 	case isPreface && prior:
 		c.SetReadDeadline(time.Time{})
-		m.serveH2(&bufConn{Conn: c, r: br}, &http2.ServeConnOpts{})
+		m.serveH2(pk.conn(), &http2.ServeConnOpts{}, nil)
 		return
 	case !upgrade:
 		// A trusted peer on a prior-knowledge port must speak HTTP/2. An
 		// HTTP/1.x request, or a preface that stalls, gets a 400 (as in
 		// gunicorn) that says so; other bytes are an invalid preface, a
 		// connection error (RFC 9113 §3.4): the connection is closed.
-		if err != nil || isHTTP1(br, m.cfg.MaxHeadBytes) {
+		if err != nil || isHTTP1(pk, m.cfg.MaxHeadBytes) {
 			m.cfg.Log.Debug("h2c: trusted peer sent no HTTP/2 preface; answering 400", "remote", c.RemoteAddr().String(), "err", err)
 			m.writeStatus(c, "400 Bad Request")
 		}
@@ -277,22 +294,31 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		c.Close()
 		return
 	}
-	head, err := peekHead(br, m.cfg.MaxHeadBytes)
-	if err != nil && br.Buffered() == 0 {
+	head, err := peekHead(pk, m.cfg.MaxHeadBytes)
+	if err != nil && len(pk.buf) == 0 {
 		c.Close()
 		return
 	}
-	if settings, ok := upgradeRequest(head, m.cfg.MaxUpgradeBody); ok {
-		m.upgrade(c, br, settings)
+	if settings, n, ok := upgradeRequest(head, m.cfg.MaxUpgradeBody); ok && m.takeBody(n) {
+		m.upgrade(c, pk.buf, settings, n)
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	l.pass(&bufConn{Conn: c, r: br})
+	l.pass(pk.conn())
 }
 
 // upgrade switches c to HTTP/2 after its HTTP/1.1 request, which becomes
-// stream 1 (RFC 7540 §3.2).
-func (m *Mux) upgrade(c net.Conn, br *bufio.Reader, settings []byte) {
+// stream 1 (RFC 7540 §3.2); read holds the bytes read ahead of c, and
+// n bytes of UpgradeBudget were taken for its body.
+func (m *Mux) upgrade(c net.Conn, read []byte, settings []byte, n int64) {
+	release := sync.OnceFunc(func() {
+		if n > 0 {
+			m.cfg.UpgradeBudget.Release(n)
+		}
+	})
+	defer release() // the connection ended before the handler read the body
+	ahead := bytes.NewReader(read)
+	br := bufio.NewReader(io.MultiReader(ahead, c))
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		m.writeStatus(c, "400 Bad Request")
@@ -310,19 +336,89 @@ func (m *Mux) upgrade(c net.Conn, br *bufio.Reader, settings []byte) {
 		c.Close()
 		return
 	}
-	req.Body = io.NopCloser(bytes.NewReader(body))
+	req.Body = &heldBody{r: bytes.NewReader(body), release: release}
 	req.ContentLength = int64(len(body))
 	req.RemoteAddr = c.RemoteAddr().String()
+	// Go's server runs the handler with this request's own context, not a
+	// stream's: it ends with the connection, or with stream 1 (firstStream),
+	// so that stream 1's handler sees its client go, as every other
+	// stream's does (an ASGI app gets http.disconnect). It carries the
+	// local address, as theirs do.
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), http.LocalAddrContextKey, c.LocalAddr()))
+	defer cancel()
+	req = req.WithContext(ctx)
 	if _, err := io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"); err != nil {
 		c.Close()
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	m.serveH2(&bufConn{Conn: c, r: br}, &http2.ServeConnOpts{UpgradeRequest: req, Settings: settings})
+	// What follows the request (the client preface, frames) is in br's
+	// buffer, then in ahead (br reads c only once ahead is empty).
+	rest, _ := br.Peek(br.Buffered())
+	rest = append(bytes.Clone(rest), read[len(read)-ahead.Len():]...)
+	m.serveH2(&bufConn{Conn: c, ahead: rest}, &http2.ServeConnOpts{UpgradeRequest: req, Settings: settings}, &firstStream{req: req, cancel: cancel})
 }
 
-// serveH2 serves one HTTP/2 connection until it ends.
-func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
+// takeBody takes n bytes of UpgradeBudget for an upgrade request's body.
+func (m *Mux) takeBody(n int64) bool {
+	return n == 0 || m.cfg.UpgradeBudget == nil || m.cfg.UpgradeBudget.TryAcquire(n)
+}
+
+// heldBody is an upgrade request's body, read whole before the switch:
+// its bytes go back to UpgradeBudget once the handler has read them all
+// (the front copies them under its own budget) or closed it.
+type heldBody struct {
+	r       *bytes.Reader
+	release func()
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if b.r.Len() == 0 {
+		b.r = emptyBody // the bytes go with the budget they held
+		b.release()
+	}
+	return n, err
+}
+
+var emptyBody = bytes.NewReader(nil)
+
+func (b *heldBody) Close() error {
+	b.release()
+	return nil
+}
+
+// firstStream is the request an h2c upgrade brought (stream 1) and what
+// ends its context.
+type firstStream struct {
+	req    *http.Request
+	cancel context.CancelFunc
+}
+
+// wrap cancels the first stream's context when the stream closes (a
+// client's RST_STREAM), which Go's server tells only through CloseNotify
+// for this request.
+func (f *firstStream) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cn, ok := w.(http.CloseNotifier); ok && r == f.req {
+			done := make(chan struct{})
+			defer close(done)
+			closed := cn.CloseNotify()
+			go func() {
+				select {
+				case <-closed:
+					f.cancel()
+				case <-done:
+				}
+			}()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// serveH2 serves one HTTP/2 connection until it ends; first is the
+// request of an h2c upgrade (nil: none).
+func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts, first *firstStream) {
 	m.mu.Lock()
 	if m.closing {
 		// Shutdown is waiting: an Add now would race its Wait.
@@ -341,6 +437,9 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts) {
 	}()
 	opts.BaseConfig = m.base
 	opts.Handler = &resetGuard{h: m.cfg.Handler}
+	if first != nil {
+		opts.Handler = first.wrap(opts.Handler)
+	}
 	if tc, ok := c.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		opts.Context = context.WithValue(context.Background(), connTLSKey{}, &st)
@@ -395,36 +494,83 @@ func (m *Mux) Close() {
 	m.mu.Unlock()
 }
 
-// peekPreface reports whether br starts with the HTTP/2 client preface,
+// peeker reads the first bytes of a connection ahead, to decide what it
+// speaks, into a buffer that grows as they come (doubling from 512
+// bytes), up to limit.
+type peeker struct {
+	c     net.Conn
+	limit int
+	buf   []byte
+	err   error
+}
+
+// more reads at least one more byte into buf; an error when buf holds
+// limit bytes already, or the connection failed.
+func (p *peeker) more() error {
+	if p.err != nil {
+		return p.err
+	}
+	if len(p.buf) >= p.limit {
+		return errors.New("request head too large")
+	}
+	if len(p.buf) == cap(p.buf) {
+		nb := make([]byte, len(p.buf), min(max(2*cap(p.buf), 512), p.limit))
+		copy(nb, p.buf)
+		p.buf = nb
+	}
+	for {
+		n, err := p.c.Read(p.buf[len(p.buf):cap(p.buf)])
+		p.buf = p.buf[:len(p.buf)+n]
+		if err != nil {
+			p.err = err
+		}
+		if n > 0 || err != nil {
+			return err
+		}
+	}
+}
+
+// peek returns the first n bytes, reading until there are that many.
+func (p *peeker) peek(n int) ([]byte, error) {
+	for len(p.buf) < n {
+		if err := p.more(); err != nil && len(p.buf) < n {
+			return p.buf, err
+		}
+	}
+	return p.buf[:n], nil
+}
+
+// conn is the connection, with the bytes read ahead to be read again.
+func (p *peeker) conn() net.Conn { return &bufConn{Conn: p.c, ahead: p.buf} }
+
+// peekPreface reports whether p starts with the HTTP/2 client preface,
 // deciding at the first byte that differs (an HTTP/1.x request shorter than
 // the preface is not waited on).
-func peekPreface(br *bufio.Reader) (bool, error) {
-	p := http2.ClientPreface
-	for i := 1; i <= len(p); i++ {
-		b, err := br.Peek(i)
+func peekPreface(p *peeker) (bool, error) {
+	pre := http2.ClientPreface
+	for i := 1; i <= len(pre); i++ {
+		b, err := p.peek(i)
 		if err != nil {
 			return false, err
 		}
-		if b[i-1] != p[i-1] {
+		if b[i-1] != pre[i-1] {
 			return false, nil
 		}
 	}
 	return true, nil
 }
 
-// peekHead returns the head of the HTTP/1.x request at the start of br
-// (through the blank line), reading no further than it; nil when it is
-// larger than limit.
-func peekHead(br *bufio.Reader, limit int) ([]byte, error) {
+// peekHead returns the head of the HTTP/1.x request at the start of p
+// (through the blank line); nil when it is larger than limit.
+func peekHead(p *peeker, limit int) ([]byte, error) {
 	for {
-		b, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
-			return b[:i+4], nil
+		if i := bytes.Index(p.buf, []byte("\r\n\r\n")); i >= 0 {
+			return p.buf[:i+4], nil
 		}
-		if len(b) >= limit {
+		if len(p.buf) >= limit {
 			return nil, errors.New("request head too large")
 		}
-		if _, err := br.Peek(len(b) + 1); err != nil { // wait for more
+		if err := p.more(); err != nil && !bytes.Contains(p.buf, []byte("\r\n\r\n")) {
 			return nil, err
 		}
 	}
@@ -440,18 +586,14 @@ func looksLikeHTTP(hdr [5]byte) bool {
 	return false
 }
 
-// isHTTP1 reports whether br starts with an HTTP/1.x request line.
-func isHTTP1(br *bufio.Reader, limit int) bool {
+// isHTTP1 reports whether p starts with an HTTP/1.x request line.
+func isHTTP1(p *peeker, limit int) bool {
 	for {
-		b, _ := br.Peek(br.Buffered())
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line := bytes.TrimSuffix(b[:i], []byte("\r"))
+		if i := bytes.IndexByte(p.buf, '\n'); i >= 0 {
+			line := bytes.TrimSuffix(p.buf[:i], []byte("\r"))
 			return len(line) > 9 && bytes.HasPrefix(line[len(line)-9:], []byte(" HTTP/1.")) && isDigit(line[len(line)-1])
 		}
-		if len(b) >= limit {
-			return false
-		}
-		if _, err := br.Peek(len(b) + 1); err != nil {
+		if len(p.buf) >= limit || p.more() != nil && bytes.IndexByte(p.buf, '\n') < 0 {
 			return false
 		}
 	}
@@ -460,29 +602,29 @@ func isHTTP1(br *bufio.Reader, limit int) bool {
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // upgradeRequest reports whether head asks for h2c and may have it, and
-// returns the decoded HTTP2-Settings. A request whose body must be read
+// returns the decoded HTTP2-Settings and the body's length. A request whose body must be read
 // whole before the switch and is larger than maxBody (or of unknown
 // length) is served as HTTP/1.1 instead: a server may ignore Upgrade.
-func upgradeRequest(head []byte, maxBody int64) ([]byte, bool) {
+func upgradeRequest(head []byte, maxBody int64) ([]byte, int64, bool) {
 	if head == nil {
-		return nil, false
+		return nil, 0, false
 	}
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil || !req.ProtoAtLeast(1, 1) || req.ContentLength < 0 || req.ContentLength > maxBody {
-		return nil, false
+		return nil, 0, false
 	}
 	if !hasToken(req.Header["Upgrade"], "h2c") || !hasToken(req.Header["Connection"], "upgrade") || !hasToken(req.Header["Connection"], "http2-settings") {
-		return nil, false
+		return nil, 0, false
 	}
 	vs := req.Header["Http2-Settings"]
 	if len(vs) != 1 {
-		return nil, false
+		return nil, 0, false
 	}
 	settings, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(vs[0], "="))
 	if err != nil {
-		return nil, false
+		return nil, 0, false
 	}
-	return settings, true
+	return settings, req.ContentLength, true
 }
 
 func hasToken(values []string, token string) bool {
@@ -510,15 +652,22 @@ func (m *Mux) writeStatus(c net.Conn, status string) {
 	io.WriteString(c, b.String())
 }
 
-// bufConn is a connection whose first bytes were read ahead into r.
+// bufConn is a connection whose first bytes were read ahead: they are
+// read again from ahead, which is let go once read (an idle connection
+// holds no buffer of the Mux's).
 type bufConn struct {
 	net.Conn
-	r *bufio.Reader
+	ahead []byte
 }
 
 func (c *bufConn) Read(p []byte) (int, error) {
-	if c.r.Buffered() > 0 {
-		return c.r.Read(p)
+	if len(c.ahead) > 0 {
+		n := copy(p, c.ahead)
+		c.ahead = c.ahead[n:]
+		if len(c.ahead) == 0 {
+			c.ahead = nil
+		}
+		return n, nil
 	}
 	return c.Conn.Read(p)
 }
@@ -531,6 +680,13 @@ func (c *bufConn) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
-// NetConn is the connection under the read-ahead buffer (the HTTP/1.x
+// AheadDrained reports whether the bytes read ahead have all been read
+// again: reads go to the connection itself (http1.AheadReader; the
+// engine then parks the connection when idle).
+func (c *bufConn) AheadDrained() bool { return len(c.ahead) == 0 }
+
+// NetConn is the connection under the bytes read ahead (the HTTP/1.x
 // engine watches its descriptor for a client that goes away).
 func (c *bufConn) NetConn() net.Conn { return c.Conn }
+
+var _ http1.AheadReader = (*bufConn)(nil)

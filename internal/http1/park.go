@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"net"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -32,9 +33,10 @@ import (
 // wait). A connection with bytes already buffered (a pipelined request)
 // is never parked: it has a request to serve. Only connections whose
 // net.Conn is the socket itself (or a wrapper that reads nothing ahead,
-// such as listen's limit) park; TLS (a tls.Conn may hold decrypted input)
-// and the wrappers that read ahead (a PROXY header, h2's sniffing) keep
-// the goroutine. A hijacked connection never comes back to the request
+// such as listen's limit, or one that has given back all it read ahead:
+// AheadReader) park; TLS (a tls.Conn may hold decrypted input) and the
+// wrappers that still hold bytes read ahead (a PROXY header) keep the
+// goroutine. A hijacked connection never comes back to the request
 // loop, so it never parks.
 
 // DefaultIdlePark is how long an idle keep-alive connection waits with its
@@ -47,8 +49,33 @@ const stParked = -2
 
 // canPark reports whether c may be parked when idle.
 func (c *conn) canPark() bool {
-	return c.cfg.idlePark > 0 && c.rc != nil && socketOf(c.rwc) == c.rwc &&
+	return c.cfg.idlePark > 0 && c.rc != nil && readsSocket(c.rwc) &&
 		c.ctx.Err() == nil // not after a reset (the client is gone)
+}
+
+// AheadReader is a connection that read its first bytes ahead of the
+// engine (h2's sniffing of a cleartext connection) and reads them again
+// first. Once AheadDrained reports true, each of its reads is a read of
+// its NetConn: an idle connection then parks as a bare socket does, so a
+// sniffed connection costs no more than another.
+type AheadReader interface {
+	NetConn() net.Conn
+	AheadDrained() bool
+}
+
+// readsSocket reports whether reading c reads its socket and nothing
+// else, so that c may be parked: c is the socket, or an AheadReader
+// drained, over the socket.
+func readsSocket(c net.Conn) bool {
+	if socketOf(c) == c {
+		return true
+	}
+	a, ok := c.(AheadReader)
+	if !ok || !a.AheadDrained() {
+		return false
+	}
+	n := a.NetConn()
+	return socketOf(n) == n
 }
 
 // park parks the idle connection c, whose keep-alive wait ends in left. It

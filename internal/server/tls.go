@@ -107,6 +107,7 @@ func (f *frontEnd) wrap(ls []net.Listener, plain []bool, handler *front.Handler)
 		MaxHeadBytes:   cfg.MaxRequestLine + int(cfg.MaxHeaderBytes) + 4,
 		MaxHeaderBytes: headerList,
 		MaxUpgradeBody: cfg.BodyMemory,
+		UpgradeBudget:  handler.BodyBudget, // nil-safe: a nil *Budget has no bound
 		Server: &http2.Server{
 			MaxConcurrentStreams:     uint32(cfg.HTTP2MaxConcurrentStreams),
 			MaxUploadBufferPerStream: int32(cfg.HTTP2InitialWindowSize),
