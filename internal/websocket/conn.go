@@ -560,6 +560,10 @@ func (c *Conn) readLoop() (parked bool) {
 		text    bool
 		deflate bool
 		u       utf8Check
+		// charged is what the message counts against MaxMessageSize: its
+		// bytes, each frame at least one, so that a message of empty
+		// fragments without end ends with 1009 like a large one.
+		charged int64
 	)
 	for {
 		if !inMsg && c.pk != nil && !c.pk.off && c.br.Buffered() == 0 && c.waitIdle() && c.park() {
@@ -598,17 +602,18 @@ func (c *Conn) readLoop() (parked bool) {
 			continue
 		}
 		if !inMsg {
-			inMsg, text, deflate, u, msg = true, h.OpCode == ws.OpText, h.Rsv1(), utf8Check{}, nil
+			inMsg, text, deflate, u, msg, charged = true, h.OpCode == ws.OpText, h.Rsv1(), utf8Check{}, nil, 0
 			if c.opts.Deliver != nil {
 				// Deliver does not keep the message: its buffer is reused.
 				pooled = msgBufs.Get().(*[]byte)
 				msg = (*pooled)[:0]
 			}
 		}
-		if h.Length > c.opts.MaxMessageSize-int64(len(msg)) {
+		if max(h.Length, 1) > c.opts.MaxMessageSize-charged {
 			c.fail(CloseTooBig, "message too big")
 			return
 		}
+		charged += max(h.Length, 1)
 		start := len(msg)
 		if msg, err = readPayload(c.br, msg, h.Length); err != nil {
 			return

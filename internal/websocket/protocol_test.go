@@ -159,6 +159,21 @@ func TestLimits(t *testing.T) {
 	c, _ = dialWS(t, ts.addr, "/echo", "")
 	c.write([]byte{0x82, 0xff, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4})
 	c.expectClose(1009)
+
+	// Empty fragments count a byte each: a few are a message like any
+	// other, one without end is cut as a large one is.
+	c, _ = dialWS(t, ts.addr, "/echo", "")
+	c.write(frame(false, 0, ws.OpText, nil))
+	for i := 0; i < 10; i++ {
+		c.write(frame(false, 0, ws.OpContinuation, nil))
+	}
+	c.write(frame(true, 0, ws.OpContinuation, []byte("ok")))
+	c.expect(ws.OpText, []byte("ok"))
+	c.write(frame(false, 0, ws.OpBinary, nil))
+	for i := 0; i < 1000; i++ {
+		c.write(frame(false, 0, ws.OpContinuation, nil))
+	}
+	c.expectClose(1009)
 }
 
 func TestCloseCodes(t *testing.T) {
