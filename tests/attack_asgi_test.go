@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -316,5 +317,70 @@ func h2Request(t *testing.T, fr *http2.Framer, id uint32, path string) {
 	}
 	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: []byte(hb.String()), EndStream: true, EndHeaders: true}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAttackASGIH2StreamsTotalFair: streams that announce a body and never
+// send it fill --http2-max-streams-total (row 2 of "Issues 17/18: hostile
+// traffic" in bench/RESULTS.md, where 21 connections of 100 such streams
+// held the default 2,048 and every other HTTP/2 client got 503). A
+// connection's first stream in flight is counted as an HTTP/1.1
+// connection's request is (by --max-connections), not against the total:
+// here 4 connections × 8 streams against a total of 20 get exactly
+// 4 × 7 − 20 = 8 refusals (the total is full and stays so), and a fresh
+// HTTP/2 client is still served.
+func TestAttackASGIH2StreamsTotalFair(t *testing.T) {
+	const conns, streams, total = 4, 8, 20
+	s, _ := startAttackASGI(t, "--http2-cleartext", "both", "--http2-max-streams-total", fmt.Sprint(total), "--body-timeout", "120s")
+	statuses := make(chan string, conns*streams)
+	for i := 0; i < conns; i++ {
+		c, fr, err := h2cDial(s.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(120 * time.Second))
+		var buf bytes.Buffer
+		enc := hpack.NewEncoder(&buf)
+		for k := 0; k < streams; k++ {
+			buf.Reset()
+			for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/hello"}, {":authority", "x"}, {"content-length", "100"}} {
+				enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+			}
+			// No END_STREAM, and no DATA ever: the front waits for the body.
+			if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*k + 1), BlockFragment: buf.Bytes(), EndHeaders: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		go readStatuses(fr, func(status string) { statuses <- status })
+	}
+	// Each refusal is answered at once; the admitted streams wait for their
+	// bodies. A refusal means the total was full, and nothing frees it, so
+	// 8 refusals mean every stream was seen and the total is full.
+	want := conns*(streams-1) - total
+	got := map[string]int{}
+	for got["503"] < want {
+		select {
+		case st := <-statuses:
+			got[st]++
+		case <-time.After(60 * time.Second):
+			t.Fatalf("the flood's responses after 60s: %v, want %d × 503", got, want)
+		}
+	}
+	if len(got) != 1 {
+		t.Fatalf("the flood's responses: %v, want %d × 503 and nothing else", got, want)
+	}
+
+	// A fresh HTTP/2 client asks one thing at a time: served, the total full.
+	for i := 0; i < 3; i++ {
+		resp, body := do(t, h2Client(nil, ""), "GET", s.URL("/hello"), nil)
+		if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+			t.Fatalf("a fresh HTTP/2 client while %d streams fill --http2-max-streams-total %d: %s %s %q", conns*streams-want, total, resp.Proto, resp.Status, body)
+		}
+	}
+	select {
+	case st := <-statuses:
+		t.Errorf("a held stream of the flood answered %s before its body came", st)
+	default:
 	}
 }

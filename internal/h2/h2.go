@@ -86,7 +86,8 @@ type Config struct {
 	// frame size).
 	Server *http2.Server
 	// MaxStreamsTotal bounds the streams being served over all
-	// connections together; a stream over it gets 503 at once. 0: none.
+	// connections together, not counting each connection's first stream
+	// in flight (streamLimit); a stream over it gets 503 at once. 0: none.
 	MaxStreamsTotal int
 	// Handler serves every HTTP/2 request.
 	Handler http.Handler
@@ -108,6 +109,9 @@ type Budget interface {
 type Mux struct {
 	cfg  Config
 	base *http.Server // HTTP/2 limits it reads from an http.Server; graceful shutdown
+	// limit bounds the streams over all connections (MaxStreamsTotal;
+	// nil: none); each connection's streams go through limit.conn().
+	limit *streamLimit
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{} // HTTP/2 connections being served
@@ -134,7 +138,7 @@ func New(cfg Config) *Mux {
 	}
 	m := &Mux{cfg: cfg, conns: map[net.Conn]struct{}{}}
 	if cfg.MaxStreamsTotal > 0 {
-		m.cfg.Handler = &streamLimit{h: cfg.Handler, max: int64(cfg.MaxStreamsTotal), log: cfg.Log, defaults: &m.cfg.Defaults}
+		m.limit = &streamLimit{h: cfg.Handler, max: int64(cfg.MaxStreamsTotal), log: cfg.Log, defaults: &m.cfg.Defaults}
 	}
 	m.base = &http.Server{
 		Handler: m.cfg.Handler,
@@ -436,7 +440,11 @@ func (m *Mux) serveH2(c net.Conn, opts *http2.ServeConnOpts, first *firstStream)
 		m.serving.Done()
 	}()
 	opts.BaseConfig = m.base
-	opts.Handler = &resetGuard{h: m.cfg.Handler}
+	var h http.Handler = m.cfg.Handler
+	if m.limit != nil {
+		h = m.limit.conn()
+	}
+	opts.Handler = &resetGuard{h: h}
 	if first != nil {
 		opts.Handler = first.wrap(opts.Handler)
 	}
