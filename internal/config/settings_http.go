@@ -128,7 +128,7 @@ var httpSettings = []*setting{
 	},
 	{
 		name: "http2-max-streams-total", flags: []string{"--http2-max-streams-total"}, kind: Native, typ: tInt, def: "2048",
-		usage:    "HTTP/2 streams served at once over all connections together; beyond, new streams get 503",
+		usage:    "HTTP/2 streams served at once over all connections together, each connection's first in flight not counted (--max-connections bounds those); beyond, new streams get 503",
 		accessor: intField(1, func(c *Config) *int { return &c.HTTP2MaxStreamsTotal }),
 	},
 	{
