@@ -17,12 +17,6 @@ func SetDefaults(hdr http.Header, d *http1.Defaults, have []http1.Field) {
 		hdr.Add(f.Name, f.Value)
 	}
 	if _, ok := hdr["Date"]; !ok {
-		hasDate := false
-		for _, f := range have {
-			hasDate = hasDate || http.CanonicalHeaderKey(f.Name) == "Date"
-		}
-		if !hasDate {
-			hdr["Date"] = nil
-		}
+		hdr["Date"] = nil // have's own Date, if any, is added to it
 	}
 }

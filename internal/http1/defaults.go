@@ -82,7 +82,7 @@ func (d *Defaults) Append(dst, have []Field, now time.Time) []Field {
 		dst = append(dst, Field{"Server", s})
 	}
 	if d.date() && !hasDate {
-		dst = append(dst, Field{"Date", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")})
+		dst = append(dst, Field{"Date", currentDate(now).value})
 	}
 	return append(dst, d.Extra...)
 }

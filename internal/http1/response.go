@@ -663,23 +663,28 @@ func (w *ResponseWriter) sendHead(final bool) {
 
 // dateEntry is a formatted Date header line for one second.
 type dateEntry struct {
-	sec  int64
-	line []byte
+	sec   int64
+	line  []byte // "Date: <IMF-fixdate>\r\n"
+	value string // the IMF-fixdate alone
 }
 
 var curDate atomic.Pointer[dateEntry]
 
-// dateLine returns "Date: <IMF-fixdate>\r\n" for now, formatting it at most
-// once a second (per process).
-func dateLine(now time.Time) []byte {
+// currentDate returns the Date of now, formatted at most once a second
+// (per process).
+func currentDate(now time.Time) *dateEntry {
 	sec := now.Unix()
 	if d := curDate.Load(); d != nil && d.sec == sec {
-		return d.line
+		return d
 	}
 	b := make([]byte, 0, 40)
 	b = append(b, "Date: "...)
 	b = now.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
 	b = append(b, '\r', '\n')
-	curDate.Store(&dateEntry{sec, b})
-	return b
+	d := &dateEntry{sec: sec, line: b, value: string(b[len("Date: ") : len(b)-2])}
+	curDate.Store(d)
+	return d
 }
+
+// dateLine returns "Date: <IMF-fixdate>\r\n" for now.
+func dateLine(now time.Time) []byte { return currentDate(now).line }
