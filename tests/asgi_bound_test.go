@@ -140,16 +140,21 @@ func TestASGIStalledReadersBounded(t *testing.T) {
 		}
 		done <- err
 	}()
-	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		sample() // measuring, not ordering: the peaks over three seconds
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
+	// The peaks while the fresh client reads its response, sampled every
+	// 100 ms until it has it all.
+	late := time.After(60 * time.Second)
+	for arrived := false; !arrived; {
+		sample()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			arrived = true
+		case <-late:
+			t.Fatal("the fresh client's large response did not arrive")
+		case <-time.After(100 * time.Millisecond):
 		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the fresh client's large response did not arrive")
 	}
 	sample()
 	if resp, body := get(t, s, "GET", "/stream?n=2", nil); resp.StatusCode != 200 || body != "chunk 0\nchunk 1\n" {

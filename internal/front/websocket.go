@@ -111,9 +111,9 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 				"messages_in", sum.MessagesIn, "messages_out", sum.MessagesOut, "bytes_in", sum.BytesIn, "bytes_out", sum.BytesOut)
 		}
 	}
-	detached := false
+	accepted := false // from the accept on, the WebSocket's end logs the request
 	defer func() {
-		if !detached {
+		if !accepted {
 			logged(r, nil)
 		}
 	}()
@@ -203,17 +203,16 @@ func (h *Handler) serveWebSocket(w responseWriter, r *request, eng wsEngine) {
 	if hs.HTTP2 {
 		lw.status = 200
 	}
+	accepted = true
 	if !eng.detached() {
 		s := h.runWebSocket(conn, x, nil)
 		lw.written = s.BytesOut
 		logged(r, &s)
-		detached = true // logged
 		return
 	}
 	// The connection outlives this handler, and so the request: what the
 	// log needs of it is copied, and the engine's writer (reused by the
 	// engine for its next connection) is no longer the log's.
-	detached = true
 	rd := detachRequest(r)
 	lw.responseWriter = nil
 	h.runWebSocket(conn, x, func(s websocket.Summary) {
