@@ -543,29 +543,25 @@ func (s *Slot) doneFrame() {
 	s.inMu.Lock()
 	short := 2*s.outstanding >= s.window // the worker may be short of credit
 	s.outstanding -= ack
+	filled := s.filled
 	s.inMu.Unlock()
-	grow := s.growth()
+	grow := s.growth(filled)
 	s.mx.credit(s.index, ack, grow, !short && grow == 0)
 }
 
 // growth grows the slot's window, and returns by how much (0: not now),
 // when its client keeps up: the reader has consumed a whole window since
 // the window last grew, the worker had half of it or more in flight at
-// once meanwhile (so the window is what holds it back, not the
+// once meanwhile (filled: s.filled, as the caller read it under inMu; so
+// the window is what holds it back, not the
 // application: a slow event stream never grows it), and the response's
 // buffer holds less than a window for the client (lag, which the pump
 // sets; a slot read by anything else never grows). The growth doubles the
 // window, up to muxWindow, and is taken from the response memory budget;
 // without room, the window stays as it is. Only the slot's reader calls
 // it.
-func (s *Slot) growth() int {
-	if s.lag < 0 || s.lag >= int64(s.window) || s.sinceGrow < s.window || s.window >= muxWindow {
-		return 0
-	}
-	s.inMu.Lock()
-	filled := s.filled
-	s.inMu.Unlock()
-	if !filled {
+func (s *Slot) growth(filled bool) int {
+	if !filled || s.lag < 0 || s.lag >= int64(s.window) || s.sinceGrow < s.window || s.window >= muxWindow {
 		return 0
 	}
 	g := min(s.window, muxWindow-s.window)
@@ -574,7 +570,6 @@ func (s *Slot) growth() int {
 	}
 	s.inMu.Lock()
 	s.window += g
-	s.grown += g
 	s.filled = false
 	s.inMu.Unlock()
 	s.sinceGrow = 0
@@ -588,8 +583,8 @@ func (s *Slot) growth() int {
 // broke): nothing of it is left in flight.
 func (s *Slot) resetWindow() {
 	s.inMu.Lock()
-	g := s.grown
-	s.window, s.grown, s.outstanding, s.filled = muxFloor, 0, 0, false
+	g := s.window - muxFloor // the growth, from the budget
+	s.window, s.outstanding, s.filled = muxFloor, 0, false
 	s.inMu.Unlock()
 	s.consumed, s.lastFrame, s.sinceGrow, s.lag = 0, 0, 0, -1
 	if g > 0 {

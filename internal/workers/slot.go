@@ -91,12 +91,11 @@ type Slot struct {
 	wantN   int    // bytes the mux's reader put there
 	wsWake  func() // a parked WebSocket relay's, run once on input or the end (see WSPark)
 	// On a mux, the worker's window on this slot (see doneFrame, growth):
-	// its size and the part of it taken from the response memory budget,
-	// and the bytes the mux's reader delivered and the slot has not yet
-	// acknowledged, and whether they reached half the window since it
+	// its size (what is above muxFloor is taken from the response memory
+	// budget), the bytes the mux's reader delivered and the slot has not
+	// yet acknowledged, and whether they reached half the window since it
 	// last grew (guarded by inMu; window is written only by the reader).
 	window      int
-	grown       int
 	outstanding int
 	filled      bool
 	// And, the reader's own: the bytes of frames consumed and not yet
