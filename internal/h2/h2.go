@@ -179,6 +179,10 @@ type listener struct {
 	err   error
 }
 
+// ServesTLS reports whether the listener's connections get TLS: the Mux
+// has a TLS config and the listener is not a PlainListener.
+func (l *listener) ServesTLS() bool { return l.m.cfg.TLS != nil && !l.plain }
+
 func (l *listener) acceptLoop() {
 	backoff := time.Duration(0)
 	for {
