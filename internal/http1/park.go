@@ -1,6 +1,7 @@
 package http1
 
 import (
+	"crypto/tls"
 	"net"
 	"runtime"
 	"runtime/debug"
@@ -34,9 +35,9 @@ import (
 // is never parked: it has a request to serve. Only connections whose
 // net.Conn is the socket itself (or a wrapper that reads nothing ahead,
 // such as listen's limit, or one that has given back all it read ahead:
-// AheadReader) park; TLS (a tls.Conn may hold decrypted input) and the
-// wrappers that still hold bytes read ahead (a PROXY header) keep the
-// goroutine. A hijacked connection never comes back to the request
+// AheadReader) park, and TLS connections over a socket (readsSocket says
+// why that is safe); the wrappers that still hold bytes read ahead (a
+// PROXY header) keep the goroutine. A hijacked connection never comes back to the request
 // loop, so it never parks.
 
 // DefaultIdlePark is how long an idle keep-alive connection waits with its
@@ -69,6 +70,16 @@ type AheadReader interface {
 func readsSocket(c net.Conn) bool {
 	if socketOf(c) == c {
 		return true
+	}
+	if t, ok := c.(*tls.Conn); ok {
+		// A tls.Conn reads its socket only when it holds no decrypted
+		// input, and a read timeout does not break it (crypto/tls keeps
+		// only errors that are not temporary). The engine parks only after
+		// such a timeout, so a TLS connection then holds no request bytes
+		// but, at most, the start of a record whose rest the socket
+		// will bring: its socket's readiness is the connection's.
+		n := t.NetConn()
+		return socketOf(n) == n
 	}
 	a, ok := c.(AheadReader)
 	if !ok || !a.AheadDrained() {
