@@ -40,6 +40,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/poller"
 )
 
 // Cleartext modes (gunicorn's http2_cleartext values).
@@ -681,7 +682,7 @@ func (c *bufConn) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // AheadDrained reports whether the bytes read ahead have all been read
-// again: reads go to the connection itself (http1.AheadReader; the
+// again: reads go to the connection itself (poller.AheadReader; the
 // engine then parks the connection when idle).
 func (c *bufConn) AheadDrained() bool { return len(c.ahead) == 0 }
 
@@ -689,4 +690,4 @@ func (c *bufConn) AheadDrained() bool { return len(c.ahead) == 0 }
 // engine watches its descriptor for a client that goes away).
 func (c *bufConn) NetConn() net.Conn { return c.Conn }
 
-var _ http1.AheadReader = (*bufConn)(nil)
+var _ poller.AheadReader = (*bufConn)(nil)
