@@ -372,9 +372,12 @@ func TestCancelRefusalLogBounded(t *testing.T) {
 }
 
 // TestCancelHTTP1Queued: requests queued behind a busy worker whose
-// clients close their connections leave the queue and never run.
+// clients close their connections leave the queue and never run. No
+// pipelining: on a loaded machine the first one may come within a
+// millisecond of the held request's start, when the slot still counts as
+// fast and would take it (not queued; see TestCancelH2Queued too).
 func TestCancelHTTP1Queued(t *testing.T) {
-	s, p := StartProbe(t, "--threads", "1", "--log-level", "debug")
+	s, p := StartProbe(t, "--threads", "1", "--pipeline-depth", "1", "--log-level", "debug")
 	hold := sendAsync(t, s.Addr, "GET", "/block?name=held")
 	p.WaitEntered("held")
 	const n = 10
@@ -450,7 +453,7 @@ func TestCancelHTTP1HalfClose(t *testing.T) {
 // their client resets leave the queue and never run; the connection
 // goes on serving.
 func TestCancelH2Queued(t *testing.T) {
-	s, p := StartProbe(t, "--http2-cleartext", "both", "--threads", "1", "--log-level", "debug")
+	s, p := StartProbe(t, "--http2-cleartext", "both", "--threads", "1", "--pipeline-depth", "1", "--log-level", "debug")
 	hold := sendAsync(t, s.Addr, "GET", "/block?name=held")
 	p.WaitEntered("held")
 	fr, _ := h2cConn(t, s.Addr)

@@ -330,9 +330,10 @@ func TestScaleWithSignals(t *testing.T) {
 }
 
 // Requests accepted before SIGTERM, in flight or queued, all get their
-// answer before gowsgi exits.
+// answer before gowsgi exits. No pipelining, so that both wait in the
+// queue (see TestCancelHTTP1Queued).
 func TestShutdownFinishesQueued(t *testing.T) {
-	s, st := StartProbe(t, "-w", "1", "--threads", "1", "--log-level", "debug")
+	s, st := StartProbe(t, "-w", "1", "--threads", "1", "--pipeline-depth", "1", "--log-level", "debug")
 	first := sendAsync(t, s.Addr, "GET", "/block?name=first")
 	st.WaitEntered("first")
 	base := s.LogCount(`msg="request queued"`)
