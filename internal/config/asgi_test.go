@@ -2,6 +2,7 @@ package config
 
 import (
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,8 +112,8 @@ func TestResponseHeaderOptions(t *testing.T) {
 	if d := c.ResponseHeaders; !d.NoServer || !d.NoDate || !slices.Equal(d.Extra, want) {
 		t.Errorf("%+v", d)
 	}
-	if c = mustParse(t, []string{"a", "--server-header=false", "--server-header"}, map[string]string{"UVICORN_HEADER": "A:1 B:2"}); c.ResponseHeaders.NoServer || len(c.ResponseHeaders.Extra) != 2 {
-		t.Errorf("the last --server-header wins; UVICORN_HEADER splits on spaces: %+v", c.ResponseHeaders)
+	if c = mustParse(t, []string{"a", "--server-header=false", "--server-header"}, map[string]string{"UVICORN_HEADERS": "A:1 B:2"}); c.ResponseHeaders.NoServer || len(c.ResponseHeaders.Extra) != 2 {
+		t.Errorf("the last --server-header wins; UVICORN_HEADERS (uvicorn's parameter is headers) splits on spaces: %+v", c.ResponseHeaders)
 	}
 	for _, bad := range []string{"novalue", "bad name:x", ":x"} {
 		if _, err := Parse([]string{"a", "--header", bad}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "--header") {
@@ -278,7 +279,7 @@ func TestWorkerClassProbe(t *testing.T) {
 			}
 			c = mustParse(t, args("lifecycle.worker.DjangoUvicornWorker", "--graceful-timeout", "30"), nil)
 			if c.Interface != "asgi" || c.Loop != "uvloop" || c.Lifespan != "off" || c.GracefulTimeout != 30*time.Second ||
-				!containsPrefix(c.Warnings, `worker class lifecycle.worker.DjangoUvicornWorker: CONFIG_KWARGS[ws] = "wsproto" ignored: gowsgi does not serve WebSockets yet`) {
+				!containsPrefix(c.Warnings, `worker class lifecycle.worker.DjangoUvicornWorker CONFIG_KWARGS[ws] = "wsproto": accepted; gowsgi serves WebSockets itself`) {
 				t.Errorf("authentik: interface %q loop %q lifespan %q graceful %v %q", c.Interface, c.Loop, c.Lifespan, c.GracefulTimeout, c.Warnings)
 			}
 			// Given in a weaker place (the environment), the class's value wins.
@@ -312,13 +313,26 @@ func TestWorkerClassProbe(t *testing.T) {
 	if c.LimitConcurrency != 50 || c.KeepAlive != 9*time.Second || len(c.ForwardedAllowIPs.Items()) != 0 {
 		t.Errorf("CONFIG_KWARGS: limit %d keep-alive %v fwd %v (proxy_headers False believes no peer)", c.LimitConcurrency, c.KeepAlive, c.ForwardedAllowIPs)
 	}
-	if !containsPrefix(c.Warnings, `worker class projworkers.ProxiedWorker: CONFIG_KWARGS[headers] = [["x-a", "b"]] ignored: it means nothing to gowsgi`) ||
-		containsPrefix(c.Warnings, "worker class projworkers.ProxiedWorker: CONFIG_KWARGS[log_config]") {
-		t.Errorf("notices: %q", c.Warnings)
+	if h := c.ResponseHeaders.Extra; len(h) != 1 || h[0].Name != "x-a" || h[0].Value != "b" || len(c.Warnings) != 1 {
+		t.Errorf("CONFIG_KWARGS[headers] is uvicorn's --header: %v; notices %q", h, c.Warnings)
 	}
 	c = mustParse(t, args("projworkers.ProxiedWorker", "--proxy-headers"), nil) // the flag beats the class
 	if strings.Join(c.ForwardedAllowIPs.Items(), ",") != "10.0.0.1,10.0.0.2" {
 		t.Errorf("forwarded_allow_ips from the class: %v", c.ForwardedAllowIPs)
+	}
+	// Every CONFIG_KWARGS key a uvicorn option spells is read as that
+	// option; one whose value asks for nothing (reload False) is silent.
+	c = mustParse(t, args("projworkers.QuietWorker"), nil)
+	if c.AccessLog.To != OutputOff || c.Reload || c.Backlog != 32 || c.Loop != "uvloop" || len(c.Warnings) != 1 {
+		t.Errorf("QuietWorker: access %+v reload %v backlog %d loop %q %q", c.AccessLog, c.Reload, c.Backlog, c.Loop, c.Warnings)
+	}
+	if c = mustParse(t, args("projworkers.FactoryWorker"), nil); c.Target != "app:app()" || len(c.Warnings) != 1 {
+		t.Errorf("FactoryWorker: target %q %q", c.Target, c.Warnings)
+	}
+	c = mustParse(t, args("projworkers.LoudWorker"), nil)
+	if c.LogLevel != slog.LevelDebug || c.Lifespan != "on" || !c.Reload ||
+		!containsPrefix(c.Warnings, "worker class projworkers.LoudWorker CONFIG_KWARGS[use_colors] = true: gowsgi's log has no colours") {
+		t.Errorf("LoudWorker: level %v lifespan %q reload %v %q", c.LogLevel, c.Lifespan, c.Reload, c.Warnings)
 	}
 	for k, want := range map[string]string{
 		"projworkers.Plain":       "--worker-class: worker class projworkers.Plain derives from none of the worker classes gowsgi stands in for",
@@ -351,6 +365,31 @@ func TestPeerEnvironment(t *testing.T) {
 	// A flag wins over them.
 	if c = mustParse(t, []string{"main:app", "--port", "9100"}, map[string]string{"UVICORN_PORT": "9000"}); bindSpecs(c.Binds) != "tcp 127.0.0.1:9100" {
 		t.Errorf("--port over UVICORN_PORT: %s", bindSpecs(c.Binds))
+	}
+	// uvicorn's parameter names: UVICORN_APP (uvicorn 0.18+) is the app,
+	// UVICORN_HEADERS (not UVICORN_HEADER) --header, UVICORN_RELOAD_DIRS
+	// --reload-dir; granian 1's GRANIAN_LOOP_OPT is --opt.
+	c = mustParse(t, nil, map[string]string{"UVICORN_APP": "main:app", "UVICORN_HEADERS": "X-A:1", "UVICORN_RELOAD_DIRS": "src",
+		"GRANIAN_LOOP_OPT": "true"})
+	if c.Target != "main:app" || len(c.ResponseHeaders.Extra) != 1 || !containsPrefix(c.Warnings, "UVICORN_RELOAD_DIRS: gowsgi watches") ||
+		!containsPrefix(c.Warnings, "GRANIAN_LOOP_OPT: granian 1's loop optimizations") {
+		t.Errorf("target %q headers %v warnings %q", c.Target, c.ResponseHeaders.Extra, c.Warnings)
+	}
+	if c = mustParse(t, []string{"other:app"}, map[string]string{"UVICORN_APP": "main:app"}); c.Target != "other:app" {
+		t.Errorf("TARGET over UVICORN_APP: %q", c.Target)
+	}
+	// They rank below every gunicorn source: a config file's bind is kept
+	// when a stray UVICORN_PORT is in the environment.
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "gunicorn.conf.py")
+	os.WriteFile(conf, []byte("bind = '127.0.0.1:7000'\nworkers = 2\n"), 0o644)
+	c = mustParse(t, []string{"main:app", "-c", conf}, map[string]string{"UVICORN_PORT": "9000", "UVICORN_WORKERS": "3", "UVICORN_LOG_LEVEL": "debug"})
+	if bindSpecs(c.Binds) != "tcp 127.0.0.1:7000" || c.Workers != 2 || c.LogLevel != slog.LevelDebug {
+		t.Errorf("config file over UVICORN_*: binds %s workers %d level %v", bindSpecs(c.Binds), c.Workers, c.LogLevel)
+	}
+	// UVICORN_WORKERS beats WEB_CONCURRENCY, as in uvicorn.
+	if c = mustParse(t, []string{"main:app"}, map[string]string{"UVICORN_WORKERS": "3", "WEB_CONCURRENCY": "5"}); c.Workers != 3 {
+		t.Errorf("UVICORN_WORKERS over WEB_CONCURRENCY: %d", c.Workers)
 	}
 }
 

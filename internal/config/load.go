@@ -133,7 +133,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
 	}
-	env := envLayer(getenv)
+	peer, env := peerEnvLayer(getenv), envLayer(getenv)
 
 	c := &Config{given: map[string]*given{}, Umask: -1, UID: -1, GID: -1}
 	if len(positional) > 0 {
@@ -141,11 +141,11 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 	}
 	c.Args = positional
 
-	file, fileWarnings, err := c.fileLayer([]*layer{cli, cmdArgs, env}, getenv)
+	file, fileWarnings, err := c.fileLayer([]*layer{cli, cmdArgs, env, peer}, getenv)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.apply([]*layer{file, env, cmdArgs, cli}, getenv); err != nil {
+	if err := c.apply([]*layer{peer, file, env, cmdArgs, cli}, getenv); err != nil {
 		return nil, err
 	}
 	c.Warnings = append(fileWarnings, c.Warnings...)
@@ -193,10 +193,16 @@ func cmdArgsLayer(v string) (*layer, error) {
 	return l, nil
 }
 
+// peerEnvLayer reads uvicorn's and granian's variables (see peerEnv).
+func peerEnvLayer(getenv func(string) string) *layer {
+	l := newLayer(srcPeerEnv)
+	peerEnv(l, getenv)
+	return l
+}
+
 // envLayer reads the GOWSGI_* variables.
 func envLayer(getenv func(string) string) *layer {
 	env := newLayer(srcEnv)
-	peerEnv(env, getenv)
 	for _, s := range settings {
 		if s.noEnv {
 			continue

@@ -34,3 +34,19 @@ class Nothing:
 
 
 not_a_class = 3
+
+
+# CONFIG_KWARGS as real projects write them: every key a uvicorn option
+# spells is read as that option (UKHSA-Internal/coronavirus-dashboard-
+# frontend-server's app/uvicorn_worker.py sets these keys; a factory worker
+# and a log-level/lifespan worker are common in FastAPI projects).
+class QuietWorker(UvicornWorker):
+    CONFIG_KWARGS = {"loop": "uvloop", "proxy_headers": True, "access_log": False, "reload": False, "backlog": 32}
+
+
+class FactoryWorker(UvicornWorker):
+    CONFIG_KWARGS = {"factory": True, "http": "auto", "loop": "auto"}
+
+
+class LoudWorker(UvicornWorker):
+    CONFIG_KWARGS = {"log_level": "debug", "lifespan": "on", "reload": True, "use_colors": True, "ssl_keyfile_password": None}
