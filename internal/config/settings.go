@@ -98,7 +98,7 @@ type source int
 
 const (
 	srcDefault source = iota
-	srcPeerEnv // uvicorn's UVICORN_* and granian's GRANIAN_* (peerEnv)
+	srcPeerEnv        // uvicorn's UVICORN_* and granian's GRANIAN_* (peerEnv)
 	srcFile
 	srcEnv
 	srcCmdArgs
