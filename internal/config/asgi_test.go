@@ -329,9 +329,11 @@ func TestWorkerClassProbe(t *testing.T) {
 	if c = mustParse(t, args("projworkers.FactoryWorker"), nil); c.Target != "app:app()" || len(c.Warnings) != 1 {
 		t.Errorf("FactoryWorker: target %q %q", c.Target, c.Warnings)
 	}
+	// reload, host, uds... mean nothing in a worker class, under gunicorn too.
 	c = mustParse(t, args("projworkers.LoudWorker"), nil)
-	if c.LogLevel != slog.LevelDebug || c.Lifespan != "on" || !c.Reload ||
-		!containsPrefix(c.Warnings, "worker class projworkers.LoudWorker CONFIG_KWARGS[use_colors] = true: gowsgi's log has no colours") {
+	if c.LogLevel != slog.LevelDebug || c.Lifespan != "on" || c.Reload || len(c.Warnings) != 3 ||
+		!containsPrefix(c.Warnings, "worker class projworkers.LoudWorker CONFIG_KWARGS[use_colors] = true: gowsgi's log has no colours") ||
+		!containsPrefix(c.Warnings, "worker class projworkers.LoudWorker CONFIG_KWARGS[reload] = true ignored: the server reloads the workers") {
 		t.Errorf("LoudWorker: level %v lifespan %q reload %v %q", c.LogLevel, c.Lifespan, c.Reload, c.Warnings)
 	}
 	for k, want := range map[string]string{

@@ -261,6 +261,12 @@ func (c *Config) configKwargs(kwargs map[string]json.RawMessage, src source, ori
 		if k == "http" && len(vals) == 1 && (vals[0] == "auto" || vals[0] == "h11" || vals[0] == "httptools") {
 			continue // uvicorn's HTTP parser: gowsgi parses HTTP in Go, for every app
 		}
+		if why, ok := mootKwargs[k]; ok {
+			if asks := defaultAsks(tString); asks(strings.Join(vals, "")) && strings.Join(vals, "") != "false" {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s = %s ignored: %s", where, kwargs[k], why))
+			}
+			continue
+		}
 		s := uvicornSetting(k)
 		if s == nil {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: CONFIG_KWARGS[%s] = %s ignored: it means nothing to gowsgi", origin, k, kwargs[k]))
@@ -291,6 +297,17 @@ func (c *Config) configKwargs(kwargs map[string]json.RawMessage, src source, ori
 		}
 	}
 	return nil
+}
+
+// mootKwargs are the uvicorn parameters that mean nothing in a worker
+// class, under gunicorn as here: uvicorn's worker serves the sockets it is
+// given, in the process it is, and never runs uvicorn's reloader.
+var mootKwargs = map[string]string{
+	"host": "the worker serves the server's sockets (--bind)", "port": "the worker serves the server's sockets (--bind)",
+	"uds": "the worker serves the server's sockets (--bind)", "fd": "the worker serves the server's sockets (--bind)",
+	"workers": "the server starts the workers (--workers)", "reload": "the server reloads the workers (--reload)",
+	"reload_dirs": "the server reloads the workers (--reload)", "reload_includes": "the server reloads the workers (--reload)",
+	"reload_excludes": "the server reloads the workers (--reload)", "reload_delay": "the server reloads the workers (--reload)",
 }
 
 // kwargValues is a CONFIG_KWARGS value as the option's values: a list
