@@ -59,7 +59,9 @@ func TestUvicornCommandLine(t *testing.T) {
 	if c = mustParse(t, []string{"a", "--port", "9001"}, map[string]string{"PORT": "5000"}); bindSpecs(c.Binds) != "tcp 127.0.0.1:9001" {
 		t.Errorf("--port over $PORT: %s", bindSpecs(c.Binds))
 	}
-	if c = mustParse(t, []string{"a", "--host", "::"}, map[string]string{"PORT": "5000"}); bindSpecs(c.Binds) != "tcp [::]:5000" {
+	// --host alone listens on uvicorn's (and granian's) default port, 8000:
+	// neither reads $PORT, which is gunicorn's default bind only.
+	if c = mustParse(t, []string{"a", "--host", "::"}, map[string]string{"PORT": "5000"}); bindSpecs(c.Binds) != "tcp [::]:8000" {
 		t.Errorf("--host :: with $PORT: %s", bindSpecs(c.Binds))
 	}
 	// --bind and --host/--port on the same command line: both; a stronger --bind wins.

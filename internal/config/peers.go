@@ -231,10 +231,11 @@ func (c *Config) peerBinds(getenv func(string) string) error {
 			host = "127.0.0.1"
 		}
 		if port == "" {
+			// uvicorn's and granian's default; $PORT is gunicorn's (its
+			// default bind), which neither reads: a Dockerfile with
+			// ENV PORT=5000 and `uvicorn main:app --host 0.0.0.0` serves
+			// 8000 under uvicorn, and so here.
 			port = "8000"
-			if p := getenv("PORT"); p != "" {
-				port = p
-			}
 		}
 		spec = net.JoinHostPort(host, port)
 	}

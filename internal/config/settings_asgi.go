@@ -190,7 +190,7 @@ func asgiSettings() {
 	}))
 	native(add(&setting{
 		name: "port", flags: []string{"--port"}, kind: Native, typ: tInt,
-		usage: "uvicorn/granian style: listen on PORT (with --host; default $PORT, else 8000); replaces the default --bind",
+		usage: "uvicorn/granian style: listen on PORT (with --host; default 8000); replaces the default --bind",
 		accessor: accessor{
 			apply: func(c *Config, v string) error {
 				n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -241,11 +241,11 @@ func asgiSettings() {
 	}))
 	sameHost := "same; `--host`/`--port` (and `--uds`, `--fd`) replace the default `--bind`; given with `--bind` in the same place, both are bound"
 	uv("host", sameHost, "--host")
-	uv("port", "same (default `$PORT`, else 8000)", "--port")
+	uv("port", "same (default 8000, as uvicorn's: `$PORT` is only gunicorn's default bind)", "--port")
 	uv("uds", "same: listens on the unix socket", "--uds")
 	uv("fd", "same: serves the inherited socket", "--fd")
 	gr("host", sameHost, "--host")
-	gr("port", "same (default `$PORT`, else 8000)", "--port")
+	gr("port", "same (default 8000, as granian's: `$PORT` is only gunicorn's default bind)", "--port")
 	gr("uds", "same: listens on the unix socket", "--uds")
 
 	// --- uvicorn's and granian's spellings of gowsgi's settings -------------
