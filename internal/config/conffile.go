@@ -167,9 +167,14 @@ func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 }
 
 // unknownName is how the notice names a config-file global that is not a
-// gunicorn setting, with the closest setting when one is near; "" for one
-// that is not meant as a setting: a helper function whose name is not near
-// a hook's, or an upper-case constant (PORT = 8000).
+// setting but looks like a misspelt one (preload, log_level, post_forks):
+// "name (did you mean setting?)". It is "" for the globals that are not
+// meant as settings, which gunicorn ignores without a word and so does
+// gowsgi: a helper function whose name is not near a hook's, an upper-case
+// constant (PORT = 8000), and a helper variable, which is near no setting
+// (host, port, cores, settings) or is named after one it computes
+// (workers_per_core, keepalive_str, use_loglevel, bind_env: the
+// templates' own names).
 func unknownName(name string, isCallable bool, known []string) string {
 	if isCallable && !isHook(closest(name, hookNames)) {
 		return ""
@@ -177,10 +182,11 @@ func unknownName(name string, isCallable bool, known []string) string {
 	if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
 		return ""
 	}
-	if hint := closest(name, known); hint != "" && hint != name {
-		return fmt.Sprintf("%s (did you mean %s?)", name, hint)
+	hint := closest(name, known)
+	if hint == "" || hint == name || strings.HasPrefix(name, hint+"_") || strings.HasSuffix(name, "_"+hint) {
+		return ""
 	}
-	return name
+	return fmt.Sprintf("%s (did you mean %s?)", name, hint)
 }
 
 // recordHooks records the hooks the file defines (defined), in gunicorn's
