@@ -338,6 +338,17 @@ func TestWorkerClassProbe(t *testing.T) {
 		!containsPrefix(c.Warnings, "worker class projworkers.LoudWorker CONFIG_KWARGS[reload] = true ignored: the server reloads the workers") {
 		t.Errorf("LoudWorker: level %v lifespan %q reload %v %q", c.LogLevel, c.Lifespan, c.Reload, c.Warnings)
 	}
+	// Python values: a logging dict, logging.DEBUG.
+	c = mustParse(t, args("projworkers.DictLogWorker"), nil)
+	if c.LogConfigDict != `{"disable_existing_loggers":false,"loggers":{"uvicorn.error":{"level":"INFO"}},"version":1}` || c.LogLevel != slog.LevelDebug ||
+		len(c.Warnings) != 2 || !containsPrefix(c.Warnings, "worker class projworkers.DictLogWorker: CONFIG_KWARGS[timeout_notify] = 300 ignored") {
+		t.Errorf("DictLogWorker: dict %q level %v %q", c.LogConfigDict, c.LogLevel, c.Warnings)
+	}
+	c = mustParse(t, args("projworkers.BareWorker"), nil)
+	if !c.ResponseHeaders.NoServer || !c.ResponseHeaders.NoDate || c.AccessLog.To != OutputOff || c.WS.PingInterval != 20*time.Second ||
+		c.WS.PingTimeout != 30*time.Second || c.Lifespan != "on" || len(c.Warnings) != 1 {
+		t.Errorf("BareWorker: headers %+v access %+v ws %+v lifespan %q %q", c.ResponseHeaders, c.AccessLog, c.WS, c.Lifespan, c.Warnings)
+	}
 	for k, want := range map[string]string{
 		"projworkers.Plain":       "--worker-class: worker class projworkers.Plain derives from none of the worker classes gowsgi stands in for",
 		"projworkers.Nothing":     "its bases are builtins.object",

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
@@ -170,14 +171,14 @@ func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 // setting but looks like a misspelt one (preload, log_level, post_forks):
 // "name (did you mean setting?)". It is "" for the globals that are not
 // meant as settings, which gunicorn ignores without a word and so does
-// gowsgi: a helper function whose name is not near a hook's, an upper-case
-// constant (PORT = 8000), and a helper variable, which is near no setting
-// (host, port, cores, settings) or is named after one it computes
-// (workers_per_core, keepalive_str, use_loglevel, bind_env: the
-// templates' own names).
+// gowsgi: a helper function whose name is not near a hook's, a class
+// (Worker, imported for a type hint), an upper-case constant (PORT =
+// 8000), and a helper variable, which is near no setting (host, port,
+// cores, settings) or is named after one it computes (workers_per_core,
+// keepalive_str, use_loglevel, bind_env: the templates' own names).
 func unknownName(name string, isCallable bool, known []string) string {
-	if isCallable && !isHook(closest(name, hookNames)) {
-		return ""
+	if isCallable && (!isHook(closest(name, hookNames)) || unicode.IsUpper(rune(name[0]))) {
+		return "" // a helper function, or a class (from gunicorn.workers.base import Worker)
 	}
 	if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
 		return ""

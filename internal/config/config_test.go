@@ -407,6 +407,7 @@ def post_forks(server, worker):
 	// Helper variables, as templates name them, are not reported: only the
 	// globals that look like a misspelt setting are (log_level).
 	os.WriteFile(filepath.Join(dir, "helpers.py"), []byte(`import os
+from logging import Handler as Worker  # a class named like a hook, as immich's gunicorn.workers.base.Worker
 workers_per_core_str = os.getenv("WORKERS_PER_CORE", "1")
 web_concurrency_str = os.getenv("WEB_CONCURRENCY", None)
 host = "0.0.0.0"

@@ -268,6 +268,16 @@ func (c *Config) configKwargs(kwargs map[string]json.RawMessage, src source, ori
 			continue
 		}
 		s := uvicornSetting(k)
+		switch x := v.(type) {
+		case map[string]any: // uvicorn's Config takes a dict for log_config
+			if k == "log_config" {
+				s = byName["logconfig_dict"]
+			}
+		case float64: // and a logging level number for log_level
+			if k == "log_level" {
+				vals = []string{pythonLevel(int(x))}
+			}
+		}
 		if s == nil {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: CONFIG_KWARGS[%s] = %s ignored: it means nothing to gowsgi", origin, k, kwargs[k]))
 			continue
@@ -312,7 +322,7 @@ var mootKwargs = map[string]string{
 
 // kwargValues is a CONFIG_KWARGS value as the option's values: a list
 // gives one value per item, a [name, value] pair (uvicorn's headers) is
-// "name:value".
+// "name:value", a dict is its JSON.
 func kwargValues(v any) []string {
 	switch v := v.(type) {
 	case bool:
@@ -321,6 +331,9 @@ func kwargValues(v any) []string {
 		return []string{strconv.FormatFloat(v, 'f', -1, 64)}
 	case string:
 		return []string{v}
+	case map[string]any:
+		b, _ := json.Marshal(v)
+		return []string{string(b)}
 	case []any:
 		var out []string
 		for _, x := range v {
@@ -333,4 +346,21 @@ func kwargValues(v any) []string {
 		return out
 	}
 	return []string{fmt.Sprint(v)}
+}
+
+// pythonLevel names a Python logging level number (logging.DEBUG is 10)
+// as --log-level does; uvicorn's TRACE (5) and anything below DEBUG are
+// debug, anything above ERROR is critical.
+func pythonLevel(n int) string {
+	switch {
+	case n <= 10:
+		return "debug"
+	case n <= 20:
+		return "info"
+	case n <= 30:
+		return "warning"
+	case n <= 40:
+		return "error"
+	}
+	return "critical"
 }

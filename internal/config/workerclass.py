@@ -125,9 +125,9 @@ def module_getattr(module, attr):
 def encode(v, depth=0):
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
-    if isinstance(v, (list, tuple)) and depth < 3:
+    if isinstance(v, (list, tuple)) and depth < 10:  # logging dicts nest deep
         return [encode(x, depth + 1) for x in v]
-    if isinstance(v, dict) and depth < 3:
+    if isinstance(v, dict) and depth < 10:
         return {str(k): encode(x, depth + 1) for k, x in v.items()}
     return {"repr": repr(v)}
 

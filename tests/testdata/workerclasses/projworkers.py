@@ -50,3 +50,20 @@ class FactoryWorker(UvicornWorker):
 
 class LoudWorker(UvicornWorker):
     CONFIG_KWARGS = {"log_level": "debug", "lifespan": "on", "reload": True, "use_colors": True, "ssl_keyfile_password": None}
+
+
+# CONFIG_KWARGS with Python values, as FastAPI projects write them: a
+# logging dict for log_config, logging.DEBUG for log_level, uvicorn's
+# header switches and WebSocket pings.
+import logging
+
+LOGGING = {"version": 1, "disable_existing_loggers": False, "loggers": {"uvicorn.error": {"level": "INFO"}}}
+
+
+class DictLogWorker(UvicornWorker):
+    CONFIG_KWARGS = {"log_config": LOGGING, "log_level": logging.DEBUG, "timeout_notify": 300}
+
+
+class BareWorker(UvicornWorker):
+    CONFIG_KWARGS = {"loop": "uvloop", "http": "httptools", "lifespan": "on", "server_header": False, "date_header": False,
+                     "access_log": False, "ws_ping_interval": 20, "ws_ping_timeout": 30}
