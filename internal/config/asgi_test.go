@@ -422,3 +422,24 @@ func TestYAMLLogConfig(t *testing.T) {
 		t.Errorf("a YAML list: %v", err)
 	}
 }
+
+// TestPeerCommandLineSkipsDefaultConfigFile: ./gunicorn.conf.py is gunicorn's
+// default; a uvicorn (or granian, hypercorn) command line in the same
+// project does not read it, as those servers do not, unless -c names it.
+func TestPeerCommandLineSkipsDefaultConfigFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("gunicorn.conf.py", []byte("workers = 7\naccesslog = '/var/log/nosuchdir/access.log'\n"), 0o644)
+	c, err := Parse([]string{"main:app", "--host", "0.0.0.0", "--reload"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers == 7 || c.ConfigFile != "" || len(c.Warnings) != 1 ||
+		c.Warnings[0] != "./gunicorn.conf.py is not read: --host is not gunicorn's, and uvicorn, granian and hypercorn read no config file of their own accord; -c gunicorn.conf.py reads it" {
+		t.Errorf("uvicorn's command line: workers %d config %q warnings %q", c.Workers, c.ConfigFile, c.Warnings)
+	}
+	for _, args := range [][]string{{"main:app", "-b", "0.0.0.0:8000"}, {"main:app", "--host", "0.0.0.0", "-c", "gunicorn.conf.py"}} {
+		if c, err = Parse(args, env(nil), io.Discard); err != nil || c.Workers != 7 {
+			t.Errorf("%q: the config file is read: %v, workers %d", args, err, c.Workers)
+		}
+	}
+}

@@ -231,7 +231,15 @@ func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*lay
 	}
 	if !explicit {
 		if _, err := os.Stat("gunicorn.conf.py"); err == nil {
-			location = "gunicorn.conf.py"
+			if fl := peerFlag(strongest[0]); fl != "" {
+				// uvicorn, granian and hypercorn read no default config
+				// file: a uvicorn command line in a project that also
+				// deploys with gunicorn must not pick up its workers, log
+				// files or user.
+				c.Warnings = append(c.Warnings, fmt.Sprintf("./gunicorn.conf.py is not read: %s is not gunicorn's, and uvicorn, granian and hypercorn read no config file of their own accord; -c gunicorn.conf.py reads it", fl))
+			} else {
+				location = "gunicorn.conf.py"
+			}
 		}
 	}
 	for _, l := range strongest {
@@ -262,6 +270,22 @@ func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*lay
 		file.add(byName["config"], location, location)
 	}
 	return file, warnings, nil
+}
+
+// peerFlag is the first option on the command line (cli) that gunicorn
+// does not have and uvicorn, granian or hypercorn does (--host,
+// --interface, --reload-dir...), as written; "" when there is none.
+func peerFlag(cli *layer) string {
+	for _, s := range settings {
+		g := cli.vals[s]
+		if g == nil {
+			continue
+		}
+		if long, ok := strings.CutPrefix(g.origin, "--"); ok && peerOnly[long] {
+			return g.origin
+		}
+	}
+	return ""
 }
 
 // expandAbbrev spells out abbreviated long options (--work 4 for
