@@ -62,6 +62,14 @@ type realConfig struct {
 	// Refused is the reason a refusal (exit 2, one line) must give; ""
 	// = it must be read and served.
 	Refused string `json:"refused"`
+	// TLS names where a config file expects its certificate and key
+	// ("cert", "key", deployment paths): test ones are written there, and
+	// the server is asked over HTTPS.
+	TLS map[string]string `json:"tls"`
+	// InsecureBind: the config file also has a plain bind (hypercorn's
+	// insecure_bind); served, it is moved to a free loopback port and asked
+	// too.
+	InsecureBind bool `json:"insecure_bind"`
 	// Serve false reads the entry only; Why says why.
 	Serve *bool  `json:"serve"`
 	Why   string `json:"why"`
@@ -325,6 +333,18 @@ func runRealConfig(t *testing.T, rc realConfig) {
 			t.Fatal(err)
 		}
 	}
+	pki := newPKI(t)
+	cert, key, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
+	for role, path := range rc.TLS {
+		src := map[string]string{"cert": cert, "key": key}[role]
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatalf("tls %q: %v", role, err)
+		}
+		p := root(path)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, b, 0o600)
+	}
 	vars := map[string]string{}
 	env := cliEnv("GOWSGI_PYTHON=" + pythonBin)
 	for k, v := range rc.Env {
@@ -406,10 +426,14 @@ func runRealConfig(t *testing.T, rc realConfig) {
 		}
 		return
 	}
-	pki := newPKI(t)
-	cert, key, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
 	port := freePort(t)
 	sargs, sock, useTLS := servedArgs(args, dir, port, cert, key)
+	useTLS = useTLS || len(rc.TLS) > 0
+	plain := 0
+	if rc.InsecureBind {
+		plain = freePort(t)
+		sargs = append(sargs, "--insecure-bind", fmt.Sprintf("127.0.0.1:%d", plain))
+	}
 	scheme := "http"
 	tr := &http.Transport{DisableKeepAlives: true}
 	if useTLS {
@@ -437,6 +461,18 @@ func runRealConfig(t *testing.T, rc realConfig) {
 	resp.Body.Close()
 	if want := fmt.Sprintf("hello from %s (%s)", target, kind); resp.StatusCode != 200 || string(body) != want {
 		t.Errorf("GET %s: %s %q, want 200 %q\nstderr:\n%s", url, resp.Status, body, want, s.Stderr)
+	}
+	if plain != 0 {
+		url := fmt.Sprintf("http://127.0.0.1:%d/", plain)
+		resp, err := (&http.Client{Timeout: 20 * time.Second}).Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v\nstderr:\n%s", url, err, s.Stderr)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf("hello from %s (%s)", target, kind); resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("GET %s: %s %q, want 200 %q", url, resp.Status, body, want)
+		}
 	}
 	if code := s.Stop(); code != 0 {
 		t.Errorf("exit %d after SIGTERM\nstderr:\n%s", code, s.Stderr)

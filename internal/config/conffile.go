@@ -109,6 +109,10 @@ func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 			Callable string `json:"callable"`
 		}
 		isCallable := json.Unmarshal(raw, &callable) == nil && callable.Callable != ""
+		if notice, ok := r.loggerTarget(l, name, raw); ok {
+			notices = append(notices, notice)
+			continue
+		}
 		s := byGunicorn[name]
 		if hk, ok := hypercornKeys[name]; ok && (r.Hypercorn || s == nil) {
 			// hypercorn's names: in its files, and in a Python file where
@@ -165,6 +169,26 @@ func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 		notices = append(notices, fmt.Sprintf("%s: not %s, ignored: %s", r.location, what, strings.Join(unknown, ", ")))
 	}
 	return notices, nil
+}
+
+// loggerTarget reads accesslog or errorlog given as a Python logger
+// object, which hypercorn takes (accesslog = logging.getLogger("access")):
+// gowsgi writes its logs itself, so the log goes where "-" sends it, with
+// a notice. ok is false for any other name or value.
+func (r *fileResult) loggerTarget(l *layer, name string, raw json.RawMessage) (notice string, ok bool) {
+	setting, stream := map[string]string{"accesslog": "access-log", "errorlog": "error-log"}[name], "stdout"
+	var v struct {
+		Logger *string `json:"logger"`
+	}
+	if setting == "" || json.Unmarshal(raw, &v) != nil || v.Logger == nil {
+		return "", false
+	}
+	if name == "errorlog" {
+		stream = "stderr"
+	}
+	origin := r.location + ": " + name
+	l.add(byName[setting], origin, "-")
+	return fmt.Sprintf("%s: a Python logger (%q): gowsgi writes this log itself, to %s", origin, *v.Logger, stream), true
 }
 
 // unknownName is how the notice names a config-file global that is not a

@@ -91,7 +91,7 @@ var hypercornKeys = map[string]hyperKey{
 	"server_names":               {typ: hStrs, setting: "server-name"},
 	"shutdown_timeout":           {typ: hNum, kind: Noticed, why: "the lifespan shutdown runs within `--graceful-timeout`"},
 	"ssl_handshake_timeout":      {typ: hNum, kind: Noticed, why: "TLS handshakes are bounded by `--header-timeout`"},
-	"startup_timeout":            {typ: hNum, kind: Noticed, why: "the lifespan startup counts toward `--boot-timeout`"},
+	"startup_timeout":            {typ: hNum, setting: "boot-timeout", conv: longerBoot, why: "when longer than its default (2m): the lifespan startup counts toward it, with the import"},
 	"statsd_host":                {typ: hStr, setting: "statsd-host"},
 	"statsd_prefix":              {typ: hStr, setting: "statsd-prefix"},
 	"umask":                      {typ: hInt, setting: "umask"},
@@ -104,6 +104,24 @@ var hypercornKeys = map[string]hyperKey{
 	"worker_class":               {typ: hStr, setting: "worker-class"},
 	"workers":                    {typ: hInt, setting: "workers"},
 	"wsgi_max_body_size":         {typ: hInt, setting: "max-body-size"},
+}
+
+// longerBoot reads startup_timeout, the seconds hypercorn gives the
+// lifespan startup, as --boot-timeout, which covers the import too: only a
+// longer time than the boot timeout's default is taken (an app that loads
+// models for minutes), a shorter one would cut the import short.
+func longerBoot(items []string) ([]string, error) {
+	var out []string
+	for _, v := range items {
+		d, err := ParseDuration(v)
+		if err != nil {
+			return nil, err
+		}
+		if def, _ := ParseDuration(byName["boot-timeout"].def); d > def {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // alpnProtocols reads alpn_protocols (["h2", "http/1.1"]) as

@@ -10,9 +10,11 @@
 # globals, os.environ, and imports from the current directory and from the
 # file's own directory work. Anything it prints goes to stderr; stdout carries one
 # JSON object: {"settings": {name: value}, "file": path} or {"error": text,
-# "traceback": text}. Callables are {"callable": "module.qualname"}; modules
+# "traceback": text}. Callables are {"callable": "module.qualname"}, Python
+# loggers {"logger": name}; modules
 # and _private names are left out. Standard library only, Python 3.8+.
 import json
+import logging
 import os
 import sys
 import traceback
@@ -32,6 +34,8 @@ def encode(v, depth=0):
         return [encode(x, depth + 1) for x in v]
     if isinstance(v, dict):
         return {str(k): encode(x, depth + 1) for k, x in v.items()}
+    if isinstance(v, logging.Logger):  # hypercorn's accesslog = logging.getLogger(...)
+        return {"logger": v.name}
     if callable(v):
         name = getattr(v, "__qualname__", None) or getattr(v, "__name__", None) or type(v).__name__
         mod = getattr(v, "__module__", None)
