@@ -70,6 +70,11 @@ type realConfig struct {
 	// insecure_bind); served, it is moved to a free loopback port and asked
 	// too.
 	InsecureBind bool `json:"insecure_bind"`
+	// BarePython runs the workers' Python without its site-packages
+	// (python -S): gunicorn and uvicorn are not installed, as after a move
+	// to gowsgi, yet the config file and worker classes that import them
+	// must still be read and served.
+	BarePython bool `json:"bare_python"`
 	// Serve false reads the entry only; Why says why.
 	Serve *bool  `json:"serve"`
 	Why   string `json:"why"`
@@ -346,7 +351,12 @@ func runRealConfig(t *testing.T, rc realConfig) {
 		os.WriteFile(p, b, 0o600)
 	}
 	vars := map[string]string{}
-	env := cliEnv("GOWSGI_PYTHON=" + pythonBin)
+	python := pythonBin
+	if rc.BarePython {
+		python = filepath.Join(dir, "python-bare")
+		os.WriteFile(python, []byte(fmt.Sprintf("#!/bin/sh\nexec %s -S \"$@\"\n", pythonBin)), 0o755)
+	}
+	env := cliEnv("GOWSGI_PYTHON=" + python)
 	for k, v := range rc.Env {
 		vars[k] = root(v)
 		env = append(env, k+"="+root(v))
@@ -514,4 +524,65 @@ func startListening(t *testing.T, dir string, env []string, network, addr string
 		t.Fatalf("gowsgi %v did not start serving (%v)\nstderr:\n%s", args, s.exit, s.Stderr)
 	}
 	return s
+}
+
+// TestConfigStandIns: a config file that imports gunicorn and uvicorn,
+// where they are not installed (the workers' Python runs with -S), is read
+// and its hooks run, with stand-ins for those packages during its
+// execution only: the app's own `import gunicorn` still fails, as it
+// would without gowsgi. A hook that reads server.WORKERS (immich's
+// pre_fork) runs.
+func TestConfigStandIns(t *testing.T) {
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "python-bare")
+	os.WriteFile(bare, []byte(fmt.Sprintf("#!/bin/sh\nexec %s -S \"$@\"\n", pythonBin)), 0o755)
+	os.WriteFile(filepath.Join(dir, "gunicorn.conf.py"), []byte(`import os
+from gunicorn.arbiter import Arbiter
+from uvicorn.workers import UvicornWorker
+
+
+class Worker(UvicornWorker):
+    CONFIG_KWARGS = {"lifespan": "off"}
+
+
+worker_class = Worker
+
+
+def pre_fork(arbiter: Arbiter, worker):
+    os.environ["DEVICE"] = str(len(arbiter.WORKERS) % 1)
+
+
+def post_fork(server, worker):
+    open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "post_fork"), "w").close()
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "main.py"), []byte(`async def app(scope, receive, send):
+    try:
+        import gunicorn
+        found = "gunicorn: " + type(gunicorn).__name__
+    except ImportError:
+        found = "gunicorn: absent"
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": found.encode()})
+`), 0o644)
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	s := startListening(t, dir, cliEnv("GOWSGI_PYTHON="+bare), "tcp", addr, "-b", addr, "-w", "1", "main:app")
+	resp, err := client().Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatalf("GET: %v\nstderr:\n%s", err, s.Stderr)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "gunicorn: absent" {
+		t.Errorf("the app saw %q, want gunicorn: absent", body)
+	}
+	if !waitFor(10*time.Second, func() bool { _, err := os.Stat(filepath.Join(dir, "post_fork")); return err == nil }) {
+		t.Errorf("post_fork did not run\nstderr:\n%s", s.Stderr)
+	}
+	if strings.Contains(s.Stderr.String(), "Exception in") {
+		t.Errorf("a hook failed:\n%s", s.Stderr)
+	}
+	if code := s.Stop(); code != 0 {
+		t.Errorf("exit %d\nstderr:\n%s", code, s.Stderr)
+	}
 }

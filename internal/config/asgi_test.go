@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -441,5 +442,50 @@ func TestPeerCommandLineSkipsDefaultConfigFile(t *testing.T) {
 		if c, err = Parse(args, env(nil), io.Discard); err != nil || c.Workers != 7 {
 			t.Errorf("%q: the config file is read: %v, workers %d", args, err, c.Workers)
 		}
+	}
+}
+
+// TestConfigFileWorkerClassObject: worker_class given as a class object, as
+// gunicorn takes one, defined in the config file itself, is classified by
+// the config reader; and the file's imports of gunicorn and uvicorn work
+// where they are not installed (python -S hides site-packages here), as
+// after a move from gunicorn to gowsgi.
+func TestConfigFileWorkerClassObject(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "python-bare")
+	os.WriteFile(bare, []byte("#!/bin/sh\nexec "+py+" -S \"$@\"\n"), 0o755)
+	conf := filepath.Join(dir, "gunicorn.conf.py")
+	os.WriteFile(conf, []byte(`import gunicorn
+from gunicorn.arbiter import Arbiter
+from uvicorn.workers import UvicornWorker
+
+gunicorn.SERVER_SOFTWARE = "hidden"
+
+
+class MyUvicornWorker(UvicornWorker):
+    CONFIG_KWARGS = {"proxy_headers": True, "forwarded_allow_ips": "*", "log_level": None}
+
+
+bind = "0.0.0.0:8000"
+workers = 9
+worker_class = MyUvicornWorker
+
+
+def pre_fork(server: Arbiter, worker):
+    pass
+`), 0o644)
+	c := mustParse(t, []string{"main:app", "-c", conf, "--python", bare}, nil)
+	if c.Interface != "asgi" || c.WorkerClass != "MyUvicornWorker" || c.Workers != 9 || strings.Join(c.ForwardedAllowIPs.Items(), ",") != "*" ||
+		len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], "worker class MyUvicornWorker: runs as uvicorn.workers.UvicornWorker") {
+		t.Errorf("interface %q class %q workers %d fwd %v %q", c.Interface, c.WorkerClass, c.Workers, c.ForwardedAllowIPs, c.Warnings)
+	}
+	// A class of no known base is refused, as a dotted path's is.
+	os.WriteFile(conf, []byte("class Mine:\n    pass\nworker_class = Mine\n"), 0o644)
+	if _, err := parse(t, []string{"main:app", "-c", conf, "--python", bare}, nil); err == nil || !strings.Contains(err.Error(), "worker class Mine derives from none") {
+		t.Errorf("a class of no known base: %v", err)
 	}
 }

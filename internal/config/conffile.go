@@ -39,6 +39,10 @@ type fileResult struct {
 	// of a python:module.object); a Python file's or module's globals are
 	// gunicorn's settings, with hypercorn's names read too.
 	Hypercorn bool `json:"hypercorn"`
+	// WorkerClass is worker_class's ancestry when the file gives a class
+	// object (worker_class = MyUvicornWorker, defined in the file), which
+	// no dotted path could import again.
+	WorkerClass *classProbe `json:"worker_class"`
 }
 
 // readConfigFile runs the config file at location (FILE, file:FILE,
@@ -149,6 +153,15 @@ func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 		if name == "accesslog" && string(raw) == "null" {
 			// gunicorn's accesslog = None: no access log (gowsgi's default is stdout).
 			l.add(byName["no-access-log"], origin, "true")
+			continue
+		}
+		if name == "worker_class" && r.WorkerClass != nil {
+			var cls struct {
+				Callable string `json:"callable"`
+			}
+			json.Unmarshal(raw, &cls)
+			c.fileClass, c.fileClassName = r.WorkerClass, cls.Callable
+			l.add(s, origin, cls.Callable)
 			continue
 		}
 		vals, err := fileValues(raw, s)

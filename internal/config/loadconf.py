@@ -9,7 +9,8 @@
 # executed by gunicorn_compat.load_config as gunicorn does it, so its
 # globals, os.environ, and imports from the current directory and from the
 # file's own directory work. Anything it prints goes to stderr; stdout carries one
-# JSON object: {"settings": {name: value}, "file": path} or {"error": text,
+# JSON object: {"settings": {name: value}, "file": path, "worker_class":
+# {"mro": [...], "config_kwargs": {...}} when worker_class is a class} or {"error": text,
 # "traceback": text}. Callables are {"callable": "module.qualname"}, Python
 # loggers {"logger": name}; modules
 # and _private names are left out. Standard library only, Python 3.8+.
@@ -66,7 +67,18 @@ def main():
         if k.startswith("_") or isinstance(v, types.ModuleType):
             continue
         settings[k] = encode(v)
-    out.write(json.dumps({"settings": settings, "file": path, "hypercorn": obj is not None}))
+    answer = {"settings": settings, "file": path, "hypercorn": obj is not None}
+    cls = (vars(mod) if obj is None else attributes(obj)).get("worker_class")
+    if isinstance(cls, type):
+        # A class object (gunicorn takes one), perhaps defined in the file
+        # itself: classified here, where it exists, as workerclass.py
+        # classifies a dotted path.
+        kwargs = getattr(cls, "CONFIG_KWARGS", None)
+        answer["worker_class"] = {
+            "mro": ["%s.%s" % (c.__module__, c.__qualname__) for c in cls.__mro__],
+            "config_kwargs": encode(kwargs) if isinstance(kwargs, dict) else None,
+        }
+    out.write(json.dumps(answer))
 
 
 def load(location):

@@ -146,8 +146,9 @@ func (c *Config) finishWorkerClass() error {
 	if c.WorkerClass == "" {
 		c.WorkerClass = "sync"
 	}
+	fromFile := c.fileClass != nil && c.fileClassName == c.WorkerClass // a class object, classified by the config reader
 	wk, err := knownWorkerClass(c.WorkerClass)
-	if err != nil {
+	if err != nil && !fromFile {
 		return &UsageError{err.Error()}
 	}
 	src, where := srcDefault, ""
@@ -156,9 +157,11 @@ func (c *Config) finishWorkerClass() error {
 	}
 	var kwargs map[string]json.RawMessage
 	if wk == nil {
-		res, err := c.probeWorkerClass(c.WorkerClass)
-		if err != nil {
-			return &UsageError{fmt.Sprintf("%sworker class %s: %v", where, c.WorkerClass, err)}
+		res := c.fileClass
+		if !fromFile {
+			if res, err = c.probeWorkerClass(c.WorkerClass); err != nil {
+				return &UsageError{fmt.Sprintf("%sworker class %s: %v", where, c.WorkerClass, err)}
+			}
 		}
 		for _, name := range res.MRO {
 			k := strings.ToLower(name)
