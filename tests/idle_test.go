@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"strings"
@@ -15,19 +16,30 @@ import (
 // not keep a goroutine per idle connection (they are parked in one epoll
 // set, internal/http1/park.go); then it uses every connection again and
 // gets a right answer on each, and the connections park again. For a WSGI
-// and an ASGI app: idle memory is the front's, whatever the interface.
+// and an ASGI app (idle memory is the front's, whatever the interface), and
+// over TLS.
 func TestIdleConnectionsPark(t *testing.T) {
 	for _, tc := range []struct {
 		name, path, want string
 		args             []string
+		tls              bool
 	}{
-		{"wsgi", "/status", "custom status\n", []string{probe}},
-		{"asgi", "/pid", "", []string{asgiRaw, "--interface", "asgi"}},
+		{"wsgi", "/status", "custom status\n", []string{probe}, false},
+		{"asgi", "/pid", "", []string{asgiRaw, "--interface", "asgi"}, false},
+		{"tls", "/status", "custom status\n", []string{probe}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const n = 200
 			maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-			s, _ := startASGI(t, nil, append(tc.args, "--keep-alive", "60s", "--metrics-bind", maddr)...)
+			args := append(tc.args, "--keep-alive", "60s", "--metrics-bind", maddr)
+			var tlsConf *tls.Config
+			if tc.tls {
+				p := newPKI(t)
+				cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
+				args = append(args, "--certfile", cf, "--keyfile", kf)
+				tlsConf = &tls.Config{RootCAs: p.pool, ServerName: "localhost"}
+			}
+			s, _ := startASGI(t, nil, args...)
 			goroutines := func() float64 {
 				v, _ := metricValue(scrapeMetrics(t, maddr), "go_goroutines")
 				return v
@@ -37,7 +49,13 @@ func TestIdleConnectionsPark(t *testing.T) {
 			conns := make([]net.Conn, n)
 			readers := make([]*bufio.Reader, n)
 			for i := range conns {
-				c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+				var c net.Conn
+				var err error
+				if tlsConf != nil {
+					c, err = tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s.Addr, tlsConf)
+				} else {
+					c, err = net.DialTimeout("tcp", s.Addr, 5*time.Second)
+				}
 				if err != nil {
 					t.Fatalf("connection %d: %v", i, err)
 				}

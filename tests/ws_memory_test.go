@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -19,22 +20,49 @@ import (
 // holds no goroutine per WebSocket (the client's side is parked in an
 // epoll set, internal/websocket/park.go; the application's side on its
 // slot, workers.Exchange.WSPark). Then every one echoes again and parks
-// again, and a graceful stop closes every parked one with 1001.
+// again, and a graceful stop closes every parked one with 1001. Over
+// plain TCP and over TLS.
 func TestWebSocketIdleParks(t *testing.T) {
+	t.Run("plain", func(t *testing.T) { testWebSocketIdleParks(t, false) })
+	t.Run("tls", func(t *testing.T) { testWebSocketIdleParks(t, true) })
+}
+
+func testWebSocketIdleParks(t *testing.T, overTLS bool) {
 	const n = 200
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	s, _ := startWS(t, "-w", "1", "--metrics-bind", maddr, "--graceful-timeout", "5")
+	args := []string{"-w", "1", "--metrics-bind", maddr, "--graceful-timeout", "5"}
+	var tlsConf *tls.Config
+	if overTLS {
+		p := newPKI(t)
+		cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
+		args = append(args, "--certfile", cf, "--keyfile", kf)
+		tlsConf = &tls.Config{RootCAs: p.pool, ServerName: "localhost"}
+	}
+	s, _ := startWS(t, args...)
+	dial := func() (*http.Response, string, net.Conn, *bufio.Reader) {
+		if tlsConf == nil {
+			return wsDial(t, s.Addr, "/echo")
+		}
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s.Addr, tlsConf)
+		if err != nil {
+			t.Fatalf("TLS: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return wsHandshake(t, c, "/echo")
+	}
 	goroutines := func() float64 {
 		v, _ := metricValue(scrapeMetrics(t, maddr), "go_goroutines")
 		return v
 	}
-	wsEcho(t, s, "warm-up")
+	if tlsConf == nil {
+		wsEcho(t, s, "warm-up")
+	}
 	base := goroutines()
 
 	conns := make([]net.Conn, n)
 	readers := make([]*bufio.Reader, n)
 	for i := range conns {
-		resp, body, c, br := wsDial(t, s.Addr, "/echo")
+		resp, body, c, br := dial()
 		if resp.StatusCode != 101 {
 			t.Fatalf("WebSocket %d: %s %q", i, resp.Status, body)
 		}

@@ -29,6 +29,12 @@ func wsDial(t *testing.T, addr, path string, extra ...string) (*http.Response, s
 	t.Helper()
 	c := dialRaw(t, addr)
 	t.Cleanup(func() { c.Close() })
+	return wsHandshake(t, c, path, extra...)
+}
+
+// wsHandshake asks for a WebSocket at path on c, as wsDial does.
+func wsHandshake(t *testing.T, c net.Conn, path string, extra ...string) (*http.Response, string, net.Conn, *bufio.Reader) {
+	t.Helper()
 	io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: example.org\r\n"+upgradeHead+strings.Join(extra, "")+"\r\n")
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})

@@ -33,7 +33,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +40,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/poller"
 )
 
 // Cleartext modes (gunicorn's http2_cleartext values).
@@ -180,6 +180,10 @@ type listener struct {
 	err   error
 }
 
+// ServesTLS reports whether the listener's connections get TLS: the Mux
+// has a TLS config and the listener is not a PlainListener.
+func (l *listener) ServesTLS() bool { return l.m.cfg.TLS != nil && !l.plain }
+
 func (l *listener) acceptLoop() {
 	backoff := time.Duration(0)
 	for {
@@ -246,7 +250,8 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 			var re tls.RecordHeaderError
 			if errors.As(err, &re) && re.Conn != nil && looksLikeHTTP(re.RecordHeader) {
 				// Plain HTTP on a TLS port: say so, as net/http does.
-				io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
+				re.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+				re.Conn.Write(m.cfg.Defaults.ErrorResponse(http.StatusBadRequest, "Client sent an HTTP request to an HTTPS server.\n", time.Now()))
 			}
 			c.Close()
 			return
@@ -290,7 +295,7 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		// connection error (RFC 9113 §3.4): the connection is closed.
 		if err != nil || isHTTP1(pk, m.cfg.MaxHeadBytes) {
 			m.cfg.Log.Debug("h2c: trusted peer sent no HTTP/2 preface; answering 400", "remote", c.RemoteAddr().String(), "err", err)
-			m.writeStatus(c, "400 Bad Request")
+			m.writeStatus(c, http.StatusBadRequest)
 		}
 		c.Close()
 		return
@@ -303,45 +308,36 @@ func (m *Mux) handle(c net.Conn, l *listener) {
 		c.Close()
 		return
 	}
-	if settings, n, ok := upgradeRequest(head, m.cfg.MaxUpgradeBody); ok && m.takeBody(n) {
-		m.upgrade(c, pk.buf, settings, n)
+	if req, settings, ok := upgradeRequest(head, m.cfg.MaxUpgradeBody); ok && m.takeBody(req.ContentLength) {
+		m.upgrade(c, req, settings, pk.buf[len(head):])
 		return
 	}
 	c.SetReadDeadline(time.Time{})
 	l.pass(pk.conn())
 }
 
-// upgrade switches c to HTTP/2 after its HTTP/1.1 request, which becomes
-// stream 1 (RFC 7540 §3.2); read holds the bytes read ahead of c, and
-// n bytes of UpgradeBudget were taken for its body.
-func (m *Mux) upgrade(c net.Conn, read []byte, settings []byte, n int64) {
+// upgrade switches c to HTTP/2 after its HTTP/1.1 request req (its head
+// already parsed by upgradeRequest), which becomes stream 1 (RFC 7540
+// §3.2); ahead holds the bytes read after the head, and req.ContentLength
+// bytes of UpgradeBudget were taken for its body.
+func (m *Mux) upgrade(c net.Conn, req *http.Request, settings []byte, ahead []byte) {
+	n := req.ContentLength
 	release := sync.OnceFunc(func() {
 		if n > 0 {
 			m.cfg.UpgradeBudget.Release(n)
 		}
 	})
 	defer release() // the connection ended before the handler read the body
-	ahead := bytes.NewReader(read)
-	br := bufio.NewReader(io.MultiReader(ahead, c))
-	req, err := http.ReadRequest(br)
-	if err != nil {
-		m.writeStatus(c, "400 Bad Request")
-		c.Close()
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, m.cfg.MaxUpgradeBody+1))
-	if err != nil {
-		m.writeStatus(c, "400 Bad Request")
-		c.Close()
-		return
-	}
-	if int64(len(body)) > m.cfg.MaxUpgradeBody {
-		m.writeStatus(c, "413 Content Too Large")
+	// The body (its length is known and within MaxUpgradeBody: upgradeRequest
+	// refused the rest) is what follows the head: the bytes read ahead, then c.
+	rest := bytes.NewReader(ahead)
+	body := make([]byte, n)
+	if _, err := io.ReadFull(io.MultiReader(rest, c), body); err != nil {
+		m.writeStatus(c, http.StatusBadRequest)
 		c.Close()
 		return
 	}
 	req.Body = &heldBody{r: bytes.NewReader(body), release: release}
-	req.ContentLength = int64(len(body))
 	req.RemoteAddr = c.RemoteAddr().String()
 	// Go's server runs the handler with this request's own context, not a
 	// stream's: it ends with the connection, or with stream 1 (firstStream),
@@ -356,11 +352,14 @@ func (m *Mux) upgrade(c net.Conn, read []byte, settings []byte, n int64) {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	// What follows the request (the client preface, frames) is in br's
-	// buffer, then in ahead (br reads c only once ahead is empty).
-	rest, _ := br.Peek(br.Buffered())
-	rest = append(bytes.Clone(rest), read[len(read)-ahead.Len():]...)
-	m.serveH2(&bufConn{Conn: c, ahead: rest}, &http2.ServeConnOpts{UpgradeRequest: req, Settings: settings}, &firstStream{req: req, cancel: cancel})
+	// What followed the body in the bytes read ahead (the client preface,
+	// frames) is read again first; it is copied so that the peek buffer
+	// goes.
+	var again []byte
+	if rest.Len() > 0 {
+		again = bytes.Clone(ahead[len(ahead)-rest.Len():])
+	}
+	m.serveH2(&bufConn{Conn: c, ahead: again}, &http2.ServeConnOpts{UpgradeRequest: req, Settings: settings}, &firstStream{req: req, cancel: cancel})
 }
 
 // takeBody takes n bytes of UpgradeBudget for an upgrade request's body.
@@ -609,30 +608,31 @@ func isHTTP1(p *peeker, limit int) bool {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// upgradeRequest reports whether head asks for h2c and may have it, and
-// returns the decoded HTTP2-Settings and the body's length. A request whose body must be read
-// whole before the switch and is larger than maxBody (or of unknown
-// length) is served as HTTP/1.1 instead: a server may ignore Upgrade.
-func upgradeRequest(head []byte, maxBody int64) ([]byte, int64, bool) {
+// upgradeRequest parses head and reports whether it asks for h2c and may
+// have it; it returns the request (its Body is not read yet) and the
+// decoded HTTP2-Settings. A request whose body must be read whole before
+// the switch and is larger than maxBody (or of unknown length) is served
+// as HTTP/1.1 instead: a server may ignore Upgrade.
+func upgradeRequest(head []byte, maxBody int64) (*http.Request, []byte, bool) {
 	if head == nil {
-		return nil, 0, false
+		return nil, nil, false
 	}
 	req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
 	if err != nil || !req.ProtoAtLeast(1, 1) || req.ContentLength < 0 || req.ContentLength > maxBody {
-		return nil, 0, false
+		return nil, nil, false
 	}
 	if !hasToken(req.Header["Upgrade"], "h2c") || !hasToken(req.Header["Connection"], "upgrade") || !hasToken(req.Header["Connection"], "http2-settings") {
-		return nil, 0, false
+		return nil, nil, false
 	}
 	vs := req.Header["Http2-Settings"]
 	if len(vs) != 1 {
-		return nil, 0, false
+		return nil, nil, false
 	}
 	settings, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(vs[0], "="))
 	if err != nil {
-		return nil, 0, false
+		return nil, nil, false
 	}
-	return settings, req.ContentLength, true
+	return req, settings, true
 }
 
 func hasToken(values []string, token string) bool {
@@ -646,18 +646,11 @@ func hasToken(values []string, token string) bool {
 	return false
 }
 
-// writeStatus answers an HTTP/1.x request on c with status and the
-// server's default fields; the caller closes c.
-func (m *Mux) writeStatus(c net.Conn, status string) {
+// writeStatus answers an HTTP/1.x request on c with status, as the
+// HTTP/1.1 engine answers its own errors; the caller closes c.
+func (m *Mux) writeStatus(c net.Conn, status int) {
 	c.SetWriteDeadline(time.Now().Add(time.Second))
-	msg := status + "\n"
-	var b strings.Builder
-	b.WriteString("HTTP/1.1 " + status + "\r\n")
-	for _, f := range m.cfg.Defaults.Append(nil, nil, time.Now()) {
-		b.WriteString(f.Name + ": " + f.Value + "\r\n")
-	}
-	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\nContent-Length: " + strconv.Itoa(len(msg)) + "\r\n\r\n" + msg)
-	io.WriteString(c, b.String())
+	c.Write(m.cfg.Defaults.ErrorResponse(status, "", time.Now()))
 }
 
 // bufConn is a connection whose first bytes were read ahead: they are
@@ -689,7 +682,7 @@ func (c *bufConn) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // AheadDrained reports whether the bytes read ahead have all been read
-// again: reads go to the connection itself (http1.AheadReader; the
+// again: reads go to the connection itself (poller.AheadReader; the
 // engine then parks the connection when idle).
 func (c *bufConn) AheadDrained() bool { return len(c.ahead) == 0 }
 
@@ -697,4 +690,4 @@ func (c *bufConn) AheadDrained() bool { return len(c.ahead) == 0 }
 // engine watches its descriptor for a client that goes away).
 func (c *bufConn) NetConn() net.Conn { return c.Conn }
 
-var _ http1.AheadReader = (*bufConn)(nil)
+var _ poller.AheadReader = (*bufConn)(nil)

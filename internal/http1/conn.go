@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -366,22 +365,9 @@ var statusText = map[int]string{
 // writeError sends an engine-generated error response; the connection is
 // closed after it.
 func (c *conn) writeError(status int) {
-	text := statusText[status]
-	body := strconv.Itoa(status) + " " + text + "\n"
 	c.acquireOut()
-	o := &c.ob
-	o.writeString("HTTP/1.1 " + strconv.Itoa(status) + " " + text + "\r\n" +
-		"Content-Type: text/plain; charset=utf-8\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
-		"Connection: close\r\n")
-	if c.cfg.dateLine {
-		o.write(dateLine(time.Now()))
-	}
-	o.writeString(c.cfg.serverLine)
-	o.writeString(c.cfg.extraLines)
-	o.writeString("\r\n")
-	o.writeString(body)
-	o.flush()
+	c.ob.write(errorResponse(status, "", c.cfg.serverLine, c.cfg.dateLine, c.cfg.extraLines, time.Now()))
+	c.ob.flush()
 }
 
 // closeGraceful closes the connection after a response: it sends FIN, then

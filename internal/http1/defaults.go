@@ -2,6 +2,7 @@ package http1
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -98,4 +99,37 @@ func (d *Defaults) lines() (server string, date bool, extra string) {
 		b.WriteString(f.Name + ": " + f.Value + "\r\n")
 	}
 	return server, d.date(), b.String()
+}
+
+// ErrorResponse is the whole HTTP/1.1 response a server sends on its own
+// before it closes a connection it will not serve (a malformed request, a
+// limit): status, a plain-text body (body, or "<code> <reason>\n" when
+// body is ""), "Connection: close" and d's fields. The engine's errors and
+// the front's answers outside the engine (h2c sniffing, plain HTTP on a TLS
+// port) are all written by it.
+func (d *Defaults) ErrorResponse(status int, body string, now time.Time) []byte {
+	server, date, extra := d.lines()
+	return errorResponse(status, body, server, date, extra, now)
+}
+
+func errorResponse(status int, body, serverLine string, date bool, extraLines string, now time.Time) []byte {
+	text := statusText[status]
+	if body == "" {
+		body = strconv.Itoa(status) + " " + text + "\n"
+	}
+	b := make([]byte, 0, 160+len(serverLine)+len(extraLines)+len(body))
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = append(b, text...)
+	b = append(b, "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\nConnection: close\r\n"...)
+	if date {
+		b = append(b, dateLine(now)...)
+	}
+	b = append(b, serverLine...)
+	b = append(b, extraLines...)
+	b = append(b, "\r\n"...)
+	return append(b, body...)
 }

@@ -67,7 +67,7 @@ func closeWatcher() *closeWatch {
 // while it is parked. It returns the key to forget it by (0: not watched,
 // e.g. not a socket) and the socket's raw connection.
 func (w *closeWatch) add(rwc net.Conn, cancel func(), fin chan struct{}, c *conn) (uint64, syscall.RawConn) {
-	sc, ok := socketOf(rwc).(syscall.Conn)
+	sc, ok := poller.Socket(rwc).(syscall.Conn)
 	if !ok {
 		return 0, nil
 	}
@@ -116,19 +116,6 @@ func (w *closeWatch) ctl(rc syscall.RawConn, key uint64, events uint32) error {
 
 // forget drops key: its connection is done.
 func (w *closeWatch) forget(key uint64) { w.set.Forget(key) }
-
-// socketOf is the connection under TLS and the wrappers that read ahead
-// (a PROXY header, a sniffed preface): the one with the descriptor.
-func socketOf(c net.Conn) net.Conn {
-	for i := 0; i < 8; i++ {
-		u, ok := c.(interface{ NetConn() net.Conn })
-		if !ok {
-			break
-		}
-		c = u.NetConn()
-	}
-	return c
-}
 
 // connCtx is a connection's context (Request.Context): canceled when the
 // client resets the connection, or when the connection is done. Its

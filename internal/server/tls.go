@@ -24,11 +24,10 @@ type frontEnd struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	mounts []*static.Mount
-	tlsOn  bool                  // --certfile given
-	h2c    bool                  // --http2-cleartext on
-	store  *tlsconf.Store        // nil without TLS
-	mux    *h2.Mux               // nil until wrap, and without TLS and h2c
-	plain  map[net.Listener]bool // the wrapped listeners TLS does not apply to
+	tlsOn  bool           // --certfile given
+	h2c    bool           // --http2-cleartext on
+	store  *tlsconf.Store // nil without TLS
+	mux    *h2.Mux        // nil until wrap, and without TLS and h2c
 }
 
 // Provision reads the static mounts.
@@ -125,11 +124,9 @@ func (f *frontEnd) wrap(ls []net.Listener, plain []bool, handler *front.Handler)
 	}
 	f.mux = h2.New(hc)
 	out := make([]net.Listener, len(ls))
-	f.plain = map[net.Listener]bool{}
 	for i, l := range ls {
 		if i < len(plain) && plain[i] {
 			out[i] = f.mux.PlainListener(l)
-			f.plain[out[i]] = true
 			continue
 		}
 		out[i] = f.mux.Listener(l)
@@ -140,7 +137,7 @@ func (f *frontEnd) wrap(ls []net.Listener, plain []bool, handler *front.Handler)
 // url is the address a listener serves, for the "listening" line.
 func (f *frontEnd) url(l net.Listener) string {
 	u := listenURL(l)
-	if f.store != nil && !f.plain[l] {
+	if tl, ok := l.(interface{ ServesTLS() bool }); ok && tl.ServesTLS() {
 		u = strings.Replace(u, "http://", "https://", 1)
 	}
 	return u

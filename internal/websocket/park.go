@@ -21,8 +21,9 @@ import (
 // A WebSocket is open for hours and quiet most of that time. Waiting for
 // its next frame in a read would keep a goroutine (its stack) and the
 // input buffer for nothing: at 1,000 open WebSockets, most of the front's
-// memory. So a connection started with Start (not Run) whose stream is a
-// socket itself (not TLS, not a wrapper that reads ahead) parks once it
+// memory. So a connection started with Start (not Run) whose socket may be
+// waited on without reading (poller.CanWait: the socket itself, or TLS over
+// it, not a wrapper that holds bytes read ahead) parks once it
 // has had no input for Options.IdlePark between two frames, with nothing
 // buffered: its input buffer goes back to a pool, the socket goes into
 // this package's epoll set (EPOLLIN|EPOLLRDHUP|EPOLLONESHOT), and the
@@ -61,17 +62,15 @@ type parking struct {
 	off   bool // parking failed once: this connection reads in a goroutine
 }
 
-// parkable returns the parking state for a stream that is a socket read
-// by nothing else, or nil.
+// parkable returns the parking state for a stream whose socket may be
+// waited on in the epoll set (poller.CanWait: the socket itself, TLS over
+// one, a drained read-ahead wrapper), or nil.
 func parkable(s Stream) *parking {
-	if _, wraps := s.(interface{ NetConn() net.Conn }); wraps {
-		return nil // TLS, or a wrapper that reads ahead
-	}
 	nc, ok := s.(net.Conn)
-	if !ok {
+	if !ok || !poller.CanWait(nc) {
 		return nil
 	}
-	sc, ok := s.(syscall.Conn)
+	sc, ok := poller.Socket(nc).(syscall.Conn)
 	if !ok {
 		return nil
 	}

@@ -771,12 +771,12 @@ func (x *Exchange) pump() {
 			if !owned {
 				b = append([]byte(nil), b...) // out of the slot's buffer
 			}
-			kept, cut := rb.push(b)
+			kept, cut, held := rb.pushHeld(b)
 			if owned && !kept {
 				putPayload(b) // spooled: the buffer is free
 			}
 			if s := x.t.slot; s.mx != nil {
-				s.lag = rb.buffered() // whether its client keeps up: the window grows if so (Slot.growth)
+				s.lag = held // whether its client keeps up: the window grows if so (Slot.growth)
 			}
 			if cut { // cut off: the worker stops
 				x.t.slot.sendAbort(x.t.id)

@@ -421,14 +421,6 @@ func newRespBuffer(s *respStore) *respBuffer {
 // stalled (monoNow): evictGrace after it took its last piece. b.mu is held.
 func (b *respBuffer) due() int64 { return b.since + int64(evictGrace) }
 
-// buffered reports the bytes b holds for its consumer, in memory and on
-// disk.
-func (b *respBuffer) buffered() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.mem + b.spooled
-}
-
 // holds reports the room b holds, memory and disk; b.mu is held.
 func (b *respBuffer) holds() int64 {
 	return b.mem + b.spooled + int64(cap(b.popped))
@@ -442,9 +434,19 @@ func (b *respBuffer) holds() int64 {
 // by the producer, which holds a worker slot: there are no more of those
 // than slots.
 func (b *respBuffer) push(data []byte) (kept, cut bool) {
+	kept, cut, _ = b.pushHeld(data)
+	return kept, cut
+}
+
+// pushHeld is push, and also reports the bytes b holds for its consumer
+// once data is in (what buffered says), read under the same lock.
+func (b *respBuffer) pushHeld(data []byte) (kept, cut bool, held int64) {
 	n := int64(cap(data)) // the memory it takes, which the budget counts
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer func() {
+		held = b.mem + b.spooled
+		b.mu.Unlock()
+	}()
 	var timer, retry *time.Timer
 	defer func() {
 		if timer != nil {
@@ -456,22 +458,22 @@ func (b *respBuffer) push(data []byte) (kept, cut bool) {
 	}()
 	for {
 		if b.discard {
-			return false, b.tellCut()
+			return false, b.tellCut(), 0
 		}
 		if (b.mem == 0 || b.mem+n <= b.memLimit) && b.budget.TryAcquire(n) {
 			b.segs = append(b.segs, segment{mem: data})
 			b.mem += n
 			b.cond.Broadcast()
-			return true, false
+			return true, false, 0
 		}
 		if b.spoolWrite(data) {
 			b.cond.Broadcast()
-			return false, false
+			return false, false, 0
 		}
 		if b.expired {
 			// Nowhere to go and nobody reading: cut the response off.
 			b.cutOff()
-			return false, b.tellCut()
+			return false, b.tellCut(), 0
 		}
 		if b.store != nil && b.roomFull(n) {
 			// Out of room everywhere: make some by evicting a stalled

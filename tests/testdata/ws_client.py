@@ -5,6 +5,7 @@ one JSON object with what the client saw.
     ws_client.py websockets URL       echo text, bytes, a large and a compressed message
     ws_client.py websocket-client URL echo with websocket-client, a ping
     ws_client.py many URL N           N concurrent echo connections
+    ws_client.py broadcast URL N      N clients in a broadcast room
     ws_client.py fastapi URL          the FastAPI route
     ws_client.py chat URL             two clients in a chat room, each message to both
     ws_client.py chat-browser URL     the same with a browser in the room that answers b
@@ -62,6 +63,26 @@ async def many(url, n):
                     return False
         return True
     results = await asyncio.gather(*(one(i) for i in range(n)))
+    return {'ok': sum(results), 'n': n}
+
+
+async def broadcast(url, n):
+    """n clients join a broadcast room; each sends one message once it has
+    seen the last join, and each must get all n messages (its own
+    included), which may come before the last join's news does."""
+    async def one(i, ws):
+        got, sent = set(), False
+        while len(got) < n or not sent:
+            msg = await ws.recv()
+            if msg.startswith('m'):
+                got.add(msg)
+            elif msg == 'joined:%d' % n and not sent:
+                await ws.send('m%d' % i)
+                sent = True
+        return got == {'m%d' % j for j in range(n)}
+    conns = [await websockets.connect(url, max_queue=None) for _ in range(n)]
+    results = await asyncio.wait_for(asyncio.gather(*(one(i, ws) for i, ws in enumerate(conns))), 120)
+    await asyncio.gather(*(ws.close() for ws in conns))
     return {'ok': sum(results), 'n': n}
 
 
@@ -131,6 +152,8 @@ def main():
         out = echo_websocket_client(url)
     elif cmd == 'many':
         out = asyncio.run(many(url, int(sys.argv[3])))
+    elif cmd == 'broadcast':
+        out = asyncio.run(broadcast(url, int(sys.argv[3])))
     elif cmd == 'chat':
         out = asyncio.run(chat(url))
     elif cmd == 'chat-browser':
