@@ -127,6 +127,9 @@ func serverArgs(t *testing.T, words []string) (string, []string) {
 			words = words[1:]
 		case (w == "poetry" || w == "uv") && len(words) > 1 && words[1] == "run":
 			words = words[2:]
+			for len(words) > 0 && strings.HasPrefix(words[0], "-") { // uv run --no-cache
+				words = words[1:]
+			}
 		case strings.HasPrefix(w, "python") && len(words) > 2 && words[1] == "-m":
 			words = append([]string{words[2]}, words[3:]...)
 		case w == "gunicorn" || w == "uvicorn" || w == "granian" || w == "hypercorn":
