@@ -489,3 +489,31 @@ def pre_fork(server: Arbiter, worker):
 		t.Errorf("a class of no known base: %v", err)
 	}
 }
+
+// TestAccessLoggerNotice: a logging config that sets up a server's access
+// logger (uvicorn.access, gunicorn.access) gets a notice, since gowsgi
+// writes the access log itself; one for the app's loggers, or for
+// uvicorn.error (apps log there), gets none.
+func TestAccessLoggerNotice(t *testing.T) {
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "logging.ini")
+	os.WriteFile(ini, []byte("[loggers]\nkeys=root,access\n\n[logger_access]\nlevel=INFO\nhandlers=\nqualname=gunicorn.access\n"), 0o644)
+	js := filepath.Join(dir, "log.json")
+	os.WriteFile(js, []byte(`{"version": 1, "loggers": {"uvicorn.access": {"level": "WARNING"}, "uvicorn.error": {"level": "INFO"}, "myapp": {}}}`), 0o644)
+	app := filepath.Join(dir, "app.json")
+	os.WriteFile(app, []byte(`{"version": 1, "loggers": {"uvicorn.error": {"level": "INFO"}, "myapp": {}}}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"main:app", "--log-config", ini}, "--log-config: configures gunicorn.access: gowsgi writes the access log itself"},
+		{[]string{"main:app", "--log-config", js}, "--log-config: configures uvicorn.access: gowsgi writes the access log itself"},
+		{[]string{"main:app", "--log-config-json", js}, "--log-config-json: configures uvicorn.access:"},
+		{[]string{"main:app", "--log-config", app}, ""},
+	} {
+		c := mustParse(t, tc.args, nil)
+		if tc.want == "" && len(c.Warnings) != 0 || tc.want != "" && (len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], tc.want)) {
+			t.Errorf("%q: notices %q, want %q", tc.args, c.Warnings, tc.want)
+		}
+	}
+}

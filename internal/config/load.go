@@ -494,6 +494,7 @@ func (c *Config) finish(getenv func(string) string) error {
 	}
 	c.gunicornZeros()
 	c.noticeIdleHooks()
+	c.noticeAccessLoggers()
 	return nil
 }
 
