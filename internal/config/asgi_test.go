@@ -2,7 +2,9 @@ package config
 
 import (
 	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -58,7 +60,9 @@ func TestUvicornCommandLine(t *testing.T) {
 	if c = mustParse(t, []string{"a", "--port", "9001"}, map[string]string{"PORT": "5000"}); bindSpecs(c.Binds) != "tcp 127.0.0.1:9001" {
 		t.Errorf("--port over $PORT: %s", bindSpecs(c.Binds))
 	}
-	if c = mustParse(t, []string{"a", "--host", "::"}, map[string]string{"PORT": "5000"}); bindSpecs(c.Binds) != "tcp [::]:5000" {
+	// --host alone listens on uvicorn's (and granian's) default port, 8000:
+	// neither reads $PORT, which is gunicorn's default bind only.
+	if c = mustParse(t, []string{"a", "--host", "::"}, map[string]string{"PORT": "5000"}); bindSpecs(c.Binds) != "tcp [::]:8000" {
 		t.Errorf("--host :: with $PORT: %s", bindSpecs(c.Binds))
 	}
 	// --bind and --host/--port on the same command line: both; a stronger --bind wins.
@@ -111,8 +115,8 @@ func TestResponseHeaderOptions(t *testing.T) {
 	if d := c.ResponseHeaders; !d.NoServer || !d.NoDate || !slices.Equal(d.Extra, want) {
 		t.Errorf("%+v", d)
 	}
-	if c = mustParse(t, []string{"a", "--server-header=false", "--server-header"}, map[string]string{"UVICORN_HEADER": "A:1 B:2"}); c.ResponseHeaders.NoServer || len(c.ResponseHeaders.Extra) != 2 {
-		t.Errorf("the last --server-header wins; UVICORN_HEADER splits on spaces: %+v", c.ResponseHeaders)
+	if c = mustParse(t, []string{"a", "--server-header=false", "--server-header"}, map[string]string{"UVICORN_HEADERS": "A:1 B:2"}); c.ResponseHeaders.NoServer || len(c.ResponseHeaders.Extra) != 2 {
+		t.Errorf("the last --server-header wins; UVICORN_HEADERS (uvicorn's parameter is headers) splits on spaces: %+v", c.ResponseHeaders)
 	}
 	for _, bad := range []string{"novalue", "bad name:x", ":x"} {
 		if _, err := Parse([]string{"a", "--header", bad}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "--header") {
@@ -278,7 +282,7 @@ func TestWorkerClassProbe(t *testing.T) {
 			}
 			c = mustParse(t, args("lifecycle.worker.DjangoUvicornWorker", "--graceful-timeout", "30"), nil)
 			if c.Interface != "asgi" || c.Loop != "uvloop" || c.Lifespan != "off" || c.GracefulTimeout != 30*time.Second ||
-				!containsPrefix(c.Warnings, `worker class lifecycle.worker.DjangoUvicornWorker: CONFIG_KWARGS[ws] = "wsproto" ignored: gowsgi does not serve WebSockets yet`) {
+				!containsPrefix(c.Warnings, `worker class lifecycle.worker.DjangoUvicornWorker CONFIG_KWARGS[ws] = "wsproto": accepted; gowsgi serves WebSockets itself`) {
 				t.Errorf("authentik: interface %q loop %q lifespan %q graceful %v %q", c.Interface, c.Loop, c.Lifespan, c.GracefulTimeout, c.Warnings)
 			}
 			// Given in a weaker place (the environment), the class's value wins.
@@ -312,13 +316,39 @@ func TestWorkerClassProbe(t *testing.T) {
 	if c.LimitConcurrency != 50 || c.KeepAlive != 9*time.Second || len(c.ForwardedAllowIPs.Items()) != 0 {
 		t.Errorf("CONFIG_KWARGS: limit %d keep-alive %v fwd %v (proxy_headers False believes no peer)", c.LimitConcurrency, c.KeepAlive, c.ForwardedAllowIPs)
 	}
-	if !containsPrefix(c.Warnings, `worker class projworkers.ProxiedWorker: CONFIG_KWARGS[headers] = [["x-a", "b"]] ignored: it means nothing to gowsgi`) ||
-		containsPrefix(c.Warnings, "worker class projworkers.ProxiedWorker: CONFIG_KWARGS[log_config]") {
-		t.Errorf("notices: %q", c.Warnings)
+	if h := c.ResponseHeaders.Extra; len(h) != 1 || h[0].Name != "x-a" || h[0].Value != "b" || len(c.Warnings) != 1 {
+		t.Errorf("CONFIG_KWARGS[headers] is uvicorn's --header: %v; notices %q", h, c.Warnings)
 	}
 	c = mustParse(t, args("projworkers.ProxiedWorker", "--proxy-headers"), nil) // the flag beats the class
 	if strings.Join(c.ForwardedAllowIPs.Items(), ",") != "10.0.0.1,10.0.0.2" {
 		t.Errorf("forwarded_allow_ips from the class: %v", c.ForwardedAllowIPs)
+	}
+	// Every CONFIG_KWARGS key a uvicorn option spells is read as that
+	// option; one whose value asks for nothing (reload False) is silent.
+	c = mustParse(t, args("projworkers.QuietWorker"), nil)
+	if c.AccessLog.To != OutputOff || c.Reload || c.Backlog != 32 || c.Loop != "uvloop" || len(c.Warnings) != 1 {
+		t.Errorf("QuietWorker: access %+v reload %v backlog %d loop %q %q", c.AccessLog, c.Reload, c.Backlog, c.Loop, c.Warnings)
+	}
+	if c = mustParse(t, args("projworkers.FactoryWorker"), nil); c.Target != "app:app()" || len(c.Warnings) != 1 {
+		t.Errorf("FactoryWorker: target %q %q", c.Target, c.Warnings)
+	}
+	// reload, host, uds... mean nothing in a worker class, under gunicorn too.
+	c = mustParse(t, args("projworkers.LoudWorker"), nil)
+	if c.LogLevel != slog.LevelDebug || c.Lifespan != "on" || c.Reload || len(c.Warnings) != 3 ||
+		!containsPrefix(c.Warnings, "worker class projworkers.LoudWorker CONFIG_KWARGS[use_colors] = true: gowsgi's log has no colours") ||
+		!containsPrefix(c.Warnings, "worker class projworkers.LoudWorker CONFIG_KWARGS[reload] = true ignored: the server reloads the workers") {
+		t.Errorf("LoudWorker: level %v lifespan %q reload %v %q", c.LogLevel, c.Lifespan, c.Reload, c.Warnings)
+	}
+	// Python values: a logging dict, logging.DEBUG.
+	c = mustParse(t, args("projworkers.DictLogWorker"), nil)
+	if c.LogConfigDict != `{"disable_existing_loggers":false,"loggers":{"uvicorn.error":{"level":"INFO"}},"version":1}` || c.LogLevel != slog.LevelDebug ||
+		len(c.Warnings) != 2 || !containsPrefix(c.Warnings, "worker class projworkers.DictLogWorker: CONFIG_KWARGS[timeout_notify] = 300 ignored") {
+		t.Errorf("DictLogWorker: dict %q level %v %q", c.LogConfigDict, c.LogLevel, c.Warnings)
+	}
+	c = mustParse(t, args("projworkers.BareWorker"), nil)
+	if !c.ResponseHeaders.NoServer || !c.ResponseHeaders.NoDate || c.AccessLog.To != OutputOff || c.WS.PingInterval != 20*time.Second ||
+		c.WS.PingTimeout != 30*time.Second || c.Lifespan != "on" || len(c.Warnings) != 1 {
+		t.Errorf("BareWorker: headers %+v access %+v ws %+v lifespan %q %q", c.ResponseHeaders, c.AccessLog, c.WS, c.Lifespan, c.Warnings)
 	}
 	for k, want := range map[string]string{
 		"projworkers.Plain":       "--worker-class: worker class projworkers.Plain derives from none of the worker classes gowsgi stands in for",
@@ -352,6 +382,31 @@ func TestPeerEnvironment(t *testing.T) {
 	if c = mustParse(t, []string{"main:app", "--port", "9100"}, map[string]string{"UVICORN_PORT": "9000"}); bindSpecs(c.Binds) != "tcp 127.0.0.1:9100" {
 		t.Errorf("--port over UVICORN_PORT: %s", bindSpecs(c.Binds))
 	}
+	// uvicorn's parameter names: UVICORN_APP (uvicorn 0.18+) is the app,
+	// UVICORN_HEADERS (not UVICORN_HEADER) --header, UVICORN_RELOAD_DIRS
+	// --reload-dir; granian 1's GRANIAN_LOOP_OPT is --opt.
+	c = mustParse(t, nil, map[string]string{"UVICORN_APP": "main:app", "UVICORN_HEADERS": "X-A:1", "UVICORN_RELOAD_DIRS": "src",
+		"GRANIAN_LOOP_OPT": "true"})
+	if c.Target != "main:app" || len(c.ResponseHeaders.Extra) != 1 || !containsPrefix(c.Warnings, "UVICORN_RELOAD_DIRS: gowsgi watches") ||
+		!containsPrefix(c.Warnings, "GRANIAN_LOOP_OPT: granian 1's loop optimizations") {
+		t.Errorf("target %q headers %v warnings %q", c.Target, c.ResponseHeaders.Extra, c.Warnings)
+	}
+	if c = mustParse(t, []string{"other:app"}, map[string]string{"UVICORN_APP": "main:app"}); c.Target != "other:app" {
+		t.Errorf("TARGET over UVICORN_APP: %q", c.Target)
+	}
+	// They rank below every gunicorn source: a config file's bind is kept
+	// when a stray UVICORN_PORT is in the environment.
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "gunicorn.conf.py")
+	os.WriteFile(conf, []byte("bind = '127.0.0.1:7000'\nworkers = 2\n"), 0o644)
+	c = mustParse(t, []string{"main:app", "-c", conf}, map[string]string{"UVICORN_PORT": "9000", "UVICORN_WORKERS": "3", "UVICORN_LOG_LEVEL": "debug"})
+	if bindSpecs(c.Binds) != "tcp 127.0.0.1:7000" || c.Workers != 2 || c.LogLevel != slog.LevelDebug {
+		t.Errorf("config file over UVICORN_*: binds %s workers %d level %v", bindSpecs(c.Binds), c.Workers, c.LogLevel)
+	}
+	// UVICORN_WORKERS beats WEB_CONCURRENCY, as in uvicorn.
+	if c = mustParse(t, []string{"main:app"}, map[string]string{"UVICORN_WORKERS": "3", "WEB_CONCURRENCY": "5"}); c.Workers != 3 {
+		t.Errorf("UVICORN_WORKERS over WEB_CONCURRENCY: %d", c.Workers)
+	}
 }
 
 // TestYAMLLogConfig: uvicorn's --log-config log.yaml becomes the dict
@@ -366,5 +421,99 @@ func TestYAMLLogConfig(t *testing.T) {
 	os.WriteFile(f, []byte("- a list\n"), 0o644)
 	if _, err := parse(t, []string{"a", "--log-config", f}, nil); err == nil || !strings.Contains(err.Error(), "not YAML") {
 		t.Errorf("a YAML list: %v", err)
+	}
+}
+
+// TestPeerCommandLineSkipsDefaultConfigFile: ./gunicorn.conf.py is gunicorn's
+// default; a uvicorn (or granian, hypercorn) command line in the same
+// project does not read it, as those servers do not, unless -c names it.
+func TestPeerCommandLineSkipsDefaultConfigFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.WriteFile("gunicorn.conf.py", []byte("workers = 7\naccesslog = '/var/log/nosuchdir/access.log'\n"), 0o644)
+	c, err := Parse([]string{"main:app", "--host", "0.0.0.0", "--reload"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers == 7 || c.ConfigFile != "" || len(c.Warnings) != 1 ||
+		c.Warnings[0] != "./gunicorn.conf.py is not read: --host is not gunicorn's, and uvicorn, granian and hypercorn read no config file of their own accord; -c gunicorn.conf.py reads it" {
+		t.Errorf("uvicorn's command line: workers %d config %q warnings %q", c.Workers, c.ConfigFile, c.Warnings)
+	}
+	for _, args := range [][]string{{"main:app", "-b", "0.0.0.0:8000"}, {"main:app", "--host", "0.0.0.0", "-c", "gunicorn.conf.py"}} {
+		if c, err = Parse(args, env(nil), io.Discard); err != nil || c.Workers != 7 {
+			t.Errorf("%q: the config file is read: %v, workers %d", args, err, c.Workers)
+		}
+	}
+}
+
+// TestConfigFileWorkerClassObject: worker_class given as a class object, as
+// gunicorn takes one, defined in the config file itself, is classified by
+// the config reader; and the file's imports of gunicorn and uvicorn work
+// where they are not installed (python -S hides site-packages here), as
+// after a move from gunicorn to gowsgi.
+func TestConfigFileWorkerClassObject(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bare := filepath.Join(dir, "python-bare")
+	os.WriteFile(bare, []byte("#!/bin/sh\nexec "+py+" -S \"$@\"\n"), 0o755)
+	conf := filepath.Join(dir, "gunicorn.conf.py")
+	os.WriteFile(conf, []byte(`import gunicorn
+from gunicorn.arbiter import Arbiter
+from uvicorn.workers import UvicornWorker
+
+gunicorn.SERVER_SOFTWARE = "hidden"
+
+
+class MyUvicornWorker(UvicornWorker):
+    CONFIG_KWARGS = {"proxy_headers": True, "forwarded_allow_ips": "*", "log_level": None}
+
+
+bind = "0.0.0.0:8000"
+workers = 9
+worker_class = MyUvicornWorker
+
+
+def pre_fork(server: Arbiter, worker):
+    pass
+`), 0o644)
+	c := mustParse(t, []string{"main:app", "-c", conf, "--python", bare}, nil)
+	if c.Interface != "asgi" || c.WorkerClass != "MyUvicornWorker" || c.Workers != 9 || strings.Join(c.ForwardedAllowIPs.Items(), ",") != "*" ||
+		len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], "worker class MyUvicornWorker: runs as uvicorn.workers.UvicornWorker") {
+		t.Errorf("interface %q class %q workers %d fwd %v %q", c.Interface, c.WorkerClass, c.Workers, c.ForwardedAllowIPs, c.Warnings)
+	}
+	// A class of no known base is refused, as a dotted path's is.
+	os.WriteFile(conf, []byte("class Mine:\n    pass\nworker_class = Mine\n"), 0o644)
+	if _, err := parse(t, []string{"main:app", "-c", conf, "--python", bare}, nil); err == nil || !strings.Contains(err.Error(), "worker class Mine derives from none") {
+		t.Errorf("a class of no known base: %v", err)
+	}
+}
+
+// TestAccessLoggerNotice: a logging config that sets up a server's access
+// logger (uvicorn.access, gunicorn.access) gets a notice, since gowsgi
+// writes the access log itself; one for the app's loggers, or for
+// uvicorn.error (apps log there), gets none.
+func TestAccessLoggerNotice(t *testing.T) {
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "logging.ini")
+	os.WriteFile(ini, []byte("[loggers]\nkeys=root,access\n\n[logger_access]\nlevel=INFO\nhandlers=\nqualname=gunicorn.access\n"), 0o644)
+	js := filepath.Join(dir, "log.json")
+	os.WriteFile(js, []byte(`{"version": 1, "loggers": {"uvicorn.access": {"level": "WARNING"}, "uvicorn.error": {"level": "INFO"}, "myapp": {}}}`), 0o644)
+	app := filepath.Join(dir, "app.json")
+	os.WriteFile(app, []byte(`{"version": 1, "loggers": {"uvicorn.error": {"level": "INFO"}, "myapp": {}}}`), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"main:app", "--log-config", ini}, "--log-config: configures gunicorn.access: gowsgi writes the access log itself"},
+		{[]string{"main:app", "--log-config", js}, "--log-config: configures uvicorn.access: gowsgi writes the access log itself"},
+		{[]string{"main:app", "--log-config-json", js}, "--log-config-json: configures uvicorn.access:"},
+		{[]string{"main:app", "--log-config", app}, ""},
+	} {
+		c := mustParse(t, tc.args, nil)
+		if tc.want == "" && len(c.Warnings) != 0 || tc.want != "" && (len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], tc.want)) {
+			t.Errorf("%q: notices %q, want %q", tc.args, c.Warnings, tc.want)
+		}
 	}
 }

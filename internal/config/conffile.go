@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gowsgi/gowsgi/internal/pyshim"
 )
@@ -38,6 +39,10 @@ type fileResult struct {
 	// of a python:module.object); a Python file's or module's globals are
 	// gunicorn's settings, with hypercorn's names read too.
 	Hypercorn bool `json:"hypercorn"`
+	// WorkerClass is worker_class's ancestry when the file gives a class
+	// object (worker_class = MyUvicornWorker, defined in the file), which
+	// no dotted path could import again.
+	WorkerClass *classProbe `json:"worker_class"`
 }
 
 // readConfigFile runs the config file at location (FILE, file:FILE,
@@ -108,6 +113,10 @@ func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 			Callable string `json:"callable"`
 		}
 		isCallable := json.Unmarshal(raw, &callable) == nil && callable.Callable != ""
+		if notice, ok := r.loggerTarget(l, name, raw); ok {
+			notices = append(notices, notice)
+			continue
+		}
 		s := byGunicorn[name]
 		if hk, ok := hypercornKeys[name]; ok && (r.Hypercorn || s == nil) {
 			// hypercorn's names: in its files, and in a Python file where
@@ -146,6 +155,15 @@ func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 			l.add(byName["no-access-log"], origin, "true")
 			continue
 		}
+		if name == "worker_class" && r.WorkerClass != nil {
+			var cls struct {
+				Callable string `json:"callable"`
+			}
+			json.Unmarshal(raw, &cls)
+			c.fileClass, c.fileClassName = r.WorkerClass, cls.Callable
+			l.add(s, origin, cls.Callable)
+			continue
+		}
 		vals, err := fileValues(raw, s)
 		if err != nil {
 			l.add(s, origin, "\x00"+err.Error()) // reported when applied
@@ -166,21 +184,47 @@ func (r *fileResult) fill(l *layer, c *Config) ([]string, error) {
 	return notices, nil
 }
 
+// loggerTarget reads accesslog or errorlog given as a Python logger
+// object, which hypercorn takes (accesslog = logging.getLogger("access")):
+// gowsgi writes its logs itself, so the log goes where "-" sends it, with
+// a notice. ok is false for any other name or value.
+func (r *fileResult) loggerTarget(l *layer, name string, raw json.RawMessage) (notice string, ok bool) {
+	setting, stream := map[string]string{"accesslog": "access-log", "errorlog": "error-log"}[name], "stdout"
+	var v struct {
+		Logger *string `json:"logger"`
+	}
+	if setting == "" || json.Unmarshal(raw, &v) != nil || v.Logger == nil {
+		return "", false
+	}
+	if name == "errorlog" {
+		stream = "stderr"
+	}
+	origin := r.location + ": " + name
+	l.add(byName[setting], origin, "-")
+	return fmt.Sprintf("%s: a Python logger (%q): gowsgi writes this log itself, to %s", origin, *v.Logger, stream), true
+}
+
 // unknownName is how the notice names a config-file global that is not a
-// gunicorn setting, with the closest setting when one is near; "" for one
-// that is not meant as a setting: a helper function whose name is not near
-// a hook's, or an upper-case constant (PORT = 8000).
+// setting but looks like a misspelt one (preload, log_level, post_forks):
+// "name (did you mean setting?)". It is "" for the globals that are not
+// meant as settings, which gunicorn ignores without a word and so does
+// gowsgi: a helper function whose name is not near a hook's, a class
+// (Worker, imported for a type hint), an upper-case constant (PORT =
+// 8000), and a helper variable, which is near no setting (host, port,
+// cores, settings) or is named after one it computes (workers_per_core,
+// keepalive_str, use_loglevel, bind_env: the templates' own names).
 func unknownName(name string, isCallable bool, known []string) string {
-	if isCallable && !isHook(closest(name, hookNames)) {
-		return ""
+	if isCallable && (!isHook(closest(name, hookNames)) || unicode.IsUpper(rune(name[0]))) {
+		return "" // a helper function, or a class (from gunicorn.workers.base import Worker)
 	}
 	if name == strings.ToUpper(name) && byGunicorn[strings.ToLower(name)] == nil {
 		return ""
 	}
-	if hint := closest(name, known); hint != "" && hint != name {
-		return fmt.Sprintf("%s (did you mean %s?)", name, hint)
+	hint := closest(name, known)
+	if hint == "" || hint == name || strings.HasPrefix(name, hint+"_") || strings.HasSuffix(name, "_"+hint) {
+		return ""
 	}
-	return name
+	return fmt.Sprintf("%s (did you mean %s?)", name, hint)
 }
 
 // recordHooks records the hooks the file defines (defined), in gunicorn's

@@ -352,9 +352,11 @@ type Config struct {
 	staticRoute         string   // granian's --static-path-route
 	staticMount         string   // granian's --static-path-mount
 	staticExpires       time.Duration
-	interfaceNoLifespan bool     // granian's --interface asginl
-	loopNote            string   // why a granian loop name runs auto
-	insecureBinds       []string // hypercorn's --insecure-bind, judged by finishHypercorn
+	interfaceNoLifespan bool        // granian's --interface asginl
+	loopNote            string      // why a granian loop name runs auto
+	insecureBinds       []string    // hypercorn's --insecure-bind, judged by finishHypercorn
+	fileClass           *classProbe // a worker_class class object's ancestry, from the config file
+	fileClassName       string      // its name, as worker_class reads
 }
 
 // Bind is one address to listen on.

@@ -404,6 +404,38 @@ def post_forks(server, worker):
 	if !containsPrefix(c.Warnings, wantWarn) || containsPrefix(c.Warnings, filepath.Join(dir, "conf.py")+" defines gunicorn server hooks") {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(c.Warnings, "\n"), wantWarn)
 	}
+	// Helper variables, as templates name them, are not reported: only the
+	// globals that look like a misspelt setting are (log_level).
+	os.WriteFile(filepath.Join(dir, "helpers.py"), []byte(`import os
+from logging import Handler as Worker  # a class named like a hook, as immich's gunicorn.workers.base.Worker
+workers_per_core_str = os.getenv("WORKERS_PER_CORE", "1")
+web_concurrency_str = os.getenv("WEB_CONCURRENCY", None)
+host = "0.0.0.0"
+port = "80"
+bind_env = None
+use_loglevel = "info"
+use_bind = f"{host}:{port}"
+cores = 2
+workers_per_core = 1.0
+default_web_concurrency = 2.0
+keepalive_str = "120"
+accesslog_var = "-"
+log_data = {}
+class Settings:
+    port = 1
+settings = Settings()
+loglevel = use_loglevel
+bind = use_bind
+keepalive = int(keepalive_str)
+log_level = "debug"
+`), 0o644)
+	c, err = Parse([]string{"-c", filepath.Join(dir, "helpers.py"), "main:app"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(dir, "helpers.py") + ": not gunicorn settings, ignored: log_level (did you mean loglevel?)"; strings.Join(c.Warnings, "\n") != want {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(c.Warnings, "\n"), want)
+	}
 	// The command line wins over the file; its target too.
 	c, err = Parse([]string{"--config", "file:" + filepath.Join(dir, "conf.py"), "-w", "1", "other:app"}, env(nil), io.Discard)
 	if err != nil || c.Workers != 1 || c.Target != "other:app" {

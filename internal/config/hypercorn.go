@@ -44,6 +44,9 @@ type hyperKey struct {
 	// conv turns the value's items (as text) into the setting's values;
 	// nil = as they are.
 	conv func(items []string) ([]string, error)
+	// short is the notice for a value conv leaves nothing of, though it
+	// asks for something (startup_timeout = 30, within --boot-timeout).
+	short string
 }
 
 // hypercornKeys are hypercorn 0.18's Config attributes.
@@ -91,7 +94,7 @@ var hypercornKeys = map[string]hyperKey{
 	"server_names":               {typ: hStrs, setting: "server-name"},
 	"shutdown_timeout":           {typ: hNum, kind: Noticed, why: "the lifespan shutdown runs within `--graceful-timeout`"},
 	"ssl_handshake_timeout":      {typ: hNum, kind: Noticed, why: "TLS handshakes are bounded by `--header-timeout`"},
-	"startup_timeout":            {typ: hNum, kind: Noticed, why: "the lifespan startup counts toward `--boot-timeout`"},
+	"startup_timeout":            {typ: hNum, setting: "boot-timeout", conv: longerBoot, why: "when longer than its default (2m): the lifespan startup counts toward it, with the import", short: "the lifespan startup counts toward `--boot-timeout` (2m, the import included)"},
 	"statsd_host":                {typ: hStr, setting: "statsd-host"},
 	"statsd_prefix":              {typ: hStr, setting: "statsd-prefix"},
 	"umask":                      {typ: hInt, setting: "umask"},
@@ -104,6 +107,24 @@ var hypercornKeys = map[string]hyperKey{
 	"worker_class":               {typ: hStr, setting: "worker-class"},
 	"workers":                    {typ: hInt, setting: "workers"},
 	"wsgi_max_body_size":         {typ: hInt, setting: "max-body-size"},
+}
+
+// longerBoot reads startup_timeout, the seconds hypercorn gives the
+// lifespan startup, as --boot-timeout, which covers the import too: only a
+// longer time than the boot timeout's default is taken (an app that loads
+// models for minutes), a shorter one would cut the import short.
+func longerBoot(items []string) ([]string, error) {
+	var out []string
+	for _, v := range items {
+		d, err := ParseDuration(v)
+		if err != nil {
+			return nil, err
+		}
+		if def, _ := ParseDuration(byName["boot-timeout"].def); d > def {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // alpnProtocols reads alpn_protocols (["h2", "http/1.1"]) as
@@ -283,6 +304,9 @@ func (r *fileResult) fillHypercorn(l *layer, name string, k hyperKey, raw json.R
 	if err != nil {
 		l.add(s, origin, "\x00"+err.Error()) // reported when applied, with the origin
 		return "", nil
+	}
+	if len(items) == 0 && k.short != "" && asksAny([]string{string(raw)}) {
+		return fmt.Sprintf("%s: %s", origin, k.short), nil
 	}
 	for _, v := range items {
 		l.add(s, origin, v)

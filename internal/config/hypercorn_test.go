@@ -222,3 +222,26 @@ func TestHypercornLogConfigPrefixes(t *testing.T) {
 		t.Errorf("toml: %q %q", c.LogConfigDict, c.LogConfig)
 	}
 }
+
+// TestHypercornStartupAndLoggers: startup_timeout longer than the boot
+// timeout's default lengthens it (a shorter one would cut the import
+// short); accesslog and errorlog given as Python loggers, as hypercorn
+// takes them, are gowsgi's own logs on stdout and stderr, with a notice.
+func TestHypercornStartupAndLoggers(t *testing.T) {
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "hypercorn.toml", "startup_timeout = 360\n")
+	if c := mustParse(t, []string{"main:app", "-c", conf}, nil); c.BootTimeout != 6*time.Minute || len(c.Warnings) != 0 {
+		t.Errorf("startup_timeout 360: boot %v %q", c.BootTimeout, c.Warnings)
+	}
+	conf = writeFile(t, dir, "short.toml", "startup_timeout = 30\n")
+	if c := mustParse(t, []string{"main:app", "-c", conf}, nil); c.BootTimeout != 2*time.Minute {
+		t.Errorf("startup_timeout 30: boot %v", c.BootTimeout)
+	}
+	py := writeFile(t, dir, "hyper_conf.py", "import logging\n_logger = logging.getLogger()\naccesslog = _logger\nerrorlog = logging.getLogger('err')\nkeep_alive_timeout = 2\n")
+	c := mustParse(t, []string{"main:app", "-c", "file:" + py}, nil)
+	if c.AccessLog.To != OutputStdout || c.ErrorLog.To != OutputStderr || c.KeepAlive != 2*time.Second || len(c.Warnings) != 2 ||
+		c.Warnings[0] != "file:"+py+`: accesslog: a Python logger ("root"): gowsgi writes this log itself, to stdout` ||
+		c.Warnings[1] != "file:"+py+`: errorlog: a Python logger ("err"): gowsgi writes this log itself, to stderr` {
+		t.Errorf("loggers: access %+v error %+v keep-alive %v %q", c.AccessLog, c.ErrorLog, c.KeepAlive, c.Warnings)
+	}
+}

@@ -133,7 +133,7 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("GUNICORN_CMD_ARGS: %v", err)
 	}
-	env := envLayer(getenv)
+	peer, env := peerEnvLayer(getenv), envLayer(getenv)
 
 	c := &Config{given: map[string]*given{}, Umask: -1, UID: -1, GID: -1}
 	if len(positional) > 0 {
@@ -141,11 +141,11 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 	}
 	c.Args = positional
 
-	file, fileWarnings, err := c.fileLayer([]*layer{cli, cmdArgs, env}, getenv)
+	file, fileWarnings, err := c.fileLayer([]*layer{cli, cmdArgs, env, peer}, getenv)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.apply([]*layer{file, env, cmdArgs, cli}, getenv); err != nil {
+	if err := c.apply([]*layer{peer, file, env, cmdArgs, cli}, getenv); err != nil {
 		return nil, err
 	}
 	c.Warnings = append(fileWarnings, c.Warnings...)
@@ -193,10 +193,16 @@ func cmdArgsLayer(v string) (*layer, error) {
 	return l, nil
 }
 
+// peerEnvLayer reads uvicorn's and granian's variables (see peerEnv).
+func peerEnvLayer(getenv func(string) string) *layer {
+	l := newLayer(srcPeerEnv)
+	peerEnv(l, getenv)
+	return l
+}
+
 // envLayer reads the GOWSGI_* variables.
 func envLayer(getenv func(string) string) *layer {
 	env := newLayer(srcEnv)
-	peerEnv(env, getenv)
 	for _, s := range settings {
 		if s.noEnv {
 			continue
@@ -225,7 +231,15 @@ func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*lay
 	}
 	if !explicit {
 		if _, err := os.Stat("gunicorn.conf.py"); err == nil {
-			location = "gunicorn.conf.py"
+			if fl := peerFlag(strongest[0]); fl != "" {
+				// uvicorn, granian and hypercorn read no default config
+				// file: a uvicorn command line in a project that also
+				// deploys with gunicorn must not pick up its workers, log
+				// files or user.
+				c.Warnings = append(c.Warnings, fmt.Sprintf("./gunicorn.conf.py is not read: %s is not gunicorn's, and uvicorn, granian and hypercorn read no config file of their own accord; -c gunicorn.conf.py reads it", fl))
+			} else {
+				location = "gunicorn.conf.py"
+			}
 		}
 	}
 	for _, l := range strongest {
@@ -256,6 +270,22 @@ func (c *Config) fileLayer(strongest []*layer, getenv func(string) string) (*lay
 		file.add(byName["config"], location, location)
 	}
 	return file, warnings, nil
+}
+
+// peerFlag is the first option on the command line (cli) that gunicorn
+// does not have and uvicorn, granian or hypercorn does (--host,
+// --interface, --reload-dir...), as written; "" when there is none.
+func peerFlag(cli *layer) string {
+	for _, s := range settings {
+		g := cli.vals[s]
+		if g == nil {
+			continue
+		}
+		if long, ok := strings.CutPrefix(g.origin, "--"); ok && peerOnly[long] {
+			return g.origin
+		}
+	}
+	return ""
 }
 
 // expandAbbrev spells out abbreviated long options (--work 4 for
@@ -464,6 +494,7 @@ func (c *Config) finish(getenv func(string) string) error {
 	}
 	c.gunicornZeros()
 	c.noticeIdleHooks()
+	c.noticeAccessLoggers()
 	return nil
 }
 

@@ -9,10 +9,13 @@
 # executed by gunicorn_compat.load_config as gunicorn does it, so its
 # globals, os.environ, and imports from the current directory and from the
 # file's own directory work. Anything it prints goes to stderr; stdout carries one
-# JSON object: {"settings": {name: value}, "file": path} or {"error": text,
-# "traceback": text}. Callables are {"callable": "module.qualname"}; modules
+# JSON object: {"settings": {name: value}, "file": path, "worker_class":
+# {"mro": [...], "config_kwargs": {...}} when worker_class is a class} or {"error": text,
+# "traceback": text}. Callables are {"callable": "module.qualname"}, Python
+# loggers {"logger": name}; modules
 # and _private names are left out. Standard library only, Python 3.8+.
 import json
+import logging
 import os
 import sys
 import traceback
@@ -32,6 +35,8 @@ def encode(v, depth=0):
         return [encode(x, depth + 1) for x in v]
     if isinstance(v, dict):
         return {str(k): encode(x, depth + 1) for k, x in v.items()}
+    if isinstance(v, logging.Logger):  # hypercorn's accesslog = logging.getLogger(...)
+        return {"logger": v.name}
     if callable(v):
         name = getattr(v, "__qualname__", None) or getattr(v, "__name__", None) or type(v).__name__
         mod = getattr(v, "__module__", None)
@@ -62,7 +67,18 @@ def main():
         if k.startswith("_") or isinstance(v, types.ModuleType):
             continue
         settings[k] = encode(v)
-    out.write(json.dumps({"settings": settings, "file": path, "hypercorn": obj is not None}))
+    answer = {"settings": settings, "file": path, "hypercorn": obj is not None}
+    cls = (vars(mod) if obj is None else attributes(obj)).get("worker_class")
+    if isinstance(cls, type):
+        # A class object (gunicorn takes one), perhaps defined in the file
+        # itself: classified here, where it exists, as workerclass.py
+        # classifies a dotted path.
+        kwargs = getattr(cls, "CONFIG_KWARGS", None)
+        answer["worker_class"] = {
+            "mro": ["%s.%s" % (c.__module__, c.__qualname__) for c in cls.__mro__],
+            "config_kwargs": encode(kwargs) if isinstance(kwargs, dict) else None,
+        }
+    out.write(json.dumps(answer))
 
 
 def load(location):

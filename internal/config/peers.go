@@ -231,10 +231,11 @@ func (c *Config) peerBinds(getenv func(string) string) error {
 			host = "127.0.0.1"
 		}
 		if port == "" {
+			// uvicorn's and granian's default; $PORT is gunicorn's (its
+			// default bind), which neither reads: a Dockerfile with
+			// ENV PORT=5000 and `uvicorn main:app --host 0.0.0.0` serves
+			// 8000 under uvicorn, and so here.
 			port = "8000"
-			if p := getenv("PORT"); p != "" {
-				port = p
-			}
 		}
 		spec = net.JoinHostPort(host, port)
 	}
@@ -260,10 +261,23 @@ func (c *Config) peerBinds(getenv func(string) string) error {
 
 // peerEnv records uvicorn's UVICORN_* and granian's GRANIAN_* environment
 // variables (click's auto_envvar_prefix: the option's parameter name,
-// upper-cased) in l, as the options they stand for; a boolean pair's
-// variable is its positive option's. GOWSGI_* variables, recorded after,
-// win.
+// upper-cased; uvicorn's UVICORN_APP is the app) in l, as the options they
+// stand for; a boolean pair's variable is its positive option's.
+//
+// They are read whatever else the command line says: their prefix names
+// the server, so they cannot collide with each other, with gunicorn's
+// names or with gowsgi's, and a process environment that holds one was set
+// up for that server. l ranks just above the defaults (srcPeerEnv): every
+// gunicorn source (config file, GOWSGI_*, GUNICORN_CMD_ARGS) and the
+// command line win, so a gunicorn deployment with a stray UVICORN_PORT in
+// its environment keeps the bind its config file names (under gunicorn,
+// uvicorn's worker never reads these variables), while for a uvicorn or
+// granian user, who has no gunicorn config file, they rank below the
+// command line only, as in those servers.
 func peerEnv(l *layer, getenv func(string) string) {
+	if v := getenv("UVICORN_APP"); v != "" {
+		l.add(byName["app"], "UVICORN_APP", v)
+	}
 	for _, s := range settings {
 		if s.peer == nil {
 			continue
@@ -277,9 +291,12 @@ func peerEnv(l *layer, getenv func(string) string) {
 				if strings.HasPrefix(long, "no-") {
 					continue
 				}
-				param := strings.ToUpper(strings.ReplaceAll(long, "-", "_"))
-				if p.prefix == "GRANIAN_" && granianParams[long] != "" {
-					param = granianParams[long]
+				param := strings.ToUpper(uvicornParam(long))
+				if p.prefix == "GRANIAN_" {
+					param = strings.ToUpper(strings.ReplaceAll(long, "-", "_"))
+					if granianParams[long] != "" {
+						param = granianParams[long]
+					}
 				}
 				name := p.prefix + param
 				v := getenv(name)
@@ -304,10 +321,45 @@ func peerEnv(l *layer, getenv func(string) string) {
 	}
 }
 
+// uvicornParams are uvicorn's click parameter names that are not their
+// option's long name with "-" written "_". A parameter name is both the
+// key of a worker class's CONFIG_KWARGS and, upper-cased after UVICORN_,
+// the option's environment variable.
+var uvicornParams = map[string]string{
+	"header": "headers", "reload-dir": "reload_dirs", "reload-include": "reload_includes", "reload-exclude": "reload_excludes",
+}
+
+// uvicornParam is the parameter name of uvicorn's long option long
+// (without "--"): "ws-max-size" is ws_max_size, "header" is headers.
+func uvicornParam(long string) string {
+	if p, ok := uvicornParams[long]; ok {
+		return p
+	}
+	return strings.ReplaceAll(long, "-", "_")
+}
+
+// uvicornSetting is the setting that uvicorn's parameter param (a
+// CONFIG_KWARGS key) spells, through the row's uvicorn spellings; nil when
+// no uvicorn option is param.
+func uvicornSetting(param string) *setting {
+	for _, s := range settings {
+		if s.peer == nil {
+			continue
+		}
+		for _, fl := range s.peer.uvicorn {
+			long := strings.TrimPrefix(fl, "--")
+			if !strings.HasPrefix(long, "no-") && uvicornParam(long) == param {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
 // granianParams are granian's parameter names (GRANIAN_ + name) that are
 // not its option's name.
 var granianParams = map[string]string{
-	"ws": "WEBSOCKETS", "log": "LOG_ENABLED", "access-log": "LOG_ACCESS_ENABLED", "access-log-fmt": "LOG_ACCESS_FMT",
+	"ws": "WEBSOCKETS", "log": "LOG_ENABLED", "opt": "LOOP_OPT", "access-log": "LOG_ACCESS_ENABLED", "access-log-fmt": "LOG_ACCESS_FMT",
 }
 
 // yamlDict reads a YAML logging configuration (uvicorn's --log-config

@@ -151,6 +151,9 @@ func HypercornKeysTable() string {
 			if name == "alt_svc_headers" {
 				what = "`--header Alt-Svc:VALUE`, each"
 			}
+			if k.why != "" {
+				what += ", " + k.why
+			}
 		case k.kind == Refused:
 			what = "refused (exit 2): " + k.why
 		default:

@@ -98,6 +98,7 @@ type source int
 
 const (
 	srcDefault source = iota
+	srcPeerEnv        // uvicorn's UVICORN_* and granian's GRANIAN_* (peerEnv)
 	srcFile
 	srcEnv
 	srcCmdArgs
@@ -105,7 +106,7 @@ const (
 )
 
 func (s source) String() string {
-	return [...]string{"default", "config file", "env", "GUNICORN_CMD_ARGS", "flag"}[s]
+	return [...]string{"default", "env", "config file", "env", "GUNICORN_CMD_ARGS", "flag"}[s]
 }
 
 // Accessors for the common kinds of Config field.

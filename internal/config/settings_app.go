@@ -72,8 +72,8 @@ var appSettings = []*setting{
 			"Another class is imported in the workers' Python and runs as the known class it derives from, with a notice; one with no known base is refused (exit 2)",
 		accessor: accessor{
 			apply: func(c *Config, v string) error {
-				if _, err := knownWorkerClass(v); err != nil {
-					return err
+				if _, err := knownWorkerClass(v); err != nil && (c.fileClass == nil || v != c.fileClassName) {
+					return err // a class object from the config file is judged by its ancestry
 				}
 				c.WorkerClass = v
 				return nil

@@ -190,7 +190,7 @@ func asgiSettings() {
 	}))
 	native(add(&setting{
 		name: "port", flags: []string{"--port"}, kind: Native, typ: tInt,
-		usage: "uvicorn/granian style: listen on PORT (with --host; default $PORT, else 8000); replaces the default --bind",
+		usage: "uvicorn/granian style: listen on PORT (with --host; default 8000); replaces the default --bind",
 		accessor: accessor{
 			apply: func(c *Config, v string) error {
 				n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -241,11 +241,11 @@ func asgiSettings() {
 	}))
 	sameHost := "same; `--host`/`--port` (and `--uds`, `--fd`) replace the default `--bind`; given with `--bind` in the same place, both are bound"
 	uv("host", sameHost, "--host")
-	uv("port", "same (default `$PORT`, else 8000)", "--port")
+	uv("port", "same (default 8000, as uvicorn's: `$PORT` is only gunicorn's default bind)", "--port")
 	uv("uds", "same: listens on the unix socket", "--uds")
 	uv("fd", "same: serves the inherited socket", "--fd")
 	gr("host", sameHost, "--host")
-	gr("port", "same (default `$PORT`, else 8000)", "--port")
+	gr("port", "same (default 8000, as granian's: `$PORT` is only gunicorn's default bind)", "--port")
 	gr("uds", "same: listens on the unix socket", "--uds")
 
 	// --- uvicorn's and granian's spellings of gowsgi's settings -------------
@@ -270,7 +270,7 @@ func asgiSettings() {
 	uv("max-requests", "the worker is recycled (replaced with no request dropped) after N requests", "--limit-max-requests")
 	uv("keep-alive", "same (seconds; default 5)", "--timeout-keep-alive")
 	uv("graceful-timeout", "same (seconds; default 30, uvicorn waits for ever)", "--timeout-graceful-shutdown")
-	gr("graceful-timeout", "same: how long stopping workers may take before they are killed", "--workers-kill-timeout")
+	gr("graceful-timeout", "same: how long stopping workers may take before they are killed (`--workers-graceful-timeout` is granian 1's name)", "--workers-kill-timeout", "--workers-graceful-timeout")
 	uv("keyfile", "same", "--ssl-keyfile")
 	uv("certfile", "same", "--ssl-certfile")
 	gr("keyfile", "same", "--ssl-keyfile")
@@ -484,9 +484,10 @@ func asgiSettings() {
 	pw.peer.granian, pw.peer.granianWhy = pw.flags, pw.why
 
 	runtimeWhy := "gowsgi's Go front schedules its own threads; workers are processes (`--workers`), each with `--threads` threads (WSGI) or one event loop (ASGI)"
-	for _, fl := range []string{"--runtime-threads", "--runtime-blocking-threads", "--runtime-mode", "--blocking-threads-idle-timeout", "--task-impl"} {
+	for _, fl := range []string{"--runtime-threads", "--runtime-blocking-threads", "--runtime-mode", "--blocking-threads-idle-timeout", "--task-impl", "--threading-mode"} {
 		grOther(Noticed, tString, runtimeWhy, fl)
 	}
+	grOther(Noticed, tBool, "granian 1's loop optimizations; gowsgi's ASGI workers run uvloop when it imports (`--loop`)", "--opt", "--no-opt")
 	grOther(Noticed, tString, "gowsgi buffers requests by its own bounds (`--body-memory`, `--limit-request-header-size`)", "--http1-buffer-size")
 	grOther(Noticed, tBool, "gowsgi always keeps HTTP/1.1 connections alive (`--keep-alive` sets the idle time)", "--http1-keep-alive", "--no-http1-keep-alive").asks = notFalse
 	grOther(Noticed, tBool, "gowsgi always answers pipelined requests in order", "--http1-pipeline-flush", "--no-http1-pipeline-flush")

@@ -146,8 +146,9 @@ func (c *Config) finishWorkerClass() error {
 	if c.WorkerClass == "" {
 		c.WorkerClass = "sync"
 	}
+	fromFile := c.fileClass != nil && c.fileClassName == c.WorkerClass // a class object, classified by the config reader
 	wk, err := knownWorkerClass(c.WorkerClass)
-	if err != nil {
+	if err != nil && !fromFile {
 		return &UsageError{err.Error()}
 	}
 	src, where := srcDefault, ""
@@ -156,9 +157,11 @@ func (c *Config) finishWorkerClass() error {
 	}
 	var kwargs map[string]json.RawMessage
 	if wk == nil {
-		res, err := c.probeWorkerClass(c.WorkerClass)
-		if err != nil {
-			return &UsageError{fmt.Sprintf("%sworker class %s: %v", where, c.WorkerClass, err)}
+		res := c.fileClass
+		if !fromFile {
+			if res, err = c.probeWorkerClass(c.WorkerClass); err != nil {
+				return &UsageError{fmt.Sprintf("%sworker class %s: %v", where, c.WorkerClass, err)}
+			}
 		}
 		for _, name := range res.MRO {
 			k := strings.ToLower(name)
@@ -209,35 +212,34 @@ func (c *Config) finishWorkerClass() error {
 	return nil
 }
 
-// setFrom gives setting name the value v, implied by a worker class given
-// in src, unless the setting was given there or in a stronger place; it
-// reports whether v was applied.
-func (c *Config) setFrom(name string, src source, origin, v string) (bool, error) {
+// setFrom gives setting name the values vals (one, or a list setting's
+// items), implied by a worker class given in src, unless the setting was
+// given there or in a stronger place; it reports whether they were
+// applied.
+func (c *Config) setFrom(name string, src source, origin string, vals ...string) (bool, error) {
 	if g := c.given[name]; g != nil && g.src >= src {
 		return false, nil
 	}
 	s := byName[name]
-	if err := s.apply(c, v); err != nil {
-		return false, fmt.Errorf("%s: %s: %v", origin, name, err)
+	if s.typ != tList && len(vals) > 1 {
+		vals = []string{strings.Join(vals, ",")}
 	}
-	c.given[name] = &given{src: src, values: []string{v}, origin: origin}
+	for _, v := range vals {
+		if err := s.apply(c, v); err != nil {
+			return false, fmt.Errorf("%s: %s: %v", origin, name, err)
+		}
+	}
+	c.given[name] = &given{src: src, values: vals, origin: origin}
 	return true, nil
-}
-
-// kwargSettings are the uvicorn Config arguments a worker class's
-// CONFIG_KWARGS may set that mean something to gowsgi, and the setting
-// each one sets.
-var kwargSettings = map[string]string{
-	"loop": "loop", "lifespan": "lifespan", "root_path": "root-path", "proxy_headers": "proxy-headers",
-	"forwarded_allow_ips": "forwarded-allow-ips", "limit_concurrency": "limit-concurrency",
-	"timeout_keep_alive": "keep-alive", "interface": "interface", "limit_max_requests": "max-requests",
-	"backlog": "backlog", "timeout_graceful_shutdown": "graceful-timeout",
 }
 
 // configKwargs applies a uvicorn worker subclass's CONFIG_KWARGS as
 // settings given where the class was given (the config file, say): a
-// setting given in the same place or a stronger one wins. Each one that
-// means nothing here gets a notice.
+// setting given in the same place or a stronger one wins. A key is
+// uvicorn's parameter name, so it is read as the uvicorn option of that
+// name is (uvicornSetting): honoured, or noticed or refused as the option
+// is when its value asks for something. A key no uvicorn option spells
+// gets a notice.
 func (c *Config) configKwargs(kwargs map[string]json.RawMessage, src source, origin string) error {
 	keys := make([]string, 0, len(kwargs))
 	for k := range kwargs {
@@ -249,39 +251,119 @@ func (c *Config) configKwargs(kwargs map[string]json.RawMessage, src source, ori
 		if err := json.Unmarshal(kwargs[k], &v); err != nil || v == nil {
 			continue // None: uvicorn's default
 		}
-		text := ""
-		switch v := v.(type) {
-		case bool:
-			text = strconv.FormatBool(v)
-		case float64:
-			text = strconv.FormatFloat(v, 'f', -1, 64)
-		case string:
-			text = v
-		case []any:
-			var parts []string
-			for _, x := range v {
-				parts = append(parts, fmt.Sprint(x))
-			}
-			text = strings.Join(parts, ",")
-		}
-		name, ok := kwargSettings[k]
-		switch {
-		case ok && text != "":
-			if name == "forwarded-allow-ips" {
-				if g := c.given[name]; g == nil || g.src < src {
-					c.ForwardedAllowIPs = nil // the class's list replaces the setting's
+		vals := kwargValues(v)
+		where := origin + " CONFIG_KWARGS[" + k + "]"
+		if k == "access_log" { // a switch in uvicorn, a file here
+			if b, err := parseBool(strings.Join(vals, "")); err == nil && !b {
+				if _, err := c.setFrom("no-access-log", src, where, "true"); err != nil {
+					return &UsageError{err.Error()}
 				}
 			}
-			if _, err := c.setFrom(name, src, origin+" CONFIG_KWARGS["+k+"]", text); err != nil {
-				return &UsageError{err.Error()}
+			continue
+		}
+		if k == "http" && len(vals) == 1 && (vals[0] == "auto" || vals[0] == "h11" || vals[0] == "httptools") {
+			continue // uvicorn's HTTP parser: gowsgi parses HTTP in Go, for every app
+		}
+		if why, ok := mootKwargs[k]; ok {
+			if asks := defaultAsks(tString); asks(strings.Join(vals, "")) && strings.Join(vals, "") != "false" {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s = %s ignored: %s", where, kwargs[k], why))
 			}
-		case k == "http" && (text == "auto" || text == "h11" || text == "httptools"), k == "ws" && text == "none":
-			// uvicorn's HTTP parser: gowsgi parses HTTP in Go, for every app.
-		case k == "ws" || strings.HasPrefix(k, "ws_"):
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: CONFIG_KWARGS[%s] = %s ignored: gowsgi does not serve WebSockets yet", origin, k, kwargs[k]))
-		default:
+			continue
+		}
+		s := uvicornSetting(k)
+		switch x := v.(type) {
+		case map[string]any: // uvicorn's Config takes a dict for log_config
+			if k == "log_config" {
+				s = byName["logconfig_dict"]
+			}
+		case float64: // and a logging level number for log_level
+			if k == "log_level" {
+				vals = []string{pythonLevel(int(x))}
+			}
+		}
+		if s == nil {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: CONFIG_KWARGS[%s] = %s ignored: it means nothing to gowsgi", origin, k, kwargs[k]))
+			continue
+		}
+		if s.kind == Noticed || s.kind == Refused {
+			asks := s.asks
+			if asks == nil {
+				asks = defaultAsks(s.typ)
+			}
+			if !asks(strings.Join(vals, ",")) {
+				continue
+			}
+			msg := fmt.Sprintf("%s = %s: %s", where, kwargs[k], s.why)
+			if s.kind == Refused {
+				return &UsageError{msg}
+			}
+			c.Warnings = append(c.Warnings, msg)
+			continue
+		}
+		if s.name == "forwarded-allow-ips" {
+			if g := c.given[s.name]; g == nil || g.src < src {
+				c.ForwardedAllowIPs = nil // the class's list replaces the setting's
+			}
+		}
+		if _, err := c.setFrom(s.name, src, where, vals...); err != nil {
+			return &UsageError{err.Error()}
 		}
 	}
 	return nil
+}
+
+// mootKwargs are the uvicorn parameters that mean nothing in a worker
+// class, under gunicorn as here: uvicorn's worker serves the sockets it is
+// given, in the process it is, and never runs uvicorn's reloader.
+var mootKwargs = map[string]string{
+	"host": "the worker serves the server's sockets (--bind)", "port": "the worker serves the server's sockets (--bind)",
+	"uds": "the worker serves the server's sockets (--bind)", "fd": "the worker serves the server's sockets (--bind)",
+	"workers": "the server starts the workers (--workers)", "reload": "the server reloads the workers (--reload)",
+	"reload_dirs": "the server reloads the workers (--reload)", "reload_includes": "the server reloads the workers (--reload)",
+	"reload_excludes": "the server reloads the workers (--reload)", "reload_delay": "the server reloads the workers (--reload)",
+}
+
+// kwargValues is a CONFIG_KWARGS value as the option's values: a list
+// gives one value per item, a [name, value] pair (uvicorn's headers) is
+// "name:value", a dict is its JSON.
+func kwargValues(v any) []string {
+	switch v := v.(type) {
+	case bool:
+		return []string{strconv.FormatBool(v)}
+	case float64:
+		return []string{strconv.FormatFloat(v, 'f', -1, 64)}
+	case string:
+		return []string{v}
+	case map[string]any:
+		b, _ := json.Marshal(v)
+		return []string{string(b)}
+	case []any:
+		var out []string
+		for _, x := range v {
+			if pair, ok := x.([]any); ok && len(pair) == 2 {
+				out = append(out, fmt.Sprint(pair[0])+":"+fmt.Sprint(pair[1]))
+				continue
+			}
+			out = append(out, kwargValues(x)...)
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v)}
+}
+
+// pythonLevel names a Python logging level number (logging.DEBUG is 10)
+// as --log-level does; uvicorn's TRACE (5) and anything below DEBUG are
+// debug, anything above ERROR is critical.
+func pythonLevel(n int) string {
+	switch {
+	case n <= 10:
+		return "debug"
+	case n <= 20:
+		return "info"
+	case n <= 30:
+		return "warning"
+	case n <= 40:
+		return "error"
+	}
+	return "critical"
 }

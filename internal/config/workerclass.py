@@ -17,117 +17,23 @@
 # same ancestry, uvicorn's CONFIG_KWARGS) let a project's subclass be
 # defined and classified anyway: installed modules are tried first, and
 # stand-ins are put in place of the worker modules only when the import
-# fails with them. Standard library only, Python 3.8+.
+# fails with them. The stand-ins are the gunicorn compatibility module's,
+# which also lets a config file import those packages. Standard library
+# only, Python 3.8+.
 import importlib
-import importlib.abc
-import importlib.util
 import json
 import os
 import sys
-import types
 
-from _gowsgi_gunicorn_compat import answers_stdout, chdir_and_path
-
-# The worker modules and their classes: name -> (bases, CONFIG_KWARGS).
-# A base is "module.Class".
-WORKERS = {
-    "gunicorn.workers.base": {"Worker": ([], None)},
-    "gunicorn.workers.base_async": {"AsyncWorker": (["gunicorn.workers.base.Worker"], None)},
-    "gunicorn.workers.sync": {"SyncWorker": (["gunicorn.workers.base.Worker"], None)},
-    "gunicorn.workers.gthread": {"ThreadWorker": (["gunicorn.workers.base.Worker"], None)},
-    "gunicorn.workers.ggevent": {
-        "GeventWorker": (["gunicorn.workers.base_async.AsyncWorker"], None),
-        "GeventPyWSGIWorker": (["gunicorn.workers.ggevent.GeventWorker"], None),
-    },
-    "gunicorn.workers.geventlet": {"EventletWorker": (["gunicorn.workers.base_async.AsyncWorker"], None)},
-    "gunicorn.workers.gtornado": {"TornadoWorker": (["gunicorn.workers.base.Worker"], None)},
-    "gunicorn.workers.gasgi": {"ASGIWorker": (["gunicorn.workers.base.Worker"], None)},
-    "gunicorn.arbiter": {"Arbiter": ([], None)},
-    "uvicorn.workers": {
-        "UvicornWorker": (["gunicorn.workers.base.Worker"], {"loop": "auto", "http": "auto"}),
-        "UvicornH11Worker": (["uvicorn.workers.UvicornWorker"], {"loop": "asyncio", "http": "h11"}),
-    },
-    "uvicorn_worker": {
-        "UvicornWorker": (["gunicorn.workers.base.Worker"], {"loop": "auto", "http": "auto"}),
-        "UvicornH11Worker": (["uvicorn_worker.UvicornWorker"], {"loop": "asyncio", "http": "h11"}),
-    },
-    "meinheld.gmeinheld": {"MeinheldWorker": (["gunicorn.workers.base_async.AsyncWorker"], None)},
-}
-# Top-level packages whose every module is stood in for when they are not
-# installed (a project's worker module imports gevent, say).
-ROOTS = ("gunicorn", "uvicorn", "uvicorn_worker", "meinheld", "gevent", "eventlet", "greenlet")
-
-stood_in = []
-
-
-class Anything:
-    """What a stand-in module gives for a name it does not define: callable,
-    with any attribute, and usable as a base class."""
-
-    def __init__(self, name, module):
-        self._name, self._module = name, module
-
-    def __call__(self, *a, **k):
-        return Anything(self._name, self._module)
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return Anything(name, self._module)
-
-    def __mro_entries__(self, bases):
-        return (type(self._name, (), {"__module__": self._module, "__qualname__": self._name}),)
-
-
-def resolve(path):
-    mod, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(mod), name)
-
-
-class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds stand-in modules: the worker modules (only forced ones when
-    first on sys.meta_path) and, for a root that is not installed, any of
-    its modules."""
-
-    def __init__(self, forced=()):
-        self.forced = set(forced)
-
-    def find_spec(self, name, path=None, target=None):
-        if self.forced:
-            if name not in self.forced:
-                return None
-        elif name.split(".")[0] not in ROOTS:
-            return None
-        return importlib.util.spec_from_loader(name, self, is_package=name not in WORKERS)
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module):
-        name = module.__name__
-        stood_in.append(name)
-        module.__getattr__ = lambda attr: module_getattr(name, attr)
-        for cls, (bases, kwargs) in WORKERS.get(name, {}).items():
-            ns = {"__module__": name, "__qualname__": cls}
-            if kwargs is not None:
-                ns["CONFIG_KWARGS"] = dict(kwargs)
-            setattr(module, cls, type(cls, tuple(resolve(b) for b in bases) or (object,), ns))
-
-
-def module_getattr(module, attr):
-    if attr.startswith("__"):
-        raise AttributeError(attr)
-    if module + "." + attr in WORKERS:  # from gunicorn.workers import ggevent
-        return importlib.import_module(module + "." + attr)
-    return Anything(attr, module)
+from _gowsgi_gunicorn_compat import WORKERS, Anything, StandIns, answers_stdout, chdir_and_path, stood_in
 
 
 def encode(v, depth=0):
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
-    if isinstance(v, (list, tuple)) and depth < 3:
+    if isinstance(v, (list, tuple)) and depth < 10:  # logging dicts nest deep
         return [encode(x, depth + 1) for x in v]
-    if isinstance(v, dict) and depth < 3:
+    if isinstance(v, dict) and depth < 10:
         return {str(k): encode(x, depth + 1) for k, x in v.items()}
     return {"repr": repr(v)}
 

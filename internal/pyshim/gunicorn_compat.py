@@ -9,6 +9,9 @@ hooks see server, worker and cfg, the same way in all three.
 Standard library only; Python 3.8+.
 """
 
+import importlib
+import importlib.abc
+import importlib.util
 import logging
 import os
 import sys
@@ -48,16 +51,132 @@ def chdir_and_path(chdir, pythonpath):
     cwd_on_path()
 
 
+# Stand-ins for gunicorn's, uvicorn's, meinheld's and gevent's worker
+# modules. gowsgi replaces gunicorn, so they are often not installed where
+# it runs, yet config files import them (from uvicorn.workers import
+# UvicornWorker, to subclass it; from gunicorn.arbiter import Arbiter, for
+# a type hint) and -k names projects' subclasses of their classes. Same
+# module and class names, same ancestry, uvicorn's CONFIG_KWARGS.
+#
+# The worker modules and their classes: name -> (bases, CONFIG_KWARGS).
+# A base is "module.Class".
+WORKERS = {
+    "gunicorn.workers.base": {"Worker": ([], None)},
+    "gunicorn.workers.base_async": {"AsyncWorker": (["gunicorn.workers.base.Worker"], None)},
+    "gunicorn.workers.sync": {"SyncWorker": (["gunicorn.workers.base.Worker"], None)},
+    "gunicorn.workers.gthread": {"ThreadWorker": (["gunicorn.workers.base.Worker"], None)},
+    "gunicorn.workers.ggevent": {
+        "GeventWorker": (["gunicorn.workers.base_async.AsyncWorker"], None),
+        "GeventPyWSGIWorker": (["gunicorn.workers.ggevent.GeventWorker"], None),
+    },
+    "gunicorn.workers.geventlet": {"EventletWorker": (["gunicorn.workers.base_async.AsyncWorker"], None)},
+    "gunicorn.workers.gtornado": {"TornadoWorker": (["gunicorn.workers.base.Worker"], None)},
+    "gunicorn.workers.gasgi": {"ASGIWorker": (["gunicorn.workers.base.Worker"], None)},
+    "gunicorn.arbiter": {"Arbiter": ([], None)},
+    "uvicorn.workers": {
+        "UvicornWorker": (["gunicorn.workers.base.Worker"], {"loop": "auto", "http": "auto"}),
+        "UvicornH11Worker": (["uvicorn.workers.UvicornWorker"], {"loop": "asyncio", "http": "h11"}),
+    },
+    "uvicorn_worker": {
+        "UvicornWorker": (["gunicorn.workers.base.Worker"], {"loop": "auto", "http": "auto"}),
+        "UvicornH11Worker": (["uvicorn_worker.UvicornWorker"], {"loop": "asyncio", "http": "h11"}),
+    },
+    "meinheld.gmeinheld": {"MeinheldWorker": (["gunicorn.workers.base_async.AsyncWorker"], None)},
+}
+# Top-level packages whose every module is stood in for when they are not
+# installed (a project's worker module imports gevent, say).
+ROOTS = ("gunicorn", "uvicorn", "uvicorn_worker", "meinheld", "gevent", "eventlet", "greenlet")
+
+stood_in = []
+
+
+class Anything:
+    """What a stand-in module gives for a name it does not define: callable,
+    with any attribute, and usable as a base class."""
+
+    def __init__(self, name, module):
+        self._name, self._module = name, module
+
+    def __call__(self, *a, **k):
+        return Anything(self._name, self._module)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Anything(name, self._module)
+
+    def __mro_entries__(self, bases):
+        return (type(self._name, (), {"__module__": self._module, "__qualname__": self._name}),)
+
+
+def resolve(path):
+    mod, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(mod), name)
+
+
+class StandIns(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds stand-in modules: the worker modules (only forced ones when
+    first on sys.meta_path) and, for a root that is not installed, any of
+    its modules."""
+
+    def __init__(self, forced=()):
+        self.forced = set(forced)
+
+    def find_spec(self, name, path=None, target=None):
+        if self.forced:
+            if name not in self.forced:
+                return None
+        elif name.split(".")[0] not in ROOTS:
+            return None
+        return importlib.util.spec_from_loader(name, self, is_package=name not in WORKERS)
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        name = module.__name__
+        stood_in.append(name)
+        module.__getattr__ = lambda attr: module_getattr(name, attr)
+        for cls, (bases, kwargs) in WORKERS.get(name, {}).items():
+            ns = {"__module__": name, "__qualname__": cls}
+            if kwargs is not None:
+                ns["CONFIG_KWARGS"] = dict(kwargs)
+            setattr(module, cls, type(cls, tuple(resolve(b) for b in bases) or (object,), ns))
+
+
+def module_getattr(module, attr):
+    if attr.startswith("__"):
+        raise AttributeError(attr)
+    if module + "." + attr in WORKERS:  # from gunicorn.workers import ggevent
+        return importlib.import_module(module + "." + attr)
+    return Anything(attr, module)
+
+
 def load_config(location):
     """Execute a gunicorn config file (FILE or file:FILE) as module
     __config__, the way gunicorn's get_config_from_filename does, or import
     python:MODULE. The file's directory goes on sys.path after the working
-    directory, so it imports its neighbours. What it prints goes to stderr.
-    Exceptions (SystemExit too) are the caller's to report."""
-    import importlib
-    import importlib.machinery
-    import importlib.util
+    directory, so it imports its neighbours; gunicorn, uvicorn and the like
+    are stood in for where they are not installed (StandIns). What it
+    prints goes to stderr. Exceptions (SystemExit too) are the caller's to
+    report."""
     cwd_on_path()
+    # Installed packages come first; only missing ones are stood in, for
+    # the file's execution alone (an app that tries `import gevent` later
+    # must get its ImportError).
+    finder = StandIns()
+    sys.meta_path.append(finder)
+    try:
+        return _exec_config(location)
+    finally:
+        sys.meta_path.remove(finder)
+        for name, m in list(sys.modules.items()):
+            if getattr(getattr(m, '__spec__', None), 'loader', None) is finder:
+                del sys.modules[name]
+
+
+def _exec_config(location):
+    import importlib.machinery
     if location.startswith('python:'):
         return importlib.import_module(location[len('python:'):])
     filename = location[len('file:'):] if location.startswith('file:') else location
@@ -129,9 +248,13 @@ class Cfg:
 
 class Server:
     """What hooks get as ``server`` (gunicorn's Arbiter, as far as gowsgi
-    has one): pid (gowsgi's), cfg, log, num_workers, proc_name, address."""
+    has one): pid (gowsgi's), cfg, log, num_workers, proc_name, address,
+    and WORKERS, gunicorn's {pid: worker}, which gowsgi's hooks are not
+    told: empty, so hooks that count or scan it (immich's pre_fork picks
+    device len(WORKERS) % n) run as for the first worker."""
 
     def __init__(self, pid, cfg, log):
+        self.WORKERS = {}
         self.pid = pid
         self.cfg = cfg
         self.log = log
