@@ -964,3 +964,25 @@ func TestWebSocketSuiteUvicorn(t *testing.T) {
 		})
 	}
 }
+
+// A real client's zlib holds the server to the window it asked for:
+// python3-websockets offers server_max_window_bits (and
+// client_max_window_bits) of 8, 9, 12 and 15, and inflates the server's
+// messages in that window, failing on any match distance past it. The
+// server accepts each offer with that window and every echo comes back.
+func TestWebSocketDeflateWindows(t *testing.T) {
+	s, _ := startWS(t, "-w", "1")
+	var out map[string]struct {
+		Extensions []string `json:"extensions"`
+		Echoed     int      `json:"echoed"`
+		Error      string   `json:"error"`
+	}
+	wsClient(t, &out, "windows", wsURL(s, "/echo"))
+	for _, bits := range []string{"8", "9", "12", "15"} {
+		w := out[bits]
+		if w.Error != "" || w.Echoed != 10 || len(w.Extensions) != 1 || !strings.Contains(w.Extensions[0], "PerMessageDeflate") {
+			t.Errorf("server_max_window_bits=%s: %+v", bits, w)
+		}
+	}
+	t.Logf("%+v", out)
+}

@@ -11,6 +11,8 @@ one JSON object with what the client saw.
     ws_client.py close URL            the server closes: its code and reason
     ws_client.py status URL           the handshake's HTTP status when refused
     ws_client.py scope URL [CAFILE]   the scope the app saw (wss:// trusting CAFILE)
+    ws_client.py windows URL          permessage-deflate in small windows, each way: the
+                                      server's messages inflated by zlib in the window offered
 """
 import asyncio
 import json
@@ -123,6 +125,62 @@ async def scope(url, cafile=None):
         return json.loads(await ws.recv())
 
 
+class WindowedInflater:
+    """zlib's decompressobj, made to hold the window: inflating into a
+    large output buffer, zlib reads match distances from that buffer and
+    lets one past the window go; in 64-byte pieces, it must keep the
+    history in its own window of 2**bits bytes, and fails a distance past
+    it ('invalid distance too far back')."""
+
+    def __init__(self, wbits):
+        import zlib
+        self.d = zlib.decompressobj(wbits=wbits)
+        self.unconsumed_tail = b''
+
+    def decompress(self, data, max_length=0):
+        out = []
+        while True:
+            chunk = self.d.decompress(data, 64)
+            out.append(chunk)
+            data = self.d.unconsumed_tail
+            if not data and not chunk:
+                return b''.join(out)
+
+
+async def windows(url):
+    """For each window (bits), offers server_max_window_bits and
+    client_max_window_bits of it, and echoes 10 messages that each repeat a
+    random block of 5000 letters: a compressor with a larger window than
+    2**bits would match the repeat 5000 bytes back, which the client's
+    WindowedInflater fails."""
+    import random
+    import types
+    import zlib
+    from websockets.extensions import permessage_deflate
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+    strict = types.SimpleNamespace(**{k: getattr(zlib, k) for k in dir(zlib) if not k.startswith('__')})
+    strict.decompressobj = lambda wbits: WindowedInflater(wbits)
+    permessage_deflate.zlib = strict
+    rnd = random.Random(18)
+    out = {}
+    for bits in (8, 9, 12, 15):
+        client_bits = max(bits, 9)  # zlib compresses in no window under 512 bytes
+        factory = ClientPerMessageDeflateFactory(server_max_window_bits=bits, client_max_window_bits=client_bits)
+        try:
+            async with websockets.connect(url, extensions=[factory], max_size=None, compression=None) as ws:
+                params = [str(e) for e in ws.extensions]
+                ok = 0
+                for i in range(10):
+                    block = ''.join(rnd.choice('abcdefghijklmnopqrstuvwxyzκόσμε') for _ in range(5000))
+                    msg = block + block
+                    await ws.send(msg)
+                    ok += (await ws.recv()) == msg
+            out[str(bits)] = {'extensions': params, 'echoed': ok}
+        except Exception as e:  # a zlib error on a distance past the window
+            out[str(bits)] = {'error': repr(e)}
+    return out
+
+
 def main():
     cmd, url = sys.argv[1], sys.argv[2]
     if cmd == 'websockets':
@@ -141,6 +199,8 @@ def main():
         out = asyncio.run(close(url))
     elif cmd == 'status':
         out = asyncio.run(status(url))
+    elif cmd == 'windows':
+        out = asyncio.run(windows(url))
     elif cmd == 'scope':
         out = asyncio.run(scope(url, *sys.argv[3:]))
     else:
