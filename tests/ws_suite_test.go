@@ -18,12 +18,17 @@ package tests
 // of the message), the case says which one gowsgi does and holds it to it.
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand"
 	"net"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -34,6 +39,7 @@ import (
 
 	"github.com/gobwas/ws"
 	kflate "github.com/klauspost/compress/flate"
+	"golang.org/x/net/http2"
 )
 
 // A wsCase is one protocol case: what the client does, in order, and what
@@ -653,27 +659,114 @@ func (d *wsPMD) inflate(p []byte) ([]byte, error) {
 	return out, nil
 }
 
-// wsRun runs one case against the WebSocket echo at addr+path and returns
-// what the server sent, and how it differed from the case's outcome.
-func wsRun(t *testing.T, addr, path string, tc wsCase) (seen []string, err error) {
-	t.Helper()
-	ext := ""
-	if tc.ext != "" {
-		ext = "Sec-WebSocket-Extensions: " + tc.ext + "\r\n"
+// wsStream is one WebSocket as the suite's client holds it: the server's
+// answer to the extension offer, the writing side, the reading side, and
+// a read deadline where the transport has one (else the stream's context
+// bounds the case).
+type wsStream struct {
+	ext      string
+	w        io.Writer
+	br       *bufio.Reader
+	deadline func(time.Time) error
+}
+
+// A wsDialer opens a WebSocket with an extension offer ("" none).
+type wsDialer func(t *testing.T, offer string) (*wsStream, error)
+
+func wsExtHeader(offer string) string {
+	if offer == "" {
+		return ""
 	}
-	resp, _, c, br := wsDial(t, addr, path, ext)
-	if resp.StatusCode != 101 {
-		return nil, fmt.Errorf("handshake answered %d", resp.StatusCode)
+	return "Sec-WebSocket-Extensions: " + offer + "\r\n"
+}
+
+// wsOverTCP opens ws://addr/path.
+func wsOverTCP(addr, path string) wsDialer {
+	return func(t *testing.T, offer string) (*wsStream, error) {
+		resp, _, c, br := wsDial(t, addr, path, wsExtHeader(offer))
+		if resp.StatusCode != 101 {
+			return nil, fmt.Errorf("handshake answered %d", resp.StatusCode)
+		}
+		return &wsStream{resp.Header.Get("Sec-WebSocket-Extensions"), c, br, c.SetReadDeadline}, nil
+	}
+}
+
+// wsOverTLS opens wss://localhost/path at addr, over HTTP/1.1.
+func wsOverTLS(addr, path string, roots *x509.CertPool) wsDialer {
+	return func(t *testing.T, offer string) (*wsStream, error) {
+		c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "localhost", RootCAs: roots, NextProtos: []string{"http/1.1"}})
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: localhost\r\n"+upgradeHead+wsExtHeader(offer)+"\r\n")
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != 101 {
+			return nil, fmt.Errorf("handshake answered %d", resp.StatusCode)
+		}
+		return &wsStream{resp.Header.Get("Sec-WebSocket-Extensions"), c, br, c.SetReadDeadline}, nil
+	}
+}
+
+// wsOverH2 opens the WebSocket as an RFC 8441 extended CONNECT stream on
+// an h2c connection to addr (one connection per case).
+func wsOverH2(addr, path string) wsDialer {
+	return func(t *testing.T, offer string) (*wsStream, error) {
+		tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
+			return net.Dial(network, a)
+		}}
+		t.Cleanup(tr.CloseIdleConnections)
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { pw.Close() })
+		req, _ := http.NewRequest("CONNECT", "http://"+addr+path, pr)
+		req.Header.Set(":protocol", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		if offer != "" {
+			req.Header.Set("Sec-WebSocket-Extensions", offer)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		t.Cleanup(cancel)
+		resp, err := tr.RoundTrip(req.WithContext(ctx))
+		if err != nil {
+			return nil, err
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		if resp.StatusCode != 200 {
+			return nil, fmt.Errorf("extended CONNECT answered %d", resp.StatusCode)
+		}
+		return &wsStream{resp.Header.Get("Sec-WebSocket-Extensions"), pw, bufio.NewReader(resp.Body), nil}, nil
+	}
+}
+
+// wsRun runs one case on a WebSocket that dial opens to an echo and
+// returns what the server sent, and how it differed from the case's
+// outcome.
+func wsRun(t *testing.T, dial wsDialer, tc wsCase) (seen []string, err error) {
+	t.Helper()
+	st, err := dial(t, tc.ext)
+	if err != nil {
+		return nil, err
+	}
+	br := st.br
+	setDeadline := func(d time.Time) {
+		if st.deadline != nil {
+			st.deadline(d)
+		}
 	}
 	var pmd *wsPMD
 	if tc.ext != "" {
-		if pmd, err = wsNegotiated(tc.ext, resp.Header.Get("Sec-WebSocket-Extensions")); err != nil {
+		if pmd, err = wsNegotiated(tc.ext, st.ext); err != nil {
 			return nil, err
 		}
 		if pmd == nil {
 			seen = append(seen, "extension declined") // RFC 7692 lets a server decline
 		} else {
-			seen = append(seen, "extension "+resp.Header.Get("Sec-WebSocket-Extensions"))
+			seen = append(seen, "extension "+st.ext)
 		}
 	}
 	acts := tc.acts
@@ -688,7 +781,7 @@ func wsRun(t *testing.T, addr, path string, tc wsCase) (seen []string, err error
 		var werr error
 		for b := range writes {
 			if werr == nil {
-				_, werr = c.Write(b)
+				_, werr = st.w.Write(b)
 			}
 		}
 		written <- werr
@@ -717,7 +810,7 @@ func wsRun(t *testing.T, addr, path string, tc wsCase) (seen []string, err error
 	)
 	next := func() (ws.OpCode, []byte, error) {
 		for {
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			setDeadline(time.Now().Add(10 * time.Second))
 			h, p, err := wsReadFrame(br)
 			if err != nil {
 				return 0, nil, err
@@ -819,7 +912,7 @@ func wsRun(t *testing.T, addr, path string, tc wsCase) (seen []string, err error
 			if op == ws.OpClose && len(p) > 2 && !utf8.Valid(p[2:]) {
 				return seen, fmt.Errorf("close reason %q is not UTF-8", p[2:])
 			}
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			setDeadline(time.Now().Add(10 * time.Second))
 			if h, p, err := wsReadFrame(br); err == nil {
 				return seen, fmt.Errorf("after the close: %s", show(h.OpCode, p))
 			} else if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -843,7 +936,7 @@ func TestWebSocketSuite(t *testing.T) {
 	s, _ := startWS(t, "-w", "1")
 	for _, tc := range wsSuite() {
 		t.Run(tc.id, func(t *testing.T) {
-			seen, err := wsRun(t, s.Addr, "/echo", tc)
+			seen, err := wsRun(t, wsOverTCP(s.Addr, "/echo"), tc)
 			if err != nil {
 				t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
 			} else if tc.ext != "" && !strings.HasPrefix(seen[0], "extension permessage-deflate") {
@@ -936,7 +1029,7 @@ func TestWebSocketSuiteUvicorn(t *testing.T) {
 			for _, tc := range wsSuite() {
 				var seen []string
 				var err error
-				t.Run(tc.id, func(t *testing.T) { seen, err = wsRun(t, addr, "/echo", tc) })
+				t.Run(tc.id, func(t *testing.T) { seen, err = wsRun(t, wsOverTCP(addr, "/echo"), tc) })
 				if err == nil {
 					passed++
 					continue
@@ -985,4 +1078,41 @@ func TestWebSocketDeflateWindows(t *testing.T) {
 		}
 	}
 	t.Logf("%+v", out)
+}
+
+// The suite over the other transports: wss:// (HTTP/1.1 over TLS), and
+// RFC 8441 extended CONNECT streams on h2c, where the stream's end stands
+// for the TCP connection's. The engine is the same, so the sizes of 9,
+// and 12 and 13 but for the offers of 13.7 and Chromium's, are left to
+// TestWebSocketSuite.
+func TestWebSocketSuiteTLSAndHTTP2(t *testing.T) {
+	pki := newPKI(t)
+	cf, kf, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
+	py := debianPython(t, "starlette", "fastapi")
+	tlsServer, _ := startASGI(t, nil, wsApp, "--python", py, "-w", "1", "--certfile", cf, "--keyfile", kf)
+	h2Server, _ := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, wsApp, "--python", py, "-w", "1", "--http2-cleartext", "prior-knowledge")
+	for _, tr := range []struct {
+		name string
+		dial wsDialer
+	}{
+		{"wss", wsOverTLS(tlsServer.Addr, "/echo", pki.pool)},
+		{"h2c", wsOverH2(h2Server.Addr, "/echo")},
+	} {
+		t.Run(tr.name, func(t *testing.T) {
+			for _, tc := range wsSuite() {
+				if strings.HasPrefix(tc.id, "9.") || strings.HasPrefix(tc.id, "12.") ||
+					strings.HasPrefix(tc.id, "13.") && !strings.HasPrefix(tc.id, "13.7.") || strings.HasPrefix(tc.id, "x.13.") && !strings.HasPrefix(tc.id, "x.13.1.") {
+					continue
+				}
+				t.Run(tc.id, func(t *testing.T) {
+					seen, err := wsRun(t, tr.dial, tc)
+					if err != nil {
+						t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
+					} else if tc.ext != "" && !strings.HasPrefix(seen[0], "extension permessage-deflate") {
+						t.Errorf("%s: offer declined", tc.what)
+					}
+				})
+			}
+		})
+	}
 }
