@@ -1118,3 +1118,51 @@ func TestWebSocketSuiteTLSAndHTTP2(t *testing.T) {
 		})
 	}
 }
+
+// The handshake as browsers and other clients vary it, through the real
+// binary: each answered as RFC 6455 4.2 (and RFC 9112 for Host) has it.
+// (uvicorn --ws websockets takes a request without Host; --ws wsproto
+// takes a Sec-WebSocket-Key that is not base64 of 16 bytes.)
+func TestWebSocketSuiteHandshakes(t *testing.T) {
+	s, _ := startWS(t, "-w", "1")
+	key := "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	v := "Sec-WebSocket-Version: 13\r\n"
+	up := "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	for _, tc := range []struct {
+		name, head string
+		status     int
+		ext, proto string
+	}{
+		{"Firefox's Connection: keep-alive, Upgrade", "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n" + key + v, 101, "", ""},
+		{"Upgrade: WebSocket, Connection: upgrade", "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: upgrade\r\n" + key + v, 101, "", ""},
+		{"no Host", "GET /echo HTTP/1.1\r\n" + up + key + v, 400, "", ""},
+		{"HEAD", "HEAD /echo HTTP/1.1\r\nHost: x\r\n" + up + key + v, 400, "", ""},
+		{"a key that is not base64", "GET /echo HTTP/1.1\r\nHost: x\r\n" + up + "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==\r\n" + v, 400, "", ""},
+		{"a key without its padding", "GET /echo HTTP/1.1\r\nHost: x\r\n" + up + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ\r\n" + v, 400, "", ""},
+		{"versions 13, 8", "GET /echo HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 13, 8\r\n", 426, "", ""},
+		{"an old offer before permessage-deflate", "GET /echo HTTP/1.1\r\nHost: x\r\n" + up + key + v +
+			"Sec-WebSocket-Extensions: x-webkit-deflate-frame, permessage-deflate; client_max_window_bits\r\n", 101, "permessage-deflate; server_no_context_takeover", ""},
+		{"client_max_window_bits=8", "GET /echo HTTP/1.1\r\nHost: x\r\n" + up + key + v +
+			"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n", 101, "permessage-deflate; server_no_context_takeover", ""},
+		{"an extension offer that does not parse: no extension", "GET /echo HTTP/1.1\r\nHost: x\r\n" + up + key + v + "Sec-WebSocket-Extensions: ;;;,,=\r\n", 101, "", ""},
+		{"subprotocols over two lines: the app picks the first", "GET /echo HTTP/1.1\r\nHost: x\r\n" + up + key + v +
+			"Sec-WebSocket-Protocol: a\r\nSec-WebSocket-Protocol: b, c\r\n", 101, "", "a"},
+		{"an empty subprotocol list: none", "GET /echo HTTP/1.1\r\nHost: x\r\n" + up + key + v + "Sec-WebSocket-Protocol: \r\n", 101, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dialRaw(t, s.Addr)
+			defer c.Close()
+			io.WriteString(c, tc.head+"\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "GET"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status || resp.Header.Get("Sec-WebSocket-Extensions") != tc.ext || resp.Header.Get("Sec-WebSocket-Protocol") != tc.proto {
+				t.Errorf("answered %d %v, want %d with extensions %q and subprotocol %q", resp.StatusCode, resp.Header, tc.status, tc.ext, tc.proto)
+			}
+			if tc.status == 101 && resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+				t.Errorf("Sec-WebSocket-Accept %q", resp.Header.Get("Sec-WebSocket-Accept"))
+			}
+		})
+	}
+}
