@@ -333,6 +333,29 @@ func wsSuite() []wsCase {
 
 	// 12 and 13: permessage-deflate.
 	cs = append(cs, wsDeflateCases()...)
+	// permessage-deflate's framing (RFC 7692 6): RSV1 marks a compressed
+	// message on its first frame only; a message may go uncompressed;
+	// control frames may come between its fragments.
+	pmd := "permessage-deflate; client_max_window_bits"
+	z := wsDeflated("compressed, in fragments ✓")
+	cs = append(cs,
+		wsCase{id: "x.12.1", ext: pmd, what: "an uncompressed message after permessage-deflate was negotiated",
+			acts: []wsAct{wsSend{wsFr(true, 0, ws.OpText, "plain"), 0}, wsWant{ws.OpText, []byte("plain")}}},
+		wsCase{id: "x.12.2", ext: pmd, what: "a compressed text in 3 fragments, a ping between them",
+			acts: []wsAct{wsSend{wsCat(wsEncode(false, 4, ws.OpText, z[:3]), wsFr(true, 0, ws.OpPing, "p"),
+				wsEncode(false, 0, ws.OpContinuation, z[3:6]), wsEncode(true, 0, ws.OpContinuation, z[6:])), 0},
+				wsWant{ws.OpPong, []byte("p")}, wsWant{ws.OpText, []byte("compressed, in fragments ✓")}}},
+		wsCase{id: "x.12.3", ext: pmd, what: "an empty compressed message",
+			acts: []wsAct{wsSend{wsEncode(true, 4, ws.OpBinary, wsDeflated("")), 0}, wsWant{ws.OpBinary, nil}}},
+		wsCase{id: "x.12.4", ext: pmd, what: "RSV1 on a continuation frame",
+			acts: []wsAct{wsSend{wsCat(wsEncode(false, 4, ws.OpText, z[:3]), wsEncode(true, 4, ws.OpContinuation, z[3:])), 0}, wsEnd{1002}}},
+		wsCase{id: "x.12.5", ext: pmd, what: "RSV1 on a ping", acts: []wsAct{wsSend{wsEncode(true, 4, ws.OpPing, wsDeflated("p")), 0}, wsEnd{1002}}},
+		wsCase{id: "x.12.6", ext: pmd, what: "compressed data that does not inflate",
+			acts: []wsAct{wsSend{wsEncode(true, 4, ws.OpBinary, []byte{0xff, 0xff, 0xff, 0xff}), 0}, wsEnd{1007}},
+			note: "RFC 7692 8 has the connection failed and names no code; gowsgi says 1007 (data not consistent with the message), uvicorn --ws websockets 1002"},
+		wsCase{id: "x.12.7", ext: pmd, what: "a compressed text that inflates to invalid UTF-8",
+			acts: []wsAct{wsSend{wsEncode(true, 4, ws.OpText, wsDeflated("ok \xed\xa0\x80")), 0}, wsEnd{1007}}},
+	)
 	for i := range cs {
 		for _, a := range cs[i].acts {
 			if _, ok := a.(wsMaybe); ok && cs[i].note == "" {
@@ -348,6 +371,16 @@ func wsSuite() []wsCase {
 const nonStrictEcho = "Autobahn's OK has the echo of the message before the bad frame, its NON-STRICT not: " +
 	"gowsgi fails the connection when its reader reaches the bad frame, in the same read, " +
 	"so the close is usually out before the app's echo, which is then dropped"
+
+// wsDeflated is p compressed on its own (no dictionary: valid whatever
+// context the server keeps), without the 00 00 ff ff tail.
+func wsDeflated(p string) []byte {
+	var b bytes.Buffer
+	fw, _ := kflate.NewWriter(&b, kflate.BestCompression)
+	fw.Write([]byte(p))
+	fw.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
 
 // wsFrames is a text fragment of 5.4 (fragment1 opens the message).
 func wsFrames(fin bool, p string) wsAct {
@@ -1005,6 +1038,14 @@ var uvicornDivergences = []wsDivergence{
 			(strings.HasSuffix(err.Error(), "EOF") || strings.HasSuffix(err.Error(), "connection reset by peer"))
 	}, "a protocol error or invalid UTF-8 drops the TCP connection with no close frame; RFC 6455 7.1.7 " +
 		"has the endpoint send a close frame with the code (1002, 1007) first"},
+	{"websockets", func(tc wsCase, err error) bool {
+		return tc.id == "x.12.6" && strings.Contains(err.Error(), "got close 1002")
+	}, "compressed data that does not inflate fails the connection with 1002; RFC 7692 8 names no code: " +
+		"1002 and gowsgi's 1007 are both defensible"},
+	{"wsproto", func(tc wsCase, err error) bool {
+		return tc.id == "x.12.2" && strings.Contains(err.Error(), "EOF")
+	}, "a ping between the fragments of a compressed message: the pong goes out, then the connection is dropped; " +
+		"RFC 6455 5.4 allows control frames between fragments, and RFC 7692 does not change that"},
 	{"wsproto", func(tc wsCase, err error) bool {
 		return tc.id == "x.7.7.3" && strings.Contains(err.Error(), "waiting for close 1014")
 	}, "the client's close 1014 (IANA's Bad Gateway) drops the connection; RFC 6455 7.4.2 reserves " +
