@@ -11,6 +11,7 @@ one JSON object with what the client saw.
     ws_client.py close URL            the server closes: its code and reason
     ws_client.py status URL           the handshake's HTTP status when refused
     ws_client.py scope URL [CAFILE]   the scope the app saw (wss:// trusting CAFILE)
+    ws_client.py broadcast URL N      N members of a room each say one thing; all hear all
     ws_client.py windows URL          permessage-deflate in small windows, each way: the
                                       server's messages inflated by zlib in the window offered
 """
@@ -181,6 +182,28 @@ async def windows(url):
     return out
 
 
+async def broadcast(url, n):
+    """N clients join (each waits for its welcome: it is in the room), then
+    each sends one message; every client must receive all N."""
+    clients = []
+    for i in range(n):
+        ws = await websockets.connect(url, max_queue=None)
+        assert await asyncio.wait_for(ws.recv(), 30) == 'welcome'
+        clients.append(ws)
+
+    async def member(i, ws):
+        await ws.send('from %d' % i)
+        got = set()
+        while len(got) < n:
+            got.add(await asyncio.wait_for(ws.recv(), 60))
+        return got == {'from %d' % j for j in range(n)}
+
+    results = await asyncio.gather(*(member(i, ws) for i, ws in enumerate(clients)))
+    for ws in clients:
+        await ws.close()
+    return {'ok': sum(results), 'n': n}
+
+
 def main():
     cmd, url = sys.argv[1], sys.argv[2]
     if cmd == 'websockets':
@@ -199,6 +222,8 @@ def main():
         out = asyncio.run(close(url))
     elif cmd == 'status':
         out = asyncio.run(status(url))
+    elif cmd == 'broadcast':
+        out = asyncio.run(broadcast(url, int(sys.argv[3])))
     elif cmd == 'windows':
         out = asyncio.run(windows(url))
     elif cmd == 'scope':
