@@ -13,9 +13,14 @@ package tests
 //
 // Each case states what RFC 6455 (RFC 7692 for 12 and 13) has the server
 // answer, strictly: the echo, the pong, or the close frame with its code,
-// and then the end of the TCP connection. Where the RFCs let a server do
-// either of two things (Autobahn's NON-STRICT: fail at once or at the end
-// of the message), the case says which one gowsgi does and holds it to it.
+// and then the end of the TCP connection (of the stream, over HTTP/2).
+// Where Autobahn allows a NON-STRICT outcome, gowsgi is held to the strict
+// one: invalid UTF-8 fails the connection at the octet, also inside a
+// frame whose rest never comes (6.4). The one exception is the echo of a
+// valid message just before a frame that ends the connection (3.2-3.4,
+// 4.x.3-5, 5.15; the close of 7.1.6): the app's echo races the close, and the
+// case takes either (wsMaybe). A case's note says where the RFCs leave the
+// answer open, and which one gowsgi gives.
 
 import (
 	"bufio"
@@ -967,6 +972,9 @@ func TestWebSocketSuite(t *testing.T) {
 	s, _ := startWS(t, "-w", "1")
 	for _, tc := range wsSuite() {
 		t.Run(tc.id, func(t *testing.T) {
+			if tc.note != "" {
+				t.Log(tc.note)
+			}
 			seen, err := wsRun(t, wsOverTCP(s.Addr, "/echo"), tc)
 			if err != nil {
 				t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
