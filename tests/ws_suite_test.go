@@ -1215,3 +1215,275 @@ func TestWebSocketSuiteHandshakes(t *testing.T) {
 		})
 	}
 }
+
+// wsRandomFrame is one frame of a random sequence, as the model sees it.
+type wsRandomFrame struct {
+	fin    bool
+	rsv    byte
+	op     ws.OpCode
+	masked bool
+	p      []byte
+}
+
+func (f wsRandomFrame) wire() []byte {
+	if f.masked {
+		return wsEncode(f.fin, f.rsv, f.op, f.p)
+	}
+	var b bytes.Buffer
+	ws.WriteHeader(&b, ws.Header{Fin: f.fin, Rsv: f.rsv, OpCode: f.op, Length: int64(len(f.p))})
+	b.Write(f.p)
+	return b.Bytes()
+}
+
+// wsValidPrefix reports whether b can begin a valid UTF-8 text: valid but
+// for a code point cut at its end.
+func wsValidPrefix(b []byte) bool {
+	if utf8.Valid(b) {
+		return true
+	}
+	for cut := len(b) - 1; cut >= 0 && cut >= len(b)-3; cut-- {
+		if !utf8.RuneStart(b[cut]) {
+			continue
+		}
+		// Complete the cut code point with the smallest bytes that could
+		// follow its lead.
+		tail := append([]byte(nil), b[cut:]...)
+		need := 0
+		switch lead := tail[0]; {
+		case lead >= 0xc2 && lead <= 0xdf:
+			need = 2
+		case lead >= 0xe0 && lead <= 0xef:
+			need = 3
+		case lead >= 0xf0 && lead <= 0xf4:
+			need = 4
+		default:
+			return false
+		}
+		if len(tail) >= need {
+			return false
+		}
+		if len(tail) == 1 {
+			second := byte(0x80)
+			switch tail[0] {
+			case 0xe0:
+				second = 0xa0
+			case 0xf0:
+				second = 0x90
+			}
+			tail = append(tail, second)
+		}
+		for len(tail) < need {
+			tail = append(tail, 0x80)
+		}
+		return utf8.Valid(b[:cut]) && utf8.Valid(tail)
+	}
+	return false
+}
+
+// wsModel is what RFC 6455 has a server with an echo app answer to frames
+// (no extension): the pongs, the echoed messages, and the close code it
+// ends with (0 when the frames leave the connection open; -1 for the
+// answer to a close without a code).
+func wsModel(frames []wsRandomFrame) (pongs, echoes [][]byte, echoOps []ws.OpCode, code int) {
+	var (
+		inMsg bool
+		op    ws.OpCode
+		msg   []byte
+	)
+	for _, f := range frames {
+		switch {
+		case !f.masked, f.op.IsReserved():
+			return pongs, echoes, echoOps, 1002
+		case f.op.IsControl():
+			if len(f.p) > 125 || !f.fin || f.rsv != 0 {
+				return pongs, echoes, echoOps, 1002
+			}
+			switch f.op {
+			case ws.OpPing:
+				pongs = append(pongs, f.p)
+			case ws.OpClose:
+				switch {
+				case len(f.p) == 0:
+					return pongs, echoes, echoOps, -1
+				case len(f.p) == 1:
+					return pongs, echoes, echoOps, 1002
+				}
+				c := int(f.p[0])<<8 | int(f.p[1])
+				if !(c >= 1000 && c <= 1003 || c >= 1007 && c <= 1014 || c >= 3000 && c <= 4999) {
+					return pongs, echoes, echoOps, 1002
+				}
+				if !utf8.Valid(f.p[2:]) {
+					return pongs, echoes, echoOps, 1007
+				}
+				return pongs, echoes, echoOps, c
+			}
+		default:
+			if f.rsv != 0 || (f.op == ws.OpContinuation) != inMsg {
+				return pongs, echoes, echoOps, 1002
+			}
+			if !inMsg {
+				inMsg, op, msg = true, f.op, nil
+			}
+			msg = append(msg, f.p...)
+			if op == ws.OpText && !wsValidPrefix(msg) {
+				return pongs, echoes, echoOps, 1007
+			}
+			if f.fin {
+				if op == ws.OpText && !utf8.Valid(msg) {
+					return pongs, echoes, echoOps, 1007
+				}
+				echoes, echoOps, inMsg = append(echoes, msg), append(echoOps, op), false
+			}
+		}
+	}
+	return pongs, echoes, echoOps, 0
+}
+
+// wsRandomFrames is a random sequence of 1 to 8 frames, most of them
+// valid, with text that is valid UTF-8 more often than not, cut anywhere.
+func wsRandomFrames(r *rand.Rand) []wsRandomFrame {
+	texts := []string{"hello", "κόσμε", "日本語テキスト", "😀 emoji", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", "a\xffb", ""}
+	ops := []ws.OpCode{ws.OpText, ws.OpText, ws.OpText, ws.OpBinary, ws.OpContinuation, ws.OpContinuation, ws.OpContinuation, ws.OpPing, ws.OpPing, ws.OpPong, ws.OpClose}
+	var frames []wsRandomFrame
+	inMsg := false
+	for n := 1 + r.Intn(8); len(frames) < n; {
+		f := wsRandomFrame{fin: r.Intn(3) > 0, op: ops[r.Intn(len(ops))], masked: r.Intn(60) > 0}
+		if r.Intn(40) == 0 {
+			f.op = ws.OpCode([]int{3, 7, 11, 15}[r.Intn(4)])
+		}
+		if f.op.IsControl() && r.Intn(10) > 0 {
+			f.fin = true
+		}
+		if r.Intn(40) == 0 {
+			f.rsv = byte(1 + r.Intn(7))
+		}
+		if r.Intn(4) > 0 { // mostly, follow the fragmentation rules
+			if inMsg && f.op.IsData() {
+				f.op = ws.OpContinuation
+			} else if !inMsg && f.op == ws.OpContinuation {
+				f.op = ws.OpText
+			}
+		}
+		switch f.op {
+		case ws.OpClose:
+			if r.Intn(3) > 0 {
+				f.p = wsCloseBody([]int{1000, 1001, 1005, 999, 3000, 4999, 5000, 1014}[r.Intn(8)], texts[r.Intn(len(texts))])
+			} else {
+				f.p = []byte("ab")[:r.Intn(3)] // no code, or a 1-byte payload
+			}
+		case ws.OpBinary:
+			f.p = make([]byte, []int{0, 1, 125, 126, 300}[r.Intn(5)])
+			r.Read(f.p)
+		default:
+			s := []byte(texts[r.Intn(len(texts))])
+			a := r.Intn(len(s) + 1)
+			f.p = s[a : a+r.Intn(len(s)-a+1)]
+			if r.Intn(15) == 0 {
+				f.p = bytes.Repeat([]byte("x"), 126)
+			}
+		}
+		if f.op.IsData() {
+			inMsg = !f.fin
+		}
+		frames = append(frames, f)
+		if f.op == ws.OpClose {
+			break
+		}
+	}
+	return frames
+}
+
+// Random frame sequences against a model of RFC 6455: 400 connections,
+// each sent 1 to 8 random frames at once (a few unmasked, with reserved
+// bits or opcodes, fragments out of order, text cut inside code points or
+// invalid, control frames too long or fragmented, close frames with any
+// code). The server must answer as the model says: every pong, in order,
+// and the echoes, in order; then, where the frames leave the connection
+// open, the client closes with 1000 and the server answers it; where they
+// end it, the server's close has the model's code (the echoes of messages
+// just before the end may then be missing: the app's echo races the
+// close). Then the connection ends.
+func TestWebSocketSuiteRandomFrames(t *testing.T) {
+	s, _ := startWS(t, "-w", "1")
+	r := rand.New(rand.NewSource(6455))
+	outcomes := map[int]int{}
+	pongsSeen, echoesSeen := 0, 0
+	for i := 0; i < 400; i++ {
+		frames := wsRandomFrames(r)
+		pongs, echoes, echoOps, code := wsModel(frames)
+		outcomes[code]++
+		var wire [][]byte
+		for _, f := range frames {
+			wire = append(wire, f.wire())
+		}
+		open := code == 0
+		if open {
+			code = 1000 // the client's close, once every answer is in
+		}
+		if code == -1 {
+			code = 0 // answered without a code
+		}
+		_, _, c, br := wsDial(t, s.Addr, "/echo")
+		c.Write(wsCat(wire...))
+		if open && len(pongs)+len(echoes) == 0 {
+			c.Write(wsEncode(true, 0, ws.OpClose, wsCloseBody(1000, "")))
+		}
+		var got []string
+		fail := func(format string, args ...any) {
+			var desc []string
+			for _, f := range frames {
+				desc = append(desc, fmt.Sprintf("{fin %v rsv %d op %v masked %v % x}", f.fin, f.rsv, f.op, f.masked, f.p))
+			}
+			t.Errorf("sequence %d %s: %s; the server sent %s", i, strings.Join(desc, " "), fmt.Sprintf(format, args...), strings.Join(got, ", "))
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		np, ne := 0, 0
+		for {
+			h, p, err := wsReadFrame(br)
+			if err != nil {
+				fail("%v before the close", err)
+				break
+			}
+			got = append(got, fmt.Sprintf("%v % x", h.OpCode, p))
+			if h.OpCode == ws.OpPong {
+				if np >= len(pongs) || !bytes.Equal(p, pongs[np]) {
+					fail("an unexpected pong")
+					break
+				}
+				np++
+				pongsSeen++
+				if open && np == len(pongs) && ne == len(echoes) {
+					c.Write(wsEncode(true, 0, ws.OpClose, wsCloseBody(1000, "")))
+				}
+				continue
+			}
+			if h.OpCode.IsData() {
+				if ne >= len(echoes) || h.OpCode != echoOps[ne] || !bytes.Equal(p, echoes[ne]) {
+					fail("an unexpected echo")
+					break
+				}
+				ne++
+				echoesSeen++
+				if open && np == len(pongs) && ne == len(echoes) {
+					c.Write(wsEncode(true, 0, ws.OpClose, wsCloseBody(1000, "")))
+				}
+				continue
+			}
+			gotCode := 0
+			if len(p) >= 2 {
+				gotCode = int(p[0])<<8 | int(p[1])
+			}
+			if h.OpCode != ws.OpClose || gotCode != code || np != len(pongs) || open && ne != len(echoes) {
+				fail("want the pongs %q (and the echoes, if the connection stays open), then the close %d", pongs, code)
+				break
+			}
+			if _, _, err := wsReadFrame(br); err == nil || !(errors.Is(err, io.EOF) || strings.Contains(err.Error(), "reset")) {
+				fail("after the close: %v", err)
+			}
+			break
+		}
+		c.Close()
+	}
+	t.Logf("outcomes by close code (0: the sequence left it open; -1: a close without a code): %v; %d pongs, %d echoes", outcomes, pongsSeen, echoesSeen)
+	wsEcho(t, s, "after the random frames")
+}
