@@ -12,11 +12,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"golang.org/x/net/http2"
 )
 
 // Attack traffic against WebSockets (issue 18): each case holds the front's
@@ -348,5 +350,102 @@ func TestWebSocketAttackFrameFlood(t *testing.T) {
 	}
 	if !waitFor(30*time.Second, func() bool { return fdCount(t, pid) <= fd0 }) {
 		t.Errorf("the front holds %d descriptors after the flooding clients left, %d before", fdCount(t, pid), fd0)
+	}
+}
+
+// A frame flood on HTTP/2: 20 WebSockets on one h2c connection flood an
+// app that never receives. Each stream is held by its flow-control window,
+// and the connection's window has room for all of them: a 21st WebSocket
+// on the same connection (a browser puts all of an origin's on one) still
+// gets its echo, the front's memory stays bounded, and SIGTERM is not held
+// up by the stalled streams.
+func TestWebSocketAttackFrameFloodHTTP2(t *testing.T) {
+	py := debianPython(t, "starlette", "fastapi")
+	s, p := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, wsApp, "--python", py, "-w", "1",
+		"--http2-cleartext", "prior-knowledge", "--graceful-timeout", "1")
+	pid := s.Cmd.Process.Pid
+	rss0 := rssKiB(t, pid)
+	nc, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	cc, err := (&http2.Transport{AllowHTTP: true}).NewClientConn(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	open := func(path string) (*io.PipeWriter, io.ReadCloser) {
+		pr, pw := io.Pipe()
+		t.Cleanup(func() { pw.Close() })
+		req, _ := http.NewRequestWithContext(ctx, "CONNECT", "http://"+s.Addr+path, pr)
+		req.Header.Set(":protocol", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		resp, err := cc.RoundTrip(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("extended CONNECT %s: %v %v", path, resp, err)
+		}
+		return pw, resp.Body
+	}
+	frame := wsEncode(true, 0, ws.OpBinary, make([]byte, 16<<10))
+	const n, each = 20, 64 << 20
+	var written atomic.Int64
+	for i := 0; i < n; i++ {
+		pw, _ := open("/hold")
+		go func() {
+			for k := 0; k < each/len(frame); k++ {
+				if _, err := pw.Write(frame); err != nil {
+					return
+				}
+				written.Add(int64(len(frame)))
+			}
+		}()
+	}
+	p.WaitFile("hold-accepted", 10*time.Second)
+	// Held: nothing more goes out for 2 s.
+	last, since := int64(-1), time.Now()
+	if !waitFor(60*time.Second, func() bool {
+		if w := written.Load(); w != last {
+			last, since = w, time.Now()
+		}
+		return time.Since(since) >= 2*time.Second
+	}) || last >= n*each {
+		t.Fatalf("%d MiB written into an app that reads nothing: nothing held the streams", last>>20)
+	}
+	rss1 := rssKiB(t, pid)
+	t.Logf("held after %d KiB on %d streams; front RSS %d -> %d KiB", last>>10, n, rss0, rss1)
+	if rss1 > 256<<10 {
+		t.Errorf("front RSS %d KiB with %d stalled streams, bound 256 MiB", rss1, n)
+	}
+
+	pw, body := open("/echo")
+	msg := bytes.Repeat([]byte("e"), 100000)
+	go pw.Write(wsEncode(true, 0, ws.OpText, msg))
+	echoed := make(chan error, 1)
+	go func() {
+		h, p, err := wsReadFrame(bufio.NewReader(body))
+		if err == nil && (h.OpCode != ws.OpText || !bytes.Equal(p, msg)) {
+			err = fmt.Errorf("got %v of %d bytes", h.OpCode, len(p))
+		}
+		echoed <- err
+	}()
+	select {
+	case err := <-echoed:
+		if err != nil {
+			t.Errorf("echo on the flooded connection: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Errorf("no echo on the flooded connection within 15 s: the stalled streams hold the connection's flow-control window")
+	}
+	// And on another connection.
+	st, err := h2Connect(t, s, "/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	st.send(ws.OpText, []byte("another connection"))
+	if op, got := st.recv(); op != ws.OpText || string(got) != "another connection" {
+		t.Errorf("echo on another connection: %v %q", op, got)
 	}
 }

@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -84,5 +86,65 @@ func TestWebSocketBrowserChannelsChat(t *testing.T) {
 	}
 	if got := waitBrowserFile(t, p, "browser-result", out); got != want {
 		t.Fatalf("the browser saw %q, want %q", got, want)
+	}
+}
+
+// What a browser's WebSocket meets (tests/testdata/apps/ws_browser.py):
+// the subprotocol the app picked from Chromium's offer, Chromium's
+// permessage-deflate offer (client_max_window_bits with no value)
+// accepted, a 4 MiB binary and a 1.5 MB text message echoed whole, the
+// server's pings answered (1 s interval and timeout, and the connection
+// lives 3.5 s), the browser's close with its code and reason as the app
+// receives it, and the server's closes as the page's onclose sees them:
+// 1000 and 4001 with their reasons, 1011 when the app raises after
+// accept, and 1006 (not clean) when the app refuses the handshake.
+func TestWebSocketBrowserBehaviours(t *testing.T) {
+	s, p := startASGI(t, nil, "tests/testdata/apps/ws_browser.py", "-w", "1", "--ws-ping-interval", "1", "--ws-ping-timeout", "1")
+	out := browser(t, s.URL("/"))
+	var r struct {
+		Protocol, Extensions string
+		Handshake            struct {
+			Subprotocols []string
+			Extensions   string
+		}
+		BigBinary, BigText                       bool
+		AfterPings                               string
+		ClientClose, Close1000, Close4001, Raise []any
+		Deny                                     []any
+		Error                                    string
+	}
+	got := waitBrowserFile(t, p, "browser-result", out)
+	if err := json.Unmarshal([]byte(got), &r); err != nil || r.Error != "" {
+		t.Fatalf("the page reported %s (%v)", got, err)
+	}
+	t.Logf("the page reported %s", got)
+	if r.Protocol != "v2.chat" || strings.Join(r.Handshake.Subprotocols, ",") != "x-unknown,chat,v2.chat" {
+		t.Errorf("subprotocol: the browser offered %v and got %q, want v2.chat", r.Handshake.Subprotocols, r.Protocol)
+	}
+	if r.Handshake.Extensions != "permessage-deflate; client_max_window_bits" || r.Extensions != "permessage-deflate; server_no_context_takeover" {
+		t.Errorf("permessage-deflate: Chromium offered %q, and the server answered %q", r.Handshake.Extensions, r.Extensions)
+	}
+	if !r.BigBinary || !r.BigText || r.AfterPings != "still here" {
+		t.Errorf("large messages echoed: binary %v, text %v; after 3.5 s of pings: %q", r.BigBinary, r.BigText, r.AfterPings)
+	}
+	for _, c := range []struct {
+		name string
+		got  []any
+		want string
+	}{
+		// The server answers the browser's close with its code.
+		{"the browser's close", r.ClientClose, "[4000  true]"},
+		{"the server's close 1000", r.Close1000, "[1000 done true ]"},
+		{"the server's close 4001", r.Close4001, "[4001 custom ✓ true ]"},
+		{"the app raising after accept", r.Raise, "[1011  true ]"},
+		{"the app refusing the handshake", r.Deny, "[1006  false ]"},
+	} {
+		if fmt.Sprint(c.got) != c.want {
+			t.Errorf("%s: the page's onclose saw (code, reason, wasClean, protocol) %v, want %s", c.name, c.got, c.want)
+		}
+	}
+	p.WaitFile("sub-disconnect", 10*time.Second)
+	if got := readFile(t, p.Path("sub-disconnect")); got != "4000 bye ✓" {
+		t.Errorf("the app saw websocket.disconnect %q after the browser's close(4000, 'bye ✓')", got)
 	}
 }

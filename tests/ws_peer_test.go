@@ -51,28 +51,43 @@ func wsHandshake(t *testing.T, c net.Conn, path string, extra ...string) (*http.
 // wsFrame writes one masked client frame.
 func wsFrame(t *testing.T, c net.Conn, op ws.OpCode, payload []byte) {
 	t.Helper()
+	if _, err := c.Write(wsEncode(true, 0, op, payload)); err != nil {
+		t.Fatalf("writing a frame: %v", err)
+	}
+}
+
+// wsEncode is one masked client frame: fin, the reserved bits rsv (RSV1
+// is 4, RSV3 is 1, as on the wire), the opcode and the payload.
+func wsEncode(fin bool, rsv byte, op ws.OpCode, payload []byte) []byte {
 	var b bytes.Buffer
-	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(payload)), Masked: true, Mask: [4]byte{1, 2, 3, 4}}
+	h := ws.Header{Fin: fin, Rsv: rsv, OpCode: op, Length: int64(len(payload)), Masked: true, Mask: [4]byte{1, 2, 3, 4}}
 	ws.WriteHeader(&b, h)
 	p := append([]byte(nil), payload...)
 	ws.Cipher(p, h.Mask, 0)
 	b.Write(p)
-	if _, err := c.Write(b.Bytes()); err != nil {
-		t.Fatalf("writing a frame: %v", err)
+	return b.Bytes()
+}
+
+// wsReadFrame reads the server's next frame, whatever it is.
+func wsReadFrame(br *bufio.Reader) (ws.Header, []byte, error) {
+	h, err := ws.ReadHeader(br)
+	if err != nil {
+		return h, nil, err
 	}
+	p := make([]byte, h.Length)
+	if _, err := io.ReadFull(br, p); err != nil {
+		return h, nil, err
+	}
+	return h, p, nil
 }
 
 // wsNext reads the next data or close frame (pongs and pings skipped).
 func wsNext(t *testing.T, br *bufio.Reader) (ws.OpCode, []byte) {
 	t.Helper()
 	for {
-		h, err := ws.ReadHeader(br)
+		h, p, err := wsReadFrame(br)
 		if err != nil {
 			t.Fatalf("reading a frame: %v", err)
-		}
-		p := make([]byte, h.Length)
-		if _, err := io.ReadFull(br, p); err != nil {
-			t.Fatalf("reading a frame's payload: %v", err)
 		}
 		if h.OpCode == ws.OpPing || h.OpCode == ws.OpPong {
 			continue

@@ -633,3 +633,18 @@ func TestWebSocketProtocolCases(t *testing.T) {
 		})
 	}
 }
+
+// Broadcast rooms, Starlette's and FastAPI's (as their chat examples
+// write them): 200 members each say one thing, and every member hears all
+// 200 (40,000 messages out of one worker).
+func TestWebSocketBroadcast(t *testing.T) {
+	py := debianPython(t, "starlette", "fastapi")
+	s, _ := startASGI(t, nil, "tests/testdata/apps/ws_broadcast.py", "--python", py, "-w", "1")
+	for _, path := range []string{"/room", "/api/room"} {
+		var out struct{ OK, N int }
+		wsClient(t, &out, "broadcast", wsURL(s, path), "200")
+		if out.OK != 200 {
+			t.Errorf("%s: %d of 200 members heard all 200 messages", path, out.OK)
+		}
+	}
+}

@@ -119,10 +119,39 @@ type Mux struct {
 	closing bool // Shutdown began: no new connection is served (guarded by mu)
 }
 
+// connWindow is the connection's flow-control window for a Server that
+// sets none: room for the windows of all the streams it lets open at once,
+// up to maxConnWindow. x/net/http2 gives a connection's window back only as
+// handlers read their bodies, so a stream whose handler reads nothing for
+// a while (a WebSocket whose application does not receive, an upload to a
+// busy worker) holds its stream's window of it; with x/net's 1 MiB, 16
+// such streams of 64 KiB would stall every other stream on the connection
+// (a browser sends all of an origin's requests and WebSockets on one).
+// What a connection buffers stays bounded by its streams' windows.
+func connWindow(s *http2.Server) int32 {
+	streams := int64(s.MaxConcurrentStreams)
+	if streams == 0 {
+		streams = 250 // x/net/http2's default
+	}
+	perStream := int64(s.MaxUploadBufferPerStream)
+	if perStream <= 0 {
+		perStream = 1 << 20 // x/net/http2's default
+	}
+	return int32(min(max(streams*perStream, 1<<20), maxConnWindow))
+}
+
+// maxConnWindow bounds connWindow: with large stream windows, a
+// connection's unread bodies are held to 16 MiB (streams that sit on more
+// stall the connection, as with x/net's default).
+const maxConnWindow = 16 << 20
+
 // New makes a Mux; cfg.Server must not be used by another Mux.
 func New(cfg Config) *Mux {
 	if cfg.Server == nil {
 		cfg.Server = &http2.Server{}
+	}
+	if cfg.Server.MaxUploadBufferPerConnection == 0 {
+		cfg.Server.MaxUploadBufferPerConnection = connWindow(cfg.Server)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()

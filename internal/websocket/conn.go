@@ -530,23 +530,44 @@ func (c *Conn) checkHeader(h ws.Header, inMsg bool) (int, string) {
 
 // readPayload appends n bytes read from r to b, growing b as the bytes
 // arrive (never by the declared length alone: a peer that announces 16 MiB
-// and sends nothing costs nothing).
-func readPayload(r io.Reader, b []byte, n int64) ([]byte, error) {
+// and sends nothing costs nothing). got sees each piece as it is read, at
+// its offset in the payload, and may stop the read (errBadPayload): a
+// text frame is unmasked and checked as it arrives, so that the octet that
+// makes it invalid fails the connection at once, not once the rest of the
+// frame, which may never come, is in.
+func readPayload(r io.Reader, b []byte, n int64, got func(p []byte, off int64) bool) ([]byte, error) {
+	var off int64
 	for n > 0 {
 		if len(b) == cap(b) {
 			grow := max(min(int64(cap(b)), n), 4096)
 			b = append(b[:cap(b)], make([]byte, grow)...)[:len(b)]
 		}
 		k := min(int64(cap(b)-len(b)), n)
-		m, err := io.ReadFull(r, b[len(b):len(b)+int(k)])
-		b = b[:len(b)+m]
-		n -= int64(m)
+		m, err := r.Read(b[len(b) : len(b)+int(k)])
+		if m > 0 {
+			p := b[len(b) : len(b)+m]
+			b = b[:len(b)+m]
+			n -= int64(m)
+			if !got(p, off) {
+				return b, errBadPayload
+			}
+			off += int64(m)
+		}
 		if err != nil {
+			if err == io.EOF && n > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			if n == 0 && err == io.EOF {
+				err = nil
+			}
 			return b, err
 		}
 	}
 	return b, nil
 }
+
+// errBadPayload stops readPayload at a piece its caller refused.
+var errBadPayload = errors.New("websocket: invalid payload")
 
 // readLoop reads frames until the connection's reading side is done, or
 // until it parks (reported true: c is no longer the caller's).
@@ -614,13 +635,16 @@ func (c *Conn) readLoop() (parked bool) {
 			return
 		}
 		charged += max(h.Length, 1)
-		start := len(msg)
-		if msg, err = readPayload(c.br, msg, h.Length); err != nil {
+		checkUTF8 := text && !deflate
+		msg, err = readPayload(c.br, msg, h.Length, func(p []byte, off int64) bool {
+			ws.Cipher(p, h.Mask, int(off))
+			return !checkUTF8 || u.feed(p)
+		})
+		if err == errBadPayload {
+			c.fail(CloseInvalidPayload, "invalid UTF-8 in a text message")
 			return
 		}
-		ws.Cipher(msg[start:], h.Mask, 0)
-		if text && !deflate && !u.feed(msg[start:]) {
-			c.fail(CloseInvalidPayload, "invalid UTF-8 in a text message")
+		if err != nil {
 			return
 		}
 		if !h.Fin {

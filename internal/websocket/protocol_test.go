@@ -139,6 +139,18 @@ func TestUTF8(t *testing.T) {
 		c.write(frame(false, 0, ws.OpText, []byte("ok \xce\xba\xe0\x80")))
 		c.expectClose(1007)
 	})
+	// Autobahn 6.4.3 and 6.4.4: the octet that makes the text invalid is
+	// in the middle of one frame, whose rest never comes; the connection
+	// fails at that octet, not at the frame's end.
+	t.Run("fails fast, inside a frame", func(t *testing.T) {
+		for _, bad := range []string{"\xf4\x90\x80\x80", "\xf4\x90"} {
+			c, _ := dialWS(t, ts.addr, "/echo", "")
+			f := frame(true, 0, ws.OpText, []byte("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80edited"))
+			payloadAt := len(f) - 21
+			c.write(f[:payloadAt+11+len(bad)])
+			c.expectClose(1007)
+		}
+	})
 }
 
 func TestLimits(t *testing.T) {

@@ -5,13 +5,15 @@ one JSON object with what the client saw.
     ws_client.py websockets URL       echo text, bytes, a large and a compressed message
     ws_client.py websocket-client URL echo with websocket-client, a ping
     ws_client.py many URL N           N concurrent echo connections
-    ws_client.py broadcast URL N      N clients in a broadcast room
     ws_client.py fastapi URL          the FastAPI route
     ws_client.py chat URL             two clients in a chat room, each message to both
     ws_client.py chat-browser URL     the same with a browser in the room that answers b
     ws_client.py close URL            the server closes: its code and reason
     ws_client.py status URL           the handshake's HTTP status when refused
     ws_client.py scope URL [CAFILE]   the scope the app saw (wss:// trusting CAFILE)
+    ws_client.py broadcast URL N      N members of a room each say one thing; all hear all
+    ws_client.py windows URL          permessage-deflate in small windows, each way: the
+                                      server's messages inflated by zlib in the window offered
 """
 import asyncio
 import json
@@ -63,26 +65,6 @@ async def many(url, n):
                     return False
         return True
     results = await asyncio.gather(*(one(i) for i in range(n)))
-    return {'ok': sum(results), 'n': n}
-
-
-async def broadcast(url, n):
-    """n clients join a broadcast room; each sends one message once it has
-    seen the last join, and each must get all n messages (its own
-    included), which may come before the last join's news does."""
-    async def one(i, ws):
-        got, sent = set(), False
-        while len(got) < n or not sent:
-            msg = await ws.recv()
-            if msg.startswith('m'):
-                got.add(msg)
-            elif msg == 'joined:%d' % n and not sent:
-                await ws.send('m%d' % i)
-                sent = True
-        return got == {'m%d' % j for j in range(n)}
-    conns = [await websockets.connect(url, max_queue=None) for _ in range(n)]
-    results = await asyncio.wait_for(asyncio.gather(*(one(i, ws) for i, ws in enumerate(conns))), 120)
-    await asyncio.gather(*(ws.close() for ws in conns))
     return {'ok': sum(results), 'n': n}
 
 
@@ -144,6 +126,84 @@ async def scope(url, cafile=None):
         return json.loads(await ws.recv())
 
 
+class WindowedInflater:
+    """zlib's decompressobj, made to hold the window: inflating into a
+    large output buffer, zlib reads match distances from that buffer and
+    lets one past the window go; in 64-byte pieces, it must keep the
+    history in its own window of 2**bits bytes, and fails a distance past
+    it ('invalid distance too far back')."""
+
+    def __init__(self, wbits):
+        import zlib
+        self.d = zlib.decompressobj(wbits=wbits)
+        self.unconsumed_tail = b''
+
+    def decompress(self, data, max_length=0):
+        out = []
+        while True:
+            chunk = self.d.decompress(data, 64)
+            out.append(chunk)
+            data = self.d.unconsumed_tail
+            if not data and not chunk:
+                return b''.join(out)
+
+
+async def windows(url):
+    """For each window (bits), offers server_max_window_bits and
+    client_max_window_bits of it, and echoes 10 messages that each repeat a
+    random block of 5000 letters: a compressor with a larger window than
+    2**bits would match the repeat 5000 bytes back, which the client's
+    WindowedInflater fails."""
+    import random
+    import types
+    import zlib
+    from websockets.extensions import permessage_deflate
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+    strict = types.SimpleNamespace(**{k: getattr(zlib, k) for k in dir(zlib) if not k.startswith('__')})
+    strict.decompressobj = lambda wbits: WindowedInflater(wbits)
+    permessage_deflate.zlib = strict
+    rnd = random.Random(18)
+    out = {}
+    for bits in (8, 9, 12, 15):
+        client_bits = max(bits, 9)  # zlib compresses in no window under 512 bytes
+        factory = ClientPerMessageDeflateFactory(server_max_window_bits=bits, client_max_window_bits=client_bits)
+        try:
+            async with websockets.connect(url, extensions=[factory], max_size=None, compression=None) as ws:
+                params = [str(e) for e in ws.extensions]
+                ok = 0
+                for i in range(10):
+                    block = ''.join(rnd.choice('abcdefghijklmnopqrstuvwxyzκόσμε') for _ in range(5000))
+                    msg = block + block
+                    await ws.send(msg)
+                    ok += (await ws.recv()) == msg
+            out[str(bits)] = {'extensions': params, 'echoed': ok}
+        except Exception as e:  # a zlib error on a distance past the window
+            out[str(bits)] = {'error': repr(e)}
+    return out
+
+
+async def broadcast(url, n):
+    """N clients join (each waits for its welcome: it is in the room), then
+    each sends one message; every client must receive all N."""
+    clients = []
+    for i in range(n):
+        ws = await websockets.connect(url, max_queue=None)
+        assert await asyncio.wait_for(ws.recv(), 30) == 'welcome'
+        clients.append(ws)
+
+    async def member(i, ws):
+        await ws.send('from %d' % i)
+        got = set()
+        while len(got) < n:
+            got.add(await asyncio.wait_for(ws.recv(), 60))
+        return got == {'from %d' % j for j in range(n)}
+
+    results = await asyncio.gather(*(member(i, ws) for i, ws in enumerate(clients)))
+    for ws in clients:
+        await ws.close()
+    return {'ok': sum(results), 'n': n}
+
+
 def main():
     cmd, url = sys.argv[1], sys.argv[2]
     if cmd == 'websockets':
@@ -164,6 +224,8 @@ def main():
         out = asyncio.run(close(url))
     elif cmd == 'status':
         out = asyncio.run(status(url))
+    elif cmd == 'windows':
+        out = asyncio.run(windows(url))
     elif cmd == 'scope':
         out = asyncio.run(scope(url, *sys.argv[3:]))
     else:

@@ -1,72 +1,59 @@
-"""Broadcast over WebSockets, as chat and dashboard apps do it (Debian's
-python3-starlette and python3-fastapi): every text message a client sends
-goes to every client connected to the same route, the sender included.
-Each join is announced to everyone as "joined:<count>", so clients can wait
-until all of them are in. GET /count and /api/count say how many are
-connected (0 once every client has gone and the app saw it)."""
+"""Broadcast rooms for gowsgi's tests (Debian's python3-starlette and
+python3-fastapi), as their documentation's chat examples write them: every
+text a member sends goes to every member. A member is welcomed ("welcome")
+once it is in the room, so that a client knows it will get what is sent
+from then on.
+
+    /room        a Starlette WebSocketRoute
+    /api/room    a FastAPI websocket route with a ConnectionManager
+"""
 from fastapi import FastAPI, WebSocket as FastAPIWebSocket, WebSocketDisconnect
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
-from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.routing import Mount, WebSocketRoute
 from starlette.websockets import WebSocket
 
 
-class Room:
+class ConnectionManager:
     def __init__(self):
-        self.members = set()
+        self.active = []
 
-    async def send_all(self, text):
-        for ws in list(self.members):
-            try:
-                await ws.send_text(text)
-            except Exception:
-                self.members.discard(ws)
-
-    async def serve(self, ws):
+    async def connect(self, ws):
         await ws.accept()
-        self.members.add(ws)
-        try:
-            await self.send_all('joined:%d' % len(self.members))
-            while True:
-                msg = await ws.receive()
-                if msg['type'] == 'websocket.disconnect':
-                    return
-                if msg.get('text') is not None:
-                    await self.send_all(msg['text'])
-        finally:
-            self.members.discard(ws)
+        self.active.append(ws)
+        await ws.send_text('welcome')
+
+    def disconnect(self, ws):
+        self.active.remove(ws)
+
+    async def broadcast(self, text):
+        for ws in list(self.active):
+            await ws.send_text(text)
 
 
-room = Room()
+starlette_room = ConnectionManager()
 
 
-async def broadcast(ws: WebSocket):
-    await room.serve(ws)
-
-
-async def count(request):
-    return PlainTextResponse(str(len(room.members)))
+async def room(ws: WebSocket):
+    await starlette_room.connect(ws)
+    try:
+        while True:
+            await starlette_room.broadcast(await ws.receive_text())
+    except WebSocketDisconnect:
+        starlette_room.disconnect(ws)
 
 
 api = FastAPI()
-api_room = Room()
+api_room = ConnectionManager()
 
 
-@api.websocket('/broadcast')
-async def api_broadcast(websocket: FastAPIWebSocket):
+@api.websocket('/room')
+async def fastapi_room(websocket: FastAPIWebSocket):
+    await api_room.connect(websocket)
     try:
-        await api_room.serve(websocket)
+        while True:
+            await api_room.broadcast(await websocket.receive_text())
     except WebSocketDisconnect:
-        pass
+        api_room.disconnect(websocket)
 
 
-@api.get('/count')
-async def api_count():
-    return len(api_room.members)
-
-
-app = Starlette(routes=[
-    WebSocketRoute('/broadcast', broadcast),
-    Route('/count', count),
-    Mount('/api', app=api),
-])
+app = Starlette(routes=[WebSocketRoute('/room', room), Mount('/api', api)])
