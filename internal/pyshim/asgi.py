@@ -189,6 +189,8 @@ def serve(cfg, control, app, kind, ready, hooks):
         except OSError:
             pass
 
+    global ROOT_IN_PATH
+    ROOT_IN_PATH = root_in_path()
     worker = ASGIWorker(loop, app, cfg, control, socket.socket(fileno=5), hooks)
     lifespan = Lifespan(app, cfg.get('lifespan') or 'auto', worker.state)
     try:
@@ -314,6 +316,10 @@ class ASGIWorker:
         self.control = control
         self.mux = Mux(self, sock)
         self.slots = {}  # index: ASlot, made on its first frame (new_slot)
+        # Requests whose response has ended on the wire while their app
+        # runs on (Starlette's BackgroundTasks run after the last body
+        # message): their slot serves the next request meanwhile (ASlot.next).
+        self.after = set()
         self.hooks = hooks if hooks is not None and hooks.requests else None
         self.state = {}  # the lifespan state
         self.heartbeat = cfg.get('heartbeat') or 0
@@ -353,7 +359,9 @@ class ASGIWorker:
     def running(self):
         """The tasks of the requests running now: a slot's request holds
         its task until it ends (no set of tasks is kept per request)."""
-        return {slot.req.task for slot in self.slots.values() if slot.req is not None and slot.req.task is not None}
+        tasks = {slot.req.task for slot in self.slots.values() if slot.req is not None and slot.req.task is not None}
+        tasks.update(req.task for req in self.after if req.task is not None)
+        return tasks
 
     def go_away(self):
         """Tell every request still running that the server is going away:
@@ -364,6 +372,8 @@ class ASGIWorker:
             req = slot.req
             if req is not None:
                 req.going_away(self.reason)
+        for req in list(self.after):
+            req.going_away(self.reason)
 
     def new_slot(self, index):
         slot = self.slots[index] = ASlot(self, index)
@@ -473,7 +483,7 @@ class Mux:
             slot = slots.get(index) or self.worker.new_slot(index)
             if t == T_MUX:
                 slot.frames(view, start + 9, start + 9 + n)
-                if slot.req is None and slot.queue:
+                if slot.queue and (slot.req is None or slot.req.wire_done):
                     slot.next()
             elif t == T_CREDIT:
                 slot.credit(U32.unpack_from(view, start + 9)[0], U32.unpack_from(view, start + 13)[0] if n >= 8 else 0)
@@ -756,6 +766,14 @@ class ASlot:
             start += 9 + n
 
     def next(self):
+        old = self.req
+        if old is not None:
+            # Its response has ended on the wire (the front sends the next
+            # request only then) and its app runs on, a background task
+            # after the response: the next request does not wait for it,
+            # as under uvicorn; the old one writes nothing more here.
+            self.worker.after.add(old)
+            self.mux.active -= 1
         req = self.req = self.queue.pop(0)
         # Each request starts with the window at its floor and nothing
         # unacknowledged: the front read every frame of the one before
@@ -777,6 +795,8 @@ class ASlot:
             self.mux.active -= 1
             if self.queue:
                 self.next()
+        else:
+            self.worker.after.discard(req)
 
 
 # ---------------------------------------------------------------- requests
@@ -822,6 +842,42 @@ def asgi_headers(headers):
             length = int(value)
         out.append((name.decode('latin-1'), value.decode('latin-1')))
     return out, length
+
+
+# Whether scope['path'] and raw_path begin with root_path (root_in_path),
+# decided once the app is imported (serve).
+ROOT_IN_PATH = True
+
+
+def root_in_path():
+    """Whether the app takes root_path as part of path, as asgiref's
+    www.rst has it now (PATH_INFO is path less root_path) and uvicorn
+    since 0.26; else path and raw_path stay the request-target's, as
+    uvicorn before 0.26 and hypercorn give them. Frameworks written
+    before that convention route on path as it comes: Starlette without
+    starlette._utils.get_route_path (before 0.33; Debian's 0.26 and the
+    FastAPI on it), Quart, Falcon and Channels' URLRouter; each of them
+    404s on every route behind --root-path otherwise. Frameworks that
+    take both (Django, Starlette since 0.33) strip root_path when path
+    begins with it, so this keeps them right too."""
+    mods = sys.modules
+    if 'starlette' in mods:
+        try:
+            from starlette import _utils
+        except Exception:
+            _utils = None
+        if not hasattr(_utils, 'get_route_path'):
+            return False
+    return not any(name in mods for name in ('quart', 'falcon', 'channels'))
+
+
+def prefix_root(scope):
+    """Put root_path before the scope's path and raw_path (the front sends
+    the request-target's), unless path begins with it already."""
+    root, path = scope['root_path'], scope['path']
+    if not (path.startswith(root) and path[len(root):len(root) + 1] in ('', '/')):
+        scope['path'] = root + path
+        scope['raw_path'] = root.encode('utf-8') + scope['raw_path']
 
 
 _HTTP_VERSIONS = {'HTTP/1.1': '1.1', 'HTTP/1.0': '1.0', 'HTTP/2.0': '2', 'HTTP/2': '2'}
@@ -969,6 +1025,8 @@ class HTTPRequest:
                 scope = environ  # ready-made by the front; the worker's part:
                 scope['asgi'] = ASGI_VERSION
                 scope['state'] = dict(w.state)
+                if ROOT_IN_PATH and scope['root_path']:
+                    prefix_root(scope)
             else:
                 scope = http_scope(environ, w.state)
             self.head_only = scope['method'] == 'HEAD'
@@ -1416,11 +1474,16 @@ def websocket_scope(environ, state):
     scope['type'] = 'websocket'
     root = scope['root_path']
     if root:
-        # path has root_path before it; raw_path too, as the front's HTTP
-        # scope has it (front.appendScope) and uvicorn's.
+        # path has root_path before it (SCRIPT_NAME + PATH_INFO); raw_path
+        # too, as an HTTP request's (prefix_root); or, for an app that
+        # takes path as received (root_in_path), neither has it unless
+        # the request-target had it.
         rb, raw = root.encode('utf-8'), scope['raw_path']
         if not (raw.startswith(rb) and raw[len(rb):len(rb) + 1] in (b'', b'/')):
-            scope['raw_path'] = rb + raw
+            if ROOT_IN_PATH:
+                scope['raw_path'] = rb + raw
+            else:
+                scope['path'] = scope['path'][len(root):]
     scope['scheme'] = 'wss' if scope['scheme'] == 'https' else 'ws'
     subprotocols = []
     for name, value in scope['headers']:

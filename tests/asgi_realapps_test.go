@@ -1,0 +1,442 @@
+package tests
+
+// Real third-party ASGI apps driven by real clients, under gowsgi and
+// under Debian's uvicorn side by side: the same requests must get the same
+// answers (status, the headers that matter, body bytes) and have the same
+// effects in the app. testdata/apps/asgi_realapp.py is a FastAPI/Starlette
+// app as projects write one (multipart uploads, forms, BackgroundTasks,
+// dependencies with cleanup, SSE, FileResponse, StaticFiles, GZip, CORS,
+// TrustedHost and HTTPS-redirect middleware, cookies, url_for).
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+const asgiRealApp = "tests/testdata/apps/asgi_realapp.py"
+
+// startUvicorn runs Debian's uvicorn (py -m uvicorn) on target, a
+// module:attribute of tests/testdata/apps, with env added and uvicorn's own
+// args; it returns the address once uvicorn accepts connections, and stops
+// it when the test ends.
+func startUvicorn(t *testing.T, py string, env []string, target string, args ...string) string {
+	t.Helper()
+	port := freePort(t)
+	uv := exec.Command(py, append([]string{"-m", "uvicorn", "--app-dir", filepath.Join(repoRoot, "tests/testdata/apps"),
+		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--no-access-log"}, append(args, target)...)...)
+	uv.Env = append(os.Environ(), env...)
+	var uvErr syncBuffer
+	uv.Stderr = &uvErr
+	if err := uv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { uv.Process.Kill(); uv.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if !waitFor(30*time.Second, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("uvicorn did not start:\n%s", uvErr.String())
+	}
+	return addr
+}
+
+// realAppPair is asgi_realapp.py under gowsgi and under uvicorn, with the
+// same files (REALAPP_FILES) and marker directory.
+type realAppPair struct {
+	gw    *Server
+	uv    string // uvicorn's address
+	p     *probeState
+	files string
+	big   []byte // files/big.bin
+}
+
+// startRealApps starts the pair; args go to both servers (options they
+// share, as uvicorn spells them).
+func startRealApps(t *testing.T, gwArgs []string, args ...string) *realAppPair {
+	t.Helper()
+	py := debianPython(t, "fastapi", "starlette", "multipart", "uvicorn")
+	files := t.TempDir()
+	big := make([]byte, 3<<20+17)
+	rand.Read(big)
+	for name, data := range map[string][]byte{"big.bin": big, "hello.txt": []byte("hello static\n"), "site.css": []byte("body{}")} {
+		if err := os.WriteFile(filepath.Join(files, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"REALAPP_FILES=" + files}
+	gw, p := startASGI(t, env, append(append([]string{asgiRealApp + ":app", "--python", py, "-w", "1"}, gwArgs...), args...)...)
+	uv := startUvicorn(t, py, append(p.Env(), env...), "asgi_realapp:app", args...)
+	return &realAppPair{gw: gw, uv: uv, p: p, files: files, big: big}
+}
+
+// realCase is one request of the differential: build makes it for a base
+// URL (a body reader is made afresh each time).
+type realCase struct {
+	name  string
+	build func(base string) *http.Request
+}
+
+func newReq(method, url string, body io.Reader, hdr ...string) *http.Request {
+	r, err := http.NewRequest(method, url, body)
+	if err != nil {
+		panic(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if strings.EqualFold(hdr[i], "Host") {
+			r.Host = hdr[i+1]
+			continue
+		}
+		r.Header.Add(hdr[i], hdr[i+1])
+	}
+	return r
+}
+
+// chunked is a body reader of unknown length: Go's client sends it with
+// Transfer-Encoding: chunked, in the pieces given.
+type chunked struct{ parts [][]byte }
+
+func (c *chunked) Read(p []byte) (int, error) {
+	for len(c.parts) > 0 && len(c.parts[0]) == 0 {
+		c.parts = c.parts[1:]
+	}
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.parts[0])
+	c.parts[0] = c.parts[0][n:]
+	return n, nil
+}
+
+// ignoredFields differ between any two servers, or are framing that the
+// comparison checks on its own (Content-Length where both sent one).
+var ignoredFields = map[string]bool{"Date": true, "Server": true, "X-Request-Id": true, "Transfer-Encoding": true,
+	"Content-Length": true, "Connection": true, "Keep-Alive": true}
+
+// answer is what a client sees of a response, with the server's own port
+// made "PORT" (URLs in bodies and Location name the address asked).
+func answer(t *testing.T, r *http.Request, addr string) string {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(r)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "error reading the body: " + err.Error()
+	}
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		// gzip's header holds the time it was made: compare what it holds.
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return "bad gzip: " + err.Error()
+		}
+		if body, err = io.ReadAll(zr); err != nil {
+			return "bad gzip: " + err.Error()
+		}
+	}
+	var fields []string
+	for k, vs := range resp.Header {
+		if !ignoredFields[k] {
+			fields = append(fields, k+": "+strings.Join(vs, " | "))
+		}
+	}
+	sort.Strings(fields)
+	if resp.ContentLength >= 0 && r.Method != "HEAD" && resp.ContentLength != int64(len(body)) {
+		fields = append(fields, "content-length mismatch")
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	out := fmt.Sprintf("%d\n%s\n", resp.StatusCode, strings.Join(fields, "\n"))
+	if len(body) > 2000 {
+		out += fmt.Sprintf("%d bytes, %x", len(body), body[:64])
+	} else {
+		out += string(body)
+	}
+	return strings.ReplaceAll(out, ":"+port, ":PORT")
+}
+
+// sameAnswers sends each case to both servers and reports every difference.
+func (rp *realAppPair) sameAnswers(t *testing.T, cases []realCase) {
+	t.Helper()
+	for _, c := range cases {
+		uv := answer(t, c.build("http://"+rp.uv), rp.uv)
+		gw := answer(t, c.build("http://"+rp.gw.Addr), rp.gw.Addr)
+		if uv != gw {
+			t.Errorf("%s:\n--- uvicorn\n%s\n--- gowsgi\n%s", c.name, uv, gw)
+		}
+	}
+}
+
+// realAppCases are the requests real clients make of the app.
+func realAppCases(rp *realAppPair) []realCase {
+	get := func(name, path string, hdr ...string) realCase {
+		return realCase{name, func(b string) *http.Request { return newReq("GET", b+path, nil, hdr...) }}
+	}
+	smallBody, small := multipartBody([][2]string{{"note", "small"}},
+		[]formFile{{"files", "a.txt", "text/plain", []byte("hello")}, {"files", "b.bin", "application/octet-stream", []byte{0, 1, 2}}})
+	bigBody, bigCT := multipartBody([][2]string{{"note", "big"}}, []formFile{{"files", "big.bin", "application/octet-stream", rp.big}})
+	return []realCase{
+		{"multipart upload, two small files", func(b string) *http.Request {
+			return newReq("POST", b+"/upload", bytes.NewReader(smallBody), "Content-Type", small)
+		}},
+		{"multipart upload, 3 MiB", func(b string) *http.Request {
+			return newReq("POST", b+"/upload", bytes.NewReader(bigBody), "Content-Type", bigCT)
+		}},
+		{"multipart upload, chunked, Expect: 100-continue", func(b string) *http.Request {
+			r := newReq("POST", b+"/upload", &chunked{[][]byte{bigBody[:1000], bigBody[1000 : 1<<20], bigBody[1<<20:]}},
+				"Content-Type", bigCT, "Expect", "100-continue")
+			r.ContentLength = -1
+			return r
+		}},
+		{"multipart without the required field", func(b string) *http.Request {
+			body, ct := multipartBody(nil, []formFile{{"files", "a.txt", "text/plain", []byte("x")}})
+			return newReq("POST", b+"/upload", bytes.NewReader(body), "Content-Type", ct)
+		}},
+		{"urlencoded form", func(b string) *http.Request {
+			return newReq("POST", b+"/form", strings.NewReader("name=pen&tags=a&tags=b%20c"), "Content-Type", "application/x-www-form-urlencoded")
+		}},
+		{"urlencoded form, field missing", func(b string) *http.Request {
+			return newReq("POST", b+"/form", strings.NewReader("tags=a"), "Content-Type", "application/x-www-form-urlencoded")
+		}},
+		{"chunked body, streamed", func(b string) *http.Request {
+			r := newReq("POST", b+"/raw-sha", &chunked{[][]byte{rp.big[:70000], rp.big[70000:200000]}})
+			r.ContentLength = -1
+			return r
+		}},
+		{"empty body", func(b string) *http.Request { return newReq("POST", b+"/raw-sha", nil) }},
+		{"3 MiB body", func(b string) *http.Request { return newReq("POST", b+"/raw-sha", bytes.NewReader(rp.big)) }},
+		get("dependency with cleanup", "/dep?name=diff"),
+		get("SSE, 3 events", "/sse?n=3&name=diff"),
+		get("GZip of a stream", "/gz/stream", "Accept-Encoding", "gzip"),
+		get("GZip of a body", "/gz/big", "Accept-Encoding", "gzip"),
+		get("GZip not asked for", "/gz/big", "Accept-Encoding", "identity"),
+		get("FileResponse", "/file/hello.txt"),
+		get("FileResponse, attachment", "/file/hello.txt?download=1"),
+		get("FileResponse, 3 MiB", "/file/big.bin"),
+		{"FileResponse, HEAD", func(b string) *http.Request { return newReq("HEAD", b+"/file/big.bin", nil) }},
+		get("FileResponse, Range (not served by this Starlette)", "/file/big.bin", "Range", "bytes=0-9"),
+		get("FileResponse, missing", "/file/nope"),
+		get("StaticFiles", "/static/hello.txt"),
+		{"StaticFiles, HEAD", func(b string) *http.Request { return newReq("HEAD", b+"/static/site.css", nil) }},
+		get("StaticFiles, If-None-Match", "/static/hello.txt", "If-None-Match", etagOf(rp, "hello.txt")),
+		get("StaticFiles, If-Modified-Since", "/static/hello.txt", "If-Modified-Since", time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)),
+		get("StaticFiles, missing", "/static/nope.txt"),
+		get("StaticFiles, directory", "/static/"),
+		{"StaticFiles, POST", func(b string) *http.Request { return newReq("POST", b+"/static/hello.txt", nil) }},
+		get("StaticFiles, ../ in the path", "/static/../asgi_realapp.py"),
+		get("StaticFiles, %2e%2e in the path", "/static/%2e%2e/asgi_realapp.py"),
+		get("cookies", "/cookies"),
+		get("redirect", "/redirect"),
+		get("url_for", "/items/3?x=y"),
+		get("url_for behind a proxy", "/items/3?x=y", "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.7, 198.51.100.1"),
+		get("an exception", "/boom"),
+		get("HTTPException with headers", "/teapot"),
+		get("HTML", "/html"),
+		{"request headers, duplicates and a tab", func(b string) *http.Request {
+			return newReq("PUT", b+"/echo-headers", strings.NewReader("abc"), "X-Dup", "1", "X-Dup", "2", "X-Weird", "a\tb", "User-Agent", "t")
+		}},
+		{"CORS preflight", func(b string) *http.Request {
+			return newReq("OPTIONS", b+"/items/3", nil, "Origin", "https://ui.example", "Access-Control-Request-Method", "POST",
+				"Access-Control-Request-Headers", "X-Token")
+		}},
+		{"CORS preflight from another origin", func(b string) *http.Request {
+			return newReq("OPTIONS", b+"/items/3", nil, "Origin", "https://evil.example", "Access-Control-Request-Method", "POST")
+		}},
+		get("CORS simple request", "/items/3", "Origin", "https://ui.example"),
+		get("HTTPSRedirectMiddleware", "/secure/?a=1"),
+		get("HTTPSRedirectMiddleware behind a TLS proxy", "/secure/?a=1", "X-Forwarded-Proto", "https"),
+		get("TrustedHostMiddleware, allowed", "/trusted/", "Host", "good.example"),
+		get("TrustedHostMiddleware, wildcard with a port", "/trusted/", "Host", "a.good.example:8000"),
+		get("TrustedHostMiddleware, refused", "/trusted/", "Host", "evil.example"),
+		get("404", "/nowhere"),
+		{"405", func(b string) *http.Request { return newReq("DELETE", b+"/dep", nil) }},
+		get("OpenAPI schema", "/openapi.json"),
+		get("Swagger UI", "/docs"),
+	}
+}
+
+// etagOf is the ETag StaticFiles gives files/name (asked of uvicorn).
+func etagOf(rp *realAppPair, name string) string {
+	resp, err := http.Head("http://" + rp.uv + "/static/" + name)
+	if err != nil {
+		return "none"
+	}
+	resp.Body.Close()
+	return resp.Header.Get("Etag")
+}
+
+// TestASGIRealAppsDifferential: FastAPI/Starlette's features, asked by Go's
+// HTTP client, answer alike under gowsgi and under uvicorn.
+func TestASGIRealAppsDifferential(t *testing.T) {
+	rp := startRealApps(t, nil)
+	rp.sameAnswers(t, realAppCases(rp))
+}
+
+// TestASGIRealAppsRootPath: behind a proxy that strips the prefix
+// (uvicorn's --root-path, as FastAPI's "Behind a Proxy" documents it),
+// Debian's FastAPI 0.92 on Starlette 0.26 routes on scope["path"] and
+// builds URLs from root_path + path: its routes must be found, and its
+// URLs must have the prefix once, as under uvicorn 0.17. (Before, gowsgi
+// put root_path before path for every app, and every route was a 404.)
+func TestASGIRealAppsRootPath(t *testing.T) {
+	rp := startRealApps(t, nil, "--root-path", "/api", "--proxy-headers", "--forwarded-allow-ips", "*")
+	cases := []realCase{}
+	for _, c := range realAppCases(rp) {
+		switch c.name {
+		case "url_for", "url_for behind a proxy", "HTTPSRedirectMiddleware", "StaticFiles", "multipart upload, two small files",
+			"OpenAPI schema", "Swagger UI", "404", "redirect", "CORS preflight":
+			cases = append(cases, c)
+		}
+	}
+	get := func(name, path string) realCase {
+		return realCase{name, func(b string) *http.Request { return newReq("GET", b+path, nil) }}
+	}
+	// A target that kept the prefix (a proxy that does not strip it).
+	cases = append(cases, get("a target with the prefix", "/api/items/3"), get("the prefix alone", "/api"))
+	rp.sameAnswers(t, cases)
+	// The route is found, and url_for has the prefix once.
+	if resp, body := get2(t, rp.gw.Addr, "/items/3"); resp != 200 || !strings.Contains(body, `"url_for":"http://`+rp.gw.Addr+`/api/items/3"`) {
+		t.Errorf("GET /items/3 behind --root-path /api: %d %s", resp, body)
+	}
+}
+
+func get2(t *testing.T, addr, path string) (int, string) {
+	t.Helper()
+	resp, err := client().Get("http://" + addr + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestASGIRealAppsBackgroundTasks: FastAPI's BackgroundTasks run after the
+// response, which does not wait for them, and neither does the next
+// request on the same keep-alive connection (uvicorn serves it while the
+// task runs; gowsgi held it until the task ended). The tasks finish, and
+// nothing is left in flight.
+func TestASGIRealAppsBackgroundTasks(t *testing.T) {
+	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	rp := startRealApps(t, []string{"--metrics-bind", maddr})
+	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
+		name := "bg-" + srv.name
+		c := dialRaw(t, srv.addr)
+		br := bufio.NewReader(c)
+		io.WriteString(c, "POST /bg?name="+name+" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, body := readResponse(t, br, "POST")
+		if resp.StatusCode != 200 || body != `{"queued":"`+name+`"}` {
+			t.Fatalf("%s: POST /bg: %d %q", srv.name, resp.StatusCode, body)
+		}
+		// The async task waits for name.go, which only comes once the next
+		// request on this connection has been answered.
+		io.WriteString(c, "GET /dep?name="+name+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if resp, err := http.ReadResponse(br, &http.Request{Method: "GET"}); err != nil {
+			t.Errorf("%s: the request after one with a background task was not answered while the task ran: %v", srv.name, err)
+		} else {
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("%s: the request after the background task's: %d", srv.name, resp.StatusCode)
+			}
+		}
+		if rp.p.Exists(name + ".async-done") {
+			t.Errorf("%s: the background task ended before it was let go", srv.name)
+		}
+		c.Close()
+		os.WriteFile(rp.p.Path(name+".go"), nil, 0o644)
+		rp.p.WaitFile(name+".async-done", 20*time.Second)
+		rp.p.WaitFile(name+".sync-done", 20*time.Second)
+		rp.p.WaitFile(name+".closed", 20*time.Second) // the dependency's cleanup ran
+	}
+	workerUnharmed(t, rp.gw, maddr)
+}
+
+// sseEvents reads server-sent events from br until n "tick" events came;
+// it returns their data.
+func sseEvents(t *testing.T, br *bufio.Reader, n int) []string {
+	t.Helper()
+	var got []string
+	event := ""
+	for len(got) < n {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading events: %v (got %q)", err, got)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "event: "):
+			event = line[len("event: "):]
+		case strings.HasPrefix(line, "data: ") && event == "tick":
+			got = append(got, line[len("data: "):])
+		case line == "":
+			event = ""
+		}
+	}
+	return got
+}
+
+// TestASGIRealAppsSSEReaderLeaves: an SSE reader reads some events of an
+// endless StreamingResponse and goes away; as under uvicorn, the app's
+// generator is cancelled and its cleanup runs, and gowsgi's worker has
+// nothing left in flight.
+func TestASGIRealAppsSSEReaderLeaves(t *testing.T) {
+	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	rp := startRealApps(t, []string{"--metrics-bind", maddr})
+	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
+		name := "sse-" + srv.name
+		c := dialRaw(t, srv.addr)
+		io.WriteString(c, "GET /sse?name="+name+" HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+		br := bufio.NewReader(c)
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		resp, err := http.ReadResponse(br, &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream; charset=utf-8" || resp.Header.Get("Cache-Control") != "no-cache" {
+			t.Errorf("%s: %d %v", srv.name, resp.StatusCode, resp.Header)
+		}
+		if got := sseEvents(t, bufio.NewReader(resp.Body), 5); strings.Join(got, ",") != `{"i": 0},{"i": 1},{"i": 2},{"i": 3},{"i": 4}` {
+			t.Errorf("%s: events %q", srv.name, got)
+		}
+		c.Close()
+		rp.p.WaitFile(name+".closed", 20*time.Second)
+		if !rp.p.Exists(name + ".cancelled") {
+			t.Errorf("%s: the generator was not cancelled when the reader left", srv.name)
+		}
+	}
+	workerUnharmed(t, rp.gw, maddr)
+}
+
+// TestASGIRealAppsBrowserEventSource: Chromium's EventSource reads the SSE
+// stream to its end event and reports what it got to the app.
+func TestASGIRealAppsBrowserEventSource(t *testing.T) {
+	rp := startRealApps(t, nil)
+	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
+		name := "page-" + srv.name
+		out := browser(t, "http://"+srv.addr+"/sse-page?n=4&name="+name)
+		got := waitBrowserFile(t, rp.p, name+".report", out)
+		if got != `{"got":[0,1,2,3],"last":"bye"}` {
+			t.Errorf("%s: the browser's EventSource got %s", srv.name, got)
+		}
+	}
+}
