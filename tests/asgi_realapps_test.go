@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -80,10 +81,20 @@ func startRealApps(t *testing.T, gwArgs []string, args ...string) *realAppPair {
 			t.Fatal(err)
 		}
 	}
-	env := []string{"REALAPP_FILES=" + files}
-	gw, p := startASGI(t, env, append(append([]string{asgiRealApp + ":app", "--python", py, "-w", "1"}, gwArgs...), args...)...)
-	uv := startUvicorn(t, py, append(p.Env(), env...), "asgi_realapp:app", args...)
-	return &realAppPair{gw: gw, uv: uv, p: p, files: files, big: big}
+	rp := startPair(t, py, "asgi_realapp:app", []string{"REALAPP_FILES=" + files}, gwArgs, args...)
+	rp.files, rp.big = files, big
+	return rp
+}
+
+// startPair starts target (module:attribute of tests/testdata/apps) under
+// gowsgi (one worker, with gwArgs) and under uvicorn, both with env and
+// args.
+func startPair(t *testing.T, py, target string, env, gwArgs []string, args ...string) *realAppPair {
+	t.Helper()
+	module, attr, _ := strings.Cut(target, ":")
+	gw, p := startASGI(t, env, append(append([]string{"tests/testdata/apps/" + module + ".py:" + attr, "--python", py, "-w", "1"}, gwArgs...), args...)...)
+	uv := startUvicorn(t, py, append(p.Env(), env...), target, args...)
+	return &realAppPair{gw: gw, uv: uv, p: p}
 }
 
 // realCase is one request of the differential: build makes it for a base
@@ -438,5 +449,106 @@ func TestASGIRealAppsBrowserEventSource(t *testing.T) {
 		if got != `{"got":[0,1,2,3],"last":"bye"}` {
 			t.Errorf("%s: the browser's EventSource got %s", srv.name, got)
 		}
+	}
+}
+
+// TestASGIRealFrameworksDifferential: Django (its default middleware, a
+// CSRF-protected form, uploads through request.FILES, sessions,
+// APPEND_SLASH), falcon.asgi (media, SSE, errors), Quart and Channels'
+// HTTP consumers answer alike under gowsgi and uvicorn, at the root and
+// behind --root-path (where each framework routes as it does under
+// uvicorn 0.17: Falcon and Channels' URLRouter on path as received).
+func TestASGIRealFrameworksDifferential(t *testing.T) {
+	py := debianPython(t, "django", "falcon.asgi", "quart", "channels", "uvicorn")
+	big := make([]byte, 2<<20+5)
+	rand.Read(big)
+	get := func(path string, hdr ...string) realCase {
+		return realCase{"GET " + path, func(b string) *http.Request { return newReq("GET", b+path, nil, hdr...) }}
+	}
+	post := func(path, ctype string, body []byte, hdr ...string) realCase {
+		return realCase{"POST " + path + " " + ctype, func(b string) *http.Request {
+			return newReq("POST", b+path, bytes.NewReader(body), append([]string{"Content-Type", ctype}, hdr...)...)
+		}}
+	}
+	uploadBody, uploadCT := multipartBody([][2]string{{"note", "n"}},
+		[]formFile{{"files", "big.bin", "application/octet-stream", big}, {"files", "c.txt", "text/plain", []byte("c")}})
+	csrf := realCase{"Django form POST with its CSRF token", func(b string) *http.Request {
+		resp, err := client().Get(b + "/form/")
+		if err != nil {
+			panic(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		token := regexp.MustCompile(`value="([^"]+)"`).FindSubmatch(page)
+		var cookie string
+		for _, c := range resp.Cookies() {
+			if c.Name == "csrftoken" {
+				cookie = c.Value
+			}
+		}
+		if token == nil || cookie == "" {
+			return newReq("GET", b+"/no-csrf-token", nil)
+		}
+		return newReq("POST", b+"/form/", strings.NewReader("name=pen&tags=a&tags=b&csrfmiddlewaretoken="+string(token[1])),
+			"Content-Type", "application/x-www-form-urlencoded", "Cookie", "csrftoken="+cookie)
+	}}
+	apps := []struct {
+		target string
+		cases  []realCase
+		rooted []realCase // behind --root-path /api
+	}{
+		{"asgi_django_real:application", []realCase{
+			post("/form/", "application/x-www-form-urlencoded", []byte("name=x")), // no CSRF token: 403
+			csrf,
+			post("/upload/", uploadCT, uploadBody),
+			get("/where?x=1"), // APPEND_SLASH: 301
+			get("/where/?a=b"),
+			get("/where/", "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.7"),
+			get("/where/", "Host", "example.org:8080"),
+			get("/async/?q=1"),
+			get("/stream/"),
+			get("/session/", "Cookie", "sessionid=bogus"),
+			get("/nope/"),
+		}, []realCase{get("/where/"), get("/api/where/"), get("/where")}},
+		{"asgi_falcon_real:app", []realCase{
+			post("/items", "application/json", []byte(`{"a": [1, 2], "b": "\u00e9"}`)),
+			post("/items", "application/json", []byte(`{bad`)),
+			get("/items?q=a&q=b"),
+			get("/items", "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.7"),
+			get("/missing"),
+			get("/missing", "Accept", "application/xml"),
+			get("/events?n=3"),
+			{"PUT /upload", func(b string) *http.Request { return newReq("PUT", b+"/upload", bytes.NewReader(big)) }},
+			{"PUT /upload chunked", func(b string) *http.Request {
+				r := newReq("PUT", b+"/upload", &chunked{[][]byte{big[:100000], big[100000:]}})
+				r.ContentLength = -1
+				return r
+			}},
+			{"DELETE /items", func(b string) *http.Request { return newReq("DELETE", b+"/items", nil) }},
+		}, []realCase{get("/items"), get("/api/items"), get("/events?n=2")}},
+		{"asgi_quart_real:app", []realCase{
+			get("/where?x=1"),
+			get("/where", "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.7"),
+			get("/go"),
+			post("/form", "application/x-www-form-urlencoded", []byte("name=n&tags=a&tags=b")),
+			post("/json", "application/json", []byte(`{"x": 1}`)),
+			post("/json", "application/json", []byte(`{`)),
+			get("/stream"),
+			post("/files", uploadCT, uploadBody),
+			get("/nope"),
+			{"HEAD /where", func(b string) *http.Request { return newReq("HEAD", b+"/where", nil) }},
+		}, []realCase{get("/api/where"), get("/api/go"), get("/api/nope")}},
+		{"asgi_channels_http:application", []realCase{
+			post("/hello/bob", "text/plain", []byte("hi")),
+			get("/poll?n=3"),
+			get("/django/"),
+			get("/nope"),
+		}, []realCase{post("/hello/bob", "text/plain", []byte("hi")), get("/django/"), get("/api/django/"), get("/api/hello/bob")}},
+	}
+	for _, app := range apps {
+		t.Run(strings.Split(app.target, ":")[0], func(t *testing.T) {
+			startPair(t, py, app.target, nil, nil).sameAnswers(t, app.cases)
+			startPair(t, py, app.target, nil, nil, "--root-path", "/api").sameAnswers(t, app.rooted)
+		})
 	}
 }

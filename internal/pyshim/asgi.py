@@ -856,10 +856,11 @@ def root_in_path():
     uvicorn before 0.26 and hypercorn give them. Frameworks written
     before that convention route on path as it comes: Starlette without
     starlette._utils.get_route_path (before 0.33; Debian's 0.26 and the
-    FastAPI on it), Quart, Falcon and Channels' URLRouter; each of them
-    404s on every route behind --root-path otherwise. Frameworks that
-    take both (Django, Starlette since 0.33) strip root_path when path
-    begins with it, so this keeps them right too."""
+    FastAPI on it), Falcon and Channels' URLRouter; each of them 404s on
+    every route behind --root-path otherwise. Frameworks that take both
+    (Django, Starlette since 0.33) strip root_path when path begins with
+    it, so this keeps them right too; Quart routes on path less
+    root_path, so it keeps the spec's path."""
     mods = sys.modules
     if 'starlette' in mods:
         try:
@@ -868,7 +869,7 @@ def root_in_path():
             _utils = None
         if not hasattr(_utils, 'get_route_path'):
             return False
-    return not any(name in mods for name in ('quart', 'falcon', 'channels'))
+    return not any(name in mods for name in ('falcon', 'channels'))
 
 
 def prefix_root(scope):
