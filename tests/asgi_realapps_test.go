@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -380,6 +381,26 @@ func TestASGIRealAppsBackgroundTasks(t *testing.T) {
 		rp.p.WaitFile(name+".closed", 20*time.Second) // the dependency's cleanup ran
 	}
 	workerUnharmed(t, rp.gw, maddr)
+
+	// A graceful stop still waits for a background task whose slot has
+	// served another request since, then runs the lifespan shutdown.
+	c := dialRaw(t, rp.gw.Addr)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	io.WriteString(c, "POST /bg?name=bg-stop HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /dep HTTP/1.1\r\nHost: x\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	readResponse(t, br, "POST")
+	readResponse(t, br, "GET")
+	rp.gw.Signal(syscall.SIGTERM)
+	rp.gw.WaitLog(t, "shutting down", 1, 10*time.Second)
+	os.WriteFile(rp.p.Path("bg-stop.go"), nil, 0o644)
+	if code := rp.gw.Wait(40 * time.Second); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+	if !rp.p.Exists("bg-stop.async-done") || !rp.p.Exists("realapp.shutdown") {
+		t.Errorf("on SIGTERM: the background task ended %v, the lifespan shutdown ran %v\n%s",
+			rp.p.Exists("bg-stop.async-done"), rp.p.Exists("realapp.shutdown"), rp.gw.Stderr)
+	}
 }
 
 // sseEvents reads server-sent events from br until n "tick" events came;
