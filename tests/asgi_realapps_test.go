@@ -328,6 +328,21 @@ func TestASGIRealAppsRootPath(t *testing.T) {
 	if resp, body := get2(t, rp.gw.Addr, "/items/3"); resp != 200 || !strings.Contains(body, `"url_for":"http://`+rp.gw.Addr+`/api/items/3"`) {
 		t.Errorf("GET /items/3 behind --root-path /api: %d %s", resp, body)
 	}
+	// A WebSocket route of the same app, likewise: found at the stripped
+	// path (403, not found, with the prefix), its URL with the prefix once.
+	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
+		resp, _, _, br := wsDial(t, srv.addr, "/ws")
+		if resp.StatusCode != 101 {
+			t.Errorf("%s: WebSocket /ws behind --root-path: %d", srv.name, resp.StatusCode)
+			continue
+		}
+		if _, msg := wsNext(t, br); string(msg) != `{"path": "/ws", "root_path": "/api", "url": "ws://example.org/api/ws", "url_for": "ws://example.org/api/ws"}` {
+			t.Errorf("%s: WebSocket /ws behind --root-path: %s", srv.name, msg)
+		}
+		if resp, _, _, _ := wsDial(t, srv.addr, "/api/ws"); resp.StatusCode != 403 {
+			t.Errorf("%s: WebSocket /api/ws behind --root-path: %d, want 403 as a route not found", srv.name, resp.StatusCode)
+		}
+	}
 }
 
 func get2(t *testing.T, addr, path string) (int, string) {

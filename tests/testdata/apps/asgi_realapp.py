@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from fastapi import BackgroundTasks, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi import BackgroundTasks, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile, WebSocket
 from fastapi.responses import (FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse,
                                StreamingResponse)
 from starlette.applications import Starlette
@@ -245,6 +245,15 @@ es.addEventListener('end', function (e) {
 async def report(request: Request, name: str = 'page'):
     mark(name + '.report', (await request.body()).decode())
     return {'ok': True}
+
+
+@app.websocket('/ws')
+async def ws(websocket: WebSocket):
+    await websocket.accept()
+    await websocket.send_json({'path': websocket.scope['path'], 'root_path': websocket.scope.get('root_path'),
+                               'url': str(websocket.url), 'url_for': str(websocket.url_for('ws'))})
+    async for text in websocket.iter_text():
+        await websocket.send_text('echo ' + text)
 
 
 async def secure_home(request):
