@@ -588,3 +588,30 @@ func TestASGIRealFrameworksDifferential(t *testing.T) {
 		})
 	}
 }
+
+// TestASGIRealAppsHTTP2StreamCancelled: an HTTP/2 client that stops
+// reading an SSE stream cancels it (RST_STREAM) and keeps its connection:
+// the app's generator is cancelled at once, the connection serves on, and
+// nothing is left in flight. (uvicorn has no HTTP/2: gowsgi alone.)
+func TestASGIRealAppsHTTP2StreamCancelled(t *testing.T) {
+	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	rp := startRealApps(t, []string{"--metrics-bind", maddr, "--http2-cleartext", "prior-knowledge"})
+	c := h2Client(nil, "")
+	resp, err := c.Get(rp.gw.URL("/sse?name=h2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ProtoMajor != 2 || resp.StatusCode != 200 {
+		t.Fatalf("%s %d", resp.Proto, resp.StatusCode)
+	}
+	sseEvents(t, bufio.NewReader(resp.Body), 3)
+	resp.Body.Close() // RST_STREAM (CANCEL); the connection stays
+	rp.p.WaitFile("h2.closed", 15*time.Second)
+	if !rp.p.Exists("h2.cancelled") {
+		t.Errorf("the generator was not cancelled")
+	}
+	if resp, body := do(t, c, "GET", rp.gw.URL("/dep?name=h2dep"), nil); resp.StatusCode != 200 || body != `{"session":"h2dep"}` {
+		t.Errorf("the next stream: %d %q", resp.StatusCode, body)
+	}
+	workerUnharmed(t, rp.gw, maddr)
+}
