@@ -444,8 +444,9 @@ func sseEvents(t *testing.T, br *bufio.Reader, n int) []string {
 
 // TestASGIRealAppsSSEReaderLeaves: an SSE reader reads some events of an
 // endless StreamingResponse and goes away; as under uvicorn, the app's
-// generator is cancelled and its cleanup runs, and gowsgi's worker has
-// nothing left in flight.
+// generator is cancelled and its cleanup runs; a long poll's client that
+// goes is seen by request.is_disconnected(); gowsgi's worker has nothing
+// left in flight.
 func TestASGIRealAppsSSEReaderLeaves(t *testing.T) {
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	rp := startRealApps(t, []string{"--metrics-bind", maddr})
@@ -469,6 +470,18 @@ func TestASGIRealAppsSSEReaderLeaves(t *testing.T) {
 		rp.p.WaitFile(name+".closed", 20*time.Second)
 		if !rp.p.Exists(name + ".cancelled") {
 			t.Errorf("%s: the generator was not cancelled when the reader left", srv.name)
+		}
+
+		// A long poll asking request.is_disconnected(), with and without a
+		// body read first, sees its client leave.
+		for _, req := range []string{"GET /longpoll?name=%s HTTP/1.1\r\nHost: x\r\n\r\n",
+			"POST /longpoll?name=%s HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"} {
+			lp := fmt.Sprintf("lp-%s-%s", srv.name, strings.Fields(req)[0])
+			c := dialRaw(t, srv.addr)
+			fmt.Fprintf(c, req, lp)
+			rp.p.WaitFile(lp+".entered", 20*time.Second)
+			c.Close()
+			rp.p.WaitFile(lp+".disconnected", 20*time.Second)
 		}
 	}
 	workerUnharmed(t, rp.gw, maddr)

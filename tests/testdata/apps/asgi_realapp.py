@@ -159,6 +159,19 @@ async def sse_disconnect(request: Request, name: str = 'ssed'):
     return StreamingResponse(events(), media_type='text/event-stream')
 
 
+@app.api_route('/longpoll', methods=['GET', 'POST'])
+async def longpoll(request: Request, name: str = 'lp'):
+    """A long poll that asks request.is_disconnected() until the client
+    goes (or 10 s pass), as long-poll and sse-starlette users write it."""
+    mark(name + '.entered')
+    for _ in range(500):
+        if await request.is_disconnected():
+            mark(name + '.disconnected')
+            return PlainTextResponse('gone')
+        await asyncio.sleep(0.02)
+    return PlainTextResponse('nobody left')
+
+
 @app.get('/gzstream')
 async def gzstream():
     async def lines():
