@@ -1277,6 +1277,10 @@ class HTTPRequest:
                 self.trailers = []
                 names = b', '.join(bytes(v) for k, v in headers if bytes(k).lower() == b'trailer')
                 self.head += _U16.pack(len(names)) + names
+            if self.length is None and not self.head_only:
+                # A stream: its head goes alone if the app waits before its
+                # first body message (flush_head).
+                self.slot.worker.loop.call_soon(self.flush_head)
             return
         if t == 'http.response.body':
             if self.head is None:
@@ -1313,6 +1317,19 @@ class HTTPRequest:
             await self.send_early_hint(message)
             return
         raise ASGIProtocolError('unexpected ASGI message %r in an HTTP connection' % (t,))
+
+    def flush_head(self):
+        """A response of no declared length whose app waited after its
+        http.response.start (an SSE stream before its first event, a long
+        poll): its head goes now, alone, as uvicorn sends it, so the
+        client sees the response begin (EventSource's open, a streaming
+        client's headers within its timeout). One whose body followed
+        without a wait has already sent its head with it, in one frame."""
+        if self.head_sent or self.wire_done or self.disconnected:
+            return
+        ftype = T_START_TRAILERS if self.trailers is not None else T_START
+        if self.slot.send_now(_pack(len(self.head), ftype, self.rid) + self.head):
+            self.head_sent = True
 
     async def send_body(self, body, more):
         rid = self.rid

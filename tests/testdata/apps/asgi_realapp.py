@@ -143,6 +143,20 @@ async def sse(request: Request, name: str = 'sse', n: int = 0):
                              headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'})
 
 
+@app.get('/sse-idle')
+async def sse_idle(name: str = 'idle'):
+    """An SSE stream with nothing to say yet: its first event waits for
+    name.go (a chat before anyone speaks)."""
+    async def events():
+        mark(name + '.waiting')
+        for _ in range(2000):
+            if exists(name + '.go'):
+                break
+            await asyncio.sleep(0.01)
+        yield 'data: first\n\n'
+    return StreamingResponse(events(), media_type='text/event-stream')
+
+
 @app.get('/sse-disconnect')
 async def sse_disconnect(request: Request, name: str = 'ssed'):
     """An SSE loop that polls request.is_disconnected(), as sse-starlette
@@ -159,7 +173,7 @@ async def sse_disconnect(request: Request, name: str = 'ssed'):
     return StreamingResponse(events(), media_type='text/event-stream')
 
 
-@app.api_route('/longpoll', methods=['GET', 'POST'])
+@app.get('/longpoll')
 async def longpoll(request: Request, name: str = 'lp'):
     """A long poll that asks request.is_disconnected() until the client
     goes (or 10 s pass), as long-poll and sse-starlette users write it."""
@@ -170,6 +184,11 @@ async def longpoll(request: Request, name: str = 'lp'):
             return PlainTextResponse('gone')
         await asyncio.sleep(0.02)
     return PlainTextResponse('nobody left')
+
+
+@app.post('/longpoll')
+async def longpoll_post(request: Request, name: str = 'lp'):
+    return await longpoll(request, name)
 
 
 @app.get('/gzstream')
