@@ -520,6 +520,46 @@ func TestASGIRealAppsStreamHeadFirst(t *testing.T) {
 	}
 }
 
+// TestASGIRealAppsBackpressure: a StreamingResponse of 96 MiB to a client
+// that reads nothing for a while: the app's generator is held, as under
+// uvicorn (a few MiB in flight), not let run into the response spool
+// (it wrote 700 MiB in 4 s to gowsgi's disk spool before); once the
+// client reads, all of it arrives.
+func TestASGIRealAppsBackpressure(t *testing.T) {
+	rp := startRealApps(t, nil)
+	const size = 96 << 20
+	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
+		name := "flood-" + srv.name
+		c, err := net.Dial("tcp", srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.(*net.TCPConn).SetReadBuffer(64 << 10)
+		fmt.Fprintf(c, "GET /flood?size=%d&name=%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", size, name)
+		rp.p.WaitFile(name+".progress", 20*time.Second)
+		progress := func() int {
+			var n int
+			fmt.Sscan(readFile(t, rp.p.Path(name+".progress")), &n)
+			return n
+		}
+		// The client reads nothing: 32 MiB taken from the app within 3 s
+		// would be no backpressure.
+		if waitFor(3*time.Second, func() bool { return progress() >= 32<<20 }) {
+			t.Errorf("%s: the app streamed %d MiB to a client that read nothing: no backpressure", srv.name, progress()>>20)
+		}
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: "GET"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, resp.Body); err != nil || n != size {
+			t.Errorf("%s: read %d bytes (%v), want %d", srv.name, n, err, size)
+		}
+		c.Close()
+		rp.p.WaitFile(name+".done", 20*time.Second)
+	}
+}
+
 // TestASGIRealAppsBrowserEventSource: Chromium's EventSource reads the SSE
 // stream to its end event and reports what it got to the app.
 func TestASGIRealAppsBrowserEventSource(t *testing.T) {

@@ -191,6 +191,22 @@ async def longpoll_post(request: Request, name: str = 'lp'):
     return await longpoll(request, name)
 
 
+@app.get('/flood')
+async def flood(size: int = 64 << 20, name: str = 'flood'):
+    """size bytes streamed in 64 KiB chunks as fast as the server takes
+    them; name.progress says how many it took so far (each MiB)."""
+    async def chunks():
+        chunk = b'f' * 65536
+        n = 0
+        while n < size:
+            yield chunk
+            n += len(chunk)
+            if n % (1 << 20) == 0:
+                mark(name + '.progress', str(n))
+        mark(name + '.done', str(n))
+    return StreamingResponse(chunks(), media_type='application/octet-stream')
+
+
 @app.get('/gzstream')
 async def gzstream():
     async def lines():
