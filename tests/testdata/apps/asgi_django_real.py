@@ -70,7 +70,15 @@ async def async_view(request):
 
 
 def stream(request):
-    return StreamingHttpResponse((b'part %d\n' % i for i in range(50)), content_type='text/plain')
+    n = int(request.GET.get('n', '50'))
+
+    def parts():
+        import time
+        for i in range(n):
+            yield b'part %d\n' % i
+            if n > 50:
+                time.sleep(0.01)
+    return StreamingHttpResponse(parts(), content_type='text/plain')
 
 
 def session(request):
