@@ -246,6 +246,7 @@ func realAppCases(rp *realAppPair) []realCase {
 		{"FileResponse, HEAD", func(b string) *http.Request { return newReq("HEAD", b+"/file/big.bin", nil) }},
 		get("FileResponse, Range (not served by this Starlette)", "/file/big.bin", "Range", "bytes=0-9"),
 		get("FileResponse, missing", "/file/nope"),
+		get("pathsend after a wait (gowsgi), the body (uvicorn)", "/late-pathsend/"),
 		get("StaticFiles", "/static/hello.txt"),
 		{"StaticFiles, HEAD", func(b string) *http.Request { return newReq("HEAD", b+"/static/site.css", nil) }},
 		get("StaticFiles, If-None-Match", "/static/hello.txt", "If-None-Match", etagOf(rp, "hello.txt")),

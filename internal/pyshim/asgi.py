@@ -968,7 +968,7 @@ class HTTPRequest:
     # (an ASGI worker's RSS after 1,000 requests at once: see RESULTS.md).
     __slots__ = ('slot', 'rid', 'environ', 'body', 'fd', 'pos', 'size', 'body_done', 'disconnected',
                  'disconnect_waiter', 'head', 'length', 'sent', 'head_sent', 'complete', 'wire_done', 'head_only',
-                 'status', 'headers', 'going', 'task', 'timed_out', 'trailers', 'trailers_done')
+                 'status', 'headers', 'going', 'task', 'timed_out', 'trailers', 'trailers_done', 'head_alone')
 
     def __init__(self, slot, rid, environ, body, fd):
         self.slot = slot
@@ -995,6 +995,7 @@ class HTTPRequest:
         self.timed_out = False  # --request-timeout cancelled it
         self.trailers = None    # the trailer fields so far, once the start said trailers: True
         self.trailers_done = False  # the last http.response.trailers came
+        self.head_alone = False  # flush_head sent the head, and no body has followed yet
 
     def going_away(self, reason):
         """The worker stops and this request outlived the grace: receive()
@@ -1303,12 +1304,15 @@ class HTTPRequest:
         if t == 'http.response.pathsend':
             if self.head is None:
                 raise ASGIProtocolError("ASGI message 'http.response.pathsend' sent before 'http.response.start'")
-            if self.head_sent or self.complete:
+            if self.complete or self.head_sent and not self.head_alone:
                 raise ASGIProtocolError("ASGI message 'http.response.pathsend' sent after the body began")
             if self.trailers is not None:
                 raise ASGIProtocolError("ASGI message 'http.response.pathsend' in a response that announced trailers")
             self.complete = True
-            await self.send_path(message['path'])
+            if self.head_sent:
+                await self.send_file_body(message['path'])  # the head went alone (flush_head)
+            else:
+                await self.send_path(message['path'])
             return
         if t == 'http.response.trailers':
             await self.send_trailers(message)
@@ -1329,10 +1333,11 @@ class HTTPRequest:
             return
         ftype = T_START_TRAILERS if self.trailers is not None else T_START
         if self.slot.send_now(_pack(len(self.head), ftype, self.rid) + self.head):
-            self.head_sent = True
+            self.head_sent = self.head_alone = True
 
     async def send_body(self, body, more):
         rid = self.rid
+        self.head_alone = False
         if self.wire_done:
             return  # HEAD: the body the app still sends goes nowhere
         if self.head_only:
@@ -1426,6 +1431,24 @@ class HTTPRequest:
             frame = _pack(len(self.head) + len(tail), T_FILE, self.rid) + self.head + tail
             self.head_sent = self.wire_done = True
             await self.slot.send_fd(frame, fd)  # the mux sends a dup of fd
+        finally:
+            os.close(fd)
+
+    async def send_file_body(self, path):
+        """http.response.pathsend after the head went alone (the app waited
+        between its start and the pathsend): the file goes as body frames."""
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError('http.response.pathsend: %s is not a regular file' % path)
+            pos = 0
+            while True:
+                chunk = os.pread(fd, ASGI_BODY_CHUNK, pos)
+                if not chunk:
+                    break
+                pos += len(chunk)
+                await self.send_body(chunk, True)
+            await self.send_body(b'', False)
         finally:
             os.close(fd)
 

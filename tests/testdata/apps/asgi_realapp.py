@@ -312,6 +312,20 @@ async def trusted_home(request):
     return PlainTextResponse('trusted ' + request.headers.get('host', ''))
 
 
+async def late_pathsend(scope, receive, send):
+    """A raw ASGI endpoint that starts its response, waits (a stat in a
+    thread, say), then sends a file by http.response.pathsend where the
+    server offers it, else as its body."""
+    path = os.path.join(FILES, 'hello.txt')
+    await send({'type': 'http.response.start', 'status': 200, 'headers': [(b'content-type', b'text/plain')]})
+    await asyncio.sleep(0.05)
+    if 'http.response.pathsend' in (scope.get('extensions') or {}):
+        await send({'type': 'http.response.pathsend', 'path': path})
+    else:
+        with open(path, 'rb') as f:
+            await send({'type': 'http.response.body', 'body': f.read()})
+
+
 secure = Starlette(routes=[Route('/', secure_home)], middleware=[Middleware(HTTPSRedirectMiddleware)])
 trusted = Starlette(routes=[Route('/', trusted_home)],
                     middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=['good.example', '*.good.example'])])
@@ -327,6 +341,7 @@ gz = Starlette(routes=[Route('/stream', gz_stream), Route('/big', gz_big)],
                middleware=[Middleware(GZipMiddleware, minimum_size=500)])
 
 app.mount('/secure', secure)
+app.mount('/late-pathsend', late_pathsend)
 app.mount('/trusted', trusted)
 app.mount('/gz', gz)
 if FILES and os.path.isdir(FILES):
