@@ -943,30 +943,12 @@ func TestASGIScaleDownDrains(t *testing.T) {
 
 // TestASGIDifferentialUvicorn: the Starlette/FastAPI app answers the same
 // requests alike under gowsgi and under Debian's uvicorn: status, body and
-// content type.
+// content type. (asgi_realapps_test.go compares more apps, and more of
+// each answer, with the same uvicorn: startUvicorn.)
 func TestASGIDifferentialUvicorn(t *testing.T) {
 	py := debianPython(t, "starlette", "fastapi", "uvicorn")
 	s, p := startASGI(t, []string{"NO_LIFESPAN_STATE=1"}, asgiStarlette, "--python", py)
-	port := freePort(t)
-	uv := exec.Command(py, "-m", "uvicorn", "--app-dir", filepath.Join(repoRoot, "tests/testdata/apps"),
-		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--no-access-log", "asgi_starlette:app")
-	uv.Env = append(os.Environ(), append(p.Env(), "NO_LIFESPAN_STATE=1")...)
-	var uvErr syncBuffer
-	uv.Stderr = &uvErr
-	if err := uv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { uv.Process.Kill(); uv.Wait() })
-	uvAddr := fmt.Sprintf("127.0.0.1:%d", port)
-	if !waitFor(30*time.Second, func() bool {
-		c, err := net.Dial("tcp", uvAddr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}) {
-		t.Fatalf("uvicorn did not start:\n%s", uvErr.String())
-	}
+	uvAddr := startUvicorn(t, py, append(p.Env(), "NO_LIFESPAN_STATE=1"), "asgi_starlette:app")
 	type req struct{ method, path, ctype, body string }
 	for _, r := range []req{
 		{"GET", "/", "", ""},

@@ -19,13 +19,13 @@ import (
 //	http_version  "1.0", "1.1" or "2"
 //	method        the request method
 //	scheme        "http" or "https", or what a trusted proxy says
-//	path          root_path + the percent-decoded path (its root_path
-//	              prefix is not repeated), UTF-8 decoded with U+FFFD for
-//	              invalid bytes
-//	raw_path      the request-target's path, as received (with
-//	              root_path before it when path got it prefixed)
+//	path          the percent-decoded path of the request-target, UTF-8
+//	              decoded with U+FFFD for invalid bytes
+//	raw_path      the request-target's path, as received
 //	query_string  what follows "?", as received
-//	root_path     --root-path
+//	root_path     --root-path; the worker puts it before path and
+//	              raw_path when the app takes it there (asgi.py's
+//	              root_in_path), so the rule lives in one place
 //	headers       every field as received, in order, duplicates kept,
 //	              names lower-cased, as (bytes, bytes); HTTP/2's
 //	              :authority first as host when no Host field came
@@ -47,23 +47,14 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 	e.Key("scheme")
 	e.Latin1(o.scheme)
 
-	path := unquote(r.Path)
-	script := h.RootPath
-	rawPath := r.Path // the target's path, as received (of an absolute-form target too)
-	if script != "" && !(strings.HasPrefix(path, script) && (len(path) == len(script) || path[len(script)] == '/')) {
-		path = script + path // SCRIPT_NAME + PATH_INFO, as WSGI would see it
-		// raw_path is the same path before decoding, as uvicorn has it:
-		// an app that routes on raw_path sees the prefix too.
-		rawPath = script + rawPath
-	}
 	e.Key("path")
-	e.Text(path)
+	e.Text(unquote(r.Path))
 	e.Key("raw_path")
-	e.Bytes(rawPath)
+	e.Bytes(r.Path) // the target's path, as received (of an absolute-form target too)
 	e.Key("query_string")
 	e.Bytes(r.RawQuery)
 	e.Key("root_path")
-	e.Text(script)
+	e.Text(h.RootPath)
 
 	e.Key("headers")
 	addHost := r.Host != "" && !hasField(r.Header, "Host")

@@ -189,6 +189,8 @@ def serve(cfg, control, app, kind, ready, hooks):
         except OSError:
             pass
 
+    global ROOT_IN_PATH
+    ROOT_IN_PATH = root_in_path()
     worker = ASGIWorker(loop, app, cfg, control, socket.socket(fileno=5), hooks)
     lifespan = Lifespan(app, cfg.get('lifespan') or 'auto', worker.state)
     try:
@@ -314,6 +316,10 @@ class ASGIWorker:
         self.control = control
         self.mux = Mux(self, sock)
         self.slots = {}  # index: ASlot, made on its first frame (new_slot)
+        # Requests whose response has ended on the wire while their app
+        # runs on (Starlette's BackgroundTasks run after the last body
+        # message): their slot serves the next request meanwhile (ASlot.next).
+        self.after = set()
         self.hooks = hooks if hooks is not None and hooks.requests else None
         self.state = {}  # the lifespan state
         self.heartbeat = cfg.get('heartbeat') or 0
@@ -353,7 +359,9 @@ class ASGIWorker:
     def running(self):
         """The tasks of the requests running now: a slot's request holds
         its task until it ends (no set of tasks is kept per request)."""
-        return {slot.req.task for slot in self.slots.values() if slot.req is not None and slot.req.task is not None}
+        tasks = {slot.req.task for slot in self.slots.values() if slot.req is not None and slot.req.task is not None}
+        tasks.update(req.task for req in self.after if req.task is not None)
+        return tasks
 
     def go_away(self):
         """Tell every request still running that the server is going away:
@@ -364,6 +372,8 @@ class ASGIWorker:
             req = slot.req
             if req is not None:
                 req.going_away(self.reason)
+        for req in list(self.after):
+            req.going_away(self.reason)
 
     def new_slot(self, index):
         slot = self.slots[index] = ASlot(self, index)
@@ -473,7 +483,7 @@ class Mux:
             slot = slots.get(index) or self.worker.new_slot(index)
             if t == T_MUX:
                 slot.frames(view, start + 9, start + 9 + n)
-                if slot.req is None and slot.queue:
+                if slot.queue and (slot.req is None or slot.req.wire_done):
                     slot.next()
             elif t == T_CREDIT:
                 slot.credit(U32.unpack_from(view, start + 9)[0], U32.unpack_from(view, start + 13)[0] if n >= 8 else 0)
@@ -756,6 +766,14 @@ class ASlot:
             start += 9 + n
 
     def next(self):
+        old = self.req
+        if old is not None:
+            # Its response has ended on the wire (the front sends the next
+            # request only then) and its app runs on, a background task
+            # after the response: the next request does not wait for it,
+            # as under uvicorn; the old one writes nothing more here.
+            self.worker.after.add(old)
+            self.mux.active -= 1
         req = self.req = self.queue.pop(0)
         # Each request starts with the window at its floor and nothing
         # unacknowledged: the front read every frame of the one before
@@ -777,6 +795,8 @@ class ASlot:
             self.mux.active -= 1
             if self.queue:
                 self.next()
+        else:
+            self.worker.after.discard(req)
 
 
 # ---------------------------------------------------------------- requests
@@ -822,6 +842,43 @@ def asgi_headers(headers):
             length = int(value)
         out.append((name.decode('latin-1'), value.decode('latin-1')))
     return out, length
+
+
+# Whether scope['path'] and raw_path begin with root_path (root_in_path),
+# decided once the app is imported (serve).
+ROOT_IN_PATH = True
+
+
+def root_in_path():
+    """Whether the app takes root_path as part of path, as asgiref's
+    www.rst has it now (PATH_INFO is path less root_path) and uvicorn
+    since 0.26; else path and raw_path stay the request-target's, as
+    uvicorn before 0.26 and hypercorn give them. Frameworks written
+    before that convention route on path as it comes: Starlette without
+    starlette._utils.get_route_path (before 0.33; Debian's 0.26 and the
+    FastAPI on it), Falcon and Channels' URLRouter; each of them 404s on
+    every route behind --root-path otherwise. Frameworks that take both
+    (Django, Starlette since 0.33) strip root_path when path begins with
+    it, so this keeps them right too; Quart routes on path less
+    root_path, so it keeps the spec's path."""
+    mods = sys.modules
+    if 'starlette' in mods:
+        try:
+            from starlette import _utils
+        except Exception:
+            _utils = None
+        if not hasattr(_utils, 'get_route_path'):
+            return False
+    return not any(name in mods for name in ('falcon', 'channels'))
+
+
+def prefix_root(scope):
+    """Put root_path before the scope's path and raw_path (the front sends
+    the request-target's), unless path begins with it already."""
+    root, path = scope['root_path'], scope['path']
+    if not (path.startswith(root) and path[len(root):len(root) + 1] in ('', '/')):
+        scope['path'] = root + path
+        scope['raw_path'] = root.encode('utf-8') + scope['raw_path']
 
 
 _HTTP_VERSIONS = {'HTTP/1.1': '1.1', 'HTTP/1.0': '1.0', 'HTTP/2.0': '2', 'HTTP/2': '2'}
@@ -911,7 +968,7 @@ class HTTPRequest:
     # (an ASGI worker's RSS after 1,000 requests at once: see RESULTS.md).
     __slots__ = ('slot', 'rid', 'environ', 'body', 'fd', 'pos', 'size', 'body_done', 'disconnected',
                  'disconnect_waiter', 'head', 'length', 'sent', 'head_sent', 'complete', 'wire_done', 'head_only',
-                 'status', 'headers', 'going', 'task', 'timed_out', 'trailers', 'trailers_done')
+                 'status', 'headers', 'going', 'task', 'timed_out', 'trailers', 'trailers_done', 'head_alone')
 
     def __init__(self, slot, rid, environ, body, fd):
         self.slot = slot
@@ -938,6 +995,7 @@ class HTTPRequest:
         self.timed_out = False  # --request-timeout cancelled it
         self.trailers = None    # the trailer fields so far, once the start said trailers: True
         self.trailers_done = False  # the last http.response.trailers came
+        self.head_alone = False  # flush_head sent the head, and no body has followed yet
 
     def going_away(self, reason):
         """The worker stops and this request outlived the grace: receive()
@@ -969,6 +1027,8 @@ class HTTPRequest:
                 scope = environ  # ready-made by the front; the worker's part:
                 scope['asgi'] = ASGI_VERSION
                 scope['state'] = dict(w.state)
+                if ROOT_IN_PATH and scope['root_path']:
+                    prefix_root(scope)
             else:
                 scope = http_scope(environ, w.state)
             self.head_only = scope['method'] == 'HEAD'
@@ -1218,6 +1278,10 @@ class HTTPRequest:
                 self.trailers = []
                 names = b', '.join(bytes(v) for k, v in headers if bytes(k).lower() == b'trailer')
                 self.head += _U16.pack(len(names)) + names
+            if self.length is None and not self.head_only:
+                # A stream: its head goes alone if the app waits before its
+                # first body message (flush_head).
+                self.slot.worker.loop.call_soon(self.flush_head)
             return
         if t == 'http.response.body':
             if self.head is None:
@@ -1240,12 +1304,15 @@ class HTTPRequest:
         if t == 'http.response.pathsend':
             if self.head is None:
                 raise ASGIProtocolError("ASGI message 'http.response.pathsend' sent before 'http.response.start'")
-            if self.head_sent or self.complete:
+            if self.complete or self.head_sent and not self.head_alone:
                 raise ASGIProtocolError("ASGI message 'http.response.pathsend' sent after the body began")
             if self.trailers is not None:
                 raise ASGIProtocolError("ASGI message 'http.response.pathsend' in a response that announced trailers")
             self.complete = True
-            await self.send_path(message['path'])
+            if self.head_sent:
+                await self.send_file_body(message['path'])  # the head went alone (flush_head)
+            else:
+                await self.send_path(message['path'])
             return
         if t == 'http.response.trailers':
             await self.send_trailers(message)
@@ -1255,8 +1322,22 @@ class HTTPRequest:
             return
         raise ASGIProtocolError('unexpected ASGI message %r in an HTTP connection' % (t,))
 
+    def flush_head(self):
+        """A response of no declared length whose app waited after its
+        http.response.start (an SSE stream before its first event, a long
+        poll): its head goes now, alone, as uvicorn sends it, so the
+        client sees the response begin (EventSource's open, a streaming
+        client's headers within its timeout). One whose body followed
+        without a wait has already sent its head with it, in one frame."""
+        if self.head_sent or self.wire_done or self.disconnected:
+            return
+        ftype = T_START_TRAILERS if self.trailers is not None else T_START
+        if self.slot.send_now(_pack(len(self.head), ftype, self.rid) + self.head):
+            self.head_sent = self.head_alone = True
+
     async def send_body(self, body, more):
         rid = self.rid
+        self.head_alone = False
         if self.wire_done:
             return  # HEAD: the body the app still sends goes nowhere
         if self.head_only:
@@ -1353,6 +1434,24 @@ class HTTPRequest:
         finally:
             os.close(fd)
 
+    async def send_file_body(self, path):
+        """http.response.pathsend after the head went alone (the app waited
+        between its start and the pathsend): the file goes as body frames."""
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ValueError('http.response.pathsend: %s is not a regular file' % path)
+            pos = 0
+            while True:
+                chunk = os.pread(fd, ASGI_BODY_CHUNK, pos)
+                if not chunk:
+                    break
+                pos += len(chunk)
+                await self.send_body(chunk, True)
+            await self.send_body(b'', False)
+        finally:
+            os.close(fd)
+
     async def write(self, data):
         """Write frames to the slot: at once while it has credit, else
         waiting for it (the front consumes as fast as the client takes the
@@ -1416,11 +1515,16 @@ def websocket_scope(environ, state):
     scope['type'] = 'websocket'
     root = scope['root_path']
     if root:
-        # path has root_path before it; raw_path too, as the front's HTTP
-        # scope has it (front.appendScope) and uvicorn's.
+        # path has root_path before it (SCRIPT_NAME + PATH_INFO); raw_path
+        # too, as an HTTP request's (prefix_root); or, for an app that
+        # takes path as received (root_in_path), neither has it unless
+        # the request-target had it.
         rb, raw = root.encode('utf-8'), scope['raw_path']
         if not (raw.startswith(rb) and raw[len(rb):len(rb) + 1] in (b'', b'/')):
-            scope['raw_path'] = rb + raw
+            if ROOT_IN_PATH:
+                scope['raw_path'] = rb + raw
+            else:
+                scope['path'] = scope['path'][len(root):]
     scope['scheme'] = 'wss' if scope['scheme'] == 'https' else 'ws'
     subprotocols = []
     for name, value in scope['headers']:

@@ -740,6 +740,13 @@ func (x *Exchange) body(h wire.Header, p []byte, put func([]byte)) bool {
 // under the buffer's bounds (spooled when memory is short).
 func (x *Exchange) startPump() {
 	x.rb = newRespBuffer(x.p.resp)
+	if x.t.slot.worker.asgi {
+		// An ASGI app's send() is its backpressure: its stream waits for
+		// a reader that stalls once --response-buffer is held for it, where
+		// the spool let an endless stream write up to --response-spool to
+		// disk first. A WSGI stream spools, to free its thread.
+		x.rb.heldMax = x.rb.memLimit
+	}
 	x.unhold() // the buffer counts what it keeps
 	if len(x.resp.Body) > 0 {
 		x.rb.push(x.resp.Body)

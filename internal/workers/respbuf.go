@@ -358,7 +358,12 @@ type respBuffer struct {
 	disk     *Budget // all responses' spooled bytes
 	arena    *spoolArena
 	spoolMax int64
-	spooled  int64  // bytes of regions of the spool held
+	spooled  int64 // bytes of regions of the spool held
+	// heldMax, when set, bounds what b holds for its consumer, memory and
+	// spool together (an ASGI stream: see Exchange.startPump): beyond it
+	// the producer waits for the consumer, as uvicorn's send() does, and
+	// the spool only takes what memory had no room for.
+	heldMax  int64
 	popped   []byte // the memory buffer whose last piece pop returned, still counted
 	ended    bool   // the producer is done; err says how
 	err      error  // io.EOF for a complete response
@@ -460,13 +465,14 @@ func (b *respBuffer) pushHeld(data []byte) (kept, cut bool, held int64) {
 		if b.discard {
 			return false, b.tellCut(), 0
 		}
-		if (b.mem == 0 || b.mem+n <= b.memLimit) && b.budget.TryAcquire(n) {
+		full := b.heldMax > 0 && b.mem+b.spooled > 0 && b.mem+b.spooled+n > b.heldMax
+		if !full && (b.mem == 0 || b.mem+n <= b.memLimit) && b.budget.TryAcquire(n) {
 			b.segs = append(b.segs, segment{mem: data})
 			b.mem += n
 			b.cond.Broadcast()
 			return true, false, 0
 		}
-		if b.spoolWrite(data) {
+		if !full && b.spoolWrite(data) {
 			b.cond.Broadcast()
 			return false, false, 0
 		}
@@ -475,7 +481,7 @@ func (b *respBuffer) pushHeld(data []byte) (kept, cut bool, held int64) {
 			b.cutOff()
 			return false, b.tellCut(), 0
 		}
-		if b.store != nil && b.roomFull(n) {
+		if !full && b.store != nil && b.roomFull(n) {
 			// Out of room everywhere: make some by evicting a stalled
 			// response (maybe this one), without b.mu, which eviction
 			// takes.
