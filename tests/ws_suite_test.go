@@ -34,8 +34,6 @@ import (
 	"math/rand"
 	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -985,33 +983,6 @@ func TestWebSocketSuite(t *testing.T) {
 	}
 }
 
-// startUvicorn runs Debian's uvicorn on the test apps' module with the
-// WebSocket implementation impl (websockets or wsproto).
-func startUvicorn(t *testing.T, module, impl string) string {
-	t.Helper()
-	py := debianPython(t, "uvicorn", "starlette", "fastapi", impl)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	host, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(py, "-m", "uvicorn", "--app-dir", filepath.Join(repoRoot, "tests/testdata/apps"), module,
-		"--host", host, "--port", port, "--ws", impl, "--log-level", "warning")
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if !waitFor(20*time.Second, func() bool {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}) {
-		t.Fatalf("uvicorn --ws %s did not listen on %s:\n%s", impl, addr, out)
-	}
-	return addr
-}
-
 // wsDivergence is a way uvicorn ends cases otherwise than the suite
 // states, and RFC 6455's (or RFC 7692's) verdict on it.
 type wsDivergence struct {
@@ -1074,7 +1045,7 @@ var uvicornDivergences = []wsDivergence{
 func TestWebSocketSuiteUvicorn(t *testing.T) {
 	for _, impl := range []string{"websockets", "wsproto"} {
 		t.Run(impl, func(t *testing.T) {
-			addr := startUvicorn(t, "ws_starlette:app", impl)
+			addr := startUvicorn(t, debianPython(t, "uvicorn", "starlette", "fastapi", impl), nil, "ws_starlette:app", "--ws", impl, "--log-level", "warning")
 			counts := map[string]int{}
 			passed := 0
 			for _, tc := range wsSuite() {
