@@ -19,6 +19,7 @@ func (c *Config) WorkerOptions() workers.Options {
 		Chdir:             c.Chdir,
 		PythonPath:        c.PythonPath,
 		Workers:           c.Workers,
+		WorkersByApp:      c.given["workers"] == nil,
 		Threads:           c.Threads,
 		Preload:           c.Preload,
 		Interface:         string(c.Interface),

@@ -48,8 +48,8 @@ var appSettings = []*setting{
 	},
 	{
 		name: "workers", flags: []string{"-w", "--workers"}, gunicorn: "workers", kind: Native, typ: tInt,
-		usage: "worker processes (default: $WEB_CONCURRENCY, else the CPU count)",
-		why:   "default: $WEB_CONCURRENCY as in gunicorn, else the CPU count (gunicorn: 1)",
+		usage: "worker processes (default: $WEB_CONCURRENCY, else 1 for an ASGI app and the CPU count for a WSGI one)",
+		why:   "default: $WEB_CONCURRENCY as in gunicorn, else 1 for an ASGI app (as gunicorn's UvicornWorker) and the CPU count for a WSGI one (gunicorn: 1)",
 		defFn: func(getenv func(string) string) (string, string) {
 			if w := getenv("WEB_CONCURRENCY"); w != "" {
 				return w, "WEB_CONCURRENCY"

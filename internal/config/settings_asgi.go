@@ -249,8 +249,8 @@ func asgiSettings() {
 	gr("uds", "same: listens on the unix socket", "--uds")
 
 	// --- uvicorn's and granian's spellings of gowsgi's settings -------------
-	uv("workers", "same (default `$WEB_CONCURRENCY`, else the CPU count; uvicorn's is 1)", "--workers")
-	gr("workers", "same (default `$WEB_CONCURRENCY`, else the CPU count; granian's is 1)", "--workers")
+	uv("workers", "same (default `$WEB_CONCURRENCY`, else 1 for an ASGI app, as uvicorn's; the CPU count for a WSGI one)", "--workers")
+	gr("workers", "same (default `$WEB_CONCURRENCY`, else 1 for an ASGI app, as granian's; the CPU count for a WSGI one)", "--workers")
 	gr("threads", "the threads that run a WSGI app in each worker", "--blocking-threads")
 	uv("reload", "same: workers restart when a Python file of the app changes", "--reload")
 	gr("reload", "same: workers restart when a Python file of the app changes", "--reload", "--no-reload")

@@ -58,7 +58,7 @@ func hypercornSettings() {
 	hc("umask", "same, while unix sockets are created", "-m", "--umask")
 	hc("user", sameUnix, "-u", "--user")
 	hc("ws-ping-interval", "same (seconds; gowsgi's default is 20, hypercorn's none: `0` turns pings off)", "--websocket-ping-interval")
-	hc("workers", "same (default `$WEB_CONCURRENCY`, else the CPU count; hypercorn's is 1)", "-w", "--workers")
+	hc("workers", "same (default `$WEB_CONCURRENCY`, else 1 for an ASGI app, as hypercorn's; the CPU count for a WSGI one)", "-w", "--workers")
 
 	add(&setting{
 		name: "insecure-bind", flags: []string{"--insecure-bind"}, kind: Native, typ: tList, meta: "addr", noEnv: true,

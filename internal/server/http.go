@@ -67,7 +67,7 @@ func (h *httpFront) Start(s *Server) error {
 				s.log.Error("listener failed", "addr", l.Addr().String(), "err", err)
 			}
 		}(l)
-		s.log.Info("listening", "url", s.front.url(l), "workers", cfg.Workers, "threads", cfg.Threads,
+		s.log.Info("listening", "url", s.front.url(l), "workers", s.pool.p.Size(), "threads", cfg.Threads,
 			"front_procs", s.procs, "app", cfg.Target, "interface", s.pool.p.Interface(), "python", s.pool.python)
 	}
 	return nil

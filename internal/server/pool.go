@@ -56,6 +56,11 @@ func (p *pool) Start(s *Server) error {
 	go func() { started <- p.p.Start() }()
 	select {
 	case err := <-started:
+		if err == nil && opts.WorkersByApp {
+			// The application set the worker count: the front gets the
+			// CPUs the workers it got leave.
+			s.procs = setFrontProcs(p.p.Size())
+		}
 		return err // a failed Start has stopped the workers it started
 	case sig := <-s.sigs:
 		s.log.Info("stopping before the workers finished booting", "signal", sig.String())

@@ -42,8 +42,16 @@ type Options struct {
 	PythonPath []string // prepended to sys.path
 	Env        []string // environment of the workers
 	Workers    int      // processes
-	Threads    int      // slots per process
-	Preload    bool     // import the app once in a template process and fork workers from it
+	// WorkersByApp says Workers was not asked for, so the application
+	// decides: an ASGI one gets one worker, as uvicorn, hypercorn, granian
+	// and gunicorn give it (its event loop serves many requests at once,
+	// and its in-process state, a WebSocket room, an in-memory channel
+	// layer, a model loaded at lifespan startup, is one), a WSGI one gets
+	// Workers. Unless --interface says which, the first worker boots
+	// alone and its import tells.
+	WorkersByApp bool
+	Threads      int  // slots per process
+	Preload      bool // import the app once in a template process and fork workers from it
 
 	// Interface is the application's interface: "auto" (or empty: the
 	// first worker's import tells, see Pool.Interface), "wsgi" or "asgi".

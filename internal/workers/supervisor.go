@@ -86,6 +86,7 @@ type bootJob struct {
 	ready   []*Worker
 	err     error
 	done    chan error
+	byApp   bool // jobStart: the first worker boots alone; its app sets the count (Options.WorkersByApp)
 }
 
 // whyTimeout is why a worker that ran past --timeout is retired.
@@ -287,7 +288,17 @@ func (s *supervisor) handle(ev event) {
 	switch ev := ev.(type) {
 	case evStart:
 		job := &bootJob{kind: jobStart, done: ev.done}
-		for i := 0; i < s.target; i++ {
+		n := s.target
+		if p.opts.WorkersByApp && n > 1 {
+			switch p.opts.Interface {
+			case "asgi":
+				s.target, n = 1, 1
+			case "wsgi":
+			default:
+				job.byApp, n = true, 1
+			}
+		}
+		for i := 0; i < n; i++ {
 			s.boot(job)
 		}
 		s.reload = job
@@ -446,10 +457,27 @@ func (s *supervisor) booted(w *Worker, err error, job *bootJob) {
 			s.stopWorker(w)
 		} else {
 			job.ready = append(job.ready, w)
+			if job.byApp {
+				job.byApp = false
+				s.countByApp(job, w)
+			}
 		}
 		if job.pending == 0 {
 			s.finishJob(job)
 		}
+	}
+}
+
+// countByApp sets the worker count from the application the first worker
+// of a start imported (Options.WorkersByApp): one for ASGI; for WSGI the
+// rest of Workers boot now, in the same start.
+func (s *supervisor) countByApp(job *bootJob, w *Worker) {
+	if w.asgi {
+		s.target = 1
+		return
+	}
+	for i := 1; i < s.target; i++ {
+		s.boot(job)
 	}
 }
 
