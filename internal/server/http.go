@@ -75,7 +75,8 @@ func (h *httpFront) Start(s *Server) error {
 
 // Stop closes the listeners and lets the requests in flight finish, over
 // HTTP/1.x and HTTP/2, within --graceful-timeout; a second SIGINT or
-// SIGTERM, or the timeout, closes the connections left. Once the drain ran
+// SIGTERM (or a first SIGQUIT), or the timeout, closes the connections
+// left. Once the drain ran
 // out of time, the workers get no more (s.stopWait = 0). A failing server
 // (s.stopNow) closes them at once.
 func (h *httpFront) Stop(s *Server) {
@@ -87,6 +88,9 @@ func (h *httpFront) Stop(s *Server) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.GracefulTimeout)
 	defer cancel()
+	if s.quick {
+		cancel() // SIGQUIT: as a second signal, at once
+	}
 	go func() {
 		// A second Ctrl-C means now.
 		select {
@@ -101,6 +105,12 @@ func (h *httpFront) Stop(s *Server) {
 	wsCtx, wsCancel := context.WithTimeout(ctx, s.cfg.GracefulTimeout-wsCloseMargin(s.cfg.GracefulTimeout))
 	defer wsCancel()
 	go h.handler.CloseWebSockets(wsCtx, websocket.CloseGoingAway, "server shutting down")
+	// ASGI requests still running then (streams, long polls) are told, by
+	// their worker, that the server is going away, in the same moment: an
+	// unanswered one gets 503 and a stream its end before the connections
+	// close, and the lifespan shutdown runs within the graceful timeout.
+	goAway := context.AfterFunc(wsCtx, s.pool.p.GoAway)
+	defer goAway()
 	h2done := s.front.shutdown(ctx)
 	if err := h.srv.Shutdown(ctx); err != nil {
 		s.log.Warn("graceful timeout reached; closing remaining connections", "err", err)

@@ -86,7 +86,7 @@ type Server struct {
 	http      *httpFront
 	listeners *listeners
 
-	// sigs are SIGINT and SIGTERM: stop. control are SIGHUP, SIGTTIN,
+	// sigs are SIGINT, SIGTERM and SIGQUIT: stop. control are SIGHUP, SIGTTIN,
 	// SIGTTOU and SIGUSR2, which the signal loop forwards.
 	sigs, control chan os.Signal
 	// stopWait is how long the pool's Stop lets requests finish:
@@ -95,6 +95,9 @@ type Server struct {
 	stopWait time.Duration
 	// stopNow: the server fails; the front closes its connections at once.
 	stopNow bool
+	// quick: SIGQUIT, gunicorn's quick shutdown: the front stops at once,
+	// as on a second SIGTERM (connections closed, workers given no grace).
+	quick bool
 	// served: the server got as far as serving (for the "stopped" line).
 	served bool
 	// procs is GOMAXPROCS, for the "listening" line.
@@ -180,6 +183,7 @@ func (s *Server) loop() int {
 	for {
 		select {
 		case sig := <-s.sigs:
+			s.quick = sig == syscall.SIGQUIT
 			s.stopping(sig, 0)
 			return 0
 		case pid := <-s.sockets.upgraded:
@@ -230,6 +234,10 @@ func (s *Server) stopping(sig os.Signal, newPID int) {
 	s.sockets.stopping(newPID)
 	if newPID != 0 {
 		s.log.Info("binary upgrade: the new process serves; draining", "new_pid", newPID)
+	}
+	if s.quick {
+		s.log.Info("shutting down at once: in-flight requests are cut", "signal", sig.String())
+		return
 	}
 	s.log.Info("shutting down: finishing in-flight requests", "signal", sig.String(), "graceful_timeout", s.cfg.GracefulTimeout.String())
 }

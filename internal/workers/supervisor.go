@@ -66,8 +66,9 @@ type (
 		timeout time.Duration
 		done    chan struct{}
 	}
-	evStopNow struct{}
-	evQuery   struct{ fn func(*supervisor) }
+	evStopNow   struct{}
+	evGoAwayAll struct{}
+	evQuery     struct{ fn func(*supervisor) }
 )
 
 // Kinds of boot job.
@@ -201,6 +202,17 @@ func (p *Pool) Stop(timeout time.Duration) {
 		<-p.loopDone
 	}
 	p.preload.wait()
+}
+
+// GoAway tells every ASGI worker that the server is going away, now: it
+// takes no new requests, its running ones see http.disconnect (those
+// that have not answered get 503, a stream its end) and are cancelled,
+// its lifespan shutdown runs and it exits. The front calls it a moment
+// before its graceful timeout ends, while it still has the connections
+// to carry those answers. WSGI workers are left to Stop. It returns
+// without waiting.
+func (p *Pool) GoAway() {
+	p.post(evGoAwayAll{})
 }
 
 // AppFiles returns the application's own source files loaded by the
@@ -370,6 +382,20 @@ func (s *supervisor) handle(ev event) {
 				p.log.Warn("worker did not stop in time; killing it", "worker", w.ID, "pid", w.PID)
 				w.kill()
 			}
+		}
+	case evGoAwayAll:
+		changed := false
+		for w := range s.workers {
+			if w.asgi && !w.stopSent {
+				w.why, w.reason = "the server is shutting down", ExitStop
+				w.serving = false
+				w.retiring.Store(true)
+				s.stopWorkerWithin(w, 0, wire.GoAwayShutdown)
+				changed = true
+			}
+		}
+		if changed {
+			s.rebuildSlots()
 		}
 	case evQuery:
 		ev.fn(s)

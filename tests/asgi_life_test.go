@@ -1,0 +1,145 @@
+package tests
+
+// The lifecycle of ASGI workers, checked end to end with a real framework
+// app (testdata/apps/asgi_life.py: Starlette with a lifespan context
+// manager) and long-lived requests alive at the moment of each event:
+// what each client gets, what the app sees, the log, the exit status, and
+// that no worker process is left behind.
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const asgiLife = "tests/testdata/apps/asgi_life.py"
+
+// startLife starts gowsgi on asgi_life.py with Debian's Python (Starlette)
+// and a marker directory; env adds LIFE_* knobs.
+func startLife(t *testing.T, env []string, args ...string) (*Server, *probeState) {
+	t.Helper()
+	py := debianPython(t, "starlette")
+	return startASGI(t, env, append([]string{asgiLife, "--python", py}, args...)...)
+}
+
+// workerPIDs are the PIDs of the workers the log says are ready.
+func workerPIDs(s *Server) []int {
+	var pids []int
+	for _, m := range regexp.MustCompile(`msg="worker ready" worker=\d+ pid=(\d+)`).FindAllStringSubmatch(s.Stderr.String(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// noOrphans fails the test unless every pid has ended within d.
+func noOrphans(t *testing.T, pids []int, d time.Duration) {
+	t.Helper()
+	for _, pid := range pids {
+		if !waitFor(d, func() bool { return processGone(pid) }) {
+			t.Errorf("worker pid %d is still running %s after gowsgi exited", pid, d)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// markerPID reads a marker file that holds a worker's PID.
+func markerPID(t *testing.T, p *probeState, name string) int {
+	t.Helper()
+	pid, err := strconv.Atoi(readFile(t, p.Path(name)))
+	if err != nil {
+		t.Fatalf("marker %s: %v", name, err)
+	}
+	return pid
+}
+
+// TestASGILifeSigtermDrain: SIGTERM with an SSE stream, an unanswered
+// long poll and a WebSocket open. After --graceful-timeout (less the
+// WebSockets' margin) the worker tells them the server is going away,
+// while the front still holds their connections: the long poll gets 503
+// (it used to get the connection closed under it with no answer), the
+// stream a proper end, the WebSocket 1001 (and the app
+// websocket.disconnect with 1001); the lifespan shutdown runs within the
+// graceful timeout (it used to start after it), gowsgi exits 0 and no
+// worker is left.
+func TestASGILifeSigtermDrain(t *testing.T) {
+	const graceful = 4 * time.Second
+	s, p := startLife(t, nil, "--graceful-timeout", "4")
+	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
+	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
+	wsc, wsOut := waitClient(t, wsURL(s, "/ws?name=w1"))
+	defer wsc.Process.Kill()
+	for _, n := range []string{"s1", "l1", "w1"} {
+		p.WaitFile(n+".entered", 30*time.Second)
+	}
+	pid := markerPID(t, p, "s1.entered")
+	start := time.Now()
+	s.Signal(syscall.SIGTERM)
+	if code := s.Wait(graceful + goAwayBound); code != 0 {
+		t.Fatalf("SIGTERM: exit %d after %s, want 0\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
+	}
+	if r := poll.wait(5 * time.Second); r.status != 503 {
+		t.Errorf("the unanswered long poll got %d %q %v, want 503", r.status, r.body, r.err)
+	}
+	if r := sse.wait(5 * time.Second); r.status != 200 || r.err != nil || !strings.HasPrefix(r.body, "data: tick 0\n\n") {
+		t.Errorf("the stream got %d %v (%d bytes), want 200 and a proper end", r.status, r.err, len(r.body))
+	}
+	wsc.Wait()
+	if !strings.Contains(wsOut.String(), "1001") {
+		t.Errorf("the WebSocket client saw %q, want a close with 1001", wsOut.String())
+	}
+	if code := readFile(t, p.Path("w1.ws-disconnect")); code != "1001" {
+		t.Errorf("the app saw websocket.disconnect with %s, want 1001", code)
+	}
+	for _, f := range []string{"l1.disconnect", "l1.cancelled", "s1.cancelled"} {
+		if !p.Exists(f) {
+			t.Errorf("%s did not happen", f)
+		}
+	}
+	fi, err := os.Stat(p.Path(fmt.Sprintf("shutdown.%d", pid)))
+	if err != nil {
+		t.Fatalf("the lifespan shutdown did not run: %v\n%s", err, s.Stderr)
+	}
+	if at := fi.ModTime().Sub(start); at > graceful {
+		t.Errorf("the lifespan shutdown ended %s after SIGTERM, past --graceful-timeout %s", at.Round(time.Millisecond), graceful)
+	}
+	noOrphans(t, workerPIDs(s), 5*time.Second)
+}
+
+// TestASGILifeSigquit: SIGQUIT is gunicorn's quick shutdown: gowsgi stops
+// at once, whatever is in flight (a stream, a long poll), without waiting
+// for --graceful-timeout: the workers' requests are told the server is
+// going away and cancelled, their lifespan shutdown runs, and gowsgi exits
+// 0 with no worker left. It used to be Go's default for the signal: a
+// goroutine dump, exit 2, and the workers left running on their own.
+func TestASGILifeSigquit(t *testing.T) {
+	s, p := startLife(t, nil, "--workers", "2")
+	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
+	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
+	p.WaitFile("s1.entered", 30*time.Second)
+	p.WaitFile("l1.entered", 30*time.Second)
+	pids := workerPIDs(s)
+	start := time.Now()
+	s.Signal(syscall.SIGQUIT)
+	code := s.Wait(goAwayBound)
+	if code != 0 {
+		t.Fatalf("SIGQUIT: exit %d after %s, want 0 at once (the graceful timeout is 30s)\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
+	}
+	s.WaitLog(t, "shutting down at once", 1, time.Second)
+	noOrphans(t, pids, 2*time.Second)
+	for _, pid := range pids {
+		if !p.Exists(fmt.Sprintf("shutdown.%d", pid)) {
+			t.Errorf("worker %d did not run its lifespan shutdown\n%s", pid, s.Stderr)
+		}
+	}
+	for _, r := range []*pending{sse, poll} {
+		if res := r.wait(5 * time.Second); res.err != nil && strings.HasPrefix(res.err.Error(), "no response within") {
+			t.Errorf("a client still waits after the exit")
+		}
+	}
+}
