@@ -9,6 +9,7 @@ package tests
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -141,5 +142,40 @@ func TestASGILifeSigquit(t *testing.T) {
 		if res := r.wait(5 * time.Second); res.err != nil && strings.HasPrefix(res.err.Error(), "no response within") {
 			t.Errorf("a client still waits after the exit")
 		}
+	}
+}
+
+// TestASGILifeStartupTimeout: a lifespan startup that never completes is
+// bounded by --timeout, as gunicorn bounds a worker's boot (uvicorn waits
+// forever; gowsgi used to wait for --boot-timeout, 2 minutes, then say the
+// app "did not load" with no clue where). Whether it awaits forever (its
+// task is cancelled: the traceback shows the await) or blocks the event
+// loop (a watchdog thread reports the blocking line), it is a boot failure
+// that says so and where: gowsgi exits 1 and no worker is left.
+func TestASGILifeStartupTimeout(t *testing.T) {
+	py := debianPython(t, "starlette")
+	for _, c := range []struct{ how, marker, where string }{
+		{"hang", "startup-hangs", "await asyncio.Event().wait()"},
+		{"block", "startup-blocks", "time.sleep(3600)"},
+	} {
+		t.Run(c.how, func(t *testing.T) {
+			p := newProbeState(t)
+			s := startProcessEnv(t, append(p.Env(), "LIFE_STARTUP="+c.how), asgiLife, "--python", py, "--timeout", "2")
+			start := time.Now()
+			code := s.Wait(60 * time.Second)
+			if code != 1 || time.Since(start) > 30*time.Second {
+				t.Fatalf("exit %d after %s, want 1 soon after --timeout 2s\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
+			}
+			out := s.Stderr.String()
+			if !strings.Contains(out, "lifespan startup did not complete within --timeout 2s") ||
+				!strings.Contains(out, "asgi_life.py\", line") || !strings.Contains(out, c.where) {
+				t.Errorf("the log does not say that the startup ran past --timeout, and where (%q):\n%s", c.where, out)
+			}
+			matches, _ := filepath.Glob(p.Path(c.marker + ".*"))
+			if len(matches) == 0 {
+				t.Fatalf("the lifespan startup never began\n%s", out)
+			}
+			noOrphans(t, []int{markerPID(t, p, filepath.Base(matches[0]))}, 5*time.Second)
+		})
 	}
 }

@@ -88,6 +88,10 @@ ASGI_STOP_GRACE = 5.0
 ASGI_CANCEL_BOUND = 2.0
 ASGI_DISCONNECT_WAIT = 0.5  # told "going away", before the cancel
 ASGI_SHUTDOWN_BOUND = 5.0
+# How long past its bound (--timeout) a lifespan startup that blocks the
+# event loop is reported from a watchdog thread (one that awaits is
+# cancelled at the bound itself).
+STARTUP_BLOCKED_MARGIN = 1.0
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
@@ -192,7 +196,7 @@ def serve(cfg, control, app, kind, ready, hooks):
     worker = ASGIWorker(loop, app, cfg, control, socket.socket(fileno=5), hooks)
     lifespan = Lifespan(app, cfg.get('lifespan') or 'auto', worker.state)
     try:
-        loop.run_until_complete(lifespan.startup())
+        lifespan.start_within(loop, control, cfg.get('startup_timeout') or 0)
     except LifespanFailed as e:
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
         sys.exit(3)
@@ -229,8 +233,9 @@ class Lifespan:
         self.error = None          # the exception the app raised
         self.startup_done = False  # startup.complete received
         self.ended = False
+        self.timed_out = False     # the startup ran past its bound and was cancelled
 
-    async def startup(self):
+    async def startup(self, bound=0):
         import asyncio
         if self.mode == 'off':
             return
@@ -239,12 +244,64 @@ class Lifespan:
         self.started, self.stopped = loop.create_future(), loop.create_future()
         self.task = loop.create_task(self.main())
         await self.inbox.put({'type': 'lifespan.startup'})
+        if bound:
+            await asyncio.wait([self.started], timeout=bound)
+            if not self.started.done():
+                self.timed_out = True
+                self.task.cancel()
+                await asyncio.wait([self.task], timeout=ASGI_CANCEL_BOUND)
+                if self.failed is not None:  # the app caught the cancellation and said where (Starlette does)
+                    where = self.failed
+                elif isinstance(self.error, BaseException):
+                    where = ''.join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
+                else:
+                    where = '(the application did not say)'
+                raise LifespanFailed('lifespan startup did not complete within --timeout %gs (raise --timeout, or 0 '
+                                     'for no bound). It was cancelled here:\n%s' % (bound, where.rstrip('\n')))
         await self.started
         if self.failed is not None:
             raise LifespanFailed('lifespan startup failed: %s' % (self.failed or '(no message)'))
         if self.error is not None and self.mode == 'on':
             raise LifespanFailed('lifespan startup failed (--lifespan on): the application raised:\n%s' % ''.join(
                 traceback.format_exception(type(self.error), self.error, self.error.__traceback__)))
+
+    def start_within(self, loop, control, bound):
+        """Run the startup on loop, given bound seconds (--timeout; 0 =
+        no bound but --boot-timeout's), as gunicorn gives a worker's boot:
+        past it, a LifespanFailed that says where the startup waited (the
+        app's task is cancelled, so its traceback shows the await that
+        hung). A startup that blocks the event loop (time.sleep in async
+        code) cannot be cancelled: a watchdog thread reports the main
+        thread's stack as the boot failure a moment later and ends the
+        process (uvicorn would wait forever)."""
+        import asyncio
+        if not bound or self.mode == 'off':
+            loop.run_until_complete(self.startup())
+            return
+        import threading
+        decided = threading.Lock()  # taken by whoever answers: Ready, or the watchdog
+        main = threading.get_ident()
+
+        def watchdog():
+            if not decided.acquire(blocking=False):
+                return
+            frame = sys._current_frames().get(main)
+            where = ''.join(traceback.format_stack(frame)) if frame is not None else '(unknown)\n'
+            msg = ('lifespan startup did not complete within --timeout %gs, and the event loop is blocked '
+                   '(raise --timeout, or 0 for no bound). The blocking code (most recent call last):\n%s' % (bound, where))
+            try:
+                send_frame(control, T_BOOT_FAILED, msg.encode('utf-8', 'replace'))
+            finally:
+                os._exit(3)
+        timer = threading.Timer(bound + STARTUP_BLOCKED_MARGIN, watchdog)
+        timer.daemon = True
+        timer.start()
+        try:
+            loop.run_until_complete(self.startup(bound))
+        finally:
+            timer.cancel()
+        if not decided.acquire(blocking=False):
+            threading.Event().wait()  # the watchdog answers and ends the process
 
     async def shutdown(self):
         if self.task is None or self.ended or not self.startup_done:
@@ -267,8 +324,8 @@ class Lifespan:
             await self.app(scope, self.receive, self.send)
         except BaseException as e:
             self.error = e
-            if self.failed is not None:
-                pass  # startup.failed said why; startup() reports it
+            if self.failed is not None or self.timed_out:
+                pass  # startup.failed or the cancellation says why; startup() reports it
             elif not self.startup_done and self.mode == 'auto':
                 log("the application does not support the ASGI lifespan protocol (%s: %s); carrying on without it"
                     % (type(e).__name__, e))

@@ -198,6 +198,7 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	}
 	if o.Timeout > 0 {
 		cfg.Heartbeat = heartbeatEvery(o.Timeout).Seconds()
+		cfg.StartupTimeout = o.Timeout.Seconds()
 	}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
