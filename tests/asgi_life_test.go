@@ -179,3 +179,52 @@ func TestASGILifeStartupTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestASGILifeShutdownFaults: a lifespan shutdown that misbehaves still
+// ends in a clean exit 0 with no worker left, and one clear log entry:
+//   - one that awaits forever is cancelled after its bound, and the log
+//     shows where it waited (it used to log two GeneratorExit tracebacks
+//     and "Task was destroyed but it is pending!" as the process exited);
+//   - one that blocks the event loop is killed after the stop bound, with
+//     the Python stack of the blocking line first (it was killed with
+//     only "retired worker did not exit");
+//   - one that raises is logged once (it was logged twice: the
+//     shutdown.failed message, then the same exception again).
+func TestASGILifeShutdownFaults(t *testing.T) {
+	for _, c := range []struct {
+		how   string
+		bound time.Duration
+		want  []string
+	}{
+		{"hang", goAwayBound, []string{"lifespan shutdown did not complete within 5s; it was cancelled here", "await asyncio.Event().wait()"}},
+		{"block", 10*time.Second + goAwayBound, []string{"its event loop is blocked. Its Python stacks follow, then it is killed", `asgi_life.py", line`, "in lifespan"}},
+		{"raise", goAwayBound, []string{"lifespan shutdown failed: Traceback", "RuntimeError: could not flush the queue"}},
+	} {
+		t.Run(c.how, func(t *testing.T) {
+			s, p := startLife(t, []string{"LIFE_SHUTDOWN=" + c.how}, "--graceful-timeout", "1")
+			pids := workerPIDs(s)
+			s.Signal(syscall.SIGTERM)
+			if code := s.Wait(time.Second + c.bound); code != 0 {
+				t.Fatalf("SIGTERM: exit %d, want 0 within %s\n%s", code, time.Second+c.bound, s.Stderr)
+			}
+			if !p.Exists(fmt.Sprintf("shutdown-begins.%d", pids[0])) {
+				t.Fatalf("the lifespan shutdown did not begin\n%s", s.Stderr)
+			}
+			out := s.Stderr.String()
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("the log lacks %q:\n%s", w, out)
+				}
+			}
+			for _, noise := range []string{"GeneratorExit", "Task was destroyed", "error in the lifespan protocol"} {
+				if strings.Contains(out, noise) {
+					t.Errorf("the log has %q:\n%s", noise, out)
+				}
+			}
+			if n := strings.Count(out, "RuntimeError: could not flush the queue"); c.how == "raise" && n != 1 {
+				t.Errorf("the failure is logged %d times, want once:\n%s", n, out)
+			}
+			noOrphans(t, pids, 5*time.Second)
+		})
+	}
+}

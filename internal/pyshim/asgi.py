@@ -205,7 +205,7 @@ def serve(cfg, control, app, kind, ready, hooks):
     send_frame(control, T_READY, _dumps(ready, 2))
     try:
         loop.run_until_complete(worker.serve())
-        loop.run_until_complete(lifespan.shutdown_within(ASGI_SHUTDOWN_BOUND))
+        loop.run_until_complete(lifespan.shutdown(ASGI_SHUTDOWN_BOUND))
     finally:
         if hooks is not None:
             hooks.exiting()
@@ -234,6 +234,8 @@ class Lifespan:
         self.startup_done = False  # startup.complete received
         self.ended = False
         self.timed_out = False     # the startup ran past its bound and was cancelled
+        self.abandoned = False     # the shutdown ran past its bound and was cancelled
+        self.shutdown_failed = None  # shutdown.failed's message
 
     async def startup(self, bound=0):
         import asyncio
@@ -303,20 +305,29 @@ class Lifespan:
         if not decided.acquire(blocking=False):
             threading.Event().wait()  # the watchdog answers and ends the process
 
-    async def shutdown(self):
+    async def shutdown(self, bound):
+        """Send lifespan.shutdown and wait for the answer, bound seconds at
+        most: an app that has not answered by then has its task cancelled,
+        and the log says where it waited (the cancellation's traceback).
+        An app that failed (shutdown.failed, or an exception) is logged
+        once, with its message."""
+        import asyncio
         if self.task is None or self.ended or not self.startup_done:
             return
         await self.inbox.put({'type': 'lifespan.shutdown'})
-        await self.stopped
-
-    async def shutdown_within(self, bound):
-        """shutdown, given bound seconds: an app that does not answer
-        in time is left behind (the process exits next)."""
-        import asyncio
-        try:
-            await asyncio.wait_for(self.shutdown(), bound)
-        except asyncio.TimeoutError:
-            log('lifespan shutdown did not complete within %gs; exiting without it' % bound)
+        await asyncio.wait([self.stopped], timeout=bound)
+        if self.stopped.done():
+            return
+        self.abandoned = True
+        self.task.cancel()
+        await asyncio.wait([self.task], timeout=ASGI_CANCEL_BOUND)
+        if self.shutdown_failed is not None:  # the app caught the cancellation and said where (Starlette does)
+            where = self.shutdown_failed
+        elif isinstance(self.error, BaseException):
+            where = ''.join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
+        else:
+            where = '(the application did not end when cancelled)'
+        log('lifespan shutdown did not complete within %gs; it was cancelled here:\n%s' % (bound, where.rstrip('\n')))
 
     async def main(self):
         scope = {'type': 'lifespan', 'asgi': ASGI_VERSION, 'state': self.state}
@@ -324,8 +335,8 @@ class Lifespan:
             await self.app(scope, self.receive, self.send)
         except BaseException as e:
             self.error = e
-            if self.failed is not None or self.timed_out:
-                pass  # startup.failed or the cancellation says why; startup() reports it
+            if self.failed is not None or self.timed_out or self.abandoned or self.shutdown_failed is not None:
+                pass  # startup.failed, shutdown.failed or the cancellation said why; it is reported once
             elif not self.startup_done and self.mode == 'auto':
                 log("the application does not support the ASGI lifespan protocol (%s: %s); carrying on without it"
                     % (type(e).__name__, e))
@@ -352,7 +363,9 @@ class Lifespan:
         elif t == 'lifespan.shutdown.complete':
             self.stopped.done() or self.stopped.set_result(None)
         elif t == 'lifespan.shutdown.failed':
-            log('lifespan shutdown failed: %s' % message.get('message', ''))
+            self.shutdown_failed = str(message.get('message', ''))
+            if not self.abandoned:
+                log('lifespan shutdown failed: %s' % self.shutdown_failed)
             self.stopped.done() or self.stopped.set_result(None)
         else:
             raise RuntimeError('unexpected ASGI message %r in the lifespan protocol' % t)

@@ -355,7 +355,22 @@ func (s *supervisor) handle(ev event) {
 				time.AfterFunc(grace, func() { p.post(evKill{w}) })
 				return
 			}
-			if !w.killWhenDrained {
+			if w.asgi && !w.killWhenDrained && !w.stacksLogged {
+				// An event loop that does not end by itself once told to
+				// is blocked (time.sleep in the lifespan shutdown or in a
+				// cancelled request's cleanup): say where before the kill.
+				p.log.Error("worker did not exit in time after it was asked to; its event loop is blocked. Its Python stacks follow, then it is killed",
+					"worker", w.ID, "pid", w.PID, "bound", stopBound.String())
+				w.stacksLogged = true
+				w.dumpStacksNow()
+				dumped := w.stacksDumped()
+				go func() {
+					<-dumped
+					p.post(evKill{w})
+				}()
+				return
+			}
+			if !w.killWhenDrained && !w.stacksLogged {
 				p.log.Warn("retired worker did not exit; killing it", "worker", w.ID, "pid", w.PID)
 			}
 			w.kill()
