@@ -167,7 +167,7 @@ func TestASGILifeStartupTimeout(t *testing.T) {
 				t.Fatalf("exit %d after %s, want 1 soon after --timeout 2s\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
 			}
 			out := s.Stderr.String()
-			if !strings.Contains(out, "lifespan startup did not complete within --timeout 2s") ||
+			if !strings.Contains(out, "lifespan startup did not complete within --timeout 2s (raise --timeout, or 0 for no bound)\n") ||
 				!strings.Contains(out, "asgi_life.py\", line") || !strings.Contains(out, c.where) {
 				t.Errorf("the log does not say that the startup ran past --timeout, and where (%q):\n%s", c.where, out)
 			}
@@ -226,5 +226,69 @@ func TestASGILifeShutdownFaults(t *testing.T) {
 			}
 			noOrphans(t, pids, 5*time.Second)
 		})
+	}
+}
+
+// TestASGILifeReloadStartupHangs: a HUP reload whose new generation's
+// lifespan startup hangs fails after --timeout (not --boot-timeout's 2
+// minutes), with the reason in the log, and the old worker keeps serving,
+// its open stream included.
+func TestASGILifeReloadStartupHangs(t *testing.T) {
+	s, p := startLife(t, nil, "--timeout", "2")
+	c, br, resp := openStream(t, s, "/sse?name=s1")
+	defer c.Close()
+	oldPID := resp.Header.Get("X-Pid")
+	readEvents(t, br, 2)
+	if err := os.WriteFile(p.Path("startup.how"), []byte("hang"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Signal(syscall.SIGHUP)
+	s.WaitLog(t, "reload failed; the previous workers keep serving", 1, 30*time.Second)
+	if !strings.Contains(s.Stderr.String(), "lifespan startup did not complete within --timeout 2s") {
+		t.Errorf("the log does not say why the reload failed:\n%s", s.Stderr)
+	}
+	if _, body := get(t, s, "GET", "/pid", nil); body != oldPID {
+		t.Errorf("after the failed reload pid %s serves, want the old worker %s", body, oldPID)
+	}
+	readEvents(t, br, 5) // the stream still flows
+}
+
+// TestASGILifeCrashSiblings: a worker that dies (os._exit in one request)
+// while other requests are in flight on its event loop: each of them gets
+// 502 (or, a stream that had started, its cut) at once, each is logged
+// with its request line, and a replacement serves. uvicorn loses the
+// whole server (one process), and gunicorn's UvicornWorker resets every
+// connection of the worker with no answer: there the worker owns the
+// sockets, here the Go front does.
+func TestASGILifeCrashSiblings(t *testing.T) {
+	s, p := startLife(t, nil)
+	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
+	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
+	held := sendAsync(t, s.Addr, "GET", "/hold?name=h1")
+	for _, n := range []string{"s1", "l1", "h1"} {
+		p.WaitFile(n+".entered", 30*time.Second)
+	}
+	pid := markerPID(t, p, "s1.entered")
+	if resp, _ := get(t, s, "GET", "/crash", nil); resp.StatusCode != 502 {
+		t.Errorf("the crashing request got %d, want 502", resp.StatusCode)
+	}
+	for name, r := range map[string]*pending{"long poll": poll, "held request": held} {
+		if res := r.wait(10 * time.Second); res.status != 502 {
+			t.Errorf("the %s got %d %v, want 502", name, res.status, res.err)
+		}
+	}
+	if res := sse.wait(10 * time.Second); res.status != 200 || res.err == nil {
+		t.Errorf("the stream got %d %v, want 200 and a cut", res.status, res.err)
+	}
+	for _, line := range []string{"GET /sse?name=s1", "GET /longpoll?name=l1", "GET /hold?name=h1", "GET /crash"} {
+		re := regexp.MustCompile(`msg="worker died while serving a request" worker=1 pid=` + strconv.Itoa(pid) +
+			` status="exit status 7" request="` + regexp.QuoteMeta(line) + ` HTTP/1.1"`)
+		if !re.MatchString(s.Stderr.String()) {
+			t.Errorf("no log line for %q:\n%s", line, s.Stderr)
+		}
+	}
+	s.WaitLog(t, `msg="worker ready"`, 2, 30*time.Second)
+	if resp, body := get(t, s, "GET", "/state", nil); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from the lifespan of ") {
+		t.Errorf("after the crash: %d %q", resp.StatusCode, body)
 	}
 }

@@ -214,6 +214,12 @@ def serve(cfg, control, app, kind, ready, hooks):
 
 # ---------------------------------------------------------------- lifespan
 
+def startup_timeout_line(bound):
+    """The last line of a startup's boot failure past --timeout: the one
+    gowsgi logs alone when it retries a worker."""
+    return 'lifespan startup did not complete within --timeout %gs (raise --timeout, or 0 for no bound)' % bound
+
+
 class Lifespan:
     """The lifespan protocol (asgiref's lifespan.rst) around one worker.
     mode 'off' skips it; 'auto' carries on without it when the app raises
@@ -258,8 +264,8 @@ class Lifespan:
                     where = ''.join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
                 else:
                     where = '(the application did not say)'
-                raise LifespanFailed('lifespan startup did not complete within --timeout %gs (raise --timeout, or 0 '
-                                     'for no bound). It was cancelled here:\n%s' % (bound, where.rstrip('\n')))
+                raise LifespanFailed('lifespan startup did not complete within --timeout %gs; it was cancelled here:\n%s\n%s'
+                                     % (bound, where.rstrip('\n'), startup_timeout_line(bound)))
         await self.started
         if self.failed is not None:
             raise LifespanFailed('lifespan startup failed: %s' % (self.failed or '(no message)'))
@@ -289,8 +295,8 @@ class Lifespan:
                 return
             frame = sys._current_frames().get(main)
             where = ''.join(traceback.format_stack(frame)) if frame is not None else '(unknown)\n'
-            msg = ('lifespan startup did not complete within --timeout %gs, and the event loop is blocked '
-                   '(raise --timeout, or 0 for no bound). The blocking code (most recent call last):\n%s' % (bound, where))
+            msg = ('lifespan startup did not complete within --timeout %gs: the event loop is blocked here '
+                   '(most recent call last):\n%s%s' % (bound, where, startup_timeout_line(bound)))
             try:
                 send_frame(control, T_BOOT_FAILED, msg.encode('utf-8', 'replace'))
             finally:

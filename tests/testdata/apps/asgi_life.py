@@ -11,9 +11,10 @@ Marker files go to $PROBE_STATE_DIR, each written whole (see mark):
   NAME.ws-disconnect               a WebSocket's receive() said
                                    websocket.disconnect (the code inside)
 
-Environment knobs (LIFE_*): STARTUP=hang|block|fail|raise makes the
-lifespan startup wait forever, block the event loop, fail, or raise;
-SHUTDOWN=hang|block|raise the same for its shutdown.
+Environment knobs (LIFE_*): STARTUP=hang|block|raise makes the lifespan
+startup wait forever, block the event loop, or raise (a startup.how file
+in $PROBE_STATE_DIR says the same for the workers started after it is
+written); SHUTDOWN=hang|block|raise the same for its shutdown.
 """
 import asyncio
 import contextlib
@@ -44,6 +45,9 @@ def pid():
 @contextlib.asynccontextmanager
 async def lifespan(app):
     how = os.environ.get('LIFE_STARTUP', '')
+    if STATE_DIR and os.path.exists(os.path.join(STATE_DIR, 'startup.how')):
+        with open(os.path.join(STATE_DIR, 'startup.how')) as f:
+            how = f.read().strip()  # set by the test between generations
     if how == 'hang':
         mark('startup-hangs.' + pid(), pid())
         await asyncio.Event().wait()
