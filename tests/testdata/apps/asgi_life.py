@@ -57,7 +57,10 @@ async def lifespan(app):
     elif how == 'raise':
         raise RuntimeError('cannot reach the database at db:5432')
     mark('startup.' + pid(), pid())
-    yield {'greeting': 'hello from the lifespan of ' + pid()}
+    if os.environ.get('LIFE_NO_STATE'):  # for servers without lifespan state (uvicorn 0.17), to compare with
+        yield
+    else:
+        yield {'greeting': 'hello from the lifespan of ' + pid()}
     mark('shutdown-begins.' + pid(), pid())
     how = os.environ.get('LIFE_SHUTDOWN', '')
     if how == 'hang':
@@ -151,6 +154,8 @@ async def crash(request):
 async def ws(websocket):
     name = websocket.query_params['name']
     await websocket.accept()
+    if websocket.query_params.get('greet'):
+        await websocket.send_text(websocket.state.greeting)  # the lifespan state, in a WebSocket's scope
     mark(name + '.entered', pid())
     try:
         while True:
