@@ -292,3 +292,56 @@ func TestASGILifeCrashSiblings(t *testing.T) {
 		t.Errorf("after the crash: %d %q", resp.StatusCode, body)
 	}
 }
+
+// TestASGILifeUpgrade: a binary upgrade (SIGUSR2) with a WebSocket and a
+// long poll open on the old process: once the new process serves, the
+// old one drains as on SIGTERM, but its WebSockets close with 1012
+// (Service Restart: reconnect) where a shutdown says 1001, and the app
+// gets websocket.disconnect with 1012; the long poll gets 503; the old
+// process exits 0 with no worker left, and the new one serves.
+func TestASGILifeUpgrade(t *testing.T) {
+	s, p := startLife(t, nil, "--graceful-timeout", "2")
+	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
+	wsc, wsOut := waitClient(t, wsURL(s, "/ws?name=w1"))
+	defer wsc.Process.Kill()
+	p.WaitFile("l1.entered", 30*time.Second)
+	p.WaitFile("w1.entered", 30*time.Second)
+	oldWorkers := workerPIDs(s)
+	s.Signal(syscall.SIGUSR2)
+	s.WaitLog(t, "binary upgrade: the new process serves; draining", 1, 60*time.Second)
+	m := regexp.MustCompile(`new_pid=(\d+)`).FindStringSubmatch(s.Stderr.String())
+	if m == nil {
+		t.Fatalf("no new_pid in the log:\n%s", s.Stderr)
+	}
+	newPID, _ := strconv.Atoi(m[1])
+	stopNew := func() {
+		syscall.Kill(newPID, syscall.SIGTERM)
+		if !waitFor(15*time.Second, func() bool { return processGone(newPID) }) {
+			syscall.Kill(newPID, syscall.SIGKILL)
+		}
+	}
+	t.Cleanup(stopNew)
+	// The new process shares the old one's stderr, so the old one's exit
+	// status is read once the new one has ended too.
+	if !waitFor(2*time.Second+goAwayBound, func() bool { return processGone(s.Cmd.Process.Pid) }) {
+		t.Fatalf("the old process did not exit\n%s", s.Stderr)
+	}
+	wsc.Wait()
+	if !strings.Contains(wsOut.String(), "1012") {
+		t.Errorf("the WebSocket client saw %q, want a close with 1012", wsOut.String())
+	}
+	if code := readFile(t, p.Path("w1.ws-disconnect")); code != "1012" {
+		t.Errorf("the app saw websocket.disconnect with %s, want 1012", code)
+	}
+	if r := poll.wait(5 * time.Second); r.status != 503 {
+		t.Errorf("the long poll got %d %v, want 503", r.status, r.err)
+	}
+	noOrphans(t, oldWorkers, 5*time.Second)
+	if resp, body := get(t, s, "GET", "/state", nil); resp.StatusCode != 200 || !strings.HasPrefix(body, "hello from the lifespan of ") {
+		t.Errorf("the new process: %d %q", resp.StatusCode, body)
+	}
+	stopNew()
+	if code := s.Wait(10 * time.Second); code != 0 {
+		t.Errorf("the old process: exit %d, want 0", code)
+	}
+}

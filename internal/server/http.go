@@ -102,14 +102,20 @@ func (h *httpFront) Stop(s *Server) {
 	}()
 	// Open WebSockets have the graceful timeout too, then get 1001 (Going
 	// Away) a moment before it ends, so that their close handshakes fit.
+	// After a binary upgrade (SIGUSR2) the server restarts rather than
+	// goes: 1012 (Service Restart) tells clients to reconnect.
+	code, why := websocket.CloseGoingAway, "server shutting down"
+	if s.upgraded {
+		code, why = websocket.CloseServiceRestart, "server restarting"
+	}
 	wsCtx, wsCancel := context.WithTimeout(ctx, s.cfg.GracefulTimeout-wsCloseMargin(s.cfg.GracefulTimeout))
 	defer wsCancel()
-	go h.handler.CloseWebSockets(wsCtx, websocket.CloseGoingAway, "server shutting down")
+	go h.handler.CloseWebSockets(wsCtx, code, why)
 	// ASGI requests still running then (streams, long polls) are told, by
 	// their worker, that the server is going away, in the same moment: an
 	// unanswered one gets 503 and a stream its end before the connections
 	// close, and the lifespan shutdown runs within the graceful timeout.
-	goAway := context.AfterFunc(wsCtx, s.pool.p.GoAway)
+	goAway := context.AfterFunc(wsCtx, func() { s.pool.p.GoAway(s.upgraded) })
 	defer goAway()
 	h2done := s.front.shutdown(ctx)
 	if err := h.srv.Shutdown(ctx); err != nil {

@@ -98,6 +98,8 @@ type Server struct {
 	// quick: SIGQUIT, gunicorn's quick shutdown: the front stops at once,
 	// as on a second SIGTERM (connections closed, workers given no grace).
 	quick bool
+	// upgraded: a binary upgrade's new process serves; this one drains.
+	upgraded bool
 	// served: the server got as far as serving (for the "stopped" line).
 	served bool
 	// procs is GOMAXPROCS, for the "listening" line.
@@ -187,6 +189,7 @@ func (s *Server) loop() int {
 			s.stopping(sig, 0)
 			return 0
 		case pid := <-s.sockets.upgraded:
+			s.upgraded = true
 			s.stopping(syscall.SIGUSR2, pid)
 			return 0
 		case err := <-s.pool.p.Fatal():

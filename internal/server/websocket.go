@@ -29,9 +29,14 @@ func webSocketOptions(cfg *config.Config) *front.WebSocketOptions {
 }
 
 // wsCloseMargin is how long before the end of the graceful timeout open
-// WebSockets are closed, for their close handshakes to complete in time.
+// WebSockets are closed, for their close handshakes to complete in time,
+// and ASGI workers are told to go away (Pool.GoAway), for what follows
+// to reach the clients while the front still has their connections: an
+// app's half-second to end on http.disconnect (asgi.py's
+// ASGI_DISCONNECT_WAIT), then the 503 or a stream's end. A quarter of the
+// timeout, 2 s at most, but at least 1 s (half of a timeout under 2 s).
 func wsCloseMargin(graceful time.Duration) time.Duration {
-	return min(graceful/4, 2*time.Second)
+	return max(min(graceful/4, 2*time.Second), min(graceful/2, time.Second))
 }
 
 // wsObserver is the front's Observer with the WebSocket metrics

@@ -67,7 +67,7 @@ type (
 		done    chan struct{}
 	}
 	evStopNow   struct{}
-	evGoAwayAll struct{}
+	evGoAwayAll struct{ reason uint32 }
 	evQuery     struct{ fn func(*supervisor) }
 )
 
@@ -206,13 +206,18 @@ func (p *Pool) Stop(timeout time.Duration) {
 
 // GoAway tells every ASGI worker that the server is going away, now: it
 // takes no new requests, its running ones see http.disconnect (those
-// that have not answered get 503, a stream its end) and are cancelled,
-// its lifespan shutdown runs and it exits. The front calls it a moment
-// before its graceful timeout ends, while it still has the connections
-// to carry those answers. WSGI workers are left to Stop. It returns
-// without waiting.
-func (p *Pool) GoAway() {
-	p.post(evGoAwayAll{})
+// that have not answered get 503, a stream its end, a WebSocket 1001, or
+// 1012 when restart says the server restarts: a binary upgrade) and are
+// cancelled, its lifespan shutdown runs and it exits. The front calls it
+// a moment before its graceful timeout ends, while it still has the
+// connections to carry those answers. WSGI workers are left to Stop. It
+// returns without waiting.
+func (p *Pool) GoAway(restart bool) {
+	reason := wire.GoAwayShutdown
+	if restart {
+		reason = wire.GoAwayRestart
+	}
+	p.post(evGoAwayAll{reason})
 }
 
 // AppFiles returns the application's own source files loaded by the
@@ -405,7 +410,7 @@ func (s *supervisor) handle(ev event) {
 				w.why, w.reason = "the server is shutting down", ExitStop
 				w.serving = false
 				w.retiring.Store(true)
-				s.stopWorkerWithin(w, 0, wire.GoAwayShutdown)
+				s.stopWorkerWithin(w, 0, ev.reason)
 				changed = true
 			}
 		}
