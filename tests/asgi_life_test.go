@@ -345,3 +345,99 @@ func TestASGILifeUpgrade(t *testing.T) {
 		t.Errorf("the old process: exit %d, want 0", code)
 	}
 }
+
+// TestASGILifeRetireDrains: a worker retired by --max-requests, by
+// --max-memory or by SIGTTOU, with every kind of long-lived request on
+// it: a request that finishes by itself after the retirement began gets
+// its 200 from the old worker, an upload whose body was still arriving
+// gets its 200, the stream ends properly and the unanswered long poll
+// gets 503 once --graceful-timeout has passed, the WebSocket closes with
+// 1012 (the app sees websocket.disconnect with 1012), the old worker runs
+// its lifespan shutdown and exits, a new one serves: no client gets a
+// 502.
+func TestASGILifeRetireDrains(t *testing.T) {
+	for _, c := range []struct {
+		name, logs string
+		args       []string
+		trigger    func(t *testing.T, s *Server)
+	}{
+		{"max-requests", "served 3 requests (--max-requests)", []string{"--max-requests", "3"}, func(t *testing.T, s *Server) {
+			for i := 0; i < 3; i++ {
+				get(t, s, "GET", "/pid", nil)
+			}
+		}},
+		{"max-memory", "over --max-memory", []string{"--max-memory", "200"}, func(t *testing.T, s *Server) {
+			// To 20 MiB past the limit: never near 300 MiB (1.5 times,
+			// where the worker is killed at once).
+			rss := residentMiB(t, workerPIDs(s)[0])
+			get(t, s, "GET", fmt.Sprintf("/grow?mib=%d", max(220-rss, 1)), nil)
+		}},
+		{"scale-down", `msg="removing a worker"`, nil, func(t *testing.T, s *Server) {
+			// A second worker first; SIGTTOU then retires the first one,
+			// which holds every request.
+			s.Signal(syscall.SIGTTIN)
+			s.WaitLog(t, `msg="worker ready"`, 2, 30*time.Second)
+			s.Signal(syscall.SIGTTOU)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, p := startLife(t, nil, append([]string{"--graceful-timeout", "2"}, c.args...)...)
+			sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
+			poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
+			held := sendAsync(t, s.Addr, "GET", "/hold?name=h1")
+			wsc, wsOut := waitClient(t, wsURL(s, "/ws?name=w1"))
+			defer wsc.Process.Kill()
+			for _, n := range []string{"s1", "l1", "h1", "w1"} {
+				p.WaitFile(n+".entered", 30*time.Second)
+			}
+			old := markerPID(t, p, "s1.entered")
+			up := dialRaw(t, s.Addr)
+			defer up.Close()
+			fmt.Fprintf(up, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\nConnection: close\r\n\r\n%s", strings.Repeat("u", 100000))
+
+			c.trigger(t, s)
+			s.WaitLog(t, c.logs, 1, 30*time.Second)
+			up.Write([]byte(strings.Repeat("u", 100000)))
+			os.WriteFile(p.Path("h1.release"), nil, 0o644)
+
+			if r := held.wait(10 * time.Second); r.status != 200 || r.body != fmt.Sprintf("released by %d", old) {
+				t.Errorf("the request that finished by itself got %d %q %v, want 200 from pid %d", r.status, r.body, r.err, old)
+			}
+			if out := readUntilQuiet(up, 10*time.Second); !strings.HasPrefix(out, "HTTP/1.1 200 ") || !strings.Contains(out, "200000 bytes by ") {
+				t.Errorf("the upload got %q, want 200 and its whole body", out)
+			}
+			if r := sse.wait(2*time.Second + goAwayBound); r.status != 200 || r.err != nil {
+				t.Errorf("the stream got %d %v, want 200 and a proper end", r.status, r.err)
+			}
+			if r := poll.wait(5 * time.Second); r.status != 503 {
+				t.Errorf("the long poll got %d %q %v, want 503", r.status, r.body, r.err)
+			}
+			wsc.Wait()
+			if !strings.Contains(wsOut.String(), "1012") {
+				t.Errorf("the WebSocket client saw %q, want a close with 1012", wsOut.String())
+			}
+			p.WaitFile(fmt.Sprintf("shutdown.%d", old), 10*time.Second)
+			if code := readFile(t, p.Path("w1.ws-disconnect")); code != "1012" {
+				t.Errorf("the app saw websocket.disconnect with %s, want 1012", code)
+			}
+			noOrphans(t, []int{old}, 10*time.Second)
+			if _, body := get(t, s, "GET", "/pid", nil); body == strconv.Itoa(old) || body == "" {
+				t.Errorf("after the retirement pid %q serves", body)
+			}
+			if strings.Contains(s.Stderr.String(), "worker died") || strings.Contains(s.Stderr.String(), "killing worker") {
+				t.Errorf("a request failed:\n%s", s.Stderr)
+			}
+		})
+	}
+}
+
+// residentMiB is a process's resident memory in MiB.
+func residentMiB(t *testing.T, pid int) int {
+	t.Helper()
+	f := strings.Fields(readFile(t, fmt.Sprintf("/proc/%d/statm", pid)))
+	pages, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pages * os.Getpagesize() >> 20
+}
