@@ -29,11 +29,15 @@ func startLife(t *testing.T, env []string, args ...string) (*Server, *probeState
 }
 
 // workerPIDs are the PIDs of the workers the log says are ready.
-func workerPIDs(s *Server) []int {
+func workerPIDs(t *testing.T, s *Server) []int {
+	t.Helper()
 	var pids []int
 	for _, m := range regexp.MustCompile(`msg="worker ready" worker=\d+ pid=(\d+)`).FindAllStringSubmatch(s.Stderr.String(), -1) {
 		pid, _ := strconv.Atoi(m[1])
 		pids = append(pids, pid)
+	}
+	if len(pids) == 0 {
+		t.Fatalf("no worker ready in the log:\n%s", s.Stderr)
 	}
 	return pids
 }
@@ -109,7 +113,7 @@ func TestASGILifeSigtermDrain(t *testing.T) {
 	if at := fi.ModTime().Sub(start); at > graceful {
 		t.Errorf("the lifespan shutdown ended %s after SIGTERM, past --graceful-timeout %s", at.Round(time.Millisecond), graceful)
 	}
-	noOrphans(t, workerPIDs(s), 5*time.Second)
+	noOrphans(t, workerPIDs(t, s), 5*time.Second)
 }
 
 // TestASGILifeSigquit: SIGQUIT is gunicorn's quick shutdown: gowsgi stops
@@ -124,7 +128,7 @@ func TestASGILifeSigquit(t *testing.T) {
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
 	p.WaitFile("s1.entered", 30*time.Second)
 	p.WaitFile("l1.entered", 30*time.Second)
-	pids := workerPIDs(s)
+	pids := workerPIDs(t, s)
 	start := time.Now()
 	s.Signal(syscall.SIGQUIT)
 	code := s.Wait(goAwayBound)
@@ -202,7 +206,7 @@ func TestASGILifeShutdownFaults(t *testing.T) {
 	} {
 		t.Run(c.how, func(t *testing.T) {
 			s, p := startLife(t, []string{"LIFE_SHUTDOWN=" + c.how}, "--graceful-timeout", "1")
-			pids := workerPIDs(s)
+			pids := workerPIDs(t, s)
 			s.Signal(syscall.SIGTERM)
 			if code := s.Wait(time.Second + c.bound); code != 0 {
 				t.Fatalf("SIGTERM: exit %d, want 0 within %s\n%s", code, time.Second+c.bound, s.Stderr)
@@ -306,7 +310,7 @@ func TestASGILifeUpgrade(t *testing.T) {
 	defer wsc.Process.Kill()
 	p.WaitFile("l1.entered", 30*time.Second)
 	p.WaitFile("w1.entered", 30*time.Second)
-	oldWorkers := workerPIDs(s)
+	oldWorkers := workerPIDs(t, s)
 	s.Signal(syscall.SIGUSR2)
 	s.WaitLog(t, "binary upgrade: the new process serves; draining", 1, 60*time.Second)
 	m := regexp.MustCompile(`new_pid=(\d+)`).FindStringSubmatch(s.Stderr.String())
@@ -369,7 +373,7 @@ func TestASGILifeRetireDrains(t *testing.T) {
 		{"max-memory", "over --max-memory", []string{"--max-memory", "200"}, func(t *testing.T, s *Server) {
 			// To 20 MiB past the limit: never near 300 MiB (1.5 times,
 			// where the worker is killed at once).
-			rss := residentMiB(t, workerPIDs(s)[0])
+			rss := residentMiB(t, workerPIDs(t, s)[0])
 			get(t, s, "GET", fmt.Sprintf("/grow?mib=%d", max(220-rss, 1)), nil)
 		}},
 		{"scale-down", `msg="removing a worker"`, nil, func(t *testing.T, s *Server) {
@@ -440,4 +444,22 @@ func residentMiB(t *testing.T, pid int) int {
 		t.Fatal(err)
 	}
 	return pages * os.Getpagesize() >> 20
+}
+
+// TestSigquitWSGI: SIGQUIT stops a WSGI server at once too: a request
+// held in a worker thread is cut rather than waited for (the graceful
+// timeout is 60 s), gowsgi exits 0 and the worker is gone.
+func TestSigquitWSGI(t *testing.T) {
+	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--graceful-timeout", "60")
+	a := sendAsync(t, s.Addr, "GET", "/block?name=a")
+	st.WaitEntered("a")
+	pids := workerPIDs(t, s)
+	s.Signal(syscall.SIGQUIT)
+	if code := s.Wait(10 * time.Second); code != 0 {
+		t.Fatalf("SIGQUIT: exit %d, want 0 at once\n%s", code, s.Stderr)
+	}
+	if r := a.wait(5 * time.Second); r.status == 200 {
+		t.Errorf("the request held got %d after SIGQUIT", r.status)
+	}
+	noOrphans(t, pids, 5*time.Second)
 }
