@@ -117,17 +117,21 @@ func TestASGILifeSigtermDrain(t *testing.T) {
 }
 
 // TestASGILifeSigquit: SIGQUIT is gunicorn's quick shutdown: gowsgi stops
-// at once, whatever is in flight (a stream, a long poll), without waiting
-// for --graceful-timeout: the workers' requests are told the server is
-// going away and cancelled, their lifespan shutdown runs, and gowsgi exits
-// 0 with no worker left. It used to be Go's default for the signal: a
+// at once, whatever is in flight (a stream, a long poll, a WebSocket),
+// without waiting for --graceful-timeout: the WebSocket still gets its
+// close frame (1001), the workers' requests are told the server is going
+// away and cancelled, their lifespan shutdown runs, and gowsgi exits 0
+// with no worker left. It used to be Go's default for the signal: a
 // goroutine dump, exit 2, and the workers left running on their own.
 func TestASGILifeSigquit(t *testing.T) {
 	s, p := startLife(t, nil, "--workers", "2")
 	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
-	p.WaitFile("s1.entered", 30*time.Second)
-	p.WaitFile("l1.entered", 30*time.Second)
+	wsc, wsOut := waitClient(t, wsURL(s, "/ws?name=w1"))
+	defer wsc.Process.Kill()
+	for _, n := range []string{"s1", "l1", "w1"} {
+		p.WaitFile(n+".entered", 30*time.Second)
+	}
 	pids := workerPIDs(t, s)
 	start := time.Now()
 	s.Signal(syscall.SIGQUIT)
@@ -136,6 +140,13 @@ func TestASGILifeSigquit(t *testing.T) {
 		t.Fatalf("SIGQUIT: exit %d after %s, want 0 at once (the graceful timeout is 30s)\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
 	}
 	s.WaitLog(t, "shutting down at once", 1, time.Second)
+	if strings.Contains(s.Stderr.String(), "graceful timeout reached") {
+		t.Errorf("the log speaks of a graceful timeout that was not waited for:\n%s", s.Stderr)
+	}
+	wsc.Wait()
+	if !strings.Contains(wsOut.String(), "1001") {
+		t.Errorf("the WebSocket client saw %q, want a close with 1001 (not a dropped connection)", wsOut.String())
+	}
 	noOrphans(t, pids, 2*time.Second)
 	for _, pid := range pids {
 		if !p.Exists(fmt.Sprintf("shutdown.%d", pid)) {

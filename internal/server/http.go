@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/gowsgi/gowsgi/internal/compress"
 	"github.com/gowsgi/gowsgi/internal/front"
@@ -119,10 +120,21 @@ func (h *httpFront) Stop(s *Server) {
 	defer goAway()
 	h2done := s.front.shutdown(ctx)
 	if err := h.srv.Shutdown(ctx); err != nil {
-		s.log.Warn("graceful timeout reached; closing remaining connections", "err", err)
+		if errors.Is(err, context.DeadlineExceeded) { // else a signal said "at once", and the log said so
+			s.log.Warn("graceful timeout reached; closing remaining connections", "err", err)
+		}
 		h.srv.Close()
 	}
-	h.handler.WaitWebSockets(ctx) // HTTP/1.1 ones outlive the engine's connections
+	// HTTP/1.1 WebSockets outlive the engine's connections. Stopping at
+	// once, their close frames (CloseWebSockets, a second at most) still
+	// go out: a client sees 1001, not a dropped connection.
+	wsWait := ctx
+	if errors.Is(ctx.Err(), context.Canceled) {
+		var wsWaitCancel context.CancelFunc
+		wsWait, wsWaitCancel = context.WithTimeout(context.Background(), time.Second)
+		defer wsWaitCancel()
+	}
+	h.handler.WaitWebSockets(wsWait)
 	h.serving.Wait()
 	<-h2done
 	if ctx.Err() != nil {
