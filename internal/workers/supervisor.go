@@ -958,6 +958,13 @@ func (s *supervisor) blocked(w *Worker, d time.Duration) {
 	if !s.workers[w] || !w.alive() {
 		return
 	}
+	if w.stopSent && !w.killWhenDrained {
+		// Asked to stop: its control socket, which carried the
+		// heartbeats, is closed, so their silence says nothing. The
+		// stop's own bound (stopWorkerWithin) kills it, stacks first, if
+		// its loop is blocked.
+		return
+	}
 	p.log.Error("event loop blocked past --timeout; the worker's Python stacks follow. It is killed and replaced",
 		"timeout", p.opts.Timeout.String(), "blocked_for", d.Round(time.Millisecond).String(), "worker", w.ID, "pid", w.PID)
 	w.dumpStacksNow()

@@ -145,6 +145,13 @@ async def grow(request):
     return PlainTextResponse('%d MiB held by %s' % (sum(len(b) for b in HOARD) >> 20, pid()))
 
 
+async def block(request):
+    """Blocks the event loop (time.sleep in async code)."""
+    mark('block.entered', pid())
+    time.sleep(float(request.query_params.get('secs', '3600')))
+    return PlainTextResponse('unblocked')
+
+
 async def crash(request):
     """The worker process dies in the middle of this request."""
     mark('crash.entered', pid())
@@ -173,6 +180,7 @@ app = Starlette(lifespan=lifespan, routes=[
     Route('/hold', hold),
     Route('/upload', upload, methods=['POST']),
     Route('/grow', grow),
+    Route('/block', block),
     Route('/crash', crash),
     WebSocketRoute('/ws', ws),
 ])
