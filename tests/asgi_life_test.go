@@ -83,6 +83,11 @@ func TestASGILifeSigtermDrain(t *testing.T) {
 		p.WaitFile(n+".entered", 30*time.Second)
 	}
 	pid := markerPID(t, p, "s1.entered")
+	// An upload whose body never ends holds the front until the graceful
+	// timeout is over, after the worker has gone away.
+	up := dialRaw(t, s.Addr)
+	defer up.Close()
+	fmt.Fprintf(up, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nfirst bytes")
 	start := time.Now()
 	s.Signal(syscall.SIGTERM)
 	if code := s.Wait(graceful + goAwayBound); code != 0 {
@@ -112,6 +117,10 @@ func TestASGILifeSigtermDrain(t *testing.T) {
 	}
 	if at := fi.ModTime().Sub(start); at > graceful {
 		t.Errorf("the lifespan shutdown ended %s after SIGTERM, past --graceful-timeout %s", at.Round(time.Millisecond), graceful)
+	}
+	// The worker that went away is not replaced: the server is stopping.
+	if imported, _ := filepath.Glob(p.Path("imported.*")); len(imported) != 1 {
+		t.Errorf("%d workers imported the app, want the first one only:\n%s", len(imported), s.Stderr)
 	}
 	noOrphans(t, workerPIDs(t, s), 5*time.Second)
 }

@@ -126,6 +126,9 @@ type supervisor struct {
 
 	stopping bool
 	stopDone chan struct{}
+	// goneAway: the front told the ASGI workers that the server is going
+	// away (Pool.GoAway); Stop follows, and nothing is booted meanwhile.
+	goneAway bool
 }
 
 // post hands an event to the supervisor. It reports false when the
@@ -381,7 +384,7 @@ func (s *supervisor) handle(ev event) {
 			w.kill()
 		}
 	case evReload:
-		if s.stopping {
+		if s.stopping || s.goneAway {
 			return
 		}
 		if s.reload != nil {
@@ -404,6 +407,7 @@ func (s *supervisor) handle(ev event) {
 			}
 		}
 	case evGoAwayAll:
+		s.goneAway = true // the server stops: no replacements (manage)
 		changed := false
 		for w := range s.workers {
 			if w.asgi && !w.stopSent {
@@ -626,7 +630,7 @@ func (s *supervisor) fresh() int {
 // for missing ones (after a backoff while boots fail), leaving workers are
 // retired once enough fresh ones serve, and extra ones are retired.
 func (s *supervisor) manage() {
-	if s.stopping || s.gaveUp {
+	if s.stopping || s.gaveUp || s.goneAway {
 		return
 	}
 	fresh := s.fresh()
@@ -817,7 +821,7 @@ func (s *supervisor) exited(w *Worker) {
 }
 
 func (s *supervisor) scale(delta int) error {
-	if s.stopping {
+	if s.stopping || s.goneAway {
 		return ErrStopped
 	}
 	old := s.target

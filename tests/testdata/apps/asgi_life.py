@@ -4,6 +4,7 @@ SSE stream, a long poll, a WebSocket, an upload read slowly) that are
 alive when the server is signalled, recycled, reloaded or scaled down.
 
 Marker files go to $PROBE_STATE_DIR, each written whole (see mark):
+  imported.PID                     a worker PID imported the app
   startup.PID, shutdown.PID        the lifespan ran in worker PID
   NAME.entered                     the request NAME runs (its worker's PID)
   NAME.disconnect                  its receive() said http.disconnect
@@ -40,6 +41,9 @@ def mark(name, text=''):
 
 def pid():
     return str(os.getpid())
+
+
+mark('imported.' + pid(), pid())
 
 
 @contextlib.asynccontextmanager
