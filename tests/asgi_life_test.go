@@ -380,10 +380,10 @@ func TestASGILifeUpgrade(t *testing.T) {
 // it: a request that finishes by itself after the retirement began gets
 // its 200 from the old worker, an upload whose body was still arriving
 // gets its 200, the stream ends properly and the unanswered long poll
-// gets 503 once --graceful-timeout has passed, the WebSocket closes with
+// gets 503 near the end of --graceful-timeout, the WebSocket closes with
 // 1012 (the app sees websocket.disconnect with 1012), the old worker runs
-// its lifespan shutdown and exits, a new one serves: no client gets a
-// 502.
+// its lifespan shutdown within the grace and exits, a new one serves: no
+// client gets a 502.
 func TestASGILifeRetireDrains(t *testing.T) {
 	for _, c := range []struct {
 		name, logs string
@@ -410,7 +410,8 @@ func TestASGILifeRetireDrains(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, p := startLife(t, nil, append([]string{"--graceful-timeout", "2"}, c.args...)...)
+			const graceful = 6 * time.Second
+			s, p := startLife(t, nil, append([]string{"--graceful-timeout", "6"}, c.args...)...)
 			sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
 			poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
 			held := sendAsync(t, s.Addr, "GET", "/hold?name=h1")
@@ -426,6 +427,7 @@ func TestASGILifeRetireDrains(t *testing.T) {
 
 			c.trigger(t, s)
 			s.WaitLog(t, c.logs, 1, 30*time.Second)
+			retired := time.Now()
 			up.Write([]byte(strings.Repeat("u", 100000)))
 			os.WriteFile(p.Path("h1.release"), nil, 0o644)
 
@@ -435,7 +437,7 @@ func TestASGILifeRetireDrains(t *testing.T) {
 			if out := readUntilQuiet(up, 10*time.Second); !strings.HasPrefix(out, "HTTP/1.1 200 ") || !strings.Contains(out, "200000 bytes by ") {
 				t.Errorf("the upload got %q, want 200 and its whole body", out)
 			}
-			if r := sse.wait(2*time.Second + goAwayBound); r.status != 200 || r.err != nil {
+			if r := sse.wait(graceful + goAwayBound); r.status != 200 || r.err != nil {
 				t.Errorf("the stream got %d %v, want 200 and a proper end", r.status, r.err)
 			}
 			if r := poll.wait(5 * time.Second); r.status != 503 {
@@ -446,6 +448,16 @@ func TestASGILifeRetireDrains(t *testing.T) {
 				t.Errorf("the WebSocket client saw %q, want a close with 1012", wsOut.String())
 			}
 			p.WaitFile(fmt.Sprintf("shutdown.%d", old), 10*time.Second)
+			// Within the grace (and the replacement's boot, for
+			// --max-requests): the worker used to be told to go away a
+			// second after it, so its lifespan shutdown came later still.
+			fi, err := os.Stat(p.Path(fmt.Sprintf("shutdown.%d", old)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if at := fi.ModTime().Sub(retired); at > graceful+time.Second {
+				t.Errorf("the lifespan shutdown ended %s after the retirement, want it within --graceful-timeout %s", at.Round(time.Millisecond), graceful)
+			}
 			if code := readFile(t, p.Path("w1.ws-disconnect")); code != "1012" {
 				t.Errorf("the app saw websocket.disconnect with %s, want 1012", code)
 			}

@@ -109,7 +109,7 @@ func (h *httpFront) Stop(s *Server) {
 	if s.upgraded {
 		code, why = websocket.CloseServiceRestart, "server restarting"
 	}
-	wsCtx, wsCancel := context.WithTimeout(ctx, s.cfg.GracefulTimeout-wsCloseMargin(s.cfg.GracefulTimeout))
+	wsCtx, wsCancel := context.WithTimeout(ctx, s.cfg.GracefulTimeout-workers.GoAwayLead(s.cfg.GracefulTimeout))
 	defer wsCancel()
 	go h.handler.CloseWebSockets(wsCtx, code, why)
 	// ASGI requests still running then (streams, long polls) are told, by

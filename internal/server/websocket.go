@@ -1,12 +1,11 @@
 package server
 
 import (
-	"time"
-
 	"github.com/gowsgi/gowsgi/internal/config"
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/metrics"
 	"github.com/gowsgi/gowsgi/internal/websocket"
+	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
 // webSocketOptions are the front's WebSocket settings from the
@@ -24,19 +23,11 @@ func webSocketOptions(cfg *config.Config) *front.WebSocketOptions {
 			PingTimeout:    cfg.WS.PingTimeout,
 			WriteTimeout:   cfg.WriteTimeout,
 		},
-		DrainTimeout: cfg.GracefulTimeout,
+		// A retiring worker's WebSockets close (1012) a moment before its
+		// grace ends, as on SIGTERM: its requests are told to go away
+		// next, and its lifespan shutdown fits in the grace too.
+		DrainTimeout: cfg.GracefulTimeout - workers.GoAwayLead(cfg.GracefulTimeout),
 	}
-}
-
-// wsCloseMargin is how long before the end of the graceful timeout open
-// WebSockets are closed, for their close handshakes to complete in time,
-// and ASGI workers are told to go away (Pool.GoAway), for what follows
-// to reach the clients while the front still has their connections: an
-// app's half-second to end on http.disconnect (asgi.py's
-// ASGI_DISCONNECT_WAIT), then the 503 or a stream's end. A quarter of the
-// timeout, 2 s at most, but at least 1 s (half of a timeout under 2 s).
-func wsCloseMargin(graceful time.Duration) time.Duration {
-	return max(min(graceful/4, 2*time.Second), min(graceful/2, time.Second))
 }
 
 // wsObserver is the front's Observer with the WebSocket metrics

@@ -706,11 +706,13 @@ func (s *supervisor) retire(w *Worker) {
 		}
 	}
 	if w.asgi {
-		// Long-lived requests never drain by themselves: after the grace
-		// the worker tells them it is going away (goAway).
-		// The front closes open WebSockets itself at the grace (1012, see
-		// front.watchOpen); this comes a moment after, for the rest.
-		time.AfterFunc(s.p.gracefulTimeout()+goAwayMargin, func() { s.p.post(evGoAway{w}) })
+		// Long-lived requests never drain by themselves: GoAwayLead
+		// before the grace ends the worker tells them it is going away
+		// (goAway), then runs its lifespan shutdown, within the grace.
+		// The front closes open WebSockets itself at that moment (1012,
+		// see front.watchOpen); this comes a moment after, for the rest.
+		g := s.p.gracefulTimeout()
+		time.AfterFunc(g-GoAwayLead(g)+goAwayMargin, func() { s.p.post(evGoAway{w}) })
 	}
 	s.stopIfDrained(w)
 }
@@ -778,10 +780,23 @@ func (s *supervisor) stopWorkerWithin(w *Worker, grace time.Duration, reason uin
 	time.AfterFunc(grace+stopBound, func() { s.p.post(evKill{w}) })
 }
 
-// goAwayMargin is how long after --graceful-timeout a retired ASGI worker
-// is told to go away: the front's own WebSocket close handshakes (a
-// second at most) land first.
-const goAwayMargin = time.Second
+// GoAwayLead is how long before the end of the graceful timeout g the
+// requests still running are told that their worker, or the server, is
+// going away (open WebSockets closed by the front, the rest by the ASGI
+// worker: Pool.GoAway, retire): room for the close handshakes, for an
+// app's half-second on http.disconnect (asgi.py's ASGI_DISCONNECT_WAIT)
+// and its 503 while the front still holds the connections, and for the
+// lifespan shutdown, within g. A quarter of g, 2 s at most, but at least
+// 1 s (half of a g under 2 s).
+func GoAwayLead(g time.Duration) time.Duration {
+	return max(min(g/4, 2*time.Second), min(g/2, time.Second))
+}
+
+// goAwayMargin is how long after the front closes a retired ASGI
+// worker's WebSockets (checked every 250 ms: front.watchOpen) the worker
+// is told to go away: those close frames, with their 1012, go first (a
+// WebSocket the worker ended first would close with its app's code).
+const goAwayMargin = 500 * time.Millisecond
 
 // stopBound is how long a worker asked to exit has (past an ASGI worker's
 // grace) before it is killed: an ASGI worker's cancelled tasks and its
