@@ -77,9 +77,8 @@ func (h *httpFront) Start(s *Server) error {
 // Stop closes the listeners and lets the requests in flight finish, over
 // HTTP/1.x and HTTP/2, within --graceful-timeout; a second SIGINT or
 // SIGTERM (or a first SIGQUIT), or the timeout, closes the connections
-// left. Once the drain ran
-// out of time, the workers get no more (s.stopWait = 0). A failing server
-// (s.stopNow) closes them at once.
+// left. Once the drain ran out of time, the workers get no more
+// (s.stopWait = 0). A failing server (s.stopNow) closes them at once.
 func (h *httpFront) Stop(s *Server) {
 	if s.stopNow {
 		h.srv.Close()
