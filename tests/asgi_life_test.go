@@ -73,8 +73,8 @@ func markerPID(t *testing.T, p *probeState, name string) int {
 // graceful timeout (it used to start after it), gowsgi exits 0 and no
 // worker is left.
 func TestASGILifeSigtermDrain(t *testing.T) {
-	const graceful = 4 * time.Second
-	s, p := startLife(t, nil, "--graceful-timeout", "4")
+	const graceful = 6 * time.Second
+	s, p := startLife(t, nil, "--graceful-timeout", "6")
 	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
 	wsc, wsOut := waitClient(t, wsURL(s, "/ws?name=w1"))
@@ -312,7 +312,7 @@ func TestASGILifeCrashSiblings(t *testing.T) {
 	for _, line := range []string{"GET /sse?name=s1", "GET /longpoll?name=l1", "GET /hold?name=h1", "GET /crash"} {
 		re := regexp.MustCompile(`msg="worker died while serving a request" worker=1 pid=` + strconv.Itoa(pid) +
 			` status="exit status 7" request="` + regexp.QuoteMeta(line) + ` HTTP/1.1"`)
-		if !re.MatchString(s.Stderr.String()) {
+		if !waitFor(10*time.Second, func() bool { return re.MatchString(s.Stderr.String()) }) {
 			t.Errorf("no log line for %q:\n%s", line, s.Stderr)
 		}
 	}
@@ -329,7 +329,7 @@ func TestASGILifeCrashSiblings(t *testing.T) {
 // gets websocket.disconnect with 1012; the long poll gets 503; the old
 // process exits 0 with no worker left, and the new one serves.
 func TestASGILifeUpgrade(t *testing.T) {
-	s, p := startLife(t, nil, "--graceful-timeout", "2")
+	s, p := startLife(t, nil, "--graceful-timeout", "6")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
 	wsc, wsOut := waitClient(t, wsURL(s, "/ws?name=w1"))
 	defer wsc.Process.Kill()
@@ -352,7 +352,7 @@ func TestASGILifeUpgrade(t *testing.T) {
 	t.Cleanup(stopNew)
 	// The new process shares the old one's stderr, so the old one's exit
 	// status is read once the new one has ended too.
-	if !waitFor(2*time.Second+goAwayBound, func() bool { return processGone(s.Cmd.Process.Pid) }) {
+	if !waitFor(6*time.Second+goAwayBound, func() bool { return processGone(s.Cmd.Process.Pid) }) {
 		t.Fatalf("the old process did not exit\n%s", s.Stderr)
 	}
 	wsc.Wait()
@@ -427,6 +427,10 @@ func TestASGILifeRetireDrains(t *testing.T) {
 
 			c.trigger(t, s)
 			s.WaitLog(t, c.logs, 1, 30*time.Second)
+			if c.name == "max-requests" {
+				// Recycling retires the worker once its replacement serves.
+				s.WaitLog(t, `msg="worker ready"`, 2, 30*time.Second)
+			}
 			retired := time.Now()
 			up.Write([]byte(strings.Repeat("u", 100000)))
 			os.WriteFile(p.Path("h1.release"), nil, 0o644)
@@ -448,8 +452,7 @@ func TestASGILifeRetireDrains(t *testing.T) {
 				t.Errorf("the WebSocket client saw %q, want a close with 1012", wsOut.String())
 			}
 			p.WaitFile(fmt.Sprintf("shutdown.%d", old), 10*time.Second)
-			// Within the grace (and the replacement's boot, for
-			// --max-requests): the worker used to be told to go away a
+			// Within the grace: the worker used to be told to go away a
 			// second after it, so its lifespan shutdown came later still.
 			fi, err := os.Stat(p.Path(fmt.Sprintf("shutdown.%d", old)))
 			if err != nil {
