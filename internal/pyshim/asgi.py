@@ -88,6 +88,10 @@ ASGI_STOP_GRACE = 5.0
 ASGI_CANCEL_BOUND = 2.0
 ASGI_DISCONNECT_WAIT = 0.5  # told "going away", before the cancel
 ASGI_SHUTDOWN_BOUND = 5.0
+# How long past its bound (--timeout) a lifespan startup that blocks the
+# event loop is reported from a watchdog thread (one that awaits is
+# cancelled at the bound itself).
+STARTUP_BLOCKED_MARGIN = 1.0
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
@@ -194,7 +198,7 @@ def serve(cfg, control, app, kind, ready, hooks):
     worker = ASGIWorker(loop, app, cfg, control, socket.socket(fileno=5), hooks)
     lifespan = Lifespan(app, cfg.get('lifespan') or 'auto', worker.state)
     try:
-        loop.run_until_complete(lifespan.startup())
+        lifespan.start_within(loop, control, cfg.get('startup_timeout') or 0)
     except LifespanFailed as e:
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
         sys.exit(3)
@@ -203,7 +207,7 @@ def serve(cfg, control, app, kind, ready, hooks):
     send_frame(control, T_READY, _dumps(ready, 2))
     try:
         loop.run_until_complete(worker.serve())
-        loop.run_until_complete(lifespan.shutdown_within(ASGI_SHUTDOWN_BOUND))
+        loop.run_until_complete(lifespan.shutdown(ASGI_SHUTDOWN_BOUND))
     finally:
         if hooks is not None:
             hooks.exiting()
@@ -211,6 +215,12 @@ def serve(cfg, control, app, kind, ready, hooks):
 
 
 # ---------------------------------------------------------------- lifespan
+
+def startup_timeout_line(bound):
+    """The last line of a startup's boot failure past --timeout: the one
+    gowsgi logs alone when it retries a worker."""
+    return 'lifespan startup did not complete within --timeout %gs (raise --timeout, or 0 for no bound)' % bound
+
 
 class Lifespan:
     """The lifespan protocol (asgiref's lifespan.rst) around one worker.
@@ -231,8 +241,11 @@ class Lifespan:
         self.error = None          # the exception the app raised
         self.startup_done = False  # startup.complete received
         self.ended = False
+        self.timed_out = False     # the startup ran past its bound and was cancelled
+        self.abandoned = False     # the shutdown ran past its bound and was cancelled
+        self.shutdown_failed = None  # shutdown.failed's message
 
-    async def startup(self):
+    async def startup(self, bound=0):
         import asyncio
         if self.mode == 'off':
             return
@@ -241,6 +254,20 @@ class Lifespan:
         self.started, self.stopped = loop.create_future(), loop.create_future()
         self.task = loop.create_task(self.main())
         await self.inbox.put({'type': 'lifespan.startup'})
+        if bound:
+            await asyncio.wait([self.started], timeout=bound)
+            if not self.started.done():
+                self.timed_out = True
+                self.task.cancel()
+                await asyncio.wait([self.task], timeout=ASGI_CANCEL_BOUND)
+                if self.failed is not None:  # the app caught the cancellation and said where (Starlette does)
+                    where = self.failed
+                elif isinstance(self.error, BaseException):
+                    where = ''.join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
+                else:
+                    where = '(the application did not say)'
+                raise LifespanFailed('lifespan startup did not complete within --timeout %gs; it was cancelled here:\n%s\n%s'
+                                     % (bound, where.rstrip('\n'), startup_timeout_line(bound)))
         await self.started
         if self.failed is not None:
             raise LifespanFailed('lifespan startup failed: %s' % (self.failed or '(no message)'))
@@ -248,20 +275,67 @@ class Lifespan:
             raise LifespanFailed('lifespan startup failed (--lifespan on): the application raised:\n%s' % ''.join(
                 traceback.format_exception(type(self.error), self.error, self.error.__traceback__)))
 
-    async def shutdown(self):
+    def start_within(self, loop, control, bound):
+        """Run the startup on loop, given bound seconds (--timeout; 0 =
+        no bound but --boot-timeout's), as gunicorn gives a worker's boot:
+        past it, a LifespanFailed that says where the startup waited (the
+        app's task is cancelled, so its traceback shows the await that
+        hung). A startup that blocks the event loop (time.sleep in async
+        code) cannot be cancelled: a watchdog thread reports the main
+        thread's stack as the boot failure a moment later and ends the
+        process (uvicorn would wait forever)."""
+        import asyncio
+        if not bound or self.mode == 'off':
+            loop.run_until_complete(self.startup())
+            return
+        import threading
+        decided = threading.Lock()  # taken by whoever answers: Ready, or the watchdog
+        main = threading.get_ident()
+
+        def watchdog():
+            if not decided.acquire(blocking=False):
+                return
+            frame = sys._current_frames().get(main)
+            where = ''.join(traceback.format_stack(frame)) if frame is not None else '(unknown)\n'
+            msg = ('lifespan startup did not complete within --timeout %gs: the event loop is blocked here '
+                   '(most recent call last):\n%s%s' % (bound, where, startup_timeout_line(bound)))
+            try:
+                send_frame(control, T_BOOT_FAILED, msg.encode('utf-8', 'replace'))
+            finally:
+                os._exit(3)
+        timer = threading.Timer(bound + STARTUP_BLOCKED_MARGIN, watchdog)
+        timer.daemon = True
+        timer.start()
+        try:
+            loop.run_until_complete(self.startup(bound))
+        finally:
+            timer.cancel()
+        if not decided.acquire(blocking=False):
+            threading.Event().wait()  # the watchdog answers and ends the process
+
+    async def shutdown(self, bound):
+        """Send lifespan.shutdown and wait for the answer, bound seconds at
+        most: an app that has not answered by then has its task cancelled,
+        and the log says where it waited (the cancellation's traceback).
+        An app that failed (shutdown.failed, or an exception) is logged
+        once, with its message."""
+        import asyncio
         if self.task is None or self.ended or not self.startup_done:
             return
         await self.inbox.put({'type': 'lifespan.shutdown'})
-        await self.stopped
-
-    async def shutdown_within(self, bound):
-        """shutdown, given bound seconds: an app that does not answer
-        in time is left behind (the process exits next)."""
-        import asyncio
-        try:
-            await asyncio.wait_for(self.shutdown(), bound)
-        except asyncio.TimeoutError:
-            log('lifespan shutdown did not complete within %gs; exiting without it' % bound)
+        await asyncio.wait([self.stopped], timeout=bound)
+        if self.stopped.done():
+            return
+        self.abandoned = True
+        self.task.cancel()
+        await asyncio.wait([self.task], timeout=ASGI_CANCEL_BOUND)
+        if self.shutdown_failed is not None:  # the app caught the cancellation and said where (Starlette does)
+            where = self.shutdown_failed
+        elif isinstance(self.error, BaseException):
+            where = ''.join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
+        else:
+            where = '(the application did not end when cancelled)'
+        log('lifespan shutdown did not complete within %gs; it was cancelled here:\n%s' % (bound, where.rstrip('\n')))
 
     async def main(self):
         scope = {'type': 'lifespan', 'asgi': ASGI_VERSION, 'state': self.state}
@@ -269,8 +343,8 @@ class Lifespan:
             await self.app(scope, self.receive, self.send)
         except BaseException as e:
             self.error = e
-            if self.failed is not None:
-                pass  # startup.failed said why; startup() reports it
+            if self.failed is not None or self.timed_out or self.abandoned or self.shutdown_failed is not None:
+                pass  # startup.failed, shutdown.failed or the cancellation said why; it is reported once
             elif not self.startup_done and self.mode == 'auto':
                 log("the application does not support the ASGI lifespan protocol (%s: %s); carrying on without it"
                     % (type(e).__name__, e))
@@ -297,7 +371,9 @@ class Lifespan:
         elif t == 'lifespan.shutdown.complete':
             self.stopped.done() or self.stopped.set_result(None)
         elif t == 'lifespan.shutdown.failed':
-            log('lifespan shutdown failed: %s' % message.get('message', ''))
+            self.shutdown_failed = str(message.get('message', ''))
+            if not self.abandoned:
+                log('lifespan shutdown failed: %s' % self.shutdown_failed)
             self.stopped.done() or self.stopped.set_result(None)
         else:
             raise RuntimeError('unexpected ASGI message %r in the lifespan protocol' % t)

@@ -167,6 +167,9 @@ type Config struct {
 	// Heartbeat is how often (seconds) an ASGI worker's event loop sends
 	// a heartbeat on the control socket; 0 = never (no --timeout).
 	Heartbeat float64 `json:"heartbeat,omitempty"`
+	// StartupTimeout bounds an ASGI app's lifespan startup, in seconds
+	// (--timeout, as gunicorn bounds a worker's boot); 0 = none.
+	StartupTimeout float64 `json:"startup_timeout,omitempty"`
 	// RequestTimeout is an ASGI request's deadline in seconds; past it
 	// the request's task is cancelled (504 if no head went out). 0 = none.
 	RequestTimeout float64 `json:"request_timeout,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/gowsgi/gowsgi/internal/compress"
 	"github.com/gowsgi/gowsgi/internal/front"
@@ -75,9 +76,9 @@ func (h *httpFront) Start(s *Server) error {
 
 // Stop closes the listeners and lets the requests in flight finish, over
 // HTTP/1.x and HTTP/2, within --graceful-timeout; a second SIGINT or
-// SIGTERM, or the timeout, closes the connections left. Once the drain ran
-// out of time, the workers get no more (s.stopWait = 0). A failing server
-// (s.stopNow) closes them at once.
+// SIGTERM (or a first SIGQUIT), or the timeout, closes the connections
+// left. Once the drain ran out of time, the workers get no more
+// (s.stopWait = 0). A failing server (s.stopNow) closes them at once.
 func (h *httpFront) Stop(s *Server) {
 	if s.stopNow {
 		h.srv.Close()
@@ -87,6 +88,9 @@ func (h *httpFront) Stop(s *Server) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.GracefulTimeout)
 	defer cancel()
+	if s.quick {
+		cancel() // SIGQUIT: as a second signal, at once
+	}
 	go func() {
 		// A second Ctrl-C means now.
 		select {
@@ -98,15 +102,38 @@ func (h *httpFront) Stop(s *Server) {
 	}()
 	// Open WebSockets have the graceful timeout too, then get 1001 (Going
 	// Away) a moment before it ends, so that their close handshakes fit.
-	wsCtx, wsCancel := context.WithTimeout(ctx, s.cfg.GracefulTimeout-wsCloseMargin(s.cfg.GracefulTimeout))
+	// After a binary upgrade (SIGUSR2) the server restarts rather than
+	// goes: 1012 (Service Restart) tells clients to reconnect.
+	code, why := websocket.CloseGoingAway, "server shutting down"
+	if s.upgraded {
+		code, why = websocket.CloseServiceRestart, "server restarting"
+	}
+	wsCtx, wsCancel := context.WithTimeout(ctx, s.cfg.GracefulTimeout-workers.GoAwayLead(s.cfg.GracefulTimeout))
 	defer wsCancel()
-	go h.handler.CloseWebSockets(wsCtx, websocket.CloseGoingAway, "server shutting down")
+	go h.handler.CloseWebSockets(wsCtx, code, why)
+	// ASGI requests still running then (streams, long polls) are told, by
+	// their worker, that the server is going away, in the same moment: an
+	// unanswered one gets 503 and a stream its end before the connections
+	// close, and the lifespan shutdown runs within the graceful timeout.
+	goAway := context.AfterFunc(wsCtx, func() { s.pool.p.GoAway(s.upgraded) })
+	defer goAway()
 	h2done := s.front.shutdown(ctx)
 	if err := h.srv.Shutdown(ctx); err != nil {
-		s.log.Warn("graceful timeout reached; closing remaining connections", "err", err)
+		if errors.Is(err, context.DeadlineExceeded) { // else a signal said "at once", and the log said so
+			s.log.Warn("graceful timeout reached; closing remaining connections", "err", err)
+		}
 		h.srv.Close()
 	}
-	h.handler.WaitWebSockets(ctx) // HTTP/1.1 ones outlive the engine's connections
+	// HTTP/1.1 WebSockets outlive the engine's connections. Stopping at
+	// once, their close frames (CloseWebSockets, a second at most) still
+	// go out: a client sees 1001, not a dropped connection.
+	wsWait := ctx
+	if errors.Is(ctx.Err(), context.Canceled) {
+		var wsWaitCancel context.CancelFunc
+		wsWait, wsWaitCancel = context.WithTimeout(context.Background(), time.Second)
+		defer wsWaitCancel()
+	}
+	h.handler.WaitWebSockets(wsWait)
 	h.serving.Wait()
 	<-h2done
 	if ctx.Err() != nil {

@@ -48,7 +48,8 @@ func (p *pidFile) Start(s *Server) error {
 func (p *pidFile) Stop(s *Server) { p.remove() }
 
 // signals are taken before any port is bound: a SIGTTIN that arrives once a
-// client can connect must not stop the process (its default action).
+// client can connect must not stop the process (its default action), nor
+// a SIGQUIT leave the workers behind (Go's default: dump and exit 2).
 type signals struct{}
 
 func (signals) Provision(s *Server) error {
@@ -59,7 +60,7 @@ func (signals) Provision(s *Server) error {
 func (signals) Validate() error { return nil }
 
 func (signals) Start(s *Server) error {
-	signal.Notify(s.sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(s.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
 	signal.Notify(s.control, syscall.SIGHUP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGUSR2)
 	return nil
 }

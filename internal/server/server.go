@@ -86,7 +86,7 @@ type Server struct {
 	http      *httpFront
 	listeners *listeners
 
-	// sigs are SIGINT and SIGTERM: stop. control are SIGHUP, SIGTTIN,
+	// sigs are SIGINT, SIGTERM and SIGQUIT: stop. control are SIGHUP, SIGTTIN,
 	// SIGTTOU and SIGUSR2, which the signal loop forwards.
 	sigs, control chan os.Signal
 	// stopWait is how long the pool's Stop lets requests finish:
@@ -95,6 +95,11 @@ type Server struct {
 	stopWait time.Duration
 	// stopNow: the server fails; the front closes its connections at once.
 	stopNow bool
+	// quick: SIGQUIT, gunicorn's quick shutdown: the front stops at once,
+	// as on a second SIGTERM (connections closed, workers given no grace).
+	quick bool
+	// upgraded: a binary upgrade's new process serves; this one drains.
+	upgraded bool
 	// served: the server got as far as serving (for the "stopped" line).
 	served bool
 	// procs is GOMAXPROCS, for the "listening" line.
@@ -180,9 +185,11 @@ func (s *Server) loop() int {
 	for {
 		select {
 		case sig := <-s.sigs:
+			s.quick = sig == syscall.SIGQUIT
 			s.stopping(sig, 0)
 			return 0
 		case pid := <-s.sockets.upgraded:
+			s.upgraded = true
 			s.stopping(syscall.SIGUSR2, pid)
 			return 0
 		case err := <-s.pool.p.Fatal():
@@ -230,6 +237,10 @@ func (s *Server) stopping(sig os.Signal, newPID int) {
 	s.sockets.stopping(newPID)
 	if newPID != 0 {
 		s.log.Info("binary upgrade: the new process serves; draining", "new_pid", newPID)
+	}
+	if s.quick {
+		s.log.Info("shutting down at once: in-flight requests are cut", "signal", sig.String())
+		return
 	}
 	s.log.Info("shutting down: finishing in-flight requests", "signal", sig.String(), "graceful_timeout", s.cfg.GracefulTimeout.String())
 }

@@ -1,12 +1,11 @@
 package server
 
 import (
-	"time"
-
 	"github.com/gowsgi/gowsgi/internal/config"
 	"github.com/gowsgi/gowsgi/internal/front"
 	"github.com/gowsgi/gowsgi/internal/metrics"
 	"github.com/gowsgi/gowsgi/internal/websocket"
+	"github.com/gowsgi/gowsgi/internal/workers"
 )
 
 // webSocketOptions are the front's WebSocket settings from the
@@ -24,14 +23,11 @@ func webSocketOptions(cfg *config.Config) *front.WebSocketOptions {
 			PingTimeout:    cfg.WS.PingTimeout,
 			WriteTimeout:   cfg.WriteTimeout,
 		},
-		DrainTimeout: cfg.GracefulTimeout,
+		// A retiring worker's WebSockets close (1012) a moment before its
+		// grace ends, as on SIGTERM: its requests are told to go away
+		// next, and its lifespan shutdown fits in the grace too.
+		DrainTimeout: cfg.GracefulTimeout - workers.GoAwayLead(cfg.GracefulTimeout),
 	}
-}
-
-// wsCloseMargin is how long before the end of the graceful timeout open
-// WebSockets are closed, for their close handshakes to complete in time.
-func wsCloseMargin(graceful time.Duration) time.Duration {
-	return min(graceful/4, 2*time.Second)
 }
 
 // wsObserver is the front's Observer with the WebSocket metrics

@@ -66,8 +66,9 @@ type (
 		timeout time.Duration
 		done    chan struct{}
 	}
-	evStopNow struct{}
-	evQuery   struct{ fn func(*supervisor) }
+	evStopNow   struct{}
+	evGoAwayAll struct{ reason uint32 }
+	evQuery     struct{ fn func(*supervisor) }
 )
 
 // Kinds of boot job.
@@ -126,6 +127,9 @@ type supervisor struct {
 
 	stopping bool
 	stopDone chan struct{}
+	// goneAway: the front told the ASGI workers that the server is going
+	// away (Pool.GoAway); Stop follows, and nothing is booted meanwhile.
+	goneAway bool
 }
 
 // post hands an event to the supervisor. It reports false when the
@@ -202,6 +206,22 @@ func (p *Pool) Stop(timeout time.Duration) {
 		<-p.loopDone
 	}
 	p.preload.wait()
+}
+
+// GoAway tells every ASGI worker that the server is going away, now: it
+// takes no new requests, its running ones see http.disconnect (those
+// that have not answered get 503, a stream its end, a WebSocket 1001, or
+// 1012 when restart says the server restarts: a binary upgrade) and are
+// cancelled, its lifespan shutdown runs and it exits. The front calls it
+// a moment before its graceful timeout ends, while it still has the
+// connections to carry those answers. WSGI workers are left to Stop. It
+// returns without waiting.
+func (p *Pool) GoAway(restart bool) {
+	reason := wire.GoAwayShutdown
+	if restart {
+		reason = wire.GoAwayRestart
+	}
+	p.post(evGoAwayAll{reason})
 }
 
 // AppFiles returns the application's own source files loaded by the
@@ -354,13 +374,28 @@ func (s *supervisor) handle(ev event) {
 				time.AfterFunc(grace, func() { p.post(evKill{w}) })
 				return
 			}
-			if !w.killWhenDrained {
+			if w.asgi && !w.killWhenDrained && !w.stacksLogged {
+				// An event loop that does not end by itself once told to
+				// is blocked (time.sleep in the lifespan shutdown or in a
+				// cancelled request's cleanup): say where before the kill.
+				p.log.Error("worker did not exit in time after it was asked to; its event loop is blocked. Its Python stacks follow, then it is killed",
+					"worker", w.ID, "pid", w.PID, "bound", stopBound.String())
+				w.stacksLogged = true
+				w.dumpStacksNow()
+				dumped := w.stacksDumped()
+				go func() {
+					<-dumped
+					p.post(evKill{w})
+				}()
+				return
+			}
+			if !w.killWhenDrained && !w.stacksLogged {
 				p.log.Warn("retired worker did not exit; killing it", "worker", w.ID, "pid", w.PID)
 			}
 			w.kill()
 		}
 	case evReload:
-		if s.stopping {
+		if s.stopping || s.goneAway {
 			return
 		}
 		if s.reload != nil {
@@ -381,6 +416,21 @@ func (s *supervisor) handle(ev event) {
 				p.log.Warn("worker did not stop in time; killing it", "worker", w.ID, "pid", w.PID)
 				w.kill()
 			}
+		}
+	case evGoAwayAll:
+		s.goneAway = true // the server stops: no replacements (manage)
+		changed := false
+		for w := range s.workers {
+			if w.asgi && !w.stopSent {
+				w.why, w.reason = "the server is shutting down", ExitStop
+				w.serving = false
+				w.retiring.Store(true)
+				s.stopWorkerWithin(w, 0, ev.reason)
+				changed = true
+			}
+		}
+		if changed {
+			s.rebuildSlots()
 		}
 	case evQuery:
 		ev.fn(s)
@@ -608,7 +658,7 @@ func (s *supervisor) fresh() int {
 // for missing ones (after a backoff while boots fail), leaving workers are
 // retired once enough fresh ones serve, and extra ones are retired.
 func (s *supervisor) manage() {
-	if s.stopping || s.gaveUp {
+	if s.stopping || s.gaveUp || s.goneAway {
 		return
 	}
 	fresh := s.fresh()
@@ -684,11 +734,13 @@ func (s *supervisor) retire(w *Worker) {
 		}
 	}
 	if w.asgi {
-		// Long-lived requests never drain by themselves: after the grace
-		// the worker tells them it is going away (goAway).
-		// The front closes open WebSockets itself at the grace (1012, see
-		// front.watchOpen); this comes a moment after, for the rest.
-		time.AfterFunc(s.p.gracefulTimeout()+goAwayMargin, func() { s.p.post(evGoAway{w}) })
+		// Long-lived requests never drain by themselves: GoAwayLead
+		// before the grace ends the worker tells them it is going away
+		// (goAway), then runs its lifespan shutdown, within the grace.
+		// The front closes open WebSockets itself at that moment (1012,
+		// see front.watchOpen); this comes a moment after, for the rest.
+		g := s.p.gracefulTimeout()
+		time.AfterFunc(g-GoAwayLead(g)+goAwayMargin, func() { s.p.post(evGoAway{w}) })
 	}
 	s.stopIfDrained(w)
 }
@@ -756,10 +808,23 @@ func (s *supervisor) stopWorkerWithin(w *Worker, grace time.Duration, reason uin
 	time.AfterFunc(grace+stopBound, func() { s.p.post(evKill{w}) })
 }
 
-// goAwayMargin is how long after --graceful-timeout a retired ASGI worker
-// is told to go away: the front's own WebSocket close handshakes (a
-// second at most) land first.
-const goAwayMargin = time.Second
+// GoAwayLead is how long before the end of the graceful timeout g the
+// requests still running are told that their worker, or the server, is
+// going away (open WebSockets closed by the front, the rest by the ASGI
+// worker: Pool.GoAway, retire): room for the close handshakes, for an
+// app's half-second on http.disconnect (asgi.py's ASGI_DISCONNECT_WAIT)
+// and its 503 while the front still holds the connections, and for the
+// lifespan shutdown, within g. A quarter of g, 2 s at most, but at least
+// 1 s (half of a g under 2 s).
+func GoAwayLead(g time.Duration) time.Duration {
+	return max(min(g/4, 2*time.Second), min(g/2, time.Second))
+}
+
+// goAwayMargin is how long after the front closes a retired ASGI
+// worker's WebSockets (checked every 250 ms: front.watchOpen) the worker
+// is told to go away: those close frames, with their 1012, go first (a
+// WebSocket the worker ended first would close with its app's code).
+const goAwayMargin = 500 * time.Millisecond
 
 // stopBound is how long a worker asked to exit has (past an ASGI worker's
 // grace) before it is killed: an ASGI worker's cancelled tasks and its
@@ -799,7 +864,7 @@ func (s *supervisor) exited(w *Worker) {
 }
 
 func (s *supervisor) scale(delta int) error {
-	if s.stopping {
+	if s.stopping || s.goneAway {
 		return ErrStopped
 	}
 	old := s.target
@@ -938,6 +1003,13 @@ func (p *Pool) watchHeartbeat(w *Worker) {
 func (s *supervisor) blocked(w *Worker, d time.Duration) {
 	p := s.p
 	if !s.workers[w] || !w.alive() {
+		return
+	}
+	if w.stopSent && !w.killWhenDrained {
+		// Asked to stop: its control socket, which carried the
+		// heartbeats, is closed, so their silence says nothing. The
+		// stop's own bound (stopWorkerWithin) kills it, stacks first, if
+		// its loop is blocked.
 		return
 	}
 	p.log.Error("event loop blocked past --timeout; the worker's Python stacks follow. It is killed and replaced",

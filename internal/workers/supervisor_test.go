@@ -110,3 +110,17 @@ func TestFailedReloadKeepsOldWorkers(t *testing.T) {
 	}
 	x.Close()
 }
+
+// GoAwayLead leaves an app its half-second on http.disconnect and the
+// answer's way out (asgi.py) before the graceful timeout ends, and never
+// takes more than 2 s or half the timeout.
+func TestGoAwayLead(t *testing.T) {
+	for g, want := range map[time.Duration]time.Duration{
+		time.Second: 500 * time.Millisecond, 2 * time.Second: time.Second, 3 * time.Second: time.Second,
+		4 * time.Second: time.Second, 6 * time.Second: 1500 * time.Millisecond, 30 * time.Second: 2 * time.Second,
+	} {
+		if got := GoAwayLead(g); got != want {
+			t.Errorf("GoAwayLead(%s) = %s, want %s", g, got, want)
+		}
+	}
+}

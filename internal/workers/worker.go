@@ -56,6 +56,7 @@ type Worker struct {
 	killWhenDrained bool   // timed out: killed, not stopped, once drained
 	stopSent        bool
 	abortSent       bool // SIGABRT sent for worker_abort (Process.AbortGrace)
+	stacksLogged    bool // an ASGI worker that would not stop: its stacks were dumped before the kill
 	expected        bool // its exit is not a crash
 
 	// Stack dumps (dumpStacks), guarded by dumpMu.
@@ -198,6 +199,7 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	}
 	if o.Timeout > 0 {
 		cfg.Heartbeat = heartbeatEvery(o.Timeout).Seconds()
+		cfg.StartupTimeout = o.Timeout.Seconds()
 	}
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
