@@ -170,9 +170,9 @@ func TestASGILifeSigquit(t *testing.T) {
 }
 
 // TestASGILifeStartupTimeout: a lifespan startup that never completes is
-// bounded by --timeout, as gunicorn bounds a worker's boot (uvicorn waits
-// forever; gowsgi used to wait for --boot-timeout, 2 minutes, then say the
-// app "did not load" with no clue where). Whether it awaits forever (its
+// bounded by the boot's time, --boot-timeout (or --timeout when longer, as
+// gunicorn bounds a worker's boot; uvicorn waits forever), and gowsgi says
+// so and where (it used to say the app "did not load", with no clue where). Whether it awaits forever (its
 // task is cancelled: the traceback shows the await) or blocks the event
 // loop (a watchdog thread reports the blocking line), it is a boot failure
 // that says so and where: gowsgi exits 1 and no worker is left.
@@ -184,14 +184,14 @@ func TestASGILifeStartupTimeout(t *testing.T) {
 	} {
 		t.Run(c.how, func(t *testing.T) {
 			p := newProbeState(t)
-			s := startProcessEnv(t, append(p.Env(), "LIFE_STARTUP="+c.how), asgiLife, "--python", py, "--timeout", "2")
+			s := startProcessEnv(t, append(p.Env(), "LIFE_STARTUP="+c.how), asgiLife, "--python", py, "--timeout", "2", "--boot-timeout", "4")
 			start := time.Now()
 			code := s.Wait(60 * time.Second)
 			if code != 1 || time.Since(start) > 30*time.Second {
-				t.Fatalf("exit %d after %s, want 1 soon after --timeout 2s\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
+				t.Fatalf("exit %d after %s, want 1 soon after --boot-timeout 4s\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
 			}
 			out := s.Stderr.String()
-			if !strings.Contains(out, "lifespan startup did not complete within --timeout 2s (raise --timeout, or 0 for no bound)\n") ||
+			if !strings.Contains(out, "lifespan startup did not complete within the boot time of 4s (--boot-timeout, or --timeout when longer: raise it)\n") ||
 				!strings.Contains(out, "asgi_life.py\", line") || !strings.Contains(out, c.where) {
 				t.Errorf("the log does not say that the startup ran past --timeout, and where (%q):\n%s", c.where, out)
 			}
@@ -259,11 +259,11 @@ func TestASGILifeShutdownFaults(t *testing.T) {
 }
 
 // TestASGILifeReloadStartupHangs: a HUP reload whose new generation's
-// lifespan startup hangs fails after --timeout (not --boot-timeout's 2
-// minutes), with the reason in the log, and the old worker keeps serving,
+// lifespan startup hangs fails after the boot's time (--boot-timeout), with
+// the reason in the log, and the old worker keeps serving,
 // its open stream included.
 func TestASGILifeReloadStartupHangs(t *testing.T) {
-	s, p := startLife(t, nil, "--timeout", "2")
+	s, p := startLife(t, nil, "--timeout", "2", "--boot-timeout", "4")
 	c, br, resp := openStream(t, s, "/sse?name=s1")
 	defer c.Close()
 	oldPID := resp.Header.Get("X-Pid")
@@ -273,7 +273,7 @@ func TestASGILifeReloadStartupHangs(t *testing.T) {
 	}
 	s.Signal(syscall.SIGHUP)
 	s.WaitLog(t, "reload failed; the previous workers keep serving", 1, 30*time.Second)
-	if !strings.Contains(s.Stderr.String(), "lifespan startup did not complete within --timeout 2s") {
+	if !strings.Contains(s.Stderr.String(), "lifespan startup did not complete within the boot time of 4s") {
 		t.Errorf("the log does not say why the reload failed:\n%s", s.Stderr)
 	}
 	if _, body := get(t, s, "GET", "/pid", nil); body != oldPID {

@@ -183,7 +183,8 @@ type Config struct {
 	// MaxFieldBytes bounds one request header field line, in bytes; longer
 	// gets 431 (gunicorn's limit_request_field_size). 0 = no per-field limit.
 	MaxFieldBytes int
-	// BootTimeout is the time a worker may take to import the app.
+	// BootTimeout is the time a worker may take to import the app and run
+	// its lifespan startup (workers take --timeout instead when longer).
 	BootTimeout time.Duration
 	// Timeout: a worker silent this long on one request has its stacks
 	// logged, the client gets 504 and the worker is replaced. 0 = never.

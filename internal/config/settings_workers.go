@@ -11,7 +11,7 @@ import (
 var workerSettings = []*setting{
 	{
 		name: "boot-timeout", flags: []string{"--boot-timeout"}, kind: Native, typ: tString, def: "2m", meta: "duration",
-		usage:    "time a worker may take to import the app",
+		usage:    "time a worker may take to import the app and, for ASGI, run its lifespan startup (--timeout instead, when longer)",
 		accessor: durField(func(c *Config) *time.Duration { return &c.BootTimeout }),
 	},
 	{

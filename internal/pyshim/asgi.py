@@ -92,6 +92,10 @@ ASGI_SHUTDOWN_BOUND = 5.0
 # event loop is reported from a watchdog thread (one that awaits is
 # cancelled at the bound itself).
 STARTUP_BLOCKED_MARGIN = 1.0
+# How long before the boot's bound ends a startup is given up on: the
+# blocked-loop watchdog (STARTUP_BLOCKED_MARGIN later) still reports before
+# the front kills the worker.
+STARTUP_REPORT_MARGIN = 2.0
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
@@ -198,7 +202,7 @@ def serve(cfg, control, app, kind, ready, hooks):
     worker = ASGIWorker(loop, app, cfg, control, socket.socket(fileno=5), hooks)
     lifespan = Lifespan(app, cfg.get('lifespan') or 'auto', worker.state)
     try:
-        lifespan.start_within(loop, control, cfg.get('startup_timeout') or 0)
+        lifespan.start_within(loop, control, cfg.get('startup_timeout') or 0, cfg.get('boot_t0'))
     except LifespanFailed as e:
         send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
         sys.exit(3)
@@ -217,9 +221,10 @@ def serve(cfg, control, app, kind, ready, hooks):
 # ---------------------------------------------------------------- lifespan
 
 def startup_timeout_line(bound):
-    """The last line of a startup's boot failure past --timeout: the one
-    gowsgi logs alone when it retries a worker."""
-    return 'lifespan startup did not complete within --timeout %gs (raise --timeout, or 0 for no bound)' % bound
+    """The last line of a startup's boot failure past the boot's bound: the
+    one gowsgi logs alone when it retries a worker."""
+    return ('lifespan startup did not complete within the boot time of %gs '
+            '(--boot-timeout, or --timeout when longer: raise it)' % bound)
 
 
 class Lifespan:
@@ -245,7 +250,7 @@ class Lifespan:
         self.abandoned = False     # the shutdown ran past its bound and was cancelled
         self.shutdown_failed = None  # shutdown.failed's message
 
-    async def startup(self, bound=0):
+    async def startup(self, bound=0, total=0):
         import asyncio
         if self.mode == 'off':
             return
@@ -266,8 +271,8 @@ class Lifespan:
                     where = ''.join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
                 else:
                     where = '(the application did not say)'
-                raise LifespanFailed('lifespan startup did not complete within --timeout %gs; it was cancelled here:\n%s\n%s'
-                                     % (bound, where.rstrip('\n'), startup_timeout_line(bound)))
+                raise LifespanFailed('lifespan startup did not complete within the boot time; it was cancelled here:\n%s\n%s'
+                                     % (where.rstrip('\n'), startup_timeout_line(total or bound)))
         await self.started
         if self.failed is not None:
             raise LifespanFailed('lifespan startup failed: %s' % (self.failed or '(no message)'))
@@ -275,19 +280,23 @@ class Lifespan:
             raise LifespanFailed('lifespan startup failed (--lifespan on): the application raised:\n%s' % ''.join(
                 traceback.format_exception(type(self.error), self.error, self.error.__traceback__)))
 
-    def start_within(self, loop, control, bound):
-        """Run the startup on loop, given bound seconds (--timeout; 0 =
-        no bound but --boot-timeout's), as gunicorn gives a worker's boot:
-        past it, a LifespanFailed that says where the startup waited (the
-        app's task is cancelled, so its traceback shows the await that
-        hung). A startup that blocks the event loop (time.sleep in async
+    def start_within(self, loop, control, total, t0=None):
+        """Run the startup on loop within what is left of the boot's total
+        seconds (--boot-timeout, or --timeout when longer; counted from t0,
+        the worker's start; 0 = no bound), ending a moment before the front
+        would kill the worker: past it, a LifespanFailed that says where the
+        startup waited (the app's task is cancelled, so its traceback shows
+        the await that hung). A startup that blocks the event loop (time.sleep in async
         code) cannot be cancelled: a watchdog thread reports the main
         thread's stack as the boot failure a moment later and ends the
         process (uvicorn would wait forever)."""
         import asyncio
-        if not bound or self.mode == 'off':
+        if not total or self.mode == 'off':
             loop.run_until_complete(self.startup())
             return
+        import time
+        spent = time.monotonic() - t0 if t0 is not None else 0
+        bound = max(total - spent - STARTUP_REPORT_MARGIN, 0.5)
         import threading
         decided = threading.Lock()  # taken by whoever answers: Ready, or the watchdog
         main = threading.get_ident()
@@ -297,8 +306,8 @@ class Lifespan:
                 return
             frame = sys._current_frames().get(main)
             where = ''.join(traceback.format_stack(frame)) if frame is not None else '(unknown)\n'
-            msg = ('lifespan startup did not complete within --timeout %gs: the event loop is blocked here '
-                   '(most recent call last):\n%s%s' % (bound, where, startup_timeout_line(bound)))
+            msg = ('lifespan startup did not complete within the boot time: the event loop is blocked here '
+                   '(most recent call last):\n%s%s' % (where, startup_timeout_line(total)))
             try:
                 send_frame(control, T_BOOT_FAILED, msg.encode('utf-8', 'replace'))
             finally:
@@ -307,7 +316,7 @@ class Lifespan:
         timer.daemon = True
         timer.start()
         try:
-            loop.run_until_complete(self.startup(bound))
+            loop.run_until_complete(self.startup(bound, total))
         finally:
             timer.cancel()
         if not decided.acquire(blocking=False):

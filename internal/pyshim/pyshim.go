@@ -167,8 +167,10 @@ type Config struct {
 	// Heartbeat is how often (seconds) an ASGI worker's event loop sends
 	// a heartbeat on the control socket; 0 = never (no --timeout).
 	Heartbeat float64 `json:"heartbeat,omitempty"`
-	// StartupTimeout bounds an ASGI app's lifespan startup, in seconds
-	// (--timeout, as gunicorn bounds a worker's boot); 0 = none.
+	// StartupTimeout is the seconds a worker may take from its start (or
+	// fork) to ready, the import and an ASGI app's lifespan startup
+	// included (workers' bootBound); the startup is cancelled, and says
+	// where it was, just before the front would kill it. 0 = none.
 	StartupTimeout float64 `json:"startup_timeout,omitempty"`
 	// RequestTimeout is an ASGI request's deadline in seconds; past it
 	// the request's task is cancelled (504 if no head went out). 0 = none.

@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 import threading
+import time
 import traceback
 
 import _gowsgi_asgi as asgi
@@ -445,6 +446,7 @@ def main():
     import faulthandler
 
     cfg = json.loads(sys.argv[1])
+    cfg['boot_t0'] = time.monotonic()  # the boot's bound counts from here (asgi.serve)
     # The settings for the hooks' worker.cfg: in the environment, not in
     # argv (see pyshim.SettingsEnv), and not for the app.
     settings = os.environ.pop('GOWSGI_HOOK_SETTINGS', None)
@@ -486,6 +488,7 @@ def main():
         control = run_template(control, {'pid': os.getpid(), 'python': sys.version.split()[0], 'app': desc,
                                          'files': '\n'.join(app_files())})
         # From here on this is a worker forked from the template.
+        cfg['boot_t0'] = time.monotonic()
         faulthandler.register(signal.SIGUSR1, all_threads=True)  # the fallback, as above
         name_process(cfg, 'worker')
         if hooks is not None:

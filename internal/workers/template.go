@@ -285,7 +285,7 @@ func (p *Pool) forkWorker(ctx context.Context, id int) (*Worker, error) {
 		w.closeConns()
 		return nil, err
 	}
-	if err := w.awaitReady(ctx, p.opts.BootTimeout); err != nil {
+	if err := w.awaitReady(ctx, p.opts.bootBound()); err != nil {
 		w.kill()
 		<-w.Exited()
 		w.closeConns()

@@ -199,8 +199,8 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	}
 	if o.Timeout > 0 {
 		cfg.Heartbeat = heartbeatEvery(o.Timeout).Seconds()
-		cfg.StartupTimeout = o.Timeout.Seconds()
 	}
+	cfg.StartupTimeout = o.bootBound().Seconds()
 	cmd := exec.Command(o.Python, cfg.Args()...)
 	cmd.ExtraFiles = child
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
@@ -242,7 +242,7 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 		<-proc.Exited()
 		return nil, err
 	}
-	if err := w.awaitReady(ctx, o.BootTimeout); err != nil {
+	if err := w.awaitReady(ctx, o.bootBound()); err != nil {
 		w.kill()
 		<-w.Exited()
 		w.closeConns()
@@ -341,6 +341,14 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("%s: unexpected control frame %s", w, h.Type)
 	}
 }
+
+// bootBound is how long a worker may take from its start (or its fork) to
+// ready: loading the app and, for ASGI, the lifespan startup. It is
+// --boot-timeout, or --timeout when longer, since gunicorn bounds a
+// worker's boot by --timeout (its users raise it for an app that loads a
+// large model) while uvicorn has no bound at all: either way a boot that
+// took less than two minutes before still boots.
+func (o *Options) bootBound() time.Duration { return max(o.BootTimeout, o.Timeout) }
 
 // heartbeatEvery is how often an ASGI worker's event loop reports that it
 // runs, for a --timeout of d: often enough that a few late beats never
