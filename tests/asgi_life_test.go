@@ -503,3 +503,25 @@ func TestSigquitWSGI(t *testing.T) {
 	}
 	noOrphans(t, pids, 5*time.Second)
 }
+
+// TestASGIWorkerStopsWhenStartAborts: gowsgi cannot listen after its
+// workers are ready (the address is taken: here by its own metrics
+// listener), so it stops them at once and exits 1. An ASGI worker whose
+// control socket the front closed while a heartbeat of the worker was
+// still unread there got a reset, not an end of file: uvloop then stops
+// watching the socket without a word, and the worker waited until it was
+// killed, 40 s later. It now learns it from its next heartbeat's failed
+// send. Several rounds: the reset depends on when the heartbeat went.
+func TestASGIWorkerStopsWhenStartAborts(t *testing.T) {
+	py := debianPython(t, "fastapi")
+	for round := 0; round < 4; round++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		s := startProcessEnv(t, nil, "tests/testdata/apps/asgi_realapp.py", "--python", py, "--bind", addr, "--metrics-bind", addr)
+		if code := s.Wait(20 * time.Second); code != 1 {
+			t.Fatalf("round %d: exit %d, want 1 within 20 s (the workers stopped at once)\n%s", round, code, s.Stderr)
+		}
+		if !strings.Contains(s.Stderr.String(), "cannot listen on "+addr) {
+			t.Fatalf("round %d: no 'cannot listen' line:\n%s", round, s.Stderr)
+		}
+	}
+}

@@ -475,6 +475,11 @@ class ASGIWorker:
         except (BlockingIOError, InterruptedError):
             pass  # the front is slow to read: the next one will do
         except OSError:
+            # The front closed the control socket. Its reader may never
+            # say so: a close that leaves a heartbeat unread resets the
+            # socket (an error, not an EOF), and uvloop stops watching a
+            # descriptor in error without calling its reader.
+            self.control_gone()
             return
         self.loop.call_later(self.heartbeat, self.beat)
 
@@ -486,8 +491,7 @@ class ASGIWorker:
         except OSError:
             data = b''
         if not data:
-            if not self.stopping.done():
-                self.stopping.set_result(None)
+            self.control_gone()
             return
         # Only GoAway is expected after Ready (Revoke frames, which have
         # no meaning here, are dropped).
@@ -496,6 +500,12 @@ class ASGIWorker:
             if ftype == T_GOAWAY and len(payload) >= 4:
                 self.grace = U32.unpack_from(payload)[0] / 1000.0
                 self.reason = fid
+
+
+    def control_gone(self):
+        """The front closed the control socket: the worker stops (serve)."""
+        if not self.stopping.done():
+            self.stopping.set_result(None)
 
 
 class Mux:
