@@ -58,6 +58,7 @@ ASGI_FRAME_BODY = MUX_WINDOW // 2
 WS_WINDOW = 1 << 20
 WS_MIN_COST = WS_WINDOW // 16
 WS_ACK_AT = WS_MIN_COST
+_MUX_FRAME = struct.Struct('<IBIIBI')  # an M frame's header and its one inner frame's
 MUX_ANC_SIZE = socket.CMSG_SPACE(4 * 16)  # the descriptors one read takes
 MUX_JOIN_MAX = 16 << 10  # frames up to this are copied into the output buffer; larger ones go as parts
 MUX_IOV = 512  # buffers per sendmsg, well under IOV_MAX
@@ -91,8 +92,10 @@ ASGI_SHUTDOWN_BOUND = 5.0
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
-if _EAGER_TASKS:
-    from asyncio import Task as _Task
+from asyncio import Task as _Task
+# A request's task name (before 3.12 a Task without one formats "Task-N"
+# in its constructor, ~2% of a hello request's instructions).
+_TASK_NAME = 'gowsgi-request'
 
 
 class ASGIProtocolError(RuntimeError):
@@ -501,6 +504,30 @@ class Mux:
             out.append(data)
         self.due()
 
+    def push_frame(self, index, ftype, rid, head, body, n):
+        """push for one frame of slot index made here: its header (ftype,
+        rid, n bytes of payload), head and body, copied once into the
+        output buffer (a large one goes as parts)."""
+        if self.closed:
+            raise ClientGone('the front closed the data socket')
+        out = self.out
+        hdr = _MUX_FRAME.pack(9 + n, T_MUX, index, n, ftype, rid)
+        if n > MUX_JOIN_MAX:
+            out.append(hdr)
+            out.append(head)
+            out.append(body)
+        elif out and type(out[-1]) is bytearray:
+            last = out[-1]
+            last += hdr
+            last += head
+            last += body
+        else:
+            last = bytearray(hdr)
+            last += head
+            last += body
+            out.append(last)
+        self.due()
+
     def push_fd(self, index, frame, fd):
         """Queue frame (one whole frame of slot index) in an M frame that
         carries a dup of descriptor fd, in a sendmsg of its own."""
@@ -666,6 +693,17 @@ class ASlot:
         self.unacked += size
         return True
 
+    def put(self, ftype, rid, head, body):
+        """send_now for one frame made here (ftype, rid; its payload head
+        and body), without joining it first: whether it went."""
+        n = len(head) + len(body)
+        unacked = self.unacked
+        if self.waiters or unacked + 9 + n > self.window and unacked >= self.window >> 2:  # fits(), inline
+            return False
+        self.mux.push_frame(self.index, ftype, rid, head, body, n)
+        self.unacked = unacked + 9 + n
+        return True
+
     async def send(self, data):
         """send_now, waiting for credit (the front consumes the slot's bytes
         at its client's pace: the backpressure of a streamed response)."""
@@ -742,7 +780,11 @@ class ASlot:
                 except Exception as e:
                     environ, body = e, None
                 ws = type(environ) is dict and 'gowsgi.websocket' in environ
-                self.queue.append((WebSocketRequest if ws else HTTPRequest)(self, rid, environ, body, fd))
+                req = (WebSocketRequest if ws else HTTPRequest)(self, rid, environ, body, fd)
+                if self.req is None and not self.queue:
+                    self.start(req)
+                else:
+                    self.queue.append(req)
             elif t in WS_FRAMES_IN and type(self.req) is WebSocketRequest and self.req.rid == rid:
                 self.req.frame(t, bytes(view[start + 9:start + 9 + n]))  # see the WebSocket section
             elif t == T_WS_TEXT or t == T_WS_BINARY:
@@ -756,7 +798,11 @@ class ASlot:
             start += 9 + n
 
     def next(self):
-        req = self.req = self.queue.pop(0)
+        self.start(self.queue.pop(0))
+
+    def start(self, req):
+        """Run req, the slot's request now."""
+        self.req = req
         # Each request starts with the window at its floor and nothing
         # unacknowledged: the front read every frame of the one before
         # (and forgot what it did not acknowledge) before it sent this one.
@@ -766,10 +812,13 @@ class ASlot:
         # asyncio has eager tasks (3.12+), the request's first step runs
         # now, in its own task and context, instead of a loop turn later:
         # a request that never waits (a hello) ends here.
+        loop = self.worker.loop
         if _EAGER_TASKS:
-            req.task = _Task(req.run(), loop=self.worker.loop, eager_start=True)
+            req.task = _Task(req.run(), loop=loop, eager_start=True)
+        elif loop.get_task_factory() is None:
+            req.task = _Task(req.run(), loop=loop, name=_TASK_NAME)
         else:
-            req.task = self.worker.loop.create_task(req.run())
+            req.task = loop.create_task(req.run())
 
     def done(self, req):
         if self.req is req:
@@ -963,12 +1012,13 @@ class HTTPRequest:
             if self.disconnected:
                 await self.end_quietly()  # canceled before it started
                 return
-            if isinstance(environ, Exception):
-                raise environ  # the front sent what marshal cannot read
-            if environ.get('type') == 'http':
+            if type(environ) is dict and environ.get('type') == 'http':
                 scope = environ  # ready-made by the front; the worker's part:
                 scope['asgi'] = ASGI_VERSION
-                scope['state'] = dict(w.state)
+                state = w.state
+                scope['state'] = dict(state) if state else {}
+            elif isinstance(environ, Exception):
+                raise environ  # the front sent what marshal cannot read
             else:
                 scope = http_scope(environ, w.state)
             self.head_only = scope['method'] == 'HEAD'
@@ -1012,7 +1062,10 @@ class HTTPRequest:
                 except OSError:
                     pass
                 self.fd = None
-            self.gone()  # receive() now says http.disconnect
+            self.disconnected = True  # receive() now says http.disconnect (gone(), inline)
+            f = self.disconnect_waiter
+            if f is not None and not f.done():
+                f.set_result(None)
             self.slot.done(self)
             if hreq is not None:
                 hooks.call('post_request', hooks.worker, hreq, environ, HookResponse((self.status, self.str_headers())))
@@ -1182,7 +1235,10 @@ class HTTPRequest:
         if t == 'http.response.start':
             if self.head is not None:
                 raise ASGIProtocolError("ASGI message 'http.response.start' sent a second time")
-            status = status_line(message.get('status'))
+            code = message.get('status')
+            status = _STATUS_LINES.get(code) if type(code) is int else None  # status_line's cache, without the call
+            if status is None:
+                status = status_line(code)
             if status[0] == '1':
                 raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
             headers = message.get('headers') or ()
@@ -1235,7 +1291,15 @@ class HTTPRequest:
                 self.sent += len(body)
                 if self.sent > self.length and not self.head_only:
                     raise ASGIProtocolError('response body longer than its Content-Length (%d)' % self.length)
-            await self.send_body(body, more)
+            if (more or self.head_sent or self.head_only or self.wire_done or self.trailers is not None
+                    or len(body) > ASGI_FIRST_BODY):
+                await self.send_body(body, more)
+                return
+            # A whole response in one message (a hello): send_body's W
+            # frame, made in the mux's output without a coroutine.
+            self.head_sent = self.wire_done = True
+            if not self.slot.put(T_WHOLE, self.rid, self.head, body):
+                await self.write_rest(_pack(len(self.head) + len(body), T_WHOLE, self.rid) + self.head + body)
             return
         if t == 'http.response.pathsend':
             if self.head is None:
