@@ -12,9 +12,11 @@ of the shim compare on a busy machine where end-to-end req/s swing.
     /usr/bin/python3 bench/tools/asgi_worker_bench.py --rev 58d5fc0 --frame environ
 
 --rev REV reads internal/pyshim from git at REV; --frame says what the
-request frame holds: the ready-made scope (front.appendScope; "front" is
-the whole of what the front sends for wrk's GET, request ID and all) or the
-CGI environ that earlier revisions turned into a scope in the worker.
+request frame holds: the scope's values as the front sends them for wrk's
+GET ("front": a tuple, wire.ScopeFields), the ready-made scope dict that
+revisions before it took ("front-dict": byte for byte what their front
+sent; "scope": the same dict as Python's marshal writes it), or the CGI
+environ that earlier revisions turned into a scope in the worker.
 --slots N is the batch: the requests (or messages) one read of the worker
 takes. --app starlette serves bench/apps/asgi_starlette.py's /json; --app
 ws opens a WebSocket on each slot of bench/apps/ws_echo.py's echo and
@@ -99,7 +101,7 @@ def go_marshal(obj, key=False):
 
 
 def request_frame(kind, path='/'):
-    if kind == 'front':
+    if kind in ('front', 'front-dict'):
         # What the front sends for wrk's GET / today (three extensions, a
         # request ID).
         d = {'type': 'http', 'http_version': '1.1', 'method': 'GET', 'scheme': 'http', 'path': '/', 'raw_path': b'/',
@@ -121,7 +123,11 @@ def request_frame(kind, path='/'):
         d['path'], d['raw_path'] = path, path.encode()
     else:
         d['PATH_INFO'] = d['REQUEST_URI'] = d['RAW_URI'] = path
-    payload = go_marshal((d, b'')) if kind == 'front' else marshal.dumps((d, b''), 2)
+    if kind == 'front':
+        # The scope's values in wire.ScopeFields' order (since session 5).
+        d = tuple(d[k] for k in ('http_version', 'method', 'scheme', 'path', 'raw_path', 'query_string', 'root_path',
+                                 'headers', 'client', 'server')) + (None, d['gowsgi.request_id'])
+    payload = go_marshal((d, b'')) if kind.startswith('front') else marshal.dumps((d, b''), 2)
     return struct.pack('<IBI', len(payload), ord('R'), 7) + payload
 
 
@@ -244,7 +250,7 @@ def main():
     global SLOTS
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('--rev', help='git revision of internal/pyshim (default: the working tree)')
-    ap.add_argument('--frame', choices=('scope', 'front', 'environ'), default='scope')
+    ap.add_argument('--frame', choices=('scope', 'front', 'front-dict', 'environ'), default='scope')
     ap.add_argument('--slots', type=int, default=SLOTS, help='requests per round: the batch one read of the worker takes')
     ap.add_argument('--requests', type=int, default=20000, help='requests per run (7 runs)')
     ap.add_argument('--loop', choices=('uvloop', 'asyncio'), default='uvloop')

@@ -67,9 +67,7 @@ GOAWAY_SHUTDOWN, GOAWAY_RESTART = 0, 1  # its reasons (a WebSocket closes with 1
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
 # The HTTP scope's extensions, besides tls (which depends on the
 # connection); each request gets a copy of the dict (the empty dicts in it
-# are shared: the spec gives them no content). This is for a scope built
-# here from a CGI environ (http_scope); the front builds an HTTP request's
-# scope itself, with the same list (front.asgiHTTPExtensions).
+# are shared: the spec gives them no content).
 ASGI_HTTP_EXTENSIONS = {'http.response.pathsend': {}, 'http.response.trailers': {}, 'http.response.early_hint': {}}
 # Response frames of those extensions (internal/wire/wire.go): an interim
 # head (103 Early Hints), a start whose response ends with trailers, and
@@ -772,7 +770,7 @@ class ASlot:
             if t == T_REQUEST:
                 fd = None
                 try:
-                    # An HTTP request comes as its scope, ready-made (the
+                    # An HTTP request comes as its scope's values (the
                     # front's appendScope); a WebSocket as a CGI environ.
                     environ, body = _loads(view[start + 9:start + 9 + n])
                     if body is None:
@@ -935,6 +933,22 @@ def http_scope(environ, state):
     return scope
 
 
+def scope_of(fields, state):
+    """The ASGI HTTP scope of a request from the values the front sent
+    (wire.ScopeFields, in that order: front.appendScope): the keys, and
+    what lives in the worker, are added here as constants, which costs
+    the worker less than a dict's keys read by marshal."""
+    http_version, method, scheme, path, raw_path, query_string, root_path, headers, client, server, tls, rid = fields
+    scope = {'type': 'http', 'asgi': ASGI_VERSION, 'http_version': http_version, 'method': method, 'scheme': scheme,
+             'path': path, 'raw_path': raw_path, 'query_string': query_string, 'root_path': root_path,
+             'headers': headers, 'client': client, 'server': server, 'state': dict(state) if state else {},
+             'extensions': ASGI_HTTP_EXTENSIONS.copy() if tls is None else dict(ASGI_HTTP_EXTENSIONS, tls=tls)}
+    if rid is not None:
+        # The ID gowsgi answers with (X-Request-ID), as WSGI's environ has it.
+        scope['gowsgi.request_id'] = rid
+    return scope
+
+
 def tls_extension(tls, environ):
     """The scope's tls extension (asgiref's tls.rst) from what the front
     says about the connection's TLS session."""
@@ -1012,11 +1026,10 @@ class HTTPRequest:
             if self.disconnected:
                 await self.end_quietly()  # canceled before it started
                 return
-            if type(environ) is dict and environ.get('type') == 'http':
-                scope = environ  # ready-made by the front; the worker's part:
-                scope['asgi'] = ASGI_VERSION
-                state = w.state
-                scope['state'] = dict(state) if state else {}
+            if type(environ) is tuple:
+                # The scope's values from the front; the scope is also what
+                # request_line and cgi_environ read from now on.
+                scope = self.environ = scope_of(environ, w.state)
             elif isinstance(environ, Exception):
                 raise environ  # the front sent what marshal cannot read
             else:
@@ -1084,6 +1097,8 @@ class HTTPRequest:
     def request_line(self):
         """'GET /path?q' for log lines, from the scope or the environ."""
         d = self.environ
+        if type(d) is tuple:
+            d = scope_of(d, {})  # not started
         if type(d) is not dict:
             return '? ?'
         if d.get('type') != 'http':
