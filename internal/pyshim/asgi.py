@@ -59,6 +59,7 @@ WS_WINDOW = 1 << 20
 WS_MIN_COST = WS_WINDOW // 16
 WS_ACK_AT = WS_MIN_COST
 _MUX_FRAME = struct.Struct('<IBIIBI')  # an M frame's header and its one inner frame's
+_CREDIT = struct.Struct('<IBII')  # an N frame (its optional second field, growth, is the front's)
 MUX_ANC_SIZE = socket.CMSG_SPACE(4 * 16)  # the descriptors one read takes
 MUX_JOIN_MAX = 16 << 10  # frames up to this are copied into the output buffer; larger ones go as parts
 MUX_IOV = 512  # buffers per sendmsg, well under IOV_MAX
@@ -512,7 +513,8 @@ class Mux:
         hdr = _MUX_FRAME.pack(9 + n, T_MUX, index, n, ftype, rid)
         if n > MUX_JOIN_MAX:
             out.append(hdr)
-            out.append(head)
+            if head:
+                out.append(head)
             out.append(body)
         elif out and type(out[-1]) is bytearray:
             last = out[-1]
@@ -543,7 +545,7 @@ class Mux:
         them and split their batch in two."""
         if self.closed:
             return
-        frame = _pack(4, T_CREDIT, index) + U32.pack(n)
+        frame = _CREDIT.pack(4, T_CREDIT, index, n)
         out = self.out
         if out and type(out[-1]) is bytearray:
             out[-1] += frame
@@ -784,7 +786,7 @@ class ASlot:
                 else:
                     self.queue.append(req)
             elif t in WS_FRAMES_IN and type(self.req) is WebSocketRequest and self.req.rid == rid:
-                self.req.frame(t, bytes(view[start + 9:start + 9 + n]))  # see the WebSocket section
+                self.req.frame(t, view[start + 9:start + 9 + n])  # see the WebSocket section
             elif t == T_WS_TEXT or t == T_WS_BINARY:
                 self.ws_took(n)  # for a WebSocket that has ended: dropped
             elif t == T_ABORT:
@@ -1482,9 +1484,6 @@ WS_FRAMES_IN = frozenset((T_WS_TEXT, T_WS_BINARY, T_ABORT))
 # and the front stops reading a client whose app does not receive (TCP
 # then holds it).
 _CODE = struct.Struct('<H')
-# The largest message sent as one joined buffer (copied behind its header);
-# a larger one goes out as two parts, uncopied.
-WS_JOIN_MAX = 16 << 10
 
 
 def websocket_scope(environ, state):
@@ -1566,24 +1565,34 @@ class WebSocketRequest:
             f.set_result(None)
 
     def frame(self, t, payload):
+        """A frame of this WebSocket: a message, made here into the ASGI
+        message receive() returns (payload is a view of the mux's read
+        buffer: copied, or decoded, once), or an Abort."""
         if t == T_ABORT:
+            payload = bytes(payload)
             if len(payload) >= 2:
                 self.gone(_CODE.unpack(payload[:2])[0], payload[2:].decode('utf-8', 'replace'))
             else:
                 self.gone()
             return
+        n = len(payload)
+        if t == T_WS_TEXT:
+            # (The front passes only valid UTF-8, 1007 otherwise.)
+            msg = {'type': 'websocket.receive', 'text': str(payload, 'utf-8', 'replace'), 'bytes': None}
+        else:
+            msg = {'type': 'websocket.receive', 'bytes': bytes(payload), 'text': None}
         f = self.waiter
         if f is not None and not self.incoming and not f.done():
             # receive() waits for this very message: handed over, not
             # queued (and acknowledged now: it is the app's).
             self.waiter = None
-            f.set_result((t, payload))
-            self.slot.ws_took(len(payload))
+            f.set_result(msg)
+            self.slot.ws_took(n)
             return
         if self.incoming is None:
             self.incoming = deque()
-        self.incoming.append((t, payload))
-        self.queued += len(payload)
+        self.incoming.append((msg, n))
+        self.queued += n
         self._wake()
 
     def _drop_incoming(self):
@@ -1591,7 +1600,7 @@ class WebSocketRequest:
         dropped, and acknowledged."""
         took = self.slot.ws_took
         while self.incoming:
-            took(len(self.incoming.popleft()[1]))
+            took(self.incoming.popleft()[1])
         self.incoming, self.queued = None, 0
 
     async def receive(self):
@@ -1602,19 +1611,15 @@ class WebSocketRequest:
             if self.disconnected:
                 return {'type': 'websocket.disconnect', 'code': self.code, 'reason': self.reason}
             self.waiter = f = self.slot.worker.loop.create_future()
-            item = await f  # a message from frame(), or None: look again
-            if item is not None:
-                t, payload = item
-                break
-        else:
-            t, payload = self.incoming.popleft()
-            self.queued -= len(payload)
-            if not self.incoming:
-                self.incoming = None  # a quiet WebSocket keeps no queue
-            self.slot.ws_took(len(payload))
-        if t == T_WS_TEXT:
-            return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
-        return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
+            msg = await f  # a message from frame(), or None: look again
+            if msg is not None:
+                return msg
+        msg, n = self.incoming.popleft()
+        self.queued -= n
+        if not self.incoming:
+            self.incoming = None  # a quiet WebSocket keeps no queue
+        self.slot.ws_took(n)
+        return msg
 
     async def send(self, message):
         try:
@@ -1667,14 +1672,10 @@ class WebSocketRequest:
                         # (bytes() of a str raises, of an int makes zeros.)
                         raise TypeError("websocket.send's bytes must be bytes, not %s" % type(data).__name__)
                     data = bytes(data)
-            if len(data) > WS_JOIN_MAX:
-                await self.write([_pack(len(data), ftype, self.rid), data])
-                return
-            # A small message: header and payload in one buffer, queued at
-            # once while the slot has credit (no coroutine for write).
-            frame = _pack(len(data), ftype, self.rid) + data
-            if not self.slot.send_now(frame):
-                await self.slot.send(frame)
+            # Queued at once while the slot has credit (no coroutine for
+            # write), a small message copied once into the mux's output.
+            if not self.slot.put(ftype, self.rid, b'', data):
+                await self.slot.send([_pack(len(data), ftype, self.rid), data])
             return
         if t == 'websocket.close':
             if self.state in (self.CONNECTING, self.ACCEPTED):
