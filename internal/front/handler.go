@@ -144,10 +144,11 @@ func (h *Handler) serve(w responseWriter, r *request) {
 
 	bp := envBufs.Get().(*[]byte)
 	var env wire.Environ
-	env.Reset(*bp)
 	if h.asgi() {
+		env.ResetScope(*bp)
 		h.appendScope(&env, r)
 	} else {
+		env.Reset(*bp)
 		h.appendEnviron(&env, r, b.n)
 		appendTLS(&env, r.TLS)
 	}

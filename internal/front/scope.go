@@ -9,13 +9,13 @@ import (
 )
 
 // appendScope encodes the ASGI HTTP scope of r (asgiref's www.rst) for an
-// ASGI worker, which adds only "asgi" and "state" to it (see wire's
-// Environ.Key). Every field comes from the facts appendEnviron gives a
+// ASGI worker: its values, in the order of wire's ScopeFields (the worker
+// adds the keys, "type", "asgi", "state" and the extensions every request
+// advertises). Every field comes from the facts appendEnviron gives a
 // WSGI worker, decided the same way: the root path split, the one trust
 // decision on proxy headers (originOf) for scheme, client and server,
 // and the Host rule for server.
 //
-//	type          "http"
 //	http_version  "1.0", "1.1" or "2"
 //	method        the request method
 //	scheme        "http" or "https", or what a trusted proxy says
@@ -34,29 +34,21 @@ import (
 //	server        (host, port) from the Host header or the forwarded host,
 //	              else the address the request came in on; port None when
 //	              it is not a number
-//	extensions    asgiHTTPExtensions, and tls over TLS
-//	gowsgi.request_id  the ID gowsgi answers with, when it gave one
+//	tls           the tls extension over TLS, else None
+//	request_id    the ID gowsgi answers with (gowsgi.request_id), or None
 func (h *Handler) appendScope(e *wire.Environ, r *request) {
 	o := originOf(h.Forwarded, h.Scheme, r.Request)
-	e.Key("type")
-	e.Latin1("http")
-	e.Key("http_version")
 	e.Latin1(asgiHTTPVersion(r.proto))
-	e.Key("method")
 	e.Latin1(r.Method)
-	e.Key("scheme")
 	e.Latin1(o.scheme)
 
-	e.Key("path")
+	// path and raw_path as received: the worker puts root_path in front
+	// where the app expects it there (asgi.py's root_in_path, prefix_root).
 	e.Text(unquote(r.Path))
-	e.Key("raw_path")
 	e.Bytes(r.Path) // the target's path, as received (of an absolute-form target too)
-	e.Key("query_string")
 	e.Bytes(r.RawQuery)
-	e.Key("root_path")
 	e.Text(h.RootPath)
 
-	e.Key("headers")
 	addHost := r.Host != "" && !hasField(r.Header, "Host")
 	n := len(r.Header)
 	if addHost {
@@ -74,7 +66,6 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 		e.Bytes(f.Value)
 	}
 
-	e.Key("client")
 	if o.remoteAddr == "" {
 		e.None()
 	} else {
@@ -86,7 +77,6 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 			e.Int(0)
 		}
 	}
-	e.Key("server")
 	if name, port := o.serverNamePort(r.Request); name == "" {
 		e.None()
 	} else {
@@ -99,29 +89,17 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 		}
 	}
 
-	e.Key("extensions")
-	e.Dict()
-	for _, name := range asgiHTTPExtensions {
-		e.Key(name)
-		e.Dict()
-		e.EndDict()
-	}
 	if r.TLS != nil {
-		e.Key("tls")
 		appendTLSExtension(e, r.TLS)
+	} else {
+		e.None()
 	}
-	e.EndDict()
-
 	if r.ID != "" {
-		// The ID gowsgi answers with (X-Request-ID), as WSGI's environ has it.
-		e.Key("gowsgi.request_id")
 		e.Latin1(r.ID)
+	} else {
+		e.None()
 	}
 }
-
-// asgiHTTPExtensions are the extensions every HTTP scope advertises (with
-// no content: the spec gives them none); tls is added over TLS.
-var asgiHTTPExtensions = []string{"http.response.pathsend", "http.response.trailers", "http.response.early_hint"}
 
 // appendTLSExtension encodes the scope's tls extension (asgiref's
 // tls.rst): the session's version and cipher suite numbers, and the

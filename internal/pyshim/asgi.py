@@ -58,6 +58,8 @@ ASGI_FRAME_BODY = MUX_WINDOW // 2
 WS_WINDOW = 1 << 20
 WS_MIN_COST = WS_WINDOW // 16
 WS_ACK_AT = WS_MIN_COST
+_MUX_FRAME = struct.Struct('<IBIIBI')  # an M frame's header and its one inner frame's
+_CREDIT = struct.Struct('<IBII')  # an N frame (its optional second field, growth, is the front's)
 MUX_ANC_SIZE = socket.CMSG_SPACE(4 * 16)  # the descriptors one read takes
 MUX_JOIN_MAX = 16 << 10  # frames up to this are copied into the output buffer; larger ones go as parts
 MUX_IOV = 512  # buffers per sendmsg, well under IOV_MAX
@@ -66,9 +68,7 @@ GOAWAY_SHUTDOWN, GOAWAY_RESTART = 0, 1  # its reasons (a WebSocket closes with 1
 ASGI_VERSION = {'version': '3.0', 'spec_version': '2.4'}
 # The HTTP scope's extensions, besides tls (which depends on the
 # connection); each request gets a copy of the dict (the empty dicts in it
-# are shared: the spec gives them no content). This is for a scope built
-# here from a CGI environ (http_scope); the front builds an HTTP request's
-# scope itself, with the same list (front.asgiHTTPExtensions).
+# are shared: the spec gives them no content).
 ASGI_HTTP_EXTENSIONS = {'http.response.pathsend': {}, 'http.response.trailers': {}, 'http.response.early_hint': {}}
 # Response frames of those extensions (internal/wire/wire.go): an interim
 # head (103 Early Hints), a start whose response ends with trailers, and
@@ -99,8 +99,10 @@ STARTUP_REPORT_MARGIN = 2.0
 
 
 _EAGER_TASKS = sys.version_info >= (3, 12)  # asyncio.Task(..., eager_start=True)
-if _EAGER_TASKS:
-    from asyncio import Task as _Task
+from asyncio import Task as _Task
+# A request's task name (before 3.12 a Task without one formats "Task-N"
+# in its constructor, ~2% of a hello request's instructions).
+_TASK_NAME = 'gowsgi-request'
 
 
 class ASGIProtocolError(RuntimeError):
@@ -606,6 +608,31 @@ class Mux:
             out.append(data)
         self.due()
 
+    def push_frame(self, index, ftype, rid, head, body, n):
+        """push for one frame of slot index made here: its header (ftype,
+        rid, n bytes of payload), head and body, copied once into the
+        output buffer (a large one goes as parts)."""
+        if self.closed:
+            raise ClientGone('the front closed the data socket')
+        out = self.out
+        hdr = _MUX_FRAME.pack(9 + n, T_MUX, index, n, ftype, rid)
+        if n > MUX_JOIN_MAX:
+            out.append(hdr)
+            if head:
+                out.append(head)
+            out.append(body)
+        elif out and type(out[-1]) is bytearray:
+            last = out[-1]
+            last += hdr
+            last += head
+            last += body
+        else:
+            last = bytearray(hdr)
+            last += head
+            last += body
+            out.append(last)
+        self.due()
+
     def push_fd(self, index, frame, fd):
         """Queue frame (one whole frame of slot index) in an M frame that
         carries a dup of descriptor fd, in a sendmsg of its own."""
@@ -623,7 +650,7 @@ class Mux:
         them and split their batch in two."""
         if self.closed:
             return
-        frame = _pack(4, T_CREDIT, index) + U32.pack(n)
+        frame = _CREDIT.pack(4, T_CREDIT, index, n)
         out = self.out
         if out and type(out[-1]) is bytearray:
             out[-1] += frame
@@ -771,6 +798,17 @@ class ASlot:
         self.unacked += size
         return True
 
+    def put(self, ftype, rid, head, body):
+        """send_now for one frame made here (ftype, rid; its payload head
+        and body), without joining it first: whether it went."""
+        n = len(head) + len(body)
+        unacked = self.unacked
+        if self.waiters or unacked + 9 + n > self.window and unacked >= self.window >> 2:  # fits(), inline
+            return False
+        self.mux.push_frame(self.index, ftype, rid, head, body, n)
+        self.unacked = unacked + 9 + n
+        return True
+
     async def send(self, data):
         """send_now, waiting for credit (the front consumes the slot's bytes
         at its client's pace: the backpressure of a streamed response)."""
@@ -839,7 +877,7 @@ class ASlot:
             if t == T_REQUEST:
                 fd = None
                 try:
-                    # An HTTP request comes as its scope, ready-made (the
+                    # An HTTP request comes as its scope's values (the
                     # front's appendScope); a WebSocket as a CGI environ.
                     environ, body = _loads(view[start + 9:start + 9 + n])
                     if body is None:
@@ -847,9 +885,13 @@ class ASlot:
                 except Exception as e:
                     environ, body = e, None
                 ws = type(environ) is dict and 'gowsgi.websocket' in environ
-                self.queue.append((WebSocketRequest if ws else HTTPRequest)(self, rid, environ, body, fd))
+                req = (WebSocketRequest if ws else HTTPRequest)(self, rid, environ, body, fd)
+                if self.req is None and not self.queue:
+                    self.start(req)
+                else:
+                    self.queue.append(req)
             elif t in WS_FRAMES_IN and type(self.req) is WebSocketRequest and self.req.rid == rid:
-                self.req.frame(t, bytes(view[start + 9:start + 9 + n]))  # see the WebSocket section
+                self.req.frame(t, view[start + 9:start + 9 + n])  # see the WebSocket section
             elif t == T_WS_TEXT or t == T_WS_BINARY:
                 self.ws_took(n)  # for a WebSocket that has ended: dropped
             elif t == T_ABORT:
@@ -869,7 +911,11 @@ class ASlot:
             # as under uvicorn; the old one writes nothing more here.
             self.worker.after.add(old)
             self.mux.active -= 1
-        req = self.req = self.queue.pop(0)
+        self.start(self.queue.pop(0))
+
+    def start(self, req):
+        """Run req, the slot's request now."""
+        self.req = req
         # Each request starts with the window at its floor and nothing
         # unacknowledged: the front read every frame of the one before
         # (and forgot what it did not acknowledge) before it sent this one.
@@ -879,10 +925,13 @@ class ASlot:
         # asyncio has eager tasks (3.12+), the request's first step runs
         # now, in its own task and context, instead of a loop turn later:
         # a request that never waits (a hello) ends here.
+        loop = self.worker.loop
         if _EAGER_TASKS:
-            req.task = _Task(req.run(), loop=self.worker.loop, eager_start=True)
+            req.task = _Task(req.run(), loop=loop, eager_start=True)
+        elif loop.get_task_factory() is None:
+            req.task = _Task(req.run(), loop=loop, name=_TASK_NAME)
         else:
-            req.task = self.worker.loop.create_task(req.run())
+            req.task = loop.create_task(req.run())
 
     def done(self, req):
         if self.req is req:
@@ -1038,6 +1087,22 @@ def http_scope(environ, state):
     return scope
 
 
+def scope_of(fields, state):
+    """The ASGI HTTP scope of a request from the values the front sent
+    (wire.ScopeFields, in that order: front.appendScope): the keys, and
+    what lives in the worker, are added here as constants, which costs
+    the worker less than a dict's keys read by marshal."""
+    http_version, method, scheme, path, raw_path, query_string, root_path, headers, client, server, tls, rid = fields
+    scope = {'type': 'http', 'asgi': ASGI_VERSION, 'http_version': http_version, 'method': method, 'scheme': scheme,
+             'path': path, 'raw_path': raw_path, 'query_string': query_string, 'root_path': root_path,
+             'headers': headers, 'client': client, 'server': server, 'state': dict(state) if state else {},
+             'extensions': ASGI_HTTP_EXTENSIONS.copy() if tls is None else dict(ASGI_HTTP_EXTENSIONS, tls=tls)}
+    if rid is not None:
+        # The ID gowsgi answers with (X-Request-ID), as WSGI's environ has it.
+        scope['gowsgi.request_id'] = rid
+    return scope
+
+
 def tls_extension(tls, environ):
     """The scope's tls extension (asgiref's tls.rst) from what the front
     says about the connection's TLS session."""
@@ -1116,14 +1181,14 @@ class HTTPRequest:
             if self.disconnected:
                 await self.end_quietly()  # canceled before it started
                 return
-            if isinstance(environ, Exception):
-                raise environ  # the front sent what marshal cannot read
-            if environ.get('type') == 'http':
-                scope = environ  # ready-made by the front; the worker's part:
-                scope['asgi'] = ASGI_VERSION
-                scope['state'] = dict(w.state)
+            if type(environ) is tuple:
+                # The scope's values from the front; the scope is also what
+                # request_line and cgi_environ read from now on.
+                scope = self.environ = scope_of(environ, w.state)
                 if ROOT_IN_PATH and scope['root_path']:
                     prefix_root(scope)
+            elif isinstance(environ, Exception):
+                raise environ  # the front sent what marshal cannot read
             else:
                 scope = http_scope(environ, w.state)
             self.head_only = scope['method'] == 'HEAD'
@@ -1167,7 +1232,10 @@ class HTTPRequest:
                 except OSError:
                     pass
                 self.fd = None
-            self.gone()  # receive() now says http.disconnect
+            self.disconnected = True  # receive() now says http.disconnect (gone(), inline)
+            f = self.disconnect_waiter
+            if f is not None and not f.done():
+                f.set_result(None)
             self.slot.done(self)
             if hreq is not None:
                 hooks.call('post_request', hooks.worker, hreq, environ, HookResponse((self.status, self.str_headers())))
@@ -1186,6 +1254,8 @@ class HTTPRequest:
     def request_line(self):
         """'GET /path?q' for log lines, from the scope or the environ."""
         d = self.environ
+        if type(d) is tuple:
+            d = scope_of(d, {})  # not started
         if type(d) is not dict:
             return '? ?'
         if d.get('type') != 'http':
@@ -1337,7 +1407,10 @@ class HTTPRequest:
         if t == 'http.response.start':
             if self.head is not None:
                 raise ASGIProtocolError("ASGI message 'http.response.start' sent a second time")
-            status = status_line(message.get('status'))
+            code = message.get('status')
+            status = _STATUS_LINES.get(code) if type(code) is int else None  # status_line's cache, without the call
+            if status is None:
+                status = status_line(code)
             if status[0] == '1':
                 raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
             headers = message.get('headers') or ()
@@ -1394,7 +1467,15 @@ class HTTPRequest:
                 self.sent += len(body)
                 if self.sent > self.length and not self.head_only:
                     raise ASGIProtocolError('response body longer than its Content-Length (%d)' % self.length)
-            await self.send_body(body, more)
+            if (more or self.head_sent or self.head_only or self.wire_done or self.trailers is not None
+                    or len(body) > ASGI_FIRST_BODY):
+                await self.send_body(body, more)
+                return
+            # A whole response in one message (a hello): send_body's W
+            # frame, made in the mux's output without a coroutine.
+            self.head_sent = self.wire_done = True
+            if not self.slot.put(T_WHOLE, self.rid, self.head, body):
+                await self.write_rest(_pack(len(self.head) + len(body), T_WHOLE, self.rid) + self.head + body)
             return
         if t == 'http.response.pathsend':
             if self.head is None:
@@ -1597,9 +1678,6 @@ WS_FRAMES_IN = frozenset((T_WS_TEXT, T_WS_BINARY, T_ABORT))
 # and the front stops reading a client whose app does not receive (TCP
 # then holds it).
 _CODE = struct.Struct('<H')
-# The largest message sent as one joined buffer (copied behind its header);
-# a larger one goes out as two parts, uncopied.
-WS_JOIN_MAX = 16 << 10
 
 
 def websocket_scope(environ, state):
@@ -1686,24 +1764,34 @@ class WebSocketRequest:
             f.set_result(None)
 
     def frame(self, t, payload):
+        """A frame of this WebSocket: a message, made here into the ASGI
+        message receive() returns (payload is a view of the mux's read
+        buffer: copied, or decoded, once), or an Abort."""
         if t == T_ABORT:
+            payload = bytes(payload)
             if len(payload) >= 2:
                 self.gone(_CODE.unpack(payload[:2])[0], payload[2:].decode('utf-8', 'replace'))
             else:
                 self.gone()
             return
+        n = len(payload)
+        if t == T_WS_TEXT:
+            # (The front passes only valid UTF-8, 1007 otherwise.)
+            msg = {'type': 'websocket.receive', 'text': str(payload, 'utf-8', 'replace'), 'bytes': None}
+        else:
+            msg = {'type': 'websocket.receive', 'bytes': bytes(payload), 'text': None}
         f = self.waiter
         if f is not None and not self.incoming and not f.done():
             # receive() waits for this very message: handed over, not
             # queued (and acknowledged now: it is the app's).
             self.waiter = None
-            f.set_result((t, payload))
-            self.slot.ws_took(len(payload))
+            f.set_result(msg)
+            self.slot.ws_took(n)
             return
         if self.incoming is None:
             self.incoming = deque()
-        self.incoming.append((t, payload))
-        self.queued += len(payload)
+        self.incoming.append((msg, n))
+        self.queued += n
         self._wake()
 
     def _drop_incoming(self):
@@ -1711,7 +1799,7 @@ class WebSocketRequest:
         dropped, and acknowledged."""
         took = self.slot.ws_took
         while self.incoming:
-            took(len(self.incoming.popleft()[1]))
+            took(self.incoming.popleft()[1])
         self.incoming, self.queued = None, 0
 
     async def receive(self):
@@ -1722,19 +1810,15 @@ class WebSocketRequest:
             if self.disconnected:
                 return {'type': 'websocket.disconnect', 'code': self.code, 'reason': self.reason}
             self.waiter = f = self.slot.worker.loop.create_future()
-            item = await f  # a message from frame(), or None: look again
-            if item is not None:
-                t, payload = item
-                break
-        else:
-            t, payload = self.incoming.popleft()
-            self.queued -= len(payload)
-            if not self.incoming:
-                self.incoming = None  # a quiet WebSocket keeps no queue
-            self.slot.ws_took(len(payload))
-        if t == T_WS_TEXT:
-            return {'type': 'websocket.receive', 'text': payload.decode('utf-8'), 'bytes': None}
-        return {'type': 'websocket.receive', 'bytes': payload, 'text': None}
+            msg = await f  # a message from frame(), or None: look again
+            if msg is not None:
+                return msg
+        msg, n = self.incoming.popleft()
+        self.queued -= n
+        if not self.incoming:
+            self.incoming = None  # a quiet WebSocket keeps no queue
+        self.slot.ws_took(n)
+        return msg
 
     async def send(self, message):
         try:
@@ -1787,14 +1871,10 @@ class WebSocketRequest:
                         # (bytes() of a str raises, of an int makes zeros.)
                         raise TypeError("websocket.send's bytes must be bytes, not %s" % type(data).__name__)
                     data = bytes(data)
-            if len(data) > WS_JOIN_MAX:
-                await self.write([_pack(len(data), ftype, self.rid), data])
-                return
-            # A small message: header and payload in one buffer, queued at
-            # once while the slot has credit (no coroutine for write).
-            frame = _pack(len(data), ftype, self.rid) + data
-            if not self.slot.send_now(frame):
-                await self.slot.send(frame)
+            # Queued at once while the slot has credit (no coroutine for
+            # write), a small message copied once into the mux's output.
+            if not self.slot.put(ftype, self.rid, b'', data):
+                await self.slot.send([_pack(len(data), ftype, self.rid), data])
             return
         if t == 'websocket.close':
             if self.state in (self.CONNECTING, self.ACCEPTED):

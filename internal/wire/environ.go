@@ -6,10 +6,14 @@ package wire
 type Environ struct {
 	b     []byte
 	start int
+	tuple bool // an ASGI scope's values (ResetScope), not a dict
 }
 
 // Reset starts a new environ in buf's storage.
-func (e *Environ) Reset(buf []byte) { e.b, e.start = BeginRequest(buf[:0], 0) }
+func (e *Environ) Reset(buf []byte) {
+	e.b, e.start = BeginRequest(buf[:0], 0)
+	e.tuple = false
+}
 
 // Add appends environ[key] = value; see AppendEnvStr.
 func (e *Environ) Add(key, value string) { e.b = AppendEnvStr(e.b, key, value) }
@@ -28,7 +32,11 @@ func (e *Environ) Buffer() []byte { return e.b }
 // Frame finishes the request frame (see FinishRequest) and returns it; its
 // id is filled in when it is sent.
 func (e *Environ) Frame(bodyLen int, bodyInFD bool) []byte {
-	e.b = FinishRequest(e.b, e.start, bodyLen, bodyInFD)
+	if e.tuple {
+		e.b = finishRequest(e.b, e.start, bodyLen, bodyInFD)
+	} else {
+		e.b = FinishRequest(e.b, e.start, bodyLen, bodyInFD)
+	}
 	return e.b
 }
 

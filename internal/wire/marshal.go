@@ -71,7 +71,12 @@ func AppendEnvBool(dst []byte, key string, value bool) []byte {
 // bodyInFD is true, None (the body travels as a file descriptor). It patches
 // the frame length of the frame that starts at offset start.
 func FinishRequest(dst []byte, start int, bodyLen int, bodyInFD bool) []byte {
-	dst = append(dst, mNull)
+	return finishRequest(append(dst, mNull), start, bodyLen, bodyInFD)
+}
+
+// finishRequest is FinishRequest after the request's first item is whole
+// (an environ dict closed, or an ASGI scope's tuple).
+func finishRequest(dst []byte, start int, bodyLen int, bodyInFD bool) []byte {
 	if bodyInFD {
 		dst = append(dst, mNone)
 		bodyLen = 0

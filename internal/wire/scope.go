@@ -6,16 +6,46 @@ import (
 )
 
 // An ASGI worker's request frame is a Request frame like WSGI's, marshal
-// (dict, body), whose dict is the ASGI HTTP scope itself (asgiref's
-// www.rst) rather than a CGI environ: the front writes every field in the
-// type the spec gives it (str, bytes, int, None, (str, int) tuples, the
-// headers as a list of (bytes, bytes) tuples, the extensions as dicts), so
-// the worker's one marshal.loads returns the scope ready-made and it only
-// adds what lives in the worker ("asgi", "state"). Its "type" key tells it
-// from a CGI environ, which has none.
+// (scope, body), whose first item is the ASGI HTTP scope's values
+// (asgiref's www.rst) rather than a CGI environ: a tuple of ScopeFields
+// values in this order, each in the type the spec gives it:
 //
-// The methods below append the dict's entries: Key, then one value (a
-// tuple's, a list's or a dict's items follow their opener).
+//	0  http_version  str
+//	1  method        str
+//	2  scheme        str
+//	3  path          str
+//	4  raw_path      bytes
+//	5  query_string  bytes
+//	6  root_path     str
+//	7  headers       list of (bytes, bytes) tuples
+//	8  client        (str, int) tuple, or None
+//	9  server        (str, int or None) tuple, or None
+//	10 tls           the tls extension's dict, or None
+//	11 request_id    str (the scope's gowsgi.request_id), or None
+//
+// The worker's one marshal.loads returns them and it builds the scope dict
+// with its keys as constants, adding what lives in the worker ("type",
+// "asgi", "state", the extensions every request advertises): a dict
+// written here cost the worker's marshal.loads an interned key per field,
+// 15% of what it spent on a hello request (bench/RESULTS.md, "the ASGI
+// worker's cost per request"). A tuple tells it from a CGI environ (a
+// dict).
+//
+// ResetScope opens the tuple; the methods below append the values in
+// order (a tuple's, a list's or a dict's items follow their opener, a
+// dict's as Key and value).
+
+// ScopeFields is the number of values of an ASGI HTTP scope's tuple.
+const ScopeFields = 12
+
+// ResetScope starts an ASGI HTTP scope's request frame in buf's storage:
+// ScopeFields values follow, then Frame.
+func (e *Environ) ResetScope(buf []byte) {
+	e.b, e.start = BeginRequest(buf[:0], 0)
+	e.b[len(e.b)-1] = mSmallTuple // BeginRequest opened a dict
+	e.b = append(e.b, ScopeFields)
+	e.tuple = true
+}
 
 // Key appends a dict key (ASCII, interned by marshal as environ keys are).
 func (e *Environ) Key(key string) { e.b = AppendEnvKey(e.b, key) }

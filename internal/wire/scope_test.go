@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/rand"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -103,6 +104,59 @@ print('ok')
 	}
 	in, _ = json.Marshal(asCodePoints)
 	cmd := exec.Command(py, "-c", script, string(in))
+	cmd.Stdin = bytes.NewReader(frame)
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "ok" {
+		t.Fatalf("python: %v\n%s", err, out)
+	}
+}
+
+// TestScopeTupleAgreesWithPython encodes an ASGI HTTP scope's values as
+// the front does (ResetScope, then ScopeFields values) and checks that the
+// real interpreter reads a tuple of ScopeFields values and the body after
+// it, with a tls dict inside and a None for the request ID.
+func TestScopeTupleAgreesWithPython(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Fatal("python3 is required for this test")
+	}
+	var e Environ
+	e.Reset(nil) // a dict before, as a recycled buffer would have
+	e.ResetScope(nil)
+	e.Latin1("1.1")
+	e.Latin1("GET")
+	e.Latin1("https")
+	e.Text("/caf\xc3\xa9")
+	e.Bytes("/caf%C3%A9")
+	e.Bytes("a=1")
+	e.Text("")
+	e.List(1)
+	e.Tuple(2)
+	e.LowerBytes("Host")
+	e.Bytes("example.com")
+	e.Tuple(2)
+	e.Latin1("127.0.0.1")
+	e.Int(40000)
+	e.None()
+	e.Dict()
+	e.Key("tls_version")
+	e.Int(772)
+	e.EndDict()
+	e.None()
+	frame := append(e.Frame(2, false), "ok"...)
+	script := `
+import marshal, struct, sys
+data = sys.stdin.buffer.read()
+n, t, rid = struct.unpack_from('<IBI', data)
+assert n == len(data) - 9 and t == ord('R'), (n, len(data), t)
+fields, body = marshal.loads(data[9:])
+assert body == b'ok', body
+assert type(fields) is tuple and len(fields) == int(sys.argv[1]), fields
+assert fields == ('1.1', 'GET', 'https', '/caf\u00e9', b'/caf%C3%A9', b'a=1', '', [(b'host', b'example.com')],
+                  ('127.0.0.1', 40000), None, {'tls_version': 772}, None), fields
+print('ok')
+`
+	cmd := exec.Command(py, "-c", script, strconv.Itoa(ScopeFields))
 	cmd.Stdin = bytes.NewReader(frame)
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
