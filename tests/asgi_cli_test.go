@@ -178,6 +178,14 @@ func TestASGIWorkerClasses(t *testing.T) {
 // added) in dir, and waits until it logs that it listens on addr.
 func startAsWritten(t *testing.T, dir, addr string, env []string, args ...string) *Server {
 	t.Helper()
+	return runAsWritten(t, dir, addr, env, args, func(s *Server) bool { return strings.Contains(s.Stderr.String(), "msg=listening") })
+}
+
+// runAsWritten runs gowsgi with exactly args in dir (env as given: nil is
+// this process's) and waits until ready says it serves; a gowsgi that
+// exits first, or is not ready within 60 s, fails the test.
+func runAsWritten(t *testing.T, dir, addr string, env, args []string, ready func(*Server) bool) *Server {
+	t.Helper()
 	s := &Server{t: t, Addr: addr, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
 	s.Cmd = exec.Command(gowsgiBin, args...)
 	s.Cmd.Dir, s.Cmd.Env, s.Cmd.Stdout, s.Cmd.Stderr = dir, env, s.Stdout, s.Stderr
@@ -197,7 +205,7 @@ func startAsWritten(t *testing.T, dir, addr string, env []string, args ...string
 			return false
 		}
 	}
-	if !waitFor(60*time.Second, func() bool { return exited() || strings.Contains(s.Stderr.String(), "msg=listening") }) || exited() {
+	if !waitFor(60*time.Second, func() bool { return exited() || ready(s) }) || exited() {
 		t.Fatalf("gowsgi %v did not start serving (%v)\nstderr:\n%s", args, s.exit, s.Stderr)
 	}
 	return s

@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -497,36 +496,13 @@ func runRealConfig(t *testing.T, rc realConfig) {
 // quieter than info, so its listening line is not waited for.
 func startListening(t *testing.T, dir string, env []string, network, addr string, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, Addr: addr, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, done: make(chan struct{})}
-	s.Cmd = exec.Command(gowsgiBin, args...)
-	s.Cmd.Dir, s.Cmd.Env, s.Cmd.Stdout, s.Cmd.Stderr = dir, env, s.Stdout, s.Stderr
-	if err := s.Cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.exit = s.Cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() { s.Stop() })
-	exited := func() bool {
-		select {
-		case <-s.done:
-			return true
-		default:
-			return false
-		}
-	}
-	up := func() bool {
+	return runAsWritten(t, dir, addr, env, args, func(*Server) bool {
 		c, err := net.DialTimeout(network, addr, time.Second)
 		if err == nil {
 			c.Close()
 		}
 		return err == nil
-	}
-	if !waitFor(60*time.Second, func() bool { return exited() || up() }) || exited() {
-		t.Fatalf("gowsgi %v did not start serving (%v)\nstderr:\n%s", args, s.exit, s.Stderr)
-	}
-	return s
+	})
 }
 
 // TestConfigStandIns: a config file that imports gunicorn and uvicorn,
