@@ -1045,6 +1045,7 @@ var uvicornDivergences = []wsDivergence{
 func TestWebSocketSuiteUvicorn(t *testing.T) {
 	for _, impl := range []string{"websockets", "wsproto"} {
 		t.Run(impl, func(t *testing.T) {
+			t.Parallel() // each against its own uvicorn: the two take half the time together
 			addr := startUvicorn(t, debianPython(t, "uvicorn", "starlette", "fastapi", impl), nil, "ws_starlette:app", "--ws", impl, "--log-level", "warning")
 			counts := map[string]int{}
 			passed := 0
