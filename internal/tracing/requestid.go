@@ -15,8 +15,11 @@
 package tracing
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
 )
@@ -54,20 +57,42 @@ func PassRequestID(r *http1.Request, trusted bool) string {
 	return r.ID
 }
 
-// NewID returns 16 random bytes as 32 hex digits. The bytes come from the
-// runtime's per-thread generator (math/rand/v2): no lock, no system call.
-// Request IDs need to be unique, not unguessable.
+// NewID returns a new request ID: 32 lowercase hex digits, unique among
+// the IDs of every gowsgi process. Each process draws two random 64-bit
+// seeds when it starts; the n-th ID it makes is hi:lo with
+//
+//	lo = mix(n + seed1)    hi = mix(lo ^ seed0)
+//
+// where mix is SplitMix64's finalizer, a bijection. So lo differs for every
+// n of one process, and two processes make the same ID only if their seed0
+// are equal (the same lo then needs the same seed0 for the same hi): about
+// 2^-64 for any two processes, however many IDs they make, restarts and
+// several gowsgi on one host included. Every digit varies from one ID to the
+// next, as with random IDs (log pipelines that sample or shard by a part of
+// the ID see it spread), at the cost of one atomic add and no random numbers
+// per request. Request IDs need to be unique, not unguessable.
 func NewID() string {
-	const hex = "0123456789abcdef"
+	lo := mix(idCount.Add(1) + idSeed[1])
+	hi := mix(lo ^ idSeed[0])
+	var raw [16]byte
+	binary.BigEndian.PutUint64(raw[:8], hi)
+	binary.BigEndian.PutUint64(raw[8:], lo)
 	var b [32]byte
-	for half := 0; half < 2; half++ {
-		v := rand.Uint64()
-		for i := 0; i < 16; i++ {
-			b[half*16+i] = hex[v&15]
-			v >>= 4
-		}
-	}
+	hex.Encode(b[:], raw[:])
 	return string(b[:])
+}
+
+var (
+	idSeed  = [2]uint64{rand.Uint64(), rand.Uint64()} // math/rand/v2: seeded by the OS at start
+	idCount atomic.Uint64
+)
+
+// mix is SplitMix64's finalizer (Steele, Lea and Flood, 2014): a bijection
+// of the 64-bit integers that spreads every input bit over the output.
+func mix(z uint64) uint64 {
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
 }
 
 func validID(id string) bool {
