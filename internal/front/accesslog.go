@@ -222,6 +222,9 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 	}
 	if l.atoms != nil {
 		e := entry{l: l, r: r, proto: rq.Proto(), w: w, start: start, dur: time.Since(start), resp: resp}
+		if rq.org.set {
+			e.org = &rq.org
+		}
 		b := make([]byte, 0, 192)
 		for _, a := range l.atoms {
 			b = a(b, &e)
@@ -230,7 +233,11 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 		return
 	}
 	b := make([]byte, 0, 256)
-	b = l.appendRemoteHost(b, r)
+	if rq.org.set && rq.org.remoteAddr != "" {
+		b = append(b, rq.org.remoteAddr...) // the environ's REMOTE_ADDR, as remoteHost would find it
+	} else {
+		b = l.appendRemoteHost(b, r)
+	}
 	b = append(b, " - - ["...)
 	b = appendCLFTime(b, start)
 	b = append(b, "] \""...)
@@ -541,7 +548,7 @@ func basicUser(r *http1.Request) string {
 
 func headerOr(r *http1.Request, name, def string) string {
 	for _, f := range r.Header {
-		if strings.EqualFold(f.Name, name) {
+		if len(f.Name) == len(name) && strings.EqualFold(f.Name, name) {
 			return f.Value
 		}
 	}

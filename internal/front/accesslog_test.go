@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gowsgi/gowsgi/internal/http1"
+	"github.com/gowsgi/gowsgi/internal/proxy"
 )
 
 // syncBuffer is an io.Writer safe for the writer goroutine and the test.
@@ -103,5 +104,56 @@ func BenchmarkAccessLogCLF(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		l.Log(rq, logOnlyWriter{}, start)
+	}
+}
+
+// TestAccessLogReusesOrigin: a request whose environ was built (the
+// origin kept on it) logs the very line that one without it does: the
+// peer's IP, the forwarded client of a trusted proxy, "-" for a unix socket
+// peer, in the Combined Log Format and in a format's %(h)s.
+func TestAccessLogReusesOrigin(t *testing.T) {
+	trusted, err := proxy.ParseAllowList([]string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := proxy.NewForwarding(trusted, nil)
+	tcp := func(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 40000} }
+	cases := []struct {
+		peer   net.Addr
+		fields []http1.Field
+		host   string
+	}{
+		{tcp("203.0.113.5"), nil, "203.0.113.5"},
+		{tcp("203.0.113.5"), []http1.Field{{Name: "X-Forwarded-For", Value: "198.51.100.1"}}, "203.0.113.5"},
+		{tcp("127.0.0.1"), []http1.Field{{Name: "X-Forwarded-For", Value: "198.51.100.1"}}, "198.51.100.1"},
+		{tcp("127.0.0.1"), nil, "127.0.0.1"},
+		{tcp("::1"), nil, "::1"},
+		{&net.UnixAddr{Name: "/run/g.sock", Net: "unix"}, nil, "-"},
+	}
+	for _, format := range []string{"", "%(h)s %(s)s"} {
+		for _, c := range cases {
+			lines := [2]string{}
+			for i, withOrigin := range []bool{false, true} {
+				var out syncBuffer
+				l, err := NewAccessLogWith(&out, AccessLogOptions{Format: format, Forwarded: fwd, Scheme: "http"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rq := &request{Request: &http1.Request{Method: "GET", Target: "/", Path: "/", ProtoMinor: 1,
+					RemoteAddr: c.peer, Header: c.fields}, proto: "HTTP/1.1"}
+				if withOrigin {
+					rq.org = originOf(fwd, "http", rq.Request)
+				}
+				l.Log(rq, logOnlyWriter{}, time.Unix(1700000000, 0))
+				l.Close()
+				lines[i] = out.String()
+			}
+			if lines[0] != lines[1] {
+				t.Errorf("format %q, peer %v: line %q with the environ's origin, %q without", format, c.peer, lines[1], lines[0])
+			}
+			if !strings.HasPrefix(lines[1], c.host+" ") {
+				t.Errorf("format %q, peer %v: line %q, want the host %q", format, c.peer, lines[1], c.host)
+			}
+		}
 	}
 }

@@ -30,6 +30,7 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 	e.Add("RAW_URI", r.Target)
 	e.Add("SERVER_PROTOCOL", r.Proto())
 	o := originOf(h.Forwarded, h.Scheme, r.Request)
+	r.org = o
 	e.Add("wsgi.url_scheme", o.scheme)
 
 	name, port := o.serverNamePort(r.Request)
@@ -148,7 +149,9 @@ func appendRawHeaders(e *wire.Environ, r *http1.Request) {
 // hasField reports whether fields has one named name (case-insensitively).
 func hasField(fields []http1.Field, name string) bool {
 	for _, g := range fields {
-		if strings.EqualFold(g.Name, name) {
+		// Field names are ASCII tokens: another length is another name
+		// (and a name that is not a token is refused before it is sent).
+		if len(g.Name) == len(name) && strings.EqualFold(g.Name, name) {
 			return true
 		}
 	}
@@ -175,6 +178,7 @@ type origin struct {
 	host                   string // the Host asked for: HTTP_HOST, SERVER_NAME
 	hostForwarded          bool   // host comes from a proxy header, not Host
 	serverPort             string // X-Forwarded-Port; "" = from host
+	set                    bool   // made by originOf (request.org)
 }
 
 // originOf reads r's origin. The common case, no proxy or an untrusted
@@ -184,7 +188,7 @@ func originOf(fwd *proxy.Forwarding, scheme string, r *http1.Request) origin {
 	if scheme == "https" && r.TLS == nil {
 		scheme = "http" // a plain bind next to the TLS ones (--insecure-bind)
 	}
-	o := origin{scheme: scheme, host: r.Host}
+	o := origin{scheme: scheme, host: r.Host, set: true}
 	o.remoteAddr, o.remotePort = splitAddr(r.RemoteAddr)
 	if fwd == nil || !fwd.Trusted.TrustsPeer(r.RemoteAddr) {
 		return o
