@@ -46,6 +46,14 @@ func ApplyRequestID(r *http1.Request, trusted bool) string {
 	return r.ID
 }
 
+// HasRequestID reports whether r carries an X-Request-ID field, the only
+// case where ApplyRequestID and PassRequestID need to know whether the
+// peer is trusted.
+func HasRequestID(r *http1.Request) bool {
+	_, ok := get(r, RequestIDHeader)
+	return ok
+}
+
 // PassRequestID keeps a trusted peer's own X-Request-ID as r's ID (as
 // ApplyRequestID does) and returns it; otherwise r has no ID and none is
 // made up ("" then). r's header fields are left as the client sent them.
@@ -110,7 +118,7 @@ func validID(id string) bool {
 // get returns the first value of header field name in r.
 func get(r *http1.Request, name string) (string, bool) {
 	for _, f := range r.Header {
-		if strings.EqualFold(f.Name, name) {
+		if len(f.Name) == len(name) && strings.EqualFold(f.Name, name) {
 			return f.Value, true
 		}
 	}
