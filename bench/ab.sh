@@ -32,7 +32,10 @@
 # every second instead of every 5 ms (GOWSGI_TEST_HOLD_CHECK=1): one
 # connection never has a response held, and under valgrind those wake-ups
 # would add work in proportion to how slowly the requests go, not to their
-# number. AB_CALLGRIND_DIR=DIR keeps each run's callgrind files
+# number. The access log's writer gathers lines for 500 ms instead of 10
+# (GOWSGI_TEST_ACCESS_LOG_WAIT), for the same reason: at valgrind's pace
+# that wakes it about as often per request as 10 ms does at full speed.
+# AB_CALLGRIND_DIR=DIR keeps each run's callgrind files
 # there (DIR/ROUND-SCENARIO-SIDE/PID.N) for callgrind_annotate.
 set -Eeuo pipefail
 
@@ -120,7 +123,7 @@ run_instr() { # bin scenario extra-args log env label
   [[ $4 == 1 ]] && log=(--access-log "$WORK/access.log")
   [[ -z ${LUA[$sc]:-} ]] || { echo "ab.sh: AB_METRIC=instructions sends GETs only; $sc needs a body" >&2; exit 2; }
   rm -rf "$cg"; mkdir "$cg"
-  env GODEBUG=asyncpreemptoff=1 GOGC=off GOWSGI_TEST_HOLD_CHECK=1 PYTHONHASHSEED=0 "${env[@]}" valgrind --tool=callgrind --trace-children=yes \
+  env GODEBUG=asyncpreemptoff=1 GOGC=off GOWSGI_TEST_HOLD_CHECK=1 GOWSGI_TEST_ACCESS_LOG_WAIT=500ms PYTHONHASHSEED=0 "${env[@]}" valgrind --tool=callgrind --trace-children=yes \
     --callgrind-out-file="$cg/%p" "$bin" "${APP[$sc]}" "${extra[@]}" --chdir "$BENCH_DIR/apps" --python "$PY" \
     -b "127.0.0.1:$PORT" -w "$WORKERS" --threads "$THREADS" "${log[@]}" --log-level warning >"$WORK/srv.log" 2>&1 &
   SRV=$!

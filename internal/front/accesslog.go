@@ -99,13 +99,22 @@ func NewAccessLogWith(w io.Writer, opts AccessLogOptions) (*AccessLog, error) {
 	return l, nil
 }
 
-const (
-	// batchWait is how long the writer lets lines gather once woken.
-	batchWait = 10 * time.Millisecond
-	// maxPending bounds the bytes waiting for a slow log file; past it a
-	// request waits for the writer.
-	maxPending = 4 << 20
-)
+// batchWait is how long the writer lets lines gather once woken: 10 ms,
+// or GOWSGI_TEST_ACCESS_LOG_WAIT (a Go duration) for bench/ab.sh's
+// instruction counts, which run gowsgi under valgrind some fifty times
+// slower: there a 10 ms wait would wake the writer once every few
+// requests instead of once every few hundred, and count that as the
+// cost of a line.
+var batchWait = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("GOWSGI_TEST_ACCESS_LOG_WAIT")); err == nil && d > 0 {
+		return d
+	}
+	return 10 * time.Millisecond
+}()
+
+// maxPending bounds the bytes waiting for a slow log file; past it a
+// request waits for the writer.
+const maxPending = 4 << 20
 
 func (l *AccessLog) run() {
 	defer close(l.done)

@@ -16,7 +16,6 @@ package tracing
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"math/rand/v2"
 	"strings"
 	"sync/atomic"
@@ -82,12 +81,26 @@ func PassRequestID(r *http1.Request, trusted bool) string {
 func NewID() string {
 	lo := mix(idCount.Add(1) + idSeed[1])
 	hi := mix(lo ^ idSeed[0])
-	var raw [16]byte
-	binary.BigEndian.PutUint64(raw[:8], hi)
-	binary.BigEndian.PutUint64(raw[8:], lo)
 	var b [32]byte
-	hex.Encode(b[:], raw[:])
+	binary.BigEndian.PutUint64(b[0:], hexDigits(uint32(hi>>32)))
+	binary.BigEndian.PutUint64(b[8:], hexDigits(uint32(hi)))
+	binary.BigEndian.PutUint64(b[16:], hexDigits(uint32(lo>>32)))
+	binary.BigEndian.PutUint64(b[24:], hexDigits(uint32(lo)))
 	return string(b[:])
+}
+
+// hexDigits returns the 8 lowercase hex digits of x, most significant
+// first when stored big-endian: each nibble is spread into a byte of its
+// own, then each byte n becomes '0'+n, plus 39 more ('a'-'0'-10) where
+// n >= 10, eight at a time (no byte carries into the next: n+6 < 256).
+func hexDigits(x uint32) uint64 {
+	const ones = 0x0101010101010101
+	v := uint64(x)
+	v = (v | v<<16) & 0x0000ffff0000ffff
+	v = (v | v<<8) & 0x00ff00ff00ff00ff
+	v = (v | v<<4) & 0x0f0f0f0f0f0f0f0f
+	letters := (v + 6*ones) >> 4 & ones // 1 in each byte whose nibble is 10 or more
+	return v + '0'*ones + letters*('a'-'0'-10)
 }
 
 var (

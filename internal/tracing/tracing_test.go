@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	mathrand "math/rand/v2"
 	"net"
@@ -181,6 +182,25 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(m.Run())
+}
+
+// TestHexDigits: hexDigits writes what fmt's %08x does.
+func TestHexDigits(t *testing.T) {
+	for _, x := range []uint32{0, 9, 10, 15, 16, 0x0123abcd, 0x89abcdef, 0xfedcba98, 0xffffffff, 0xa0a0a0a0} {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], hexDigits(x))
+		if got, want := string(b[:]), fmt.Sprintf("%08x", x); got != want {
+			t.Errorf("hexDigits(%#x) = %q, want %q", x, got, want)
+		}
+	}
+	for i := 0; i < 100000; i++ {
+		x := mathrand.Uint32()
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], hexDigits(x))
+		if got, want := string(b[:]), fmt.Sprintf("%08x", x); got != want {
+			t.Fatalf("hexDigits(%#x) = %q, want %q", x, got, want)
+		}
+	}
 }
 
 // TestMixIsABijection: the property NewID's uniqueness rests on. unmix is
