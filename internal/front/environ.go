@@ -189,7 +189,7 @@ func originOf(fwd *proxy.Forwarding, scheme string, r *http1.Request) origin {
 		scheme = "http" // a plain bind next to the TLS ones (--insecure-bind)
 	}
 	o := origin{scheme: scheme, host: r.Host, set: true}
-	o.remoteAddr, o.remotePort = splitAddr(r.RemoteAddr)
+	o.remoteAddr, o.remotePort = r.RemoteHostPort()
 	if fwd == nil || !fwd.Trusted.TrustsPeer(r.RemoteAddr) {
 		return o
 	}
