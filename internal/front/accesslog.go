@@ -557,7 +557,7 @@ func basicUser(r *http1.Request) string {
 
 func headerOr(r *http1.Request, name, def string) string {
 	for _, f := range r.Header {
-		if len(f.Name) == len(name) && strings.EqualFold(f.Name, name) {
+		if isField(f.Name, name) {
 			return f.Value
 		}
 	}

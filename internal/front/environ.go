@@ -61,14 +61,14 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 			continue
 		}
 		switch {
-		case strings.EqualFold(f.Name, "Content-Type"):
+		case isField(f.Name, "Content-Type"):
 			e.Add("CONTENT_TYPE", f.Value)
 			continue
-		case strings.EqualFold(f.Name, "Content-Length"):
+		case isField(f.Name, "Content-Length"):
 			continue // set above from what was read
-		case r.Chunked && strings.EqualFold(f.Name, "Transfer-Encoding"):
+		case r.Chunked && isField(f.Name, "Transfer-Encoding"):
 			continue // the worker gets the body de-chunked
-		case o.hostForwarded && strings.EqualFold(f.Name, "Host"):
+		case o.hostForwarded && isField(f.Name, "Host"):
 			continue // HTTP_HOST is the forwarded host, added above
 		}
 		if hasField(r.Header[:i], f.Name) {
@@ -149,13 +149,19 @@ func appendRawHeaders(e *wire.Environ, r *http1.Request) {
 // hasField reports whether fields has one named name (case-insensitively).
 func hasField(fields []http1.Field, name string) bool {
 	for _, g := range fields {
-		// Field names are ASCII tokens: another length is another name
-		// (and a name that is not a token is refused before it is sent).
-		if len(g.Name) == len(name) && strings.EqualFold(g.Name, name) {
+		if isField(g.Name, name) {
 			return true
 		}
 	}
 	return false
+}
+
+// isField reports whether a field's name is name, case-insensitively.
+// Field names are ASCII tokens, so one of another length is another name
+// (a name that is not a token is refused before it is sent or used), and
+// most comparisons end at the length.
+func isField(fieldName, name string) bool {
+	return len(fieldName) == len(name) && strings.EqualFold(fieldName, name)
 }
 
 // joinValues joins the values of f and of later fields of the same name with
@@ -163,7 +169,7 @@ func hasField(fields []http1.Field, name string) bool {
 func joinValues(f http1.Field, rest []http1.Field) string {
 	v := f.Value
 	for _, g := range rest {
-		if strings.EqualFold(g.Name, f.Name) {
+		if isField(g.Name, f.Name) {
 			v += "," + g.Value
 		}
 	}
