@@ -256,17 +256,22 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 	b = append(b, ' ')
 	b = append(b, rq.Proto()...)
 	b = append(b, "\" "...)
-	b = strconv.AppendInt(b, int64(w.Status()), 10)
-	b = append(b, ' ')
+	if st := w.Status(); st >= 100 && st <= 999 {
+		b = append(b, byte('0'+st/100), byte('0'+st/10%10), byte('0'+st%10), ' ')
+	} else {
+		b = strconv.AppendInt(b, int64(st), 10)
+		b = append(b, ' ')
+	}
 	if n := w.Written(); n > 0 {
 		b = strconv.AppendInt(b, n, 10)
 	} else {
 		b = append(b, '-')
 	}
 	b = append(b, " \""...)
-	b = appendEscaped(b, headerOr(r, "Referer", "-"))
+	referer, agent := refererAgent(r)
+	b = appendEscaped(b, referer)
 	b = append(b, "\" \""...)
-	b = appendEscaped(b, headerOr(r, "User-Agent", "-"))
+	b = appendEscaped(b, agent)
 	b = append(b, "\"\n"...)
 	l.send(b)
 }
@@ -555,6 +560,22 @@ func basicUser(r *http1.Request) string {
 	return user
 }
 
+// refererAgent is the Combined Log Format's last two fields, the first
+// Referer and User-Agent ("-" for one not sent), found in one pass.
+func refererAgent(r *http1.Request) (referer, agent string) {
+	referer, agent = "-", "-"
+	gotR, gotA := false, false
+	for _, f := range r.Header {
+		switch {
+		case !gotR && isField(f.Name, "Referer"):
+			referer, gotR = f.Value, true
+		case !gotA && isField(f.Name, "User-Agent"):
+			agent, gotA = f.Value, true
+		}
+	}
+	return referer, agent
+}
+
 func headerOr(r *http1.Request, name, def string) string {
 	for _, f := range r.Header {
 		if isField(f.Name, name) {
@@ -568,9 +589,15 @@ func headerOr(r *http1.Request, name, def string) string {
 // quotes: quotes, backslashes and non-printable bytes become \xNN.
 func appendEscaped(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	for i := 0; i < len(s); i++ {
+	// The clean start (usually all of s) in one copy.
+	i := 0
+	for i < len(s) && !escapedByte[s[i]] {
+		i++
+	}
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
 		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		if escapedByte[c] {
 			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
 			continue
 		}
@@ -578,6 +605,14 @@ func appendEscaped(b []byte, s string) []byte {
 	}
 	return b
 }
+
+// escapedByte marks the bytes appendEscaped writes as \xNN.
+var escapedByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= 0x7f || c == '"' || c == '\\'
+	}
+	return t
+}()
 
 // appendJSON appends s as a JSON string. Bytes are taken as Latin-1, as
 // WSGI takes header bytes, so any input gives valid JSON on one line.
