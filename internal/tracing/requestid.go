@@ -71,13 +71,15 @@ func PassRequestID(r *http1.Request, trusted bool) string {
 //	lo = mix(n + seed1)    hi = mix(lo ^ seed0)
 //
 // where mix is SplitMix64's finalizer, a bijection. So lo differs for every
-// n of one process, and two processes make the same ID only if their seed0
-// are equal (the same lo then needs the same seed0 for the same hi): about
-// 2^-64 for any two processes, however many IDs they make, restarts and
-// several gowsgi on one host included. Every digit varies from one ID to the
-// next, as with random IDs (log pipelines that sample or shard by a part of
-// the ID see it spread), at the cost of one atomic add and no random numbers
-// per request. Request IDs need to be unique, not unguessable.
+// n of one process: its IDs never repeat. Two processes (two gowsgi, or
+// one restarted) make the same ID only if they drew the same seed0 (the
+// same lo then needs the same seed0 for the same hi), 2^-64, and seeds1
+// that differ by less than the number of IDs they made: about N/2^128 for
+// N IDs, less than the N²/2^129 of 128 random bits. Every digit varies
+// from one ID to the next, as with random IDs (log pipelines that sample
+// or shard by a part of the ID see them spread), at the cost of one atomic
+// add and no random numbers per request. Request IDs need to be unique,
+// not unguessable.
 func NewID() string {
 	lo := mix(idCount.Add(1) + idSeed[1])
 	hi := mix(lo ^ idSeed[0])
