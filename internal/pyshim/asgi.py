@@ -1058,10 +1058,11 @@ def http_scope(environ, state):
     if addr:
         port = get('REMOTE_PORT')
         client = (addr, int(port) if port and port.isdigit() else 0)
-    name = get('SERVER_NAME')
+    name = get('gowsgi.server_host')
     if name:
-        port = get('SERVER_PORT')
-        server = (name, int(port) if port and port.isdigit() else None)
+        # The listening address (front.scopeServer), not SERVER_NAME, the Host's.
+        port = get('gowsgi.server_port')
+        server = (_text(name), int(port) if port else None)
     tls = get('gowsgi.tls')
     scope = {
         'type': 'http',
