@@ -2,12 +2,16 @@ package tests
 
 // RFC 6455 points the WebSocket suites leave open, through the real binary
 // and raw sockets: what a handshake with a repeated field gets (4.2.1,
-// 11.3.1, 11.3.5).
+// 11.3.1, 11.3.5), and the answer to a client's close frame (5.5.1).
 
 import (
+	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // TestWebSocketHandshakeRepeatedFields: Sec-WebSocket-Key and
@@ -41,6 +45,48 @@ func TestWebSocketHandshakeRepeatedFields(t *testing.T) {
 			}
 			if resp.StatusCode == 400 && !strings.Contains(body, "Sec-WebSocket-") {
 				t.Errorf("a 400 that does not say which field: %q", body)
+			}
+		})
+	}
+}
+
+// TestWebSocketCloseEchoesReason: a client's close frame is answered with
+// its code and its reason, as uvicorn's websockets and wsproto
+// implementations do (tried against Debian's uvicorn 0.17.6: a close of
+// 4001 "bye now" is answered with 4001 "bye now"); RFC 6455 5.5.1 has the
+// endpoint echo the code, and allows the reason. The app gets the code.
+func TestWebSocketCloseEchoesReason(t *testing.T) {
+	s, p := startASGI(t, nil, asgiPeer, "-w", "1")
+	for _, tc := range []struct {
+		name, reason string
+		code         int
+	}{
+		{"4001 with a reason", "bye now", 4001},
+		{"1000 with a UTF-8 reason", "fin ✓", 1000},
+		{"1001 without a reason", "", 1001},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "close" + strings.ReplaceAll(tc.name, " ", "-")
+			resp, _, c, br := wsDial(t, s.Addr, "/ws/echo?name="+name)
+			if resp.StatusCode != 101 {
+				t.Fatalf("handshake: %d", resp.StatusCode)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			wsFrame(t, c, ws.OpText, []byte("hi"))
+			if op, msg := wsNext(t, br); op != ws.OpText || string(msg) != "hi" {
+				t.Fatalf("echo: %v %q", op, msg)
+			}
+			wsFrame(t, c, ws.OpClose, append([]byte{byte(tc.code >> 8), byte(tc.code)}, tc.reason...))
+			code, reason := wsClosed(t, br)
+			if code != tc.code || reason != tc.reason {
+				t.Errorf("answered with %d %q, want %d %q echoed", code, reason, tc.code, tc.reason)
+			}
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("after the close handshake: %v, want EOF", err)
+			}
+			p.WaitFile(name+".disconnect", 10*time.Second)
+			if b, _ := os.ReadFile(p.Path(name + ".disconnect")); !strings.HasPrefix(string(b), strings.Split(tc.name, " ")[0]+" ") {
+				t.Errorf("the app's websocket.disconnect: %q, want code %d", b, tc.code)
 			}
 		})
 	}
