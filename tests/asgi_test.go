@@ -388,13 +388,14 @@ func TestASGILifespan(t *testing.T) {
 }
 
 // TestASGILifespanStartupFailed: lifespan.startup.failed is a boot failure
-// with the app's message, as an import error is.
+// with the app's message, as an import error is: exit 3, uvicorn's
+// "Application startup failed" status and gunicorn's WORKER_BOOT_ERROR.
 func TestASGILifespanStartupFailed(t *testing.T) {
 	p := newProbeState(t)
 	s := startProcessEnv(t, append(p.Env(), "ASGI_STARTUP_FAIL=1"), asgiRaw)
 	code := s.Wait(60 * time.Second)
-	if code == 0 || code == -1 {
-		t.Fatalf("exit code %d, want a failure\n%s", code, s.Stderr)
+	if code != 3 {
+		t.Fatalf("exit code %d, want 3\n%s", code, s.Stderr)
 	}
 	if !strings.Contains(s.Stderr.String(), "cannot reach the database at db:5432") {
 		t.Fatalf("the app's startup.failed message is not in the log:\n%s", s.Stderr)
@@ -846,8 +847,8 @@ func TestASGITLS(t *testing.T) {
 func TestASGIOptions(t *testing.T) {
 	p := newProbeState(t)
 	s := startProcessEnv(t, append(p.Env(), "ASGI_NO_LIFESPAN=1"), asgiRaw, "--lifespan", "on")
-	if code := s.Wait(60 * time.Second); code == 0 || code == -1 {
-		t.Fatalf("--lifespan on, app raising on lifespan: exit %d\n%s", code, s.Stderr)
+	if code := s.Wait(60 * time.Second); code != 3 {
+		t.Fatalf("--lifespan on, app raising on lifespan: exit %d, want 3\n%s", code, s.Stderr)
 	}
 	if !strings.Contains(s.Stderr.String(), "this app does not do lifespan") {
 		t.Errorf("the app's exception is not in the log:\n%s", s.Stderr)
