@@ -1191,6 +1191,12 @@ class HTTPRequest:
             elif isinstance(environ, Exception):
                 raise environ  # the front sent what marshal cannot read
             else:
+                # A CGI environ, still: the front encodes a request as the
+                # pool's workers speak when it arrives (Pool.ASGI), and with
+                # --interface auto a reload that turns a WSGI app into an
+                # ASGI one switches that when the first new worker is ready;
+                # a request encoded before then and still queued reaches a
+                # new ASGI worker as an environ. (Its scope has no server.)
                 scope = http_scope(environ, w.state)
             self.head_only = scope['method'] == 'HEAD'
             if w.request_timeout:
