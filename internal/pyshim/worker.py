@@ -438,6 +438,13 @@ def run_template(control, ready):
                 child = fork_worker(control, mine)
                 if child is not None:
                     FORKED_AGE[0] = req.get('age')
+                    # The master hooks' changes to the environment, which a
+                    # forked gunicorn worker inherits (Hooks.PreFork).
+                    for name, value in (req.get('env') or {}).items():
+                        if value is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = value
     except (BrokenPipeError, ConnectionResetError):
         pass  # gowsgi is gone
     if child is None:

@@ -190,20 +190,21 @@ func (w *Worker) attach(parent []*os.File) error {
 
 // spawn starts a worker process and waits until it has loaded the app.
 // With --preload the worker is forked from the current template.
-func (p *Pool) spawn(ctx context.Context, id int) (*Worker, error) {
+func (p *Pool) spawn(ctx context.Context, id int, env EnvChanges) (*Worker, error) {
 	if p.spawnFn != nil {
 		return p.spawnFn(ctx, id) // unit tests: fake workers
 	}
 	if p.opts.Preload {
-		return p.forkWorker(ctx, id)
+		return p.forkWorker(ctx, id, env)
 	}
-	return p.spawnExec(ctx, id, "", p.socketCount())
+	return p.spawnExec(ctx, id, "", p.socketCount(), env)
 }
 
 // spawnExec starts an interpreter running the shim in mode ("" for a worker,
 // "template" for the --preload template) with nslots slot sockets, and waits
-// until it has loaded the app.
-func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (*Worker, error) {
+// until it has loaded the app. env are the master hooks' changes to its
+// environment (Hooks.PreFork).
+func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int, env EnvChanges) (*Worker, error) {
 	o := p.opts
 	srcR, srcW, err := os.Pipe()
 	if err != nil {
@@ -237,7 +238,7 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	if o.Output != nil {
 		cmd.Stdout, cmd.Stderr = o.Output, o.Output // --capture-output
 	}
-	cmd.Env = o.Env
+	cmd.Env = env.apply(o.Env)
 	if cfg.Hooks != "" && o.Process.Settings != nil {
 		b, err := json.Marshal(o.Process.Settings)
 		if err == nil {
