@@ -25,6 +25,7 @@ func TestExitStatusBootFailures(t *testing.T) {
 		return p
 	}
 	dies := write("dies.py", "import os\nos._exit(7)\n")
+	hangs := write("hangs.py", "import time\ntime.sleep(120)\n")
 	asgiBroken := write("asgi_broken.py", "async def app(scope, receive, send):\n    pass\nraise RuntimeError('settings missing')\n")
 	asgiOK := write("asgi_ok.py", "async def app(scope, receive, send):\n    pass\n")
 	for _, c := range []struct {
@@ -35,6 +36,7 @@ func TestExitStatusBootFailures(t *testing.T) {
 	}{
 		{"a worker that dies while importing", []string{dies}, 3, "exited during boot"},
 		{"a worker that dies while importing, --preload", []string{dies, "--preload"}, 3, "exited during boot"},
+		{"a worker that hangs while importing", []string{hangs, "--boot-timeout", "2", "--timeout", "1"}, 3, "did not load the application within 2s"},
 		{"an ASGI module that raises", []string{asgiBroken, "--interface", "asgi"}, 3, "RuntimeError: settings missing"},
 		{"an ASGI module without the callable", []string{asgiOK + ":application", "--interface", "asgi"}, 4, "has no attribute 'application'"},
 		{"a module without the callable, --preload", []string{asgiOK + ":nope", "--preload"}, 4, "has no attribute 'nope'"},
