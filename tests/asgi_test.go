@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -762,6 +763,7 @@ def pre_request(worker, req):
     mark('pre' + req.path.replace('/', '.'), req.method)
 def post_request(worker, req, environ, resp):
     mark('post' + req.path.replace('/', '.'), str(resp.status_code))
+    mark('server' + req.path.replace('/', '.'), environ['SERVER_NAME'] + ' ' + environ['SERVER_PORT'])
 def worker_exit(server, worker):
     mark('worker_exit', '')
 `
@@ -786,6 +788,16 @@ def worker_exit(server, worker):
 	}
 	if b, _ := os.ReadFile(p.Path("post.head-shapes")); string(b) != "500" {
 		t.Errorf("post_request saw status %q for a head the front refused, want 500", b)
+	}
+	// The hooks' environ is WSGI's: SERVER_NAME and SERVER_PORT are the
+	// Host's (PEP 3333), where the scope's server is the listening address.
+	if b, _ := os.ReadFile(p.Path("server.headers")); string(b) != "127.0.0.1 "+strconv.Itoa(s.port()) {
+		t.Errorf("post_request's environ: SERVER_NAME SERVER_PORT %q, want the Host's %s", b, s.Addr)
+	}
+	raw(t, s.Addr, "GET /headers HTTP/1.1\r\nHost: example.com:8443\r\nConnection: close\r\n\r\n", 5*time.Second)
+	if !waitFor(10*time.Second, func() bool { b, _ := os.ReadFile(p.Path("server.headers")); return string(b) == "example.com 8443" }) {
+		b, _ := os.ReadFile(p.Path("server.headers"))
+		t.Errorf("post_request's environ with Host example.com:8443: SERVER_NAME SERVER_PORT %q", b)
 	}
 	if b, _ := os.ReadFile(p.Path("post.error-before")); string(b) != "500" {
 		t.Errorf("post_request saw status %q for a failed request, want 500", b)

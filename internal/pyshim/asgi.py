@@ -1287,7 +1287,15 @@ class HTTPRequest:
                'SERVER_PROTOCOL': 'HTTP/2.0' if d['http_version'] == '2' else 'HTTP/' + d['http_version']}
         if d.get('client'):
             env['REMOTE_ADDR'], env['REMOTE_PORT'] = d['client'][0], str(d['client'][1])
-        if d.get('server'):
+        host = next((v.decode('latin-1') for n, v in d['headers'] if n == b'host'), '')
+        if host:
+            # The Host's, as PEP 3333 and the front's WSGI environ have
+            # them; the scope's server is the listening address.
+            name, colon, port = host.rpartition(':')
+            if not colon or host.endswith(']'):
+                name, port = host, ''
+            env['SERVER_NAME'], env['SERVER_PORT'] = name, port or ('443' if d['scheme'] in ('https', 'wss') else '80')
+        elif d.get('server'):
             env['SERVER_NAME'], env['SERVER_PORT'] = d['server'][0], str(d['server'][1] or '')
         for name, value in d['headers']:
             name, value = name.decode('latin-1'), value.decode('latin-1')
