@@ -82,3 +82,18 @@ func decodeEnv(body string) map[string]*string {
 	json.Unmarshal([]byte(body), &m)
 	return m
 }
+
+// TestServerHooksEnvironmentFromTheFile: what the config file sets in
+// os.environ at its top level (executed once in gunicorn's master) reaches
+// the workers too, also when its only master hook runs after they start.
+func TestServerHooksEnvironmentFromTheFile(t *testing.T) {
+	dir := t.TempDir()
+	conf, app := filepath.Join(dir, "gunicorn.conf.py"), filepath.Join(dir, "envapp.py")
+	os.WriteFile(conf, []byte("import os\nos.environ['KEPT'] = 'from the file'\n\ndef child_exit(server, worker):\n    pass\n"), 0o644)
+	os.WriteFile(app, []byte(envHooksApp), 0o644)
+	s := StartServer(t, app, "-c", conf, "-w", "1")
+	_, body := get(t, s, "GET", "/", nil)
+	if got := decodeEnv(body)["KEPT"]; got == nil || *got != "from the file" {
+		t.Errorf("KEPT in the worker: %v, want the config file's", body)
+	}
+}

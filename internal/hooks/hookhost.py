@@ -22,9 +22,10 @@
 #
 # The host's os.environ stands for gunicorn's master's, which its forked
 # workers inherit: once it differs from the environment the host started
-# with (a hook, or the config file itself, set or removed a variable), each
-# {"done"} carries "env", every difference so far: {name: value, or null
-# for a variable removed}. gowsgi starts the next workers with it.
+# with (a hook, or the config file itself, set or removed a variable), the
+# "ready" line and each {"done"} carry "env", every difference so far:
+# {name: value, or null for a variable removed}. gowsgi starts the next
+# workers with it.
 import json
 import os
 import sys
@@ -59,7 +60,11 @@ def main():
         return
     server = server_of(spec.get('pid'), spec.get('settings'))
     hooks = hook_functions(mod, spec.get('names') or [])
-    say({'ready': sorted(hooks)})
+    ready = {'ready': sorted(hooks)}
+    changes = env_changes(base)
+    if changes:
+        ready['env'] = changes  # the config file's own, at its top level
+    say(ready)
     for line in sys.stdin:
         try:
             req = json.loads(line)

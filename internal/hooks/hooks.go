@@ -359,6 +359,8 @@ func (h *Host) spawn() (*proc, error) {
 			if e, ok := m["error"].(string); ok {
 				tb, _ := m["traceback"].(string)
 				err = fmt.Errorf("server hooks of %s: %s\n%s", h.o.File, e, strings.TrimRight(tb, "\n"))
+			} else {
+				h.noteEnv(m["env"])
 			}
 		}
 		first <- err
