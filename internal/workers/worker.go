@@ -38,6 +38,7 @@ type Worker struct {
 	files    []string     // the app's own source files, as the worker reported them
 	template *template    // with --preload, the template it was forked from
 	asgi     bool         // serves an ASGI app on one event loop (set before it serves)
+	loop     string       // an ASGI worker's event loop ("uvloop", "asyncio"), for the log
 	beat     atomic.Int64 // ASGI: when its last heartbeat came (unix ns)
 
 	// Data-plane state, read on every dispatch.
@@ -350,10 +351,7 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 			w.asgi = info["interface"] == "asgi"
 			if w.asgi {
 				w.beat.Store(time.Now().UnixNano())
-				if w.pool.asgi.CompareAndSwap(false, true) {
-					w.pool.log.Info("the application is ASGI: workers serve it on an event loop",
-						"app", info["app"], "loop", info["loop"], "limit_concurrency", w.pool.limitConcurrency())
-				}
+				w.loop, _ = info["loop"].(string)
 				// One socket carries every slot: the first one given (fd
 				// 5 in the worker, which closed the others).
 				for _, s := range w.slots[1:] {
