@@ -82,14 +82,19 @@ func (b *body) Read(p []byte) (int, error) {
 		return 0, b.err
 	}
 	c := b.c
-	if c.continuePending {
-		c.continuePending = false
-		if !c.rw.headSent {
-			if err := c.writeContinue(); err != nil {
-				b.err = err
-				return 0, err
+	if c.shared || c.continuePending {
+		c.lockShared()
+		if c.continuePending {
+			c.continuePending = false
+			if !c.rw.headSent {
+				if err := c.writeContinue(); err != nil {
+					b.err = err
+					c.unlockShared()
+					return 0, err
+				}
 			}
 		}
+		c.unlockShared()
 	}
 	switch b.kind {
 	case bodyFixed:
@@ -104,19 +109,26 @@ func (b *body) Read(p []byte) (int, error) {
 		if err != nil {
 			b.fail(err)
 		} else if b.n == 0 {
-			b.err = io.EOF
+			b.setErr(io.EOF)
 		}
 		return n, err
 	case bodyChunked:
 		return b.readChunked(p)
 	}
-	b.err = io.EOF
+	b.setErr(io.EOF)
 	return 0, io.EOF
 }
 
-func (b *body) fail(err error) {
+// fail ends the body with err. The connection is closed after the
+// response: the head says so (sendHead) and discardBody refuses it.
+func (b *body) fail(err error) { b.setErr(err) }
+
+// setErr sets the body's sticky end (io.EOF) or failure, which the
+// response's head reads (sendHead), under bodyMu when the body is shared.
+func (b *body) setErr(err error) {
+	b.c.lockShared()
 	b.err = err
-	b.c.closeAfter = true
+	b.c.unlockShared()
 }
 
 func (b *body) readChunked(p []byte) (int, error) {
@@ -177,7 +189,7 @@ func (b *body) readChunked(p []byte) (int, error) {
 				return 0, b.chunkErr(err, "trailer field too long")
 			}
 			if len(line) == 1 && line[0] == '\r' {
-				b.err = io.EOF
+				b.setErr(io.EOF)
 				return 0, io.EOF
 			}
 			b.trailerBytes += len(line) + 1

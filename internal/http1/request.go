@@ -149,6 +149,35 @@ func (r *Request) Proto() string {
 	return "HTTP/1.1"
 }
 
+// BodyBuffered reports whether the whole body is already in hand: there
+// is none, or all of it came with the head into the connection's buffer,
+// so that reading it waits for nothing.
+func (r *Request) BodyBuffered() bool {
+	b, ok := r.Body.(*body)
+	if !ok {
+		return r.ContentLength == 0 && !r.Chunked
+	}
+	switch b.kind {
+	case bodyNone:
+		return true
+	case bodyFixed:
+		return b.err == nil && int64(b.c.rend-b.c.rpos) >= b.n
+	}
+	return false
+}
+
+// ShareBody says that the handler has another goroutine read Body while
+// it writes the response (an application that reads its request as it
+// answers). Call it before that goroutine starts; that goroutine must be
+// done with Body before the handler returns. The 100 (Continue) that its
+// first Read owes then still goes out only before the response's head,
+// and never inside it.
+func (r *Request) ShareBody() {
+	if b, ok := r.Body.(*body); ok {
+		b.c.shared = true
+	}
+}
+
 // ExpectContinue reports whether the client sent "Expect: 100-continue" on an
 // HTTP/1.1 request and so may be waiting for a 100 (Continue) response before
 // it sends the body.

@@ -41,7 +41,8 @@ import (
 // unacknowledged, and all the worker's WebSockets together once
 // wsWorkerCredit are, beyond one message each (Exchange.WSSend,
 // Slot.awaitCredit); the worker acknowledges as the application receives
-// them.
+// them. A streamed request body's pieces go the same way as WebSocket
+// messages, under the same credit (Exchange.SendBody).
 type mux struct {
 	w     *Worker
 	conn  *net.UnixConn
@@ -356,7 +357,8 @@ func (m *mux) readLoop() {
 				}
 				hn = 0
 				h, perr := wire.ParseHeader(hdr[:])
-				if perr != nil || int(h.ID) >= len(m.slots) || (h.Type != wire.Mux && h.Type != wire.Credit) || (h.Type == wire.Credit && h.Len != 4) {
+				if perr != nil || int(h.ID) >= len(m.slots) || (h.Type != wire.Mux && h.Type != wire.Credit && h.Type != wire.BodyWanted) ||
+					(h.Type != wire.Mux && h.Len != 4) {
 					m.protocolError(fmt.Errorf("%w: frame %s for slot %d, %d bytes", errMuxProtocol, h.Type, h.ID, h.Len))
 					return
 				}
@@ -372,6 +374,14 @@ func (m *mux) readLoop() {
 				copy(cred[4-left-len(c):], c)
 				if left == 0 {
 					cur.addCredit(int(binary.LittleEndian.Uint32(cred[:])))
+					ftype = 0
+				}
+				continue
+			}
+			if ftype == wire.BodyWanted {
+				copy(cred[4-left-len(c):], c)
+				if left == 0 {
+					cur.bodyWanted(binary.LittleEndian.Uint32(cred[:]))
 					ftype = 0
 				}
 				continue
@@ -677,6 +687,16 @@ func (s *Slot) addCredit(n int) {
 	if n > free {
 		s.mx.ws.give(n - free)
 	}
+	s.wakeCredit()
+}
+
+// bodyWanted records that the application of request id, on s, asked
+// for its streamed body (a G frame), and wakes the sender that waits for
+// it (Exchange.AwaitBodyWanted).
+func (s *Slot) bodyWanted(id uint32) {
+	s.credMu.Lock()
+	s.wanted = id
+	s.credMu.Unlock()
 	s.wakeCredit()
 }
 

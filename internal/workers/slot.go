@@ -117,6 +117,10 @@ type Slot struct {
 	wsFree   int
 	wsWaited bool
 	credWait chan struct{}
+	// wanted is the id of the last request whose application asked for
+	// its streamed body (a G frame; see Exchange.AwaitBodyWanted), under
+	// credMu; its waiter waits on credWait.
+	wanted uint32
 }
 
 // pendingBody is a request body written in place, after wbuf[:off], so a
