@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-		"github.com/gowsgi/gowsgi/internal/wire"
+	"github.com/gowsgi/gowsgi/internal/wire"
 	"github.com/gowsgi/gowsgi/internal/workers"
 )
 

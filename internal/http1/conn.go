@@ -88,7 +88,7 @@ type conn struct {
 	ptimer  *time.Timer
 	woken   bool // served again after a wake: its first read is not skipped by Shutdown
 
-	closeAfter      bool // close the connection after this response
+	closeAfter bool // close the connection after this response
 	// shared: the handler has another goroutine read the body while it
 	// writes the response (Request.ShareBody); then bodyMu guards what
 	// both sides touch: the 100 (Continue) and the head, the output
