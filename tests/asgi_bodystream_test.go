@@ -451,3 +451,25 @@ func TestASGIBodyStreamLikeUvicorn(t *testing.T) {
 		})
 	}
 }
+
+// TestASGIBodyStreamTimeout: the body read timeout still holds while a
+// body streams: a client that stops in the middle of its body gets 408
+// (no response had begun), and the application's receive() says
+// http.disconnect.
+func TestASGIBodyStreamTimeout(t *testing.T) {
+	s, p := startBodyStream(t, "--body-timeout", "1s")
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c, "POST /count?name=slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+	io.WriteString(c, strings.Repeat("z", 100))
+	p.WaitFile("slow.first", 20*time.Second)
+	resp, _ := readResponse(t, bufio.NewReader(c), "POST")
+	if resp.StatusCode != 408 {
+		t.Fatalf("status %d, want 408", resp.StatusCode)
+	}
+	p.WaitFile("slow.disconnect", 20*time.Second)
+}
