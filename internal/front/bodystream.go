@@ -63,14 +63,18 @@ type bodySink interface {
 var _ bodySink = (*workers.Exchange)(nil)
 
 // streamsBody reports whether r's body streams to the application: an
-// ASGI application's, unless it is already whole in hand (none, or all of
-// it buffered with the head: HTTP/1.x only; an HTTP/2 body always
+// ASGI application's, unless it is already whole in hand: none, or a
+// small one (up to streamBuf, with a Content-Length) that has all come
+// with the head or since, so that reading it waits for nothing
+// (http1.Request.BodyArrived: HTTP/1.x only; an HTTP/2 body always
 // streams, as Go's server gives no way to know that it has all come).
+// Such a body goes in the request frame, as before: a 64 KiB POST costs
+// no more than it did.
 func (h *Handler) streamsBody(r *request) bool {
 	if r.ContentLength == 0 && !r.Chunked {
 		return false
 	}
-	return h.asgi() && !r.BodyBuffered()
+	return h.asgi() && !r.BodyArrived(streamBuf)
 }
 
 // serveStreamed sends r to a worker with its body to stream, relays the

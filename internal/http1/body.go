@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gowsgi/gowsgi/internal/poller"
 )
 
 // A BodyError is returned by Request.Body.Read when the request body is
@@ -429,4 +434,48 @@ func (c *conn) discardBody() bool {
 		}
 	}
 	return false
+}
+
+// pullArrived moves what has already come of the next n bytes from the
+// socket into the buffer, without waiting, and reports whether all n are
+// there. Only for a plain socket: a TLS or otherwise wrapped connection
+// may hold bytes its reader has taken from the socket.
+func (c *conn) pullArrived(n int) bool {
+	sc, ok := c.rwc.(syscall.Conn)
+	if !ok || poller.Socket(c.rwc) != c.rwc {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	c.acquireRead()
+	if len(c.rbuf)-c.rpos < n {
+		if len(c.rbuf) >= n {
+			c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+			c.rpos = 0
+		} else {
+			nb := make([]byte, n)
+			c.rend = copy(nb, c.rbuf[c.rpos:c.rend])
+			c.rpos = 0
+			c.rbuf = nb
+			if c.rb != nil {
+				readPool.Put(c.rb)
+				c.rb = nil
+			}
+		}
+	}
+	for c.rend-c.rpos < n {
+		var got int
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			got, rerr = unix.Read(int(fd), c.rbuf[c.rend:c.rpos+n])
+			return true // never wait
+		}); err != nil || rerr != nil || got <= 0 {
+			return false
+		}
+		c.rend += got
+		c.received(got)
+	}
+	return true
 }

@@ -149,10 +149,14 @@ func (r *Request) Proto() string {
 	return "HTTP/1.1"
 }
 
-// BodyBuffered reports whether the whole body is already in hand: there
-// is none, or all of it came with the head into the connection's buffer,
-// so that reading it waits for nothing.
-func (r *Request) BodyBuffered() bool {
+// BodyArrived reports whether the whole body is in hand without waiting
+// for the client: there is none, or it has a known length of at most max
+// bytes and all of it has come, with the head into the connection's
+// buffer or since into the socket (it is then moved into the buffer,
+// grown for it, by reads that do not wait; over TLS or a wrapped
+// connection only the buffer counts). A chunked body, a larger one, or
+// one still on its way is not in hand.
+func (r *Request) BodyArrived(max int) bool {
 	b, ok := r.Body.(*body)
 	if !ok {
 		return r.ContentLength == 0 && !r.Chunked
@@ -161,9 +165,20 @@ func (r *Request) BodyBuffered() bool {
 	case bodyNone:
 		return true
 	case bodyFixed:
-		return b.err == nil && int64(b.c.rend-b.c.rpos) >= b.n
+	default:
+		return false
 	}
-	return false
+	c := b.c
+	if b.err != nil {
+		return false
+	}
+	if int64(c.rend-c.rpos) >= b.n {
+		return true
+	}
+	if b.n > int64(max) || c.continuePending {
+		return false
+	}
+	return c.pullArrived(int(b.n))
 }
 
 // ShareBody says that the handler has another goroutine read Body while
