@@ -37,22 +37,23 @@ async def respond(send, status, body):
 
 
 async def read_all(receive, name):
-    """The whole body, or None when the client went first (marked)."""
-    parts = []
+    """The whole body's length (the bytes are not kept), or None when the
+    client went first (marked)."""
+    total = 0
     first = True
     while True:
         msg = await receive()
         if msg['type'] == 'http.disconnect':
-            mark(name + '.disconnect', str(sum(map(len, parts))))
+            mark(name + '.disconnect', str(total))
             return None
+        body = msg.get('body', b'')
         if first:
-            mark(name + '.first', str(len(msg.get('body', b''))))
+            mark(name + '.first', str(len(body)))
             first = False
-        parts.append(msg.get('body', b''))
+        total += len(body)
         if not msg.get('more_body'):
-            body = b''.join(parts)
-            mark(name + '.received', str(len(body)))
-            return body
+            mark(name + '.received', str(total))
+            return total
 
 
 async def app(scope, receive, send):
@@ -90,10 +91,10 @@ async def app(scope, receive, send):
 
     if path == '/count':
         # Reads the whole body, then answers its length.
-        body = await read_all(receive, name)
-        if body is None:
+        n = await read_all(receive, name)
+        if n is None:
             return
-        await respond(send, 200, str(len(body)).encode())
+        await respond(send, 200, str(n).encode())
         return
 
     if path == '/early':
@@ -112,10 +113,10 @@ async def app(scope, receive, send):
         mark(name + '.holding')
         while not exists(name + '.release'):
             await asyncio.sleep(0.01)
-        body = await read_all(receive, name)
-        if body is None:
+        n = await read_all(receive, name)
+        if n is None:
             return
-        await respond(send, 200, str(len(body)).encode())
+        await respond(send, 200, str(n).encode())
         return
 
     await respond(send, 404, b'not found\n')
