@@ -46,7 +46,8 @@ import (
 // (RFC 9113, 8.1), which tells the client to stop sending.
 
 // streamBuf is the read buffer of a streamed body: the most one B frame
-// carries, and what the front holds for the request besides what is in
+// carries (and so one http.request: asgi.py's ASGI_BODY_CHUNK is the
+// same), and what the front holds for the request besides what is in
 // flight to the worker (at most wire.WSWindow, under the worker's total).
 const streamBuf = 64 << 10
 

@@ -33,7 +33,7 @@ from _gowsgi_wire import (HDR, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_E
                           received_fds, send_frame, take_frames)
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
-ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
+ASGI_BODY_CHUNK = 64 << 10  # the largest http.request piece (of a spooled or a streamed body)
 ASGI_READ_SIZE = 256 << 10  # the most one read of the data socket takes
 T_HEARTBEAT = ord('H')
 T_MUX, T_CREDIT = ord('M'), ord('N')  # the data socket's frames: a slot's frames; credit
@@ -1469,17 +1469,22 @@ class HTTPRequest:
             if f is None or f.done():
                 f = self.disconnect_waiter = self.slot.worker.loop.create_future()
             await f
+        # What has come, joined up to ASGI_BODY_CHUNK (each piece is at
+        # most that: the front's read buffer), each piece acknowledged as
+        # the front counted it.
         took = self.slot.ws_took
-        if len(stream) == 1:
-            body = stream.popleft()
-            took(len(body))
-        else:
-            # Each piece is acknowledged as the front counted it.
-            for piece in stream:
+        body = stream.popleft()
+        took(len(body))
+        if stream and len(body) + len(stream[0]) <= ASGI_BODY_CHUNK:
+            parts = [body]
+            size = len(body)
+            while stream and size + len(stream[0]) <= ASGI_BODY_CHUNK:
+                piece = stream.popleft()
                 took(len(piece))
-            body = b''.join(stream)
-            stream.clear()
-        more = not self.stream_end
+                parts.append(piece)
+                size += len(piece)
+            body = b''.join(parts)
+        more = bool(stream) or not self.stream_end
         self.body_done = not more
         return {'type': 'http.request', 'body': body, 'more_body': more}
 
