@@ -318,8 +318,9 @@ func TestASGIBodyStreamDisconnect(t *testing.T) {
 }
 
 // TestASGIBodyStreamLimit: --max-body-size still holds while a chunked
-// body streams: 413 when it is passed before the response began, and the
-// application's receive() says http.disconnect.
+// body streams: 413 when it is passed before the response began, the
+// response cut off when after, and either way the application's
+// receive() says http.disconnect.
 func TestASGIBodyStreamLimit(t *testing.T) {
 	s, p := startBodyStream(t, "--max-body-size", "100000")
 	c, err := net.Dial("tcp", s.Addr)
@@ -346,6 +347,37 @@ func TestASGIBodyStreamLimit(t *testing.T) {
 	if p.Exists("big.received") {
 		t.Fatal("the application got the whole of a body over the limit")
 	}
+	// Passed after the response began (an echo): the response is cut off
+	// (no last chunk), and the app is told http.disconnect.
+	c2, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(c2, "POST /echo?name=bigecho HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+	go func() {
+		piece := chunk(strings.Repeat("e", 10000))
+		for i := 0; i < 30; i++ {
+			if _, err := io.WriteString(c2, piece); err != nil {
+				return
+			}
+		}
+		io.WriteString(c2, "0\r\n\r\n")
+	}()
+	resp2, err := http.ReadResponse(bufio.NewReader(c2), &http.Request{Method: "POST"})
+	if err != nil || resp2.StatusCode != 200 {
+		t.Fatalf("echo over the limit: %v %v", resp2, err)
+	}
+	echoed, err := io.ReadAll(resp2.Body)
+	if err == nil {
+		t.Fatalf("an echo whose request passed the limit ended as if whole (%d bytes)", len(echoed))
+	}
+	if len(echoed) > 100000 {
+		t.Fatalf("%d bytes echoed: more than the limit reached the app", len(echoed))
+	}
+	p.WaitFile("bigecho.disconnect", 20*time.Second)
+
 	// A declared length over the limit is refused before the app sees it.
 	out := raw(t, s.Addr, "POST /count?name=big2 HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n", 2*time.Second)
 	if !strings.HasPrefix(out, "HTTP/1.1 413 ") || p.Exists("big2.first") {
