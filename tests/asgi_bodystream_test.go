@@ -355,20 +355,20 @@ func TestASGIBodyStreamLimit(t *testing.T) {
 	}
 	defer c2.Close()
 	c2.SetDeadline(time.Now().Add(20 * time.Second))
-	io.WriteString(c2, "POST /echo?name=bigecho HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
-	go func() {
-		piece := chunk(strings.Repeat("e", 10000))
-		for i := 0; i < 30; i++ {
+	piece := chunk(strings.Repeat("e", 10000))
+	io.WriteString(c2, "POST /echo?name=bigecho HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"+piece)
+	resp2, err := http.ReadResponse(bufio.NewReader(c2), &http.Request{Method: "POST"})
+	if err != nil || resp2.StatusCode != 200 {
+		t.Fatalf("echo over the limit: %v %v", resp2, err)
+	}
+	go func() { // the rest, once the response has begun
+		for i := 1; i < 30; i++ {
 			if _, err := io.WriteString(c2, piece); err != nil {
 				return
 			}
 		}
 		io.WriteString(c2, "0\r\n\r\n")
 	}()
-	resp2, err := http.ReadResponse(bufio.NewReader(c2), &http.Request{Method: "POST"})
-	if err != nil || resp2.StatusCode != 200 {
-		t.Fatalf("echo over the limit: %v %v", resp2, err)
-	}
 	echoed, err := io.ReadAll(resp2.Body)
 	if err == nil {
 		t.Fatalf("an echo whose request passed the limit ended as if whole (%d bytes)", len(echoed))

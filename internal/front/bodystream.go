@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,13 +44,13 @@ import (
 // Continue; an HTTP/2 stream is reset with NO_ERROR after the response
 // (RFC 9113, 8.1), which tells the client to stop sending.
 
-// streamBuf is the read buffer of a streamed body: the most one B frame
-// carries (and so one http.request: asgi.py's ASGI_BODY_CHUNK is the
-// same), and what the front holds for the request besides what is in
-// flight to the worker (at most wire.WSWindow, under the worker's total).
-const streamBuf = 64 << 10
-
-var streamBufs = sync.Pool{New: func() any { b := make([]byte, streamBuf); return &b }}
+// streamBuf is the read buffer of a streamed body (workers.BodyBuf): the
+// most one B frame carries (and so one http.request: asgi.py's
+// ASGI_BODY_CHUNK is the same), and what the front holds for the request
+// besides what is in flight to the worker (at most wire.WSWindow, under
+// the worker's total). Each piece goes to the worker from the buffer it
+// was read into, which goes back to the pool once written.
+const streamBuf = workers.BodyPiece
 
 // bodySink is an Exchange whose request body streams (workers.Exchange).
 type bodySink interface {
@@ -166,15 +165,21 @@ func (p *bodyPump) run() {
 			return
 		}
 	}
-	bp := streamBufs.Get().(*[]byte)
-	defer streamBufs.Put(bp)
-	buf := *bp
+	var buf []byte // the next piece's, until SendBody takes it
+	defer func() {
+		if buf != nil {
+			workers.FreeBodyBuf(buf)
+		}
+	}()
 	var total int64
 	for {
 		select {
 		case <-p.stop:
 			return
 		default:
+		}
+		if buf == nil {
+			buf = workers.BodyBuf()
 		}
 		n, err := r.Body.Read(buf)
 		if n > 0 {
@@ -183,7 +188,9 @@ func (p *bodyPump) run() {
 				p.fail(&httpError{413, "Content Too Large"})
 				return
 			}
-			if x.SendBody(buf[:n], p.stop) != nil {
+			piece := buf[:n]
+			buf = nil
+			if x.SendBody(piece, p.stop) != nil {
 				return // the response ended, or the worker went
 			}
 		}

@@ -2,6 +2,7 @@ package workers
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/gowsgi/gowsgi/internal/wire"
 )
@@ -15,6 +16,37 @@ import (
 // Slot.awaitCredit): an application that does not receive() stops the
 // sender, and so the reading of the client. See the wire package's
 // "Streamed request bodies".
+
+// BodyPiece is the size of BodyBuf's buffers: the most one piece of a
+// streamed body carries (and one http.request, asgi.py's
+// ASGI_BODY_CHUNK).
+const BodyPiece = 64 << 10
+
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, BodyPiece); return &b }}
+
+// BodyBuf returns a buffer of BodyPiece bytes for the next piece of a
+// streamed body: SendBody takes it over, and gives it back once the
+// piece is written to the worker (so a piece is not copied on its way);
+// FreeBodyBuf gives back one that was not sent.
+func BodyBuf() []byte { return *bodyBufs.Get().(*[]byte) }
+
+// FreeBodyBuf gives back a buffer from BodyBuf.
+func FreeBodyBuf(b []byte) {
+	if cap(b) == BodyPiece {
+		b = b[:BodyPiece]
+		bodyBufs.Put(&b)
+	}
+}
+
+// freePooled gives back the streamed bodies' buffers among bodies, once
+// written.
+func freePooled(bodies []pendingBody) {
+	for _, b := range bodies {
+		if b.pooled {
+			FreeBodyBuf(b.b)
+		}
+	}
+}
 
 // ErrEnded: the request's slot was released (its response ended, or the
 // worker broke): nothing more of its body goes to the application.
@@ -57,13 +89,15 @@ func (x *Exchange) AwaitBodyWanted(stop <-chan struct{}) error {
 }
 
 // SendBody sends p, the next piece of a streamed request body, to the
-// application; p may be reused once it returns. It waits while the
+// application. p is from BodyBuf, and the exchange's from then on, sent
+// or not (see BodyBuf). It waits while the
 // application has not received WSWindow of what was sent (that is the
 // backpressure on the client), and gives up with ErrEnded once the
 // request has ended, ErrWorkerGone, or ErrClientGone when stop closes.
 func (x *Exchange) SendBody(p []byte, stop <-chan struct{}) error {
 	select {
 	case <-x.wsEnd:
+		FreeBodyBuf(p)
 		return ErrEnded
 	default:
 	}

@@ -163,7 +163,7 @@ func (m *mux) send(idx int, buf []byte, fds []pendingFD, bodies []pendingBody) e
 		for len(bodies) > 0 && bodies[0].off <= end {
 			m.out = append(m.out, buf[pos:bodies[0].off]...)
 			pos = bodies[0].off
-			m.bodies = append(m.bodies, pendingBody{len(m.out), bodies[0].b})
+			m.bodies = append(m.bodies, pendingBody{len(m.out), bodies[0].b, bodies[0].pooled})
 			bodies = bodies[1:]
 		}
 		m.out = append(m.out, buf[pos:end]...)
@@ -252,6 +252,7 @@ func (m *mux) writeLocked() {
 		m.out, m.spare, m.fds, m.bodies = m.spare[:0], nil, nil, nil
 		m.mu.Unlock()
 		err := writeSpliced(m.conn, &m.iov, buf, fds, bodies)
+		freePooled(bodies)
 		m.mu.Lock()
 		if cap(buf) <= 1<<20 {
 			m.spare = buf[:0]

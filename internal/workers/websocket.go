@@ -246,7 +246,16 @@ func (x *Exchange) sendFlow(t wire.Type, p []byte, gone <-chan struct{}) error {
 		return ErrWorkerGone
 	}
 	s.wbuf = wire.AppendHeader(s.wbuf, t, x.t.id, len(p))
-	s.wbuf = append(s.wbuf, p...)
+	if t == wire.Body && s.mx != nil && len(p) > inlineBody {
+		// A large piece of a streamed body is written from its own
+		// buffer (BodyBuf), which goes back to its pool once written.
+		s.bodies = append(s.bodies, pendingBody{len(s.wbuf), p, true})
+	} else {
+		s.wbuf = append(s.wbuf, p...)
+		if t == wire.Body {
+			FreeBodyBuf(p)
+		}
+	}
 	s.flushLocked()
 	if s.broken.Load() {
 		return ErrWorkerGone
