@@ -20,6 +20,9 @@ type request struct {
 	// nothing was answered and the access log leaves it out (a reset
 	// flood must not cost a line per stream; see Handler.refused).
 	gone bool
+	// pump streams the body to the application while the response is
+	// relayed (bodystream.go); nil when the body went whole.
+	pump *bodyPump
 }
 
 // Proto returns the protocol version as SERVER_PROTOCOL gives it.
