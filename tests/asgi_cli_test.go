@@ -115,6 +115,7 @@ func TestGranianCommandLineRead(t *testing.T) {
 // a gevent subclass maps as gevent does; a class with no known base is
 // refused in one line.
 func TestASGIWorkerClasses(t *testing.T) {
+	t.Parallel()
 	classes, err := filepath.Abs("testdata/workerclasses")
 	if err != nil {
 		t.Fatal(err)

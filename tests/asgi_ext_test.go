@@ -194,6 +194,7 @@ func TestASGIEarlyHintsHTTP1(t *testing.T) {
 // frame whatever the request's TE, and early hints as 103 HEADERS frames
 // before the final head (which does not carry their Link fields).
 func TestASGIExtensionsHTTP2(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiExt, "--http2-cleartext", "prior-knowledge")
 	c := h2Client(nil, "")
 

@@ -299,6 +299,7 @@ func TestASGIPeerStateAndPaths(t *testing.T) {
 // TestASGILifespanUnsupported), and test_lifespan_with_failed_shutdown
 // with a re-raise (logged, a clean exit).
 func TestASGIPeerLifespanFailures(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ mode, lifespan, want string }{
 		{"fail-raise", "auto", "lifespan startup failed: the lifespan event failed"},
 		{"fail-raise", "on", "lifespan startup failed: the lifespan event failed"},

@@ -294,6 +294,7 @@ func TestASGIDisconnectMidStream(t *testing.T) {
 // no response spool, a 64 MiB response stops well short of its end in the
 // app until the client reads, then arrives whole.
 func TestASGIBackpressure(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--response-spool", "0", "--response-buffer", "256K")
 	const size = 64 << 20
 	c, br, resp := openStream(t, s, fmt.Sprintf("/big?size=%d&name=bp", size))
@@ -476,6 +477,7 @@ func TestASGIPathsend(t *testing.T) {
 // is logged; a long stream on the other worker, far older than the
 // timeout, lives on.
 func TestASGIBlockedEventLoop(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--workers", "2", "--timeout", "2")
 	c, br, resp := openStream(t, s, "/sse?name=long")
 	defer c.Close()
@@ -558,6 +560,7 @@ func TestASGIRecycleDrains(t *testing.T) {
 
 // TestASGIStarletteFastAPI: real framework apps from Debian's packages.
 func TestASGIStarletteFastAPI(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi", "uvloop")
 	s, p := startASGI(t, nil, asgiStarlette, "--python", py)
 	if !strings.Contains(s.Stderr.String(), "loop=uvloop") {
@@ -635,6 +638,7 @@ func TestASGIDjango(t *testing.T) {
 
 // TestASGIQuart: a Quart app, with its before/after_serving lifespan.
 func TestASGIQuart(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "quart")
 	s, p := startASGI(t, nil, "tests/testdata/apps/asgi_quart.py:app", "--python", py)
 	if !p.Exists("quart.startup") {
@@ -707,6 +711,7 @@ func TestASGIReloadDrains(t *testing.T) {
 
 // TestASGIExampleStarlette: examples/starlette serves as its docstring says.
 func TestASGIExampleStarlette(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi")
 	s, _ := startASGI(t, nil, "examples/starlette/app.py", "--python", py)
 	resp, body := get(t, s, "POST", "/api/todos", strings.NewReader(`{"title":"try gowsgi"}`), "Content-Type", "application/json")
@@ -727,6 +732,7 @@ func TestASGIExampleStarlette(t *testing.T) {
 // TestASGIOverHTTP2: an h2c stream is an ASGI request with http_version
 // "2", a host header from :authority, and streams both ways.
 func TestASGIOverHTTP2(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--http2-cleartext", "prior-knowledge")
 	c := h2Client(nil, "")
 	resp, body := do(t, c, "GET", s.URL("/scope"), nil, "X-Dup", "a")
@@ -946,6 +952,7 @@ func TestASGIScaleDownDrains(t *testing.T) {
 // content type. (asgi_realapps_test.go compares more apps, and more of
 // each answer, with the same uvicorn: startUvicorn.)
 func TestASGIDifferentialUvicorn(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi", "uvicorn")
 	s, p := startASGI(t, []string{"NO_LIFESPAN_STATE=1"}, asgiStarlette, "--python", py)
 	uvAddr := startUvicorn(t, py, append(p.Env(), "NO_LIFESPAN_STATE=1"), "asgi_starlette:app")

@@ -259,6 +259,7 @@ func checkJSON(t *testing.T, args ...string) (int, checkReport) {
 }
 
 func TestCheckJSON(t *testing.T) {
+	t.Parallel()
 	t.Run("violations", func(t *testing.T) {
 		code, rep := checkJSON(t, checkDir+"bad_status.py")
 		if code != 1 || !rep.Loaded || rep.Callable != checkDir+"bad_status.py:app" || rep.Type != "function" ||
@@ -417,6 +418,7 @@ func TestCheckAppOutputShown(t *testing.T) {
 }
 
 func TestCheckStopped(t *testing.T) {
+	t.Parallel()
 	t.Run("hang", func(t *testing.T) {
 		start := time.Now()
 		code, out, errOut := runCheck(t, "--timeout", "1s", checkDir+"cases.py:case('hangs')")

@@ -165,6 +165,7 @@ func TestStalledUploadsMemoryBounded(t *testing.T) {
 // --body-timeout, but is far below --body-min-rate: gowsgi must answer 408
 // (or cut the connection) long before the body would be complete.
 func TestSlowBodyCut(t *testing.T) {
+	t.Parallel()
 	const bodyLen = 60 // at 1 byte per 300 ms: 18 s
 	s := StartServer(t, probe, "--body-timeout", "1", "--body-min-rate", "1K")
 	c, err := net.Dial("tcp", s.Addr)
@@ -223,6 +224,7 @@ func TestSlowBodyCut(t *testing.T) {
 // Expect: 100-continue, then no body: the client gets the interim response,
 // then 408 once --body-timeout passes, not a connection held open.
 func TestExpectContinueNoBody(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--body-timeout", "1")
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -341,6 +343,7 @@ func (h *hammer) end() (map[int]int, []string) {
 
 // Head-of-line: a slow request must not hold up fast ones behind it.
 func TestNoHeadOfLineBlocking(t *testing.T) {
+	t.Parallel()
 	t.Run("held", func(t *testing.T) {
 		s, st := StartProbe(t, "-w", "1", "--threads", "4")
 		for i := 1; i <= 3; i++ {
@@ -385,6 +388,7 @@ func TestNoHeadOfLineBlocking(t *testing.T) {
 // --timeout kills the worker of a stuck request, but not before the other
 // threads' requests have finished.
 func TestTimeoutSparesOtherThreads(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--timeout", "2")
 	a := sendAsync(t, s.Addr, "GET", "/block?name=a")
 	st.WaitEntered("a")
@@ -588,6 +592,7 @@ func TestMaxMemoryBoundsFastLeak(t *testing.T) {
 // A race-detector build of gowsgi through reloads and scaling under light
 // load: no data race, exit 0.
 func TestRaceBuildReloadAndSignals(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "gowsgi-race")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -192,6 +192,7 @@ func value(t *testing.T, m map[string]printedSetting, name string) string {
 }
 
 func TestGunicornCommandLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, c := range []struct {
 		line string
@@ -241,6 +242,7 @@ func TestGunicornCommandLines(t *testing.T) {
 }
 
 func TestGunicornCmdArgsPrecedence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	conf := "workers = 2\nthreads = 2\ntimeout = 7\nkeepalive = 9\ngraceful_timeout = 11\nbind = ['127.0.0.1:1']\n"
 	if err := os.WriteFile(filepath.Join(dir, "gunicorn.conf.py"), []byte(conf), 0o644); err != nil {
@@ -272,6 +274,7 @@ func TestGunicornCmdArgsPrecedence(t *testing.T) {
 }
 
 func TestGunicornConfigFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "conf"), 0o755)
 	// Imported from the current directory, which gunicorn puts on sys.path.
@@ -497,6 +500,7 @@ func TestGunicornFdBindAndUmask(t *testing.T) {
 // TestCheckConfig: --check-config loads the app and exits 0, or 1 when it
 // does not load; nothing is served.
 func TestCheckConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "ok.py"), []byte("def app(e, s):\n    s('200 OK', [])\n    return [b'']\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "gunicorn.conf.py"), []byte("wsgi_app = 'ok:app'\n"), 0o644)

@@ -5,6 +5,7 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand"
@@ -59,9 +60,28 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building gowsgi: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	defaultParallel()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// minParallel is how many t.Parallel tests run at once unless -parallel
+// says otherwise, where GOMAXPROCS (go test's default) is lower. The
+// integration tests spend most of their time waiting on processes they
+// started (a worker's boot, a graceful timeout, a peer's 10 s deadline),
+// so more of them than there are cores keep the cores busy; more than
+// this on 2 cores only queues behind the CPU.
+const minParallel = 4
+
+// defaultParallel raises -parallel to minParallel unless it was given.
+func defaultParallel() {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given && runtime.GOMAXPROCS(0) < minParallel {
+		flag.Set("test.parallel", strconv.Itoa(minParallel))
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.

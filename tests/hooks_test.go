@@ -153,6 +153,7 @@ func envPID(t *testing.T, s *Server) int {
 // gunicorn runs it in, with the arguments real configs use: start, a
 // request, SIGTTIN, a --timeout, SIGINT to a worker, SIGHUP and SIGTERM.
 func TestServerHooks(t *testing.T) {
+	t.Parallel()
 	st := newProbeState(t)
 	conf := st.Path("gunicorn_hooks.py")
 	marks := st.Path("marks")
@@ -369,6 +370,7 @@ def pre_request(worker, req):
 // As under gunicorn, worker_exit runs in a worker that ran past --timeout
 // even when the config file has no worker_abort hook.
 func TestWorkerExitAfterTimeout(t *testing.T) {
+	t.Parallel()
 	st := newProbeState(t)
 	conf := st.Path("gunicorn_exit.py")
 	marks := st.Path("marks")

@@ -436,6 +436,7 @@ func TestOTLPTraces(t *testing.T) {
 // TestWorkerRestartReasons: a worker recycled by --max-requests and one
 // replaced after --timeout are counted under their reasons.
 func TestWorkerRestartReasons(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, _ := StartProbe(t, "--metrics-bind", maddr, "--max-requests", "3", "--timeout", "1")
 	restarts := func(reason string) float64 {

@@ -88,6 +88,7 @@ func TestForwardedHeaders(t *testing.T) {
 }
 
 func TestForwardedDefaultsAndSchemeHeaders(t *testing.T) {
+	t.Parallel()
 	// The default trusts loopback: a proxy on the same host just works.
 	s := StartServer(t, probe)
 	env := envOf(t, s, "/env", "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.5")

@@ -296,6 +296,7 @@ func servedArgs(args []string, dir string, port int, cert, key string) (out []st
 
 // TestRealConfigs reads and serves every entry of the corpus.
 func TestRealConfigs(t *testing.T) {
+	t.Parallel()
 	corpus := loadRealConfigs(t)
 	if len(corpus) < 40 {
 		t.Fatalf("the corpus has %d entries, fewer than 40", len(corpus))

@@ -208,7 +208,7 @@ func TestH2RequestRules(t *testing.T) {
 		{"POST /env HTTP/1.1", "Content-Length: 5\r\nContent-Length: 7\r\n", "400"},
 		{"GET /env?" + strings.Repeat("a", 9000) + " HTTP/1.1", "", "414"},
 	} {
-		out := raw(t, s.Addr, c.line+"\r\nHost: localhost\r\n"+c.extra+"\r\n", 2*time.Second)
+		out := raw(t, s.Addr, c.line+"\r\nHost: localhost\r\n"+c.extra+"\r\n", 5*time.Second)
 		if !strings.HasPrefix(out, "HTTP/1.1 "+c.status+" ") {
 			t.Errorf("HTTP/1.1 %q: %.40q, want %s", c.line, out, c.status)
 		}
@@ -382,7 +382,7 @@ func TestFieldLineLimitCountsCRLF(t *testing.T) {
 		status string
 	}{{8189, "431"}, {8188, "200"}} {
 		req := "PUT /env?foo=bar HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n" + line(c.n) + "\r\n"
-		if out := raw(t, s.Addr, req, 2*time.Second); !strings.HasPrefix(out, "HTTP/1.1 "+c.status+" ") {
+		if out := raw(t, s.Addr, req, 5*time.Second); !strings.HasPrefix(out, "HTTP/1.1 "+c.status+" ") {
 			t.Errorf("a field line of %d bytes: %.40q, want %s", c.n, out, c.status)
 		}
 	}
@@ -414,6 +414,7 @@ func TestUnknownLogLevelWarns(t *testing.T) {
 // TestMetricsIdleTimeout: the metrics port closes an idle keep-alive
 // connection instead of keeping it for ever.
 func TestMetricsIdleTimeout(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	StartProbe(t, "--metrics-bind", maddr)
 	c, err := net.Dial("tcp", maddr)

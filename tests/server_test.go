@@ -63,6 +63,7 @@ func TestSeedPlayground(t *testing.T) {
 }
 
 func TestLoadTargets(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		args []string
@@ -89,6 +90,7 @@ func TestLoadTargets(t *testing.T) {
 }
 
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		target string
@@ -137,6 +139,7 @@ func TestOldPythonRefused(t *testing.T) {
 }
 
 func TestBindForms(t *testing.T) {
+	t.Parallel()
 	t.Run("port in use", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -241,6 +244,7 @@ func TestWorkersAndThreads(t *testing.T) {
 // whole, to the right client, whatever its frames: Whole, Start/Body/End
 // (streams, write(), a large generator), File (sendfile), Error.
 func TestLoadPipelinedResponses(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
 	file := filepath.Join(t.TempDir(), "f.txt")
 	fileData := strings.Repeat("pipelined file ", 200)
@@ -536,6 +540,7 @@ func TestRequestBodies(t *testing.T) {
 }
 
 func TestResponses(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe)
 
 	t.Run("status reason and headers verbatim", func(t *testing.T) {
@@ -763,6 +768,7 @@ func TestAccessLogOptions(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "--threads", "2")
 	type result struct {
 		code int

@@ -137,6 +137,7 @@ func TestCrashSignalAndReplacement(t *testing.T) {
 // A deploy that breaks the import: replacements back off, and with no worker
 // left serving gowsgi exits non-zero with the traceback instead of spinning.
 func TestBootFailureGivesUp(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := filepath.Join(dir, "flaky.py")
 	os.WriteFile(app, []byte("import os\ndef app(e, sr):\n    os._exit(1)\n"), 0o644)
@@ -156,6 +157,7 @@ func TestBootFailureGivesUp(t *testing.T) {
 }
 
 func TestRequestTimeout(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--timeout", "1")
 	before := pidOf(t, s)
 	type res struct{ code int }
@@ -192,6 +194,7 @@ func TestRequestTimeout(t *testing.T) {
 }
 
 func TestMaxRequestsRecyclesWithoutLoss(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "2", "--threads", "2", "--max-requests", "20", "--max-requests-jitter", "5")
 	pids := map[int]bool{}
 	var mu sync.Mutex
@@ -253,6 +256,7 @@ func TestMaxMemoryRecycles(t *testing.T) {
 }
 
 func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := filepath.Join(dir, "versioned.py")
 	write := func(v string) {
@@ -426,6 +430,7 @@ func TestOverload(t *testing.T) {
 }
 
 func TestDevReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := filepath.Join(dir, "devapp.py")
 	helper := filepath.Join(dir, "helper.py")
@@ -462,6 +467,7 @@ func TestDevReload(t *testing.T) {
 // The run is random: its seed is logged, and GOWSGI_CHAOS_SEED=N replays the
 // same choices (the timing of the server's reactions still varies).
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("GOWSGI_CHAOS_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

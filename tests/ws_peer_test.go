@@ -231,6 +231,7 @@ func TestWebSocketPeerHandshake(t *testing.T) {
 // test_send_binary_data_to_server_bigger_than_default_on_websockets), and
 // careless sends: each closes with 1011 and a log line.
 func TestWebSocketPeerMessages(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, p := startASGI(t, nil, asgiPeer, "-w", "1", "--ws-max-size", "10", "--metrics-bind", maddr)
 

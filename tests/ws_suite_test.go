@@ -1158,6 +1158,7 @@ func TestWebSocketSuiteUvicorn(t *testing.T) {
 // messages in that window, failing on any match distance past it. The
 // server accepts each offer with that window and every echo comes back.
 func TestWebSocketDeflateWindows(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t, "-w", "1")
 	var out map[string]struct {
 		Extensions []string `json:"extensions"`

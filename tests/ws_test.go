@@ -121,6 +121,7 @@ func TestWebSocketStarletteEcho(t *testing.T) {
 }
 
 func TestWebSocketFastAPIAndMany(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t)
 	var out struct {
 		Name string `json:"name"`
@@ -153,6 +154,7 @@ func TestWebSocketChannelsChat(t *testing.T) {
 // HTTP response (websocket.http.response) goes out as it is, and the app's
 // close reaches the client with its code and reason.
 func TestWebSocketAnswers(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t)
 	var st struct {
 		Status int `json:"status"`
@@ -274,6 +276,7 @@ func TestWebSocketTLS(t *testing.T) {
 // --graceful-timeout the client gets 1012 (Service Restart) and the app
 // websocket.disconnect with 1012; new WebSockets go to the new worker.
 func TestWebSocketReload(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "--graceful-timeout", "1")
 	cmd, out := waitClient(t, wsURL(s, "/wait"))
 	defer cmd.Process.Kill()
@@ -326,6 +329,7 @@ asyncio.run(main())
 // the client gets 1001 and the app websocket.disconnect with 1001; the
 // server exits.
 func TestWebSocketShutdown(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "--graceful-timeout", "2")
 	cmd, out := waitClient(t, wsURL(s, "/wait"))
 	defer cmd.Process.Kill()
@@ -447,6 +451,7 @@ func (s *h2Stream) Close() { s.pw.Close(); s.body.Close() }
 // worker stops reading its slot, the front its client, and TCP holds the
 // client. Neither gowsgi's nor the worker's memory follows the flood.
 func TestWebSocketFloodNonReadingApp(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "--graceful-timeout", "1")
 	workerPID := 0
 	for _, line := range strings.Split(s.Stderr.String(), "\n") {
@@ -505,6 +510,7 @@ func TestWebSocketFloodNonReadingApp(t *testing.T) {
 // write waits, the worker's send waits for the slot, and the app's 64 MiB
 // stop in the buffers on the way. Once the client reads, they all flow.
 func TestWebSocketSlowReaderHoldsAppSend(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t)
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -638,6 +644,7 @@ func TestWebSocketProtocolCases(t *testing.T) {
 // write them): 200 members each say one thing, and every member hears all
 // 200 (40,000 messages out of one worker).
 func TestWebSocketBroadcast(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi")
 	s, _ := startASGI(t, nil, "tests/testdata/apps/ws_broadcast.py", "--python", py, "-w", "1")
 	for _, path := range []string{"/room", "/api/room"} {
