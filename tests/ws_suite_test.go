@@ -1005,25 +1005,28 @@ func wsRun(t *testing.T, dial wsDialer, tc wsCase) (seen []string, err error) {
 	return seen, nil
 }
 
-// wsConcurrent is how many cases of a suite run at once, each a subtest
-// on its own connection to the one server: the cases that wait (for a
-// close that a peer never sends, up to its 10 s deadline) overlap the
-// others, and the deflate cases, which want CPU, share both cores.
-const wsConcurrent = 4
+// wsLanes is how many cases of a suite run at once, each a subtest on its
+// own connection, each lane against its own server (so that a case's
+// deadlines never wait on another case's work in the same event loop):
+// the cases that wait (for a close that a peer never sends, up to its
+// 10 s deadline) overlap the others, and the deflate cases, which want
+// CPU, share both cores.
+const wsLanes = 2
 
-// wsEach runs run as subtest tc.id for each case, wsConcurrent at a time,
-// and returns once every one has ended. The subtests are not t.Parallel:
-// they hold no slot of -parallel, which is left to the other tests.
-func wsEach(t *testing.T, cases []wsCase, run func(t *testing.T, i int, tc wsCase)) {
+// wsEach runs run as subtest tc.id for each case, one case per lane at a
+// time, and returns once every one has ended; run is told its lane. The
+// subtests are not t.Parallel: they hold no slot of -parallel, which is
+// left to the other tests.
+func wsEach(t *testing.T, cases []wsCase, run func(t *testing.T, lane, i int, tc wsCase)) {
 	t.Helper()
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range wsConcurrent {
+	for lane := range wsLanes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				t.Run(cases[i].id, func(t *testing.T) { run(t, i, cases[i]) })
+				t.Run(cases[i].id, func(t *testing.T) { run(t, lane, i, cases[i]) })
 			}
 		}()
 	}
@@ -1034,16 +1037,25 @@ func wsEach(t *testing.T, cases []wsCase, run func(t *testing.T, i int, tc wsCas
 	wg.Wait()
 }
 
+// wsLaneServers starts one server per lane.
+func wsLaneServers[T any](start func() T) []T {
+	out := make([]T, wsLanes)
+	for i := range out {
+		out[i] = start()
+	}
+	return out
+}
+
 // TestWebSocketSuite runs every case against gowsgi's Starlette echo, one
 // connection each. gowsgi accepts every permessage-deflate offer in it.
 func TestWebSocketSuite(t *testing.T) {
 	t.Parallel()
-	s, _ := startWS(t, "-w", "1")
-	wsEach(t, wsSuite(), func(t *testing.T, _ int, tc wsCase) {
+	servers := wsLaneServers(func() *Server { s, _ := startWS(t, "-w", "1"); return s })
+	wsEach(t, wsSuite(), func(t *testing.T, lane, _ int, tc wsCase) {
 		if tc.note != "" {
 			t.Log(tc.note)
 		}
-		seen, err := wsRun(t, wsOverTCP(s.Addr, "/echo"), tc)
+		seen, err := wsRun(t, wsOverTCP(servers[lane].Addr, "/echo"), tc)
 		if err != nil {
 			t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
 		} else if tc.ext != "" && !strings.HasPrefix(seen[0], "extension permessage-deflate") {
@@ -1116,12 +1128,17 @@ func TestWebSocketSuiteUvicorn(t *testing.T) {
 	for _, impl := range []string{"websockets", "wsproto"} {
 		t.Run(impl, func(t *testing.T) {
 			t.Parallel() // each against its own uvicorn: the two take half the time together
-			addr := startUvicorn(t, debianPython(t, "uvicorn", "starlette", "fastapi", impl), nil, "ws_starlette:app", "--ws", impl, "--log-level", "warning")
+			py := debianPython(t, "uvicorn", "starlette", "fastapi", impl)
+			addrs := wsLaneServers(func() string {
+				return startUvicorn(t, py, nil, "ws_starlette:app", "--ws", impl, "--log-level", "warning")
+			})
 			counts := map[string]int{}
 			passed := 0
 			cases := wsSuite()
 			seens, errs := make([][]string, len(cases)), make([]error, len(cases))
-			wsEach(t, cases, func(t *testing.T, i int, tc wsCase) { seens[i], errs[i] = wsRun(t, wsOverTCP(addr, "/echo"), tc) })
+			wsEach(t, cases, func(t *testing.T, lane, i int, tc wsCase) {
+				seens[i], errs[i] = wsRun(t, wsOverTCP(addrs[lane], "/echo"), tc)
+			})
 			for i, tc := range cases {
 				seen, err := seens[i], errs[i]
 				if err == nil {
@@ -1185,14 +1202,25 @@ func TestWebSocketSuiteTLSAndHTTP2(t *testing.T) {
 	pki := newPKI(t)
 	cf, kf, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
 	py := debianPython(t, "starlette", "fastapi")
-	tlsServer, _ := startASGI(t, nil, wsApp, "--python", py, "-w", "1", "--certfile", cf, "--keyfile", kf)
-	h2Server, _ := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, wsApp, "--python", py, "-w", "1", "--http2-cleartext", "prior-knowledge")
+	var wss, h2c []wsDialer
+	for _, s := range wsLaneServers(func() *Server {
+		s, _ := startASGI(t, nil, wsApp, "--python", py, "-w", "1", "--certfile", cf, "--keyfile", kf)
+		return s
+	}) {
+		wss = append(wss, wsOverTLS(s.Addr, "/echo", pki.pool))
+	}
+	for _, s := range wsLaneServers(func() *Server {
+		s, _ := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, wsApp, "--python", py, "-w", "1", "--http2-cleartext", "prior-knowledge")
+		return s
+	}) {
+		h2c = append(h2c, wsOverH2(s.Addr, "/echo"))
+	}
 	for _, tr := range []struct {
-		name string
-		dial wsDialer
+		name  string
+		lanes []wsDialer
 	}{
-		{"wss", wsOverTLS(tlsServer.Addr, "/echo", pki.pool)},
-		{"h2c", wsOverH2(h2Server.Addr, "/echo")},
+		{"wss", wss},
+		{"h2c", h2c},
 	} {
 		t.Run(tr.name, func(t *testing.T) {
 			var cases []wsCase
@@ -1203,8 +1231,8 @@ func TestWebSocketSuiteTLSAndHTTP2(t *testing.T) {
 				}
 				cases = append(cases, tc)
 			}
-			wsEach(t, cases, func(t *testing.T, _ int, tc wsCase) {
-				seen, err := wsRun(t, tr.dial, tc)
+			wsEach(t, cases, func(t *testing.T, lane, _ int, tc wsCase) {
+				seen, err := wsRun(t, tr.lanes[lane], tc)
 				if err != nil {
 					t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
 				} else if tc.ext != "" && !strings.HasPrefix(seen[0], "extension permessage-deflate") {
