@@ -296,6 +296,7 @@ func TestASGILifeReloadStartupHangs(t *testing.T) {
 // connection of the worker with no answer: there the worker owns the
 // sockets, here the Go front does.
 func TestASGILifeCrashSiblings(t *testing.T) {
+	t.Parallel()
 	s, p := startLife(t, nil)
 	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
@@ -499,6 +500,7 @@ func residentMiB(t *testing.T, pid int) int {
 // held in a worker thread is cut rather than waited for (the graceful
 // timeout is 60 s), gowsgi exits 0 and the worker is gone.
 func TestSigquitWSGI(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--graceful-timeout", "60")
 	a := sendAsync(t, s.Addr, "GET", "/block?name=a")
 	st.WaitEntered("a")

@@ -127,6 +127,7 @@ func TestASGIRequestTimeout(t *testing.T) {
 // on one ASGI worker show as 2) and the event loop's lag histogram, fed by
 // the heartbeats.
 func TestASGIMetrics(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, p := startASGI(t, nil, asgiRaw, "--metrics-bind", maddr, "--timeout", "2")
 	h1 := sendAsync(t, s.Addr, "GET", "/hold?name=m1")
@@ -161,6 +162,7 @@ func TestASGIMetrics(t *testing.T) {
 // TestASGIAccessLogAtoms: every access-log atom has its value for an ASGI
 // request, a streamed response's bytes included.
 func TestASGIAccessLogAtoms(t *testing.T) {
+	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	format := `%(h)s|%(l)s|%(u)s|%(r)s|%(m)s|%(U)s|%(q)s|%(H)s|%(s)s|%(B)s|%(b)s|%(f)s|%(a)s|` +
 		`%({x-trace-note}i)s|%({X-Missing}i)s|%({x-custom}o)s|%({path_info}e)s|%({HTTP_X_TRACE_NOTE}e)s|` +

@@ -70,6 +70,7 @@ func headerList(sc asgiScope) string {
 }
 
 func TestASGIScopeFields(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw)
 
 	// The path percent-decoded (%2F too) and read as UTF-8, invalid bytes
@@ -121,6 +122,7 @@ func TestASGIScopeFields(t *testing.T) {
 // client and server from what a trusted proxy says (X-Forwarded-*, the
 // PROXY protocol), never from an untrusted peer.
 func TestASGIScopeRootPathAndProxies(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--root-path", "/api", "--forwarded-allow-ips", "127.0.0.1",
 		"--proxy-protocol", "--proxy-allow-from", "127.0.0.1")
 
@@ -165,6 +167,7 @@ func TestASGIScopeRootPathAndProxies(t *testing.T) {
 // front drops hop-by-hop fields, keeps the rest byte for byte, and answers
 // 500 with a log line naming the fault for anything else.
 func TestASGIResponseHeaderShapes(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw)
 	c := dialRaw(t, s.Addr)
 	defer c.Close()

@@ -55,6 +55,7 @@ func debianPython(t *testing.T, modules ...string) string {
 }
 
 func TestASGIDetectedAndScope(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw)
 	if !strings.Contains(s.Stderr.String(), "interface=asgi") {
 		t.Fatalf("the startup log does not say the interface is ASGI:\n%s", s.Stderr)
@@ -124,6 +125,7 @@ func parseRaw(t *testing.T, out, method string) (*http.Response, string) {
 // tests/protocols/test_http.py: what a client gets when the app breaks the
 // protocol, and the messages it may send.
 func TestASGIResponseRules(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw)
 	for _, c := range []struct {
 		path   string
@@ -207,6 +209,7 @@ func TestASGIResponseRules(t *testing.T) {
 // large one (spooled to disk by the front) in pieces of at most 64 KiB,
 // never whole in Python.
 func TestASGIRequestBody(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--body-memory", "256K")
 	type echo struct {
 		Len      int    `json:"len"`
@@ -278,6 +281,7 @@ func openStream(t *testing.T, s *Server, path string) (net.Conn, *bufio.Reader, 
 // TestASGIDisconnectMidStream: a client that cuts an endless stream
 // becomes http.disconnect in receive(), and send() then raises OSError.
 func TestASGIDisconnectMidStream(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw)
 	c, br, _ := openStream(t, s, "/sse?name=s1")
 	readEvents(t, br, 5)
@@ -322,6 +326,7 @@ func TestASGIBackpressure(t *testing.T) {
 // TestASGIConcurrency: one worker has many requests in flight at once on
 // its event loop: 40 requests that each wait until all 40 are there.
 func TestASGIConcurrency(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--workers", "1")
 	together(t, s, 40)
 }
@@ -369,6 +374,7 @@ func getConcurrently(t *testing.T, s *Server, n int, path, want string) (wait fu
 // TestASGILifespan: startup runs before the worker serves, its state
 // reaches requests, shutdown runs on SIGTERM.
 func TestASGILifespan(t *testing.T) {
+	t.Parallel()
 	p := newProbeState(t)
 	s := StartServerEnv(t, p.Env(), asgiRaw)
 	if !p.Exists("startup") {
@@ -391,6 +397,7 @@ func TestASGILifespan(t *testing.T) {
 // TestASGILifespanStartupFailed: lifespan.startup.failed is a boot failure
 // with the app's message, as an import error is.
 func TestASGILifespanStartupFailed(t *testing.T) {
+	t.Parallel()
 	p := newProbeState(t)
 	s := startProcessEnv(t, append(p.Env(), "ASGI_STARTUP_FAIL=1"), asgiRaw)
 	code := s.Wait(60 * time.Second)
@@ -405,6 +412,7 @@ func TestASGILifespanStartupFailed(t *testing.T) {
 // TestASGILifespanUnsupported: with --lifespan auto (the default), an app
 // that raises on the lifespan scope is served without it.
 func TestASGILifespanUnsupported(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, []string{"ASGI_NO_LIFESPAN=1"}, asgiRaw)
 	if _, body := get(t, s, "GET", "/state", nil); body != "no state" {
 		t.Errorf("GET /state: %q", body)
@@ -416,6 +424,7 @@ func TestASGILifespanUnsupported(t *testing.T) {
 // lifespan scope at once is served without it; a shutdown.failed is
 // logged with the app's message and the exit is still clean.
 func TestASGILifespanReturnsAndShutdownFails(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, []string{"ASGI_LIFESPAN_RETURN=1"}, asgiRaw)
 	if _, body := get(t, s, "GET", "/state", nil); body != "no state" {
 		t.Errorf("GET /state: %q", body)
@@ -432,6 +441,7 @@ func TestASGILifespanReturnsAndShutdownFails(t *testing.T) {
 // TestASGIPreload: with --preload the template imports the app once and
 // each forked worker gets its ASGI slots and runs its own lifespan.
 func TestASGIPreload(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--preload", "--workers", "2")
 	if !strings.Contains(s.Stderr.String(), "interface=asgi") {
 		t.Fatalf("not served as ASGI:\n%s", s.Stderr)
@@ -448,6 +458,7 @@ func TestASGIPreload(t *testing.T) {
 
 // TestASGI2DoubleCallable: an ASGI 2 class is detected and adapted.
 func TestASGI2DoubleCallable(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi2_app.py")
 	if resp, body := get(t, s, "GET", "/x", nil); resp.StatusCode != 200 || body != "asgi2 /x" {
 		t.Fatalf("GET /x: %d %q", resp.StatusCode, body)
@@ -459,6 +470,7 @@ func TestASGI2DoubleCallable(t *testing.T) {
 
 // TestASGIPathsend: http.response.pathsend hands the file to the front.
 func TestASGIPathsend(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw)
 	data := make([]byte, 3<<20+17)
 	rand.Read(data)
@@ -522,6 +534,7 @@ func TestASGIBlockedEventLoop(t *testing.T) {
 // TestASGIRecycleDrains: --max-requests recycles ASGI workers without a
 // failed request, and each retired worker runs its lifespan shutdown.
 func TestASGIRecycleDrains(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--workers", "2", "--max-requests", "15")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -612,6 +625,7 @@ func TestASGIStarletteFastAPI(t *testing.T) {
 // event loop and a sync view in asgiref's thread executor. Django refuses
 // the lifespan scope: with --lifespan auto it is served without it.
 func TestASGIDjango(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "django")
 	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi_django.py:application", "--python", py)
 	resp, body := get(t, s, "GET", "/async?q=ok", nil)
@@ -667,6 +681,7 @@ func TestASGIQuart(t *testing.T) {
 
 // TestASGIFalcon: a falcon.asgi app.
 func TestASGIFalcon(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "falcon.asgi")
 	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi_falcon.py:app", "--python", py)
 	resp, body := get(t, s, "GET", "/things/pen?q=blue", nil)
@@ -687,6 +702,7 @@ func TestASGIFalcon(t *testing.T) {
 // TestASGIReloadDrains: a HUP reload lets the old worker finish the
 // request it holds (no 502), then runs its lifespan shutdown.
 func TestASGIReloadDrains(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw)
 	held := sendAsync(t, s.Addr, "GET", "/hold?name=h1")
 	p.WaitEntered("h1")
@@ -755,6 +771,7 @@ func TestASGIOverHTTP2(t *testing.T) {
 // TestASGIServerHooks: gunicorn's worker-side hooks run for ASGI requests
 // and at the worker's graceful exit.
 func TestASGIServerHooks(t *testing.T) {
+	t.Parallel()
 	p := newProbeState(t)
 	conf := p.Path("hooks.py")
 	hooks := `import os
@@ -806,6 +823,7 @@ def worker_exit(server, worker):
 // TestASGITLS: over TLS the scope's scheme is https and its tls extension
 // has the session's version and cipher suite and the client's certificate.
 func TestASGITLS(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	_, _, alice := p.issue("alice", "alice", nil, true)
@@ -850,6 +868,7 @@ func TestASGITLS(t *testing.T) {
 // honoured; --interface asgi starts workers in the ASGI shape at once;
 // --limit-concurrency bounds the requests in flight (the next one waits).
 func TestASGIOptions(t *testing.T) {
+	t.Parallel()
 	p := newProbeState(t)
 	s := startProcessEnv(t, append(p.Env(), "ASGI_NO_LIFESPAN=1"), asgiRaw, "--lifespan", "on")
 	if code := s.Wait(60 * time.Second); code == 0 || code == -1 {
@@ -898,6 +917,7 @@ func TestASGIOptions(t *testing.T) {
 // past both, with --max-queue 1, one waits and the next gets 503
 // (uvicorn's test_max_concurrency, with gowsgi's queue in between).
 func TestASGIScaleDownDrains(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--workers", "2", "--limit-concurrency", "1", "--max-queue", "1")
 	a := sendAsync(t, s.Addr, "GET", "/hold?name=a")
 	p.WaitEntered("a")
@@ -996,6 +1016,7 @@ func TestASGIDifferentialUvicorn(t *testing.T) {
 // its connection while the app has not answered yet is http.disconnect in
 // receive() at once, and the worker serves on.
 func TestASGIDisconnectBeforeResponse(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw)
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {

@@ -349,6 +349,7 @@ def on_starting(server):
 // TestGunicornRefusals: what gowsgi cannot do safely ends at once, exit 2,
 // with one line that says why.
 func TestGunicornRefusals(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "bad.conf.py"), []byte("import os\ndirty_workers = 2\n"), 0o644)
 	for _, c := range []struct {
@@ -376,6 +377,7 @@ func TestGunicornRefusals(t *testing.T) {
 // gunicorn config file: bind, workers, raw_env, chdir, pidfile and wsgi_app
 // come from it, and its misspelt setting is reported on stderr.
 func TestGunicornConfigFileServes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := "import os\n" +
 		"def app(environ, start_response):\n" +
@@ -468,6 +470,7 @@ func fetchBody(t *testing.T, s *Server, url string, c ...*http.Client) []byte {
 // parent passed down, as under systemd socket activation or gunicorn's
 // re-exec; -m sets the mode of the unix sockets gowsgi creates.
 func TestGunicornFdBindAndUmask(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

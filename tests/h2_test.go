@@ -427,6 +427,7 @@ func lastLines(s string, n int) string {
 // its stream in flight finishes, and gowsgi exits 0. --http-protocols h2
 // alone refuses HTTP/1.1 clients.
 func TestHTTP2GracefulShutdown(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	s, st := StartProbe(t, "--certfile", cf, "--keyfile", kf, "--http-protocols", "h2")

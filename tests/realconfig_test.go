@@ -513,6 +513,7 @@ func startListening(t *testing.T, dir string, env []string, network, addr string
 // would without gowsgi. A hook that reads server.WORKERS (immich's
 // pre_fork) runs.
 func TestConfigStandIns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bare := filepath.Join(dir, "python-bare")
 	os.WriteFile(bare, []byte(fmt.Sprintf("#!/bin/sh\nexec %s -S \"$@\"\n", pythonBin)), 0o755)

@@ -110,6 +110,7 @@ func TestResponseHeaderServerName(t *testing.T) {
 // TestResponseHeaderWebSocket: the 101 that accepts a WebSocket follows
 // the same options, and so does HTTP/2's 200 to an extended CONNECT.
 func TestResponseHeaderWebSocket(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi")
 	s, _ := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, append([]string{wsApp, "--python", py, "--http2-cleartext", "both"}, headerFlags...)...)
 	c, err := net.Dial("tcp", s.Addr)

@@ -37,6 +37,7 @@ func envOf(t *testing.T, s *Server, path string, hdr ...string) map[string]any {
 // The seed's session: curl the playground, see the greeting and a Common Log
 // Format line like wsgiref's.
 func TestSeedPlayground(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	s := StartServer(t, "examples/cloudacademy/playground.py", "--bind", fmt.Sprintf(":%d", port))
 	_ = s
@@ -125,6 +126,7 @@ func TestLoadErrors(t *testing.T) {
 
 // --python pointing at an interpreter older than 3.8 gives one clear line.
 func TestOldPythonRefused(t *testing.T) {
+	t.Parallel()
 	// A stand-in interpreter that reports Python 3.7 and otherwise runs the
 	// real one: it receives "-c LOADER CONFIG" as gowsgi passes them.
 	fake := filepath.Join(t.TempDir(), "python3.7")
@@ -202,6 +204,7 @@ func TestBindForms(t *testing.T) {
 }
 
 func TestWorkersAndThreads(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "2", "--threads", "3")
 	env := envOf(t, s, "/env")
 	if env["wsgi.multithread"] != true || env["wsgi.multiprocess"] != true {
@@ -316,6 +319,7 @@ func TestLoadPipelinedResponses(t *testing.T) {
 }
 
 func TestWorkerCrash(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1")
 	before := envOf(t, s, "/env")["_pid"]
 	resp, _ := get(t, s, "GET", "/crash", nil)
@@ -361,6 +365,7 @@ func TestWorkerCrash(t *testing.T) {
 // A worker that sends a malformed frame is killed and replaced; the server
 // itself carries on.
 func TestMalformedFrameKillsWorker(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
 	before := envOf(t, s, "/env")["_pid"]
 	resp, body := get(t, s, "GET", "/garbage", nil)
@@ -386,6 +391,7 @@ func TestMalformedFrameKillsWorker(t *testing.T) {
 }
 
 func TestEnviron(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe)
 	env := envOf(t, s, "/env/caf%C3%A9/a%2Fb?x=1&y=%20z",
 		"X-Dup", "one", "X_Spoofed", "evil", "Content-Type", "text/x-test", "User-Agent", "probe-test")
@@ -472,6 +478,7 @@ func echo(t *testing.T, s *Server, mode string, body string, hdr ...string) map[
 }
 
 func TestRequestBodies(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--body-memory", "64K", "--max-body-size", "1M")
 	text := "line one\nline two\nthree\n"
 	for mode, want := range map[string]string{
@@ -710,6 +717,7 @@ func TestResponses(t *testing.T) {
 
 // close() runs when the client goes away mid-stream, and the slot is reused.
 func TestCloseOnClientGone(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "--threads", "1")
 	dir := st.Dir
 	c, err := net.Dial("tcp", s.Addr)
@@ -737,6 +745,7 @@ func TestCloseOnClientGone(t *testing.T) {
 }
 
 func TestAccessLogOptions(t *testing.T) {
+	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	s := StartServer(t, probe, "--access-log", logFile)
 	get(t, s, "GET", "/status?s=202+Accepted", nil)
@@ -803,6 +812,7 @@ func TestGracefulShutdown(t *testing.T) {
 // The probe behind wsgiref.validate: any PEP 3333 slip on gowsgi's side
 // raises an AssertionError in the worker.
 func TestValidator(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe+":validated()")
 	for _, m := range []string{"GET", "HEAD", "POST"} {
 		resp, body := get(t, s, m, "/v?q=1", strings.NewReader("payload"))

@@ -114,6 +114,7 @@ func (r *loadResult) total() int {
 }
 
 func TestCrashSignalAndReplacement(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1")
 	before := pidOf(t, s)
 	resp, _ := get(t, s, "GET", "/crash?sig=SEGV", nil)
@@ -239,6 +240,7 @@ func TestMaxRequestsRecyclesWithoutLoss(t *testing.T) {
 }
 
 func TestMaxMemoryRecycles(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--max-memory", "100")
 	before := pidOf(t, s)
 	if code, _, _ := fetch(client(), s.URL("/hog?mb=120")); code != 200 {
@@ -301,6 +303,7 @@ func TestReloadUnderLoad(t *testing.T) {
 }
 
 func TestScaleWithSignals(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
 	// gowsgi's handlers are in place once it logs "listening" (StartServer
 	// waits for it); before that, SIGTTIN's default action stops the process.
@@ -337,6 +340,7 @@ func TestScaleWithSignals(t *testing.T) {
 // answer before gowsgi exits. No pipelining, so that both wait in the
 // queue (see TestCancelHTTP1Queued).
 func TestShutdownFinishesQueued(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "1", "--pipeline-depth", "1", "--log-level", "debug")
 	first := sendAsync(t, s.Addr, "GET", "/block?name=first")
 	st.WaitEntered("first")
@@ -359,6 +363,7 @@ func TestShutdownFinishesQueued(t *testing.T) {
 // The first SIGINT lets in-flight requests finish; the second stops gowsgi
 // at once, without waiting for the rest.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--graceful-timeout", "60")
 	a := sendAsync(t, s.Addr, "GET", "/block?name=a")
 	b := sendAsync(t, s.Addr, "GET", "/block?name=b")
@@ -387,6 +392,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 // Overload: past --max-queue a request is refused at once, and one queued
 // past --queue-timeout gets 503 too; both with Retry-After, both logged.
 func TestOverload(t *testing.T) {
+	t.Parallel()
 	t.Run("queue full", func(t *testing.T) {
 		s, st := StartProbe(t, "-w", "1", "--threads", "1", "--max-queue", "1", "--queue-timeout", "60")
 		held := sendAsync(t, s.Addr, "GET", "/block?name=held")
@@ -538,6 +544,7 @@ func TestChaos(t *testing.T) {
 // A request that waits for a busy worker is never queued behind a slow
 // request: it goes to whichever thread frees first.
 func TestNoPipeliningBehindSlowRequests(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--pipeline-depth", "32", "--log-level", "debug")
 	// Teach both slots that this app is slow: two requests at once, one on
 	// each thread, each held until both are running.

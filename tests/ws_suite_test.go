@@ -1248,6 +1248,7 @@ func TestWebSocketSuiteTLSAndHTTP2(t *testing.T) {
 // (uvicorn --ws websockets takes a request without Host; --ws wsproto
 // takes a Sec-WebSocket-Key that is not base64 of 16 bytes.)
 func TestWebSocketSuiteHandshakes(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t, "-w", "1")
 	key := "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	v := "Sec-WebSocket-Version: 13\r\n"
@@ -1479,6 +1480,7 @@ func wsRandomFrames(r *rand.Rand) []wsRandomFrame {
 // just before the end may then be missing: the app's echo races the
 // close). Then the connection ends.
 func TestWebSocketSuiteRandomFrames(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t, "-w", "1")
 	r := rand.New(rand.NewSource(6455))
 	outcomes := map[int]int{}

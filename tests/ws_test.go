@@ -59,6 +59,7 @@ func wsURL(s *Server, path string) string { return "ws://" + s.Addr + path }
 // permessage-deflate (which python3-websockets offers), ping/pong, the
 // subprotocol the app picked, and the close code the app sees.
 func TestWebSocketStarletteEcho(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, p := startWS(t, "--access-logfile", "-", "--metrics-bind", maddr)
 	var out struct {
@@ -141,6 +142,7 @@ func TestWebSocketFastAPIAndMany(t *testing.T) {
 // A Django Channels chat with the in-memory channel layer: two clients in
 // a room, each message reaches both.
 func TestWebSocketChannelsChat(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "channels", "django")
 	s, _ := startASGI(t, nil, "tests/testdata/apps/ws_channels.py:application", "--python", py, "-w", "1")
 	var out struct{ A, B []string }
@@ -197,6 +199,7 @@ func TestWebSocketAnswers(t *testing.T) {
 }
 
 func TestWebSocketScope(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t)
 	var sc struct {
 		Type         string     `json:"type"`
@@ -246,6 +249,7 @@ func wsUpgrade(t *testing.T, addr, path string, d time.Duration) (net.Conn, *buf
 // A client that drops the TCP connection without a close frame: the app
 // gets websocket.disconnect with 1006.
 func TestWebSocketClientDrops(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t)
 	c, _ := wsUpgrade(t, s.Addr, "/wait", 10*time.Second)
 	p.WaitFile("wait-accepted", 10*time.Second)
@@ -259,6 +263,7 @@ func TestWebSocketClientDrops(t *testing.T) {
 // wss://: a WebSocket over TLS (HTTP/1.1 by ALPN) has scheme wss and the
 // tls extension.
 func TestWebSocketTLS(t *testing.T) {
+	t.Parallel()
 	pki := newPKI(t)
 	cf, kf, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
 	s, _ := startWS(t, "--certfile", cf, "--keyfile", kf)
@@ -365,6 +370,7 @@ func readFile(t *testing.T, path string) string {
 // when gowsgi runs with GODEBUG=http2xconnect=1; without it, the server
 // does not offer extended CONNECT at all.
 func TestWebSocketHTTP2ExtendedConnect(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi")
 	off, _ := startASGI(t, nil, wsApp, "--python", py, "--http2-cleartext", "prior-knowledge")
 	if _, err := h2Connect(t, off, "/echo"); err == nil || !strings.Contains(err.Error(), "extended connect not supported") {
@@ -581,6 +587,7 @@ func rssKiB(t *testing.T, pid int) int {
 // code RFC 6455 asks for, and the app gets websocket.disconnect with it.
 // (internal/websocket's tests hold the engine to many more.)
 func TestWebSocketProtocolCases(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "--ws-max-size", "1000")
 	masked := func(fin bool, rsv byte, op ws.OpCode, payload []byte) []byte {
 		var b bytes.Buffer
