@@ -324,6 +324,7 @@ func TestWheelInVirtualenvs(t *testing.T) {
 	}
 	for version, python := range pythons(t) {
 		t.Run("python"+version, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			venv := filepath.Join(dir, "venv")
 			runClean(t, dir, 2*time.Minute, python, "-m", "venv", venv)
