@@ -448,10 +448,11 @@ func (s *supervisor) boot(job *bootJob) {
 	ctx := s.ctx
 	gen := job.gen
 	go func() {
+		var env EnvChanges
 		if h := p.opts.Hooks; h != nil && ctx.Err() == nil {
-			h.PreFork(HookWorker{ID: id, Gen: gen})
+			env = h.PreFork(HookWorker{ID: id, Gen: gen})
 		}
-		w, err := p.spawn(ctx, id)
+		w, err := p.spawn(ctx, id, env)
 		if w != nil {
 			w.Gen = job.gen
 			if p.opts.MaxRequests > 0 {
