@@ -5,6 +5,7 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -113,9 +114,9 @@ type Server struct {
 	exit   error
 }
 
-// freePort returns a TCP port on 127.0.0.1 for a server the test starts
-// (gowsgi, uvicorn, a metrics listener), free now and handed out to no one
-// else until the test process ends:
+// freePort returns a TCP port, free on 127.0.0.1 and [::1], for a server
+// the test starts (gowsgi, uvicorn, a metrics listener), handed out to no
+// one else until the test process ends:
 //   - it is below the kernel's ephemeral range (ip_local_port_range), so
 //     the kernel never gives it to a bind(":0") or to the source side of
 //     an outgoing connection, which would make the server's bind fail;
@@ -169,6 +170,12 @@ func freePort(t testing.TB) int {
 			continue // someone outside the harness holds it
 		}
 		l.Close()
+		// Free on [::1] too, for a test that binds both loopbacks.
+		if l, err := net.Listen("tcp", fmt.Sprintf("[::1]:%d", p)); err == nil {
+			l.Close()
+		} else if errors.Is(err, syscall.EADDRINUSE) {
+			continue
+		}
 		return p
 	}
 	t.Fatalf("freePort: no free port left in %d-%d", ports.lo, ports.hi-1)
