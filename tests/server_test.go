@@ -164,8 +164,8 @@ func TestBindForms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("this machine has no IPv6 loopback: %v", err)
 		}
-		addr := l.Addr().String()
 		l.Close()
+		addr := fmt.Sprintf("[::1]:%d", freePort(t))
 		s := StartServer(t, probe, "--bind", addr)
 		resp, body := get(t, s, "GET", "/", nil)
 		if resp.StatusCode != 200 || body != "hello from probe\n" {
