@@ -70,6 +70,7 @@ func headerList(sc asgiScope) string {
 }
 
 func TestASGIScopeFields(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw)
 
 	// The path percent-decoded (%2F too) and read as UTF-8, invalid bytes
@@ -123,6 +124,7 @@ func TestASGIScopeFields(t *testing.T) {
 // protocol), never from an untrusted peer; server from the PROXY
 // protocol's destination, never from X-Forwarded-Host.
 func TestASGIScopeRootPathAndProxies(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--root-path", "/api", "--forwarded-allow-ips", "127.0.0.1",
 		"--proxy-protocol", "--proxy-allow-from", "127.0.0.1")
 
@@ -167,6 +169,7 @@ func TestASGIScopeRootPathAndProxies(t *testing.T) {
 // front drops hop-by-hop fields, keeps the rest byte for byte, and answers
 // 500 with a log line naming the fault for anything else.
 func TestASGIResponseHeaderShapes(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw)
 	c := dialRaw(t, s.Addr)
 	defer c.Close()

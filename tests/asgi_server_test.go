@@ -71,9 +71,9 @@ func TestASGIScopeServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("this machine has no IPv6 loopback: %v", err)
 	}
-	v6addr := v6.Addr().String()
-	v6port := v6.Addr().(*net.TCPAddr).Port
 	v6.Close()
+	v6port := freePort(t) // free on [::1] too
+	v6addr := "[::1]:" + strconv.Itoa(v6port)
 	sock := filepath.Join(t.TempDir(), "asgi.sock")
 	v4port := freePort(t)
 	v4addr := "127.0.0.1:" + strconv.Itoa(v4port)

@@ -201,6 +201,7 @@ func getText(t *testing.T, c *http.Client, url string) (int, string) {
 // names by address, while other binds are bound as usual. The workers see
 // neither the variables nor the sockets.
 func TestSocketActivation(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	t.Run("no bind: every socket", func(t *testing.T) {
 		f1, a1 := listenerFile(t)
@@ -325,6 +326,7 @@ func monotonicUsec() int64 {
 // sends WATCHDOG=1 every WatchdogSec/2, unless WATCHDOG_PID names another
 // process. The workers do not see the variables.
 func TestSdNotify(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	t.Run("ready reload stop watchdog", func(t *testing.T) {
 		n := newNotifySocket(t)
@@ -409,6 +411,7 @@ func alive(pid int) bool {
 // connections meanwhile all get 200, and the new process serves
 // afterwards; the pid file names it.
 func TestBinaryUpgrade(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	state := t.TempDir()
 	bin := filepath.Join(t.TempDir(), "gowsgi")
@@ -608,6 +611,7 @@ func waitFile(t *testing.T, path string) {
 // socket with it can bind the same port while gowsgi serves; --backlog is
 // the listen queue's length (as the kernel's sock_diag reports it).
 func TestReusePortAndBacklog(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -688,6 +692,7 @@ func listenBacklogs(t *testing.T, port int) []int {
 // removing it), the old process logs why, keeps serving, and the pid file
 // names it again.
 func TestBinaryUpgradeFails(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	pidFile := filepath.Join(t.TempDir(), "gowsgi.pid")

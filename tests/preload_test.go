@@ -133,6 +133,7 @@ func TestPreloadImportsOnce(t *testing.T) {
 }
 
 func TestPreloadBootFailure(t *testing.T) {
+	t.Parallel()
 	code, _, stderr := runGowsgi(t, 60*time.Second, "tests/testdata/apps/broken_import.py", "--preload", "-w", "2")
 	if code != 3 {
 		t.Fatalf("exit code %d, want 3 (a worker boot error, as without --preload); stderr:\n%s", code, stderr)
@@ -151,6 +152,7 @@ func TestPreloadBootFailure(t *testing.T) {
 // generation from it and stops the old template once its workers are gone;
 // code that does not load leaves the running generation serving.
 func TestPreloadReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := filepath.Join(dir, "versioned.py")
 	write := func(v string) {

@@ -37,6 +37,7 @@ func envOf(t *testing.T, s *Server, path string, hdr ...string) map[string]any {
 // The seed's session: curl the playground, see the greeting and a Common Log
 // Format line like wsgiref's.
 func TestSeedPlayground(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	s := StartServer(t, "examples/cloudacademy/playground.py", "--bind", fmt.Sprintf(":%d", port))
 	_ = s
@@ -63,6 +64,7 @@ func TestSeedPlayground(t *testing.T) {
 }
 
 func TestLoadTargets(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		args []string
@@ -93,6 +95,7 @@ func TestLoadTargets(t *testing.T) {
 // 4 (APP_LOAD_ERROR) when the module imported but has no such callable,
 // 3 (WORKER_BOOT_ERROR) when the module itself did not import.
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		target string
@@ -128,6 +131,7 @@ func TestLoadErrors(t *testing.T) {
 
 // --python pointing at an interpreter older than 3.8 gives one clear line.
 func TestOldPythonRefused(t *testing.T) {
+	t.Parallel()
 	// A stand-in interpreter that reports Python 3.7 and otherwise runs the
 	// real one: it receives "-c LOADER CONFIG" as gowsgi passes them.
 	fake := filepath.Join(t.TempDir(), "python3.7")
@@ -142,6 +146,7 @@ func TestOldPythonRefused(t *testing.T) {
 }
 
 func TestBindForms(t *testing.T) {
+	t.Parallel()
 	t.Run("port in use", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -159,8 +164,8 @@ func TestBindForms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("this machine has no IPv6 loopback: %v", err)
 		}
-		addr := l.Addr().String()
 		l.Close()
+		addr := fmt.Sprintf("[::1]:%d", freePort(t))
 		s := StartServer(t, probe, "--bind", addr)
 		resp, body := get(t, s, "GET", "/", nil)
 		if resp.StatusCode != 200 || body != "hello from probe\n" {
@@ -204,6 +209,7 @@ func TestBindForms(t *testing.T) {
 }
 
 func TestWorkersAndThreads(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "2", "--threads", "3")
 	env := envOf(t, s, "/env")
 	if env["wsgi.multithread"] != true || env["wsgi.multiprocess"] != true {
@@ -246,6 +252,7 @@ func TestWorkersAndThreads(t *testing.T) {
 // whole, to the right client, whatever its frames: Whole, Start/Body/End
 // (streams, write(), a large generator), File (sendfile), Error.
 func TestLoadPipelinedResponses(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
 	file := filepath.Join(t.TempDir(), "f.txt")
 	fileData := strings.Repeat("pipelined file ", 200)
@@ -317,6 +324,7 @@ func TestLoadPipelinedResponses(t *testing.T) {
 }
 
 func TestWorkerCrash(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1")
 	before := envOf(t, s, "/env")["_pid"]
 	resp, _ := get(t, s, "GET", "/crash", nil)
@@ -362,6 +370,7 @@ func TestWorkerCrash(t *testing.T) {
 // A worker that sends a malformed frame is killed and replaced; the server
 // itself carries on.
 func TestMalformedFrameKillsWorker(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
 	before := envOf(t, s, "/env")["_pid"]
 	resp, body := get(t, s, "GET", "/garbage", nil)
@@ -387,6 +396,7 @@ func TestMalformedFrameKillsWorker(t *testing.T) {
 }
 
 func TestEnviron(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe)
 	env := envOf(t, s, "/env/caf%C3%A9/a%2Fb?x=1&y=%20z",
 		"X-Dup", "one", "X_Spoofed", "evil", "Content-Type", "text/x-test", "User-Agent", "probe-test")
@@ -473,6 +483,7 @@ func echo(t *testing.T, s *Server, mode string, body string, hdr ...string) map[
 }
 
 func TestRequestBodies(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--body-memory", "64K", "--max-body-size", "1M")
 	text := "line one\nline two\nthree\n"
 	for mode, want := range map[string]string{
@@ -541,6 +552,7 @@ func TestRequestBodies(t *testing.T) {
 }
 
 func TestResponses(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe)
 
 	t.Run("status reason and headers verbatim", func(t *testing.T) {
@@ -710,6 +722,7 @@ func TestResponses(t *testing.T) {
 
 // close() runs when the client goes away mid-stream, and the slot is reused.
 func TestCloseOnClientGone(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "--threads", "1")
 	dir := st.Dir
 	c, err := net.Dial("tcp", s.Addr)
@@ -737,6 +750,7 @@ func TestCloseOnClientGone(t *testing.T) {
 }
 
 func TestAccessLogOptions(t *testing.T) {
+	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	s := StartServer(t, probe, "--access-log", logFile)
 	get(t, s, "GET", "/status?s=202+Accepted", nil)
@@ -768,6 +782,7 @@ func TestAccessLogOptions(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "--threads", "2")
 	type result struct {
 		code int
@@ -802,6 +817,7 @@ func TestGracefulShutdown(t *testing.T) {
 // The probe behind wsgiref.validate: any PEP 3333 slip on gowsgi's side
 // raises an AssertionError in the worker.
 func TestValidator(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe+":validated()")
 	for _, m := range []string{"GET", "HEAD", "POST"} {
 		resp, body := get(t, s, m, "/v?q=1", strings.NewReader("payload"))
