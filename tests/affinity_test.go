@@ -53,6 +53,7 @@ func (k *keepAlive) pid() int {
 // previous one while it is idle (its caches stay warm), and go to another
 // one at once when it is busy.
 func TestConnectionAffinity(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "2", "--threads", "1")
 	a := dialKeepAlive(t, s)
 	first := a.pid()

@@ -58,6 +58,7 @@ func jsonText(v any) string {
 // TestUvicornDockerfileCommandLine: every value of uvicorn's command line
 // is read as uvicorn means it, and the ASGI app loads.
 func TestUvicornDockerfileCommandLine(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "main.py"), []byte(asgiHello), 0o644)
 	pki := newPKI(t)
@@ -89,6 +90,7 @@ func TestUvicornDockerfileCommandLine(t *testing.T) {
 
 // TestGranianCommandLine: granian's spellings, through the binary.
 func TestGranianCommandLineRead(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "main.py"), []byte(asgiHello), 0o644)
 	byName, _, warnings := printConfig(t, dir, cliEnv(), "--interface", "asginl", "--host", "127.0.0.1", "--port", "8001",
@@ -115,6 +117,7 @@ func TestGranianCommandLineRead(t *testing.T) {
 // a gevent subclass maps as gevent does; a class with no known base is
 // refused in one line.
 func TestASGIWorkerClasses(t *testing.T) {
+	t.Parallel()
 	classes, err := filepath.Abs("testdata/workerclasses")
 	if err != nil {
 		t.Fatal(err)
@@ -216,6 +219,7 @@ func runAsWritten(t *testing.T, dir, addr string, env, args []string, ready func
 // the root path, proxy headers from any peer, the lifespan at start and
 // stop, no access log.
 func TestUvicornCommandLineServes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "main.py"), []byte(`import json, os
 
@@ -290,6 +294,7 @@ async def app(scope, receive, send):
 // TestCheckASGI: gowsgi check judges an ASGI app in plain words: the
 // lifespan protocol, each request, each protocol violation.
 func TestCheckASGI(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"asgi_violations.py")
 	wantCheck(t, code, out, errOut, 1,
 		"  callable  tests/testdata/check/asgi_violations.py:app (coroutine function, tests/testdata/check/asgi_violations.py:3)\n",

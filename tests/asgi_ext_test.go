@@ -69,6 +69,7 @@ func readBody(t *testing.T, resp *http.Response) string {
 }
 
 func TestASGIExtensionsAdvertised(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiExt)
 	_, body := get(t, s, "GET", "/scope-ext", nil)
 	for _, ext := range []string{"http.response.trailers", "http.response.early_hint", "http.response.pathsend"} {
@@ -84,6 +85,7 @@ func TestASGIExtensionsAdvertised(t *testing.T) {
 // field the app declared; a client without TE, and an HTTP/1.0 client,
 // get the whole body and no trailers. Keep-alive holds across them.
 func TestASGITrailersHTTP1(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiExt)
 
 	raw := rawExchange(t, s.Addr, "GET /trailers?cl=1&declare=1 HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n")
@@ -161,6 +163,7 @@ func TestASGITrailersHTTP1(t *testing.T) {
 // Link field per link, before the final response, which does not repeat
 // them; an HTTP/1.0 client gets no 103 (it would take it for the answer).
 func TestASGIEarlyHintsHTTP1(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiExt)
 	raw := rawExchange(t, s.Addr, "GET /hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 	rs := parseResponses(t, raw, "GET")
@@ -194,6 +197,7 @@ func TestASGIEarlyHintsHTTP1(t *testing.T) {
 // frame whatever the request's TE, and early hints as 103 HEADERS frames
 // before the final head (which does not carry their Link fields).
 func TestASGIExtensionsHTTP2(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiExt, "--http2-cleartext", "prior-knowledge")
 	c := h2Client(nil, "")
 
@@ -236,6 +240,7 @@ func TestASGIExtensionsHTTP2(t *testing.T) {
 // violations), and what the front's header rules refuse never reaches the
 // client: a bad hint becomes a 500, a bad trailer cuts the response.
 func TestASGIExtensionsProtocolErrors(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiExt)
 	marker := func(name, want string) {
 		t.Helper()

@@ -73,6 +73,7 @@ func markerPID(t *testing.T, p *probeState, name string) int {
 // graceful timeout (it used to start after it), gowsgi exits 0 and no
 // worker is left.
 func TestASGILifeSigtermDrain(t *testing.T) {
+	t.Parallel()
 	const graceful = 6 * time.Second
 	s, p := startLife(t, nil, "--graceful-timeout", "6")
 	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
@@ -133,6 +134,7 @@ func TestASGILifeSigtermDrain(t *testing.T) {
 // with no worker left. It used to be Go's default for the signal: a
 // goroutine dump, exit 2, and the workers left running on their own.
 func TestASGILifeSigquit(t *testing.T) {
+	t.Parallel()
 	s, p := startLife(t, nil, "--workers", "2")
 	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
@@ -177,6 +179,7 @@ func TestASGILifeSigquit(t *testing.T) {
 // loop (a watchdog thread reports the blocking line), it is a boot failure
 // that says so and where: gowsgi exits 1 and no worker is left.
 func TestASGILifeStartupTimeout(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette")
 	for _, c := range []struct{ how, marker, where string }{
 		{"hang", "startup-hangs", "await asyncio.Event().wait()"},
@@ -187,8 +190,8 @@ func TestASGILifeStartupTimeout(t *testing.T) {
 			s := startProcessEnv(t, append(p.Env(), "LIFE_STARTUP="+c.how), asgiLife, "--python", py, "--timeout", "2", "--boot-timeout", "4")
 			start := time.Now()
 			code := s.Wait(60 * time.Second)
-			if code != 1 || time.Since(start) > 30*time.Second {
-				t.Fatalf("exit %d after %s, want 1 soon after --boot-timeout 4s\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
+			if code != 3 || time.Since(start) > 30*time.Second {
+				t.Fatalf("exit %d after %s, want 3 soon after --boot-timeout 4s\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
 			}
 			out := s.Stderr.String()
 			if !strings.Contains(out, "lifespan startup did not complete within the boot time of 4s (--boot-timeout, or --timeout when longer: raise it)\n") ||
@@ -215,6 +218,7 @@ func TestASGILifeStartupTimeout(t *testing.T) {
 //   - one that raises is logged once (it was logged twice: the
 //     shutdown.failed message, then the same exception again).
 func TestASGILifeShutdownFaults(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		how   string
 		bound time.Duration
@@ -230,6 +234,7 @@ func TestASGILifeShutdownFaults(t *testing.T) {
 		{"raise", goAwayBound, []string{"lifespan shutdown failed: Traceback", "RuntimeError: could not flush the queue"}, nil},
 	} {
 		t.Run(strings.Join(append([]string{c.how}, c.args...), " "), func(t *testing.T) {
+			t.Parallel()
 			s, p := startLife(t, []string{"LIFE_SHUTDOWN=" + c.how}, append([]string{"--graceful-timeout", "1"}, c.args...)...)
 			pids := workerPIDs(t, s)
 			s.Signal(syscall.SIGTERM)
@@ -263,6 +268,7 @@ func TestASGILifeShutdownFaults(t *testing.T) {
 // the reason in the log, and the old worker keeps serving,
 // its open stream included.
 func TestASGILifeReloadStartupHangs(t *testing.T) {
+	t.Parallel()
 	s, p := startLife(t, nil, "--timeout", "2", "--boot-timeout", "4")
 	c, br, resp := openStream(t, s, "/sse?name=s1")
 	defer c.Close()
@@ -290,6 +296,7 @@ func TestASGILifeReloadStartupHangs(t *testing.T) {
 // connection of the worker with no answer: there the worker owns the
 // sockets, here the Go front does.
 func TestASGILifeCrashSiblings(t *testing.T) {
+	t.Parallel()
 	s, p := startLife(t, nil)
 	sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
@@ -329,6 +336,7 @@ func TestASGILifeCrashSiblings(t *testing.T) {
 // gets websocket.disconnect with 1012; the long poll gets 503; the old
 // process exits 0 with no worker left, and the new one serves.
 func TestASGILifeUpgrade(t *testing.T) {
+	t.Parallel()
 	s, p := startLife(t, nil, "--graceful-timeout", "6")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1")
 	wsc, wsOut := waitClient(t, wsURL(s, "/ws?name=w1"))
@@ -385,6 +393,7 @@ func TestASGILifeUpgrade(t *testing.T) {
 // its lifespan shutdown within the grace and exits, a new one serves: no
 // client gets a 502.
 func TestASGILifeRetireDrains(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name, logs string
 		args       []string
@@ -410,6 +419,7 @@ func TestASGILifeRetireDrains(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			const graceful = 6 * time.Second
 			s, p := startLife(t, nil, append([]string{"--graceful-timeout", "6"}, c.args...)...)
 			sse := sendAsync(t, s.Addr, "GET", "/sse?name=s1")
@@ -490,6 +500,7 @@ func residentMiB(t *testing.T, pid int) int {
 // held in a worker thread is cut rather than waited for (the graceful
 // timeout is 60 s), gowsgi exits 0 and the worker is gone.
 func TestSigquitWSGI(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--graceful-timeout", "60")
 	a := sendAsync(t, s.Addr, "GET", "/block?name=a")
 	st.WaitEntered("a")
@@ -513,6 +524,7 @@ func TestSigquitWSGI(t *testing.T) {
 // killed, 40 s later. It now learns it from its next heartbeat's failed
 // send. Several rounds: the reset depends on when the heartbeat went.
 func TestASGIWorkerStopsWhenStartAborts(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "fastapi")
 	for round := 0; round < 4; round++ {
 		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))

@@ -31,6 +31,7 @@ const goAwayBound = 8 * time.Second
 // timeout plus a bound (before, it waited out the timeout and killed the
 // worker, so the lifespan shutdown never ran).
 func TestASGISigtermEndsLongLivedRequests(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--graceful-timeout", "2")
 	stream := sendAsync(t, s.Addr, "GET", "/longpoll?name=l1&start=1")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=l2")
@@ -62,6 +63,7 @@ func TestASGISigtermEndsLongLivedRequests(t *testing.T) {
 // gets 503, both apps saw http.disconnect and CancelledError, and the old
 // worker ran its lifespan shutdown. Before, it served them forever.
 func TestASGIReloadEndsLongLivedRequests(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--graceful-timeout", "2")
 	stream := sendAsync(t, s.Addr, "GET", "/longpoll?name=r1&start=1")
 	poll := sendAsync(t, s.Addr, "GET", "/longpoll?name=r2")
@@ -94,6 +96,7 @@ func TestASGIReloadEndsLongLivedRequests(t *testing.T) {
 // it (CancelledError in the app): 504 when no response had started, a cut
 // response when one had; the worker and its other requests carry on.
 func TestASGIRequestTimeout(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--request-timeout", "1")
 	unanswered := sendAsync(t, s.Addr, "GET", "/slow?name=a")
 	begun := sendAsync(t, s.Addr, "GET", "/slow?name=b&start=1")
@@ -124,6 +127,7 @@ func TestASGIRequestTimeout(t *testing.T) {
 // on one ASGI worker show as 2) and the event loop's lag histogram, fed by
 // the heartbeats.
 func TestASGIMetrics(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, p := startASGI(t, nil, asgiRaw, "--metrics-bind", maddr, "--timeout", "2")
 	h1 := sendAsync(t, s.Addr, "GET", "/hold?name=m1")
@@ -158,6 +162,7 @@ func TestASGIMetrics(t *testing.T) {
 // TestASGIAccessLogAtoms: every access-log atom has its value for an ASGI
 // request, a streamed response's bytes included.
 func TestASGIAccessLogAtoms(t *testing.T) {
+	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	format := `%(h)s|%(l)s|%(u)s|%(r)s|%(m)s|%(U)s|%(q)s|%(H)s|%(s)s|%(B)s|%(b)s|%(f)s|%(a)s|` +
 		`%({x-trace-note}i)s|%({X-Missing}i)s|%({x-custom}o)s|%({path_info}e)s|%({HTTP_X_TRACE_NOTE}e)s|` +
@@ -194,6 +199,7 @@ func TestASGIAccessLogAtoms(t *testing.T) {
 // one OTel server span, and the span's traceparent in its scope headers,
 // so the app's own spans join the trace.
 func TestASGIRequestIDAndSpans(t *testing.T) {
+	t.Parallel()
 	recv := &otlpReceiver{}
 	srv := httptest.NewServer(recv)
 	defer srv.Close()

@@ -35,6 +35,7 @@ func socketCount(t *testing.T, pid string) int {
 // --limit-concurrency 1000, holds its control socket and its one data
 // socket (and its event loop's own), not a socket per slot.
 func TestASGIOneDataSocket(t *testing.T) {
+	t.Parallel()
 	for _, iface := range []string{"asgi", "auto"} {
 		t.Run(iface, func(t *testing.T) {
 			s, p := startASGI(t, nil, asgiMux, "--workers", "1", "--threads", "4", "--interface", iface, "--limit-concurrency", "1000")
@@ -60,6 +61,7 @@ func TestASGIOneDataSocket(t *testing.T) {
 // out), while other requests on the same worker are answered; read on,
 // the response arrives whole.
 func TestASGIStreamWaitsOthersServed(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiMux, "--workers", "1", "--response-spool", "0", "--response-buffer", "256K")
 	const size = 64 << 20
 	c, br, resp := openStream(t, s, fmt.Sprintf("/stream?size=%d&name=s", size))

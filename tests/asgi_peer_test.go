@@ -69,6 +69,7 @@ func firstLine(s string) string { l, _, _ := strings.Cut(s, "\r\n"); return l }
 // test_http2_upgrade_request, test_header_upgrade_is_not_websocket*,
 // test_invalid_http_request, test_huge_headers_*).
 func TestASGIPeerHTTPFraming(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiPeer)
 
 	// Field values with a tab, a space, or bytes above 0x7f go out as given.
@@ -186,6 +187,7 @@ func TestASGIPeerHTTPFraming(t *testing.T) {
 // test_response_header_splitting, where gowsgi answers 500 instead of
 // closing the connection: no head was sent yet).
 func TestASGIPeerCarelessApps(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, _ := startASGI(t, nil, asgiPeer, "-w", "1", "--metrics-bind", maddr)
 	for _, c := range []struct{ path, log string }{
@@ -233,6 +235,7 @@ func TestASGIPeerCarelessApps(t *testing.T) {
 // test_read_after_response, test_early_disconnect; a client sending more
 // than its Content-Length: the rest is the next request).
 func TestASGIPeerReceive(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiPeer)
 	resp, body := keepsOpen(t, s.Addr, "POST /receive-after-body?name=rab HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "POST")
 	if resp.StatusCode != 200 || body != "receive waited" || readFile(t, p.Path("rab")) != "waited" {
@@ -269,6 +272,7 @@ func TestASGIPeerReceive(t *testing.T) {
 // prefixed to path and raw_path (uvicorn: test_lifespan_state (http and
 // lifespan), test_lifespan_scope_asgi3app, test_root_path, test_raw_path).
 func TestASGIPeerStateAndPaths(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiPeer, "-w", "1", "--root-path", "/app")
 	var sc map[string]any
 	if err := json.Unmarshal([]byte(readFile(t, p.Path("lifespan-scope"))), &sc); err != nil {
@@ -299,6 +303,7 @@ func TestASGIPeerStateAndPaths(t *testing.T) {
 // TestASGILifespanUnsupported), and test_lifespan_with_failed_shutdown
 // with a re-raise (logged, a clean exit).
 func TestASGIPeerLifespanFailures(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct{ mode, lifespan, want string }{
 		{"fail-raise", "auto", "lifespan startup failed: the lifespan event failed"},
 		{"fail-raise", "on", "lifespan startup failed: the lifespan event failed"},
@@ -307,8 +312,8 @@ func TestASGIPeerLifespanFailures(t *testing.T) {
 		p := newProbeState(t)
 		s := startProcessEnv(t, append(p.Env(), "PEER_LIFESPAN="+c.mode), asgiPeer, "--lifespan", c.lifespan)
 		code := s.Wait(60 * time.Second)
-		if code == 0 || code == -1 || !strings.Contains(s.Stderr.String(), c.want) {
-			t.Errorf("%s with --lifespan %s: exit %d, want a failure with %q:\n%s", c.mode, c.lifespan, code, c.want, s.Stderr)
+		if code != 3 || !strings.Contains(s.Stderr.String(), c.want) {
+			t.Errorf("%s with --lifespan %s: exit %d, want 3 with %q:\n%s", c.mode, c.lifespan, code, c.want, s.Stderr)
 		}
 		// An app that said startup.failed and raised has not shown that it
 		// lacks the lifespan protocol: no notice says so.
@@ -329,6 +334,7 @@ func TestASGIPeerLifespanFailures(t *testing.T) {
 // lifespan scope, and requests get an empty state (uvicorn:
 // test_lifespan_off).
 func TestASGIPeerLifespanOff(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiPeer, "--lifespan", "off")
 	if _, body := get(t, s, "GET", "/state", nil); body != `{"name": null, "counter": null}` {
 		t.Errorf("state with --lifespan off: %s", body)

@@ -299,6 +299,7 @@ func etagOf(rp *realAppPair, name string) string {
 // TestASGIRealAppsDifferential: FastAPI/Starlette's features, asked by Go's
 // HTTP client, answer alike under gowsgi and under uvicorn.
 func TestASGIRealAppsDifferential(t *testing.T) {
+	t.Parallel()
 	rp := startRealApps(t, nil)
 	rp.sameAnswers(t, realAppCases(rp))
 }
@@ -310,6 +311,7 @@ func TestASGIRealAppsDifferential(t *testing.T) {
 // URLs must have the prefix once, as under uvicorn 0.17. (Before, gowsgi
 // put root_path before path for every app, and every route was a 404.)
 func TestASGIRealAppsRootPath(t *testing.T) {
+	t.Parallel()
 	rp := startRealApps(t, nil, "--root-path", "/api", "--proxy-headers", "--forwarded-allow-ips", "*")
 	cases := []realCase{}
 	for _, c := range realAppCases(rp) {
@@ -363,6 +365,7 @@ func get2(t *testing.T, addr, path string) (int, string) {
 // task runs; gowsgi held it until the task ended). The tasks finish, and
 // nothing is left in flight.
 func TestASGIRealAppsBackgroundTasks(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	rp := startRealApps(t, []string{"--metrics-bind", maddr})
 	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
@@ -449,6 +452,7 @@ func sseEvents(t *testing.T, br *bufio.Reader, n int) []string {
 // goes is seen by request.is_disconnected(); gowsgi's worker has nothing
 // left in flight.
 func TestASGIRealAppsSSEReaderLeaves(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	rp := startRealApps(t, []string{"--metrics-bind", maddr})
 	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
@@ -495,6 +499,7 @@ func TestASGIRealAppsSSEReaderLeaves(t *testing.T) {
 // depend on the first event. (gowsgi held the head until the first body
 // message.)
 func TestASGIRealAppsStreamHeadFirst(t *testing.T) {
+	t.Parallel()
 	rp := startRealApps(t, nil)
 	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
 		name := "idle-" + srv.name
@@ -527,6 +532,7 @@ func TestASGIRealAppsStreamHeadFirst(t *testing.T) {
 // (it wrote 700 MiB in 4 s to gowsgi's disk spool before); once the
 // client reads, all of it arrives.
 func TestASGIRealAppsBackpressure(t *testing.T) {
+	t.Parallel()
 	rp := startRealApps(t, nil)
 	const size = 96 << 20
 	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
@@ -564,6 +570,7 @@ func TestASGIRealAppsBackpressure(t *testing.T) {
 // TestASGIRealAppsBrowserEventSource: Chromium's EventSource reads the SSE
 // stream to its end event and reports what it got to the app.
 func TestASGIRealAppsBrowserEventSource(t *testing.T) {
+	t.Parallel()
 	rp := startRealApps(t, nil)
 	for _, srv := range []struct{ name, addr string }{{"uvicorn", rp.uv}, {"gowsgi", rp.gw.Addr}} {
 		name := "page-" + srv.name
@@ -582,6 +589,7 @@ func TestASGIRealAppsBrowserEventSource(t *testing.T) {
 // behind --root-path (where each framework routes as it does under
 // uvicorn 0.17: Falcon and Channels' URLRouter on path as received).
 func TestASGIRealFrameworksDifferential(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "django", "falcon.asgi", "quart", "channels", "uvicorn")
 	big := make([]byte, 2<<20+5)
 	rand.Read(big)
@@ -681,6 +689,7 @@ func TestASGIRealFrameworksDifferential(t *testing.T) {
 // the app's generator is cancelled at once, the connection serves on, and
 // nothing is left in flight. (uvicorn has no HTTP/2: gowsgi alone.)
 func TestASGIRealAppsHTTP2StreamCancelled(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	rp := startRealApps(t, []string{"--metrics-bind", maddr, "--http2-cleartext", "prior-knowledge"})
 	c := h2Client(nil, "")

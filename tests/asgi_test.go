@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,6 +56,7 @@ func debianPython(t *testing.T, modules ...string) string {
 }
 
 func TestASGIDetectedAndScope(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw)
 	if !strings.Contains(s.Stderr.String(), "interface=asgi") {
 		t.Fatalf("the startup log does not say the interface is ASGI:\n%s", s.Stderr)
@@ -92,8 +94,8 @@ func TestASGIDetectedAndScope(t *testing.T) {
 	if len(scope.Client) != 2 || scope.Client[0] != "127.0.0.1" {
 		t.Errorf("client %v", scope.Client)
 	}
-	if len(scope.Server) != 2 || scope.Server[0] != "example.com" || scope.Server[1] != float64(8080) {
-		t.Errorf("server %v", scope.Server)
+	if len(scope.Server) != 2 || scope.Server[0] != "127.0.0.1" || scope.Server[1] != float64(s.port()) {
+		t.Errorf("server %v, want the listening address %s (not the Host)", scope.Server, s.Addr)
 	}
 	if scope.State["greeting"] != "hello from lifespan" {
 		t.Errorf("state %v: the lifespan state is not in the request scope", scope.State)
@@ -124,6 +126,7 @@ func parseRaw(t *testing.T, out, method string) (*http.Response, string) {
 // tests/protocols/test_http.py: what a client gets when the app breaks the
 // protocol, and the messages it may send.
 func TestASGIResponseRules(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw)
 	for _, c := range []struct {
 		path   string
@@ -207,6 +210,7 @@ func TestASGIResponseRules(t *testing.T) {
 // large one (spooled to disk by the front) in pieces of at most 64 KiB,
 // never whole in Python.
 func TestASGIRequestBody(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--body-memory", "256K")
 	type echo struct {
 		Len      int    `json:"len"`
@@ -278,6 +282,7 @@ func openStream(t *testing.T, s *Server, path string) (net.Conn, *bufio.Reader, 
 // TestASGIDisconnectMidStream: a client that cuts an endless stream
 // becomes http.disconnect in receive(), and send() then raises OSError.
 func TestASGIDisconnectMidStream(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw)
 	c, br, _ := openStream(t, s, "/sse?name=s1")
 	readEvents(t, br, 5)
@@ -294,6 +299,7 @@ func TestASGIDisconnectMidStream(t *testing.T) {
 // no response spool, a 64 MiB response stops well short of its end in the
 // app until the client reads, then arrives whole.
 func TestASGIBackpressure(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--response-spool", "0", "--response-buffer", "256K")
 	const size = 64 << 20
 	c, br, resp := openStream(t, s, fmt.Sprintf("/big?size=%d&name=bp", size))
@@ -321,6 +327,7 @@ func TestASGIBackpressure(t *testing.T) {
 // TestASGIConcurrency: one worker has many requests in flight at once on
 // its event loop: 40 requests that each wait until all 40 are there.
 func TestASGIConcurrency(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--workers", "1")
 	together(t, s, 40)
 }
@@ -368,6 +375,7 @@ func getConcurrently(t *testing.T, s *Server, n int, path, want string) (wait fu
 // TestASGILifespan: startup runs before the worker serves, its state
 // reaches requests, shutdown runs on SIGTERM.
 func TestASGILifespan(t *testing.T) {
+	t.Parallel()
 	p := newProbeState(t)
 	s := StartServerEnv(t, p.Env(), asgiRaw)
 	if !p.Exists("startup") {
@@ -388,13 +396,15 @@ func TestASGILifespan(t *testing.T) {
 }
 
 // TestASGILifespanStartupFailed: lifespan.startup.failed is a boot failure
-// with the app's message, as an import error is.
+// with the app's message, as an import error is: exit 3, uvicorn's
+// "Application startup failed" status and gunicorn's WORKER_BOOT_ERROR.
 func TestASGILifespanStartupFailed(t *testing.T) {
+	t.Parallel()
 	p := newProbeState(t)
 	s := startProcessEnv(t, append(p.Env(), "ASGI_STARTUP_FAIL=1"), asgiRaw)
 	code := s.Wait(60 * time.Second)
-	if code == 0 || code == -1 {
-		t.Fatalf("exit code %d, want a failure\n%s", code, s.Stderr)
+	if code != 3 {
+		t.Fatalf("exit code %d, want 3\n%s", code, s.Stderr)
 	}
 	if !strings.Contains(s.Stderr.String(), "cannot reach the database at db:5432") {
 		t.Fatalf("the app's startup.failed message is not in the log:\n%s", s.Stderr)
@@ -404,6 +414,7 @@ func TestASGILifespanStartupFailed(t *testing.T) {
 // TestASGILifespanUnsupported: with --lifespan auto (the default), an app
 // that raises on the lifespan scope is served without it.
 func TestASGILifespanUnsupported(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, []string{"ASGI_NO_LIFESPAN=1"}, asgiRaw)
 	if _, body := get(t, s, "GET", "/state", nil); body != "no state" {
 		t.Errorf("GET /state: %q", body)
@@ -415,6 +426,7 @@ func TestASGILifespanUnsupported(t *testing.T) {
 // lifespan scope at once is served without it; a shutdown.failed is
 // logged with the app's message and the exit is still clean.
 func TestASGILifespanReturnsAndShutdownFails(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, []string{"ASGI_LIFESPAN_RETURN=1"}, asgiRaw)
 	if _, body := get(t, s, "GET", "/state", nil); body != "no state" {
 		t.Errorf("GET /state: %q", body)
@@ -431,6 +443,7 @@ func TestASGILifespanReturnsAndShutdownFails(t *testing.T) {
 // TestASGIPreload: with --preload the template imports the app once and
 // each forked worker gets its ASGI slots and runs its own lifespan.
 func TestASGIPreload(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--preload", "--workers", "2")
 	if !strings.Contains(s.Stderr.String(), "interface=asgi") {
 		t.Fatalf("not served as ASGI:\n%s", s.Stderr)
@@ -447,6 +460,7 @@ func TestASGIPreload(t *testing.T) {
 
 // TestASGI2DoubleCallable: an ASGI 2 class is detected and adapted.
 func TestASGI2DoubleCallable(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi2_app.py")
 	if resp, body := get(t, s, "GET", "/x", nil); resp.StatusCode != 200 || body != "asgi2 /x" {
 		t.Fatalf("GET /x: %d %q", resp.StatusCode, body)
@@ -458,6 +472,7 @@ func TestASGI2DoubleCallable(t *testing.T) {
 
 // TestASGIPathsend: http.response.pathsend hands the file to the front.
 func TestASGIPathsend(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw)
 	data := make([]byte, 3<<20+17)
 	rand.Read(data)
@@ -476,6 +491,7 @@ func TestASGIPathsend(t *testing.T) {
 // is logged; a long stream on the other worker, far older than the
 // timeout, lives on.
 func TestASGIBlockedEventLoop(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--workers", "2", "--timeout", "2")
 	c, br, resp := openStream(t, s, "/sse?name=long")
 	defer c.Close()
@@ -520,6 +536,7 @@ func TestASGIBlockedEventLoop(t *testing.T) {
 // TestASGIRecycleDrains: --max-requests recycles ASGI workers without a
 // failed request, and each retired worker runs its lifespan shutdown.
 func TestASGIRecycleDrains(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--workers", "2", "--max-requests", "15")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -558,6 +575,7 @@ func TestASGIRecycleDrains(t *testing.T) {
 
 // TestASGIStarletteFastAPI: real framework apps from Debian's packages.
 func TestASGIStarletteFastAPI(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi", "uvloop")
 	s, p := startASGI(t, nil, asgiStarlette, "--python", py)
 	if !strings.Contains(s.Stderr.String(), "loop=uvloop") {
@@ -609,6 +627,7 @@ func TestASGIStarletteFastAPI(t *testing.T) {
 // event loop and a sync view in asgiref's thread executor. Django refuses
 // the lifespan scope: with --lifespan auto it is served without it.
 func TestASGIDjango(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "django")
 	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi_django.py:application", "--python", py)
 	resp, body := get(t, s, "GET", "/async?q=ok", nil)
@@ -635,6 +654,7 @@ func TestASGIDjango(t *testing.T) {
 
 // TestASGIQuart: a Quart app, with its before/after_serving lifespan.
 func TestASGIQuart(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "quart")
 	s, p := startASGI(t, nil, "tests/testdata/apps/asgi_quart.py:app", "--python", py)
 	if !p.Exists("quart.startup") {
@@ -663,6 +683,7 @@ func TestASGIQuart(t *testing.T) {
 
 // TestASGIFalcon: a falcon.asgi app.
 func TestASGIFalcon(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "falcon.asgi")
 	s, _ := startASGI(t, nil, "tests/testdata/apps/asgi_falcon.py:app", "--python", py)
 	resp, body := get(t, s, "GET", "/things/pen?q=blue", nil)
@@ -683,6 +704,7 @@ func TestASGIFalcon(t *testing.T) {
 // TestASGIReloadDrains: a HUP reload lets the old worker finish the
 // request it holds (no 502), then runs its lifespan shutdown.
 func TestASGIReloadDrains(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw)
 	held := sendAsync(t, s.Addr, "GET", "/hold?name=h1")
 	p.WaitEntered("h1")
@@ -707,6 +729,7 @@ func TestASGIReloadDrains(t *testing.T) {
 
 // TestASGIExampleStarlette: examples/starlette serves as its docstring says.
 func TestASGIExampleStarlette(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi")
 	s, _ := startASGI(t, nil, "examples/starlette/app.py", "--python", py)
 	resp, body := get(t, s, "POST", "/api/todos", strings.NewReader(`{"title":"try gowsgi"}`), "Content-Type", "application/json")
@@ -727,6 +750,7 @@ func TestASGIExampleStarlette(t *testing.T) {
 // TestASGIOverHTTP2: an h2c stream is an ASGI request with http_version
 // "2", a host header from :authority, and streams both ways.
 func TestASGIOverHTTP2(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--http2-cleartext", "prior-knowledge")
 	c := h2Client(nil, "")
 	resp, body := do(t, c, "GET", s.URL("/scope"), nil, "X-Dup", "a")
@@ -749,6 +773,7 @@ func TestASGIOverHTTP2(t *testing.T) {
 // TestASGIServerHooks: gunicorn's worker-side hooks run for ASGI requests
 // and at the worker's graceful exit.
 func TestASGIServerHooks(t *testing.T) {
+	t.Parallel()
 	p := newProbeState(t)
 	conf := p.Path("hooks.py")
 	hooks := `import os
@@ -761,6 +786,7 @@ def pre_request(worker, req):
     mark('pre' + req.path.replace('/', '.'), req.method)
 def post_request(worker, req, environ, resp):
     mark('post' + req.path.replace('/', '.'), str(resp.status_code))
+    mark('server' + req.path.replace('/', '.'), environ['SERVER_NAME'] + ' ' + environ['SERVER_PORT'])
 def worker_exit(server, worker):
     mark('worker_exit', '')
 `
@@ -786,6 +812,16 @@ def worker_exit(server, worker):
 	if b, _ := os.ReadFile(p.Path("post.head-shapes")); string(b) != "500" {
 		t.Errorf("post_request saw status %q for a head the front refused, want 500", b)
 	}
+	// The hooks' environ is WSGI's: SERVER_NAME and SERVER_PORT are the
+	// Host's (PEP 3333), where the scope's server is the listening address.
+	if b, _ := os.ReadFile(p.Path("server.headers")); string(b) != "127.0.0.1 "+strconv.Itoa(s.port()) {
+		t.Errorf("post_request's environ: SERVER_NAME SERVER_PORT %q, want the Host's %s", b, s.Addr)
+	}
+	raw(t, s.Addr, "GET /headers HTTP/1.1\r\nHost: example.com:8443\r\nConnection: close\r\n\r\n", 5*time.Second)
+	if !waitFor(10*time.Second, func() bool { b, _ := os.ReadFile(p.Path("server.headers")); return string(b) == "example.com 8443" }) {
+		b, _ := os.ReadFile(p.Path("server.headers"))
+		t.Errorf("post_request's environ with Host example.com:8443: SERVER_NAME SERVER_PORT %q", b)
+	}
 	if b, _ := os.ReadFile(p.Path("post.error-before")); string(b) != "500" {
 		t.Errorf("post_request saw status %q for a failed request, want 500", b)
 	}
@@ -800,6 +836,7 @@ def worker_exit(server, worker):
 // TestASGITLS: over TLS the scope's scheme is https and its tls extension
 // has the session's version and cipher suite and the client's certificate.
 func TestASGITLS(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	_, _, alice := p.issue("alice", "alice", nil, true)
@@ -844,10 +881,11 @@ func TestASGITLS(t *testing.T) {
 // honoured; --interface asgi starts workers in the ASGI shape at once;
 // --limit-concurrency bounds the requests in flight (the next one waits).
 func TestASGIOptions(t *testing.T) {
+	t.Parallel()
 	p := newProbeState(t)
 	s := startProcessEnv(t, append(p.Env(), "ASGI_NO_LIFESPAN=1"), asgiRaw, "--lifespan", "on")
-	if code := s.Wait(60 * time.Second); code == 0 || code == -1 {
-		t.Fatalf("--lifespan on, app raising on lifespan: exit %d\n%s", code, s.Stderr)
+	if code := s.Wait(60 * time.Second); code != 3 {
+		t.Fatalf("--lifespan on, app raising on lifespan: exit %d, want 3\n%s", code, s.Stderr)
 	}
 	if !strings.Contains(s.Stderr.String(), "this app does not do lifespan") {
 		t.Errorf("the app's exception is not in the log:\n%s", s.Stderr)
@@ -892,6 +930,7 @@ func TestASGIOptions(t *testing.T) {
 // past both, with --max-queue 1, one waits and the next gets 503
 // (uvicorn's test_max_concurrency, with gowsgi's queue in between).
 func TestASGIScaleDownDrains(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw, "--workers", "2", "--limit-concurrency", "1", "--max-queue", "1")
 	a := sendAsync(t, s.Addr, "GET", "/hold?name=a")
 	p.WaitEntered("a")
@@ -946,6 +985,7 @@ func TestASGIScaleDownDrains(t *testing.T) {
 // content type. (asgi_realapps_test.go compares more apps, and more of
 // each answer, with the same uvicorn: startUvicorn.)
 func TestASGIDifferentialUvicorn(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi", "uvicorn")
 	s, p := startASGI(t, []string{"NO_LIFESPAN_STATE=1"}, asgiStarlette, "--python", py)
 	uvAddr := startUvicorn(t, py, append(p.Env(), "NO_LIFESPAN_STATE=1"), "asgi_starlette:app")
@@ -989,6 +1029,7 @@ func TestASGIDifferentialUvicorn(t *testing.T) {
 // its connection while the app has not answered yet is http.disconnect in
 // receive() at once, and the worker serves on.
 func TestASGIDisconnectBeforeResponse(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, asgiRaw)
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {

@@ -24,6 +24,7 @@ func mirrorPattern(n int) []byte {
 // so that they are pipelined on its one slot and interleave on the wire:
 // every body must come back byte for byte, to the request it belongs to.
 func TestLargeBodiesPipelinedOnOneSlot(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, "tests/testdata/apps/mirror.py", "-w", "1", "--threads", "1",
 		"--body-memory", "4M", "--max-body-size", "8M")
 	sizes := []int{0, 1, 100, 16 << 10, 16<<10 + 1, 64<<10 - 20, 64 << 10, 64<<10 + 1, 300 << 10, 3<<20 + 7}

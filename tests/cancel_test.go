@@ -377,6 +377,7 @@ func TestCancelRefusalLogBounded(t *testing.T) {
 // millisecond of the held request's start, when the slot still counts as
 // fast and would take it (not queued; see TestCancelH2Queued too).
 func TestCancelHTTP1Queued(t *testing.T) {
+	t.Parallel()
 	s, p := StartProbe(t, "--threads", "1", "--pipeline-depth", "1", "--log-level", "debug")
 	hold := sendAsync(t, s.Addr, "GET", "/block?name=held")
 	p.WaitEntered("held")
@@ -410,6 +411,7 @@ func TestCancelHTTP1Queued(t *testing.T) {
 // connection (FIN, or a reset) is stopped: the application's iterable is
 // closed (the probe leaves a marker), long before it would end.
 func TestCancelHTTP1Running(t *testing.T) {
+	t.Parallel()
 	s, p := StartProbe(t, "--threads", "1")
 	for _, reset := range []bool{false, true} {
 		name := fmt.Sprintf("run-%v.closed", reset)
@@ -438,6 +440,7 @@ func TestCancelHTTP1Running(t *testing.T) {
 // (shutdown(SHUT_WR)) is still answered: a FIN does not cancel a request
 // that runs.
 func TestCancelHTTP1HalfClose(t *testing.T) {
+	t.Parallel()
 	s, _ := StartProbe(t, "--threads", "1")
 	c := dialRaw(t, s.Addr)
 	defer c.Close()
@@ -453,6 +456,7 @@ func TestCancelHTTP1HalfClose(t *testing.T) {
 // their client resets leave the queue and never run; the connection
 // goes on serving.
 func TestCancelH2Queued(t *testing.T) {
+	t.Parallel()
 	s, p := StartProbe(t, "--http2-cleartext", "both", "--threads", "1", "--pipeline-depth", "1", "--log-level", "debug")
 	hold := sendAsync(t, s.Addr, "GET", "/block?name=held")
 	p.WaitEntered("held")

@@ -86,6 +86,7 @@ var allRequests = []string{"GET /", "HEAD /", "POST / (form body)", "POST / (chu
 	"GET /gowsgi-check/missing-page", "GET /caf%C3%A9 (non-ASCII path)"}
 
 func TestCheckSeedSlip(t *testing.T) {
+	t.Parallel()
 	// The seed defines `app`; asking for `application` is the usual slip.
 	code, out, errOut := runCheck(t, checkDir+"seed_slip.py:application")
 	wantCheck(t, code, out, errOut, 2,
@@ -104,6 +105,7 @@ func TestCheckSeedSlip(t *testing.T) {
 }
 
 func TestCheckNoDefaultName(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"no_default_name.py")
 	wantCheck(t, code, out, errOut, 2,
 		"cannot load tests/testdata/check/no_default_name.py: module no_default_name (tests/testdata/check/no_default_name.py) "+
@@ -115,6 +117,7 @@ func TestCheckNoDefaultName(t *testing.T) {
 }
 
 func TestCheckBadStatus(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"bad_status.py")
 	wantCheck(t, code, out, errOut, 1,
 		"  callable  tests/testdata/check/bad_status.py:app (function, tests/testdata/check/bad_status.py:2)\n",
@@ -126,6 +129,7 @@ func TestCheckBadStatus(t *testing.T) {
 }
 
 func TestCheckNonBytesBody(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"non_bytes_body.py")
 	wantCheck(t, code, out, errOut, 1,
 		"  - the response body must be bytes, but the application produced a str: 'Hello, WSGI!\\n'; "+
@@ -134,6 +138,7 @@ func TestCheckNonBytesBody(t *testing.T) {
 }
 
 func TestCheckMissingStartResponse(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"no_start_response.py")
 	wantCheck(t, code, out, errOut, 1,
 		"POST / (form body)  ", "no response  -, 0 bytes\n",
@@ -146,6 +151,7 @@ func TestCheckMissingStartResponse(t *testing.T) {
 }
 
 func TestCheckExcInfoMisuse(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"exc_info_misuse.py")
 	wantCheck(t, code, out, errOut, 1,
 		"  - start_response() was called a second time without exc_info; only an error handler may call it again, "+
@@ -157,6 +163,7 @@ func TestCheckExcInfoMisuse(t *testing.T) {
 }
 
 func TestCheckHeadersNotList(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"headers_not_list.py")
 	wantCheck(t, code, out, errOut, 1,
 		"  - the response headers must be a list of (name, value) tuples, not a dict (tests/testdata/check/headers_not_list.py:4)\n"+
@@ -166,6 +173,7 @@ func TestCheckHeadersNotList(t *testing.T) {
 }
 
 func TestCheckClean(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"clean.py")
 	wantCheck(t, code, out, errOut, 0,
 		"gowsgi check tests/testdata/check/clean.py\n",
@@ -183,6 +191,7 @@ func TestCheckClean(t *testing.T) {
 }
 
 func TestCheckImportError(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"import_error.py")
 	wantCheck(t, code, out, errOut, 2,
 		"cannot load tests/testdata/check/import_error.py: importing the application raised ModuleNotFoundError: "+
@@ -196,6 +205,7 @@ func TestCheckImportError(t *testing.T) {
 }
 
 func TestCheckExitsAtImport(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"exits_at_import.py")
 	wantCheck(t, code, out, errOut, 2,
 		"cannot load tests/testdata/check/exits_at_import.py: the interpreter stopped without a report (exit status 5)\n",
@@ -203,6 +213,7 @@ func TestCheckExitsAtImport(t *testing.T) {
 }
 
 func TestCheckFactoryReturnsNone(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t, checkDir+"cases.py:app_factory_none()")
 	wantCheck(t, code, out, errOut, 2, "cannot load tests/testdata/check/cases.py:app_factory_none(): factory 'app_factory_none()' in ",
 		"returned None, not a WSGI callable\n")
@@ -259,6 +270,7 @@ func checkJSON(t *testing.T, args ...string) (int, checkReport) {
 }
 
 func TestCheckJSON(t *testing.T) {
+	t.Parallel()
 	t.Run("violations", func(t *testing.T) {
 		code, rep := checkJSON(t, checkDir+"bad_status.py")
 		if code != 1 || !rep.Loaded || rep.Callable != checkDir+"bad_status.py:app" || rep.Type != "function" ||
@@ -336,6 +348,7 @@ func markerLine(t *testing.T, name string) int {
 // TestCheckMessages runs one broken application per message the report can
 // print and looks for that message, pointing at the marked line.
 func TestCheckMessages(t *testing.T) {
+	t.Parallel()
 	const violation, warning = "violation", "warning"
 	cases := []struct {
 		name, kind, message string
@@ -404,6 +417,7 @@ func TestCheckMessages(t *testing.T) {
 }
 
 func TestCheckAppOutputShown(t *testing.T) {
+	t.Parallel()
 	// Output the application printed is shown when a request failed.
 	code, out, errOut := runCheck(t, checkDir+"cases.py:case('answers_500')")
 	wantCheck(t, code, out, errOut, 0, "\napplication output (stderr):\n  app log: the cache is down\n")
@@ -417,6 +431,7 @@ func TestCheckAppOutputShown(t *testing.T) {
 }
 
 func TestCheckStopped(t *testing.T) {
+	t.Parallel()
 	t.Run("hang", func(t *testing.T) {
 		start := time.Now()
 		code, out, errOut := runCheck(t, "--timeout", "1s", checkDir+"cases.py:case('hangs')")
@@ -438,6 +453,7 @@ func TestCheckStopped(t *testing.T) {
 }
 
 func TestCheckUsage(t *testing.T) {
+	t.Parallel()
 	code, out, errOut := runCheck(t)
 	if code != 2 || !strings.Contains(errOut, "gowsgi check: want exactly one TARGET, got 0 arguments\nUsage: gowsgi check") {
 		t.Errorf("no target: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
@@ -461,6 +477,7 @@ func TestCheckUsage(t *testing.T) {
 }
 
 func TestCheckChdirAndPythonPath(t *testing.T) {
+	t.Parallel()
 	// Loaded as gowsgi loads it: --chdir, --pythonpath, module targets.
 	code, out, errOut := runCheck(t, "--chdir", "tests/testdata/check", "clean")
 	wantCheck(t, code, out, errOut, 0, "  callable  clean:app (function, ", "clean.py:2)\n", "OK: no PEP 3333 violations found\n")

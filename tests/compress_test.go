@@ -49,6 +49,7 @@ func decode(t testing.TB, coding string, body []byte) string {
 // ones too, on HTTP/1.1 and HTTP/2 alike, with Vary; never HEAD, ranges,
 // tiny or already-encoded bodies, 204/304, and not at all without the flag.
 func TestCompress(t *testing.T) {
+	t.Parallel()
 	s, _ := StartProbe(t, "--compress", "--http2-cleartext", "both")
 	plain, _ := StartProbe(t)
 	var want strings.Builder

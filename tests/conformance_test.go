@@ -209,16 +209,11 @@ func startConfServer(t *testing.T, name string, app confApp) *confServer {
 	s := &confServer{name: name}
 	switch name {
 	case "gowsgi":
-		// StartServer passes the test's own environment on to gowsgi.
-		for _, kv := range env {
-			k, v, _ := strings.Cut(kv, "=")
-			t.Setenv(k, v)
-		}
 		args := []string{app.target, "--chdir", dir, "--no-access-log"}
 		if app.rootPath != "" {
 			args = append(args, "--root-path", app.rootPath)
 		}
-		g := StartServer(t, args...)
+		g := StartServerEnv(t, env, args...)
 		s.addr, s.stderr = g.Addr, g.Stderr.String
 	case "wsgiref":
 		s.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -546,6 +541,7 @@ const formType = "application/x-www-form-urlencoded"
 var flaskSession = regexp.MustCompile(`(session=\.?[A-Za-z0-9_-]+)\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`)
 
 func TestConformanceFlask(t *testing.T) {
+	t.Parallel()
 	if err := exec.Command(pythonBin, "-c", "import flask").Run(); err != nil {
 		t.Skipf("flask is not importable by %s (Debian: python3-flask)", pythonBin)
 	}
@@ -669,6 +665,7 @@ func djangoPrepare(t *testing.T) (string, string) {
 }
 
 func TestConformanceDjango(t *testing.T) {
+	t.Parallel()
 	templateDB, static := djangoPrepare(t)
 	dbDir := t.TempDir()
 	app := confApp{
@@ -794,6 +791,7 @@ func TestConformanceDjango(t *testing.T) {
 // ---------------------------------------------------------------- Falcon, Bottle, Pyramid
 
 func TestConformanceFalcon(t *testing.T) {
+	t.Parallel()
 	if err := exec.Command(pythonBin, "-c", "import falcon").Run(); err != nil {
 		t.Skipf("falcon is not importable by %s (Debian: python3-falcon)", pythonBin)
 	}
@@ -831,6 +829,7 @@ func TestConformanceFalcon(t *testing.T) {
 }
 
 func TestConformanceBottle(t *testing.T) {
+	t.Parallel()
 	if err := exec.Command(pythonBin, "-c", "import bottle").Run(); err != nil {
 		t.Skipf("bottle is not importable by %s (Debian: python3-bottle)", pythonBin)
 	}
@@ -860,6 +859,7 @@ func TestConformanceBottle(t *testing.T) {
 }
 
 func TestConformancePyramid(t *testing.T) {
+	t.Parallel()
 	if err := exec.Command(pythonBin, "-c", "import pyramid").Run(); err != nil {
 		t.Skipf("pyramid is not importable by %s (Debian: python3-pyramid)", pythonBin)
 	}

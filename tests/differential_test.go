@@ -317,7 +317,6 @@ func startDiffServers(t *testing.T) *diffServers {
 			"apt-get install python3-gunicorn", pythonBin, err, bytes.TrimSpace(out))
 	}
 	state := t.TempDir()
-	t.Setenv("DIFFAPP_STATE_DIR", state) // both servers inherit it
 	apps := filepath.Join(repoRoot, "tests", "testdata", "apps")
 
 	var (
@@ -328,7 +327,7 @@ func startDiffServers(t *testing.T) *diffServers {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		g = StartServer(t, filepath.Join(apps, "diffapp.py"), "--threads", "4", "--no-access-log")
+		g = StartServerEnv(t, []string{"DIFFAPP_STATE_DIR=" + state}, filepath.Join(apps, "diffapp.py"), "--threads", "4", "--no-access-log")
 	}()
 	startConfProcess(t, "gunicorn", []string{"DIFFAPP_STATE_DIR=" + state}, gunAddr,
 		pythonBin, "-m", "gunicorn", "--bind", gunAddr, "--workers", "1", "--threads", "4",
@@ -957,6 +956,7 @@ func hopRefused() func(*testing.T, *dExch) {
 // ---------------------------------------------------------------- the test
 
 func TestDifferential(t *testing.T) {
+	t.Parallel()
 	srv := startDiffServers(t)
 	cases := diffCases()
 

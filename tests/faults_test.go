@@ -165,6 +165,7 @@ func TestStalledUploadsMemoryBounded(t *testing.T) {
 // --body-timeout, but is far below --body-min-rate: gowsgi must answer 408
 // (or cut the connection) long before the body would be complete.
 func TestSlowBodyCut(t *testing.T) {
+	t.Parallel()
 	const bodyLen = 60 // at 1 byte per 300 ms: 18 s
 	s := StartServer(t, probe, "--body-timeout", "1", "--body-min-rate", "1K")
 	c, err := net.Dial("tcp", s.Addr)
@@ -223,6 +224,7 @@ func TestSlowBodyCut(t *testing.T) {
 // Expect: 100-continue, then no body: the client gets the interim response,
 // then 408 once --body-timeout passes, not a connection held open.
 func TestExpectContinueNoBody(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--body-timeout", "1")
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -253,6 +255,7 @@ func TestExpectContinueNoBody(t *testing.T) {
 // a close() that raises SystemExit) is an app error like any other: a 500,
 // and the thread keeps serving.
 func TestBaseExceptionFromApp(t *testing.T) {
+	t.Parallel()
 	for _, kind := range []string{"systemexit", "keyboard", "exit", "close"} {
 		t.Run(kind, func(t *testing.T) {
 			s := StartServer(t, probe, "-w", "1", "--threads", "1", "--timeout", "0", "--graceful-timeout", "3")
@@ -341,6 +344,7 @@ func (h *hammer) end() (map[int]int, []string) {
 
 // Head-of-line: a slow request must not hold up fast ones behind it.
 func TestNoHeadOfLineBlocking(t *testing.T) {
+	t.Parallel()
 	t.Run("held", func(t *testing.T) {
 		s, st := StartProbe(t, "-w", "1", "--threads", "4")
 		for i := 1; i <= 3; i++ {
@@ -385,6 +389,7 @@ func TestNoHeadOfLineBlocking(t *testing.T) {
 // --timeout kills the worker of a stuck request, but not before the other
 // threads' requests have finished.
 func TestTimeoutSparesOtherThreads(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--timeout", "2")
 	a := sendAsync(t, s.Addr, "GET", "/block?name=a")
 	st.WaitEntered("a")
@@ -409,6 +414,7 @@ func TestTimeoutSparesOtherThreads(t *testing.T) {
 // A client that stops reading a large response holds a connection, not the
 // worker thread: with a single thread, another client is still served.
 func TestSlowReaderDoesNotHoldSlot(t *testing.T) {
+	t.Parallel()
 	const size = 32 << 20
 	file := filepath.Join(t.TempDir(), "big.bin")
 	if err := os.WriteFile(file, make([]byte, size), 0o644); err != nil {
@@ -450,6 +456,7 @@ func TestSlowReaderDoesNotHoldSlot(t *testing.T) {
 // An endless response the client will never see (HEAD, or past the app's
 // own Content-Length) is stopped, and close() called.
 func TestEndlessBodyStopped(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "1", "--graceful-timeout", "3")
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -488,6 +495,7 @@ func TestEndlessBodyStopped(t *testing.T) {
 // Chunk extensions count too: 1-byte chunks each carrying a 4000-byte
 // extension must not let a client push gigabytes under --max-body-size 1M.
 func TestChunkExtensionsBounded(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--max-body-size", "1M")
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -549,6 +557,7 @@ func TestChunkExtensionsBounded(t *testing.T) {
 // Conflicting or repeated Content-Length headers are refused (request
 // smuggling), even when the values agree.
 func TestDuplicateContentLength(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe)
 	for name, hdr := range map[string]string{
 		"list":  "Content-Length: 5, 5\r\n",
@@ -588,6 +597,7 @@ func TestMaxMemoryBoundsFastLeak(t *testing.T) {
 // A race-detector build of gowsgi through reloads and scaling under light
 // load: no data race, exit 0.
 func TestRaceBuildReloadAndSignals(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "gowsgi-race")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -640,6 +650,7 @@ func TestRaceBuildReloadAndSignals(t *testing.T) {
 // gunicorn's limit_request_field_size: one header field longer than the
 // limit (8190 by default) gets 431; the limit can be raised.
 func TestHeaderFieldSizeLimit(t *testing.T) {
+	t.Parallel()
 	long := "X-Long: " + strings.Repeat("a", 8190) + "\r\n"
 	s := StartServer(t, probe)
 	if out := raw(t, s.Addr, "GET / HTTP/1.1\r\nHost: x\r\n"+long+"\r\n", 5*time.Second); !strings.HasPrefix(out, "HTTP/1.1 431 ") {

@@ -192,6 +192,7 @@ func value(t *testing.T, m map[string]printedSetting, name string) string {
 }
 
 func TestGunicornCommandLines(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for _, c := range []struct {
 		line string
@@ -241,6 +242,7 @@ func TestGunicornCommandLines(t *testing.T) {
 }
 
 func TestGunicornCmdArgsPrecedence(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	conf := "workers = 2\nthreads = 2\ntimeout = 7\nkeepalive = 9\ngraceful_timeout = 11\nbind = ['127.0.0.1:1']\n"
 	if err := os.WriteFile(filepath.Join(dir, "gunicorn.conf.py"), []byte(conf), 0o644); err != nil {
@@ -272,6 +274,7 @@ func TestGunicornCmdArgsPrecedence(t *testing.T) {
 }
 
 func TestGunicornConfigFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "conf"), 0o755)
 	// Imported from the current directory, which gunicorn puts on sys.path.
@@ -346,6 +349,7 @@ def on_starting(server):
 // TestGunicornRefusals: what gowsgi cannot do safely ends at once, exit 2,
 // with one line that says why.
 func TestGunicornRefusals(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "bad.conf.py"), []byte("import os\ndirty_workers = 2\n"), 0o644)
 	for _, c := range []struct {
@@ -373,6 +377,7 @@ func TestGunicornRefusals(t *testing.T) {
 // gunicorn config file: bind, workers, raw_env, chdir, pidfile and wsgi_app
 // come from it, and its misspelt setting is reported on stderr.
 func TestGunicornConfigFileServes(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := "import os\n" +
 		"def app(environ, start_response):\n" +
@@ -465,6 +470,7 @@ func fetchBody(t *testing.T, s *Server, url string, c ...*http.Client) []byte {
 // parent passed down, as under systemd socket activation or gunicorn's
 // re-exec; -m sets the mode of the unix sockets gowsgi creates.
 func TestGunicornFdBindAndUmask(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -497,6 +503,7 @@ func TestGunicornFdBindAndUmask(t *testing.T) {
 // TestCheckConfig: --check-config loads the app and exits 0, or 1 when it
 // does not load; nothing is served.
 func TestCheckConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "ok.py"), []byte("def app(e, s):\n    s('200 OK', [])\n    return [b'']\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "gunicorn.conf.py"), []byte("wsgi_app = 'ok:app'\n"), 0o644)

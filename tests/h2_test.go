@@ -67,6 +67,7 @@ func do(t testing.TB, c *http.Client, method, url string, body io.Reader, hdr ..
 // with SERVER_PROTOCOL HTTP/2.0; bodies stream both ways, large ones are
 // spooled; the app's failure mid-body resets the stream.
 func TestHTTP2TLS(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	static := t.TempDir()
@@ -163,6 +164,7 @@ func TestHTTP2TLS(t *testing.T) {
 // TestHTTP2Cleartext: --http2-cleartext serves h2c to trusted peers only,
 // by prior knowledge, by Upgrade: h2c, or both.
 func TestHTTP2Cleartext(t *testing.T) {
+	t.Parallel()
 	s, _ := StartProbe(t, "--http2-cleartext", "prior-knowledge")
 	resp, body := do(t, h2Client(nil, ""), "GET", s.URL("/env"), nil)
 	if resp.ProtoMajor != 2 || !strings.Contains(body, `"SERVER_PROTOCOL": "HTTP/2.0"`) || !strings.Contains(body, `"wsgi.url_scheme": "http"`) {
@@ -336,6 +338,7 @@ func (h *rawH2) writeRequest(t testing.TB, id uint32, method, path string, endSt
 // SETTINGS, and the HTTP/1.1 protections hold on HTTP/2 streams: body
 // size (413), header fields (431), a stalled body (408).
 func TestHTTP2Limits(t *testing.T) {
+	t.Parallel()
 	s, _ := StartProbe(t, "--http2-cleartext", "prior-knowledge", "--http2-max-concurrent-streams", "7",
 		"--http2-initial-window-size", "30000", "--http2-max-frame-size", "20000", "--http2-max-header-list-size", "5000",
 		"--max-body-size", "1000", "--limit-request-fields", "5", "--body-timeout", "1")
@@ -379,6 +382,7 @@ func TestHTTP2Limits(t *testing.T) {
 // module proxy) against gowsgi over TLS and over h2c with prior
 // knowledge: every test case must pass.
 func TestH2Spec(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "bin")
 	build := exec.Command("go", "install", "github.com/summerwind/h2spec/cmd/h2spec@v2.2.1+incompatible")
 	build.Dir = t.TempDir() // outside this module: h2spec's own go.mod decides its dependencies
@@ -423,6 +427,7 @@ func lastLines(s string, n int) string {
 // its stream in flight finishes, and gowsgi exits 0. --http-protocols h2
 // alone refuses HTTP/1.1 clients.
 func TestHTTP2GracefulShutdown(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	s, st := StartProbe(t, "--certfile", cf, "--keyfile", kf, "--http-protocols", "h2")

@@ -5,8 +5,11 @@ package tests
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"os"
@@ -58,9 +61,28 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building gowsgi: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	defaultParallel()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// minParallel is how many t.Parallel tests run at once unless -parallel
+// says otherwise, where GOMAXPROCS (go test's default) is lower. The
+// integration tests spend most of their time waiting on processes they
+// started (a worker's boot, a graceful timeout, a peer's 10 s deadline),
+// so more of them than there are cores keep the cores busy; more than
+// this on 2 cores only queues behind the CPU.
+const minParallel = 4
+
+// defaultParallel raises -parallel to minParallel unless it was given.
+func defaultParallel() {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given && runtime.GOMAXPROCS(0) < minParallel {
+		flag.Set("test.parallel", strconv.Itoa(minParallel))
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.
@@ -92,14 +114,122 @@ type Server struct {
 	exit   error
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// freePort returns a TCP port, free on 127.0.0.1 and [::1], for a server
+// the test starts (gowsgi, uvicorn, a metrics listener), handed out to no
+// one else until the test process ends:
+//   - it is below the kernel's ephemeral range (ip_local_port_range), so
+//     the kernel never gives it to a bind(":0") or to the source side of
+//     an outgoing connection, which would make the server's bind fail;
+//   - this process hands out each port once (a server stopped leaves its
+//     port unused, so a second test cannot find it free meanwhile);
+//   - the process holds an flock on a file named after the port in
+//     $TMPDIR/gowsgi-test-ports, so another test process (another
+//     checkout's, say) skips it too; the kernel drops the lock when the
+//     process exits.
+//
+// Where the ephemeral range leaves no room, it falls back to a port the
+// kernel picks, still handed out once.
 func freePort(t testing.TB) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	t.Helper()
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if ports.lo == 0 {
+		ports.lo, ports.hi = portRange()
+		if ports.lo > 0 {
+			// Processes start at different points: fewer locks to skip.
+			ports.next = ports.lo + rand.Intn(ports.hi-ports.lo)
+		}
+		ports.given = map[int]bool{}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	if ports.lo < 0 {
+		for range 100 {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := l.Addr().(*net.TCPAddr).Port
+			l.Close()
+			if !ports.given[p] {
+				ports.given[p] = true
+				return p
+			}
+		}
+		t.Fatal("freePort: the kernel keeps handing out ports already given")
+	}
+	for range ports.hi - ports.lo {
+		p := ports.next
+		if ports.next++; ports.next >= ports.hi {
+			ports.next = ports.lo
+		}
+		if ports.given[p] || !lockPort(p) {
+			continue
+		}
+		ports.given[p] = true // locked: never tried again, free or not
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue // someone outside the harness holds it
+		}
+		l.Close()
+		// Free on [::1] too, for a test that binds both loopbacks.
+		if l, err := net.Listen("tcp", fmt.Sprintf("[::1]:%d", p)); err == nil {
+			l.Close()
+		} else if errors.Is(err, syscall.EADDRINUSE) {
+			continue
+		}
+		return p
+	}
+	t.Fatalf("freePort: no free port left in %d-%d", ports.lo, ports.hi-1)
+	return 0
+}
+
+// ports is what freePort has handed out, and the range it hands out from:
+// [lo, hi), or lo < 0 where it lets the kernel pick.
+var ports struct {
+	mu     sync.Mutex
+	lo, hi int
+	next   int
+	given  map[int]bool
+	locks  []*os.File // held open until the process exits: the flocks
+}
+
+// portRange is the range of ports below the kernel's ephemeral range that
+// freePort hands out (at least 1024, and from 10000 up where there is
+// room), or (-1, -1) where there is too little room.
+func portRange() (int, int) {
+	lo := 32768 // Linux's default ip_local_port_range starts here
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				lo = n
+			}
+		}
+	}
+	switch {
+	case lo >= 12000:
+		return 10000, lo
+	case lo >= 3048:
+		return 1024, lo
+	default:
+		return -1, -1
+	}
+}
+
+// lockPort takes an exclusive flock, for the rest of the process, on the
+// file that stands for port p among the test processes on this machine;
+// false if another process holds it.
+func lockPort(p int) bool {
+	dir := filepath.Join(os.TempDir(), "gowsgi-test-ports")
+	os.MkdirAll(dir, 0o777)
+	f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(p)), os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return true // no place to lock in: the process's own record still holds
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return false
+	}
+	ports.locks = append(ports.locks, f)
+	return true
 }
 
 // StartServer runs gowsgi with args (a target and flags), binding a free

@@ -153,6 +153,7 @@ func envPID(t *testing.T, s *Server) int {
 // gunicorn runs it in, with the arguments real configs use: start, a
 // request, SIGTTIN, a --timeout, SIGINT to a worker, SIGHUP and SIGTERM.
 func TestServerHooks(t *testing.T) {
+	t.Parallel()
 	st := newProbeState(t)
 	conf := st.Path("gunicorn_hooks.py")
 	marks := st.Path("marks")
@@ -300,6 +301,7 @@ func TestServerHooks(t *testing.T) {
 // With --preload, post_fork and post_worker_init run in each forked worker
 // (the template runs neither), with the worker's own age.
 func TestServerHooksPreload(t *testing.T) {
+	t.Parallel()
 	st := newProbeState(t)
 	conf := st.Path("gunicorn_hooks.py")
 	marks := st.Path("marks")
@@ -329,6 +331,7 @@ func TestServerHooksPreload(t *testing.T) {
 // A hook that raises is logged with its traceback; the server starts and
 // serves anyway, as under gunicorn.
 func TestServerHookRaises(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "gunicorn_raise.py")
 	os.WriteFile(conf, []byte(`
@@ -369,6 +372,7 @@ def pre_request(worker, req):
 // As under gunicorn, worker_exit runs in a worker that ran past --timeout
 // even when the config file has no worker_abort hook.
 func TestWorkerExitAfterTimeout(t *testing.T) {
+	t.Parallel()
 	st := newProbeState(t)
 	conf := st.Path("gunicorn_exit.py")
 	marks := st.Path("marks")
@@ -394,6 +398,7 @@ def worker_exit(server, worker):
 // process starts on the same sockets; the new one runs on_starting and
 // when_ready of its own, and each runs on_exit.
 func TestPreExecOnUpgrade(t *testing.T) {
+	t.Parallel()
 	st := newProbeState(t)
 	conf := st.Path("gunicorn_hooks.py")
 	marks := st.Path("marks")

@@ -13,6 +13,7 @@ import (
 // hypercorn's command line and TOML config file, as a deployment writes
 // them, serve an ASGI app: `hypercorn` replaced by `gowsgi`, nothing else.
 func TestHypercornCommandLineServes(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	conf := filepath.Join(t.TempDir(), "hypercorn.toml")
@@ -75,6 +76,7 @@ disable_existing_loggers = false
 // What gowsgi cannot do the way hypercorn's options ask is refused before
 // anything runs: one line, exit 2.
 func TestHypercornRefusals(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	bad := filepath.Join(t.TempDir(), "hypercorn.toml")

@@ -19,6 +19,7 @@ import (
 // and an ASGI app (idle memory is the front's, whatever the interface), and
 // over TLS.
 func TestIdleConnectionsPark(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, path, want string
 		args             []string

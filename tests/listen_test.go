@@ -201,6 +201,7 @@ func getText(t *testing.T, c *http.Client, url string) (int, string) {
 // names by address, while other binds are bound as usual. The workers see
 // neither the variables nor the sockets.
 func TestSocketActivation(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	t.Run("no bind: every socket", func(t *testing.T) {
 		f1, a1 := listenerFile(t)
@@ -325,6 +326,7 @@ func monotonicUsec() int64 {
 // sends WATCHDOG=1 every WatchdogSec/2, unless WATCHDOG_PID names another
 // process. The workers do not see the variables.
 func TestSdNotify(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	t.Run("ready reload stop watchdog", func(t *testing.T) {
 		n := newNotifySocket(t)
@@ -409,6 +411,7 @@ func alive(pid int) bool {
 // connections meanwhile all get 200, and the new process serves
 // afterwards; the pid file names it.
 func TestBinaryUpgrade(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	state := t.TempDir()
 	bin := filepath.Join(t.TempDir(), "gowsgi")
@@ -608,6 +611,7 @@ func waitFile(t *testing.T, path string) {
 // socket with it can bind the same port while gowsgi serves; --backlog is
 // the listen queue's length (as the kernel's sock_diag reports it).
 func TestReusePortAndBacklog(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	port := freePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
@@ -684,10 +688,11 @@ func listenBacklogs(t *testing.T, port int) []int {
 }
 
 // TestBinaryUpgradeFails: when the new process does not start serving
-// (the app no longer loads: it exits 1, after writing the pid file and
+// (the app no longer loads: it exits 3, after writing the pid file and
 // removing it), the old process logs why, keeps serving, and the pid file
 // names it again.
 func TestBinaryUpgradeFails(t *testing.T) {
+	t.Parallel()
 	dir := writeListenApp(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	pidFile := filepath.Join(t.TempDir(), "gowsgi.pid")
@@ -699,7 +704,7 @@ func TestBinaryUpgradeFails(t *testing.T) {
 	}
 	p.cmd.Process.Signal(syscall.SIGUSR2)
 	p.waitLog("binary upgrade failed; still serving", 1, 60*time.Second)
-	if !strings.Contains(p.output(), "exited before it was ready: exit status 1") || !strings.Contains(p.output(), "SyntaxError") {
+	if !strings.Contains(p.output(), "exited before it was ready: exit status 3") || !strings.Contains(p.output(), "SyntaxError") {
 		t.Errorf("the log does not say how the new process ended")
 	}
 	if code, body := getText(t, client(), "http://"+addr+"/"); code != 200 || body != pid {

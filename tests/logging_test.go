@@ -36,6 +36,7 @@ func startLogged(t *testing.T, errLog string, args ...string) *Server {
 }
 
 func TestAccessLogFormat(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "access.log")
 	format := `%(h)s|%(l)s|%(u)s|%(r)s|%(m)s|%(U)s|%(q)s|%(H)s|%(s)s|%(B)s|%(b)s|%(f)s|%(a)s|` +
@@ -87,6 +88,7 @@ func TestAccessLogFormat(t *testing.T) {
 }
 
 func TestLogFilesReopenOnSIGUSR1(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	access, errLog := filepath.Join(dir, "access.log"), filepath.Join(dir, "error.log")
 	s := startLogged(t, errLog, probe, "--access-logfile", access)
@@ -111,6 +113,7 @@ func TestLogFilesReopenOnSIGUSR1(t *testing.T) {
 }
 
 func TestLogFormatJSON(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	access, errLog := filepath.Join(dir, "access.log"), filepath.Join(dir, "error.log")
 	s := startLogged(t, errLog, probe, "--access-logfile", access, "--log-format", "json")
@@ -138,6 +141,7 @@ func TestLogFormatJSON(t *testing.T) {
 }
 
 func TestCaptureOutput(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	errLog := filepath.Join(dir, "error.log")
 	s := startLogged(t, errLog, probe, "--capture-output")
@@ -163,6 +167,7 @@ func TestCaptureOutput(t *testing.T) {
 }
 
 func TestPythonLogConfig(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	out := filepath.Join(dir, "app.log")
 	conf := filepath.Join(dir, "gunicorn.conf.py")
@@ -201,6 +206,7 @@ format=INI %%(name)s %%(message)s
 }
 
 func TestStatsd(t *testing.T) {
+	t.Parallel()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -93,6 +93,7 @@ func probeStatus(addr, path string) int {
 // waits, in-flight, workers, a crash restart, per-worker RSS and spooled
 // body bytes.
 func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, _ := StartProbe(t, "--workers", "2", "--metrics-bind", maddr, "--body-memory", "1K")
 	c := client()
@@ -178,6 +179,7 @@ func TestMetricsEndpoint(t *testing.T) {
 }
 
 func TestMetricsBindRefusesBadAddress(t *testing.T) {
+	t.Parallel()
 	code, _, stderr := runGowsgi(t, 30*time.Second, probe, "--metrics-bind", "nohostport")
 	if code != 2 || !strings.Contains(stderr, "metrics-bind") {
 		t.Errorf("--metrics-bind nohostport: exit %d, stderr %q; want 2 naming the option", code, stderr)
@@ -188,6 +190,7 @@ func TestMetricsBindRefusesBadAddress(t *testing.T) {
 // app import the test holds, a reload whose new generation it holds, and a
 // shutdown held open by an in-flight request.
 func TestReadinessProbes(t *testing.T) {
+	t.Parallel()
 	gate := t.TempDir()
 	entered := func() int {
 		m, _ := filepath.Glob(filepath.Join(gate, "entered.*"))
@@ -270,6 +273,7 @@ var hex32 = regexp.MustCompile(`^[0-9a-f]{32}$`)
 // when the client sent the header), the client gets it back, and gowsgi's
 // log lines about the request carry it.
 func TestRequestID(t *testing.T) {
+	t.Parallel()
 	s, _ := StartProbe(t)
 	env := func(resp *http.Response, body string) map[string]any {
 		t.Helper()
@@ -372,6 +376,7 @@ func spanAttr(s *tracepb.Span, key string) (string, bool) {
 // server span, exported to an OTLP/HTTP receiver; a trusted peer's
 // traceparent is continued and passed to the app as HTTP_TRACEPARENT.
 func TestOTLPTraces(t *testing.T) {
+	t.Parallel()
 	recv := &otlpReceiver{}
 	srv := httptest.NewServer(recv) // listens on 127.0.0.1
 	defer srv.Close()
@@ -436,6 +441,7 @@ func TestOTLPTraces(t *testing.T) {
 // TestWorkerRestartReasons: a worker recycled by --max-requests and one
 // replaced after --timeout are counted under their reasons.
 func TestWorkerRestartReasons(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, _ := StartProbe(t, "--metrics-bind", maddr, "--max-requests", "3", "--timeout", "1")
 	restarts := func(reason string) float64 {
@@ -464,6 +470,7 @@ func TestWorkerRestartReasons(t *testing.T) {
 // --request-id pass keeps a trusted peer's ID and makes none up; off leaves
 // the header to the application.
 func TestRequestIDModes(t *testing.T) {
+	t.Parallel()
 	pass, _ := StartProbe(t, "--request-id", "pass")
 	resp, body := get(t, pass, "GET", "/env", nil)
 	if id := resp.Header.Get("X-Request-ID"); id != "" || strings.Contains(body, "HTTP_X_REQUEST_ID") || strings.Contains(body, "gowsgi.request_id") {

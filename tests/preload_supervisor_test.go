@@ -15,6 +15,7 @@ import (
 // to end. gated.py's import would wait 120 s for a file this test never
 // writes.
 func TestPreloadStopDuringTemplateBoot(t *testing.T) {
+	t.Parallel()
 	gate := t.TempDir()
 	s := startProcessEnv(t, []string{"GATE_DIR=" + gate}, "tests/testdata/apps/gated.py", "--preload", "--workers", "2")
 	var entered []string // entered.PID, once gated.py has renamed it into place

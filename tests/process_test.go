@@ -35,6 +35,7 @@ func ids(id string) string { return strings.Join([]string{id, id, id, id}, "\t")
 // supplementary groups, and gowsgi drops to them once its port is bound.
 // With --initgroups the user's groups are kept.
 func TestUserGroup(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Fatal("this test switches users and must run as root")
 	}
@@ -74,6 +75,7 @@ func TestUserGroup(t *testing.T) {
 // --name names the workers in ps (command line and comm) and gowsgi's comm;
 // without it workers are named after the app.
 func TestProcName(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--name", "hookedapp")
 	worker := envPID(t, s)
 	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", worker))
@@ -103,6 +105,7 @@ func TestProcName(t *testing.T) {
 // The environ's SERVER_SOFTWARE names gowsgi and its version, as gunicorn's
 // names gunicorn.
 func TestServerSoftware(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe)
 	_, body := get(t, s, "GET", "/env", nil)
 	var env map[string]any
@@ -117,6 +120,7 @@ func TestServerSoftware(t *testing.T) {
 // --paste loads a PasteDeploy .ini app (Pyramid's way), with --paste-global
 // values in its global_conf; no TARGET is needed.
 func TestPaste(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "pasteapp.py"), []byte(`import os
 
@@ -146,6 +150,7 @@ def factory(global_conf, **local_conf):
 // stdio off the terminal) serves; a failure to start is reported by the
 // command itself, with the traceback and exit status.
 func TestDaemon(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	pidFile := filepath.Join(dir, "gowsgi.pid")
 	errLog := filepath.Join(dir, "error.log")
@@ -193,7 +198,7 @@ func TestDaemon(t *testing.T) {
 
 	// An app that does not load: the command says why and fails.
 	code, _, errOut = runGowsgi(t, 60*time.Second, "tests/testdata/apps/broken_import.py", "--daemon")
-	if code != 1 || !strings.Contains(errOut, "ModuleNotFoundError") {
+	if code != 3 || !strings.Contains(errOut, "ModuleNotFoundError") {
 		t.Errorf("broken app with --daemon: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -12,6 +12,7 @@ import (
 // least one) unless GOMAXPROCS says otherwise; the listening line says what
 // it took.
 func TestFrontProcs(t *testing.T) {
+	t.Parallel()
 	cpus := runtime.NumCPU()
 	if os.Getenv("GOMAXPROCS") == "" {
 		cpus = runtime.GOMAXPROCS(0) // a container's CPU limit too, as the server sees it

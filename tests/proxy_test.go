@@ -64,6 +64,7 @@ var forwardedHeaders = []string{
 }
 
 func TestForwardedHeaders(t *testing.T) {
+	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	s := StartServer(t, probe, "--forwarded-allow-ips", "127.0.0.1,10.0.0.0/8", "--access-logfile", logFile)
 
@@ -88,6 +89,7 @@ func TestForwardedHeaders(t *testing.T) {
 }
 
 func TestForwardedDefaultsAndSchemeHeaders(t *testing.T) {
+	t.Parallel()
 	// The default trusts loopback: a proxy on the same host just works.
 	s := StartServer(t, probe)
 	env := envOf(t, s, "/env", "X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.5")
@@ -138,6 +140,7 @@ func rawEnv(t *testing.T, s *Server, src string, header []byte) (string, map[str
 }
 
 func TestProxyProtocol(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--proxy-protocol", "--proxy-allow-from", "127.0.0.1", "--forwarded-allow-ips", "127.0.0.1")
 	status, env := rawEnv(t, s, "127.0.0.1", []byte("PROXY TCP4 198.51.100.7 192.0.2.1 4444 80\r\n"))
 	checkEnv(t, "v1 "+status, env, map[string]string{"REMOTE_ADDR": "198.51.100.7", "REMOTE_PORT": "4444"})
@@ -181,6 +184,7 @@ func TestProxyProtocol(t *testing.T) {
 // unconditionally), even by an empty list; an empty list trusts no TCP
 // peer, loopback included.
 func TestTrustOneList(t *testing.T) {
+	t.Parallel()
 	sock := filepath.Join(t.TempDir(), "app.sock")
 	s := StartServer(t, probe, "--forwarded-allow-ips", "", "--http2-cleartext", "both",
 		"-b", "127.0.0.1:"+strconv.Itoa(freePort(t)), "-b", "unix:"+sock)

@@ -296,6 +296,7 @@ func servedArgs(args []string, dir string, port int, cert, key string) (out []st
 
 // TestRealConfigs reads and serves every entry of the corpus.
 func TestRealConfigs(t *testing.T) {
+	t.Parallel()
 	corpus := loadRealConfigs(t)
 	if len(corpus) < 40 {
 		t.Fatalf("the corpus has %d entries, fewer than 40", len(corpus))
@@ -512,6 +513,7 @@ func startListening(t *testing.T, dir string, env []string, network, addr string
 // would without gowsgi. A hook that reads server.WORKERS (immich's
 // pre_fork) runs.
 func TestConfigStandIns(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bare := filepath.Join(dir, "python-bare")
 	os.WriteFile(bare, []byte(fmt.Sprintf("#!/bin/sh\nexec %s -S \"$@\"\n", pythonBin)), 0o755)

@@ -46,6 +46,7 @@ func checkServerFields(t *testing.T, what string, h http.Header, appField, appVa
 }
 
 func TestResponseHeaderFlags(t *testing.T) {
+	t.Parallel()
 	static := t.TempDir()
 	os.WriteFile(filepath.Join(static, "a.txt"), []byte("static\n"), 0o644)
 	for _, tc := range []struct {
@@ -94,6 +95,7 @@ func TestResponseHeaderFlags(t *testing.T) {
 // TestResponseHeaderServerName: --header Server:NAME replaces gowsgi's
 // Server; Date stays on by default, over HTTP/1.1 and HTTP/2.
 func TestResponseHeaderServerName(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiRaw, "--header", "server:edge", "--http2-cleartext", "both")
 	resp, _ := parseRaw(t, raw(t, s.Addr, "GET /headers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second), "GET")
 	if got := resp.Header.Values("Server"); !slices.Equal(got, []string{"edge"}) || resp.Header.Get("Date") == "" {
@@ -108,6 +110,7 @@ func TestResponseHeaderServerName(t *testing.T) {
 // TestResponseHeaderWebSocket: the 101 that accepts a WebSocket follows
 // the same options, and so does HTTP/2's 200 to an extended CONNECT.
 func TestResponseHeaderWebSocket(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi")
 	s, _ := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, append([]string{wsApp, "--python", py, "--http2-cleartext", "both"}, headerFlags...)...)
 	c, err := net.Dial("tcp", s.Addr)

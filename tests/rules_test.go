@@ -197,6 +197,7 @@ func checkBadH2(t *testing.T, h *rawH2, scheme string) {
 // rules: a method that is not a token, a :path with spaces, padded values,
 // two content-lengths... get HTTP/1.1's status and never reach the app.
 func TestH2RequestRules(t *testing.T) {
+	t.Parallel()
 	s, _ := StartProbe(t, "--http2-cleartext", "both")
 	fr, _ := h2cConn(t, s.Addr)
 	checkBadH2(t, newRawH2(fr), "http")
@@ -208,7 +209,7 @@ func TestH2RequestRules(t *testing.T) {
 		{"POST /env HTTP/1.1", "Content-Length: 5\r\nContent-Length: 7\r\n", "400"},
 		{"GET /env?" + strings.Repeat("a", 9000) + " HTTP/1.1", "", "414"},
 	} {
-		out := raw(t, s.Addr, c.line+"\r\nHost: localhost\r\n"+c.extra+"\r\n", 2*time.Second)
+		out := raw(t, s.Addr, c.line+"\r\nHost: localhost\r\n"+c.extra+"\r\n", 5*time.Second)
 		if !strings.HasPrefix(out, "HTTP/1.1 "+c.status+" ") {
 			t.Errorf("HTTP/1.1 %q: %.40q, want %s", c.line, out, c.status)
 		}
@@ -219,6 +220,7 @@ func TestH2RequestRules(t *testing.T) {
 // the connection: ":scheme http" neither drops HTTPS nor SSL_CLIENT_*, and
 // the request rules hold over TLS too.
 func TestH2TLSSchemeHTTP(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	_, _, alice := p.issue("alice", "alice", nil, true)
@@ -242,6 +244,7 @@ func TestH2TLSSchemeHTTP(t *testing.T) {
 // Forwarded host= must pass the Host rule; a forged one is ignored (the
 // request keeps its own Host) and stays a plain header.
 func TestForwardedHostValidated(t *testing.T) {
+	t.Parallel()
 	s, _ := StartProbe(t) // loopback is trusted by default
 	env := func(hdr ...string) map[string]any {
 		t.Helper()
@@ -278,6 +281,7 @@ func TestForwardedHostValidated(t *testing.T) {
 // forges nothing: every line of the error log is a record of gowsgi's
 // own, and the app's output is a string inside one.
 func TestJSONLogNotForgeable(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	errLog := filepath.Join(dir, "error.log")
 	s := startLogged(t, errLog, probe, "--capture-output", "--log-format", "json")
@@ -321,6 +325,7 @@ func TestJSONLogNotForgeable(t *testing.T) {
 // sent, and only that; the request's ID is gowsgi.request_id, over
 // HTTP/1.1 and HTTP/2 alike.
 func TestRequestIDEnviron(t *testing.T) {
+	t.Parallel()
 	// 10.9.9.9 is the only trusted proxy: the test client is untrusted.
 	access := filepath.Join(t.TempDir(), "access.log")
 	s, _ := StartProbe(t, "--forwarded-allow-ips", "10.9.9.9", "--access-logfile", access,
@@ -372,6 +377,7 @@ func TestRequestIDEnviron(t *testing.T) {
 // field line of 8,189 bytes against the default limit_request_field_size
 // of 8190, gets 431: the line counts with its CRLF.
 func TestFieldLineLimitCountsCRLF(t *testing.T) {
+	t.Parallel()
 	s, _ := StartProbe(t)
 	line := func(n int) string {
 		const name = "Someheader: "
@@ -382,7 +388,7 @@ func TestFieldLineLimitCountsCRLF(t *testing.T) {
 		status string
 	}{{8189, "431"}, {8188, "200"}} {
 		req := "PUT /env?foo=bar HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n" + line(c.n) + "\r\n"
-		if out := raw(t, s.Addr, req, 2*time.Second); !strings.HasPrefix(out, "HTTP/1.1 "+c.status+" ") {
+		if out := raw(t, s.Addr, req, 5*time.Second); !strings.HasPrefix(out, "HTTP/1.1 "+c.status+" ") {
 			t.Errorf("a field line of %d bytes: %.40q, want %s", c.n, out, c.status)
 		}
 	}
@@ -392,6 +398,7 @@ func TestFieldLineLimitCountsCRLF(t *testing.T) {
 // with its quotes) is a one-line warning and info, as in gunicorn; the
 // server runs.
 func TestUnknownLogLevelWarns(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--log-level", "'info'")
 	if resp, body := get(t, s, "GET", "/", nil); resp.StatusCode != 200 {
 		t.Fatalf("GET /: %d %s", resp.StatusCode, body)
@@ -414,6 +421,7 @@ func TestUnknownLogLevelWarns(t *testing.T) {
 // TestMetricsIdleTimeout: the metrics port closes an idle keep-alive
 // connection instead of keeping it for ever.
 func TestMetricsIdleTimeout(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	StartProbe(t, "--metrics-bind", maddr)
 	c, err := net.Dial("tcp", maddr)

@@ -37,6 +37,7 @@ func envOf(t *testing.T, s *Server, path string, hdr ...string) map[string]any {
 // The seed's session: curl the playground, see the greeting and a Common Log
 // Format line like wsgiref's.
 func TestSeedPlayground(t *testing.T) {
+	t.Parallel()
 	port := freePort(t)
 	s := StartServer(t, "examples/cloudacademy/playground.py", "--bind", fmt.Sprintf(":%d", port))
 	_ = s
@@ -63,6 +64,7 @@ func TestSeedPlayground(t *testing.T) {
 }
 
 func TestLoadTargets(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		args []string
@@ -88,26 +90,32 @@ func TestLoadTargets(t *testing.T) {
 	}
 }
 
+// TestLoadErrors: an app that does not load is a boot failure with the
+// reason, and exits as gunicorn's arbiter does (README, "Exit statuses"):
+// 4 (APP_LOAD_ERROR) when the module imported but has no such callable,
+// 3 (WORKER_BOOT_ERROR) when the module itself did not import.
 func TestLoadErrors(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		target string
+		code   int
 		want   []string
 	}{
-		{"no such module", "no_such_module_xyz", []string{"gowsgi: cannot load no_such_module_xyz: no module named 'no_such_module_xyz'"}},
-		{"no such file", "missing/dir/app.py", []string{"file not found: missing/dir/app.py"}},
-		{"wrong callable", "tests/testdata/apps/wrong_name.py", []string{"has no callable 'app' or 'application'", "make_wsgi", "helper"}},
-		{"named callable missing", "tests/testdata/apps/only_application.py:app", []string{"has no attribute 'app'", "callables it defines: application"}},
-		{"seed app vs application", "examples/cloudacademy/playground.py:application", []string{"has no attribute 'application'", "app"}},
-		{"import error", "tests/testdata/apps/broken_import.py", []string{"Traceback (most recent call last)", "ModuleNotFoundError: No module named 'this_module_does_not_exist_anywhere'", "broken_import.py\", line 2"}},
-		{"not callable", "tests/testdata/apps/not_callable.py", []string{"is a str, not a callable"}},
+		{"no such module", "no_such_module_xyz", 3, []string{"gowsgi: cannot load no_such_module_xyz: no module named 'no_such_module_xyz'"}},
+		{"no such file", "missing/dir/app.py", 3, []string{"file not found: missing/dir/app.py"}},
+		{"wrong callable", "tests/testdata/apps/wrong_name.py", 4, []string{"has no callable 'app' or 'application'", "make_wsgi", "helper"}},
+		{"named callable missing", "tests/testdata/apps/only_application.py:app", 4, []string{"has no attribute 'app'", "callables it defines: application"}},
+		{"seed app vs application", "examples/cloudacademy/playground.py:application", 4, []string{"has no attribute 'application'", "app"}},
+		{"import error", "tests/testdata/apps/broken_import.py", 3, []string{"Traceback (most recent call last)", "ModuleNotFoundError: No module named 'this_module_does_not_exist_anywhere'", "broken_import.py\", line 2"}},
+		{"not callable", "tests/testdata/apps/not_callable.py", 4, []string{"is a str, not a callable"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			port := freePort(t)
 			code, _, stderr := runGowsgi(t, 60*time.Second, c.target, "--bind", fmt.Sprintf("127.0.0.1:%d", port))
-			if code != 1 {
-				t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr)
+			if code != c.code {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, c.code, stderr)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(stderr, w) {
@@ -123,6 +131,7 @@ func TestLoadErrors(t *testing.T) {
 
 // --python pointing at an interpreter older than 3.8 gives one clear line.
 func TestOldPythonRefused(t *testing.T) {
+	t.Parallel()
 	// A stand-in interpreter that reports Python 3.7 and otherwise runs the
 	// real one: it receives "-c LOADER CONFIG" as gowsgi passes them.
 	fake := filepath.Join(t.TempDir(), "python3.7")
@@ -131,12 +140,13 @@ func TestOldPythonRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runGowsgi(t, 60*time.Second, probe, "--python", fake, "--bind", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	if code != 1 || !strings.Contains(stderr, "is Python 3.7.17; gowsgi needs Python 3.8 or newer") {
+	if code != 3 || !strings.Contains(stderr, "is Python 3.7.17; gowsgi needs Python 3.8 or newer") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
 
 func TestBindForms(t *testing.T) {
+	t.Parallel()
 	t.Run("port in use", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -154,8 +164,8 @@ func TestBindForms(t *testing.T) {
 		if err != nil {
 			t.Fatalf("this machine has no IPv6 loopback: %v", err)
 		}
-		addr := l.Addr().String()
 		l.Close()
+		addr := fmt.Sprintf("[::1]:%d", freePort(t))
 		s := StartServer(t, probe, "--bind", addr)
 		resp, body := get(t, s, "GET", "/", nil)
 		if resp.StatusCode != 200 || body != "hello from probe\n" {
@@ -199,6 +209,7 @@ func TestBindForms(t *testing.T) {
 }
 
 func TestWorkersAndThreads(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "2", "--threads", "3")
 	env := envOf(t, s, "/env")
 	if env["wsgi.multithread"] != true || env["wsgi.multiprocess"] != true {
@@ -241,6 +252,7 @@ func TestWorkersAndThreads(t *testing.T) {
 // whole, to the right client, whatever its frames: Whole, Start/Body/End
 // (streams, write(), a large generator), File (sendfile), Error.
 func TestLoadPipelinedResponses(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
 	file := filepath.Join(t.TempDir(), "f.txt")
 	fileData := strings.Repeat("pipelined file ", 200)
@@ -312,6 +324,7 @@ func TestLoadPipelinedResponses(t *testing.T) {
 }
 
 func TestWorkerCrash(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1")
 	before := envOf(t, s, "/env")["_pid"]
 	resp, _ := get(t, s, "GET", "/crash", nil)
@@ -357,6 +370,7 @@ func TestWorkerCrash(t *testing.T) {
 // A worker that sends a malformed frame is killed and replaced; the server
 // itself carries on.
 func TestMalformedFrameKillsWorker(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
 	before := envOf(t, s, "/env")["_pid"]
 	resp, body := get(t, s, "GET", "/garbage", nil)
@@ -382,6 +396,7 @@ func TestMalformedFrameKillsWorker(t *testing.T) {
 }
 
 func TestEnviron(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe)
 	env := envOf(t, s, "/env/caf%C3%A9/a%2Fb?x=1&y=%20z",
 		"X-Dup", "one", "X_Spoofed", "evil", "Content-Type", "text/x-test", "User-Agent", "probe-test")
@@ -468,6 +483,7 @@ func echo(t *testing.T, s *Server, mode string, body string, hdr ...string) map[
 }
 
 func TestRequestBodies(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "--body-memory", "64K", "--max-body-size", "1M")
 	text := "line one\nline two\nthree\n"
 	for mode, want := range map[string]string{
@@ -536,6 +552,7 @@ func TestRequestBodies(t *testing.T) {
 }
 
 func TestResponses(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe)
 
 	t.Run("status reason and headers verbatim", func(t *testing.T) {
@@ -705,6 +722,7 @@ func TestResponses(t *testing.T) {
 
 // close() runs when the client goes away mid-stream, and the slot is reused.
 func TestCloseOnClientGone(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "--threads", "1")
 	dir := st.Dir
 	c, err := net.Dial("tcp", s.Addr)
@@ -732,6 +750,7 @@ func TestCloseOnClientGone(t *testing.T) {
 }
 
 func TestAccessLogOptions(t *testing.T) {
+	t.Parallel()
 	logFile := filepath.Join(t.TempDir(), "access.log")
 	s := StartServer(t, probe, "--access-log", logFile)
 	get(t, s, "GET", "/status?s=202+Accepted", nil)
@@ -763,6 +782,7 @@ func TestAccessLogOptions(t *testing.T) {
 }
 
 func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "--threads", "2")
 	type result struct {
 		code int
@@ -797,6 +817,7 @@ func TestGracefulShutdown(t *testing.T) {
 // The probe behind wsgiref.validate: any PEP 3333 slip on gowsgi's side
 // raises an AssertionError in the worker.
 func TestValidator(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe+":validated()")
 	for _, m := range []string{"GET", "HEAD", "POST"} {
 		resp, body := get(t, s, m, "/v?q=1", strings.NewReader("payload"))

@@ -21,6 +21,7 @@ const mainThreadDump = "] Python stacks of its threads:"
 // since a crash during a dump is a matter of luck. With --preload the
 // workers are forked from a template, and set up for the dump there.
 func TestStackDumpBusyWorker(t *testing.T) {
+	t.Parallel()
 	t.Run("exec", func(t *testing.T) { testStackDumpBusyWorker(t) })
 	t.Run("preload", func(t *testing.T) { testStackDumpBusyWorker(t, "--preload") })
 }
@@ -76,6 +77,7 @@ func testStackDumpBusyWorker(t *testing.T, flags ...string) {
 // A thread stuck in one C call that holds the GIL keeps the main thread
 // from writing the stacks; faulthandler writes them instead.
 func TestStackDumpGILHeldInC(t *testing.T) {
+	t.Parallel()
 	st := newProbeState(t)
 	s := StartServerEnv(t, st.Env(), busyApp, "-w", "1", "--threads", "2", "--timeout", "1")
 	stuck := sendAsync(t, s.Addr, "GET", "/stuck?name=c&c=1")

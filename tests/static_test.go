@@ -11,6 +11,7 @@ import (
 )
 
 func TestStaticFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	css := "body { color: #333; }\n"
 	os.WriteFile(filepath.Join(dir, "site.css"), []byte(css), 0o644)
@@ -72,6 +73,7 @@ func TestStaticFiles(t *testing.T) {
 // for links whose real path leaves the directory, and never sends their
 // bytes; links that stay inside still work.
 func TestStaticRefusals(t *testing.T) {
+	t.Parallel()
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("OUTSIDE-SECRET"), 0o644)
 	os.MkdirAll(filepath.Join(outside, "sub"), 0o755)
@@ -125,6 +127,7 @@ func TestStaticRefusals(t *testing.T) {
 // TestStaticRanges: Range requests per RFC 9110 §14, where net/http's
 // ServeContent alone gets them wrong.
 func TestStaticRanges(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := make([]byte, 100000)
 	for i := range data {
@@ -202,6 +205,7 @@ func TestStaticRanges(t *testing.T) {
 // when the client accepts their coding, with FILE's type and a Vary; ranges
 // and clients that accept none get FILE itself.
 func TestStaticPrecompressed(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	css := strings.Repeat("body { color: #333; }\n", 100)
 	files := map[string]string{

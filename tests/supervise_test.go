@@ -114,6 +114,7 @@ func (r *loadResult) total() int {
 }
 
 func TestCrashSignalAndReplacement(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1")
 	before := pidOf(t, s)
 	resp, _ := get(t, s, "GET", "/crash?sig=SEGV", nil)
@@ -135,8 +136,10 @@ func TestCrashSignalAndReplacement(t *testing.T) {
 }
 
 // A deploy that breaks the import: replacements back off, and with no worker
-// left serving gowsgi exits non-zero with the traceback instead of spinning.
+// left serving gowsgi exits 3 (gunicorn's WORKER_BOOT_ERROR) with the
+// traceback instead of spinning.
 func TestBootFailureGivesUp(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := filepath.Join(dir, "flaky.py")
 	os.WriteFile(app, []byte("import os\ndef app(e, sr):\n    os._exit(1)\n"), 0o644)
@@ -144,8 +147,8 @@ func TestBootFailureGivesUp(t *testing.T) {
 	os.WriteFile(app, []byte("raise ImportError('deploy broke the import')\n"), 0o644)
 	fetch(client(), s.URL("/")) // kills the only worker
 	code := s.Wait(30 * time.Second)
-	if code != 1 {
-		t.Fatalf("exit code %d, want 1\n%s", code, s.Stderr)
+	if code != 3 {
+		t.Fatalf("exit code %d, want 3\n%s", code, s.Stderr)
 	}
 	if !strings.Contains(s.Stderr.String(), "workers keep failing to boot") || !strings.Contains(s.Stderr.String(), "ImportError: deploy broke the import") {
 		t.Fatalf("no traceback on giving up:\n%s", s.Stderr)
@@ -156,6 +159,7 @@ func TestBootFailureGivesUp(t *testing.T) {
 }
 
 func TestRequestTimeout(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--timeout", "1")
 	before := pidOf(t, s)
 	type res struct{ code int }
@@ -192,6 +196,7 @@ func TestRequestTimeout(t *testing.T) {
 }
 
 func TestMaxRequestsRecyclesWithoutLoss(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "2", "--threads", "2", "--max-requests", "20", "--max-requests-jitter", "5")
 	pids := map[int]bool{}
 	var mu sync.Mutex
@@ -236,6 +241,7 @@ func TestMaxRequestsRecyclesWithoutLoss(t *testing.T) {
 }
 
 func TestMaxMemoryRecycles(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--max-memory", "100")
 	before := pidOf(t, s)
 	if code, _, _ := fetch(client(), s.URL("/hog?mb=120")); code != 200 {
@@ -253,6 +259,7 @@ func TestMaxMemoryRecycles(t *testing.T) {
 }
 
 func TestReloadUnderLoad(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := filepath.Join(dir, "versioned.py")
 	write := func(v string) {
@@ -297,6 +304,7 @@ func TestReloadUnderLoad(t *testing.T) {
 }
 
 func TestScaleWithSignals(t *testing.T) {
+	t.Parallel()
 	s := StartServer(t, probe, "-w", "1", "--threads", "1")
 	// gowsgi's handlers are in place once it logs "listening" (StartServer
 	// waits for it); before that, SIGTTIN's default action stops the process.
@@ -333,6 +341,7 @@ func TestScaleWithSignals(t *testing.T) {
 // answer before gowsgi exits. No pipelining, so that both wait in the
 // queue (see TestCancelHTTP1Queued).
 func TestShutdownFinishesQueued(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "1", "--pipeline-depth", "1", "--log-level", "debug")
 	first := sendAsync(t, s.Addr, "GET", "/block?name=first")
 	st.WaitEntered("first")
@@ -355,6 +364,7 @@ func TestShutdownFinishesQueued(t *testing.T) {
 // The first SIGINT lets in-flight requests finish; the second stops gowsgi
 // at once, without waiting for the rest.
 func TestSecondSignalStopsAtOnce(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--graceful-timeout", "60")
 	a := sendAsync(t, s.Addr, "GET", "/block?name=a")
 	b := sendAsync(t, s.Addr, "GET", "/block?name=b")
@@ -383,6 +393,7 @@ func TestSecondSignalStopsAtOnce(t *testing.T) {
 // Overload: past --max-queue a request is refused at once, and one queued
 // past --queue-timeout gets 503 too; both with Retry-After, both logged.
 func TestOverload(t *testing.T) {
+	t.Parallel()
 	t.Run("queue full", func(t *testing.T) {
 		s, st := StartProbe(t, "-w", "1", "--threads", "1", "--max-queue", "1", "--queue-timeout", "60")
 		held := sendAsync(t, s.Addr, "GET", "/block?name=held")
@@ -426,6 +437,7 @@ func TestOverload(t *testing.T) {
 }
 
 func TestDevReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	app := filepath.Join(dir, "devapp.py")
 	helper := filepath.Join(dir, "helper.py")
@@ -462,6 +474,7 @@ func TestDevReload(t *testing.T) {
 // The run is random: its seed is logged, and GOWSGI_CHAOS_SEED=N replays the
 // same choices (the timing of the server's reactions still varies).
 func TestChaos(t *testing.T) {
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("GOWSGI_CHAOS_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)
@@ -532,6 +545,7 @@ func TestChaos(t *testing.T) {
 // A request that waits for a busy worker is never queued behind a slow
 // request: it goes to whichever thread frees first.
 func TestNoPipeliningBehindSlowRequests(t *testing.T) {
+	t.Parallel()
 	s, st := StartProbe(t, "-w", "1", "--threads", "2", "--pipeline-depth", "32", "--log-level", "debug")
 	// Teach both slots that this app is slow: two requests at once, one on
 	// each thread, each held until both are running.

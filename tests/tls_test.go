@@ -132,6 +132,7 @@ func getEnv(t testing.TB, c *http.Client, url string) map[string]any {
 // (wsgi.url_scheme, HTTPS, SSL_PROTOCOL, SSL_CIPHER) and plain HTTP gets
 // no response.
 func TestTLS(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	s, _ := StartProbe(t, "--certfile", cf, "--keyfile", kf, "--ssl-version", "TLSv1_2")
@@ -173,6 +174,7 @@ func TestTLS(t *testing.T) {
 // TestTLSCiphers: --ciphers limits TLS 1.2 suites; SSL_CIPHER names the
 // OpenSSL suite; an unknown name is an error at startup.
 func TestTLSCiphers(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	s, _ := StartProbe(t, "--certfile", cf, "--keyfile", kf, "--ciphers", "ECDHE-ECDSA-CHACHA20-POLY1305:!aNULL:!MD5")
@@ -199,6 +201,7 @@ func TestTLSCiphers(t *testing.T) {
 // and passes its subject to the app (SSL_CLIENT_S_DN, SSL_CLIENT_VERIFY);
 // --cert-reqs 2 refuses a client without one, and an unknown CA's always.
 func TestTLSClientCertificates(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	_, _, alice := p.issue("alice", "alice", nil, true)
@@ -248,6 +251,7 @@ func peerCN(t testing.TB, p *testPKI, addr, serverName string) string {
 // SNI; SIGHUP re-reads the files, and a connection opened before keeps
 // being served.
 func TestTLSSNIAndReload(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	acf, akf, _ := p.issue("a", "a.example", []string{"a.example"}, false)
 	bcf, bkf, _ := p.issue("b", "b.example", []string{"b.example"}, false)
@@ -295,6 +299,7 @@ func TestTLSSNIAndReload(t *testing.T) {
 // TestTLSConfigErrors: inconsistent TLS and HTTP/2 settings end at once,
 // exit 2, one line, before any worker starts.
 func TestTLSConfigErrors(t *testing.T) {
+	t.Parallel()
 	p := newPKI(t)
 	cf, kf, _ := p.issue("server", "localhost", []string{"localhost"}, false)
 	bad := filepath.Join(p.dir, "bad.pem")

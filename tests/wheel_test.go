@@ -317,12 +317,14 @@ if __name__ == '__main__':
 // leave no process behind; pip check is clean; uninstalling leaves the venv
 // as it was.
 func TestWheelInVirtualenvs(t *testing.T) {
+	t.Parallel()
 	buildPackages(t)
 	if v := wantVersion(t); packages.version != v {
 		t.Errorf("wheel version %s, want %s", packages.version, v)
 	}
 	for version, python := range pythons(t) {
 		t.Run("python"+version, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			venv := filepath.Join(dir, "venv")
 			runClean(t, dir, 2*time.Minute, python, "-m", "venv", venv)
@@ -463,6 +465,7 @@ func TestWheelInVirtualenvs(t *testing.T) {
 // /usr/bin and deploy/'s units where systemd reads them, pointed at that
 // binary; systemd-analyze verify accepts them; dpkg --purge removes it all.
 func TestDebPackage(t *testing.T) {
+	t.Parallel()
 	buildPackages(t)
 	// One dpkg at a time: another run of this test waits here rather than
 	// failing on dpkg's own lock.

@@ -16,6 +16,7 @@ import (
 // channel layer, stays one), and a WSGI application one per CPU, as before.
 // Asked for, the count is what was asked, whatever the interface.
 func TestWorkersDefaultByApp(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette")
 	for _, tc := range []struct {
 		name string

@@ -58,6 +58,7 @@ func waitBrowserFile(t *testing.T, p *probeState, name string, out *syncBuffer) 
 // 100 kB message (compressed: Chromium offers permessage-deflate), shows
 // the echoes and closes with 1000, which the app sees.
 func TestWebSocketBrowserEcho(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "-w", "1")
 	out := browser(t, s.URL("/browser"))
 	got := waitBrowserFile(t, p, "browser-result", out)
@@ -74,6 +75,7 @@ func TestWebSocketBrowserEcho(t *testing.T) {
 // A Django Channels chat between two Python clients and a browser: each
 // message reaches all three, and the browser's answer reaches the clients.
 func TestWebSocketBrowserChannelsChat(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "channels", "django", "websockets")
 	s, p := startASGI(t, nil, "tests/testdata/apps/ws_channels.py:application", "--python", py, "-w", "1")
 	out := browser(t, s.URL("/browser"))
@@ -99,6 +101,7 @@ func TestWebSocketBrowserChannelsChat(t *testing.T) {
 // 1000 and 4001 with their reasons, 1011 when the app raises after
 // accept, and 1006 (not clean) when the app refuses the handshake.
 func TestWebSocketBrowserBehaviours(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, nil, "tests/testdata/apps/ws_browser.py", "-w", "1", "--ws-ping-interval", "1", "--ws-ping-timeout", "1")
 	out := browser(t, s.URL("/"))
 	var r struct {
@@ -132,8 +135,9 @@ func TestWebSocketBrowserBehaviours(t *testing.T) {
 		got  []any
 		want string
 	}{
-		// The server answers the browser's close with its code.
-		{"the browser's close", r.ClientClose, "[4000  true]"},
+		// The server answers the browser's close with its code and reason
+		// (echoed, as uvicorn's websockets and wsproto echo them).
+		{"the browser's close", r.ClientClose, "[4000 bye ✓ true]"},
 		{"the server's close 1000", r.Close1000, "[1000 done true ]"},
 		{"the server's close 4001", r.Close4001, "[4001 custom ✓ true ]"},
 		{"the app raising after accept", r.Raise, "[1011  true ]"},

@@ -23,6 +23,7 @@ import (
 // again, and a graceful stop closes every parked one with 1001. Over
 // plain TCP and over TLS.
 func TestWebSocketIdleParks(t *testing.T) {
+	t.Parallel()
 	t.Run("plain", func(t *testing.T) { testWebSocketIdleParks(t, false) })
 	t.Run("tls", func(t *testing.T) { testWebSocketIdleParks(t, true) })
 }

@@ -119,6 +119,7 @@ func wsClosed(t *testing.T, br *bufio.Reader) (int, string) {
 // test_send_before_handshake, test_server_multiple_websocket_http_response_start_events,
 // test_connection_lost_before_handshake_complete), and careless accepts.
 func TestWebSocketPeerHandshake(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, p := startASGI(t, nil, asgiPeer, "-w", "1", "--metrics-bind", maddr)
 
@@ -231,6 +232,7 @@ func TestWebSocketPeerHandshake(t *testing.T) {
 // test_send_binary_data_to_server_bigger_than_default_on_websockets), and
 // careless sends: each closes with 1011 and a log line.
 func TestWebSocketPeerMessages(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, p := startASGI(t, nil, asgiPeer, "-w", "1", "--ws-max-size", "10", "--metrics-bind", maddr)
 
@@ -353,6 +355,7 @@ func TestWebSocketPeerMessages(t *testing.T) {
 // raw_path have it before them, as an HTTP request's do (uvicorn:
 // test_path_and_raw_path with root_path).
 func TestWebSocketPeerRootPath(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiPeer, "--root-path", "/app")
 	for _, target := range []string{"/ws/sc%6Fpe", "/app/ws/sc%6Fpe"} {
 		resp, _, _, br := wsDial(t, s.Addr, target)
@@ -369,6 +372,7 @@ func TestWebSocketPeerRootPath(t *testing.T) {
 // TestWebSocketPeerHTTP2: the handshake's answers are the same over
 // RFC 8441's extended CONNECT as over HTTP/1.1.
 func TestWebSocketPeerHTTP2(t *testing.T) {
+	t.Parallel()
 	s, p := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, asgiPeer, "--http2-cleartext", "prior-knowledge")
 	for path, want := range map[string]string{
 		"/ws/reject":            "extended CONNECT answered 403",
@@ -398,6 +402,7 @@ func TestWebSocketPeerHTTP2(t *testing.T) {
 // back whole; one byte more is 1009 (uvicorn:
 // test_send_binary_data_to_server_bigger_than_default_on_websockets).
 func TestWebSocketPeerDefaultMaxSize(t *testing.T) {
+	t.Parallel()
 	s, _ := startASGI(t, nil, asgiPeer)
 	const max = 16 << 20
 	_, _, c, br := wsDial(t, s.Addr, "/ws/echo?name=big")

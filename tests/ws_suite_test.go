@@ -36,6 +36,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -675,6 +676,42 @@ func (d *wsPMD) compress(p []byte) []byte {
 	return bytes.TrimSuffix(append([]byte(nil), d.out.Bytes()...), []byte{0, 0, 0xff, 0xff})
 }
 
+// wsCompressed holds each case's messages as the client compresses them,
+// by wsCompressKey: the suites send the same cases to gowsgi (over each
+// transport) and to uvicorn (each implementation), and BestCompression of
+// 20 messages of up to 128 KiB is most of the CPU they take. The bytes
+// sent are the same as compressing them again.
+var wsCompressed sync.Map
+
+// wsCompressKey is a case and what the server's answer made of the
+// client's compressor: its window and whether it keeps its context.
+type wsCompressKey struct {
+	id    string
+	bits  int
+	noCtx bool
+}
+
+type wsCompressEntry struct {
+	once sync.Once
+	msgs [][]byte
+}
+
+// compressAll is every data message of tc (its wsMsg acts, in order) as
+// d's compressor sends them, compressed once per wsCompressKey.
+func (d *wsPMD) compressAll(tc wsCase) [][]byte {
+	v, _ := wsCompressed.LoadOrStore(wsCompressKey{tc.id, d.clientBits, d.clientNoCtx}, &wsCompressEntry{})
+	e := v.(*wsCompressEntry)
+	e.once.Do(func() {
+		c := &wsPMD{clientBits: d.clientBits, clientNoCtx: d.clientNoCtx}
+		for _, a := range tc.acts {
+			if m, ok := a.(wsMsg); ok && m.op.IsData() {
+				e.msgs = append(e.msgs, c.compress(m.p))
+			}
+		}
+	})
+	return e.msgs
+}
+
 // inflate is one of the server's compressed messages.
 func (d *wsPMD) inflate(p []byte) ([]byte, error) {
 	var dict []byte
@@ -792,7 +829,10 @@ func wsRun(t *testing.T, dial wsDialer, tc wsCase) (seen []string, err error) {
 			st.deadline(d)
 		}
 	}
-	var pmd *wsPMD
+	var (
+		pmd        *wsPMD
+		compressed [][]byte // the data messages as pmd sends them
+	)
 	if tc.ext != "" {
 		if pmd, err = wsNegotiated(tc.ext, st.ext); err != nil {
 			return nil, err
@@ -801,6 +841,7 @@ func wsRun(t *testing.T, dial wsDialer, tc wsCase) (seen []string, err error) {
 			seen = append(seen, "extension declined") // RFC 7692 lets a server decline
 		} else {
 			seen = append(seen, "extension "+st.ext)
+			compressed = pmd.compressAll(tc)
 		}
 	}
 	acts := tc.acts
@@ -909,7 +950,7 @@ func wsRun(t *testing.T, dial wsDialer, tc wsCase) (seen []string, err error) {
 		case wsMsg:
 			p, rsv := a.p, byte(0)
 			if pmd != nil && a.op.IsData() {
-				p, rsv = pmd.compress(p), 4
+				p, rsv, compressed = compressed[0], 4, compressed[1:]
 			}
 			if a.frag <= 0 || len(p) <= a.frag {
 				send(wsEncode(true, rsv, a.op, p), 0)
@@ -964,23 +1005,63 @@ func wsRun(t *testing.T, dial wsDialer, tc wsCase) (seen []string, err error) {
 	return seen, nil
 }
 
+// wsLanes is how many cases of a suite run at once, each a subtest on its
+// own connection, each lane against its own server (so that a case's
+// deadlines never wait on another case's work in the same event loop):
+// the cases that wait (for a close that a peer never sends, up to its
+// 10 s deadline) overlap the others, and the deflate cases, which want
+// CPU, share both cores.
+const wsLanes = 2
+
+// wsEach runs run as subtest tc.id for each case, one case per lane at a
+// time, and returns once every one has ended; run is told its lane. The
+// subtests are not t.Parallel: they hold no slot of -parallel, which is
+// left to the other tests.
+func wsEach(t *testing.T, cases []wsCase, run func(t *testing.T, lane, i int, tc wsCase)) {
+	t.Helper()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for lane := range wsLanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				t.Run(cases[i].id, func(t *testing.T) { run(t, lane, i, cases[i]) })
+			}
+		}()
+	}
+	for i := range cases {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// wsLaneServers starts one server per lane.
+func wsLaneServers[T any](start func() T) []T {
+	out := make([]T, wsLanes)
+	for i := range out {
+		out[i] = start()
+	}
+	return out
+}
+
 // TestWebSocketSuite runs every case against gowsgi's Starlette echo, one
 // connection each. gowsgi accepts every permessage-deflate offer in it.
 func TestWebSocketSuite(t *testing.T) {
-	s, _ := startWS(t, "-w", "1")
-	for _, tc := range wsSuite() {
-		t.Run(tc.id, func(t *testing.T) {
-			if tc.note != "" {
-				t.Log(tc.note)
-			}
-			seen, err := wsRun(t, wsOverTCP(s.Addr, "/echo"), tc)
-			if err != nil {
-				t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
-			} else if tc.ext != "" && !strings.HasPrefix(seen[0], "extension permessage-deflate") {
-				t.Errorf("%s: offer declined", tc.what)
-			}
-		})
-	}
+	t.Parallel()
+	servers := wsLaneServers(func() *Server { s, _ := startWS(t, "-w", "1"); return s })
+	wsEach(t, wsSuite(), func(t *testing.T, lane, _ int, tc wsCase) {
+		if tc.note != "" {
+			t.Log(tc.note)
+		}
+		seen, err := wsRun(t, wsOverTCP(servers[lane].Addr, "/echo"), tc)
+		if err != nil {
+			t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
+		} else if tc.ext != "" && !strings.HasPrefix(seen[0], "extension permessage-deflate") {
+			t.Errorf("%s: offer declined", tc.what)
+		}
+	})
 }
 
 // wsDivergence is a way uvicorn ends cases otherwise than the suite
@@ -1043,16 +1124,23 @@ var uvicornDivergences = []wsDivergence{
 // (the suite's outcome is the RFC's): a new one is reported to be decided
 // and listed.
 func TestWebSocketSuiteUvicorn(t *testing.T) {
+	t.Parallel()
 	for _, impl := range []string{"websockets", "wsproto"} {
 		t.Run(impl, func(t *testing.T) {
 			t.Parallel() // each against its own uvicorn: the two take half the time together
-			addr := startUvicorn(t, debianPython(t, "uvicorn", "starlette", "fastapi", impl), nil, "ws_starlette:app", "--ws", impl, "--log-level", "warning")
+			py := debianPython(t, "uvicorn", "starlette", "fastapi", impl)
+			addrs := wsLaneServers(func() string {
+				return startUvicorn(t, py, nil, "ws_starlette:app", "--ws", impl, "--log-level", "warning")
+			})
 			counts := map[string]int{}
 			passed := 0
-			for _, tc := range wsSuite() {
-				var seen []string
-				var err error
-				t.Run(tc.id, func(t *testing.T) { seen, err = wsRun(t, wsOverTCP(addr, "/echo"), tc) })
+			cases := wsSuite()
+			seens, errs := make([][]string, len(cases)), make([]error, len(cases))
+			wsEach(t, cases, func(t *testing.T, lane, i int, tc wsCase) {
+				seens[i], errs[i] = wsRun(t, wsOverTCP(addrs[lane], "/echo"), tc)
+			})
+			for i, tc := range cases {
+				seen, err := seens[i], errs[i]
 				if err == nil {
 					passed++
 					continue
@@ -1087,6 +1175,7 @@ func TestWebSocketSuiteUvicorn(t *testing.T) {
 // messages in that window, failing on any match distance past it. The
 // server accepts each offer with that window and every echo comes back.
 func TestWebSocketDeflateWindows(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t, "-w", "1")
 	var out map[string]struct {
 		Extensions []string `json:"extensions"`
@@ -1109,33 +1198,47 @@ func TestWebSocketDeflateWindows(t *testing.T) {
 // and 12 and 13 but for the offers of 13.7 and Chromium's, are left to
 // TestWebSocketSuite.
 func TestWebSocketSuiteTLSAndHTTP2(t *testing.T) {
+	t.Parallel()
 	pki := newPKI(t)
 	cf, kf, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
 	py := debianPython(t, "starlette", "fastapi")
-	tlsServer, _ := startASGI(t, nil, wsApp, "--python", py, "-w", "1", "--certfile", cf, "--keyfile", kf)
-	h2Server, _ := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, wsApp, "--python", py, "-w", "1", "--http2-cleartext", "prior-knowledge")
+	var wss, h2c []wsDialer
+	for _, s := range wsLaneServers(func() *Server {
+		s, _ := startASGI(t, nil, wsApp, "--python", py, "-w", "1", "--certfile", cf, "--keyfile", kf)
+		return s
+	}) {
+		wss = append(wss, wsOverTLS(s.Addr, "/echo", pki.pool))
+	}
+	for _, s := range wsLaneServers(func() *Server {
+		s, _ := startASGI(t, []string{"GODEBUG=http2xconnect=1"}, wsApp, "--python", py, "-w", "1", "--http2-cleartext", "prior-knowledge")
+		return s
+	}) {
+		h2c = append(h2c, wsOverH2(s.Addr, "/echo"))
+	}
 	for _, tr := range []struct {
-		name string
-		dial wsDialer
+		name  string
+		lanes []wsDialer
 	}{
-		{"wss", wsOverTLS(tlsServer.Addr, "/echo", pki.pool)},
-		{"h2c", wsOverH2(h2Server.Addr, "/echo")},
+		{"wss", wss},
+		{"h2c", h2c},
 	} {
 		t.Run(tr.name, func(t *testing.T) {
+			var cases []wsCase
 			for _, tc := range wsSuite() {
 				if strings.HasPrefix(tc.id, "9.") || strings.HasPrefix(tc.id, "12.") ||
 					strings.HasPrefix(tc.id, "13.") && !strings.HasPrefix(tc.id, "13.7.") || strings.HasPrefix(tc.id, "x.13.") && !strings.HasPrefix(tc.id, "x.13.1.") {
 					continue
 				}
-				t.Run(tc.id, func(t *testing.T) {
-					seen, err := wsRun(t, tr.dial, tc)
-					if err != nil {
-						t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
-					} else if tc.ext != "" && !strings.HasPrefix(seen[0], "extension permessage-deflate") {
-						t.Errorf("%s: offer declined", tc.what)
-					}
-				})
+				cases = append(cases, tc)
 			}
+			wsEach(t, cases, func(t *testing.T, lane, _ int, tc wsCase) {
+				seen, err := wsRun(t, tr.lanes[lane], tc)
+				if err != nil {
+					t.Errorf("%s: %v\nthe server sent: %s", tc.what, err, strings.Join(seen, "; "))
+				} else if tc.ext != "" && !strings.HasPrefix(seen[0], "extension permessage-deflate") {
+					t.Errorf("%s: offer declined", tc.what)
+				}
+			})
 		})
 	}
 }
@@ -1145,6 +1248,7 @@ func TestWebSocketSuiteTLSAndHTTP2(t *testing.T) {
 // (uvicorn --ws websockets takes a request without Host; --ws wsproto
 // takes a Sec-WebSocket-Key that is not base64 of 16 bytes.)
 func TestWebSocketSuiteHandshakes(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t, "-w", "1")
 	key := "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 	v := "Sec-WebSocket-Version: 13\r\n"
@@ -1376,6 +1480,7 @@ func wsRandomFrames(r *rand.Rand) []wsRandomFrame {
 // just before the end may then be missing: the app's echo races the
 // close). Then the connection ends.
 func TestWebSocketSuiteRandomFrames(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t, "-w", "1")
 	r := rand.New(rand.NewSource(6455))
 	outcomes := map[int]int{}

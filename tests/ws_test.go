@@ -59,6 +59,7 @@ func wsURL(s *Server, path string) string { return "ws://" + s.Addr + path }
 // permessage-deflate (which python3-websockets offers), ping/pong, the
 // subprotocol the app picked, and the close code the app sees.
 func TestWebSocketStarletteEcho(t *testing.T) {
+	t.Parallel()
 	maddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	s, p := startWS(t, "--access-logfile", "-", "--metrics-bind", maddr)
 	var out struct {
@@ -121,6 +122,7 @@ func TestWebSocketStarletteEcho(t *testing.T) {
 }
 
 func TestWebSocketFastAPIAndMany(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t)
 	var out struct {
 		Name string `json:"name"`
@@ -140,6 +142,7 @@ func TestWebSocketFastAPIAndMany(t *testing.T) {
 // A Django Channels chat with the in-memory channel layer: two clients in
 // a room, each message reaches both.
 func TestWebSocketChannelsChat(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "channels", "django")
 	s, _ := startASGI(t, nil, "tests/testdata/apps/ws_channels.py:application", "--python", py, "-w", "1")
 	var out struct{ A, B []string }
@@ -153,6 +156,7 @@ func TestWebSocketChannelsChat(t *testing.T) {
 // HTTP response (websocket.http.response) goes out as it is, and the app's
 // close reaches the client with its code and reason.
 func TestWebSocketAnswers(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t)
 	var st struct {
 		Status int `json:"status"`
@@ -195,6 +199,7 @@ func TestWebSocketAnswers(t *testing.T) {
 }
 
 func TestWebSocketScope(t *testing.T) {
+	t.Parallel()
 	s, _ := startWS(t)
 	var sc struct {
 		Type         string     `json:"type"`
@@ -244,6 +249,7 @@ func wsUpgrade(t *testing.T, addr, path string, d time.Duration) (net.Conn, *buf
 // A client that drops the TCP connection without a close frame: the app
 // gets websocket.disconnect with 1006.
 func TestWebSocketClientDrops(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t)
 	c, _ := wsUpgrade(t, s.Addr, "/wait", 10*time.Second)
 	p.WaitFile("wait-accepted", 10*time.Second)
@@ -257,6 +263,7 @@ func TestWebSocketClientDrops(t *testing.T) {
 // wss://: a WebSocket over TLS (HTTP/1.1 by ALPN) has scheme wss and the
 // tls extension.
 func TestWebSocketTLS(t *testing.T) {
+	t.Parallel()
 	pki := newPKI(t)
 	cf, kf, _ := pki.issue("server", "localhost", []string{"localhost"}, false)
 	s, _ := startWS(t, "--certfile", cf, "--keyfile", kf)
@@ -274,6 +281,7 @@ func TestWebSocketTLS(t *testing.T) {
 // --graceful-timeout the client gets 1012 (Service Restart) and the app
 // websocket.disconnect with 1012; new WebSockets go to the new worker.
 func TestWebSocketReload(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "--graceful-timeout", "1")
 	cmd, out := waitClient(t, wsURL(s, "/wait"))
 	defer cmd.Process.Kill()
@@ -326,6 +334,7 @@ asyncio.run(main())
 // the client gets 1001 and the app websocket.disconnect with 1001; the
 // server exits.
 func TestWebSocketShutdown(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "--graceful-timeout", "2")
 	cmd, out := waitClient(t, wsURL(s, "/wait"))
 	defer cmd.Process.Kill()
@@ -361,6 +370,7 @@ func readFile(t *testing.T, path string) string {
 // when gowsgi runs with GODEBUG=http2xconnect=1; without it, the server
 // does not offer extended CONNECT at all.
 func TestWebSocketHTTP2ExtendedConnect(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi")
 	off, _ := startASGI(t, nil, wsApp, "--python", py, "--http2-cleartext", "prior-knowledge")
 	if _, err := h2Connect(t, off, "/echo"); err == nil || !strings.Contains(err.Error(), "extended connect not supported") {
@@ -447,6 +457,7 @@ func (s *h2Stream) Close() { s.pw.Close(); s.body.Close() }
 // worker stops reading its slot, the front its client, and TCP holds the
 // client. Neither gowsgi's nor the worker's memory follows the flood.
 func TestWebSocketFloodNonReadingApp(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "--graceful-timeout", "1")
 	workerPID := 0
 	for _, line := range strings.Split(s.Stderr.String(), "\n") {
@@ -505,6 +516,7 @@ func TestWebSocketFloodNonReadingApp(t *testing.T) {
 // write waits, the worker's send waits for the slot, and the app's 64 MiB
 // stop in the buffers on the way. Once the client reads, they all flow.
 func TestWebSocketSlowReaderHoldsAppSend(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t)
 	c, err := net.Dial("tcp", s.Addr)
 	if err != nil {
@@ -575,6 +587,7 @@ func rssKiB(t *testing.T, pid int) int {
 // code RFC 6455 asks for, and the app gets websocket.disconnect with it.
 // (internal/websocket's tests hold the engine to many more.)
 func TestWebSocketProtocolCases(t *testing.T) {
+	t.Parallel()
 	s, p := startWS(t, "--ws-max-size", "1000")
 	masked := func(fin bool, rsv byte, op ws.OpCode, payload []byte) []byte {
 		var b bytes.Buffer
@@ -638,6 +651,7 @@ func TestWebSocketProtocolCases(t *testing.T) {
 // write them): 200 members each say one thing, and every member hears all
 // 200 (40,000 messages out of one worker).
 func TestWebSocketBroadcast(t *testing.T) {
+	t.Parallel()
 	py := debianPython(t, "starlette", "fastapi")
 	s, _ := startASGI(t, nil, "tests/testdata/apps/ws_broadcast.py", "--python", py, "-w", "1")
 	for _, path := range []string{"/room", "/api/room"} {

@@ -24,6 +24,9 @@ type request struct {
 	// access log reuses rather than reading the peer and its forwarding
 	// headers a second time.
 	org origin
+	// pump streams the body to the application while the response is
+	// relayed (bodystream.go); nil when the body went whole.
+	pump *bodyPump
 }
 
 // Proto returns the protocol version as SERVER_PROTOCOL gives it.

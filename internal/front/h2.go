@@ -94,6 +94,15 @@ type h2Body struct {
 	rate    http1.MinRate
 }
 
+// Close closes the stream's body: a Read blocked on the client returns
+// (a streamed body's reader stops so; see bodyPump.end).
+func (b *h2Body) Close() error {
+	if c, ok := b.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
 func (b *h2Body) Read(p []byte) (int, error) {
 	if b.timeout > 0 {
 		now := time.Now()

@@ -123,6 +123,10 @@ func (h *Handler) serve(w responseWriter, r *request) {
 		}
 	}
 
+	if h.streamsBody(r) && h.serveStreamed(w, r, &ob) {
+		return // an ASGI application's body that is not in hand streams to it (bodystream.go)
+	}
+
 	b, err := h.readBody(r.Request)
 	defer b.free(h.BodyBudget)
 	if err != nil {
@@ -397,6 +401,13 @@ func (h *Handler) failed(w responseWriter, r *request, err error, started bool) 
 			w.Flush() // what the app produced before failing
 		}
 		w.Abort()
+		return
+	}
+	if fe := r.streamFailure(); fe != nil {
+		// The streamed body broke a limit: the application was told
+		// (http.disconnect), and the client gets why.
+		w.SetClose()
+		h.plain(w, r, fe.status, fe.msg, nil)
 		return
 	}
 	var ae *workers.AppError

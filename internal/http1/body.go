@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/gowsgi/gowsgi/internal/poller"
 )
 
 // A BodyError is returned by Request.Body.Read when the request body is
@@ -82,14 +87,19 @@ func (b *body) Read(p []byte) (int, error) {
 		return 0, b.err
 	}
 	c := b.c
-	if c.continuePending {
-		c.continuePending = false
-		if !c.rw.headSent {
-			if err := c.writeContinue(); err != nil {
-				b.err = err
-				return 0, err
+	if c.shared || c.continuePending {
+		c.lockShared()
+		if c.continuePending {
+			c.continuePending = false
+			if !c.rw.headSent {
+				if err := c.writeContinue(); err != nil {
+					b.err = err
+					c.unlockShared()
+					return 0, err
+				}
 			}
 		}
+		c.unlockShared()
 	}
 	switch b.kind {
 	case bodyFixed:
@@ -104,19 +114,26 @@ func (b *body) Read(p []byte) (int, error) {
 		if err != nil {
 			b.fail(err)
 		} else if b.n == 0 {
-			b.err = io.EOF
+			b.setErr(io.EOF)
 		}
 		return n, err
 	case bodyChunked:
 		return b.readChunked(p)
 	}
-	b.err = io.EOF
+	b.setErr(io.EOF)
 	return 0, io.EOF
 }
 
-func (b *body) fail(err error) {
+// fail ends the body with err. The connection is closed after the
+// response: the head says so (sendHead) and discardBody refuses it.
+func (b *body) fail(err error) { b.setErr(err) }
+
+// setErr sets the body's sticky end (io.EOF) or failure, which the
+// response's head reads (sendHead), under bodyMu when the body is shared.
+func (b *body) setErr(err error) {
+	b.c.lockShared()
 	b.err = err
-	b.c.closeAfter = true
+	b.c.unlockShared()
 }
 
 func (b *body) readChunked(p []byte) (int, error) {
@@ -177,7 +194,7 @@ func (b *body) readChunked(p []byte) (int, error) {
 				return 0, b.chunkErr(err, "trailer field too long")
 			}
 			if len(line) == 1 && line[0] == '\r' {
-				b.err = io.EOF
+				b.setErr(io.EOF)
 				return 0, io.EOF
 			}
 			b.trailerBytes += len(line) + 1
@@ -417,4 +434,48 @@ func (c *conn) discardBody() bool {
 		}
 	}
 	return false
+}
+
+// pullArrived moves what has already come of the next n bytes from the
+// socket into the buffer, without waiting, and reports whether all n are
+// there. Only for a plain socket: a TLS or otherwise wrapped connection
+// may hold bytes its reader has taken from the socket.
+func (c *conn) pullArrived(n int) bool {
+	sc, ok := c.rwc.(syscall.Conn)
+	if !ok || poller.Socket(c.rwc) != c.rwc {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	c.acquireRead()
+	if len(c.rbuf)-c.rpos < n {
+		if len(c.rbuf) >= n {
+			c.rend = copy(c.rbuf, c.rbuf[c.rpos:c.rend])
+			c.rpos = 0
+		} else {
+			nb := make([]byte, n)
+			c.rend = copy(nb, c.rbuf[c.rpos:c.rend])
+			c.rpos = 0
+			c.rbuf = nb
+			if c.rb != nil {
+				readPool.Put(c.rb)
+				c.rb = nil
+			}
+		}
+	}
+	for c.rend-c.rpos < n {
+		var got int
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			got, rerr = unix.Read(int(fd), c.rbuf[c.rend:c.rpos+n])
+			return true // never wait
+		}); err != nil || rerr != nil || got <= 0 {
+			return false
+		}
+		c.rend += got
+		c.received(got)
+	}
+	return true
 }

@@ -89,7 +89,13 @@ type conn struct {
 	ptimer  *time.Timer
 	woken   bool // served again after a wake: its first read is not skipped by Shutdown
 
-	closeAfter      bool // close the connection after this response
+	closeAfter bool // close the connection after this response
+	// shared: the handler has another goroutine read the body while it
+	// writes the response (Request.ShareBody); then bodyMu guards what
+	// both sides touch: the 100 (Continue) and the head, the output
+	// buffers before the head, and the body's end or failure.
+	shared          bool
+	bodyMu          sync.Mutex
 	continuePending bool // 100 (Continue) owed on the first Body.Read
 	continueSkipped bool // the final head went out while 100 was still owed
 	aborted         bool
@@ -216,7 +222,7 @@ func (c *conn) serve() {
 		if c.ctx != nil {
 			c.req.ctx = c.ctx
 		}
-		c.closeAfter, c.continuePending, c.continueSkipped = false, false, false
+		c.closeAfter, c.continuePending, c.continueSkipped, c.shared = false, false, false, false
 		st := c.readHead()
 		if st == stParked {
 			// Another goroutine (or the keep-alive timer, or Shutdown)
@@ -343,6 +349,20 @@ func (c *conn) setReadDeadline(t time.Time, slack time.Duration) {
 	}
 	c.rdl = t
 	c.rwc.SetReadDeadline(t)
+}
+
+// lockShared takes bodyMu when the body is read by another goroutine than
+// the handler's (see shared); unlockShared releases it.
+func (c *conn) lockShared() {
+	if c.shared {
+		c.bodyMu.Lock()
+	}
+}
+
+func (c *conn) unlockShared() {
+	if c.shared {
+		c.bodyMu.Unlock()
+	}
 }
 
 // writeContinue sends the interim 100 (Continue) response.

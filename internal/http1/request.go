@@ -181,6 +181,50 @@ func (r *Request) Proto() string {
 	return "HTTP/1.1"
 }
 
+// BodyArrived reports whether the whole body is in hand without waiting
+// for the client: there is none, or it has a known length of at most max
+// bytes and all of it has come, with the head into the connection's
+// buffer or since into the socket (it is then moved into the buffer,
+// grown for it, by reads that do not wait; over TLS or a wrapped
+// connection only the buffer counts). A chunked body, a larger one, or
+// one still on its way is not in hand.
+func (r *Request) BodyArrived(max int) bool {
+	b, ok := r.Body.(*body)
+	if !ok {
+		return r.ContentLength == 0 && !r.Chunked
+	}
+	switch b.kind {
+	case bodyNone:
+		return true
+	case bodyFixed:
+	default:
+		return false
+	}
+	c := b.c
+	if b.err != nil {
+		return false
+	}
+	if int64(c.rend-c.rpos) >= b.n {
+		return true
+	}
+	if b.n > int64(max) || c.continuePending {
+		return false
+	}
+	return c.pullArrived(int(b.n))
+}
+
+// ShareBody says that the handler has another goroutine read Body while
+// it writes the response (an application that reads its request as it
+// answers). Call it before that goroutine starts; that goroutine must be
+// done with Body before the handler returns. The 100 (Continue) that its
+// first Read owes then still goes out only before the response's head,
+// and never inside it.
+func (r *Request) ShareBody() {
+	if b, ok := r.Body.(*body); ok {
+		b.c.shared = true
+	}
+}
+
 // ExpectContinue reports whether the client sent "Expect: 100-continue" on an
 // HTTP/1.1 request and so may be waiting for a 100 (Continue) response before
 // it sends the body.

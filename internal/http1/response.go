@@ -96,7 +96,9 @@ func (w *ResponseWriter) WriteHeader(status int, reason string, header []Field) 
 		panic("http1: WriteHeader: invalid status code " + strconv.Itoa(status))
 	}
 	w.wroteHeader = true
+	w.c.lockShared()
 	w.c.acquireOut() // held from the head to the connection's next idle wait
+	w.c.unlockShared()
 	w.status, w.reason, w.header = status, reason, header
 	if w.trailers {
 		w.header = w.trailerHead(header)
@@ -181,6 +183,8 @@ func (w *ResponseWriter) WriteInterim(status int, reason string, header []Field)
 	if w.wroteHeader || c.req.ProtoMinor == 0 || w.err != nil {
 		return w.err
 	}
+	c.lockShared() // a 100 (Continue) may be on its way out from the body's reader
+	defer c.unlockShared()
 	c.acquireOut()
 	o := &c.ob
 	b := append(c.scratch[:0], "HTTP/1.1 "...)
@@ -572,6 +576,7 @@ func (w *ResponseWriter) flush() error {
 func (w *ResponseWriter) sendHead(final bool) {
 	c := w.c
 	r := &c.req
+	c.lockShared()
 	w.headSent = true
 	addLength := int64(-1)
 	switch {
@@ -609,6 +614,7 @@ func (w *ResponseWriter) sendHead(final bool) {
 	if c.body.err != nil && c.body.err != io.EOF || c.srv.shuttingDown() {
 		c.closeAfter = true
 	}
+	c.unlockShared()
 
 	c.now, c.nowFresh = time.Now(), true
 	o := &c.ob

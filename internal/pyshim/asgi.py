@@ -33,10 +33,11 @@ from _gowsgi_wire import (HDR, OFFSET_COUNT, T_ABORT, T_BODY, T_BOOT_FAILED, T_E
                           received_fds, send_frame, take_frames)
 from _gowsgi_wsgi import ClientGone, HookRequest, HookResponse, request_line
 
-ASGI_BODY_CHUNK = 64 << 10  # http.request pieces read from a spooled body
+ASGI_BODY_CHUNK = 64 << 10  # the largest http.request piece (of a spooled or a streamed body)
 ASGI_READ_SIZE = 256 << 10  # the most one read of the data socket takes
 T_HEARTBEAT = ord('H')
 T_MUX, T_CREDIT = ord('M'), ord('N')  # the data socket's frames: a slot's frames; credit
+T_BODY_WANTED = ord('G')  # the data socket: the app asked for its streamed body (see HTTPRequest.receive)
 # Flow control on the data socket (internal/wire/wire.go: MuxFloor,
 # MuxWindow, WSWindow): each request starts with its slot's window at
 # MUX_FLOOR and nothing unacknowledged; a frame goes when it fits what is
@@ -659,6 +660,21 @@ class Mux:
         if not self.parsing:
             self.schedule()
 
+    def push_wanted(self, index, rid):
+        """Queue a G frame: the app of request rid on slot index asked for
+        its streamed body (its first receive()); the front reads the body
+        from its client from then on (and sends 100 Continue if the
+        client waits for one)."""
+        if self.closed:
+            return
+        frame = _CREDIT.pack(4, T_BODY_WANTED, index, rid)
+        out = self.out
+        if out and type(out[-1]) is bytearray:
+            out[-1] += frame
+        else:
+            out.append(bytearray(frame))
+        self.due()
+
     def due(self):
         """Have what was queued sent: by one flush at the next loop turn,
         for everything the requests running now write meanwhile; at once
@@ -894,6 +910,8 @@ class ASlot:
                 self.req.frame(t, view[start + 9:start + 9 + n])  # see the WebSocket section
             elif t == T_WS_TEXT or t == T_WS_BINARY:
                 self.ws_took(n)  # for a WebSocket that has ended: dropped
+            elif t == T_BODY or t == T_END:
+                self.body_frame(t, rid, view, start + 9, n)
             elif t == T_ABORT:
                 if self.req is not None and self.req.rid == rid:
                     self.req.gone()
@@ -901,6 +919,22 @@ class ASlot:
                     if r.rid == rid:
                         r.gone()  # dropped unstarted when its turn comes
             start += 9 + n
+
+    def body_frame(self, t, rid, view, start, n):
+        """A piece (B) or the end (E) of the streamed body of request rid
+        (see HTTPRequest.receive). One for a request that has ended is
+        dropped, and a piece acknowledged, as a WebSocket's messages are."""
+        req = self.req
+        if req is None or req.rid != rid:
+            req = None
+            for r in self.queue:
+                if r.rid == rid:
+                    req = r
+                    break
+        if type(req) is HTTPRequest and req.stream is not None:
+            req.body_frame(t, view[start:start + n])
+        elif t == T_BODY:
+            self.ws_took(n)
 
     def next(self):
         old = self.req
@@ -1058,10 +1092,11 @@ def http_scope(environ, state):
     if addr:
         port = get('REMOTE_PORT')
         client = (addr, int(port) if port and port.isdigit() else 0)
-    name = get('SERVER_NAME')
+    name = get('gowsgi.server_host')
     if name:
-        port = get('SERVER_PORT')
-        server = (name, int(port) if port and port.isdigit() else None)
+        # The listening address (front.scopeServer), not SERVER_NAME, the Host's.
+        port = get('gowsgi.server_port')
+        server = (_text(name), int(port) if port else None)
     tls = get('gowsgi.tls')
     scope = {
         'type': 'http',
@@ -1128,7 +1163,8 @@ class HTTPRequest:
     # (an ASGI worker's RSS after 1,000 requests at once: see RESULTS.md).
     __slots__ = ('slot', 'rid', 'environ', 'body', 'fd', 'pos', 'size', 'body_done', 'disconnected',
                  'disconnect_waiter', 'head', 'length', 'sent', 'head_sent', 'complete', 'wire_done', 'head_only',
-                 'status', 'headers', 'going', 'task', 'timed_out', 'trailers', 'trailers_done', 'head_alone')
+                 'status', 'headers', 'going', 'task', 'timed_out', 'trailers', 'trailers_done', 'head_alone',
+                 'stream', 'stream_end', 'asked')
 
     def __init__(self, slot, rid, environ, body, fd):
         self.slot = slot
@@ -1156,6 +1192,13 @@ class HTTPRequest:
         self.trailers = None    # the trailer fields so far, once the start said trailers: True
         self.trailers_done = False  # the last http.response.trailers came
         self.head_alone = False  # flush_head sent the head, and no body has followed yet
+        # A streamed body (the R's body was True): the pieces come in B
+        # frames, then an E (see receive).
+        self.stream = None      # the pieces come and not yet received, while the body streams
+        self.stream_end = False  # the E came: the body is complete
+        self.asked = False      # the app asked for the body (the G went)
+        if body is True:
+            self.body, self.stream = None, deque()
 
     def going_away(self, reason):
         """The worker stops and this request outlived the grace: receive()
@@ -1190,6 +1233,12 @@ class HTTPRequest:
             elif isinstance(environ, Exception):
                 raise environ  # the front sent what marshal cannot read
             else:
+                # A CGI environ, still: the front encodes a request as the
+                # pool's workers speak when it arrives (Pool.ASGI), and with
+                # --interface auto a reload that turns a WSGI app into an
+                # ASGI one switches that when the first new worker is ready;
+                # a request encoded before then and still queued reaches a
+                # new ASGI worker as an environ. (Its scope has no server.)
                 scope = http_scope(environ, w.state)
             self.head_only = scope['method'] == 'HEAD'
             if w.request_timeout:
@@ -1233,6 +1282,8 @@ class HTTPRequest:
                     pass
                 self.fd = None
             self.disconnected = True  # receive() now says http.disconnect (gone(), inline)
+            if self.stream is not None:
+                self.drop_stream()
             f = self.disconnect_waiter
             if f is not None and not f.done():
                 f.set_result(None)
@@ -1280,7 +1331,15 @@ class HTTPRequest:
                'SERVER_PROTOCOL': 'HTTP/2.0' if d['http_version'] == '2' else 'HTTP/' + d['http_version']}
         if d.get('client'):
             env['REMOTE_ADDR'], env['REMOTE_PORT'] = d['client'][0], str(d['client'][1])
-        if d.get('server'):
+        host = next((v.decode('latin-1') for n, v in d['headers'] if n == b'host'), '')
+        if host:
+            # The Host's, as PEP 3333 and the front's WSGI environ have
+            # them; the scope's server is the listening address.
+            name, colon, port = host.rpartition(':')
+            if not colon or host.endswith(']'):
+                name, port = host, ''
+            env['SERVER_NAME'], env['SERVER_PORT'] = name, port or ('443' if d['scheme'] in ('https', 'wss') else '80')
+        elif d.get('server'):
             env['SERVER_NAME'], env['SERVER_PORT'] = d['server'][0], str(d['server'][1] or '')
         for name, value in d['headers']:
             name, value = name.decode('latin-1'), value.decode('latin-1')
@@ -1374,6 +1433,8 @@ class HTTPRequest:
 
     async def receive(self):
         if not self.body_done:
+            if self.stream is not None:
+                return await self.next_piece()
             return self.next_body()
         if not self.disconnected and not self.wire_done:
             f = self.disconnect_waiter
@@ -1394,6 +1455,72 @@ class HTTPRequest:
         more = bool(chunk) and self.pos < self.size
         self.body_done = not more
         return {'type': 'http.request', 'body': chunk, 'more_body': more}
+
+    # A streamed body (internal/wire/wire.go, "Streamed request bodies"):
+    # the front sends the pieces as they come from the client, within the
+    # slot's credit, and receive() hands out what has come, acknowledging
+    # it (ASlot.ws_took): an app that does not receive() holds the client.
+    # The first receive() tells the front that the app wants the body (G),
+    # which is when a client that waits for 100 Continue gets it, as under
+    # uvicorn.
+
+    async def next_piece(self):
+        if not self.asked:
+            self.asked = True
+            self.slot.mux.push_wanted(self.slot.index, self.rid)
+        stream = self.stream
+        while True:
+            if self.disconnected or self.wire_done:
+                # The client went (or broke a limit), or the response has
+                # ended: no more of the body comes.
+                self.body_done = True
+                return {'type': 'http.disconnect'}
+            if stream:
+                break
+            if self.stream_end:
+                self.body_done = True
+                return {'type': 'http.request', 'body': b'', 'more_body': False}
+            f = self.disconnect_waiter
+            if f is None or f.done():
+                f = self.disconnect_waiter = self.slot.worker.loop.create_future()
+            await f
+        # What has come, joined up to ASGI_BODY_CHUNK (each piece is at
+        # most that: the front's read buffer), each piece acknowledged as
+        # the front counted it.
+        took = self.slot.ws_took
+        body = stream.popleft()
+        took(len(body))
+        if stream and len(body) + len(stream[0]) <= ASGI_BODY_CHUNK:
+            parts = [body]
+            size = len(body)
+            while stream and size + len(stream[0]) <= ASGI_BODY_CHUNK:
+                piece = stream.popleft()
+                took(len(piece))
+                parts.append(piece)
+                size += len(piece)
+            body = b''.join(parts)
+        more = bool(stream) or not self.stream_end
+        self.body_done = not more
+        return {'type': 'http.request', 'body': body, 'more_body': more}
+
+    def body_frame(self, t, payload):
+        """A piece (B) or the end (E) of the streamed body."""
+        if t == T_BODY:
+            self.stream.append(bytes(payload))
+        else:
+            self.stream_end = True
+        f = self.disconnect_waiter
+        if f is not None and not f.done():
+            f.set_result(None)
+
+    def drop_stream(self):
+        """The app has returned: what it did not receive of its body is
+        dropped, and acknowledged; what comes later is too (ASlot.body_frame
+        sees no stream)."""
+        took = self.slot.ws_took
+        for piece in self.stream:
+            took(len(piece))
+        self.stream, self.body_done = None, True
 
     # send()
 

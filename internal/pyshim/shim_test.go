@@ -467,7 +467,7 @@ func TestShimBaseExceptionKeepsTheSlot(t *testing.T) {
 }
 
 func TestShimCloseRaisingBaseException(t *testing.T) {
-	s := startShim(t, 1)
+	s := startShimEnv(t, 1, holdUntilWait) // the frames' shape, not the main thread's 5 ms flush under load
 	id := uint32(1)
 	for _, name := range []string{"close-systemexit", "close-keyboardinterrupt"} {
 		r := s.get(0, id, "GET", "/"+name)
@@ -500,7 +500,7 @@ func (s *shim) checkTaken(marker, want string) {
 }
 
 func TestShimHeadStopsTheIterable(t *testing.T) {
-	s := startShim(t, 1)
+	s := startShimEnv(t, 1, holdUntilWait) // the frames' shape, not the main thread's 5 ms flush under load
 	r := s.get(0, 1, "HEAD", "/endless?head")
 	if r.frames != "W" || r.status != "200 OK" || len(r.body) != 0 {
 		t.Fatalf("HEAD on an endless body: %+v", r)
@@ -518,7 +518,7 @@ func TestShimHeadStopsTheIterable(t *testing.T) {
 }
 
 func TestShimContentLengthStopsTheIterable(t *testing.T) {
-	s := startShim(t, 1)
+	s := startShimEnv(t, 1, holdUntilWait) // the frames' shape, not the main thread's 5 ms flush under load
 	r := s.get(0, 1, "GET", "/endless-length?10")
 	if r.frames != "W" || string(r.body) != "abcdabcdab" { // three blocks, joined
 		t.Fatalf("Content-Length 10 on an endless body: %+v", r)
@@ -559,7 +559,7 @@ func TestShimContentLengthStopsTheIterable(t *testing.T) {
 // Content-Length, as for a one-item list. Up to 16 KiB is joined, up to
 // 64 KiB held; larger bodies stream, every block sent. close() runs after the last block.
 func TestShimStreamedBodyJoined(t *testing.T) {
-	s := startShim(t, 1)
+	s := startShimEnv(t, 1, holdUntilWait) // the frames' shape, not the main thread's 5 ms flush under load
 	id := uint32(1)
 	for _, c := range []struct {
 		query, frames string

@@ -99,7 +99,7 @@ func TestSlowReaderBlocksSend(t *testing.T) {
 // within PingTimeout is failed with 1011, one that answers stays.
 func TestKeepalivePing(t *testing.T) {
 	opts := testOpts()
-	opts.PingInterval, opts.PingTimeout = 50*time.Millisecond, 300*time.Millisecond
+	opts.PingInterval, opts.PingTimeout = 50*time.Millisecond, 2*time.Second // time to answer on a loaded machine
 	ts := startWS(t, opts, HandshakeOptions{})
 
 	c, _ := dialWS(t, ts.addr, "/echo", "")

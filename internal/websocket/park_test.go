@@ -111,7 +111,7 @@ func TestParkEnds(t *testing.T) {
 	t.Run("ping timeout", func(t *testing.T) {
 		opts := testOpts()
 		opts.IdlePark = 10 * time.Millisecond
-		opts.PingInterval, opts.PingTimeout = 100*time.Millisecond, 100*time.Millisecond
+		opts.PingInterval, opts.PingTimeout = 100*time.Millisecond, 2*time.Second // time to answer on a loaded machine
 		ts := startParkWS(t, opts)
 		cl, _ := dialWS(t, ts.addr, "/", "")
 		c := ts.conn(t)

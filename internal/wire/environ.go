@@ -1,5 +1,7 @@
 package wire
 
+import "encoding/binary"
+
 // Environ accumulates the encoded CGI part of a request's WSGI environ, in
 // the buffer that becomes the request frame, so the front can build an
 // environ without knowing the frame layout and without a copy.
@@ -37,6 +39,17 @@ func (e *Environ) Frame(bodyLen int, bodyInFD bool) []byte {
 	} else {
 		e.b = FinishRequest(e.b, e.start, bodyLen, bodyInFD)
 	}
+	return e.b
+}
+
+// StreamFrame finishes an ASGI request frame whose body streams in B
+// frames after it (body True; see the package doc) and returns it.
+func (e *Environ) StreamFrame() []byte {
+	if !e.tuple {
+		e.b = append(e.b, mNull) // a dict environ's end
+	}
+	e.b = append(e.b, mTrue)
+	binary.LittleEndian.PutUint32(e.b[e.start:], uint32(len(e.b)-e.start-HeaderSize))
 	return e.b
 }
 

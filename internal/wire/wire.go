@@ -19,7 +19,9 @@
 //
 //	R  request: marshal (environ dict[str,str|bool|int], body bytes|None).
 //	   body None means the body was spooled to a file whose descriptor
-//	   travels with the frame (SCM_RIGHTS).
+//	   travels with the frame (SCM_RIGHTS). On an ASGI slot, body True
+//	   means the body streams: B frames follow as it arrives, then E
+//	   (see "Streamed request bodies" below).
 //	A  abort: the client went away or the response was refused. It may
 //	   come at any time after its R. Before the request has started (it is
 //	   queued on the slot behind another), the worker drops it unstarted
@@ -131,16 +133,17 @@
 // costs no N frame of its own until a quarter of the floor is consumed
 // (a hello costs none).
 //
-// Go → worker: only WebSocket messages (T, D) count, each max(9 +
-// payload, WSWindow/16); Go sends while a WebSocket's are below WSWindow
-// (then it stops reading that client), and the worker acknowledges each
-// message as the application's receive() takes it, or as it drops those
-// that come after the application returned (at WSWindow/16, which every
-// message costs). Besides, all the WebSockets of one worker together have
-// a total (Go's wsWorkerCredit): a message goes without it when nothing of
-// its WebSocket is unacknowledged (one message per WebSocket, whatever
-// the others do), and from it otherwise; without room, it waits for the
-// worker's acknowledgements. R and A frames do not count. Every
+// Go → worker: only WebSocket messages (T, D) and streamed request body
+// pieces (B) count, each max(9 + payload, WSWindow/16); Go sends while a
+// slot's are below WSWindow (then it stops reading that client), and the
+// worker acknowledges each message as the application's receive() takes
+// it, or as it drops those that come after the application returned (at
+// WSWindow/16, which every message costs). Besides, all the slots of one
+// worker together have a total (Go's wsWorkerCredit): a message goes
+// without it when nothing of its slot is unacknowledged (one message per
+// WebSocket or body, whatever the others do), and from it otherwise;
+// without room, it waits for the worker's acknowledgements. R, A and E
+// frames do not count. Every
 // acknowledgement threshold is below its window, so a reader that
 // consumes everything always lets its sender go on.
 //
@@ -177,6 +180,35 @@
 //	L  trailers: the trailer fields, laid out as a head with an empty
 //	   status: marshal ("", fields list[tuple[str,str]]); the response is
 //	   complete.
+//
+// Streamed request bodies (ASGI only). When an HTTP request's body is not
+// whole in the front when its head is parsed, the front sends the R at
+// once with body True, and the body as it arrives from the client, every
+// frame with the request's id:
+//
+//	B  (Go → worker) body bytes: the next piece of the request body;
+//	   receive() returns them as http.request with more_body True.
+//	E  (Go → worker) the body is complete: the last http.request has
+//	   more_body False. An A instead means the client went away, or the
+//	   body broke a limit (the front answers 413, 408 or 400 itself):
+//	   receive() returns http.disconnect.
+//	G  body wanted (worker → Go, on the mux, like N): the request id
+//	   field is the slot's index; the payload is a u32 (little-endian),
+//	   the request's id. The application called receive() for the first
+//	   time. A request whose client sent "Expect: 100-continue" has its
+//	   body read from the client only from then on, so the 100 goes out
+//	   when the application asks for the body, and never when it answers
+//	   without reading it.
+//
+// B frames are flow-controlled as WebSocket messages are (below): each
+// costs max(9 + payload, WSWindow/16) against the slot's WSWindow and the
+// worker's total, and the worker acknowledges it (N) as receive() takes
+// it, or as it drops it: one that comes for a request that has ended, or
+// after the application returned. So an application that does not
+// receive() stops the front reading its client after WSWindow, and TCP or
+// HTTP/2 flow control holds the client. The front stops sending B frames
+// once the response has ended; receive() then says http.disconnect, as it
+// does after the response.
 //
 // On an ASGI slot, A (abort) means the client has gone: the request's
 // receive() returns http.disconnect, and send() raises. The worker answers
@@ -259,6 +291,7 @@ const (
 	GoAway     Type = 'Q'
 	Dump       Type = 'U'
 	Dumped     Type = 'u'
+	BodyWanted Type = 'G'
 )
 
 // Frame types of ASGI's response extensions (early hints, trailers).
@@ -295,7 +328,7 @@ const (
 func (t Type) String() string {
 	switch t {
 	case Request, Abort, Start, Whole, Body, End, Error, File, Ready, BootFailed, Fork, Forked, Exited, Revoke, Revoked, Mux, Credit, Heartbeat,
-		WSAccept, WSText, WSBinary, WSClose, GoAway, Dump, Dumped, Interim, StartTrailers, Trailers:
+		WSAccept, WSText, WSBinary, WSClose, GoAway, Dump, Dumped, Interim, StartTrailers, Trailers, BodyWanted:
 		return string(rune(t))
 	}
 	return fmt.Sprintf("0x%02x", byte(t))

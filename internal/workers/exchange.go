@@ -31,6 +31,13 @@ type Request struct {
 	// is served. Over HTTP/1.x a FIN tells no more than that.
 	Finished <-chan struct{}
 
+	// BodyStream (ASGI only, with no Body or BodyFile): the body is not
+	// in hand; it streams to the application after Send, with SendBody
+	// and EndBody (see the wire package's "Streamed request bodies").
+	// Such a request is never sent again to another slot: once a piece
+	// of its body went to one, the body cannot be sent twice.
+	BodyStream bool
+
 	// Prefer is the slot that served the previous request of the same
 	// client connection (Exchange.Slot), or nil. When it is idle the
 	// request goes there: the same worker keeps a connection's
@@ -159,7 +166,7 @@ type Exchange struct {
 	resp      Response // what Head returns
 
 	afterInterim bool            // Head returned an interim response: the next frame is read by nextHead
-	wsEnd        chan struct{}   // a WebSocket's: closed when its application has returned (finishSlot)
+	wsEnd        chan struct{}   // a WebSocket's or a streamed body's: closed when the slot is released (finishSlot)
 	wsGone       <-chan struct{} // a WebSocket's: closed when its client's connection is dropped (WSClientGone)
 	trailer      []byte          // the payload of the response's Trailers frame, if it ended with one
 }
@@ -176,9 +183,17 @@ type Exchange struct {
 // iterable, ASGI hears http.disconnect). The exchange then reports
 // ErrCanceled.
 func (p *Pool) Send(ctx context.Context, req *Request) (*Exchange, error) {
-	bodyLen := len(req.Body)
-	frame := req.Environ.Frame(bodyLen, req.BodyFile != nil)
+	var frame []byte
+	if req.BodyStream {
+		frame = req.Environ.StreamFrame()
+	} else {
+		frame = req.Environ.Frame(len(req.Body), req.BodyFile != nil)
+	}
 	x := &Exchange{p: p, req: req, frame: frame, ctx: ctx}
+	if req.BodyStream {
+		x.moved = maxRedispatch // see Request.BodyStream
+		x.wsEnd = make(chan struct{})
+	}
 	if p.resp.full() && !p.resp.makeRoom() {
 		return nil, ErrResponseMemory
 	}
@@ -192,7 +207,9 @@ func (p *Pool) Send(ctx context.Context, req *Request) (*Exchange, error) {
 	} else if ctx.Done() != nil {
 		x.stopWait = context.AfterFunc(ctx, x.cancel)
 	}
-	if t.slot.worker.asgi && req.Finished != nil {
+	if t.slot.worker.asgi && req.Finished != nil && !req.BodyStream {
+		// (A streamed body's client is watched by its sender, once the
+		// body has come: its FIN comes after the body.)
 		x.cancelOnFinish()
 	}
 	return x, nil

@@ -41,7 +41,8 @@ import (
 // unacknowledged, and all the worker's WebSockets together once
 // wsWorkerCredit are, beyond one message each (Exchange.WSSend,
 // Slot.awaitCredit); the worker acknowledges as the application receives
-// them.
+// them. A streamed request body's pieces go the same way as WebSocket
+// messages, under the same credit (Exchange.SendBody).
 type mux struct {
 	w     *Worker
 	conn  *net.UnixConn
@@ -162,7 +163,7 @@ func (m *mux) send(idx int, buf []byte, fds []pendingFD, bodies []pendingBody) e
 		for len(bodies) > 0 && bodies[0].off <= end {
 			m.out = append(m.out, buf[pos:bodies[0].off]...)
 			pos = bodies[0].off
-			m.bodies = append(m.bodies, pendingBody{len(m.out), bodies[0].b})
+			m.bodies = append(m.bodies, pendingBody{len(m.out), bodies[0].b, bodies[0].pooled})
 			bodies = bodies[1:]
 		}
 		m.out = append(m.out, buf[pos:end]...)
@@ -251,6 +252,7 @@ func (m *mux) writeLocked() {
 		m.out, m.spare, m.fds, m.bodies = m.spare[:0], nil, nil, nil
 		m.mu.Unlock()
 		err := writeSpliced(m.conn, &m.iov, buf, fds, bodies)
+		freePooled(bodies)
 		m.mu.Lock()
 		if cap(buf) <= 1<<20 {
 			m.spare = buf[:0]
@@ -356,7 +358,8 @@ func (m *mux) readLoop() {
 				}
 				hn = 0
 				h, perr := wire.ParseHeader(hdr[:])
-				if perr != nil || int(h.ID) >= len(m.slots) || (h.Type != wire.Mux && h.Type != wire.Credit) || (h.Type == wire.Credit && h.Len != 4) {
+				if perr != nil || int(h.ID) >= len(m.slots) || (h.Type != wire.Mux && h.Type != wire.Credit && h.Type != wire.BodyWanted) ||
+					(h.Type != wire.Mux && h.Len != 4) {
 					m.protocolError(fmt.Errorf("%w: frame %s for slot %d, %d bytes", errMuxProtocol, h.Type, h.ID, h.Len))
 					return
 				}
@@ -372,6 +375,14 @@ func (m *mux) readLoop() {
 				copy(cred[4-left-len(c):], c)
 				if left == 0 {
 					cur.addCredit(int(binary.LittleEndian.Uint32(cred[:])))
+					ftype = 0
+				}
+				continue
+			}
+			if ftype == wire.BodyWanted {
+				copy(cred[4-left-len(c):], c)
+				if left == 0 {
+					cur.bodyWanted(binary.LittleEndian.Uint32(cred[:]))
 					ftype = 0
 				}
 				continue
@@ -677,6 +688,16 @@ func (s *Slot) addCredit(n int) {
 	if n > free {
 		s.mx.ws.give(n - free)
 	}
+	s.wakeCredit()
+}
+
+// bodyWanted records that the application of request id, on s, asked
+// for its streamed body (a G frame), and wakes the sender that waits for
+// it (Exchange.AwaitBodyWanted).
+func (s *Slot) bodyWanted(id uint32) {
+	s.credMu.Lock()
+	s.wanted = id
+	s.credMu.Unlock()
 	s.wakeCredit()
 }
 

@@ -48,6 +48,7 @@ type fakeMux struct {
 	bodies     map[string][]byte // /upload?name: the request bodies read from descriptors
 	gate       map[string]chan struct{}
 	aborted    map[uint32]uint32 // per slot: the last request id an A frame stopped
+	bodyEnded  map[uint32]uint32 // per slot: the last request id whose streamed body ended (E from Go)
 }
 
 func newFakeMuxWorker(t *testing.T, p *Pool, id, n int) (*Worker, *fakeMux) {
@@ -72,7 +73,7 @@ func newFakeMuxWorker(t *testing.T, p *Pool, id, n int) (*Worker, *fakeMux) {
 	w.mx = newMux(w, w.slots[0].conn, n)
 	w.slots = w.mx.slots
 	fm := &fakeMux{t: t, conn: conns[1], proc: proc, unacked: map[uint32]int{}, window: map[uint32]int{}, waited: make(chan uint32, 1024),
-		ws: map[uint32][]byte{}, wsCount: map[uint32]int{}, wsCost: map[uint32]int{}, bodies: map[string][]byte{}, gate: map[string]chan struct{}{}, aborted: map[uint32]uint32{}}
+		ws: map[uint32][]byte{}, wsCount: map[uint32]int{}, wsCost: map[uint32]int{}, bodies: map[string][]byte{}, gate: map[string]chan struct{}{}, aborted: map[uint32]uint32{}, bodyEnded: map[uint32]uint32{}}
 	fm.cond = sync.NewCond(&fm.mu)
 	go fakeControl(conns[0], nil, proc)
 	go fm.read()
@@ -163,7 +164,12 @@ func (fm *fakeMux) read() {
 						fm.mu.Lock()
 						fm.aborted[h.ID] = ih.ID
 						fm.mu.Unlock()
-					case wire.WSText, wire.WSBinary:
+					case wire.End: // a streamed body is complete
+						fm.mu.Lock()
+						fm.bodyEnded[h.ID] = ih.ID
+						fm.cond.Broadcast()
+						fm.mu.Unlock()
+					case wire.WSText, wire.WSBinary, wire.Body: // a streamed body's pieces count as messages do
 						fm.mu.Lock()
 						fm.ws[h.ID] = append(fm.ws[h.ID], ip...)
 						fm.wsCount[h.ID]++
@@ -271,6 +277,13 @@ func (fm *fakeMux) serve(slot, id uint32, path string, body []byte) {
 	case "/die": // answers, then the worker's end closes at once
 		fm.send(slot, frame(wire.Whole, id, append(append([]byte(nil), fakeHead...), "last words"...)), -1)
 		fm.conn.Close()
+	case "/bodystream": // asks for its body when gate want-NAME opens, answers when answer-NAME does
+		<-fm.gateFor("want-" + query)
+		fm.wmu.Lock()
+		fm.conn.Write(binary.LittleEndian.AppendUint32(wire.AppendHeader(nil, wire.BodyWanted, slot, 4), id))
+		fm.wmu.Unlock()
+		<-fm.gateFor("answer-" + query)
+		fm.send(slot, frame(wire.Whole, id, append(append([]byte(nil), fakeHead...), "answered "+query...)), -1)
 	case "/ws":
 		accept := []byte{'(', 2, 0, 0, 0, 'u', 0, 0, 0, 0, '[', 0, 0, 0, 0}
 		fm.send(slot, frame(wire.WSAccept, id, accept), -1)

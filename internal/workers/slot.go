@@ -117,13 +117,18 @@ type Slot struct {
 	wsFree   int
 	wsWaited bool
 	credWait chan struct{}
+	// wanted is the id of the last request whose application asked for
+	// its streamed body (a G frame; see Exchange.AwaitBodyWanted), under
+	// credMu; its waiter waits on credWait.
+	wanted uint32
 }
 
 // pendingBody is a request body written in place, after wbuf[:off], so a
 // large body is not copied into wbuf.
 type pendingBody struct {
-	off int
-	b   []byte
+	off    int
+	b      []byte
+	pooled bool // a streamed body's piece from BodyBuf: back to its pool once written
 }
 
 // inlineBody is the largest request body copied into the write buffer;
@@ -236,7 +241,7 @@ func (s *Slot) issue(frame, body []byte, file *os.File, pipelined bool) (*ticket
 	s.wbuf = append(s.wbuf, frame...)
 	binary.LittleEndian.PutUint32(s.wbuf[off+5:], t.id)
 	if len(body) > inlineBody {
-		s.bodies = append(s.bodies, pendingBody{len(s.wbuf), body})
+		s.bodies = append(s.bodies, pendingBody{off: len(s.wbuf), b: body})
 	} else {
 		s.wbuf = append(s.wbuf, body...)
 	}

@@ -222,12 +222,21 @@ func (x *Exchange) WSRead() (wire.Type, []byte, error) {
 // it), and when the client's connection is dropped (see WSClientGone;
 // ErrClientGone). One goroutine sends at a time.
 func (x *Exchange) WSSend(t wire.Type, p []byte) error {
+	err := x.sendFlow(t, p, x.wsGone)
+	if err == errWSEnded {
+		return nil
+	}
+	return err
+}
+
+// sendFlow writes a frame of type t with payload p to the application of
+// x's slot. A message (T, D) or a piece of a streamed body (B) first
+// waits for credit (Slot.awaitCredit), until the slot is released
+// (errWSEnded) or gone closes (ErrClientGone).
+func (x *Exchange) sendFlow(t wire.Type, p []byte, gone <-chan struct{}) error {
 	s := x.t.slot
-	if s.mx != nil && (t == wire.WSText || t == wire.WSBinary) {
-		if err := s.awaitCredit(len(p), x.wsEnd, x.wsGone); err != nil {
-			if err == errWSEnded {
-				return nil
-			}
+	if s.mx != nil && (t == wire.WSText || t == wire.WSBinary || t == wire.Body) {
+		if err := s.awaitCredit(len(p), x.wsEnd, gone); err != nil {
 			return err
 		}
 	}
@@ -237,7 +246,16 @@ func (x *Exchange) WSSend(t wire.Type, p []byte) error {
 		return ErrWorkerGone
 	}
 	s.wbuf = wire.AppendHeader(s.wbuf, t, x.t.id, len(p))
-	s.wbuf = append(s.wbuf, p...)
+	if t == wire.Body && s.mx != nil && len(p) > inlineBody {
+		// A large piece of a streamed body is written from its own
+		// buffer (BodyBuf), which goes back to its pool once written.
+		s.bodies = append(s.bodies, pendingBody{len(s.wbuf), p, true})
+	} else {
+		s.wbuf = append(s.wbuf, p...)
+		if t == wire.Body {
+			FreeBodyBuf(p)
+		}
+	}
 	s.flushLocked()
 	if s.broken.Load() {
 		return ErrWorkerGone
