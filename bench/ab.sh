@@ -134,9 +134,13 @@ run_instr() { # bin scenario extra-args log env label
   done
   "${load[@]}" -n 200 -c "$CONNS" >/dev/null # warm-up
   local front_pid=$SRV pids=($SRV $(pgrep -P "$SRV"))
-  for p in "${pids[@]}"; do vgdb --pid="$p" zero >/dev/null 2>&1; done
+  for p in "${pids[@]}"; do
+    vgdb --pid="$p" zero >/dev/null 2>&1 || { echo "ab.sh: vgdb cannot zero pid $p's counters" >&2; exit 1; }
+  done
   "${load[@]}" -n "$REQUESTS" -c "$CONNS" >"$WORK/load.out" || { cat "$WORK/load.out" "$WORK/srv.log" >&2; exit 1; }
-  for p in "${pids[@]}"; do vgdb --pid="$p" dump >/dev/null 2>&1; done
+  for p in "${pids[@]}"; do
+    vgdb --pid="$p" dump >/dev/null 2>&1 || { echo "ab.sh: vgdb cannot dump pid $p's counters" >&2; exit 1; }
+  done
   kill -KILL "$SRV"; wait "$SRV" 2>/dev/null || true; SRV=""
   rm -f "$WORK/access.log"
   if [[ -n ${AB_CALLGRIND_DIR:-} ]]; then mkdir -p "$AB_CALLGRIND_DIR/$6" && cp "$cg"/* "$AB_CALLGRIND_DIR/$6/"; fi
