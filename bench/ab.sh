@@ -162,7 +162,8 @@ if [[ $METRIC == instructions ]]; then
       for v in "${order[@]}"; do
         args=${AB_ARGS_A:-} log=${AB_ACCESS_LOG_A:-} envs=${AB_ENV_A:-}
         [[ $v == B ]] && args=${AB_ARGS_B:-} log=${AB_ACCESS_LOG_B:-} envs=${AB_ENV_B:-}
-        read -r fr wk < <(run_instr "$WORK/gowsgi-$v" "$sc" "$args" "$log" "$envs" "$r-$sc-$v")
+        read -r fr wk < <(run_instr "$WORK/gowsgi-$v" "$sc" "$args" "$log" "$envs" "$r-$sc-$v") || true
+        [[ -n ${fr:-} && -n ${wk:-} ]] || { echo "ab.sh: $sc on $v gave no counts (see above)" >&2; exit 1; }
         echo "$fr" >>"$WORK/$sc.front.$v"; echo "$wk" >>"$WORK/$sc.worker.$v"; echo $((fr + wk)) >>"$WORK/$sc.all.$v"
         printf 'round %d %-10s %s front %s worker %s all %s instructions/req\n' "$r" "$sc" "$v" "$fr" "$wk" $((fr + wk)) >&2
       done
