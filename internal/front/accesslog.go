@@ -99,13 +99,22 @@ func NewAccessLogWith(w io.Writer, opts AccessLogOptions) (*AccessLog, error) {
 	return l, nil
 }
 
-const (
-	// batchWait is how long the writer lets lines gather once woken.
-	batchWait = 10 * time.Millisecond
-	// maxPending bounds the bytes waiting for a slow log file; past it a
-	// request waits for the writer.
-	maxPending = 4 << 20
-)
+// batchWait is how long the writer lets lines gather once woken: 10 ms,
+// or GOWSGI_TEST_ACCESS_LOG_WAIT (a Go duration) for bench/ab.sh's
+// instruction counts, which run gowsgi under valgrind some fifty times
+// slower: there a 10 ms wait would wake the writer once every few
+// requests instead of once every few hundred, and count that as the
+// cost of a line.
+var batchWait = func() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("GOWSGI_TEST_ACCESS_LOG_WAIT")); err == nil && d > 0 {
+		return d
+	}
+	return 10 * time.Millisecond
+}()
+
+// maxPending bounds the bytes waiting for a slow log file; past it a
+// request waits for the writer.
+const maxPending = 4 << 20
 
 func (l *AccessLog) run() {
 	defer close(l.done)
@@ -222,6 +231,9 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 	}
 	if l.atoms != nil {
 		e := entry{l: l, r: r, proto: rq.Proto(), w: w, start: start, dur: time.Since(start), resp: resp}
+		if rq.org.set {
+			e.org = &rq.org
+		}
 		b := make([]byte, 0, 192)
 		for _, a := range l.atoms {
 			b = a(b, &e)
@@ -230,7 +242,11 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 		return
 	}
 	b := make([]byte, 0, 256)
-	b = l.appendRemoteHost(b, r)
+	if rq.org.set && rq.org.remoteAddr != "" {
+		b = append(b, rq.org.remoteAddr...) // the environ's REMOTE_ADDR, as remoteHost would find it
+	} else {
+		b = l.appendRemoteHost(b, r)
+	}
 	b = append(b, " - - ["...)
 	b = appendCLFTime(b, start)
 	b = append(b, "] \""...)
@@ -240,17 +256,22 @@ func (l *AccessLog) Log(rq *request, w responseWriter, start time.Time) {
 	b = append(b, ' ')
 	b = append(b, rq.Proto()...)
 	b = append(b, "\" "...)
-	b = strconv.AppendInt(b, int64(w.Status()), 10)
-	b = append(b, ' ')
+	if st := w.Status(); st >= 100 && st <= 999 {
+		b = append(b, byte('0'+st/100), byte('0'+st/10%10), byte('0'+st%10), ' ')
+	} else {
+		b = strconv.AppendInt(b, int64(st), 10)
+		b = append(b, ' ')
+	}
 	if n := w.Written(); n > 0 {
 		b = strconv.AppendInt(b, n, 10)
 	} else {
 		b = append(b, '-')
 	}
 	b = append(b, " \""...)
-	b = appendEscaped(b, headerOr(r, "Referer", "-"))
+	referer, agent := refererAgent(r)
+	b = appendEscaped(b, referer)
 	b = append(b, "\" \""...)
-	b = appendEscaped(b, headerOr(r, "User-Agent", "-"))
+	b = appendEscaped(b, agent)
 	b = append(b, "\"\n"...)
 	l.send(b)
 }
@@ -539,9 +560,25 @@ func basicUser(r *http1.Request) string {
 	return user
 }
 
+// refererAgent is the Combined Log Format's last two fields, the first
+// Referer and User-Agent ("-" for one not sent), found in one pass.
+func refererAgent(r *http1.Request) (referer, agent string) {
+	referer, agent = "-", "-"
+	gotR, gotA := false, false
+	for _, f := range r.Header {
+		switch {
+		case !gotR && isField(f.Name, "Referer"):
+			referer, gotR = f.Value, true
+		case !gotA && isField(f.Name, "User-Agent"):
+			agent, gotA = f.Value, true
+		}
+	}
+	return referer, agent
+}
+
 func headerOr(r *http1.Request, name, def string) string {
 	for _, f := range r.Header {
-		if strings.EqualFold(f.Name, name) {
+		if isField(f.Name, name) {
 			return f.Value
 		}
 	}
@@ -552,9 +589,15 @@ func headerOr(r *http1.Request, name, def string) string {
 // quotes: quotes, backslashes and non-printable bytes become \xNN.
 func appendEscaped(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	for i := 0; i < len(s); i++ {
+	// The clean start (usually all of s) in one copy.
+	i := 0
+	for i < len(s) && !escapedByte[s[i]] {
+		i++
+	}
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
 		c := s[i]
-		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+		if escapedByte[c] {
 			b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
 			continue
 		}
@@ -562,6 +605,14 @@ func appendEscaped(b []byte, s string) []byte {
 	}
 	return b
 }
+
+// escapedByte marks the bytes appendEscaped writes as \xNN.
+var escapedByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= 0x7f || c == '"' || c == '\\'
+	}
+	return t
+}()
 
 // appendJSON appends s as a JSON string. Bytes are taken as Latin-1, as
 // WSGI takes header bytes, so any input gives valid JSON on one line.

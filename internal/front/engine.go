@@ -20,6 +20,10 @@ type request struct {
 	// nothing was answered and the access log leaves it out (a reset
 	// flood must not cost a line per stream; see Handler.refused).
 	gone bool
+	// org is the origin appendEnviron worked out (org.set), which the
+	// access log reuses rather than reading the peer and its forwarding
+	// headers a second time.
+	org origin
 	// pump streams the body to the application while the response is
 	// relayed (bodystream.go); nil when the body went whole.
 	pump *bodyPump

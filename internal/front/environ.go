@@ -30,6 +30,7 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 	e.Add("RAW_URI", r.Target)
 	e.Add("SERVER_PROTOCOL", r.Proto())
 	o := originOf(h.Forwarded, h.Scheme, r.Request)
+	r.org = o
 	e.Add("wsgi.url_scheme", o.scheme)
 
 	name, port := o.serverNamePort(r.Request)
@@ -60,14 +61,14 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 			continue
 		}
 		switch {
-		case strings.EqualFold(f.Name, "Content-Type"):
+		case isField(f.Name, "Content-Type"):
 			e.Add("CONTENT_TYPE", f.Value)
 			continue
-		case strings.EqualFold(f.Name, "Content-Length"):
+		case isField(f.Name, "Content-Length"):
 			continue // set above from what was read
-		case r.Chunked && strings.EqualFold(f.Name, "Transfer-Encoding"):
+		case r.Chunked && isField(f.Name, "Transfer-Encoding"):
 			continue // the worker gets the body de-chunked
-		case o.hostForwarded && strings.EqualFold(f.Name, "Host"):
+		case o.hostForwarded && isField(f.Name, "Host"):
 			continue // HTTP_HOST is the forwarded host, added above
 		}
 		if hasField(r.Header[:i], f.Name) {
@@ -163,11 +164,19 @@ func appendRawHeaders(e *wire.Environ, r *http1.Request) {
 // hasField reports whether fields has one named name (case-insensitively).
 func hasField(fields []http1.Field, name string) bool {
 	for _, g := range fields {
-		if strings.EqualFold(g.Name, name) {
+		if isField(g.Name, name) {
 			return true
 		}
 	}
 	return false
+}
+
+// isField reports whether a field's name is name, case-insensitively.
+// Field names are ASCII tokens, so one of another length is another name
+// (a name that is not a token is refused before it is sent or used), and
+// most comparisons end at the length.
+func isField(fieldName, name string) bool {
+	return len(fieldName) == len(name) && strings.EqualFold(fieldName, name)
 }
 
 // joinValues joins the values of f and of later fields of the same name with
@@ -175,7 +184,7 @@ func hasField(fields []http1.Field, name string) bool {
 func joinValues(f http1.Field, rest []http1.Field) string {
 	v := f.Value
 	for _, g := range rest {
-		if strings.EqualFold(g.Name, f.Name) {
+		if isField(g.Name, f.Name) {
 			v += "," + g.Value
 		}
 	}
@@ -190,6 +199,7 @@ type origin struct {
 	host                   string // the Host asked for: HTTP_HOST, SERVER_NAME
 	hostForwarded          bool   // host comes from a proxy header, not Host
 	serverPort             string // X-Forwarded-Port; "" = from host
+	set                    bool   // made by originOf (request.org)
 }
 
 // originOf reads r's origin. The common case, no proxy or an untrusted
@@ -199,8 +209,8 @@ func originOf(fwd *proxy.Forwarding, scheme string, r *http1.Request) origin {
 	if scheme == "https" && r.TLS == nil {
 		scheme = "http" // a plain bind next to the TLS ones (--insecure-bind)
 	}
-	o := origin{scheme: scheme, host: r.Host}
-	o.remoteAddr, o.remotePort = splitAddr(r.RemoteAddr)
+	o := origin{scheme: scheme, host: r.Host, set: true}
+	o.remoteAddr, o.remotePort = r.RemoteHostPort()
 	if fwd == nil || !fwd.Trusted.TrustsPeer(r.RemoteAddr) {
 		return o
 	}

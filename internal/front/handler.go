@@ -231,7 +231,7 @@ func (h *Handler) relay(w responseWriter, r *request, x Exchange) {
 		if bad == nil {
 			bad = checkField(f)
 		}
-		if strings.EqualFold(name, "Content-Length") {
+		if isField(name, "Content-Length") {
 			contentLengths++
 		}
 		fields = append(fields, f)

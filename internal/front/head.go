@@ -60,7 +60,7 @@ func isHopByHop(name string) bool {
 		return false
 	}
 	for _, h := range hopByHop {
-		if strings.EqualFold(name, h) {
+		if isField(name, h) {
 			return true
 		}
 	}
@@ -87,7 +87,7 @@ func checkField(f http1.Field) error {
 	if isHopByHop(f.Name) {
 		return fmt.Errorf("response header %q is hop-by-hop; PEP 3333 leaves it to the server", f.Name)
 	}
-	if strings.EqualFold(f.Name, "Content-Length") {
+	if isField(f.Name, "Content-Length") {
 		if f.Value == "" {
 			return fmt.Errorf("Content-Length is empty")
 		}

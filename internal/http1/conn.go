@@ -67,6 +67,7 @@ type conn struct {
 	nowFresh bool
 
 	req  Request
+	peer peerText // the peer's address as text, for every request of the connection
 	rw   ResponseWriter
 	body body
 	hdr  []Field
@@ -120,6 +121,7 @@ func newConn(s *Server, rwc net.Conn) *conn {
 	c.werr = nil
 	c.aborted = false
 	c.nowFresh = false
+	c.peer = peerText{}
 	return c
 }
 
@@ -216,7 +218,7 @@ func (c *conn) serve() {
 		tlsState = &st
 	}
 	for {
-		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body, ConnState: c.req.ConnState, fin: c.fin}
+		c.req = Request{RemoteAddr: raddr, LocalAddr: laddr, TLS: tlsState, Body: &c.body, ConnState: c.req.ConnState, fin: c.fin, peer: &c.peer}
 		if c.ctx != nil {
 			c.req.ctx = c.ctx
 		}

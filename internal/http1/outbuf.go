@@ -51,6 +51,25 @@ func (o *outBuf) writeString(s string) {
 	o.writeSlow(nil, s)
 }
 
+// writeField buffers one header field line, "name: value\r\n", with one
+// check for room where four writeString calls would make four.
+func (o *outBuf) writeField(name, value string) {
+	if len(name)+len(value)+4 <= o.free() {
+		b := o.buf[o.n:]
+		n := copy(b, name)
+		b[n], b[n+1] = ':', ' '
+		n += 2
+		n += copy(b[n:], value)
+		b[n], b[n+1] = '\r', '\n'
+		o.n += n + 2
+		return
+	}
+	o.writeString(name)
+	o.writeString(": ")
+	o.writeString(value)
+	o.writeString("\r\n")
+}
+
 // writeByte buffers b.
 func (o *outBuf) writeByte(b byte) {
 	if o.free() == 0 {

@@ -308,3 +308,29 @@ func TestLargeBodiesTCP(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadFieldsAcrossBufferEnd: a head larger than the output buffer, its
+// field lines falling across the buffer's end at every offset (writeField's
+// slow path), arrives whole and in order.
+func TestHeadFieldsAcrossBufferEnd(t *testing.T) {
+	var want []Field
+	for i := 0; i < 120; i++ {
+		want = append(want, Field{Name: "X-F" + strconv.Itoa(i), Value: strings.Repeat(string(rune('a'+i%26)), 200+i*7)})
+	}
+	c := seqpacket(t, func(w *ResponseWriter, r *Request) {
+		w.WriteHeader(200, "OK", append([]Field{{"Content-Length", "2"}}, want...))
+		w.Write([]byte("ok"))
+	})
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_, resp := readMessages(t, c)
+	if resp.Status != 200 || string(resp.Body) != "ok" {
+		t.Fatalf("status %d, body %q", resp.Status, resp.Body)
+	}
+	for _, f := range want {
+		if got := resp.get(f.Name); got != f.Value {
+			t.Fatalf("%s: %d bytes, want %d", f.Name, len(got), len(f.Value))
+		}
+	}
+}

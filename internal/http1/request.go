@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"strconv"
 )
 
 // A Field is one header field line of a request or response.
@@ -119,6 +120,37 @@ type Request struct {
 	expectContinue bool
 	ctx            context.Context
 	fin            chan struct{}
+	peer           *peerText // the connection's, so RemoteHostPort formats once per connection
+}
+
+// peerText is RemoteHostPort's result, kept for a connection's later
+// requests.
+type peerText struct {
+	ip, port string
+	set      bool
+}
+
+// RemoteHostPort returns RemoteAddr's IP and port as text ("192.0.2.1",
+// "40000"; "" and "" for a peer that is not a TCP one, such as a unix
+// socket's). A request of an HTTP/1.x connection formats them once for
+// all the requests of the connection.
+func (r *Request) RemoteHostPort() (ip, port string) {
+	p := r.peer
+	if p == nil {
+		return addrText(r.RemoteAddr)
+	}
+	if !p.set {
+		p.ip, p.port = addrText(r.RemoteAddr)
+		p.set = true
+	}
+	return p.ip, p.port
+}
+
+func addrText(a net.Addr) (string, string) {
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String(), strconv.Itoa(t.Port)
+	}
+	return "", ""
 }
 
 // Context is the client's: it ends when the client is gone for sure (its

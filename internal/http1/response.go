@@ -276,10 +276,7 @@ func validFields(fields []Field) bool {
 // writeFields writes "name: value" lines.
 func writeFields(o *outBuf, fields []Field) {
 	for i := range fields {
-		o.writeString(fields[i].Name)
-		o.writeString(": ")
-		o.writeString(fields[i].Value)
-		o.writeString("\r\n")
+		o.writeField(fields[i].Name, fields[i].Value)
 	}
 }
 
@@ -642,10 +639,7 @@ func (w *ResponseWriter) sendHead(final bool) {
 			len(f.Name) == 17 && lowerEq(f.Name, "transfer-encoding") {
 			continue
 		}
-		o.writeString(f.Name)
-		o.writeString(": ")
-		o.writeString(f.Value)
-		o.writeString("\r\n")
+		o.writeField(f.Name, f.Value)
 	}
 	if addLength >= 0 {
 		b := append(c.scratch[:0], "Content-Length: "...)

@@ -1,9 +1,6 @@
 package http1
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "math"
 
 // This file holds the request rules: what a method, a request-target, a
 // field name, a field value, a Host and a Content-Length may be. The
@@ -261,36 +258,25 @@ func ValidFieldValue(v string) bool { return validValueString(v) }
 
 // validValue reports whether v holds only field-value octets: HTAB, SP,
 // VCHAR and obs-text (RFC 9110 §5.5). This is the hottest loop of request
-// parsing, so it tests eight octets at a time for any octet below 0x20 or
+// parsing, and of response heads (every field the application or gowsgi
+// sets), so it tests eight octets at a time for any octet below 0x20 or
 // equal to 0x7F, and only looks closer at the rare words that have one
 // (usually an HTAB).
-func validValue(v []byte) bool {
+func validValue[S ~string | ~[]byte](v S) bool {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	for len(v) >= 8 {
-		x := binary.LittleEndian.Uint64(v)
+		x := load64(v)
 		y := x ^ (0x7f * lo)
 		// Nonzero exactly when some octet is < 0x20, or == 0x7F.
 		if ((x-0x20*lo)&^x|(y-lo)&^y)&hi != 0 {
-			for _, c := range v[:8] {
-				if !isValueOct[c] {
+			for i := 0; i < 8; i++ {
+				if !isValueOct[v[i]] {
 					return false
 				}
 			}
 		}
 		v = v[8:]
 	}
-	for _, c := range v {
-		if !isValueOct[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// validValueString is validValue for strings (response fields, and
-// requests that did not come through the parser), where the plain table
-// loop is fast enough.
-func validValueString(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if !isValueOct[v[i]] {
 			return false
@@ -298,6 +284,18 @@ func validValueString(v string) bool {
 	}
 	return true
 }
+
+// load64 is v's first eight octets as a little-endian word (the compiler
+// makes it one load).
+func load64[S ~string | ~[]byte](v S) uint64 {
+	_ = v[7]
+	return uint64(v[0]) | uint64(v[1])<<8 | uint64(v[2])<<16 | uint64(v[3])<<24 |
+		uint64(v[4])<<32 | uint64(v[5])<<40 | uint64(v[6])<<48 | uint64(v[7])<<56
+}
+
+// validValueString is validValue for strings: response fields, and
+// requests that did not come through the parser.
+func validValueString(v string) bool { return validValue(v) }
 
 // contentLength applies the request rule for Content-Length, one field at
 // a time: one field line holding 1*DIGIT, nothing else. A list ("5, 5") or

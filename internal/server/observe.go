@@ -159,7 +159,12 @@ func (o *requestObserver) Begin(r *http1.Request) front.Observation {
 	if o.m != nil || o.tr != nil {
 		ob.Start = time.Now()
 	}
-	trusted := o.trusted.TrustsPeer(r.RemoteAddr)
+	// The peer's trust matters only to a request that brings its own
+	// X-Request-ID, or to a trace: the allow list is asked only then.
+	trusted := false
+	if o.tr != nil || tracing.HasRequestID(r) {
+		trusted = o.trusted.TrustsPeer(r.RemoteAddr)
+	}
 	var id string
 	switch o.ids {
 	case config.RequestIDGenerate:

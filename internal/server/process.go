@@ -4,25 +4,34 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"syscall"
 )
 
 // profile profiles the Go side until the server stops, when
-// GOWSGI_CPUPROFILE names a file (for bench/).
+// GOWSGI_CPUPROFILE names a file (for bench/); GOWSGI_MEMPROFILE names a
+// file for the allocations made meanwhile (every one recorded:
+// `go tool pprof -sample_index=alloc_objects`), written at shutdown.
 type profile struct{}
 
 func (profile) Provision(s *Server) error {
-	path := os.Getenv("GOWSGI_CPUPROFILE")
-	if path == "" {
-		return nil
+	if path := os.Getenv("GOWSGI_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("GOWSGI_CPUPROFILE: %v", err)
+		}
+		pprof.StartCPUProfile(f)
+		s.cleanups.push(func() { pprof.StopCPUProfile(); f.Close() })
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("GOWSGI_CPUPROFILE: %v", err)
+	if path := os.Getenv("GOWSGI_MEMPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("GOWSGI_MEMPROFILE: %v", err)
+		}
+		runtime.MemProfileRate = 1
+		s.cleanups.push(func() { pprof.Lookup("allocs").WriteTo(f, 0); f.Close() })
 	}
-	pprof.StartCPUProfile(f)
-	s.cleanups.push(func() { pprof.StopCPUProfile(); f.Close() })
 	return nil
 }
 

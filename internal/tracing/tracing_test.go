@@ -2,7 +2,13 @@ package tracing
 
 import (
 	"context"
+	"encoding/binary"
+	"fmt"
+	mathrand "math/rand/v2"
 	"net"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,13 +91,151 @@ func TestRequestID(t *testing.T) {
 }
 
 func TestNewIDUnique(t *testing.T) {
+	// Many goroutines at once, as connections make them.
+	const goroutines, each = 8, 5000
+	ids := make(chan []string, goroutines)
+	for g := 0; g < goroutines; g++ {
+		go func() {
+			list := make([]string, each)
+			for i := range list {
+				list[i] = NewID()
+			}
+			ids <- list
+		}()
+	}
 	seen := map[string]bool{}
-	for i := 0; i < 10000; i++ {
-		id := NewID()
-		if seen[id] {
-			t.Fatalf("NewID repeated %q", id)
+	for g := 0; g < goroutines; g++ {
+		for _, id := range <-ids {
+			if len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" {
+				t.Fatalf("NewID gave %q, not 32 lowercase hex digits", id)
+			}
+			if seen[id] {
+				t.Fatalf("NewID repeated %q", id)
+			}
+			seen[id] = true
 		}
+	}
+	// Every digit varies, as in random IDs: no fixed prefix or suffix, no
+	// visible counter.
+	for pos := 0; pos < 32; pos++ {
+		digits := map[byte]bool{}
+		for id := range seen {
+			digits[id[pos]] = true
+		}
+		if len(digits) != 16 {
+			t.Errorf("digit %d took %d values over %d IDs, not all 16", pos, len(digits), len(seen))
+		}
+	}
+}
+
+// TestNewIDUniqueAcrossProcesses: two processes (as two gowsgi, or one
+// restarted) start from their own seeds and make disjoint IDs.
+func TestNewIDUniqueAcrossProcesses(t *testing.T) {
+	if os.Getenv("TRACING_PRINT_IDS") != "" {
+		return // the child: TestMain printed them
+	}
+	run := func() []string {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNewIDUniqueAcrossProcesses$")
+		cmd.Env = append(os.Environ(), "TRACING_PRINT_IDS=2000")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("child: %v", err)
+		}
+		var ids []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(l, "id ") {
+				ids = append(ids, l[3:])
+			}
+		}
+		if len(ids) != 2000 {
+			t.Fatalf("child printed %d IDs, want 2000", len(ids))
+		}
+		return ids
+	}
+	seen := map[string]bool{}
+	for _, id := range newIDs(2000) {
 		seen[id] = true
+	}
+	for p := 0; p < 2; p++ {
+		for _, id := range run() {
+			if seen[id] {
+				t.Fatalf("ID %q made twice, by two processes", id)
+			}
+			seen[id] = true
+		}
+	}
+}
+
+// newIDs makes n IDs.
+func newIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = NewID()
+	}
+	return ids
+}
+
+func TestMain(m *testing.M) {
+	if n, _ := strconv.Atoi(os.Getenv("TRACING_PRINT_IDS")); n > 0 {
+		for _, id := range newIDs(n) {
+			fmt.Println("id", id)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// TestHexDigits: hexDigits writes what fmt's %08x does.
+func TestHexDigits(t *testing.T) {
+	for _, x := range []uint32{0, 9, 10, 15, 16, 0x0123abcd, 0x89abcdef, 0xfedcba98, 0xffffffff, 0xa0a0a0a0} {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], hexDigits(x))
+		if got, want := string(b[:]), fmt.Sprintf("%08x", x); got != want {
+			t.Errorf("hexDigits(%#x) = %q, want %q", x, got, want)
+		}
+	}
+	for i := 0; i < 100000; i++ {
+		x := mathrand.Uint32()
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], hexDigits(x))
+		if got, want := string(b[:]), fmt.Sprintf("%08x", x); got != want {
+			t.Fatalf("hexDigits(%#x) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+// TestMixIsABijection: the property NewID's uniqueness rests on. unmix is
+// mix's inverse (each step of mix is invertible: an xor with a right shift
+// of itself, a multiplication by an odd constant).
+func TestMixIsABijection(t *testing.T) {
+	unshift := func(z uint64, s uint) uint64 {
+		x := z
+		for i := 0; i < 64/int(s)+1; i++ {
+			x = z ^ x>>s
+		}
+		return x
+	}
+	inverse := func(a uint64) uint64 { // Newton's iteration for a⁻¹ mod 2^64
+		x := a
+		for i := 0; i < 6; i++ {
+			x *= 2 - a*x
+		}
+		return x
+	}
+	unmix := func(z uint64) uint64 {
+		z = unshift(z, 31)
+		z = unshift(z*inverse(0x94d049bb133111eb), 27)
+		return unshift(z*inverse(0xbf58476d1ce4e5b9), 30)
+	}
+	for _, x := range []uint64{0, 1, 2, 1 << 63, ^uint64(0), 0x0123456789abcdef} {
+		if got := unmix(mix(x)); got != x {
+			t.Errorf("unmix(mix(%#x)) = %#x", x, got)
+		}
+	}
+	for i := 0; i < 100000; i++ {
+		x := mathrand.Uint64()
+		if got := unmix(mix(x)); got != x {
+			t.Fatalf("unmix(mix(%#x)) = %#x", x, got)
+		}
 	}
 }
 
