@@ -344,10 +344,12 @@ func TestAttackASGIH2StreamsTotalFair(t *testing.T) {
 		enc := hpack.NewEncoder(&buf)
 		for k := 0; k < streams; k++ {
 			buf.Reset()
-			for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/hello"}, {":authority", "x"}, {"content-length", "100"}} {
+			for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/hold"}, {":authority", "x"}, {"content-length", "100"}} {
 				enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
 			}
-			// No END_STREAM, and no DATA ever: the front waits for the body.
+			// No END_STREAM, and no DATA ever: the app (/hold) waits in
+			// receive() for the body, which streams to it (/hello would
+			// answer at once without reading it, and free its stream).
 			if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*k + 1), BlockFragment: buf.Bytes(), EndHeaders: true}); err != nil {
 				t.Fatal(err)
 			}
