@@ -187,8 +187,8 @@ func TestASGILifeStartupTimeout(t *testing.T) {
 			s := startProcessEnv(t, append(p.Env(), "LIFE_STARTUP="+c.how), asgiLife, "--python", py, "--timeout", "2", "--boot-timeout", "4")
 			start := time.Now()
 			code := s.Wait(60 * time.Second)
-			if code != 1 || time.Since(start) > 30*time.Second {
-				t.Fatalf("exit %d after %s, want 1 soon after --boot-timeout 4s\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
+			if code != 3 || time.Since(start) > 30*time.Second {
+				t.Fatalf("exit %d after %s, want 3 soon after --boot-timeout 4s\n%s", code, time.Since(start).Round(time.Millisecond), s.Stderr)
 			}
 			out := s.Stderr.String()
 			if !strings.Contains(out, "lifespan startup did not complete within the boot time of 4s (--boot-timeout, or --timeout when longer: raise it)\n") ||

@@ -307,8 +307,8 @@ func TestASGIPeerLifespanFailures(t *testing.T) {
 		p := newProbeState(t)
 		s := startProcessEnv(t, append(p.Env(), "PEER_LIFESPAN="+c.mode), asgiPeer, "--lifespan", c.lifespan)
 		code := s.Wait(60 * time.Second)
-		if code == 0 || code == -1 || !strings.Contains(s.Stderr.String(), c.want) {
-			t.Errorf("%s with --lifespan %s: exit %d, want a failure with %q:\n%s", c.mode, c.lifespan, code, c.want, s.Stderr)
+		if code != 3 || !strings.Contains(s.Stderr.String(), c.want) {
+			t.Errorf("%s with --lifespan %s: exit %d, want 3 with %q:\n%s", c.mode, c.lifespan, code, c.want, s.Stderr)
 		}
 		// An app that said startup.failed and raised has not shown that it
 		// lacks the lifespan protocol: no notice says so.

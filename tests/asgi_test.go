@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -92,8 +93,8 @@ func TestASGIDetectedAndScope(t *testing.T) {
 	if len(scope.Client) != 2 || scope.Client[0] != "127.0.0.1" {
 		t.Errorf("client %v", scope.Client)
 	}
-	if len(scope.Server) != 2 || scope.Server[0] != "example.com" || scope.Server[1] != float64(8080) {
-		t.Errorf("server %v", scope.Server)
+	if len(scope.Server) != 2 || scope.Server[0] != "127.0.0.1" || scope.Server[1] != float64(s.port()) {
+		t.Errorf("server %v, want the listening address %s (not the Host)", scope.Server, s.Addr)
 	}
 	if scope.State["greeting"] != "hello from lifespan" {
 		t.Errorf("state %v: the lifespan state is not in the request scope", scope.State)
@@ -388,13 +389,14 @@ func TestASGILifespan(t *testing.T) {
 }
 
 // TestASGILifespanStartupFailed: lifespan.startup.failed is a boot failure
-// with the app's message, as an import error is.
+// with the app's message, as an import error is: exit 3, uvicorn's
+// "Application startup failed" status and gunicorn's WORKER_BOOT_ERROR.
 func TestASGILifespanStartupFailed(t *testing.T) {
 	p := newProbeState(t)
 	s := startProcessEnv(t, append(p.Env(), "ASGI_STARTUP_FAIL=1"), asgiRaw)
 	code := s.Wait(60 * time.Second)
-	if code == 0 || code == -1 {
-		t.Fatalf("exit code %d, want a failure\n%s", code, s.Stderr)
+	if code != 3 {
+		t.Fatalf("exit code %d, want 3\n%s", code, s.Stderr)
 	}
 	if !strings.Contains(s.Stderr.String(), "cannot reach the database at db:5432") {
 		t.Fatalf("the app's startup.failed message is not in the log:\n%s", s.Stderr)
@@ -761,6 +763,7 @@ def pre_request(worker, req):
     mark('pre' + req.path.replace('/', '.'), req.method)
 def post_request(worker, req, environ, resp):
     mark('post' + req.path.replace('/', '.'), str(resp.status_code))
+    mark('server' + req.path.replace('/', '.'), environ['SERVER_NAME'] + ' ' + environ['SERVER_PORT'])
 def worker_exit(server, worker):
     mark('worker_exit', '')
 `
@@ -785,6 +788,16 @@ def worker_exit(server, worker):
 	}
 	if b, _ := os.ReadFile(p.Path("post.head-shapes")); string(b) != "500" {
 		t.Errorf("post_request saw status %q for a head the front refused, want 500", b)
+	}
+	// The hooks' environ is WSGI's: SERVER_NAME and SERVER_PORT are the
+	// Host's (PEP 3333), where the scope's server is the listening address.
+	if b, _ := os.ReadFile(p.Path("server.headers")); string(b) != "127.0.0.1 "+strconv.Itoa(s.port()) {
+		t.Errorf("post_request's environ: SERVER_NAME SERVER_PORT %q, want the Host's %s", b, s.Addr)
+	}
+	raw(t, s.Addr, "GET /headers HTTP/1.1\r\nHost: example.com:8443\r\nConnection: close\r\n\r\n", 5*time.Second)
+	if !waitFor(10*time.Second, func() bool { b, _ := os.ReadFile(p.Path("server.headers")); return string(b) == "example.com 8443" }) {
+		b, _ := os.ReadFile(p.Path("server.headers"))
+		t.Errorf("post_request's environ with Host example.com:8443: SERVER_NAME SERVER_PORT %q", b)
 	}
 	if b, _ := os.ReadFile(p.Path("post.error-before")); string(b) != "500" {
 		t.Errorf("post_request saw status %q for a failed request, want 500", b)
@@ -846,8 +859,8 @@ func TestASGITLS(t *testing.T) {
 func TestASGIOptions(t *testing.T) {
 	p := newProbeState(t)
 	s := startProcessEnv(t, append(p.Env(), "ASGI_NO_LIFESPAN=1"), asgiRaw, "--lifespan", "on")
-	if code := s.Wait(60 * time.Second); code == 0 || code == -1 {
-		t.Fatalf("--lifespan on, app raising on lifespan: exit %d\n%s", code, s.Stderr)
+	if code := s.Wait(60 * time.Second); code != 3 {
+		t.Fatalf("--lifespan on, app raising on lifespan: exit %d, want 3\n%s", code, s.Stderr)
 	}
 	if !strings.Contains(s.Stderr.String(), "this app does not do lifespan") {
 		t.Errorf("the app's exception is not in the log:\n%s", s.Stderr)

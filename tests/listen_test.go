@@ -684,7 +684,7 @@ func listenBacklogs(t *testing.T, port int) []int {
 }
 
 // TestBinaryUpgradeFails: when the new process does not start serving
-// (the app no longer loads: it exits 1, after writing the pid file and
+// (the app no longer loads: it exits 3, after writing the pid file and
 // removing it), the old process logs why, keeps serving, and the pid file
 // names it again.
 func TestBinaryUpgradeFails(t *testing.T) {
@@ -699,7 +699,7 @@ func TestBinaryUpgradeFails(t *testing.T) {
 	}
 	p.cmd.Process.Signal(syscall.SIGUSR2)
 	p.waitLog("binary upgrade failed; still serving", 1, 60*time.Second)
-	if !strings.Contains(p.output(), "exited before it was ready: exit status 1") || !strings.Contains(p.output(), "SyntaxError") {
+	if !strings.Contains(p.output(), "exited before it was ready: exit status 3") || !strings.Contains(p.output(), "SyntaxError") {
 		t.Errorf("the log does not say how the new process ended")
 	}
 	if code, body := getText(t, client(), "http://"+addr+"/"); code != 200 || body != pid {

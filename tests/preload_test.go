@@ -134,8 +134,8 @@ func TestPreloadImportsOnce(t *testing.T) {
 
 func TestPreloadBootFailure(t *testing.T) {
 	code, _, stderr := runGowsgi(t, 60*time.Second, "tests/testdata/apps/broken_import.py", "--preload", "-w", "2")
-	if code != 1 {
-		t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr)
+	if code != 3 {
+		t.Fatalf("exit code %d, want 3 (a worker boot error, as without --preload); stderr:\n%s", code, stderr)
 	}
 	for _, w := range []string{"Traceback (most recent call last)", "ModuleNotFoundError: No module named 'this_module_does_not_exist_anywhere'"} {
 		if !strings.Contains(stderr, w) {

@@ -193,7 +193,7 @@ func TestDaemon(t *testing.T) {
 
 	// An app that does not load: the command says why and fails.
 	code, _, errOut = runGowsgi(t, 60*time.Second, "tests/testdata/apps/broken_import.py", "--daemon")
-	if code != 1 || !strings.Contains(errOut, "ModuleNotFoundError") {
+	if code != 3 || !strings.Contains(errOut, "ModuleNotFoundError") {
 		t.Errorf("broken app with --daemon: exit %d, stderr %q", code, errOut)
 	}
 }

@@ -88,26 +88,31 @@ func TestLoadTargets(t *testing.T) {
 	}
 }
 
+// TestLoadErrors: an app that does not load is a boot failure with the
+// reason, and exits as gunicorn's arbiter does (README, "Exit statuses"):
+// 4 (APP_LOAD_ERROR) when the module imported but has no such callable,
+// 3 (WORKER_BOOT_ERROR) when the module itself did not import.
 func TestLoadErrors(t *testing.T) {
 	cases := []struct {
 		name   string
 		target string
+		code   int
 		want   []string
 	}{
-		{"no such module", "no_such_module_xyz", []string{"gowsgi: cannot load no_such_module_xyz: no module named 'no_such_module_xyz'"}},
-		{"no such file", "missing/dir/app.py", []string{"file not found: missing/dir/app.py"}},
-		{"wrong callable", "tests/testdata/apps/wrong_name.py", []string{"has no callable 'app' or 'application'", "make_wsgi", "helper"}},
-		{"named callable missing", "tests/testdata/apps/only_application.py:app", []string{"has no attribute 'app'", "callables it defines: application"}},
-		{"seed app vs application", "examples/cloudacademy/playground.py:application", []string{"has no attribute 'application'", "app"}},
-		{"import error", "tests/testdata/apps/broken_import.py", []string{"Traceback (most recent call last)", "ModuleNotFoundError: No module named 'this_module_does_not_exist_anywhere'", "broken_import.py\", line 2"}},
-		{"not callable", "tests/testdata/apps/not_callable.py", []string{"is a str, not a callable"}},
+		{"no such module", "no_such_module_xyz", 3, []string{"gowsgi: cannot load no_such_module_xyz: no module named 'no_such_module_xyz'"}},
+		{"no such file", "missing/dir/app.py", 3, []string{"file not found: missing/dir/app.py"}},
+		{"wrong callable", "tests/testdata/apps/wrong_name.py", 4, []string{"has no callable 'app' or 'application'", "make_wsgi", "helper"}},
+		{"named callable missing", "tests/testdata/apps/only_application.py:app", 4, []string{"has no attribute 'app'", "callables it defines: application"}},
+		{"seed app vs application", "examples/cloudacademy/playground.py:application", 4, []string{"has no attribute 'application'", "app"}},
+		{"import error", "tests/testdata/apps/broken_import.py", 3, []string{"Traceback (most recent call last)", "ModuleNotFoundError: No module named 'this_module_does_not_exist_anywhere'", "broken_import.py\", line 2"}},
+		{"not callable", "tests/testdata/apps/not_callable.py", 4, []string{"is a str, not a callable"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			port := freePort(t)
 			code, _, stderr := runGowsgi(t, 60*time.Second, c.target, "--bind", fmt.Sprintf("127.0.0.1:%d", port))
-			if code != 1 {
-				t.Fatalf("exit code %d, want 1; stderr:\n%s", code, stderr)
+			if code != c.code {
+				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, c.code, stderr)
 			}
 			for _, w := range c.want {
 				if !strings.Contains(stderr, w) {
@@ -131,7 +136,7 @@ func TestOldPythonRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, stderr := runGowsgi(t, 60*time.Second, probe, "--python", fake, "--bind", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	if code != 1 || !strings.Contains(stderr, "is Python 3.7.17; gowsgi needs Python 3.8 or newer") {
+	if code != 3 || !strings.Contains(stderr, "is Python 3.7.17; gowsgi needs Python 3.8 or newer") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

@@ -135,7 +135,8 @@ func TestCrashSignalAndReplacement(t *testing.T) {
 }
 
 // A deploy that breaks the import: replacements back off, and with no worker
-// left serving gowsgi exits non-zero with the traceback instead of spinning.
+// left serving gowsgi exits 3 (gunicorn's WORKER_BOOT_ERROR) with the
+// traceback instead of spinning.
 func TestBootFailureGivesUp(t *testing.T) {
 	dir := t.TempDir()
 	app := filepath.Join(dir, "flaky.py")
@@ -144,8 +145,8 @@ func TestBootFailureGivesUp(t *testing.T) {
 	os.WriteFile(app, []byte("raise ImportError('deploy broke the import')\n"), 0o644)
 	fetch(client(), s.URL("/")) // kills the only worker
 	code := s.Wait(30 * time.Second)
-	if code != 1 {
-		t.Fatalf("exit code %d, want 1\n%s", code, s.Stderr)
+	if code != 3 {
+		t.Fatalf("exit code %d, want 3\n%s", code, s.Stderr)
 	}
 	if !strings.Contains(s.Stderr.String(), "workers keep failing to boot") || !strings.Contains(s.Stderr.String(), "ImportError: deploy broke the import") {
 		t.Fatalf("no traceback on giving up:\n%s", s.Stderr)

@@ -132,8 +132,9 @@ func TestWebSocketBrowserBehaviours(t *testing.T) {
 		got  []any
 		want string
 	}{
-		// The server answers the browser's close with its code.
-		{"the browser's close", r.ClientClose, "[4000  true]"},
+		// The server answers the browser's close with its code and reason
+		// (echoed, as uvicorn's websockets and wsproto echo them).
+		{"the browser's close", r.ClientClose, "[4000 bye ✓ true]"},
 		{"the server's close 1000", r.Close1000, "[1000 done true ]"},
 		{"the server's close 4001", r.Close4001, "[4001 custom ✓ true ]"},
 		{"the app raising after accept", r.Raise, "[1011  true ]"},

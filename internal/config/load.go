@@ -145,7 +145,8 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.apply([]*layer{peer, file, env, cmdArgs, cli}, getenv); err != nil {
+	layers := []*layer{peer, file, env, cmdArgs, cli}
+	if err := c.apply(layers, c.defaultsEnv(layers, cli, peer, getenv)); err != nil {
 		return nil, err
 	}
 	c.Warnings = append(fileWarnings, c.Warnings...)
@@ -153,6 +154,30 @@ func load(args []string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// defaultsEnv is the environment the settings' defaults read: getenv,
+// less $WEB_CONCURRENCY on a granian command line (granianLine), since
+// granian reads GRANIAN_WORKERS and not it (gunicorn and uvicorn do). A
+// WEB_CONCURRENCY that would have set the worker count gets a notice.
+func (c *Config) defaultsEnv(layers []*layer, cli, peer *layer, getenv func(string) string) func(string) string {
+	fl := granianLine(cli, peer)
+	if fl == "" || getenv("WEB_CONCURRENCY") == "" {
+		return getenv
+	}
+	given := false
+	for _, l := range layers {
+		given = given || l.vals[byName["workers"]] != nil
+	}
+	if !given {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("WEB_CONCURRENCY is not read: %s is granian's, and granian does not read it (GRANIAN_WORKERS or --workers set the count)", fl))
+	}
+	return func(k string) string {
+		if k == "WEB_CONCURRENCY" {
+			return ""
+		}
+		return getenv(k)
+	}
 }
 
 // flagLayer reads the command line: the options, and the positional

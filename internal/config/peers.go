@@ -321,6 +321,57 @@ func peerEnv(l *layer, getenv func(string) string) {
 	}
 }
 
+// granianLine names what makes a command line granian's, for what granian
+// reads differently from gunicorn and uvicorn ($WEB_CONCURRENCY, which it
+// does not read): the first option on it (cli) that only granian spells
+// (granianOnly), else the first GRANIAN_* variable gowsgi reads (peer:
+// an environment set up for granian); "" when there is neither.
+func granianLine(cli, peer *layer) string {
+	for _, s := range settings {
+		if g := cli.vals[s]; g != nil {
+			if long, ok := strings.CutPrefix(g.origin, "--"); ok && granianOnly(long) {
+				return g.origin
+			}
+		}
+	}
+	for _, s := range settings {
+		if g := peer.vals[s]; g != nil && strings.HasPrefix(g.origin, "GRANIAN_") {
+			return g.origin
+		}
+	}
+	return ""
+}
+
+// granianOnly reports whether the long flag long (without "--") is
+// granian's spelling only: granian's, not uvicorn's or hypercorn's, and not
+// the name of one of gowsgi's own options (a row's first flag, where the
+// row has a usage line: --http2-max-frame-size is gowsgi's and gunicorn's
+// too).
+func granianOnly(long string) bool {
+	has := func(flags []string) bool {
+		for _, f := range flags {
+			if strings.TrimPrefix(f, "--") == long {
+				return true
+			}
+		}
+		return false
+	}
+	granian := false
+	for _, s := range settings {
+		if s.usage != "" && len(s.flags) > 0 && strings.TrimPrefix(s.flags[0], "--") == long {
+			return false
+		}
+		if s.peer == nil {
+			continue
+		}
+		if has(s.peer.uvicorn) || has(s.peer.hypercorn) {
+			return false
+		}
+		granian = granian || has(s.peer.granian)
+	}
+	return granian
+}
+
 // uvicornParams are uvicorn's click parameter names that are not their
 // option's long name with "-" written "_". A parameter name is both the
 // key of a worker class's CONFIG_KWARGS and, upper-cased after UVICORN_,

@@ -259,7 +259,7 @@ var hookWhy = map[string]string{
 	"on_starting":      "runs in gowsgi's hook host before the workers boot",
 	"on_reload":        "runs in the hook host when SIGHUP (or --reload) starts a new generation",
 	"when_ready":       "runs in the hook host once the ports are bound and the workers serve",
-	"pre_fork":         "runs in the hook host before each worker is started (gowsgi waits for it)",
+	"pre_fork":         "runs in the hook host before each worker is started (gowsgi waits for it); the worker starts with the os.environ the master hooks left",
 	"post_fork":        "runs in the worker before it loads the app (after the fork with --preload)",
 	"post_worker_init": "runs in the worker once it has loaded the app",
 	"worker_int":       "runs in a worker sent SIGINT or SIGQUIT, which then exits",

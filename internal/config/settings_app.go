@@ -56,7 +56,7 @@ var appSettings = []*setting{
 			}
 			return strconv.Itoa(runtime.NumCPU()), ""
 		},
-		accessor: intField(1, func(c *Config) *int { return &c.Workers }),
+		accessor: accessor{apply: intField(1, func(c *Config) *int { return &c.Workers }).apply, show: showWorkers},
 	},
 	{
 		name: "threads", flags: []string{"--threads"}, gunicorn: "threads", kind: Native, typ: tInt, def: "1",
@@ -152,4 +152,21 @@ var appSettings = []*setting{
 			show: strField(func(c *Config) *string { return &c.RootPath }).show,
 		},
 	},
+}
+
+// showWorkers is --print-config's workers: what will run. A count nobody
+// asked for (Options.WorkersByApp) is the application's: 1 for ASGI, the
+// CPU count for WSGI (supervisor.countByApp), resolved when --interface
+// (or the worker class) says which, else said as both.
+func showWorkers(c *Config) any {
+	if c.given["workers"] != nil {
+		return c.Workers
+	}
+	switch c.Interface {
+	case InterfaceASGI:
+		return 1
+	case InterfaceWSGI:
+		return c.Workers
+	}
+	return fmt.Sprintf("auto (1 for an ASGI app, %d for a WSGI one)", c.Workers)
 }

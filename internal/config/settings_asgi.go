@@ -250,7 +250,7 @@ func asgiSettings() {
 
 	// --- uvicorn's and granian's spellings of gowsgi's settings -------------
 	uv("workers", "same (default `$WEB_CONCURRENCY`, else 1 for an ASGI app, as uvicorn's; the CPU count for a WSGI one)", "--workers")
-	gr("workers", "same (default `$WEB_CONCURRENCY`, else 1 for an ASGI app, as granian's; the CPU count for a WSGI one)", "--workers")
+	gr("workers", "same (default `$GRANIAN_WORKERS`, else 1 for an ASGI app, as granian's; the CPU count for a WSGI one). `$WEB_CONCURRENCY`, which granian does not read, is not read on a command line with an option only granian has, or with a `GRANIAN_*` variable set", "--workers")
 	gr("threads", "the threads that run a WSGI app in each worker", "--blocking-threads")
 	uv("reload", "same: workers restart when a Python file of the app changes", "--reload")
 	gr("reload", "same: workers restart when a Python file of the app changes", "--reload", "--no-reload")

@@ -90,6 +90,21 @@ func (h *Handler) appendEnviron(e *wire.Environ, r *request, bodyLen int64) {
 	if u, ok := h.Upstream.(asgiTeller); ok && u.ASGI() {
 		appendRawHeaders(e, r.Request)
 		appendASGITLS(e, r.TLS)
+		appendASGIServer(e, r.LocalAddr)
+	}
+}
+
+// appendASGIServer adds what the ASGI scope's server is (scopeServer), for
+// websocket_scope: gowsgi.server_host, and gowsgi.server_port, empty on a
+// Unix socket. SERVER_NAME and SERVER_PORT are the Host's, for WSGI.
+func appendASGIServer(e *wire.Environ, a net.Addr) {
+	if host, port, ok := scopeServer(a); ok {
+		e.Add("gowsgi.server_host", host)
+		if port >= 0 {
+			e.Add("gowsgi.server_port", strconv.Itoa(port))
+		} else {
+			e.Add("gowsgi.server_port", "")
+		}
 	}
 }
 

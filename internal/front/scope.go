@@ -3,6 +3,7 @@ package front
 import (
 	"crypto/tls"
 	"encoding/pem"
+	"net"
 	"strings"
 
 	"github.com/gowsgi/gowsgi/internal/wire"
@@ -13,8 +14,8 @@ import (
 // adds the keys, "type", "asgi", "state" and the extensions every request
 // advertises). Every field comes from the facts appendEnviron gives a
 // WSGI worker, decided the same way: the root path split, the one trust
-// decision on proxy headers (originOf) for scheme, client and server,
-// and the Host rule for server.
+// decision on proxy headers (originOf) for scheme and client, and the
+// listening address for server.
 //
 //	http_version  "1.0", "1.1" or "2"
 //	method        the request method
@@ -31,9 +32,9 @@ import (
 //	              :authority first as host when no Host field came
 //	client        (address, port) of the peer or of the trusted proxy's
 //	              client (port 0 when it gave none); None on a Unix socket
-//	server        (host, port) from the Host header or the forwarded host,
-//	              else the address the request came in on; port None when
-//	              it is not a number
+//	server        the listening address the request came in on (scopeServer):
+//	              (host, port), or (path, None) on a Unix socket; never
+//	              the Host header nor a proxy's word (uvicorn's rule)
 //	tls           the tls extension over TLS, else None
 //	request_id    the ID gowsgi answers with (gowsgi.request_id), or None
 func (h *Handler) appendScope(e *wire.Environ, r *request) {
@@ -77,13 +78,13 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 			e.Int(0)
 		}
 	}
-	if name, port := o.serverNamePort(r.Request); name == "" {
+	if host, port, ok := scopeServer(r.LocalAddr); !ok {
 		e.None()
 	} else {
 		e.Tuple(2)
-		e.Latin1(name)
-		if p, ok := portNumber(port); ok {
-			e.Int(p)
+		e.Text(host)
+		if port >= 0 {
+			e.Int(int64(port))
 		} else {
 			e.None()
 		}
@@ -99,6 +100,26 @@ func (h *Handler) appendScope(e *wire.Environ, r *request) {
 	} else {
 		e.None()
 	}
+}
+
+// scopeServer is an ASGI scope's server (asgiref's www.rst: "[host, port]
+// where host is the listening address for this server, and port is the
+// integer listening port", "[path, None]" for a Unix socket): the local
+// address of the connection, as uvicorn gives it (getsockname), also
+// behind a trusted proxy, whose headers change only client and scheme.
+// The PROXY protocol's destination address stands in for the local
+// address, as it does for everything else the connection tells. port is
+// -1 for a Unix socket; ok is false when there is no address to give (an
+// unnamed socket). WSGI's SERVER_NAME and SERVER_PORT stay Host-based, as
+// PEP 3333 and CGI say (serverNamePort).
+func scopeServer(a net.Addr) (host string, port int, ok bool) {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.String(), a.Port, true
+	case *net.UnixAddr:
+		return a.Name, -1, a.Name != ""
+	}
+	return "", 0, false
 }
 
 // appendTLSExtension encodes the scope's tls extension (asgiref's

@@ -19,7 +19,15 @@
 # worker object. A hook that raises is logged with its traceback on stderr,
 # and the host carries on. EOF on stdin ends it. Standard library only,
 # Python 3.8+.
+#
+# The host's os.environ stands for gunicorn's master's, which its forked
+# workers inherit: once it differs from the environment the host started
+# with (a hook, or the config file itself, set or removed a variable), the
+# "ready" line and each {"done"} carry "env", every difference so far:
+# {name: value, or null for a variable removed}. gowsgi starts the next
+# workers with it.
 import json
+import os
 import sys
 import traceback
 
@@ -27,8 +35,17 @@ from _gowsgi_gunicorn_compat import (Worker, answers_stdout, call_hook, chdir_an
                                      server_of)
 
 
+def env_changes(base):
+    """What os.environ has changed since base: {name: value or None}."""
+    now = os.environ
+    changes = {k: v for k, v in now.items() if base.get(k) != v}
+    changes.update((k, None) for k in base if k not in now)
+    return changes
+
+
 def main():
     spec = json.loads(sys.stdin.readline())
+    base = dict(os.environ)
     out = answers_stdout()
     chdir_and_path(spec.get('chdir'), spec.get('pythonpath'))
 
@@ -43,7 +60,11 @@ def main():
         return
     server = server_of(spec.get('pid'), spec.get('settings'))
     hooks = hook_functions(mod, spec.get('names') or [])
-    say({'ready': sorted(hooks)})
+    ready = {'ready': sorted(hooks)}
+    changes = env_changes(base)
+    if changes:
+        ready['env'] = changes  # the config file's own, at its top level
+    say(ready)
     for line in sys.stdin:
         try:
             req = json.loads(line)
@@ -64,4 +85,8 @@ def main():
             call_hook(server.log, name, fn, *args)
             for h in server.log.handlers:
                 h.flush()
-        say({'done': name})
+        done = {'done': name}
+        changes = env_changes(base)
+        if changes:
+            done['env'] = changes
+        say(done)

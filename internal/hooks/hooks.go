@@ -83,7 +83,8 @@ type Host struct {
 	queue   []call
 	wake    chan struct{}
 	closed  bool
-	workers *int // server.num_workers, when known
+	workers *int               // server.num_workers, when known
+	env     workers.EnvChanges // the hooks' changes to the master's environment, as last reported
 	done    chan struct{}
 
 	proc *proc // the running process; touched by the run goroutine only
@@ -253,7 +254,10 @@ func (h *Host) runOne(c call) {
 			answered <- err
 			return
 		}
-		_, err := p.read()
+		m, err := p.read()
+		if err == nil {
+			h.noteEnv(m["env"])
+		}
 		answered <- err
 	}()
 	t := time.NewTimer(h.o.Timeout)
@@ -355,6 +359,8 @@ func (h *Host) spawn() (*proc, error) {
 			if e, ok := m["error"].(string); ok {
 				tb, _ := m["traceback"].(string)
 				err = fmt.Errorf("server hooks of %s: %s\n%s", h.o.File, e, strings.TrimRight(tb, "\n"))
+			} else {
+				h.noteEnv(m["env"])
 			}
 		}
 		first <- err
@@ -372,6 +378,35 @@ func (h *Host) spawn() (*proc, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// noteEnv records the host's report of how hooks changed its os.environ
+// (hookhost.py's env_changes: every change so far, null for a variable
+// removed); an answer without one leaves the last report in place.
+func (h *Host) noteEnv(v any) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	env := workers.EnvChanges{}
+	for name, val := range m {
+		if s, ok := val.(string); ok {
+			env[name] = &s
+		} else {
+			env[name] = nil
+		}
+	}
+	h.mu.Lock()
+	h.env = env
+	h.mu.Unlock()
+}
+
+// Env is how the hooks have changed the master's environment so far: what
+// a worker forked by gunicorn's master now would inherit.
+func (h *Host) Env() workers.EnvChanges {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.env
 }
 
 // read reads one JSON line from the host.
@@ -400,9 +435,11 @@ func worker(w workers.HookWorker) map[string]any {
 }
 
 // Supervisor returns what the worker pool calls at its hook moments, or nil
-// when h runs none of those hooks.
+// when h is nil. Any master hook may change the environment the workers
+// inherit (on_starting, when_ready...), so a host without pre_fork still
+// gives the workers it starts its environment (PreFork).
 func (h *Host) Supervisor() workers.Hooks {
-	if h == nil || !(h.Has("pre_fork") || h.Has("child_exit") || h.Has("nworkers_changed") || h.Has("on_reload")) {
+	if h == nil {
 		return nil
 	}
 	return supervisorHooks{h}
@@ -410,8 +447,13 @@ func (h *Host) Supervisor() workers.Hooks {
 
 type supervisorHooks struct{ h *Host }
 
-// PreFork runs pre_fork(server, worker) and waits: the worker starts after.
-func (s supervisorHooks) PreFork(w workers.HookWorker) { s.h.Call("pre_fork", worker(w)) }
+// PreFork runs pre_fork(server, worker) and waits: the worker starts after,
+// with the environment as the master hooks have left it, as gunicorn's
+// forked worker inherits its master's os.environ.
+func (s supervisorHooks) PreFork(w workers.HookWorker) workers.EnvChanges {
+	s.h.Call("pre_fork", worker(w))
+	return s.h.Env()
+}
 
 // ChildExit queues child_exit(server, worker).
 func (s supervisorHooks) ChildExit(w workers.HookWorker) { s.h.Post("child_exit", worker(w)) }

@@ -1058,10 +1058,11 @@ def http_scope(environ, state):
     if addr:
         port = get('REMOTE_PORT')
         client = (addr, int(port) if port and port.isdigit() else 0)
-    name = get('SERVER_NAME')
+    name = get('gowsgi.server_host')
     if name:
-        port = get('SERVER_PORT')
-        server = (name, int(port) if port and port.isdigit() else None)
+        # The listening address (front.scopeServer), not SERVER_NAME, the Host's.
+        port = get('gowsgi.server_port')
+        server = (_text(name), int(port) if port else None)
     tls = get('gowsgi.tls')
     scope = {
         'type': 'http',
@@ -1190,6 +1191,12 @@ class HTTPRequest:
             elif isinstance(environ, Exception):
                 raise environ  # the front sent what marshal cannot read
             else:
+                # A CGI environ, still: the front encodes a request as the
+                # pool's workers speak when it arrives (Pool.ASGI), and with
+                # --interface auto a reload that turns a WSGI app into an
+                # ASGI one switches that when the first new worker is ready;
+                # a request encoded before then and still queued reaches a
+                # new ASGI worker as an environ. (Its scope has no server.)
                 scope = http_scope(environ, w.state)
             self.head_only = scope['method'] == 'HEAD'
             if w.request_timeout:
@@ -1280,7 +1287,15 @@ class HTTPRequest:
                'SERVER_PROTOCOL': 'HTTP/2.0' if d['http_version'] == '2' else 'HTTP/' + d['http_version']}
         if d.get('client'):
             env['REMOTE_ADDR'], env['REMOTE_PORT'] = d['client'][0], str(d['client'][1])
-        if d.get('server'):
+        host = next((v.decode('latin-1') for n, v in d['headers'] if n == b'host'), '')
+        if host:
+            # The Host's, as PEP 3333 and the front's WSGI environ have
+            # them; the scope's server is the listening address.
+            name, colon, port = host.rpartition(':')
+            if not colon or host.endswith(']'):
+                name, port = host, ''
+            env['SERVER_NAME'], env['SERVER_PORT'] = name, port or ('443' if d['scheme'] in ('https', 'wss') else '80')
+        elif d.get('server'):
             env['SERVER_NAME'], env['SERVER_PORT'] = d['server'][0], str(d['server'][1] or '')
         for name, value in d['headers']:
             name, value = name.decode('latin-1'), value.decode('latin-1')

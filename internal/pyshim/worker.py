@@ -34,6 +34,12 @@ class LoadError(Exception):
     """The target cannot be turned into a WSGI callable; str() is one line."""
 
 
+class AppNotFound(LoadError):
+    """The module imported, but the callable named is not in it, or not a
+    callable: gunicorn's AppImportError, which exits 4 (APP_LOAD_ERROR)
+    where any other boot failure exits 3 (the front's BootError.Status)."""
+
+
 def callables_of(module):
     """Names of the public callables a module defines (its own first)."""
     own, other = [], []
@@ -82,46 +88,46 @@ def load_app(target):
                 return getattr(module, candidate), '%s:%s' % (spec, candidate)
         for candidate in ('app', 'application'):
             if hasattr(module, candidate):
-                raise LoadError('%s:%s is a %s, not a callable' % (
+                raise AppNotFound('%s:%s is a %s, not a callable' % (
                     spec, candidate, type(getattr(module, candidate)).__name__))
-        raise LoadError("module %s has no callable 'app' or 'application'; callables it defines: %s" % (
+        raise AppNotFound("module %s has no callable 'app' or 'application'; callables it defines: %s" % (
             where, ', '.join(callables_of(module)) or 'none'))
 
     try:
         node = ast.parse(expr.strip(), mode='eval').body
     except SyntaxError:
-        raise LoadError('cannot parse callable %r in %r' % (expr, target))
+        raise AppNotFound('cannot parse callable %r in %r' % (expr, target))
     call_args, call_kwargs = None, None
     if isinstance(node, ast.Call):
         try:
             call_args = [ast.literal_eval(a) for a in node.args]
             call_kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
         except ValueError:
-            raise LoadError('factory arguments in %r must be literals' % expr)
+            raise AppNotFound('factory arguments in %r must be literals' % expr)
         node = node.func
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
     if not isinstance(node, ast.Name):
-        raise LoadError('cannot parse callable %r in %r' % (expr, target))
+        raise AppNotFound('cannot parse callable %r in %r' % (expr, target))
     parts.append(node.id)
     obj = module
     for i, part in enumerate(reversed(parts)):
         if not hasattr(obj, part):
             if i == 0:
-                raise LoadError("module %s has no attribute %r; callables it defines: %s" % (
+                raise AppNotFound("module %s has no attribute %r; callables it defines: %s" % (
                     where, part, ', '.join(callables_of(module)) or 'none'))
-            raise LoadError('%r has no attribute %r' % ('.'.join(reversed(parts[-i:])), part))
+            raise AppNotFound('%r has no attribute %r' % ('.'.join(reversed(parts[-i:])), part))
         obj = getattr(obj, part)
     if call_args is not None:
         if not callable(obj):
-            raise LoadError('factory %r in %s is not callable' % (expr, where))
+            raise AppNotFound('factory %r in %s is not callable' % (expr, where))
         obj = obj(*call_args, **call_kwargs)
         if obj is None:
-            raise LoadError('factory %r in %s returned None, not a WSGI callable' % (expr, where))
+            raise AppNotFound('factory %r in %s returned None, not a WSGI callable' % (expr, where))
     if not callable(obj):
-        raise LoadError('%s:%s is a %s, not a callable' % (spec, expr, type(obj).__name__))
+        raise AppNotFound('%s:%s is a %s, not a callable' % (spec, expr, type(obj).__name__))
     return obj, '%s:%s' % (spec, expr)
 
 
@@ -432,6 +438,13 @@ def run_template(control, ready):
                 child = fork_worker(control, mine)
                 if child is not None:
                     FORKED_AGE[0] = req.get('age')
+                    # The master hooks' changes to the environment, which a
+                    # forked gunicorn worker inherits (Hooks.PreFork).
+                    for name, value in (req.get('env') or {}).items():
+                        if value is None:
+                            os.environ.pop(name, None)
+                        else:
+                            os.environ[name] = value
     except (BrokenPipeError, ConnectionResetError):
         pass  # gowsgi is gone
     if child is None:
@@ -478,8 +491,10 @@ def main():
                 hooks.call('post_fork', hooks.server, hooks.worker)
         app, desc = load_app(cfg['target'])
     except LoadError as e:
-        send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'))
-        sys.exit(3)
+        # The frame's ID is the exit status this failure stands for.
+        status = 4 if isinstance(e, AppNotFound) else 3
+        send_frame(control, T_BOOT_FAILED, str(e).encode('utf-8', 'replace'), status)
+        sys.exit(status)
     except BaseException as e:
         send_frame(control, T_BOOT_FAILED, app_traceback(e).encode('utf-8', 'replace'))
         sys.exit(3)

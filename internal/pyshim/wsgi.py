@@ -62,6 +62,12 @@ def new_slots(socks, cfg, app, hooks):
     return [WSGISlot(sock, app, base, hooks) for sock in socks]
 
 
+def interface_changed(environ, start_response):
+    """The answer to a request encoded for the app's previous interface."""
+    start_response('503 Service Unavailable', [('Content-Type', 'text/plain; charset=utf-8'), ('Retry-After', '1')])
+    return [b'The application is being reloaded.\n']
+
+
 class WSGISlot(Slot):
     """A slot that runs a WSGI application."""
 
@@ -76,6 +82,14 @@ class WSGISlot(Slot):
         if isinstance(req, Exception):
             raise req  # the front sent what marshal cannot read
         environ, body = req
+        app = self.app
+        if type(environ) is not dict:
+            # An ASGI scope's values (wire.ScopeFields): the front still took
+            # the app for an ASGI one when it encoded this request, since a
+            # reload with --interface auto has just turned it into a WSGI
+            # one. Rare and brief: answered 503, never guessed at.
+            environ, app = {'REQUEST_METHOD': environ[1], 'SCRIPT_NAME': '', 'PATH_INFO': environ[3].encode('utf-8').decode('latin-1'),
+                            'QUERY_STRING': environ[5].decode('latin-1'), 'SERVER_PROTOCOL': 'HTTP/1.1'}, interface_changed
         environ.update(self.base)
         if body is None:
             with self.lock:
@@ -134,7 +148,7 @@ class WSGISlot(Slot):
 
         result = None
         try:
-            result = self.app(environ, start_response)
+            result = app(environ, start_response)
             if type(result) is FileWrapper and state is not None and not head_sent and self.send_file(rid, state, result.filelike):
                 pass
             elif type(result) is list or type(result) is tuple:

@@ -196,7 +196,7 @@ func (s *Server) loop() int {
 			s.log.Error("cannot keep any worker running; exiting")
 			fmt.Fprintf(os.Stderr, "gowsgi: workers keep failing to boot:\n%s\n", strings.TrimRight(err.Error(), "\n"))
 			s.stopNow, s.stopWait = true, 0
-			return 1
+			return bootStatus(err)
 		case sig := <-s.control:
 			s.signal(sig)
 		case f := <-s.reload.changed:
@@ -268,6 +268,8 @@ var errInterrupted = errors.New("interrupted while starting")
 
 // report prints why the server did not start and returns the exit status:
 // an app that does not load gets its traceback, anything else one line.
+// A boot failure exits as gunicorn's arbiter does (bootStatus), anything
+// else 1, or 2 for the user's mistake (usage).
 func report(target string, err error) int {
 	var be *workers.BootError
 	var ee *exitError
@@ -278,13 +280,24 @@ func report(target string, err error) int {
 		detail := strings.TrimRight(be.Detail, "\n")
 		if strings.Contains(detail, "\n") {
 			fmt.Fprintf(os.Stderr, "gowsgi: cannot load %s:\n%s\n", target, detail)
-			return 1
+			return be.ExitStatus()
 		}
-		return fail(1, "cannot load %s: %s", target, detail)
+		return fail(be.ExitStatus(), "cannot load %s: %s", target, detail)
 	case errors.As(err, &ee):
 		return fail(ee.code, "%v", ee.err)
 	}
 	return fail(1, "%v", err)
+}
+
+// bootStatus is the exit status for workers that keep failing to boot:
+// the last failure's (workers.ExitAppLoad or workers.ExitWorkerBoot), as
+// gunicorn's arbiter halts with a worker's boot error at any time.
+func bootStatus(err error) int {
+	var be *workers.BootError
+	if errors.As(err, &be) {
+		return be.ExitStatus()
+	}
+	return workers.ExitWorkerBoot
 }
 
 // fail prints one line, gowsgi-prefixed, to stderr and returns code.

@@ -712,7 +712,9 @@ func (c *Conn) deliver(m Message) bool {
 
 // peerClose handles the client's close frame: checked (RFC 6455 §7.4: a
 // 1-byte payload, a code an endpoint may not send, or a reason that is not
-// UTF-8 fail the connection), then answered with the same code unless ours
+// UTF-8 fail the connection), then answered with the same code and reason
+// (§5.5.1: "typically echos the status code it received"; uvicorn's
+// websockets and wsproto implementations echo the reason too) unless ours
 // went first.
 func (c *Conn) peerClose(p []byte) {
 	code := CloseNoStatus
@@ -741,7 +743,7 @@ func (c *Conn) peerClose(p []byte) {
 	}
 	c.mu.Unlock()
 	if !already {
-		c.write(context.Background(), ws.OpClose, closeBody(code, ""))
+		c.write(context.Background(), ws.OpClose, closeBody(code, reason))
 	}
 	c.waitCloseWritten()
 }

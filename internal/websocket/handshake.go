@@ -91,8 +91,9 @@ func IsExtendedConnect(method, protocol string) bool {
 // CheckHTTP1 holds an HTTP/1.x upgrade request (one IsUpgrade accepts) to
 // RFC 6455 §4.2.1. A request it refuses gets the HandshakeError's status:
 // 400 for HTTP/1.0, a method other than GET, a body, no "upgrade" token in
-// Connection, or a missing or invalid Sec-WebSocket-Key; 426 (with
-// Sec-WebSocket-Version: 13) for a missing or other version.
+// Connection, a missing, repeated or invalid Sec-WebSocket-Key, or a
+// missing, repeated or malformed Sec-WebSocket-Version; 426 (with
+// Sec-WebSocket-Version: 13) for another version (checkVersion).
 func CheckHTTP1(r Request, opts HandshakeOptions) (*Handshake, *HandshakeError) {
 	if r.ProtoMajor != 1 || r.ProtoMinor < 1 {
 		return nil, refuse(400, "WebSocket handshake requires HTTP/1.1")
@@ -125,7 +126,7 @@ func CheckHTTP1(r Request, opts HandshakeOptions) (*Handshake, *HandshakeError) 
 }
 
 // CheckHTTP2 holds an HTTP/2 extended CONNECT (IsExtendedConnect) to RFC
-// 8441 §5: Sec-WebSocket-Version 13 (else 426), no Sec-WebSocket-Key.
+// 8441 §5: Sec-WebSocket-Version 13, checked as for HTTP/1.1 (checkVersion).
 func CheckHTTP2(r Request, opts HandshakeOptions) (*Handshake, *HandshakeError) {
 	if !IsExtendedConnect(r.Method, r.Protocol) {
 		return nil, refuse(400, "WebSocket over HTTP/2 requires CONNECT with :protocol websocket")
@@ -140,14 +141,53 @@ func CheckHTTP2(r Request, opts HandshakeOptions) (*Handshake, *HandshakeError) 
 	return hs, nil
 }
 
+// checkVersion holds Sec-WebSocket-Version to RFC 6455 (4.2.1, 4.4,
+// 11.3.5), the same for HTTP/1.1 and RFC 8441: a request without it, with
+// it more than once ("MUST NOT appear more than once in an HTTP request"),
+// or with a value that is not a version number is a bad request (400); a
+// version (or list of them) other than 13 is one this server does not
+// speak: 426 with Sec-WebSocket-Version: 13, so the client may retry with
+// it. wsproto answers a missing version with 400 and another with 426
+// the same way; both carry the version this server speaks.
 func checkVersion(h http.Header) *HandshakeError {
 	v := h["Sec-Websocket-Version"]
-	if len(v) == 1 && strings.TrimSpace(v[0]) == "13" {
+	var e *HandshakeError
+	switch {
+	case len(v) == 0:
+		e = refuse(400, "WebSocket handshake requires Sec-WebSocket-Version: 13")
+	case len(v) > 1:
+		e = refuse(400, "Sec-WebSocket-Version must appear once in a WebSocket handshake")
+	case strings.TrimSpace(v[0]) == "13":
 		return nil
+	case !versionList(v[0]):
+		e = refuse(400, "Sec-WebSocket-Version is not a version number")
+	default:
+		e = refuse(426, "WebSocket version 13 is required")
 	}
-	e := refuse(426, "WebSocket version 13 is required")
 	e.Header = http.Header{"Sec-Websocket-Version": {"13"}}
 	return e
+}
+
+// versionList reports whether s is a comma-separated list of RFC 6455
+// version numbers (11.3.5: 0 to 255, no leading zero).
+func versionList(s string) bool {
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" || len(p) > 3 || len(p) > 1 && p[0] == '0' {
+			return false
+		}
+		n := 0
+		for i := 0; i < len(p); i++ {
+			if p[i] < '0' || p[i] > '9' {
+				return false
+			}
+			n = n*10 + int(p[i]-'0')
+		}
+		if n > 255 {
+			return false
+		}
+	}
+	return true
 }
 
 // readOffers reads the subprotocols and the extension offers.

@@ -52,10 +52,20 @@ func TestHandshakeRefused(t *testing.T) {
 		reason     string
 	}{
 		{"version 8", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 8\r\n\r\n", 426, "version 13"},
-		{"no version", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "\r\n", 426, "version 13"},
+		{"versions 13, 8", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 13, 8\r\n\r\n", 426, "version 13"},
+		// RFC 6455 4.2.1, 11.3.5: a missing, repeated or malformed version
+		// is a bad request; only a version not spoken here is a 426.
+		{"no version", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "\r\n", 400, "Sec-WebSocket-Version"},
+		{"two version lines", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13\r\n\r\n", 400, "Sec-WebSocket-Version"},
+		{"versions 8 and 13 on two lines", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 8\r\nsec-websocket-version: 13\r\n\r\n", 400, "Sec-WebSocket-Version"},
+		{"version abc", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: abc\r\n\r\n", 400, "Sec-WebSocket-Version"},
+		{"version 013", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 013\r\n\r\n", 400, "Sec-WebSocket-Version"},
+		{"version 256", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 256\r\n\r\n", 400, "Sec-WebSocket-Version"},
+		{"empty version", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: \r\n\r\n", 400, "Sec-WebSocket-Version"},
 		{"no key", "GET / HTTP/1.1\r\nHost: x\r\n" + up + "Sec-WebSocket-Version: 13\r\n\r\n", 400, "Sec-WebSocket-Key"},
 		{"short key", "GET / HTTP/1.1\r\nHost: x\r\n" + up + "Sec-WebSocket-Key: AAAA\r\nSec-WebSocket-Version: 13\r\n\r\n", 400, "Sec-WebSocket-Key"},
 		{"two keys", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + key + "Sec-WebSocket-Version: 13\r\n\r\n", 400, "Sec-WebSocket-Key"},
+		{"two different keys", "GET / HTTP/1.1\r\nHost: x\r\n" + up + key + "sec-websocket-key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n\r\n", 400, "Sec-WebSocket-Key"},
 		{"POST", "POST / HTTP/1.1\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n", 400, "GET"},
 		{"HTTP/1.0", "GET / HTTP/1.0\r\nHost: x\r\n" + up + key + "Sec-WebSocket-Version: 13\r\n\r\n", 400, "HTTP/1.1"},
 		{"no Connection upgrade", "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n" + key + "Sec-WebSocket-Version: 13\r\n\r\n", 400, "Connection"},
@@ -97,6 +107,13 @@ func TestHandshakeCheckHTTP2(t *testing.T) {
 	r.Header["Sec-Websocket-Version"] = []string{"12"}
 	if _, e := CheckHTTP2(r, HandshakeOptions{}); e == nil || e.Status != 426 {
 		t.Errorf("version 12: %v", e)
+	}
+	// The version is held to the same rule as over HTTP/1.1.
+	for _, v := range [][]string{nil, {"13", "13"}, {"x"}} {
+		r.Header["Sec-Websocket-Version"] = v
+		if _, e := CheckHTTP2(r, HandshakeOptions{}); e == nil || e.Status != 400 {
+			t.Errorf("version %q: %v, want 400", v, e)
+		}
 	}
 	r.Protocol = "other"
 	if _, e := CheckHTTP2(r, HandshakeOptions{}); e == nil || e.Status != 400 {

@@ -193,7 +193,9 @@ func TestCloseCodes(t *testing.T) {
 	for _, code := range []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999} {
 		c, _ := dialWS(t, ts.addr, "/echo", "")
 		c.send(ws.OpClose, closePayload(code, "reason ✓"))
-		c.expectClose(code)
+		if r := c.expectClose(code); r != "reason ✓" {
+			t.Errorf("code %d: answered with reason %q, want the client's echoed", code, r)
+		}
 		if s := ts.summary(t); s.Code != code || s.Reason != "reason ✓" {
 			t.Errorf("code %d: the upstream saw %+v", code, s)
 		}
@@ -224,7 +226,10 @@ func TestCloseCodes(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			c, _ := dialWS(t, ts.addr, "/echo", "")
 			c.send(ws.OpClose, tc.payload)
-			c.expectClose(tc.code)
+			r := c.expectClose(tc.code)
+			if tc.code == 1000 && r != string(tc.payload[2:]) {
+				t.Errorf("answered with reason %q, want the client's echoed", r)
+			}
 			ts.summary(t)
 		})
 	}

@@ -19,7 +19,8 @@ import (
 //	6  root_path     str
 //	7  headers       list of (bytes, bytes) tuples
 //	8  client        (str, int) tuple, or None
-//	9  server        (str, int or None) tuple, or None
+//	9  server        (str, int or None) tuple, or None: the listening
+//	                 address, (path, None) on a Unix socket
 //	10 tls           the tls extension's dict, or None
 //	11 request_id    str (the scope's gowsgi.request_id), or None
 //

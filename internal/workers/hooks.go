@@ -2,6 +2,7 @@ package workers
 
 import (
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -13,7 +14,10 @@ import (
 // called from the supervisor loop and must only queue their work.
 type Hooks interface {
 	// PreFork: a worker is about to be started (pre_fork); w.PID is 0.
-	PreFork(w HookWorker)
+	// It returns how the master hooks have changed the master's
+	// environment so far (gunicorn's master is Python: its os.environ is
+	// what a forked worker inherits); the worker starts with them.
+	PreFork(w HookWorker) EnvChanges
 	// ChildExit: a worker's process has ended (child_exit).
 	ChildExit(w HookWorker)
 	// WorkersChanged: the number of workers to keep went from old to n
@@ -22,6 +26,31 @@ type Hooks interface {
 	// Reloading: a reload (SIGHUP, or a changed file with --reload) starts
 	// a new generation of workers (on_reload).
 	Reloading()
+}
+
+// EnvChanges are changes to the workers' environment: a value by name, nil
+// for a variable removed.
+type EnvChanges map[string]*string
+
+// apply returns env (NAME=VALUE entries) with c applied; env itself is not
+// changed.
+func (c EnvChanges) apply(env []string) []string {
+	if len(c) == 0 {
+		return env
+	}
+	out := make([]string, 0, len(env)+len(c))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if _, changed := c[name]; !changed {
+			out = append(out, kv)
+		}
+	}
+	for name, v := range c {
+		if v != nil {
+			out = append(out, name+"="+*v)
+		}
+	}
+	return out
 }
 
 // HookWorker identifies a worker to a hook.

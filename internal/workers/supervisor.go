@@ -448,10 +448,11 @@ func (s *supervisor) boot(job *bootJob) {
 	ctx := s.ctx
 	gen := job.gen
 	go func() {
+		var env EnvChanges
 		if h := p.opts.Hooks; h != nil && ctx.Err() == nil {
-			h.PreFork(HookWorker{ID: id, Gen: gen})
+			env = h.PreFork(HookWorker{ID: id, Gen: gen})
 		}
-		w, err := p.spawn(ctx, id)
+		w, err := p.spawn(ctx, id, env)
 		if w != nil {
 			w.Gen = job.gen
 			if p.opts.MaxRequests > 0 {
@@ -577,6 +578,14 @@ func (s *supervisor) finishJob(job *bootJob) {
 			}
 			for _, w := range job.ready {
 				s.serve(w)
+			}
+			// The old generation takes no request from here on: the log
+			// line below says so, and the pool's interface (a reload may
+			// change it) follows the new one.
+			for w := range s.workers {
+				if w.serving && w.leaving {
+					s.retire(w)
+				}
 			}
 			p.log.Info("reload complete: new workers serving, old ones draining")
 			if p.opts.OnReloaded != nil {
@@ -709,9 +718,41 @@ func (s *supervisor) serve(w *Worker) {
 	if w.asgi {
 		iface = "asgi"
 	}
+	s.settleInterface()
 	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID, "interface", iface)
 	for _, sl := range w.slots {
 		s.p.pushIdle(sl)
+	}
+}
+
+// settleInterface makes the pool's interface (Pool.ASGI), by which the
+// front encodes each request as a scope or an environ, that of the workers
+// in service once they all speak one: with --interface auto a reload may
+// turn the app from one into the other, and while the old generation still
+// serves beside the new one the pool keeps the old interface.
+func (s *supervisor) settleInterface() {
+	var asgi, wsgi int
+	loop := ""
+	for x := range s.workers {
+		switch {
+		case !x.serving:
+		case x.asgi:
+			asgi++
+			loop = x.loop
+		default:
+			wsgi++
+		}
+	}
+	if asgi > 0 && wsgi > 0 || asgi+wsgi == 0 {
+		return
+	}
+	if was := s.p.asgi.Swap(asgi > 0); was != (asgi > 0) {
+		if asgi > 0 {
+			s.p.log.Info("the application is ASGI: workers serve it on an event loop",
+				"loop", loop, "limit_concurrency", s.p.limitConcurrency())
+		} else {
+			s.p.log.Info("the application is WSGI now: workers serve it on threads")
+		}
 	}
 }
 
@@ -721,6 +762,7 @@ func (s *supervisor) retire(w *Worker) {
 	w.serving = false
 	w.retiring.Store(true)
 	s.rebuildSlots()
+	s.settleInterface()
 	// Requests pipelined on its slots that have not started go elsewhere.
 	for _, sl := range w.slots {
 		sl.mu.Lock()

@@ -242,7 +242,7 @@ func (p *Pool) bootTemplate(ctx context.Context) (*template, error) {
 	}
 	spawn := p.preload.spawnFn
 	if spawn == nil {
-		spawn = func(ctx context.Context) (*Worker, error) { return p.spawnExec(ctx, templateID, "template", 0) }
+		spawn = func(ctx context.Context) (*Worker, error) { return p.spawnExec(ctx, templateID, "template", 0, nil) }
 	}
 	tw, err := spawn(ctx)
 	if err != nil {
@@ -259,7 +259,7 @@ func (p *Pool) bootTemplate(ctx context.Context) (*template, error) {
 }
 
 // forkWorker is spawn with --preload.
-func (p *Pool) forkWorker(ctx context.Context, id int) (*Worker, error) {
+func (p *Pool) forkWorker(ctx context.Context, id int, env EnvChanges) (*Worker, error) {
 	parent, child, err := socketpairs(p.opts.Threads + 1)
 	if err != nil {
 		return nil, err
@@ -273,7 +273,7 @@ func (p *Pool) forkWorker(ctx context.Context, id int) (*Worker, error) {
 		var t *template
 		t, err = p.template(ctx)
 		if err == nil {
-			err = t.fork(w, child)
+			err = t.fork(w, child, env)
 		}
 		if !errors.Is(err, errTemplateRetired) || attempt == 3 {
 			break
@@ -302,8 +302,8 @@ func (t *template) usable() bool {
 }
 
 // fork asks the template for a child that gets fds (control socket first,
-// then the slots) and records it as w.
-func (t *template) fork(w *Worker, fds []*os.File) error {
+// then the slots) and env applied to its os.environ, and records it as w.
+func (t *template) fork(w *Worker, fds []*os.File, env EnvChanges) error {
 	t.forkMu.Lock()
 	defer t.forkMu.Unlock()
 	reply := make(chan error, 1)
@@ -319,7 +319,11 @@ func (t *template) fork(w *Worker, fds []*os.File) error {
 	for i, f := range fds {
 		raw[i] = int(f.Fd())
 	}
-	payload, _ := json.Marshal(map[string]int{"fds": len(fds), "age": w.ID})
+	req := map[string]any{"fds": len(fds), "age": w.ID}
+	if len(env) > 0 {
+		req["env"] = env
+	}
+	payload, _ := json.Marshal(req)
 	frame := append(wire.AppendHeader(nil, wire.Fork, uint32(w.ID), len(payload)), payload...)
 	c := t.proc.control
 	c.SetWriteDeadline(time.Now().Add(forkTimeout))

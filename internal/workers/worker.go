@@ -38,6 +38,7 @@ type Worker struct {
 	files    []string     // the app's own source files, as the worker reported them
 	template *template    // with --preload, the template it was forked from
 	asgi     bool         // serves an ASGI app on one event loop (set before it serves)
+	loop     string       // an ASGI worker's event loop ("uvloop", "asyncio"), for the log
 	beat     atomic.Int64 // ASGI: when its last heartbeat came (unix ns)
 
 	// Data-plane state, read on every dispatch.
@@ -99,9 +100,36 @@ func (w *Worker) alive() bool {
 
 // BootError is a worker that could not load the application; Detail is the
 // Python traceback or a one-line reason.
-type BootError struct{ Detail string }
+type BootError struct {
+	Detail string
+	// Status is the exit status the failure stands for (see ExitStatus):
+	// the ID of the worker's BootFailed frame, 0 when it sent none.
+	Status int
+}
 
 func (e *BootError) Error() string { return strings.TrimRight(e.Detail, "\n") }
+
+// Exit statuses of a boot failure, gunicorn's arbiter's: gowsgi exits
+// with them when its workers cannot start (README, "Exit statuses").
+const (
+	// ExitWorkerBoot (gunicorn's WORKER_BOOT_ERROR; uvicorn's exit for a
+	// failed lifespan startup): a worker could not boot: the app's module
+	// did not import or raised, its lifespan startup failed, raised or
+	// timed out, or the worker died or hung while booting.
+	ExitWorkerBoot = 3
+	// ExitAppLoad (gunicorn's APP_LOAD_ERROR): the module imported but
+	// the callable named is not in it, or is not callable.
+	ExitAppLoad = 4
+)
+
+// ExitStatus is the exit status for e: ExitAppLoad when the worker said
+// so, else ExitWorkerBoot.
+func (e *BootError) ExitStatus() int {
+	if e.Status == ExitAppLoad {
+		return ExitAppLoad
+	}
+	return ExitWorkerBoot
+}
 
 func closeAll(fs []*os.File) {
 	for _, f := range fs {
@@ -163,20 +191,21 @@ func (w *Worker) attach(parent []*os.File) error {
 
 // spawn starts a worker process and waits until it has loaded the app.
 // With --preload the worker is forked from the current template.
-func (p *Pool) spawn(ctx context.Context, id int) (*Worker, error) {
+func (p *Pool) spawn(ctx context.Context, id int, env EnvChanges) (*Worker, error) {
 	if p.spawnFn != nil {
 		return p.spawnFn(ctx, id) // unit tests: fake workers
 	}
 	if p.opts.Preload {
-		return p.forkWorker(ctx, id)
+		return p.forkWorker(ctx, id, env)
 	}
-	return p.spawnExec(ctx, id, "", p.socketCount())
+	return p.spawnExec(ctx, id, "", p.socketCount(), env)
 }
 
 // spawnExec starts an interpreter running the shim in mode ("" for a worker,
 // "template" for the --preload template) with nslots slot sockets, and waits
-// until it has loaded the app.
-func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (*Worker, error) {
+// until it has loaded the app. env are the master hooks' changes to its
+// environment (Hooks.PreFork).
+func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int, env EnvChanges) (*Worker, error) {
 	o := p.opts
 	srcR, srcW, err := os.Pipe()
 	if err != nil {
@@ -210,7 +239,7 @@ func (p *Pool) spawnExec(ctx context.Context, id int, mode string, nslots int) (
 	if o.Output != nil {
 		cmd.Stdout, cmd.Stderr = o.Output, o.Output // --capture-output
 	}
-	cmd.Env = o.Env
+	cmd.Env = env.apply(o.Env)
 	if cfg.Hooks != "" && o.Process.Settings != nil {
 		b, err := json.Marshal(o.Process.Settings)
 		if err == nil {
@@ -293,7 +322,7 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				return fmt.Errorf("%s did not load the application within %s", w, timeout)
+				return &BootError{Detail: fmt.Sprintf("%s did not load the application within %s", w, timeout)}
 			}
 			// The process died before saying anything; its stderr has the story.
 			select {
@@ -322,10 +351,7 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 			w.asgi = info["interface"] == "asgi"
 			if w.asgi {
 				w.beat.Store(time.Now().UnixNano())
-				if w.pool.asgi.CompareAndSwap(false, true) {
-					w.pool.log.Info("the application is ASGI: workers serve it on an event loop",
-						"app", info["app"], "loop", info["loop"], "limit_concurrency", w.pool.limitConcurrency())
-				}
+				w.loop, _ = info["loop"].(string)
 				// One socket carries every slot: the first one given (fd
 				// 5 in the worker, which closed the others).
 				for _, s := range w.slots[1:] {
@@ -336,7 +362,7 @@ func (w *Worker) awaitReady(ctx context.Context, timeout time.Duration) error {
 			}
 			return nil
 		case wire.BootFailed:
-			return &BootError{Detail: string(payload)}
+			return &BootError{Detail: string(payload), Status: int(h.ID)}
 		}
 		return fmt.Errorf("%s: unexpected control frame %s", w, h.Type)
 	}
