@@ -100,7 +100,7 @@ EOF
       --no-access-log --log-level warning --keep-alive 600s --timeout 600) ;;
   uvicorn-httptools | uvicorn-h11 | uvicorn-wsproto | uvicorn-websockets)
     CMD=("${VG[@]}" "$PY" -m uvicorn "$MOD" --host 127.0.0.1 --port "$PORT" --workers 1 --no-access-log
-      --log-level warning --timeout-keep-alive 600 --loop uvloop)
+      --log-level warning --timeout-keep-alive 600 --ws-ping-interval 600 --ws-ping-timeout 600 --loop uvloop)
     case $SERVER in
       uvicorn-httptools) CMD+=(--http httptools) ;;
       uvicorn-h11) CMD+=(--http h11) ;;

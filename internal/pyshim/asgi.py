@@ -608,31 +608,6 @@ class Mux:
             out.append(data)
         self.due()
 
-    def push_frame(self, index, ftype, rid, head, body, n):
-        """push for one frame of slot index made here: its header (ftype,
-        rid, n bytes of payload), head and body, copied once into the
-        output buffer (a large one goes as parts)."""
-        if self.closed:
-            raise ClientGone('the front closed the data socket')
-        out = self.out
-        hdr = _MUX_FRAME.pack(9 + n, T_MUX, index, n, ftype, rid)
-        if n > MUX_JOIN_MAX:
-            out.append(hdr)
-            if head:
-                out.append(head)
-            out.append(body)
-        elif out and type(out[-1]) is bytearray:
-            last = out[-1]
-            last += hdr
-            last += head
-            last += body
-        else:
-            last = bytearray(hdr)
-            last += head
-            last += body
-            out.append(last)
-        self.due()
-
     def push_fd(self, index, frame, fd):
         """Queue frame (one whole frame of slot index) in an M frame that
         carries a dup of descriptor fd, in a sendmsg of its own."""
@@ -669,8 +644,9 @@ class Mux:
         request of the batch may run to its end there, alone."""
         if self.active <= 1 and not self.parsing:
             self.flush()
-        else:
-            self.schedule()
+        elif not self.scheduled:  # schedule(), inline: once a batch, checked once a response
+            self.scheduled = True
+            self.loop.call_soon(self.flush)
 
     def schedule(self):
         """Have the next loop turn flush what is queued (once)."""
@@ -800,13 +776,35 @@ class ASlot:
 
     def put(self, ftype, rid, head, body):
         """send_now for one frame made here (ftype, rid; its payload head
-        and body), without joining it first: whether it went."""
+        and body), without joining it first: whether it went. Its header
+        (the M frame's and its own, one struct), head and body are copied
+        once into the mux's output buffer (a large one goes as parts)."""
         n = len(head) + len(body)
         unacked = self.unacked
         if self.waiters or unacked + 9 + n > self.window and unacked >= self.window >> 2:  # fits(), inline
             return False
-        self.mux.push_frame(self.index, ftype, rid, head, body, n)
+        mux = self.mux
+        if mux.closed:
+            raise ClientGone('the front closed the data socket')
+        out = mux.out
+        hdr = _MUX_FRAME.pack(9 + n, T_MUX, self.index, n, ftype, rid)
+        if n > MUX_JOIN_MAX:
+            out.append(hdr)
+            if head:
+                out.append(head)
+            out.append(body)
+        elif out and type(out[-1]) is bytearray:
+            last = out[-1]
+            last += hdr
+            last += head
+            last += body
+        else:
+            last = bytearray(hdr)
+            last += head
+            last += body
+            out.append(last)
         self.unacked = unacked + 9 + n
+        mux.due()
         return True
 
     async def send(self, data):
@@ -946,6 +944,11 @@ class ASlot:
 # ---------------------------------------------------------------- requests
 
 _STATUS_LINES = {}
+# Heads made before, by (status code, header pairs): HTTPRequest.send. An app
+# whose headers change with every response (a cookie, an ETag) fills it; it
+# is emptied when full.
+_HEADS = {}
+_HEADS_MAX = 256
 
 
 def status_line(code):
@@ -1423,39 +1426,28 @@ class HTTPRequest:
             if self.head is not None:
                 raise ASGIProtocolError("ASGI message 'http.response.start' sent a second time")
             code = message.get('status')
-            status = _STATUS_LINES.get(code) if type(code) is int else None  # status_line's cache, without the call
-            if status is None:
-                status = status_line(code)
-            if status[0] == '1':
-                raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
             headers = message.get('headers') or ()
-            if type(headers) is not list and type(headers) is not tuple:
-                headers = list(headers)
-            self.length = None
-            try:
-                for item in headers:
-                    name = item[0]
-                    if len(name) == 14 and name.lower() == b'content-length':
-                        value = item[1]
-                        self.length = int(value) if type(value) is bytes and value.isdigit() else None
-            except (TypeError, IndexError, KeyError, AttributeError):
-                # A dict, a bytes string, pairs of ints: the front would
-                # refuse them too, with a less plain reason.
-                raise TypeError('ASGI response headers must be an iterable of [name, value] pairs of bytes, '
-                                'not %.200r' % (message.get('headers'),)) from None
-            if self.slot.worker.hooks is not None:
-                # A post_request hook reads the status: a head whose types
-                # the front would refuse is a 500 here too, as it is for
-                # the client.
-                asgi_headers(headers)
-            self.status, self.headers = status, headers
-            try:
-                # The header pairs go as they are: the front checks them
-                # (wire.DecodeASGIHead, then its response-header rule).
-                self.head = _dumps((status, headers), 2)
-            except ValueError:
-                raise TypeError('ASGI response headers must be [name, value] pairs of bytes, not %.200r' % (
-                    headers,)) from None
+            # A head seen before (the same status and header pairs, as an
+            # endpoint's responses mostly are) was checked and marshalled
+            # then: _HEADS. Pairs as tuples only (lists do not hash, and
+            # their key would cost what it saves).
+            key = hit = None
+            kind = type(headers)
+            if type(code) is int and (kind is list or kind is tuple) and (not headers or type(headers[0]) is tuple):
+                try:
+                    key = (code, tuple(headers))
+                    hit = _HEADS.get(key)
+                except TypeError:
+                    key = None  # a later pair that is a list, or a value that does not hash
+            if hit is None:
+                hit = self.make_head(code, headers, message)
+                if key is not None:
+                    if len(_HEADS) >= _HEADS_MAX:
+                        _HEADS.clear()
+                    _HEADS[key] = hit
+            else:
+                self.headers = headers
+            self.status, self.head, self.length = hit
             if message.get('trailers', False) and not self.head_only:
                 # The head is a P frame's: the names the app declared follow it.
                 self.trailers = []
@@ -1512,6 +1504,45 @@ class HTTPRequest:
             await self.send_early_hint(message)
             return
         raise ASGIProtocolError('unexpected ASGI message %r in an HTTP connection' % (t,))
+
+    def make_head(self, code, headers, message):
+        """http.response.start's status and headers checked: (status
+        line, the head as the front reads it, the Content-Length the app
+        declared or None); self.headers the headers as a list or a
+        tuple."""
+        status = _STATUS_LINES.get(code) if type(code) is int else None  # status_line's cache, without the call
+        if status is None:
+            status = status_line(code)
+        if status[0] == '1':
+            raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
+        if type(headers) is not list and type(headers) is not tuple:
+            headers = list(headers)
+        length = None
+        try:
+            for item in headers:
+                name = item[0]
+                if len(name) == 14 and name.lower() == b'content-length':
+                    value = item[1]
+                    length = int(value) if type(value) is bytes and value.isdigit() else None
+        except (TypeError, IndexError, KeyError, AttributeError):
+            # A dict, a bytes string, pairs of ints: the front would
+            # refuse them too, with a less plain reason.
+            raise TypeError('ASGI response headers must be an iterable of [name, value] pairs of bytes, '
+                            'not %.200r' % (message.get('headers'),)) from None
+        if self.slot.worker.hooks is not None:
+            # A post_request hook reads the status: a head whose types
+            # the front would refuse is a 500 here too, as it is for
+            # the client.
+            asgi_headers(headers)
+        try:
+            # The header pairs go as they are: the front checks them
+            # (wire.DecodeASGIHead, then its response-header rule).
+            head = _dumps((status, headers), 2)
+        except ValueError:
+            raise TypeError('ASGI response headers must be [name, value] pairs of bytes, not %.200r' % (
+                headers,)) from None
+        self.headers = headers
+        return status, head, length
 
     def flush_head(self):
         """A response of no declared length whose app waited after its

@@ -155,7 +155,8 @@ func runPhases(rawURL string, conns int, msg []byte, phases, mark string) {
 	// some peers listen with a short backlog
 	trips := make([]roundTripper, conns)
 	closers := make([]func(), conns)
-	var dialErr atomic.Value
+	var dialMu sync.Mutex
+	var dialErr error
 	var reconnects atomic.Int64
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
@@ -172,16 +173,19 @@ func runPhases(rawURL string, conns int, msg []byte, phases, mark string) {
 				trips[i], closers[i], err = dialWS(rawURL, msg)
 			}
 			if err != nil {
-				dialErr.Store(err)
+				dialMu.Lock()
+				dialErr = err
+				dialMu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	if err, _ := dialErr.Load().(error); err != nil {
-		fail("connecting: %v", err)
+	if dialErr != nil {
+		fail("connecting: %v", dialErr)
 	}
 	var errs atomic.Int64
-	var firstErr atomic.Value
+	var errMu sync.Mutex
+	var firstErr error
 	var took []float64
 	for p, n := range counts {
 		t0 := time.Now()
@@ -197,8 +201,11 @@ func runPhases(rawURL string, conns int, msg []byte, phases, mark string) {
 				defer done.Done()
 				for left.Add(-1) >= 0 {
 					if err := rt(); err != nil {
-						errs.Add(1)
-						firstErr.CompareAndSwap(nil, err)
+						if errs.Add(1) == 1 {
+							errMu.Lock()
+							firstErr = err
+							errMu.Unlock()
+						}
 						trips[i] = nil // this connection is done for
 						return
 					}
@@ -208,7 +215,7 @@ func runPhases(rawURL string, conns int, msg []byte, phases, mark string) {
 		done.Wait()
 		took = append(took, time.Since(t0).Seconds())
 		if errs.Load() > 0 {
-			fail("phase %d: %d errors, the first: %v", p, errs.Load(), firstErr.Load())
+			fail("phase %d: %d errors, the first: %v", p, errs.Load(), firstErr)
 		}
 		if mark != "" {
 			cmd := exec.Command("sh", "-c", mark, "mark", strconv.Itoa(p), strconv.Itoa(n))
