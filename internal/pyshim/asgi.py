@@ -944,11 +944,28 @@ class ASlot:
 # ---------------------------------------------------------------- requests
 
 _STATUS_LINES = {}
-# Heads made before, by (status code, header pairs): HTTPRequest.send. An app
-# whose headers change with every response (a cookie, an ETag) fills it; it
-# is emptied when full.
+# Heads made before, by (status code, header pairs): HTTPRequest.send
+# (remember_head).
 _HEADS = {}
 _HEADS_MAX = 256
+_heads_on = True   # whether send looks in _HEADS (remember_head)
+_heads_missed = 0  # heads made since _HEADS filled up
+
+
+def remember_head(key, head):
+    """Keep a head HTTPRequest.send made for key. An app whose responses
+    differ (a cookie, an ETag, a length) fills _HEADS, then misses as
+    often as it holds: then this worker stops looking (a key and a lookup
+    per response would cost more than the hits save) and heads are made
+    as before."""
+    global _heads_on, _heads_missed
+    if len(_HEADS) < _HEADS_MAX:
+        _HEADS[key] = head
+        return
+    _heads_missed += 1
+    if _heads_missed >= _HEADS_MAX:
+        _heads_on = False
+        _HEADS.clear()
 
 
 def status_line(code):
@@ -1429,25 +1446,53 @@ class HTTPRequest:
             headers = message.get('headers') or ()
             # A head seen before (the same status and header pairs, as an
             # endpoint's responses mostly are) was checked and marshalled
-            # then: _HEADS. Pairs as tuples only (lists do not hash, and
-            # their key would cost what it saves).
+            # then: _HEADS (pairs that are lists are keyed as tuples).
             key = hit = None
             kind = type(headers)
-            if type(code) is int and (kind is list or kind is tuple) and (not headers or type(headers[0]) is tuple):
+            if _heads_on and type(code) is int and (kind is list or kind is tuple):
                 try:
-                    key = (code, tuple(headers))
+                    key = (code, tuple(headers) if not headers or type(headers[0]) is tuple else tuple(map(tuple, headers)))
                     hit = _HEADS.get(key)
                 except TypeError:
                     key = None  # a later pair that is a list, or a value that does not hash
-            if hit is None:
-                hit = self.make_head(code, headers, message)
-                if key is not None:
-                    if len(_HEADS) >= _HEADS_MAX:
-                        _HEADS.clear()
-                    _HEADS[key] = hit
-            else:
+            if hit is not None:
+                self.status, self.head, self.length = hit
                 self.headers = headers
-            self.status, self.head, self.length = hit
+            else:
+                status = _STATUS_LINES.get(code) if type(code) is int else None  # status_line's cache, without the call
+                if status is None:
+                    status = status_line(code)
+                if status[0] == '1':
+                    raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
+                if kind is not list and kind is not tuple:
+                    headers = list(headers)
+                self.length = None
+                try:
+                    for item in headers:
+                        name = item[0]
+                        if len(name) == 14 and name.lower() == b'content-length':
+                            value = item[1]
+                            self.length = int(value) if type(value) is bytes and value.isdigit() else None
+                except (TypeError, IndexError, KeyError, AttributeError):
+                    # A dict, a bytes string, pairs of ints: the front would
+                    # refuse them too, with a less plain reason.
+                    raise TypeError('ASGI response headers must be an iterable of [name, value] pairs of bytes, '
+                                    'not %.200r' % (message.get('headers'),)) from None
+                if self.slot.worker.hooks is not None:
+                    # A post_request hook reads the status: a head whose types
+                    # the front would refuse is a 500 here too, as it is for
+                    # the client.
+                    asgi_headers(headers)
+                self.status, self.headers = status, headers
+                try:
+                    # The header pairs go as they are: the front checks them
+                    # (wire.DecodeASGIHead, then its response-header rule).
+                    self.head = _dumps((status, headers), 2)
+                except ValueError:
+                    raise TypeError('ASGI response headers must be [name, value] pairs of bytes, not %.200r' % (
+                        headers,)) from None
+                if key is not None:
+                    remember_head(key, (status, self.head, self.length))
             if message.get('trailers', False) and not self.head_only:
                 # The head is a P frame's: the names the app declared follow it.
                 self.trailers = []
@@ -1504,45 +1549,6 @@ class HTTPRequest:
             await self.send_early_hint(message)
             return
         raise ASGIProtocolError('unexpected ASGI message %r in an HTTP connection' % (t,))
-
-    def make_head(self, code, headers, message):
-        """http.response.start's status and headers checked: (status
-        line, the head as the front reads it, the Content-Length the app
-        declared or None); self.headers the headers as a list or a
-        tuple."""
-        status = _STATUS_LINES.get(code) if type(code) is int else None  # status_line's cache, without the call
-        if status is None:
-            status = status_line(code)
-        if status[0] == '1':
-            raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
-        if type(headers) is not list and type(headers) is not tuple:
-            headers = list(headers)
-        length = None
-        try:
-            for item in headers:
-                name = item[0]
-                if len(name) == 14 and name.lower() == b'content-length':
-                    value = item[1]
-                    length = int(value) if type(value) is bytes and value.isdigit() else None
-        except (TypeError, IndexError, KeyError, AttributeError):
-            # A dict, a bytes string, pairs of ints: the front would
-            # refuse them too, with a less plain reason.
-            raise TypeError('ASGI response headers must be an iterable of [name, value] pairs of bytes, '
-                            'not %.200r' % (message.get('headers'),)) from None
-        if self.slot.worker.hooks is not None:
-            # A post_request hook reads the status: a head whose types
-            # the front would refuse is a 500 here too, as it is for
-            # the client.
-            asgi_headers(headers)
-        try:
-            # The header pairs go as they are: the front checks them
-            # (wire.DecodeASGIHead, then its response-header rule).
-            head = _dumps((status, headers), 2)
-        except ValueError:
-            raise TypeError('ASGI response headers must be [name, value] pairs of bytes, not %.200r' % (
-                headers,)) from None
-        self.headers = headers
-        return status, head, length
 
     def flush_head(self):
         """A response of no declared length whose app waited after its
