@@ -609,31 +609,6 @@ class Mux:
             out.append(data)
         self.due()
 
-    def push_frame(self, index, ftype, rid, head, body, n):
-        """push for one frame of slot index made here: its header (ftype,
-        rid, n bytes of payload), head and body, copied once into the
-        output buffer (a large one goes as parts)."""
-        if self.closed:
-            raise ClientGone('the front closed the data socket')
-        out = self.out
-        hdr = _MUX_FRAME.pack(9 + n, T_MUX, index, n, ftype, rid)
-        if n > MUX_JOIN_MAX:
-            out.append(hdr)
-            if head:
-                out.append(head)
-            out.append(body)
-        elif out and type(out[-1]) is bytearray:
-            last = out[-1]
-            last += hdr
-            last += head
-            last += body
-        else:
-            last = bytearray(hdr)
-            last += head
-            last += body
-            out.append(last)
-        self.due()
-
     def push_fd(self, index, frame, fd):
         """Queue frame (one whole frame of slot index) in an M frame that
         carries a dup of descriptor fd, in a sendmsg of its own."""
@@ -685,8 +660,9 @@ class Mux:
         request of the batch may run to its end there, alone."""
         if self.active <= 1 and not self.parsing:
             self.flush()
-        else:
-            self.schedule()
+        elif not self.scheduled:  # schedule(), inline: once a batch, checked once a response
+            self.scheduled = True
+            self.loop.call_soon(self.flush)
 
     def schedule(self):
         """Have the next loop turn flush what is queued (once)."""
@@ -816,13 +792,35 @@ class ASlot:
 
     def put(self, ftype, rid, head, body):
         """send_now for one frame made here (ftype, rid; its payload head
-        and body), without joining it first: whether it went."""
+        and body), without joining it first: whether it went. Its header
+        (the M frame's and its own, one struct), head and body are copied
+        once into the mux's output buffer (a large one goes as parts)."""
         n = len(head) + len(body)
         unacked = self.unacked
         if self.waiters or unacked + 9 + n > self.window and unacked >= self.window >> 2:  # fits(), inline
             return False
-        self.mux.push_frame(self.index, ftype, rid, head, body, n)
+        mux = self.mux
+        if mux.closed:
+            raise ClientGone('the front closed the data socket')
+        out = mux.out
+        hdr = _MUX_FRAME.pack(9 + n, T_MUX, self.index, n, ftype, rid)
+        if n > MUX_JOIN_MAX:
+            out.append(hdr)
+            if head:
+                out.append(head)
+            out.append(body)
+        elif out and type(out[-1]) is bytearray:
+            last = out[-1]
+            last += hdr
+            last += head
+            last += body
+        else:
+            last = bytearray(hdr)
+            last += head
+            last += body
+            out.append(last)
         self.unacked = unacked + 9 + n
+        mux.due()
         return True
 
     async def send(self, data):
@@ -980,6 +978,28 @@ class ASlot:
 # ---------------------------------------------------------------- requests
 
 _STATUS_LINES = {}
+# Heads made before, by (status code, header pairs): HTTPRequest.send
+# (remember_head).
+_HEADS = {}
+_HEADS_MAX = 256
+_heads_on = True   # whether send looks in _HEADS (remember_head)
+_heads_missed = 0  # heads made since _HEADS filled up
+
+
+def remember_head(key, head):
+    """Keep a head HTTPRequest.send made for key. An app whose responses
+    differ (a cookie, an ETag, a length) fills _HEADS, then misses as
+    often as it holds: then this worker stops looking (a key and a lookup
+    per response would cost more than the hits save) and heads are made
+    as before."""
+    global _heads_on, _heads_missed
+    if len(_HEADS) < _HEADS_MAX:
+        _HEADS[key] = head
+        return
+    _heads_missed += 1
+    if _heads_missed >= _HEADS_MAX:
+        _heads_on = False
+        _HEADS.clear()
 
 
 def status_line(code):
@@ -1535,39 +1555,56 @@ class HTTPRequest:
             if self.head is not None:
                 raise ASGIProtocolError("ASGI message 'http.response.start' sent a second time")
             code = message.get('status')
-            status = _STATUS_LINES.get(code) if type(code) is int else None  # status_line's cache, without the call
-            if status is None:
-                status = status_line(code)
-            if status[0] == '1':
-                raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
             headers = message.get('headers') or ()
-            if type(headers) is not list and type(headers) is not tuple:
-                headers = list(headers)
-            self.length = None
-            try:
-                for item in headers:
-                    name = item[0]
-                    if len(name) == 14 and name.lower() == b'content-length':
-                        value = item[1]
-                        self.length = int(value) if type(value) is bytes and value.isdigit() else None
-            except (TypeError, IndexError, KeyError, AttributeError):
-                # A dict, a bytes string, pairs of ints: the front would
-                # refuse them too, with a less plain reason.
-                raise TypeError('ASGI response headers must be an iterable of [name, value] pairs of bytes, '
-                                'not %.200r' % (message.get('headers'),)) from None
-            if self.slot.worker.hooks is not None:
-                # A post_request hook reads the status: a head whose types
-                # the front would refuse is a 500 here too, as it is for
-                # the client.
-                asgi_headers(headers)
-            self.status, self.headers = status, headers
-            try:
-                # The header pairs go as they are: the front checks them
-                # (wire.DecodeASGIHead, then its response-header rule).
-                self.head = _dumps((status, headers), 2)
-            except ValueError:
-                raise TypeError('ASGI response headers must be [name, value] pairs of bytes, not %.200r' % (
-                    headers,)) from None
+            # A head seen before (the same status and header pairs, as an
+            # endpoint's responses mostly are) was checked and marshalled
+            # then: _HEADS (pairs that are lists are keyed as tuples).
+            key = hit = None
+            kind = type(headers)
+            if _heads_on and type(code) is int and (kind is list or kind is tuple):
+                try:
+                    key = (code, tuple(headers) if not headers or type(headers[0]) is tuple else tuple(map(tuple, headers)))
+                    hit = _HEADS.get(key)
+                except TypeError:
+                    key = None  # a later pair that is a list, or a value that does not hash
+            if hit is not None:
+                self.status, self.head, self.length = hit
+                self.headers = headers
+            else:
+                status = _STATUS_LINES.get(code) if type(code) is int else None  # status_line's cache, without the call
+                if status is None:
+                    status = status_line(code)
+                if status[0] == '1':
+                    raise ASGIProtocolError('status %s: an informational (1xx) status cannot be a final response' % status)
+                if kind is not list and kind is not tuple:
+                    headers = list(headers)
+                self.length = None
+                try:
+                    for item in headers:
+                        name = item[0]
+                        if len(name) == 14 and name.lower() == b'content-length':
+                            value = item[1]
+                            self.length = int(value) if type(value) is bytes and value.isdigit() else None
+                except (TypeError, IndexError, KeyError, AttributeError):
+                    # A dict, a bytes string, pairs of ints: the front would
+                    # refuse them too, with a less plain reason.
+                    raise TypeError('ASGI response headers must be an iterable of [name, value] pairs of bytes, '
+                                    'not %.200r' % (message.get('headers'),)) from None
+                if self.slot.worker.hooks is not None:
+                    # A post_request hook reads the status: a head whose types
+                    # the front would refuse is a 500 here too, as it is for
+                    # the client.
+                    asgi_headers(headers)
+                self.status, self.headers = status, headers
+                try:
+                    # The header pairs go as they are: the front checks them
+                    # (wire.DecodeASGIHead, then its response-header rule).
+                    self.head = _dumps((status, headers), 2)
+                except ValueError:
+                    raise TypeError('ASGI response headers must be [name, value] pairs of bytes, not %.200r' % (
+                        headers,)) from None
+                if key is not None:
+                    remember_head(key, (status, self.head, self.length))
             if message.get('trailers', False) and not self.head_only:
                 # The head is a P frame's: the names the app declared follow it.
                 self.trailers = []

@@ -8,6 +8,13 @@
 //
 //	go run ./bench/tools/wsbench -url ws://127.0.0.1:8000/ -c 1000 -d 10s -size 64
 //	go run ./bench/tools/wsbench -url ws://127.0.0.1:8000/ -c 1 -d 20s -size 65536 -flood
+//
+// With -phases (phases.go) it runs exact numbers of round trips instead, over
+// WebSockets or, with an http:// URL, keep-alive GETs, and runs a command
+// after each phase: bench/tools/asgi_worker_instr.sh --server counts a
+// server's instructions with it.
+//
+//	wsbench -url http://127.0.0.1:8000/ -c 50 -phases 500,1000,4000 -mark 'echo phase $1: $2'
 package main
 
 import (
@@ -33,11 +40,17 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "duration of the measured run")
 	size := flag.Int("size", 64, "message size in bytes (text)")
 	flood := flag.Bool("flood", false, "only send, never read, until the duration ends")
+	phases := flag.String("phases", "", "comma-separated counts of round trips: run exactly these, one phase after another, instead of -d")
+	mark := flag.String("mark", "", "with -phases: a shell command run after each phase ($1 its index, $2 its count)")
 	flag.Parse()
 
 	msg := make([]byte, *size)
 	for i := range msg {
 		msg[i] = 'a' + byte(i%26)
+	}
+	if *phases != "" {
+		runPhases(*url, *conns, msg, *phases, *mark)
+		return
 	}
 	var (
 		wg       sync.WaitGroup
