@@ -129,7 +129,7 @@ func TestAttackASGIIdleH2CPeers(t *testing.T) {
 // whole before the switch (RFC 9113 §3.2 of RFC 7540). Those bodies are
 // held under the one request-body memory bound (--body-memory-total), as
 // every other body is; an upgrade whose body does not fit is served as
-// HTTP/1.1 (a server may ignore Upgrade), where the front spools it. They
+// HTTP/1.1 (a server may ignore Upgrade), where it streams to the app. They
 // used to be held apart, --body-memory each: 100 such connections held
 // 100 MiB beside an 8 MiB bound (with --forwarded-allow-ips '*', anyone
 // may send them).
@@ -172,8 +172,13 @@ func TestAttackASGIH2CUpgradeBodies(t *testing.T) {
 	}
 	heap := metric("go_memstats_heap_inuse_bytes")
 	t.Logf("%d h2c upgrade requests with 1 MiB bodies held by the app: heap in use %.0f -> %.0f MiB (bodies in memory bounded at 8 MiB)", n, heap0/(1<<20), heap/(1<<20))
-	if heap-heap0 > 48<<20 {
-		t.Errorf("heap in use grew by %.0f MiB, want under 48 MiB", (heap-heap0)/(1<<20))
+	// The bound: the upgrades' bodies under --body-memory-total (8 MiB),
+	// and the requests served as HTTP/1.1, whose bodies stream to the
+	// app (each one read buffer under the same total, and what is in
+	// flight to the worker under its 16 MiB of streamed credit), plus
+	// the runtime's slack. Before the bound was shared, 100 MiB.
+	if heap-heap0 > 64<<20 {
+		t.Errorf("heap in use grew by %.0f MiB, want under 64 MiB", (heap-heap0)/(1<<20))
 	}
 	for _, c := range conns {
 		c.Close()
