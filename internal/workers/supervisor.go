@@ -582,11 +582,7 @@ func (s *supervisor) finishJob(job *bootJob) {
 			// The old generation takes no request from here on: the log
 			// line below says so, and the pool's interface (a reload may
 			// change it) follows the new one.
-			for w := range s.workers {
-				if w.serving && w.leaving {
-					s.retire(w)
-				}
-			}
+			s.retireLeaving()
 			p.log.Info("reload complete: new workers serving, old ones draining")
 			if p.opts.OnReloaded != nil {
 				p.opts.OnReloaded()
@@ -683,11 +679,7 @@ func (s *supervisor) manage() {
 		}
 	}
 	if fresh >= s.target {
-		for w := range s.workers {
-			if w.serving && w.leaving {
-				s.retire(w)
-			}
-		}
+		s.retireLeaving()
 	}
 	if extra := fresh - s.target; extra > 0 {
 		var ws []*Worker
@@ -722,6 +714,17 @@ func (s *supervisor) serve(w *Worker) {
 	s.p.log.Info("worker ready", "worker", w.ID, "pid", w.PID, "interface", iface)
 	for _, sl := range w.slots {
 		s.p.pushIdle(sl)
+	}
+}
+
+// retireLeaving retires the workers in service that are leaving (a
+// reload's old generation, a recycled worker); callers call it once
+// enough others serve.
+func (s *supervisor) retireLeaving() {
+	for w := range s.workers {
+		if w.serving && w.leaving {
+			s.retire(w)
+		}
 	}
 }
 
